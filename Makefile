@@ -1,0 +1,109 @@
+# GoTicket Platform. `make` lists the targets. The quick start is `make run` and `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+STACK ?= dev
+NPX := npx --no-install
+
+.PHONY: help install run dev build test test-unit test-integration lint fmt typecheck synth drift \
+        policy bench seal deps-up deps-down kind-up kind-down preview up destroy image system-deps
+
+help: ## List every target
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-17s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+# npm ci only when the lock file changed since the last install.
+node_modules/.install-stamp: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+install: node_modules/.install-stamp ## Install npm dependencies (only when package-lock.json changed)
+
+system-deps: ## Install the Debian tools the tests use (promtool, chromium, shellcheck) when missing
+	@bash scripts/system-deps.sh
+
+build: install ## Compile the service to build/app
+	@rm -rf build/app
+	$(NPX) tsc -p tsconfig.build.json
+	@node scripts/copy-assets.js
+
+run: build ## Build, migrate and start the service on :8080 (embedded PostgreSQL, memory stand-ins unless *_URL set)
+	node build/app/main.js all
+
+dev: install ## Start the service in watch mode (restarts on change)
+	$(NPX) tsx watch app/src/main.ts all
+
+lint: install ## eslint (typescript-eslint) over the whole repository
+	$(NPX) eslint --max-warnings 0 .
+
+fmt: install ## Fix what eslint can fix
+	$(NPX) eslint --fix .
+
+typecheck: install ## tsc --noEmit over app, charts, infra, policies, bench
+	$(NPX) tsc --noEmit -p tsconfig.json
+
+JEST := $(NPX) jest --ci --maxWorkers=2 --json --outputFile=build/jest-results.json
+
+test: install system-deps ## Everything: services up, lint, type-check, synth drift, policy, jest; ends with "N passed, M failed"
+	@bash scripts/ensure-services.sh
+	$(MAKE) --no-print-directory lint typecheck
+	@mkdir -p build
+	@status=0; $(JEST) || status=$$?; node scripts/jest-summary.js build/jest-results.json; exit $$status
+
+test-unit: install ## Unit tests only (no servers needed)
+	$(NPX) jest --maxWorkers=2 app/test/unit
+
+test-integration: install ## Integration and e2e tests against the local PostgreSQL, Redis, RabbitMQ
+	@bash scripts/ensure-services.sh
+	$(NPX) jest --maxWorkers=2 app/test/integration app/test/e2e
+
+synth: install ## Synthesize the Kubernetes manifests into dist/<env>/ and dist/helm/
+	npm run --silent synth
+
+drift: install ## Fail when the committed dist/ differs from a fresh synth
+	@bash scripts/drift.sh
+
+policy: install ## Run the policy pack's Kubernetes rules over dist/
+	npm run --silent policy:manifests -- dist
+
+bench: build ## Run the benchmarks (bench/README.md); BENCH_ARGS=--quick for a smoke run
+	@bash scripts/ensure-services.sh
+	npm run --silent bench -- $(BENCH_ARGS)
+
+seal: install ## Seal a secret: make seal ENV=dev NAME=smtp KEY=SMTP_URL < value
+	@test -n "$(ENV)" -a -n "$(NAME)" -a -n "$(KEY)" || { echo "usage: make seal ENV=dev NAME=<secret> KEY=<KEY> < value"; exit 2; }
+	npm run --silent seal -- --env $(ENV) --name $(NAME) --key $(KEY)
+
+define need
+	@command -v $(1) >/dev/null 2>&1 || { echo "$(1) is not installed: $(2)"; exit 1; }
+endef
+
+deps-up: ## Start PostgreSQL, Redis and RabbitMQ in Docker (docker compose)
+	$(call need,docker,install Docker Engine with the compose plugin (https://docs.docker.com/engine/install/))
+	docker compose up -d --wait postgres redis rabbitmq
+
+deps-down: ## Stop the Docker dependencies
+	$(call need,docker,install Docker Engine with the compose plugin (https://docs.docker.com/engine/install/))
+	docker compose down
+
+kind-up: ## Create the local Kind cluster (infra/kind-config.yaml)
+	$(call need,kind,install kind (https://kind.sigs.k8s.io/docs/user/quick-start/#installation))
+	kind create cluster --name goticket --config infra/kind-config.yaml
+
+kind-down: ## Delete the local Kind cluster
+	$(call need,kind,install kind (https://kind.sigs.k8s.io/docs/user/quick-start/#installation))
+	kind delete cluster --name goticket
+
+preview: install ## pulumi preview for STACK (dev|prod) with the policy pack
+	$(call need,pulumi,install the Pulumi CLI (https://www.pulumi.com/docs/install/))
+	pulumi preview --stack $(STACK) --policy-pack policies
+
+up: install ## pulumi up for STACK (dev|prod) with the policy pack
+	$(call need,pulumi,install the Pulumi CLI (https://www.pulumi.com/docs/install/))
+	pulumi up --stack $(STACK) --policy-pack policies
+
+destroy: ## pulumi destroy for STACK (dev|prod)
+	$(call need,pulumi,install the Pulumi CLI (https://www.pulumi.com/docs/install/))
+	pulumi destroy --stack $(STACK)
+
+image: ## Build the service image (goticket:local)
+	$(call need,docker,install Docker Engine (https://docs.docker.com/engine/install/))
+	docker build -t goticket:local .

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs the Debian tools the tests need when they are missing (apt-get as root, sudo otherwise).
+set -euo pipefail
+
+# command:debian-package, one per tool the test suite calls
+TOOLS=(
+)
+
+missing=()
+for pair in "${TOOLS[@]}"; do
+  command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null || { echo "system-deps: need ${missing[*]}: run apt-get install -y ${missing[*]} as root" >&2; exit 1; }
+  SUDO=sudo
+fi
+echo "system-deps: installing ${missing[*]}" >&2
+$SUDO apt-get update -qq >/dev/null
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
