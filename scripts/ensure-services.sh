@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Make sure the local PostgreSQL, Redis and RabbitMQ answer before tests run; start what is
 # down with the machine's own start commands, and fail with one clear line if one still does not.
+# The start_* functions are called indirectly, through check's third argument.
+# shellcheck disable=SC2317
 set -uo pipefail
 
 answers() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
@@ -15,9 +17,10 @@ wait_for() { # name port seconds
 }
 
 start_postgres() {
-  local version
-  version=$(ls /etc/postgresql 2>/dev/null | head -n1)
-  [ -n "$version" ] && pg_ctlcluster --skip-systemctl-redirect "$version" main start
+  local dirs version
+  dirs=(/etc/postgresql/*/)
+  version=$(basename "${dirs[0]}")
+  [ -d "/etc/postgresql/$version" ] && pg_ctlcluster --skip-systemctl-redirect "$version" main start
 }
 start_redis() {
   redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no \

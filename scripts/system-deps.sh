@@ -4,6 +4,7 @@ set -euo pipefail
 
 # command:debian-package, one per tool the test suite calls
 TOOLS=(
+  shellcheck:shellcheck
 )
 
 missing=()
