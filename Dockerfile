@@ -1,0 +1,74 @@
+# GoTicket service image.
+#
+#   deps       npm ci (every dependency, no install scripts) on the build platform
+#   build      tsc -> build/app (+ SQL migrations); plain JavaScript, platform-independent
+#   prod-deps  npm ci --omit=dev on the target platform, so prebuilt native binaries
+#              (@node-rs/bcrypt) match the image's architecture
+#   runtime    Node slim pinned by exact version and multi-arch index digest, uid 10001,
+#              exec-form entrypoint (no shell involved), read-only friendly: the process
+#              writes nothing outside /tmp
+#
+# Build: make image   (docker build -t goticket:local .)
+# Run:   docker run --read-only --tmpfs /tmp -e DATABASE_URL=... -e JWT_SECRET=... goticket:local
+#        roles: build/app/main.js api | worker | migrate | all
+# Base image updates come from Dependabot (docker ecosystem); keep all three FROM lines equal.
+
+FROM --platform=$BUILDPLATFORM node:20.19.5-bookworm-slim@sha256:9e70124bd00f47dd023e349cd587132ae61892acc0e47ed641416c3e18f401c3 AS deps
+WORKDIR /app
+ENV npm_config_update_notifier=false \
+    npm_config_fund=false \
+    npm_config_audit=false
+COPY package.json package-lock.json ./
+RUN --mount=type=cache,target=/root/.npm,sharing=locked \
+    npm ci --ignore-scripts
+
+FROM deps AS build
+COPY tsconfig.json tsconfig.build.json ./
+COPY scripts/copy-assets.js ./scripts/
+COPY app/src ./app/src
+RUN npm run build
+
+FROM node:20.19.5-bookworm-slim@sha256:9e70124bd00f47dd023e349cd587132ae61892acc0e47ed641416c3e18f401c3 AS prod-deps
+WORKDIR /app
+ENV npm_config_update_notifier=false \
+    npm_config_fund=false \
+    npm_config_audit=false
+COPY package.json package-lock.json ./
+RUN --mount=type=cache,target=/root/.npm,sharing=locked \
+    npm ci --omit=dev --ignore-scripts
+
+FROM node:20.19.5-bookworm-slim@sha256:9e70124bd00f47dd023e349cd587132ae61892acc0e47ed641416c3e18f401c3 AS runtime
+ARG VERSION=0.0.0-dev
+ARG REVISION=unknown
+ARG CREATED=1970-01-01T00:00:00Z
+LABEL org.opencontainers.image.title="goticket" \
+      org.opencontainers.image.description="GoTicket ticketing service (api | worker | migrate | all)" \
+      org.opencontainers.image.source="https://github.com/goticket-platform/goticket" \
+      org.opencontainers.image.url="https://github.com/goticket-platform/goticket" \
+      org.opencontainers.image.documentation="https://github.com/goticket-platform/goticket/blob/main/docs/onboarding.md" \
+      org.opencontainers.image.vendor="GoTicket Platform" \
+      org.opencontainers.image.licenses="MIT" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.created="${CREATED}" \
+      org.opencontainers.image.base.name="docker.io/library/node:20.19.5-bookworm-slim"
+# The service never runs a package manager: drop npm, npx, corepack and yarn (attack surface, scanner noise).
+RUN rm -rf /usr/local/lib/node_modules/npm /usr/local/lib/node_modules/corepack \
+           /usr/local/bin/npm /usr/local/bin/npx /usr/local/bin/corepack \
+           /usr/local/bin/yarn /usr/local/bin/yarnpkg /opt/yarn-*
+ENV NODE_ENV=production \
+    PORT=8080 \
+    HOME=/tmp \
+    TMPDIR=/tmp
+WORKDIR /app
+# Owned by root and not writable by the service user: the application is immutable at runtime.
+COPY --from=prod-deps /app/node_modules ./node_modules
+COPY --from=build /app/build ./build
+COPY package.json ./
+USER 10001:10001
+EXPOSE 8080
+STOPSIGNAL SIGTERM
+HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
+    CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||8080)+'/healthz/live').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+ENTRYPOINT ["node"]
+CMD ["build/app/main.js", "api"]
