@@ -1,0 +1,104 @@
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseAllDocuments } from 'yaml';
+import { isServiceImage, main, prepare, readManifests, servedKinds } from '../kind-manifests';
+
+const API_RESOURCES = `
+namespaces                        ns           v1                                true         Namespace
+deployments                       deploy       apps/v1                           true         Deployment
+jobs                                           batch/v1                          true         Job
+ingresses                         ing          networking.k8s.io/v1              true         Ingress
+statefulsets                      sts          apps/v1                           true         StatefulSet
+`;
+
+const DIST = `apiVersion: v1
+kind: Namespace
+metadata: { name: goticket }
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: { name: goticket-api, namespace: goticket }
+spec:
+  template:
+    spec:
+      initContainers: [{ name: wait, image: 'ghcr.io/goticket-platform/goticket:0.1.0' }]
+      containers:
+        - { name: api, image: 'ghcr.io/goticket-platform/goticket:0.1.0@sha256:${'a'.repeat(64)}', imagePullPolicy: Always }
+---
+apiVersion: batch/v1
+kind: Job
+metadata: { name: goticket-migrate, namespace: goticket }
+spec: { template: { spec: { containers: [{ name: migrate, image: '123.dkr.ecr.eu-west-1.amazonaws.com/goticket:1.2.3' }] } } }
+---
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: { name: postgres, namespace: goticket }
+spec: { template: { spec: { containers: [{ name: postgres, image: 'postgres:15.8' }] } } }
+---
+apiVersion: monitoring.coreos.com/v1
+kind: ServiceMonitor
+metadata: { name: goticket-api, namespace: goticket }
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata: { name: goticket, namespace: goticket }
+spec: { rules: [{ host: goticket.127.0.0.1.nip.io }] }
+`;
+
+describe('kind-manifests', () => {
+  it('recognises the service image in any registry, tag or digest form, and nothing else', () => {
+    expect(isServiceImage('ghcr.io/goticket-platform/goticket:0.1.0')).toBe(true);
+    expect(isServiceImage(`ghcr.io/goticket-platform/goticket@sha256:${'b'.repeat(64)}`)).toBe(true);
+    expect(isServiceImage('localhost:5000/goticket')).toBe(true);
+    expect(isServiceImage('postgres:15')).toBe(false);
+    expect(isServiceImage('ghcr.io/goticket-platform/goticket-tools:1')).toBe(false);
+  });
+
+  it('parses kubectl api-resources rows with and without short names', () => {
+    const served = servedKinds(API_RESOURCES);
+    expect(served.has('batch/v1/Job')).toBe(true);
+    expect(served.has('v1/Namespace')).toBe(true);
+    expect(served.has('monitoring.coreos.com/v1/ServiceMonitor')).toBe(false);
+  });
+
+  it('points every goticket container at the loaded image, keeps the dependencies, drops unserved kinds', () => {
+    const docs = parseAllDocuments(DIST).map((doc) => doc.toJS() as Record<string, unknown>);
+    const result = prepare(docs, 'goticket:e2e-abc', servedKinds(API_RESOURCES));
+    expect(result.replacedImages).toBe(3);
+    expect(result.skipped).toEqual(['ServiceMonitor/goticket-api (monitoring.coreos.com/v1 not served)']);
+    expect(result.hosts).toEqual(['goticket.127.0.0.1.nip.io']);
+    expect(result.namespaces.map((doc) => doc.kind)).toEqual(['Namespace']);
+    const text = JSON.stringify(result.resources);
+    expect(text).not.toContain('ghcr.io');
+    expect(text).not.toContain('"Always"');
+    expect(text).toContain('"postgres:15.8"');
+  });
+
+  it('writes ordered files and GitHub outputs; refuses a tree without the service', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kind-manifests-'));
+    try {
+      const input = join(dir, 'in');
+      mkdirSync(input);
+      writeFileSync(join(input, 'all.yaml'), DIST);
+      writeFileSync(join(dir, 'api-resources.txt'), API_RESOURCES);
+      const out = join(dir, 'out');
+      const log = jest.spyOn(console, 'log').mockImplementation(() => undefined);
+      const error = jest.spyOn(console, 'error').mockImplementation(() => undefined);
+      try {
+        expect(main(['--in', input, '--out', out, '--image', 'goticket:e2e', '--api-resources', join(dir, 'api-resources.txt')])).toBe(0);
+        expect(log.mock.calls.map(([line]) => line)).toEqual(['namespace=goticket', 'host=goticket.127.0.0.1.nip.io']);
+        expect(readManifests(out).map((doc) => doc.kind)).toEqual(['Namespace', 'Deployment', 'Job', 'StatefulSet', 'Ingress']);
+        expect(readFileSync(join(out, '10-resources.yaml'), 'utf8')).toContain('image: goticket:e2e');
+        writeFileSync(join(input, 'all.yaml'), 'apiVersion: v1\nkind: ConfigMap\nmetadata: { name: x }\n');
+        expect(main(['--in', input, '--out', out, '--image', 'goticket:e2e'])).toBe(1);
+        expect(main(['--in', input])).toBe(2);
+      } finally {
+        log.mockRestore();
+        error.mockRestore();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
