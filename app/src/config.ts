@@ -1,0 +1,197 @@
+/**
+ * The only reader of process.env. Every variable is validated once at startup; a bad value
+ * stops the process with one line naming the variable (ConfigError).
+ */
+import { z } from 'zod';
+
+export class ConfigError extends Error {
+  constructor(readonly variable: string, problem: string) {
+    super(`invalid configuration: ${variable} ${problem}`);
+    this.name = 'ConfigError';
+  }
+}
+
+const DURATION = /^(\d+)(ms|s|m|h|d)$/;
+const UNIT_MS = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+
+/** "15m" → 900000. Plain integers are milliseconds. */
+export function parseDuration(text: string): number {
+  if (/^\d+$/.test(text)) return Number(text);
+  const match = DURATION.exec(text);
+  if (!match) throw new Error('must be a duration like 500ms, 20s, 15m, 12h or 7d');
+  return Number(match[1]) * UNIT_MS[match[2] as keyof typeof UNIT_MS];
+}
+
+const duration = (fallback: string, min: number, max: number) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((text, ctx) => {
+      try {
+        const ms = parseDuration(text.trim());
+        if (ms < min || ms > max) {
+          ctx.addIssue({ code: 'custom', message: `must be between ${min}ms and ${max}ms` });
+          return z.NEVER;
+        }
+        return ms;
+      } catch (error) {
+        ctx.addIssue({ code: 'custom', message: (error as Error).message });
+        return z.NEVER;
+      }
+    });
+
+const integer = (fallback: number, min: number, max: number) =>
+  z
+    .string()
+    .default(String(fallback))
+    .refine((text) => /^\d+$/.test(text.trim()), 'must be a whole number')
+    .transform((text) => Number(text.trim()))
+    .refine((n) => n >= min && n <= max, `must be between ${min} and ${max}`);
+
+const url = (protocols: string[]) =>
+  z
+    .string()
+    .trim()
+    .refine((text) => {
+      try {
+        return protocols.includes(new URL(text).protocol);
+      } catch {
+        return false;
+      }
+    }, `must be a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}`);
+
+const optional = <T extends z.ZodType>(schema: T) =>
+  z.preprocess((value) => (value === '' ? undefined : value), schema.optional());
+
+const csv = z
+  .string()
+  .default('')
+  .transform((text) => text.split(',').map((part) => part.trim()).filter(Boolean));
+
+const ENV = z.object({
+  NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
+  PORT: integer(8080, 0, 65535),
+  HOST: z.string().default('0.0.0.0'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  DATABASE_URL: optional(url(['postgres:', 'postgresql:'])),
+  DB_POOL_MAX: integer(20, 1, 500),
+  DB_STATEMENT_TIMEOUT: duration('5s', 100, 600_000),
+  DATA_DIR: z.string().default('.data'),
+  EMBEDDED_PG_PORT: integer(54329, 1024, 65535),
+  REDIS_URL: optional(url(['redis:', 'rediss:'])),
+  AMQP_URL: optional(url(['amqp:', 'amqps:'])),
+  JWT_SECRET: optional(z.string().refine((s) => Buffer.byteLength(s) >= 32, 'must be at least 32 bytes')),
+  JWT_ISSUER: z.string().min(1).default('goticket'),
+  JWT_AUDIENCE: z.string().min(1).default('goticket-api'),
+  ACCESS_TOKEN_TTL: duration('15m', 10_000, 86_400_000),
+  REFRESH_TOKEN_TTL: duration('7d', 60_000, 90 * 86_400_000),
+  BCRYPT_COST: integer(12, 4, 15),
+  BOOKING_HOLD_TTL: duration('10m', 1_000, 86_400_000),
+  ADMIN_EMAIL: optional(z.email('must be an email address')),
+  ADMIN_PASSWORD: optional(z.string().min(12, 'must be at least 12 characters')),
+  SHUTDOWN_TIMEOUT: duration('20s', 0, 600_000),
+  REQUEST_TIMEOUT: duration('15s', 100, 600_000),
+  BODY_LIMIT: z.string().regex(/^\d+(b|kb|mb)$/i, 'must be a size like 100kb').default('100kb'),
+  TRUST_PROXY: z
+    .string()
+    .default('false')
+    .refine((v) => /^(false|true|\d+|[\d.:/a-f, ]+|loopback|linklocal|uniquelocal)$/i.test(v.trim()), 'must be false, a hop count, or a list of trusted addresses/CIDRs'),
+  CORS_ORIGINS: csv,
+  // ---- messaging (outbox relay, notifier, hold-expiry sweeper)
+  AMQP_PREFIX: z
+    .string()
+    .trim()
+    .default('goticket')
+    .refine((v) => /^[a-z0-9][a-z0-9_.-]{0,100}$/i.test(v), 'must be letters, digits, dots, dashes or underscores'),
+  AMQP_RECONNECT_MAX_DELAY: duration('15s', 100, 600_000),
+  SMTP_URL: optional(url(['smtp:', 'smtps:'])),
+  MAIL_FROM: z.string().trim().min(3).default('GoTicket <no-reply@goticket.local>'),
+  OUTBOX_POLL_INTERVAL: duration('1s', 10, 600_000),
+  OUTBOX_BATCH_SIZE: integer(100, 1, 5_000),
+  OUTBOX_RETENTION: duration('7d', 0, 365 * 86_400_000),
+  NOTIFIER_PREFETCH: integer(20, 1, 1_000),
+  NOTIFIER_MAX_ATTEMPTS: integer(5, 1, 100),
+  NOTIFIER_RETRY_DELAY: duration('5s', 10, 3_600_000),
+  EXPIRY_SWEEP_INTERVAL: duration('5s', 10, 3_600_000),
+  EXPIRY_BATCH_SIZE: integer(500, 1, 10_000),
+});
+
+export type Config = ReturnType<typeof toConfig>;
+
+function toConfig(env: z.infer<typeof ENV>) {
+  return {
+    env: env.NODE_ENV,
+    production: env.NODE_ENV === 'production',
+    http: {
+      host: env.HOST,
+      port: env.PORT,
+      requestTimeoutMs: env.REQUEST_TIMEOUT,
+      bodyLimit: env.BODY_LIMIT.toLowerCase(),
+      trustProxy: parseTrustProxy(env.TRUST_PROXY.trim()),
+      corsOrigins: env.CORS_ORIGINS,
+    },
+    logLevel: env.LOG_LEVEL,
+    database: {
+      url: env.DATABASE_URL,
+      poolMax: env.DB_POOL_MAX,
+      statementTimeoutMs: env.DB_STATEMENT_TIMEOUT,
+      embeddedPort: env.EMBEDDED_PG_PORT,
+    },
+    dataDir: env.DATA_DIR,
+    redisUrl: env.REDIS_URL,
+    amqpUrl: env.AMQP_URL,
+    auth: {
+      jwtSecret: env.JWT_SECRET,
+      issuer: env.JWT_ISSUER,
+      audience: env.JWT_AUDIENCE,
+      accessTokenTtlMs: env.ACCESS_TOKEN_TTL,
+      refreshTokenTtlMs: env.REFRESH_TOKEN_TTL,
+      bcryptCost: env.BCRYPT_COST,
+      admin: env.ADMIN_EMAIL && env.ADMIN_PASSWORD ? { email: env.ADMIN_EMAIL, password: env.ADMIN_PASSWORD } : undefined,
+    },
+    bookingHoldMs: env.BOOKING_HOLD_TTL,
+    shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT,
+    messaging: {
+      amqpPrefix: env.AMQP_PREFIX,
+      reconnectMaxDelayMs: env.AMQP_RECONNECT_MAX_DELAY,
+      smtpUrl: env.SMTP_URL,
+      mailFrom: env.MAIL_FROM,
+      outboxPollIntervalMs: env.OUTBOX_POLL_INTERVAL,
+      outboxBatchSize: env.OUTBOX_BATCH_SIZE,
+      outboxRetentionMs: env.OUTBOX_RETENTION,
+      notifierPrefetch: env.NOTIFIER_PREFETCH,
+      notifierMaxAttempts: env.NOTIFIER_MAX_ATTEMPTS,
+      notifierRetryDelayMs: env.NOTIFIER_RETRY_DELAY,
+      expirySweepIntervalMs: env.EXPIRY_SWEEP_INTERVAL,
+      expiryBatchSize: env.EXPIRY_BATCH_SIZE,
+    },
+  };
+}
+
+function parseTrustProxy(value: string): boolean | number | string[] {
+  if (/^false$/i.test(value)) return false;
+  if (/^true$/i.test(value)) return true;
+  if (/^\d+$/.test(value)) return Number(value);
+  return value.split(',').map((part) => part.trim()).filter(Boolean);
+}
+
+/** Parses the environment; throws ConfigError naming the first bad variable. */
+export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = ENV.safeParse(source);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const variable = String(issue.path[0] ?? 'environment');
+    const problem = issue.code === 'invalid_value' ? `must be one of ${(issue as { values: unknown[] }).values.join(', ')}` : issue.message;
+    throw new ConfigError(variable, problem);
+  }
+  const env = parsed.data;
+  if (env.NODE_ENV === 'production') {
+    if (!env.DATABASE_URL) throw new ConfigError('DATABASE_URL', 'is required in production');
+    if (!env.JWT_SECRET) throw new ConfigError('JWT_SECRET', 'is required in production');
+    if (env.BCRYPT_COST < 10) throw new ConfigError('BCRYPT_COST', 'must be at least 10 in production');
+  }
+  if (Boolean(env.ADMIN_EMAIL) !== Boolean(env.ADMIN_PASSWORD)) {
+    throw new ConfigError(env.ADMIN_EMAIL ? 'ADMIN_PASSWORD' : 'ADMIN_EMAIL', 'must be set together with its pair (ADMIN_EMAIL and ADMIN_PASSWORD)');
+  }
+  return toConfig(env);
+}

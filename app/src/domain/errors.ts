@@ -1,0 +1,122 @@
+/**
+ * One error type per domain failure. The HTTP layer maps each to a status in one table
+ * (http/problem.ts); nothing here knows about HTTP.
+ */
+export interface FieldError {
+  path: string;
+  message: string;
+}
+
+export abstract class DomainError extends Error {
+  /** Stable slug, also the last segment of the problem `type` URI. */
+  abstract readonly code: string;
+  constructor(message: string) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+export class ValidationError extends DomainError {
+  readonly code = 'validation';
+  constructor(
+    message: string,
+    readonly fields: FieldError[] = [],
+  ) {
+    super(message);
+  }
+}
+
+export class NotFoundError extends DomainError {
+  readonly code = 'not-found';
+  constructor(readonly resource: string) {
+    super(`${resource} not found`);
+  }
+}
+
+export class EmailTakenError extends DomainError {
+  readonly code = 'email-taken';
+  constructor() {
+    super('an account with this email already exists');
+  }
+}
+
+export class InvalidCredentialsError extends DomainError {
+  readonly code = 'invalid-credentials';
+  constructor() {
+    super('email or password is wrong');
+  }
+}
+
+export class UnauthenticatedError extends DomainError {
+  readonly code = 'unauthenticated';
+}
+
+export class ForbiddenError extends DomainError {
+  readonly code = 'forbidden';
+}
+
+export class RefreshTokenReusedError extends DomainError {
+  readonly code = 'refresh-token-reused';
+  constructor() {
+    super('refresh token was already used; every session of its login has been revoked');
+  }
+}
+
+export class SoldOutError extends DomainError {
+  readonly code = 'sold-out';
+  constructor(readonly available: number) {
+    super(available === 0 ? 'the event is sold out' : `only ${available} seat(s) left`);
+  }
+}
+
+export class EventEndedError extends DomainError {
+  readonly code = 'event-ended';
+  constructor() {
+    super('the event has ended; it can no longer be booked');
+  }
+}
+
+export class CapacityBelowTakenError extends DomainError {
+  readonly code = 'capacity-below-taken';
+  constructor(readonly taken: number) {
+    super(`capacity cannot go below the ${taken} seat(s) already taken`);
+  }
+}
+
+export class ActiveBookingsError extends DomainError {
+  readonly code = 'active-bookings';
+  constructor() {
+    super('the event has pending or confirmed bookings');
+  }
+}
+
+export class InvalidTransitionError extends DomainError {
+  readonly code = 'invalid-transition';
+  constructor(
+    readonly from: string,
+    readonly to: string,
+  ) {
+    super(`a ${from} booking cannot become ${to}`);
+  }
+}
+
+export class HoldExpiredError extends DomainError {
+  readonly code = 'hold-expired';
+  constructor() {
+    super('the hold on these seats has expired');
+  }
+}
+
+export class IdempotencyKeyReusedError extends DomainError {
+  readonly code = 'idempotency-key-reused';
+  constructor() {
+    super('this Idempotency-Key was already used with a different request');
+  }
+}
+
+export class RateLimitedError extends DomainError {
+  readonly code = 'rate-limited';
+  constructor(readonly retryAfterSeconds: number) {
+    super('too many requests; retry later');
+  }
+}

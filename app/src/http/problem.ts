@@ -1,0 +1,87 @@
+/**
+ * Every error leaves as application/problem+json (RFC 9457). The one table below maps domain
+ * failures to HTTP; anything unknown becomes a bare 500 with no detail (no stack, no SQL).
+ */
+import * as errors from '../domain/errors';
+import type { FieldError } from '../domain/errors';
+
+export const PROBLEM_TYPE_BASE = 'https://goticket.dev/problems/';
+export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
+
+export interface Problem {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+  instance?: string;
+  errors?: FieldError[];
+  [extension: string]: unknown;
+}
+
+/** Failures of the HTTP exchange itself (not of the domain). */
+export class HttpProblem extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    readonly title: string,
+    detail: string,
+    readonly headers: Record<string, string> = {},
+    readonly fields?: FieldError[],
+  ) {
+    super(detail);
+  }
+}
+
+type DomainErrorClass = abstract new (...args: never[]) => errors.DomainError;
+
+const STATUS_BY_ERROR: ReadonlyArray<readonly [DomainErrorClass, number, string]> = [
+  [errors.ValidationError, 400, 'Invalid request'],
+  [errors.UnauthenticatedError, 401, 'Unauthenticated'],
+  [errors.InvalidCredentialsError, 401, 'Invalid credentials'],
+  [errors.RefreshTokenReusedError, 401, 'Refresh token reused'],
+  [errors.ForbiddenError, 403, 'Forbidden'],
+  [errors.NotFoundError, 404, 'Not found'],
+  [errors.EmailTakenError, 409, 'Email already registered'],
+  [errors.SoldOutError, 409, 'Sold out'],
+  [errors.EventEndedError, 409, 'Event ended'],
+  [errors.CapacityBelowTakenError, 409, 'Capacity below seats taken'],
+  [errors.ActiveBookingsError, 409, 'Event has active bookings'],
+  [errors.InvalidTransitionError, 409, 'Invalid booking transition'],
+  [errors.HoldExpiredError, 409, 'Hold expired'],
+  [errors.IdempotencyKeyReusedError, 422, 'Idempotency key reused'],
+  [errors.RateLimitedError, 429, 'Too many requests'],
+];
+
+export interface ProblemResponse {
+  status: number;
+  body: Problem;
+  headers: Record<string, string>;
+}
+
+export function toProblem(error: unknown): ProblemResponse {
+  if (error instanceof HttpProblem) {
+    return {
+      status: error.status,
+      headers: error.headers,
+      body: problem(error.status, error.code, error.title, error.message, error.fields),
+    };
+  }
+  if (error instanceof errors.DomainError) {
+    const entry = STATUS_BY_ERROR.find(([type]) => error instanceof type);
+    if (entry) {
+      const [, status, title] = entry;
+      const headers: Record<string, string> = {};
+      if (status === 401) headers['WWW-Authenticate'] = 'Bearer';
+      if (error instanceof errors.RateLimitedError) headers['Retry-After'] = String(error.retryAfterSeconds);
+      const fields = error instanceof errors.ValidationError ? error.fields : undefined;
+      return { status, headers, body: problem(status, error.code, title, error.message, fields) };
+    }
+  }
+  return { status: 500, headers: {}, body: problem(500, 'internal', 'Internal server error', 'something went wrong; the request id identifies it in our logs') };
+}
+
+function problem(status: number, code: string, title: string, detail: string, fields?: FieldError[]): Problem {
+  const body: Problem = { type: `${PROBLEM_TYPE_BASE}${code}`, title, status, detail };
+  if (fields && fields.length > 0) body.errors = fields;
+  return body;
+}

@@ -1,0 +1,175 @@
+/**
+ * Composition root. `node build/app/main.js <role>`:
+ *   api      HTTP API
+ *   worker   outbox relay, notifier, hold-expiry sweeper (+ health and metrics over HTTP)
+ *   migrate  apply SQL migrations and exit
+ *   all      api + worker in one process, migrating first (the local default)
+ */
+import { randomBytes } from 'node:crypto';
+import express from 'express';
+import { BcryptPasswordHasher } from './adapters/crypto/bcrypt';
+import { JwtAccessTokenCodec } from './adapters/crypto/jwt';
+import { PostgresAuditLog } from './adapters/postgres/audit';
+import { PostgresBookingStore } from './adapters/postgres/bookings';
+import { startEmbeddedPostgres } from './adapters/postgres/embedded';
+import { PostgresEventStore } from './adapters/postgres/events';
+import { migrate } from './adapters/postgres/migrate';
+import { createPool, postgresHealthCheck } from './adapters/postgres/pool';
+import { PostgresRefreshTokenStore } from './adapters/postgres/refresh-tokens';
+import { PostgresUserStore } from './adapters/postgres/users';
+import { ConfigError, loadConfig, type Config } from './config';
+import { createApp } from './http/app';
+import { healthRouter } from './http/health';
+import { closeServer, listen } from './http/server';
+import { createLogger, type Logger } from './observability/logger';
+import { registry } from './observability/metrics';
+import type { Clock, Closeable, HealthCheck } from './ports';
+import { AuthService } from './services/auth';
+import { BookingService } from './services/bookings';
+import { EventService } from './services/events';
+import { UserService } from './services/users';
+import { startWorkers } from './workers';
+
+export const ROLES = ['api', 'worker', 'migrate', 'all'] as const;
+export type ProcessRole = (typeof ROLES)[number];
+
+const systemClock: Clock = { now: () => new Date() };
+
+export async function main(role: ProcessRole, config: Config, logger: Logger): Promise<void> {
+  /** Closed in reverse order on shutdown. */
+  const closers: Array<{ name: string } & Closeable> = [];
+  let shuttingDown = false;
+
+  const shutdown = async (reason: string, exitCode: number) => {
+    if (shuttingDown) return;
+    shuttingDown = true;
+    logger.info({ reason }, 'shutting down');
+    const deadline = setTimeout(() => {
+      logger.error({ timeoutMs: config.shutdownTimeoutMs }, 'shutdown timed out; exiting');
+      process.exit(1);
+    }, config.shutdownTimeoutMs);
+    deadline.unref();
+    for (const closer of closers.reverse()) {
+      await closer.close().catch((error: unknown) => logger.error({ err: error, component: closer.name }, 'close failed'));
+    }
+    clearTimeout(deadline);
+    logger.info('stopped');
+    process.exit(exitCode);
+  };
+  process.once('SIGTERM', () => void shutdown('SIGTERM', 0));
+  process.once('SIGINT', () => void shutdown('SIGINT', 0));
+
+  try {
+    let databaseUrl = config.database.url;
+    const backends: Record<string, string> = {};
+    if (!databaseUrl) {
+      const embedded = await startEmbeddedPostgres(config.dataDir, config.database.embeddedPort, (message) => logger.warn(message));
+      closers.push({ name: 'embedded-postgres', close: embedded.stop });
+      databaseUrl = embedded.url;
+      backends.postgres = `embedded (${config.dataDir}/postgres, port ${config.database.embeddedPort})`;
+    } else {
+      backends.postgres = redactUrl(databaseUrl);
+    }
+    const pool = createPool({
+      url: databaseUrl,
+      max: config.database.poolMax,
+      statementTimeoutMs: config.database.statementTimeoutMs,
+      applicationName: `goticket-${role}`,
+    });
+    closers.push({ name: 'postgres-pool', close: () => pool.end() });
+
+    if (role === 'migrate' || role === 'all' || !config.database.url) {
+      const applied = await migrate(pool);
+      logger.info({ applied }, applied.length ? 'migrations applied' : 'schema up to date');
+      if (role === 'migrate') return void (await shutdown('migrations done', 0));
+    }
+
+    const health: HealthCheck[] = [postgresHealthCheck(pool)];
+    let handler: express.Express;
+
+    if (role === 'api' || role === 'all') {
+      const jwtSecret = config.auth.jwtSecret ?? ephemeralSecret(logger);
+      const users = new PostgresUserStore(pool);
+      const audit = new PostgresAuditLog(pool);
+      const auth = new AuthService({
+        users,
+        refreshTokens: new PostgresRefreshTokenStore(pool),
+        hasher: new BcryptPasswordHasher(config.auth.bcryptCost),
+        accessTokens: new JwtAccessTokenCodec({
+          secret: jwtSecret,
+          issuer: config.auth.issuer,
+          audience: config.auth.audience,
+          ttlMs: config.auth.accessTokenTtlMs,
+        }),
+        audit,
+        clock: systemClock,
+        refreshTokenTtlMs: config.auth.refreshTokenTtlMs,
+      });
+      if (config.auth.admin) {
+        const outcome = await auth.bootstrapAdmin(config.auth.admin.email, config.auth.admin.password);
+        logger.info({ email: config.auth.admin.email, outcome }, 'admin bootstrap');
+      }
+      handler = createApp({
+        logger,
+        auth,
+        users: new UserService({ users, audit }),
+        events: new EventService({ events: new PostgresEventStore(pool), audit }),
+        bookings: new BookingService({ bookings: new PostgresBookingStore(pool), clock: systemClock, holdMs: config.bookingHoldMs }),
+        health,
+        metrics: registry,
+        http: config.http,
+        isShuttingDown: () => shuttingDown,
+      });
+    } else {
+      handler = express().disable('x-powered-by').use(healthRouter(health, () => shuttingDown, registry));
+    }
+
+    if (role === 'worker' || role === 'all') {
+      const workers = await startWorkers({ config, pool, logger });
+      health.push(...workers.health);
+      closers.push({ name: 'workers', close: () => workers.close() });
+      backends.events = config.amqpUrl ? `rabbitmq (${redactUrl(config.amqpUrl)})` : 'memory (in-process; set AMQP_URL for RabbitMQ)';
+    }
+
+    const { server, url } = await listen(handler, config.http.host, config.http.port);
+    closers.push({ name: 'http', close: () => closeServer(server) });
+    backends.cache = config.redisUrl ? `redis (${redactUrl(config.redisUrl)})` : 'memory (in-process; set REDIS_URL for Redis)';
+    logger.info({ role, url, backends }, `GoTicket ${role} listening on ${url}`);
+  } catch (error) {
+    logger.fatal({ err: error }, 'startup failed');
+    await shutdown('startup failed', 1);
+  }
+}
+
+/** Local runs without JWT_SECRET get a per-process key (production refuses to start without one). */
+function ephemeralSecret(logger: Logger): string {
+  logger.warn('JWT_SECRET is not set: using a random key for this process; tokens will not survive a restart');
+  return randomBytes(48).toString('base64url');
+}
+
+function redactUrl(text: string): string {
+  const url = new URL(text);
+  if (url.password) url.password = '***';
+  return url.toString();
+}
+
+if (require.main === module) {
+  const role = (process.argv[2] ?? 'all') as ProcessRole;
+  if (!ROLES.includes(role)) {
+    console.error(`usage: main.js <${ROLES.join('|')}> (got "${role}")`);
+    process.exit(2);
+  }
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(error.message);
+      process.exit(1);
+    }
+    throw error;
+  }
+  const logger = createLogger({ level: config.logLevel, pretty: !config.production && process.stdout.isTTY });
+  process.on('unhandledRejection', (reason) => logger.error({ err: reason }, 'unhandled rejection'));
+  void main(role, config, logger);
+}

@@ -1,0 +1,239 @@
+/**
+ * The interfaces the services need. Adapters (postgres, redis, rabbitmq, memory) implement them;
+ * main.ts picks which. Services never import a driver.
+ */
+import type { Booking, BookingStatus } from './domain/booking';
+import type { Event, EventPatch, NewEvent } from './domain/event';
+import type { Role, User } from './domain/user';
+
+export interface Clock {
+  now(): Date;
+}
+
+export interface Page<T> {
+  items: T[];
+  nextCursor: string | null;
+}
+
+// ---------------------------------------------------------------- users and auth
+
+export interface UserWithSecret extends User {
+  passwordHash: string;
+  tokenVersion: number;
+}
+
+export interface UserStore {
+  /** Throws EmailTakenError when the email (any case) exists. */
+  create(input: { email: string; passwordHash: string; role: Role }): Promise<User>;
+  findByEmail(email: string): Promise<UserWithSecret | null>;
+  findById(id: string): Promise<UserWithSecret | null>;
+  /** Changes the role and bumps the token version; null when the user does not exist. */
+  setRole(id: string, role: Role): Promise<User | null>;
+  /** Creates the admin unless the email exists; idempotent. */
+  ensureAdmin(email: string, passwordHash: string): Promise<'created' | 'exists'>;
+}
+
+export interface StoredRefreshToken {
+  id: string;
+  userId: string;
+  familyId: string;
+  expiresAt: Date;
+  rotatedAt: Date | null;
+  revokedAt: Date | null;
+}
+
+export type RotateResult =
+  | { kind: 'rotated'; userId: string; familyId: string }
+  | { kind: 'reused'; userId: string; familyId: string }
+  | { kind: 'invalid' };
+
+export interface RefreshTokenStore {
+  issue(input: { userId: string; familyId: string; tokenHash: string; expiresAt: Date }): Promise<void>;
+  /**
+   * Atomically retires `tokenHash` and stores `next` in the same family. A token that was
+   * already rotated or revoked revokes its whole family and yields `reused`.
+   */
+  rotate(tokenHash: string, next: { tokenHash: string; expiresAt: Date }): Promise<RotateResult>;
+  /** Revokes the family of the token; returns its user id when the token was known. */
+  revokeFamily(tokenHash: string): Promise<string | null>;
+}
+
+export interface PasswordHasher {
+  hash(password: string): Promise<string>;
+  verify(password: string, hash: string): Promise<boolean>;
+}
+
+// ---------------------------------------------------------------- events
+
+export interface EventQuery {
+  limit: number;
+  cursor?: string;
+  from?: Date;
+  to?: Date;
+  minPrice?: number;
+  maxPrice?: number;
+  q?: string;
+}
+
+export interface EventStore {
+  /** Inserts the event and its `event.created` outbox row in one transaction. */
+  create(input: NewEvent & { organizerId: string }): Promise<Event>;
+  get(id: string): Promise<Event | null>;
+  list(query: EventQuery): Promise<Page<Event>>;
+  /**
+   * Applies the patch atomically against the current row (capacity keeps the seats taken:
+   * CapacityBelowTakenError), writes `event.updated`; null when the event does not exist.
+   */
+  update(id: string, patch: EventPatch): Promise<Event | null>;
+  /** Soft-deletes unless pending/confirmed bookings exist (ActiveBookingsError); writes `event.deleted`. */
+  delete(id: string): Promise<boolean>;
+}
+
+// ---------------------------------------------------------------- bookings
+
+export interface ReserveInput {
+  eventId: string;
+  userId: string;
+  quantity: number;
+  holdMs: number;
+  idempotencyKey?: string;
+  /** Fingerprint of the request the key was first used with. */
+  requestHash?: string;
+}
+
+export type ReserveResult =
+  | { kind: 'created'; booking: Booking }
+  | { kind: 'replayed'; booking: Booking }
+  | { kind: 'sold_out'; available: number }
+  | { kind: 'event_not_found' }
+  | { kind: 'event_ended' }
+  | { kind: 'idempotency_mismatch' };
+
+export interface BookingQuery {
+  /** Only this user's bookings; all bookings when absent (admins). */
+  userId?: string;
+  limit: number;
+  cursor?: string;
+  status?: BookingStatus;
+}
+
+export type TransitionResult = { kind: 'ok'; booking: Booking } | { kind: 'not_found' } | { kind: 'refused'; booking: Booking };
+
+export interface BookingStore {
+  /** Reserves seats, inserts the booking and its outbox row in ONE statement. */
+  reserve(input: ReserveInput): Promise<ReserveResult>;
+  get(id: string): Promise<Booking | null>;
+  list(query: BookingQuery): Promise<Page<Booking>>;
+  /** pending and not lapsed → confirmed; `refused` carries the booking as it is. */
+  confirm(id: string): Promise<TransitionResult>;
+  /** pending|confirmed → cancelled, releasing the seats in the same statement. */
+  cancel(id: string): Promise<TransitionResult>;
+}
+
+// ---------------------------------------------------------------- audit
+
+export interface AuditEntry {
+  actorId: string | null;
+  action: string;
+  target?: string | null;
+  ip?: string | null;
+  requestId?: string | null;
+  details?: Record<string, unknown>;
+}
+
+export interface AuditLog {
+  record(entry: AuditEntry): Promise<void>;
+}
+
+// ---------------------------------------------------------------- health
+
+export type HealthStatus = 'up' | 'degraded' | 'down';
+
+export interface HealthCheck {
+  name: string;
+  /** A degraded non-critical backend keeps the process ready. */
+  critical: boolean;
+  check(): Promise<HealthStatus>;
+}
+
+/** Something main.ts must close on shutdown, in reverse order of start. */
+export interface Closeable {
+  close(): Promise<void>;
+}
+
+// ---------------------------------------------------------------- access tokens
+
+export interface AccessTokenClaims {
+  userId: string;
+  role: Role;
+  tokenVersion: number;
+}
+
+export interface AccessTokenCodec {
+  /** Signs claims; `expiresIn` is in seconds. */
+  sign(claims: AccessTokenClaims): { token: string; expiresIn: number };
+  /** Verified claims; throws UnauthenticatedError for anything not minted by us and still valid. */
+  verify(token: string): AccessTokenClaims;
+}
+
+// ---- messaging
+
+/** A domain event on the wire: JSON, persistent, `id` = outbox row id (also the AMQP messageId). */
+export interface DomainMessage<T = Record<string, unknown>> {
+  id: string;
+  /** Also the routing key: booking.created, booking.confirmed, event.updated, … */
+  type: string;
+  /** ISO-8601 instant the state change committed. */
+  occurredAt: string;
+  aggregateId: string;
+  data: T;
+}
+
+export type PublishResult = { id: string; ok: true } | { id: string; ok: false; error: Error };
+
+export interface EventPublisher {
+  /**
+   * Publishes in order and resolves once the broker has answered for every message: `ok` only
+   * for messages the broker confirmed. Never rejects; an unreachable broker yields failures.
+   */
+  publish(messages: readonly DomainMessage[]): Promise<PublishResult[]>;
+}
+
+/** Thrown by a handler for a message that can never succeed: dead-lettered at once, no retries. */
+export class PermanentMessageError extends Error {
+  override readonly name = 'PermanentMessageError';
+}
+
+export interface Delivery {
+  /** 1 on the first delivery, counting this one. */
+  attempt: number;
+  redelivered: boolean;
+}
+
+/**
+ * Resolve = done (ack). Throw = try again later, dead-lettered with the reason after the
+ * configured number of attempts (PermanentMessageError: at once). Messages that cannot be
+ * parsed never reach the handler: they are dead-lettered with the reason.
+ */
+export type MessageHandler = (message: DomainMessage, delivery: Delivery) => Promise<void>;
+
+export interface Subscription {
+  /** Stops taking messages and waits for the ones in flight. */
+  cancel(): Promise<void>;
+}
+
+export interface EventConsumer {
+  /** Consumes the notifications queue (every `booking.*` event) at least once per message. */
+  consume(handler: MessageHandler): Promise<Subscription>;
+}
+
+export interface Mail {
+  to: string;
+  subject: string;
+  text: string;
+}
+
+export interface Mailer {
+  send(mail: Mail): Promise<void>;
+  close?(): Promise<void>;
+}
