@@ -1,0 +1,66 @@
+/** Rules over single non-workload objects: Services, Namespaces, Secrets. */
+import { labelsOf, nameOf, namespaceOf } from '../../lib/manifest';
+import type { ManifestRule, PssLevel } from '../../lib/types';
+import { present, record, str } from '../../lib/values';
+
+const EXPOSED_TYPES = new Set(['LoadBalancer', 'NodePort']);
+
+export const serviceExposure: ManifestRule = {
+  kind: 'manifest',
+  name: 'k8s-service-type-restricted',
+  level: 'mandatory',
+  description: 'Services of type LoadBalancer or NodePort exist only in the ingress controller\'s namespace (ingress-nginx).',
+  remediation: 'Use a ClusterIP Service behind an Ingress; only the ingress controller gets a load balancer.',
+  rationale: 'Every extra load balancer or node port is an internet-facing entry point that bypasses TLS, WAF and rate limits at the ingress.',
+  benchmark: 'CIS EKS 5.4.5 (TLS at load balancers); EKS Best Practices (network security)',
+  check: (m, ctx) => {
+    if (m.kind !== 'Service') return [];
+    const type = str(record(m.spec).type) ?? 'ClusterIP';
+    if (!EXPOSED_TYPES.has(type)) return [];
+    const ns = namespaceOf(m);
+    if (ns !== undefined && ctx.settings.publicServiceNamespaces.includes(ns)) return [];
+    return [`Service of type ${type} outside ${ctx.settings.publicServiceNamespaces.join(', ') || 'any allowed namespace'}`];
+  },
+};
+
+const PSS_LEVELS: readonly PssLevel[] = ['privileged', 'baseline', 'restricted'];
+export const PSS_ENFORCE_LABEL = 'pod-security.kubernetes.io/enforce';
+
+export const namespacePodSecurity: ManifestRule = {
+  kind: 'manifest',
+  name: 'k8s-namespace-pod-security',
+  level: 'mandatory',
+  description: 'Every Namespace enforces a Pod Security Standards level: restricted unless listed as an exception.',
+  remediation: `Label the Namespace ${PSS_ENFORCE_LABEL}: restricted (plus warn/audit); a weaker level needs an entry in the policy config podSecurityExceptions.`,
+  rationale: 'Pod Security Admission rejects non-compliant pods at the API server, also those no pipeline checked.',
+  benchmark: 'Pod Security Standards (Pod Security Admission labels); CIS EKS 4.2',
+  check: (m, ctx) => {
+    if (m.kind !== 'Namespace') return [];
+    const level = labelsOf(m)[PSS_ENFORCE_LABEL];
+    if (level === undefined) return [`Namespace has no ${PSS_ENFORCE_LABEL} label`];
+    if (!(PSS_LEVELS as readonly string[]).includes(level)) return [`Namespace label ${PSS_ENFORCE_LABEL}: ${level} is not a Pod Security Standards level`];
+    if (level === 'restricted') return [];
+    const allowed = ctx.settings.podSecurityExceptions[nameOf(m)];
+    if (allowed !== undefined && PSS_LEVELS.indexOf(level as PssLevel) >= PSS_LEVELS.indexOf(allowed)) return [];
+    return [`Namespace enforces ${level} instead of restricted and is not a listed exception`];
+  },
+};
+
+export const noPlainSecrets: ManifestRule = {
+  kind: 'manifest',
+  name: 'k8s-no-plain-secrets',
+  level: 'mandatory',
+  gitOpsOnly: true,
+  description: 'GitOps output contains no plain Secret objects; human-managed secrets are SealedSecrets.',
+  remediation: 'Seal the value (npm run seal -- --env <env> --name <secret> --key <KEY>) and commit the SealedSecret; runtime credentials come from Pulumi.',
+  rationale: 'Anything in git is readable by everyone with clone access, forever (history keeps it).',
+  benchmark: 'CIS EKS 4.4.2 (external secret storage); AWS FSBP principle: no secrets in source',
+  check: (m) => {
+    if (m.kind !== 'Secret' || m.apiVersion !== 'v1') return [];
+    // The one narrow exception: a service-account token Secret carries no data; the controller fills it in.
+    if (str(m.type) === 'kubernetes.io/service-account-token' && !present(m.data) && !present(m.stringData)) return [];
+    return ['plain Secret in GitOps output (commit a SealedSecret instead)'];
+  },
+};
+
+export const objectRules: ManifestRule[] = [serviceExposure, namespacePodSecurity, noPlainSecrets];
