@@ -1,0 +1,47 @@
+import type { Pool } from 'pg';
+import { PostgresHoldExpiry } from '../adapters/postgres/expiry';
+import type { Logger } from '../observability/logger';
+import { bookingExpiries } from '../observability/metrics';
+import { WorkerLoop, type TickResult } from './loop';
+
+export interface ExpirySweeperOptions {
+  pool: Pool;
+  logger: Logger;
+  intervalMs: number;
+  batchSize: number;
+}
+
+/** Expires lapsed holds every interval; several replicas share the work (SKIP LOCKED). */
+export class HoldExpirySweeper {
+  private readonly expiry: PostgresHoldExpiry;
+  private readonly loop: WorkerLoop;
+  private readonly log: Logger;
+
+  constructor(private readonly options: ExpirySweeperOptions) {
+    this.expiry = new PostgresHoldExpiry(options.pool);
+    this.log = options.logger.child({ component: 'expiry-sweeper' });
+    this.loop = new WorkerLoop(() => this.step(), {
+      name: 'expiry-sweeper',
+      intervalMs: options.intervalMs,
+      failureDelayMs: options.intervalMs,
+      logger: this.log,
+    });
+  }
+
+  start(): void {
+    this.loop.start();
+  }
+
+  async close(): Promise<void> {
+    await this.loop.stop();
+  }
+
+  private async step(): Promise<TickResult> {
+    const expired = await this.expiry.expireDue(this.options.batchSize);
+    if (expired > 0) {
+      bookingExpiries.inc(expired);
+      this.log.info({ expired }, 'expired lapsed holds');
+    }
+    return expired === this.options.batchSize ? 'more' : 'idle';
+  }
+}

@@ -1,0 +1,99 @@
+import type { Pool } from 'pg';
+import { createMailer } from '../adapters/mailer';
+import { MemoryEventBus } from '../adapters/memory/event-bus';
+import { PostgresNotifications } from '../adapters/postgres/notifications';
+import { AmqpConnection } from '../adapters/rabbitmq/connection';
+import { RabbitConsumer } from '../adapters/rabbitmq/consumer';
+import { RabbitPublisher } from '../adapters/rabbitmq/publisher';
+import { topologyNames } from '../adapters/rabbitmq/topology';
+import type { Config } from '../config';
+import type { Logger } from '../observability/logger';
+import type { EventConsumer, EventPublisher, HealthCheck, Mailer } from '../ports';
+import { HoldExpirySweeper } from './expiry-sweeper';
+import { Notifier } from './notifier';
+import { OutboxRelay } from './outbox-relay';
+
+export interface Workers {
+  /** `rabbitmq` is critical: the worker is not ready while the broker is unreachable. */
+  health: HealthCheck[];
+  /** Stops polling, cancels consumers, waits for in-flight work, closes channels and connections. */
+  close(): Promise<void>;
+}
+
+export interface WorkerDeps {
+  config: Config;
+  pool: Pool;
+  logger: Logger;
+  /** Overrides the mailer chosen from config (SMTP_URL → SMTP, else the log). */
+  mailer?: Mailer;
+}
+
+/** Starts the outbox relay, the notifier and the hold-expiry sweeper (the `worker` role). */
+export async function startWorkers(deps: WorkerDeps): Promise<Workers> {
+  const { config, pool } = deps;
+  const m = config.messaging;
+  const logger = deps.logger.child({ role: 'worker' });
+  const mailer = deps.mailer ?? createMailer({ smtpUrl: m.smtpUrl, from: m.mailFrom, logger });
+  const health: HealthCheck[] = [];
+  const closers: Array<() => Promise<void>> = [];
+
+  let publisher: EventPublisher;
+  let consumer: EventConsumer;
+  if (config.amqpUrl) {
+    const connection = new AmqpConnection({
+      url: config.amqpUrl,
+      names: topologyNames(m.amqpPrefix),
+      logger,
+      reconnect: { initialDelayMs: 100, maxDelayMs: m.reconnectMaxDelayMs },
+    });
+    connection.start();
+    const rabbitPublisher = new RabbitPublisher(connection, { logger, maxHalfOpenAfterMs: m.reconnectMaxDelayMs });
+    publisher = rabbitPublisher;
+    consumer = new RabbitConsumer(connection, {
+      logger,
+      prefetch: m.notifierPrefetch,
+      maxAttempts: m.notifierMaxAttempts,
+      retryDelayMs: m.notifierRetryDelayMs,
+    });
+    health.push({ name: 'rabbitmq', critical: true, check: async () => (connection.connected ? 'up' : 'down') });
+    closers.push(() => connection.close(), () => rabbitPublisher.close());
+    logger.info({ prefix: m.amqpPrefix }, 'event bus: RabbitMQ');
+  } else {
+    const bus = new MemoryEventBus({ prefetch: m.notifierPrefetch, maxAttempts: m.notifierMaxAttempts, retryDelayMs: m.notifierRetryDelayMs, logger });
+    publisher = bus;
+    consumer = bus;
+    logger.warn('AMQP_URL not set: using the in-process memory event bus (events do not leave this process, nothing survives a restart)');
+  }
+
+  const relay = new OutboxRelay({
+    pool,
+    publisher,
+    logger,
+    pollIntervalMs: m.outboxPollIntervalMs,
+    batchSize: m.outboxBatchSize,
+    retentionMs: m.outboxRetentionMs,
+  });
+  const notifier = new Notifier({ consumer, notifications: new PostgresNotifications(pool), mailer, logger });
+  const sweeper = new HoldExpirySweeper({ pool, logger, intervalMs: m.expirySweepIntervalMs, batchSize: m.expiryBatchSize });
+
+  await notifier.start();
+  await relay.start();
+  sweeper.start();
+  logger.info('workers started: outbox relay, notifier, hold-expiry sweeper');
+
+  let closing: Promise<void> | null = null;
+  return {
+    health,
+    close() {
+      closing ??= (async () => {
+        // Producers first, then the consumer (waits for in-flight messages), then connections.
+        await Promise.all([relay.close(), sweeper.close()]);
+        await notifier.close();
+        for (const close of closers.reverse()) await close().catch(() => undefined);
+        await mailer.close?.().catch(() => undefined);
+        logger.info('workers stopped');
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,137 @@
+import type { Pool, PoolClient } from 'pg';
+import { PostgresOutbox } from '../adapters/postgres/outbox';
+import type { Logger } from '../observability/logger';
+import { outboxBacklog, outboxOldestAge, outboxPublished } from '../observability/metrics';
+import type { EventPublisher } from '../ports';
+import { WorkerLoop, type TickResult } from './loop';
+
+export const OUTBOX_CHANNEL = 'goticket_outbox';
+
+export interface OutboxRelayOptions {
+  pool: Pool;
+  publisher: EventPublisher;
+  logger: Logger;
+  pollIntervalMs: number;
+  batchSize: number;
+  retentionMs: number;
+  /** How often the backlog gauges are refreshed and old rows pruned. */
+  maintenanceIntervalMs?: number;
+}
+
+/**
+ * Publishes outbox rows: claims a batch (FOR UPDATE SKIP LOCKED), publishes it with confirms,
+ * marks the confirmed rows published. Woken by LISTEN/NOTIFY on insert; polls as a fallback.
+ */
+export class OutboxRelay {
+  private readonly outbox: PostgresOutbox;
+  private readonly loop: WorkerLoop;
+  private readonly log: Logger;
+  private listener: PoolClient | null = null;
+  private listenRetry: NodeJS.Timeout | null = null;
+  private maintenance: NodeJS.Timeout | null = null;
+  private maintaining: Promise<void> | null = null;
+  private lastPrune = 0;
+  private closed = false;
+
+  constructor(private readonly options: OutboxRelayOptions) {
+    this.outbox = new PostgresOutbox(options.pool);
+    this.log = options.logger.child({ component: 'outbox-relay' });
+    this.loop = new WorkerLoop(() => this.step(), {
+      name: 'outbox-relay',
+      intervalMs: options.pollIntervalMs,
+      failureDelayMs: options.pollIntervalMs,
+      logger: this.log,
+    });
+  }
+
+  async start(): Promise<void> {
+    await this.listen();
+    this.loop.start();
+    const every = this.options.maintenanceIntervalMs ?? 5_000;
+    this.maintenance = setInterval(() => {
+      this.maintaining ??= this.maintain().finally(() => (this.maintaining = null));
+    }, every);
+    this.maintenance.unref();
+  }
+
+  /** Stops polling and listening; the batch in flight finishes (and is marked) first. */
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.maintenance) clearInterval(this.maintenance);
+    if (this.listenRetry) clearTimeout(this.listenRetry);
+    await this.loop.stop();
+    await this.maintaining;
+    const listener = this.listener;
+    this.listener = null;
+    if (listener) {
+      await listener.query(`UNLISTEN ${OUTBOX_CHANNEL}`).catch(() => undefined);
+      listener.release();
+    }
+  }
+
+  private async step(): Promise<TickResult> {
+    const batch = await this.outbox.relayBatch(this.options.batchSize, (messages) => this.options.publisher.publish(messages));
+    if (batch.published > 0) outboxPublished.inc({ outcome: 'confirmed' }, batch.published);
+    if (batch.failed > 0) {
+      outboxPublished.inc({ outcome: 'failed' }, batch.failed);
+      this.log.warn({ failed: batch.failed, published: batch.published }, 'broker did not confirm every event; will retry');
+      return 'failed';
+    }
+    // Rows committed while this batch was in flight did not notify (see 002_messaging.sql): look again.
+    return batch.claimed > 0 ? 'more' : 'idle';
+  }
+
+  /** A dedicated connection LISTENs; if it drops, polling covers until it is back. */
+  private async listen(): Promise<void> {
+    if (this.closed) return;
+    let client: PoolClient | null = null;
+    try {
+      client = await this.options.pool.connect();
+      client.on('notification', () => this.loop.wake());
+      const mine = client;
+      mine.once('error', (error: Error) => {
+        if (this.listener !== mine) return;
+        this.listener = null;
+        this.log.warn({ err: error.message }, 'LISTEN connection lost; polling until it is back');
+        mine.release(error);
+        this.scheduleListen();
+      });
+      await client.query(`LISTEN ${OUTBOX_CHANNEL}`);
+      this.listener = client;
+    } catch (error) {
+      client?.release(error as Error);
+      this.log.warn({ err: (error as Error).message }, 'cannot LISTEN for outbox inserts; polling');
+      this.scheduleListen();
+    }
+  }
+
+  private scheduleListen(): void {
+    if (this.closed || this.listenRetry) return;
+    this.listenRetry = setTimeout(() => {
+      this.listenRetry = null;
+      void this.listen();
+    }, Math.max(this.options.pollIntervalMs, 1_000));
+    this.listenRetry.unref();
+  }
+
+  private async maintain(): Promise<void> {
+    try {
+      const backlog = await this.outbox.backlog();
+      outboxBacklog.set(backlog.count);
+      outboxOldestAge.set(backlog.oldestAgeSeconds);
+      if (Date.now() - this.lastPrune >= 60_000) {
+        this.lastPrune = Date.now();
+        const limit = 1_000;
+        let pruned = 0;
+        let deleted: number;
+        do {
+          deleted = await this.outbox.prune(this.options.retentionMs, limit);
+          pruned += deleted;
+        } while (deleted === limit && !this.closed);
+        if (pruned > 0) this.log.info({ pruned }, 'pruned published outbox rows');
+      }
+    } catch (error) {
+      this.log.warn({ err: (error as Error).message }, 'outbox maintenance failed');
+    }
+  }
+}
