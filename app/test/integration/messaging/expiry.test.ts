@@ -1,0 +1,102 @@
+/**
+ * Hold expiry against the real servers: 1 s holds expire, release their seats once and emit
+ * booking.expired (which the notifier records); a confirm racing the expiry ends as exactly one
+ * of confirmed or expired.
+ */
+import { PostgresHoldExpiry } from '../../../src/adapters/postgres/expiry';
+import { startWorkers, type Workers } from '../../../src/workers';
+import { HoldExpirySweeper } from '../../../src/workers/expiry-sweeper';
+import { createTestDatabase, type TestDatabase } from '../../support/db';
+import { AmqpTestClient, mapLimit, messagingConfig, quietLogger, reserveMany, seatAccountingErrors, seed, testPrefix, waitFor } from './helpers';
+
+let db: TestDatabase;
+let amqp: AmqpTestClient;
+let workers: Workers;
+
+beforeAll(async () => {
+  db = await createTestDatabase({ poolMax: 30 });
+  const prefix = testPrefix();
+  amqp = await AmqpTestClient.open(prefix);
+  workers = await startWorkers({ config: messagingConfig(db.url, { AMQP_PREFIX: prefix, EXPIRY_SWEEP_INTERVAL: '20ms' }), pool: db.pool, logger: quietLogger });
+});
+
+afterAll(async () => {
+  await workers?.close();
+  await amqp?.cleanup();
+  await db?.drop();
+});
+
+const statusOf = async (ids: string[]) =>
+  new Map((await db.pool.query<{ id: string; status: string }>(`SELECT id, status FROM bookings WHERE id = ANY($1)`, [ids])).rows.map((r) => [r.id, r.status]));
+
+test('1 s holds expire, release their seats and emit booking.expired, which is notified', async () => {
+  const fixture = await seed(db.pool, { users: 10, events: 2, capacity: 50 });
+  const ids = await mapLimit(Array.from({ length: 40 }, (_, i) => i), 8, async (i) => {
+    const r = await fixture.bookings.reserve({ eventId: fixture.eventIds[i % 2]!, userId: fixture.userIds[i % 10]!, quantity: 2, holdMs: 1_000 });
+    if (r.kind !== 'created') throw new Error(r.kind);
+    return r.booking.id;
+  });
+  // 40 holds of 2 seats over two events of 50: 10 seats left on each
+  expect((await db.pool.query(`SELECT available FROM events ORDER BY available`)).rows).toEqual([{ available: 10 }, { available: 10 }]);
+  const reservedAt = Date.now();
+  await waitFor('every hold to expire', async () => [...(await statusOf(ids)).values()].every((s) => s === 'expired'), 10_000);
+  expect(Date.now() - reservedAt).toBeGreaterThanOrEqual(900);
+  expect((await db.pool.query(`SELECT available FROM events`)).rows).toEqual([{ available: 50 }, { available: 50 }]);
+  const emitted = await db.pool.query<{ aggregate_id: string }>(`SELECT aggregate_id FROM outbox WHERE type = 'booking.expired'`);
+  expect(emitted.rows.map((r) => r.aggregate_id).sort()).toEqual([...ids].sort());
+  await waitFor('40 expiry notifications', async () =>
+    (await db.pool.query(`SELECT 1 FROM notifications WHERE type = 'booking.expired' AND booking_id = ANY($1)`, [ids])).rowCount === 40,
+  );
+  // sweeping again changes nothing
+  expect(await new PostgresHoldExpiry(db.pool).expireDue(1_000)).toBe(0);
+  expect((await db.pool.query(`SELECT available FROM events`)).rows).toEqual([{ available: 50 }, { available: 50 }]);
+});
+
+test('a confirm racing the expiry ends as exactly one of confirmed or expired, never both', async () => {
+  // two more sweepers hammering besides the worker's own
+  const extra = [0, 1].map(() => new HoldExpirySweeper({ pool: db.pool, logger: quietLogger, intervalMs: 5, batchSize: 7 }));
+  extra.forEach((s) => s.start());
+  try {
+    const fixture = await seed(db.pool, { users: 20, events: 4, capacity: 100 });
+    const ids = await reserveMany(fixture, 300, 1_000);
+    const { rows } = await db.pool.query<{ id: string; ms: number }>(
+      `SELECT id, EXTRACT(EPOCH FROM expires_at - clock_timestamp()) * 1000 AS ms FROM bookings WHERE id = ANY($1)`,
+      [ids],
+    );
+    // fire each confirm at a moment spread around its own expiry (−150 ms … +150 ms)
+    const outcomes = await Promise.all(
+      rows.map(
+        (row, i) =>
+          new Promise<[string, string]>((resolve, reject) => {
+            setTimeout(() => fixture.bookings.confirm(row.id).then((r) => resolve([row.id, r.kind]), reject), Math.max(0, row.ms - 150 + (i % 31) * 10));
+          }),
+      ),
+    );
+    await waitFor('every hold settled', async () => [...(await statusOf(ids)).values()].every((s) => s !== 'pending'), 10_000);
+    const final = await statusOf(ids);
+    const events = await db.pool.query<{ aggregate_id: string; type: string }>(
+      `SELECT aggregate_id, type FROM outbox WHERE aggregate_id = ANY($1) AND type IN ('booking.confirmed', 'booking.expired')`,
+      [ids],
+    );
+    const emitted = new Map<string, string[]>();
+    for (const e of events.rows) emitted.set(e.aggregate_id, [...(emitted.get(e.aggregate_id) ?? []), e.type]);
+
+    let confirmed = 0;
+    for (const [id, kind] of outcomes) {
+      const status = final.get(id);
+      if (kind === 'ok') {
+        confirmed++;
+        expect([id, status, emitted.get(id)]).toEqual([id, 'confirmed', ['booking.confirmed']]);
+      } else {
+        expect([id, kind, status, emitted.get(id)]).toEqual([id, 'refused', 'expired', ['booking.expired']]);
+      }
+    }
+    // the race really happened both ways
+    expect(confirmed).toBeGreaterThan(0);
+    expect(confirmed).toBeLessThan(ids.length);
+    expect(await seatAccountingErrors(db.pool)).toEqual([]);
+    console.log(`expiry race: ${confirmed} confirmed, ${ids.length - confirmed} expired`);
+  } finally {
+    await Promise.all(extra.map((s) => s.close()));
+  }
+});
