@@ -199,7 +199,8 @@ export async function runSmoke(options: SmokeOptions): Promise<SmokeReport> {
 
   // 0. Readiness: the service (through the ingress) answers /healthz/ready with 200.
   const deadline = Date.now() + options.readyTimeoutMs;
-  for (let last = '';;) {
+  for (;;) {
+    let last: string;
     try {
       const response = await fetch(`${options.baseUrl}/healthz/ready`, { signal: AbortSignal.timeout(5000) });
       if (response.status === 200) break;

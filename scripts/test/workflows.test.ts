@@ -1,0 +1,298 @@
+/**
+ * GitHub Actions: schema validation (@action-validator/cli, offline) and the delivery rules
+ * the workflows must keep: minimal permissions, pinned actions, npm cache, OIDC only, the
+ * protected prod `pulumi up`, fork-safe e2e, and a release that promotes by pull request.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parse } from 'yaml';
+import { jobsOf, localActions, type Obj, ROOT, runScript, type Step, workflow, workflows } from './github-files';
+
+const ALL = [...workflows(), ...localActions()];
+const WORKFLOWS = workflows();
+const EXPECTED = ['ci.yml', 'e2e-kind.yml', 'pulumi.yml', 'release.yml'];
+
+describe('workflow files', () => {
+  it('has the four delivery workflows', () => {
+    expect(WORKFLOWS.map((wf) => wf.file.split('/').pop())).toEqual(expect.arrayContaining(EXPECTED));
+  });
+
+  it.each(ALL.map((wf) => [wf.file]))('%s passes action-validator', (file) => {
+    const result = spawnSync(join(ROOT, 'node_modules', '.bin', 'action-validator'), [file], { cwd: ROOT, encoding: 'utf8' });
+    expect({ file, status: result.status, errors: result.status === 0 ? '' : `${result.stdout}${result.stderr}` }).toEqual({ file, status: 0, errors: '' });
+  });
+});
+
+describe('security and hygiene rules for every workflow', () => {
+  // What a job may add on top of the workflow-wide `contents: read`, and where.
+  const ALLOWED: Record<string, string[]> = {
+    'contents: write': ['release.yml/promote'],
+    'packages: write': ['release.yml/image'],
+    'id-token: write': ['release.yml/image', 'pulumi.yml/preview', 'pulumi.yml/up-prod'],
+    'pull-requests: write': ['release.yml/promote', 'pulumi.yml/preview'],
+  };
+
+  it.each(WORKFLOWS.map((wf) => [wf.file, wf]))('%s: permissions are read-only at the top and minimal per job', (_file, wf) => {
+    expect(wf.doc.permissions).toEqual({ contents: 'read' });
+    const name = wf.file.split('/').pop()!;
+    for (const [job, spec] of Object.entries(jobsOf(wf))) {
+      if (spec.permissions === undefined) continue;
+      expect(typeof spec.permissions).toBe('object');
+      for (const [scope, level] of Object.entries(spec.permissions as Obj)) {
+        if (level === 'read' || level === 'none') continue;
+        const grant = `${scope}: ${String(level)}`;
+        const id = `${name}/${job}`;
+        expect({ grant, id, allowed: (ALLOWED[grant] ?? []).includes(id) }).toEqual({ grant, id, allowed: true });
+      }
+    }
+  });
+
+  it.each(ALL.map((wf) => [wf.file, wf]))('%s: third-party actions are pinned to a commit SHA with a version comment', (_file, wf) => {
+    const uses = [...wf.text.matchAll(/^\s*-?\s*uses:\s*(\S+)(.*)$/gm)];
+    expect(uses.length).toBeGreaterThan(0);
+    for (const [, ref, rest] of uses) {
+      if (ref!.startsWith('./')) continue;
+      expect(`${ref}${rest}`).toMatch(/^[\w.-]+\/[\w./-]+@[0-9a-f]{40} # v\d+\.\d+\.\d+$/);
+    }
+  });
+
+  it('pins each action to one SHA everywhere', () => {
+    const seen = new Map<string, Set<string>>();
+    for (const wf of ALL) {
+      for (const [, action, sha] of wf.text.matchAll(/uses:\s*([\w.-]+\/[\w./-]+)@([0-9a-f]{40})/g)) {
+        seen.set(action!, (seen.get(action!) ?? new Set()).add(sha!));
+      }
+    }
+    for (const [action, shas] of seen) expect({ action, shas: [...shas].length }).toEqual({ action, shas: 1 });
+  });
+
+  it('stores no long-lived cloud credentials and never checks out with a persisted token', () => {
+    for (const wf of ALL) {
+      expect({ file: wf.file, found: wf.text.match(/aws-access-key-id|aws-secret-access-key|AWS_ACCESS_KEY_ID|AWS_SECRET_ACCESS_KEY|PULUMI_ACCESS_TOKEN/g) }).toEqual({ file: wf.file, found: null });
+      for (const { step } of wf.steps) {
+        if (step.uses?.startsWith('actions/checkout@')) expect(step.with?.['persist-credentials']).toBe(false);
+      }
+    }
+  });
+
+  it('never uses pull_request_target (untrusted code with a privileged token)', () => {
+    for (const wf of WORKFLOWS) expect(Object.keys(wf.doc.on as Obj)).not.toContain('pull_request_target');
+  });
+
+  it('installs npm dependencies only through the cached setup (actions/setup-node with cache: npm)', () => {
+    const setup = localActions().find((action) => action.file === join('.github', 'actions', 'setup', 'action.yml'));
+    expect(setup).toBeDefined();
+    const node = setup!.steps.find(({ step }) => step.uses?.startsWith('actions/setup-node@'));
+    expect(node?.step.with?.cache).toBe('npm');
+    for (const wf of WORKFLOWS) {
+      for (const [job, spec] of Object.entries(jobsOf(wf))) {
+        const steps = spec.steps ?? [];
+        const needsNode = steps.some((step) => /\b(npm|npx|make)\b/.test(step.run ?? ''));
+        if (!needsNode) continue;
+        const usesSetup = steps.some((step) => step.uses === './.github/actions/setup' || (step.uses?.startsWith('actions/setup-node@') && step.with?.cache === 'npm'));
+        expect({ job: `${wf.file}/${job}`, usesSetup }).toEqual({ job: `${wf.file}/${job}`, usesSetup: true });
+        expect(steps.some((step) => /\bnpm (ci|install)\b/.test(step.run ?? ''))).toBe(false);
+      }
+    }
+  });
+
+  it('gives every job a timeout', () => {
+    for (const wf of WORKFLOWS) for (const [job, spec] of Object.entries(jobsOf(wf))) expect({ job: `${wf.file}/${job}`, timeout: typeof spec['timeout-minutes'] }).toEqual({ job: `${wf.file}/${job}`, timeout: 'number' });
+  });
+});
+
+describe('ci.yml', () => {
+  const ci = workflow('ci.yml');
+  const jobs = jobsOf(ci);
+
+  it('runs on pull requests and pushes to main, cancelling superseded runs', () => {
+    expect(Object.keys(ci.doc.on as Obj)).toEqual(expect.arrayContaining(['pull_request', 'push']));
+    expect(ci.doc.concurrency).toMatchObject({ 'cancel-in-progress': true });
+    expect(String((ci.doc.concurrency as Obj).group)).toContain('github.ref');
+  });
+
+  it('runs make test against PostgreSQL 15, Redis 7 and RabbitMQ 3 service containers on the standard ports', () => {
+    const test = Object.values(jobs).find((job) => job.steps?.some((step) => step.run === 'make test'));
+    expect(test).toBeDefined();
+    const services = test!.services as Record<string, Obj>;
+    expect(services.postgres).toMatchObject({ image: 'postgres:15', ports: ['5432:5432'] });
+    expect(services.redis).toMatchObject({ image: 'redis:7', ports: ['6379:6379'] });
+    expect(services.rabbitmq).toMatchObject({ image: 'rabbitmq:3', ports: ['5672:5672'] });
+    for (const service of Object.values(services)) expect(String(service.options)).toContain('--health-cmd');
+    expect(test!.env).toEqual({
+      TEST_DATABASE_URL: 'postgres://postgres:postgres@127.0.0.1:5432/postgres',
+      TEST_REDIS_URL: 'redis://127.0.0.1:6379',
+      TEST_AMQP_URL: 'amqp://guest:guest@127.0.0.1:5672',
+    });
+  });
+
+  it('checks synth drift, the policy pack over dist/ and the workflows themselves', () => {
+    const runs = Object.values(jobs).flatMap((job) => (job.steps ?? []).map((step) => step.run ?? ''));
+    expect(runs).toEqual(expect.arrayContaining(['make drift', 'make policy']));
+    expect(runs.some((run) => run.includes('scripts/test/workflows.test.ts'))).toBe(true);
+  });
+});
+
+describe('e2e-kind.yml', () => {
+  const e2e = workflow('e2e-kind.yml');
+  const steps = e2e.steps.map(({ step }) => step);
+  const runs = steps.map((step) => step.run ?? '').join('\n');
+
+  it('runs for pull requests, forks included: no secrets referenced', () => {
+    expect(Object.keys(e2e.doc.on as Obj)).toContain('pull_request');
+    expect(e2e.text).not.toMatch(/secrets\./);
+  });
+
+  it('builds the image once and loads it into a Kind cluster made from infra/kind-config.yaml', () => {
+    const builds = steps.filter((step) => step.uses?.startsWith('docker/build-push-action@'));
+    expect(builds).toHaveLength(1);
+    expect(builds[0]!.with).toMatchObject({ load: true, tags: '${{ env.IMAGE }}' });
+    expect(steps.find((step) => step.uses?.startsWith('helm/kind-action@'))?.with).toMatchObject({ config: 'infra/kind-config.yaml' });
+    expect(runs).toContain('kind load docker-image "$IMAGE"');
+  });
+
+  it('creates the goticket-runtime Secret with generated values for every key the workloads read', () => {
+    const secretStep = steps.find((step) => step.run?.includes('create secret generic goticket-runtime'))!;
+    for (const key of ['DATABASE_URL', 'REDIS_URL', 'AMQP_URL', 'JWT_SECRET', 'POSTGRES_PASSWORD', 'REDIS_PASSWORD', 'RABBITMQ_PASSWORD', 'ADMIN_EMAIL', 'ADMIN_PASSWORD']) {
+      expect(secretStep.run).toContain(`--from-literal=${key}=`);
+    }
+    expect(secretStep.run).toContain('openssl rand');
+    expect(secretStep.run).toContain('::add-mask::');
+    expect(secretStep.run).toContain('postgres://goticket:$pg@postgres:5432/goticket');
+    expect(secretStep.run).toContain('amqp://goticket:$rabbit@rabbitmq:5672');
+  });
+
+  it('applies the rewritten dist/dev, waits, runs the smoke journey through the ingress and keeps logs on failure', () => {
+    expect(runs).toMatch(/scripts\/kind-manifests\.ts --in dist\/dev/);
+    expect(runs).toContain('rollout status');
+    expect(runs).toContain('scripts/smoke.ts');
+    const upload = steps.find((step) => step.uses?.startsWith('actions/upload-artifact@'));
+    expect(upload?.if).toBe('failure()');
+  });
+});
+
+describe('release.yml', () => {
+  const release = workflow('release.yml');
+  const on = release.doc.on as { push: { branches: string[]; paths: string[] } };
+  const steps = release.steps.map(({ step }) => step);
+
+  it('runs on main only for image inputs, so the promotion PR (charts/, dist/) does not loop', () => {
+    expect(on.push.branches).toEqual(['main']);
+    expect(on.push.paths).toEqual(expect.arrayContaining(['app/src/**', 'Dockerfile', 'package-lock.json']));
+    expect(on.push.paths.some((path) => path.startsWith('dist') || path.startsWith('charts'))).toBe(false);
+  });
+
+  it('builds multi-arch with provenance and SBOM, pushes to GHCR and to ECR through OIDC', () => {
+    const build = steps.find((step) => step.uses?.startsWith('docker/build-push-action@'))!;
+    expect(String(build.with?.platforms)).toMatch(/linux\/amd64.*linux\/arm64/);
+    expect(build.with).toMatchObject({ push: true, sbom: true, provenance: 'mode=max' });
+    expect(release.text).toContain('ghcr.io/');
+    expect(steps.find((step) => step.uses?.startsWith('aws-actions/configure-aws-credentials@'))?.with).toHaveProperty('role-to-assume');
+    expect(steps.some((step) => step.uses?.startsWith('aws-actions/amazon-ecr-login@'))).toBe(true);
+  });
+
+  it('opens a pull request with the pinned charts/environments.ts and a fresh synth', () => {
+    expect(steps.some((step) => step.run === 'make synth')).toBe(true);
+    const pr = steps.find((step) => step.uses?.startsWith('peter-evans/create-pull-request@'))!;
+    expect(String(pr.with?.['add-paths'])).toMatch(/charts\/environments\.ts[\s\S]*dist\/\*\*/);
+  });
+
+  describe('the digest pin step', () => {
+    const pin = steps.find((step) => step.name?.startsWith('Pin the digest'))!;
+    const digest = `sha256:${'c'.repeat(64)}`;
+    const FIXTURE = [
+      'export const dev: Environment = {',
+      "  image: 'ghcr.io/goticket-platform/goticket:0.1.0',",
+      "  host: 'goticket.localtest.me',",
+      '};',
+      'export const prod: Environment = {',
+      `  image: '123456789012.dkr.ecr.eu-west-1.amazonaws.com/goticket:0.0.9@sha256:${'d'.repeat(64)}', // pinned by release.yml`,
+      "  sidecar: 'ghcr.io/goticket-platform/goticket-tools:1.0.0',",
+      '};',
+      '',
+    ].join('\n');
+
+    function runPin(content: string | null, env: Record<string, string>) {
+      const dir = mkdtempSync(join(tmpdir(), 'pin-'));
+      try {
+        mkdirSync(join(dir, 'charts'));
+        if (content !== null) writeFileSync(join(dir, 'charts', 'environments.ts'), content);
+        const result = spawnSync('bash', ['-e', '-c', runScript(pin)!], { cwd: dir, encoding: 'utf8', env: { PATH: process.env.PATH, ...env } });
+        const after = content === null ? null : readFileSync(join(dir, 'charts', 'environments.ts'), 'utf8');
+        return { status: result.status, after, output: `${result.stdout}${result.stderr}` };
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    }
+
+    it('replaces tag and digest on every service image line and keeps each registry', () => {
+      const { status, after } = runPin(FIXTURE, { TAG: '0.1.0-abc123def456', DIGEST: digest });
+      expect(status).toBe(0);
+      expect(after).toBe(
+        FIXTURE.replace("goticket:0.1.0'", `goticket:0.1.0-abc123def456@${digest}'`).replace(`goticket:0.0.9@sha256:${'d'.repeat(64)}'`, `goticket:0.1.0-abc123def456@${digest}'`),
+      );
+    });
+
+    it('refuses a malformed digest and a file without an image line', () => {
+      expect(runPin(FIXTURE, { TAG: 't', DIGEST: 'sha256:nope' }).status).not.toBe(0);
+      expect(runPin('export const dev = {};\n', { TAG: 't', DIGEST: digest }).status).not.toBe(0);
+    });
+
+    const environments = join(ROOT, 'charts', 'environments.ts');
+    (existsSync(environments) ? it : it.skip)('matches every environment in the real charts/environments.ts', () => {
+      const source = readFileSync(environments, 'utf8');
+      const { status, after } = runPin(source, { TAG: '9.9.9-test', DIGEST: digest });
+      expect(status).toBe(0);
+      const pinned = after!.match(new RegExp(`image: '[^']+/goticket:9\\.9\\.9-test@${digest}'`, 'g')) ?? [];
+      const environmentsCount = source.match(/^export const \w+: Environment = \{/gm)?.length ?? 0;
+      expect(pinned.length).toBe(environmentsCount);
+    });
+  });
+});
+
+describe('pulumi.yml', () => {
+  const pulumi = workflow('pulumi.yml');
+  const jobs = jobsOf(pulumi);
+  const on = pulumi.doc.on as Record<string, { paths?: string[] }>;
+
+  it('previews dev and prod on pull requests touching infra/ or Pulumi.*.yaml, with the diff on the PR', () => {
+    expect(on.pull_request?.paths).toEqual(expect.arrayContaining(['infra/**', 'Pulumi.*.yaml']));
+    const preview = jobs.preview!;
+    expect(preview.if).toContain("github.event_name == 'pull_request'");
+    expect((preview.strategy as Obj).matrix).toEqual({ stack: ['dev', 'prod'] });
+    const action = preview.steps!.find((step) => step.uses?.startsWith('pulumi/actions@'))!;
+    expect(action.with).toMatchObject({ command: 'preview', 'stack-name': '${{ matrix.stack }}', 'comment-on-pr': true, policyPacks: 'policies' });
+  });
+
+  it('authenticates to AWS only through OIDC role assumption', () => {
+    for (const [name, job] of Object.entries(jobs)) {
+      const aws = (job.steps ?? []).filter((step) => step.uses?.startsWith('aws-actions/configure-aws-credentials@'));
+      expect({ name, aws: aws.length }).toEqual({ name, aws: 1 });
+      expect(aws[0]!.with).toHaveProperty('role-to-assume');
+      expect((job.permissions as Obj)['id-token']).toBe('write');
+    }
+  });
+
+  it('runs pulumi up for prod only from main, behind the protected production environment, with the policy pack', () => {
+    const ups = Object.entries(jobs).filter(([, job]) => (job.steps ?? []).some((step: Step) => /pulumi up\b/.test(step.run ?? '')));
+    expect(ups.map(([name]) => name)).toEqual(['up-prod']);
+    const [, up] = ups[0]!;
+    expect(up.if).toContain("github.ref == 'refs/heads/main'");
+    expect(up.environment).toMatchObject({ name: 'production' });
+    expect(up.concurrency).toMatchObject({ 'cancel-in-progress': false });
+    const run = up.steps!.map((step) => step.run ?? '').join('\n');
+    expect(run).toMatch(/pulumi up --stack prod --yes .*--policy-pack policies/);
+  });
+});
+
+describe('dependabot.yml', () => {
+  it('updates npm, GitHub Actions and Docker on a schedule', () => {
+    const config = parse(readFileSync(join(ROOT, '.github', 'dependabot.yml'), 'utf8')) as { version: number; updates: Obj[] };
+    expect(config.version).toBe(2);
+    const ecosystems = config.updates.map((update) => update['package-ecosystem']);
+    expect(ecosystems).toEqual(expect.arrayContaining(['npm', 'github-actions', 'docker']));
+    for (const update of config.updates) expect((update.schedule as Obj).interval).toMatch(/^(daily|weekly|monthly)$/);
+  });
+});
