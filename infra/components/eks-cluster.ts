@@ -1,0 +1,178 @@
+import * as aws from '@pulumi/aws';
+import * as eks from '@pulumi/eks';
+import * as k8s from '@pulumi/kubernetes';
+import * as pulumi from '@pulumi/pulumi';
+import type { EksConfig } from '../config';
+import type { ClusterHandle } from './cluster';
+
+export interface EksClusterArgs {
+  settings: EksConfig;
+  vpcId: pulumi.Input<string>;
+  /** Worker nodes live here (no public IPs). */
+  privateSubnetIds: pulumi.Input<pulumi.Input<string>[]>;
+  /** Only internet-facing load balancers are placed here. */
+  publicSubnetIds: pulumi.Input<pulumi.Input<string>[]>;
+  /** The default-tags AWS provider, handed to the remote eks components explicitly. */
+  awsProvider: aws.Provider;
+}
+
+export const CONTROL_PLANE_LOG_TYPES = ['api', 'audit', 'authenticator', 'controllerManager', 'scheduler'];
+const CLUSTER_ADMIN_POLICY = 'arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy';
+const NODE_POLICIES = {
+  worker: 'arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy',
+  cni: 'arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy',
+  ecr: 'arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly',
+  ssm: 'arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore',
+};
+
+/** Graviton instance families (m7g, t4g, c7gn, …) need the arm64 AMI. */
+export function amiTypeFor(instanceTypes: readonly string[]): string {
+  const arm = instanceTypes.every((t) => /^[a-z]+\d+g/.test(t));
+  return arm ? 'AL2023_ARM_64_STANDARD' : 'AL2023_x86_64_STANDARD';
+}
+
+function serviceRole(name: string, service: string, policyArns: Record<string, string>, parent: pulumi.Resource, action = 'sts:AssumeRole') {
+  const actions = action === 'sts:AssumeRole' ? [action] : ['sts:AssumeRole', action];
+  const role = new aws.iam.Role(
+    name,
+    {
+      assumeRolePolicy: JSON.stringify({
+        Version: '2012-10-17',
+        Statement: [{ Effect: 'Allow', Principal: { Service: service }, Action: actions }],
+      }),
+    },
+    { parent },
+  );
+  for (const [key, policyArn] of Object.entries(policyArns)) {
+    new aws.iam.RolePolicyAttachment(`${name}-${key}`, { role: role.name, policyArn }, { parent });
+  }
+  return role;
+}
+
+/**
+ * prod: EKS with a pinned Kubernetes version, nodes in private subnets (managed node group),
+ * access entries (authentication mode API), all control-plane logs, envelope encryption of
+ * Secrets with a KMS key, and a public endpoint limited to the configured CIDRs. Adds the EBS
+ * CSI driver (Pod Identity) and an encrypted gp3 default StorageClass for Prometheus/Grafana.
+ */
+export class EksCluster extends pulumi.ComponentResource implements ClusterHandle {
+  readonly clusterName: pulumi.Output<string>;
+  readonly kubeconfig: pulumi.Output<string>;
+  readonly provider: k8s.Provider;
+  readonly storageClassName = 'gp3';
+  readonly ready: pulumi.Resource[];
+  /** The security group EKS attaches to the managed nodes: the only source the data services admit. */
+  readonly nodeSecurityGroupId: pulumi.Output<string>;
+
+  constructor(name: string, args: EksClusterArgs, opts?: pulumi.ComponentResourceOptions) {
+    super('goticket:cluster:EksCluster', name, {}, opts);
+    const s = args.settings;
+    const remote = { parent: this, providers: { aws: args.awsProvider } };
+
+    const secretsKey = new aws.kms.Key(
+      `${name}-secrets`,
+      { description: `Envelope encryption of ${s.clusterName} Kubernetes Secrets`, enableKeyRotation: true, deletionWindowInDays: 30 },
+      { parent: this },
+    );
+
+    const accessEntries = Object.fromEntries(
+      s.adminRoleArns.map((arn, i) => [
+        `admin-${i}`,
+        {
+          principalArn: arn,
+          accessPolicies: { admin: { policyArn: CLUSTER_ADMIN_POLICY, accessScope: { type: 'cluster' } } },
+        },
+      ]),
+    );
+
+    const cluster = new eks.Cluster(
+      name,
+      {
+        name: s.clusterName,
+        version: s.version,
+        vpcId: args.vpcId,
+        privateSubnetIds: args.privateSubnetIds,
+        publicSubnetIds: args.publicSubnetIds,
+        nodeAssociatePublicIpAddress: false,
+        endpointPrivateAccess: true,
+        endpointPublicAccess: true,
+        publicAccessCidrs: s.publicAccessCidrs,
+        authenticationMode: eks.AuthenticationMode.Api,
+        accessEntries,
+        enabledClusterLogTypes: CONTROL_PLANE_LOG_TYPES,
+        encryptionConfigKeyArn: secretsKey.arn,
+        skipDefaultNodeGroup: true,
+        // Managed nodes get the EKS-created cluster security group; nodeSecurityGroupId returns it.
+        skipDefaultSecurityGroups: true,
+        createOidcProvider: false,
+      },
+      remote,
+    );
+
+    const nodeRole = serviceRole(`${name}-node`, 'ec2.amazonaws.com', NODE_POLICIES, this);
+    const nodes = new eks.ManagedNodeGroup(
+      `${name}-nodes`,
+      {
+        cluster,
+        nodeRole,
+        subnetIds: args.privateSubnetIds,
+        instanceTypes: s.instanceTypes,
+        amiType: amiTypeFor(s.instanceTypes),
+        capacityType: 'ON_DEMAND',
+        diskSize: s.diskSizeGb,
+        scalingConfig: { minSize: s.minSize, desiredSize: s.desiredSize, maxSize: s.maxSize },
+        labels: { 'goticket.io/pool': 'general' },
+      },
+      remote,
+    );
+
+    const eksName = cluster.eksCluster.name;
+    const podIdentity = new aws.eks.Addon(
+      `${name}-pod-identity`,
+      { clusterName: eksName, addonName: 'eks-pod-identity-agent', resolveConflictsOnUpdate: 'OVERWRITE' },
+      { parent: this, dependsOn: [nodes] },
+    );
+    const ebsRole = serviceRole(
+      `${name}-ebs-csi`,
+      'pods.eks.amazonaws.com',
+      { ebs: 'arn:aws:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy' },
+      this,
+      'sts:TagSession',
+    );
+    const ebs = new aws.eks.Addon(
+      `${name}-ebs-csi`,
+      {
+        clusterName: eksName,
+        addonName: 'aws-ebs-csi-driver',
+        resolveConflictsOnUpdate: 'OVERWRITE',
+        podIdentityAssociations: [{ roleArn: ebsRole.arn, serviceAccount: 'ebs-csi-controller-sa' }],
+      },
+      { parent: this, dependsOn: [podIdentity] },
+    );
+
+    this.clusterName = eksName;
+    this.nodeSecurityGroupId = cluster.nodeSecurityGroupId;
+    this.kubeconfig = pulumi.secret(cluster.kubeconfigJson);
+    this.provider = new k8s.Provider(`${name}-k8s`, { kubeconfig: this.kubeconfig }, { parent: this });
+
+    const gp3 = new k8s.storage.v1.StorageClass(
+      `${name}-gp3`,
+      {
+        metadata: { name: this.storageClassName, annotations: { 'storageclass.kubernetes.io/is-default-class': 'true' } },
+        provisioner: 'ebs.csi.aws.com',
+        parameters: { type: 'gp3', encrypted: 'true' },
+        reclaimPolicy: 'Retain',
+        volumeBindingMode: 'WaitForFirstConsumer',
+        allowVolumeExpansion: true,
+      },
+      { parent: this, provider: this.provider, dependsOn: [ebs] },
+    );
+    this.ready = [nodes, ebs, gp3];
+
+    this.registerOutputs({
+      clusterName: this.clusterName,
+      kubeconfig: this.kubeconfig,
+      nodeSecurityGroupId: this.nodeSecurityGroupId,
+    });
+  }
+}

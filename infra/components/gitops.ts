@@ -1,0 +1,99 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as k8s from '@pulumi/kubernetes';
+import * as pulumi from '@pulumi/pulumi';
+import type { Environment } from '../config';
+import { APP_NAMESPACE } from './runtime';
+
+export interface GitOpsArgs {
+  environment: Environment;
+  provider: k8s.Provider;
+  /** `gitops`: an Argo CD Application syncs dist/<env> from git. `direct`: Pulumi applies dist/<env>. */
+  mode: 'gitops' | 'direct';
+  /** Required for `gitops`. */
+  repoUrl?: string;
+  revision: string;
+  /** Repository root on this machine (for `direct`). */
+  repoRoot: string;
+  /** Namespace Argo CD runs in. */
+  argocdNamespace: string;
+  /** Argo CD, the add-ons whose CRDs the manifests use, and the runtime namespace + Secret. */
+  dependsOn: pulumi.Input<pulumi.Resource>[];
+}
+
+export const APP_PROJECT = 'goticket';
+
+/** The manifests cdk8s synthesizes for an environment, relative to the repository root. */
+export function manifestsPath(environment: Environment): string {
+  return `dist/${environment}`;
+}
+
+/**
+ * Hands the namespace level to cdk8s' output: an Argo CD AppProject (this repository, namespace
+ * goticket, no cluster-scoped objects) and Application (automated sync with prune, self-heal and
+ * server-side apply), or — with deployMode direct — a ConfigGroup applying dist/<env> directly.
+ */
+export class GitOps extends pulumi.ComponentResource {
+  readonly sourcePath: string;
+  readonly applicationName?: pulumi.Output<string>;
+
+  constructor(name: string, args: GitOpsArgs, opts?: pulumi.ComponentResourceOptions) {
+    super('goticket:gitops:GitOps', name, {}, opts);
+    const k = { parent: this, provider: args.provider, dependsOn: args.dependsOn };
+    this.sourcePath = manifestsPath(args.environment);
+
+    if (args.mode === 'direct') {
+      const dir = path.join(args.repoRoot, this.sourcePath);
+      if (!fs.existsSync(dir)) pulumi.log.warn(`deployMode direct: ${dir} does not exist yet (run \`make synth\`)`, this);
+      new k8s.yaml.v2.ConfigGroup(`${name}-manifests`, { files: [path.join(dir, '*.yaml')] }, k);
+      this.registerOutputs({ sourcePath: this.sourcePath });
+      return;
+    }
+
+    if (!args.repoUrl) throw new Error('GitOps: repoUrl is required in gitops mode');
+    const destination = { server: 'https://kubernetes.default.svc', namespace: APP_NAMESPACE };
+    const project = new k8s.apiextensions.CustomResource(
+      `${name}-project`,
+      {
+        apiVersion: 'argoproj.io/v1alpha1',
+        kind: 'AppProject',
+        metadata: { name: APP_PROJECT, namespace: args.argocdNamespace },
+        spec: {
+          description: 'GoTicket service manifests (cdk8s output)',
+          sourceRepos: [args.repoUrl],
+          destinations: [destination],
+          // The namespace and cluster add-ons belong to Pulumi: no cluster-scoped objects here.
+          clusterResourceWhitelist: [],
+          orphanedResources: { warn: true },
+        },
+      },
+      k,
+    );
+    const app = new k8s.apiextensions.CustomResource(
+      `${name}-application`,
+      {
+        apiVersion: 'argoproj.io/v1alpha1',
+        kind: 'Application',
+        metadata: {
+          name: 'goticket',
+          namespace: args.argocdNamespace,
+          // Deleting the Application (pulumi destroy) deletes what it deployed first.
+          finalizers: ['resources-finalizer.argocd.argoproj.io'],
+        },
+        spec: {
+          project: APP_PROJECT,
+          source: { repoURL: args.repoUrl, targetRevision: args.revision, path: this.sourcePath, directory: { recurse: false } },
+          destination,
+          syncPolicy: {
+            automated: { prune: true, selfHeal: true },
+            syncOptions: ['ServerSideApply=true', 'CreateNamespace=false', 'PruneLast=true', 'ApplyOutOfSyncOnly=true'],
+            retry: { limit: 5, backoff: { duration: '10s', factor: 2, maxDuration: '3m' } },
+          },
+        },
+      },
+      { ...k, dependsOn: [project] },
+    );
+    this.applicationName = app.metadata.name;
+    this.registerOutputs({ sourcePath: this.sourcePath, applicationName: this.applicationName });
+  }
+}

@@ -1,0 +1,229 @@
+/**
+ * Typed, validated stack configuration. This is the only module that reads Pulumi config:
+ * everything else receives a `StackConfig`. A missing or malformed value fails the program
+ * with one line naming the key (e.g. `goticket:database.backupRetentionDays`).
+ */
+import * as pulumi from '@pulumi/pulumi';
+import { z } from 'zod';
+
+export const PROJECT = 'goticket';
+/** The VPC CIDR the cdk8s NetworkPolicies allow egress to; prod must use it. */
+export const PROD_VPC_CIDR = '10.0.0.0/16';
+
+export type Environment = 'dev' | 'prod';
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+// ---------------------------------------------------------------- value shapes
+
+const HOSTNAME = /^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
+const host = () => z.string().regex(HOSTNAME, 'expected a lower-case DNS name such as tickets.example.com');
+
+const IPV4_CIDR = /^((25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\/(3[0-2]|[12]?\d)$/;
+const cidr = () => z.string().regex(IPV4_CIDR, 'expected an IPv4 CIDR such as 203.0.113.0/24');
+
+const quantity = () => z.string().regex(/^[1-9]\d*(Mi|Gi|Ti)$/, 'expected a storage size such as 50Gi');
+const retention = () => z.string().regex(/^[1-9]\d*(h|d|w|y)$/, 'expected a Prometheus duration such as 15d');
+const int = (min: number, max: number) => z.number().int().min(min).max(max);
+
+const monitoring = z
+  .object({
+    retention: retention(),
+    storageSize: quantity(),
+    grafanaStorageSize: quantity().default('5Gi'),
+  })
+  .strict();
+
+const common = {
+  deployMode: z.enum(['gitops', 'direct']).default('gitops'),
+  gitRepoUrl: z
+    .string()
+    .regex(/^(https:\/\/|ssh:\/\/|git@)\S+$/, 'expected a git URL (https://…, ssh://… or git@…)')
+    .optional(),
+  gitRevision: z.string().regex(/^[\w./-]+$/, 'expected a branch, tag or commit').default('main'),
+  host: host(),
+  grafanaHost: host(),
+  argocdHost: host(),
+  monitoring,
+};
+
+const dev = z
+  .object({
+    environment: z.literal('dev'),
+    ...common,
+    kind: z
+      .object({
+        clusterName: z.string().regex(/^[a-z0-9][a-z0-9-]{0,40}$/, 'expected a lower-case cluster name').default('goticket'),
+        configFile: z.string().min(1).default('infra/kind-config.yaml'),
+      })
+      .strict()
+      .default({ clusterName: 'goticket', configFile: 'infra/kind-config.yaml' }),
+  })
+  .strict();
+
+const eks = z
+  .object({
+    clusterName: z.string().regex(/^[a-zA-Z][a-zA-Z0-9-]{0,99}$/, 'expected an EKS cluster name'),
+    version: z.string().regex(/^1\.\d{2}$/, 'expected a pinned Kubernetes minor version such as 1.33'),
+    instanceTypes: z.array(z.string().regex(/^[a-z0-9]+\.[a-z0-9]+$/, 'expected an EC2 instance type')).min(1),
+    minSize: int(1, 100),
+    desiredSize: int(1, 100),
+    maxSize: int(1, 100),
+    diskSizeGb: int(20, 1000).default(50),
+    publicAccessCidrs: z
+      .array(cidr().refine((c) => !c.endsWith('/0'), 'the API endpoint must not be open to the whole internet'))
+      .min(1),
+    adminRoleArns: z.array(z.string().regex(/^arn:aws[\w-]*:iam::\d{12}:role\/.+$/, 'expected an IAM role ARN')).default([]),
+  })
+  .strict()
+  .refine((e) => e.minSize <= e.desiredSize && e.desiredSize <= e.maxSize, {
+    message: 'expected minSize <= desiredSize <= maxSize',
+    path: ['desiredSize'],
+  });
+
+const prod = z
+  .object({
+    environment: z.literal('prod'),
+    ...common,
+    awsRegion: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'expected an AWS region such as eu-west-1'),
+    acmeEmail: z.email('expected an e-mail address for Let’s Encrypt'),
+    network: z
+      .object({
+        vpcCidr: z.literal(PROD_VPC_CIDR, `must be ${PROD_VPC_CIDR} (the NetworkPolicies allow egress to it)`).default(PROD_VPC_CIDR),
+        availabilityZones: z.literal(3, 'expected 3 (the VPC spans three availability zones)').default(3),
+        natGateways: z.enum(['single', 'perAz']),
+        flowLogRetentionDays: z.union([z.literal(30), z.literal(90), z.literal(180), z.literal(365)]).default(90),
+      })
+      .strict(),
+    eks,
+    database: z
+      .object({
+        instanceClass: z.string().regex(/^db\.[a-z0-9]+\.[a-z0-9]+$/, 'expected an RDS instance class such as db.t4g.medium'),
+        engineVersion: z.string().regex(/^16(\.\d+)?$/, 'expected PostgreSQL 16 (16 or 16.x)').default('16'),
+        allocatedStorageGb: int(20, 65536),
+        maxAllocatedStorageGb: int(20, 65536),
+        backupRetentionDays: int(7, 35),
+        multiAz: z.boolean(),
+        deletionProtection: z.boolean(),
+      })
+      .strict()
+      .refine((d) => d.maxAllocatedStorageGb >= d.allocatedStorageGb, {
+        message: 'expected maxAllocatedStorageGb >= allocatedStorageGb',
+        path: ['maxAllocatedStorageGb'],
+      }),
+    cache: z
+      .object({
+        nodeType: z.string().regex(/^cache\.[a-z0-9]+\.[a-z0-9]+$/, 'expected a node type such as cache.t4g.small'),
+        engineVersion: z.string().regex(/^7\.\d$/, 'expected Redis 7.x such as 7.1').default('7.1'),
+        replicas: int(0, 5),
+        multiAz: z.boolean(),
+        snapshotRetentionDays: int(0, 35).default(7),
+      })
+      .strict()
+      .refine((c) => !c.multiAz || c.replicas >= 1, {
+        message: 'multi-AZ needs at least one replica',
+        path: ['replicas'],
+      }),
+    broker: z
+      .object({
+        instanceType: z.string().regex(/^mq\.[a-z0-9]+\.[a-z0-9]+$/, 'expected a broker instance type such as mq.m7g.large'),
+        engineVersion: z.string().regex(/^3\.13$|^4\.\d+$/, 'expected RabbitMQ 3.13 or 4.x').default('3.13'),
+        deploymentMode: z.enum(['SINGLE_INSTANCE', 'CLUSTER_MULTI_AZ']),
+      })
+      .strict(),
+  })
+  .strict();
+
+const schema = z.discriminatedUnion('environment', [dev, prod], {
+  error: 'expected "dev" or "prod"',
+});
+
+export type StackConfig = z.infer<typeof schema>;
+export type DevConfig = z.infer<typeof dev>;
+export type ProdConfig = z.infer<typeof prod>;
+export type EksConfig = z.infer<typeof eks>;
+export type MonitoringConfig = z.infer<typeof monitoring>;
+
+// ---------------------------------------------------------------- parsing
+
+/** Keys read from the project namespace; objects are structured (YAML maps) config. */
+const STRING_KEYS = ['environment', 'deployMode', 'gitRepoUrl', 'gitRevision', 'host', 'grafanaHost', 'argocdHost', 'acmeEmail'] as const;
+const OBJECT_KEYS = ['monitoring', 'kind', 'network', 'eks', 'database', 'cache', 'broker'] as const;
+
+export type RawConfig = Record<string, unknown>;
+
+/** `awsRegion` lives in the aws namespace; every other key in the project's. */
+export function keyName(path: readonly PropertyKey[]): string {
+  const [head, ...rest] = path.map(String);
+  if (head === 'awsRegion') return 'aws:region';
+  return `${PROJECT}:${[head, ...rest].join('.')}`;
+}
+
+function at(raw: RawConfig, path: readonly PropertyKey[]): unknown {
+  let v: unknown = raw;
+  for (const p of path) {
+    if (v === null || typeof v !== 'object') return undefined;
+    v = (v as Record<PropertyKey, unknown>)[p];
+  }
+  return v;
+}
+
+/** Validate raw config; throws a ConfigError whose lines each name one key. */
+export function parseStackConfig(raw: RawConfig): StackConfig {
+  const result = schema.safeParse(raw);
+  if (result.success) {
+    const cfg = result.data;
+    if (cfg.deployMode === 'gitops' && !cfg.gitRepoUrl) {
+      throw new ConfigError(`missing config ${keyName(['gitRepoUrl'])} (required when deployMode is gitops)`);
+    }
+    return cfg;
+  }
+  const lines = result.error.issues.map((issue) => {
+    const path = issue.code === 'unrecognized_keys' ? [...issue.path, issue.keys[0] ?? ''] : issue.path;
+    const key = keyName(path.length > 0 ? path : ['environment']);
+    if (issue.code === 'unrecognized_keys') return `unknown config ${key}`;
+    if (at(raw, path) === undefined) return `missing config ${key}`;
+    return `invalid config ${key}: ${issue.message}`;
+  });
+  throw new ConfigError([...new Set(lines)].join('\n'));
+}
+
+/** Read the current stack's config (project + aws namespaces) into a raw object. */
+export function readRawConfig(): RawConfig {
+  const known = new Set<string>([...STRING_KEYS, ...OBJECT_KEYS]);
+  for (const full of Object.keys(pulumi.runtime.allConfig())) {
+    const [ns, key = ''] = full.split(':');
+    if (ns === PROJECT && !known.has(key)) throw new ConfigError(`unknown config ${full}`);
+  }
+  const cfg = new pulumi.Config(PROJECT);
+  const raw: RawConfig = {};
+  for (const k of STRING_KEYS) {
+    const v = cfg.get(k);
+    if (v !== undefined) raw[k] = v;
+  }
+  for (const k of OBJECT_KEYS) {
+    const text = cfg.get(k);
+    if (text === undefined) continue;
+    try {
+      raw[k] = JSON.parse(text);
+    } catch {
+      throw new ConfigError(`invalid config ${keyName([k])}: expected a YAML map`);
+    }
+  }
+  if (raw.environment === 'prod') raw.awsRegion = new pulumi.Config('aws').get('region');
+  return raw;
+}
+
+export function loadStackConfig(): StackConfig {
+  return parseStackConfig(readRawConfig());
+}
+
+/** Tags every taggable AWS resource carries (through the provider's defaultTags). */
+export function defaultTags(environment: Environment): Record<string, string> {
+  return { project: PROJECT, environment, 'managed-by': 'pulumi' };
+}

@@ -1,0 +1,176 @@
+/**
+ * Runs the Pulumi program under `pulumi.runtime.setMocks`, recording every resource the program
+ * registers with the inputs it passed. Remote components (awsx Vpc, eks Cluster/ManagedNodeGroup,
+ * yaml.v2 ConfigGroup) appear as ONE resource here, so tests assert on their inputs; their
+ * outputs are the canned values below. Every Output resolves, so nothing hangs.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as pulumi from '@pulumi/pulumi';
+import { parse } from 'yaml';
+
+export const REPO_ROOT = path.resolve(__dirname, '..', '..');
+const SECRET_SIG = '4dabf18193072939515e22adb298388d';
+const SECRET_VALUE = '1b47061264138c4ac30d75fd1eb44270';
+
+export interface Recorded {
+  type: string;
+  name: string;
+  inputs: Record<string, unknown>;
+  provider?: string;
+  id?: string;
+}
+
+export const MOCK = {
+  vpcId: 'vpc-0mock',
+  publicSubnetIds: ['subnet-pub-a', 'subnet-pub-b', 'subnet-pub-c'],
+  privateSubnetIds: ['subnet-node-a', 'subnet-node-b', 'subnet-node-c'],
+  dataSubnetIds: ['subnet-data-a', 'subnet-data-b', 'subnet-data-c'],
+  nodeSecurityGroupId: 'sg-eks-nodes',
+  rdsAddress: 'goticket-db.c0mock.eu-west-1.rds.amazonaws.com',
+  redisPrimary: 'master.goticket-cache.c0mock.euw1.cache.amazonaws.com',
+  mqEndpoint: 'amqps://b-0mock.mq.eu-west-1.amazonaws.com:5671',
+  lbHostname: 'a0mock.elb.eu-west-1.amazonaws.com',
+  certPem: '-----BEGIN CERTIFICATE-----\nMOCKCERT\n-----END CERTIFICATE-----\n',
+  keyPem: '-----BEGIN RSA PRIVATE KEY-----\nMOCKKEY\n-----END RSA PRIVATE KEY-----\n',
+  kubeconfig: 'apiVersion: v1\nkind: Config\nclusters: []\n',
+  password: (name: string) => `pw${name.replace(/[^A-Za-z0-9]/g, '')}X9`,
+};
+
+function outputsFor(type: string, name: string, inputs: Record<string, unknown>): Record<string, unknown> {
+  switch (type) {
+    case 'awsx:ec2:Vpc':
+      return {
+        vpcId: MOCK.vpcId,
+        publicSubnetIds: MOCK.publicSubnetIds,
+        privateSubnetIds: MOCK.privateSubnetIds,
+        isolatedSubnetIds: MOCK.dataSubnetIds,
+      };
+    case 'eks:index:Cluster':
+      return {
+        kubeconfigJson: '{"apiVersion":"v1","kind":"Config"}',
+        nodeSecurityGroupId: MOCK.nodeSecurityGroupId,
+        clusterSecurityGroupId: MOCK.nodeSecurityGroupId,
+        eksCluster: { name: inputs.name },
+      };
+    case 'aws:rds/instance:Instance':
+      return { address: MOCK.rdsAddress, endpoint: `${MOCK.rdsAddress}:5432` };
+    case 'aws:elasticache/replicationGroup:ReplicationGroup':
+      return { primaryEndpointAddress: MOCK.redisPrimary };
+    case 'aws:mq/broker:Broker':
+      return { instances: [{ endpoints: [MOCK.mqEndpoint], consoleUrl: 'https://console', ipAddress: '' }] };
+    case 'aws:ecr/repository:Repository':
+      return { repositoryUrl: `123456789012.dkr.ecr.eu-west-1.amazonaws.com/${inputs.name}` };
+    case 'random:index/randomPassword:RandomPassword':
+      return { result: MOCK.password(name) };
+    case 'tls:index/privateKey:PrivateKey':
+      return { privateKeyPem: MOCK.keyPem, publicKeyPem: 'PUBLIC' };
+    case 'tls:index/selfSignedCert:SelfSignedCert':
+      return { certPem: MOCK.certPem };
+    case 'command:local:Command':
+      return { stdout: MOCK.kubeconfig, stderr: '' };
+    case 'kubernetes:helm.sh/v3:Release':
+      return { status: { name: inputs.name, namespace: inputs.namespace, status: 'deployed', version: inputs.version } };
+    case 'kubernetes:core/v1:Service':
+      return { status: { loadBalancer: { ingress: [{ hostname: MOCK.lbHostname }] } } };
+    default:
+      return {};
+  }
+}
+
+/** Stack config from a committed Pulumi.<stack>.yaml, as `pulumi.runtime.setAllConfig` wants it. */
+export function stackConfig(stack: string, overrides: Record<string, unknown> = {}): Record<string, string> {
+  const file = parse(fs.readFileSync(path.join(REPO_ROOT, `Pulumi.${stack}.yaml`), 'utf8')) as { config: Record<string, unknown> };
+  const merged: Record<string, unknown> = { ...file.config, ...overrides };
+  return Object.fromEntries(
+    Object.entries(merged)
+      .filter(([, v]) => v !== undefined)
+      .map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)]),
+  );
+}
+
+export interface ProgramRun {
+  resources: Recorded[];
+  outputs: Record<string, unknown>;
+  /** The program's exports, still as Outputs (for isSecret checks). */
+  exports: Record<string, unknown>;
+}
+
+/** Set mocks and config, load infra/index.ts, wait for every registration, resolve exports. */
+export async function runProgram(stack: string, config: Record<string, string>): Promise<ProgramRun> {
+  const resources: Recorded[] = [];
+  await pulumi.runtime.setMocks(
+    {
+      newResource: (args) => {
+        const inputs = args.inputs as Record<string, unknown>;
+        resources.push({ type: args.type, name: args.name, inputs, provider: args.provider, id: args.id });
+        const state = { name: inputs.name ?? args.name, arn: `arn:aws:mock:::${args.name}`, ...inputs, ...outputsFor(args.type, args.name, inputs) };
+        return { id: args.id ?? `${args.name}-id`, state };
+      },
+      call: (args) => args.inputs,
+    },
+    'goticket',
+    stack,
+    false,
+  );
+  pulumi.runtime.setAllConfig(config);
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const exports = require('../index') as Record<string, unknown>;
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const settings = require('@pulumi/pulumi/runtime/settings') as { waitForRPCs(): Promise<void> };
+  const outputs: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(exports)) outputs[key] = await resolve(value);
+  await settings.waitForRPCs();
+  return { resources, outputs, exports };
+}
+
+export function resolve<T>(value: pulumi.Input<T> | undefined): Promise<T | undefined> {
+  return new Promise((done) => pulumi.output(value).apply((v) => done(v as T | undefined)));
+}
+
+// ---------------------------------------------------------------- inspecting inputs
+
+export function isSecretValue(v: unknown): boolean {
+  return typeof v === 'object' && v !== null && (v as Record<string, unknown>)[SECRET_SIG] === SECRET_VALUE;
+}
+
+/** Inputs with secret wrappers removed (recursively). */
+export function plain(v: unknown): unknown {
+  if (isSecretValue(v)) return plain((v as { value: unknown }).value);
+  if (Array.isArray(v)) return v.map(plain);
+  if (typeof v === 'object' && v !== null) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, plain(x)]));
+  return v;
+}
+
+export function ofType(run: ProgramRun, type: string): Recorded[] {
+  return run.resources.filter((r) => r.type === type);
+}
+
+export function one(run: ProgramRun, type: string, predicate: (r: Recorded) => boolean = () => true): Recorded {
+  const found = ofType(run, type).filter(predicate);
+  if (found.length !== 1) throw new Error(`expected one ${type}, found ${found.length}`);
+  return found[0]!;
+}
+
+export function field(r: Recorded, dotted: string): unknown {
+  let v: unknown = plain(r.inputs);
+  for (const k of dotted.split('.')) v = (v as Record<string, unknown> | undefined)?.[k];
+  return v;
+}
+
+/** Custom resources of a kind by metadata.name (k8s objects). */
+export function k8sObject(run: ProgramRun, kind: string, name: string): Recorded {
+  return one(run, kind.includes(':') ? kind : `kubernetes:${kind}`, (r) => field(r, 'metadata.name') === name);
+}
+
+export function release(run: ProgramRun, releaseName: string): Recorded {
+  return one(run, 'kubernetes:helm.sh/v3:Release', (r) => r.inputs.name === releaseName);
+}
+
+/** A provider reference is `<urn>::<id>`; the URN ends in `pulumi:providers:<pkg>::<name>`. */
+export function providerOf(r: Recorded): { pkg: string; name: string } | undefined {
+  if (!r.provider) return undefined;
+  const parts = r.provider.split('::');
+  const type = parts[parts.length - 3] ?? '';
+  return { pkg: type.split(':').pop() ?? '', name: parts[parts.length - 2] ?? '' };
+}
