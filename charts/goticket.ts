@@ -1,0 +1,250 @@
+/**
+ * The app chart: namespace, service accounts, config, the api and worker Deployments (one
+ * image, two roles), the migrate Job (Argo CD hook), Service, Ingress, HPA and PDBs.
+ */
+import { Chart } from 'cdk8s';
+import { k8s } from 'cdk8s-plus-28';
+import { type Construct } from 'constructs';
+import { type Environment } from './environments';
+import {
+  APP,
+  CHART_PROPS,
+  CONFIG_MAP,
+  NAMESPACE,
+  PLATFORM,
+  PORT,
+  RUNTIME_SECRET,
+  KubeDeploymentWithPreStop,
+  checksum,
+  emptyDirVolume,
+  hardenedPodSpec,
+  meta,
+  resources,
+  selectorLabels,
+  serviceAccount,
+  syncWave,
+  topologySpread,
+} from './lib';
+
+/** The image's user (Dockerfile): non-root, writes only /tmp. */
+export const APP_UID = 10001;
+/** Long enough for endpoints and ingress-nginx to stop routing to a terminating pod. */
+export const PRE_STOP_SECONDS = 5;
+/** Slack on top of preStop + SHUTDOWN_TIMEOUT before the kubelet sends SIGKILL. */
+const GRACE_SLACK_SECONDS = 5;
+const ENTRY = 'build/app/main.js';
+
+export type Role = 'api' | 'worker' | 'migrate';
+
+export const name = (role: Role): string => `${APP}-${role}`;
+
+export interface GoTicketProps {
+  env: Environment;
+  /** SealedSecrets of this environment: their keys join the api/worker environment. */
+  sealedSecrets: readonly string[];
+}
+
+/** Every ConfigMap key the service reads (app/src/config.ts), with this environment's values. */
+export function configData(env: Environment): Record<string, string> {
+  const { SHUTDOWN_TIMEOUT_SECONDS, ...rest } = env.config;
+  return {
+    NODE_ENV: 'production',
+    PORT: String(PORT),
+    ...rest,
+    SHUTDOWN_TIMEOUT: `${SHUTDOWN_TIMEOUT_SECONDS}s`,
+    CORS_ORIGINS: `https://${env.host}`,
+  };
+}
+
+export function terminationGracePeriodSeconds(env: Environment): number {
+  return PRE_STOP_SECONDS + env.config.SHUTDOWN_TIMEOUT_SECONDS + GRACE_SLACK_SECONDS;
+}
+
+const httpGet = (path: string): k8s.HttpGetAction => ({ path, port: k8s.IntOrString.fromString('http') });
+
+/** Startup allows 60 s for boot (migrations run in their own Job); liveness never checks backends. */
+const PROBES: Pick<k8s.Container, 'startupProbe' | 'livenessProbe' | 'readinessProbe'> = {
+  startupProbe: { httpGet: httpGet('/healthz/live'), periodSeconds: 2, timeoutSeconds: 2, failureThreshold: 30 },
+  livenessProbe: { httpGet: httpGet('/healthz/live'), periodSeconds: 10, timeoutSeconds: 2, failureThreshold: 3 },
+  readinessProbe: { httpGet: httpGet('/healthz/ready'), periodSeconds: 5, timeoutSeconds: 2, failureThreshold: 2 },
+};
+
+export class GoTicketChart extends Chart {
+  constructor(scope: Construct, id: string, props: GoTicketProps) {
+    super(scope, id, CHART_PROPS);
+    const { env } = props;
+
+    new k8s.KubeNamespace(this, 'namespace', {
+      metadata: {
+        name: NAMESPACE,
+        labels: {
+          'app.kubernetes.io/part-of': APP,
+          'pod-security.kubernetes.io/enforce': 'restricted',
+          'pod-security.kubernetes.io/enforce-version': 'latest',
+          'pod-security.kubernetes.io/audit': 'restricted',
+          'pod-security.kubernetes.io/warn': 'restricted',
+        },
+        // Pulumi creates it first (the runtime Secret lives here): Argo CD must never delete it.
+        annotations: { 'argocd.argoproj.io/sync-options': 'Prune=false' },
+      },
+    });
+
+    const config = configData(env);
+    new k8s.KubeConfigMap(this, 'config', { metadata: meta(CONFIG_MAP, { 'app.kubernetes.io/name': APP }), data: config });
+
+    const envFrom: k8s.EnvFromSource[] = [
+      { configMapRef: { name: CONFIG_MAP } },
+      { secretRef: { name: RUNTIME_SECRET } },
+      ...props.sealedSecrets.map((secret) => ({ secretRef: { name: secret } })),
+    ];
+
+    for (const role of ['api', 'worker'] as const) {
+      const labels = selectorLabels(APP, role);
+      serviceAccount(this, name(role), labels);
+      new KubeDeploymentWithPreStop(
+        this,
+        role,
+        {
+        metadata: meta(name(role), labels),
+        spec: {
+          // The api's replica count belongs to its HPA: setting it here would fight the HPA on every sync.
+          ...(role === 'worker' ? { replicas: env.worker.replicas } : {}),
+          revisionHistoryLimit: 5,
+          selector: { matchLabels: labels },
+          strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: k8s.IntOrString.fromNumber(0), maxSurge: k8s.IntOrString.fromString('25%') } },
+          template: {
+            metadata: { labels: { ...labels, 'app.kubernetes.io/part-of': APP }, annotations: { 'goticket.io/config-checksum': checksum(config) } },
+            spec: hardenedPodSpec({
+              uid: APP_UID,
+              serviceAccountName: name(role),
+              terminationGracePeriodSeconds: terminationGracePeriodSeconds(env),
+              topologySpreadConstraints: topologySpread(labels, env.zoneSpread, env.nodeSpread),
+              volumes: [emptyDirVolume('tmp')],
+              containers: [
+                {
+                  name: role,
+                  image: env.image,
+                  imagePullPolicy: 'IfNotPresent',
+                  args: [ENTRY, role],
+                  ports: [{ name: 'http', containerPort: PORT, protocol: 'TCP' }],
+                  envFrom,
+                  resources: resources(role === 'api' ? env.api.resources : env.worker.resources),
+                  volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }],
+                  ...PROBES,
+                },
+              ],
+            }),
+          },
+        },
+        },
+        PRE_STOP_SECONDS,
+      );
+
+      // The worker's Service only exists so Prometheus (ServiceMonitor) can find its /metrics.
+      new k8s.KubeService(this, `${role}-service`, {
+        metadata: meta(name(role), labels),
+        spec: { type: 'ClusterIP', selector: labels, ports: [{ name: 'http', port: role === 'api' ? 80 : PORT, targetPort: k8s.IntOrString.fromString('http'), protocol: 'TCP' }] },
+      });
+
+      // maxUnavailable (not minAvailable) so a single-replica workload never blocks a node drain.
+      new k8s.KubePodDisruptionBudget(this, `${role}-pdb`, {
+        metadata: meta(name(role), labels),
+        spec: { maxUnavailable: k8s.IntOrString.fromNumber(1), selector: { matchLabels: labels }, unhealthyPodEvictionPolicy: 'AlwaysAllow' },
+      });
+    }
+
+    this.autoscaler(env);
+    this.ingress(env);
+    this.migrateJob(env, config);
+  }
+
+  private autoscaler(env: Environment): void {
+    const { api } = env;
+    const metrics: k8s.MetricSpecV2[] = [{ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: api.cpuUtilization } } }];
+    if (api.requestsPerSecond !== undefined) {
+      metrics.push({
+        type: 'Pods',
+        pods: { metric: { name: 'http_requests_per_second' }, target: { type: 'AverageValue', averageValue: k8s.Quantity.fromString(String(api.requestsPerSecond)) } },
+      });
+    }
+    new k8s.KubeHorizontalPodAutoscalerV2(this, 'api-hpa', {
+      metadata: meta(name('api'), selectorLabels(APP, 'api')),
+      spec: {
+        scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: name('api') },
+        minReplicas: api.minReplicas,
+        maxReplicas: api.maxReplicas,
+        metrics,
+        // Scale up fast, scale down slowly: a flapping replica count drops keep-alive connections.
+        behavior: {
+          scaleUp: { stabilizationWindowSeconds: 0, policies: [{ type: 'Percent', value: 100, periodSeconds: 30 }] },
+          scaleDown: { stabilizationWindowSeconds: 300, policies: [{ type: 'Pods', value: 1, periodSeconds: 60 }] },
+        },
+      },
+    });
+  }
+
+  private ingress(env: Environment): void {
+    const backend: k8s.IngressBackend = { service: { name: name('api'), port: { name: 'http' } } };
+    // Only the public surface: /healthz and /metrics stay inside the cluster.
+    const paths: k8s.HttpIngressPath[] = [
+      { path: '/api', pathType: 'Prefix', backend },
+      { path: '/docs', pathType: 'Prefix', backend },
+      { path: '/openapi.json', pathType: 'Exact', backend },
+    ];
+    new k8s.KubeIngress(this, 'ingress', {
+      metadata: meta(APP, selectorLabels(APP, 'api'), {
+        'cert-manager.io/cluster-issuer': env.clusterIssuer,
+        'nginx.ingress.kubernetes.io/force-ssl-redirect': 'true',
+        'nginx.ingress.kubernetes.io/proxy-body-size': '1m',
+      }),
+      spec: {
+        ingressClassName: PLATFORM.ingressClass,
+        tls: [{ hosts: [env.host], secretName: `${APP}-tls` }],
+        rules: [{ host: env.host, http: { paths } }],
+      },
+    });
+  }
+
+  /**
+   * Runs before the new pods start. As a hook it cannot rely on objects of the normal sync:
+   * its ServiceAccount is a hook of the same phase one wave earlier, and its settings are
+   * inline (the ConfigMap may not exist yet on the first sync).
+   */
+  private migrateJob(env: Environment, config: Record<string, string>): void {
+    const labels = selectorLabels(APP, 'migrate');
+    const hook = (wave: number) => ({
+      'argocd.argoproj.io/hook': env.migrationHook,
+      'argocd.argoproj.io/hook-delete-policy': 'BeforeHookCreation',
+      ...syncWave(wave),
+    });
+    serviceAccount(this, name('migrate'), labels, hook(-2));
+    new k8s.KubeJob(this, 'migrate', {
+      metadata: meta(name('migrate'), labels, hook(-1)),
+      spec: {
+        backoffLimit: 3,
+        activeDeadlineSeconds: 600,
+        template: {
+          metadata: { labels: { ...labels, 'app.kubernetes.io/part-of': APP } },
+          spec: hardenedPodSpec({
+            uid: APP_UID,
+            serviceAccountName: name('migrate'),
+            restartPolicy: 'Never',
+            volumes: [emptyDirVolume('tmp')],
+            containers: [
+              {
+                name: 'migrate',
+                image: env.image,
+                imagePullPolicy: 'IfNotPresent',
+                args: [ENTRY, 'migrate'],
+                env: Object.entries(config).map(([key, value]) => ({ name: key, value })),
+                envFrom: [{ secretRef: { name: RUNTIME_SECRET } }],
+                resources: resources(env.migrate.resources),
+                volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }],
+              },
+            ],
+          }),
+        },
+      },
+    });
+  }
+}

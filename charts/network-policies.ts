@@ -1,0 +1,77 @@
+/**
+ * Default deny in and out for the namespace, then one allow-list rule per flow:
+ * DNS, ingress-nginx → api, Prometheus → api/worker metrics, app → PostgreSQL/Redis/RabbitMQ.
+ */
+import { Chart } from 'cdk8s';
+import { k8s } from 'cdk8s-plus-28';
+import { type Construct } from 'constructs';
+import { IN_CLUSTER_DEPENDENCIES } from './dependencies';
+import { type Environment } from './environments';
+import { APP, CHART_PROPS, type Labels, PLATFORM, PORT, meta } from './lib';
+
+const APP_PODS: k8s.LabelSelector = { matchLabels: { 'app.kubernetes.io/name': APP } };
+const ALL_PODS: k8s.LabelSelector = {};
+
+const tcp = (port: number): k8s.NetworkPolicyPort => ({ protocol: 'TCP', port: k8s.IntOrString.fromNumber(port) });
+
+/** Pods of another namespace, by the label every namespace carries since Kubernetes 1.22. */
+function podsIn(namespace: string, labels: Labels): k8s.NetworkPolicyPeer {
+  return { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': namespace } }, podSelector: { matchLabels: labels } };
+}
+
+export class NetworkPoliciesChart extends Chart {
+  constructor(scope: Construct, id: string, props: { env: Environment }) {
+    super(scope, id, CHART_PROPS);
+    const { backends } = props.env;
+    const policy = (name: string, spec: k8s.NetworkPolicySpec) =>
+      new k8s.KubeNetworkPolicy(this, name, { metadata: meta(name, { 'app.kubernetes.io/name': APP }), spec });
+
+    policy('default-deny-all', { podSelector: ALL_PODS, policyTypes: ['Ingress', 'Egress'] });
+
+    policy('allow-dns', {
+      podSelector: ALL_PODS,
+      policyTypes: ['Egress'],
+      egress: [
+        {
+          to: [podsIn('kube-system', { 'k8s-app': 'kube-dns' })],
+          ports: [
+            { protocol: 'UDP', port: k8s.IntOrString.fromNumber(53) },
+            { protocol: 'TCP', port: k8s.IntOrString.fromNumber(53) },
+          ],
+        },
+      ],
+    });
+
+    policy('api-from-ingress-nginx', {
+      podSelector: { matchLabels: { 'app.kubernetes.io/name': APP, 'app.kubernetes.io/component': 'api' } },
+      policyTypes: ['Ingress'],
+      ingress: [{ from: [podsIn(PLATFORM.ingressNamespace, PLATFORM.ingressPodLabels)], ports: [tcp(PORT)] }],
+    });
+
+    policy('metrics-from-prometheus', {
+      podSelector: {
+        matchLabels: { 'app.kubernetes.io/name': APP },
+        matchExpressions: [{ key: 'app.kubernetes.io/component', operator: 'In', values: ['api', 'worker'] }],
+      },
+      policyTypes: ['Ingress'],
+      ingress: [{ from: [podsIn(PLATFORM.monitoringNamespace, PLATFORM.prometheusPodLabels)], ports: [tcp(PORT)] }],
+    });
+
+    // api, worker and the migrate Job reach the backends: by pod label in-cluster, by CIDR in the VPC.
+    const egress: k8s.NetworkPolicyEgressRule[] =
+      backends.kind === 'vpc'
+        ? [{ to: [{ ipBlock: { cidr: backends.cidr } }], ports: Object.values(backends.ports).map(tcp) }]
+        : IN_CLUSTER_DEPENDENCIES.map((dep) => ({ to: [{ podSelector: { matchLabels: dep.labels } }], ports: [tcp(backends.ports[dep.port])] }));
+    policy('app-to-backends', { podSelector: APP_PODS, policyTypes: ['Egress'], egress });
+
+    if (backends.kind === 'in-cluster') {
+      for (const dep of IN_CLUSTER_DEPENDENCIES) {
+        policy(`${dep.name}-from-app`, {
+          podSelector: { matchLabels: dep.labels },
+          policyTypes: ['Ingress'],
+          ingress: [{ from: [{ podSelector: APP_PODS }], ports: [tcp(backends.ports[dep.port])] }],
+        });
+      }
+    }
+  }
+}
