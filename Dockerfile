@@ -15,12 +15,9 @@
 
 FROM --platform=$BUILDPLATFORM node:20.19.5-bookworm-slim@sha256:9e70124bd00f47dd023e349cd587132ae61892acc0e47ed641416c3e18f401c3 AS deps
 WORKDIR /app
-ENV npm_config_update_notifier=false \
-    npm_config_fund=false \
-    npm_config_audit=false
 COPY package.json package-lock.json ./
 RUN --mount=type=cache,target=/root/.npm,sharing=locked \
-    npm ci --ignore-scripts
+    npm ci --ignore-scripts --no-audit --no-fund
 
 FROM deps AS build
 COPY tsconfig.json tsconfig.build.json ./
@@ -30,12 +27,9 @@ RUN npm run build
 
 FROM node:20.19.5-bookworm-slim@sha256:9e70124bd00f47dd023e349cd587132ae61892acc0e47ed641416c3e18f401c3 AS prod-deps
 WORKDIR /app
-ENV npm_config_update_notifier=false \
-    npm_config_fund=false \
-    npm_config_audit=false
 COPY package.json package-lock.json ./
 RUN --mount=type=cache,target=/root/.npm,sharing=locked \
-    npm ci --omit=dev --ignore-scripts
+    npm ci --omit=dev --ignore-scripts --no-audit --no-fund
 
 FROM node:20.19.5-bookworm-slim@sha256:9e70124bd00f47dd023e349cd587132ae61892acc0e47ed641416c3e18f401c3 AS runtime
 ARG VERSION=0.0.0-dev
