@@ -7,7 +7,7 @@
  */
 import { manifestFromResource, refOf, type Manifest } from './lib/manifest';
 import { DEFAULT_SETTINGS, ENVIRONMENTS, type AwsRule, type Env, type PolicySettings, type Props, type RuleContext, type Violation } from './lib/types';
-import { isRecord, record, str, unwrapSecrets } from './lib/values';
+import { isRecord, record, stringRecord, unwrapSecrets } from './lib/values';
 import { awsRules, manifestRules, manifestSetRules } from './rules';
 
 export type { Violation, Env, PolicySettings } from './lib/types';
@@ -34,15 +34,6 @@ export function stackOfUrn(urn: string | undefined): string | undefined {
  */
 export function environmentFor(settings: PolicySettings, urn?: string, tags: Record<string, string> = {}): Env {
   return settings.environment ?? asEnv(stackOfUrn(urn)) ?? asEnv(tags.environment) ?? 'prod';
-}
-
-function stringRecord(v: unknown): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [k, x] of Object.entries(record(v))) {
-    const s = str(x);
-    if (s !== undefined) out[k] = s;
-  }
-  return out;
 }
 
 /** A resource's tags over its provider's `defaultTags.tags`. */

@@ -2,7 +2,7 @@
  * A Kubernetes object as the rules see it, whether it came from a YAML file in dist/ or from a
  * Pulumi `kubernetes:*` resource, plus helpers to reach pod specs and containers.
  */
-import { isRecord, record, records, str } from './values';
+import { isRecord, record, records, str, stringRecord } from './values';
 import type { Props } from './types';
 
 export interface Manifest {
@@ -26,20 +26,11 @@ export function namespaceOf(m: Manifest): string | undefined {
 }
 
 export function labelsOf(m: Manifest): Record<string, string> {
-  return stringMap(m.metadata.labels);
+  return stringRecord(m.metadata.labels);
 }
 
 export function annotationsOf(m: Manifest): Record<string, string> {
-  return stringMap(m.metadata.annotations);
-}
-
-function stringMap(v: unknown): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [k, x] of Object.entries(record(v))) {
-    const s = str(x);
-    if (s !== undefined) out[k] = s;
-  }
-  return out;
+  return stringRecord(m.metadata.annotations);
 }
 
 /** `Kind/namespace/name`; `-` stands for no namespace (cluster-scoped, or left to the deployer). */
@@ -64,7 +55,7 @@ export function podSpecOf(m: Manifest): Props | undefined {
 export function podLabelsOf(m: Manifest): Record<string, string> {
   if (m.kind === 'Pod') return labelsOf(m);
   const template = m.kind === 'CronJob' ? record(record(record(m.spec).jobTemplate).spec).template : record(m.spec).template;
-  return stringMap(record(record(template).metadata).labels);
+  return stringRecord(record(record(template).metadata).labels);
 }
 
 export interface ContainerRef {

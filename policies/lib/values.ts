@@ -35,6 +35,16 @@ export function strings(v: unknown): string[] {
   return list(v).filter((x): x is string => typeof x === 'string');
 }
 
+/** The string (or number) entries of a map, e.g. labels or tags. */
+export function stringRecord(v: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, x] of Object.entries(record(v))) {
+    const s = str(x);
+    if (s !== undefined) out[k] = s;
+  }
+  return out;
+}
+
 export function str(v: unknown): string | undefined {
   return typeof v === 'string' ? v : typeof v === 'number' ? String(v) : undefined;
 }
