@@ -80,11 +80,10 @@ export class GoTicketChart extends Chart {
         labels: {
           'app.kubernetes.io/part-of': APP,
           'pod-security.kubernetes.io/enforce': 'restricted',
-          'pod-security.kubernetes.io/enforce-version': 'latest',
           'pod-security.kubernetes.io/audit': 'restricted',
           'pod-security.kubernetes.io/warn': 'restricted',
         },
-        // Pulumi creates it first (the runtime Secret lives here): Argo CD must never delete it.
+        // Pulumi creates it first with the same labels (the runtime Secret lives here): Argo CD must never delete it.
         annotations: { 'argocd.argoproj.io/sync-options': 'Prune=false' },
       },
     });

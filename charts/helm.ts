@@ -23,7 +23,10 @@ export function renderEscaped(text: string): string {
  * stable name and the image version, and escape the templates.
  */
 export function finishHelmChart(dir: string, env: Environment, version: string): void {
-  const appVersion = env.image.includes('@') ? env.image.split('@')[1]! : env.image.split(':').pop()!;
+  // repo:tag, repo@sha256:…, or repo:tag@sha256:… (the release workflow's pin): prefer the tag.
+  const [ref, digest] = env.image.split('@');
+  const tag = /:([^:/]+)$/.exec(ref!)?.[1];
+  const appVersion = tag ?? digest!;
   const chart = {
     apiVersion: 'v2',
     name: `goticket-${env.name}`,

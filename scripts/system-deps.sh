@@ -5,6 +5,7 @@ set -euo pipefail
 # command:debian-package, one per tool the test suite calls
 TOOLS=(
   shellcheck:shellcheck
+  openssl:openssl
 )
 
 missing=()

@@ -48,7 +48,7 @@ export async function seal(argv: string[]): Promise<string> {
   const dir = values.dir ?? __dirname;
   const certFile = values.cert ?? path.join(dir, `${env.name}.pem`);
   if (!fs.existsSync(certFile)) {
-    usage(`no sealing certificate at ${certFile}: fetch it with \`kubeseal --fetch-cert > ${certFile}\` (or from the Pulumi stack output)`);
+    usage(`no sealing certificate at ${certFile}: \`pulumi stack output --stack ${env.name} sealingCertificate > ${certFile}\` (or \`kubeseal --fetch-cert\`)`);
   }
   const publicKey = publicKeyFromPem(fs.readFileSync(certFile, 'utf8'));
 
