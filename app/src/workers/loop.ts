@@ -48,6 +48,8 @@ export class WorkerLoop {
   private async run(): Promise<void> {
     while (!this.stopped) {
       let result: TickResult;
+      // A wake-up that arrived before this tick is served by it; one arriving during it is kept.
+      this.pendingWake = false;
       try {
         result = await this.tick();
       } catch (error) {
@@ -68,16 +70,14 @@ export class WorkerLoop {
       this.pendingWake = false;
       return Promise.resolve();
     }
-    this.pendingWake = false;
     this.wakeable = wakeable;
     return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      const self = this;
-      function done() {
+      const done = () => {
         clearTimeout(timer);
-        self.interrupt = null;
+        this.interrupt = null;
         resolve();
-      }
+      };
+      const timer = setTimeout(done, ms);
       this.interrupt = done;
     });
   }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { NOTIFICATION_TYPES, PostgresNotifications, type NotificationType } from '../adapters/postgres/notifications';
+import { NOTIFICATION_TYPES, type NotificationType, type PostgresNotifications } from '../adapters/postgres/notifications';
 import type { Logger } from '../observability/logger';
 import { notificationsSent } from '../observability/metrics';
 import { PermanentMessageError, type DomainMessage, type EventConsumer, type Mail, type Mailer, type Subscription } from '../ports';

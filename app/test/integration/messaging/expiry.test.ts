@@ -7,7 +7,7 @@ import { PostgresHoldExpiry } from '../../../src/adapters/postgres/expiry';
 import { startWorkers, type Workers } from '../../../src/workers';
 import { HoldExpirySweeper } from '../../../src/workers/expiry-sweeper';
 import { createTestDatabase, type TestDatabase } from '../../support/db';
-import { AmqpTestClient, mapLimit, messagingConfig, quietLogger, reserveMany, seatAccountingErrors, seed, testPrefix, waitFor } from './helpers';
+import { AmqpTestClient, mapLimit, messagingConfig, quietLogger, seatAccountingErrors, seed, testPrefix, waitFor } from './helpers';
 
 let db: TestDatabase;
 let amqp: AmqpTestClient;
@@ -58,20 +58,20 @@ test('a confirm racing the expiry ends as exactly one of confirmed or expired, n
   extra.forEach((s) => s.start());
   try {
     const fixture = await seed(db.pool, { users: 20, events: 4, capacity: 100 });
-    const ids = await reserveMany(fixture, 300, 1_000);
-    const { rows } = await db.pool.query<{ id: string; ms: number }>(
-      `SELECT id, EXTRACT(EPOCH FROM expires_at - clock_timestamp()) * 1000 AS ms FROM bookings WHERE id = ANY($1)`,
-      [ids],
-    );
-    // fire each confirm at a moment spread around its own expiry (−150 ms … +150 ms)
-    const outcomes = await Promise.all(
-      rows.map(
-        (row, i) =>
-          new Promise<[string, string]>((resolve, reject) => {
-            setTimeout(() => fixture.bookings.confirm(row.id).then((r) => resolve([row.id, r.kind]), reject), Math.max(0, row.ms - 150 + (i % 31) * 10));
-          }),
-      ),
-    );
+    // each 1 s hold gets its confirm fired at a moment spread around its own expiry (−300 … +150 ms)
+    const confirms: Array<Promise<[string, string]>> = [];
+    const ids = await mapLimit(Array.from({ length: 300 }, (_, i) => i), 8, async (i) => {
+      const r = await fixture.bookings.reserve({ eventId: fixture.eventIds[i % 4]!, userId: fixture.userIds[i % 20]!, quantity: 1, holdMs: 1_000 });
+      if (r.kind !== 'created') throw new Error(r.kind);
+      const fireIn = r.booking.expiresAt.getTime() - Date.now() - 300 + (i % 46) * 10;
+      confirms.push(
+        new Promise<[string, string]>((resolve, reject) => {
+          setTimeout(() => fixture.bookings.confirm(r.booking.id).then((c) => resolve([r.booking.id, c.kind]), reject), Math.max(0, fireIn));
+        }),
+      );
+      return r.booking.id;
+    });
+    const outcomes = await Promise.all(confirms);
     await waitFor('every hold settled', async () => [...(await statusOf(ids)).values()].every((s) => s !== 'pending'), 10_000);
     const final = await statusOf(ids);
     const events = await db.pool.query<{ aggregate_id: string; type: string }>(

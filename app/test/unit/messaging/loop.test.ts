@@ -1,0 +1,70 @@
+import { createLogger } from '../../../src/observability/logger';
+import { WorkerLoop, type TickResult } from '../../../src/workers/loop';
+
+const logger = createLogger({ level: 'silent' });
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function loopOf(results: TickResult[], options: { intervalMs?: number; failureDelayMs?: number; tickMs?: number } = {}) {
+  const ticks: number[] = [];
+  const loop = new WorkerLoop(
+    async () => {
+      ticks.push(Date.now());
+      if (options.tickMs) await sleep(options.tickMs);
+      const result = results.shift() ?? 'idle';
+      if (result === 'failed') throw new Error('tick failed');
+      return result;
+    },
+    { name: 'test', intervalMs: options.intervalMs ?? 10_000, failureDelayMs: options.failureDelayMs ?? 10_000, logger },
+  );
+  return { loop, ticks };
+}
+
+test('runs again at once while there is more work, then sleeps', async () => {
+  const { loop, ticks } = loopOf(['more', 'more', 'idle']);
+  loop.start();
+  await sleep(100);
+  expect(ticks).toHaveLength(3);
+  await loop.stop();
+});
+
+test('wake() ends an idle sleep; a wake during a tick is remembered', async () => {
+  const { loop, ticks } = loopOf([], { tickMs: 50 });
+  loop.start();
+  await sleep(10);
+  loop.wake(); // during the first tick
+  await sleep(100);
+  expect(ticks).toHaveLength(2);
+  await sleep(50);
+  loop.wake(); // during the idle sleep
+  await sleep(30);
+  expect(ticks).toHaveLength(3);
+  await loop.stop();
+});
+
+test('after a failure wake-ups are ignored until the failure delay passed', async () => {
+  const { loop, ticks } = loopOf(['failed'], { failureDelayMs: 150 });
+  loop.start();
+  await sleep(20);
+  loop.wake();
+  await sleep(50);
+  expect(ticks).toHaveLength(1);
+  await sleep(150);
+  expect(ticks).toHaveLength(2);
+  await loop.stop();
+});
+
+test('stop() waits for the tick in flight and ends the loop', async () => {
+  let finished = false;
+  const loop = new WorkerLoop(
+    async () => {
+      await sleep(80);
+      finished = true;
+      return 'more';
+    },
+    { name: 'test', intervalMs: 10, failureDelayMs: 10, logger },
+  );
+  loop.start();
+  await sleep(10);
+  await loop.stop();
+  expect(finished).toBe(true);
+});
