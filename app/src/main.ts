@@ -7,33 +7,20 @@
  */
 import { randomBytes } from 'node:crypto';
 import express from 'express';
-import { BcryptPasswordHasher } from './adapters/crypto/bcrypt';
-import { JwtAccessTokenCodec } from './adapters/crypto/jwt';
-import { PostgresAuditLog } from './adapters/postgres/audit';
-import { PostgresBookingStore } from './adapters/postgres/bookings';
 import { startEmbeddedPostgres } from './adapters/postgres/embedded';
-import { PostgresEventStore } from './adapters/postgres/events';
 import { migrate } from './adapters/postgres/migrate';
 import { createPool, postgresHealthCheck } from './adapters/postgres/pool';
-import { PostgresRefreshTokenStore } from './adapters/postgres/refresh-tokens';
-import { PostgresUserStore } from './adapters/postgres/users';
 import { ConfigError, loadConfig, type Config } from './config';
-import { createApp } from './http/app';
 import { healthRouter } from './http/health';
 import { closeServer, listen } from './http/server';
 import { createLogger, type Logger } from './observability/logger';
 import { registry } from './observability/metrics';
-import type { Clock, Closeable, HealthCheck } from './ports';
-import { AuthService } from './services/auth';
-import { BookingService } from './services/bookings';
-import { EventService } from './services/events';
-import { UserService } from './services/users';
+import type { Closeable, HealthCheck } from './ports';
+import { composeApi } from './compose';
 import { startWorkers } from './workers';
 
 export const ROLES = ['api', 'worker', 'migrate', 'all'] as const;
 export type ProcessRole = (typeof ROLES)[number];
-
-const systemClock: Clock = { now: () => new Date() };
 
 export async function main(role: ProcessRole, config: Config, logger: Logger): Promise<void> {
   /** Closed in reverse order on shutdown. */
@@ -88,38 +75,20 @@ export async function main(role: ProcessRole, config: Config, logger: Logger): P
     let handler: express.Express;
 
     if (role === 'api' || role === 'all') {
-      const jwtSecret = config.auth.jwtSecret ?? ephemeralSecret(logger);
-      const users = new PostgresUserStore(pool);
-      const audit = new PostgresAuditLog(pool);
-      const auth = new AuthService({
-        users,
-        refreshTokens: new PostgresRefreshTokenStore(pool),
-        hasher: new BcryptPasswordHasher(config.auth.bcryptCost),
-        accessTokens: new JwtAccessTokenCodec({
-          secret: jwtSecret,
-          issuer: config.auth.issuer,
-          audience: config.auth.audience,
-          ttlMs: config.auth.accessTokenTtlMs,
-        }),
-        audit,
-        clock: systemClock,
-        refreshTokenTtlMs: config.auth.refreshTokenTtlMs,
-      });
-      if (config.auth.admin) {
-        const outcome = await auth.bootstrapAdmin(config.auth.admin.email, config.auth.admin.password);
-        logger.info({ email: config.auth.admin.email, outcome }, 'admin bootstrap');
-      }
-      handler = createApp({
+      const api = composeApi({
+        pool,
+        config,
         logger,
-        auth,
-        users: new UserService({ users, audit }),
-        events: new EventService({ events: new PostgresEventStore(pool), audit }),
-        bookings: new BookingService({ bookings: new PostgresBookingStore(pool), clock: systemClock, holdMs: config.bookingHoldMs }),
+        jwtSecret: config.auth.jwtSecret ?? ephemeralSecret(logger),
         health,
         metrics: registry,
-        http: config.http,
         isShuttingDown: () => shuttingDown,
       });
+      if (config.auth.admin) {
+        const outcome = await api.services.auth.bootstrapAdmin(config.auth.admin.email, config.auth.admin.password);
+        logger.info({ email: config.auth.admin.email, outcome }, 'admin bootstrap');
+      }
+      handler = api.app;
     } else {
       handler = express().disable('x-powered-by').use(healthRouter(health, () => shuttingDown, registry));
     }

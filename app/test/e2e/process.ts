@@ -1,0 +1,76 @@
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { chmodSync, cpSync, mkdirSync, mkdtempSync } from 'node:fs';
+import { createServer } from 'node:net';
+import path from 'node:path';
+import { promisify } from 'node:util';
+
+const ROOT = path.resolve(__dirname, '../../..');
+
+/** Compiles the service exactly as `make build` does, into a folder of its own under build/ (so node_modules resolve). */
+export async function buildService(): Promise<string> {
+  mkdirSync(path.join(ROOT, 'build'), { recursive: true });
+  const out = mkdtempSync(path.join(ROOT, 'build', 'e2e-'));
+  chmodSync(out, 0o755);
+  const buildDir = path.join(out, 'app');
+  await promisify(execFile)(process.execPath, [path.join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json', '--outDir', buildDir], {
+    cwd: ROOT,
+    timeout: 180_000,
+  });
+  cpSync(path.join(ROOT, 'app/src/adapters/postgres/migrations'), path.join(buildDir, 'adapters/postgres/migrations'), { recursive: true });
+  return out;
+}
+
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+export interface RunningService {
+  url: string;
+  child: ChildProcess;
+  output(): string;
+  /** Sends SIGTERM and resolves with the exit code. */
+  stop(): Promise<number | null>;
+}
+
+/** Starts `node <build>/main.js <role>` (what `make run` runs) and waits for its "listening" line. */
+export function startService(buildRoot: string, role: string, env: Record<string, string>): Promise<RunningService> {
+  // the test runner's own variables (TEST_*, JEST_*) stay out; the service sees a clean environment
+  const child = spawn(process.execPath, [path.join(buildRoot, 'app/main.js'), role], {
+    cwd: buildRoot,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`service did not start in 90 s:\n${output}`)), 90_000);
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      const line = output.split('\n').find((l) => l.includes('listening on'));
+      if (line) {
+        clearTimeout(timer);
+        child.stdout!.off('data', onData);
+        child.stdout!.on('data', (more: Buffer) => (output += more.toString()));
+        resolve({
+          url: JSON.parse(line).url as string,
+          child,
+          output: () => output,
+          stop: () => {
+            child.kill('SIGTERM');
+            return exited;
+          },
+        });
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`service exited with ${code} before listening:\n${output}`));
+    });
+  });
+}

@@ -1,0 +1,58 @@
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { MigrationChecksumError, migrate, readMigrations } from '../../src/adapters/postgres/migrate';
+import { createTestDatabase, type TestDatabase } from '../support/db';
+
+const run = promisify(execFile);
+const ROOT = path.resolve(__dirname, '../../..');
+
+describe('migrations', () => {
+  let db: TestDatabase;
+  beforeEach(async () => {
+    db = await createTestDatabase({ migrate: false });
+  });
+  afterEach(() => db.drop());
+
+  const appliedRows = async () =>
+    (await db.pool.query<{ name: string }>('SELECT name FROM schema_migrations ORDER BY name')).rows.map((row) => row.name);
+
+  it('applies every migration once; a second run applies nothing', async () => {
+    const all = readMigrations().map((m) => m.name);
+    expect(await migrate(db.pool)).toEqual(all);
+    expect(await migrate(db.pool)).toEqual([]);
+    expect(await appliedRows()).toEqual(all);
+  });
+
+  it('is safe when several runners start at once in one process', async () => {
+    const results = await Promise.all([migrate(db.pool), migrate(db.pool), migrate(db.pool)]);
+    expect(results.flat().sort()).toEqual(readMigrations().map((m) => m.name));
+  });
+
+  it('is safe when two processes run the migrate role at once', async () => {
+    const env = { ...process.env, DATABASE_URL: db.url, LOG_LEVEL: 'info', NODE_ENV: 'test' };
+    const tsx = path.join(ROOT, 'node_modules/.bin/tsx');
+    const runs = await Promise.all([0, 1].map(() => run(tsx, ['app/src/main.ts', 'migrate'], { cwd: ROOT, env, timeout: 60_000 })));
+    const applied = runs.map(({ stdout }) => {
+      const line = stdout.split('\n').find((l) => l.includes('"applied"'));
+      return JSON.parse(line!).applied as string[];
+    });
+    // one process did the work, the other found it done
+    expect(applied.flat().sort()).toEqual(readMigrations().map((m) => m.name));
+    expect(await appliedRows()).toEqual(readMigrations().map((m) => m.name));
+  });
+
+  it('refuses to start when an applied migration was edited', async () => {
+    await migrate(db.pool);
+    const edited = readMigrations().map((m, i) => (i === 0 ? { ...m, checksum: 'tampered' } : m));
+    await expect(migrate(db.pool, edited)).rejects.toBeInstanceOf(MigrationChecksumError);
+  });
+
+  it('rolls a failing migration back whole', async () => {
+    const broken = [...readMigrations(), { name: '999_broken', sql: 'CREATE TABLE half (id int); SELECT 1/0;', checksum: 'x' }];
+    await expect(migrate(db.pool, broken)).rejects.toThrow('999_broken');
+    const { rows } = await db.pool.query("SELECT to_regclass('half') AS t");
+    expect(rows[0].t).toBeNull();
+    expect(await appliedRows()).not.toContain('999_broken');
+  });
+});

@@ -1,0 +1,66 @@
+import { ConfigError, loadConfig, parseDuration } from '../../src/config';
+
+const PROD = { NODE_ENV: 'production', DATABASE_URL: 'postgres://db/goticket', JWT_SECRET: 'x'.repeat(32) };
+
+function errorOf(env: Record<string, string>): string {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return (error as Error).message;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('config', () => {
+  it('has working defaults for a local run', () => {
+    const config = loadConfig({});
+    expect(config.http.port).toBe(8080);
+    expect(config.auth.accessTokenTtlMs).toBe(15 * 60_000);
+    expect(config.auth.refreshTokenTtlMs).toBe(7 * 86_400_000);
+    expect(config.auth.bcryptCost).toBe(12);
+    expect(config.bookingHoldMs).toBe(10 * 60_000);
+    expect(config.shutdownTimeoutMs).toBe(20_000);
+    expect(config.database.url).toBeUndefined();
+    expect(config.http.trustProxy).toBe(false);
+  });
+
+  it.each([
+    ['DATABASE_URL', { ...PROD, DATABASE_URL: '' }, 'is required in production'],
+    ['JWT_SECRET', { ...PROD, JWT_SECRET: '' }, 'is required in production'],
+    ['JWT_SECRET', { ...PROD, JWT_SECRET: 'short' }, 'at least 32 bytes'],
+    ['BCRYPT_COST', { ...PROD, BCRYPT_COST: '4' }, 'at least 10 in production'],
+    ['PORT', { PORT: 'eighty' }, 'whole number'],
+    ['PORT', { PORT: '70000' }, 'between'],
+    ['NODE_ENV', { NODE_ENV: 'prod' }, 'one of'],
+    ['ACCESS_TOKEN_TTL', { ACCESS_TOKEN_TTL: '15 minutes' }, 'duration'],
+    ['BOOKING_HOLD_TTL', { BOOKING_HOLD_TTL: '0s' }, 'between'],
+    ['DATABASE_URL', { DATABASE_URL: 'mysql://x/y' }, 'postgres://'],
+    ['REDIS_URL', { REDIS_URL: 'not a url' }, 'redis://'],
+    ['AMQP_URL', { AMQP_URL: 'http://rabbit' }, 'amqp://'],
+    ['ADMIN_PASSWORD', { ADMIN_EMAIL: 'admin@example.test' }, 'together'],
+    ['ADMIN_EMAIL', { ADMIN_EMAIL: 'nope', ADMIN_PASSWORD: 'long enough password' }, 'email'],
+    ['LOG_LEVEL', { LOG_LEVEL: 'loud' }, 'one of'],
+    ['TRUST_PROXY', { TRUST_PROXY: 'yes please' }, 'hop count'],
+  ])('names %s in one line when it is bad', (variable, env, fragment) => {
+    const message = errorOf(env);
+    expect(message).toContain(variable);
+    expect(message).toContain(fragment);
+    expect(message).not.toContain('\n');
+  });
+
+  it('accepts a complete production environment', () => {
+    const config = loadConfig({ ...PROD, TRUST_PROXY: '1', CORS_ORIGINS: 'https://a.test, https://b.test' });
+    expect(config.production).toBe(true);
+    expect(config.http.trustProxy).toBe(1);
+    expect(config.http.corsOrigins).toEqual(['https://a.test', 'https://b.test']);
+  });
+
+  it('parses durations', () => {
+    expect(parseDuration('250ms')).toBe(250);
+    expect(parseDuration('20s')).toBe(20_000);
+    expect(parseDuration('2h')).toBe(7_200_000);
+    expect(parseDuration('1500')).toBe(1500);
+    expect(() => parseDuration('1.5h')).toThrow('duration');
+  });
+});

@@ -1,0 +1,46 @@
+import * as errors from '../../src/domain/errors';
+import { HttpProblem, PROBLEM_TYPE_BASE, toProblem } from '../../src/http/problem';
+
+describe('error → problem+json mapping', () => {
+  it.each([
+    [new errors.ValidationError('bad', [{ path: 'body.x', message: 'required' }]), 400, 'validation'],
+    [new errors.UnauthenticatedError('no token'), 401, 'unauthenticated'],
+    [new errors.InvalidCredentialsError(), 401, 'invalid-credentials'],
+    [new errors.RefreshTokenReusedError(), 401, 'refresh-token-reused'],
+    [new errors.ForbiddenError('no'), 403, 'forbidden'],
+    [new errors.NotFoundError('event'), 404, 'not-found'],
+    [new errors.EmailTakenError(), 409, 'email-taken'],
+    [new errors.SoldOutError(0), 409, 'sold-out'],
+    [new errors.EventEndedError(), 409, 'event-ended'],
+    [new errors.CapacityBelowTakenError(3), 409, 'capacity-below-taken'],
+    [new errors.ActiveBookingsError(), 409, 'active-bookings'],
+    [new errors.InvalidTransitionError('cancelled', 'confirmed'), 409, 'invalid-transition'],
+    [new errors.HoldExpiredError(), 409, 'hold-expired'],
+    [new errors.IdempotencyKeyReusedError(), 422, 'idempotency-key-reused'],
+    [new errors.RateLimitedError(30), 429, 'rate-limited'],
+  ])('%p → %i', (error, status, code) => {
+    const problem = toProblem(error);
+    expect(problem.status).toBe(status);
+    expect(problem.body).toMatchObject({ status, type: `${PROBLEM_TYPE_BASE}${code}`, detail: error.message });
+    expect(problem.body.title).toEqual(expect.any(String));
+  });
+
+  it('puts field errors on 400s and auth hints on 401s', () => {
+    expect(toProblem(new errors.ValidationError('bad', [{ path: 'body.x', message: 'required' }])).body.errors).toEqual([{ path: 'body.x', message: 'required' }]);
+    expect(toProblem(new errors.UnauthenticatedError('x')).headers['WWW-Authenticate']).toBe('Bearer');
+    expect(toProblem(new errors.RateLimitedError(30)).headers['Retry-After']).toBe('30');
+  });
+
+  it('never leaks the message, stack or SQL of an unexpected error', () => {
+    const leak = Object.assign(new Error('duplicate key value violates unique constraint "users_pkey" SELECT * FROM users'), { code: '23505' });
+    const problem = toProblem(leak);
+    expect(problem.status).toBe(500);
+    const text = JSON.stringify(problem.body);
+    expect(text).not.toMatch(/users|SELECT|constraint|at .*\.ts/);
+  });
+
+  it('passes HTTP-level problems through with their headers', () => {
+    const problem = toProblem(new HttpProblem(405, 'method-not-allowed', 'Method not allowed', 'use GET', { Allow: 'GET' }));
+    expect(problem).toMatchObject({ status: 405, headers: { Allow: 'GET' } });
+  });
+});
