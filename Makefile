@@ -5,7 +5,7 @@ STACK ?= dev
 NPX := npx --no-install
 
 .PHONY: help install run dev build test test-unit test-integration lint fmt typecheck synth drift \
-        policy bench seal deps-up deps-down kind-up kind-down preview up destroy image system-deps
+        policy bench seal deps-up deps-down kind-up kind-down kind-load smoke preview up destroy image system-deps
 
 help: ## List every target
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-17s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -44,7 +44,7 @@ JEST := $(NPX) jest --ci --maxWorkers=2 --json --outputFile=build/jest-results.j
 
 test: install system-deps ## Everything: services up, lint, type-check, synth drift, policy, jest; ends with "N passed, M failed"
 	@bash scripts/ensure-services.sh
-	$(MAKE) --no-print-directory lint typecheck
+	$(MAKE) --no-print-directory lint typecheck drift policy
 	@mkdir -p build
 	@status=0; $(JEST) || status=$$?; node scripts/jest-summary.js build/jest-results.json; exit $$status
 
@@ -104,6 +104,17 @@ destroy: ## pulumi destroy for STACK (dev|prod)
 	$(call need,pulumi,install the Pulumi CLI (https://www.pulumi.com/docs/install/))
 	pulumi destroy --stack $(STACK)
 
-image: ## Build the service image (goticket:local)
+image: ## Build the service image (goticket:local) with OCI version/revision labels
 	$(call need,docker,install Docker Engine (https://docs.docker.com/engine/install/))
-	docker build -t goticket:local .
+	docker build -t goticket:local \
+	  --build-arg VERSION=$$(node -p "require('./package.json').version") \
+	  --build-arg REVISION=$$(git rev-parse HEAD) \
+	  --build-arg CREATED=$$(date -u +%Y-%m-%dT%H:%M:%SZ) .
+
+kind-load: image ## Load goticket:local into the Kind cluster
+	$(call need,kind,install kind (https://kind.sigs.k8s.io/docs/user/quick-start/#installation))
+	kind load docker-image goticket:local --name goticket
+
+smoke: install ## E2E journey + booking burst against BASE_URL (SMOKE_ADMIN_EMAIL/SMOKE_ADMIN_PASSWORD)
+	@test -n "$(BASE_URL)" || { echo "usage: make smoke BASE_URL=https://goticket.localtest.me"; exit 2; }
+	BASE_URL=$(BASE_URL) $(NPX) tsx scripts/smoke.ts

@@ -15,6 +15,12 @@ export default tseslint.config(
     },
   },
   {
+    // plain CommonJS helpers (jest config, build scripts) run without a transpiler
+    files: ['**/*.js'],
+    languageOptions: { sourceType: 'commonjs' },
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
+  },
+  {
     files: ['**/*.test.ts', 'app/test/**/*.ts'],
     rules: { '@typescript-eslint/no-non-null-assertion': 'off' },
   },
