@@ -1,6 +1,6 @@
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
-import { generatedPassword } from './passwords';
+import { generatedSecret } from './passwords';
 import { nodeOnlySecurityGroup } from './node-security-group';
 
 export interface BrokerArgs {
@@ -37,7 +37,7 @@ export class Broker extends pulumi.ComponentResource {
   constructor(name: string, args: BrokerArgs, opts?: pulumi.ComponentResourceOptions) {
     super('goticket:data:Broker', name, {}, opts);
 
-    const password = generatedPassword(`${name}-password`, 40, this);
+    const password = generatedSecret(`${name}-password`, 40, this);
     const sg = nodeOnlySecurityGroup(
       `${name}-sg`,
       { vpcId: args.vpcId, nodeSecurityGroupId: args.nodeSecurityGroupId, port: AMQPS_PORT, description: 'AMQPS' },
@@ -58,7 +58,7 @@ export class Broker extends pulumi.ComponentResource {
         // A single-instance broker takes exactly one subnet; a cluster spans the AZs.
         subnetIds: cluster ? args.subnetIds : pulumi.output(args.subnetIds).apply((ids) => ids.slice(0, 1)),
         securityGroups: [sg.id],
-        users: [{ username: BROKER_USER, password: password.result }],
+        users: [{ username: BROKER_USER, password }],
         logs: { general: true },
         maintenanceWindowStartTime: { dayOfWeek: 'SUNDAY', timeOfDay: '03:00', timeZone: 'UTC' },
       },
@@ -70,7 +70,7 @@ export class Broker extends pulumi.ComponentResource {
       if (!endpoint) throw new Error('Amazon MQ returned no endpoint');
       return hostOfEndpoint(endpoint);
     });
-    this.password = password.result;
+    this.password = password;
     this.securityGroupId = sg.id;
     this.registerOutputs({ host: this.host, securityGroupId: this.securityGroupId });
   }

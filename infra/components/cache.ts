@@ -1,6 +1,6 @@
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
-import { generatedPassword } from './passwords';
+import { generatedSecret } from './passwords';
 import { nodeOnlySecurityGroup } from './node-security-group';
 
 export interface CacheArgs {
@@ -37,7 +37,7 @@ export class Cache extends pulumi.ComponentResource {
       { description: 'ElastiCache encryption at rest', enableKeyRotation: true, deletionWindowInDays: 30 },
       { parent: this },
     );
-    const token = generatedPassword(`${name}-auth-token`, 64, this);
+    const token = generatedSecret(`${name}-auth-token`, 64, this);
     const sg = nodeOnlySecurityGroup(
       `${name}-sg`,
       { vpcId: args.vpcId, nodeSecurityGroupId: args.nodeSecurityGroupId, port: CACHE_PORT, description: 'Redis' },
@@ -63,7 +63,7 @@ export class Cache extends pulumi.ComponentResource {
         multiAzEnabled: args.multiAz,
         transitEncryptionEnabled: true,
         transitEncryptionMode: 'required',
-        authToken: token.result,
+        authToken: token,
         authTokenUpdateStrategy: 'ROTATE',
         atRestEncryptionEnabled: true,
         kmsKeyId: key.arn,
@@ -77,7 +77,7 @@ export class Cache extends pulumi.ComponentResource {
     );
 
     this.primaryEndpoint = group.primaryEndpointAddress;
-    this.authToken = token.result;
+    this.authToken = token;
     this.securityGroupId = sg.id;
     this.registerOutputs({ primaryEndpoint: this.primaryEndpoint, securityGroupId: this.securityGroupId });
   }

@@ -1,6 +1,6 @@
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
-import { generatedPassword } from './passwords';
+import { generatedSecret } from './passwords';
 import { nodeOnlySecurityGroup } from './node-security-group';
 
 export interface DatabaseArgs {
@@ -43,7 +43,7 @@ export class Database extends pulumi.ComponentResource {
       { description: 'RDS storage and Performance Insights encryption', enableKeyRotation: true, deletionWindowInDays: 30 },
       { parent: this },
     );
-    const password = generatedPassword(`${name}-password`, 40, this);
+    const password = generatedSecret(`${name}-password`, 40, this);
     const sg = nodeOnlySecurityGroup(
       `${name}-sg`,
       { vpcId: args.vpcId, nodeSecurityGroupId: args.nodeSecurityGroupId, port: DB_PORT, description: 'PostgreSQL' },
@@ -73,7 +73,7 @@ export class Database extends pulumi.ComponentResource {
         instanceClass: args.instanceClass,
         dbName: DB_NAME,
         username: DB_USER,
-        password: password.result,
+        password,
         port: DB_PORT,
         storageType: 'gp3',
         allocatedStorage: args.allocatedStorageGb,
@@ -100,7 +100,7 @@ export class Database extends pulumi.ComponentResource {
     );
 
     this.address = instance.address;
-    this.password = password.result;
+    this.password = password;
     this.securityGroupId = sg.id;
     this.registerOutputs({ address: this.address, securityGroupId: this.securityGroupId });
   }

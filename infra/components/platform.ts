@@ -3,7 +3,7 @@ import * as pulumi from '@pulumi/pulumi';
 import * as tls from '@pulumi/tls';
 import type { Environment, MonitoringConfig } from '../config';
 import { chartRelease } from './helm';
-import { generatedPassword } from './passwords';
+import { generatedSecret } from './passwords';
 
 export interface PlatformArgs {
   environment: Environment;
@@ -103,13 +103,13 @@ export class Platform extends pulumi.ComponentResource {
     const nsName = (n: string) => ns[n]!.metadata.name;
 
     // ---- kube-prometheus-stack
-    const grafanaPassword = generatedPassword(`${name}-grafana-admin`, 32, this);
+    const grafanaPassword = generatedSecret(`${name}-grafana-admin`, 32, this);
     const grafanaAdmin = new k8s.core.v1.Secret(
       `${name}-grafana-admin`,
       {
         metadata: { name: 'grafana-admin', namespace: nsName(NAMESPACES.monitoring) },
         type: 'Opaque',
-        stringData: { 'admin-user': 'admin', 'admin-password': grafanaPassword.result },
+        stringData: { 'admin-user': 'admin', 'admin-password': grafanaPassword },
       },
       k,
     );
@@ -142,7 +142,8 @@ export class Platform extends pulumi.ComponentResource {
           },
         },
       },
-      { ...k, dependsOn: [grafanaAdmin] },
+      // Prometheus and Grafana claim volumes: the storage class and CSI driver must exist.
+      { ...k, dependsOn: [grafanaAdmin, ...args.clusterReady] },
     );
     const afterCrds = { ...k, dependsOn: [monitoring] };
 
@@ -236,7 +237,7 @@ export class Platform extends pulumi.ComponentResource {
     );
 
     this.sealingCertificate = sealingCert.certPem;
-    this.grafanaAdminPassword = grafanaPassword.result;
+    this.grafanaAdminPassword = grafanaPassword;
     this.releases = [monitoring, certManager, ingress, sealedSecrets, this.argocd];
     // Issuers are not releases, but the application's Ingress certificates need them too.
     this.ready = [...this.releases, ...issuers];

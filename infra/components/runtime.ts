@@ -1,7 +1,7 @@
 import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
 import { amqpUrl, postgresUrl, redisUrl } from '../urls';
-import { generatedPassword } from './passwords';
+import { generatedSecret } from './passwords';
 
 export const APP_NAMESPACE = 'goticket';
 export const RUNTIME_SECRET = 'goticket-runtime';
@@ -62,8 +62,8 @@ export class Runtime extends pulumi.ComponentResource {
     );
 
     // 48 alphanumerics ≈ 285 bits, well over the service's 32-byte minimum.
-    const jwt = generatedPassword(`${name}-jwt-secret`, 48, this);
-    const data: Record<string, pulumi.Output<string>> = { JWT_SECRET: jwt.result };
+    const jwt = generatedSecret(`${name}-jwt-secret`, 48, this);
+    const data: Record<string, pulumi.Output<string>> = { JWT_SECRET: jwt };
     const b = args.backends;
     if (b.kind === 'managed') {
       const { database: db, cache, broker } = b;
@@ -77,9 +77,9 @@ export class Runtime extends pulumi.ComponentResource {
         .all([broker.host, broker.password])
         .apply(([host, password]) => amqpUrl({ user: broker.user, password, host, port: broker.port, tls: true }));
     } else {
-      const pg = generatedPassword(`${name}-postgres-password`, 32, this).result;
-      const redis = generatedPassword(`${name}-redis-password`, 32, this).result;
-      const mq = generatedPassword(`${name}-rabbitmq-password`, 32, this).result;
+      const pg = generatedSecret(`${name}-postgres-password`, 32, this);
+      const redis = generatedSecret(`${name}-redis-password`, 32, this);
+      const mq = generatedSecret(`${name}-rabbitmq-password`, 32, this);
       const { postgres: p, redis: r, rabbitmq: q } = IN_CLUSTER;
       data.POSTGRES_PASSWORD = pg;
       data.REDIS_PASSWORD = redis;

@@ -19,6 +19,10 @@ export interface Recorded {
   inputs: Record<string, unknown>;
   provider?: string;
   id?: string;
+  /** Logical names of the resources passed in `dependsOn` (explicit ordering only). */
+  dependsOn: string[];
+  /** `providers` option (package → provider logical name): how remote components get theirs. */
+  providers: Record<string, string>;
 }
 
 export const MOCK = {
@@ -103,9 +107,9 @@ export async function runProgram(stack: string, config: Record<string, string>):
     {
       newResource: (args) => {
         const inputs = args.inputs as Record<string, unknown>;
-        resources.push({ type: args.type, name: args.name, inputs, provider: args.provider, id: args.id });
+        resources.push({ type: args.type, name: args.name, inputs, provider: args.provider, id: args.id, dependsOn: [], providers: {} });
         const state = { name: inputs.name ?? args.name, arn: `arn:aws:mock:::${args.name}`, ...inputs, ...outputsFor(args.type, args.name, inputs) };
-        return { id: args.id ?? `${args.name}-id`, state };
+        return { id: args.id || `${args.name}-id`, state };
       },
       call: (args) => args.inputs,
     },
@@ -114,14 +118,52 @@ export async function runProgram(stack: string, config: Record<string, string>):
     false,
   );
   pulumi.runtime.setAllConfig(config);
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const exports = require('../index') as Record<string, unknown>;
+  // Stack transformations see each resource's options: record the explicit dependsOn.
+  const explicit = new Map<string, pulumi.Resource[]>();
+  const providerMaps = new Map<string, pulumi.ProviderResource[]>();
+  let exports: Record<string, unknown> = {};
+  await pulumi.runtime.runInPulumiStack(async () => {
+    pulumi.runtime.registerStackTransformation((t) => {
+      const deps = t.opts.dependsOn;
+      if (Array.isArray(deps)) explicit.set(`${t.type}::${t.name}`, deps.filter(pulumi.Resource.isInstance));
+      else if (pulumi.Resource.isInstance(deps)) explicit.set(`${t.type}::${t.name}`, [deps]);
+      const providers = (t.opts as pulumi.ComponentResourceOptions).providers;
+      if (providers) providerMaps.set(`${t.type}::${t.name}`, Array.isArray(providers) ? providers : Object.values(providers));
+      return undefined;
+    });
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    exports = require('../index') as Record<string, unknown>;
+    return undefined;
+  });
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const settings = require('@pulumi/pulumi/runtime/settings') as { waitForRPCs(): Promise<void> };
   const outputs: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(exports)) outputs[key] = await resolve(value);
   await settings.waitForRPCs();
-  return { resources, outputs, exports };
+  for (const r of resources) {
+    const deps = explicit.get(`${r.type}::${r.name}`) ?? [];
+    r.dependsOn = await Promise.all(deps.map(async (d) => (await resolve(d.urn))?.split('::').pop() ?? '?'));
+    for (const p of providerMaps.get(`${r.type}::${r.name}`) ?? []) {
+      const urn = (await resolve(p.urn)) ?? '';
+      r.providers[urn.split('::').slice(-2, -1)[0]?.split(':').pop() ?? '?'] = urn.split('::').pop() ?? '?';
+    }
+  }
+  return { resources: resources.filter((r) => r.type !== 'pulumi:pulumi:Stack'), outputs, exports };
+}
+
+/** Whether `from` waits for `to` through explicit dependsOn edges (transitively). */
+export function waitsFor(run: ProgramRun, from: string, to: string): boolean {
+  const byName = new Map(run.resources.map((r) => [r.name, r]));
+  const seen = new Set<string>();
+  const stack = [from];
+  while (stack.length > 0) {
+    const name = stack.pop()!;
+    if (name === to && name !== from) return true;
+    if (seen.has(name)) continue;
+    seen.add(name);
+    stack.push(...(byName.get(name)?.dependsOn ?? []));
+  }
+  return false;
 }
 
 export function resolve<T>(value: pulumi.Input<T> | undefined): Promise<T | undefined> {
@@ -160,11 +202,17 @@ export function field(r: Recorded, dotted: string): unknown {
 
 /** Custom resources of a kind by metadata.name (k8s objects). */
 export function k8sObject(run: ProgramRun, kind: string, name: string): Recorded {
-  return one(run, kind.includes(':') ? kind : `kubernetes:${kind}`, (r) => field(r, 'metadata.name') === name);
+  return one(run, `kubernetes:${kind}`, (r) => field(r, 'metadata.name') === name);
 }
 
 export function release(run: ProgramRun, releaseName: string): Recorded {
   return one(run, 'kubernetes:helm.sh/v3:Release', (r) => r.inputs.name === releaseName);
+}
+
+/** Base names of a Helm release's values files, in order. */
+export async function valuesFileNames(r: Recorded): Promise<string[]> {
+  const assets = (r.inputs.valueYamlFiles ?? []) as { path: Promise<string> | string }[];
+  return (await Promise.all(assets.map((a) => a.path))).map((p) => path.basename(p));
 }
 
 /** A provider reference is `<urn>::<id>`; the URN ends in `pulumi:providers:<pkg>::<name>`. */

@@ -1,0 +1,216 @@
+/** The dev stack (Kind) under Pulumi mocks, with the committed Pulumi.dev.yaml. */
+import * as path from 'node:path';
+import * as pulumi from '@pulumi/pulumi';
+import { CHARTS } from '../components/helm';
+import {
+  MOCK,
+  REPO_ROOT,
+  field,
+  isSecretValue,
+  k8sObject,
+  ofType,
+  one,
+  plain,
+  providerOf,
+  release,
+  runProgram,
+  stackConfig,
+  type ProgramRun,
+  valuesFileNames,
+} from './harness';
+
+let run: ProgramRun;
+
+beforeAll(async () => {
+  run = await runProgram('dev', stackConfig('dev'));
+});
+
+describe('dev inventory', () => {
+  it('creates no AWS resources at all', () => {
+    const aws = run.resources.filter((r) => /^(aws|awsx|eks):/.test(r.type) || r.type === 'pulumi:providers:aws');
+    expect(aws).toEqual([]);
+  });
+
+  it('creates the Kind cluster, platform, runtime and GitOps components', () => {
+    const components = run.resources.filter((r) => r.type.startsWith('goticket:')).map((r) => r.type).sort();
+    expect(components).toEqual([
+      'goticket:cluster:KindCluster',
+      'goticket:gitops:GitOps',
+      'goticket:platform:Platform',
+      'goticket:runtime:Runtime',
+    ]);
+  });
+
+  it('installs every add-on as a Helm release', () => {
+    const names = ofType(run, 'kubernetes:helm.sh/v3:Release').map((r) => r.inputs.name).sort();
+    expect(names).toEqual(['argocd', 'cert-manager', 'ingress-nginx', 'kube-prometheus-stack', 'sealed-secrets']);
+  });
+
+  it('sends every Kubernetes object through the Kind cluster provider, never the ambient kubeconfig', () => {
+    const k8s = run.resources.filter((r) => r.type.startsWith('kubernetes:'));
+    expect(k8s.length).toBeGreaterThan(10);
+    for (const r of k8s) expect(providerOf(r)).toEqual({ pkg: 'kubernetes', name: 'dev-k8s' });
+  });
+});
+
+describe('Kind cluster', () => {
+  it('creates the cluster from the committed kind-config.yaml only when it does not exist, and deletes it on destroy', () => {
+    const create = one(run, 'command:local:Command', (r) => r.name === 'dev-create');
+    const configPath = path.join(REPO_ROOT, 'infra', 'kind-config.yaml');
+    expect(create.inputs.create).toBe(
+      `kind get clusters 2>/dev/null | grep -qx goticket || kind create cluster --name goticket --config ${JSON.stringify(configPath)} --wait 180s`,
+    );
+    expect(create.inputs.delete).toBe('kind delete cluster --name goticket');
+  });
+
+  it('reads the kubeconfig after the cluster exists and keeps it secret', async () => {
+    const kubeconfig = one(run, 'command:local:Command', (r) => r.name === 'dev-kubeconfig');
+    expect(kubeconfig.inputs.create).toBe('kind get kubeconfig --name goticket');
+    const provider = one(run, 'pulumi:providers:kubernetes');
+    expect(isSecretValue(provider.inputs.kubeconfig)).toBe(true);
+    expect(plain(provider.inputs.kubeconfig)).toBe(MOCK.kubeconfig);
+    expect(await pulumi.isSecret(run.exports.kubeconfig as pulumi.Output<string>)).toBe(true);
+  });
+});
+
+describe('platform on Kind', () => {
+  it('pins every chart version and uses the committed values files', async () => {
+    for (const r of ofType(run, 'kubernetes:helm.sh/v3:Release')) {
+      const key = Object.keys(CHARTS).find((k) => CHARTS[k as keyof typeof CHARTS].chart === r.inputs.chart) as keyof typeof CHARTS;
+      expect(r.inputs.version).toBe(CHARTS[key].version);
+      expect(r.inputs.version).toMatch(/^v?\d+\.\d+\.\d+$/);
+      expect(field(r, 'repositoryOpts.repo')).toBe(CHARTS[key].repo);
+      expect(r.inputs.createNamespace).toBe(false);
+      expect((await valuesFileNames(r))[0]).toBe(`${key}.yaml`);
+    }
+  });
+
+  it('uses the Kind ingress values (hostPort on the ingress-ready node)', async () => {
+    expect(await valuesFileNames(release(run, 'ingress-nginx'))).toEqual(['ingress-nginx.yaml', 'ingress-nginx.dev.yaml']);
+  });
+
+  it('has a self-signed ClusterIssuer (and no Let’s Encrypt) created after cert-manager', () => {
+    const issuers = ofType(run, 'kubernetes:cert-manager.io/v1:ClusterIssuer').map((r) => field(r, 'metadata.name'));
+    expect(issuers).toEqual(['selfsigned']);
+    expect(field(k8sObject(run, 'cert-manager.io/v1:ClusterIssuer', 'selfsigned'), 'spec')).toEqual({ selfSigned: {} });
+  });
+
+  it('stores prometheus on Kind’s standard storage class with the configured retention', () => {
+    const kps = release(run, 'kube-prometheus-stack');
+    expect(field(kps, 'values.prometheus.prometheusSpec.retention')).toBe('3d');
+    expect(field(kps, 'values.prometheus.prometheusSpec.storageSpec.volumeClaimTemplate.spec')).toMatchObject({
+      storageClassName: 'standard',
+      resources: { requests: { storage: '5Gi' } },
+    });
+    expect(field(kps, 'values.grafana.ingress.hosts')).toEqual(['grafana.localtest.me']);
+    expect(field(kps, 'values.grafana.ingress.annotations')).toEqual({ 'cert-manager.io/cluster-issuer': 'selfsigned' });
+  });
+});
+
+describe('runtime Secret (dev)', () => {
+  const secret = () => k8sObject(run, 'core/v1:Secret', 'goticket-runtime');
+
+  it('lives in namespace goticket, which enforces Pod Security "restricted"', () => {
+    expect(field(secret(), 'metadata.namespace')).toBe('goticket');
+    expect(field(k8sObject(run, 'core/v1:Namespace', 'goticket'), 'metadata.labels')).toMatchObject({
+      'pod-security.kubernetes.io/enforce': 'restricted',
+      'pod-security.kubernetes.io/audit': 'restricted',
+      'pod-security.kubernetes.io/warn': 'restricted',
+    });
+  });
+
+  it('points at the in-cluster dependencies with the generated passwords, every value secret', () => {
+    // The values reach the provider as one secret: nothing in it is ever shown in plain text.
+    expect(isSecretValue(secret().inputs.stringData)).toBe(true);
+    const data = plain(secret().inputs.stringData) as Record<string, string>;
+    expect(Object.keys(data).sort()).toEqual([
+      'AMQP_URL',
+      'DATABASE_URL',
+      'JWT_SECRET',
+      'POSTGRES_PASSWORD',
+      'RABBITMQ_PASSWORD',
+      'REDIS_PASSWORD',
+      'REDIS_URL',
+    ]);
+    const pg = MOCK.password('runtime-postgres-password');
+    const redis = MOCK.password('runtime-redis-password');
+    const mq = MOCK.password('runtime-rabbitmq-password');
+    expect(data).toEqual({
+      DATABASE_URL: `postgres://goticket:${pg}@postgres:5432/goticket`,
+      REDIS_URL: `redis://:${redis}@redis:6379`,
+      AMQP_URL: `amqp://goticket:${mq}@rabbitmq:5672`,
+      JWT_SECRET: MOCK.password('runtime-jwt-secret'),
+      POSTGRES_PASSWORD: pg,
+      REDIS_PASSWORD: redis,
+      RABBITMQ_PASSWORD: mq,
+    });
+  });
+
+  it('generates a JWT secret of at least 32 bytes without URL-hostile characters', () => {
+    const jwt = one(run, 'random:index/randomPassword:RandomPassword', (r) => r.name === 'runtime-jwt-secret');
+    expect(jwt.inputs.length).toBeGreaterThanOrEqual(32);
+    expect(jwt.inputs.special).toBe(false);
+  });
+});
+
+describe('GitOps (dev)', () => {
+  it('syncs dist/dev of the configured repository and revision with prune, self-heal and server-side apply', () => {
+    const app = k8sObject(run, 'argoproj.io/v1alpha1:Application', 'goticket');
+    expect(field(app, 'metadata.namespace')).toBe('argocd');
+    expect(field(app, 'spec.source')).toEqual({
+      repoURL: 'https://github.com/goticket-platform/goticket.git',
+      targetRevision: 'main',
+      path: 'dist/dev',
+      directory: { recurse: false },
+    });
+    expect(field(app, 'spec.destination')).toEqual({ server: 'https://kubernetes.default.svc', namespace: 'goticket' });
+    expect(field(app, 'spec.syncPolicy.automated')).toEqual({ prune: true, selfHeal: true });
+    expect(field(app, 'spec.syncPolicy.syncOptions')).toEqual(expect.arrayContaining(['ServerSideApply=true', 'CreateNamespace=false']));
+  });
+
+  it('confines the Application to its repository and namespace through an AppProject', () => {
+    const project = k8sObject(run, 'argoproj.io/v1alpha1:AppProject', 'goticket');
+    expect(field(project, 'spec.sourceRepos')).toEqual(['https://github.com/goticket-platform/goticket.git']);
+    expect(field(project, 'spec.destinations')).toEqual([{ server: 'https://kubernetes.default.svc', namespace: 'goticket' }]);
+    expect(field(project, 'spec.clusterResourceWhitelist')).toEqual([]);
+    expect(field(k8sObject(run, 'argoproj.io/v1alpha1:Application', 'goticket'), 'spec.project')).toBe('goticket');
+  });
+
+  it('applies nothing directly (no ConfigGroup) in gitops mode', () => {
+    expect(ofType(run, 'kubernetes:yaml/v2:ConfigGroup')).toEqual([]);
+  });
+});
+
+describe('dev stack outputs', () => {
+  it('reports hosts, URLs, in-cluster endpoints and the sealing certificate', () => {
+    expect(run.outputs).toMatchObject({
+      environment: 'dev',
+      clusterName: 'goticket',
+      ingressHostname: 'goticket.localtest.me',
+      appUrl: 'https://goticket.localtest.me',
+      grafanaUrl: 'https://grafana.localtest.me',
+      argocdUrl: 'https://argocd.localtest.me',
+      ingressAddress: 'localhost',
+      databaseEndpoint: 'postgres.goticket.svc:5432',
+      cacheEndpoint: 'redis.goticket.svc:6379',
+      brokerEndpoint: 'rabbitmq.goticket.svc:5672',
+      sealingCertificate: MOCK.certPem,
+      runtimeSecret: 'goticket/goticket-runtime',
+    });
+    expect(run.outputs.registryUrl).toBeUndefined();
+  });
+
+  it('keeps credentials secret', async () => {
+    expect(await pulumi.isSecret(run.exports.grafanaAdminPassword as pulumi.Output<string>)).toBe(true);
+    expect(await pulumi.isSecret(run.exports.sealingCertificate as pulumi.Output<string>)).toBe(false);
+  });
+});
+
+describe('ordering (explicit dependsOn)', () => {
+  it('installs the sealing key before the sealed-secrets controller', () => {
+    expect(release(run, 'sealed-secrets').dependsOn).toContain('platform-sealing-key');
+  });
+  it('creates ClusterIssuers after cert-manager (CRDs and webhook)', () => {
+    expect(k8sObject(run, 'cert-manager.io/v1:ClusterIssuer', 'selfsigned').dependsOn).toContain('platform-cert-manager');
+  });
+});

@@ -1,0 +1,392 @@
+/** The prod stack (AWS) under Pulumi mocks, with the committed Pulumi.prod.yaml. */
+import * as pulumi from '@pulumi/pulumi';
+import { CHARTS } from '../components/helm';
+import {
+  MOCK,
+  field,
+  isSecretValue,
+  k8sObject,
+  ofType,
+  one,
+  plain,
+  providerOf,
+  release,
+  runProgram,
+  stackConfig,
+  valuesFileNames,
+  waitsFor,
+  type ProgramRun,
+  type Recorded,
+} from './harness';
+
+let run: ProgramRun;
+
+beforeAll(async () => {
+  run = await runProgram('prod', stackConfig('prod'));
+});
+
+const TAGS = { project: 'goticket', environment: 'prod', 'managed-by': 'pulumi' };
+const rds = () => one(run, 'aws:rds/instance:Instance');
+const redis = () => one(run, 'aws:elasticache/replicationGroup:ReplicationGroup');
+const mq = () => one(run, 'aws:mq/broker:Broker');
+const cluster = () => one(run, 'eks:index:Cluster');
+
+describe('prod inventory', () => {
+  it('creates every component', () => {
+    const components = run.resources.filter((r) => r.type.startsWith('goticket:')).map((r) => r.type).sort();
+    expect(components).toEqual([
+      'goticket:cluster:EksCluster',
+      'goticket:data:Broker',
+      'goticket:data:Cache',
+      'goticket:data:Database',
+      'goticket:gitops:GitOps',
+      'goticket:network:Network',
+      'goticket:platform:Platform',
+      'goticket:registry:Registry',
+      'goticket:runtime:Runtime',
+    ]);
+  });
+
+  it.each([
+    ['awsx:ec2:Vpc', 1],
+    ['aws:ec2/flowLog:FlowLog', 1],
+    ['aws:cloudwatch/logGroup:LogGroup', 1],
+    ['eks:index:Cluster', 1],
+    ['eks:index:ManagedNodeGroup', 1],
+    ['aws:eks/addon:Addon', 2],
+    ['aws:kms/key:Key', 3],
+    ['aws:rds/instance:Instance', 1],
+    ['aws:rds/parameterGroup:ParameterGroup', 1],
+    ['aws:rds/subnetGroup:SubnetGroup', 1],
+    ['aws:elasticache/replicationGroup:ReplicationGroup', 1],
+    ['aws:elasticache/subnetGroup:SubnetGroup', 1],
+    ['aws:mq/broker:Broker', 1],
+    ['aws:ec2/securityGroup:SecurityGroup', 3],
+    ['aws:ecr/repository:Repository', 1],
+    ['kubernetes:helm.sh/v3:Release', 5],
+    ['kubernetes:cert-manager.io/v1:ClusterIssuer', 2],
+    ['kubernetes:storage.k8s.io/v1:StorageClass', 1],
+    ['kubernetes:argoproj.io/v1alpha1:Application', 1],
+    ['command:local:Command', 0],
+  ])('%s × %i', (type, count) => {
+    expect(ofType(run, type)).toHaveLength(count);
+  });
+});
+
+describe('tags and providers', () => {
+  it('has exactly one AWS provider, in the configured region, tagging project/environment/managed-by', () => {
+    const p = one(run, 'pulumi:providers:aws');
+    expect(p.name).toBe('aws');
+    expect(p.inputs.region).toBe('eu-west-1');
+    expect(JSON.parse(p.inputs.defaultTags as string)).toEqual({ tags: TAGS });
+  });
+
+  it('creates every AWS resource through that provider (never the default one)', () => {
+    const awsResources = run.resources.filter((r) => r.type.startsWith('aws:'));
+    expect(awsResources.length).toBeGreaterThan(20);
+    for (const r of awsResources) expect([r.name, providerOf(r)]).toEqual([r.name, { pkg: 'aws', name: 'aws' }]);
+  });
+
+  it('hands the provider to the remote components (awsx VPC, EKS cluster and node group)', () => {
+    for (const type of ['awsx:ec2:Vpc', 'eks:index:Cluster', 'eks:index:ManagedNodeGroup']) {
+      expect(one(run, type).providers).toMatchObject({ aws: 'aws' });
+    }
+  });
+
+  it('sends every Kubernetes object through the EKS provider', () => {
+    for (const r of run.resources.filter((x) => x.type.startsWith('kubernetes:'))) {
+      expect([r.name, providerOf(r)]).toEqual([r.name, { pkg: 'kubernetes', name: 'goticket-k8s' }]);
+    }
+  });
+});
+
+describe('network', () => {
+  it('spans 3 AZs in 10.0.0.0/16 with a NAT gateway per AZ and public, node and isolated data subnets', () => {
+    const vpc = one(run, 'awsx:ec2:Vpc');
+    expect(vpc.inputs).toMatchObject({ cidrBlock: '10.0.0.0/16', numberOfAvailabilityZones: 3, natGateways: { strategy: 'OnePerAz' } });
+    const specs = vpc.inputs.subnetSpecs as { type: string; name: string; tags?: Record<string, string> }[];
+    expect(specs.map((s) => [s.type, s.name])).toEqual([
+      ['Public', 'public'],
+      ['Private', 'nodes'],
+      ['Isolated', 'data'],
+    ]);
+    expect(specs[0]!.tags).toMatchObject({ 'kubernetes.io/role/elb': '1', 'kubernetes.io/cluster/goticket-prod': 'shared' });
+  });
+
+  it('records all VPC traffic in flow logs kept for the configured days', () => {
+    const flow = one(run, 'aws:ec2/flowLog:FlowLog');
+    expect(flow.inputs).toMatchObject({ vpcId: MOCK.vpcId, trafficType: 'ALL', logDestinationType: 'cloud-watch-logs' });
+    expect(one(run, 'aws:cloudwatch/logGroup:LogGroup').inputs.retentionInDays).toBe(90);
+    const policy = JSON.parse(field(one(run, 'aws:iam/rolePolicy:RolePolicy'), 'policy') as string);
+    expect(JSON.stringify(policy)).not.toContain('"*"');
+  });
+});
+
+describe('EKS', () => {
+  it('pins the Kubernetes version, keeps nodes private and uses access entries (API mode)', () => {
+    expect(cluster().inputs).toMatchObject({
+      name: 'goticket-prod',
+      version: '1.33',
+      vpcId: MOCK.vpcId,
+      privateSubnetIds: MOCK.privateSubnetIds,
+      nodeAssociatePublicIpAddress: false,
+      authenticationMode: 'API',
+      skipDefaultNodeGroup: true,
+    });
+  });
+
+  it('restricts the public endpoint to the configured CIDRs and never to the internet', () => {
+    expect(cluster().inputs.endpointPrivateAccess).toBe(true);
+    expect(cluster().inputs.publicAccessCidrs).toEqual(['203.0.113.0/24']);
+    expect(cluster().inputs.publicAccessCidrs).not.toContain('0.0.0.0/0');
+  });
+
+  it('logs every control-plane component and envelope-encrypts Secrets with a rotating KMS key', () => {
+    expect(cluster().inputs.enabledClusterLogTypes).toEqual(['api', 'audit', 'authenticator', 'controllerManager', 'scheduler']);
+    const key = one(run, 'aws:kms/key:Key', (r) => r.name === 'goticket-secrets');
+    expect(key.inputs.enableKeyRotation).toBe(true);
+    expect(cluster().inputs.encryptionConfigKeyArn).toBe('arn:aws:mock:::goticket-secrets');
+  });
+
+  it('sizes the managed node group from config, in the private subnets', () => {
+    const nodes = one(run, 'eks:index:ManagedNodeGroup');
+    expect(plain(nodes.inputs)).toMatchObject({
+      subnetIds: MOCK.privateSubnetIds,
+      instanceTypes: ['m7i.large'],
+      amiType: 'AL2023_x86_64_STANDARD',
+      diskSize: 50,
+      scalingConfig: { minSize: 3, desiredSize: 3, maxSize: 9 },
+    });
+  });
+
+  it('installs the EBS CSI driver with Pod Identity and an encrypted gp3 default StorageClass', () => {
+    const ebs = one(run, 'aws:eks/addon:Addon', (r) => r.inputs.addonName === 'aws-ebs-csi-driver');
+    expect(ebs.inputs.clusterName).toBe('goticket-prod');
+    expect(field(ebs, 'podIdentityAssociations.0.serviceAccount')).toBe('ebs-csi-controller-sa');
+    const sc = one(run, 'kubernetes:storage.k8s.io/v1:StorageClass');
+    expect(sc.inputs).toMatchObject({ provisioner: 'ebs.csi.aws.com', parameters: { type: 'gp3', encrypted: 'true' } });
+  });
+});
+
+describe('database (RDS PostgreSQL 16)', () => {
+  it('is encrypted with KMS, private, in the data subnets and deletion-protected', () => {
+    expect(rds().inputs).toMatchObject({
+      engine: 'postgres',
+      engineVersion: '16',
+      storageEncrypted: true,
+      kmsKeyId: 'arn:aws:mock:::goticket-db-key',
+      publiclyAccessible: false,
+      deletionProtection: true,
+      skipFinalSnapshot: false,
+      multiAz: true,
+      backupRetentionPeriod: 14,
+      performanceInsightsEnabled: true,
+      dbSubnetGroupName: 'goticket-db-subnets',
+    });
+    expect(one(run, 'aws:rds/subnetGroup:SubnetGroup').inputs.subnetIds).toEqual(MOCK.dataSubnetIds);
+  });
+
+  it('forces TLS through its parameter group', () => {
+    const params = one(run, 'aws:rds/parameterGroup:ParameterGroup');
+    expect(params.inputs.family).toBe('postgres16');
+    expect(params.inputs.parameters).toEqual(expect.arrayContaining([expect.objectContaining({ name: 'rds.force_ssl', value: '1' })]));
+    expect(rds().inputs.parameterGroupName).toBe('goticket-db-params');
+  });
+
+  it('takes its password from a generated secret', () => {
+    expect(isSecretValue(rds().inputs.password)).toBe(true);
+    expect(plain(rds().inputs.password)).toBe(MOCK.password('goticket-db-password'));
+  });
+});
+
+describe('cache (ElastiCache Redis)', () => {
+  it('requires TLS, encrypts at rest, authenticates with a generated token and fails over across AZs', () => {
+    expect(redis().inputs).toMatchObject({
+      engine: 'redis',
+      transitEncryptionEnabled: true,
+      transitEncryptionMode: 'required',
+      atRestEncryptionEnabled: true,
+      automaticFailoverEnabled: true,
+      multiAzEnabled: true,
+      numCacheClusters: 3,
+    });
+    expect(isSecretValue(redis().inputs.authToken)).toBe(true);
+    expect(plain(redis().inputs.authToken)).toBe(MOCK.password('goticket-cache-auth-token'));
+    expect(one(run, 'aws:elasticache/subnetGroup:SubnetGroup').inputs.subnetIds).toEqual(MOCK.dataSubnetIds);
+  });
+});
+
+describe('broker (Amazon MQ for RabbitMQ)', () => {
+  it('is a private multi-AZ cluster in the data subnets, with logs and a generated password', () => {
+    expect(mq().inputs).toMatchObject({
+      engineType: 'RabbitMQ',
+      deploymentMode: 'CLUSTER_MULTI_AZ',
+      publiclyAccessible: false,
+      subnetIds: MOCK.dataSubnetIds,
+      logs: { general: true },
+    });
+    expect(isSecretValue(mq().inputs.users)).toBe(true);
+    expect(plain(mq().inputs.users)).toEqual([{ username: 'goticket', password: MOCK.password('goticket-mq-password') }]);
+  });
+});
+
+describe('security groups', () => {
+  const ingressRules = (): Recorded[] => ofType(run, 'aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule');
+
+  it.each([
+    ['goticket-db-sg', 5432],
+    ['goticket-cache-sg', 6379],
+    ['goticket-mq-sg', 5671],
+  ])('%s admits only the EKS node security group, on %i', (sg, port) => {
+    const rules = ingressRules().filter((r) => r.inputs.securityGroupId === `${sg}-id`);
+    expect(rules).toHaveLength(1);
+    expect(rules[0]!.inputs).toMatchObject({ referencedSecurityGroupId: MOCK.nodeSecurityGroupId, fromPort: port, toPort: port, ipProtocol: 'tcp' });
+    expect(rules[0]!.inputs.cidrIpv4).toBeUndefined();
+  });
+
+  it('attaches those groups to RDS, ElastiCache and Amazon MQ', () => {
+    expect(rds().inputs.vpcSecurityGroupIds).toEqual(['goticket-db-sg-id']);
+    expect(redis().inputs.securityGroupIds).toEqual(['goticket-cache-sg-id']);
+    expect(mq().inputs.securityGroups).toEqual(['goticket-mq-sg-id']);
+  });
+
+  it('opens nothing to 0.0.0.0/0 except the load balancer’s 80/443', () => {
+    const open: unknown[] = [];
+    const world = (cidr: unknown) => cidr === '0.0.0.0/0' || cidr === '::/0';
+    for (const r of run.resources) {
+      const rules: Record<string, unknown>[] = [];
+      if (r.type === 'aws:ec2/securityGroup:SecurityGroup') rules.push(...((r.inputs.ingress ?? []) as Record<string, unknown>[]));
+      if (r.type === 'aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule') rules.push(r.inputs);
+      if (r.type === 'aws:ec2/securityGroupRule:SecurityGroupRule' && r.inputs.type === 'ingress') rules.push(r.inputs);
+      for (const rule of rules) {
+        const cidrs = [rule.cidrIpv4, rule.cidrIpv6, ...((rule.cidrBlocks ?? []) as unknown[]), ...((rule.ipv6CidrBlocks ?? []) as unknown[])];
+        const lbPort = (rule.fromPort === 80 && rule.toPort === 80) || (rule.fromPort === 443 && rule.toPort === 443);
+        if (cidrs.some(world) && !lbPort) open.push([r.name, rule]);
+      }
+    }
+    expect(open).toEqual([]);
+  });
+});
+
+describe('registry (ECR)', () => {
+  it('has immutable tags and scans on push', () => {
+    expect(one(run, 'aws:ecr/repository:Repository').inputs).toMatchObject({
+      name: 'goticket',
+      imageTagMutability: 'IMMUTABLE',
+      imageScanningConfiguration: { scanOnPush: true },
+    });
+  });
+});
+
+describe('runtime Secret (prod)', () => {
+  it('is built from the generated credentials and the real endpoints, with TLS URLs, and stays secret', () => {
+    const secret = k8sObject(run, 'core/v1:Secret', 'goticket-runtime');
+    expect(field(secret, 'metadata.namespace')).toBe('goticket');
+    expect(isSecretValue(secret.inputs.stringData)).toBe(true);
+    const dbPassword = plain(rds().inputs.password) as string;
+    const token = plain(redis().inputs.authToken) as string;
+    const mqPassword = (plain(mq().inputs.users) as { password: string }[])[0]!.password;
+    expect(plain(secret.inputs.stringData)).toEqual({
+      DATABASE_URL: `postgres://goticket:${dbPassword}@${MOCK.rdsAddress}:5432/goticket?sslmode=require&uselibpqcompat=true`,
+      REDIS_URL: `rediss://:${token}@${MOCK.redisPrimary}:6379`,
+      AMQP_URL: `amqps://goticket:${mqPassword}@b-0mock.mq.eu-west-1.amazonaws.com:5671`,
+      JWT_SECRET: MOCK.password('runtime-jwt-secret'),
+    });
+  });
+});
+
+describe('platform on EKS', () => {
+  it('pins every chart and layers the prod values files', async () => {
+    for (const r of ofType(run, 'kubernetes:helm.sh/v3:Release')) {
+      expect(Object.values(CHARTS).map((c) => `${c.chart}@${c.version}`)).toContain(`${r.inputs.chart}@${r.inputs.version}`);
+    }
+    expect(await valuesFileNames(release(run, 'ingress-nginx'))).toEqual(['ingress-nginx.yaml', 'ingress-nginx.prod.yaml']);
+  });
+
+  it('issues certificates from Let’s Encrypt (http01 via nginx) with the configured e-mail', () => {
+    const le = k8sObject(run, 'cert-manager.io/v1:ClusterIssuer', 'letsencrypt-prod');
+    expect(field(le, 'spec.acme')).toMatchObject({
+      server: 'https://acme-v02.api.letsencrypt.org/directory',
+      email: 'platform@goticket.example.com',
+      solvers: [{ http01: { ingress: { ingressClassName: 'nginx' } } }],
+    });
+    expect(le.dependsOn).toContain('platform-cert-manager');
+    expect(field(release(run, 'kube-prometheus-stack'), 'values.grafana.ingress.annotations')).toEqual({
+      'cert-manager.io/cluster-issuer': 'letsencrypt-prod',
+    });
+  });
+
+  it('sizes Prometheus and Grafana storage from config on the gp3 class', () => {
+    const kps = release(run, 'kube-prometheus-stack');
+    expect(field(kps, 'values.prometheus.prometheusSpec.retention')).toBe('30d');
+    expect(field(kps, 'values.prometheus.prometheusSpec.storageSpec.volumeClaimTemplate.spec.resources.requests.storage')).toBe('100Gi');
+    expect(field(kps, 'values.grafana.persistence')).toEqual({ enabled: true, storageClassName: 'gp3', size: '10Gi' });
+  });
+
+  it('keeps the Grafana admin password in a Secret the chart reads (never in values)', () => {
+    const admin = k8sObject(run, 'core/v1:Secret', 'grafana-admin');
+    expect(field(admin, 'metadata.namespace')).toBe('monitoring');
+    expect(isSecretValue(admin.inputs.stringData)).toBe(true);
+    expect(JSON.stringify(plain(release(run, 'kube-prometheus-stack').inputs.values))).not.toContain(
+      MOCK.password('platform-grafana-admin'),
+    );
+  });
+
+  it('generates a 4096-bit RSA sealing key and installs it as the active key before the controller', () => {
+    expect(one(run, 'tls:index/privateKey:PrivateKey').inputs).toMatchObject({ algorithm: 'RSA', rsaBits: 4096 });
+    const key = k8sObject(run, 'core/v1:Secret', 'sealed-secrets-key');
+    expect(key.inputs.type).toBe('kubernetes.io/tls');
+    expect(field(key, 'metadata.namespace')).toBe('kube-system');
+    expect(field(key, 'metadata.labels')).toEqual({ 'sealedsecrets.bitnami.com/sealed-secrets-key': 'active' });
+    expect(isSecretValue(key.inputs.stringData)).toBe(true);
+    expect(plain(key.inputs.stringData)).toEqual({ 'tls.crt': MOCK.certPem, 'tls.key': MOCK.keyPem });
+    const controller = release(run, 'sealed-secrets');
+    expect(controller.inputs.namespace).toBe('kube-system');
+    expect(controller.dependsOn).toContain('platform-sealing-key');
+  });
+
+  it('installs add-ons after the nodes, CSI driver and storage class exist', () => {
+    expect(waitsFor(run, 'platform-kube-prometheus-stack', 'goticket-gp3')).toBe(true);
+    expect(waitsFor(run, 'platform-sealing-key', 'goticket-nodes')).toBe(true);
+    // Every add-on with a ServiceMonitor waits for the Prometheus operator's CRDs.
+    for (const name of ['cert-manager', 'ingress-nginx', 'sealed-secrets', 'argo-cd']) {
+      expect(waitsFor(run, `platform-${name}`, 'platform-kube-prometheus-stack')).toBe(true);
+    }
+  });
+});
+
+describe('GitOps (prod)', () => {
+  it('syncs dist/prod of the configured repository after the add-ons and the runtime Secret', () => {
+    const app = k8sObject(run, 'argoproj.io/v1alpha1:Application', 'goticket');
+    expect(field(app, 'spec.source.path')).toBe('dist/prod');
+    expect(field(app, 'spec.source.repoURL')).toBe('https://github.com/goticket-platform/goticket.git');
+    expect(field(app, 'spec.syncPolicy.syncOptions')).toContain('ServerSideApply=true');
+    expect(waitsFor(run, 'gitops-application', 'platform-argo-cd')).toBe(true);
+    expect(waitsFor(run, 'gitops-application', 'platform-issuer-letsencrypt-prod')).toBe(true);
+    expect(waitsFor(run, 'gitops-application', 'runtime')).toBe(true);
+  });
+});
+
+describe('prod stack outputs', () => {
+  it('reports the cluster, hosts, URLs and the managed endpoints', () => {
+    expect(run.outputs).toMatchObject({
+      environment: 'prod',
+      clusterName: 'goticket-prod',
+      ingressHostname: 'tickets.goticket.example.com',
+      appUrl: 'https://tickets.goticket.example.com',
+      grafanaUrl: 'https://grafana.goticket.example.com',
+      argocdUrl: 'https://argocd.goticket.example.com',
+      ingressAddress: MOCK.lbHostname,
+      databaseEndpoint: `${MOCK.rdsAddress}:5432`,
+      cacheEndpoint: `${MOCK.redisPrimary}:6379`,
+      brokerEndpoint: 'b-0mock.mq.eu-west-1.amazonaws.com:5671',
+      registryUrl: '123456789012.dkr.ecr.eu-west-1.amazonaws.com/goticket',
+      sealingCertificate: MOCK.certPem,
+    });
+  });
+
+  it('keeps the kubeconfig and the Grafana password secret', async () => {
+    expect(await pulumi.isSecret(run.exports.kubeconfig as pulumi.Output<string>)).toBe(true);
+    expect(await pulumi.isSecret(run.exports.grafanaAdminPassword as pulumi.Output<string>)).toBe(true);
+  });
+});
