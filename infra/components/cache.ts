@@ -1,5 +1,6 @@
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
+import { rotatingKey } from './kms';
 import { generatedSecret } from './passwords';
 import { nodeOnlySecurityGroup } from './node-security-group';
 
@@ -32,11 +33,7 @@ export class Cache extends pulumi.ComponentResource {
   constructor(name: string, args: CacheArgs, opts?: pulumi.ComponentResourceOptions) {
     super('goticket:data:Cache', name, {}, opts);
 
-    const key = new aws.kms.Key(
-      `${name}-key`,
-      { description: 'ElastiCache encryption at rest', enableKeyRotation: true, deletionWindowInDays: 30 },
-      { parent: this },
-    );
+    const key = rotatingKey(`${name}-key`, 'ElastiCache encryption at rest', this);
     const token = generatedSecret(`${name}-auth-token`, 64, this);
     const sg = nodeOnlySecurityGroup(
       `${name}-sg`,

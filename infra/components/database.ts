@@ -1,5 +1,6 @@
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
+import { rotatingKey } from './kms';
 import { generatedSecret } from './passwords';
 import { nodeOnlySecurityGroup } from './node-security-group';
 
@@ -38,11 +39,7 @@ export class Database extends pulumi.ComponentResource {
   constructor(name: string, args: DatabaseArgs, opts?: pulumi.ComponentResourceOptions) {
     super('goticket:data:Database', name, {}, opts);
 
-    const key = new aws.kms.Key(
-      `${name}-key`,
-      { description: 'RDS storage and Performance Insights encryption', enableKeyRotation: true, deletionWindowInDays: 30 },
-      { parent: this },
-    );
+    const key = rotatingKey(`${name}-key`, 'RDS storage and Performance Insights encryption', this);
     const password = generatedSecret(`${name}-password`, 40, this);
     const sg = nodeOnlySecurityGroup(
       `${name}-sg`,
@@ -89,8 +86,9 @@ export class Database extends pulumi.ComponentResource {
         backupRetentionPeriod: args.backupRetentionDays,
         copyTagsToSnapshot: true,
         deletionProtection: args.deletionProtection,
-        skipFinalSnapshot: !args.deletionProtection,
-        finalSnapshotIdentifier: args.deletionProtection ? `${name}-final` : undefined,
+        // Always keep a final snapshot, also after deletion protection is lifted for a teardown.
+        skipFinalSnapshot: false,
+        finalSnapshotIdentifier: `${name}-final-${pulumi.getStack()}`,
         performanceInsightsEnabled: true,
         performanceInsightsKmsKeyId: key.arn,
         performanceInsightsRetentionPeriod: 7,

@@ -2,6 +2,7 @@ import * as aws from '@pulumi/aws';
 import * as eks from '@pulumi/eks';
 import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
+import { rotatingKey } from './kms';
 import type { EksConfig } from '../config';
 import type { ClusterHandle } from './cluster';
 
@@ -69,11 +70,7 @@ export class EksCluster extends pulumi.ComponentResource implements ClusterHandl
     const s = args.settings;
     const remote = { parent: this, providers: { aws: args.awsProvider } };
 
-    const secretsKey = new aws.kms.Key(
-      `${name}-secrets`,
-      { description: `Envelope encryption of ${s.clusterName} Kubernetes Secrets`, enableKeyRotation: true, deletionWindowInDays: 30 },
-      { parent: this },
-    );
+    const secretsKey = rotatingKey(`${name}-secrets`, `Envelope encryption of ${s.clusterName} Kubernetes Secrets`, this);
 
     const accessEntries = Object.fromEntries(
       s.adminRoleArns.map((arn, i) => [
