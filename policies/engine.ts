@@ -36,9 +36,19 @@ export function environmentFor(settings: PolicySettings, urn?: string, tags: Rec
   return settings.environment ?? asEnv(stackOfUrn(urn)) ?? asEnv(tags.environment) ?? 'prod';
 }
 
+/** Provider inputs that are objects arrive JSON-encoded (the engine passes provider config as strings). */
+function decoded(v: unknown): unknown {
+  if (typeof v !== 'string') return v;
+  try {
+    return JSON.parse(v) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
 /** A resource's tags over its provider's `defaultTags.tags`. */
 export function effectiveTags(props: Props, providerProps?: Props): Record<string, string> {
-  return { ...stringRecord(record(providerProps?.defaultTags).tags), ...stringRecord(props.tags) };
+  return { ...stringRecord(record(decoded(providerProps?.defaultTags)).tags), ...stringRecord(props.tags) };
 }
 
 /** Messages of every AWS rule that applies to one resource. */
@@ -90,7 +100,14 @@ function providerPropsOf(r: ResourceInput, all: readonly ResourceInput[]): Props
   if (r.provider === undefined) return undefined;
   if (typeof r.provider !== 'string') return r.provider.props;
   const ref = r.provider;
-  const p = all.find((x) => x.type.startsWith('pulumi:providers:') && x.urn !== undefined && (ref === x.urn || ref.startsWith(`${x.urn}::`)));
+  // A reference is `<provider urn>::<id>`; the URN ends in `::pulumi:providers:<pkg>::<name>`.
+  // (The type segment may carry the parent chain: `pulumi:pulumi:Stack$pulumi:providers:aws`.)
+  const [, type, name] = /(?:::|\$)(pulumi:providers:[^:$]+)::([^:]+)::[^:]*$/.exec(ref) ?? [];
+  const p = all.find(
+    (x) =>
+      x.type.startsWith('pulumi:providers:') &&
+      (x.urn !== undefined ? ref === x.urn || ref.startsWith(`${x.urn}::`) : x.type === type && x.name === name),
+  );
   return p && isRecord(p.props) ? (unwrapSecrets(p.props) as Props) : undefined;
 }
 

@@ -17,7 +17,12 @@ export const configSchema: PolicyConfigSchema = {
     environment: { type: 'string', enum: ['dev', 'prod'], description: 'The stack environment; unset = the stack name in the URN (dev/prod), else the environment tag, else prod.' },
     eksPublicAccessCidrs: { type: 'array', items: { type: 'string' }, description: 'CIDRs the EKS public endpoint may be open to.' },
     publicServiceNamespaces: { type: 'array', items: { type: 'string' }, description: 'Namespaces allowed Services of type LoadBalancer/NodePort.' },
-    podSecurityExceptions: { type: 'object', additionalProperties: { type: 'string', enum: ['privileged', 'baseline', 'restricted'] }, description: 'Namespace → weakest Pod Security Standards level it may enforce.' },
+    podSecurityExceptions: {
+      type: 'object',
+      // A level, or {dev, prod} levels (the schema type has no oneOf: the rule validates the values).
+      additionalProperties: { type: ['string', 'object'] },
+      description: 'Namespace → weakest Pod Security Standards level it may enforce (or {dev, prod}); replaces the defaults.',
+    },
     requiredTags: { type: 'array', items: { type: 'string' }, description: 'Tags every taggable AWS resource carries.' },
   },
 };

@@ -10,6 +10,7 @@ export type Env = 'dev' | 'prod';
 export const ENVIRONMENTS: readonly Env[] = ['dev', 'prod'];
 
 export type PssLevel = 'privileged' | 'baseline' | 'restricted';
+export type PssException = PssLevel | Partial<Record<Env, PssLevel>>;
 
 /** Settings an operator may change (CrossGuard policy config, or the CLI's defaults). */
 export interface PolicySettings {
@@ -19,8 +20,11 @@ export interface PolicySettings {
   eksPublicAccessCidrs: string[];
   /** Namespaces where Services of type LoadBalancer/NodePort are allowed. */
   publicServiceNamespaces: string[];
-  /** Namespaces allowed a Pod Security Standards level weaker than `restricted`, with that level. */
-  podSecurityExceptions: Record<string, PssLevel>;
+  /**
+   * Namespaces allowed a Pod Security Standards level weaker than `restricted`: the weakest level
+   * allowed, for every environment or per environment.
+   */
+  podSecurityExceptions: Record<string, PssException>;
   /** Tags every taggable AWS resource carries. */
   requiredTags: string[];
 }
@@ -28,7 +32,12 @@ export interface PolicySettings {
 export const DEFAULT_SETTINGS: PolicySettings = {
   eksPublicAccessCidrs: [],
   publicServiceNamespaces: ['ingress-nginx'],
-  podSecurityExceptions: {},
+  // The platform add-ons Pulumi installs from upstream charts (see README: why each one).
+  podSecurityExceptions: {
+    'ingress-nginx': { dev: 'privileged', prod: 'baseline' },
+    argocd: 'baseline',
+    monitoring: 'privileged',
+  },
   requiredTags: ['project', 'environment', 'managed-by'],
 };
 

@@ -139,6 +139,10 @@ describe('AWS rules', () => {
     expect(run([provider, { ...cache, provider: `${providerUrn}::04da6b54-80e4-46f7-96ec-b56ff0331ba9` }])).toEqual([]);
     expect(run([provider, { ...cache, provider: { props: { defaultTags: { tags: TAGS } } } }])).toEqual([]);
     expect(run([provider, cache]).map((v) => v.message)).toEqual(['missing tags: project, environment, managed-by']);
+    // As the mocks record it: no URN of its own, provider config JSON-encoded, a parent chain in the reference.
+    const mocked: ResourceInput = { type: 'pulumi:providers:aws', name: 'aws', props: { defaultTags: JSON.stringify({ tags: TAGS }) } };
+    const ref = 'urn:pulumi:prod::goticket::pulumi:pulumi:Stack$pulumi:providers:aws::aws::aws-id';
+    expect(run([mocked, { ...cache, provider: ref }])).toEqual([]);
   });
 
   test('without a configured environment, the tag must be dev or prod', () => {

@@ -171,6 +171,18 @@ describe('Kubernetes rules', () => {
     expect(run(set, 'prod', settings).map((v) => v.rule)).toEqual(['k8s-namespace-pod-security']);
   });
 
+  test('the built-in exceptions: the platform add-on namespaces, per environment', () => {
+    const ns = (name: string, level: string): Manifest => ({ apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels: { 'pod-security.kubernetes.io/enforce': level } } });
+    const platform = [ns('ingress-nginx', 'privileged'), ns('argocd', 'baseline'), ns('monitoring', 'privileged'), ns('cert-manager', 'restricted')];
+    expect(run(platform, 'dev')).toEqual([]);
+    expect(run(platform, 'prod')).toEqual([
+      { rule: 'k8s-namespace-pod-security', subject: 'Namespace/-/ingress-nginx', message: 'Namespace enforces privileged instead of restricted and is not a listed exception' },
+    ]);
+    expect(run([ns('argocd', 'privileged'), ns('cert-manager', 'baseline')], 'dev').map((v) => v.subject)).toEqual(['Namespace/-/argocd', 'Namespace/-/cert-manager']);
+    const bogus = { ...DEFAULT_SETTINGS, podSecurityExceptions: { goticket: 'lenient' as never } };
+    expect(run([ns('goticket', 'privileged')], 'dev', bogus).map((v) => v.rule)).toEqual(['k8s-namespace-pod-security']);
+  });
+
   test('the only Secret allowed in GitOps output is an empty service-account token; Pulumi-managed Secrets are not checked', () => {
     const token = { apiVersion: 'v1', kind: 'Secret', type: 'kubernetes.io/service-account-token', metadata: { name: 'ci-token', namespace: 'goticket', annotations: { 'kubernetes.io/service-account.name': 'ci' } } };
     expect(run([...compliantSet(), token])).toEqual([]);

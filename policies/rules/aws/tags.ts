@@ -5,6 +5,8 @@ import { isRecord } from '../../lib/values';
 /**
  * Taggable types this platform creates. Any other `aws:` resource with a `tags` input is checked
  * too; types not listed and without `tags` are assumed untaggable (e.g. SecurityGroupRule).
+ * Components (`eks:index:Cluster`, `awsx:ec2:Vpc`) are not listed: their children get the tags
+ * from the provider passed in `providers`, which a policy does not see on the component.
  */
 export const TAGGABLE_TYPES = new Set([
   'aws:ec2/vpc:Vpc',
@@ -37,7 +39,6 @@ export const TAGGABLE_TYPES = new Set([
   'aws:s3/bucketV2:BucketV2',
   'aws:cloudwatch/logGroup:LogGroup',
   'aws:secretsmanager/secret:Secret',
-  'eks:index:Cluster',
 ]);
 
 export const requiredTags: AwsRule = {

@@ -40,8 +40,10 @@ export const namespacePodSecurity: ManifestRule = {
     if (level === undefined) return [`Namespace has no ${PSS_ENFORCE_LABEL} label`];
     if (!(PSS_LEVELS as readonly string[]).includes(level)) return [`Namespace label ${PSS_ENFORCE_LABEL}: ${level} is not a Pod Security Standards level`];
     if (level === 'restricted') return [];
-    const allowed = ctx.settings.podSecurityExceptions[nameOf(m)];
-    if (allowed !== undefined && PSS_LEVELS.indexOf(level as PssLevel) >= PSS_LEVELS.indexOf(allowed)) return [];
+    const exception = ctx.settings.podSecurityExceptions[nameOf(m)];
+    const allowed = PSS_LEVELS.indexOf((typeof exception === 'object' ? exception[ctx.env] : exception) ?? 'restricted');
+    // An unknown level in the config (-1) allows nothing weaker than restricted.
+    if (allowed >= 0 && PSS_LEVELS.indexOf(level as PssLevel) >= allowed) return [];
     return [`Namespace enforces ${level} instead of restricted and is not a listed exception`];
   },
 };
