@@ -4,17 +4,25 @@ import type { Registry } from 'prom-client';
 import { BcryptPasswordHasher } from './adapters/crypto/bcrypt';
 import { JwtAccessTokenCodec } from './adapters/crypto/jwt';
 import { PostgresAuditLog } from './adapters/postgres/audit';
+import { PostgresAuditReader } from './adapters/postgres/audit-query';
 import { PostgresBookingStore } from './adapters/postgres/bookings';
 import { PostgresEventStore } from './adapters/postgres/events';
+import { PostgresHoldSchedule } from './adapters/postgres/holds';
 import { PostgresRefreshTokenStore } from './adapters/postgres/refresh-tokens';
+import { PostgresSessionStore } from './adapters/postgres/sessions';
 import { PostgresUserStore } from './adapters/postgres/users';
+import { createCacheBackends } from './adapters/redis';
 import type { Config } from './config';
 import { createApp } from './http/app';
+import { rateLimits } from './http/rate-limit';
 import type { Logger } from './observability/logger';
 import type { Clock, HealthCheck } from './ports';
+import { AuditService } from './services/audit';
 import { AuthService } from './services/auth';
 import { BookingService } from './services/bookings';
+import { EventCache } from './services/event-cache';
 import { EventService } from './services/events';
+import { TokenVersions } from './services/token-versions';
 import { UserService } from './services/users';
 
 export const systemClock: Clock = { now: () => new Date() };
@@ -30,11 +38,20 @@ export interface ApiOptions {
   clock?: Clock;
 }
 
+/**
+ * With REDIS_URL the cache, rate limits and token versions live in Redis (its readiness check,
+ * non-critical, is appended to `options.health`); without it, in-process stand-ins. `close()`
+ * releases the Redis connection.
+ */
 export function composeApi(options: ApiOptions) {
   const { pool, config } = options;
   const clock = options.clock ?? systemClock;
   const users = new PostgresUserStore(pool);
   const audit = new PostgresAuditLog(pool);
+  const backends = createCacheBackends({ url: config.redisUrl, logger: options.logger, ...config.redis });
+  options.health.push(...backends.health);
+  const eventCache = new EventCache({ cache: backends.cache, ttlMs: config.cache.ttlMs, soldOutTtlMs: config.cache.soldOutTtlMs });
+  const tokenVersions = new TokenVersions({ users, cache: backends.cache, ttlMs: config.cache.tokenVersionTtlMs });
   const accessTokens = new JwtAccessTokenCodec({
     secret: options.jwtSecret,
     issuer: config.auth.issuer,
@@ -49,12 +66,22 @@ export function composeApi(options: ApiOptions) {
     audit,
     clock,
     refreshTokenTtlMs: config.auth.refreshTokenTtlMs,
+    tokenVersions,
+    sessions: new PostgresSessionStore(pool),
   });
   const services = {
     auth,
-    users: new UserService({ users, audit }),
-    events: new EventService({ events: new PostgresEventStore(pool), audit }),
-    bookings: new BookingService({ bookings: new PostgresBookingStore(pool), clock, holdMs: config.bookingHoldMs }),
+    users: new UserService({ users, audit, tokenVersions }),
+    events: new EventService({ events: new PostgresEventStore(pool), audit, cache: eventCache }),
+    bookings: new BookingService({
+      bookings: new PostgresBookingStore(pool),
+      clock,
+      holdMs: config.bookingHoldMs,
+      cache: eventCache,
+      holds: new PostgresHoldSchedule(pool),
+      audit,
+    }),
+    audit: new AuditService({ reader: new PostgresAuditReader(pool) }),
   };
   const app = createApp({
     logger: options.logger,
@@ -62,7 +89,8 @@ export function composeApi(options: ApiOptions) {
     health: options.health,
     metrics: options.metrics,
     http: config.http,
+    rateLimits: rateLimits({ limiters: backends.limiters, policies: config.rateLimits, subjectOf: (token) => auth.subjectOf(token), audit }),
     isShuttingDown: options.isShuttingDown,
   });
-  return { app, services, accessTokens, userStore: users };
+  return { app, services, accessTokens, userStore: users, cache: backends.cache, close: () => backends.close() };
 }

@@ -114,6 +114,26 @@ const ENV = z.object({
   NOTIFIER_RETRY_DELAY: duration('5s', 10, 3_600_000),
   EXPIRY_SWEEP_INTERVAL: duration('5s', 10, 3_600_000),
   EXPIRY_BATCH_SIZE: integer(500, 1, 10_000),
+  // ---- cache, rate limits, revocation (Redis when REDIS_URL is set, in-process otherwise)
+  REDIS_KEY_PREFIX: z
+    .string()
+    .default('goticket:')
+    .refine((v) => /^[A-Za-z0-9_.:-]{0,100}$/.test(v), 'must be up to 100 letters, digits, dots, colons, dashes or underscores'),
+  REDIS_COMMAND_TIMEOUT: duration('200ms', 10, 60_000),
+  REDIS_CONNECT_TIMEOUT: duration('2s', 100, 60_000),
+  REDIS_BREAKER_THRESHOLD: integer(5, 1, 1_000),
+  REDIS_BREAKER_HALF_OPEN: duration('5s', 100, 600_000),
+  CACHE_TTL: duration('5s', 0, 3_600_000),
+  CACHE_SOLD_OUT_TTL: duration('60s', 0, 3_600_000),
+  CACHE_TOKEN_VERSION_TTL: duration('60s', 0, 3_600_000),
+  RATE_LIMIT_LOGIN_FAILURES: integer(5, 0, 1_000_000),
+  RATE_LIMIT_LOGIN_WINDOW: duration('15m', 1_000, 86_400_000),
+  RATE_LIMIT_REGISTER: integer(10, 0, 1_000_000),
+  RATE_LIMIT_REGISTER_WINDOW: duration('1h', 1_000, 86_400_000),
+  RATE_LIMIT_WRITES: integer(60, 0, 1_000_000),
+  RATE_LIMIT_WRITES_WINDOW: duration('1m', 1_000, 86_400_000),
+  RATE_LIMIT_ANON: integer(600, 0, 1_000_000),
+  RATE_LIMIT_ANON_WINDOW: duration('1m', 1_000, 86_400_000),
 });
 
 export type Config = ReturnType<typeof toConfig>;
@@ -164,6 +184,24 @@ function toConfig(env: z.infer<typeof ENV>) {
       notifierRetryDelayMs: env.NOTIFIER_RETRY_DELAY,
       expirySweepIntervalMs: env.EXPIRY_SWEEP_INTERVAL,
       expiryBatchSize: env.EXPIRY_BATCH_SIZE,
+    },
+    redis: {
+      keyPrefix: env.REDIS_KEY_PREFIX,
+      commandTimeoutMs: env.REDIS_COMMAND_TIMEOUT,
+      connectTimeoutMs: env.REDIS_CONNECT_TIMEOUT,
+      breakerThreshold: env.REDIS_BREAKER_THRESHOLD,
+      breakerHalfOpenMs: env.REDIS_BREAKER_HALF_OPEN,
+    },
+    cache: {
+      ttlMs: env.CACHE_TTL,
+      soldOutTtlMs: env.CACHE_SOLD_OUT_TTL,
+      tokenVersionTtlMs: env.CACHE_TOKEN_VERSION_TTL,
+    },
+    rateLimits: {
+      loginFailures: { points: env.RATE_LIMIT_LOGIN_FAILURES, windowMs: env.RATE_LIMIT_LOGIN_WINDOW },
+      register: { points: env.RATE_LIMIT_REGISTER, windowMs: env.RATE_LIMIT_REGISTER_WINDOW },
+      writes: { points: env.RATE_LIMIT_WRITES, windowMs: env.RATE_LIMIT_WRITES_WINDOW },
+      anonymous: { points: env.RATE_LIMIT_ANON, windowMs: env.RATE_LIMIT_ANON_WINDOW },
     },
   };
 }

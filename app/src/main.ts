@@ -84,6 +84,7 @@ export async function main(role: ProcessRole, config: Config, logger: Logger): P
         metrics: registry,
         isShuttingDown: () => shuttingDown,
       });
+      closers.push({ name: 'redis', close: api.close });
       if (config.auth.admin) {
         const outcome = await api.services.auth.bootstrapAdmin(config.auth.admin.email, config.auth.admin.password);
         logger.info({ email: config.auth.admin.email, outcome }, 'admin bootstrap');

@@ -237,3 +237,88 @@ export interface Mailer {
   send(mail: Mail): Promise<void>;
   close?(): Promise<void>;
 }
+
+// ---- cache, rate limits, revocation
+
+/** What `Cache.get` found, with the stamp `Cache.set` needs to store a value read after it. */
+export interface CacheLookup {
+  value: string | null;
+  /** Opaque generation of the namespace when read. */
+  stamp: string;
+}
+
+/**
+ * A namespaced cache with race-free invalidation. A value is stored only if its namespace was
+ * not invalidated since the stamp was read, so a slow reader can never put back what a writer
+ * just invalidated. Never throws: a backend that cannot answer makes `get` return null
+ * (read the source, store nothing) and makes `set` a no-op.
+ */
+export interface Cache {
+  get(namespace: string, key: string): Promise<CacheLookup | null>;
+  set(namespace: string, key: string, value: string, ttlMs: number, stamp: string): Promise<void>;
+  /** Makes every key of these namespaces unreachable; retried in the background until the backend confirms. */
+  invalidate(namespaces: readonly string[]): Promise<void>;
+}
+
+export interface RateLimitPolicy {
+  /** Requests (points) allowed per window; 0 disables the limit. */
+  points: number;
+  windowMs: number;
+}
+
+export interface RateLimitVerdict {
+  allowed: boolean;
+  limit: number;
+  /** Points taken in the current window, this request included. */
+  consumed: number;
+  remaining: number;
+  /** Until the window of this key resets. */
+  resetMs: number;
+}
+
+export interface RateLimiter {
+  readonly policy: RateLimitPolicy;
+  /** Takes `points` (default 1) from the key's budget; `allowed` is false once it is exhausted. */
+  consume(key: string, points?: number): Promise<RateLimitVerdict>;
+  /** Gives points back (a request that turned out not to count). */
+  refund(key: string, points?: number): Promise<void>;
+  /** Forgets the key (e.g. failed logins after a successful one). */
+  reset(key: string): Promise<void>;
+}
+
+export interface RateLimiterFactory {
+  create(name: string, policy: RateLimitPolicy): RateLimiter;
+}
+
+export interface SessionStore {
+  /** Bumps the user's token version and revokes every refresh token; the new version, null when no such user. */
+  revokeAll(userId: string): Promise<number | null>;
+}
+
+export interface HoldSchedule {
+  /** Milliseconds until the earliest pending hold on the event lapses; null when it has none. */
+  msUntilNextExpiry(eventId: string): Promise<number | null>;
+}
+
+export interface AuditRecord {
+  id: string;
+  at: Date;
+  actorId: string | null;
+  action: string;
+  target: string | null;
+  ip: string | null;
+  requestId: string | null;
+  details: Record<string, unknown>;
+}
+
+export interface AuditQuery {
+  limit: number;
+  cursor?: string;
+  action?: string;
+  actorId?: string;
+}
+
+export interface AuditReader {
+  /** Newest first. */
+  list(query: AuditQuery): Promise<Page<AuditRecord>>;
+}

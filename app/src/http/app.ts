@@ -3,13 +3,17 @@ import helmet from 'helmet';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../observability/logger';
 import type { HealthCheck } from '../ports';
+import type { AuditService } from '../services/audit';
 import type { AuthService } from '../services/auth';
 import type { BookingService } from '../services/bookings';
 import type { EventService } from '../services/events';
 import type { UserService } from '../services/users';
+import { corsPolicy } from './cors';
 import { bearerToken, bodyParserErrors, requestContext, requestTimeout, requireJsonBodies } from './middleware';
 import { HttpProblem, PROBLEM_CONTENT_TYPE, toProblem } from './problem';
+import type { RateLimitMiddleware } from './rate-limit';
 import { parseInput, type RouteSpec } from './route';
+import { auditRoutes } from './routes/audit';
 import { authRoutes } from './routes/auth';
 import { bookingRoutes } from './routes/bookings';
 import { eventRoutes } from './routes/events';
@@ -23,15 +27,18 @@ export interface AppDeps {
   users: UserService;
   events: EventService;
   bookings: BookingService;
+  audit: AuditService;
   health: HealthCheck[];
   metrics: Registry;
-  http: { bodyLimit: string; requestTimeoutMs: number; trustProxy: boolean | number | string[] };
+  http: { bodyLimit: string; requestTimeoutMs: number; trustProxy: boolean | number | string[]; corsOrigins?: string[] };
+  /** Absent: no rate limits (tests of other concerns). */
+  rateLimits?: RateLimitMiddleware;
   /** True once shutdown began: readiness answers 503 so the load balancer drains us. */
   isShuttingDown(): boolean;
 }
 
-export function apiRoutes(deps: Pick<AppDeps, 'auth' | 'users' | 'events' | 'bookings'>): RouteSpec[] {
-  return [...authRoutes(deps.auth, deps.users), ...eventRoutes(deps.events), ...bookingRoutes(deps.bookings)];
+export function apiRoutes(deps: Pick<AppDeps, 'auth' | 'users' | 'events' | 'bookings' | 'audit'>): RouteSpec[] {
+  return [...authRoutes(deps.auth, deps.users), ...eventRoutes(deps.events), ...bookingRoutes(deps.bookings), ...auditRoutes(deps.audit)];
 }
 
 export function createApp(deps: AppDeps): Express {
@@ -46,10 +53,13 @@ export function createApp(deps: AppDeps): Express {
   app.use(healthRouter(deps.health, deps.isShuttingDown, deps.metrics));
 
   const api = express.Router();
+  api.use(corsPolicy(deps.http.corsOrigins ?? []));
   api.use(requestTimeout(deps.http.requestTimeoutMs));
+  if (deps.rateLimits) api.use(deps.rateLimits.requests);
   api.use(requireJsonBodies());
   api.use(express.json({ limit: deps.http.bodyLimit, strict: true, type: ['application/json', 'application/*+json'] }));
   api.use(bodyParserErrors());
+  if (deps.rateLimits) api.use(deps.rateLimits.logins);
 
   const routes = apiRoutes(deps);
   for (const spec of routes) api[spec.method](spec.path, handle(spec, deps.auth));
@@ -81,7 +91,7 @@ function handle(spec: RouteSpec, auth: AuthService) {
   return async (req: Request, res: Response) => {
     res.locals.routeTemplate = template;
     // Authentication first: an anonymous caller learns nothing from validation messages.
-    const actor = spec.auth === 'user' ? auth.authenticate(bearerToken(req)) : undefined;
+    const actor = spec.auth === 'user' ? await auth.authenticate(bearerToken(req)) : undefined;
     const params = parseInput(spec.params, req.params, 'params');
     const query = parseInput(spec.query, req.query, 'query');
     const headers = parseInput(spec.headers, req.headers, 'headers');

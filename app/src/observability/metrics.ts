@@ -67,3 +67,39 @@ export const notificationsSent = new Counter({
   labelNames: ['type'] as const,
   registers: [registry],
 });
+
+// ---- cache, rate limits, revocation
+
+export const CACHE_NAMES = ['event', 'event_list', 'sold_out', 'token_version'] as const;
+export type CacheName = (typeof CACHE_NAMES)[number];
+/** hit, miss, or `unavailable` (backend down or breaker open: the source was read). */
+export type CacheResult = 'hit' | 'miss' | 'unavailable';
+
+export const cacheLookups = new Counter({
+  name: 'goticket_cache_lookups_total',
+  help: 'Cache lookups by cache and result (hit, miss, unavailable)',
+  labelNames: ['cache', 'result'] as const,
+  registers: [registry],
+});
+
+export const RATE_LIMITERS = ['login', 'register', 'writes', 'anonymous'] as const;
+export type RateLimiterName = (typeof RATE_LIMITERS)[number];
+
+export const rateLimited = new Counter({
+  name: 'goticket_rate_limited_total',
+  help: 'Requests answered 429, by limiter',
+  labelNames: ['limiter'] as const,
+  registers: [registry],
+});
+
+export const rateLimitFallbacks = new Counter({
+  name: 'goticket_rate_limit_fallback_total',
+  help: 'Rate-limit decisions taken by the in-process limiter because Redis could not answer',
+  registers: [registry],
+});
+
+export const redisBreakerOpen = new Gauge({
+  name: 'goticket_redis_circuit_open',
+  help: '1 while the Redis circuit breaker is open or half-open (calls fail fast), else 0',
+  registers: [registry],
+});

@@ -1,8 +1,9 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { InvalidCredentialsError, RefreshTokenReusedError, UnauthenticatedError, ValidationError } from '../domain/errors';
 import { MAX_PASSWORD_BYTES, MIN_PASSWORD_LENGTH, normalizeEmail, type Actor, type User } from '../domain/user';
-import type { AccessTokenCodec, AuditLog, Clock, PasswordHasher, RefreshTokenStore, UserStore } from '../ports';
+import type { AccessTokenCodec, AuditLog, Clock, PasswordHasher, RefreshTokenStore, SessionStore, UserStore } from '../ports';
 import type { CallContext } from './context';
+import { TokenVersions } from './token-versions';
 
 export interface TokenPair {
   accessToken: string;
@@ -19,6 +20,10 @@ export interface AuthServiceDeps {
   audit: AuditLog;
   clock: Clock;
   refreshTokenTtlMs: number;
+  /** Revocation check of access tokens; without it every check reads PostgreSQL. */
+  tokenVersions?: TokenVersions;
+  /** Logout everywhere. */
+  sessions?: SessionStore;
 }
 
 /** Refresh tokens are random and stored only as their SHA-256: a database leak yields no usable token. */
@@ -38,8 +43,11 @@ export function assertPasswordPolicy(password: string): void {
 export class AuthService {
   /** Compared against when the email is unknown, so both paths cost one bcrypt verify. */
   private dummyHash: Promise<string> | undefined;
+  private readonly tokenVersions: TokenVersions;
 
-  constructor(private readonly deps: AuthServiceDeps) {}
+  constructor(private readonly deps: AuthServiceDeps) {
+    this.tokenVersions = deps.tokenVersions ?? new TokenVersions({ users: deps.users, ttlMs: 0 });
+  }
 
   async register(email: string, password: string): Promise<User> {
     assertPasswordPolicy(password);
@@ -84,9 +92,32 @@ export class AuthService {
     if (userId) await this.deps.audit.record({ actorId: userId, action: 'auth.logout', target: userId, ...context });
   }
 
-  authenticate(accessToken: string): Actor {
+  /**
+   * A valid signature is not enough: the token's version must still be the user's, so a role
+   * change, logout everywhere or a deleted account ends it before it expires.
+   */
+  async authenticate(accessToken: string): Promise<Actor> {
     const claims = this.deps.accessTokens.verify(accessToken);
+    const current = await this.tokenVersions.current(claims.userId);
+    if (current === null || current !== claims.tokenVersion) throw new UnauthenticatedError('access token revoked; sign in again');
     return { userId: claims.userId, role: claims.role };
+  }
+
+  /** The user a well-signed, unexpired token names (revocation not checked): rate limits key on it. */
+  subjectOf(accessToken: string): string | null {
+    try {
+      return this.deps.accessTokens.verify(accessToken).userId;
+    } catch {
+      return null;
+    }
+  }
+
+  /** Ends every session of the user: refresh tokens revoked, access tokens refused from the next request. */
+  async logoutEverywhere(actor: Actor, context: CallContext): Promise<void> {
+    if (!this.deps.sessions) throw new Error('logout everywhere needs a session store');
+    const version = await this.deps.sessions.revokeAll(actor.userId);
+    await this.tokenVersions.changed(actor.userId);
+    await this.deps.audit.record({ actorId: actor.userId, action: 'auth.logout_all', target: actor.userId, details: { tokenVersion: version }, ...context });
   }
 
   async bootstrapAdmin(email: string, password: string): Promise<'created' | 'exists'> {

@@ -2,7 +2,9 @@ import { createHash } from 'node:crypto';
 import { canCancelBooking, canConfirmBooking, canSeeBooking, isHoldLapsed, type Booking, type BookingStatus } from '../domain/booking';
 import { EventEndedError, HoldExpiredError, IdempotencyKeyReusedError, InvalidTransitionError, NotFoundError, SoldOutError } from '../domain/errors';
 import { isAdmin, type Actor } from '../domain/user';
-import type { BookingStore, Clock, Page, TransitionResult } from '../ports';
+import type { AuditLog, BookingStore, Clock, HoldSchedule, Page, TransitionResult } from '../ports';
+import type { CallContext } from './context';
+import type { EventCache } from './event-cache';
 
 export interface BookResult {
   booking: Booking;
@@ -10,10 +12,26 @@ export interface BookResult {
   replayed: boolean;
 }
 
+export interface BookingServiceDeps {
+  bookings: BookingStore;
+  clock: Clock;
+  holdMs: number;
+  /** Sold-out fast path and invalidation of the cached event after seat changes. */
+  cache?: EventCache;
+  /** Caps the seat marker's life at the next hold expiry (seats the sweeper will release). */
+  holds?: HoldSchedule;
+  audit?: AuditLog;
+}
+
 export class BookingService {
-  constructor(private readonly deps: { bookings: BookingStore; clock: Clock; holdMs: number }) {}
+  constructor(private readonly deps: BookingServiceDeps) {}
 
   async book(actor: Actor, eventId: string, quantity: number, idempotencyKey?: string): Promise<BookResult> {
+    // Sold-out fast path: a remembered upper bound of the seats left turns larger requests away
+    // without the booking statement (no row lock). It can only refuse; PostgreSQL alone books.
+    // A request with an Idempotency-Key may be a replay of a booking made earlier: it always asks the store.
+    const probe = await this.deps.cache?.seats(eventId);
+    if (probe && probe.bound !== null && quantity > probe.bound && !idempotencyKey) throw new SoldOutError(probe.bound);
     const result = await this.deps.bookings.reserve({
       eventId,
       userId: actor.userId,
@@ -24,10 +42,12 @@ export class BookingService {
     });
     switch (result.kind) {
       case 'created':
+        await this.deps.cache?.eventChanged(eventId);
         return { booking: result.booking, replayed: false };
       case 'replayed':
         return { booking: result.booking, replayed: true };
       case 'sold_out':
+        if (probe?.stamp) await this.rememberSeats(eventId, result.available, probe.stamp);
         throw new SoldOutError(result.available);
       case 'event_not_found':
         throw new NotFoundError('event');
@@ -54,10 +74,25 @@ export class BookingService {
     return this.settle(await this.deps.bookings.confirm(id), 'confirmed');
   }
 
-  async cancel(actor: Actor, id: string): Promise<Booking> {
+  async cancel(actor: Actor, id: string, context: CallContext = {}): Promise<Booking> {
     const booking = await this.get(actor, id);
     if (!canCancelBooking(actor, booking)) throw new NotFoundError('booking');
-    return this.settle(await this.deps.bookings.cancel(id), 'cancelled');
+    const cancelled = this.settle(await this.deps.bookings.cancel(id), 'cancelled');
+    // The seats are back: the event's cached copy and its seat marker go.
+    await this.deps.cache?.eventChanged(cancelled.eventId);
+    if (booking.userId !== actor.userId) {
+      await this.deps.audit?.record({ actorId: actor.userId, action: 'booking.cancelled_by_admin', target: id, details: { owner: booking.userId }, ...context });
+    }
+    return cancelled;
+  }
+
+  /** The marker lives until the earliest pending hold lapses at the latest (its seats may come back then). */
+  private async rememberSeats(eventId: string, available: number, stamp: string): Promise<void> {
+    const cache = this.deps.cache;
+    if (!cache) return;
+    const untilNextExpiry = this.deps.holds ? await this.deps.holds.msUntilNextExpiry(eventId) : null;
+    const ttlMs = untilNextExpiry === null ? Number.POSITIVE_INFINITY : untilNextExpiry;
+    if (ttlMs > 0) await cache.rememberSeats(eventId, available, stamp, ttlMs);
   }
 
   private settle(result: TransitionResult, to: BookingStatus): Booking {

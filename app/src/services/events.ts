@@ -3,41 +3,57 @@ import { applyPatch, assertCanDeleteEvent, assertCanManageEvent, assertValidSche
 import type { Actor } from '../domain/user';
 import type { AuditLog, EventQuery, EventStore, Page } from '../ports';
 import type { CallContext } from './context';
+import type { EventCache } from './event-cache';
 import { assertRole } from './guards';
 
 export class EventService {
-  constructor(private readonly deps: { events: EventStore; audit: AuditLog }) {}
+  constructor(private readonly deps: { events: EventStore; audit: AuditLog; cache?: EventCache }) {}
 
   async create(actor: Actor, input: NewEvent): Promise<Event> {
     assertRole(actor, ['organizer', 'admin'], 'only organizers and admins may create events');
     assertValidSchedule(input.startsAt, input.endsAt);
-    return this.deps.events.create({ ...input, organizerId: actor.userId });
+    const event = await this.deps.events.create({ ...input, organizerId: actor.userId });
+    await this.deps.cache?.eventCreated();
+    return event;
   }
 
   async get(id: string): Promise<Event> {
-    const event = await this.deps.events.get(id);
+    const load = () => this.deps.events.get(id);
+    const event = await (this.deps.cache ? this.deps.cache.event(id, load) : load());
     if (!event) throw new NotFoundError('event');
     return event;
   }
 
   list(query: EventQuery): Promise<Page<Event>> {
-    return this.deps.events.list(query);
+    const load = () => this.deps.events.list(query);
+    return this.deps.cache ? this.deps.cache.list(query, load) : load();
   }
 
-  async update(actor: Actor, id: string, patch: EventPatch): Promise<Event> {
-    const current = await this.get(id);
+  async update(actor: Actor, id: string, patch: EventPatch, context: CallContext = {}): Promise<Event> {
+    // Authorization and the early checks read PostgreSQL: never decide on a cached copy.
+    const current = await this.load(id);
     assertCanManageEvent(actor, current);
     // Early, readable refusal; the store re-checks against the locked row.
     applyPatch(current, patch);
     const updated = await this.deps.events.update(id, patch);
     if (!updated) throw new NotFoundError('event');
+    await this.deps.cache?.eventChanged(id);
+    const fields = Object.keys(patch).filter((field) => patch[field as keyof EventPatch] !== undefined);
+    await this.deps.audit.record({ actorId: actor.userId, action: 'event.updated', target: id, details: { fields, byAdmin: actor.userId !== current.organizerId }, ...context });
     return updated;
   }
 
   async delete(actor: Actor, id: string, context: CallContext): Promise<void> {
-    const current = await this.get(id);
+    const current = await this.load(id);
     assertCanDeleteEvent(actor, current);
     if (!(await this.deps.events.delete(id))) throw new NotFoundError('event');
+    await this.deps.cache?.eventChanged(id);
     await this.deps.audit.record({ actorId: actor.userId, action: 'event.deleted', target: id, details: { name: current.name }, ...context });
+  }
+
+  private async load(id: string): Promise<Event> {
+    const event = await this.deps.events.get(id);
+    if (!event) throw new NotFoundError('event');
+    return event;
   }
 }

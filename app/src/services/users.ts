@@ -3,9 +3,10 @@ import { assertAdmin } from './guards';
 import type { Actor, Role, User } from '../domain/user';
 import type { AuditLog, UserStore } from '../ports';
 import type { CallContext } from './context';
+import type { TokenVersions } from './token-versions';
 
 export class UserService {
-  constructor(private readonly deps: { users: UserStore; audit: AuditLog }) {}
+  constructor(private readonly deps: { users: UserStore; audit: AuditLog; tokenVersions?: TokenVersions }) {}
 
   async me(actor: Actor): Promise<User> {
     const user = await this.deps.users.findById(actor.userId);
@@ -19,6 +20,8 @@ export class UserService {
     if (!before) throw new NotFoundError('user');
     const user = await this.deps.users.setRole(userId, role);
     if (!user) throw new NotFoundError('user');
+    // setRole bumped the token version: the user's access tokens stop working now, not at expiry.
+    await this.deps.tokenVersions?.changed(userId);
     await this.deps.audit.record({ actorId: actor.userId, action: 'user.role_changed', target: userId, details: { from: before.role, to: role }, ...context });
     return user;
   }

@@ -42,6 +42,7 @@ export async function startTestApi(env: Record<string, string> = {}): Promise<Te
     },
     async close() {
       await closeServer(server);
+      await api.close();
       await db.drop();
     },
   };

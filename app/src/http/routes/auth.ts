@@ -58,6 +58,18 @@ export function authRoutes(auth: AuthService, users: UserService): RouteSpec[] {
       },
     }),
     route({
+      method: 'post',
+      path: '/auth/logout-all',
+      summary: 'Sign out everywhere: revokes every refresh token and every access token issued so far',
+      tags: ['auth'],
+      auth: 'user',
+      responses: { 204: { description: 'Every session ended' }, 401: problem('Not signed in') },
+      async handler({ actor, req }) {
+        await auth.logoutEverywhere(actor, callContext(req));
+        return { status: 204 };
+      },
+    }),
+    route({
       method: 'get',
       path: '/users/me',
       summary: 'The signed-in user',

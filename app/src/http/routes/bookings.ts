@@ -3,7 +3,7 @@ import { DomainError, IdempotencyKeyReusedError, SoldOutError, ValidationError }
 import type { BookingService } from '../../services/bookings';
 import { route, type RouteSpec } from '../route';
 import { BookingCreateBody, BookingJson, BookingListQuery, IdempotencyHeaders, IdParams, pageOf } from '../schemas';
-import { bookingJson } from './context';
+import { bookingJson, callContext } from './context';
 
 const problem = (description: string) => ({ description });
 
@@ -91,8 +91,8 @@ export function bookingRoutes(bookings: BookingService): RouteSpec[] {
       auth: 'user',
       params: IdParams,
       responses: { 200: { description: 'Cancelled', schema: BookingJson }, 404: problem('No such booking'), 409: problem('Already cancelled or expired') },
-      async handler({ actor, params }) {
-        return { status: 200, body: bookingJson(await bookings.cancel(actor, params.id)) };
+      async handler({ actor, params, req }) {
+        return { status: 200, body: bookingJson(await bookings.cancel(actor, params.id, callContext(req))) };
       },
     }),
   ];

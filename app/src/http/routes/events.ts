@@ -61,8 +61,8 @@ export function eventRoutes(events: EventService): RouteSpec[] {
         404: problem('No such event'),
         409: problem('Capacity below seats taken'),
       },
-      async handler({ actor, params, body }) {
-        return { status: 200, body: await events.update(actor, params.id, body) };
+      async handler({ actor, params, body, req }) {
+        return { status: 200, body: await events.update(actor, params.id, body, callContext(req)) };
       },
     }),
     route({

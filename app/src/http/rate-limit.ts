@@ -1,0 +1,127 @@
+import { createHash } from 'node:crypto';
+import type { Request, RequestHandler, Response } from 'express';
+import { RateLimitedError } from '../domain/errors';
+import { normalizeEmail } from '../domain/user';
+import { rateLimited, type RateLimiterName } from '../observability/metrics';
+import type { AuditLog, RateLimiter, RateLimiterFactory, RateLimitPolicy, RateLimitVerdict } from '../ports';
+import { callContext } from './routes/context';
+
+export interface RateLimitPolicies {
+  /** Failed logins per email + client IP; a successful login clears the count. */
+  loginFailures: RateLimitPolicy;
+  /** Registration attempts per client IP. */
+  register: RateLimitPolicy;
+  /** POST/PATCH/DELETE per signed-in user. */
+  writes: RateLimitPolicy;
+  /** Every request without a valid access token, per client IP. */
+  anonymous: RateLimitPolicy;
+}
+
+export interface RateLimitDeps {
+  limiters: RateLimiterFactory;
+  policies: RateLimitPolicies;
+  /** The user a request's bearer token names, when its signature is valid. */
+  subjectOf(token: string): string | null;
+  audit: AuditLog;
+}
+
+export interface RateLimitMiddleware {
+  /** Before body parsing: anonymous, per-user writes, registrations. */
+  requests: RequestHandler;
+  /** After body parsing (needs the email): failed logins. */
+  logins: RequestHandler;
+}
+
+const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+const BEARER = /^Bearer ([A-Za-z0-9._~+/=-]{1,4096})$/;
+
+/**
+ * rate-limiter-flexible behind the RateLimiter port (Redis, or in-process when Redis is down or
+ * not configured). Every limited answer carries RateLimit-Limit/-Remaining/-Reset/-Policy of the
+ * tightest limit that applied; a refusal is 429 problem+json with Retry-After. Client IPs come
+ * from `req.ip`, which honours TRUST_PROXY (set it to the ingress hops, never blindly `true`).
+ */
+export function rateLimits(deps: RateLimitDeps): RateLimitMiddleware {
+  const make = (name: RateLimiterName, policy: RateLimitPolicy) => (policy.points > 0 ? deps.limiters.create(name, policy) : null);
+  const login = make('login', deps.policies.loginFailures);
+  const register = make('register', deps.policies.register);
+  const writes = make('writes', deps.policies.writes);
+  const anonymous = make('anonymous', deps.policies.anonymous);
+
+  const requests: RequestHandler = async (req, res, next) => {
+    const checks: Array<[RateLimiterName, RateLimiter, string]> = [];
+    const header = req.get('authorization');
+    const token = header ? BEARER.exec(header)?.[1] : undefined;
+    const userId = token ? deps.subjectOf(token) : null;
+    const ip = clientIp(req);
+    if (userId) {
+      if (writes && WRITE_METHODS.has(req.method)) checks.push(['writes', writes, userId]);
+    } else if (anonymous) {
+      checks.push(['anonymous', anonymous, ip]);
+    }
+    if (register && req.method === 'POST' && req.path === '/auth/register') checks.push(['register', register, ip]);
+    if (checks.length === 0) return next();
+    try {
+      const verdicts = await Promise.all(checks.map(async ([name, limiter, key]) => [name, limiter, await limiter.consume(key)] as const));
+      const refused = verdicts.find(([, , verdict]) => !verdict.allowed);
+      if (refused) return next(refuse(res, refused[0], refused[1].policy, refused[2]));
+      for (const [, limiter, verdict] of verdicts) advertise(res, limiter.policy, verdict);
+      next();
+    } catch (error) {
+      next(error);
+    }
+  };
+
+  const logins: RequestHandler = async (req, res, next) => {
+    const email = (req.body as { email?: unknown } | undefined)?.email;
+    if (!login || req.method !== 'POST' || req.path !== '/auth/login' || typeof email !== 'string') return next();
+    // Email + IP: a guesser is stopped without letting anyone lock a victim out from elsewhere.
+    const key = createHash('sha256').update(`${normalizeEmail(email)}\u0000${clientIp(req)}`).digest('base64url');
+    try {
+      // Taken before the password is checked, so parallel guesses cannot all slip through.
+      const verdict = await login.consume(key);
+      if (!verdict.allowed) {
+        if (verdict.consumed === verdict.limit + 1) {
+          await deps.audit.record({ actorId: null, action: 'auth.login_locked', target: normalizeEmail(email).slice(0, 254), details: { failures: verdict.limit }, ...callContext(req) });
+        }
+        return next(refuse(res, 'login', login.policy, verdict));
+      }
+      advertise(res, login.policy, verdict);
+      res.once('finish', () => {
+        // Only wrong passwords count: a success clears the slate, anything else gives the point back.
+        if (res.statusCode === 200) void login.reset(key).catch(() => undefined);
+        else if (res.statusCode !== 401) void login.refund(key).catch(() => undefined);
+      });
+      next();
+    } catch (error) {
+      next(error);
+    }
+  };
+
+  return { requests, logins };
+}
+
+function clientIp(req: Request): string {
+  return req.ip ?? req.socket.remoteAddress ?? 'unknown';
+}
+
+const seconds = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
+
+/** Sets the RateLimit-* headers (IETF draft) unless a tighter limit already did. */
+function advertise(res: Response, policy: RateLimitPolicy, verdict: RateLimitVerdict, force = false): void {
+  const shown = res.locals.rateLimit as RateLimitVerdict | undefined;
+  if (!force && shown && shown.remaining <= verdict.remaining) return;
+  res.locals.rateLimit = verdict;
+  res.set({
+    'RateLimit-Limit': String(verdict.limit),
+    'RateLimit-Remaining': String(verdict.remaining),
+    'RateLimit-Reset': String(seconds(verdict.resetMs)),
+    'RateLimit-Policy': `${policy.points};w=${seconds(policy.windowMs)}`,
+  });
+}
+
+function refuse(res: Response, limiter: RateLimiterName, policy: RateLimitPolicy, verdict: RateLimitVerdict): RateLimitedError {
+  rateLimited.inc({ limiter });
+  advertise(res, policy, verdict, true);
+  return new RateLimitedError(seconds(verdict.resetMs));
+}
