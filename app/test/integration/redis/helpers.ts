@@ -1,0 +1,62 @@
+/** Shared fixtures of the Redis integration tests: a key prefix of their own, cleaned up after. */
+import { Redis } from 'ioredis';
+import { RedisConnection } from '../../../src/adapters/redis/connection';
+import { createLogger } from '../../../src/observability/logger';
+import { startTestApi, type TestApi } from '../../support/api';
+import { TEST_REDIS_URL, uniqueName } from '../../support/env';
+
+export const quietLogger = createLogger({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+
+export function testKeyPrefix(): string {
+  return `${uniqueName('gtr')}:`;
+}
+
+export function connect(prefix: string, url = TEST_REDIS_URL, overrides: { commandTimeoutMs?: number; breakerThreshold?: number; breakerHalfOpenMs?: number } = {}) {
+  return new RedisConnection({
+    url,
+    keyPrefix: prefix,
+    commandTimeoutMs: overrides.commandTimeoutMs ?? 200,
+    connectTimeoutMs: 1_000,
+    breakerThreshold: overrides.breakerThreshold ?? 5,
+    breakerHalfOpenMs: overrides.breakerHalfOpenMs ?? 500,
+    logger: quietLogger,
+  });
+}
+
+/** Every key under `prefix` matching `pattern` on the shared server. */
+export async function scanKeys(prefix: string, pattern = '*'): Promise<string[]> {
+  const redis = new Redis(TEST_REDIS_URL);
+  try {
+    const found: string[] = [];
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}${pattern}`, 'COUNT', 500);
+      cursor = next;
+      found.push(...keys);
+    } while (cursor !== '0');
+    return found;
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/** Deletes every key under `prefix`; returns how many there were. */
+export async function deleteKeys(prefix: string): Promise<number> {
+  const keys = await scanKeys(prefix);
+  if (keys.length === 0) return 0;
+  const redis = new Redis(TEST_REDIS_URL);
+  try {
+    return await redis.del(...keys);
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/** The real API on a database of its own, with Redis at `redisUrl` under a fresh key prefix. */
+export async function startRedisApi(env: Record<string, string> = {}, redisUrl = TEST_REDIS_URL): Promise<TestApi & { prefix: string }> {
+  const prefix = testKeyPrefix();
+  const api = await startTestApi({ REDIS_URL: redisUrl, REDIS_KEY_PREFIX: prefix, ...env });
+  return Object.assign(api, { prefix });
+}
+
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
