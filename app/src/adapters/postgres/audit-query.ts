@@ -36,7 +36,7 @@ export class PostgresAuditReader implements AuditReader {
     if (query.actorId) where.push(`actor_id = ${bind(query.actorId)}::uuid`);
     const { rows } = await this.pool.query<AuditRow>(
       `SELECT id::text AS id, at, actor_id, action, target, ip, request_id, details FROM audit_log
-        ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ${bind(query.limit + 1)}`,
+        ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY audit_log.id DESC LIMIT ${bind(query.limit + 1)}`,
       params,
     );
     const items = rows.slice(0, query.limit).map(

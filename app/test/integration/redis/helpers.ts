@@ -52,11 +52,28 @@ export async function deleteKeys(prefix: string): Promise<number> {
   }
 }
 
-/** The real API on a database of its own, with Redis at `redisUrl` under a fresh key prefix. */
+/**
+ * The real API on a database of its own, with Redis at `redisUrl` under a fresh key prefix.
+ * Generous Redis deadlines by default: on a loaded CI machine a 200 ms command timeout would
+ * open the breaker and turn these tests into outage tests (outage.test.ts sets its own).
+ */
 export async function startRedisApi(env: Record<string, string> = {}, redisUrl = TEST_REDIS_URL): Promise<TestApi & { prefix: string }> {
   const prefix = testKeyPrefix();
-  const api = await startTestApi({ REDIS_URL: redisUrl, REDIS_KEY_PREFIX: prefix, ...env });
+  const api = await startTestApi({ REDIS_URL: redisUrl, REDIS_KEY_PREFIX: prefix, REDIS_COMMAND_TIMEOUT: '2s', REDIS_BREAKER_THRESHOLD: '50', ...env });
+  await waitForRedis(api.url);
   return Object.assign(api, { prefix });
 }
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Polls readiness until the API reports Redis `up` (the service itself never waits for Redis). */
+export async function waitForRedis(apiUrl: string, timeoutMs = 5_000): Promise<void> {
+  const ready = apiUrl.replace(/\/api\/v1$/, '/healthz/ready');
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const body = (await (await fetch(ready)).json()) as { checks: Record<string, string> };
+    if (body.checks.redis === 'up') return;
+    if (Date.now() > deadline) throw new Error(`redis not up after ${timeoutMs}ms: ${JSON.stringify(body)}`);
+    await sleep(25);
+  }
+}
