@@ -1,22 +1,6 @@
 import { type Actor, isAdmin } from './user';
 import { CapacityBelowTakenError, ForbiddenError, ValidationError, type FieldError } from './errors';
 
-export interface Event {
-  id: string;
-  name: string;
-  description: string;
-  venue: string;
-  startsAt: Date;
-  endsAt: Date;
-  priceCents: number;
-  currency: string;
-  capacity: number;
-  available: number;
-  organizerId: string;
-  createdAt: Date;
-  updatedAt: Date;
-}
-
 export interface NewEvent {
   name: string;
   description: string;
@@ -26,6 +10,15 @@ export interface NewEvent {
   priceCents: number;
   currency: string;
   capacity: number;
+}
+
+export interface Event extends NewEvent {
+  id: string;
+  /** Seats not held by a pending or confirmed booking. */
+  available: number;
+  organizerId: string;
+  createdAt: Date;
+  updatedAt: Date;
 }
 
 export type EventPatch = Partial<NewEvent>;
