@@ -50,7 +50,9 @@ afterAll(async () => {
 
 async function counter(metric: typeof cacheLookups, labels: Record<string, string>): Promise<number> {
   const { values } = await metric.get();
-  return values.filter((v) => Object.entries(labels).every(([k, val]) => v.labels[k] === val)).reduce((sum, v) => sum + v.value, 0);
+  return values
+    .filter((v) => Object.entries(labels).every(([k, val]) => (v.labels as Record<string, unknown>)[k] === val))
+    .reduce((sum, v) => sum + v.value, 0);
 }
 
 const eventHits = () => counter(cacheLookups, { cache: 'event', result: 'hit' });

@@ -38,7 +38,7 @@ async function event(capacity: number): Promise<string> {
 }
 
 const book = (token: string, eventId: string, quantity = 1, headers: Record<string, string> = {}) =>
-  call<{ id: string; status: string }>(`${api.url}/events/${eventId}/bookings`, { token, body: { quantity }, headers });
+  call<{ id: string; status: string; type?: string; detail?: string }>(`${api.url}/events/${eventId}/bookings`, { token, body: { quantity }, headers });
 
 async function seats(eventId: string) {
   const { rows } = await api.db.pool.query<{ available: number; held: number; bookings: number }>(
