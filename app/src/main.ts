@@ -5,6 +5,8 @@
  *   migrate  apply SQL migrations and exit
  *   all      api + worker in one process, migrating first (the local default)
  */
+// First: OpenTelemetry must patch http, express, pg, amqplib before they load (on only with OTEL_EXPORTER_OTLP_ENDPOINT).
+import { shutdownTracing } from './observability/tracing';
 import { randomBytes } from 'node:crypto';
 import express from 'express';
 import { startEmbeddedPostgres } from './adapters/postgres/embedded';
@@ -14,7 +16,7 @@ import { ConfigError, loadConfig, type Config } from './config';
 import { healthRouter } from './http/health';
 import { closeServer, listen } from './http/server';
 import { createLogger, type Logger } from './observability/logger';
-import { registry } from './observability/metrics';
+import { observePool, registry } from './observability/metrics';
 import type { Closeable, HealthCheck } from './ports';
 import { composeApi } from './compose';
 import { startWorkers } from './workers';
@@ -24,7 +26,7 @@ export type ProcessRole = (typeof ROLES)[number];
 
 export async function main(role: ProcessRole, config: Config, logger: Logger): Promise<void> {
   /** Closed in reverse order on shutdown. */
-  const closers: Array<{ name: string } & Closeable> = [];
+  const closers: Array<{ name: string } & Closeable> = [{ name: 'tracing', close: shutdownTracing }];
   let shuttingDown = false;
 
   const shutdown = async (reason: string, exitCode: number) => {
@@ -64,6 +66,7 @@ export async function main(role: ProcessRole, config: Config, logger: Logger): P
       applicationName: `goticket-${role}`,
     });
     closers.push({ name: 'postgres-pool', close: () => pool.end() });
+    observePool(pool);
 
     if (role === 'migrate' || role === 'all' || !config.database.url) {
       const applied = await migrate(pool);

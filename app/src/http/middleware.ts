@@ -4,6 +4,7 @@ import { UnauthenticatedError } from '../domain/errors';
 import type { Actor } from '../domain/user';
 import { logContext, type Logger } from '../observability/logger';
 import { httpRequestDuration } from '../observability/metrics';
+import { inActiveContext } from '../observability/trace-context';
 import { HttpProblem } from './problem';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -16,7 +17,8 @@ export function requestContext(logger: Logger): RequestHandler {
     res.locals.requestId = requestId;
     res.setHeader('X-Request-Id', requestId);
     const started = process.hrtime.bigint();
-    res.on('finish', () => {
+    // bound to the request's trace context: 'finish' fires from the socket, outside it
+    res.on('finish', inActiveContext(() => {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       const route = (res.locals.routeTemplate as string | undefined) ?? 'unmatched';
       httpRequestDuration.observe({ method: req.method, route, status: String(res.statusCode) }, seconds);
@@ -24,7 +26,7 @@ export function requestContext(logger: Logger): RequestHandler {
       logContext.run({ request_id: requestId }, () =>
         logger[level]({ method: req.method, route, status: res.statusCode, duration_ms: Math.round(seconds * 1000), ip: req.ip }, 'request'),
       );
-    });
+    }));
     logContext.run({ request_id: requestId }, next);
   };
 }

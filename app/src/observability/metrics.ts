@@ -103,3 +103,97 @@ export const redisBreakerOpen = new Gauge({
   help: '1 while the Redis circuit breaker is open or half-open (calls fail fast), else 0',
   registers: [registry],
 });
+
+// ---- business (issue 5): what was sold, without ids in labels
+
+export const ticketsSold = new Counter({
+  name: 'goticket_tickets_sold_total',
+  help: 'Seats of bookings confirmed (a hold becomes a sale on confirm)',
+  registers: [registry],
+});
+
+export const revenueCents = new Counter({
+  name: 'goticket_revenue_cents_total',
+  help: 'Amount of confirmed bookings, in minor units of the event currency',
+  registers: [registry],
+});
+
+/** Booking state changes made through the API; expiries are goticket_booking_expiries_total. */
+export const BOOKING_TRANSITIONS = ['pending', 'confirmed', 'cancelled'] as const;
+export const bookingTransitions = new Counter({
+  name: 'goticket_booking_transitions_total',
+  help: 'Bookings entering a status through the API (pending = hold created)',
+  labelNames: ['status'] as const,
+  registers: [registry],
+});
+for (const status of BOOKING_TRANSITIONS) bookingTransitions.inc({ status }, 0);
+for (const outcome of BOOKING_OUTCOMES) bookingOutcomes.inc({ outcome }, 0);
+
+/** Top events by seats sold, refreshed by the worker; label = "name (start date)", at most TOP_EVENTS series. */
+export const TOP_EVENTS = 10;
+export const topEventTicketsSold = new Gauge({
+  name: 'goticket_top_event_tickets_sold',
+  help: `Seats sold (confirmed) of the ${TOP_EVENTS} best-selling upcoming or recent events, by event name and start date`,
+  labelNames: ['event'] as const,
+  registers: [registry],
+});
+
+// ---- PostgreSQL pool (every pool of the process, summed)
+
+interface PoolLike {
+  totalCount: number;
+  idleCount: number;
+  waitingCount: number;
+  ended?: boolean;
+  options?: { max?: number };
+}
+const pools = new Set<PoolLike>();
+
+/** Adds a pg Pool to the gauges below (read on every scrape). */
+export function observePool(pool: PoolLike): void {
+  pools.add(pool);
+}
+
+const livePools = () => [...pools].filter((pool) => (pool.ended ? (pools.delete(pool), false) : true));
+
+export const pgPoolClients = new Gauge({
+  name: 'goticket_pg_pool_clients',
+  help: 'PostgreSQL pool clients by state (active = checked out, idle = open and free)',
+  labelNames: ['state'] as const,
+  registers: [registry],
+  collect() {
+    const live = livePools();
+    const total = live.reduce((sum, p) => sum + p.totalCount, 0);
+    const idle = live.reduce((sum, p) => sum + p.idleCount, 0);
+    this.set({ state: 'active' }, total - idle);
+    this.set({ state: 'idle' }, idle);
+  },
+});
+
+export const pgPoolWaiting = new Gauge({
+  name: 'goticket_pg_pool_waiting_requests',
+  help: 'Queries waiting for a free PostgreSQL pool client',
+  registers: [registry],
+  collect() {
+    this.set(livePools().reduce((sum, p) => sum + p.waitingCount, 0));
+  },
+});
+
+export const pgPoolMax = new Gauge({
+  name: 'goticket_pg_pool_max_clients',
+  help: 'Configured size of the PostgreSQL pool(s)',
+  registers: [registry],
+  collect() {
+    this.set(livePools().reduce((sum, p) => sum + (p.options?.max ?? 10), 0));
+  },
+});
+
+// ---- RabbitMQ queue depth (sampled by the worker)
+
+export const QUEUE_ROLES = ['notifications', 'retry', 'dlq'] as const;
+export const queueMessages = new Gauge({
+  name: 'goticket_queue_messages',
+  help: 'Messages ready in a RabbitMQ queue, by role (notifications, retry, dlq)',
+  labelNames: ['queue'] as const,
+  registers: [registry],
+});

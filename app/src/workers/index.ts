@@ -2,9 +2,11 @@ import type { Pool } from 'pg';
 import { createMailer } from '../adapters/mailer';
 import { MemoryEventBus } from '../adapters/memory/event-bus';
 import { PostgresNotifications } from '../adapters/postgres/notifications';
+import { sampleTopEvents } from '../adapters/postgres/sales';
 import { AmqpConnection } from '../adapters/rabbitmq/connection';
 import { RabbitConsumer } from '../adapters/rabbitmq/consumer';
 import { RabbitPublisher } from '../adapters/rabbitmq/publisher';
+import { sampleQueueDepth } from '../adapters/rabbitmq/queue-depth';
 import { topologyNames } from '../adapters/rabbitmq/topology';
 import type { Config } from '../config';
 import type { Logger } from '../observability/logger';
@@ -57,6 +59,8 @@ export async function startWorkers(deps: WorkerDeps): Promise<Workers> {
     });
     health.push({ name: 'rabbitmq', critical: true, check: async () => (connection.connected ? 'up' : 'down') });
     closers.push(() => connection.close(), () => rabbitPublisher.close());
+    const depth = sampleQueueDepth(connection);
+    closers.push(() => depth.close());
     logger.info({ prefix: m.amqpPrefix }, 'event bus: RabbitMQ');
   } else {
     const bus = new MemoryEventBus({ prefetch: m.notifierPrefetch, maxAttempts: m.notifierMaxAttempts, retryDelayMs: m.notifierRetryDelayMs, logger });
@@ -76,6 +80,8 @@ export async function startWorkers(deps: WorkerDeps): Promise<Workers> {
   const notifier = new Notifier({ consumer, notifications: new PostgresNotifications(pool), mailer, logger });
   const sweeper = new HoldExpirySweeper({ pool, logger, intervalMs: m.expirySweepIntervalMs, batchSize: m.expiryBatchSize });
 
+  const sales = sampleTopEvents(pool, logger);
+  closers.push(() => sales.close());
   await notifier.start();
   await relay.start();
   sweeper.start();

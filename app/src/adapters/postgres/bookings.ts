@@ -2,13 +2,15 @@ import { randomUUID } from 'node:crypto';
 import type { Pool } from 'pg';
 import type { Booking } from '../../domain/booking';
 import type { BookingQuery, BookingStore, Page, ReserveInput, ReserveResult, TransitionResult } from '../../ports';
+import { traceHeaders } from '../../observability/trace-context';
 import { decodeCursor, encodeCursor } from './cursor';
 import { isUniqueViolation } from './pool';
 import { BOOKING_COLUMNS, BOOKING_EVENT_PAYLOAD, toBooking, type BookingRow } from './rows';
 
-const outboxFor = (type: string, from: string) =>
-  `INSERT INTO outbox (aggregate_type, aggregate_id, type, payload)
-   SELECT 'booking', b.id, '${type}', ${BOOKING_EVENT_PAYLOAD('b')} FROM ${from} b`;
+/** `headers`: the parameter carrying the caller's trace context (null → '{}'), so the trace continues in the worker. */
+const outboxFor = (type: string, from: string, headers: string) =>
+  `INSERT INTO outbox (aggregate_type, aggregate_id, type, payload, headers)
+   SELECT 'booking', b.id, '${type}', ${BOOKING_EVENT_PAYLOAD('b')}, COALESCE(${headers}::jsonb, '{}'::jsonb) FROM ${from} b`;
 
 /**
  * The whole reservation in ONE statement: the conditional decrement takes the event's row lock,
@@ -24,14 +26,14 @@ export const RESERVE_SQL = `WITH reserved AS (
     SELECT $5, r.id, $2, $3, r.price_cents * $3, 'pending', now() + make_interval(secs => $4::double precision / 1000), $6, $7
       FROM reserved r
     RETURNING ${BOOKING_COLUMNS}
-  ), ob AS (${outboxFor('booking.created', 'b')})
+  ), ob AS (${outboxFor('booking.created', 'b', '$8')})
   SELECT ${BOOKING_COLUMNS} FROM b`;
 
 const CONFIRM_SQL = `WITH b AS (
     UPDATE bookings SET status = 'confirmed', updated_at = now()
      WHERE id = $1 AND status = 'pending' AND expires_at > now()
      RETURNING ${BOOKING_COLUMNS}
-  ), ob AS (${outboxFor('booking.confirmed', 'b')})
+  ), ob AS (${outboxFor('booking.confirmed', 'b', '$2')})
   SELECT ${BOOKING_COLUMNS} FROM b`;
 
 /** Cancelling releases the seats in the same statement; the status guard makes it happen once. */
@@ -41,7 +43,7 @@ const CANCEL_SQL = `WITH b AS (
      RETURNING ${BOOKING_COLUMNS}
   ), released AS (
     UPDATE events e SET available = e.available + b.quantity, updated_at = now() FROM b WHERE e.id = b.event_id
-  ), ob AS (${outboxFor('booking.cancelled', 'b')})
+  ), ob AS (${outboxFor('booking.cancelled', 'b', '$2')})
   SELECT ${BOOKING_COLUMNS} FROM b`;
 
 export class PostgresBookingStore implements BookingStore {
@@ -61,6 +63,7 @@ export class PostgresBookingStore implements BookingStore {
         randomUUID(),
         input.idempotencyKey ?? null,
         input.requestHash ?? null,
+        traceHeaders(),
       ]);
       if (rows[0]) return { kind: 'created', booking: toBooking(rows[0]) };
     } catch (error) {
@@ -126,7 +129,7 @@ export class PostgresBookingStore implements BookingStore {
   }
 
   private async transition(sql: string, id: string): Promise<TransitionResult> {
-    const { rows } = await this.pool.query<BookingRow>(sql, [id]);
+    const { rows } = await this.pool.query<BookingRow>(sql, [id, traceHeaders()]);
     if (rows[0]) return { kind: 'ok', booking: toBooking(rows[0]) };
     const current = await this.get(id);
     return current ? { kind: 'refused', booking: current } : { kind: 'not_found' };

@@ -2,6 +2,7 @@ import { once } from 'node:events';
 import type { ConfirmChannel, Options } from 'amqplib';
 import { circuitBreaker, ConsecutiveBreaker, ExponentialBackoff, handleAll, type CircuitBreakerPolicy } from 'cockatiel';
 import type { Logger } from '../../observability/logger';
+import { withRemoteContext } from '../../observability/trace-context';
 import type { DomainMessage, EventPublisher, PublishResult } from '../../ports';
 import type { AmqpConnection } from './connection';
 import { encodeMessage } from './message';
@@ -71,8 +72,11 @@ export class RabbitPublisher implements EventPublisher {
       confirms.push(
         new Promise<PublishResult>((resolve) => {
           try {
-            writable = channel.publish(exchange, message.type, encodeMessage(message), publishProperties(message), (error) =>
-              resolve(error ? { id: message.id, ok: false, error: toError(error) } : { id: message.id, ok: true }),
+            // In the trace of the request that wrote the outbox row: the consumer's span joins it.
+            writable = withRemoteContext(messageHeaders(message), () =>
+              channel.publish(exchange, message.type, encodeMessage(message), publishProperties(message), (error) =>
+                resolve(error ? { id: message.id, ok: false, error: toError(error) } : { id: message.id, ok: true }),
+              ),
             );
           } catch (error) {
             resolve({ id: message.id, ok: false, error: toError(error) });
@@ -131,8 +135,12 @@ function publishProperties(message: DomainMessage): Options.Publish {
     contentType: 'application/json',
     timestamp: Math.floor(Date.parse(message.occurredAt) / 1000),
     appId: 'goticket',
-    headers: (message as { headers?: Record<string, unknown> }).headers ?? {},
+    headers: { ...messageHeaders(message) },
   };
+}
+
+function messageHeaders(message: DomainMessage): Record<string, unknown> {
+  return (message as { headers?: Record<string, unknown> }).headers ?? {};
 }
 
 function toError(error: unknown): Error {

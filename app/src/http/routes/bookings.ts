@@ -1,4 +1,4 @@
-import { bookingOutcomes, type BookingOutcome } from '../../observability/metrics';
+import { bookingOutcomes, bookingTransitions, revenueCents, ticketsSold, type BookingOutcome } from '../../observability/metrics';
 import { DomainError, IdempotencyKeyReusedError, SoldOutError, ValidationError } from '../../domain/errors';
 import type { BookingService } from '../../services/bookings';
 import { route, type RouteSpec } from '../route';
@@ -37,6 +37,7 @@ export function bookingRoutes(bookings: BookingService): RouteSpec[] {
         try {
           const { booking, replayed } = await bookings.book(actor, params.id, body.quantity, headers['idempotency-key']);
           bookingOutcomes.inc({ outcome: replayed ? 'conflict' : 'created' });
+          if (!replayed) bookingTransitions.inc({ status: 'pending' });
           res.location(`${res.req.baseUrl}/bookings/${booking.id}`);
           const replyHeaders: Record<string, string> = replayed ? { 'Idempotent-Replayed': 'true' } : {};
           return { status: replayed ? 200 : 201, body: bookingJson(booking), headers: replyHeaders };
@@ -80,7 +81,11 @@ export function bookingRoutes(bookings: BookingService): RouteSpec[] {
       params: IdParams,
       responses: { 200: { description: 'Confirmed', schema: BookingJson }, 404: problem('No such booking'), 409: problem('Expired or not pending') },
       async handler({ actor, params }) {
-        return { status: 200, body: bookingJson(await bookings.confirm(actor, params.id)) };
+        const booking = await bookings.confirm(actor, params.id);
+        bookingTransitions.inc({ status: 'confirmed' });
+        ticketsSold.inc(booking.quantity);
+        revenueCents.inc(booking.amountCents);
+        return { status: 200, body: bookingJson(booking) };
       },
     }),
     route({
@@ -92,7 +97,9 @@ export function bookingRoutes(bookings: BookingService): RouteSpec[] {
       params: IdParams,
       responses: { 200: { description: 'Cancelled', schema: BookingJson }, 404: problem('No such booking'), 409: problem('Already cancelled or expired') },
       async handler({ actor, params, req }) {
-        return { status: 200, body: bookingJson(await bookings.cancel(actor, params.id, callContext(req))) };
+        const booking = await bookings.cancel(actor, params.id, callContext(req));
+        bookingTransitions.inc({ status: 'cancelled' });
+        return { status: 200, body: bookingJson(booking) };
       },
     }),
   ];
