@@ -18,6 +18,7 @@ import { authRoutes } from './routes/auth';
 import { bookingRoutes } from './routes/bookings';
 import { eventRoutes } from './routes/events';
 import { healthRouter } from './health';
+import { apiDocs } from './openapi';
 
 export const API_BASE = '/api/v1';
 
@@ -51,6 +52,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(requestContext(deps.logger));
   app.use(helmet());
   app.use(healthRouter(deps.health, deps.isShuttingDown, deps.metrics));
+  app.use(apiDocs(() => apiRoutes(deps), API_BASE));
 
   const api = express.Router();
   api.use(corsPolicy(deps.http.corsOrigins ?? []));
