@@ -17,6 +17,7 @@ import { GoTicketChart } from './goticket';
 import { finishHelmChart } from './helm';
 import { NAMESPACE } from './lib';
 import { NetworkPoliciesChart } from './network-policies';
+import { ObservabilityChart } from './observability/chart';
 import { SealedSecretsChart } from './secrets/chart';
 import { type SealedSecret, loadSealedSecrets } from './secrets/sealing';
 
@@ -34,6 +35,7 @@ export const CHARTS: ReadonlyArray<(app: Construct, ctx: ChartContext) => Chart 
   (app, { env }) => new NetworkPoliciesChart(app, 'network-policies', { env }),
   (app, { env }) => (env.backends.kind === 'in-cluster' ? new DependenciesChart(app, 'dependencies', { env }) : undefined),
   (app, { sealedSecrets }) => new SealedSecretsChart(app, 'sealed-secrets', { secrets: sealedSecrets }),
+  (app, { env }) => new ObservabilityChart(app, 'observability', { env }),
 ];
 
 export function contextFor(env: Environment, secretsDir = SECRETS_DIR): ChartContext {

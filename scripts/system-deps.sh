@@ -6,6 +6,8 @@ set -euo pipefail
 TOOLS=(
   shellcheck:shellcheck
   openssl:openssl
+  promtool:prometheus
+  chromium:chromium
 )
 
 missing=()
@@ -22,3 +24,7 @@ fi
 echo "system-deps: installing ${missing[*]}" >&2
 $SUDO apt-get update -qq >/dev/null
 DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# Debian's prometheus package enables a server on :9090; the tests start their own, on free ports.
+if [[ " ${missing[*]} " == *" prometheus "* ]] && command -v systemctl >/dev/null 2>&1; then
+  $SUDO systemctl disable --now prometheus prometheus-node-exporter >/dev/null 2>&1 || true
+fi

@@ -1,0 +1,48 @@
+/**
+ * What kube-prometheus-stack needs to watch GoTicket: ServiceMonitors for the api and worker,
+ * the PrometheusRule (rules.ts) and the dashboards (dashboards.ts) as ConfigMaps its Grafana
+ * sidecar loads. The `release` label is what the stack's Prometheus selects ServiceMonitors and
+ * rules by (serviceMonitorSelector/ruleSelector default to the Helm release).
+ */
+import { ApiObject, Chart } from 'cdk8s';
+import { type Construct } from 'constructs';
+import { k8s } from 'cdk8s-plus-28';
+import { type Environment } from '../environments';
+import { APP, CHART_PROPS, meta, NAMESPACE, selectorLabels } from '../lib';
+import { DASHBOARDS } from './dashboards';
+import { ruleGroups } from './rules';
+
+export const RELEASE_LABEL = { release: 'kube-prometheus-stack' } as const;
+export const COMPONENTS = ['api', 'worker'] as const;
+/** How often Prometheus scrapes the service (the recording rules' 5 min windows hold 20 samples). */
+export const SCRAPE_INTERVAL = '15s';
+
+export class ObservabilityChart extends Chart {
+  constructor(scope: Construct, id: string, _props: { env: Environment }) {
+    super(scope, id, CHART_PROPS);
+    for (const component of COMPONENTS) {
+      new ApiObject(this, `servicemonitor-${component}`, {
+        apiVersion: 'monitoring.coreos.com/v1',
+        kind: 'ServiceMonitor',
+        metadata: meta(`${APP}-${component}`, { ...selectorLabels(APP, component), ...RELEASE_LABEL }),
+        spec: {
+          selector: { matchLabels: selectorLabels(APP, component) },
+          namespaceSelector: { matchNames: [NAMESPACE] },
+          endpoints: [{ port: 'http', path: '/metrics', interval: SCRAPE_INTERVAL, scrapeTimeout: '10s', scheme: 'http' }],
+        },
+      });
+    }
+    new ApiObject(this, 'prometheusrule', {
+      apiVersion: 'monitoring.coreos.com/v1',
+      kind: 'PrometheusRule',
+      metadata: meta(APP, RELEASE_LABEL),
+      spec: ruleGroups(),
+    });
+    for (const { name, build } of DASHBOARDS) {
+      new k8s.KubeConfigMap(this, `dashboard-${name}`, {
+        metadata: meta(`${name}-dashboard`, { grafana_dashboard: '1' }, { grafana_folder: 'GoTicket' }),
+        data: { [`${name}.json`]: `${JSON.stringify(build(), null, 2)}\n` },
+      });
+    }
+  }
+}
