@@ -1,0 +1,104 @@
+/** Targets, and the tables printed at the end of a run (Markdown, so they paste into bench/README.md). */
+import type { BrowseResult } from '../scenarios/browse';
+import type { CeilingResult } from '../scenarios/ceiling';
+import type { NotifyResult } from '../scenarios/notify';
+import type { ReadsResult } from '../scenarios/reads';
+import type { StampedeResult } from '../scenarios/stampede';
+import { fmt, ratio } from './stats';
+
+export interface Results {
+  stampede?: StampedeResult;
+  ceiling?: CeilingResult;
+  reads?: ReadsResult;
+  browse?: BrowseResult;
+  notify?: NotifyResult;
+}
+
+export interface TargetCheck {
+  target: string;
+  measured: string;
+  value: number;
+  threshold: number;
+  comparison: '>=' | '<=';
+  met: boolean | null;
+}
+
+function check(target: string, value: number, comparison: '>=' | '<=', threshold: number, measured: string): TargetCheck {
+  const met = Number.isFinite(value) ? (comparison === '>=' ? value >= threshold : value <= threshold) : null;
+  return { target, measured, value, threshold, comparison, met };
+}
+
+export function evaluateTargets(r: Results): TargetCheck[] {
+  const checks: TargetCheck[] = [];
+  const s = r.stampede;
+  const c = r.ceiling;
+  if (s && c) {
+    const a = ratio(s.bookingsPerSecond, c.naive.tps);
+    const b = ratio(s.bookingsPerSecond, c.single.tps);
+    checks.push(check('stampede bookings/s ≥ 1.0 × pgbench naive (a)', a, '>=', 1.0, `${fmt(s.bookingsPerSecond)} ÷ ${fmt(c.naive.tps)} = ${a.toFixed(2)}×`));
+    checks.push(check('stampede bookings/s ≥ 0.6 × pgbench single statement (b)', b, '>=', 0.6, `${fmt(s.bookingsPerSecond)} ÷ ${fmt(c.single.tps)} = ${b.toFixed(2)}×`));
+  }
+  if (s) {
+    checks.push(check(`booking p99 ≤ 50 ms at ${s.connections} connections`, s.phases.bookingLatency.p99, '<=', 50, `${s.phases.bookingLatency.p99.toFixed(1)} ms`));
+    const x = ratio(s.rejectionsPerSecond, s.bookingsPerSecond);
+    checks.push(check('sold-out rejections/s ≥ 5 × bookings/s', x, '>=', 5, `${fmt(s.rejectionsPerSecond)} ÷ ${fmt(s.bookingsPerSecond)} = ${x.toFixed(2)}×`));
+  }
+  if (r.reads) {
+    checks.push(check('cached read ≥ 0.5 × bare node:http', r.reads.ratio, '>=', 0.5, `${fmt(r.reads.api.rps)} ÷ ${fmt(r.reads.bare.rps)} = ${r.reads.ratio.toFixed(2)}×`));
+    checks.push(check('cached read p99 ≤ 10 ms', r.reads.api.latency.p99, '<=', 10, `${r.reads.api.latency.p99.toFixed(1)} ms`));
+  }
+  if (r.notify) checks.push(check('notification p99 ≤ 500 ms', r.notify.toRow.p99, '<=', 500, `${r.notify.toRow.p99.toFixed(0)} ms`));
+  if (s) checks.push(check('api peak RSS ≤ 150 MB (during the stampede)', s.rss.peakSampledMb, '<=', 150, `${s.rss.peakSampledMb.toFixed(0)} MB`));
+  return checks;
+}
+
+export function markdownTable(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => (row[i] ?? '').length)));
+  const line = (cells: string[]) => `| ${cells.map((cell, i) => cell.padEnd(widths[i]!)).join(' | ')} |`;
+  return [line(header), `| ${widths.map((w) => '-'.repeat(w)).join(' | ')} |`, ...rows.map(line)].join('\n');
+}
+
+const ms = (v: number) => fmt(v, 'ms');
+const lat = (l: { p50: number; p95: number; p99: number }) => `${ms(l.p50)} / ${ms(l.p95)} / ${ms(l.p99)}`;
+
+export function measurementRows(r: Results): string[][] {
+  const rows: string[][] = [];
+  const s = r.stampede;
+  if (s) {
+    rows.push(['1 stampede', `bookings/s while seats remain (${fmt(s.seats)} seats, ${s.connections} conns)`, fmt(s.bookingsPerSecond), lat(s.phases.bookingLatency)]);
+    rows.push(['1 stampede', `rejections/s after sell-out (${fmt(s.phases.rejected)} attempts)`, fmt(s.rejectionsPerSecond), lat(s.phases.rejectionLatency)]);
+  }
+  const c = r.ceiling;
+  if (c) {
+    rows.push(['2 ceiling', `pgbench (a) naive transaction, ${c.clients} clients`, fmt(c.naive.tps), lat(c.naive.latency)]);
+    rows.push(['2 ceiling', `pgbench (b) single statement, ${c.clients} clients`, fmt(c.single.tps), lat(c.single.latency)]);
+    if (s) {
+      rows.push(['2 ceiling', 'service ÷ (a)', `${ratio(s.bookingsPerSecond, c.naive.tps).toFixed(2)}×`, '']);
+      rows.push(['2 ceiling', 'service ÷ (b)', `${ratio(s.bookingsPerSecond, c.single.tps).toFixed(2)}×`, '']);
+    }
+  }
+  if (r.reads) {
+    rows.push(['3 cached read', `GET /events/:id req/s (${r.reads.connections} conns)`, fmt(r.reads.api.rps), lat(r.reads.api.latency)]);
+    rows.push(['3 cached read', 'bare node:http, same bytes, req/s', fmt(r.reads.bare.rps), lat(r.reads.bare.latency)]);
+    rows.push(['3 cached read', 'api ÷ bare', `${r.reads.ratio.toFixed(2)}×`, '']);
+  }
+  if (r.browse) rows.push(['4 browse', `GET /events filters + cursor pages over ${fmt(r.browse.events)} events, req/s`, fmt(r.browse.rps), lat(r.browse.latency)]);
+  if (r.notify) {
+    rows.push(['5 notify', `confirm → notification row (${fmt(r.notify.confirms)} confirms at ${fmt(r.notify.confirmsPerSecond)}/s)`, '', lat(r.notify.toRow)]);
+    rows.push(['5 notify', 'confirm → mail handed over (sent_at)', '', lat(r.notify.toSent)]);
+  }
+  if (s) {
+    const heap = s.heap.heap_size_used_mb !== undefined ? `; heap used ${s.heap.heap_size_used_mb} of ${s.heap.heap_size_total_mb} MB, external ${s.heap.external_memory_mb} MB` : '';
+    rows.push(['6 memory', `api peak RSS during the stampede (${fmt(s.rss.beforeMb, 'MB')} before)`, fmt(s.rss.peakSampledMb, 'MB'), `VmHWM ${fmt(s.rss.hwmAfterMb, 'MB')}${heap}`]);
+  }
+  return rows;
+}
+
+export function renderReport(r: Results): string {
+  const measurements = markdownTable(['scenario', 'measure', 'rate', 'latency p50 / p95 / p99'], measurementRows(r));
+  const targets = markdownTable(
+    ['target', 'measured', 'result'],
+    evaluateTargets(r).map((t) => [t.target, t.measured, t.met === null ? 'n/a' : t.met ? 'met' : 'MISSED']),
+  );
+  return `${measurements}\n\n${targets}`;
+}
