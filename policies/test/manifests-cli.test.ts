@@ -110,10 +110,17 @@ describe('policy:manifests', () => {
     expect(runManifestCheck(['--env', 'staging', dir]).exitCode).toBe(2);
   });
 
-  // dist/ is synthesized by charts/ (make synth); until it exists there is nothing to check.
-  (fs.existsSync(DIST) ? test : test.skip)('the repository dist/ has no mandatory violation', () => {
+  // dist/ is synthesized by charts/ and committed (make drift keeps it fresh).
+  test('the repository dist/ has no mandatory violation', () => {
     const r = runManifestCheck([DIST]);
-    expect(r.err.filter((l) => !l.startsWith('policy:manifests: '))).toEqual([]);
+    // Helm templates that escape PromQL/Grafana braces are skipped; each is checked as plain YAML under dist/<env>/.
+    const notices = r.err.filter((l) => !l.startsWith('policy:manifests: '));
+    const skippedHelm = /^(.*)\/helm\/(dev|prod)\/templates\/([^/]+): skipped: Helm template syntax/;
+    for (const line of notices) {
+      const match = skippedHelm.exec(line);
+      expect([line, match !== null]).toEqual([line, true]);
+      expect(fs.existsSync(path.join(DIST, match![2]!, match![3]!))).toBe(true);
+    }
     expect(r.out.filter((l) => !l.endsWith('(advisory)'))).toEqual([]);
     expect(r.exitCode).toBe(0);
   });

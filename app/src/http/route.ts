@@ -57,8 +57,22 @@ export function route<P extends z.ZodType, Q extends z.ZodType, B extends z.ZodT
   return spec as unknown as RouteSpec;
 }
 
+/** Path of the first string (key or value) holding U+0000, which PostgreSQL text cannot store. */
+function findNul(value: unknown, path: string[], depth = 0): string[] | null {
+  if (typeof value === 'string') return value.includes('\u0000') ? path : null;
+  if (depth > 64 || value === null || typeof value !== 'object') return null;
+  for (const [key, child] of Object.entries(value)) {
+    if (key.includes('\u0000')) return [...path, key];
+    const found = findNul(child, [...path, key], depth + 1);
+    if (found) return found;
+  }
+  return null;
+}
+
 export function parseInput<T extends z.ZodType>(schema: T | undefined, value: unknown, where: string): z.output<T> | undefined {
   if (!schema) return undefined;
+  const nul = findNul(value, [where]);
+  if (nul) throw new ValidationError(`invalid ${where}`, [{ path: nul.join('.'), message: 'must not contain NUL characters' }]);
   const result = schema.safeParse(value ?? (where === 'body' ? undefined : {}));
   if (result.success) return result.data;
   const fields: FieldError[] = result.error.issues.slice(0, 20).map((issue) => ({

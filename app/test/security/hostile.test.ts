@@ -327,6 +327,10 @@ const cases: Case[] = [
     send: () => raw('POST', '/api/v1/auth/register', { headers: { 'content-type': 'application/json' }, body: Buffer.concat([Buffer.from('{"email":"'), Buffer.from([0xff, 0xfe, 0xc3]), Buffer.from('@example.test","password":"mallory-password-1"}')]) }),
     status: 400,
   },
+  // PostgreSQL text cannot hold U+0000: without a check at the edge the driver's error is a 500
+  { name: 'NUL character in a login email', send: () => post('/auth/login', { email: '\u0000', password: ' ' }), status: 400 },
+  { name: 'NUL character in a search query', send: () => get('/events?q=a%00b'), status: 400 },
+  { name: 'NUL character in an object key', send: () => post('/auth/register', { 'email\u0000': 'x', password: 'mallory-password-1' }), status: 400 },
   { name: 'invalid UTF-8 as the whole body', send: () => raw('POST', '/api/v1/auth/login', { headers: { 'content-type': 'application/json' }, body: Buffer.from([0xc0, 0xaf, 0xff, 0xfe]) }), status: 400 },
   { name: 'a charset the API does not speak', send: () => raw('POST', '/api/v1/auth/login', { headers: { 'content-type': 'application/json; charset=latin1' }, body: '{}' }), status: 415 },
   { name: 'form-encoded body', send: () => raw('POST', '/api/v1/auth/login', { headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'email=a&password=b' }), status: 415 },

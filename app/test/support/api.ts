@@ -24,7 +24,7 @@ let seq = 0;
 
 /** The real API over HTTP on an ephemeral port, backed by a database of its own. */
 export async function startTestApi(env: Record<string, string> = {}): Promise<TestApi> {
-  const db = await createTestDatabase({ poolMax: 20 });
+  const db = await createTestDatabase({ poolMax: 10 });
   const config = loadConfig({ NODE_ENV: 'test', BCRYPT_COST: '4', DATABASE_URL: db.url, JWT_SECRET: TEST_JWT_SECRET, ...env });
   const logger = createLogger({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
   const api = composeApi({ pool: db.pool, config, logger, jwtSecret: TEST_JWT_SECRET, health: [], metrics: new Registry(), isShuttingDown: () => false });

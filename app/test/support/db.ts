@@ -32,7 +32,7 @@ export async function createTestDatabase(options: { migrate?: boolean; poolMax?:
   const name = uniqueName('gt').toLowerCase();
   await admin((client) => client.query(`CREATE DATABASE ${name}`));
   const url = withDatabase(TEST_DATABASE_URL, name);
-  const pool = createPool({ url, max: options.poolMax ?? 20, statementTimeoutMs: 30_000, applicationName: 'goticket-test' });
+  const pool = createPool({ url, max: options.poolMax ?? 10, statementTimeoutMs: 30_000, applicationName: 'goticket-test' });
   if (options.migrate !== false) await migrate(pool);
   let dropped = false;
   return {

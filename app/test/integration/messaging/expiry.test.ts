@@ -14,7 +14,7 @@ let amqp: AmqpTestClient;
 let workers: Workers;
 
 beforeAll(async () => {
-  db = await createTestDatabase({ poolMax: 30 });
+  db = await createTestDatabase({ poolMax: 15 });
   const prefix = testPrefix();
   amqp = await AmqpTestClient.open(prefix);
   workers = await startWorkers({ config: messagingConfig(db.url, { AMQP_PREFIX: prefix, EXPIRY_SWEEP_INTERVAL: '20ms' }), pool: db.pool, logger: quietLogger });

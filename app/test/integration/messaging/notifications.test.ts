@@ -27,7 +27,7 @@ let fixture: Fixture;
 const mailer = new RecordingMailer((mail) => mail.to.startsWith(BOUNCING));
 
 beforeAll(async () => {
-  db = await createTestDatabase({ poolMax: 30 });
+  db = await createTestDatabase({ poolMax: 15 });
   const prefix = testPrefix();
   amqp = await AmqpTestClient.open(prefix);
   workers = await startWorkers({ config: messagingConfig(db.url, { AMQP_PREFIX: prefix }), pool: db.pool, logger: quietLogger, mailer });

@@ -18,7 +18,7 @@ let workers: Workers;
 const mailer = new RecordingMailer();
 
 beforeAll(async () => {
-  db = await createTestDatabase({ poolMax: 30 });
+  db = await createTestDatabase({ poolMax: 15 });
   const prefix = testPrefix();
   amqp = await AmqpTestClient.open(prefix);
   const target = new URL(TEST_AMQP_URL);

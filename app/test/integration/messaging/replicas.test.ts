@@ -14,7 +14,7 @@ const replicas: Workers[] = [];
 const mailer = new RecordingMailer();
 
 beforeAll(async () => {
-  db = await createTestDatabase({ poolMax: 40 });
+  db = await createTestDatabase({ poolMax: 20 });
   const prefix = testPrefix();
   amqp = await AmqpTestClient.open(prefix);
   // small batches so the two relays interleave a lot
