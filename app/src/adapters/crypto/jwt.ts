@@ -1,3 +1,4 @@
+import { createSecretKey, type KeyObject } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import { UnauthenticatedError } from '../../domain/errors';
 import { ROLES, type Role } from '../../domain/user';
@@ -16,13 +17,19 @@ export interface JwtOptions {
 /** HS256 only: `none`, RS256, ES256 and every other algorithm are refused before the signature is checked. */
 export class JwtAccessTokenCodec implements AccessTokenCodec {
   private readonly ttlSeconds: number;
+  /**
+   * Prepared once: handed a string, jsonwebtoken first tries to parse it as a public key on every
+   * verify (about 1 ms of CPU each, half the api's time in the booking benchmark).
+   */
+  private readonly key: KeyObject;
 
   constructor(private readonly options: JwtOptions) {
     this.ttlSeconds = Math.floor(options.ttlMs / 1000);
+    this.key = createSecretKey(Buffer.from(options.secret, 'utf8'));
   }
 
   sign(claims: AccessTokenClaims): { token: string; expiresIn: number } {
-    const token = jwt.sign({ role: claims.role, ver: claims.tokenVersion }, this.options.secret, {
+    const token = jwt.sign({ role: claims.role, ver: claims.tokenVersion }, this.key, {
       algorithm: ALGORITHM,
       subject: claims.userId,
       issuer: this.options.issuer,
@@ -35,7 +42,7 @@ export class JwtAccessTokenCodec implements AccessTokenCodec {
   verify(token: string): AccessTokenClaims {
     let payload: jwt.JwtPayload | string;
     try {
-      payload = jwt.verify(token, this.options.secret, {
+      payload = jwt.verify(token, this.key, {
         algorithms: [ALGORITHM],
         issuer: this.options.issuer,
         audience: this.options.audience,
