@@ -1,25 +1,10 @@
 /** The run's own database: created, seeded, and dropped afterwards. */
 import { randomUUID } from 'node:crypto';
 import { hash } from '@node-rs/bcrypt';
-import { Client, Pool } from 'pg';
+import { Pool } from 'pg';
+import { createScratchDatabase } from '../../scripts/lib/scratch-db';
 
 export const ADMIN_DATABASE_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-
-export function withDatabase(url: string, database: string): string {
-  const parsed = new URL(url);
-  parsed.pathname = `/${database}`;
-  return parsed.toString();
-}
-
-async function admin<T>(fn: (client: Client) => Promise<T>): Promise<T> {
-  const client = new Client({ connectionString: ADMIN_DATABASE_URL, application_name: 'goticket-bench' });
-  await client.connect();
-  try {
-    return await fn(client);
-  } finally {
-    await client.end();
-  }
-}
 
 export interface BenchDatabase {
   name: string;
@@ -29,9 +14,7 @@ export interface BenchDatabase {
 }
 
 export async function createDatabase(name: string): Promise<BenchDatabase> {
-  if (!/^[a-z0-9_]+$/.test(name)) throw new Error(`unsafe database name ${name}`);
-  await admin((client) => client.query(`CREATE DATABASE ${name}`));
-  const url = withDatabase(ADMIN_DATABASE_URL, name);
+  const { url, drop } = await createScratchDatabase(ADMIN_DATABASE_URL, name);
   const pool = new Pool({ connectionString: url, max: 4, application_name: 'goticket-bench' });
   pool.on('error', () => undefined);
   let dropped = false;
@@ -43,7 +26,7 @@ export async function createDatabase(name: string): Promise<BenchDatabase> {
       if (dropped) return;
       dropped = true;
       await pool.end().catch(() => undefined);
-      await admin((client) => client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
+      await drop();
     },
   };
 }

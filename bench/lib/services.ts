@@ -1,7 +1,6 @@
 /** The service under test: a private copy of build/app, and api + worker as separate child processes. */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, cpSync, existsSync, openSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import path from 'node:path';
 
 export const ROOT = path.resolve(__dirname, '../..');
@@ -24,13 +23,6 @@ export function removeSnapshot(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
 }
 
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 export interface ServiceProcess {
   role: string;

@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { callApi, type BenchContext } from '../lib/context';
 import { runLoad, type LoadResult } from '../lib/load';
 import { progress } from '../lib/progress';
-import { freePort } from '../lib/services';
+import { freePort } from '../../scripts/lib/free-port';
 import { rate, ratio, summarize, type LatencySummary } from '../lib/stats';
 
 /** The reference: node:http, no framework, the same body and content type, keep-alive. */

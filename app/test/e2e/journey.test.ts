@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { call, futureEvent } from '../support/api';
-import { buildService, freePort, startService, type RunningService } from './process';
+import { freePort } from '../../../scripts/lib/free-port';
+import { buildService, startService, type RunningService } from './process';
 
 /**
  * The whole process, started the way `make run` starts it: compiled build, `all` role,

@@ -18,7 +18,8 @@ import { RECORDING_GROUPS, ruleGroups } from '../../../charts/observability/rule
 import { call, futureEvent } from '../support/api';
 import { createTestDatabase, type TestDatabase } from '../support/db';
 import { TEST_AMQP_URL, TEST_REDIS_URL, uniqueName } from '../support/env';
-import { buildService, freePort, startService, type RunningService } from '../e2e/process';
+import { freePort } from '../../../scripts/lib/free-port';
+import { buildService, startService, type RunningService } from '../e2e/process';
 
 jest.setTimeout(180_000);
 
