@@ -125,6 +125,7 @@ const ENV = z.object({
   REDIS_BREAKER_HALF_OPEN: duration('5s', 100, 600_000),
   CACHE_TTL: duration('5s', 0, 3_600_000),
   CACHE_SOLD_OUT_TTL: duration('60s', 0, 3_600_000),
+  CACHE_LOCAL_TTL: duration('1s', 0, 60_000),
   CACHE_TOKEN_VERSION_TTL: duration('60s', 0, 3_600_000),
   RATE_LIMIT_LOGIN_FAILURES: integer(5, 0, 1_000_000),
   RATE_LIMIT_LOGIN_WINDOW: duration('15m', 1_000, 86_400_000),
@@ -195,6 +196,7 @@ function toConfig(env: z.infer<typeof ENV>) {
     cache: {
       ttlMs: env.CACHE_TTL,
       soldOutTtlMs: env.CACHE_SOLD_OUT_TTL,
+      localTtlMs: env.CACHE_LOCAL_TTL,
       tokenVersionTtlMs: env.CACHE_TOKEN_VERSION_TTL,
     },
     rateLimits: {

@@ -142,7 +142,7 @@ if (require.main === module) {
     }
     throw error;
   }
-  const logger = createLogger({ level: config.logLevel, pretty: !config.production && process.stdout.isTTY });
+  const logger = createLogger({ level: config.logLevel, pretty: !config.production && process.stdout.isTTY, asyncStdout: true });
   process.on('unhandledRejection', (reason) => logger.error({ err: reason }, 'unhandled rejection'));
   void main(role, config, logger);
 }

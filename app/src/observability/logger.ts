@@ -37,8 +37,20 @@ export const REDACT_PATHS = [
   'res.headers["set-cookie"]',
 ];
 
-export function createLogger(options: { level: string; pretty?: boolean; name?: string }): Logger {
-  return pino({
+export interface LoggerOptions {
+  level: string;
+  pretty?: boolean;
+  name?: string;
+  /**
+   * Write stdout asynchronously (lines written while a write is in flight go out together):
+   * synchronous writes were a tenth of the api's CPU under load. What is buffered is flushed
+   * synchronously when the process exits.
+   */
+  asyncStdout?: boolean;
+}
+
+export function createLogger(options: LoggerOptions): Logger {
+  const settings: pino.LoggerOptions = {
     name: options.name ?? 'goticket',
     level: options.level,
     base: { pid: process.pid },
@@ -46,6 +58,16 @@ export function createLogger(options: { level: string; pretty?: boolean; name?: 
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
     formatters: { level: (label) => ({ level: label }) },
     mixin: () => Object.assign({}, ...mixins.map((mixin) => mixin())),
-    transport: options.pretty ? { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid' } } : undefined,
+  };
+  if (options.pretty) return pino({ ...settings, transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid' } } });
+  if (!options.asyncStdout) return pino(settings);
+  const stdout = pino.destination({ dest: 1, sync: false });
+  process.once('exit', () => {
+    try {
+      stdout.flushSync();
+    } catch {
+      // nothing left to do at exit if the pipe is gone
+    }
   });
+  return pino(settings, stdout);
 }

@@ -13,6 +13,58 @@ export interface EventCacheOptions {
   ttlMs: number;
   /** Upper bound of the seat marker's life (also capped by the next hold expiry). */
   soldOutTtlMs: number;
+  /**
+   * Life of the in-process copy in front of the shared cache (0: none). Changes made through
+   * this process drop it at once; changes made through another replica show after at most this.
+   */
+  localTtlMs?: number;
+  clock?: () => number;
+}
+
+const LOCAL_MAX_ENTRIES = 5_000;
+
+/** Small in-process map of revived values per namespace, so a hot event costs no round trip. */
+class LocalCache {
+  private readonly namespaces = new Map<string, Map<string, { value: unknown; expiresAt: number }>>();
+  private size = 0;
+  /** Bumped by every drop: a value read before a drop is not stored after it. */
+  generation = 0;
+
+  constructor(
+    private readonly ttlMs: number,
+    private readonly now: () => number,
+  ) {}
+
+  get(namespace: string, key: string): unknown {
+    const entry = this.namespaces.get(namespace)?.get(key);
+    if (!entry) return undefined;
+    if (entry.expiresAt > this.now()) return entry.value;
+    this.namespaces.get(namespace)!.delete(key);
+    this.size--;
+    return undefined;
+  }
+
+  set(namespace: string, key: string, value: unknown, readAtGeneration: number): void {
+    if (readAtGeneration !== this.generation) return;
+    if (this.size >= LOCAL_MAX_ENTRIES) this.clear();
+    let entries = this.namespaces.get(namespace);
+    if (!entries) this.namespaces.set(namespace, (entries = new Map()));
+    if (!entries.has(key)) this.size++;
+    entries.set(key, { value, expiresAt: this.now() + this.ttlMs });
+  }
+
+  drop(namespaces: string[]): void {
+    this.generation++;
+    for (const namespace of namespaces) {
+      this.size -= this.namespaces.get(namespace)?.size ?? 0;
+      this.namespaces.delete(namespace);
+    }
+  }
+
+  private clear(): void {
+    this.namespaces.clear();
+    this.size = 0;
+  }
 }
 
 /** A seat bound read before a booking attempt, with the stamp that lets the outcome be stored. */
@@ -30,7 +82,12 @@ export interface SeatProbe {
  * `available` may lag by at most `ttlMs`, and the seat marker never outlives the next hold expiry.
  */
 export class EventCache {
-  constructor(private readonly options: EventCacheOptions) {}
+  private readonly local: LocalCache | null;
+
+  constructor(private readonly options: EventCacheOptions) {
+    const ttl = Math.min(options.localTtlMs ?? 0, options.ttlMs);
+    this.local = ttl > 0 ? new LocalCache(ttl, options.clock ?? Date.now) : null;
+  }
 
   event(id: string, load: () => Promise<Event | null>): Promise<Event | null> {
     return this.readThrough('event', eventNamespace(id), 'json', load, reviveEvent);
@@ -57,19 +114,32 @@ export class EventCache {
 
   /** After any committed change of the event, seats included. */
   eventChanged(id: string): Promise<void> {
-    return this.options.cache.invalidate([eventNamespace(id), LIST_NAMESPACE]);
+    return this.invalidate([eventNamespace(id), LIST_NAMESPACE]);
   }
 
   eventCreated(): Promise<void> {
-    return this.options.cache.invalidate([LIST_NAMESPACE]);
+    return this.invalidate([LIST_NAMESPACE]);
+  }
+
+  private invalidate(namespaces: string[]): Promise<void> {
+    this.local?.drop(namespaces);
+    return this.options.cache.invalidate(namespaces);
   }
 
   private async readThrough<T>(name: CacheName, namespace: string, key: string, load: () => Promise<T>, revive: (raw: NonNullable<T>) => T): Promise<T> {
     if (this.options.ttlMs <= 0) return load();
+    const local = this.local?.get(namespace, key);
+    if (local !== undefined) {
+      cacheLookups.inc({ cache: name, result: 'hit' });
+      return local as T;
+    }
+    const generation = this.local?.generation ?? 0;
     const lookup = await this.options.cache.get(namespace, key);
     if (typeof lookup?.value === 'string') {
       cacheLookups.inc({ cache: name, result: 'hit' });
-      return revive(JSON.parse(lookup.value) as NonNullable<T>);
+      const value = revive(JSON.parse(lookup.value) as NonNullable<T>);
+      this.local?.set(namespace, key, value, generation);
+      return value;
     }
     cacheLookups.inc({ cache: name, result: lookup ? 'miss' : 'unavailable' });
     const value = await load();

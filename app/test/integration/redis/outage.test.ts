@@ -25,6 +25,8 @@ beforeAll(async () => {
       REDIS_BREAKER_HALF_OPEN: '2s',
       // long enough that an entry cached before the outage would still be there after it
       CACHE_TTL: '60s',
+      // every read must reach Redis: this file is about Redis failing, not the in-process copy
+      CACHE_LOCAL_TTL: '0',
       RATE_LIMIT_ANON: '0',
       RATE_LIMIT_WRITES: '0',
       RATE_LIMIT_LOGIN_FAILURES: '3',
