@@ -271,6 +271,14 @@ const cases: Case[] = [
   }, status: 200 },
   ...['limit', 'minPrice', 'maxPrice'].map((param): Case => ({ name: `${param} = 1 OR 1=1`, send: () => get(`/events?${param}=${encodeURIComponent('1 OR 1=1')}`), status: 400 })),
   ...['cursor', 'from', 'to'].map((param): Case => ({ name: `${param} = ' OR '1'='1`, send: () => get(`/events?${param}=${encodeURIComponent("' OR '1'='1")}`), status: 400 })),
+  // Date.parse takes them, PostgreSQL does not: without a strict cursor check these were 500s
+  ...['1', '2030-02-30T00:00:00.000Z', '-271821-04-20T00:00:00.000Z'].flatMap((t): Case[] => {
+    const cursor = Buffer.from(JSON.stringify({ t, id: '00000000-0000-4000-8000-000000000000' })).toString('base64url');
+    return [
+      { name: `events cursor forged with time ${t}`, send: () => get(`/events?cursor=${cursor}`), status: 400 },
+      { name: `bookings cursor forged with time ${t}`, send: () => get(`/bookings?cursor=${cursor}`, f.userB), status: 400 },
+    ];
+  }),
   { name: 'bookings status with SQL', send: () => get(`/bookings?status=${encodeURIComponent("pending' OR '1'='1")}`, f.userB), status: 400 },
   { name: 'bookings cursor with SQL', send: () => get(`/bookings?cursor=${encodeURIComponent("') OR 1=1--")}`, f.userB), status: 400 },
   { name: 'audit action with SQL', send: () => get(`/audit?action=${encodeURIComponent("x' OR 1=1--")}`, f.admin), status: 400 },
