@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import type { Pool } from 'pg';
-import type { Booking } from '../../domain/booking';
+import { MAX_QUANTITY, MIN_QUANTITY, type Booking } from '../../domain/booking';
 import type { BookingQuery, BookingStore, Page, ReserveInput, ReserveResult, TransitionResult } from '../../ports';
 import { traceHeaders } from '../../observability/trace-context';
 import { decodeCursor, encodeCursor } from './cursor';
+import { failed, GroupCommit, succeeded, type Outcome } from './group-commit';
 import { isUniqueViolation } from './pool';
 import { BOOKING_COLUMNS, BOOKING_EVENT_PAYLOAD, toBooking, type BookingRow } from './rows';
 
@@ -29,6 +30,53 @@ export const RESERVE_SQL = `WITH reserved AS (
   ), ob AS (${outboxFor('booking.created', 'b', '$8')})
   SELECT ${BOOKING_COLUMNS} FROM b`;
 
+/**
+ * Group commit: the reservations queued for one event, in ONE statement. The event's row is
+ * locked first (FOR NO KEY UPDATE: the lock the UPDATE takes anyway, so inserts elsewhere that
+ * reference the event are not blocked) and read once; `walk` then serves the requests in arrival
+ * order (`ord`) against the seats left, exactly as if they had come one at a time: a request that
+ * does not fit is refused and a smaller one behind it may still get the seats. The decrement is
+ * the sum of what was granted and is guarded again (`available >= total`); bookings are inserted
+ * only through `upd`, so no booking exists without its seats. Every booking writes its outbox row
+ * with its own caller's trace context.
+ *
+ * $1 event; arrays, one element per request in arrival order: $2 booking ids, $3 users,
+ * $4 quantities, $5 holds (ms), $6 trace headers (JSON text or NULL). Always one outcome row (the
+ * event's state after the batch) joined with the bookings made: `found` false = no such event.
+ */
+export const RESERVE_BATCH_SQL = `WITH RECURSIVE req AS MATERIALIZED (
+    SELECT * FROM unnest($2::uuid[], $3::uuid[], $4::int[], $5::double precision[], $6::text[])
+      WITH ORDINALITY AS r(id, user_id, quantity, hold_ms, headers, ord)
+  ), ev AS MATERIALIZED (
+    SELECT id, available, price_cents, ends_at <= now() AS ended FROM events
+     WHERE id = $1 AND deleted_at IS NULL
+       FOR NO KEY UPDATE
+  ), walk (ord, seats_left, granted) AS (
+    SELECT 0::bigint, available, false FROM ev WHERE NOT ended
+    UNION ALL
+    SELECT r.ord, w.seats_left - CASE WHEN r.quantity <= w.seats_left THEN r.quantity ELSE 0 END, r.quantity <= w.seats_left
+      FROM walk w JOIN req r ON r.ord = w.ord + 1
+  ), granted AS MATERIALIZED (
+    SELECT r.* FROM req r JOIN walk w ON w.ord = r.ord WHERE w.granted
+  ), upd AS (
+    UPDATE events e SET available = e.available - t.total, updated_at = now()
+      FROM (SELECT sum(quantity)::int AS total FROM granted) t
+     WHERE e.id = $1 AND t.total > 0 AND e.available >= t.total
+     RETURNING e.id, e.price_cents, e.available
+  ), b AS (
+    INSERT INTO bookings (id, event_id, user_id, quantity, amount_cents, status, expires_at)
+    SELECT g.id, u.id, g.user_id, g.quantity, u.price_cents * g.quantity, 'pending', now() + make_interval(secs => g.hold_ms / 1000)
+      FROM granted g CROSS JOIN upd u
+     ORDER BY g.ord
+    RETURNING ${BOOKING_COLUMNS}
+  ), ob AS (${outboxFor('booking.created', '(SELECT b.*, r.headers FROM b JOIN req r ON r.id = b.id ORDER BY r.ord)', 'b.headers')}
+  ), outcome AS (
+    SELECT EXISTS (SELECT FROM ev) AS found,
+           coalesce((SELECT ended FROM ev), false) AS ended,
+           coalesce((SELECT available FROM upd), (SELECT available FROM ev)) AS seats_left
+  )
+  SELECT o.found, o.ended, o.seats_left, ${BOOKING_COLUMNS} FROM outcome o LEFT JOIN b ON true`;
+
 const CONFIRM_SQL = `WITH b AS (
     UPDATE bookings SET status = 'confirmed', updated_at = now()
      WHERE id = $1 AND status = 'pending' AND expires_at > now()
@@ -46,10 +94,52 @@ const CANCEL_SQL = `WITH b AS (
   ), ob AS (${outboxFor('booking.cancelled', 'b', '$2')})
   SELECT ${BOOKING_COLUMNS} FROM b`;
 
-export class PostgresBookingStore implements BookingStore {
-  constructor(private readonly pool: Pool) {}
+/** One reservation waiting in its event's queue; trace headers are taken in the caller's context. */
+interface QueuedReservation {
+  input: ReserveInput;
+  bookingId: string;
+  headers: Record<string, string> | null;
+}
 
-  async reserve(input: ReserveInput): Promise<ReserveResult> {
+/** Every row carries the event's state after the batch; the booking columns are null when it booked nothing. */
+type BatchRow = { found: boolean; ended: boolean; seats_left: number | null } & { [K in keyof BookingRow]: BookingRow[K] | null };
+
+export interface PostgresBookingStoreOptions {
+  /** Most reservations one batch statement makes for an event (group commit); 1 = one at a time, in arrival order. */
+  maxBatch?: number;
+}
+
+/** A failure one row can cause (data exception, integrity violation): it must not fail the rest of its batch. */
+const isRowLevelError = (error: unknown) => /^2[23]/.test(String((error as { code?: unknown })?.code ?? ''));
+
+const refusal = (event: { found: boolean; ended: boolean; available: number }): ReserveResult =>
+  !event.found ? { kind: 'event_not_found' } : event.ended ? { kind: 'event_ended' } : { kind: 'sold_out', available: event.available };
+
+export class PostgresBookingStore implements BookingStore {
+  /**
+   * Reservations without an Idempotency-Key are grouped per event: while one statement for an
+   * event is in flight the next callers queue, and the next statement serves them all (one lock
+   * hold and one WAL flush for the batch instead of one each).
+   */
+  private readonly batches: GroupCommit<QueuedReservation, ReserveResult>;
+
+  constructor(
+    private readonly pool: Pool,
+    options: PostgresBookingStoreOptions = {},
+  ) {
+    this.batches = new GroupCommit(options.maxBatch ?? 64, (eventId, queued) => this.reserveBatch(eventId, queued));
+  }
+
+  reserve(input: ReserveInput): Promise<ReserveResult> {
+    // A keyed request needs its replay read and may lose a unique race: it keeps the single statement.
+    // A quantity the schema refuses would only cost its batch a failed round trip.
+    const batchable = !input.idempotencyKey && Number.isInteger(input.quantity) && input.quantity >= MIN_QUANTITY && input.quantity <= MAX_QUANTITY;
+    if (!batchable) return this.reserveAlone(input, traceHeaders());
+    return this.batches.submit(input.eventId, { input, bookingId: randomUUID(), headers: traceHeaders() });
+  }
+
+  /** One caller, one statement (RESERVE_SQL): Idempotency-Key requests, and a failed batch's callers one by one. */
+  private async reserveAlone(input: ReserveInput, headers: Record<string, string> | null): Promise<ReserveResult> {
     if (input.idempotencyKey) {
       const replay = await this.replay(input);
       if (replay) return replay;
@@ -63,7 +153,7 @@ export class PostgresBookingStore implements BookingStore {
         randomUUID(),
         input.idempotencyKey ?? null,
         input.requestHash ?? null,
-        traceHeaders(),
+        headers,
       ]);
       if (rows[0]) return { kind: 'created', booking: toBooking(rows[0]) };
     } catch (error) {
@@ -80,8 +170,42 @@ export class PostgresBookingStore implements BookingStore {
       [input.eventId],
     );
     const event = rows[0];
-    if (!event) return { kind: 'event_not_found' };
-    return event.ended ? { kind: 'event_ended' } : { kind: 'sold_out', available: event.available };
+    return refusal({ found: !!event, ended: event?.ended ?? false, available: event?.available ?? 0 });
+  }
+
+  /** One statement for the queue of one event; each caller is settled from the rows it returns. */
+  private async reserveBatch(eventId: string, queued: QueuedReservation[]): Promise<Array<Outcome<ReserveResult>>> {
+    let rows: BatchRow[];
+    try {
+      ({ rows } = await this.pool.query<BatchRow>({
+        // named: parsed and planned once per connection, not per batch
+        name: 'goticket-reserve-batch',
+        text: RESERVE_BATCH_SQL,
+        values: [
+          eventId,
+          queued.map((q) => q.bookingId),
+          queued.map((q) => q.input.userId),
+          queued.map((q) => q.input.quantity),
+          queued.map((q) => q.input.holdMs),
+          queued.map((q) => (q.headers ? JSON.stringify(q.headers) : null)),
+        ],
+      }));
+    } catch (error) {
+      // The statement rolled back whole. If one caller's row can have caused it (its user deleted
+      // meanwhile, a value out of range), each caller goes alone, in arrival order: only that one fails.
+      if (queued.length === 1 || !isRowLevelError(error)) throw error;
+      const outcomes: Array<Outcome<ReserveResult>> = [];
+      for (const q of queued) outcomes.push(await this.reserveAlone(q.input, q.headers).then(succeeded, failed<ReserveResult>));
+      return outcomes;
+    }
+    const event = rows[0]!;
+    const made = new Map<string, BookingRow>();
+    for (const row of rows) if (row.id !== null) made.set(row.id, row as BookingRow);
+    const refused = refusal({ found: event.found, ended: event.ended, available: event.seats_left ?? 0 });
+    return queued.map((q) => {
+      const row = made.get(q.bookingId);
+      return succeeded<ReserveResult>(row ? { kind: 'created', booking: toBooking(row) } : refused);
+    });
   }
 
   private async replay(input: ReserveInput): Promise<ReserveResult | null> {
