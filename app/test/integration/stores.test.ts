@@ -152,6 +152,31 @@ describe('PostgresEventStore', () => {
     expect(literal.items).toEqual([]);
     await expect(events.list({ limit: 10, cursor: 'bm90LWEtY3Vyc29y' })).rejects.toBeInstanceOf(ValidationError);
   });
+
+  it('pages through events sharing a start time in (startsAt, id) order, with the filters held across pages', async () => {
+    const org = await organizer();
+    const base = Date.UTC(2032, 5, 1);
+    const created = [];
+    // three start times, four events each: ties that only the id can order
+    for (let i = 0; i < 12; i++) {
+      const startsAt = new Date(base + Math.floor(i / 4) * day);
+      created.push(await events.create({ ...newEvent({ name: i % 4 === 3 ? `Opera ${i}` : `Gig ${i}`, priceCents: 1000 + (i % 2) * 500, startsAt, endsAt: new Date(startsAt.getTime() + 3_600_000) }), organizerId: org.id }));
+    }
+    const byKey = (a: { startsAt: Date; id: string }, b: { startsAt: Date; id: string }) => a.startsAt.getTime() - b.startsAt.getTime() || (a.id < b.id ? -1 : 1);
+    const filters = { from: new Date(base), to: new Date(base + 3 * day), q: 'gig', maxPrice: 1000 };
+    const expected = created.filter((e) => e.name.startsWith('Gig') && e.priceCents <= 1000).sort(byKey);
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await events.list({ limit: 2, cursor, ...filters });
+      seen.push(...page.items.map((e) => e.id));
+      cursor = page.nextCursor ?? undefined;
+    } while (cursor);
+    expect(seen).toEqual(expected.map((e) => e.id));
+    // the whole window, page by page, is the same as one big page
+    const one = await events.list({ limit: 100, from: filters.from, to: filters.to });
+    expect(one.items.map((e) => e.id)).toEqual([...created].sort(byKey).map((e) => e.id));
+  });
 });
 
 describe('PostgresBookingStore', () => {
@@ -220,6 +245,26 @@ describe('PostgresBookingStore', () => {
     expect(all.every((b) => b.userId === org.id)).toBe(true);
     const times = all.map((b) => b.createdAt.getTime());
     expect([...times].sort((a, b) => b - a)).toEqual(times);
+  });
+
+  it('pages through bookings made in the same millisecond without skipping or repeating one', async () => {
+    const org = await organizer();
+    const event = await events.create({ ...newEvent({ capacity: 1_000 }), organizerId: org.id });
+    const buyers = await Promise.all(Array.from({ length: 150 }, () => users.create({ email: `${randomUUID()}@example.test`, passwordHash: 'h', role: 'user' })));
+    await Promise.all(buyers.map((buyer) => bookings.reserve({ eventId: event.id, userId: buyer.id, quantity: 1, holdMs: 60_000 })));
+    // created_at is stored to the millisecond, exactly what the cursor carries
+    const { rows } = await db.pool.query(`SELECT count(*)::int AS n FROM bookings WHERE created_at <> date_trunc('milliseconds', created_at)`);
+    expect(rows[0].n).toBe(0);
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    do {
+      // an admin's list: every booking, newest first
+      const page = await bookings.list({ limit: 7, cursor });
+      seen.push(...page.items.map((b) => b.id));
+      cursor = page.nextCursor ?? undefined;
+    } while (cursor);
+    const all = await db.pool.query<{ id: string }>('SELECT id FROM bookings ORDER BY created_at DESC, id DESC');
+    expect(seen).toEqual(all.rows.map((r) => r.id));
   });
 });
 
