@@ -34,6 +34,17 @@ const newEvent = (overrides: Partial<NewEvent> = {}): NewEvent => ({
   ...overrides,
 });
 const organizer = () => users.create({ email: `${randomUUID()}@example.test`, passwordHash: 'h', role: 'organizer' });
+/** Follows nextCursor from the first page to the last; the ids seen, in order. */
+async function idsOfAllPages(fetch: (cursor?: string) => Promise<{ items: Array<{ id: string }>; nextCursor: string | null }>): Promise<string[]> {
+  const seen: string[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await fetch(cursor);
+    seen.push(...page.items.map((item) => item.id));
+    cursor = page.nextCursor ?? undefined;
+  } while (cursor);
+  return seen;
+}
 const outboxTypes = async (aggregateId: string) =>
   (await db.pool.query<{ type: string }>('SELECT type FROM outbox WHERE aggregate_id = $1 ORDER BY seq', [aggregateId])).rows.map((r) => r.type);
 
@@ -135,14 +146,7 @@ describe('PostgresEventStore', () => {
       );
     }
     const window = { from: new Date(base), to: new Date(base + 7 * day) };
-    const seen: string[] = [];
-    let cursor: string | undefined;
-    do {
-      const page = await events.list({ limit: 3, cursor, ...window });
-      seen.push(...page.items.map((e) => e.id));
-      cursor = page.nextCursor ?? undefined;
-    } while (cursor);
-    expect(seen).toEqual(created.map((e) => e.id));
+    expect(await idsOfAllPages((cursor) => events.list({ limit: 3, cursor, ...window }))).toEqual(created.map((e) => e.id));
 
     const jazz = await events.list({ limit: 10, q: 'JAZZ', ...window });
     expect(jazz.items.map((e) => e.name)).toEqual(['Jazz night 1', 'Jazz night 3', 'Jazz night 5']);
@@ -165,14 +169,7 @@ describe('PostgresEventStore', () => {
     const byKey = (a: { startsAt: Date; id: string }, b: { startsAt: Date; id: string }) => a.startsAt.getTime() - b.startsAt.getTime() || (a.id < b.id ? -1 : 1);
     const filters = { from: new Date(base), to: new Date(base + 3 * day), q: 'gig', maxPrice: 1000 };
     const expected = created.filter((e) => e.name.startsWith('Gig') && e.priceCents <= 1000).sort(byKey);
-    const seen: string[] = [];
-    let cursor: string | undefined;
-    do {
-      const page = await events.list({ limit: 2, cursor, ...filters });
-      seen.push(...page.items.map((e) => e.id));
-      cursor = page.nextCursor ?? undefined;
-    } while (cursor);
-    expect(seen).toEqual(expected.map((e) => e.id));
+    expect(await idsOfAllPages((cursor) => events.list({ limit: 2, cursor, ...filters }))).toEqual(expected.map((e) => e.id));
     // the whole window, page by page, is the same as one big page
     const one = await events.list({ limit: 100, from: filters.from, to: filters.to });
     expect(one.items.map((e) => e.id)).toEqual([...created].sort(byKey).map((e) => e.id));
@@ -255,14 +252,8 @@ describe('PostgresBookingStore', () => {
     // created_at is stored to the millisecond, exactly what the cursor carries
     const { rows } = await db.pool.query(`SELECT count(*)::int AS n FROM bookings WHERE created_at <> date_trunc('milliseconds', created_at)`);
     expect(rows[0].n).toBe(0);
-    const seen: string[] = [];
-    let cursor: string | undefined;
-    do {
-      // an admin's list: every booking, newest first
-      const page = await bookings.list({ limit: 7, cursor });
-      seen.push(...page.items.map((b) => b.id));
-      cursor = page.nextCursor ?? undefined;
-    } while (cursor);
+    // an admin's list: every booking, newest first
+    const seen = await idsOfAllPages((cursor) => bookings.list({ limit: 7, cursor }));
     const all = await db.pool.query<{ id: string }>('SELECT id FROM bookings ORDER BY created_at DESC, id DESC');
     expect(seen).toEqual(all.rows.map((r) => r.id));
   });
