@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { MigrationChecksumError, migrate, readMigrations } from '../../src/adapters/postgres/migrate';
+import { createPool } from '../../src/adapters/postgres/pool';
 import { createTestDatabase, type TestDatabase } from '../support/db';
 
 const run = promisify(execFile);
@@ -40,6 +41,27 @@ describe('migrations', () => {
     // one process did the work, the other found it done
     expect(applied.flat().sort()).toEqual(readMigrations().map((m) => m.name));
     expect(await appliedRows()).toEqual(readMigrations().map((m) => m.name));
+  });
+
+  it('is not cut short by the pool’s statement_timeout: neither a slow migration nor a replica waiting for the lock', async () => {
+    // the service's pool, with a statement timeout far below what the migration takes
+    const pool = createPool({ url: db.url, max: 4, statementTimeoutMs: 200, applicationName: 'goticket-test' });
+    try {
+      const slow = [...readMigrations(), { name: '999_slow', sql: 'SELECT pg_sleep(0.8); CREATE TABLE slow_done (id int);', checksum: 'slow' }];
+      const results = await Promise.all([migrate(pool, slow), migrate(pool, slow)]);
+      expect(results.flat().sort()).toEqual(slow.map((m) => m.name));
+      const { rows } = await db.pool.query("SELECT to_regclass('slow_done') AS t");
+      expect(rows[0].t).toBe('slow_done');
+      // the clients went back to the pool with the timeout they had
+      const clients = await Promise.all([0, 1, 2, 3].map(() => pool.connect()));
+      try {
+        for (const client of clients) expect((await client.query('SHOW statement_timeout')).rows[0].statement_timeout).toBe('200ms');
+      } finally {
+        for (const client of clients) client.release();
+      }
+    } finally {
+      await pool.end();
+    }
   });
 
   it('refuses to start when an applied migration was edited', async () => {

@@ -33,10 +33,15 @@ export class MigrationChecksumError extends Error {
 /**
  * Applies pending migrations, each in its own transaction, under a session advisory lock so
  * replicas starting together apply each migration exactly once. Returns the names applied.
+ *
+ * The pool's statement_timeout (DB_STATEMENT_TIMEOUT, 5 s) is for requests: a replica waiting
+ * for the lock while another one migrates, or a migration that rewrites a big table, must not be
+ * cancelled by it. This session lifts it and restores it before going back to the pool.
  */
 export async function migrate(pool: Pool, migrations: Migration[] = readMigrations()): Promise<string[]> {
   const client = await pool.connect();
   try {
+    await client.query('SET statement_timeout = 0');
     await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
     try {
       await client.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -69,6 +74,11 @@ export async function migrate(pool: Pool, migrations: Migration[] = readMigratio
       await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]).catch(() => undefined);
     }
   } finally {
-    client.release();
+    // back to the timeout the connection was opened with; a client that cannot say so is not reused
+    const restored = await client.query('RESET statement_timeout').then(
+      () => true,
+      () => false,
+    );
+    client.release(!restored);
   }
 }
