@@ -17,6 +17,9 @@ export interface EksClusterArgs {
   awsProvider: aws.Provider;
 }
 
+/** vpc-cni add-on configuration: the network policy agent enforces Kubernetes NetworkPolicies. */
+export const VPC_CNI_CONFIGURATION = { enableNetworkPolicy: 'true' } as const;
+
 export const CONTROL_PLANE_LOG_TYPES = ['api', 'audit', 'authenticator', 'controllerManager', 'scheduler'];
 const CLUSTER_ADMIN_POLICY = 'arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy';
 const NODE_POLICIES = {
@@ -53,7 +56,8 @@ function serviceRole(name: string, service: string, policyArns: Record<string, s
 /**
  * prod: EKS with a pinned Kubernetes version, nodes in private subnets (managed node group),
  * access entries (authentication mode API), all control-plane logs, envelope encryption of
- * Secrets with a KMS key, and a public endpoint limited to the configured CIDRs. Adds the EBS
+ * Secrets with a KMS key, and a public endpoint limited to the configured CIDRs. Turns on
+ * NetworkPolicy enforcement in the VPC CNI (managed add-on). Adds the EBS
  * CSI driver (Pod Identity) and an encrypted gp3 default StorageClass for Prometheus/Grafana.
  */
 export class EksCluster extends pulumi.ComponentResource implements ClusterHandle {
@@ -124,6 +128,20 @@ export class EksCluster extends pulumi.ComponentResource implements ClusterHandl
     );
 
     const eksName = cluster.eksCluster.name;
+    // The VPC CNI enforces NetworkPolicies only when asked to (off by default on EKS): without
+    // this the default-deny and allow-lists of dist/prod would be accepted and ignored.
+    // Taking the CNI over as a managed add-on keeps the running aws-node configuration (OVERWRITE).
+    const vpcCni = new aws.eks.Addon(
+      `${name}-vpc-cni`,
+      {
+        clusterName: eksName,
+        addonName: 'vpc-cni',
+        resolveConflictsOnCreate: 'OVERWRITE',
+        resolveConflictsOnUpdate: 'OVERWRITE',
+        configurationValues: JSON.stringify(VPC_CNI_CONFIGURATION),
+      },
+      { parent: this },
+    );
     const podIdentity = new aws.eks.Addon(
       `${name}-pod-identity`,
       { clusterName: eksName, addonName: 'eks-pod-identity-agent', resolveConflictsOnUpdate: 'OVERWRITE' },
@@ -164,7 +182,7 @@ export class EksCluster extends pulumi.ComponentResource implements ClusterHandl
       },
       { parent: this, provider: this.provider, dependsOn: [ebs] },
     );
-    this.ready = [nodes, ebs, gp3];
+    this.ready = [nodes, vpcCni, ebs, gp3];
 
     this.registerOutputs({
       clusterName: this.clusterName,

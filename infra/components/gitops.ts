@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
+import { parseAllDocuments } from 'yaml';
 import type { Environment } from '../config';
 import { APP_NAMESPACE } from './runtime';
 
@@ -23,9 +24,28 @@ export interface GitOpsArgs {
 
 export const APP_PROJECT = 'goticket';
 
+/** Cluster-scoped kinds the Application may apply (dist/<env> holds Namespace goticket). */
+export const CLUSTER_RESOURCES = [{ group: '', kind: 'Namespace' }];
+
 /** The manifests cdk8s synthesizes for an environment, relative to the repository root. */
 export function manifestsPath(environment: Environment): string {
   return `dist/${environment}`;
+}
+
+/**
+ * The files of dist/<env> that `deployMode: direct` applies: every manifest except the
+ * Namespace, which the Runtime component already created (same labels). Since
+ * @pulumi/kubernetes 4.29 a create of an existing object fails with AlreadyExists, so applying
+ * it a second time would stop `pulumi up`.
+ */
+export function directManifestFiles(dir: string): string[] {
+  if (!fs.existsSync(dir)) return [];
+  return fs
+    .readdirSync(dir)
+    .filter((file) => file.endsWith('.yaml'))
+    .sort()
+    .map((file) => path.join(dir, file))
+    .filter((file) => !parseAllDocuments(fs.readFileSync(file, 'utf8')).some((doc) => (doc.toJS() as { kind?: unknown } | null)?.kind === 'Namespace'));
 }
 
 /**
@@ -45,7 +65,7 @@ export class GitOps extends pulumi.ComponentResource {
     if (args.mode === 'direct') {
       const dir = path.join(args.repoRoot, this.sourcePath);
       if (!fs.existsSync(dir)) pulumi.log.warn(`deployMode direct: ${dir} does not exist yet (run \`make synth\`)`, this);
-      new k8s.yaml.v2.ConfigGroup(`${name}-manifests`, { files: [path.join(dir, '*.yaml')] }, k);
+      new k8s.yaml.v2.ConfigGroup(`${name}-manifests`, { files: directManifestFiles(dir) }, k);
       this.registerOutputs({ sourcePath: this.sourcePath });
       return;
     }
@@ -62,8 +82,10 @@ export class GitOps extends pulumi.ComponentResource {
           description: 'GoTicket service manifests (cdk8s output)',
           sourceRepos: [args.repoUrl],
           destinations: [destination],
-          // The namespace and cluster add-ons belong to Pulumi: no cluster-scoped objects here.
-          clusterResourceWhitelist: [],
+          // The one cluster-scoped object in dist/<env> is Namespace goticket (Pulumi creates it
+          // first; cdk8s marks it Prune=false). Without this entry Argo CD refuses the whole sync
+          // ("resource :Namespace is not permitted in project"). Nothing else cluster-wide.
+          clusterResourceWhitelist: CLUSTER_RESOURCES,
           orphanedResources: { warn: true },
         },
       },

@@ -13,8 +13,24 @@ export interface KindClusterArgs {
 }
 
 /**
+ * The oldest kind that runs dist/dev as written: its CNI (kindnet) enforces NetworkPolicies
+ * since 0.24, and its node images (Kubernetes >= 1.31) know the preStop `sleep` action.
+ */
+export const KIND_MIN_VERSION = '0.24.0';
+
+/** Shell that stops with one line unless the installed kind is at least `min`. */
+export function kindVersionGuard(min = KIND_MIN_VERSION): string {
+  return (
+    `v=$(kind version 2>/dev/null | sed -nE 's/^kind v([0-9]+[.][0-9]+[.][0-9]+).*/\\1/p'); ` +
+    `[ -n "$v" ] && [ "$(printf '%s\\n' ${min} "$v" | sort -V | head -n 1)" = ${min} ] || ` +
+    `{ echo "kind >= ${min} is required (found \${v:-none}): older kind does not enforce NetworkPolicies" >&2; exit 1; }`
+  );
+}
+
+/**
  * dev: a local Kind cluster. `kind create cluster` runs only when the cluster does not exist
  * yet, so `make kind-up` followed by `pulumi up -s dev` works; `pulumi destroy` deletes it.
+ * A kind older than KIND_MIN_VERSION stops `pulumi up` with one line.
  */
 export class KindCluster extends pulumi.ComponentResource implements ClusterHandle {
   readonly clusterName: pulumi.Output<string>;
@@ -33,8 +49,8 @@ export class KindCluster extends pulumi.ComponentResource implements ClusterHand
       `${name}-create`,
       {
         create:
-          `kind get clusters 2>/dev/null | grep -qx ${n} || ` +
-          `kind create cluster --name ${n} --config ${cfg} --wait 180s`,
+          `${kindVersionGuard()} && { kind get clusters 2>/dev/null | grep -qx ${n} || ` +
+          `kind create cluster --name ${n} --config ${cfg} --wait 180s; }`,
         delete: `kind delete cluster --name ${n}`,
         // A changed kind-config.yaml needs a new cluster (port mappings are fixed at creation).
         triggers: [configHash],

@@ -1,4 +1,7 @@
 /** The dev stack (Kind) under Pulumi mocks, with the committed Pulumi.dev.yaml. */
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import * as pulumi from '@pulumi/pulumi';
 import { CHARTS } from '../components/helm';
@@ -16,8 +19,12 @@ import {
   runProgram,
   stackConfig,
   type ProgramRun,
+  distObjects,
+  kubernetesObjects,
+  notPermittedByProject,
   valuesFileNames,
 } from './harness';
+import { validateInChild } from '../../charts/test/helpers';
 
 let run: ProgramRun;
 
@@ -54,13 +61,43 @@ describe('dev inventory', () => {
 });
 
 describe('Kind cluster', () => {
-  it('creates the cluster from the committed kind-config.yaml only when it does not exist, and deletes it on destroy', () => {
-    const create = one(run, 'command:local:Command', (r) => r.name === 'dev-create');
-    const configPath = path.join(REPO_ROOT, 'infra', 'kind-config.yaml');
-    expect(create.inputs.create).toBe(
-      `kind get clusters 2>/dev/null | grep -qx goticket || kind create cluster --name goticket --config ${JSON.stringify(configPath)} --wait 180s`,
+  /** Runs the component's create command with a stand-in `kind` that logs its calls. */
+  function runCreate(kindVersion: string, existing: string[]): { status: number | null; stderr: string; calls: string[] } {
+    const bin = fs.mkdtempSync(path.join(os.tmpdir(), 'fake-kind-'));
+    const log = path.join(bin, 'calls.log');
+    fs.writeFileSync(
+      path.join(bin, 'kind'),
+      `#!/bin/sh\necho "$*" >> ${log}\ncase "$1" in\n  version) echo "kind v${kindVersion} go1.24.2 linux/amd64" ;;\n  get) printf '%s\\n' ${existing.join(' ')} ;;\nesac\n`,
+      { mode: 0o755 },
     );
-    expect(create.inputs.delete).toBe('kind delete cluster --name goticket');
+    const create = one(run, 'command:local:Command', (r) => r.name === 'dev-create').inputs.create as string;
+    const result = spawnSync('/bin/sh', ['-c', create], { env: { ...process.env, PATH: `${bin}:${process.env.PATH}` }, encoding: 'utf8' });
+    const calls = fs.existsSync(log) ? fs.readFileSync(log, 'utf8').trim().split('\n') : [];
+    fs.rmSync(bin, { recursive: true, force: true });
+    return { status: result.status, stderr: result.stderr, calls };
+  }
+
+  it('creates the cluster from the committed kind-config.yaml when it does not exist', () => {
+    const configPath = path.join(REPO_ROOT, 'infra', 'kind-config.yaml');
+    const r = runCreate('0.29.0', ['other']);
+    expect(r.status).toBe(0);
+    expect(r.calls).toEqual(['version', 'get clusters', `create cluster --name goticket --config ${configPath} --wait 180s`]);
+  });
+
+  it('adopts an existing cluster (make kind-up) instead of creating a second one', () => {
+    expect(runCreate('0.24.0', ['goticket']).calls).toEqual(['version', 'get clusters']);
+  });
+
+  it('refuses a kind too old to enforce NetworkPolicies, with one line', () => {
+    const r = runCreate('0.23.0', []);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toBe('kind >= 0.24.0 is required (found 0.23.0): older kind does not enforce NetworkPolicies\n');
+    expect(r.calls).toEqual(['version']);
+    expect(runCreate('0.100.1', ['goticket']).status).toBe(0); // versions compare as numbers, not text
+  });
+
+  it('deletes the cluster on destroy', () => {
+    expect(one(run, 'command:local:Command', (r) => r.name === 'dev-create').inputs.delete).toBe('kind delete cluster --name goticket');
   });
 
   it('reads the kubeconfig after the cluster exists and keeps it secret', async () => {
@@ -172,8 +209,19 @@ describe('GitOps (dev)', () => {
     const project = k8sObject(run, 'argoproj.io/v1alpha1:AppProject', 'goticket');
     expect(field(project, 'spec.sourceRepos')).toEqual(['https://github.com/goticket-platform/goticket.git']);
     expect(field(project, 'spec.destinations')).toEqual([{ server: 'https://kubernetes.default.svc', namespace: 'goticket' }]);
-    expect(field(project, 'spec.clusterResourceWhitelist')).toEqual([]);
+    // Only the one cluster-scoped kind dist/ holds (Namespace goticket): no ClusterRoles, CRDs, …
+    expect(field(project, 'spec.clusterResourceWhitelist')).toEqual([{ group: '', kind: 'Namespace' }]);
     expect(field(k8sObject(run, 'argoproj.io/v1alpha1:Application', 'goticket'), 'spec.project')).toBe('goticket');
+  });
+
+  it('permits every object of dist/dev (Argo CD fails the whole sync on one it refuses)', () => {
+    const project = plain(k8sObject(run, 'argoproj.io/v1alpha1:AppProject', 'goticket').inputs) as Record<string, unknown>;
+    const objects = distObjects('dev');
+    expect(objects.some((o) => o.kind === 'Namespace')).toBe(true);
+    expect(notPermittedByProject(project, objects)).toEqual([]);
+    // The check itself refuses what the project does not list.
+    expect(notPermittedByProject(project, [{ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: 'x' } }])).toEqual(['ClusterRole/x (cluster-scoped, not whitelisted)']);
+    expect(notPermittedByProject(project, [{ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'x', namespace: 'default' } }])).toHaveLength(1);
   });
 
   it('applies nothing directly (no ConfigGroup) in gitops mode', () => {
@@ -212,5 +260,15 @@ describe('ordering (explicit dependsOn)', () => {
   });
   it('creates ClusterIssuers after cert-manager (CRDs and webhook)', () => {
     expect(k8sObject(run, 'cert-manager.io/v1:ClusterIssuer', 'selfsigned').dependsOn).toContain('platform-cert-manager');
+  });
+});
+
+describe('Kubernetes objects Pulumi creates (dev)', () => {
+  it('validate against the Kubernetes and CRD schemas (cert-manager, Argo CD) with no unknown field', () => {
+    const objects = kubernetesObjects(run);
+    expect(objects.map((o) => o.kind)).toEqual(expect.arrayContaining(['Namespace', 'Secret', 'ClusterIssuer', 'AppProject', 'Application']));
+    const reports = validateInChild(['-'], objects);
+    expect(reports).toHaveLength(objects.length);
+    expect(reports.filter((r) => r.problems.length)).toEqual([]);
   });
 });

@@ -222,3 +222,43 @@ export function providerOf(r: Recorded): { pkg: string; name: string } | undefin
   const type = parts[parts.length - 3] ?? '';
   return { pkg: type.split(':').pop() ?? '', name: parts[parts.length - 2] ?? '' };
 }
+
+/**
+ * The Kubernetes objects the program creates itself (Namespaces, Secrets, ClusterIssuers, the Argo
+ * CD AppProject and Application, …) as manifests: not Helm releases, ConfigGroups or reads.
+ */
+export function kubernetesObjects(run: ProgramRun): Record<string, unknown>[] {
+  return run.resources
+    .filter((r) => /^kubernetes:[^:]+:[^:]+$/.test(r.type) && !/^kubernetes:(helm\.sh|yaml)\//.test(r.type) && !r.id)
+    .map((r) => plain(r.inputs) as Record<string, unknown>);
+}
+
+/** Objects of dist/<env> (one per file), as committed. */
+export function distObjects(environment: string): Record<string, unknown>[] {
+  const dir = path.join(REPO_ROOT, 'dist', environment);
+  return fs
+    .readdirSync(dir)
+    .filter((f) => f.endsWith('.yaml'))
+    .sort()
+    .map((f) => parse(fs.readFileSync(path.join(dir, f), 'utf8')) as Record<string, unknown>);
+}
+
+/**
+ * What an Argo CD AppProject refuses among `objects` (its sync would fail on them): cluster-scoped
+ * kinds missing from clusterResourceWhitelist, namespaced objects outside its destinations.
+ */
+export function notPermittedByProject(project: Record<string, unknown>, objects: Record<string, unknown>[]): string[] {
+  const spec = project.spec as { clusterResourceWhitelist?: { group: string; kind: string }[]; destinations: { namespace: string }[] };
+  const out: string[] = [];
+  for (const o of objects) {
+    const { name, namespace } = o.metadata as { name: string; namespace?: string };
+    const group = String(o.apiVersion).includes('/') ? String(o.apiVersion).split('/')[0] : '';
+    if (namespace === undefined) {
+      const allowed = (spec.clusterResourceWhitelist ?? []).some((w) => (w.group === '*' || w.group === group) && (w.kind === '*' || w.kind === o.kind));
+      if (!allowed) out.push(`${String(o.kind)}/${name} (cluster-scoped, not whitelisted)`);
+    } else if (!spec.destinations.some((d) => d.namespace === '*' || d.namespace === namespace)) {
+      out.push(`${String(o.kind)}/${namespace}/${name} (namespace not a destination)`);
+    }
+  }
+  return out;
+}

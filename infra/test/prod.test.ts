@@ -17,7 +17,11 @@ import {
   waitsFor,
   type ProgramRun,
   type Recorded,
+  distObjects,
+  kubernetesObjects,
+  notPermittedByProject,
 } from './harness';
+import { validateInChild } from '../../charts/test/helpers';
 
 let run: ProgramRun;
 
@@ -53,7 +57,7 @@ describe('prod inventory', () => {
     ['aws:cloudwatch/logGroup:LogGroup', 1],
     ['eks:index:Cluster', 1],
     ['eks:index:ManagedNodeGroup', 1],
-    ['aws:eks/addon:Addon', 2],
+    ['aws:eks/addon:Addon', 3],
     ['aws:kms/key:Key', 3],
     ['aws:rds/instance:Instance', 1],
     ['aws:rds/parameterGroup:ParameterGroup', 1],
@@ -157,6 +161,15 @@ describe('EKS', () => {
       diskSize: 50,
       scalingConfig: { minSize: 3, desiredSize: 3, maxSize: 9 },
     });
+  });
+
+  it('turns on NetworkPolicy enforcement in the VPC CNI before anything is deployed', () => {
+    const cni = one(run, 'aws:eks/addon:Addon', (r) => r.inputs.addonName === 'vpc-cni');
+    expect(cni.inputs.clusterName).toBe('goticket-prod');
+    expect(JSON.parse(cni.inputs.configurationValues as string)).toEqual({ enableNetworkPolicy: 'true' });
+    expect(cni.inputs.resolveConflictsOnCreate).toBe('OVERWRITE');
+    // dist/prod's NetworkPolicies arrive through the Application, which waits for the add-on.
+    expect(waitsFor(run, 'gitops-application', 'goticket-vpc-cni')).toBe(true);
   });
 
   it('installs the EBS CSI driver with Pod Identity and an encrypted gp3 default StorageClass', () => {
@@ -364,6 +377,21 @@ describe('GitOps (prod)', () => {
     expect(waitsFor(run, 'gitops-application', 'platform-argo-cd')).toBe(true);
     expect(waitsFor(run, 'gitops-application', 'platform-issuer-letsencrypt-prod')).toBe(true);
     expect(waitsFor(run, 'gitops-application', 'runtime')).toBe(true);
+  });
+
+  it('permits every object of dist/prod in its AppProject', () => {
+    const project = plain(k8sObject(run, 'argoproj.io/v1alpha1:AppProject', 'goticket').inputs) as Record<string, unknown>;
+    expect(notPermittedByProject(project, distObjects('prod'))).toEqual([]);
+  });
+});
+
+describe('Kubernetes objects Pulumi creates (prod)', () => {
+  it('validate against the Kubernetes and CRD schemas (cert-manager, Argo CD) with no unknown field', () => {
+    const objects = kubernetesObjects(run);
+    expect(objects.map((o) => o.kind)).toEqual(expect.arrayContaining(['Namespace', 'Secret', 'StorageClass', 'ClusterIssuer', 'AppProject', 'Application']));
+    const reports = validateInChild(['-'], objects);
+    expect(reports).toHaveLength(objects.length);
+    expect(reports.filter((r) => r.problems.length)).toEqual([]);
   });
 });
 
