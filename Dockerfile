@@ -1,23 +1,28 @@
 # GoTicket service image.
 #
-#   deps       npm ci (every dependency, no install scripts) on the build platform
+#   deps       every dependency from the lock, no install scripts, on the build platform
 #   build      tsc -> build/app (+ SQL migrations); plain JavaScript, platform-independent
-#   prod-deps  npm ci --omit=dev on the target platform, so prebuilt native binaries
-#              (@node-rs/bcrypt) match the image's architecture
+#   prod-deps  production dependencies only (--omit=dev) on the target platform, so prebuilt
+#              native binaries (@node-rs/bcrypt) match the image's architecture
 #   runtime    Node slim pinned by exact version and multi-arch index digest, uid 10001,
 #              exec-form entrypoint (no shell involved), read-only friendly: the process
 #              writes nothing outside /tmp
 #
-# Build: make image   (docker build -t goticket:local .)
-# Run:   docker run --read-only --tmpfs /tmp -e DATABASE_URL=... -e JWT_SECRET=... goticket:local
+# Both install stages run scripts/npm-install-locked.sh: npm ci, or npm install --no-save from the
+# same lock when npm ci refuses it only for lacking another platform's optional package (e.g. the
+# arm64 bcrypt binary when the lock was written on amd64); any other lock mismatch fails the build.
+#
+# Build: make image   (docker buildx build --load -t ghcr.io/goticket-platform/goticket:local .)
+# Run:   docker run --read-only --tmpfs /tmp -e DATABASE_URL=... -e JWT_SECRET=... ghcr.io/goticket-platform/goticket:local
 #        roles: build/app/main.js api | worker | migrate | all
 # Base image updates come from Dependabot (docker ecosystem); keep all three FROM lines equal.
 
 FROM --platform=$BUILDPLATFORM node:20.19.5-bookworm-slim@sha256:9e70124bd00f47dd023e349cd587132ae61892acc0e47ed641416c3e18f401c3 AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
+COPY scripts/npm-install-locked.sh ./scripts/
 RUN --mount=type=cache,target=/root/.npm,sharing=locked \
-    npm ci --ignore-scripts --no-audit --no-fund
+    bash scripts/npm-install-locked.sh --ignore-scripts
 
 FROM deps AS build
 COPY tsconfig.json tsconfig.build.json ./
@@ -28,8 +33,9 @@ RUN npm run build
 FROM node:20.19.5-bookworm-slim@sha256:9e70124bd00f47dd023e349cd587132ae61892acc0e47ed641416c3e18f401c3 AS prod-deps
 WORKDIR /app
 COPY package.json package-lock.json ./
+COPY scripts/npm-install-locked.sh ./scripts/
 RUN --mount=type=cache,target=/root/.npm,sharing=locked \
-    npm ci --omit=dev --ignore-scripts --no-audit --no-fund
+    bash scripts/npm-install-locked.sh --omit=dev --ignore-scripts
 
 FROM node:20.19.5-bookworm-slim@sha256:9e70124bd00f47dd023e349cd587132ae61892acc0e47ed641416c3e18f401c3 AS runtime
 ARG VERSION=0.0.0-dev

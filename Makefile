@@ -10,11 +10,12 @@ NPX := npx --no-install
 help: ## List every target
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-17s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-# npm ci only when the lock file changed since the last install. npm 11 writes locks without other
-# platforms' optional packages and then npm ci refuses them (npm/cli#8320): install from the same
-# lock with npm install, which keeps every locked version and writes nothing.
+# Install only when package.json or the lock changed since the last install. The script is the one
+# way dependencies get installed (here, so in CI through .github/actions/setup, and in the
+# Dockerfile): npm ci, and npm install --no-save from the same lock only when npm ci refuses it for
+# lacking other platforms' optional packages.
 node_modules/.install-stamp: package.json package-lock.json
-	@npm ci --no-audit --no-fund || { echo "npm ci refused the lock file; installing from it with npm install"; npm install --no-audit --no-fund --no-save; }
+	@bash scripts/npm-install-locked.sh
 	@touch $@
 
 install: node_modules/.install-stamp ## Install npm dependencies (only when package-lock.json changed)
