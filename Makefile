@@ -75,48 +75,67 @@ seal: install ## Seal a secret: make seal ENV=dev NAME=smtp KEY=SMTP_URL < value
 	@test -n "$(ENV)" -a -n "$(NAME)" -a -n "$(KEY)" || { echo "usage: make seal ENV=dev NAME=<secret> KEY=<KEY> < value"; exit 2; }
 	npm run --silent seal -- --env $(ENV) --name $(NAME) --key $(KEY)
 
-define need
-	@command -v $(1) >/dev/null 2>&1 || { echo "$(1) is not installed: $(2)"; exit 1; }
-endef
+# $(call need,<check>,<message>): a target whose tool is missing stops with one line saying what to
+# install. Recipe lines are all expanded before the first one runs, so nothing has started yet.
+need = $(if $(shell $(1) >/dev/null 2>&1 && echo ok),,$(error $(2)))
+DOCKER_ENGINE = https://docs.docker.com/engine/install/
+need-docker = $(call need,command -v docker,docker is not installed: install Docker Engine ($(DOCKER_ENGINE)))
+need-docker-engine = $(call need,docker info,the Docker engine does not answer: start it or install Docker Engine ($(DOCKER_ENGINE)))
+need-compose = $(call need,docker compose version,docker compose is not installed: install the Docker Compose plugin (https://docs.docker.com/compose/install/linux/))
+need-buildx = $(call need,docker buildx version,docker buildx is not installed: install the Docker Buildx plugin (https://github.com/docker/buildx))
+need-kind = $(call need,command -v kind,kind is not installed: install kind (https://kind.sigs.k8s.io/docs/user/quick-start/))
+need-pulumi = $(call need,command -v pulumi,pulumi is not installed: install the Pulumi CLI (https://www.pulumi.com/docs/install/))
+
+# The repository charts/environments.ts accepts, so a local build can stand in for a release in Kind.
+IMAGE ?= ghcr.io/goticket-platform/goticket:local
+KIND_CLUSTER := goticket
 
 deps-up: ## Start PostgreSQL, Redis and RabbitMQ in Docker (docker compose)
-	$(call need,docker,install Docker Engine with the compose plugin (https://docs.docker.com/engine/install/))
+	$(need-docker)
+	$(need-compose)
+	$(need-docker-engine)
 	docker compose up -d --wait postgres redis rabbitmq
 
 deps-down: ## Stop the Docker dependencies
-	$(call need,docker,install Docker Engine with the compose plugin (https://docs.docker.com/engine/install/))
+	$(need-docker)
+	$(need-compose)
+	$(need-docker-engine)
 	docker compose down
 
 kind-up: ## Create the local Kind cluster (infra/kind-config.yaml)
-	$(call need,kind,install kind (https://kind.sigs.k8s.io/docs/user/quick-start/#installation))
-	kind create cluster --name goticket --config infra/kind-config.yaml
+	$(need-kind)
+	$(need-docker)
+	$(need-docker-engine)
+	kind create cluster --name $(KIND_CLUSTER) --config infra/kind-config.yaml
 
 kind-down: ## Delete the local Kind cluster
-	$(call need,kind,install kind (https://kind.sigs.k8s.io/docs/user/quick-start/#installation))
-	kind delete cluster --name goticket
+	$(need-kind)
+	kind delete cluster --name $(KIND_CLUSTER)
 
 preview: install ## pulumi preview for STACK (dev|prod) with the policy pack
-	$(call need,pulumi,install the Pulumi CLI (https://www.pulumi.com/docs/install/))
+	$(need-pulumi)
 	pulumi preview --stack $(STACK) --policy-pack policies
 
 up: install ## pulumi up for STACK (dev|prod) with the policy pack
-	$(call need,pulumi,install the Pulumi CLI (https://www.pulumi.com/docs/install/))
+	$(need-pulumi)
 	pulumi up --stack $(STACK) --policy-pack policies
 
 destroy: ## pulumi destroy for STACK (dev|prod)
-	$(call need,pulumi,install the Pulumi CLI (https://www.pulumi.com/docs/install/))
+	$(need-pulumi)
 	pulumi destroy --stack $(STACK)
 
-image: ## Build the service image (goticket:local) with OCI version/revision labels
-	$(call need,docker,install Docker Engine (https://docs.docker.com/engine/install/))
-	docker build -t goticket:local \
+image: ## Build the service image ghcr.io/goticket-platform/goticket:local (IMAGE=…) with BuildKit and OCI labels
+	$(need-docker)
+	$(need-buildx)
+	$(need-docker-engine)
+	docker buildx build --load -t $(IMAGE) \
 	  --build-arg VERSION=$$(node -p "require('./package.json').version") \
 	  --build-arg REVISION=$$(git rev-parse HEAD) \
 	  --build-arg CREATED=$$(date -u +%Y-%m-%dT%H:%M:%SZ) .
 
-kind-load: image ## Load goticket:local into the Kind cluster
-	$(call need,kind,install kind (https://kind.sigs.k8s.io/docs/user/quick-start/#installation))
-	kind load docker-image goticket:local --name goticket
+kind-load: image ## Build the image and load it into the Kind cluster
+	$(need-kind)
+	kind load docker-image $(IMAGE) --name $(KIND_CLUSTER)
 
 smoke: install ## E2E journey + booking burst against BASE_URL (SMOKE_ADMIN_EMAIL/SMOKE_ADMIN_PASSWORD)
 	@test -n "$(BASE_URL)" || { echo "usage: make smoke BASE_URL=https://goticket.localtest.me"; exit 2; }
