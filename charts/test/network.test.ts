@@ -1,0 +1,106 @@
+/**
+ * What the NetworkPolicies let each pod do, computed from the synthesized objects with Kubernetes
+ * semantics (a pod selected by a policy of a type is isolated for it; the allowed flows are the
+ * union of the rules of the policies selecting it), against the allow-list the platform section of
+ * DESIGN.md asks for: default deny, DNS, api <- ingress-nginx and Prometheus, app -> the backends
+ * (pod selectors in dev, the VPC CIDR in prod), nothing else.
+ */
+import { type Environment, ENVIRONMENTS, dev, prod } from '../environments';
+import { type Obj, matches, ofKind, synth, workloads } from './helpers';
+
+type Direction = 'Ingress' | 'Egress';
+
+const selector = (sel: Obj | undefined): string => {
+  const labels = Object.entries(sel?.matchLabels ?? {}).map(([k, v]) => `${k}=${v}`);
+  const expressions = ((sel?.matchExpressions ?? []) as Obj[]).map((e) => `${e.key} ${e.operator} (${(e.values ?? []).join(',')})`);
+  return [...labels, ...expressions].sort().join(',') || '*';
+};
+
+const peer = (p: Obj): string => {
+  if (p.ipBlock) return `cidr ${p.ipBlock.cidr}${p.ipBlock.except ? ` except ${p.ipBlock.except.join(',')}` : ''}`;
+  const nsName = p.namespaceSelector?.matchLabels?.['kubernetes.io/metadata.name'];
+  const ns = !p.namespaceSelector ? 'goticket' : nsName && Object.keys(p.namespaceSelector).length === 1 && Object.keys(p.namespaceSelector.matchLabels).length === 1 ? nsName : `ns(${selector(p.namespaceSelector)})`;
+  return `${ns} pods ${p.podSelector ? selector(p.podSelector) : '*'}`;
+};
+
+/** Every flow the policies allow a pod with `labels` in namespace goticket, and whether it is isolated at all. */
+function reach(objects: Obj[], labels: Record<string, string>, direction: Direction): { isolated: boolean; flows: string[] } {
+  const selecting = ofKind(objects, 'NetworkPolicy').filter((np) => {
+    const types: string[] = np.spec.policyTypes ?? (np.spec.egress ? ['Ingress', 'Egress'] : ['Ingress']);
+    const all = Object.keys(np.spec.podSelector ?? {}).length === 0;
+    return types.includes(direction) && (all || matches(np.spec.podSelector, labels));
+  });
+  const flows = new Set<string>();
+  for (const np of selecting) {
+    for (const rule of (direction === 'Ingress' ? np.spec.ingress : np.spec.egress) ?? []) {
+      const peers: string[] = ((direction === 'Ingress' ? rule.from : rule.to) ?? []).map(peer);
+      const ports: string[] = (rule.ports ?? []).map((p: Obj) => `${p.protocol ?? 'TCP'}/${p.port ?? '*'}`);
+      for (const pe of peers.length ? peers : ['anywhere']) for (const po of ports.length ? ports : ['any port']) flows.add(`${pe} ${po}`);
+    }
+  }
+  return { isolated: selecting.length > 0, flows: [...flows].sort() };
+}
+
+const DNS = ['kube-system pods k8s-app=kube-dns TCP/53', 'kube-system pods k8s-app=kube-dns UDP/53'];
+const FROM_INGRESS = 'ingress-nginx pods app.kubernetes.io/name=ingress-nginx TCP/8080';
+const FROM_PROMETHEUS = 'monitoring pods app.kubernetes.io/name=prometheus TCP/8080';
+
+/** The dev dependencies, by the labels DESIGN.md's in-cluster services carry. */
+const DEPENDENCIES = [
+  { name: 'postgres', component: 'database', port: 'postgres' },
+  { name: 'redis', component: 'cache', port: 'redis' },
+  { name: 'rabbitmq', component: 'broker', port: 'amqp' },
+] as const;
+const depLabels = (d: (typeof DEPENDENCIES)[number]) => ({ 'app.kubernetes.io/name': d.name, 'app.kubernetes.io/component': d.component });
+
+function backends(env: Environment): string[] {
+  const b = env.backends;
+  if (b.kind === 'vpc') return Object.values(b.ports).map((port) => `cidr ${b.cidr} TCP/${port}`);
+  return DEPENDENCIES.map((d) => `goticket pods ${selector({ matchLabels: depLabels(d) })} TCP/${b.ports[d.port]}`);
+}
+
+/** What every pod of one environment may do, by its role. */
+function expected(env: Environment): Record<string, { Ingress: string[]; Egress: string[] }> {
+  const app = { Egress: [...DNS, ...backends(env)].sort() };
+  const out: Record<string, { Ingress: string[]; Egress: string[] }> = {
+    'goticket-api': { Ingress: [FROM_INGRESS, FROM_PROMETHEUS].sort(), ...app },
+    'goticket-worker': { Ingress: [FROM_PROMETHEUS], ...app },
+    'goticket-migrate': { Ingress: [], ...app },
+  };
+  if (env.backends.kind === 'in-cluster') {
+    for (const d of DEPENDENCIES) {
+      out[d.name] = { Ingress: [`goticket pods app.kubernetes.io/name=goticket TCP/${env.backends.ports[d.port]}`], Egress: [...DNS] };
+    }
+  }
+  return out;
+}
+
+describe.each(ENVIRONMENTS.map((env) => [env.name, env] as const))('%s NetworkPolicies', (_name, env) => {
+  const objects = synth(env);
+
+  test('every pod is isolated both ways and may do exactly what the allow-list says', () => {
+    const actual = Object.fromEntries(
+      workloads(objects).map((w) => {
+        const labels = w.spec.template.metadata.labels as Record<string, string>;
+        const [ingress, egress] = [reach(objects, labels, 'Ingress'), reach(objects, labels, 'Egress')];
+        expect([w.metadata.name, ingress.isolated, egress.isolated]).toEqual([w.metadata.name, true, true]);
+        return [w.metadata.name, { Ingress: ingress.flows, Egress: egress.flows }];
+      }),
+    );
+    expect(actual).toEqual(expected(env));
+  });
+
+  test('a pod nobody planned for (a debug pod, a new workload) gets nothing but DNS', () => {
+    expect(reach(objects, { run: 'debug' }, 'Ingress')).toEqual({ isolated: true, flows: [] });
+    expect(reach(objects, { run: 'debug' }, 'Egress')).toEqual({ isolated: true, flows: DNS });
+  });
+});
+
+test('the reachability check sees a widened policy', () => {
+  const objects = synth(prod);
+  const api = { 'app.kubernetes.io/name': 'goticket', 'app.kubernetes.io/component': 'api' };
+  ofKind(objects, 'NetworkPolicy').find((np) => np.metadata.name === 'app-to-backends')!.spec.egress.push({});
+  expect(reach(objects, api, 'Egress').flows).toContain('anywhere any port');
+  const open = synth(dev).filter((o) => !(o.kind === 'NetworkPolicy' && o.metadata.name === 'default-deny-all'));
+  expect(reach(open, { run: 'debug' }, 'Ingress').isolated).toBe(false);
+});
