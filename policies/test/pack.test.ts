@@ -136,7 +136,8 @@ describe('rule metadata and README', () => {
   test.each(allRules.map((r) => [r.name, r] as const))('%s is documented and described', (name, rule) => {
     expect(name).toMatch(/^[a-z0-9]+(-[a-z0-9]+)+$/);
     for (const field of [rule.description, rule.remediation, rule.rationale, rule.benchmark]) expect(field.length).toBeGreaterThan(10);
-    expect(readme).toContain(`| \`${name}\` | ${rule.level} |`);
+    // The whole row: level, description, remediation, rationale and benchmark as the rule has them.
+    expect(readme).toContain(`| \`${name}\` | ${rule.level} | ${rule.description} | ${rule.remediation} | ${rule.rationale} | ${rule.benchmark} |\n`);
   });
 
   test('the manifest rules cover the issue\'s Kubernetes list', () => {

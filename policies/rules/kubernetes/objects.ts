@@ -1,7 +1,7 @@
-/** Rules over single non-workload objects: Services, Namespaces, Secrets. */
+/** Rules over single non-workload objects: Services, Namespaces, NetworkPolicies, Secrets. */
 import { labelsOf, nameOf, namespaceOf } from '../../lib/manifest';
 import type { ManifestRule, PssLevel } from '../../lib/types';
-import { present, record, str } from '../../lib/values';
+import { present, record, records, str } from '../../lib/values';
 
 const EXPOSED_TYPES = new Set(['LoadBalancer', 'NodePort']);
 
@@ -65,4 +65,32 @@ export const noPlainSecrets: ManifestRule = {
   },
 };
 
-export const objectRules: ManifestRule[] = [serviceExposure, namespacePodSecurity, noPlainSecrets];
+const WORLD = new Set(['0.0.0.0/0', '::/0']);
+
+export const networkPolicyAllowList: ManifestRule = {
+  kind: 'manifest',
+  name: 'k8s-network-policy-allow-list',
+  level: 'mandatory',
+  description: 'NetworkPolicy rules name their peers: none allows every source or destination, or the whole internet.',
+  remediation: 'Give each ingress rule a `from` and each egress rule a `to` (pod/namespace selectors, or the CIDR of the service reached, e.g. the VPC); never 0.0.0.0/0 or ::/0.',
+  rationale: 'A default deny means nothing next to a rule that allows everything: one open egress rule lets a compromised pod reach any host (the gap the public reference manifests leave).',
+  benchmark: 'CIS EKS 4.3.2 (NetworkPolicies in every namespace); NSA/CISA Kubernetes Hardening Guide (network separation: deny by default, allow specific flows)',
+  check: (m) => {
+    if (m.kind !== 'NetworkPolicy') return [];
+    const spec = record(m.spec);
+    const out: string[] = [];
+    for (const [direction, field, peersField] of [['ingress', 'ingress', 'from'], ['egress', 'egress', 'to']] as const) {
+      records(spec[field]).forEach((rule, i) => {
+        const peers = records(rule[peersField]);
+        const what = direction === 'ingress' ? 'admits every source' : 'allows every destination';
+        if (peers.length === 0) out.push(`${direction} rule ${i + 1} ${what} (no \`${peersField}\`)`);
+        for (const cidr of peers.map((p) => str(record(p.ipBlock).cidr)).filter((c): c is string => c !== undefined && WORLD.has(c))) {
+          out.push(`${direction} rule ${i + 1} ${direction === 'ingress' ? 'admits' : 'allows'} the whole internet (ipBlock ${cidr})`);
+        }
+      });
+    }
+    return out;
+  },
+};
+
+export const objectRules: ManifestRule[] = [serviceExposure, namespacePodSecurity, networkPolicyAllowList, noPlainSecrets];
