@@ -1,5 +1,6 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
-import { NOTIFICATION_TYPES, type NotificationType, type PostgresNotifications } from '../adapters/postgres/notifications';
+import { NOTIFICATION_TYPES, type ClaimedNotification, type NotificationInput, type NotificationType, type PostgresNotifications } from '../adapters/postgres/notifications';
 import type { Logger } from '../observability/logger';
 import { notificationsSent } from '../observability/metrics';
 import { PermanentMessageError, type DomainMessage, type EventConsumer, type Mail, type Mailer, type Subscription } from '../ports';
@@ -36,6 +37,13 @@ export interface NotifierOptions {
   notifications: PostgresNotifications;
   mailer: Mailer;
   logger: Logger;
+  /** How often a delivery that found the send claimed by another one looks again (default 200 ms). */
+  busyPollMs?: number;
+}
+
+/** The notification is being sent by another delivery; thrown only when the notifier stops while waiting on it (retried later). */
+export class NotificationBusyError extends Error {
+  override readonly name = 'NotificationBusyError';
 }
 
 /**
@@ -46,6 +54,8 @@ export interface NotifierOptions {
 export class Notifier {
   private subscription: Subscription | null = null;
   private readonly log: Logger;
+  /** Aborted on close: deliveries waiting on another's lease give up (and are retried later). */
+  private readonly closing = new AbortController();
 
   constructor(private readonly options: NotifierOptions) {
     this.log = options.logger.child({ component: 'notifier' });
@@ -57,6 +67,7 @@ export class Notifier {
 
   /** Stops consuming and waits for the messages in flight. */
   async close(): Promise<void> {
+    this.closing.abort();
     await this.subscription?.cancel();
     this.subscription = null;
   }
@@ -68,14 +79,14 @@ export class Notifier {
       throw new PermanentMessageError(`${message.type} data: ${parsed.error.issues[0]!.path.join('.')} ${parsed.error.issues[0]!.message}`);
     }
     const data = parsed.data;
-    const claimed = await this.options.notifications.claim({
+    const claimed = await this.claim({
       bookingId: data.bookingId,
       type: message.type,
       messageId: message.id,
       userId: data.userId,
       payload: message.data,
     });
-    if (!claimed) return; // already sent, or another delivery of it is sending right now
+    if (!claimed) return; // already sent: a redelivery has no second effect
     if (claimed.recipient) {
       try {
         await this.options.mailer.send(renderMail(message.type, claimed.recipient, data));
@@ -89,4 +100,24 @@ export class Notifier {
     await this.options.notifications.markSent(claimed.id);
     notificationsSent.inc({ type: message.type });
   };
+
+  /**
+   * The right to send, or null when it was sent already. Another delivery holding the lease may be
+   * sending right now (a duplicate) or may have died mid-send (its message was redelivered here):
+   * acknowledging now would lose the notification in the second case, so this delivery waits
+   * until the other one marks it sent or its lease lapses, and then takes over.
+   */
+  private async claim(input: NotificationInput): Promise<ClaimedNotification | null> {
+    for (;;) {
+      const result = await this.options.notifications.claim(input);
+      if (result.kind === 'claimed') return result;
+      if (result.kind === 'sent') return null;
+      const waitMs = Math.max(10, Math.min(this.options.busyPollMs ?? 200, result.leaseLeftMs));
+      try {
+        await sleep(waitMs, undefined, { signal: this.closing.signal });
+      } catch {
+        throw new NotificationBusyError(`${input.type} of booking ${input.bookingId} is claimed by another delivery; stopping before it was sent`);
+      }
+    }
+  }
 }

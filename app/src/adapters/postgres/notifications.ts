@@ -17,6 +17,13 @@ export interface ClaimedNotification {
 }
 
 /**
+ * `claimed`: this delivery sends it. `sent`: done already, nothing to do. `busy`: another delivery
+ * holds the lease and has not sent it yet; it may still be sending, or it may have died mid-send,
+ * in which case the lease lapses after `leaseLeftMs` and the notification can be claimed again.
+ */
+export type ClaimResult = ({ kind: 'claimed' } & ClaimedNotification) | { kind: 'sent' } | { kind: 'busy'; leaseLeftMs: number };
+
+/**
  * Records the notification (unique per booking and type) and takes the right to send it in one
  * statement: a row comes back only on the first record, or when an earlier attempt neither sent
  * it nor still holds its lease. A redelivery of a sent notification returns nothing.
@@ -29,14 +36,17 @@ const CLAIM_SQL = `INSERT INTO notifications (booking_id, type, message_id, user
      AND (notifications.claimed_at IS NULL OR notifications.claimed_at < now() - make_interval(secs => $6::double precision / 1000))
   RETURNING id, recipient`;
 
+const STATE_SQL = `SELECT sent_at IS NOT NULL AS sent,
+    (extract(epoch FROM claimed_at + make_interval(secs => $3::double precision / 1000) - now()) * 1000)::float8 AS lease_left_ms
+  FROM notifications WHERE booking_id = $1 AND type = $2`;
+
 export class PostgresNotifications {
   constructor(
     private readonly pool: Pool,
     private readonly leaseMs = 30_000,
   ) {}
 
-  /** null: already sent, or another delivery is sending it right now. */
-  async claim(input: NotificationInput): Promise<ClaimedNotification | null> {
+  async claim(input: NotificationInput): Promise<ClaimResult> {
     const { rows } = await this.pool.query<ClaimedNotification>(CLAIM_SQL, [
       input.bookingId,
       input.type,
@@ -45,7 +55,11 @@ export class PostgresNotifications {
       JSON.stringify(input.payload),
       this.leaseMs,
     ]);
-    return rows[0] ?? null;
+    if (rows[0]) return { kind: 'claimed', ...rows[0] };
+    // Not ours: a second look (a fresh snapshot, which sees the row the conflict was on) says why.
+    const { rows: state } = await this.pool.query<{ sent: boolean; lease_left_ms: number | null }>(STATE_SQL, [input.bookingId, input.type, this.leaseMs]);
+    if (state[0]?.sent) return { kind: 'sent' };
+    return { kind: 'busy', leaseLeftMs: Math.max(0, state[0]?.lease_left_ms ?? 0) };
   }
 
   async markSent(id: string): Promise<void> {
