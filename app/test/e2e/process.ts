@@ -30,9 +30,18 @@ export interface RunningService {
 
 /** Starts `node <build>/main.js <role>` (what `make run` runs) and waits for its "listening" line. */
 export function startService(buildRoot: string, role: string, env: Record<string, string>): Promise<RunningService> {
+  return spawnService([path.join(buildRoot, 'app/main.js'), role], buildRoot, env);
+}
+
+/** Starts `main.ts <role>` from the sources (through tsx, no build) and waits for its "listening" line. */
+export function startFromSource(role: string, env: Record<string, string>): Promise<RunningService> {
+  return spawnService([path.join(ROOT, 'node_modules/tsx/dist/cli.mjs'), path.join(ROOT, 'app/src/main.ts'), role], ROOT, env);
+}
+
+function spawnService(args: string[], cwd: string, env: Record<string, string>): Promise<RunningService> {
   // the test runner's own variables (TEST_*, JEST_*) stay out; the service sees a clean environment
-  const child = spawn(process.execPath, [path.join(buildRoot, 'app/main.js'), role], {
-    cwd: buildRoot,
+  const child = spawn(process.execPath, args, {
+    cwd,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
