@@ -30,8 +30,8 @@ describe('security and hygiene rules for every workflow', () => {
   const ALLOWED: Record<string, string[]> = {
     'contents: write': ['release.yml/promote'],
     'packages: write': ['release.yml/image'],
-    'id-token: write': ['release.yml/image', 'pulumi.yml/preview', 'pulumi.yml/up-prod'],
-    'pull-requests: write': ['release.yml/promote', 'pulumi.yml/preview'],
+    'id-token: write': ['release.yml/image', 'pulumi.yml/preview-prod', 'pulumi.yml/up-prod'],
+    'pull-requests: write': ['release.yml/promote', 'pulumi.yml/preview-dev', 'pulumi.yml/preview-prod'],
   };
 
   it.each(WORKFLOWS.map((wf) => [wf.file, wf]))('%s: permissions are read-only at the top and minimal per job', (_file, wf) => {
@@ -257,22 +257,46 @@ describe('pulumi.yml', () => {
   const jobs = jobsOf(pulumi);
   const on = pulumi.doc.on as Record<string, { paths?: string[] }>;
 
-  it('previews dev and prod on pull requests touching infra/ or Pulumi.*.yaml, with the diff on the PR', () => {
+  const previewOf = (stack: string) => {
+    const found = Object.entries(jobs).filter(([, job]) => (job.steps ?? []).some((step) => step.uses?.startsWith('pulumi/actions@') && step.with?.command === 'preview' && step.with?.['stack-name'] === stack));
+    expect(found).toHaveLength(1);
+    const [name, job] = found[0]!;
+    return { name, job, action: job.steps!.find((step) => step.uses?.startsWith('pulumi/actions@'))! };
+  };
+
+  it('previews dev and prod on pull requests touching infra/ or Pulumi.*.yaml, with the policy pack and the diff on the PR', () => {
     expect(on.pull_request?.paths).toEqual(expect.arrayContaining(['infra/**', 'Pulumi.*.yaml']));
-    const preview = jobs.preview!;
-    expect(preview.if).toContain("github.event_name == 'pull_request'");
-    expect((preview.strategy as Obj).matrix).toEqual({ stack: ['dev', 'prod'] });
-    const action = preview.steps!.find((step) => step.uses?.startsWith('pulumi/actions@'))!;
-    expect(action.with).toMatchObject({ command: 'preview', 'stack-name': '${{ matrix.stack }}', 'comment-on-pr': true, policyPacks: 'policies' });
+    for (const stack of ['dev', 'prod']) {
+      const { job, action } = previewOf(stack);
+      expect(job.if).toContain("github.event_name == 'pull_request'");
+      expect(action.with).toMatchObject({ policyPacks: 'policies', diff: true, 'edit-pr-comment': true });
+      expect(String(action.with?.['comment-on-pr'])).not.toBe('false');
+    }
+    expect(previewOf('prod').action.with).toMatchObject({ 'comment-on-pr': true, 'cloud-url': '${{ vars.PULUMI_BACKEND_URL }}' });
   });
 
-  it('authenticates to AWS only through OIDC role assumption', () => {
-    for (const [name, job] of Object.entries(jobs)) {
+  it('previews dev as a fresh stack in a throwaway backend on the runner: no shared state, no cloud credentials, forks included', () => {
+    const { job, action } = previewOf('dev');
+    expect(action.with).toMatchObject({ 'cloud-url': 'file://${{ runner.temp }}/pulumi-dev-state', upsert: true, 'secrets-provider': 'passphrase' });
+    expect(job.steps!.some((step) => step.run === 'mkdir -p "$RUNNER_TEMP/pulumi-dev-state"')).toBe(true);
+    expect(job.if).not.toContain('head.repo.full_name');
+    expect(action.with?.['comment-on-pr']).toBe('${{ github.event.pull_request.head.repo.full_name == github.repository }}');
+    expect(JSON.stringify(job)).not.toMatch(/aws-actions|AWS_|secrets\.|PULUMI_BACKEND_URL/);
+    expect((job.permissions as Obj)['id-token']).toBeUndefined();
+    expect(pulumi.doc.env as Obj).not.toHaveProperty('PULUMI_BACKEND_URL'); // would override cloud-url
+  });
+
+  it('reaches AWS and the shared state only through OIDC role assumption, in the prod jobs', () => {
+    const prodJobs = Object.entries(jobs).filter(([name]) => name.endsWith('-prod'));
+    expect(prodJobs.map(([name]) => name).sort()).toEqual(['preview-prod', 'up-prod']);
+    for (const [name, job] of prodJobs) {
       const aws = (job.steps ?? []).filter((step) => step.uses?.startsWith('aws-actions/configure-aws-credentials@'));
       expect({ name, aws: aws.length }).toEqual({ name, aws: 1 });
       expect(aws[0]!.with).toHaveProperty('role-to-assume');
       expect((job.permissions as Obj)['id-token']).toBe('write');
     }
+    expect(previewOf('prod').job.if).toContain('github.event.pull_request.head.repo.full_name == github.repository');
+    expect((jobs['up-prod']!.env as Obj).PULUMI_BACKEND_URL).toBe('${{ vars.PULUMI_BACKEND_URL }}');
   });
 
   it('runs pulumi up for prod only from main, behind the protected production environment, with the policy pack', () => {
