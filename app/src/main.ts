@@ -91,7 +91,9 @@ export async function main(role: ProcessRole, config: Config, logger: Logger): P
       closers.push({ name: 'redis', close: api.close });
       if (config.auth.admin) {
         const outcome = await api.services.auth.bootstrapAdmin(config.auth.admin.email, config.auth.admin.password);
-        logger.info({ email: config.auth.admin.email, outcome }, 'admin bootstrap');
+        if (outcome === 'not_admin') {
+          logger.warn({ email: config.auth.admin.email, outcome }, 'admin bootstrap: ADMIN_EMAIL belongs to an account that is not an admin; it was not promoted (an admin can, with PATCH /api/v1/users/:id/role)');
+        } else logger.info({ email: config.auth.admin.email, outcome }, 'admin bootstrap');
       }
       handler = api.app;
     } else {

@@ -27,7 +27,10 @@ export interface UserStore {
   create(input: { email: string; passwordHash: string; role: Role }): Promise<User>;
   findByEmail(email: string): Promise<UserWithSecret | null>;
   findById(id: string): Promise<UserWithSecret | null>;
-  /** Changes the role and bumps the token version; null when the user does not exist. */
+  /**
+   * Changes the role and bumps the token version (unless the role is the same); null when the
+   * user does not exist. LastAdminError when it would leave no admin, also under concurrency.
+   */
   setRole(id: string, role: Role): Promise<User | null>;
   /** Creates the admin unless the email exists; idempotent. */
   ensureAdmin(email: string, passwordHash: string): Promise<'created' | 'exists'>;

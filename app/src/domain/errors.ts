@@ -52,7 +52,15 @@ export class UnauthenticatedError extends DomainError {
 }
 
 export class ForbiddenError extends DomainError {
-  readonly code = 'forbidden';
+  readonly code: string = 'forbidden';
+}
+
+/** Demoting the only admin would leave nobody able to manage roles (the bootstrap never re-promotes). */
+export class LastAdminError extends ForbiddenError {
+  override readonly code: string = 'last-admin';
+  constructor() {
+    super('this is the only admin: promote another user to admin first');
+  }
 }
 
 export class RefreshTokenReusedError extends DomainError {

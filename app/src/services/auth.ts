@@ -120,11 +120,21 @@ export class AuthService {
     await this.deps.audit.record({ actorId: actor.userId, action: 'auth.logout_all', target: actor.userId, details: { tokenVersion: version }, ...context });
   }
 
-  async bootstrapAdmin(email: string, password: string): Promise<'created' | 'exists'> {
+  /**
+   * Creates the admin of ADMIN_EMAIL once (replicas starting together create it once). An account
+   * that already holds the address is never changed: `not_admin` when it is not an admin (someone
+   * registered it first; promoting it would hand admin to whoever set its password).
+   */
+  async bootstrapAdmin(email: string, password: string): Promise<'created' | 'exists' | 'not_admin'> {
     assertPasswordPolicy(password);
-    const existing = await this.deps.users.findByEmail(normalizeEmail(email));
-    if (existing) return 'exists';
-    return this.deps.users.ensureAdmin(normalizeEmail(email), await this.deps.hasher.hash(password));
+    const address = normalizeEmail(email);
+    const existing = await this.deps.users.findByEmail(address);
+    if (existing) return existing.role === 'admin' ? 'exists' : 'not_admin';
+    const outcome = await this.deps.users.ensureAdmin(address, await this.deps.hasher.hash(password));
+    if (outcome === 'exists') return (await this.deps.users.findByEmail(address))?.role === 'admin' ? 'exists' : 'not_admin';
+    const admin = await this.deps.users.findByEmail(address);
+    await this.deps.audit.record({ actorId: null, action: 'user.admin_bootstrapped', target: admin?.id ?? null, details: { email: address } });
+    return outcome;
   }
 
   private pair(user: { id: string; role: User['role']; tokenVersion: number }, refreshToken: string): TokenPair {

@@ -20,7 +20,7 @@ export class UserService {
     if (!before) throw new NotFoundError('user');
     const user = await this.deps.users.setRole(userId, role);
     if (!user) throw new NotFoundError('user');
-    // setRole bumped the token version: the user's access tokens stop working now, not at expiry.
+    // A new role bumped the token version: the user's access tokens stop working now, not at expiry.
     await this.deps.tokenVersions?.changed(userId);
     await this.deps.audit.record({ actorId: actor.userId, action: 'user.role_changed', target: userId, details: { from: before.role, to: role }, ...context });
     return user;

@@ -1,8 +1,8 @@
 import type { Pool } from 'pg';
-import { EmailTakenError } from '../../domain/errors';
+import { EmailTakenError, LastAdminError } from '../../domain/errors';
 import { type Role, type User } from '../../domain/user';
 import type { UserStore, UserWithSecret } from '../../ports';
-import { isUniqueViolation } from './pool';
+import { inTransaction, isUniqueViolation } from './pool';
 import { toUser, type UserRow } from './rows';
 
 const COLUMNS = 'id, email, password_hash, role, token_version, created_at, updated_at';
@@ -37,12 +37,22 @@ export class PostgresUserStore implements UserStore {
     return rows[0] ? toUser(rows[0]) : null;
   }
 
-  async setRole(id: string, role: Role): Promise<User | null> {
-    const { rows } = await this.pool.query<UserRow>(
-      `UPDATE users SET role = $2, token_version = token_version + 1, updated_at = now() WHERE id = $1 RETURNING ${COLUMNS}`,
-      [id, role],
-    );
-    return rows[0] ? publicUser(toUser(rows[0])) : null;
+  setRole(id: string, role: Role): Promise<User | null> {
+    return inTransaction(this.pool, async (client) => {
+      if (role !== 'admin') {
+        // Every admin row locked, in id order: two admins demoting each other at once queue here,
+        // and the second sees the first one's change (its row no longer matches) and is refused.
+        const { rows: admins } = await client.query<{ id: string }>(`SELECT id FROM users WHERE role = 'admin' ORDER BY id FOR UPDATE`);
+        if (admins.length === 1 && admins[0]!.id === id) throw new LastAdminError();
+      }
+      // Same role: nothing changes, and the user's tokens stay valid.
+      const { rows } = await client.query<UserRow>(
+        `UPDATE users SET role = $2, token_version = token_version + CASE WHEN role = $2 THEN 0 ELSE 1 END, updated_at = now()
+          WHERE id = $1 RETURNING ${COLUMNS}`,
+        [id, role],
+      );
+      return rows[0] ? publicUser(toUser(rows[0])) : null;
+    });
   }
 
   async ensureAdmin(email: string, passwordHash: string): Promise<'created' | 'exists'> {
