@@ -272,3 +272,12 @@ describe('Kubernetes objects Pulumi creates (dev)', () => {
     expect(reports.filter((r) => r.problems.length)).toEqual([]);
   });
 });
+
+describe('component structure (dev)', () => {
+  it('parents every resource to a component, and the components to the stack', () => {
+    const components = ['goticket:cluster:KindCluster', 'goticket:platform:Platform', 'goticket:runtime:Runtime', 'goticket:gitops:GitOps'];
+    expect(run.resources.filter((r) => r.type.startsWith('goticket:')).map((r) => [r.type, r.parentType ?? 'stack']).sort()).toEqual(components.map((c) => [c, 'stack']).sort());
+    const outside = run.resources.filter((r) => !r.type.startsWith('goticket:') && !r.parentType?.startsWith('goticket:'));
+    expect(outside.map((r) => `${r.type} ${r.parentType ?? 'stack'}`)).toEqual([]);
+  });
+});

@@ -23,6 +23,8 @@ export interface Recorded {
   dependsOn: string[];
   /** `providers` option (package → provider logical name): how remote components get theirs. */
   providers: Record<string, string>;
+  /** Type of the `parent` option's resource; undefined = the stack. */
+  parentType?: string;
 }
 
 export const MOCK = {
@@ -121,6 +123,7 @@ export async function runProgram(stack: string, config: Record<string, string>):
   // Stack transformations see each resource's options: record the explicit dependsOn.
   const explicit = new Map<string, pulumi.Resource[]>();
   const providerMaps = new Map<string, pulumi.ProviderResource[]>();
+  const parents = new Map<string, pulumi.Resource>();
   let exports: Record<string, unknown> = {};
   await pulumi.runtime.runInPulumiStack(async () => {
     pulumi.runtime.registerStackTransformation((t) => {
@@ -129,6 +132,7 @@ export async function runProgram(stack: string, config: Record<string, string>):
       else if (pulumi.Resource.isInstance(deps)) explicit.set(`${t.type}::${t.name}`, [deps]);
       const providers = (t.opts as pulumi.ComponentResourceOptions).providers;
       if (providers) providerMaps.set(`${t.type}::${t.name}`, Array.isArray(providers) ? providers : Object.values(providers));
+      if (t.opts.parent) parents.set(`${t.type}::${t.name}`, t.opts.parent);
       return undefined;
     });
     // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -143,6 +147,10 @@ export async function runProgram(stack: string, config: Record<string, string>):
   for (const r of resources) {
     const deps = explicit.get(`${r.type}::${r.name}`) ?? [];
     r.dependsOn = await Promise.all(deps.map(async (d) => (await resolve(d.urn))?.split('::').pop() ?? '?'));
+    const parent = parents.get(`${r.type}::${r.name}`);
+    // A URN ends in `::<type chain>::<name>`; the chain's last element is the resource's own type.
+    const parentUrn = parent ? ((await resolve(parent.urn)) ?? '') : '';
+    if (parentUrn && !parentUrn.endsWith('::pulumi:pulumi:Stack::goticket-' + pulumi.getStack())) r.parentType = parentUrn.split('::').slice(-2, -1)[0]?.split('$').pop();
     for (const p of providerMaps.get(`${r.type}::${r.name}`) ?? []) {
       const urn = (await resolve(p.urn)) ?? '';
       r.providers[urn.split('::').slice(-2, -1)[0]?.split(':').pop() ?? '?'] = urn.split('::').pop() ?? '?';

@@ -418,3 +418,13 @@ describe('prod stack outputs', () => {
     expect(await pulumi.isSecret(run.exports.grafanaAdminPassword as pulumi.Output<string>)).toBe(true);
   });
 });
+
+describe('component structure (prod)', () => {
+  it('parents every resource to a component, and the components to the stack', () => {
+    const components = ['goticket:network:Network', 'goticket:cluster:EksCluster', 'goticket:data:Database', 'goticket:data:Cache', 'goticket:data:Broker', 'goticket:registry:Registry', 'goticket:platform:Platform', 'goticket:runtime:Runtime', 'goticket:gitops:GitOps'];
+    expect(run.resources.filter((r) => r.type.startsWith('goticket:')).map((r) => [r.type, r.parentType ?? 'stack']).sort()).toEqual(components.map((c) => [c, 'stack']).sort());
+    // Outside the components only the AWS provider, which carries the default tags into all of them.
+    const outside = run.resources.filter((r) => !r.type.startsWith('goticket:') && !r.parentType?.startsWith('goticket:'));
+    expect(outside.map((r) => `${r.type} ${r.parentType ?? 'stack'}`)).toEqual(['pulumi:providers:aws stack']);
+  });
+});
