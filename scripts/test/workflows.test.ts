@@ -145,6 +145,57 @@ describe('e2e-kind.yml', () => {
     expect(e2e.text).not.toMatch(/secrets\./);
   });
 
+  describe('a gate branch protection can require: every pull request gets a result', () => {
+    const jobs = jobsOf(e2e);
+    const diff = jobs.changes!.steps!.find((step) => step.name?.startsWith('Files changed'))!;
+
+    function decide(event: string, changed: string[]): string {
+      const dir = mkdtempSync(join(tmpdir(), 'e2e-changes-'));
+      try {
+        const git = (...args: string[]) => spawnSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@t', ...args], { cwd: dir, encoding: 'utf8' });
+        git('init', '-q');
+        writeFileSync(join(dir, 'base.txt'), 'base\n');
+        git('add', '.');
+        git('commit', '-qm', 'base');
+        for (const file of changed) {
+          mkdirSync(join(dir, file, '..'), { recursive: true });
+          writeFileSync(join(dir, file), 'changed\n');
+        }
+        git('add', '.');
+        git('commit', '-qm', 'change', '--allow-empty');
+        const output = join(dir, 'github-output');
+        const result = spawnSync('bash', ['-e', '-c', runScript(diff)!], { cwd: dir, encoding: 'utf8', env: { PATH: process.env.PATH, EVENT: event, GITHUB_OUTPUT: output } });
+        expect(result.status).toBe(0);
+        return readFileSync(output, 'utf8').trim();
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    }
+
+    it('has no path filter on pull_request (a filtered required check never reports)', () => {
+      const on = e2e.doc.on as Record<string, Obj | null>;
+      expect(on.pull_request ?? {}).not.toHaveProperty('paths');
+      expect(on.pull_request ?? {}).not.toHaveProperty('paths-ignore');
+      expect(jobs.e2e).toMatchObject({ needs: 'changes', if: "needs.changes.outputs.e2e == 'true'" });
+      expect(jobs.changes!.outputs).toEqual({ e2e: '${{ steps.diff.outputs.e2e }}' });
+    });
+
+    it.each([
+      [['README.md', 'docs/onboarding.md', 'bench/README.md', 'bench/run.ts', 'infra/test/dev.test.ts', 'policies/test/pack.test.ts'], 'e2e=false'],
+      [['docs/onboarding.md', 'app/src/main.ts'], 'e2e=true'],
+      [['Dockerfile'], 'e2e=true'],
+      [['charts/environments.ts'], 'e2e=true'],
+      [['scripts/smoke.ts'], 'e2e=true'],
+    ])('pull request changing %j → %s', (changed, expected) => {
+      expect(decide('pull_request', changed)).toBe(expected);
+    });
+
+    it('always runs the cluster for pushes to main and manual runs', () => {
+      expect(decide('push', ['README.md'])).toBe('e2e=true');
+      expect(decide('workflow_dispatch', ['docs/a.md'])).toBe('e2e=true');
+    });
+  });
+
   it('builds the image once and loads it into a Kind cluster made from infra/kind-config.yaml', () => {
     const builds = steps.filter((step) => step.uses?.startsWith('docker/build-push-action@'));
     expect(builds).toHaveLength(1);
