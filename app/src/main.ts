@@ -117,7 +117,6 @@ export async function main(role: ProcessRole, config: Config, logger: Logger): P
   }
 }
 
-/** Local runs without JWT_SECRET get a per-process key (production refuses to start without one). */
 /**
  * Stops accepting and lets in-flight requests finish. A keep-alive connection that was busy when
  * shutdown began (a load balancer's upstream connection usually is) would otherwise stay open
@@ -130,6 +129,7 @@ function drainHttp(server: Server): Promise<void> {
   return closeServer(server).finally(() => clearInterval(sweep));
 }
 
+/** Local runs without JWT_SECRET get a per-process key (production refuses to start without one). */
 function ephemeralSecret(logger: Logger): string {
   logger.warn('JWT_SECRET is not set: using a random key for this process; tokens will not survive a restart');
   return randomBytes(48).toString('base64url');
