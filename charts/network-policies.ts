@@ -1,6 +1,7 @@
 /**
  * Default deny in and out for the namespace, then one allow-list rule per flow:
- * DNS, ingress-nginx → api, Prometheus → api/worker metrics, app → PostgreSQL/Redis/RabbitMQ.
+ * DNS, ingress-nginx → api, ingress-nginx → cert-manager's ACME HTTP-01 solver,
+ * Prometheus → api/worker metrics, app → PostgreSQL/Redis/RabbitMQ.
  */
 import { Chart } from 'cdk8s';
 import { k8s } from 'cdk8s-plus-28';
@@ -10,6 +11,9 @@ import { type Environment } from './environments';
 import { APP, CHART_PROPS, type Labels, PLATFORM, PORT, meta } from './lib';
 
 const APP_PODS: k8s.LabelSelector = { matchLabels: { 'app.kubernetes.io/name': APP } };
+/** cert-manager's HTTP-01 solver pods: their label and the port acmesolver listens on. */
+export const ACME_SOLVER_LABELS = { 'acme.cert-manager.io/http01-solver': 'true' };
+export const ACME_SOLVER_PORT = 8089;
 const ALL_PODS: k8s.LabelSelector = {};
 
 const tcp = (port: number): k8s.NetworkPolicyPort => ({ protocol: 'TCP', port: k8s.IntOrString.fromNumber(port) });
@@ -46,6 +50,15 @@ export class NetworkPoliciesChart extends Chart {
       podSelector: { matchLabels: { 'app.kubernetes.io/name': APP, 'app.kubernetes.io/component': 'api' } },
       policyTypes: ['Ingress'],
       ingress: [{ from: [podsIn(PLATFORM.ingressNamespace, PLATFORM.ingressPodLabels)], ports: [tcp(PORT)] }],
+    });
+
+    // cert-manager answers ACME HTTP-01 challenges (letsencrypt-prod) with a short-lived solver pod
+    // in the namespace of the Ingress, reached through ingress-nginx: without this the default deny
+    // blocks it and the certificate is never issued. Selects nothing while no challenge runs.
+    policy('acme-solver-from-ingress-nginx', {
+      podSelector: { matchLabels: ACME_SOLVER_LABELS },
+      policyTypes: ['Ingress'],
+      ingress: [{ from: [podsIn(PLATFORM.ingressNamespace, PLATFORM.ingressPodLabels)], ports: [tcp(ACME_SOLVER_PORT)] }],
     });
 
     policy('metrics-from-prometheus', {

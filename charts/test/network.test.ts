@@ -3,7 +3,8 @@
  * semantics (a pod selected by a policy of a type is isolated for it; the allowed flows are the
  * union of the rules of the policies selecting it), against the allow-list the platform section of
  * DESIGN.md asks for: default deny, DNS, api <- ingress-nginx and Prometheus, app -> the backends
- * (pod selectors in dev, the VPC CIDR in prod), nothing else.
+ * (pod selectors in dev, the VPC CIDR in prod), cert-manager's HTTP-01 solver <- ingress-nginx,
+ * nothing else.
  */
 import { type Environment, ENVIRONMENTS, dev, prod } from '../environments';
 import { type Obj, matches, ofKind, synth, workloads } from './helpers';
@@ -88,6 +89,12 @@ describe.each(ENVIRONMENTS.map((env) => [env.name, env] as const))('%s NetworkPo
       }),
     );
     expect(actual).toEqual(expected(env));
+  });
+
+  test('cert-manager\'s ACME HTTP-01 solver pod (created in this namespace during a challenge) is reachable from ingress-nginx', () => {
+    const solver = { 'acme.cert-manager.io/http01-solver': 'true', 'acme.cert-manager.io/http-domain': '1234' };
+    expect(reach(objects, solver, 'Ingress')).toEqual({ isolated: true, flows: ['ingress-nginx pods app.kubernetes.io/name=ingress-nginx TCP/8089'] });
+    expect(reach(objects, solver, 'Egress')).toEqual({ isolated: true, flows: DNS });
   });
 
   test('a pod nobody planned for (a debug pod, a new workload) gets nothing but DNS', () => {
