@@ -34,8 +34,10 @@ FROM node:20.19.5-bookworm-slim@sha256:9e70124bd00f47dd023e349cd587132ae61892acc
 WORKDIR /app
 COPY package.json package-lock.json ./
 COPY scripts/npm-install-locked.sh ./scripts/
+# The native bcrypt binary must exist for the image's platform: fail the build, not the first login.
 RUN --mount=type=cache,target=/root/.npm,sharing=locked \
-    bash scripts/npm-install-locked.sh --omit=dev --ignore-scripts
+    bash scripts/npm-install-locked.sh --omit=dev --ignore-scripts \
+ && node -e "require('@node-rs/bcrypt').hashSync('build check', { cost: 4 })"
 
 FROM node:20.19.5-bookworm-slim@sha256:9e70124bd00f47dd023e349cd587132ae61892acc0e47ed641416c3e18f401c3 AS runtime
 ARG VERSION=0.0.0-dev

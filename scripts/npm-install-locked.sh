@@ -33,20 +33,27 @@ check() {
 const fs = require('node:fs');
 const [mode, log] = process.argv.slice(2);
 const locked = JSON.parse(fs.readFileSync('package-lock.json', 'utf8')).packages ?? {};
-const optional = new Set(Object.values(locked).flatMap((entry) => Object.keys(entry.optionalDependencies ?? {})));
+// name -> the version specs locked packages declare for it as optional dependencies
+const optional = new Map();
+for (const entry of Object.values(locked)) {
+  for (const [name, spec] of Object.entries(entry.optionalDependencies ?? {})) optional.set(name, [...(optional.get(name) ?? []), spec]);
+}
+// An exact spec (what platform-binary packages declare) must be met exactly; a range is npm's to resolve.
+const allowed = (name, version) => (optional.get(name) ?? []).some((spec) => spec === version || !/^\d+\.\d+\.\d+\S*$/.test(spec));
 const problems = [];
 if (mode === 'refusal') {
-  const complaints = fs.readFileSync(log, 'utf8').split('\n').filter((line) => /^npm error (Missing|Invalid): /.test(line));
+  // npm 10.5+ and 11 print `npm error`, older ones `npm ERR!` (the Dockerfile's base image has npm 10).
+  const complaints = fs.readFileSync(log, 'utf8').split('\n').filter((line) => /^npm (error|ERR!) (Missing|Invalid): /.test(line));
   if (complaints.length === 0) problems.push('npm ci failed for another reason than the lock file (see above)');
   for (const line of complaints) {
-    const name = line.match(/^npm error Missing: (.+?)@[^@\s]* from lock file$/)?.[1];
-    if (!name || !optional.has(name) || locked[`node_modules/${name}`]) problems.push(line.replace(/^npm error /, ''));
+    const name = line.match(/^npm (?:error|ERR!) Missing: (.+?)@[^@\s]* from lock file$/)?.[1];
+    if (!name || !optional.has(name) || locked[`node_modules/${name}`]) problems.push(line.replace(/^npm (error|ERR!) /, ''));
   }
 } else {
   const installed = JSON.parse(fs.readFileSync('node_modules/.package-lock.json', 'utf8')).packages ?? {};
   for (const [path, entry] of Object.entries(installed)) {
     const lock = locked[path];
-    if (lock ? lock.version !== entry.version : !(entry.optional && optional.has(path.replace(/^.*node_modules\//, '')))) {
+    if (lock ? lock.version !== entry.version : !(entry.optional && allowed(path.replace(/^.*node_modules\//, ''), entry.version))) {
       problems.push(`${path}: installed ${entry.version}, locked ${lock?.version ?? 'nothing'}`);
     }
   }

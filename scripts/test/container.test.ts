@@ -93,6 +93,12 @@ describe('Dockerfile', () => {
     expect(copies.map((copy) => copy.getFromFlag()?.getValue()).filter(Boolean)).not.toContain(install!.name);
   });
 
+  it('proves the native bcrypt binary loads for the target platform while building the production dependencies', () => {
+    const prodDeps = stages.find((stage) => runs(stage).some((run) => INSTALL.test(run) && run.includes('--omit=dev')))!;
+    expect(prodDeps.from.getPlatformFlag()).toBeNull(); // the target platform, unlike the build-platform stages
+    expect(runs(prodDeps).join('\n')).toMatch(/node -e "require\('@node-rs\/bcrypt'\)\.hashSync\(/);
+  });
+
   it('installs without running package install scripts', () => {
     const installs = stages.flatMap(runs).filter((run) => INSTALL.test(run));
     expect(installs).toHaveLength(2);

@@ -109,6 +109,12 @@ describe('scripts/npm-install-locked.sh', () => {
     expect(result.stderr).toContain("npm ci refused the lock only for other platforms' optional packages");
   });
 
+  it('understands the npm ERR! prefix of older npm releases too', () => {
+    const result = run({ ciOutput: ['npm ERR! code EUSAGE', 'npm ERR! Missing: native-linux-arm64-gnu@2.0.0 from lock file'] });
+    expect(result).toMatchObject({ status: 0, calls: [NPM_CI, NPM_INSTALL] });
+    expect(run({ ciOutput: ['npm ERR! Missing: is-odd@3.0.1 from lock file'] }).calls).toEqual([NPM_CI]);
+  });
+
   it('fails without a fallback when package.json wants a package the lock lacks', () => {
     const result = run({ ciOutput: [...REFUSAL_HEAD, ...PLATFORM_MISSING, 'npm error Missing: is-odd@3.0.1 from lock file'] });
     expect(result.status).not.toBe(0);
@@ -151,6 +157,13 @@ describe('scripts/npm-install-locked.sh', () => {
     expect(result.status).not.toBe(0);
     expect(result.stderr).toContain('node_modules/is-odd: installed 3.0.1, locked nothing');
     expect(result.stderr).toContain('node_modules/native-linux-riscv64-gnu: installed 2.0.0, locked nothing');
+  });
+
+  it('fails when the fallback installed a platform package in another version than its parent pins', () => {
+    const tree = { ...ARM64_TREE, 'node_modules/native-linux-arm64-gnu': { version: '2.0.1', optional: true } };
+    const result = run({ tree, ciOutput: [...REFUSAL_HEAD, ...PLATFORM_MISSING] });
+    expect(result.status).not.toBe(0);
+    expect(result.stderr).toContain('node_modules/native-linux-arm64-gnu: installed 2.0.1, locked nothing');
   });
 
   it('restores package-lock.json and fails if npm install rewrote it', () => {
