@@ -11,6 +11,7 @@ export const CHARTS = {
   'sealed-secrets': { chart: 'sealed-secrets', version: '2.17.1', repo: 'https://bitnami-labs.github.io/sealed-secrets' },
   'kube-prometheus-stack': { chart: 'kube-prometheus-stack', version: '77.11.1', repo: 'https://prometheus-community.github.io/helm-charts' },
   'argo-cd': { chart: 'argo-cd', version: '8.5.0', repo: 'https://argoproj.github.io/argo-helm' },
+  'metrics-server': { chart: 'metrics-server', version: '3.13.0', repo: 'https://kubernetes-sigs.github.io/metrics-server/' },
 } as const;
 
 export type ChartKey = keyof typeof CHARTS;

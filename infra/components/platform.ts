@@ -24,6 +24,7 @@ export const NAMESPACES = {
   monitoring: 'monitoring',
   argocd: 'argocd',
   sealedSecrets: 'kube-system',
+  metricsServer: 'kube-system',
 } as const;
 
 export const SEALING_KEY = {
@@ -58,7 +59,8 @@ function podSecurityLabels(environment: Environment): Record<string, Record<stri
 /**
  * Cluster add-ons, each a pinned Helm release with values from infra/values/: ingress-nginx,
  * cert-manager (+ ClusterIssuers), sealed-secrets (with a sealing key Pulumi generates and
- * installs before the controller), kube-prometheus-stack and Argo CD.
+ * installs before the controller), kube-prometheus-stack, Argo CD and metrics-server (the
+ * resource metrics API behind the api's HPA).
  *
  * Order: kube-prometheus-stack first (its CRDs back every add-on's ServiceMonitor), then the
  * rest; ClusterIssuers after cert-manager (CRDs + webhook); the sealing key before sealed-secrets.
@@ -236,9 +238,17 @@ export class Platform extends pulumi.ComponentResource {
       afterCrds,
     );
 
+    // ---- metrics-server: the resource metrics API the api's HorizontalPodAutoscaler reads (CPU).
+    // Neither EKS nor Kind ships it; without it the HPA reports <unknown> and never scales.
+    const metricsServer = chartRelease(
+      `${name}-metrics-server`,
+      { key: 'metrics-server', releaseName: 'metrics-server', namespace: NAMESPACES.metricsServer, environment: env },
+      { ...k, dependsOn: args.clusterReady },
+    );
+
     this.sealingCertificate = sealingCert.certPem;
     this.grafanaAdminPassword = grafanaPassword;
-    this.releases = [monitoring, certManager, ingress, sealedSecrets, this.argocd];
+    this.releases = [monitoring, certManager, ingress, sealedSecrets, this.argocd, metricsServer];
     // Issuers are not releases, but the application's Ingress certificates need them too.
     this.ready = [...this.releases, ...issuers];
     this.registerOutputs({

@@ -4,7 +4,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as pulumi from '@pulumi/pulumi';
-import { CHARTS } from '../components/helm';
+import { parse } from 'yaml';
+import { CHARTS, VALUES_DIR } from '../components/helm';
 import {
   MOCK,
   REPO_ROOT,
@@ -50,7 +51,7 @@ describe('dev inventory', () => {
 
   it('installs every add-on as a Helm release', () => {
     const names = ofType(run, 'kubernetes:helm.sh/v3:Release').map((r) => r.inputs.name).sort();
-    expect(names).toEqual(['argocd', 'cert-manager', 'ingress-nginx', 'kube-prometheus-stack', 'sealed-secrets']);
+    expect(names).toEqual(['argocd', 'cert-manager', 'ingress-nginx', 'kube-prometheus-stack', 'metrics-server', 'sealed-secrets']);
   });
 
   it('sends every Kubernetes object through the Kind cluster provider, never the ambient kubeconfig', () => {
@@ -120,6 +121,15 @@ describe('platform on Kind', () => {
       expect(r.inputs.createNamespace).toBe(false);
       expect((await valuesFileNames(r))[0]).toBe(`${key}.yaml`);
     }
+  });
+
+  it('serves the resource metrics the api HPA of dist/dev scales on (metrics-server, Kind kubelet TLS)', async () => {
+    const hpa = distObjects('dev').find((o) => o.kind === 'HorizontalPodAutoscaler') as { spec: { metrics: { type: string }[] } };
+    expect(hpa.spec.metrics.map((m) => m.type)).toContain('Resource');
+    const ms = release(run, 'metrics-server');
+    expect(ms.inputs.namespace).toBe('kube-system');
+    expect(await valuesFileNames(ms)).toEqual(['metrics-server.yaml', 'metrics-server.dev.yaml']);
+    expect((parse(fs.readFileSync(path.join(VALUES_DIR, 'metrics-server.dev.yaml'), 'utf8')) as { args: string[] }).args).toEqual(['--kubelet-insecure-tls']);
   });
 
   it('uses the Kind ingress values (hostPort on the ingress-ready node)', async () => {

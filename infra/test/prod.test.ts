@@ -67,7 +67,7 @@ describe('prod inventory', () => {
     ['aws:mq/broker:Broker', 1],
     ['aws:ec2/securityGroup:SecurityGroup', 3],
     ['aws:ecr/repository:Repository', 1],
-    ['kubernetes:helm.sh/v3:Release', 5],
+    ['kubernetes:helm.sh/v3:Release', 6],
     ['kubernetes:cert-manager.io/v1:ClusterIssuer', 2],
     ['kubernetes:storage.k8s.io/v1:StorageClass', 1],
     ['kubernetes:argoproj.io/v1alpha1:Application', 1],
@@ -314,6 +314,14 @@ describe('platform on EKS', () => {
       expect(Object.values(CHARTS).map((c) => `${c.chart}@${c.version}`)).toContain(`${r.inputs.chart}@${r.inputs.version}`);
     }
     expect(await valuesFileNames(release(run, 'ingress-nginx'))).toEqual(['ingress-nginx.yaml', 'ingress-nginx.prod.yaml']);
+  });
+
+  it('serves the resource metrics the api HPA of dist/prod scales on (metrics-server, verified kubelet TLS)', async () => {
+    const hpa = distObjects('prod').find((o) => o.kind === 'HorizontalPodAutoscaler') as { spec: { metrics: { type: string }[] } };
+    expect(hpa.spec.metrics.map((m) => m.type)).toContain('Resource');
+    const ms = release(run, 'metrics-server');
+    expect(ms.inputs.namespace).toBe('kube-system');
+    expect(await valuesFileNames(ms)).toEqual(['metrics-server.yaml']);
   });
 
   it('issues certificates from Let’s Encrypt (http01 via nginx) with the configured e-mail', () => {
