@@ -83,8 +83,10 @@ export class GoTicketChart extends Chart {
           'pod-security.kubernetes.io/audit': 'restricted',
           'pod-security.kubernetes.io/warn': 'restricted',
         },
-        // Pulumi creates it first with the same labels (the runtime Secret lives here): Argo CD must never delete it.
-        annotations: { 'argocd.argoproj.io/sync-options': 'Prune=false' },
+        // Pulumi creates it first with the same labels (the runtime Secret lives here): Argo CD must never
+        // delete it, neither when pruning (Prune=false) nor when the Application itself is deleted or
+        // replaced (Delete=false: its finalizer would otherwise take the Pulumi-owned Secret with it).
+        annotations: { 'argocd.argoproj.io/sync-options': 'Prune=false,Delete=false' },
       },
     });
 

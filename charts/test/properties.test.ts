@@ -119,10 +119,11 @@ describe.each(ENVIRONMENTS.map((env) => [env.name, env] as const))('%s', (_name,
     expect(ingress.spec.rules[0].host).toBe(env.host);
   });
 
-  test('namespace enforces Pod Security "restricted" and is never pruned', () => {
+  test('namespace enforces Pod Security "restricted" and Argo CD never deletes it (Pulumi owns it)', () => {
     const ns = byId(objects, 'Namespace/goticket');
     expect(ns.metadata.labels['pod-security.kubernetes.io/enforce']).toBe('restricted');
-    expect(ns.metadata.annotations['argocd.argoproj.io/sync-options']).toBe('Prune=false');
+    const options = String(ns.metadata.annotations['argocd.argoproj.io/sync-options']).split(',').map((o) => o.trim());
+    expect(options.sort()).toEqual(['Delete=false', 'Prune=false']);
   });
 
   test('backends egress follows environments.ts', () => {

@@ -82,9 +82,9 @@ export class GitOps extends pulumi.ComponentResource {
           description: 'GoTicket service manifests (cdk8s output)',
           sourceRepos: [args.repoUrl],
           destinations: [destination],
-          // The one cluster-scoped object in dist/<env> is Namespace goticket (Pulumi creates it
-          // first; cdk8s marks it Prune=false). Without this entry Argo CD refuses the whole sync
-          // ("resource :Namespace is not permitted in project"). Nothing else cluster-wide.
+          // The one cluster-scoped object in dist/<env> is Namespace goticket (Pulumi creates it first;
+          // cdk8s marks it Prune=false,Delete=false). Without this entry Argo CD refuses the whole
+          // sync ("resource :Namespace is not permitted in project"). Nothing else cluster-wide.
           clusterResourceWhitelist: CLUSTER_RESOURCES,
           orphanedResources: { warn: true },
         },
