@@ -84,6 +84,9 @@ need-docker-engine = $(call need,docker info,the Docker engine does not answer: 
 need-compose = $(call need,docker compose version,docker compose is not installed: install the Docker Compose plugin (https://docs.docker.com/compose/install/linux/))
 need-buildx = $(call need,docker buildx version,docker buildx is not installed: install the Docker Buildx plugin (https://github.com/docker/buildx))
 need-kind = $(call need,command -v kind,kind is not installed: install kind (https://kind.sigs.k8s.io/docs/user/quick-start/))
+# The oldest kind that enforces NetworkPolicies: read from the KindCluster component, the one place it is set.
+KIND_MIN_VERSION := $(shell sed -nE "s/^export const KIND_MIN_VERSION = '([0-9.]+)';/\1/p" infra/components/kind-cluster.ts)
+need-kind-version = $(call need,printf '%s\n' $(KIND_MIN_VERSION) "$$(kind version | grep -oE '[0-9]+[.][0-9]+[.][0-9]+' | head -n 1)" | sort -V -C,kind >= $(KIND_MIN_VERSION) is required: older kind does not enforce NetworkPolicies (https://kind.sigs.k8s.io/docs/user/quick-start/))
 need-pulumi = $(call need,command -v pulumi,pulumi is not installed: install the Pulumi CLI (https://www.pulumi.com/docs/install/))
 
 # The repository charts/environments.ts accepts, so a local build can stand in for a release in Kind.
@@ -104,6 +107,7 @@ deps-down: ## Stop the Docker dependencies
 
 kind-up: ## Create the local Kind cluster (infra/kind-config.yaml)
 	$(need-kind)
+	$(need-kind-version)
 	$(need-docker)
 	$(need-docker-engine)
 	kind create cluster --name $(KIND_CLUSTER) --config infra/kind-config.yaml

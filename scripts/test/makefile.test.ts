@@ -20,7 +20,7 @@ const dirs: string[] = [];
 afterAll(() => dirs.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
 
 /** The ordinary utilities recipes use (help needs awk), linked one by one: the machine's docker, kind or pulumi never leak in. */
-const UTILITIES = ['awk', 'cat', 'date', 'git', 'grep', 'node', 'sed'];
+const UTILITIES = ['awk', 'cat', 'date', 'git', 'grep', 'head', 'node', 'sed', 'sort'];
 const utilities = mkdtempSync(join(tmpdir(), 'make-utilities-'));
 dirs.push(utilities);
 for (const name of UTILITIES) {
@@ -30,9 +30,10 @@ for (const name of UTILITIES) {
 
 /**
  * A PATH holding only stand-ins: `docker` answers the subcommands listed in `docker`
- * (`compose`, `buildx`, `info`) and fails the others; `kind` and `pulumi` exist when asked for.
+ * (`compose`, `buildx`, `info`) and fails the others; `kind` (reporting the given version, default
+ * a current one) and `pulumi` exist when asked for.
  */
-function toolsPath(tools: { docker?: string[]; kind?: boolean; pulumi?: boolean }): string {
+function toolsPath(tools: { docker?: string[]; kind?: boolean | string; pulumi?: boolean }): string {
   const bin = mkdtempSync(join(tmpdir(), 'make-tools-'));
   dirs.push(bin);
   const tool = (name: string, body: string) => {
@@ -40,7 +41,7 @@ function toolsPath(tools: { docker?: string[]; kind?: boolean; pulumi?: boolean 
     chmodSync(join(bin, name), 0o755);
   };
   if (tools.docker) tool('docker', `case " ${tools.docker.join(' ')} " in *" $1 "*) exit 0 ;; esac\necho "docker: '$1' is not a docker command" >&2\nexit 1`);
-  if (tools.kind) tool('kind', 'exit 0');
+  if (tools.kind) tool('kind', `echo "kind v${tools.kind === true ? '0.27.0' : tools.kind} go1.23.4 linux/amd64"`);
   if (tools.pulumi) tool('pulumi', 'exit 0');
   return `${bin}:${utilities}`;
 }
@@ -105,6 +106,12 @@ describe('targets whose tool is missing stop with one line saying what to instal
     oneLine([target], toolsPath({ docker: ['compose', 'buildx', 'info'] }), /kind is not installed: install kind \(https:\/\/kind\.sigs\.k8s\.io\//);
   });
 
+  it.each([['0.20.0'], ['0.23.9']])('kind-up with kind %s (too old to enforce NetworkPolicies)', (version) => {
+    const minimum = readFileSync(join(ROOT, 'infra', 'components', 'kind-cluster.ts'), 'utf8').match(/KIND_MIN_VERSION = '([\d.]+)'/)?.[1];
+    expect(minimum).toBeDefined();
+    oneLine(['kind-up'], toolsPath({ docker: ['compose', 'buildx', 'info'], kind: version }), new RegExp(`kind >= ${minimum!.replace(/\./g, '\\.')} is required`));
+  });
+
   it.each([['preview'], ['up'], ['destroy']])('%s STACK=prod without pulumi', (target) => {
     oneLine([target, 'STACK=prod'], toolsPath({}), /pulumi is not installed: install the Pulumi CLI \(https:\/\/www\.pulumi\.com\/docs\/install\/\)/);
   });
@@ -136,5 +143,10 @@ describe('with the tools present the same targets run their commands', () => {
     expect(dryRun('up', 'STACK=prod')).toBe('pulumi up --stack prod --policy-pack policies');
     expect(dryRun('destroy', 'STACK=dev')).toBe('pulumi destroy --stack dev');
     expect(dryRun('kind-up')).toBe('kind create cluster --name goticket --config infra/kind-config.yaml');
+  });
+
+  it.each([['0.24.0'], ['0.31.2']])('kind-up runs with kind %s', (version) => {
+    const result = make(['-n', 'kind-up'], toolsPath({ docker: ['compose', 'buildx', 'info'], kind: version }));
+    expect(result).toEqual({ status: 0, output: 'kind create cluster --name goticket --config infra/kind-config.yaml' });
   });
 });
