@@ -27,6 +27,15 @@ describe('GroupCommit', () => {
     expect(await Promise.all(results)).toEqual([1, 2, 3, 4, 5, 6, 7].map((item) => `done ${item}`));
   });
 
+  it('sends the next batch before answering the waiters of the one that finished (the database works while they are answered)', async () => {
+    const { batches, run } = manualRunner();
+    const group = new GroupCommit(10, run);
+    const batchesSentWhenFirstAnswered = group.submit('e', 1).then(() => batches.length);
+    void group.submit('e', 2);
+    batches[0]!.settle(echo([1]));
+    expect(await batchesSentWhenFirstAnswered).toBe(2);
+  });
+
   it('settles each item from its own outcome: one failure rejects only its submitter', async () => {
     const { batches, run } = manualRunner();
     const group = new GroupCommit(10, run);

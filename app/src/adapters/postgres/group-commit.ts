@@ -44,26 +44,34 @@ export class GroupCommit<I, R> {
       }
       const fresh = [waiter];
       this.queues.set(key, fresh);
-      void this.drain(key, fresh);
+      this.dispatch(key, fresh);
     });
   }
 
-  private async drain(key: string, queue: Array<Waiter<I, R>>): Promise<void> {
-    while (queue.length > 0) {
-      const batch = queue.splice(0, this.maxBatch);
-      let outcomes: Array<Outcome<R>>;
-      try {
-        outcomes = await batch[0]!.scope.runInAsyncScope(() => this.run(key, batch.map((waiter) => waiter.item)));
-      } catch (error) {
-        // The batch failed as a whole (not any one item's fault): every waiter gets the error, as it would alone.
-        outcomes = batch.map(() => failed<R>(error));
-      }
-      batch.forEach((waiter, i) => {
-        const outcome = outcomes[i] ?? failed<R>(new Error(`batch runner returned ${outcomes.length} outcomes for ${batch.length} items`));
-        if (outcome.ok) waiter.resolve(outcome.value);
-        else waiter.reject(outcome.error);
-      });
+  private dispatch(key: string, queue: Array<Waiter<I, R>>): void {
+    const batch = queue.splice(0, this.maxBatch);
+    let running: Promise<Array<Outcome<R>>>;
+    try {
+      running = batch[0]!.scope.runInAsyncScope(() => this.run(key, batch.map((waiter) => waiter.item)));
+    } catch (error) {
+      running = Promise.reject(error);
     }
-    this.queues.delete(key);
+    running.then(
+      (outcomes) => this.finish(key, queue, batch, outcomes),
+      // The batch failed as a whole (not any one item's fault): every waiter gets the error, as it would alone.
+      (error: unknown) => this.finish(key, queue, batch, batch.map(() => failed<R>(error))),
+    );
+  }
+
+  private finish(key: string, queue: Array<Waiter<I, R>>, batch: Array<Waiter<I, R>>, outcomes: Array<Outcome<R>>): void {
+    // The next batch goes out before this one's waiters are answered: the database works on it
+    // while this process carries on with theirs.
+    if (queue.length > 0) this.dispatch(key, queue);
+    else this.queues.delete(key);
+    batch.forEach((waiter, i) => {
+      const outcome = outcomes[i] ?? failed<R>(new Error(`batch runner returned ${outcomes.length} outcomes for ${batch.length} items`));
+      if (outcome.ok) waiter.resolve(outcome.value);
+      else waiter.reject(outcome.error);
+    });
   }
 }
