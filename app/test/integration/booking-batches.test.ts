@@ -1,5 +1,6 @@
 import type { Pool } from 'pg';
 import { PostgresBookingStore } from '../../src/adapters/postgres/bookings';
+import { PostgresHoldSchedule } from '../../src/adapters/postgres/holds';
 import { createPool } from '../../src/adapters/postgres/pool';
 import type { ReserveInput, ReserveResult } from '../../src/ports';
 import { createTestDatabase, type TestDatabase } from '../support/db';
@@ -282,4 +283,23 @@ it('keeps Idempotency-Key exact while batches for the same event run: one bookin
   expect(new Set(keyedResults.map((r) => (r.kind === 'created' || r.kind === 'replayed' ? r.booking.id : r.kind))).size).toBe(1);
   expect(await reserve(eventId, keyHolder, 3, { idempotencyKey: 'checkout-7', requestHash: 'three' })).toEqual({ kind: 'idempotency_mismatch' });
   expect(await seatState(eventId)).toEqual({ capacity: 100, available: 100 - 30 - 2, held: 32, bookings: 31, created_events: 31 });
+});
+
+it('answers a sell-out batch’s hold-expiry lookups for one event with one query', async () => {
+  const eventId = await newEvent(10);
+  const buyers = await newUsers(3);
+  for (const buyer of buyers) bookingOf(await reserve(eventId, buyer, 1));
+  let queries = 0;
+  const counted = { query: (...args: Parameters<Pool['query']>) => (queries++, db.pool.query(...args)) } as unknown as Pool;
+  const holds = new PostgresHoldSchedule(counted);
+
+  const answers = await Promise.all(Array.from({ length: 20 }, () => holds.msUntilNextExpiry(eventId)));
+  expect(queries).toBe(1);
+  expect(new Set(answers).size).toBe(1);
+  expect(answers[0]).toBeGreaterThan(50_000);
+  expect(answers[0]).toBeLessThanOrEqual(60_000);
+  // once answered, the next question is asked anew
+  await holds.msUntilNextExpiry(eventId);
+  expect(queries).toBe(2);
+  expect(await holds.msUntilNextExpiry(await newEvent(5))).toBeNull();
 });
