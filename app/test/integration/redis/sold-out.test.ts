@@ -3,7 +3,7 @@
  * attempts are refused from the seat marker without the booking statement; every release of
  * seats (cancel, capacity increase, hold expiry) ends the marker.
  */
-import { RESERVE_SQL } from '../../../src/adapters/postgres/bookings';
+import { RESERVE_BATCH_SQL, RESERVE_SQL } from '../../../src/adapters/postgres/bookings';
 import { PostgresHoldExpiry } from '../../../src/adapters/postgres/expiry';
 import { cacheLookups } from '../../../src/observability/metrics';
 import { call, futureEvent, type TestApi } from '../../support/api';
@@ -22,11 +22,12 @@ afterAll(async () => {
   if (api) await deleteKeys(api.prefix);
 });
 
-/** Counts executions of the booking statement on the API's pool from now on. */
+/** Counts executions of a booking statement (single or batch) on the API's pool from now on. */
 function countReserveStatements(): { count: () => number; stop: () => void } {
   const spy = jest.spyOn(api.db.pool, 'query');
+  const isReserve = (query: unknown) => query === RESERVE_SQL || (query as { text?: unknown } | null)?.text === RESERVE_BATCH_SQL;
   return {
-    count: () => spy.mock.calls.filter(([sql]) => sql === RESERVE_SQL).length,
+    count: () => spy.mock.calls.filter(([query]) => isReserve(query)).length,
     stop: () => spy.mockRestore(),
   };
 }
