@@ -101,7 +101,11 @@ function handle(spec: RouteSpec, auth: AuthService) {
     const reply = await spec.handler({ params, query, body, headers, actor: actor!, req, res });
     if (res.headersSent) return;
     res.status(reply.status).set(reply.headers ?? {});
-    if (reply.body === undefined) res.end();
+    if (reply.json !== undefined) {
+      // what res.json does with the text it makes
+      if (!res.get('Content-Type')) res.set('Content-Type', 'application/json');
+      res.send(reply.json);
+    } else if (reply.body === undefined) res.end();
     else res.json(reply.body);
   };
 }

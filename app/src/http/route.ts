@@ -23,6 +23,8 @@ export interface HandlerContext<P, Q, B, H> {
 export interface Reply {
   status: number;
   body?: unknown;
+  /** The body as JSON text already (e.g. from the cache): sent as is, as `res.json(body)` would send it. */
+  json?: string;
   headers?: Record<string, string>;
 }
 

@@ -5,7 +5,6 @@ import type { Cache, EventQuery, Page } from '../ports';
 
 const LIST_NAMESPACE = 'events:list';
 const eventNamespace = (id: string) => `event:${id}`;
-const DATE_FIELDS = ['startsAt', 'endsAt', 'createdAt', 'updatedAt'] as const;
 
 export interface EventCacheOptions {
   cache: Cache;
@@ -22,11 +21,16 @@ export interface EventCacheOptions {
 }
 
 const LOCAL_MAX_ENTRIES = 5_000;
+/** JSON text kept at most (UTF-16 code units, ~2 bytes each): list pages are 10–25 k each. */
+const LOCAL_MAX_CHARS = 4_000_000;
 
-/** Small in-process map of revived values per namespace, so a hot event costs no round trip. */
+type LocalEntry = { value: string; expiresAt: number };
+
+/** Small in-process map of JSON texts per namespace, so a hot event costs no round trip and no re-serialization. */
 class LocalCache {
-  private readonly namespaces = new Map<string, Map<string, { value: unknown; expiresAt: number }>>();
+  private readonly namespaces = new Map<string, Map<string, LocalEntry>>();
   private size = 0;
+  private chars = 0;
   /** Bumped by every drop: a value read before a drop is not stored after it. */
   generation = 0;
 
@@ -35,35 +39,45 @@ class LocalCache {
     private readonly now: () => number,
   ) {}
 
-  get(namespace: string, key: string): unknown {
-    const entry = this.namespaces.get(namespace)?.get(key);
+  get(namespace: string, key: string): string | undefined {
+    const entries = this.namespaces.get(namespace);
+    const entry = entries?.get(key);
     if (!entry) return undefined;
     if (entry.expiresAt > this.now()) return entry.value;
-    this.namespaces.get(namespace)!.delete(key);
-    this.size--;
+    entries!.delete(key);
+    this.forget(entry);
     return undefined;
   }
 
-  set(namespace: string, key: string, value: unknown, readAtGeneration: number): void {
+  set(namespace: string, key: string, value: string, readAtGeneration: number): void {
     if (readAtGeneration !== this.generation) return;
-    if (this.size >= LOCAL_MAX_ENTRIES) this.clear();
+    if (this.size >= LOCAL_MAX_ENTRIES || this.chars + value.length > LOCAL_MAX_CHARS) this.clear();
     let entries = this.namespaces.get(namespace);
     if (!entries) this.namespaces.set(namespace, (entries = new Map()));
-    if (!entries.has(key)) this.size++;
+    const previous = entries.get(key);
+    if (previous) this.forget(previous);
     entries.set(key, { value, expiresAt: this.now() + this.ttlMs });
+    this.size++;
+    this.chars += value.length;
   }
 
   drop(namespaces: string[]): void {
     this.generation++;
     for (const namespace of namespaces) {
-      this.size -= this.namespaces.get(namespace)?.size ?? 0;
+      for (const entry of this.namespaces.get(namespace)?.values() ?? []) this.forget(entry);
       this.namespaces.delete(namespace);
     }
+  }
+
+  private forget(entry: LocalEntry): void {
+    this.size--;
+    this.chars -= entry.value.length;
   }
 
   private clear(): void {
     this.namespaces.clear();
     this.size = 0;
+    this.chars = 0;
   }
 }
 
@@ -89,13 +103,26 @@ export class EventCache {
     this.local = ttl > 0 ? new LocalCache(ttl, options.clock ?? Date.now) : null;
   }
 
-  event(id: string, load: () => Promise<Event | null>): Promise<Event | null> {
-    return this.readThrough('event', eventNamespace(id), 'json', load, reviveEvent);
+  /**
+   * The event as the JSON text the API sends (null: no such event). Cached as text, so a hit
+   * costs no parse and no re-serialization.
+   */
+  eventJson(id: string, load: () => Promise<Event | null>): Promise<string | null> {
+    return this.readThrough('event', eventNamespace(id), 'json', load);
   }
 
-  list(query: EventQuery, load: () => Promise<Page<Event>>): Promise<Page<Event>> {
+  /**
+   * The event's JSON text when this process holds a fresh copy; never waits (the HTTP fast
+   * path). Counts no lookup: the caller counts the hit if it answers with it.
+   */
+  peekEventJson(id: string): string | undefined {
+    return this.local?.get(eventNamespace(id), 'json');
+  }
+
+  /** A page of events as the JSON text the API sends. */
+  listJson(query: EventQuery, load: () => Promise<Page<Event>>): Promise<string> {
     const key = createHash('sha256').update(JSON.stringify(listKey(query))).digest('base64url');
-    return this.readThrough('event_list', LIST_NAMESPACE, key, load, (page) => ({ ...page, items: page.items.map(reviveEvent) }));
+    return this.readThrough('event_list', LIST_NAMESPACE, key, load) as Promise<string>;
   }
 
   async seats(eventId: string): Promise<SeatProbe> {
@@ -126,35 +153,34 @@ export class EventCache {
     return this.options.cache.invalidate(namespaces);
   }
 
-  private async readThrough<T>(name: CacheName, namespace: string, key: string, load: () => Promise<T>, revive: (raw: NonNullable<T>) => T): Promise<T> {
-    if (this.options.ttlMs <= 0) return load();
+  /** JSON text of the value: this process's copy, the shared cache, or `load` (null values are not cached). */
+  private async readThrough(name: CacheName, namespace: string, key: string, load: () => Promise<object | null>): Promise<string | null> {
+    if (this.options.ttlMs <= 0) return stringify(await load());
     const local = this.local?.get(namespace, key);
     if (local !== undefined) {
       cacheLookups.inc({ cache: name, result: 'hit' });
-      return local as T;
+      return local;
     }
     const generation = this.local?.generation ?? 0;
     const lookup = await this.options.cache.get(namespace, key);
     if (typeof lookup?.value === 'string') {
       cacheLookups.inc({ cache: name, result: 'hit' });
-      const value = revive(JSON.parse(lookup.value) as NonNullable<T>);
-      this.local?.set(namespace, key, value, generation);
-      return value;
+      this.local?.set(namespace, key, lookup.value, generation);
+      return lookup.value;
     }
     cacheLookups.inc({ cache: name, result: lookup ? 'miss' : 'unavailable' });
-    const value = await load();
+    const json = stringify(await load());
     // Unknown ids are not cached: random ids would only fill the cache.
-    if (lookup && value !== null) await this.options.cache.set(namespace, key, JSON.stringify(value), this.options.ttlMs, lookup.stamp);
-    return value;
+    if (lookup && json !== null) await this.options.cache.set(namespace, key, json, this.options.ttlMs, lookup.stamp);
+    return json;
   }
+}
+
+/** The text `res.json` would send (Dates become ISO strings); null stays null. */
+function stringify(value: object | null): string | null {
+  return value === null ? null : JSON.stringify(value);
 }
 
 function listKey(query: EventQuery) {
   return [query.limit, query.cursor ?? null, query.from?.toISOString() ?? null, query.to?.toISOString() ?? null, query.minPrice ?? null, query.maxPrice ?? null, query.q ?? null];
-}
-
-function reviveEvent(raw: Event): Event {
-  const event = { ...raw };
-  for (const field of DATE_FIELDS) event[field] = new Date(raw[field]);
-  return event;
 }

@@ -1,7 +1,7 @@
 import { NotFoundError } from '../domain/errors';
 import { applyPatch, assertCanDeleteEvent, assertCanManageEvent, assertValidSchedule, type Event, type EventPatch, type NewEvent } from '../domain/event';
 import type { Actor } from '../domain/user';
-import type { AuditLog, EventQuery, EventStore, Page } from '../ports';
+import type { AuditLog, EventQuery, EventStore } from '../ports';
 import type { CallContext } from './context';
 import type { EventCache } from './event-cache';
 import { assertRole } from './guards';
@@ -17,16 +17,23 @@ export class EventService {
     return event;
   }
 
-  async get(id: string): Promise<Event> {
+  /** The event as the JSON text the API sends, straight from the cache when it holds it. */
+  async getJson(id: string): Promise<string> {
     const load = () => this.deps.events.get(id);
-    const event = await (this.deps.cache ? this.deps.cache.event(id, load) : load());
-    if (!event) throw new NotFoundError('event');
-    return event;
+    const json = this.deps.cache ? await this.deps.cache.eventJson(id, load) : toJson(await load());
+    if (json === null) throw new NotFoundError('event');
+    return json;
   }
 
-  list(query: EventQuery): Promise<Page<Event>> {
+  /** The event's JSON text if this process holds a fresh copy, without waiting for anything. */
+  peekJson(id: string): string | undefined {
+    return this.deps.cache?.peekEventJson(id);
+  }
+
+  /** A page as the JSON text the API sends. */
+  async listJson(query: EventQuery): Promise<string> {
     const load = () => this.deps.events.list(query);
-    return this.deps.cache ? this.deps.cache.list(query, load) : load();
+    return this.deps.cache ? this.deps.cache.listJson(query, load) : JSON.stringify(await load());
   }
 
   async update(actor: Actor, id: string, patch: EventPatch, context: CallContext = {}): Promise<Event> {
@@ -56,4 +63,8 @@ export class EventService {
     if (!event) throw new NotFoundError('event');
     return event;
   }
+}
+
+function toJson(event: Event | null): string | null {
+  return event === null ? null : JSON.stringify(event);
 }

@@ -1,5 +1,6 @@
 import { MemoryCache } from '../../src/adapters/memory/cache';
 import type { Event } from '../../src/domain/event';
+import { cacheLookups } from '../../src/observability/metrics';
 import { EventCache } from '../../src/services/event-cache';
 
 const event = (available: number): Event => ({
@@ -18,6 +19,8 @@ const event = (available: number): Event => ({
   updatedAt: new Date('2029-01-01T00:00:00Z'),
 });
 
+const available = (json: string | null) => (json === null ? null : (JSON.parse(json) as Event).available);
+
 describe('the in-process copy in front of the shared cache', () => {
   let now = 0;
   const shared = new MemoryCache();
@@ -27,13 +30,15 @@ describe('the in-process copy in front of the shared cache', () => {
   it('serves a hot event without asking the shared cache, until it is older than its TTL', async () => {
     let loads = 0;
     const load = async () => (loads++, event(10));
-    await cache.event(id, load); // miss: loaded and stored in the shared cache
-    await cache.event(id, load); // shared hit: kept locally
+    await cache.eventJson(id, load); // miss: loaded and stored in the shared cache
+    await cache.eventJson(id, load); // shared hit: kept locally
     const sharedGet = jest.spyOn(shared, 'get');
-    expect((await cache.event(id, load))?.available).toBe(10);
+    expect(available(await cache.eventJson(id, load))).toBe(10);
+    expect(cache.peekEventJson(id)).toBeDefined();
     expect(sharedGet).not.toHaveBeenCalled();
     now += 1_001;
-    await cache.event(id, load);
+    expect(cache.peekEventJson(id)).toBeUndefined();
+    await cache.eventJson(id, load);
     expect(sharedGet).toHaveBeenCalledTimes(1);
     expect(loads).toBe(1);
     sharedGet.mockRestore();
@@ -41,15 +46,64 @@ describe('the in-process copy in front of the shared cache', () => {
 
   it('drops the local copy as soon as this process changes the event', async () => {
     await cache.eventChanged(id);
-    expect((await cache.event(id, async () => event(4)))?.available).toBe(4);
+    expect(cache.peekEventJson(id)).toBeUndefined();
+    expect(available(await cache.eventJson(id, async () => event(4)))).toBe(4);
   });
 
   it('does not keep a value read before a change that landed while it was in flight', async () => {
-    await cache.event(id, async () => event(4));
+    await cache.eventJson(id, async () => event(4));
     now += 2_000; // local copy expired; the shared one is still there
-    const read = cache.event(id, async () => event(99));
+    const read = cache.eventJson(id, async () => event(99));
     await cache.eventChanged(id); // lands while the read is in flight
     await read;
-    expect((await cache.event(id, async () => event(3)))?.available).toBe(3);
+    expect(cache.peekEventJson(id)).toBeUndefined();
+    expect(available(await cache.eventJson(id, async () => event(3)))).toBe(3);
+  });
+});
+
+describe('JSON text, as the API sends it', () => {
+  const fresh = () => new EventCache({ cache: new MemoryCache(), ttlMs: 60_000, soldOutTtlMs: 60_000, localTtlMs: 1_000 });
+
+  it('is exactly what JSON.stringify (res.json) makes of the loaded event, from the source and from both caches', async () => {
+    const cache = fresh();
+    const expected = JSON.stringify(event(7));
+    const answers = [];
+    for (let i = 0; i < 3; i++) answers.push(await cache.eventJson(event(7).id, async () => event(7)));
+    expect(answers).toEqual([expected, expected, expected]);
+    expect(cache.peekEventJson(event(7).id)).toBe(expected);
+  });
+
+  it('does not cache unknown events and answers null for them', async () => {
+    const cache = fresh();
+    let loads = 0;
+    const missing = async () => (loads++, null);
+    expect(await cache.eventJson(event(0).id, missing)).toBeNull();
+    expect(await cache.eventJson(event(0).id, missing)).toBeNull();
+    expect(loads).toBe(2);
+    expect(cache.peekEventJson(event(0).id)).toBeUndefined();
+  });
+
+  it('caches list pages per query as text', async () => {
+    const cache = fresh();
+    let loads = 0;
+    const page = { items: [event(1), event(2)], nextCursor: 'abc' };
+    const load = async () => (loads++, page);
+    const query = { limit: 2, q: 'gig' };
+    const first = await cache.listJson(query, load);
+    expect(await cache.listJson(query, load)).toBe(first);
+    expect(first).toBe(JSON.stringify(page));
+    expect(loads).toBe(1);
+    await cache.listJson({ limit: 3, q: 'gig' }, load);
+    expect(loads).toBe(2);
+  });
+
+  it('peeking counts no lookup (the fast path counts the hits it answers)', async () => {
+    const cache = fresh();
+    await cache.eventJson(event(5).id, async () => event(5));
+    await cache.eventJson(event(5).id, async () => event(5));
+    const hits = async () => (await cacheLookups.get()).values.find((v) => v.labels.cache === 'event' && v.labels.result === 'hit')?.value ?? 0;
+    const before = await hits();
+    expect(cache.peekEventJson(event(5).id)).toBeDefined();
+    expect(await hits()).toBe(before);
   });
 });

@@ -16,7 +16,7 @@ export function eventRoutes(events: EventService): RouteSpec[] {
       query: EventListQuery,
       responses: { 200: { description: 'A page of events', schema: pageOf(EventJson) }, 400: problem('Invalid query') },
       async handler({ query }) {
-        return { status: 200, body: await events.list(query) };
+        return { status: 200, json: await events.listJson(query) };
       },
     }),
     route({
@@ -28,7 +28,7 @@ export function eventRoutes(events: EventService): RouteSpec[] {
       params: IdParams,
       responses: { 200: { description: 'The event', schema: EventJson }, 400: problem('Malformed id'), 404: problem('No such event') },
       async handler({ params }) {
-        return { status: 200, body: await events.get(params.id) };
+        return { status: 200, json: await events.getJson(params.id) };
       },
     }),
     route({
