@@ -97,6 +97,8 @@ const ENV = z.object({
     .default('false')
     .refine((v) => /^(false|true|\d+|[\d.:/a-f, ]+|loopback|linklocal|uniquelocal)$/i.test(v.trim()), 'must be false, a hop count, or a list of trusted addresses/CIDRs'),
   CORS_ORIGINS: csv,
+  /** The read fast path writes the access-log line of every Nth request it answers (1: all). */
+  ACCESS_LOG_CACHED_READ_EVERY: integer(100, 1, 1_000_000),
   // ---- messaging (outbox relay, notifier, hold-expiry sweeper)
   AMQP_PREFIX: z
     .string()
@@ -150,6 +152,7 @@ function toConfig(env: z.infer<typeof ENV>) {
       bodyLimit: env.BODY_LIMIT.toLowerCase(),
       trustProxy: parseTrustProxy(env.TRUST_PROXY.trim()),
       corsOrigins: env.CORS_ORIGINS,
+      accessLogCachedReadEvery: env.ACCESS_LOG_CACHED_READ_EVERY,
     },
     logLevel: env.LOG_LEVEL,
     database: {

@@ -1,5 +1,5 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
-import helmet from 'helmet';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../observability/logger';
 import type { HealthCheck } from '../ports';
@@ -8,7 +8,8 @@ import type { AuthService } from '../services/auth';
 import type { BookingService } from '../services/bookings';
 import type { EventService } from '../services/events';
 import type { UserService } from '../services/users';
-import { corsPolicy } from './cors';
+import { corsPolicy, corsResponseHeaders } from './cors';
+import { eventReadFastPath } from './fast-path';
 import { bearerToken, bodyParserErrors, requestContext, requestTimeout, requireJsonBodies } from './middleware';
 import { HttpProblem, PROBLEM_CONTENT_TYPE, toProblem } from './problem';
 import type { RateLimitMiddleware } from './rate-limit';
@@ -19,6 +20,7 @@ import { bookingRoutes } from './routes/bookings';
 import { eventRoutes } from './routes/events';
 import { healthRouter } from './health';
 import { apiDocs } from './openapi';
+import { helmetHeaders, securityHeaders } from './security-headers';
 
 export const API_BASE = '/api/v1';
 
@@ -31,7 +33,16 @@ export interface AppDeps {
   audit: AuditService;
   health: HealthCheck[];
   metrics: Registry;
-  http: { bodyLimit: string; requestTimeoutMs: number; trustProxy: boolean | number | string[]; corsOrigins?: string[] };
+  http: {
+    bodyLimit: string;
+    requestTimeoutMs: number;
+    trustProxy: boolean | number | string[];
+    corsOrigins?: string[];
+    /** Answer cached `GET /events/:id` in front of Express (default on; see fast-path.ts). */
+    fastReads?: boolean;
+    /** Access-log line of every Nth request the fast path answers (default 1: all). */
+    accessLogCachedReadEvery?: number;
+  };
   /** Absent: no rate limits (tests of other concerns). */
   rateLimits?: RateLimitMiddleware;
   /** True once shutdown began: readiness answers 503 so the load balancer drains us. */
@@ -42,26 +53,31 @@ export function apiRoutes(deps: Pick<AppDeps, 'auth' | 'users' | 'events' | 'boo
   return [...authRoutes(deps.auth, deps.users), ...eventRoutes(deps.events), ...bookingRoutes(deps.bookings), ...auditRoutes(deps.audit)];
 }
 
+const NO_BODY_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
 export function createApp(deps: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.disable('etag');
   app.set('trust proxy', deps.http.trustProxy);
   app.set('query parser', 'simple');
+  const helmetSet = helmetHeaders();
+  const corsOrigins = deps.http.corsOrigins ?? [];
 
   app.use(requestContext(deps.logger));
-  app.use(helmet());
-  app.use(healthRouter(deps.health, deps.isShuttingDown, deps.metrics));
-  app.use(apiDocs(() => apiRoutes(deps), API_BASE));
+  app.use(securityHeaders(helmetSet));
 
   const api = express.Router();
-  api.use(corsPolicy(deps.http.corsOrigins ?? []));
+  api.use(corsPolicy(corsOrigins));
   api.use(requestTimeout(deps.http.requestTimeoutMs));
   if (deps.rateLimits) api.use(deps.rateLimits.requests);
-  api.use(requireJsonBodies());
-  api.use(express.json({ limit: deps.http.bodyLimit, strict: true, type: ['application/json', 'application/*+json'] }));
-  api.use(bodyParserErrors());
-  if (deps.rateLimits) api.use(deps.rateLimits.logins);
+  // Bodies are read for the methods that carry one; GET/HEAD/OPTIONS skip the parser chain.
+  const bodies = express.Router();
+  bodies.use(requireJsonBodies());
+  bodies.use(express.json({ limit: deps.http.bodyLimit, strict: true, type: ['application/json', 'application/*+json'] }));
+  bodies.use(bodyParserErrors());
+  if (deps.rateLimits) bodies.use(deps.rateLimits.logins);
+  api.use((req: Request, res: Response, next: NextFunction) => (NO_BODY_METHODS.has(req.method) ? next() : bodies(req, res, next)));
 
   const routes = apiRoutes(deps);
   for (const spec of routes) api[spec.method](spec.path, handle(spec, deps.auth));
@@ -74,12 +90,43 @@ export function createApp(deps: AppDeps): Express {
     });
   }
   app.use(API_BASE, api);
+  // After the API: API requests never walk these routers.
+  app.use(healthRouter(deps.health, deps.isShuttingDown, deps.metrics));
+  app.use(apiDocs(() => apiRoutes(deps), API_BASE));
 
   app.use((req: Request, _res: Response, next: NextFunction) => {
     next(new HttpProblem(404, 'not-found', 'Not found', `no route for ${req.method} ${req.path.slice(0, 200)}`));
   });
   app.use(errorHandler(deps.logger));
+
+  if (deps.http.fastReads !== false) {
+    const fastPath = eventReadFastPath({
+      basePath: API_BASE,
+      peekEventJson: (id) => deps.events.peekJson(id),
+      anonymous: deps.rateLimits?.anonymous ?? null,
+      securityHeaders: helmetSet,
+      corsHeaders: corsResponseHeaders(corsOrigins),
+      clientIp: expressClientIp(app),
+      logger: deps.logger,
+      accessLogEvery: deps.http.accessLogCachedReadEvery ?? 1,
+    });
+    // In front of Express's own entry point, so `app` stays the one request handler for servers and tests.
+    const entry = app as Express & { handle: (req: IncomingMessage, res: ServerResponse, done?: (error?: unknown) => void) => void };
+    const viaExpress = entry.handle.bind(app);
+    entry.handle = (req, res, done) => {
+      if (!fastPath(req, res)) viaExpress(req, res, done);
+    };
+  }
   return app;
+}
+
+/**
+ * `req.ip` exactly as Express computes it (proxy-addr over X-Forwarded-For with the app's
+ * compiled TRUST_PROXY), for requests that never become Express requests.
+ */
+function expressClientIp(app: Express): (req: IncomingMessage) => string {
+  const ip = Object.getOwnPropertyDescriptor(express.request, 'ip')!.get!;
+  return (req) => (ip.call({ app, headers: req.headers, socket: req.socket, connection: req.socket }) as string | undefined) ?? req.socket.remoteAddress ?? 'unknown';
 }
 
 function groupMethods(routes: RouteSpec[]): Map<string, string[]> {

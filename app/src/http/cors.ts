@@ -1,5 +1,8 @@
 import cors from 'cors';
 import type { RequestHandler } from 'express';
+import type { HeaderList } from './security-headers';
+
+const EXPOSED_HEADERS = ['X-Request-Id', 'Location', 'Retry-After', 'RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit-Reset', 'RateLimit-Policy', 'Idempotent-Replayed'];
 
 /**
  * CORS for browsers on other origins: only the origins in CORS_ORIGINS get the headers (none by
@@ -11,8 +14,19 @@ export function corsPolicy(origins: readonly string[]): RequestHandler {
     origin: (origin, callback) => callback(null, origin !== undefined && allowed.has(origin)),
     methods: ['GET', 'HEAD', 'POST', 'PATCH', 'DELETE'],
     allowedHeaders: ['Authorization', 'Content-Type', 'Idempotency-Key', 'X-Request-Id'],
-    exposedHeaders: ['X-Request-Id', 'Location', 'Retry-After', 'RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit-Reset', 'RateLimit-Policy', 'Idempotent-Replayed'],
+    exposedHeaders: EXPOSED_HEADERS,
     credentials: false,
     maxAge: 600,
   });
+}
+
+/**
+ * The headers `corsPolicy` puts on an actual (not preflight) response for a request's Origin:
+ * the allowed origin reflected with `Vary: Origin` and the exposed headers; nothing otherwise.
+ * For the read fast path, which answers without the cors middleware.
+ */
+export function corsResponseHeaders(origins: readonly string[]): (origin: string | undefined) => HeaderList {
+  const allowed = new Map(origins.map((origin): [string, HeaderList] => [origin, [['Access-Control-Allow-Origin', origin], ['Vary', 'Origin'], ['Access-Control-Expose-Headers', EXPOSED_HEADERS.join(',')]]]));
+  const none: HeaderList = [];
+  return (origin) => (origin === undefined ? none : (allowed.get(origin) ?? none));
 }

@@ -7,7 +7,7 @@ import { httpRequestDuration } from '../observability/metrics';
 import { inActiveContext } from '../observability/trace-context';
 import { HttpProblem } from './problem';
 
-const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+export const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /** Accepts a sane X-Request-Id or makes one; every log line of the request carries it. */
 export function requestContext(logger: Logger): RequestHandler {

@@ -4,7 +4,9 @@ import { RateLimitedError } from '../domain/errors';
 import { normalizeEmail } from '../domain/user';
 import { rateLimited, type RateLimiterName } from '../observability/metrics';
 import type { AuditLog, RateLimiter, RateLimiterFactory, RateLimitPolicy, RateLimitVerdict } from '../ports';
+import { LeasedRateLimiter } from './rate-limit-lease';
 import { callContext } from './routes/context';
+import type { HeaderList } from './security-headers';
 
 export interface RateLimitPolicies {
   /** Failed logins per email + client IP; a successful login clears the count. */
@@ -13,7 +15,7 @@ export interface RateLimitPolicies {
   register: RateLimitPolicy;
   /** POST/PATCH/DELETE per signed-in user. */
   writes: RateLimitPolicy;
-  /** Every request without a valid access token, per client IP. */
+  /** Every request without a valid access token, per client IP (counted in leases, see LeasedRateLimiter). */
   anonymous: RateLimitPolicy;
 }
 
@@ -30,6 +32,8 @@ export interface RateLimitMiddleware {
   requests: RequestHandler;
   /** After body parsing (needs the email): failed logins. */
   logins: RequestHandler;
+  /** The anonymous limiter (null when off), shared with the read fast path. */
+  anonymous: LeasedRateLimiter | null;
 }
 
 const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
@@ -46,7 +50,9 @@ export function rateLimits(deps: RateLimitDeps): RateLimitMiddleware {
   const login = make('login', deps.policies.loginFailures);
   const register = make('register', deps.policies.register);
   const writes = make('writes', deps.policies.writes);
-  const anonymous = make('anonymous', deps.policies.anonymous);
+  // The busiest limiter by far (every public read): points come from Redis in leases.
+  const shared = make('anonymous', deps.policies.anonymous);
+  const anonymous = shared && new LeasedRateLimiter(shared);
 
   const requests: RequestHandler = async (req, res, next) => {
     const checks: Array<[RateLimiterName, RateLimiter, string]> = [];
@@ -54,6 +60,14 @@ export function rateLimits(deps: RateLimitDeps): RateLimitMiddleware {
     const token = header ? BEARER.exec(header)?.[1] : undefined;
     const userId = token ? deps.subjectOf(token) : null;
     const ip = clientIp(req);
+    if (!userId && anonymous && !(register && req.method === 'POST' && req.path === '/auth/register')) {
+      // The common case, answered from this process's lease without waiting.
+      const verdict = anonymous.tryConsume(ip);
+      if (verdict?.allowed) {
+        advertise(res, anonymous.policy, verdict);
+        return next();
+      }
+    }
     if (userId) {
       if (writes && WRITE_METHODS.has(req.method)) checks.push(['writes', writes, userId]);
     } else if (anonymous) {
@@ -98,7 +112,7 @@ export function rateLimits(deps: RateLimitDeps): RateLimitMiddleware {
     }
   };
 
-  return { requests, logins };
+  return { requests, logins, anonymous };
 }
 
 function clientIp(req: Request): string {
@@ -107,17 +121,22 @@ function clientIp(req: Request): string {
 
 const seconds = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
 
-/** Sets the RateLimit-* headers (IETF draft) unless a tighter limit already did. */
+/** The RateLimit-* headers (IETF draft) of a verdict. */
+export function rateLimitHeaders(policy: RateLimitPolicy, verdict: RateLimitVerdict): HeaderList {
+  return [
+    ['RateLimit-Limit', String(verdict.limit)],
+    ['RateLimit-Remaining', String(verdict.remaining)],
+    ['RateLimit-Reset', String(seconds(verdict.resetMs))],
+    ['RateLimit-Policy', `${policy.points};w=${seconds(policy.windowMs)}`],
+  ];
+}
+
+/** Sets the RateLimit-* headers unless a tighter limit already did. */
 function advertise(res: Response, policy: RateLimitPolicy, verdict: RateLimitVerdict, force = false): void {
   const shown = res.locals.rateLimit as RateLimitVerdict | undefined;
   if (!force && shown && shown.remaining <= verdict.remaining) return;
   res.locals.rateLimit = verdict;
-  res.set({
-    'RateLimit-Limit': String(verdict.limit),
-    'RateLimit-Remaining': String(verdict.remaining),
-    'RateLimit-Reset': String(seconds(verdict.resetMs)),
-    'RateLimit-Policy': `${policy.points};w=${seconds(policy.windowMs)}`,
-  });
+  for (const [name, value] of rateLimitHeaders(policy, verdict)) res.setHeader(name, value);
 }
 
 function refuse(res: Response, limiter: RateLimiterName, policy: RateLimitPolicy, verdict: RateLimitVerdict): RateLimitedError {

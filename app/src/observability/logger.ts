@@ -47,6 +47,8 @@ export interface LoggerOptions {
    * synchronously when the process exits.
    */
   asyncStdout?: boolean;
+  /** Lines go here instead of stdout (tests). */
+  destination?: pino.DestinationStream;
 }
 
 export function createLogger(options: LoggerOptions): Logger {
@@ -60,6 +62,7 @@ export function createLogger(options: LoggerOptions): Logger {
     mixin: () => Object.assign({}, ...mixins.map((mixin) => mixin())),
   };
   if (options.pretty) return pino({ ...settings, transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid' } } });
+  if (options.destination) return pino(settings, options.destination);
   if (!options.asyncStdout) return pino(settings);
   const stdout = pino.destination({ dest: 1, sync: false });
   process.once('exit', () => {
