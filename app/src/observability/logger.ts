@@ -42,14 +42,18 @@ export interface LoggerOptions {
   pretty?: boolean;
   name?: string;
   /**
-   * Write stdout asynchronously (lines written while a write is in flight go out together):
-   * synchronous writes were a tenth of the api's CPU under load. What is buffered is flushed
-   * synchronously when the process exits.
+   * Write stdout asynchronously, in chunks of at least 4 KiB and at least every
+   * `ASYNC_FLUSH_MS`: one write per line was a tenth of the api's CPU under load. What is
+   * buffered is flushed synchronously when the process exits; a process killed outright
+   * (SIGKILL, OOM) loses at most that last chunk.
    */
   asyncStdout?: boolean;
   /** Lines go here instead of stdout (tests). */
   destination?: pino.DestinationStream;
 }
+
+/** Longest a log line waits in the buffer of an async stdout. */
+export const ASYNC_FLUSH_MS = 250;
 
 export function createLogger(options: LoggerOptions): Logger {
   const settings: pino.LoggerOptions = {
@@ -64,8 +68,17 @@ export function createLogger(options: LoggerOptions): Logger {
   if (options.pretty) return pino({ ...settings, transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid' } } });
   if (options.destination) return pino(settings, options.destination);
   if (!options.asyncStdout) return pino(settings);
-  const stdout = pino.destination({ dest: 1, sync: false });
+  const stdout = pino.destination({ dest: 1, sync: false, minLength: 4096 });
+  const flusher = setInterval(() => {
+    try {
+      stdout.flush();
+    } catch {
+      // not open yet, or already ended: the next tick or the exit handler writes it
+    }
+  }, ASYNC_FLUSH_MS);
+  flusher.unref();
   process.once('exit', () => {
+    clearInterval(flusher);
     try {
       stdout.flushSync();
     } catch {
