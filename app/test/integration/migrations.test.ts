@@ -64,6 +64,31 @@ describe('migrations', () => {
     }
   });
 
+  it('wakes the relay only for a statement that inserted outbox rows into an empty backlog', async () => {
+    await migrate(db.pool);
+    const listener = await db.pool.connect();
+    const wakeUps: string[] = [];
+    listener.on('notification', (message) => wakeUps.push(message.channel));
+    try {
+      await listener.query('LISTEN goticket_outbox');
+      const insert = (rows: number) =>
+        db.pool.query(
+          `INSERT INTO outbox (aggregate_type, aggregate_id, type, payload)
+           SELECT 'booking', gen_random_uuid(), 'booking.created', '{}'::jsonb FROM generate_series(1, $1)`,
+          [rows],
+        );
+      // a statement that granted nothing (a sold-out batch) on an empty backlog: no wake-up
+      await insert(0);
+      // the first rows of an empty backlog: one wake-up; more rows behind them: the relay is awake
+      await insert(3);
+      await insert(2);
+      await listener.query('SELECT 1'); // notifications are delivered before the next reply
+      expect(wakeUps).toEqual(['goticket_outbox']);
+    } finally {
+      listener.release();
+    }
+  });
+
   it('refuses to start when an applied migration was edited', async () => {
     await migrate(db.pool);
     const edited = readMigrations().map((m, i) => (i === 0 ? { ...m, checksum: 'tampered' } : m));
