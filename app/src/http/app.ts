@@ -102,7 +102,7 @@ export function createApp(deps: AppDeps): Express {
   if (deps.http.fastReads !== false) {
     const fastPath = eventReadFastPath({
       basePath: API_BASE,
-      peekEventJson: (id) => deps.events.peekJson(id),
+      peekEvent: (id) => deps.events.peekJsonBytes(id),
       anonymous: deps.rateLimits?.anonymous ?? null,
       securityHeaders: helmetSet,
       corsHeaders: corsResponseHeaders(corsOrigins),

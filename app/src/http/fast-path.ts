@@ -25,8 +25,8 @@ const UUID_LENGTH = 36;
 export interface FastPathDeps {
   /** `/api/v1` */
   basePath: string;
-  /** The event's JSON text when this process holds a fresh copy (never waits). */
-  peekEventJson(id: string): string | undefined;
+  /** The event's JSON (UTF-8) when this process holds a fresh copy (never waits). */
+  peekEvent(id: string): Buffer | undefined;
   /** The anonymous limiter of the normal path (same leases); null when the limit is off. */
   anonymous: LeasedRateLimiter | null;
   /** Helmet's headers, as the normal path sets them. */
@@ -65,7 +65,7 @@ export function eventReadFastPath(deps: FastPathDeps): FastPath {
     const id = url.slice(prefix.length, end);
     // A token may name a user (no anonymous limit, other headers): Express decides.
     if (!UUID.test(id) || req.headers.authorization !== undefined) return false;
-    const json = deps.peekEventJson(id);
+    const json = deps.peekEvent(id);
     if (json === undefined) return false;
     const ip = deps.clientIp(req);
     let limitHeaders = noLimitHeaders;
@@ -82,7 +82,7 @@ export function eventReadFastPath(deps: FastPathDeps): FastPath {
     const headers = ['X-Request-Id', requestId, ...security];
     for (const [name, value] of deps.corsHeaders(req.headers.origin)) headers.push(name, value);
     for (const [name, value] of limitHeaders) headers.push(name, value);
-    headers.push('Content-Type', 'application/json; charset=utf-8', 'Content-Length', String(Buffer.byteLength(json)));
+    headers.push('Content-Type', 'application/json; charset=utf-8', 'Content-Length', String(json.length));
     res.writeHead(200, headers);
     if (method === 'HEAD') res.end();
     else res.end(json);

@@ -24,7 +24,8 @@ const LOCAL_MAX_ENTRIES = 5_000;
 /** JSON text kept at most (UTF-16 code units, ~2 bytes each): list pages are 10–25 k each. */
 const LOCAL_MAX_CHARS = 4_000_000;
 
-type LocalEntry = { value: string; expiresAt: number };
+/** `bytes`: the text as UTF-8, made on first use (what the HTTP fast path writes). */
+type LocalEntry = { value: string; expiresAt: number; bytes?: Buffer };
 
 /** Small in-process map of JSON texts per namespace, so a hot event costs no round trip and no re-serialization. */
 class LocalCache {
@@ -40,10 +41,20 @@ class LocalCache {
   ) {}
 
   get(namespace: string, key: string): string | undefined {
+    return this.entry(namespace, key)?.value;
+  }
+
+  bytes(namespace: string, key: string): Buffer | undefined {
+    const entry = this.entry(namespace, key);
+    if (entry) entry.bytes ??= Buffer.from(entry.value);
+    return entry?.bytes;
+  }
+
+  private entry(namespace: string, key: string): LocalEntry | undefined {
     const entries = this.namespaces.get(namespace);
     const entry = entries?.get(key);
     if (!entry) return undefined;
-    if (entry.expiresAt > this.now()) return entry.value;
+    if (entry.expiresAt > this.now()) return entry;
     entries!.delete(key);
     this.forget(entry);
     return undefined;
@@ -112,11 +123,11 @@ export class EventCache {
   }
 
   /**
-   * The event's JSON text when this process holds a fresh copy; never waits (the HTTP fast
-   * path). Counts no lookup: the caller counts the hit if it answers with it.
+   * The event's JSON as UTF-8 bytes when this process holds a fresh copy; never waits (the HTTP
+   * fast path). Counts no lookup: the caller counts the hit if it answers with it.
    */
-  peekEventJson(id: string): string | undefined {
-    return this.local?.get(eventNamespace(id), 'json');
+  peekEventBytes(id: string): Buffer | undefined {
+    return this.local?.bytes(eventNamespace(id), 'json');
   }
 
   /** A page of events as the JSON text the API sends. */

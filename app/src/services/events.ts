@@ -25,9 +25,9 @@ export class EventService {
     return json;
   }
 
-  /** The event's JSON text if this process holds a fresh copy, without waiting for anything. */
-  peekJson(id: string): string | undefined {
-    return this.deps.cache?.peekEventJson(id);
+  /** The event's JSON (UTF-8) if this process holds a fresh copy, without waiting for anything. */
+  peekJsonBytes(id: string): Buffer | undefined {
+    return this.deps.cache?.peekEventBytes(id);
   }
 
   /** A page as the JSON text the API sends. */

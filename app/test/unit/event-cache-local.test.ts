@@ -34,10 +34,10 @@ describe('the in-process copy in front of the shared cache', () => {
     await cache.eventJson(id, load); // shared hit: kept locally
     const sharedGet = jest.spyOn(shared, 'get');
     expect(available(await cache.eventJson(id, load))).toBe(10);
-    expect(cache.peekEventJson(id)).toBeDefined();
+    expect(cache.peekEventBytes(id)).toBeDefined();
     expect(sharedGet).not.toHaveBeenCalled();
     now += 1_001;
-    expect(cache.peekEventJson(id)).toBeUndefined();
+    expect(cache.peekEventBytes(id)).toBeUndefined();
     await cache.eventJson(id, load);
     expect(sharedGet).toHaveBeenCalledTimes(1);
     expect(loads).toBe(1);
@@ -46,7 +46,7 @@ describe('the in-process copy in front of the shared cache', () => {
 
   it('drops the local copy as soon as this process changes the event', async () => {
     await cache.eventChanged(id);
-    expect(cache.peekEventJson(id)).toBeUndefined();
+    expect(cache.peekEventBytes(id)).toBeUndefined();
     expect(available(await cache.eventJson(id, async () => event(4)))).toBe(4);
   });
 
@@ -56,7 +56,7 @@ describe('the in-process copy in front of the shared cache', () => {
     const read = cache.eventJson(id, async () => event(99));
     await cache.eventChanged(id); // lands while the read is in flight
     await read;
-    expect(cache.peekEventJson(id)).toBeUndefined();
+    expect(cache.peekEventBytes(id)).toBeUndefined();
     expect(available(await cache.eventJson(id, async () => event(3)))).toBe(3);
   });
 });
@@ -70,7 +70,7 @@ describe('JSON text, as the API sends it', () => {
     const answers = [];
     for (let i = 0; i < 3; i++) answers.push(await cache.eventJson(event(7).id, async () => event(7)));
     expect(answers).toEqual([expected, expected, expected]);
-    expect(cache.peekEventJson(event(7).id)).toBe(expected);
+    expect(cache.peekEventBytes(event(7).id)?.toString()).toBe(expected);
   });
 
   it('does not cache unknown events and answers null for them', async () => {
@@ -80,7 +80,7 @@ describe('JSON text, as the API sends it', () => {
     expect(await cache.eventJson(event(0).id, missing)).toBeNull();
     expect(await cache.eventJson(event(0).id, missing)).toBeNull();
     expect(loads).toBe(2);
-    expect(cache.peekEventJson(event(0).id)).toBeUndefined();
+    expect(cache.peekEventBytes(event(0).id)).toBeUndefined();
   });
 
   it('caches list pages per query as text', async () => {
@@ -103,7 +103,7 @@ describe('JSON text, as the API sends it', () => {
     await cache.eventJson(event(5).id, async () => event(5));
     const hits = async () => (await cacheLookups.get()).values.find((v) => v.labels.cache === 'event' && v.labels.result === 'hit')?.value ?? 0;
     const before = await hits();
-    expect(cache.peekEventJson(event(5).id)).toBeDefined();
+    expect(cache.peekEventBytes(event(5).id)).toBeDefined();
     expect(await hits()).toBe(before);
   });
 });

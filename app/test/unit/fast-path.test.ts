@@ -16,7 +16,7 @@ async function serve(overrides: Partial<FastPathDeps> = {}): Promise<void> {
   fallbacks = 0;
   const fast = eventReadFastPath({
     basePath: '/api/v1',
-    peekEventJson: (id) => (id === ID ? JSON_TEXT : undefined),
+    peekEvent: (id) => (id === ID ? Buffer.from(JSON_TEXT) : undefined),
     anonymous: null,
     securityHeaders: [['X-Content-Type-Options', 'nosniff']],
     corsHeaders: () => [],
