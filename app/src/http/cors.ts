@@ -10,7 +10,7 @@ const EXPOSED_HEADERS = ['X-Request-Id', 'Location', 'Retry-After', 'RateLimit-L
  */
 export function corsPolicy(origins: readonly string[]): RequestHandler {
   const allowed = new Set(origins);
-  return cors({
+  const policy = cors({
     origin: (origin, callback) => callback(null, origin !== undefined && allowed.has(origin)),
     methods: ['GET', 'HEAD', 'POST', 'PATCH', 'DELETE'],
     allowedHeaders: ['Authorization', 'Content-Type', 'Idempotency-Key', 'X-Request-Id'],
@@ -18,6 +18,8 @@ export function corsPolicy(origins: readonly string[]): RequestHandler {
     credentials: false,
     maxAge: 600,
   });
+  // Without an Origin header the policy adds nothing (same-origin and non-browser clients): skip it.
+  return (req, res, next) => (req.headers.origin === undefined ? next() : policy(req, res, next));
 }
 
 /**
