@@ -72,7 +72,7 @@ export function composeApi(options: ApiOptions) {
   const services = {
     auth,
     users: new UserService({ users, audit, tokenVersions }),
-    events: new EventService({ events: new PostgresEventStore(pool), audit, cache: eventCache }),
+    events: new EventService({ events: new PostgresEventStore(pool), audit, cache: eventCache, clock }),
     bookings: new BookingService({
       bookings: new PostgresBookingStore(pool),
       clock,

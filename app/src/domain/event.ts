@@ -37,6 +37,14 @@ export function assertValidSchedule(startsAt: Date, endsAt: Date): void {
   if (fields.length > 0) throw new ValidationError('invalid schedule', fields);
 }
 
+/**
+ * An event is created (or moved) to end in the future: one that is already over could never be
+ * booked (bookings need ends_at > now()) and would only clutter listings.
+ */
+export function assertNotOver(endsAt: Date, now: Date): void {
+  if (endsAt.getTime() <= now.getTime()) throw new ValidationError('invalid schedule', [{ path: 'endsAt', message: 'must be in the future' }]);
+}
+
 /** The event after a patch, keeping 0 <= available <= capacity and the seats already taken. */
 export function applyPatch(event: Event, patch: EventPatch): Event {
   const next: Event = { ...event, ...definedOnly(patch) };

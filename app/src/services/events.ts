@@ -1,17 +1,18 @@
 import { NotFoundError } from '../domain/errors';
-import { applyPatch, assertCanDeleteEvent, assertCanManageEvent, assertValidSchedule, type Event, type EventPatch, type NewEvent } from '../domain/event';
+import { applyPatch, assertCanDeleteEvent, assertCanManageEvent, assertNotOver, assertValidSchedule, type Event, type EventPatch, type NewEvent } from '../domain/event';
 import type { Actor } from '../domain/user';
-import type { AuditLog, EventQuery, EventStore } from '../ports';
+import type { AuditLog, Clock, EventQuery, EventStore } from '../ports';
 import type { CallContext } from './context';
 import type { EventCache } from './event-cache';
 import { assertRole } from './guards';
 
 export class EventService {
-  constructor(private readonly deps: { events: EventStore; audit: AuditLog; cache?: EventCache }) {}
+  constructor(private readonly deps: { events: EventStore; audit: AuditLog; cache?: EventCache; clock?: Clock }) {}
 
   async create(actor: Actor, input: NewEvent): Promise<Event> {
     assertRole(actor, ['organizer', 'admin'], 'only organizers and admins may create events');
     assertValidSchedule(input.startsAt, input.endsAt);
+    assertNotOver(input.endsAt, this.now());
     const event = await this.deps.events.create({ ...input, organizerId: actor.userId });
     await this.deps.cache?.eventCreated();
     return event;
@@ -42,6 +43,7 @@ export class EventService {
     assertCanManageEvent(actor, current);
     // Early, readable refusal; the store re-checks against the locked row.
     applyPatch(current, patch);
+    if (patch.endsAt !== undefined) assertNotOver(patch.endsAt, this.now());
     const updated = await this.deps.events.update(id, patch);
     if (!updated) throw new NotFoundError('event');
     await this.deps.cache?.eventChanged(id);
@@ -56,6 +58,10 @@ export class EventService {
     if (!(await this.deps.events.delete(id))) throw new NotFoundError('event');
     await this.deps.cache?.eventChanged(id);
     await this.deps.audit.record({ actorId: actor.userId, action: 'event.deleted', target: id, details: { name: current.name }, ...context });
+  }
+
+  private now(): Date {
+    return this.deps.clock?.now() ?? new Date();
   }
 
   private async load(id: string): Promise<Event> {

@@ -253,6 +253,8 @@ const cases: Case[] = [
   { name: 'startsAt as a number', send: () => post('/events', event({ startsAt: 1e15 }), f.organizer), status: 400 },
   { name: 'endsAt before startsAt', send: () => post('/events', event({ startsAt: '2031-01-02T00:00:00Z', endsAt: '2031-01-01T00:00:00Z' }), f.organizer), status: 400 },
   { name: 'from out of range', send: () => get('/events?from=0001-01-01T00:00:00Z'), status: 400 },
+  { name: 'an event that is already over', send: () => post('/events', event({ startsAt: '2020-01-01T20:00:00Z', endsAt: '2020-01-01T23:00:00Z' }), f.organizer), status: 400 },
+  { name: 'moving an event into the past', send: () => patch(`/events/${f.eventId}`, { startsAt: '2020-01-01T20:00:00Z', endsAt: '2020-01-01T23:00:00Z' }, f.organizer), status: 400 },
 
   // SQL metacharacters in every filter and id
   {

@@ -1,5 +1,5 @@
 import { CapacityBelowTakenError, ForbiddenError, ValidationError } from '../../src/domain/errors';
-import { applyPatch, assertCanManageEvent, seatsTaken, type Event } from '../../src/domain/event';
+import { applyPatch, assertCanManageEvent, assertNotOver, seatsTaken, type Event } from '../../src/domain/event';
 
 const event: Event = {
   id: 'e1',
@@ -22,6 +22,13 @@ describe('event rules', () => {
     expect(seatsTaken(event)).toBe(70);
     expect(applyPatch(event, { capacity: 150 }).available).toBe(80);
     expect(applyPatch(event, { capacity: 70 }).available).toBe(0);
+  });
+
+  it('refuses an end that is not in the future', () => {
+    const now = new Date('2030-05-01T23:00:00Z');
+    expect(() => assertNotOver(event.endsAt, now)).toThrow(ValidationError);
+    expect(() => assertNotOver(new Date(now.getTime() - 1), now)).toThrow(ValidationError);
+    expect(() => assertNotOver(new Date(now.getTime() + 1), now)).not.toThrow();
   });
 
   it('refuses a capacity below the seats taken', () => {
