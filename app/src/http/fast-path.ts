@@ -3,7 +3,8 @@
  * the event (EventCache's in-process JSON), in front of the Express router. It sends what the
  * Express route sends — same status, body and headers (helmet's set, X-Request-Id, CORS, the
  * anonymous limit's RateLimit-*) — and observes http_request_duration_seconds with the route
- * template for every request. Its access-log line is sampled: every `accessLogEvery`th request
+ * template for every request (until the response is handed to the socket; Express's ends at
+ * 'finish', which follows at once for a response this small). Its access-log line is sampled: every `accessLogEvery`th request
  * it answers is logged, with `sampled: N` so log-based counts can be scaled (the metric counts
  * all of them). Anything it cannot answer that cheaply (another
  * path, a token, no local copy, the limiter has to ask Redis or refuses) goes to Express
