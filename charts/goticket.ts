@@ -5,7 +5,7 @@
 import { Chart } from 'cdk8s';
 import { k8s } from 'cdk8s-plus-28';
 import { type Construct } from 'constructs';
-import { type Environment } from './environments';
+import { type Environment, nodeHeapOptions } from './environments';
 import {
   APP,
   CHART_PROPS,
@@ -101,6 +101,7 @@ export class GoTicketChart extends Chart {
 
     for (const role of ['api', 'worker'] as const) {
       const labels = selectorLabels(APP, role);
+      const workload = role === 'api' ? env.api.resources : env.worker.resources;
       serviceAccount(this, name(role), labels);
       new KubeDeploymentWithPreStop(
         this,
@@ -128,8 +129,10 @@ export class GoTicketChart extends Chart {
                   imagePullPolicy: 'IfNotPresent',
                   args: [ENTRY, role],
                   ports: [{ name: 'http', containerPort: PORT, protocol: 'TCP' }],
+                  // V8 sizes its heap from the node's memory otherwise, not from this container's limit.
+                  env: [{ name: 'NODE_OPTIONS', value: nodeHeapOptions(workload.memoryLimit) }],
                   envFrom,
-                  resources: resources(role === 'api' ? env.api.resources : env.worker.resources),
+                  resources: resources(workload),
                   volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }],
                   ...PROBES,
                 },
@@ -237,7 +240,7 @@ export class GoTicketChart extends Chart {
                 image: env.image,
                 imagePullPolicy: 'IfNotPresent',
                 args: [ENTRY, 'migrate'],
-                env: Object.entries(config).map(([key, value]) => ({ name: key, value })),
+                env: [...Object.entries(config).map(([key, value]) => ({ name: key, value })), { name: 'NODE_OPTIONS', value: nodeHeapOptions(env.migrate.resources.memoryLimit) }],
                 envFrom: [{ secretRef: { name: RUNTIME_SECRET } }],
                 resources: resources(env.migrate.resources),
                 volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }],

@@ -2,29 +2,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, cpSync, existsSync, openSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { prod, quantity } from '../../charts/environments';
+import { nodeHeapOptions, prod } from '../../charts/environments';
 import { progress } from './progress';
 
 export const ROOT = path.resolve(__dirname, '../..');
 
-/**
- * V8 heap flags of the api, sized from its container memory limit: old space at half the limit
- * (the other half is for the young generation, code, Node's native memory and socket buffers),
- * semi-spaces of 8 MB (young generation at most 24 MB). With an old-space limit of a few hundred
- * MB, V8 lets the heap grow to ~1.3–1.4× the live data between full collections, instead of up to
- * 4× when it sizes itself for a host with GBs of memory: the stampede's peak RSS went from
- * 198 MB to 111 MB (127 MB with the default 16 MB semi-spaces), throughput unchanged. Without the
- * flags V8 sizes the heap from the machine (4 GB of old space here, about a quarter of the limit
- * in a container, and a young generation to match), so the benchmark would not measure what
- * production runs. Production sets the same value as NODE_OPTIONS on the api container.
- */
-export function apiNodeOptions(memoryLimit: string): string {
-  const limitMiB = Math.floor(quantity(memoryLimit) / 2 ** 20);
-  return `--max-old-space-size=${Math.floor(limitMiB / 2)} --max-semi-space-size=8`;
-}
-
-/** NODE_OPTIONS the api runs with in prod (charts/environments.ts `prod.api.resources.memoryLimit`). */
-export const API_NODE_OPTIONS = apiNodeOptions(prod.api.resources.memoryLimit);
+/** The memory limit each role runs under in prod; its container gets NODE_OPTIONS sized from it (charts/goticket.ts). */
+const PROD_MEMORY_LIMIT = { api: prod.api.resources.memoryLimit, worker: prod.worker.resources.memoryLimit, migrate: prod.migrate.resources.memoryLimit };
 
 /**
  * Copies build/app into build/bench-<id>/app, so another `make build` (which wipes build/app)
@@ -77,10 +61,11 @@ function tailOf(file: string, lines = 30): string {
 
 export async function startService(options: StartOptions): Promise<ServiceProcess> {
   const fd = openSync(options.logFile, 'a');
-  // The api with production's heap flags (BENCH_ENV_NODE_OPTIONS, in options.env, overrides them).
-  const heap: Record<string, string> = options.role === 'api' ? { NODE_OPTIONS: API_NODE_OPTIONS } : {};
+  // Each role with production's heap flags (BENCH_ENV_NODE_OPTIONS, in options.env, overrides them).
+  const memoryLimit = PROD_MEMORY_LIMIT[options.role];
+  const heap = { NODE_OPTIONS: nodeHeapOptions(memoryLimit) };
   const env: Record<string, string> = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', ...heap, ...options.env };
-  if (options.role === 'api') progress.info(`api NODE_OPTIONS="${env.NODE_OPTIONS ?? ''}" (prod api memory limit ${prod.api.resources.memoryLimit})`);
+  if (options.role !== 'migrate') progress.info(`${options.role} NODE_OPTIONS="${env.NODE_OPTIONS ?? ''}" (prod ${options.role} memory limit ${memoryLimit})`);
   const child = spawn(process.execPath, [...(options.nodeArgs ?? []), path.join(options.snapshot, 'app/main.js'), options.role], {
     cwd: options.snapshot,
     env,

@@ -35,6 +35,13 @@ function violations(objects: Obj[], env: Environment): string[] {
       if (c.imagePullPolicy === 'Always') fail(w, `${c.name}: imagePullPolicy Always`);
       // Jobs run to completion: probes are for long-running pods.
       if (w.kind !== 'Job' && !(c.startupProbe && c.livenessProbe && c.readinessProbe)) fail(w, `${c.name}: missing a startup, liveness or readiness probe`);
+      // A Node process sizes its heap from the node's memory unless told the container's limit.
+      if (c.args?.[0] === 'build/app/main.js') {
+        const options = (c.env ?? []).find((e: Obj) => e.name === 'NODE_OPTIONS')?.value ?? '';
+        const oldSpaceMiB = Number(/--max-old-space-size=(\d+)/.exec(options)?.[1]);
+        const limitMiB = c.resources?.limits?.memory ? quantity(c.resources.limits.memory) / 2 ** 20 : 0;
+        if (!(oldSpaceMiB > 0 && oldSpaceMiB <= limitMiB / 2)) fail(w, `${c.name}: NODE_OPTIONS "${options}" does not cap old space at half the ${limitMiB} MiB limit`);
+      }
       for (const m of c.volumeMounts ?? []) mounts.add(m.mountPath);
     }
     if (!mounts.has('/tmp')) fail(w, 'no writable /tmp');
@@ -162,6 +169,7 @@ test('prod and dev differ only where environments.ts says', () => {
     /^Job\/goticket-migrate:spec\.template\.spec\.containers\[0\]\.env\[\d+\]\.value$/, // config, inline
     /^Deployment\/goticket-(api|worker):spec\.template\.metadata\.annotations\.goticket\.io\/config-checksum$/,
     /^(Deployment|Job)\/goticket-(api|worker|migrate):spec\.template\.spec\.containers\[0\]\.resources\./, // resources
+    /^Deployment\/goticket-(api|worker):spec\.template\.spec\.containers\[0\]\.env\[0\]\.value$/, // NODE_OPTIONS from the memory limit
     /^Deployment\/goticket-worker:spec\.replicas$/, // worker.replicas
     /^Deployment\/goticket-(api|worker):spec\.template\.spec\.topologySpreadConstraints\[0\]\.whenUnsatisfiable$/, // zoneSpread
     /^HorizontalPodAutoscaler\/goticket-api:spec\.(minReplicas|maxReplicas|metrics\[0\]\.resource\.target\.averageUtilization)$/, // api
