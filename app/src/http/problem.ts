@@ -1,7 +1,10 @@
 /**
  * Every error leaves as application/problem+json (RFC 9457). The one table below maps domain
- * failures to HTTP; anything unknown becomes a bare 500 with no detail (no stack, no SQL).
+ * failures to HTTP; an error the framework marked as the client's (a 4xx `status`, e.g.
+ * Express's URIError for a path it cannot decode) keeps its status but not its message;
+ * anything else becomes a bare 500 with no detail (no stack, no SQL).
  */
+import { STATUS_CODES } from 'node:http';
 import * as errors from '../domain/errors';
 import type { FieldError } from '../domain/errors';
 
@@ -77,7 +80,22 @@ export function toProblem(error: unknown): ProblemResponse {
       return { status, headers, body: problem(status, error.code, title, error.message, fields) };
     }
   }
+  const clientStatus = error instanceof errors.DomainError ? undefined : clientErrorStatus(error);
+  if (clientStatus !== undefined) {
+    const reason = STATUS_CODES[clientStatus] ?? 'Client error';
+    const title = reason.charAt(0) + reason.slice(1).toLowerCase();
+    const code = reason.toLowerCase().replace(/[^a-z0-9]+/g, '-');
+    return { status: clientStatus, headers: {}, body: problem(clientStatus, code, title, 'the request could not be processed as sent') };
+  }
   return { status: 500, headers: {}, body: problem(500, 'internal', 'Internal server error', 'something went wrong; the request id identifies it in our logs') };
+}
+
+/** The 4xx status a framework or library error carries (`status`, else `statusCode`), if any. */
+function clientErrorStatus(error: unknown): number | undefined {
+  if (!(error instanceof Error)) return undefined;
+  const { status, statusCode } = error as { status?: unknown; statusCode?: unknown };
+  const candidate = status ?? statusCode;
+  return Number.isInteger(candidate) && (candidate as number) >= 400 && (candidate as number) <= 499 ? (candidate as number) : undefined;
 }
 
 function problem(status: number, code: string, title: string, detail: string, fields?: FieldError[]): Problem {

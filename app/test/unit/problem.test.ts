@@ -39,6 +39,28 @@ describe('error → problem+json mapping', () => {
     expect(text).not.toMatch(/users|SELECT|constraint|at .*\.ts/);
   });
 
+  it.each([
+    ['URIError from Express (status 400)', Object.assign(new URIError('Failed to decode param \'%E0%A4%A\''), { status: 400, statusCode: 400 }), 400, 'bad-request'],
+    ['zlib error marked by body-parser (status 400)', Object.assign(new Error('incorrect header check'), { errno: -3, code: 'Z_DATA_ERROR', status: 400 }), 400, 'bad-request'],
+    ['statusCode only', Object.assign(new Error('secret internal text'), { statusCode: 413 }), 413, 'payload-too-large'],
+    ['status 404 from a framework', Object.assign(new Error('ENOENT /srv/app/secret/path'), { status: 404 }), 404, 'not-found'],
+  ])('%s → its 4xx status, without the framework\'s message', (_name, error, status, code) => {
+    const problem = toProblem(error);
+    expect(problem.status).toBe(status);
+    expect(problem.body).toMatchObject({ status, type: `${PROBLEM_TYPE_BASE}${code}`, title: expect.any(String), detail: expect.any(String) });
+    expect(JSON.stringify(problem.body)).not.toContain(error.message);
+  });
+
+  it.each([
+    ['a 5xx status', Object.assign(new Error('x'), { status: 503 })],
+    ['a status that is not a number', Object.assign(new Error('x'), { status: '400' })],
+    ['a status that is not an integer', Object.assign(new Error('x'), { status: 400.5 })],
+    ['a status below 400', Object.assign(new Error('x'), { statusCode: 302 })],
+    ['a thrown non-error with a status', { status: 400 } as unknown],
+  ])('%s stays a bare 500', (_name, error) => {
+    expect(toProblem(error)).toMatchObject({ status: 500, body: { type: `${PROBLEM_TYPE_BASE}internal` } });
+  });
+
   it('passes HTTP-level problems through with their headers', () => {
     const problem = toProblem(new HttpProblem(405, 'method-not-allowed', 'Method not allowed', 'use GET', { Allow: 'GET' }));
     expect(problem).toMatchObject({ status: 405, headers: { Allow: 'GET' } });
