@@ -46,23 +46,39 @@ export function requireJsonBodies(): RequestHandler {
 
 /** Maps body-parser failures to problems without echoing the parser's message. */
 export function bodyParserErrors() {
-  return (error: { type?: string; status?: number }, _req: Request, _res: Response, next: NextFunction) => {
+  return (error: { type?: string; status?: number }, req: Request, _res: Response, next: NextFunction) => {
     switch (error?.type) {
       case 'entity.parse.failed':
         return next(new HttpProblem(400, 'malformed-json', 'Malformed JSON', 'the body is not valid JSON'));
       case 'entity.too.large':
         return next(new HttpProblem(413, 'payload-too-large', 'Payload too large', 'the body exceeds the size limit'));
       case 'charset.unsupported':
-      case 'encoding.unsupported':
         return next(new HttpProblem(415, 'unsupported-media-type', 'Unsupported media type', 'send the body as UTF-8 JSON'));
+      case 'encoding.unsupported':
+        return next(new HttpProblem(415, 'unsupported-media-type', 'Unsupported media type', `send the body uncompressed or with one Content-Encoding of ${DECODED_ENCODINGS}`));
       case 'request.aborted':
       case 'request.size.invalid':
       case 'stream.encoding.set':
         return next(new HttpProblem(400, 'bad-request', 'Bad request', 'the body could not be read'));
+      case undefined:
+        // The decompression stream failed (zlib's Z_DATA_ERROR, a brotli format error, a cut-short
+        // stream): body-parser marks zlib's error 400 and gives it no type.
+        if (error?.status === 400 && isEncoded(req)) {
+          return next(new HttpProblem(400, 'malformed-body', 'Malformed body', 'the body is not what its Content-Encoding says it is'));
+        }
+        return next(error);
       default:
         return next(error);
     }
   };
+}
+
+/** The codings body-parser decodes (any other is refused as encoding.unsupported). */
+const DECODED_ENCODINGS = 'gzip, deflate or br';
+
+function isEncoded(req: Request): boolean {
+  const encoding = req.headers['content-encoding'];
+  return encoding !== undefined && encoding.toLowerCase() !== 'identity';
 }
 
 /** Answers 503 when a handler runs past the deadline (the work may still finish). */
