@@ -15,7 +15,11 @@ export const httpRequestDuration = new Histogram({
   registers: [registry],
 });
 
-export const BOOKING_OUTCOMES = ['created', 'sold_out', 'conflict', 'rejected', 'error'] as const;
+/**
+ * created: seats held; replayed: an Idempotency-Key retry answered with its earlier booking;
+ * sold_out; conflict: the key reused with another body (422); rejected: other 4xx; error: 5xx.
+ */
+export const BOOKING_OUTCOMES = ['created', 'replayed', 'sold_out', 'conflict', 'rejected', 'error'] as const;
 export type BookingOutcome = (typeof BOOKING_OUTCOMES)[number];
 
 export const bookingOutcomes = new Counter({

@@ -36,7 +36,7 @@ export function bookingRoutes(bookings: BookingService): RouteSpec[] {
       async handler({ actor, params, body, headers, res }) {
         try {
           const { booking, replayed } = await bookings.book(actor, params.id, body.quantity, headers['idempotency-key']);
-          bookingOutcomes.inc({ outcome: replayed ? 'conflict' : 'created' });
+          bookingOutcomes.inc({ outcome: replayed ? 'replayed' : 'created' });
           if (!replayed) bookingTransitions.inc({ status: 'pending' });
           res.location(`${res.req.baseUrl}/bookings/${booking.id}`);
           const replyHeaders: Record<string, string> = replayed ? { 'Idempotent-Replayed': 'true' } : {};
