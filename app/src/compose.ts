@@ -51,7 +51,7 @@ export function composeApi(options: ApiOptions) {
   const backends = createCacheBackends({ url: config.redisUrl, logger: options.logger, ...config.redis });
   options.health.push(...backends.health);
   const eventCache = new EventCache({ cache: backends.cache, ttlMs: config.cache.ttlMs, soldOutTtlMs: config.cache.soldOutTtlMs, localTtlMs: config.cache.localTtlMs });
-  const tokenVersions = new TokenVersions({ users, cache: backends.cache, ttlMs: config.cache.tokenVersionTtlMs });
+  const tokenVersions = new TokenVersions({ users, cache: backends.cache, ttlMs: config.cache.tokenVersionTtlMs, localTtlMs: config.cache.localTtlMs });
   const accessTokens = new JwtAccessTokenCodec({
     secret: options.jwtSecret,
     issuer: config.auth.issuer,

@@ -66,7 +66,11 @@ export class AuthService {
     await this.deps.audit.record({ actorId: user.id, action: 'auth.login', target: user.id, ...context });
     const familyId = randomUUID();
     const refreshToken = this.newRefreshToken();
-    await this.deps.refreshTokens.issue({ userId: user.id, familyId, tokenHash: hashRefreshToken(refreshToken), expiresAt: this.refreshExpiry() });
+    // The version is read through the caches meanwhile: the first request with the new token finds it here.
+    await Promise.all([
+      this.deps.refreshTokens.issue({ userId: user.id, familyId, tokenHash: hashRefreshToken(refreshToken), expiresAt: this.refreshExpiry() }),
+      this.tokenVersions.prime(user.id),
+    ]);
     return this.pair(user, refreshToken);
   }
 
@@ -83,6 +87,7 @@ export class AuthService {
     }
     const user = await this.deps.users.findById(result.userId);
     if (!user) throw new UnauthenticatedError('invalid or expired refresh token');
+    await this.tokenVersions.prime(user.id);
     return this.pair(user, next);
   }
 
