@@ -10,6 +10,7 @@ import { PostgresEventStore } from './adapters/postgres/events';
 import { PostgresHoldSchedule } from './adapters/postgres/holds';
 import { PostgresRefreshTokenStore } from './adapters/postgres/refresh-tokens';
 import { PostgresSessionStore } from './adapters/postgres/sessions';
+import { warmPool } from './adapters/postgres/pool';
 import { PostgresUserStore } from './adapters/postgres/users';
 import { createCacheBackends } from './adapters/redis';
 import type { Config } from './config';
@@ -39,13 +40,20 @@ export interface ApiOptions {
 }
 
 /**
- * With REDIS_URL the cache, rate limits and token versions live in Redis (its readiness check,
+ * Opens DB_POOL_MIN connections first (`warmup`; readiness is down until then). With REDIS_URL the cache, rate limits and token versions live in Redis (its readiness check,
  * non-critical, is appended to `options.health`); without it, in-process stand-ins. `close()`
  * releases the Redis connection.
  */
 export function composeApi(options: ApiOptions) {
-  const { pool, config } = options;
+  const { pool, config, logger } = options;
   const clock = options.clock ?? systemClock;
+  // Readiness (the pool's postgres check) stays down until the connections are open.
+  const warmup = warmPool(pool, config.database.poolMin, {
+    onError: (error) => logger.warn({ err: error, min: config.database.poolMin }, 'postgres pool warm-up failed; retrying'),
+  }).then((open) => {
+    if (open > 0) logger.info({ connections: open, min: config.database.poolMin }, 'postgres pool warm');
+    return open;
+  });
   const users = new PostgresUserStore(pool);
   const audit = new PostgresAuditLog(pool);
   const backends = createCacheBackends({ url: config.redisUrl, logger: options.logger, ...config.redis });
@@ -92,5 +100,5 @@ export function composeApi(options: ApiOptions) {
     rateLimits: rateLimits({ limiters: backends.limiters, policies: config.rateLimits, subjectOf: (token) => auth.subjectOf(token), audit }),
     isShuttingDown: options.isShuttingDown,
   });
-  return { app, services, accessTokens, userStore: users, cache: backends.cache, close: () => backends.close() };
+  return { app, services, accessTokens, userStore: users, cache: backends.cache, warmup, close: () => backends.close() };
 }

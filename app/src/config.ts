@@ -40,13 +40,14 @@ const duration = (fallback: string, min: number, max: number) =>
       }
     });
 
-const integer = (fallback: number, min: number, max: number) =>
+const wholeNumber = (min: number, max: number) =>
   z
     .string()
-    .default(String(fallback))
     .refine((text) => /^\d+$/.test(text.trim()), 'must be a whole number')
     .transform((text) => Number(text.trim()))
     .refine((n) => n >= min && n <= max, `must be between ${min} and ${max}`);
+
+const integer = (fallback: number, min: number, max: number) => z.string().default(String(fallback)).pipe(wholeNumber(min, max));
 
 const url = (protocols: string[]) =>
   z
@@ -68,6 +69,9 @@ const csv = z
   .default('')
   .transform((text) => text.split(',').map((part) => part.trim()).filter(Boolean));
 
+/** Connections warmed and kept by default (api): enough for a burst of bookings without a connect on its path. */
+const DEFAULT_POOL_MIN = 5;
+
 const ENV = z.object({
   NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
   PORT: integer(8080, 0, 65535),
@@ -75,6 +79,12 @@ const ENV = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   DATABASE_URL: optional(url(['postgres:', 'postgresql:'])),
   DB_POOL_MAX: integer(20, 1, 500),
+  /**
+   * Connections the api opens at startup, before readiness turns 200, and keeps open when idle
+   * (no cold pool after a rollout). Unset: 5, or DB_POOL_MAX when that is smaller; above
+   * DB_POOL_MAX is an error.
+   */
+  DB_POOL_MIN: optional(wholeNumber(0, 500)),
   DB_STATEMENT_TIMEOUT: duration('5s', 100, 600_000),
   DATA_DIR: z.string().default('.data'),
   EMBEDDED_PG_PORT: integer(54329, 1024, 65535),
@@ -158,6 +168,7 @@ function toConfig(env: z.infer<typeof ENV>) {
     database: {
       url: env.DATABASE_URL,
       poolMax: env.DB_POOL_MAX,
+      poolMin: env.DB_POOL_MIN ?? Math.min(DEFAULT_POOL_MIN, env.DB_POOL_MAX),
       statementTimeoutMs: env.DB_STATEMENT_TIMEOUT,
       embeddedPort: env.EMBEDDED_PG_PORT,
     },
@@ -232,6 +243,9 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     if (!env.DATABASE_URL) throw new ConfigError('DATABASE_URL', 'is required in production');
     if (!env.JWT_SECRET) throw new ConfigError('JWT_SECRET', 'is required in production');
     if (env.BCRYPT_COST < 10) throw new ConfigError('BCRYPT_COST', 'must be at least 10 in production');
+  }
+  if (env.DB_POOL_MIN !== undefined && env.DB_POOL_MIN > env.DB_POOL_MAX) {
+    throw new ConfigError('DB_POOL_MIN', `must not exceed DB_POOL_MAX (${env.DB_POOL_MAX})`);
   }
   if (Boolean(env.ADMIN_EMAIL) !== Boolean(env.ADMIN_PASSWORD)) {
     throw new ConfigError(env.ADMIN_EMAIL ? 'ADMIN_PASSWORD' : 'ADMIN_EMAIL', 'must be set together with its pair (ADMIN_EMAIL and ADMIN_PASSWORD)');

@@ -42,11 +42,22 @@ describe('config', () => {
     ['ADMIN_EMAIL', { ADMIN_EMAIL: 'nope', ADMIN_PASSWORD: 'long enough password' }, 'email'],
     ['LOG_LEVEL', { LOG_LEVEL: 'loud' }, 'one of'],
     ['TRUST_PROXY', { TRUST_PROXY: 'yes please' }, 'hop count'],
+    ['DB_POOL_MIN', { DB_POOL_MIN: 'some' }, 'whole number'],
+    ['DB_POOL_MIN', { DB_POOL_MIN: '21' }, 'must not exceed DB_POOL_MAX (20)'],
+    ['DB_POOL_MIN', { DB_POOL_MAX: '4', DB_POOL_MIN: '5' }, 'must not exceed DB_POOL_MAX (4)'],
   ])('names %s in one line when it is bad', (variable, env, fragment) => {
     const message = errorOf(env);
     expect(message).toContain(variable);
     expect(message).toContain(fragment);
     expect(message).not.toContain('\n');
+  });
+
+  it('warms 5 connections by default, never more than DB_POOL_MAX unless told to (then it is an error)', () => {
+    expect(loadConfig({}).database).toMatchObject({ poolMax: 20, poolMin: 5 });
+    expect(loadConfig({ DB_POOL_MAX: '3' }).database).toMatchObject({ poolMax: 3, poolMin: 3 });
+    expect(loadConfig({ DB_POOL_MIN: '0' }).database.poolMin).toBe(0);
+    expect(loadConfig({ DB_POOL_MIN: '20' }).database.poolMin).toBe(20);
+    expect(loadConfig({ DB_POOL_MIN: '' }).database.poolMin).toBe(5);
   });
 
   it('accepts a complete production environment', () => {

@@ -33,11 +33,54 @@ export function createPool(options: PoolOptions): Pool {
   return pool;
 }
 
+/** Pools being warmed (warmPool): their readiness check answers down until the connections are open. */
+const warming = new WeakMap<Pool, { warm: boolean }>();
+
+export interface WarmPoolOptions {
+  /** Wait before another attempt after a failed one (the database is down or refuses connections). */
+  retryMs?: number;
+  onError?(error: unknown): void;
+}
+
+/**
+ * Opens `min` connections (at most the pool's max) and keeps them: pg-pool's `min` spares that
+ * many idle clients from `idleTimeoutMillis`, so a quiet hour does not undo the warm-up. Until
+ * they are open, the pool's readiness check (postgresHealthCheck) answers down, so no traffic is
+ * routed to a process whose first requests would each wait for a new connection (a handshake is
+ * 75–250 ms under load). A failed attempt is retried every `retryMs` until the pool ends.
+ * Resolves with the connections the pool holds once warm (0 when `min` is 0 or the pool ended).
+ */
+export async function warmPool(pool: Pool, min: number, options: WarmPoolOptions = {}): Promise<number> {
+  const target = Math.max(0, Math.min(Math.floor(min), pool.options.max ?? 10));
+  pool.options.min = target;
+  if (target === 0) return 0;
+  const state = { warm: false };
+  warming.set(pool, state);
+  while (!pool.ending && !pool.ended) {
+    // All at once and held until every one is open: each connect() then gets a connection of its own.
+    const attempts = await Promise.allSettled(Array.from({ length: target }, () => pool.connect()));
+    let failure: unknown;
+    for (const attempt of attempts) {
+      if (attempt.status === 'fulfilled') attempt.value.release();
+      else failure ??= attempt.reason;
+    }
+    if (failure === undefined) {
+      state.warm = true;
+      return pool.totalCount;
+    }
+    if (pool.ending || pool.ended) break;
+    options.onError?.(failure);
+    await new Promise((resolve) => setTimeout(resolve, options.retryMs ?? 1_000).unref());
+  }
+  return 0;
+}
+
 export function postgresHealthCheck(pool: Pool, timeoutMs = 2_000): HealthCheck {
   return {
     name: 'postgres',
     critical: true,
     async check() {
+      if (warming.get(pool)?.warm === false) return 'down';
       const timeout = new Promise<'down'>((resolve) => setTimeout(resolve, timeoutMs, 'down').unref());
       const query = pool.query('SELECT 1').then(
         () => 'up' as const,
