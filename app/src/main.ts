@@ -8,7 +8,6 @@
 // First: OpenTelemetry must patch http, express, pg, amqplib before they load (on only with OTEL_EXPORTER_OTLP_ENDPOINT).
 import { shutdownTracing } from './observability/tracing';
 import { randomBytes } from 'node:crypto';
-import type { Server } from 'node:http';
 import express from 'express';
 import { startEmbeddedPostgres } from './adapters/postgres/embedded';
 import { migrate } from './adapters/postgres/migrate';
@@ -108,25 +107,13 @@ export async function main(role: ProcessRole, config: Config, logger: Logger): P
     }
 
     const { server, url } = await listen(handler, config.http.host, config.http.port);
-    closers.push({ name: 'http', close: () => drainHttp(server) });
+    closers.push({ name: 'http', close: () => closeServer(server) });
     backends.cache = config.redisUrl ? `redis (${redactUrl(config.redisUrl)})` : 'memory (in-process; set REDIS_URL for Redis)';
     logger.info({ role, url, backends }, `GoTicket ${role} listening on ${url}`);
   } catch (error) {
     logger.fatal({ err: error }, 'startup failed');
     await shutdown('startup failed', 1);
   }
-}
-
-/**
- * Stops accepting and lets in-flight requests finish. A keep-alive connection that was busy when
- * shutdown began (a load balancer's upstream connection usually is) would otherwise stay open
- * after its response until the client closes it or keepAliveTimeout (65 s) passes: far past
- * SHUTDOWN_TIMEOUT, so every rollout under load ended in "shutdown timed out" and exit code 1.
- * Each connection is closed as soon as it has nothing in flight.
- */
-function drainHttp(server: Server): Promise<void> {
-  const sweep = setInterval(() => server.closeIdleConnections(), 50);
-  return closeServer(server).finally(() => clearInterval(sweep));
 }
 
 /** Local runs without JWT_SECRET get a per-process key (production refuses to start without one). */

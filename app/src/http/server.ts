@@ -1,12 +1,22 @@
 import { once } from 'node:events';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
 import type { RequestListener } from 'node:http';
+
+/** The open connections of each server `listen` made (closeServer needs the busy ones). */
+const connectionsOf = new WeakMap<Server, Set<Socket>>();
 
 export async function listen(handler: RequestListener, host: string, port: number): Promise<{ server: Server; url: string }> {
   const server = createServer({ requestTimeout: 30_000, headersTimeout: 10_000, maxHeaderSize: 16 * 1024 }, handler);
   // Longer than a typical load balancer idle timeout, so the balancer closes first.
   server.keepAliveTimeout = 65_000;
+  // Per connection, not per request: the hot path pays nothing for shutdown.
+  const connections = new Set<Socket>();
+  connectionsOf.set(server, connections);
+  server.on('connection', (socket: Socket) => {
+    connections.add(socket);
+    socket.once('close', () => connections.delete(socket));
+  });
   server.listen(port, host);
   await once(server, 'listening');
   const address = server.address() as AddressInfo;
@@ -14,11 +24,44 @@ export async function listen(handler: RequestListener, host: string, port: numbe
   return { server, url: `http://${shownHost}:${address.port}` };
 }
 
-/** Stops accepting, lets in-flight requests finish, and closes idle keep-alive sockets. */
+/**
+ * Stops accepting, lets in-flight requests finish, and closes every connection as soon as it has
+ * nothing in flight: idle keep-alive connections at once, a busy one when its response ends (the
+ * response says `Connection: close` when its headers are not out yet, and so does any request
+ * that arrives after shutdown began). Without this a keep-alive connection that was busy when
+ * shutdown began (a load balancer's upstream connection usually is) stayed open after its
+ * response until the client closed it or keepAliveTimeout (65 s) passed: far past
+ * SHUTDOWN_TIMEOUT. Resolves once the last connection is closed. Busy connections are found
+ * for servers made by `listen`; for any other server, idle ones are still closed.
+ */
 export function closeServer(server: Server): Promise<void> {
   return new Promise((resolve) => {
     if (!server.listening) return resolve();
     server.close(() => resolve());
+    // First, so the handler has not written the headers yet.
+    server.prependListener('request', lastOnItsConnection);
     server.closeIdleConnections();
+    const closeWhenIdle = () => server.closeIdleConnections();
+    for (const socket of connectionsOf.get(server) ?? []) {
+      const response = inFlight(socket);
+      if (!response) continue;
+      lastOnItsConnection(undefined, response);
+      // Node detaches the response from its socket in its own 'finish' listener, which runs first.
+      response.once('finish', closeWhenIdle);
+    }
   });
+}
+
+function lastOnItsConnection(_req: IncomingMessage | undefined, res: ServerResponse): void {
+  if (!res.headersSent) res.setHeader('Connection', 'close');
+}
+
+/**
+ * The response a connection is serving, if it has not finished. Node keeps it on the socket as
+ * `_httpMessage` (its own closeIdleConnections reads it the same way); the alternative, tracking
+ * every response, would cost every request a listener.
+ */
+function inFlight(socket: Socket): ServerResponse | undefined {
+  const response = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
+  return response && !response.writableFinished ? response : undefined;
 }
