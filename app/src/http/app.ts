@@ -10,6 +10,7 @@ import type { EventService } from '../services/events';
 import type { UserService } from '../services/users';
 import { corsPolicy, corsResponseHeaders } from './cors';
 import { eventReadFastPath } from './fast-path';
+import { deferredBodyErrors, soldOutFastPath } from './sold-out-fast-path';
 import { bearerToken, bodyParserErrors, requestContext, requestTimeout, requireJsonBodies } from './middleware';
 import { HttpProblem, PROBLEM_CONTENT_TYPE, toProblem } from './problem';
 import type { RateLimitMiddleware } from './rate-limit';
@@ -42,6 +43,8 @@ export interface AppDeps {
     fastReads?: boolean;
     /** Access-log line of every Nth request the fast path answers (default 1: all). */
     accessLogCachedReadEvery?: number;
+    /** Answer sold-out refusals before the rate limiter (default on; see sold-out-fast-path.ts). */
+    fastSoldOut?: boolean;
   };
   /** Absent: no rate limits (tests of other concerns). */
   rateLimits?: RateLimitMiddleware;
@@ -70,11 +73,27 @@ export function createApp(deps: AppDeps): Express {
   const api = express.Router();
   api.use(corsPolicy(corsOrigins));
   api.use(requestTimeout(deps.http.requestTimeoutMs));
+  const jsonBodies = express.json({ limit: deps.http.bodyLimit, strict: true, type: ['application/json', 'application/*+json'] });
+  if (deps.http.fastSoldOut !== false) {
+    // Before the rate limiter: a refusal from this process's seat marker costs no Redis call.
+    api.post(
+      '/events/:id/bookings',
+      soldOutFastPath({
+        routeTemplate: `${API_BASE}/events/:id/bookings`,
+        mayRefuse: (eventId) => deps.bookings.mayRefuseEarly(eventId),
+        refusal: (eventId, quantity, key) => deps.bookings.refusalFromMarker(eventId, quantity, key),
+        authenticate: (token) => deps.auth.authenticate(token),
+        limitHeaders: deps.rateLimits ? (userId) => deps.rateLimits!.knownWritesHeaders(userId) : () => [],
+        parseBody: jsonBodies,
+      }),
+    );
+  }
   if (deps.rateLimits) api.use(deps.rateLimits.requests);
   // Bodies are read for the methods that carry one; GET/HEAD/OPTIONS skip the parser chain.
   const bodies = express.Router();
   bodies.use(requireJsonBodies());
-  bodies.use(express.json({ limit: deps.http.bodyLimit, strict: true, type: ['application/json', 'application/*+json'] }));
+  bodies.use(deferredBodyErrors());
+  bodies.use(jsonBodies);
   bodies.use(bodyParserErrors());
   if (deps.rateLimits) bodies.use(deps.rateLimits.logins);
   api.use((req: Request, res: Response, next: NextFunction) => (NO_BODY_METHODS.has(req.method) ? next() : bodies(req, res, next)));

@@ -34,7 +34,17 @@ export interface RateLimitMiddleware {
   logins: RequestHandler;
   /** The anonymous limiter (null when off), shared with the read fast path. */
   anonymous: LeasedRateLimiter | null;
+  /**
+   * The RateLimit-* headers of the user's writes limit as this process last saw them, for an
+   * answer that does not consult the limiter (a sold-out refusal, which takes no point): [] when
+   * the limit is off; null when the limiter has to be asked (no verdict seen in the current
+   * window, or the last one left no point: the next write may be refused).
+   */
+  knownWritesHeaders(userId: string): HeaderList | null;
 }
+
+/** Users whose last writes verdict this process remembers at most (the oldest is forgotten first). */
+const KNOWN_WRITERS_MAX = 10_000;
 
 const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 const BEARER = /^Bearer ([A-Za-z0-9._~+/=-]{1,4096})$/;
@@ -53,6 +63,22 @@ export function rateLimits(deps: RateLimitDeps): RateLimitMiddleware {
   // The busiest limiter by far (every public read): points come from Redis in leases.
   const shared = make('anonymous', deps.policies.anonymous);
   const anonymous = shared && new LeasedRateLimiter(shared);
+  /** userId → the last writes verdict this process got, with the end of its window. */
+  const knownWriters = new Map<string, { verdict: RateLimitVerdict; resetAt: number }>();
+  const noHeaders: HeaderList = [];
+
+  const knownWritesHeaders = (userId: string): HeaderList | null => {
+    if (!writes) return noHeaders;
+    const known = knownWriters.get(userId);
+    const now = Date.now();
+    if (!known || now >= known.resetAt || !known.verdict.allowed || known.verdict.remaining <= 0) return null;
+    return rateLimitHeaders(writes.policy, { ...known.verdict, resetMs: known.resetAt - now });
+  };
+  const rememberWrites = (userId: string, verdict: RateLimitVerdict) => {
+    knownWriters.delete(userId);
+    if (knownWriters.size >= KNOWN_WRITERS_MAX) knownWriters.delete(knownWriters.keys().next().value!);
+    knownWriters.set(userId, { verdict, resetAt: Date.now() + verdict.resetMs });
+  };
 
   const requests: RequestHandler = async (req, res, next) => {
     const checks: Array<[RateLimiterName, RateLimiter, string]> = [];
@@ -77,6 +103,7 @@ export function rateLimits(deps: RateLimitDeps): RateLimitMiddleware {
     if (checks.length === 0) return next();
     try {
       const verdicts = await Promise.all(checks.map(async ([name, limiter, key]) => [name, limiter, await limiter.consume(key)] as const));
+      for (const [name, , verdict] of verdicts) if (name === 'writes' && userId) rememberWrites(userId, verdict);
       const refused = verdicts.find(([, , verdict]) => !verdict.allowed);
       if (refused) return next(refuse(res, refused[0], refused[1].policy, refused[2]));
       for (const [, limiter, verdict] of verdicts) advertise(res, limiter.policy, verdict);
@@ -112,7 +139,7 @@ export function rateLimits(deps: RateLimitDeps): RateLimitMiddleware {
     }
   };
 
-  return { requests, logins, anonymous };
+  return { requests, logins, anonymous, knownWritesHeaders };
 }
 
 function clientIp(req: Request): string {

@@ -4,7 +4,7 @@ import { EventEndedError, HoldExpiredError, IdempotencyKeyReusedError, InvalidTr
 import { isAdmin, type Actor } from '../domain/user';
 import type { AuditLog, BookingStore, Clock, HoldSchedule, Page, TransitionResult } from '../ports';
 import type { CallContext } from './context';
-import type { EventCache } from './event-cache';
+import type { EventCache, SeatProbe } from './event-cache';
 
 export interface BookResult {
   booking: Booking;
@@ -47,7 +47,7 @@ export class BookingService {
       case 'replayed':
         return { booking: result.booking, replayed: true };
       case 'sold_out':
-        if (probe?.stamp) await this.rememberSeats(eventId, result.available, probe.stamp);
+        if (probe?.stamp) await this.rememberSeats(eventId, result.available, { ...probe, stamp: probe.stamp });
         throw new SoldOutError(result.available);
       case 'event_not_found':
         throw new NotFoundError('event');
@@ -56,6 +56,25 @@ export class BookingService {
       case 'idempotency_mismatch':
         throw new IdempotencyKeyReusedError();
     }
+  }
+
+  /**
+   * The refusal `book` would answer from this process's copy of the seat marker, decided without
+   * waiting for anything: the seats left at most (the SoldOutError's `available`) when `quantity`
+   * cannot be served, else null. A request with an Idempotency-Key is never refused here (it may
+   * be a replay). Counts the marker hit when it refuses.
+   */
+  refusalFromMarker(eventId: string, quantity: number, idempotencyKey?: string): number | null {
+    if (idempotencyKey !== undefined || !this.deps.cache) return null;
+    const bound = this.deps.cache.peekSeats(eventId);
+    if (bound === undefined || quantity <= bound) return null;
+    this.deps.cache.countSeatHit();
+    return bound;
+  }
+
+  /** Whether this process holds a seat marker for the event (a refusal may be answered early). */
+  mayRefuseEarly(eventId: string): boolean {
+    return this.deps.cache?.peekSeats(eventId) !== undefined;
   }
 
   async get(actor: Actor, id: string): Promise<Booking> {
@@ -87,12 +106,12 @@ export class BookingService {
   }
 
   /** The marker lives until the earliest pending hold lapses at the latest (its seats may come back then). */
-  private async rememberSeats(eventId: string, available: number, stamp: string): Promise<void> {
+  private async rememberSeats(eventId: string, available: number, probe: SeatProbe & { stamp: string }): Promise<void> {
     const cache = this.deps.cache;
     if (!cache) return;
     const untilNextExpiry = this.deps.holds ? await this.deps.holds.msUntilNextExpiry(eventId) : null;
     const ttlMs = untilNextExpiry === null ? Number.POSITIVE_INFINITY : untilNextExpiry;
-    if (ttlMs > 0) await cache.rememberSeats(eventId, available, stamp, ttlMs);
+    if (ttlMs > 0) await cache.rememberSeats(eventId, available, probe, ttlMs);
   }
 
   private settle(result: TransitionResult, to: BookingStatus): Booking {

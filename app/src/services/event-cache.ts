@@ -92,11 +92,71 @@ class LocalCache {
   }
 }
 
-/** A seat bound read before a booking attempt, with the stamp that lets the outcome be stored. */
+/** A seat bound read before a booking attempt, with what lets the outcome be stored. */
 export interface SeatProbe {
   /** At most this many seats are left; null when unknown. */
   bound: number | null;
+  /** The shared cache's stamp of the event's namespace (null: it cannot store one now). */
   stamp: string | null;
+  /** The in-process copies' generation when the probe began (a later drop forbids keeping the outcome). */
+  generation: number;
+}
+
+/** This process's copy of an event's seat marker: never outlives the shared one. */
+interface SeatMark {
+  bound: number;
+  stamp: string;
+  expiresAt: number;
+}
+
+/**
+ * The shared marker's text: the bound and when it lapses (epoch ms), so a replica that copies it
+ * into its process knows how long the copy may live. A bare number (written before) has no end.
+ */
+const markerText = (available: number, expiresAt: number) => `${available} ${Math.ceil(expiresAt)}`;
+
+function parseMarker(text: string): { bound: number; expiresAt: number } | null {
+  const [bound, expiresAt] = text.split(' ').map(Number);
+  if (!Number.isInteger(bound)) return null;
+  return { bound: bound!, expiresAt: Number.isFinite(expiresAt) ? expiresAt! : Number.POSITIVE_INFINITY };
+}
+
+/**
+ * This process's copies of seat markers: what lets a refusal be answered without a round trip.
+ * Each lives `ttlMs` at most, and never past the shared marker's end (the next hold expiry);
+ * `drop` (any change of the event made through this process) ends it at once, and `generation`
+ * keeps a marker read before a drop from being kept after it.
+ */
+class LocalSeatMarks {
+  private readonly marks = new Map<string, SeatMark>();
+  generation = 0;
+
+  constructor(
+    private readonly ttlMs: number,
+    private readonly now: () => number,
+  ) {}
+
+  get(eventId: string): SeatMark | undefined {
+    const mark = this.marks.get(eventId);
+    if (!mark) return undefined;
+    if (mark.expiresAt > this.now()) return mark;
+    this.marks.delete(eventId);
+    return undefined;
+  }
+
+  set(eventId: string, bound: number, stamp: string, until: number, readAtGeneration: number): void {
+    if (readAtGeneration !== this.generation) return;
+    const expiresAt = Math.min(until, this.now() + this.ttlMs);
+    if (expiresAt <= this.now()) return;
+    this.marks.delete(eventId);
+    if (this.marks.size >= LOCAL_MAX_ENTRIES) this.marks.delete(this.marks.keys().next().value!);
+    this.marks.set(eventId, { bound, stamp, expiresAt });
+  }
+
+  drop(eventIds: string[]): void {
+    this.generation++;
+    for (const id of eventIds) this.marks.delete(id);
+  }
 }
 
 /**
@@ -108,10 +168,16 @@ export interface SeatProbe {
  */
 export class EventCache {
   private readonly local: LocalCache | null;
+  private readonly seatMarks: LocalSeatMarks | null;
+  private readonly now: () => number;
+  private readonly seatHits = cacheLookups.labels('sold_out', 'hit');
 
   constructor(private readonly options: EventCacheOptions) {
+    this.now = options.clock ?? Date.now;
     const ttl = Math.min(options.localTtlMs ?? 0, options.ttlMs);
-    this.local = ttl > 0 ? new LocalCache(ttl, options.clock ?? Date.now) : null;
+    this.local = ttl > 0 ? new LocalCache(ttl, this.now) : null;
+    const seatTtl = Math.min(options.localTtlMs ?? 0, options.soldOutTtlMs);
+    this.seatMarks = seatTtl > 0 ? new LocalSeatMarks(seatTtl, this.now) : null;
   }
 
   /**
@@ -136,22 +202,51 @@ export class EventCache {
     return this.readThrough('event_list', LIST_NAMESPACE, key, load) as Promise<string>;
   }
 
-  async seats(eventId: string): Promise<SeatProbe> {
-    if (this.options.soldOutTtlMs <= 0) return { bound: null, stamp: null };
-    const lookup = await this.options.cache.get(eventNamespace(eventId), 'seats');
-    const bound = typeof lookup?.value === 'string' ? Number(lookup.value) : null;
-    cacheLookups.inc({ cache: 'sold_out', result: lookup ? (bound === null ? 'miss' : 'hit') : 'unavailable' });
-    return { bound, stamp: lookup?.stamp ?? null };
+  /**
+   * The seat bound this process holds for the event, without waiting for anything (the HTTP
+   * sold-out fast path); undefined when it holds none. Counts no lookup: the caller counts the
+   * hit (`countSeatHit`) if it refuses with it.
+   */
+  peekSeats(eventId: string): number | undefined {
+    return this.seatMarks?.get(eventId)?.bound;
   }
 
-  /** Remembers that at most `available` seats are left, unless the event changed since `stamp`. */
-  async rememberSeats(eventId: string, available: number, stamp: string, ttlMs: number): Promise<void> {
+  countSeatHit(): void {
+    this.seatHits.inc();
+  }
+
+  /** The seat marker: this process's copy, else the shared cache's (copied here for next time). */
+  async seats(eventId: string): Promise<SeatProbe> {
+    const generation = this.seatMarks?.generation ?? 0;
+    if (this.options.soldOutTtlMs <= 0) return { bound: null, stamp: null, generation };
+    const kept = this.seatMarks?.get(eventId);
+    if (kept) {
+      this.seatHits.inc();
+      return { bound: kept.bound, stamp: kept.stamp, generation };
+    }
+    const lookup = await this.options.cache.get(eventNamespace(eventId), 'seats');
+    const marker = typeof lookup?.value === 'string' ? parseMarker(lookup.value) : null;
+    cacheLookups.inc({ cache: 'sold_out', result: lookup ? (marker === null ? 'miss' : 'hit') : 'unavailable' });
+    if (marker && lookup) this.seatMarks?.set(eventId, marker.bound, lookup.stamp, marker.expiresAt, generation);
+    return { bound: marker?.bound ?? null, stamp: lookup?.stamp ?? null, generation };
+  }
+
+  /**
+   * Remembers that at most `available` seats are left, for at most `ttlMs` (and
+   * CACHE_SOLD_OUT_TTL): in the shared cache unless the event changed since the probe's stamp,
+   * in this process unless it changed here since the probe began.
+   */
+  async rememberSeats(eventId: string, available: number, probe: SeatProbe & { stamp: string }, ttlMs: number): Promise<void> {
     const ttl = Math.min(ttlMs, this.options.soldOutTtlMs);
-    if (ttl > 0) await this.options.cache.set(eventNamespace(eventId), 'seats', String(available), ttl, stamp);
+    if (ttl <= 0) return;
+    const expiresAt = this.now() + ttl;
+    await this.options.cache.set(eventNamespace(eventId), 'seats', markerText(available, expiresAt), ttl, probe.stamp);
+    this.seatMarks?.set(eventId, available, probe.stamp, expiresAt, probe.generation);
   }
 
   /** After any committed change of the event, seats included. */
   eventChanged(id: string): Promise<void> {
+    this.seatMarks?.drop([id]);
     return this.invalidate([eventNamespace(id), LIST_NAMESPACE]);
   }
 

@@ -107,3 +107,100 @@ describe('JSON text, as the API sends it', () => {
     expect(await hits()).toBe(before);
   });
 });
+
+describe("this process's copy of the seat marker", () => {
+  const ID = event(0).id;
+  let now = 1_000_000;
+  const clock = () => now;
+  const replicaPair = () => {
+    const shared = new MemoryCache({ now: clock });
+    const make = () => new EventCache({ cache: shared, ttlMs: 60_000, soldOutTtlMs: 60_000, localTtlMs: 1_000, clock });
+    return { shared, here: make(), there: make() };
+  };
+  /** What BookingService does when PostgreSQL refuses: probe, then remember the outcome. */
+  const refuse = async (cache: EventCache, available: number, ttlMs = 60_000) => {
+    const probe = await cache.seats(ID);
+    await cache.rememberSeats(ID, available, { ...probe, stamp: probe.stamp! }, ttlMs);
+  };
+
+  it('is kept when this process learns the bound, and answered without asking the shared cache', async () => {
+    const { shared, here } = replicaPair();
+    expect(here.peekSeats(ID)).toBeUndefined();
+    await refuse(here, 0);
+    const sharedGet = jest.spyOn(shared, 'get');
+    expect(here.peekSeats(ID)).toBe(0);
+    expect(await here.seats(ID)).toMatchObject({ bound: 0 });
+    expect(sharedGet).not.toHaveBeenCalled();
+    sharedGet.mockRestore();
+  });
+
+  it('goes at once when this process changes the event (a cancel, a capacity increase, a booking)', async () => {
+    const { here } = replicaPair();
+    await refuse(here, 0);
+    await here.eventChanged(ID);
+    expect(here.peekSeats(ID)).toBeUndefined();
+    expect(await here.seats(ID)).toMatchObject({ bound: null });
+  });
+
+  it('never outlives the shared marker: a marker capped by the next hold expiry ends the copy with it', async () => {
+    const { here } = replicaPair();
+    await refuse(here, 0, 300);
+    now += 299;
+    expect(here.peekSeats(ID)).toBe(0);
+    now += 1;
+    expect(here.peekSeats(ID)).toBeUndefined();
+  });
+
+  it("is copied from another replica's marker with that marker's end, and lives CACHE_LOCAL_TTL at most", async () => {
+    const { here, there } = replicaPair();
+    await refuse(there, 0, 400);
+    expect(here.peekSeats(ID)).toBeUndefined();
+    expect(await here.seats(ID)).toMatchObject({ bound: 0 });
+    expect(here.peekSeats(ID)).toBe(0);
+    now += 400;
+    expect(here.peekSeats(ID)).toBeUndefined();
+
+    await refuse(there, 0, 60_000);
+    await here.seats(ID);
+    now += 999;
+    expect(here.peekSeats(ID)).toBe(0);
+    now += 1;
+    expect(here.peekSeats(ID)).toBeUndefined();
+  });
+
+  it('reads a marker written before markers carried their end (a bare number) and keeps it CACHE_LOCAL_TTL at most', async () => {
+    const { shared, here } = replicaPair();
+    const lookup = await shared.get(`event:${ID}`, 'seats');
+    await shared.set(`event:${ID}`, 'seats', '2', 60_000, lookup.stamp);
+    expect(await here.seats(ID)).toMatchObject({ bound: 2 });
+    now += 999;
+    expect(here.peekSeats(ID)).toBe(2);
+    now += 1;
+    expect(here.peekSeats(ID)).toBeUndefined();
+  });
+
+  it('does not keep a bound learnt before a change that landed while it was in flight', async () => {
+    const { here } = replicaPair();
+    const probe = await here.seats(ID);
+    await here.eventChanged(ID); // e.g. a cancel committed while the booking statement ran
+    await here.rememberSeats(ID, 0, { ...probe, stamp: probe.stamp! }, 60_000);
+    expect(here.peekSeats(ID)).toBeUndefined();
+
+    await refuse(here, 0);
+    now += 2_000; // the copy lapsed; the shared marker is still there
+    const reading = here.seats(ID);
+    await here.eventChanged(ID);
+    await reading;
+    expect(here.peekSeats(ID)).toBeUndefined();
+  });
+
+  it('another replica changing the event shows here within CACHE_LOCAL_TTL', async () => {
+    const { here, there } = replicaPair();
+    await refuse(here, 0);
+    await there.eventChanged(ID);
+    expect(here.peekSeats(ID)).toBe(0);
+    now += 1_000;
+    expect(here.peekSeats(ID)).toBeUndefined();
+    expect(await here.seats(ID)).toMatchObject({ bound: null });
+  });
+});

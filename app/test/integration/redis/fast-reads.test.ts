@@ -15,7 +15,7 @@ import { httpRequestDuration } from '../../../src/observability/metrics';
 import { TEST_JWT_SECRET, futureEvent } from '../../support/api';
 import { createTestDatabase, type TestDatabase } from '../../support/db';
 import { TEST_REDIS_URL } from '../../support/env';
-import { deleteKeys, testKeyPrefix, waitForRedis } from './helpers';
+import { deleteKeys, redisApiEnv, testKeyPrefix, waitForRedis } from './helpers';
 
 const ALLOWED = 'https://tickets.example.test';
 const ROUTE = '/api/v1/events/:id';
@@ -48,14 +48,7 @@ beforeAll(async () => {
   db = await createTestDatabase({ poolMax: 10 });
   prefix = testKeyPrefix();
   const config = loadConfig({
-    NODE_ENV: 'test',
-    BCRYPT_COST: '4',
-    DATABASE_URL: db.url,
-    JWT_SECRET: TEST_JWT_SECRET,
-    REDIS_URL: TEST_REDIS_URL,
-    REDIS_KEY_PREFIX: prefix,
-    REDIS_COMMAND_TIMEOUT: '2s',
-    REDIS_BREAKER_THRESHOLD: '50',
+    ...redisApiEnv(db.url, prefix),
     CORS_ORIGINS: ALLOWED,
     TRUST_PROXY: 'loopback',
     RATE_LIMIT_ANON: '1000',

@@ -2,7 +2,7 @@
 import { Redis } from 'ioredis';
 import { RedisConnection } from '../../../src/adapters/redis/connection';
 import { createLogger } from '../../../src/observability/logger';
-import { startTestApi, type TestApi } from '../../support/api';
+import { TEST_JWT_SECRET, startTestApi, type TestApi } from '../../support/api';
 import { TEST_REDIS_URL, uniqueName } from '../../support/env';
 
 export const quietLogger = createLogger({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
@@ -59,9 +59,19 @@ export async function deleteKeys(prefix: string): Promise<number> {
  */
 export async function startRedisApi(env: Record<string, string> = {}, redisUrl = TEST_REDIS_URL): Promise<TestApi & { prefix: string }> {
   const prefix = testKeyPrefix();
-  const api = await startTestApi({ REDIS_URL: redisUrl, REDIS_KEY_PREFIX: prefix, REDIS_COMMAND_TIMEOUT: '2s', REDIS_BREAKER_THRESHOLD: '50', ...env });
+  const api = await startTestApi({ ...redisEnv(prefix, redisUrl), ...env });
   await waitForRedis(api.url);
   return Object.assign(api, { prefix });
+}
+
+/** The Redis variables of an API under `prefix`, with the generous deadlines explained above. */
+export function redisEnv(prefix: string, redisUrl = TEST_REDIS_URL): Record<string, string> {
+  return { REDIS_URL: redisUrl, REDIS_KEY_PREFIX: prefix, REDIS_COMMAND_TIMEOUT: '2s', REDIS_BREAKER_THRESHOLD: '50' };
+}
+
+/** The whole environment of a test API on `databaseUrl` and Redis under `prefix` (for loadConfig). */
+export function redisApiEnv(databaseUrl: string, prefix: string): Record<string, string> {
+  return { NODE_ENV: 'test', BCRYPT_COST: '4', DATABASE_URL: databaseUrl, JWT_SECRET: TEST_JWT_SECRET, ...redisEnv(prefix) };
 }
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
