@@ -16,6 +16,7 @@ import { ConfigError, loadConfig, type Config } from './config';
 import { healthRouter } from './http/health';
 import { closeServer, listen } from './http/server';
 import { createLogger, type Logger } from './observability/logger';
+import { redactText } from './observability/redact';
 import { observePool, registry } from './observability/metrics';
 import type { Closeable, HealthCheck } from './ports';
 import { composeApi } from './compose';
@@ -57,7 +58,7 @@ export async function main(role: ProcessRole, config: Config, logger: Logger): P
       databaseUrl = embedded.url;
       backends.postgres = `embedded (${config.dataDir}/postgres, port ${config.database.embeddedPort})`;
     } else {
-      backends.postgres = redactUrl(databaseUrl);
+      backends.postgres = redactText(databaseUrl);
     }
     const pool = createPool({
       url: databaseUrl,
@@ -103,12 +104,12 @@ export async function main(role: ProcessRole, config: Config, logger: Logger): P
       const workers = await startWorkers({ config, pool, logger });
       health.push(...workers.health);
       closers.push({ name: 'workers', close: () => workers.close() });
-      backends.events = config.amqpUrl ? `rabbitmq (${redactUrl(config.amqpUrl)})` : 'memory (in-process; set AMQP_URL for RabbitMQ)';
+      backends.events = config.amqpUrl ? `rabbitmq (${redactText(config.amqpUrl)})` : 'memory (in-process; set AMQP_URL for RabbitMQ)';
     }
 
     const { server, url } = await listen(handler, config.http.host, config.http.port);
     closers.push({ name: 'http', close: () => closeServer(server) });
-    backends.cache = config.redisUrl ? `redis (${redactUrl(config.redisUrl)})` : 'memory (in-process; set REDIS_URL for Redis)';
+    backends.cache = config.redisUrl ? `redis (${redactText(config.redisUrl)})` : 'memory (in-process; set REDIS_URL for Redis)';
     logger.info({ role, url, backends }, `GoTicket ${role} listening on ${url}`);
   } catch (error) {
     logger.fatal({ err: error }, 'startup failed');
@@ -120,12 +121,6 @@ export async function main(role: ProcessRole, config: Config, logger: Logger): P
 function ephemeralSecret(logger: Logger): string {
   logger.warn('JWT_SECRET is not set: using a random key for this process; tokens will not survive a restart');
   return randomBytes(48).toString('base64url');
-}
-
-function redactUrl(text: string): string {
-  const url = new URL(text);
-  if (url.password) url.password = '***';
-  return url.toString();
 }
 
 if (require.main === module) {
