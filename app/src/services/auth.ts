@@ -1,7 +1,7 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { InvalidCredentialsError, RefreshTokenReusedError, UnauthenticatedError, ValidationError } from '../domain/errors';
 import { MAX_PASSWORD_BYTES, MIN_PASSWORD_LENGTH, normalizeEmail, type Actor, type User } from '../domain/user';
-import type { AccessTokenCodec, AuditLog, Clock, PasswordHasher, RefreshTokenStore, SessionStore, UserStore } from '../ports';
+import type { AccessTokenClaims, AccessTokenCodec, AuditLog, Clock, PasswordHasher, RefreshTokenStore, SessionStore, UserStore } from '../ports';
 import type { CallContext } from './context';
 import { TokenVersions } from './token-versions';
 
@@ -40,10 +40,30 @@ export function assertPasswordPolicy(password: string): void {
   }
 }
 
+/** Verified access tokens remembered at most (the oldest is forgotten first). */
+const VERIFIED_MAX_ENTRIES = 10_000;
+
+/** The `exp` claim (epoch seconds) of a token whose signature was just verified; null if it has none. */
+function expiryOf(token: string): number | null {
+  try {
+    const payload = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8')) as { exp?: unknown };
+    return typeof payload.exp === 'number' && Number.isFinite(payload.exp) ? payload.exp : null;
+  } catch {
+    return null;
+  }
+}
+
 export class AuthService {
   /** Compared against when the email is unknown, so both paths cost one bcrypt verify. */
   private dummyHash: Promise<string> | undefined;
   private readonly tokenVersions: TokenVersions;
+  /**
+   * Tokens this process verified, until their `exp`: a signed-in client's next requests skip the
+   * HMAC, decoding and claim checks (twice per request: the rate limiter keys on the subject).
+   * Keyed by the whole token, signature included, so only that exact string is spared; what can
+   * change (the user's token version) is still checked on every request.
+   */
+  private readonly verified = new Map<string, { claims: AccessTokenClaims; expiresAtMs: number }>();
 
   constructor(private readonly deps: AuthServiceDeps) {
     this.tokenVersions = deps.tokenVersions ?? new TokenVersions({ users: deps.users, ttlMs: 0 });
@@ -102,7 +122,7 @@ export class AuthService {
    * change, logout everywhere or a deleted account ends it before it expires.
    */
   async authenticate(accessToken: string): Promise<Actor> {
-    const claims = this.deps.accessTokens.verify(accessToken);
+    const claims = this.verify(accessToken);
     const current = await this.tokenVersions.current(claims.userId);
     if (current === null || current !== claims.tokenVersion) throw new UnauthenticatedError('access token revoked; sign in again');
     return { userId: claims.userId, role: claims.role };
@@ -111,10 +131,26 @@ export class AuthService {
   /** The user a well-signed, unexpired token names (revocation not checked): rate limits key on it. */
   subjectOf(accessToken: string): string | null {
     try {
-      return this.deps.accessTokens.verify(accessToken).userId;
+      return this.verify(accessToken).userId;
     } catch {
       return null;
     }
+  }
+
+  /** The codec's verdict, remembered until the token expires (without the codec's clock tolerance). */
+  private verify(accessToken: string): AccessTokenClaims {
+    const known = this.verified.get(accessToken);
+    if (known) {
+      if (Date.now() < known.expiresAtMs) return known.claims;
+      this.verified.delete(accessToken);
+    }
+    const claims = this.deps.accessTokens.verify(accessToken);
+    const exp = expiryOf(accessToken);
+    if (exp !== null) {
+      if (this.verified.size >= VERIFIED_MAX_ENTRIES) this.verified.delete(this.verified.keys().next().value!);
+      this.verified.set(accessToken, { claims: Object.freeze(claims), expiresAtMs: exp * 1000 });
+    }
+    return claims;
   }
 
   /** Ends every session of the user: refresh tokens revoked, access tokens refused from the next request. */
