@@ -74,20 +74,6 @@ export function createApp(deps: AppDeps): Express {
   api.use(corsPolicy(corsOrigins));
   api.use(requestTimeout(deps.http.requestTimeoutMs));
   const jsonBodies = express.json({ limit: deps.http.bodyLimit, strict: true, type: ['application/json', 'application/*+json'] });
-  if (deps.http.fastSoldOut !== false) {
-    // Before the rate limiter: a refusal from this process's seat marker costs no Redis call.
-    api.post(
-      '/events/:id/bookings',
-      soldOutFastPath({
-        routeTemplate: `${API_BASE}/events/:id/bookings`,
-        mayRefuse: (eventId) => deps.bookings.mayRefuseEarly(eventId),
-        refusal: (eventId, quantity, key) => deps.bookings.refusalFromMarker(eventId, quantity, key),
-        authenticate: (token) => deps.auth.authenticate(token),
-        limitHeaders: deps.rateLimits ? (userId) => deps.rateLimits!.knownWritesHeaders(userId) : () => [],
-        parseBody: jsonBodies,
-      }),
-    );
-  }
   if (deps.rateLimits) api.use(deps.rateLimits.requests);
   // Bodies are read for the methods that carry one; GET/HEAD/OPTIONS skip the parser chain.
   const bodies = express.Router();
@@ -118,6 +104,11 @@ export function createApp(deps: AppDeps): Express {
   });
   app.use(errorHandler(deps.logger));
 
+  // In front of Express's own entry point, so `app` stays the one request handler for servers and tests.
+  const entry = app as Express & { handle: (req: IncomingMessage, res: ServerResponse, done?: (error?: unknown) => void) => void };
+  const viaExpress = entry.handle.bind(app);
+  const clientIp = expressClientIp(app);
+  const fastPaths: Array<(req: IncomingMessage, res: ServerResponse, done?: (error?: unknown) => void) => boolean> = [];
   if (deps.http.fastReads !== false) {
     const fastPath = eventReadFastPath({
       basePath: API_BASE,
@@ -125,15 +116,32 @@ export function createApp(deps: AppDeps): Express {
       anonymous: deps.rateLimits?.anonymous ?? null,
       securityHeaders: helmetSet,
       corsHeaders: corsResponseHeaders(corsOrigins),
-      clientIp: expressClientIp(app),
+      clientIp,
       logger: deps.logger,
       accessLogEvery: deps.http.accessLogCachedReadEvery ?? 1,
     });
-    // In front of Express's own entry point, so `app` stays the one request handler for servers and tests.
-    const entry = app as Express & { handle: (req: IncomingMessage, res: ServerResponse, done?: (error?: unknown) => void) => void };
-    const viaExpress = entry.handle.bind(app);
+    fastPaths.push(fastPath);
+  }
+  if (deps.http.fastSoldOut !== false) {
+    // A refusal from this process's seat marker: no rate limiter (no Redis call), no middleware chain.
+    const soldOut = soldOutFastPath({
+      basePath: API_BASE,
+      mayRefuse: (eventId) => deps.bookings.mayRefuseEarly(eventId),
+      refusal: (eventId, quantity) => deps.bookings.refusalFromMarker(eventId, quantity),
+      authenticate: (token) => deps.auth.authenticate(token),
+      limitHeaders: deps.rateLimits ? (userId) => deps.rateLimits!.knownWritesHeaders(userId) : () => [],
+      parseBody: jsonBodies,
+      securityHeaders: helmetSet,
+      corsHeaders: corsResponseHeaders(corsOrigins),
+      clientIp,
+      logger: deps.logger,
+    });
+    fastPaths.push((req, res, done) => soldOut(req, res, () => viaExpress(req, res, done)));
+  }
+  if (fastPaths.length > 0) {
     entry.handle = (req, res, done) => {
-      if (!fastPath(req, res)) viaExpress(req, res, done);
+      for (const fastPath of fastPaths) if (fastPath(req, res, done)) return;
+      viaExpress(req, res, done);
     };
   }
   return app;

@@ -114,8 +114,11 @@ interface RawAnswer {
   body: string;
 }
 
-/** One request over node:http, with the answer's header lines in the order they were sent. */
-function raw(api: Api, path: string, options: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<RawAnswer> {
+/**
+ * One request over node:http, with the answer's header lines in the order they were sent.
+ * `bodyAfterMs`: the body is sent that long after the headers (a slow client).
+ */
+function raw(api: Api, path: string, options: { method?: string; headers?: Record<string, string>; body?: string; bodyAfterMs?: number } = {}): Promise<RawAnswer> {
   return new Promise((resolve, reject) => {
     const req = request(`${api.origin}${path}`, { method: options.method ?? 'POST', headers: options.headers }, (res) => {
       const chunks: Buffer[] = [];
@@ -129,7 +132,9 @@ function raw(api: Api, path: string, options: { method?: string; headers?: Recor
       });
     });
     req.on('error', reject);
-    req.end(options.body);
+    if (options.bodyAfterMs === undefined) return void req.end(options.body);
+    req.flushHeaders();
+    setTimeout(() => req.end(options.body), options.bodyAfterMs);
   });
 }
 
@@ -200,6 +205,14 @@ describe('same answer as the normal path', () => {
     const { fastAnswer, normalAnswer } = await both(path(), { headers: { ...json, ...bearer(), ...headers }, body });
     expect(fastAnswer.status).toBe(409);
     expect(fastAnswer).toEqual(normalAnswer);
+  });
+
+  it('a body that arrives late goes to the normal path (and its request timeout), with the same answer', async () => {
+    const headers = { ...json, ...bearer(), 'content-length': '14', 'x-request-id': 'slow-body' };
+    const { result, serviceCalls } = await withoutRoundTrips(() => raw(fast, path(), { headers, body: '{"quantity":1}', bodyAfterMs: 100 }));
+    expect(serviceCalls).toBe(1);
+    expect(result.status).toBe(409);
+    expect(result).toEqual(await raw(normal, path(), { headers, body: '{"quantity":1}', bodyAfterMs: 100 }));
   });
 
   it('a query string and a trailing slash: the same instance (the path as sent)', async () => {
@@ -384,6 +397,22 @@ describe('with the writes limit on', () => {
     // the next write that reaches the limiter finds 4 points left
     const open = await event(10);
     expect(limitHeaders(await book(limited, buyer.token, open))).toMatchObject({ 'ratelimit-remaining': '3' });
+  });
+
+  it('the same bytes as a refusal on the normal path at the same count (RateLimit-Reset within a second)', async () => {
+    const limitedNormal = await start(configWith({ RATE_LIMIT_WRITES: '5', RATE_LIMIT_WRITES_WINDOW: '1h' }), false);
+    const eventId = await soldOut();
+    const [viaFast, viaNormal] = [await user(), await user()];
+    const request = (api: Api, token: string) =>
+      raw(api, `/api/v1/events/${eventId}/bookings`, { headers: { ...json, authorization: `Bearer ${token}`, 'x-request-id': 'limited' }, body: '{"quantity":1}' });
+    expect((await request(limited, viaFast.token)).status).toBe(409); // the limiter's first point: 4 left
+    const fastAnswer = await request(limited, viaFast.token); // answered from the marker: still 4 left
+    const normalAnswer = await request(limitedNormal, viaNormal.token); // the limiter's first point: 4 left
+    const reset = (answer: RawAnswer) => Number(answer.headers.find((line) => line.startsWith('RateLimit-Reset: '))!.split(': ')[1]);
+    expect(Math.abs(reset(fastAnswer) - reset(normalAnswer))).toBeLessThanOrEqual(1);
+    const withoutReset = (answer: RawAnswer) => ({ ...answer, headers: answer.headers.map((line) => (line.startsWith('RateLimit-Reset: ') ? 'RateLimit-Reset: n' : line)) });
+    expect(fastAnswer.headers).toContain('RateLimit-Remaining: 4');
+    expect(withoutReset(fastAnswer)).toEqual(withoutReset(normalAnswer));
   });
 
   it('a used-up limit still answers 429, not 409', async () => {
