@@ -4,7 +4,8 @@ import { cacheLookups, type CacheName } from '../observability/metrics';
 import type { Cache, EventQuery, Page } from '../ports';
 
 const LIST_NAMESPACE = 'events:list';
-const eventNamespace = (id: string) => `event:${id}`;
+/** Ids are UUIDs, which PostgreSQL matches in any case: one namespace per event, whatever the case it was asked in. */
+const eventNamespace = (id: string) => `event:${id.toLowerCase()}`;
 
 export interface EventCacheOptions {
   cache: Cache;
@@ -137,10 +138,11 @@ class LocalSeatMarks {
   ) {}
 
   get(eventId: string): SeatMark | undefined {
-    const mark = this.marks.get(eventId);
+    const key = eventId.toLowerCase();
+    const mark = this.marks.get(key);
     if (!mark) return undefined;
     if (mark.expiresAt > this.now()) return mark;
-    this.marks.delete(eventId);
+    this.marks.delete(key);
     return undefined;
   }
 
@@ -148,14 +150,15 @@ class LocalSeatMarks {
     if (readAtGeneration !== this.generation) return;
     const expiresAt = Math.min(until, this.now() + this.ttlMs);
     if (expiresAt <= this.now()) return;
-    this.marks.delete(eventId);
+    const key = eventId.toLowerCase();
+    this.marks.delete(key);
     if (this.marks.size >= LOCAL_MAX_ENTRIES) this.marks.delete(this.marks.keys().next().value!);
-    this.marks.set(eventId, { bound, stamp, expiresAt });
+    this.marks.set(key, { bound, stamp, expiresAt });
   }
 
   drop(eventIds: string[]): void {
     this.generation++;
-    for (const id of eventIds) this.marks.delete(id);
+    for (const id of eventIds) this.marks.delete(id.toLowerCase());
   }
 }
 

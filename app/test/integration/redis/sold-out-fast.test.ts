@@ -315,6 +315,19 @@ describe('seats coming back end the refusals', () => {
     expect((await book(fast, b.token, eventId)).status).toBe(201);
   });
 
+  it('whatever the case of the id: a marker learnt through an upper-case id ends with the cancel too', async () => {
+    const eventId = await event(1);
+    const upper = eventId.toUpperCase();
+    const [a, b] = [await user(), await user()];
+    const held = await book(fast, a.token, upper);
+    expect(held.status).toBe(201);
+    expect((await book(fast, b.token, upper)).status).toBe(409);
+    expect(fast.composed.services.bookings.mayRefuseEarly(eventId)).toBe(true);
+    expect((await call(`${fast.url}/bookings/${held.body.id}/cancel`, { method: 'POST', token: a.token })).status).toBe(200);
+    expect(fast.composed.services.bookings.mayRefuseEarly(upper)).toBe(false);
+    expect((await book(fast, b.token, upper)).status).toBe(201);
+  });
+
   it('a capacity increase through this process: the next request books', async () => {
     const eventId = await event(1);
     const [a, b] = [await user(), await user()];
