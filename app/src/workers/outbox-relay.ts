@@ -2,7 +2,7 @@ import type { Pool, PoolClient } from 'pg';
 import { PostgresOutbox } from '../adapters/postgres/outbox';
 import type { Logger } from '../observability/logger';
 import { outboxBacklog, outboxOldestAge, outboxPublished } from '../observability/metrics';
-import type { EventPublisher } from '../ports';
+import type { DomainMessage, EventPublisher, PublishResult } from '../ports';
 import { WorkerLoop, type TickResult } from './loop';
 
 export const OUTBOX_CHANNEL = 'goticket_outbox';
@@ -70,7 +70,8 @@ export class OutboxRelay {
   }
 
   private async step(): Promise<TickResult> {
-    const batch = await this.outbox.relayBatch(this.options.batchSize, (messages) => this.options.publisher.publish(messages));
+    const publisher = this.options.publisher;
+    const batch = await this.outbox.relayBatch(this.options.batchSize, (messages) => publishInAggregateOrder(messages, (wave) => publisher.publish(wave)));
     if (batch.published > 0) outboxPublished.inc({ outcome: 'confirmed' }, batch.published);
     if (batch.failed > 0) {
       outboxPublished.inc({ outcome: 'failed' }, batch.failed);
@@ -134,4 +135,37 @@ export class OutboxRelay {
       this.log.warn({ err: (error as Error).message }, 'outbox maintenance failed');
     }
   }
+}
+
+/**
+ * Publishes a claimed batch in waves: the n-th event of every aggregate goes out in wave n, and
+ * wave n+1 only after the broker answered wave n. An aggregate whose event was not confirmed sends
+ * nothing more in this batch: its later events stay unpublished (no result, no attempt counted) and
+ * follow it on the next try, so a retried event can never arrive after a newer one of its aggregate.
+ * A batch of distinct aggregates (the usual case) is a single wave.
+ */
+export async function publishInAggregateOrder<M extends DomainMessage>(
+  messages: readonly M[],
+  publish: (wave: readonly M[]) => Promise<PublishResult[]>,
+): Promise<PublishResult[]> {
+  const waves: M[][] = [];
+  const seen = new Map<string, number>();
+  for (const message of messages) {
+    const position = seen.get(message.aggregateId) ?? 0;
+    seen.set(message.aggregateId, position + 1);
+    (waves[position] ??= []).push(message);
+  }
+  const results: PublishResult[] = [];
+  const held = new Set<string>();
+  for (const wave of waves) {
+    const sendable = wave.filter((message) => !held.has(message.aggregateId));
+    if (sendable.length === 0) break;
+    const answers = new Map((await publish(sendable)).map((answer) => [answer.id, answer]));
+    for (const message of sendable) {
+      const answer = answers.get(message.id) ?? { id: message.id, ok: false as const, error: new Error('the publisher gave no answer for this message') };
+      results.push(answer);
+      if (!answer.ok) held.add(message.aggregateId);
+    }
+  }
+  return results;
 }

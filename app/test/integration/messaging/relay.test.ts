@@ -11,7 +11,7 @@ import { RabbitConsumer } from '../../../src/adapters/rabbitmq/consumer';
 import { RabbitPublisher } from '../../../src/adapters/rabbitmq/publisher';
 import { topologyNames } from '../../../src/adapters/rabbitmq/topology';
 import { Notifier } from '../../../src/workers/notifier';
-import { OutboxRelay } from '../../../src/workers/outbox-relay';
+import { OutboxRelay, publishInAggregateOrder } from '../../../src/workers/outbox-relay';
 import { createTestDatabase, type TestDatabase } from '../../support/db';
 import { TEST_AMQP_URL } from '../../support/env';
 import { AmqpTestClient, quietLogger, RecordingMailer, reserveMany, seed, testPrefix, waitFor } from './helpers';
@@ -150,4 +150,45 @@ test('events of one aggregate are never published out of order by concurrent rel
   const numberOf = new Map(bodies.rows.map((r) => [r.id, r.n]));
   for (const m of tapped) ordered.set(m.aggregateId, [...(ordered.get(m.aggregateId) ?? []), numberOf.get(m.id)!]);
   for (const aggregate of aggregates) expect(ordered.get(aggregate)).toEqual(Array.from({ length: 40 }, (_, n) => n));
+});
+
+test('a nacked event is published again before the later events of its aggregate, which wait unmarked', async () => {
+  await db.pool.query(`DELETE FROM outbox`);
+  const tapped = await amqp.tap();
+  const [held, other] = [randomUUID(), randomUUID()];
+  for (let n = 0; n < 3; n++) {
+    await db.pool.query(
+      `INSERT INTO outbox (aggregate_type, aggregate_id, type, payload) SELECT 'event', a, 'event.updated', jsonb_build_object('n', $2::int) FROM unnest($1::uuid[]) a`,
+      [[held, other], n],
+    );
+  }
+  const { rows: firstOfHeld } = await db.pool.query<{ id: string }>(`SELECT id FROM outbox WHERE aggregate_id = $1 ORDER BY seq LIMIT 1`, [held]);
+  const nackOnce = new Set([firstOfHeld[0]!.id]);
+  const outbox = new PostgresOutbox(db.pool);
+  // the broker refuses the held aggregate's first event once (as a nack would), confirms the rest
+  const flaky = (messages: Parameters<typeof publisher.publish>[0]) =>
+    publishInAggregateOrder(messages, async (wave) => {
+      const refused = wave.filter((m) => nackOnce.delete(m.id));
+      const results = await publisher.publish(wave.filter((m) => !refused.includes(m)));
+      return [...results, ...refused.map((m) => ({ id: m.id, ok: false as const, error: new Error('nack') }))];
+    });
+
+  const first = await outbox.relayBatch(10, flaky);
+  expect(first).toEqual({ claimed: 6, published: 3, failed: 1 });
+  const { rows: state } = await db.pool.query<{ n: number; published: boolean; attempts: number; last_error: string | null }>(
+    `SELECT (payload->>'n')::int AS n, published_at IS NOT NULL AS published, attempts, last_error FROM outbox WHERE aggregate_id = $1 ORDER BY seq`,
+    [held],
+  );
+  expect(state).toEqual([
+    { n: 0, published: false, attempts: 1, last_error: 'nack' },
+    { n: 1, published: false, attempts: 0, last_error: null },
+    { n: 2, published: false, attempts: 0, last_error: null },
+  ]);
+
+  expect(await outbox.relayBatch(10, flaky)).toEqual({ claimed: 3, published: 3, failed: 0 });
+  await waitFor('every event tapped', async () => tapped.length === 6);
+  const numbers = new Map((await db.pool.query<{ id: string; n: number }>(`SELECT id, (payload->>'n')::int AS n FROM outbox`)).rows.map((r) => [r.id, r.n]));
+  const order = (aggregate: string) => tapped.filter((m) => m.aggregateId === aggregate).map((m) => numbers.get(m.id));
+  expect(order(held)).toEqual([0, 1, 2]);
+  expect(order(other)).toEqual([0, 1, 2]);
 });
