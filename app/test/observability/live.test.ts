@@ -345,6 +345,21 @@ describe('tracing over OTLP/HTTP', () => {
     expect(trace.some((s) => s.spanId === publish?.parentSpanId && s.service === 'goticket-api')).toBe(true);
   });
 
+  test('an event change continues in the worker too: its event.* publish joins the request trace', async () => {
+    const creations = receiver.spans.filter((s) => s.service === 'goticket-api' && s.kind === 2 && s.name === 'POST /api/v1/events');
+    expect(creations.length).toBeGreaterThanOrEqual(2);
+    const traceIds = new Set(creations.map((s) => s.traceId));
+    const publishes = await until(
+      'the worker publish spans of the event creations',
+      () => {
+        const found = receiver.spans.filter((s) => traceIds.has(s.traceId) && s.service === 'goticket-worker' && s.kind === 4);
+        return new Set(found.map((s) => s.traceId)).size === traceIds.size ? found : undefined;
+      },
+      20_000,
+    );
+    expect(publishes.every((s) => s.scope.includes('amqplib'))).toBe(true);
+  });
+
   test('log lines written inside a span carry its trace_id', () => {
     const lines = api
       .output()

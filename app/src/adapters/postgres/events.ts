@@ -1,6 +1,7 @@
 import type { Pool } from 'pg';
 import { ActiveBookingsError, CapacityBelowTakenError, ValidationError } from '../../domain/errors';
 import { type Event, type EventPatch, type NewEvent } from '../../domain/event';
+import { traceHeaders } from '../../observability/trace-context';
 import type { EventQuery, EventStore, Page } from '../../ports';
 import { decodeCursor, encodeCursor } from './cursor';
 import { inTransaction, isCheckViolation } from './pool';
@@ -10,10 +11,13 @@ const EVENT_PAYLOAD = `jsonb_build_object('eventId', e.id, 'organizerId', e.orga
   'startsAt', e.starts_at, 'endsAt', e.ends_at, 'priceCents', e.price_cents, 'currency', e.currency,
   'capacity', e.capacity, 'available', e.available)`;
 
-/** Appends the outbox insert for the rows of CTE `e` to a data-modifying statement. */
-const withOutbox = (cte: string, type: string) => `WITH e AS (${cte}),
-  ob AS (INSERT INTO outbox (aggregate_type, aggregate_id, type, payload)
-         SELECT 'event', e.id, '${type}', ${EVENT_PAYLOAD} FROM e)
+/**
+ * Appends the outbox insert for the rows of CTE `e` to a data-modifying statement; `headers` is
+ * the parameter carrying the caller's trace context (null → '{}'), so the trace continues in the worker.
+ */
+const withOutbox = (cte: string, type: string, headers: string) => `WITH e AS (${cte}),
+  ob AS (INSERT INTO outbox (aggregate_type, aggregate_id, type, payload, headers)
+         SELECT 'event', e.id, '${type}', ${EVENT_PAYLOAD}, COALESCE(${headers}::jsonb, '{}'::jsonb) FROM e)
   SELECT ${EVENT_COLUMNS} FROM e`;
 
 export class PostgresEventStore implements EventStore {
@@ -25,8 +29,9 @@ export class PostgresEventStore implements EventStore {
         `INSERT INTO events (organizer_id, name, description, venue, starts_at, ends_at, price_cents, currency, capacity, available)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) RETURNING *`,
         'event.created',
+        '$10',
       ),
-      [input.organizerId, input.name, input.description, input.venue, input.startsAt, input.endsAt, input.priceCents, input.currency, input.capacity],
+      [input.organizerId, input.name, input.description, input.venue, input.startsAt, input.endsAt, input.priceCents, input.currency, input.capacity, traceHeaders()],
     );
     return toEvent(rows[0]!);
   }
@@ -74,8 +79,9 @@ export class PostgresEventStore implements EventStore {
              updated_at = now()
            WHERE id = $1 AND deleted_at IS NULL RETURNING *`,
           'event.updated',
+          '$10',
         ),
-        [id, patch.name, patch.description, patch.venue, patch.startsAt, patch.endsAt, patch.priceCents, patch.currency, patch.capacity],
+        [id, patch.name, patch.description, patch.venue, patch.startsAt, patch.endsAt, patch.priceCents, patch.currency, patch.capacity, traceHeaders()],
       );
       return rows[0] ? toEvent(rows[0]) : null;
     } catch (error) {
@@ -97,7 +103,7 @@ export class PostgresEventStore implements EventStore {
       if (locked.rowCount === 0) return false;
       const active = await client.query(`SELECT 1 FROM bookings WHERE event_id = $1 AND status IN ('pending', 'confirmed') LIMIT 1`, [id]);
       if (active.rowCount !== 0) throw new ActiveBookingsError();
-      await client.query(withOutbox('UPDATE events SET deleted_at = now(), updated_at = now() WHERE id = $1 RETURNING *', 'event.deleted'), [id]);
+      await client.query(withOutbox('UPDATE events SET deleted_at = now(), updated_at = now() WHERE id = $1 RETURNING *', 'event.deleted', '$2'), [id, traceHeaders()]);
       return true;
     });
   }
