@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import fc from 'fast-check';
 import { parse } from 'yaml';
 import { ENVIRONMENTS } from '../environments';
-import { escapeForHelm, renderEscaped } from '../helm';
+import { escapeForHelm, MIGRATE_HELM_HOOKS, renderEscaped } from '../helm';
 import { contextFor, synthObjects } from '../main';
 import { SCHEMA_GAPS, yamlFiles } from '../validate';
 import { type Obj, ROOT, type Report, TSX, id, validateInChild } from './helpers';
@@ -126,16 +126,25 @@ describe.each(ENVIRONMENTS.map((env) => [env.name, env] as const))('dist/%s', (n
     }
   });
 
-  test('the Helm chart carries the same objects, escaped for Go templates', () => {
+  test('the Helm chart carries the same objects but the Namespace, escaped for Go templates; migrations run as a hook', () => {
     const helm = path.join(DIST, 'helm', name);
     const chart = read(path.join(helm, 'Chart.yaml'));
     expect(chart).toMatchObject({ apiVersion: 'v2', name: `goticket-${name}`, type: 'application', appVersion: '0.1.0' });
     expect(chart.version).toMatch(/^\d+\.\d+\.\d+/);
-    expect(fs.readdirSync(path.join(helm, 'templates')).sort()).toEqual(files);
-    for (const file of files) {
+    // the Pulumi stack creates the namespace (and the runtime Secret in it): Helm could not adopt a copy
+    const namespaces = files.filter((file) => read(path.join(dir, file)).kind === 'Namespace');
+    expect(namespaces).toEqual(['Namespace.goticket.k8s.yaml']);
+    expect(fs.readdirSync(path.join(helm, 'templates')).sort()).toEqual(files.filter((file) => !namespaces.includes(file)));
+    const job = 'Job.goticket-migrate.k8s.yaml';
+    for (const file of files.filter((f) => !namespaces.includes(f) && f !== job)) {
       const template = fs.readFileSync(path.join(helm, 'templates', file), 'utf8');
       expect(renderEscaped(template)).toBe(fs.readFileSync(path.join(dir, file), 'utf8'));
     }
+    const plainJob = read(path.join(dir, job));
+    const helmJob = read(path.join(helm, 'templates', job));
+    expect(helmJob).toEqual({ ...plainJob, metadata: { ...plainJob.metadata, annotations: { ...plainJob.metadata.annotations, ...MIGRATE_HELM_HOOKS } } });
+    expect(helmJob.metadata.annotations!['argocd.argoproj.io/hook']).toMatch(/^(PreSync|Sync)$/); // Argo CD's own hook wins over Helm's
+    expect(fs.readFileSync(path.join(helm, 'README.md'), 'utf8')).toContain(`helm upgrade --install goticket dist/helm/${name} --namespace goticket`);
   });
 });
 
