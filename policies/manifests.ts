@@ -6,7 +6,8 @@
  *   multi-document files and `kind: List` are expanded.
  * - Helm charts (a folder with Chart.yaml): Chart.yaml and values*.yaml are not objects and are
  *   skipped; a file under templates/ that contains `{{` is skipped with a note (only plain YAML is
- *   checked; cdk8s' Helm output has no templating, so dist/helm/ is checked in full).
+ *   checked; in dist/helm/ those are the dashboards and the PrometheusRule, whose literal `{{` are
+ *   escaped for Helm, and dist/<env>/ holds the same objects as plain YAML).
  * - Environment (for prod-only rules): `--env`, else the nearest path segment named `dev` or
  *   `prod` (dist/prod/… → prod, dist/helm/prod/… → prod), else prod with a note.
  * - Cross-object rules run per set of objects deployed together: one Helm chart, or one
