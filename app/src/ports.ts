@@ -54,7 +54,8 @@ export interface RefreshTokenStore {
   issue(input: { userId: string; familyId: string; tokenHash: string; expiresAt: Date }): Promise<void>;
   /**
    * Atomically retires `tokenHash` and stores `next` in the same family. A token that was
-   * already rotated or revoked revokes its whole family and yields `reused`.
+   * already rotated revokes its whole family and yields `reused`; a revoked (signed-out) or
+   * expired one yields `invalid`.
    */
   rotate(tokenHash: string, next: { tokenHash: string; expiresAt: Date }): Promise<RotateResult>;
   /** Revokes the family of the token; returns its user id when the token was known. */

@@ -42,6 +42,8 @@ test('every listed action writes one row with actor, target, client IP and reque
   expect((await call(`${api.url}/auth/refresh`, { body: { refreshToken: first.refreshToken }, headers: as('a-reuse') })).status).toBe(401);
   const second = await login('a-login-2');
   expect((await call(`${api.url}/auth/logout`, { body: { refreshToken: second.refreshToken }, headers: as('a-logout') })).status).toBe(204);
+  const afterLogout = await call<{ type: string }>(`${api.url}/auth/refresh`, { body: { refreshToken: second.refreshToken }, headers: as('a-after-logout') });
+  expect([afterLogout.status, afterLogout.body.type]).toEqual([401, expect.stringMatching(/unauthenticated$/)]);
   const third = await login('a-login-3');
   expect((await call(`${api.url}/auth/logout-all`, { method: 'POST', token: third.accessToken, headers: as('a-logout-all') })).status).toBe(204);
 
@@ -72,6 +74,8 @@ test('every listed action writes one row with actor, target, client IP and reque
   }
   // a plain rotation is not an audit event; the reuse names the family it revoked
   expect(await rowsOf('a-refresh')).toEqual([]);
+  // a signed-out token presented again is refused, but it is no theft signal: nothing audited
+  expect(await rowsOf('a-after-logout')).toEqual([]);
   expect((await rowsOf('a-reuse'))[0]!.target).toMatch(/^[0-9a-f-]{36}$/);
 
   // GET /audit: newest first, every row exactly once across pages

@@ -74,8 +74,10 @@ describe('PostgresRefreshTokenStore', () => {
     await store.issue({ userId: user.id, familyId, tokenHash: 'a', expiresAt });
     expect(await store.rotate('a', { tokenHash: 'b', expiresAt })).toEqual({ kind: 'rotated', userId: user.id, familyId });
     expect(await store.rotate('a', { tokenHash: 'c', expiresAt })).toEqual({ kind: 'reused', userId: user.id, familyId });
-    // b, the legitimate successor, died with its family
-    expect((await store.rotate('b', { tokenHash: 'd', expiresAt })).kind).toBe('reused');
+    // b, the legitimate successor, died with its family (revoked, not itself reused)
+    expect((await store.rotate('b', { tokenHash: 'd', expiresAt })).kind).toBe('invalid');
+    // a stays a reuse however often it comes back
+    expect((await store.rotate('a', { tokenHash: 'f', expiresAt })).kind).toBe('reused');
     expect((await store.rotate('nope', { tokenHash: 'e', expiresAt })).kind).toBe('invalid');
   });
 
@@ -95,7 +97,10 @@ describe('PostgresRefreshTokenStore', () => {
     expect((await store.rotate('old', { tokenHash: 'x1', expiresAt: new Date(Date.now() + day) })).kind).toBe('invalid');
     await store.issue({ userId: user.id, familyId: randomUUID(), tokenHash: 'live', expiresAt: new Date(Date.now() + day) });
     expect(await store.revokeFamily('live')).toBe(user.id);
-    expect((await store.rotate('live', { tokenHash: 'x2', expiresAt: new Date(Date.now() + day) })).kind).toBe('reused');
+    // signed out: refused, but not a theft signal (nothing else is revoked, no reuse audited)
+    expect((await store.rotate('live', { tokenHash: 'x2', expiresAt: new Date(Date.now() + day) })).kind).toBe('invalid');
+    const { rows } = await db.pool.query(`SELECT 1 FROM refresh_tokens WHERE token_hash = 'x2'`);
+    expect(rows).toEqual([]);
     expect(await store.revokeFamily('unknown')).toBeNull();
   });
 });
