@@ -17,8 +17,8 @@ export interface Resources {
 export type Backends =
   /** In-cluster StatefulSets from charts/dependencies.ts (pod selectors). */
   | { kind: 'in-cluster'; storage: string; ports: BackendPorts }
-  /** AWS managed services inside the VPC (CIDR, since they have no pod labels). */
-  | { kind: 'vpc'; cidr: string; ports: BackendPorts };
+  /** AWS managed services in the VPC's data subnets (CIDRs, since they have no pod labels). */
+  | { kind: 'vpc'; cidrs: readonly string[]; ports: BackendPorts };
 
 export interface BackendPorts {
   postgres: number;
@@ -122,8 +122,9 @@ export const prod: Environment = {
   worker: { replicas: 2, resources: { cpuRequest: '100m', memoryRequest: '256Mi', cpuLimit: '1', memoryLimit: '512Mi' } },
   migrate: { resources: { cpuRequest: '100m', memoryRequest: '128Mi', cpuLimit: '1', memoryLimit: '256Mi' } },
   config: { ...SHARED_CONFIG, LOG_LEVEL: 'info', BCRYPT_COST: '12', DB_POOL_MAX: '20' },
-  // RDS 5432, ElastiCache with TLS on 6379, Amazon MQ AMQPS on 5671.
-  backends: { kind: 'vpc', cidr: '10.0.0.0/16', ports: { postgres: 5432, redis: 6379, amqp: 5671 } },
+  // RDS 5432, ElastiCache with TLS on 6379, Amazon MQ AMQPS on 5671, all in the data subnets of
+  // the prod VPC (PROD_SUBNETS.data in infra/config.ts; infra/test checks they agree), not the whole VPC.
+  backends: { kind: 'vpc', cidrs: ['10.0.128.0/24', '10.0.129.0/24', '10.0.130.0/24'], ports: { postgres: 5432, redis: 6379, amqp: 5671 } },
   migrationHook: 'PreSync',
   zoneSpread: 'DoNotSchedule',
   nodeSpread: 'ScheduleAnyway',
@@ -201,8 +202,12 @@ export function validateEnvironment(env: Environment): Environment {
   const shutdown = env.config.SHUTDOWN_TIMEOUT_SECONDS;
   if (!Number.isInteger(shutdown) || shutdown < 1 || shutdown > 300) fail('config.SHUTDOWN_TIMEOUT_SECONDS', 'must be an integer in 1..300');
   if (env.backends.kind === 'vpc') {
-    const m = CIDR.exec(env.backends.cidr);
-    if (!m || m.slice(1, 5).some((octet) => Number(octet) > 255) || Number(m[5]) > 32) fail('backends.cidr', 'must be an IPv4 CIDR');
+    if (env.backends.cidrs.length === 0) fail('backends.cidrs', 'must name at least one CIDR');
+    for (const [i, cidr] of env.backends.cidrs.entries()) {
+      const m = CIDR.exec(cidr);
+      if (!m || m.slice(1, 5).some((octet) => Number(octet) > 255) || Number(m[5]) > 32) fail(`backends.cidrs[${i}]`, 'must be an IPv4 CIDR');
+      if (Number(m![5]) === 0) fail(`backends.cidrs[${i}]`, 'must not be the whole internet');
+    }
   }
   for (const [name, port] of Object.entries(env.backends.ports)) {
     if (!Number.isInteger(port) || port < 1 || port > 65535) fail(`backends.ports.${name}`, 'must be a TCP port');

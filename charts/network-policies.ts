@@ -70,10 +70,10 @@ export class NetworkPoliciesChart extends Chart {
       ingress: [{ from: [podsIn(PLATFORM.monitoringNamespace, PLATFORM.prometheusPodLabels)], ports: [tcp(PORT)] }],
     });
 
-    // api, worker and the migrate Job reach the backends: by pod label in-cluster, by CIDR in the VPC.
+    // api, worker and the migrate Job reach the backends: by pod label in-cluster, by the data subnets' CIDRs in the VPC.
     const egress: k8s.NetworkPolicyEgressRule[] =
       backends.kind === 'vpc'
-        ? [{ to: [{ ipBlock: { cidr: backends.cidr } }], ports: Object.values(backends.ports).map(tcp) }]
+        ? [{ to: backends.cidrs.map((cidr) => ({ ipBlock: { cidr } })), ports: Object.values(backends.ports).map(tcp) }]
         : IN_CLUSTER_DEPENDENCIES.map((dep) => ({ to: [{ podSelector: { matchLabels: dep.labels } }], ports: [tcp(backends.ports[dep.port])] }));
     policy('app-to-backends', { podSelector: APP_PODS, policyTypes: ['Egress'], egress });
 

@@ -7,8 +7,21 @@ import * as pulumi from '@pulumi/pulumi';
 import { z } from 'zod';
 
 export const PROJECT = 'goticket';
-/** The VPC CIDR the cdk8s NetworkPolicies allow egress to; prod must use it. */
+/** The prod VPC's CIDR; the subnet layout below is cut from it, so prod must use it. */
 export const PROD_VPC_CIDR = '10.0.0.0/16';
+/**
+ * The prod subnets, one block per availability zone, fixed rather than left to awsx's allocator:
+ * the cdk8s NetworkPolicies allow egress to exactly the data subnets (charts/environments.ts,
+ * and infra/test checks the two agree), not to the whole VPC.
+ */
+export const PROD_SUBNETS = {
+  /** Load balancers and NAT gateways. */
+  public: ['10.0.0.0/22', '10.0.4.0/22', '10.0.8.0/22'],
+  /** EKS nodes and, through the VPC CNI, their pods. */
+  nodes: ['10.0.32.0/19', '10.0.64.0/19', '10.0.96.0/19'],
+  /** RDS, ElastiCache and Amazon MQ (no route to the internet). */
+  data: ['10.0.128.0/24', '10.0.129.0/24', '10.0.130.0/24'],
+} as const;
 
 export type Environment = 'dev' | 'prod';
 
@@ -94,7 +107,7 @@ const prod = z
     acmeEmail: z.email('expected an e-mail address for Let’s Encrypt'),
     network: z
       .object({
-        vpcCidr: z.literal(PROD_VPC_CIDR, `must be ${PROD_VPC_CIDR} (the NetworkPolicies allow egress to it)`).default(PROD_VPC_CIDR),
+        vpcCidr: z.literal(PROD_VPC_CIDR, `must be ${PROD_VPC_CIDR} (the subnet layout and the NetworkPolicies are cut from it)`).default(PROD_VPC_CIDR),
         availabilityZones: z.literal(3, 'expected 3 (the VPC spans three availability zones)').default(3),
         natGateways: z.enum(['single', 'perAz']),
         flowLogRetentionDays: z.union([z.literal(30), z.literal(90), z.literal(180), z.literal(365)]).default(90),

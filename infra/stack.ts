@@ -6,7 +6,7 @@
 import * as path from 'node:path';
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
-import { defaultTags, type DevConfig, type ProdConfig, type StackConfig } from './config';
+import { defaultTags, type DevConfig, PROD_SUBNETS, type ProdConfig, type StackConfig } from './config';
 import { Broker } from './components/broker';
 import { Cache } from './components/cache';
 import type { ClusterHandle } from './components/cluster';
@@ -76,6 +76,7 @@ function prodBacking(cfg: ProdConfig): Backing {
     {
       cidrBlock: cfg.network.vpcCidr,
       availabilityZones: cfg.network.availabilityZones,
+      subnets: PROD_SUBNETS,
       natGateways: cfg.network.natGateways,
       flowLogRetentionDays: cfg.network.flowLogRetentionDays,
       clusterName: cfg.eks.clusterName,

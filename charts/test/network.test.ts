@@ -3,7 +3,7 @@
  * semantics (a pod selected by a policy of a type is isolated for it; the allowed flows are the
  * union of the rules of the policies selecting it), against the allow-list the platform section of
  * DESIGN.md asks for: default deny, DNS, api <- ingress-nginx and Prometheus, app -> the backends
- * (pod selectors in dev, the VPC CIDR in prod), cert-manager's HTTP-01 solver <- ingress-nginx,
+ * (pod selectors in dev, the data subnets' CIDRs in prod), cert-manager's HTTP-01 solver <- ingress-nginx,
  * nothing else.
  */
 import { type Environment, ENVIRONMENTS, dev, prod } from '../environments';
@@ -56,7 +56,7 @@ const depLabels = (d: (typeof DEPENDENCIES)[number]) => ({ 'app.kubernetes.io/na
 
 function backends(env: Environment): string[] {
   const b = env.backends;
-  if (b.kind === 'vpc') return Object.values(b.ports).map((port) => `cidr ${b.cidr} TCP/${port}`);
+  if (b.kind === 'vpc') return b.cidrs.flatMap((cidr) => Object.values(b.ports).map((port) => `cidr ${cidr} TCP/${port}`));
   return DEPENDENCIES.map((d) => `goticket pods ${selector({ matchLabels: depLabels(d) })} TCP/${b.ports[d.port]}`);
 }
 

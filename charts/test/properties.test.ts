@@ -137,7 +137,7 @@ describe.each(ENVIRONMENTS.map((env) => [env.name, env] as const))('%s', (_name,
     const egress = byId(objects, 'NetworkPolicy/app-to-backends').spec.egress as Obj[];
     const ports = egress.flatMap((rule) => rule.ports.map((p: Obj) => p.port)).sort();
     expect(ports).toEqual(Object.values(env.backends.ports).sort());
-    if (env.backends.kind === 'vpc') expect(egress[0]!.to).toEqual([{ ipBlock: { cidr: env.backends.cidr } }]);
+    if (env.backends.kind === 'vpc') expect(egress[0]!.to).toEqual(env.backends.cidrs.map((cidr) => ({ ipBlock: { cidr } })));
     else expect(egress.every((rule) => rule.to[0].podSelector && !rule.to[0].ipBlock)).toBe(true);
     expect(ofKind(objects, 'StatefulSet').length).toBe(env.backends.kind === 'in-cluster' ? 3 : 0);
   });
@@ -218,7 +218,9 @@ describe('environment validation names the bad field', () => {
     ['min > max', { api: { ...prod.api, minReplicas: 5, maxReplicas: 2 } }, /api.maxReplicas/],
     ['request > limit', { api: { ...prod.api, resources: { ...prod.api.resources, cpuRequest: '3' } } }, /api.resources.cpuRequest/],
     ['bad quantity', { worker: { ...prod.worker, resources: { ...prod.worker.resources, memoryLimit: 'lots' } } }, /worker.resources/],
-    ['bad cidr', { backends: { kind: 'vpc', cidr: '10.0.0.300/16', ports: prod.backends.ports } }, /backends.cidr/],
+    ['bad cidr', { backends: { kind: 'vpc', cidrs: ['10.0.128.0/24', '10.0.0.300/16'], ports: prod.backends.ports } }, /backends.cidrs\[1\]/],
+    ['no cidr', { backends: { kind: 'vpc', cidrs: [], ports: prod.backends.ports } }, /backends.cidrs/],
+    ['the internet', { backends: { kind: 'vpc', cidrs: ['0.0.0.0/0'], ports: prod.backends.ports } }, /backends.cidrs\[0\] must not be the whole internet/],
     ['PreSync with in-cluster backends', { migrationHook: 'PreSync', backends: dev.backends }, /migrationHook/],
   ];
   test.each(cases)('%s', (_label, patch, message) => {

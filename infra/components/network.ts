@@ -7,6 +7,8 @@ export interface NetworkArgs {
   availabilityZones: number;
   /** `perAz`: one NAT gateway per AZ (no cross-AZ dependency); `single`: one for the VPC. */
   natGateways: 'single' | 'perAz';
+  /** One CIDR block per availability zone for each tier (inside `cidrBlock`, not overlapping). */
+  subnets: { public: readonly string[]; nodes: readonly string[]; data: readonly string[] };
   flowLogRetentionDays: number;
   /** Used for the cluster discovery tags on subnets (kubernetes.io/cluster/<name>). */
   clusterName: string;
@@ -27,6 +29,10 @@ export class Network extends pulumi.ComponentResource {
 
   constructor(name: string, args: NetworkArgs, opts?: pulumi.ComponentResourceOptions) {
     super('goticket:network:Network', name, {}, opts);
+    for (const [tier, blocks] of Object.entries(args.subnets)) {
+      // awsx requires a block per AZ for every spec once one spec names its blocks
+      if (blocks.length !== args.availabilityZones) throw new Error(`Network ${name}: ${tier} needs ${args.availabilityZones} CIDR blocks, one per AZ (got ${blocks.length})`);
+    }
     const clusterTag = { [`kubernetes.io/cluster/${args.clusterName}`]: 'shared' };
 
     const vpc = new awsx.ec2.Vpc(
@@ -41,9 +47,9 @@ export class Network extends pulumi.ComponentResource {
         },
         subnetStrategy: awsx.ec2.SubnetAllocationStrategy.Auto,
         subnetSpecs: [
-          { type: awsx.ec2.SubnetType.Public, name: 'public', cidrMask: 22, tags: { ...clusterTag, 'kubernetes.io/role/elb': '1' } },
-          { type: awsx.ec2.SubnetType.Private, name: 'nodes', cidrMask: 19, tags: { ...clusterTag, 'kubernetes.io/role/internal-elb': '1' } },
-          { type: awsx.ec2.SubnetType.Isolated, name: 'data', cidrMask: 24 },
+          { type: awsx.ec2.SubnetType.Public, name: 'public', cidrBlocks: [...args.subnets.public], tags: { ...clusterTag, 'kubernetes.io/role/elb': '1' } },
+          { type: awsx.ec2.SubnetType.Private, name: 'nodes', cidrBlocks: [...args.subnets.nodes], tags: { ...clusterTag, 'kubernetes.io/role/internal-elb': '1' } },
+          { type: awsx.ec2.SubnetType.Isolated, name: 'data', cidrBlocks: [...args.subnets.data] },
         ],
       },
       { parent: this, providers: { aws: args.awsProvider } },

@@ -22,6 +22,17 @@ import {
   notPermittedByProject,
 } from './harness';
 import { validateInChild } from '../../charts/test/helpers';
+import { prod as prodManifests } from '../../charts/environments';
+import { PROD_SUBNETS, PROD_VPC_CIDR } from '../config';
+
+/** An IPv4 CIDR as the [first, last] address numbers it covers. */
+function range(cidr: string): [number, number] {
+  const [address, bits] = cidr.split('/');
+  const base = address!.split('.').reduce((n, octet) => n * 256 + Number(octet), 0);
+  const size = 2 ** (32 - Number(bits));
+  expect(base % size).toBe(0); // a real network address, not a host inside it
+  return [base, base + size - 1];
+}
 
 let run: ProgramRun;
 
@@ -115,6 +126,29 @@ describe('network', () => {
       ['Isolated', 'data'],
     ]);
     expect(specs[0]!.tags).toMatchObject({ 'kubernetes.io/role/elb': '1', 'kubernetes.io/cluster/goticket-prod': 'shared' });
+  });
+
+  it('lays the subnets out explicitly, one block per AZ, inside the VPC and never overlapping', () => {
+    const vpc = one(run, 'awsx:ec2:Vpc');
+    const specs = vpc.inputs.subnetSpecs as { name: string; cidrBlocks?: string[]; cidrMask?: number }[];
+    // awsx takes an explicit layout only when every spec names its blocks, one per AZ, and no cidrMask disagrees
+    expect(specs.map((s) => [s.name, s.cidrBlocks, s.cidrMask])).toEqual([
+      ['public', PROD_SUBNETS.public, undefined],
+      ['nodes', PROD_SUBNETS.nodes, undefined],
+      ['data', PROD_SUBNETS.data, undefined],
+    ]);
+    const [vpcFirst, vpcLast] = range(PROD_VPC_CIDR);
+    const blocks = Object.values(PROD_SUBNETS).flat().map(range).sort((a, b) => a[0] - b[0]);
+    for (const [first, last] of blocks) expect(first >= vpcFirst && last <= vpcLast).toBe(true);
+    for (let i = 1; i < blocks.length; i++) expect(blocks[i]![0]).toBeGreaterThan(blocks[i - 1]![1]);
+  });
+
+  it('the NetworkPolicies of dist/prod allow the backend ports to exactly the data subnets', () => {
+    expect(prodManifests.backends).toMatchObject({ kind: 'vpc', cidrs: [...PROD_SUBNETS.data] });
+    type Policy = { kind: string; metadata: { name: string }; spec: { egress: { to: { ipBlock?: { cidr: string } }[] }[] } };
+    const policy = (distObjects('prod') as unknown as Policy[]).find((o) => o.kind === 'NetworkPolicy' && o.metadata.name === 'app-to-backends');
+    const peers = policy!.spec.egress.flatMap((rule) => rule.to.map((peer) => peer.ipBlock?.cidr));
+    expect(peers).toEqual([...PROD_SUBNETS.data]);
   });
 
   it('records all VPC traffic in flow logs kept for the configured days', () => {
