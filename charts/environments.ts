@@ -117,6 +117,8 @@ export const prod: Environment = {
     minReplicas: 3,
     maxReplicas: 12,
     cpuUtilization: 65,
+    // per pod, through prometheus-adapter (infra): scales on traffic before CPU catches up
+    requestsPerSecond: 200,
     resources: { cpuRequest: '250m', memoryRequest: '384Mi', cpuLimit: '2', memoryLimit: '768Mi' },
   },
   worker: { replicas: 2, resources: { cpuRequest: '100m', memoryRequest: '256Mi', cpuLimit: '1', memoryLimit: '512Mi' } },

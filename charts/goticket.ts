@@ -26,6 +26,9 @@ import {
   topologySpread,
 } from './lib';
 
+/** The custom metric the api HPA's requests-per-second target reads (served by prometheus-adapter, infra/values/prometheus-adapter.yaml). */
+export const API_RPS_METRIC = 'http_requests_per_second';
+
 /** The image's user (Dockerfile): non-root, writes only /tmp. */
 export const APP_UID = 10001;
 /** Long enough for endpoints and ingress-nginx to stop routing to a terminating pod. */
@@ -168,7 +171,7 @@ export class GoTicketChart extends Chart {
     if (api.requestsPerSecond !== undefined) {
       metrics.push({
         type: 'Pods',
-        pods: { metric: { name: 'http_requests_per_second' }, target: { type: 'AverageValue', averageValue: k8s.Quantity.fromString(String(api.requestsPerSecond)) } },
+        pods: { metric: { name: API_RPS_METRIC }, target: { type: 'AverageValue', averageValue: k8s.Quantity.fromString(String(api.requestsPerSecond)) } },
       });
     }
     new k8s.KubeHorizontalPodAutoscalerV2(this, 'api-hpa', {

@@ -32,9 +32,10 @@ export interface RuleGroup<R> {
 /** Latency SLO of the API: 99 % of requests within this (seconds). */
 export const LATENCY_SLO_SECONDS = 0.5;
 
-const REQUESTS = 'http_request_duration_seconds_count';
-/** Requests the API serves (not probes, scrapes or unknown paths). */
-const API = 'route=~"/api/.+"';
+/** The api's request counter (prom-client histogram count); prometheus-adapter reads it too. */
+export const REQUESTS = 'http_request_duration_seconds_count';
+/** Requests the API serves (not probes, scrapes or unknown paths); prometheus-adapter counts the same. */
+export const API = 'route=~"/api/.+"';
 
 /** `numerator / denominator`, 0 where the numerator has no series (a route that never failed is 0 %, not missing). */
 const ratio = (numerator: string, denominator: string, by: string) =>

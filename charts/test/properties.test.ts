@@ -173,6 +173,7 @@ test('prod and dev differ only where environments.ts says', () => {
     /^Deployment\/goticket-worker:spec\.replicas$/, // worker.replicas
     /^Deployment\/goticket-(api|worker):spec\.template\.spec\.topologySpreadConstraints\[0\]\.whenUnsatisfiable$/, // zoneSpread
     /^HorizontalPodAutoscaler\/goticket-api:spec\.(minReplicas|maxReplicas|metrics\[0\]\.resource\.target\.averageUtilization)$/, // api
+    /^HorizontalPodAutoscaler\/goticket-api:spec\.metrics\[1\]\./, // api.requestsPerSecond (prod only)
     /^Ingress\/goticket:(metadata\.annotations\.cert-manager\.io\/cluster-issuer|spec\.tls\[0\]\.hosts\[0\]|spec\.rules\[0\]\.host)$/, // host, issuer
     /^(Job|ServiceAccount)\/goticket-migrate:metadata\.annotations\.argocd\.argoproj\.io\/hook$/, // migrationHook
   ];
@@ -194,12 +195,15 @@ test('every field that differs between dev and prod changes the output (no dead 
 
 test('requests per second joins the HPA only when environments.ts sets it', () => {
   const hpa = (env: Environment) => byId(synth(env), 'HorizontalPodAutoscaler/goticket-api');
-  expect(hpa(prod).spec.metrics).toHaveLength(1);
+  expect(hpa({ ...prod, api: { ...prod.api, requestsPerSecond: undefined } }).spec.metrics).toHaveLength(1);
   const withRps = hpa({ ...prod, api: { ...prod.api, requestsPerSecond: 50 } });
   expect(withRps.spec.metrics[1]).toEqual({
     type: 'Pods',
     pods: { metric: { name: 'http_requests_per_second' }, target: { type: 'AverageValue', averageValue: '50' } },
   });
+  // dev (Kind) scales on CPU alone; prod also on traffic, through prometheus-adapter (infra/test checks it serves the metric)
+  expect(dev.api.requestsPerSecond).toBeUndefined();
+  expect(hpa(prod).spec.metrics.map((m: Obj) => m.type)).toEqual(['Resource', 'Pods']);
 });
 
 test('sealed secrets join the api and worker environment, not the migrate hook', () => {

@@ -12,6 +12,7 @@ export const CHARTS = {
   'kube-prometheus-stack': { chart: 'kube-prometheus-stack', version: '77.11.1', repo: 'https://prometheus-community.github.io/helm-charts' },
   'argo-cd': { chart: 'argo-cd', version: '8.5.0', repo: 'https://argoproj.github.io/argo-helm' },
   'metrics-server': { chart: 'metrics-server', version: '3.13.0', repo: 'https://kubernetes-sigs.github.io/metrics-server/' },
+  'prometheus-adapter': { chart: 'prometheus-adapter', version: '5.3.0', repo: 'https://prometheus-community.github.io/helm-charts' },
 } as const;
 
 export type ChartKey = keyof typeof CHARTS;

@@ -59,8 +59,8 @@ function podSecurityLabels(environment: Environment): Record<string, Record<stri
 /**
  * Cluster add-ons, each a pinned Helm release with values from infra/values/: ingress-nginx,
  * cert-manager (+ ClusterIssuers), sealed-secrets (with a sealing key Pulumi generates and
- * installs before the controller), kube-prometheus-stack, Argo CD and metrics-server (the
- * resource metrics API behind the api's HPA).
+ * installs before the controller), kube-prometheus-stack, Argo CD, metrics-server (the
+ * resource metrics API behind the api's HPA) and prometheus-adapter (its requests-per-second metric).
  *
  * Order: kube-prometheus-stack first (its CRDs back every add-on's ServiceMonitor), then the
  * rest; ClusterIssuers after cert-manager (CRDs + webhook); the sealing key before sealed-secrets.
@@ -246,9 +246,24 @@ export class Platform extends pulumi.ComponentResource {
       { ...k, dependsOn: args.clusterReady },
     );
 
+    // ---- prometheus-adapter: the custom metrics API (custom.metrics.k8s.io) behind the api HPA's
+    // requests-per-second target, computed by Prometheus from the api's own request counter.
+    const prometheusAdapter = chartRelease(
+      `${name}-prometheus-adapter`,
+      {
+        key: 'prometheus-adapter',
+        releaseName: 'prometheus-adapter',
+        namespace: nsName(NAMESPACES.monitoring),
+        environment: env,
+        // kube-prometheus-stack names its Prometheus Service <release>-prometheus.
+        values: { prometheus: { url: pulumi.interpolate`http://${monitoring.name}-prometheus.${nsName(NAMESPACES.monitoring)}.svc`, port: 9090 } },
+      },
+      afterCrds,
+    );
+
     this.sealingCertificate = sealingCert.certPem;
     this.grafanaAdminPassword = grafanaPassword;
-    this.releases = [monitoring, certManager, ingress, sealedSecrets, this.argocd, metricsServer];
+    this.releases = [monitoring, certManager, ingress, sealedSecrets, this.argocd, metricsServer, prometheusAdapter];
     // Issuers are not releases, but the application's Ingress certificates need them too.
     this.ready = [...this.releases, ...issuers];
     this.registerOutputs({

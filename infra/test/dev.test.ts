@@ -51,7 +51,7 @@ describe('dev inventory', () => {
 
   it('installs every add-on as a Helm release', () => {
     const names = ofType(run, 'kubernetes:helm.sh/v3:Release').map((r) => r.inputs.name).sort();
-    expect(names).toEqual(['argocd', 'cert-manager', 'ingress-nginx', 'kube-prometheus-stack', 'metrics-server', 'sealed-secrets']);
+    expect(names).toEqual(['argocd', 'cert-manager', 'ingress-nginx', 'kube-prometheus-stack', 'metrics-server', 'prometheus-adapter', 'sealed-secrets']);
   });
 
   it('sends every Kubernetes object through the Kind cluster provider, never the ambient kubeconfig', () => {

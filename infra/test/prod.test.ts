@@ -1,6 +1,9 @@
 /** The prod stack (AWS) under Pulumi mocks, with the committed Pulumi.prod.yaml. */
 import * as pulumi from '@pulumi/pulumi';
-import { CHARTS } from '../components/helm';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { parse } from 'yaml';
+import { CHARTS, VALUES_DIR } from '../components/helm';
 import {
   MOCK,
   field,
@@ -23,6 +26,8 @@ import {
 } from './harness';
 import { validateInChild } from '../../charts/test/helpers';
 import { prod as prodManifests } from '../../charts/environments';
+import { API_RPS_METRIC } from '../../charts/goticket';
+import { API as API_ROUTES, REQUESTS } from '../../charts/observability/rules';
 import { PROD_SUBNETS, PROD_VPC_CIDR } from '../config';
 
 /** An IPv4 CIDR as the [first, last] address numbers it covers. */
@@ -78,7 +83,7 @@ describe('prod inventory', () => {
     ['aws:mq/broker:Broker', 1],
     ['aws:ec2/securityGroup:SecurityGroup', 3],
     ['aws:ecr/repository:Repository', 1],
-    ['kubernetes:helm.sh/v3:Release', 6],
+    ['kubernetes:helm.sh/v3:Release', 7],
     ['kubernetes:cert-manager.io/v1:ClusterIssuer', 2],
     ['kubernetes:storage.k8s.io/v1:StorageClass', 1],
     ['kubernetes:argoproj.io/v1alpha1:Application', 1],
@@ -356,6 +361,32 @@ describe('platform on EKS', () => {
     const ms = release(run, 'metrics-server');
     expect(ms.inputs.namespace).toBe('kube-system');
     expect(await valuesFileNames(ms)).toEqual(['metrics-server.yaml']);
+  });
+
+  it('serves the requests-per-second metric the api HPA of dist/prod targets (prometheus-adapter over the platform Prometheus)', async () => {
+    type Hpa = { kind: string; spec: { metrics: { type: string; pods?: { metric: { name: string }; target: { averageValue: string } } }[] } };
+    const hpa = (distObjects('prod') as unknown as Hpa[]).find((o) => o.kind === 'HorizontalPodAutoscaler')!;
+    const pods = hpa.spec.metrics.find((m) => m.type === 'Pods')!.pods!;
+    expect(pods).toEqual({ metric: { name: API_RPS_METRIC }, target: { type: 'AverageValue', averageValue: String(prodManifests.api.requestsPerSecond) } });
+
+    const adapter = release(run, 'prometheus-adapter');
+    expect(adapter.inputs.namespace).toBe('monitoring');
+    expect(adapter.dependsOn).toContain('platform-kube-prometheus-stack');
+    expect(await valuesFileNames(adapter)).toEqual(['prometheus-adapter.yaml']);
+    // the Service kube-prometheus-stack creates for its Prometheus: <release>-prometheus
+    expect(field(adapter, 'values.prometheus')).toEqual({ url: `http://${release(run, 'kube-prometheus-stack').inputs.name}-prometheus.monitoring.svc`, port: 9090 });
+
+    type Rule = { seriesQuery: string; resources: unknown; name: { matches: string; as: string }; metricsQuery: string };
+    const values = parse(fs.readFileSync(path.join(VALUES_DIR, 'prometheus-adapter.yaml'), 'utf8')) as { rules: { default: boolean; custom: Rule[] } };
+    expect(values.rules.default).toBe(false);
+    expect(values.rules.custom).toHaveLength(1);
+    const rule = values.rules.custom[0]!;
+    // served under the name the HPA asks for, per pod, from the counter the recording rules use, API routes only
+    expect(rule.name.as).toBe(API_RPS_METRIC);
+    expect(rule.seriesQuery.startsWith(`${REQUESTS}{`)).toBe(true);
+    expect(rule.resources).toEqual({ overrides: { namespace: { resource: 'namespace' }, pod: { resource: 'pod' } } });
+    expect(rule.metricsQuery).toContain(`{<<.LabelMatchers>>,${API_ROUTES}}`);
+    expect(rule.metricsQuery).toMatch(/^sum\(rate\(<<\.Series>>.*\[2m\]\)\) by \(<<\.GroupBy>>\)$/);
   });
 
   it('issues certificates from Let’s Encrypt (http01 via nginx) with the configured e-mail', () => {

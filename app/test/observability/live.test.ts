@@ -8,11 +8,11 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { stringify } from 'yaml';
+import { parse, stringify } from 'yaml';
 import { DASHBOARDS, panelQueries } from '../../../charts/observability/dashboards';
 import { RECORDING_GROUPS, ruleGroups } from '../../../charts/observability/rules';
 import { call, futureEvent } from '../support/api';
@@ -298,6 +298,31 @@ describe('a real Prometheus scraping the api and the worker', () => {
       return none;
     });
     expect(missing).toEqual([]);
+  });
+
+  test('prometheus-adapter\'s rule (infra/values) yields the api\'s requests per second per pod, the metric its HPA scales on', async () => {
+    type Rule = { seriesQuery: string; metricsQuery: string };
+    const values = parse(readFileSync(path.join(__dirname, '../../../infra/values/prometheus-adapter.yaml'), 'utf8')) as { rules: { custom: Rule[] } };
+    const [rule] = values.rules.custom;
+    // what the adapter asks Prometheus for the api pods of an HPA: its series, then the query with their matchers
+    expect((await instant(rule!.seriesQuery)).some((s) => s.metric.pod === 'goticket-api-0')).toBe(true);
+    const query = rule!.metricsQuery
+      .replace('<<.Series>>', rule!.seriesQuery.slice(0, rule!.seriesQuery.indexOf('{')))
+      .replace('<<.LabelMatchers>>', `namespace="${NAMESPACE}",pod=~"goticket-api-0"`)
+      .replace('<<.GroupBy>>', 'pod');
+    // a rate needs a counter that moves between scrapes (1 s apart): steady reads for 3 s
+    for (let i = 0; i < 30; i++) {
+      expect((await call(`${base}/api/v1/events?limit=1`)).status).toBe(200);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    const perPod = await until('a positive request rate for the api pod', async () => {
+      const result = await instant(query);
+      return result.length === 1 && Number(result[0]!.value[1]) > 0 ? result : undefined;
+    }, 10_000, 500);
+    expect(perPod.map((s) => s.metric)).toEqual([{ pod: 'goticket-api-0' }]);
+    // API routes only: the worker (probes and scrapes) has no API requests to count
+    const worker = await instant(query.replace('goticket-api-0', 'goticket-worker-0'));
+    expect(worker.every((s) => Number(s.value[1]) === 0)).toBe(true);
   });
 
   test('the numbers match the traffic: tickets sold, revenue, sold out, top events by name', async () => {
