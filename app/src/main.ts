@@ -7,8 +7,8 @@
  */
 // First: OpenTelemetry must patch http, express, pg, amqplib before they load (on only with OTEL_EXPORTER_OTLP_ENDPOINT).
 import { shutdownTracing } from './observability/tracing';
-import { randomBytes } from 'node:crypto';
 import express from 'express';
+import { localJwtSecret } from './adapters/local-jwt-secret';
 import { startEmbeddedPostgres } from './adapters/postgres/embedded';
 import { migrate } from './adapters/postgres/migrate';
 import { createPool, postgresHealthCheck } from './adapters/postgres/pool';
@@ -83,7 +83,7 @@ export async function main(role: ProcessRole, config: Config, logger: Logger): P
         pool,
         config,
         logger,
-        jwtSecret: config.auth.jwtSecret ?? ephemeralSecret(logger),
+        jwtSecret: config.auth.jwtSecret ?? localSecret(config.dataDir, logger),
         health,
         metrics: registry,
         isShuttingDown: () => shuttingDown,
@@ -117,10 +117,11 @@ export async function main(role: ProcessRole, config: Config, logger: Logger): P
   }
 }
 
-/** Local runs without JWT_SECRET get a per-process key (production refuses to start without one). */
-function ephemeralSecret(logger: Logger): string {
-  logger.warn('JWT_SECRET is not set: using a random key for this process; tokens will not survive a restart');
-  return randomBytes(48).toString('base64url');
+/** Local runs without JWT_SECRET sign with a key kept in DATA_DIR (production refuses to start without one). */
+function localSecret(dataDir: string, logger: Logger): string {
+  const { secret, file, created } = localJwtSecret(dataDir);
+  logger.warn({ file }, `JWT_SECRET is not set: ${created ? 'generated a local signing key' : 'using the local signing key'} (kept across restarts; production requires JWT_SECRET)`);
+  return secret;
 }
 
 if (require.main === module) {

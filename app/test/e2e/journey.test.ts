@@ -1,3 +1,4 @@
+import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { call, futureEvent } from '../support/api';
 import { freePort } from '../../../scripts/lib/free-port';
@@ -161,12 +162,18 @@ describe('a day in the life of the service', () => {
     for (const secret of [ADMIN.password, USER.password, ORGANIZER.password, userToken]) expect(logs).not.toContain(secret);
   });
 
-  it('shuts down cleanly on SIGTERM and keeps its data across a restart', async () => {
+  it('shuts down cleanly on SIGTERM and keeps its data, and its signed-in users, across a restart', async () => {
     expect(await service.stop()).toBe(0);
     expect(service.output()).toContain('"msg":"stopped"');
     service = await startService(buildRoot, 'all', env);
     api = `${service.url}/api/v1`;
     expect((await call(`${api}/events/${eventId}`)).status).toBe(200);
+    // no JWT_SECRET: the signing key lives beside the data (owner-only), so tokens outlive the process
+    const keyFile = path.join(env.DATA_DIR!, 'jwt.secret');
+    expect(statSync(keyFile).mode & 0o777).toBe(0o600);
+    expect(service.output()).toContain('using the local signing key');
+    expect(service.output()).not.toContain(readFileSync(keyFile, 'utf8').trim());
+    expect((await call(`${api}/users/me`, { token: userToken })).status).toBe(200);
     expect((await login(USER)).accessToken).toBeTruthy();
     expect(service.output()).toMatch(/"outcome":"exists"/);
   });
