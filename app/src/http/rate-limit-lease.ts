@@ -1,4 +1,5 @@
 import type { RateLimiter, RateLimitPolicy, RateLimitVerdict } from '../ports';
+import { setBounded } from '../bounded-map';
 
 interface Lease {
   /** Points taken from the shared store and not handed out yet. */
@@ -154,8 +155,6 @@ export class LeasedRateLimiter implements RateLimiter {
   }
 
   private remember(key: string, lease: Lease): void {
-    this.leases.delete(key);
-    if (this.leases.size >= this.maxKeys) this.leases.delete(this.leases.keys().next().value!);
-    this.leases.set(key, lease);
+    setBounded(this.leases, key, lease, this.maxKeys);
   }
 }

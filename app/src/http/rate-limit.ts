@@ -7,6 +7,7 @@ import type { AuditLog, RateLimiter, RateLimiterFactory, RateLimitPolicy, RateLi
 import { LeasedRateLimiter } from './rate-limit-lease';
 import { callContext } from './routes/context';
 import type { HeaderList } from './security-headers';
+import { setBounded } from '../bounded-map';
 
 export interface RateLimitPolicies {
   /** Failed logins per email + client IP; a successful login clears the count. */
@@ -75,9 +76,7 @@ export function rateLimits(deps: RateLimitDeps): RateLimitMiddleware {
     return rateLimitHeaders(writes.policy, { ...known.verdict, resetMs: known.resetAt - now });
   };
   const rememberWrites = (userId: string, verdict: RateLimitVerdict) => {
-    knownWriters.delete(userId);
-    if (knownWriters.size >= KNOWN_WRITERS_MAX) knownWriters.delete(knownWriters.keys().next().value!);
-    knownWriters.set(userId, { verdict, resetAt: Date.now() + verdict.resetMs });
+    setBounded(knownWriters, userId, { verdict, resetAt: Date.now() + verdict.resetMs }, KNOWN_WRITERS_MAX);
   };
 
   const requests: RequestHandler = async (req, res, next) => {

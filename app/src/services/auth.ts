@@ -4,6 +4,7 @@ import { MAX_PASSWORD_BYTES, MIN_PASSWORD_LENGTH, normalizeEmail, type Actor, ty
 import type { AccessTokenClaims, AccessTokenCodec, AuditLog, Clock, PasswordHasher, RefreshTokenStore, SessionStore, UserStore } from '../ports';
 import type { CallContext } from './context';
 import { TokenVersions } from './token-versions';
+import { setBounded } from '../bounded-map';
 
 export interface TokenPair {
   accessToken: string;
@@ -146,10 +147,7 @@ export class AuthService {
     }
     const claims = this.deps.accessTokens.verify(accessToken);
     const exp = expiryOf(accessToken);
-    if (exp !== null) {
-      if (this.verified.size >= VERIFIED_MAX_ENTRIES) this.verified.delete(this.verified.keys().next().value!);
-      this.verified.set(accessToken, { claims: Object.freeze(claims), expiresAtMs: exp * 1000 });
-    }
+    if (exp !== null) setBounded(this.verified, accessToken, { claims: Object.freeze(claims), expiresAtMs: exp * 1000 }, VERIFIED_MAX_ENTRIES);
     return claims;
   }
 

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Event } from '../domain/event';
 import { cacheLookups, type CacheName } from '../observability/metrics';
 import type { Cache, EventQuery, Page } from '../ports';
+import { setBounded } from '../bounded-map';
 
 const LIST_NAMESPACE = 'events:list';
 /** Ids are UUIDs, which PostgreSQL matches in any case: one namespace per event, whatever the case it was asked in. */
@@ -150,10 +151,7 @@ class LocalSeatMarks {
     if (readAtGeneration !== this.generation) return;
     const expiresAt = Math.min(until, this.now() + this.ttlMs);
     if (expiresAt <= this.now()) return;
-    const key = eventId.toLowerCase();
-    this.marks.delete(key);
-    if (this.marks.size >= LOCAL_MAX_ENTRIES) this.marks.delete(this.marks.keys().next().value!);
-    this.marks.set(key, { bound, stamp, expiresAt });
+    setBounded(this.marks, eventId.toLowerCase(), { bound, stamp, expiresAt }, LOCAL_MAX_ENTRIES);
   }
 
   drop(eventIds: string[]): void {

@@ -1,5 +1,6 @@
 import { cacheLookups } from '../observability/metrics';
 import type { Cache, UserStore } from '../ports';
+import { setBounded } from '../bounded-map';
 
 const GONE = 'gone';
 const namespace = (userId: string) => `user:${userId}`;
@@ -34,7 +35,7 @@ export class TokenVersions {
   private readonly local = new Map<string, { version: number | null; expiresAt: number }>();
   /** Bumped by every change: a version read before a change is not kept after it. */
   private generation = 0;
-  private readonly localHits = cacheLookups.labels('token_version', 'hit');
+  private readonly hits = cacheLookups.labels('token_version', 'hit');
 
   constructor(private readonly deps: TokenVersionsOptions) {
     this.localTtlMs = deps.cache && deps.ttlMs > 0 ? Math.min(deps.localTtlMs ?? 0, deps.ttlMs) : 0;
@@ -46,7 +47,7 @@ export class TokenVersions {
     const kept = this.local.get(userId);
     if (kept) {
       if (kept.expiresAt > this.now()) {
-        this.localHits.inc();
+        this.hits.inc();
         return kept.version;
       }
       this.local.delete(userId);
@@ -55,7 +56,7 @@ export class TokenVersions {
     const cache = this.deps.ttlMs > 0 ? this.deps.cache : undefined;
     const lookup = cache ? await cache.get(namespace(userId), 'version') : null;
     if (typeof lookup?.value === 'string') {
-      this.localHits.inc();
+      this.hits.inc();
       const version = lookup.value === GONE ? null : Number(lookup.value);
       this.keep(userId, version, generation);
       return version;
@@ -88,8 +89,6 @@ export class TokenVersions {
 
   private keep(userId: string, version: number | null, readAtGeneration: number): void {
     if (this.localTtlMs <= 0 || readAtGeneration !== this.generation) return;
-    this.local.delete(userId);
-    if (this.local.size >= LOCAL_MAX_ENTRIES) this.local.delete(this.local.keys().next().value!);
-    this.local.set(userId, { version, expiresAt: this.now() + this.localTtlMs });
+    setBounded(this.local, userId, { version, expiresAt: this.now() + this.localTtlMs }, LOCAL_MAX_ENTRIES);
   }
 }

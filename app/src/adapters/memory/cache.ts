@@ -1,4 +1,5 @@
 import type { Cache, CacheLookup } from '../../ports';
+import { setBounded } from '../../bounded-map';
 
 interface Entry {
   stamp: string;
@@ -41,9 +42,7 @@ export class MemoryCache implements Cache {
   async set(namespace: string, key: string, value: string, ttlMs: number, stamp: string): Promise<void> {
     if (ttlMs <= 0 || stamp !== this.stamp(namespace)) return;
     const id = valueId(namespace, key);
-    this.values.delete(id);
-    this.values.set(id, { stamp, value, expiresAt: this.now() + ttlMs });
-    if (this.values.size > this.maxEntries) this.values.delete(this.values.keys().next().value!);
+    setBounded(this.values, id, { stamp, value, expiresAt: this.now() + ttlMs }, this.maxEntries);
   }
 
   async invalidate(namespaces: readonly string[]): Promise<void> {
