@@ -10,14 +10,13 @@
  * path, a token, no local copy, the limiter has to ask Redis or refuses) goes to Express
  * untouched: it returns false before it has written or taken anything.
  */
-import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../observability/logger';
 import { cacheLookups, httpRequestDuration } from '../observability/metrics';
 import type { LeasedRateLimiter } from './rate-limit-lease';
 import { rateLimitHeaders } from './rate-limit';
-import { REQUEST_ID } from './middleware';
-import type { HeaderList } from './security-headers';
+import { requestIdOf } from './middleware';
+import { directResponseHeaders, type HeaderList } from './security-headers';
 
 /** z.uuid()'s pattern (the route's IdParams): anything else is Express's to refuse. */
 const UUID = /^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[1-8][0-9a-fA-F]{3}-[89abAB][0-9a-fA-F]{3}-[0-9a-fA-F]{12}|00000000-0000-0000-0000-000000000000|ffffffff-ffff-ffff-ffff-ffffffffffff)$/;
@@ -78,13 +77,8 @@ export function eventReadFastPath(deps: FastPathDeps): FastPath {
     }
     hits.inc();
 
-    const incoming = req.headers['x-request-id'];
-    const requestId = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
-    const headers = ['X-Request-Id', requestId, ...security];
-    for (const [name, value] of deps.corsHeaders(req.headers.origin)) headers.push(name, value);
-    for (const [name, value] of limitHeaders) headers.push(name, value);
-    headers.push('Content-Type', 'application/json; charset=utf-8', 'Content-Length', String(json.length));
-    res.writeHead(200, headers);
+    const requestId = requestIdOf(req.headers['x-request-id']);
+    res.writeHead(200, directResponseHeaders(requestId, security, deps.corsHeaders(req.headers.origin), limitHeaders, 'application/json; charset=utf-8', json.length));
     if (method === 'HEAD') res.end();
     else res.end(json);
 

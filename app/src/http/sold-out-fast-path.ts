@@ -22,17 +22,16 @@
  * template; one access-log line each. PostgreSQL stays the authority: this only ever refuses,
  * and only while the marker copy lives (see EventCache).
  */
-import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { SoldOutError } from '../domain/errors';
 import type { Actor } from '../domain/user';
 import type { Logger } from '../observability/logger';
 import { bookingOutcomes, httpRequestDuration } from '../observability/metrics';
-import { REQUEST_ID } from './middleware';
+import { requestIdOf } from './middleware';
 import { PROBLEM_CONTENT_TYPE, toProblem, type Problem } from './problem';
 import { parseInput } from './route';
 import { BookingCreateBody, IdParams } from './schemas';
-import type { HeaderList } from './security-headers';
+import { directResponseHeaders, type HeaderList } from './security-headers';
 
 const UUID_LENGTH = 36;
 const SUFFIX = '/bookings';
@@ -140,15 +139,10 @@ export function soldOutFastPath(deps: SoldOutFastPathDeps): SoldOutFastPath {
     if (bound === null) return express();
 
     soldOut.inc();
-    const incoming = req.headers['x-request-id'];
-    const requestId = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    const requestId = requestIdOf(req.headers['x-request-id']);
     // What the error handler sends for the SoldOutError the route would have thrown.
     const body = Buffer.from(JSON.stringify({ ...problemFor(bound), instance: url }));
-    const headers = ['X-Request-Id', requestId, ...security];
-    for (const [name, value] of deps.corsHeaders(req.headers.origin)) headers.push(name, value);
-    for (const [name, value] of limitHeaders) headers.push(name, value);
-    headers.push('Content-Type', `${PROBLEM_CONTENT_TYPE}; charset=utf-8`, 'Content-Length', String(body.length));
-    res.writeHead(409, headers);
+    res.writeHead(409, directResponseHeaders(requestId, security, deps.corsHeaders(req.headers.origin), limitHeaders, `${PROBLEM_CONTENT_TYPE}; charset=utf-8`, body.length));
     res.end(body);
 
     const seconds = (performance.now() - started) / 1000;
