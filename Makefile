@@ -34,7 +34,7 @@ run: build ## Build, migrate and start the service on :8080 (embedded PostgreSQL
 dev: install ## Start the service in watch mode (restarts on change)
 	$(NPX) tsx watch app/src/main.ts all
 
-lint: install ## eslint (typescript-eslint) over the whole repository
+lint: install ## eslint (typescript-eslint recommendedTypeChecked + layer boundaries) over the whole repository
 	$(NPX) eslint --max-warnings 0 .
 
 fmt: install ## Fix what eslint can fix
