@@ -84,7 +84,7 @@ async function synthHelm(env: Environment, plainDir: string, outdir: string, cha
 
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { outdir: { type: 'string', default: path.join(ROOT, 'dist') } } });
-  const outdir = path.resolve(values.outdir!);
+  const outdir = path.resolve(values.outdir);
   const chartVersion = (JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
   for (const env of ENVIRONMENTS) synthPlain(contextFor(env), path.join(outdir, env.name));
   fs.rmSync(path.join(outdir, 'helm'), { recursive: true, force: true });

@@ -206,7 +206,8 @@ export async function runSmoke(options: SmokeOptions): Promise<SmokeReport> {
       if (response.status === 200) break;
       last = `HTTP ${response.status}`;
     } catch (error) {
-      last = String((error as Error).cause ?? (error as Error).message);
+      const { cause, message } = error as Error;
+      last = cause instanceof Error ? cause.message : typeof cause === 'string' ? cause : message;
     }
     if (Date.now() > deadline) fail(`${options.baseUrl}/healthz/ready not ready after ${options.readyTimeoutMs / 1000}s (${last})`);
     await sleep(2000);
@@ -220,12 +221,12 @@ export async function runSmoke(options: SmokeOptions): Promise<SmokeReport> {
     check(typeof created.body.id === 'string', `register ${name}: no id in ${JSON.stringify(created.body)}`);
     check(created.body.role === 'user', `register ${name}: role is ${String(created.body.role)}, expected user`);
     check(!('password' in created.body) && !('passwordHash' in created.body), `register ${name}: the response leaks a password field`);
-    return { id: created.body.id as string, email, password: pw };
+    return { id: created.body.id, email, password: pw };
   };
   const login = async (user: { email: string; password: string }): Promise<string> => {
     const response = await api.call('POST', '/api/v1/auth/login', { body: { email: user.email, password: user.password }, expect: [200] });
     check(typeof response.body.accessToken === 'string' && response.body.tokenType === 'Bearer', `login ${user.email}: unexpected body ${describe(response.body)}`);
-    return response.body.accessToken as string;
+    return response.body.accessToken;
   };
   const session = async (name: string): Promise<Session> => {
     const user = await register(name);

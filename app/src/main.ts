@@ -54,7 +54,7 @@ export async function main(role: ProcessRole, config: Config, logger: Logger): P
     const backends: Record<string, string> = {};
     if (!databaseUrl) {
       const embedded = await startEmbeddedPostgres(config.dataDir, config.database.embeddedPort, (message) => logger.warn(message));
-      closers.push({ name: 'embedded-postgres', close: embedded.stop });
+      closers.push({ name: 'embedded-postgres', close: () => embedded.stop() });
       databaseUrl = embedded.url;
       backends.postgres = `embedded (${config.dataDir}/postgres, port ${config.database.embeddedPort})`;
     } else {

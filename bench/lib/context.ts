@@ -38,7 +38,7 @@ export async function callApi<T>(url: string, init: { method?: string; token?: s
 
 /** Runs `fn` over `items` with at most `concurrency` in flight. */
 export async function mapConcurrent<T, R>(items: T[], concurrency: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array(items.length);
+  const results = new Array<R>(items.length);
   let next = 0;
   const lanes = Array.from({ length: Math.min(concurrency, items.length) }, async () => {
     for (;;) {

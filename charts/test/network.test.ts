@@ -12,7 +12,7 @@ import { type Obj, matches, ofKind, synth, workloads } from './helpers';
 type Direction = 'Ingress' | 'Egress';
 
 const selector = (sel: Obj | undefined): string => {
-  const labels = Object.entries(sel?.matchLabels ?? {}).map(([k, v]) => `${k}=${v}`);
+  const labels = Object.entries(sel?.matchLabels ?? {}).map(([k, v]) => `${k}=${String(v)}`);
   const expressions = ((sel?.matchExpressions ?? []) as Obj[]).map((e) => `${e.key} ${e.operator} (${(e.values ?? []).join(',')})`);
   return [...labels, ...expressions].sort().join(',') || '*';
 };

@@ -187,7 +187,7 @@ test('every field that differs between dev and prod changes the output (no dead 
   const base = synth(dev);
   for (const key of Object.keys(prod) as (keyof Environment)[]) {
     if (key === 'name' || JSON.stringify(dev[key]) === JSON.stringify(prod[key])) continue;
-    const changed = { ...dev, [key]: prod[key] } as Environment;
+    const changed: Environment = { ...dev, [key]: prod[key] };
     if (key === 'backends') changed.migrationHook = 'PreSync'; // PreSync is invalid with in-cluster backends
     expect([key, differences(base, synth(changed)).length > 0]).toEqual([key, true]);
   }

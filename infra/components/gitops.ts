@@ -64,7 +64,7 @@ export class GitOps extends pulumi.ComponentResource {
 
     if (args.mode === 'direct') {
       const dir = path.join(args.repoRoot, this.sourcePath);
-      if (!fs.existsSync(dir)) pulumi.log.warn(`deployMode direct: ${dir} does not exist yet (run \`make synth\`)`, this);
+      if (!fs.existsSync(dir)) void pulumi.log.warn(`deployMode direct: ${dir} does not exist yet (run \`make synth\`)`, this);
       new k8s.yaml.v2.ConfigGroup(`${name}-manifests`, { files: directManifestFiles(dir) }, k);
       this.registerOutputs({ sourcePath: this.sourcePath });
       return;

@@ -66,7 +66,7 @@ function outputsFor(type: string, name: string, inputs: Record<string, unknown>)
     case 'aws:mq/broker:Broker':
       return { instances: [{ endpoints: [MOCK.mqEndpoint], consoleUrl: 'https://console', ipAddress: '' }] };
     case 'aws:ecr/repository:Repository':
-      return { repositoryUrl: `123456789012.dkr.ecr.eu-west-1.amazonaws.com/${inputs.name}` };
+      return { repositoryUrl: `123456789012.dkr.ecr.eu-west-1.amazonaws.com/${String(inputs.name)}` };
     case 'random:index/randomPassword:RandomPassword':
       return { result: MOCK.password(name) };
     case 'tls:index/privateKey:PrivateKey':
@@ -128,7 +128,7 @@ export async function runProgram(stack: string, config: Record<string, string>):
   await pulumi.runtime.runInPulumiStack(async () => {
     pulumi.runtime.registerStackTransformation((t) => {
       const deps = t.opts.dependsOn;
-      if (Array.isArray(deps)) explicit.set(`${t.type}::${t.name}`, deps.filter(pulumi.Resource.isInstance));
+      if (Array.isArray(deps)) explicit.set(`${t.type}::${t.name}`, deps.filter((dep) => pulumi.Resource.isInstance(dep)));
       else if (pulumi.Resource.isInstance(deps)) explicit.set(`${t.type}::${t.name}`, [deps]);
       const providers = (t.opts as pulumi.ComponentResourceOptions).providers;
       if (providers) providerMaps.set(`${t.type}::${t.name}`, Array.isArray(providers) ? providers : Object.values(providers));
@@ -220,7 +220,7 @@ export function release(run: ProgramRun, releaseName: string): Recorded {
 /** Base names of a Helm release's values files, in order. */
 export async function valuesFileNames(r: Recorded): Promise<string[]> {
   const assets = (r.inputs.valueYamlFiles ?? []) as { path: Promise<string> | string }[];
-  return (await Promise.all(assets.map((a) => a.path))).map((p) => path.basename(p));
+  return (await Promise.all(assets.map((a) => Promise.resolve(a.path)))).map((p) => path.basename(p));
 }
 
 /** A provider reference is `<urn>::<id>`; the URN ends in `pulumi:providers:<pkg>::<name>`. */

@@ -350,7 +350,7 @@ describe('runtime Secret (prod)', () => {
 describe('platform on EKS', () => {
   it('pins every chart and layers the prod values files', async () => {
     for (const r of ofType(run, 'kubernetes:helm.sh/v3:Release')) {
-      expect(Object.values(CHARTS).map((c) => `${c.chart}@${c.version}`)).toContain(`${r.inputs.chart}@${r.inputs.version}`);
+      expect(Object.values(CHARTS).map((c) => `${c.chart}@${c.version}`)).toContain(`${String(r.inputs.chart)}@${String(r.inputs.version)}`);
     }
     expect(await valuesFileNames(release(run, 'ingress-nginx'))).toEqual(['ingress-nginx.yaml', 'ingress-nginx.prod.yaml']);
   });
@@ -374,7 +374,7 @@ describe('platform on EKS', () => {
     expect(adapter.dependsOn).toContain('platform-kube-prometheus-stack');
     expect(await valuesFileNames(adapter)).toEqual(['prometheus-adapter.yaml']);
     // the Service kube-prometheus-stack creates for its Prometheus: <release>-prometheus
-    expect(field(adapter, 'values.prometheus')).toEqual({ url: `http://${release(run, 'kube-prometheus-stack').inputs.name}-prometheus.monitoring.svc`, port: 9090 });
+    expect(field(adapter, 'values.prometheus')).toEqual({ url: `http://${String(release(run, 'kube-prometheus-stack').inputs.name)}-prometheus.monitoring.svc`, port: 9090 });
 
     type Rule = { seriesQuery: string; resources: unknown; name: { matches: string; as: string }; metricsQuery: string };
     const values = parse(fs.readFileSync(path.join(VALUES_DIR, 'prometheus-adapter.yaml'), 'utf8')) as { rules: { default: boolean; custom: Rule[] } };

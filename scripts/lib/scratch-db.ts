@@ -18,7 +18,7 @@ async function asAdmin<T>(adminUrl: string, fn: (client: Client) => Promise<T>):
 }
 
 /** Creates `name` next to the admin URL's database; returns its URL and a drop() that forces sessions out. */
-export async function createScratchDatabase(adminUrl: string, name: string): Promise<{ url: string; drop(): Promise<void> }> {
+export async function createScratchDatabase(adminUrl: string, name: string): Promise<{ url: string; drop: () => Promise<void> }> {
   if (!/^[a-z0-9_]+$/.test(name)) throw new Error(`unsafe database name ${name}`);
   await asAdmin(adminUrl, (client) => client.query(`CREATE DATABASE ${name}`));
   return {

@@ -197,7 +197,7 @@ describe('docker-compose.yml', () => {
     for (const name of ['postgres', 'redis', 'rabbitmq']) {
       expect((services[name]!.healthcheck as Obj).test).toEqual(expect.arrayContaining(['CMD']));
     }
-    for (const service of Object.values(services)) if (service.image) expect(String(service.image)).not.toMatch(/:latest$|^[^:]+$/);
+    for (const service of Object.values(services)) if (service.image) expect(service.image).not.toMatch(/:latest$|^[^:]+$/);
   });
 
   it('publishes ports on 127.0.0.1 only', () => {

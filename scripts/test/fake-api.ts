@@ -35,7 +35,7 @@ export async function startFakeApi(faults: Faults = {}): Promise<{ url: string; 
   const send = (res: ServerResponse, status: number, body?: unknown) => {
     const problem = status >= 400;
     res.writeHead(status, { 'content-type': problem ? 'application/problem+json' : 'application/json', 'x-request-id': String(res.req.headers['x-request-id'] ?? randomUUID()) });
-    res.end(body === undefined ? '' : JSON.stringify(problem ? { type: 'about:blank', title: String(body), status } : body));
+    res.end(body === undefined ? '' : JSON.stringify(problem ? { type: 'about:blank', title: typeof body === 'string' ? body : JSON.stringify(body), status } : body));
   };
 
   const handle = (req: IncomingMessage, res: ServerResponse, raw: string) => {

@@ -49,7 +49,7 @@ export interface AppDeps {
   /** Absent: no rate limits (tests of other concerns). */
   rateLimits?: RateLimitMiddleware;
   /** True once shutdown began: readiness answers 503 so the load balancer drains us. */
-  isShuttingDown(): boolean;
+  isShuttingDown: () => boolean;
 }
 
 export function apiRoutes(deps: Pick<AppDeps, 'auth' | 'users' | 'events' | 'bookings' | 'audit'>): RouteSpec[] {
@@ -152,6 +152,7 @@ export function createApp(deps: AppDeps): Express {
  * compiled TRUST_PROXY), for requests that never become Express requests.
  */
 function expressClientIp(app: Express): (req: IncomingMessage) => string {
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- the getter is called with a receiver of its own below
   const ip = Object.getOwnPropertyDescriptor(express.request, 'ip')!.get!;
   return (req) => (ip.call({ app, headers: req.headers, socket: req.socket, connection: req.socket }) as string | undefined) ?? req.socket.remoteAddress ?? 'unknown';
 }

@@ -56,7 +56,7 @@ export interface RouteSpec<
 export function route<P extends z.ZodType, Q extends z.ZodType, B extends z.ZodType, H extends z.ZodType>(
   spec: RouteSpec<P, Q, B, H>,
 ): RouteSpec {
-  return spec as unknown as RouteSpec;
+  return spec;
 }
 
 /** Path of the first string (key or value) holding U+0000, which PostgreSQL text cannot store. */

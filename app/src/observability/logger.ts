@@ -47,11 +47,12 @@ export function createLogger(options: LoggerOptions): Logger {
     formatters: { level: (label) => ({ level: label }), log: redactFields, bindings: redactFields },
     serializers: { err: redactValue },
     hooks: { logMethod: messageOfError, streamWrite: redactText },
-    mixin: () => Object.assign({}, ...mixins.map((mixin) => mixin())),
+    mixin: () => Object.assign({}, ...mixins.map((mixin) => mixin())) as object,
   };
   const logger = open(options, settings);
   // pino formats a child's own bindings with an identity formatter: redact them on the way in
   // (children inherit this child(), so grandchildren too).
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- called with its receiver below
   const child = logger.child;
   logger.child = function (this: Logger, bindings, childOptions) {
     return child.call(this, redactFields(bindings), childOptions);

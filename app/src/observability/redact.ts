@@ -60,7 +60,7 @@ function redact(value: unknown, depth: number, ancestors: object[]): unknown {
   if (typeof value !== 'object' || value === null) return value;
   if (depth >= MAX_DEPTH) return '[too deep]';
   if (ancestors.includes(value)) return '[Circular]';
-  if (value instanceof Error) return redactObject(stdSerializers.err(value) as unknown as Record<string, unknown>, depth, ancestors);
+  if (value instanceof Error) return redactObject(stdSerializers.err(value), depth, ancestors);
   if (ArrayBuffer.isView(value)) return value;
   const toJSON = (value as { toJSON?: unknown }).toJSON;
   // what JSON.stringify would write: a URL's href, a Date's ISO text

@@ -66,7 +66,7 @@ class LocalCache {
     if (readAtGeneration !== this.generation) return;
     if (this.size >= LOCAL_MAX_ENTRIES || this.chars + value.length > LOCAL_MAX_CHARS) this.clear();
     let entries = this.namespaces.get(namespace);
-    if (!entries) this.namespaces.set(namespace, (entries = new Map()));
+    if (!entries) this.namespaces.set(namespace, (entries = new Map<string, LocalEntry>()));
     const previous = entries.get(key);
     if (previous) this.forget(previous);
     entries.set(key, { value, expiresAt: this.now() + this.ttlMs });

@@ -54,8 +54,8 @@ function spawnService(args: string[], cwd: string, env: Record<string, string>):
       const line = output.split('\n').find((l) => l.includes('listening on'));
       if (line) {
         clearTimeout(timer);
-        child.stdout!.off('data', onData);
-        child.stdout!.on('data', (more: Buffer) => (output += more.toString()));
+        child.stdout.off('data', onData);
+        child.stdout.on('data', (more: Buffer) => (output += more.toString()));
         resolve({
           url: JSON.parse(line).url as string,
           child,
@@ -67,8 +67,8 @@ function spawnService(args: string[], cwd: string, env: Record<string, string>):
         });
       }
     };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stdout.on('data', onData);
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
     void exited.then((code) => {
       clearTimeout(timer);
       reject(new Error(`service exited with ${code} before listening:\n${output}`));

@@ -56,7 +56,7 @@ describe('error → problem+json mapping', () => {
     ['a status that is not a number', Object.assign(new Error('x'), { status: '400' })],
     ['a status that is not an integer', Object.assign(new Error('x'), { status: 400.5 })],
     ['a status below 400', Object.assign(new Error('x'), { statusCode: 302 })],
-    ['a thrown non-error with a status', { status: 400 } as unknown],
+    ['a thrown non-error with a status', { status: 400 }],
   ])('%s stays a bare 500', (_name, error) => {
     expect(toProblem(error)).toMatchObject({ status: 500, body: { type: `${PROBLEM_TYPE_BASE}internal` } });
   });

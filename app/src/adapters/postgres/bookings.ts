@@ -110,7 +110,10 @@ export interface PostgresBookingStoreOptions {
 }
 
 /** A failure one row can cause (data exception, integrity violation): it must not fail the rest of its batch. */
-const isRowLevelError = (error: unknown) => /^2[23]/.test(String((error as { code?: unknown })?.code ?? ''));
+const isRowLevelError = (error: unknown) => {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^2[23]/.test(code);
+};
 
 const refusal = (event: { found: boolean; ended: boolean; available: number }): ReserveResult =>
   !event.found ? { kind: 'event_not_found' } : event.ended ? { kind: 'event_ended' } : { kind: 'sold_out', available: event.available };

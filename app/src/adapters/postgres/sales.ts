@@ -39,7 +39,7 @@ export function sampleTopEvents(pool: Pool, logger: Logger, intervalMs = 10_000)
   };
   const tick = () => (running ??= sample().finally(() => (running = null)));
   void tick();
-  const timer = setInterval(tick, intervalMs);
+  const timer = setInterval(() => void tick(), intervalMs);
   timer.unref();
   return {
     async close() {

@@ -159,7 +159,7 @@ class ConsumerRunner implements Subscription {
       persistent: true,
       headers: {
         ...withoutBrokerDeathHeaders(message.properties.headers),
-        [ROUTING_KEY_HEADER]: message.properties.headers?.[ROUTING_KEY_HEADER] ?? message.fields.routingKey,
+        [ROUTING_KEY_HEADER]: (message.properties.headers?.[ROUTING_KEY_HEADER] as unknown) ?? message.fields.routingKey,
         ...headers,
       },
     };

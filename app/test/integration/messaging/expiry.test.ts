@@ -66,7 +66,7 @@ test('a confirm racing the expiry ends as exactly one of confirmed or expired, n
       const fireIn = r.booking.expiresAt.getTime() - Date.now() - 300 + (i % 46) * 10;
       confirms.push(
         new Promise<[string, string]>((resolve, reject) => {
-          setTimeout(() => fixture.bookings.confirm(r.booking.id).then((c) => resolve([r.booking.id, c.kind]), reject), Math.max(0, fireIn));
+          setTimeout(() => void fixture.bookings.confirm(r.booking.id).then((c) => resolve([r.booking.id, c.kind]), reject), Math.max(0, fireIn));
         }),
       );
       return r.booking.id;
