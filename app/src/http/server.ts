@@ -7,7 +7,17 @@ import type { RequestListener } from 'node:http';
 const connectionsOf = new WeakMap<Server, Set<Socket>>();
 
 export async function listen(handler: RequestListener, host: string, port: number): Promise<{ server: Server; url: string }> {
-  const server = createServer({ requestTimeout: 30_000, headersTimeout: 10_000, maxHeaderSize: 16 * 1024 }, handler);
+  const server = createServer(
+    {
+      requestTimeout: 30_000,
+      headersTimeout: 10_000,
+      // Node compares incomplete requests with the two deadlines above only this often (30 s by
+      // default, so a 10 s header deadline fired after up to 30 s).
+      connectionsCheckingInterval: 1_000,
+      maxHeaderSize: 16 * 1024,
+    },
+    handler,
+  );
   // Longer than a typical load balancer idle timeout, so the balancer closes first.
   server.keepAliveTimeout = 65_000;
   // Per connection, not per request: the hot path pays nothing for shutdown.

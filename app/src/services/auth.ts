@@ -79,8 +79,11 @@ export class AuthService {
   async login(email: string, password: string, context: CallContext): Promise<TokenPair> {
     const user = await this.deps.users.findByEmail(normalizeEmail(email));
     this.dummyHash ??= this.deps.hasher.hash(randomUUID());
-    const valid = await this.deps.hasher.verify(password, user?.passwordHash ?? (await this.dummyHash));
-    if (!user || !valid) {
+    // bcrypt reads 72 bytes: a longer password would match a stored one it merely starts with. No
+    // stored password is longer (assertPasswordPolicy), so it is wrong, at the cost of a verify all the same.
+    const tooLong = Buffer.byteLength(password) > MAX_PASSWORD_BYTES;
+    const valid = await this.deps.hasher.verify(password, (!tooLong && user?.passwordHash) || (await this.dummyHash));
+    if (!user || !valid || tooLong) {
       await this.deps.audit.record({ actorId: user?.id ?? null, action: 'auth.login_failed', target: normalizeEmail(email), ...context });
       throw new InvalidCredentialsError();
     }

@@ -94,3 +94,16 @@ test('every listed action writes one row with actor, target, client IP and reque
   expect(seen.map((r) => r.id)).toEqual(all.map((r) => r.id));
   for (const [requestId] of expected) expect(seen.filter((r) => r.requestId === requestId)).toHaveLength(1);
 });
+
+test('a forged cursor is a 400, whatever number it carries (bigint overflow included), never a 500', async () => {
+  const admin = await api.user('admin');
+  const cursorOf = (text: string) => Buffer.from(text).toString('base64url');
+  for (const forged of ['a:9999999999999999999', 'a:9223372036854775808', 'a:00000000000000000000', 'a:', 'b:1', 'a:-1']) {
+    const page = await call<{ type: string; errors?: Array<{ path: string }> }>(`${api.url}/audit?cursor=${cursorOf(forged)}`, { token: admin.token });
+    expect({ forged, status: page.status, type: page.body.type }).toEqual({ forged, status: 400, type: expect.stringMatching(/validation$/) });
+  }
+  // the largest id bigint holds is still a cursor: it pages from the newest row down
+  const largest = await call<{ items: unknown[] }>(`${api.url}/audit?limit=1&cursor=${cursorOf('a:9223372036854775807')}`, { token: admin.token });
+  expect(largest.status).toBe(200);
+  expect(largest.body.items).toHaveLength(1);
+});

@@ -34,6 +34,10 @@ describe('JWT access tokens', () => {
     ['unknown role', hs256(claims({ role: 'root' }))],
     ['subject not a uuid', hs256(claims({ sub: "1' OR '1'='1" }))],
     ['garbage', 'not.a.jwt'],
+    // RFC 7515 4.1.11: a recipient that does not understand a listed extension must reject the token
+    ['a crit header naming an unknown extension', hs256(claims(), SECRET, { alg: 'HS256', typ: 'JWT', crit: ['exp-policy'], 'exp-policy': 'lenient' })],
+    ['an empty crit header (not allowed either)', hs256(claims(), SECRET, { alg: 'HS256', typ: 'JWT', crit: [] })],
+    ['a crit header that is not a list', hs256(claims(), SECRET, { alg: 'HS256', typ: 'JWT', crit: 'b64' })],
   ];
 
   it.each(rejected)('rejects %s', (_name, token) => {

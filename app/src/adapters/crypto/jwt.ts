@@ -42,12 +42,17 @@ export class JwtAccessTokenCodec implements AccessTokenCodec {
   verify(token: string): AccessTokenClaims {
     let payload: jwt.JwtPayload | string;
     try {
-      payload = jwt.verify(token, this.key, {
+      const verified = jwt.verify(token, this.key, {
         algorithms: [ALGORITHM],
         issuer: this.options.issuer,
         audience: this.options.audience,
         clockTolerance: 5,
+        complete: true,
       });
+      // RFC 7515 4.1.11: extensions listed in `crit` must be understood, and we understand none
+      // (jsonwebtoken ignores the header); an empty or malformed list is invalid as well.
+      if ('crit' in verified.header) throw new UnauthenticatedError('invalid access token');
+      payload = verified.payload;
     } catch (error) {
       const reason = error instanceof jwt.TokenExpiredError ? 'access token expired' : 'invalid access token';
       throw new UnauthenticatedError(reason);

@@ -18,9 +18,12 @@ function encodeAuditCursor(id: string): string {
   return Buffer.from(`a:${id}`).toString('base64url');
 }
 
+/** audit_log.id is a bigint: a larger number would fail in PostgreSQL (a 500), not here. */
+const MAX_BIGINT = 2n ** 63n - 1n;
+
 function decodeAuditCursor(cursor: string): string {
   const match = /^a:(\d{1,19})$/.exec(/^[A-Za-z0-9_-]{1,40}$/.test(cursor) ? Buffer.from(cursor, 'base64url').toString('utf8') : '');
-  if (!match) throw new ValidationError('invalid cursor', [{ path: 'cursor', message: 'is not a cursor returned by this API' }]);
+  if (!match || BigInt(match[1]!) > MAX_BIGINT) throw new ValidationError('invalid cursor', [{ path: 'cursor', message: 'is not a cursor returned by this API' }]);
   return match[1]!;
 }
 
