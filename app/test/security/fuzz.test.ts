@@ -117,9 +117,12 @@ describe.each(endpoints().map((e) => [e.name, e] as const))('%s', (_name, endpoi
         await response.arrayBuffer();
         sent++;
         statuses.set(response.status, (statuses.get(response.status) ?? 0) + 1);
-        // An empty id makes another path (`/events/` is `/events`): only answers of this operation count.
-        const operation = `${endpoint.method} /api/v1${endpoint.name.split(' ')[1]!.replace(/:(\w+)/g, '{$1}')}`;
-        if (!/\/\/|\/$/.test(path)) observed.set(operation, (observed.get(operation) ?? new Set()).add(response.status));
+        // An id of '', '.' or '..' makes another path once the URL is normalized (`/events/.` is
+        // `/events`): only answers of this operation count.
+        const template = endpoint.name.split(' ')[1]!;
+        const operation = `${endpoint.method} /api/v1${template.replace(/:(\w+)/g, '{$1}')}`;
+        const segments = new URL(`${api.url}${path}`).pathname.replace(/^\/api\/v1/, '').split('/');
+        if (segments.length === template.split('/').length && !segments.slice(1).includes('')) observed.set(operation, (observed.get(operation) ?? new Set()).add(response.status));
         return response.status < 500;
       }),
       { numRuns: RUNS, seed: Number(process.env.FUZZ_SEED ?? Date.now() % 2 ** 31) },
