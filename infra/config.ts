@@ -5,25 +5,12 @@
  */
 import * as pulumi from '@pulumi/pulumi';
 import { z } from 'zod';
+import { APP, type EnvName, PROD_NETWORK } from '../platform/contract';
+import { dnsName, ipv4Cidr } from '../platform/validators';
 
-export const PROJECT = 'goticket';
-/** The prod VPC's CIDR; the subnet layout below is cut from it, so prod must use it. */
-export const PROD_VPC_CIDR = '10.0.0.0/16';
-/**
- * The prod subnets, one block per availability zone, fixed rather than left to awsx's allocator:
- * the cdk8s NetworkPolicies allow egress to exactly the data subnets (charts/environments.ts,
- * and infra/test checks the two agree), not to the whole VPC.
- */
-export const PROD_SUBNETS = {
-  /** Load balancers and NAT gateways. */
-  public: ['10.0.0.0/22', '10.0.4.0/22', '10.0.8.0/22'],
-  /** EKS nodes and, through the VPC CNI, their pods. */
-  nodes: ['10.0.32.0/19', '10.0.64.0/19', '10.0.96.0/19'],
-  /** RDS, ElastiCache and Amazon MQ (no route to the internet). */
-  data: ['10.0.128.0/24', '10.0.129.0/24', '10.0.130.0/24'],
-} as const;
+export const PROJECT = APP;
 
-export type Environment = 'dev' | 'prod';
+export type Environment = EnvName;
 
 export class ConfigError extends Error {
   constructor(message: string) {
@@ -34,11 +21,7 @@ export class ConfigError extends Error {
 
 // ---------------------------------------------------------------- value shapes
 
-const HOSTNAME = /^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
-const host = () => z.string().regex(HOSTNAME, 'expected a lower-case DNS name such as tickets.example.com');
-
-const IPV4_CIDR = /^((25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\/(3[0-2]|[12]?\d)$/;
-const cidr = () => z.string().regex(IPV4_CIDR, 'expected an IPv4 CIDR such as 203.0.113.0/24');
+const host = dnsName;
 
 const quantity = () => z.string().regex(/^[1-9]\d*(Mi|Gi|Ti)$/, 'expected a storage size such as 50Gi');
 const retention = () => z.string().regex(/^[1-9]\d*(h|d|w|y)$/, 'expected a Prometheus duration such as 15d');
@@ -88,9 +71,8 @@ const eks = z
     desiredSize: int(1, 100),
     maxSize: int(1, 100),
     diskSizeGb: int(20, 1000).default(50),
-    publicAccessCidrs: z
-      .array(cidr().refine((c) => !c.endsWith('/0'), 'the API endpoint must not be open to the whole internet'))
-      .min(1),
+    // never the whole internet (ipv4Cidr refuses /0)
+    publicAccessCidrs: z.array(ipv4Cidr()).min(1),
     adminRoleArns: z.array(z.string().regex(/^arn:aws[\w-]*:iam::\d{12}:role\/.+$/, 'expected an IAM role ARN')).default([]),
   })
   .strict()
@@ -107,7 +89,9 @@ const prod = z
     acmeEmail: z.email('expected an e-mail address for Let’s Encrypt'),
     network: z
       .object({
-        vpcCidr: z.literal(PROD_VPC_CIDR, `must be ${PROD_VPC_CIDR} (the subnet layout and the NetworkPolicies are cut from it)`).default(PROD_VPC_CIDR),
+        vpcCidr: z
+          .literal(PROD_NETWORK.vpcCidr, `must be ${PROD_NETWORK.vpcCidr} (the subnet layout and the NetworkPolicies are cut from it)`)
+          .default(PROD_NETWORK.vpcCidr),
         availabilityZones: z.literal(3, 'expected 3 (the VPC spans three availability zones)').default(3),
         natGateways: z.enum(['single', 'perAz']),
         flowLogRetentionDays: z.union([z.literal(30), z.literal(90), z.literal(180), z.literal(365)]).default(90),

@@ -3,8 +3,8 @@ import * as path from 'node:path';
 import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
 import { parseAllDocuments } from 'yaml';
+import { ARGOCD, MANIFESTS_DIR, NAMESPACE } from '../../platform/contract';
 import type { Environment } from '../config';
-import { APP_NAMESPACE } from './runtime';
 
 export interface GitOpsArgs {
   environment: Environment;
@@ -22,15 +22,8 @@ export interface GitOpsArgs {
   dependsOn: pulumi.Input<pulumi.Resource>[];
 }
 
-export const APP_PROJECT = 'goticket';
-
 /** Cluster-scoped kinds the Application may apply (dist/<env> holds Namespace goticket). */
 export const CLUSTER_RESOURCES = [{ group: '', kind: 'Namespace' }];
-
-/** The manifests cdk8s synthesizes for an environment, relative to the repository root. */
-export function manifestsPath(environment: Environment): string {
-  return `dist/${environment}`;
-}
 
 /**
  * The files of dist/<env> that `deployMode: direct` applies: every manifest except the
@@ -60,7 +53,7 @@ export class GitOps extends pulumi.ComponentResource {
   constructor(name: string, args: GitOpsArgs, opts?: pulumi.ComponentResourceOptions) {
     super('goticket:gitops:GitOps', name, {}, opts);
     const k = { parent: this, provider: args.provider, dependsOn: args.dependsOn };
-    this.sourcePath = manifestsPath(args.environment);
+    this.sourcePath = MANIFESTS_DIR[args.environment];
 
     if (args.mode === 'direct') {
       const dir = path.join(args.repoRoot, this.sourcePath);
@@ -71,13 +64,13 @@ export class GitOps extends pulumi.ComponentResource {
     }
 
     if (!args.repoUrl) throw new Error('GitOps: repoUrl is required in gitops mode');
-    const destination = { server: 'https://kubernetes.default.svc', namespace: APP_NAMESPACE };
+    const destination = { server: 'https://kubernetes.default.svc', namespace: NAMESPACE };
     const project = new k8s.apiextensions.CustomResource(
       `${name}-project`,
       {
         apiVersion: 'argoproj.io/v1alpha1',
         kind: 'AppProject',
-        metadata: { name: APP_PROJECT, namespace: args.argocdNamespace },
+        metadata: { name: ARGOCD.project, namespace: args.argocdNamespace },
         spec: {
           description: 'GoTicket service manifests (cdk8s output)',
           sourceRepos: [args.repoUrl],
@@ -97,13 +90,13 @@ export class GitOps extends pulumi.ComponentResource {
         apiVersion: 'argoproj.io/v1alpha1',
         kind: 'Application',
         metadata: {
-          name: 'goticket',
+          name: ARGOCD.application,
           namespace: args.argocdNamespace,
           // Deleting the Application (pulumi destroy) deletes what it deployed first.
           finalizers: ['resources-finalizer.argocd.argoproj.io'],
         },
         spec: {
-          project: APP_PROJECT,
+          project: ARGOCD.project,
           source: { repoURL: args.repoUrl, targetRevision: args.revision, path: this.sourcePath, directory: { recurse: false } },
           destination,
           syncPolicy: {

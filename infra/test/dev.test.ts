@@ -26,6 +26,8 @@ import {
   valuesFileNames,
 } from './harness';
 import { validateInChild } from '../../charts/test/helpers';
+import { dev as devManifests } from '../../charts/environments';
+import { serviceStartupTests } from './service-startup';
 
 let run: ProgramRun;
 
@@ -139,6 +141,7 @@ describe('platform on Kind', () => {
   it('has a self-signed ClusterIssuer (and no Let’s Encrypt) created after cert-manager', () => {
     const issuers = ofType(run, 'kubernetes:cert-manager.io/v1:ClusterIssuer').map((r) => field(r, 'metadata.name'));
     expect(issuers).toEqual(['selfsigned']);
+    expect(issuers).toContain(devManifests.clusterIssuer); // the one dist/dev's Ingress names
     expect(field(k8sObject(run, 'cert-manager.io/v1:ClusterIssuer', 'selfsigned'), 'spec')).toEqual({ selfSigned: {} });
   });
 
@@ -153,6 +156,8 @@ describe('platform on Kind', () => {
     expect(field(kps, 'values.grafana.ingress.annotations')).toEqual({ 'cert-manager.io/cluster-issuer': 'selfsigned' });
   });
 });
+
+serviceStartupTests('dev', () => run);
 
 describe('runtime Secret (dev)', () => {
   const secret = () => k8sObject(run, 'core/v1:Secret', 'goticket-runtime');

@@ -40,7 +40,8 @@ export const MOCK = {
   certPem: '-----BEGIN CERTIFICATE-----\nMOCKCERT\n-----END CERTIFICATE-----\n',
   keyPem: '-----BEGIN RSA PRIVATE KEY-----\nMOCKKEY\n-----END RSA PRIVATE KEY-----\n',
   kubeconfig: 'apiVersion: v1\nkind: Config\nclusters: []\n',
-  password: (name: string) => `pw${name.replace(/[^A-Za-z0-9]/g, '')}X9`,
+  /** As long as the longest RandomPassword the program asks for (48), so the service accepts it as a JWT secret. */
+  password: (name: string) => `pw${name.replace(/[^A-Za-z0-9]/g, '')}X9`.padEnd(48, '0'),
 };
 
 function outputsFor(type: string, name: string, inputs: Record<string, unknown>): Record<string, unknown> {

@@ -28,7 +28,10 @@ import { validateInChild } from '../../charts/test/helpers';
 import { prod as prodManifests } from '../../charts/environments';
 import { API_RPS_METRIC } from '../../charts/goticket';
 import { API as API_ROUTES, REQUESTS } from '../../charts/observability/rules';
-import { PROD_SUBNETS, PROD_VPC_CIDR } from '../config';
+import { PROD_NETWORK } from '../../platform/contract';
+import { serviceStartupTests } from './service-startup';
+
+const { subnets: PROD_SUBNETS, vpcCidr: PROD_VPC_CIDR } = PROD_NETWORK;
 
 /** An IPv4 CIDR as the [first, last] address numbers it covers. */
 function range(cidr: string): [number, number] {
@@ -143,7 +146,7 @@ describe('network', () => {
       ['data', PROD_SUBNETS.data, undefined],
     ]);
     const [vpcFirst, vpcLast] = range(PROD_VPC_CIDR);
-    const blocks = Object.values(PROD_SUBNETS).flat().map(range).sort((a, b) => a[0] - b[0]);
+    const blocks = Object.values(PROD_SUBNETS).flat().map((cidr) => range(cidr)).sort((a, b) => a[0] - b[0]);
     for (const [first, last] of blocks) expect(first >= vpcFirst && last <= vpcLast).toBe(true);
     for (let i = 1; i < blocks.length; i++) expect(blocks[i]![0]).toBeGreaterThan(blocks[i - 1]![1]);
   });
@@ -330,6 +333,8 @@ describe('registry (ECR)', () => {
   });
 });
 
+serviceStartupTests('prod', () => run);
+
 describe('runtime Secret (prod)', () => {
   it('is built from the generated credentials and the real endpoints, with TLS URLs, and stays secret', () => {
     const secret = k8sObject(run, 'core/v1:Secret', 'goticket-runtime');
@@ -390,7 +395,7 @@ describe('platform on EKS', () => {
   });
 
   it('issues certificates from Let’s Encrypt (http01 via nginx) with the configured e-mail', () => {
-    const le = k8sObject(run, 'cert-manager.io/v1:ClusterIssuer', 'letsencrypt-prod');
+    const le = k8sObject(run, 'cert-manager.io/v1:ClusterIssuer', prodManifests.clusterIssuer); // the one dist/prod's Ingress names
     expect(field(le, 'spec.acme')).toMatchObject({
       server: 'https://acme-v02.api.letsencrypt.org/directory',
       email: 'platform@goticket.example.com',

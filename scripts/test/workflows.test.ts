@@ -204,15 +204,20 @@ describe('e2e-kind.yml', () => {
     expect(runs).toContain('kind load docker-image "$IMAGE"');
   });
 
-  it('creates the goticket-runtime Secret with generated values for every key the workloads read', () => {
-    const secretStep = steps.find((step) => step.run?.includes('create secret generic goticket-runtime'))!;
-    for (const key of ['DATABASE_URL', 'REDIS_URL', 'AMQP_URL', 'JWT_SECRET', 'POSTGRES_PASSWORD', 'REDIS_PASSWORD', 'RABBITMQ_PASSWORD', 'ADMIN_EMAIL', 'ADMIN_PASSWORD']) {
-      expect(secretStep.run).toContain(`--from-literal=${key}=`);
-    }
-    expect(secretStep.run).toContain('openssl rand');
-    expect(secretStep.run).toContain('::add-mask::');
-    expect(secretStep.run).toContain('postgres://goticket:$pg@postgres:5432/goticket');
-    expect(secretStep.run).toContain('amqp://goticket:$rabbit@rabbitmq:5672');
+  it('creates the runtime Secret through the script that stands in for Pulumi (scripts/kind-manifests.ts imports the contract), then applies it', () => {
+    const secretStep = steps.find((step) => step.run?.includes('--runtime-secret'))!;
+    const lines = secretStep.run!.trim().split('\n');
+    expect(lines).toEqual([
+      'kubectl apply -f "$MANIFESTS/00-namespaces.yaml"',
+      'npx --no-install tsx scripts/kind-manifests.ts --runtime-secret "$RUNNER_TEMP/runtime-secret.yaml" --github-env "$GITHUB_ENV"',
+      'kubectl apply -f "$RUNNER_TEMP/runtime-secret.yaml"',
+      'rm -f "$RUNNER_TEMP/runtime-secret.yaml"',
+    ]);
+    // the pods' label selector comes from the same script (its outputs), not a copy in the workflow
+    expect(steps.filter((step) => step.env?.APP_PODS !== undefined).map((step) => step.env!.APP_PODS)).toEqual([
+      '${{ steps.manifests.outputs.app_pods }}',
+      '${{ steps.manifests.outputs.app_pods }}',
+    ]);
   });
 
   it('applies the rewritten dist/dev, waits, runs the smoke journey through the ingress and keeps logs on failure', () => {
