@@ -138,6 +138,7 @@ export function createStack(cfg: StackConfig, repoRoot: string): StackOutputs {
     provider: cluster.provider,
     mode: cfg.deployMode,
     repoUrl: cfg.gitRepoUrl,
+    repoCredential: cfg.gitRepoCredential ? { username: cfg.gitRepoUsername, secret: cfg.gitRepoCredential } : undefined,
     revision: cfg.gitRevision,
     repoRoot,
     argocdNamespace: ARGOCD.namespace,

@@ -13,6 +13,11 @@ export interface GitOpsArgs {
   mode: 'gitops' | 'direct';
   /** Required for `gitops`. */
   repoUrl?: string;
+  /**
+   * For a private repoUrl: a token (https) or an SSH private key (ssh), from the secret stack config
+   * `gitRepoCredential`. Becomes an Argo CD repository Secret; unset, the repository must be public.
+   */
+  repoCredential?: { username: string; secret: string };
   revision: string;
   /** Repository root on this machine (for `direct`). */
   repoRoot: string;
@@ -21,6 +26,9 @@ export interface GitOpsArgs {
   /** Argo CD, the add-ons whose CRDs the manifests use, and the runtime namespace + Secret. */
   dependsOn: pulumi.Input<pulumi.Resource>[];
 }
+
+/** The Argo CD repository Secret holding gitRepoCredential. */
+export const REPOSITORY_SECRET = `${ARGOCD.project}-repository`;
 
 /** Cluster-scoped kinds the Application may apply (dist/<env> holds Namespace goticket). */
 export const CLUSTER_RESOURCES = [{ group: '', kind: 'Namespace' }];
@@ -65,6 +73,7 @@ export class GitOps extends pulumi.ComponentResource {
 
     if (!args.repoUrl) throw new Error('GitOps: repoUrl is required in gitops mode');
     const destination = { server: 'https://kubernetes.default.svc', namespace: NAMESPACE };
+    const credentials = args.repoCredential ? [this.repositorySecret(name, args.repoUrl, args.repoCredential, args)] : [];
     const project = new k8s.apiextensions.CustomResource(
       `${name}-project`,
       {
@@ -106,9 +115,25 @@ export class GitOps extends pulumi.ComponentResource {
           },
         },
       },
-      { ...k, dependsOn: [project] },
+      { ...k, dependsOn: [project, ...credentials] },
     );
     this.applicationName = app.metadata.name;
     this.registerOutputs({ sourcePath: this.sourcePath, applicationName: this.applicationName });
+  }
+
+  /** Argo CD's declarative repository: a Secret labelled secret-type=repository in its namespace, the value kept secret. */
+  private repositorySecret(name: string, url: string, credential: { username: string; secret: string }, args: GitOpsArgs): k8s.core.v1.Secret {
+    const ssh = !url.startsWith('https://');
+    const auth: Record<string, string> = ssh ? { sshPrivateKey: credential.secret } : { username: credential.username, password: credential.secret };
+    const data: Record<string, string> = { type: 'git', url, ...auth };
+    return new k8s.core.v1.Secret(
+      `${name}-repository`,
+      {
+        metadata: { name: REPOSITORY_SECRET, namespace: args.argocdNamespace, labels: { 'argocd.argoproj.io/secret-type': 'repository' } },
+        type: 'Opaque',
+        stringData: pulumi.secret(data),
+      },
+      { parent: this, provider: args.provider, dependsOn: args.dependsOn },
+    );
   }
 }

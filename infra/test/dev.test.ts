@@ -5,6 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as pulumi from '@pulumi/pulumi';
 import { parse } from 'yaml';
+import { REPOSITORY_SECRET } from '../components/gitops';
 import { CHARTS, VALUES_DIR } from '../components/helm';
 import {
   MOCK,
@@ -237,6 +238,10 @@ describe('GitOps (dev)', () => {
     // The check itself refuses what the project does not list.
     expect(notPermittedByProject(project, [{ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: 'x' } }])).toEqual(['ClusterRole/x (cluster-scoped, not whitelisted)']);
     expect(notPermittedByProject(project, [{ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'x', namespace: 'default' } }])).toHaveLength(1);
+  });
+
+  it('creates no repository credential for a public gitRepoUrl (Argo CD reads it anonymously)', () => {
+    expect(ofType(run, 'kubernetes:core/v1:Secret').map((r) => field(r, 'metadata.name'))).not.toContain(REPOSITORY_SECRET);
   });
 
   it('applies nothing directly (no ConfigGroup) in gitops mode', () => {

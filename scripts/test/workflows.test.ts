@@ -355,6 +355,22 @@ describe('pulumi.yml', () => {
     expect((jobs['up-prod']!.env as Obj).PULUMI_BACKEND_URL).toBe('${{ vars.PULUMI_BACKEND_URL }}');
   });
 
+  it('runs the prod jobs where the EKS API is reachable: a configurable runner, checked before Pulumi starts (break 3)', () => {
+    expect(on.pull_request?.paths).toEqual(expect.arrayContaining(['platform/**']));
+    expect(on.push?.paths).toEqual(expect.arrayContaining(['platform/**']));
+    for (const name of ['preview-prod', 'up-prod']) {
+      const job = jobs[name]!;
+      expect(job['runs-on']).toBe(`\${{ fromJSON(vars.PULUMI_PROD_RUNS_ON || '"ubuntu-24.04"') }}`);
+      const steps = job.steps!;
+      const check = steps.findIndex((step) => step.run === 'npx --no-install tsx scripts/eks-reachable.ts --stack prod');
+      const credentials = steps.findIndex((step) => step.uses?.startsWith('aws-actions/configure-aws-credentials@'));
+      const pulumiStep = steps.findIndex((step) => step.uses?.startsWith('pulumi/actions@') || /pulumi up\b/.test(step.run ?? ''));
+      expect({ name, order: credentials < check && check < pulumiStep }).toEqual({ name, order: true });
+    }
+    // the dev preview needs no cluster and keeps the plain hosted runner
+    expect(jobs['preview-dev']!['runs-on']).toBe('ubuntu-24.04');
+  });
+
   it('runs pulumi up for prod only from main, behind the protected production environment, with the policy pack', () => {
     const ups = Object.entries(jobs).filter(([, job]) => (job.steps ?? []).some((step: Step) => /pulumi up\b/.test(step.run ?? '')));
     expect(ups.map(([name]) => name)).toEqual(['up-prod']);
