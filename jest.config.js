@@ -2,7 +2,7 @@
 /** @type {import('jest').Config} */
 module.exports = {
   testEnvironment: 'node',
-  roots: ['<rootDir>/app', '<rootDir>/charts', '<rootDir>/infra', '<rootDir>/policies', '<rootDir>/scripts'],
+  roots: ['<rootDir>/app', '<rootDir>/platform', '<rootDir>/charts', '<rootDir>/infra', '<rootDir>/policies', '<rootDir>/scripts'],
   testMatch: ['**/*.test.ts'],
   transform: {
     '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.jest.json' }],

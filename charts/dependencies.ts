@@ -8,10 +8,10 @@ import { Chart } from 'cdk8s';
 import { k8s } from 'cdk8s-plus-28';
 import { type Construct } from 'constructs';
 import { type BackendPorts, type Environment, type Resources } from './environments';
+import { APP, IN_CLUSTER_BACKENDS, LABELS, RUNTIME_SECRET } from '../platform/contract';
 import {
   CHART_PROPS,
   type Labels,
-  RUNTIME_SECRET,
   emptyDirVolume,
   hardenedPodSpec,
   meta,
@@ -46,12 +46,13 @@ export interface Dependency {
   container: Pick<k8s.Container, 'env' | 'args' | 'startupProbe' | 'livenessProbe' | 'readinessProbe'>;
 }
 
-const PG_READY = ['pg_isready', '-h', '127.0.0.1', '-U', 'goticket', '-d', 'goticket'];
+const { postgres: PG, redis: REDIS, rabbitmq: RABBITMQ } = IN_CLUSTER_BACKENDS;
+const PG_READY = ['pg_isready', '-h', '127.0.0.1', '-U', PG.user, '-d', PG.database];
 const REDIS_PING = ['redis-cli', 'ping'];
 
 export const IN_CLUSTER_DEPENDENCIES: readonly Dependency[] = [
   {
-    name: 'postgres',
+    name: PG.service,
     port: 'postgres',
     labels: selectorLabels('postgres', 'database'),
     image: 'postgres:16.4',
@@ -59,9 +60,9 @@ export const IN_CLUSTER_DEPENDENCIES: readonly Dependency[] = [
     scratch: ['/var/run/postgresql'],
     container: {
       env: [
-        { name: 'POSTGRES_USER', value: 'goticket' },
-        { name: 'POSTGRES_DB', value: 'goticket' },
-        { name: 'POSTGRES_PASSWORD', valueFrom: secret('POSTGRES_PASSWORD') },
+        { name: 'POSTGRES_USER', value: PG.user },
+        { name: 'POSTGRES_DB', value: PG.database },
+        { name: 'POSTGRES_PASSWORD', valueFrom: secret(PG.passwordKey) },
         // A subdirectory: initdb refuses a mount point that already holds lost+found.
         { name: 'PGDATA', value: '/var/lib/postgresql/data/pgdata' },
       ],
@@ -71,7 +72,7 @@ export const IN_CLUSTER_DEPENDENCIES: readonly Dependency[] = [
     },
   },
   {
-    name: 'redis',
+    name: REDIS.service,
     port: 'redis',
     labels: selectorLabels('redis', 'cache'),
     image: 'redis:7.4.1',
@@ -80,9 +81,9 @@ export const IN_CLUSTER_DEPENDENCIES: readonly Dependency[] = [
     container: {
       args: ['--requirepass', '$(REDIS_PASSWORD)', '--appendonly', 'yes', '--dir', '/data'],
       env: [
-        { name: 'REDIS_PASSWORD', valueFrom: secret('REDIS_PASSWORD') },
+        { name: 'REDIS_PASSWORD', valueFrom: secret(REDIS.passwordKey) },
         // redis-cli reads it, so the probe needs no password on its command line.
-        { name: 'REDISCLI_AUTH', valueFrom: secret('REDIS_PASSWORD') },
+        { name: 'REDISCLI_AUTH', valueFrom: secret(REDIS.passwordKey) },
       ],
       startupProbe: exec(REDIS_PING, 2, 2, 30),
       livenessProbe: exec(REDIS_PING, 10, 2, 3),
@@ -90,7 +91,7 @@ export const IN_CLUSTER_DEPENDENCIES: readonly Dependency[] = [
     },
   },
   {
-    name: 'rabbitmq',
+    name: RABBITMQ.service,
     port: 'amqp',
     labels: selectorLabels('rabbitmq', 'broker'),
     image: 'rabbitmq:3.13.7',
@@ -98,8 +99,8 @@ export const IN_CLUSTER_DEPENDENCIES: readonly Dependency[] = [
     scratch: [],
     container: {
       env: [
-        { name: 'RABBITMQ_DEFAULT_USER', value: 'goticket' },
-        { name: 'RABBITMQ_DEFAULT_PASS', valueFrom: secret('RABBITMQ_PASSWORD') },
+        { name: 'RABBITMQ_DEFAULT_USER', value: RABBITMQ.user },
+        { name: 'RABBITMQ_DEFAULT_PASS', valueFrom: secret(RABBITMQ.passwordKey) },
       ],
       // rabbitmq-diagnostics boots an Erlang VM per call: slow probes, generous timeouts.
       startupProbe: exec(['rabbitmq-diagnostics', '-q', 'ping'], 10, 10, 30),
@@ -132,7 +133,7 @@ export class DependenciesChart extends Chart {
           replicas: 1,
           selector: { matchLabels: dep.labels },
           template: {
-            metadata: { labels: { ...dep.labels, 'app.kubernetes.io/part-of': 'goticket' } },
+            metadata: { labels: { ...dep.labels, [LABELS.partOf]: APP } },
             spec: hardenedPodSpec({
               uid: DEPENDENCY_UID,
               serviceAccountName: dep.name,

@@ -2,8 +2,10 @@
  * Per-environment props: the ONLY place dev and prod differ. Charts read nothing else
  * (no process.env, no branching on the environment's name), which charts/test checks.
  */
+import { CLUSTER_ISSUER_OF, type EnvName, IN_CLUSTER_BACKENDS, MANAGED_BACKEND_PORTS, PROD_NETWORK } from '../platform/contract';
+import { dnsName, ipv4Cidr, problemOf } from '../platform/validators';
 
-export type EnvName = 'dev' | 'prod';
+export type { EnvName };
 export type SpreadPolicy = 'DoNotSchedule' | 'ScheduleAnyway';
 
 export interface Resources {
@@ -92,7 +94,7 @@ export const dev: Environment = {
   name: 'dev',
   image: 'ghcr.io/goticket-platform/goticket:0.1.0',
   host: 'goticket.localtest.me',
-  clusterIssuer: 'selfsigned',
+  clusterIssuer: CLUSTER_ISSUER_OF.dev,
   api: {
     minReplicas: 1,
     maxReplicas: 3,
@@ -102,7 +104,11 @@ export const dev: Environment = {
   worker: { replicas: 1, resources: { cpuRequest: '50m', memoryRequest: '160Mi', cpuLimit: '500m', memoryLimit: '320Mi' } },
   migrate: { resources: { cpuRequest: '50m', memoryRequest: '128Mi', cpuLimit: '500m', memoryLimit: '256Mi' } },
   config: { ...SHARED_CONFIG, LOG_LEVEL: 'debug', BCRYPT_COST: '10', DB_POOL_MAX: '10' },
-  backends: { kind: 'in-cluster', storage: '2Gi', ports: { postgres: 5432, redis: 6379, amqp: 5672 } },
+  backends: {
+    kind: 'in-cluster',
+    storage: '2Gi',
+    ports: { postgres: IN_CLUSTER_BACKENDS.postgres.port, redis: IN_CLUSTER_BACKENDS.redis.port, amqp: IN_CLUSTER_BACKENDS.rabbitmq.port },
+  },
   migrationHook: 'Sync',
   zoneSpread: 'ScheduleAnyway',
   nodeSpread: 'ScheduleAnyway',
@@ -112,7 +118,7 @@ export const prod: Environment = {
   name: 'prod',
   image: 'ghcr.io/goticket-platform/goticket:0.1.0',
   host: 'tickets.goticket.example.com',
-  clusterIssuer: 'letsencrypt-prod',
+  clusterIssuer: CLUSTER_ISSUER_OF.prod,
   api: {
     minReplicas: 3,
     maxReplicas: 12,
@@ -124,9 +130,8 @@ export const prod: Environment = {
   worker: { replicas: 2, resources: { cpuRequest: '100m', memoryRequest: '256Mi', cpuLimit: '1', memoryLimit: '512Mi' } },
   migrate: { resources: { cpuRequest: '100m', memoryRequest: '128Mi', cpuLimit: '1', memoryLimit: '256Mi' } },
   config: { ...SHARED_CONFIG, LOG_LEVEL: 'info', BCRYPT_COST: '12', DB_POOL_MAX: '20' },
-  // RDS 5432, ElastiCache with TLS on 6379, Amazon MQ AMQPS on 5671, all in the data subnets of
-  // the prod VPC (PROD_SUBNETS.data in infra/config.ts; infra/test checks they agree), not the whole VPC.
-  backends: { kind: 'vpc', cidrs: ['10.0.128.0/24', '10.0.129.0/24', '10.0.130.0/24'], ports: { postgres: 5432, redis: 6379, amqp: 5671 } },
+  // RDS, ElastiCache (TLS) and Amazon MQ (AMQPS), all in the data subnets of the prod VPC, not the whole VPC.
+  backends: { kind: 'vpc', cidrs: PROD_NETWORK.subnets.data, ports: MANAGED_BACKEND_PORTS },
   migrationHook: 'PreSync',
   zoneSpread: 'DoNotSchedule',
   nodeSpread: 'ScheduleAnyway',
@@ -142,8 +147,6 @@ export function environment(name: string): Environment {
 
 // ---- validation: a bad environment stops the synth with one line naming the field ----
 
-const DNS_NAME = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
-const CIDR = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/;
 const DIGEST = /@sha256:[a-f0-9]{64}$/;
 const TAG = /:([\w][\w.-]{0,127})$/;
 
@@ -190,7 +193,8 @@ export function validateEnvironment(env: Environment): Environment {
   if (!env.image.startsWith(`${IMAGE}:`) && !env.image.startsWith(`${IMAGE}@`)) fail('image', `must be ${IMAGE} with a tag or digest`);
   const tag = TAG.exec(env.image)?.[1];
   if (!DIGEST.test(env.image) && (!tag || tag === 'latest')) fail('image', 'must pin an immutable tag or a sha256 digest, never :latest');
-  if (!DNS_NAME.test(env.host)) fail('host', 'must be a lowercase DNS name');
+  const hostProblem = problemOf(dnsName(), env.host);
+  if (hostProblem) fail('host', hostProblem);
   if (!/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/.test(env.clusterIssuer)) fail('clusterIssuer', 'must be a resource name');
   const { api } = env;
   if (!Number.isInteger(api.minReplicas) || api.minReplicas < 1) fail('api.minReplicas', 'must be an integer >= 1');
@@ -206,9 +210,8 @@ export function validateEnvironment(env: Environment): Environment {
   if (env.backends.kind === 'vpc') {
     if (env.backends.cidrs.length === 0) fail('backends.cidrs', 'must name at least one CIDR');
     for (const [i, cidr] of env.backends.cidrs.entries()) {
-      const m = CIDR.exec(cidr);
-      if (!m || m.slice(1, 5).some((octet) => Number(octet) > 255) || Number(m[5]) > 32) fail(`backends.cidrs[${i}]`, 'must be an IPv4 CIDR');
-      if (Number(m![5]) === 0) fail(`backends.cidrs[${i}]`, 'must not be the whole internet');
+      const problem = problemOf(ipv4Cidr(), cidr);
+      if (problem) fail(`backends.cidrs[${i}]`, problem);
     }
   }
   for (const [name, port] of Object.entries(env.backends.ports)) {

@@ -6,14 +6,9 @@ import { Chart } from 'cdk8s';
 import { k8s } from 'cdk8s-plus-28';
 import { type Construct } from 'constructs';
 import { type Environment, nodeHeapOptions } from './environments';
+import { APP, APP_PORT, APP_PORT_NAME, CONFIG_MAP, EDGE, NAMESPACE, NAMESPACE_LABELS, RUNTIME_SECRET, SERVICES } from '../platform/contract';
 import {
-  APP,
   CHART_PROPS,
-  CONFIG_MAP,
-  NAMESPACE,
-  PLATFORM,
-  PORT,
-  RUNTIME_SECRET,
   KubeDeploymentWithPreStop,
   checksum,
   emptyDirVolume,
@@ -52,7 +47,7 @@ export function configData(env: Environment): Record<string, string> {
   const { SHUTDOWN_TIMEOUT_SECONDS, ...rest } = env.config;
   return {
     NODE_ENV: 'production',
-    PORT: String(PORT),
+    PORT: String(APP_PORT),
     ...rest,
     SHUTDOWN_TIMEOUT: `${SHUTDOWN_TIMEOUT_SECONDS}s`,
     CORS_ORIGINS: `https://${env.host}`,
@@ -63,7 +58,7 @@ export function terminationGracePeriodSeconds(env: Environment): number {
   return PRE_STOP_SECONDS + env.config.SHUTDOWN_TIMEOUT_SECONDS + GRACE_SLACK_SECONDS;
 }
 
-const httpGet = (path: string): k8s.HttpGetAction => ({ path, port: k8s.IntOrString.fromString('http') });
+const httpGet = (path: string): k8s.HttpGetAction => ({ path, port: k8s.IntOrString.fromString(APP_PORT_NAME) });
 
 /** Startup allows 60 s for boot (migrations run in their own Job); liveness never checks backends. */
 const PROBES: Pick<k8s.Container, 'startupProbe' | 'livenessProbe' | 'readinessProbe'> = {
@@ -80,12 +75,7 @@ export class GoTicketChart extends Chart {
     new k8s.KubeNamespace(this, 'namespace', {
       metadata: {
         name: NAMESPACE,
-        labels: {
-          'app.kubernetes.io/part-of': APP,
-          'pod-security.kubernetes.io/enforce': 'restricted',
-          'pod-security.kubernetes.io/audit': 'restricted',
-          'pod-security.kubernetes.io/warn': 'restricted',
-        },
+        labels: { ...NAMESPACE_LABELS },
         // Pulumi creates it first with the same labels (the runtime Secret lives here): Argo CD must never
         // delete it, neither when pruning (Prune=false) nor when the Application itself is deleted or
         // replaced (Delete=false: its finalizer would otherwise take the Pulumi-owned Secret with it).
@@ -131,7 +121,7 @@ export class GoTicketChart extends Chart {
                   image: env.image,
                   imagePullPolicy: 'IfNotPresent',
                   args: [ENTRY, role],
-                  ports: [{ name: 'http', containerPort: PORT, protocol: 'TCP' }],
+                  ports: [{ name: APP_PORT_NAME, containerPort: APP_PORT, protocol: 'TCP' }],
                   // V8 sizes its heap from the node's memory otherwise, not from this container's limit.
                   env: [{ name: 'NODE_OPTIONS', value: nodeHeapOptions(workload.memoryLimit) }],
                   envFrom,
@@ -149,8 +139,8 @@ export class GoTicketChart extends Chart {
 
       // The worker's Service only exists so Prometheus (ServiceMonitor) can find its /metrics.
       new k8s.KubeService(this, `${role}-service`, {
-        metadata: meta(name(role), labels),
-        spec: { type: 'ClusterIP', selector: labels, ports: [{ name: 'http', port: role === 'api' ? 80 : PORT, targetPort: k8s.IntOrString.fromString('http'), protocol: 'TCP' }] },
+        metadata: meta(SERVICES[role].name, labels),
+        spec: { type: 'ClusterIP', selector: labels, ports: [{ name: APP_PORT_NAME, port: SERVICES[role].port, targetPort: k8s.IntOrString.fromString(APP_PORT_NAME), protocol: 'TCP' }] },
       });
 
       // maxUnavailable (not minAvailable) so a single-replica workload never blocks a node drain.
@@ -191,7 +181,7 @@ export class GoTicketChart extends Chart {
   }
 
   private ingress(env: Environment): void {
-    const backend: k8s.IngressBackend = { service: { name: name('api'), port: { name: 'http' } } };
+    const backend: k8s.IngressBackend = { service: { name: SERVICES.api.name, port: { name: APP_PORT_NAME } } };
     // Only the public surface: /healthz and /metrics stay inside the cluster.
     const paths: k8s.HttpIngressPath[] = [
       { path: '/api', pathType: 'Prefix', backend },
@@ -205,7 +195,7 @@ export class GoTicketChart extends Chart {
         'nginx.ingress.kubernetes.io/proxy-body-size': '1m',
       }),
       spec: {
-        ingressClassName: PLATFORM.ingressClass,
+        ingressClassName: EDGE.ingressClass,
         tls: [{ hosts: [env.host], secretName: `${APP}-tls` }],
         rules: [{ host: env.host, http: { paths } }],
       },

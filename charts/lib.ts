@@ -8,36 +8,19 @@ import { createHash } from 'node:crypto';
 import { type ChartProps } from 'cdk8s';
 import { type Construct } from 'constructs';
 import { k8s } from 'cdk8s-plus-28';
+import { APP, LABELS, NAMESPACE } from '../platform/contract';
 import { type Resources, type SpreadPolicy } from './environments';
-
-export const NAMESPACE = 'goticket';
-export const APP = 'goticket';
-export const PORT = 8080;
-export const CONFIG_MAP = 'goticket-config';
-/** Created by Pulumi (infra/), never by cdk8s: backend URLs and credentials. */
-export const RUNTIME_SECRET = 'goticket-runtime';
-/** The keys of RUNTIME_SECRET the service reads (dev adds the dependencies' passwords). */
-export const RUNTIME_KEYS: readonly string[] = ['DATABASE_URL', 'REDIS_URL', 'AMQP_URL', 'JWT_SECRET'];
-
-/** Where the platform add-ons Pulumi installs run (same in every environment). */
-export const PLATFORM = {
-  ingressNamespace: 'ingress-nginx',
-  ingressPodLabels: { 'app.kubernetes.io/name': 'ingress-nginx' },
-  monitoringNamespace: 'monitoring',
-  prometheusPodLabels: { 'app.kubernetes.io/name': 'prometheus' },
-  ingressClass: 'nginx',
-} as const;
 
 /** Stable names for GitOps: no hashes appended to resource names. */
 export const CHART_PROPS: ChartProps = { disableResourceNameHashes: true };
 
 export type Labels = Record<string, string>;
 
-const COMMON_LABELS: Labels = { 'app.kubernetes.io/part-of': APP, 'app.kubernetes.io/managed-by': 'cdk8s' };
+const COMMON_LABELS: Labels = { [LABELS.partOf]: APP, [LABELS.managedBy]: 'cdk8s' };
 
 /** Selector labels: immutable on Deployments/StatefulSets, so never include a version. */
 export function selectorLabels(name: string, component: string): Labels {
-  return { 'app.kubernetes.io/name': name, 'app.kubernetes.io/component': component };
+  return { [LABELS.name]: name, [LABELS.component]: component };
 }
 
 export function meta(name: string, labels: Labels = {}, annotations?: Record<string, string>): k8s.ObjectMeta {

@@ -8,9 +8,10 @@ import { k8s } from 'cdk8s-plus-28';
 import { type Construct } from 'constructs';
 import { IN_CLUSTER_DEPENDENCIES } from './dependencies';
 import { type Environment } from './environments';
-import { APP, CHART_PROPS, type Labels, PLATFORM, PORT, meta } from './lib';
+import { APP, APP_PORT, EDGE, HTTP_COMPONENTS, LABELS, MONITORING } from '../platform/contract';
+import { CHART_PROPS, type Labels, meta } from './lib';
 
-const APP_PODS: k8s.LabelSelector = { matchLabels: { 'app.kubernetes.io/name': APP } };
+const APP_PODS: k8s.LabelSelector = { matchLabels: { [LABELS.name]: APP } };
 /** cert-manager's HTTP-01 solver pods: their label and the port acmesolver listens on. */
 export const ACME_SOLVER_LABELS = { 'acme.cert-manager.io/http01-solver': 'true' };
 export const ACME_SOLVER_PORT = 8089;
@@ -28,7 +29,7 @@ export class NetworkPoliciesChart extends Chart {
     super(scope, id, CHART_PROPS);
     const { backends } = props.env;
     const policy = (name: string, spec: k8s.NetworkPolicySpec) =>
-      new k8s.KubeNetworkPolicy(this, name, { metadata: meta(name, { 'app.kubernetes.io/name': APP }), spec });
+      new k8s.KubeNetworkPolicy(this, name, { metadata: meta(name, { [LABELS.name]: APP }), spec });
 
     policy('default-deny-all', { podSelector: ALL_PODS, policyTypes: ['Ingress', 'Egress'] });
 
@@ -47,9 +48,9 @@ export class NetworkPoliciesChart extends Chart {
     });
 
     policy('api-from-ingress-nginx', {
-      podSelector: { matchLabels: { 'app.kubernetes.io/name': APP, 'app.kubernetes.io/component': 'api' } },
+      podSelector: { matchLabels: { [LABELS.name]: APP, [LABELS.component]: 'api' } },
       policyTypes: ['Ingress'],
-      ingress: [{ from: [podsIn(PLATFORM.ingressNamespace, PLATFORM.ingressPodLabels)], ports: [tcp(PORT)] }],
+      ingress: [{ from: [podsIn(EDGE.namespace, EDGE.podLabels)], ports: [tcp(APP_PORT)] }],
     });
 
     // cert-manager answers ACME HTTP-01 challenges (letsencrypt-prod) with a short-lived solver pod
@@ -58,16 +59,16 @@ export class NetworkPoliciesChart extends Chart {
     policy('acme-solver-from-ingress-nginx', {
       podSelector: { matchLabels: ACME_SOLVER_LABELS },
       policyTypes: ['Ingress'],
-      ingress: [{ from: [podsIn(PLATFORM.ingressNamespace, PLATFORM.ingressPodLabels)], ports: [tcp(ACME_SOLVER_PORT)] }],
+      ingress: [{ from: [podsIn(EDGE.namespace, EDGE.podLabels)], ports: [tcp(ACME_SOLVER_PORT)] }],
     });
 
     policy('metrics-from-prometheus', {
       podSelector: {
-        matchLabels: { 'app.kubernetes.io/name': APP },
-        matchExpressions: [{ key: 'app.kubernetes.io/component', operator: 'In', values: ['api', 'worker'] }],
+        matchLabels: { [LABELS.name]: APP },
+        matchExpressions: [{ key: LABELS.component, operator: 'In', values: [...HTTP_COMPONENTS] }],
       },
       policyTypes: ['Ingress'],
-      ingress: [{ from: [podsIn(PLATFORM.monitoringNamespace, PLATFORM.prometheusPodLabels)], ports: [tcp(PORT)] }],
+      ingress: [{ from: [podsIn(MONITORING.namespace, MONITORING.prometheusPodLabels)], ports: [tcp(APP_PORT)] }],
     });
 
     // api, worker and the migrate Job reach the backends: by pod label in-cluster, by the data subnets' CIDRs in the VPC.

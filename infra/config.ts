@@ -5,25 +5,12 @@
  */
 import * as pulumi from '@pulumi/pulumi';
 import { z } from 'zod';
+import { APP, type EnvName, PROD_NETWORK } from '../platform/contract';
+import { deliverableEmail, dnsName, placeholderArn, publicDnsName, routableCidr } from '../platform/validators';
 
-export const PROJECT = 'goticket';
-/** The prod VPC's CIDR; the subnet layout below is cut from it, so prod must use it. */
-export const PROD_VPC_CIDR = '10.0.0.0/16';
-/**
- * The prod subnets, one block per availability zone, fixed rather than left to awsx's allocator:
- * the cdk8s NetworkPolicies allow egress to exactly the data subnets (charts/environments.ts,
- * and infra/test checks the two agree), not to the whole VPC.
- */
-export const PROD_SUBNETS = {
-  /** Load balancers and NAT gateways. */
-  public: ['10.0.0.0/22', '10.0.4.0/22', '10.0.8.0/22'],
-  /** EKS nodes and, through the VPC CNI, their pods. */
-  nodes: ['10.0.32.0/19', '10.0.64.0/19', '10.0.96.0/19'],
-  /** RDS, ElastiCache and Amazon MQ (no route to the internet). */
-  data: ['10.0.128.0/24', '10.0.129.0/24', '10.0.130.0/24'],
-} as const;
+export const PROJECT = APP;
 
-export type Environment = 'dev' | 'prod';
+export type Environment = EnvName;
 
 export class ConfigError extends Error {
   constructor(message: string) {
@@ -34,11 +21,18 @@ export class ConfigError extends Error {
 
 // ---------------------------------------------------------------- value shapes
 
-const HOSTNAME = /^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
-const host = () => z.string().regex(HOSTNAME, 'expected a lower-case DNS name such as tickets.example.com');
+const host = dnsName;
 
-const IPV4_CIDR = /^((25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\/(3[0-2]|[12]?\d)$/;
-const cidr = () => z.string().regex(IPV4_CIDR, 'expected an IPv4 CIDR such as 203.0.113.0/24');
+const roleArn = () =>
+  z
+    .string()
+    .regex(/^arn:aws[\w-]*:iam::\d{12}:role\/.+$/, 'expected an IAM role ARN')
+    .pipe(
+      z.string().superRefine((arn, ctx) => {
+        const problem = placeholderArn(arn);
+        if (problem) ctx.addIssue({ code: 'custom', message: problem });
+      }),
+    );
 
 const quantity = () => z.string().regex(/^[1-9]\d*(Mi|Gi|Ti)$/, 'expected a storage size such as 50Gi');
 const retention = () => z.string().regex(/^[1-9]\d*(h|d|w|y)$/, 'expected a Prometheus duration such as 15d');
@@ -59,6 +53,14 @@ const common = {
     .regex(/^(https:\/\/|ssh:\/\/|git@)\S+$/, 'expected a git URL (https://…, ssh://… or git@…)')
     .optional(),
   gitRevision: z.string().regex(/^[\w./-]+$/, 'expected a branch, tag or commit').default('main'),
+  /**
+   * Argo CD's credential for a private gitRepoUrl, set with `pulumi config set --secret`: a token
+   * (GitHub fine-grained PAT with Contents: read, or a deploy token) for https URLs, an SSH private
+   * key (a read-only deploy key) for ssh URLs. Unset: the repository is public.
+   */
+  gitRepoCredential: z.string().min(1).optional(),
+  /** The user name that goes with an https token (GitHub accepts any; GitLab deploy tokens need theirs). */
+  gitRepoUsername: z.string().regex(/^[\w.@-]+$/, 'expected a user name').default('git'),
   host: host(),
   grafanaHost: host(),
   argocdHost: host(),
@@ -88,10 +90,14 @@ const eks = z
     desiredSize: int(1, 100),
     maxSize: int(1, 100),
     diskSizeGb: int(20, 1000).default(50),
-    publicAccessCidrs: z
-      .array(cidr().refine((c) => !c.endsWith('/0'), 'the API endpoint must not be open to the whole internet'))
-      .min(1),
-    adminRoleArns: z.array(z.string().regex(/^arn:aws[\w-]*:iam::\d{12}:role\/.+$/, 'expected an IAM role ARN')).default([]),
+    // never the whole internet (/0) nor a documentation range
+    publicAccessCidrs: z.array(routableCidr()).min(1),
+    /** The role `pulumi up` runs as in CI (pulumi.yml, environment production): cluster admin. */
+    deployRoleArn: roleArn(),
+    /** The role `pulumi preview` runs as on pull requests: read, plus the dry-run writes server-side apply previews need. */
+    previewRoleArn: roleArn(),
+    /** People (SSO roles) who administer the cluster by hand: break-glass. */
+    adminRoleArns: z.array(roleArn()).default([]),
   })
   .strict()
   .refine((e) => e.minSize <= e.desiredSize && e.desiredSize <= e.maxSize, {
@@ -104,10 +110,16 @@ const prod = z
     environment: z.literal('prod'),
     ...common,
     awsRegion: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'expected an AWS region such as eu-west-1'),
-    acmeEmail: z.email('expected an e-mail address for Let’s Encrypt'),
+    acmeEmail: deliverableEmail('expected an e-mail address for Let’s Encrypt'),
+    // A public environment needs names the world resolves to it and Let's Encrypt certifies.
+    host: publicDnsName(),
+    grafanaHost: publicDnsName(),
+    argocdHost: publicDnsName(),
     network: z
       .object({
-        vpcCidr: z.literal(PROD_VPC_CIDR, `must be ${PROD_VPC_CIDR} (the subnet layout and the NetworkPolicies are cut from it)`).default(PROD_VPC_CIDR),
+        vpcCidr: z
+          .literal(PROD_NETWORK.vpcCidr, `must be ${PROD_NETWORK.vpcCidr} (the subnet layout and the NetworkPolicies are cut from it)`)
+          .default(PROD_NETWORK.vpcCidr),
         availabilityZones: z.literal(3, 'expected 3 (the VPC spans three availability zones)').default(3),
         natGateways: z.enum(['single', 'perAz']),
         flowLogRetentionDays: z.union([z.literal(30), z.literal(90), z.literal(180), z.literal(365)]).default(90),
@@ -165,7 +177,7 @@ export type MonitoringConfig = z.infer<typeof monitoring>;
 // ---------------------------------------------------------------- parsing
 
 /** Keys read from the project namespace; objects are structured (YAML maps) config. */
-const STRING_KEYS = ['environment', 'deployMode', 'gitRepoUrl', 'gitRevision', 'host', 'grafanaHost', 'argocdHost', 'acmeEmail'] as const;
+const STRING_KEYS = ['environment', 'deployMode', 'gitRepoUrl', 'gitRevision', 'gitRepoCredential', 'gitRepoUsername', 'host', 'grafanaHost', 'argocdHost', 'acmeEmail'] as const;
 const OBJECT_KEYS = ['monitoring', 'kind', 'network', 'eks', 'database', 'cache', 'broker'] as const;
 
 export type RawConfig = Record<string, unknown>;
@@ -186,6 +198,17 @@ function at(raw: RawConfig, path: readonly PropertyKey[]): unknown {
   return v;
 }
 
+/** An https URL takes a token, an ssh URL a private key (never echoed: it is a secret). */
+function gitCredentialProblem(url: string | undefined, credential: string | undefined): string | undefined {
+  if (credential === undefined) return undefined;
+  if (!url) return 'set only together with gitRepoUrl';
+  const ssh = !url.startsWith('https://');
+  const isKey = /^-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(credential.trim());
+  if (ssh && !isKey) return 'an ssh gitRepoUrl needs an SSH private key (a read-only deploy key)';
+  if (!ssh && (isKey || /\s/.test(credential))) return 'an https gitRepoUrl needs a token (no spaces), not a key';
+  return undefined;
+}
+
 /** Validate raw config; throws a ConfigError whose lines each name one key. */
 export function parseStackConfig(raw: RawConfig): StackConfig {
   const result = schema.safeParse(raw);
@@ -194,6 +217,8 @@ export function parseStackConfig(raw: RawConfig): StackConfig {
     if (cfg.deployMode === 'gitops' && !cfg.gitRepoUrl) {
       throw new ConfigError(`missing config ${keyName(['gitRepoUrl'])} (required when deployMode is gitops)`);
     }
+    const credentialProblem = gitCredentialProblem(cfg.gitRepoUrl, cfg.gitRepoCredential);
+    if (credentialProblem) throw new ConfigError(`invalid config ${keyName(['gitRepoCredential'])}: ${credentialProblem}`);
     return cfg;
   }
   const lines = result.error.issues.map((issue) => {

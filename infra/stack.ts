@@ -6,7 +6,8 @@
 import * as path from 'node:path';
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
-import { defaultTags, type DevConfig, PROD_SUBNETS, type ProdConfig, type StackConfig } from './config';
+import { APP, ARGOCD, IN_CLUSTER_BACKENDS, NAMESPACE, PROD_NETWORK, RUNTIME_SECRET } from '../platform/contract';
+import { defaultTags, type DevConfig, type ProdConfig, type StackConfig } from './config';
 import { Broker } from './components/broker';
 import { Cache } from './components/cache';
 import type { ClusterHandle } from './components/cluster';
@@ -15,9 +16,9 @@ import { EksCluster } from './components/eks-cluster';
 import { GitOps } from './components/gitops';
 import { KindCluster } from './components/kind-cluster';
 import { Network } from './components/network';
-import { NAMESPACES, Platform } from './components/platform';
+import { Platform } from './components/platform';
 import { Registry } from './components/registry';
-import { APP_NAMESPACE, IN_CLUSTER, RUNTIME_SECRET, Runtime, type RuntimeArgs } from './components/runtime';
+import { Runtime, type RuntimeArgs } from './components/runtime';
 
 export interface StackOutputs {
   environment: string;
@@ -52,14 +53,14 @@ function devBacking(cfg: DevConfig, repoRoot: string): Backing {
     clusterName: cfg.kind.clusterName,
     configFile: path.resolve(repoRoot, cfg.kind.configFile),
   });
-  const svc = (s: { host: string; port: number }) => `${s.host}.${APP_NAMESPACE}.svc:${s.port}`;
+  const svc = (s: { service: string; port: number }) => `${s.service}.${NAMESPACE}.svc:${s.port}`;
   return {
     cluster,
     backends: { kind: 'in-cluster' },
     endpoints: {
-      databaseEndpoint: svc(IN_CLUSTER.postgres),
-      cacheEndpoint: svc(IN_CLUSTER.redis),
-      brokerEndpoint: svc(IN_CLUSTER.rabbitmq),
+      databaseEndpoint: svc(IN_CLUSTER_BACKENDS.postgres),
+      cacheEndpoint: svc(IN_CLUSTER_BACKENDS.redis),
+      brokerEndpoint: svc(IN_CLUSTER_BACKENDS.rabbitmq),
     },
   };
 }
@@ -76,7 +77,7 @@ function prodBacking(cfg: ProdConfig): Backing {
     {
       cidrBlock: cfg.network.vpcCidr,
       availabilityZones: cfg.network.availabilityZones,
-      subnets: PROD_SUBNETS,
+      subnets: PROD_NETWORK.subnets,
       natGateways: cfg.network.natGateways,
       flowLogRetentionDays: cfg.network.flowLogRetentionDays,
       clusterName: cfg.eks.clusterName,
@@ -99,7 +100,7 @@ function prodBacking(cfg: ProdConfig): Backing {
   const database = new Database('goticket-db', { ...data, ...cfg.database }, opts);
   const cache = new Cache('goticket-cache', { ...data, ...cfg.cache }, opts);
   const broker = new Broker('goticket-mq', { ...data, ...cfg.broker }, opts);
-  const registry = new Registry('goticket', { repositoryName: 'goticket', untaggedExpiryDays: 14 }, opts);
+  const registry = new Registry('goticket', { repositoryName: APP, untaggedExpiryDays: 14 }, opts);
 
   return {
     cluster,
@@ -137,9 +138,10 @@ export function createStack(cfg: StackConfig, repoRoot: string): StackOutputs {
     provider: cluster.provider,
     mode: cfg.deployMode,
     repoUrl: cfg.gitRepoUrl,
+    repoCredential: cfg.gitRepoCredential ? { username: cfg.gitRepoUsername, secret: cfg.gitRepoCredential } : undefined,
     revision: cfg.gitRevision,
     repoRoot,
-    argocdNamespace: NAMESPACES.argocd,
+    argocdNamespace: ARGOCD.namespace,
     dependsOn: [...platform.ready, runtime],
   });
 
@@ -155,7 +157,7 @@ export function createStack(cfg: StackConfig, repoRoot: string): StackOutputs {
     ...endpoints,
     sealingCertificate: platform.sealingCertificate,
     grafanaAdminPassword: platform.grafanaAdminPassword,
-    runtimeSecret: `${APP_NAMESPACE}/${RUNTIME_SECRET}`,
+    runtimeSecret: `${NAMESPACE}/${RUNTIME_SECRET}`,
     gitopsSource:
       cfg.deployMode === 'gitops' ? `${cfg.gitRepoUrl}@${cfg.gitRevision}:${gitops.sourcePath}` : `${repoRoot}/${gitops.sourcePath} (direct)`,
   };

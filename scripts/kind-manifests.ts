@@ -8,11 +8,23 @@
  *     --image goticket:e2e-<sha> [--api-resources <file of `kubectl api-resources --no-headers`>]
  *
  * Writes <out>/00-namespaces.yaml and <out>/10-resources.yaml, explains on stderr what it
- * changed, and prints `key=value` lines for $GITHUB_OUTPUT on stdout: namespace, host.
+ * changed, and prints `key=value` lines for $GITHUB_OUTPUT on stdout: namespace, host, app_pods
+ * (the label selector of the api and worker pods).
+ *
+ * The e2e cluster has no Pulumi stack, so this script also stands in for its Runtime component:
+ *
+ *   npx tsx scripts/kind-manifests.ts --runtime-secret <file> [--github-env "$GITHUB_ENV"]
+ *
+ * writes the runtime Secret the Pulumi dev stack would create (the contract's keys, fresh random
+ * credentials, URLs built by infra/urls.ts) plus a bootstrap admin, prints `::add-mask::` for
+ * every value, and appends SMOKE_ADMIN_EMAIL / SMOKE_ADMIN_PASSWORD to the --github-env file.
  */
-import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { appendFileSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { parseAllDocuments, stringify } from 'yaml';
+import { amqpUrl, postgresUrl, redisUrl } from '../infra/urls';
+import { APP, HTTP_COMPONENTS, IN_CLUSTER_BACKENDS, LABELS, NAMESPACE, RUNTIME_KEYS, RUNTIME_SECRET, type DependencyKey, type RuntimeKey } from '../platform/contract';
 
 type Obj = Record<string, unknown>;
 
@@ -42,7 +54,7 @@ export function servedKinds(apiResources: string): Set<string> {
 /** True for the service's own image (any registry, tag or digest), not for postgres/redis/rabbitmq. */
 export function isServiceImage(image: string): boolean {
   const repository = image.replace(/@sha256:[0-9a-f]{64}$/, '').replace(/:[^:/]+$/, '');
-  return repository.split('/').at(-1) === 'goticket';
+  return repository.split('/').at(-1) === APP;
 }
 
 function podSpecOf(doc: Obj): Obj | undefined {
@@ -100,18 +112,64 @@ export function readManifests(dir: string): Obj[] {
   );
 }
 
+/** The admin the smoke test signs in as (created by the service at startup from ADMIN_EMAIL/ADMIN_PASSWORD). */
+export const E2E_ADMIN_EMAIL = 'admin@e2e.goticket.test';
+
+/** The runtime Secret of the in-cluster dev backends, as the Pulumi Runtime component builds it, with fresh credentials. */
+export function runtimeSecret(random: (bytes: number) => string = (bytes) => randomBytes(bytes).toString('hex')): Obj {
+  const { postgres: p, redis: r, rabbitmq: q } = IN_CLUSTER_BACKENDS;
+  const pg = random(24);
+  const redis = random(24);
+  const mq = random(24);
+  const data: Record<RuntimeKey | DependencyKey, string> = {
+    [p.passwordKey]: pg,
+    [r.passwordKey]: redis,
+    [q.passwordKey]: mq,
+    DATABASE_URL: postgresUrl({ user: p.user, password: pg, host: p.service, port: p.port, database: p.database, tls: false }),
+    REDIS_URL: redisUrl({ password: redis, host: r.service, port: r.port, tls: false }),
+    AMQP_URL: amqpUrl({ user: q.user, password: mq, host: q.service, port: q.port, tls: false }),
+    JWT_SECRET: random(32),
+  };
+  if (RUNTIME_KEYS.some((key) => !data[key])) throw new Error('runtime Secret: a contract key has no value');
+  return {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: { name: RUNTIME_SECRET, namespace: NAMESPACE, labels: { [LABELS.partOf]: APP } },
+    type: 'Opaque',
+    stringData: { ...data, ADMIN_EMAIL: E2E_ADMIN_EMAIL, ADMIN_PASSWORD: `Adm1n-${random(16)}` },
+  };
+}
+
+/** `app.kubernetes.io/name=goticket,app.kubernetes.io/component in (api,worker)`: the pods that serve HTTP. */
+export const APP_PODS_SELECTOR = `${LABELS.name}=${APP},${LABELS.component} in (${HTTP_COMPONENTS.join(',')})`;
+
+function writeRuntimeSecret(file: string, githubEnv: string | undefined): number {
+  const secret = runtimeSecret();
+  const values = Object.values(secret.stringData as Record<string, string>);
+  // Masked before anything could print them; the e-mail is no secret.
+  for (const value of values) if (value !== E2E_ADMIN_EMAIL) console.log(`::add-mask::${value}`);
+  mkdirSync(dirname(file), { recursive: true });
+  writeFileSync(file, stringify(secret), { mode: 0o600 });
+  const { ADMIN_EMAIL, ADMIN_PASSWORD } = secret.stringData as Record<string, string>;
+  if (githubEnv) appendFileSync(githubEnv, `SMOKE_ADMIN_EMAIL=${ADMIN_EMAIL}\nSMOKE_ADMIN_PASSWORD=${ADMIN_PASSWORD}\n`);
+  console.error(`kind-manifests: wrote Secret ${NAMESPACE}/${RUNTIME_SECRET} (${Object.keys(secret.stringData as object).join(', ')}) to ${file}`);
+  return 0;
+}
+
 function argument(args: string[], name: string): string | undefined {
   const index = args.indexOf(name);
   return index >= 0 ? args[index + 1] : undefined;
 }
 
 export function main(args: string[]): number {
+  const secretFile = argument(args, '--runtime-secret');
+  if (secretFile) return writeRuntimeSecret(secretFile, argument(args, '--github-env'));
   const input = argument(args, '--in');
   const out = argument(args, '--out');
   const image = argument(args, '--image');
   const apiResources = argument(args, '--api-resources');
   if (!input || !out || !image) {
-    console.error('usage: kind-manifests --in dist/dev --out <dir> --image <ref> [--api-resources <file>]');
+    console.error('usage: kind-manifests --in dist/dev --out <dir> --image <ref> [--api-resources <file>]\n       kind-manifests --runtime-secret <file> [--github-env <file>]');
     return 2;
   }
   const result = prepare(readManifests(input), image, apiResources ? servedKinds(readFileSync(apiResources, 'utf8')) : undefined);
@@ -126,8 +184,9 @@ export function main(args: string[]): number {
   console.error(`kind-manifests: ${result.resources.length + result.namespaces.length} objects, ${result.replacedImages} containers now run ${image}`);
   for (const skipped of result.skipped) console.error(`kind-manifests: left out ${skipped}`);
   const namespace = at(result.namespaces[0], 'metadata', 'name');
-  console.log(`namespace=${typeof namespace === 'string' ? namespace : 'goticket'}`);
+  console.log(`namespace=${typeof namespace === 'string' ? namespace : NAMESPACE}`);
   console.log(`host=${result.hosts[0] ?? ''}`);
+  console.log(`app_pods=${APP_PODS_SELECTOR}`);
   return 0;
 }
 

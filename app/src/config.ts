@@ -151,6 +151,9 @@ const ENV = z.object({
 
 export type Config = ReturnType<typeof toConfig>;
 
+/** Every variable the service reads: what the platform may set for it (platform/test checks the cluster sets nothing else). */
+export const CONFIG_VARIABLES: readonly string[] = Object.keys(ENV.shape);
+
 function toConfig(env: z.infer<typeof ENV>) {
   return {
     env: env.NODE_ENV,
@@ -242,6 +245,9 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
   if (env.NODE_ENV === 'production') {
     if (!env.DATABASE_URL) throw new ConfigError('DATABASE_URL', 'is required in production');
     if (!env.JWT_SECRET) throw new ConfigError('JWT_SECRET', 'is required in production');
+    // The in-process stand-ins serve one process: with replicas, rate limits, caches and events would split per pod.
+    if (!env.REDIS_URL) throw new ConfigError('REDIS_URL', 'is required in production (the in-process stand-in is for local runs)');
+    if (!env.AMQP_URL) throw new ConfigError('AMQP_URL', 'is required in production (the in-process stand-in is for local runs)');
     if (env.BCRYPT_COST < 10) throw new ConfigError('BCRYPT_COST', 'must be at least 10 in production');
   }
   if (env.DB_POOL_MIN !== undefined && env.DB_POOL_MIN > env.DB_POOL_MAX) {

@@ -8,34 +8,33 @@ import { ApiObject, Chart } from 'cdk8s';
 import { type Construct } from 'constructs';
 import { k8s } from 'cdk8s-plus-28';
 import { type Environment } from '../environments';
-import { APP, CHART_PROPS, meta, NAMESPACE, selectorLabels } from '../lib';
+import { APP, APP_PORT_NAME, HTTP_COMPONENTS, MONITORING, NAMESPACE } from '../../platform/contract';
+import { CHART_PROPS, meta, selectorLabels } from '../lib';
 import { DASHBOARDS } from './dashboards';
 import { ruleGroups } from './rules';
 
-export const RELEASE_LABEL = { release: 'kube-prometheus-stack' } as const;
-export const COMPONENTS = ['api', 'worker'] as const;
 /** How often Prometheus scrapes the service (the recording rules' 5 min windows hold 20 samples). */
 export const SCRAPE_INTERVAL = '15s';
 
 export class ObservabilityChart extends Chart {
   constructor(scope: Construct, id: string, _props: { env: Environment }) {
     super(scope, id, CHART_PROPS);
-    for (const component of COMPONENTS) {
+    for (const component of HTTP_COMPONENTS) {
       new ApiObject(this, `servicemonitor-${component}`, {
         apiVersion: 'monitoring.coreos.com/v1',
         kind: 'ServiceMonitor',
-        metadata: meta(`${APP}-${component}`, { ...selectorLabels(APP, component), ...RELEASE_LABEL }),
+        metadata: meta(`${APP}-${component}`, { ...selectorLabels(APP, component), ...MONITORING.releaseLabel }),
         spec: {
           selector: { matchLabels: selectorLabels(APP, component) },
           namespaceSelector: { matchNames: [NAMESPACE] },
-          endpoints: [{ port: 'http', path: '/metrics', interval: SCRAPE_INTERVAL, scrapeTimeout: '10s', scheme: 'http' }],
+          endpoints: [{ port: APP_PORT_NAME, path: '/metrics', interval: SCRAPE_INTERVAL, scrapeTimeout: '10s', scheme: 'http' }],
         },
       });
     }
     new ApiObject(this, 'prometheusrule', {
       apiVersion: 'monitoring.coreos.com/v1',
       kind: 'PrometheusRule',
-      metadata: meta(APP, RELEASE_LABEL),
+      metadata: meta(APP, MONITORING.releaseLabel),
       spec: ruleGroups(),
     });
     for (const { name, build } of DASHBOARDS) {

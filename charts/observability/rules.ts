@@ -6,8 +6,9 @@
  * Recording rules use only what the service exports (so they show data wherever it runs);
  * the pod alerts use kube-state-metrics, which kube-prometheus-stack installs.
  */
+import { NAMESPACE } from '../../platform/contract';
+
 export const RUNBOOK_BASE = 'https://github.com/goticket-platform/goticket/blob/main/docs/runbooks';
-export const NAMESPACE = 'goticket';
 
 export interface RecordingRule {
   record: string;

@@ -12,13 +12,15 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { environment } from '../environments';
 import { configData } from '../goticket';
-import { NAMESPACE, RUNTIME_KEYS, RUNTIME_SECRET } from '../lib';
+import { DEPENDENCY_KEYS, NAMESPACE, RUNTIME_KEYS, RUNTIME_SECRET } from '../../platform/contract';
 import { emptySealedSecret, parseSealedSecret, publicKeyFromPem, sealInto, toYaml } from './sealing';
 
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const ENV_VAR = /^[A-Z_][A-Z0-9_]*$/;
 /** Names other owners create: Pulumi (runtime credentials) and cert-manager (TLS). */
 const RESERVED_NAMES = new Set([RUNTIME_SECRET, 'goticket-tls']);
+/** Keys Pulumi writes into RUNTIME_SECRET: the service's, and the dev dependencies' passwords. */
+const PULUMI_KEYS: readonly string[] = [...RUNTIME_KEYS, ...DEPENDENCY_KEYS];
 
 function usage(problem: string): never {
   throw new Error(`${problem}\nusage: npm run seal -- --env <env> --name <secret> --key <KEY> [--cert <pem>] [--dir <folder>] < value`);
@@ -43,7 +45,7 @@ export async function seal(argv: string[]): Promise<string> {
   if (!DNS_SUBDOMAIN.test(name) || name.length > 253) usage(`--name ${name} is not a valid Secret name`);
   if (RESERVED_NAMES.has(name)) usage(`--name ${name} is managed elsewhere (Pulumi or cert-manager)`);
   if (!ENV_VAR.test(key)) usage(`--key ${key} must be an environment variable name (A-Z, 0-9, _): sealed keys join the service's environment`);
-  if (RUNTIME_KEYS.includes(key) || key in configData(env)) usage(`--key ${key} is already set by ${RUNTIME_SECRET} or the ConfigMap; a second source would silently override it`);
+  if (PULUMI_KEYS.includes(key) || key in configData(env)) usage(`--key ${key} is already set by ${RUNTIME_SECRET} or the ConfigMap; a second source would silently override it`);
 
   const dir = values.dir ?? __dirname;
   const certFile = values.cert ?? path.join(dir, `${env.name}.pem`);

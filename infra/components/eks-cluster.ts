@@ -22,6 +22,25 @@ export const VPC_CNI_CONFIGURATION = { enableNetworkPolicy: 'true' } as const;
 
 export const CONTROL_PLANE_LOG_TYPES = ['api', 'audit', 'authenticator', 'controllerManager', 'scheduler'];
 const CLUSTER_ADMIN_POLICY = 'arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy';
+/** Read access to every object, Secrets included (Helm keeps its release state in Secrets; previews diff against it). */
+const ADMIN_VIEW_POLICY = 'arn:aws:eks::aws:cluster-access-policy/AmazonEKSAdminViewPolicy';
+
+/** The Kubernetes group the preview role's access entry maps to; PREVIEW_DRY_RUN grants it the dry-run writes. */
+export const PREVIEW_GROUP = 'goticket-pulumi-preview';
+/**
+ * What `pulumi preview` needs beyond reading: with server-side apply, the Kubernetes provider previews
+ * each object as a dry-run create or patch, and Kubernetes authorizes a dry run as the write it
+ * simulates (there is no dry-run-only verb). So the preview group may create and patch exactly the
+ * kinds this program manages, and nothing else: no delete, no RBAC bind/escalate, no impersonation.
+ * infra/test derives the kinds from what the program registers: a new kind fails until listed here.
+ */
+export const PREVIEW_DRY_RUN = [
+  { apiGroups: [''], resources: ['namespaces', 'secrets'] },
+  { apiGroups: ['storage.k8s.io'], resources: ['storageclasses'] },
+  { apiGroups: ['cert-manager.io'], resources: ['clusterissuers'] },
+  { apiGroups: ['argoproj.io'], resources: ['appprojects', 'applications'] },
+  { apiGroups: ['rbac.authorization.k8s.io'], resources: ['clusterroles', 'clusterrolebindings'] },
+].map((rule) => ({ ...rule, verbs: ['create', 'patch'] }));
 const NODE_POLICIES = {
   worker: 'arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy',
   cni: 'arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy',
@@ -76,15 +95,19 @@ export class EksCluster extends pulumi.ComponentResource implements ClusterHandl
 
     const secretsKey = rotatingKey(`${name}-secrets`, `Envelope encryption of ${s.clusterName} Kubernetes Secrets`, this);
 
-    const accessEntries = Object.fromEntries(
-      s.adminRoleArns.map((arn, i) => [
-        `admin-${i}`,
-        {
-          principalArn: arn,
-          accessPolicies: { admin: { policyArn: CLUSTER_ADMIN_POLICY, accessScope: { type: 'cluster' } } },
-        },
-      ]),
-    );
+    // Who may talk to the API server (authentication mode API: access entries only, no aws-auth).
+    // The CI roles are config, not an afterthought: without an entry `pulumi up` could create the
+    // cluster but no later run could change anything in it.
+    const admin = (principalArn: string) => ({ principalArn, accessPolicies: { admin: { policyArn: CLUSTER_ADMIN_POLICY, accessScope: { type: 'cluster' } } } });
+    const accessEntries = {
+      deploy: admin(s.deployRoleArn),
+      preview: {
+        principalArn: s.previewRoleArn,
+        kubernetesGroups: [PREVIEW_GROUP],
+        accessPolicies: { view: { policyArn: ADMIN_VIEW_POLICY, accessScope: { type: 'cluster' } } },
+      },
+      ...Object.fromEntries(s.adminRoleArns.map((arn, i) => [`admin-${i}`, admin(arn)])),
+    };
 
     const cluster = new eks.Cluster(
       name,
@@ -181,6 +204,20 @@ export class EksCluster extends pulumi.ComponentResource implements ClusterHandl
         allowVolumeExpansion: true,
       },
       { parent: this, provider: this.provider, dependsOn: [ebs] },
+    );
+    const previewRole = new k8s.rbac.v1.ClusterRole(
+      `${name}-preview-dry-run`,
+      { metadata: { name: `${PREVIEW_GROUP}-dry-run` }, rules: PREVIEW_DRY_RUN },
+      { parent: this, provider: this.provider, dependsOn: [nodes] },
+    );
+    new k8s.rbac.v1.ClusterRoleBinding(
+      `${name}-preview-dry-run`,
+      {
+        metadata: { name: `${PREVIEW_GROUP}-dry-run` },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: previewRole.metadata.name },
+        subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'Group', name: PREVIEW_GROUP }],
+      },
+      { parent: this, provider: this.provider },
     );
     this.ready = [nodes, vpcCni, ebs, gp3];
 

@@ -3,8 +3,8 @@ import * as path from 'node:path';
 import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
 import { parseAllDocuments } from 'yaml';
+import { ARGOCD, MANIFESTS_DIR, NAMESPACE } from '../../platform/contract';
 import type { Environment } from '../config';
-import { APP_NAMESPACE } from './runtime';
 
 export interface GitOpsArgs {
   environment: Environment;
@@ -13,6 +13,11 @@ export interface GitOpsArgs {
   mode: 'gitops' | 'direct';
   /** Required for `gitops`. */
   repoUrl?: string;
+  /**
+   * For a private repoUrl: a token (https) or an SSH private key (ssh), from the secret stack config
+   * `gitRepoCredential`. Becomes an Argo CD repository Secret; unset, the repository must be public.
+   */
+  repoCredential?: { username: string; secret: string };
   revision: string;
   /** Repository root on this machine (for `direct`). */
   repoRoot: string;
@@ -22,15 +27,11 @@ export interface GitOpsArgs {
   dependsOn: pulumi.Input<pulumi.Resource>[];
 }
 
-export const APP_PROJECT = 'goticket';
+/** The Argo CD repository Secret holding gitRepoCredential. */
+export const REPOSITORY_SECRET = `${ARGOCD.project}-repository`;
 
 /** Cluster-scoped kinds the Application may apply (dist/<env> holds Namespace goticket). */
 export const CLUSTER_RESOURCES = [{ group: '', kind: 'Namespace' }];
-
-/** The manifests cdk8s synthesizes for an environment, relative to the repository root. */
-export function manifestsPath(environment: Environment): string {
-  return `dist/${environment}`;
-}
 
 /**
  * The files of dist/<env> that `deployMode: direct` applies: every manifest except the
@@ -60,7 +61,7 @@ export class GitOps extends pulumi.ComponentResource {
   constructor(name: string, args: GitOpsArgs, opts?: pulumi.ComponentResourceOptions) {
     super('goticket:gitops:GitOps', name, {}, opts);
     const k = { parent: this, provider: args.provider, dependsOn: args.dependsOn };
-    this.sourcePath = manifestsPath(args.environment);
+    this.sourcePath = MANIFESTS_DIR[args.environment];
 
     if (args.mode === 'direct') {
       const dir = path.join(args.repoRoot, this.sourcePath);
@@ -71,13 +72,14 @@ export class GitOps extends pulumi.ComponentResource {
     }
 
     if (!args.repoUrl) throw new Error('GitOps: repoUrl is required in gitops mode');
-    const destination = { server: 'https://kubernetes.default.svc', namespace: APP_NAMESPACE };
+    const destination = { server: 'https://kubernetes.default.svc', namespace: NAMESPACE };
+    const credentials = args.repoCredential ? [this.repositorySecret(name, args.repoUrl, args.repoCredential, args)] : [];
     const project = new k8s.apiextensions.CustomResource(
       `${name}-project`,
       {
         apiVersion: 'argoproj.io/v1alpha1',
         kind: 'AppProject',
-        metadata: { name: APP_PROJECT, namespace: args.argocdNamespace },
+        metadata: { name: ARGOCD.project, namespace: args.argocdNamespace },
         spec: {
           description: 'GoTicket service manifests (cdk8s output)',
           sourceRepos: [args.repoUrl],
@@ -97,13 +99,13 @@ export class GitOps extends pulumi.ComponentResource {
         apiVersion: 'argoproj.io/v1alpha1',
         kind: 'Application',
         metadata: {
-          name: 'goticket',
+          name: ARGOCD.application,
           namespace: args.argocdNamespace,
           // Deleting the Application (pulumi destroy) deletes what it deployed first.
           finalizers: ['resources-finalizer.argocd.argoproj.io'],
         },
         spec: {
-          project: APP_PROJECT,
+          project: ARGOCD.project,
           source: { repoURL: args.repoUrl, targetRevision: args.revision, path: this.sourcePath, directory: { recurse: false } },
           destination,
           syncPolicy: {
@@ -113,9 +115,25 @@ export class GitOps extends pulumi.ComponentResource {
           },
         },
       },
-      { ...k, dependsOn: [project] },
+      { ...k, dependsOn: [project, ...credentials] },
     );
     this.applicationName = app.metadata.name;
     this.registerOutputs({ sourcePath: this.sourcePath, applicationName: this.applicationName });
+  }
+
+  /** Argo CD's declarative repository: a Secret labelled secret-type=repository in its namespace, the value kept secret. */
+  private repositorySecret(name: string, url: string, credential: { username: string; secret: string }, args: GitOpsArgs): k8s.core.v1.Secret {
+    const ssh = !url.startsWith('https://');
+    const auth: Record<string, string> = ssh ? { sshPrivateKey: credential.secret } : { username: credential.username, password: credential.secret };
+    const data: Record<string, string> = { type: 'git', url, ...auth };
+    return new k8s.core.v1.Secret(
+      `${name}-repository`,
+      {
+        metadata: { name: REPOSITORY_SECRET, namespace: args.argocdNamespace, labels: { 'argocd.argoproj.io/secret-type': 'repository' } },
+        type: 'Opaque',
+        stringData: pulumi.secret(data),
+      },
+      { parent: this, provider: args.provider, dependsOn: args.dependsOn },
+    );
   }
 }

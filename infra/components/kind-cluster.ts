@@ -27,10 +27,24 @@ export function kindVersionGuard(min = KIND_MIN_VERSION): string {
   );
 }
 
+/** Prints the cluster's kubeconfig, or stops with one line when the cluster is gone (`make kind-down`). */
+export function kubeconfigCommand(clusterName: string): string {
+  return (
+    `kind get kubeconfig --name ${clusterName} 2>/dev/null || ` +
+    `{ echo "Kind cluster ${clusterName} does not exist (deleted outside Pulumi?): make kind-up, then pulumi up again" >&2; exit 1; }`
+  );
+}
+
 /**
  * dev: a local Kind cluster. `kind create cluster` runs only when the cluster does not exist
  * yet, so `make kind-up` followed by `pulumi up -s dev` works; `pulumi destroy` deletes it.
  * A kind older than KIND_MIN_VERSION stops `pulumi up` with one line.
+ *
+ * Two lifecycle rules keep the stack and the cluster together:
+ * - a changed kind-config.yaml replaces the cluster delete-first: create-first would find the old
+ *   cluster (a no-op create) and then delete it, leaving none;
+ * - the kubeconfig is read on every preview and up (an invoke, not a stored Command output), so a
+ *   cluster recreated outside Pulumi (`make kind-down && make kind-up`: new CA, new port) is picked up.
  */
 export class KindCluster extends pulumi.ComponentResource implements ClusterHandle {
   readonly clusterName: pulumi.Output<string>;
@@ -55,17 +69,14 @@ export class KindCluster extends pulumi.ComponentResource implements ClusterHand
         // A changed kind-config.yaml needs a new cluster (port mappings are fixed at creation).
         triggers: [configHash],
       },
-      { parent: this },
+      { parent: this, deleteBeforeReplace: true },
     );
 
-    const kubeconfig = new command.local.Command(
-      `${name}-kubeconfig`,
-      { create: `kind get kubeconfig --name ${n}`, triggers: [configHash] },
-      { parent: this, dependsOn: [cluster], additionalSecretOutputs: ['stdout'] },
-    );
+    // Read after the create (the command waits for its id), then on every run.
+    const kubeconfig = command.local.runOutput({ command: cluster.id.apply(() => kubeconfigCommand(n)) });
 
     this.clusterName = pulumi.output(n);
-    this.kubeconfig = pulumi.secret(kubeconfig.stdout);
+    this.kubeconfig = pulumi.secret(kubeconfig.apply((result) => result.stdout ?? ''));
     this.provider = new k8s.Provider(
       `${name}-k8s`,
       { kubeconfig: this.kubeconfig, deleteUnreachable: true },

@@ -1,6 +1,7 @@
 import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
 import * as tls from '@pulumi/tls';
+import { ARGOCD, CERT_MANAGER, CLUSTER_ISSUER_OF, CLUSTER_ISSUERS, EDGE, MONITORING, PLATFORM_POD_SECURITY } from '../../platform/contract';
 import type { Environment, MonitoringConfig } from '../config';
 import { chartRelease } from './helm';
 import { generatedSecret } from './passwords';
@@ -19,10 +20,10 @@ export interface PlatformArgs {
 }
 
 export const NAMESPACES = {
-  ingress: 'ingress-nginx',
-  certManager: 'cert-manager',
-  monitoring: 'monitoring',
-  argocd: 'argocd',
+  ingress: EDGE.namespace,
+  certManager: CERT_MANAGER.namespace,
+  monitoring: MONITORING.namespace,
+  argocd: ARGOCD.namespace,
   sealedSecrets: 'kube-system',
   metricsServer: 'kube-system',
 } as const;
@@ -32,28 +33,18 @@ export const SEALING_KEY = {
   label: 'sealedsecrets.bitnami.com/sealed-secrets-key',
 } as const;
 
-export const ISSUERS = { selfSigned: 'selfsigned', letsEncrypt: 'letsencrypt-prod' } as const;
-
-/** The ClusterIssuer Ingresses of an environment name (cert-manager.io/cluster-issuer). */
-export function issuerFor(environment: Environment): string {
-  return environment === 'prod' ? ISSUERS.letsEncrypt : ISSUERS.selfSigned;
-}
-
-/** Pod Security admission per add-on namespace: as strict as each add-on allows. */
+/** Pod Security admission per add-on namespace (the contract's levels): as strict as each add-on allows. */
 function podSecurityLabels(environment: Environment): Record<string, Record<string, string>> {
-  const level = (enforce: string) => ({
-    'pod-security.kubernetes.io/enforce': enforce,
-    'pod-security.kubernetes.io/audit': 'restricted',
-    'pod-security.kubernetes.io/warn': 'restricted',
-  });
-  return {
-    // Kind's controller binds host ports (not allowed by baseline).
-    [NAMESPACES.ingress]: level(environment === 'dev' ? 'privileged' : 'baseline'),
-    [NAMESPACES.certManager]: level('restricted'),
-    // node-exporter needs the host network, PID namespace and filesystem.
-    [NAMESPACES.monitoring]: level('privileged'),
-    [NAMESPACES.argocd]: level('baseline'),
-  };
+  return Object.fromEntries(
+    Object.entries(PLATFORM_POD_SECURITY).map(([namespace, level]) => [
+      namespace,
+      {
+        'pod-security.kubernetes.io/enforce': typeof level === 'string' ? level : level[environment],
+        'pod-security.kubernetes.io/audit': 'restricted',
+        'pod-security.kubernetes.io/warn': 'restricted',
+      },
+    ]),
+  );
 }
 
 /**
@@ -85,11 +76,11 @@ export class Platform extends pulumi.ComponentResource {
     super('goticket:platform:Platform', name, {}, opts);
     const env = args.environment;
     const k = { parent: this, provider: args.provider };
-    this.clusterIssuer = issuerFor(env);
+    this.clusterIssuer = CLUSTER_ISSUER_OF[env];
     this.grafanaUrl = `https://${args.grafanaHost}`;
     this.argocdUrl = `https://${args.argocdHost}`;
     const ingressTls = (host: string, secretName: string) => ({
-      ingressClassName: 'nginx',
+      ingressClassName: EDGE.ingressClass,
       annotations: { 'cert-manager.io/cluster-issuer': this.clusterIssuer },
       hosts: [host],
       tls: [{ secretName, hosts: [host] }],
@@ -119,7 +110,7 @@ export class Platform extends pulumi.ComponentResource {
       `${name}-kube-prometheus-stack`,
       {
         key: 'kube-prometheus-stack',
-        releaseName: 'kube-prometheus-stack',
+        releaseName: MONITORING.releaseName,
         namespace: nsName(NAMESPACES.monitoring),
         environment: env,
         values: {
@@ -161,16 +152,16 @@ export class Platform extends pulumi.ComponentResource {
         { apiVersion: 'cert-manager.io/v1', kind: 'ClusterIssuer', metadata: { name: issuerName }, spec },
         { ...k, dependsOn: [certManager] },
       );
-    const issuers = [issuer(ISSUERS.selfSigned, { selfSigned: {} })];
+    const issuers = [issuer(CLUSTER_ISSUERS.selfSigned, { selfSigned: {} })];
     if (env === 'prod') {
       if (!args.acmeEmail) throw new Error('Platform: acmeEmail is required in prod');
       issuers.push(
-        issuer(ISSUERS.letsEncrypt, {
+        issuer(CLUSTER_ISSUERS.letsEncrypt, {
           acme: {
             server: 'https://acme-v02.api.letsencrypt.org/directory',
             email: args.acmeEmail,
             privateKeySecretRef: { name: 'letsencrypt-prod-account-key' },
-            solvers: [{ http01: { ingress: { ingressClassName: 'nginx' } } }],
+            solvers: [{ http01: { ingress: { ingressClassName: EDGE.ingressClass } } }],
           },
         }),
       );
@@ -179,13 +170,13 @@ export class Platform extends pulumi.ComponentResource {
     // ---- ingress-nginx
     const ingress = chartRelease(
       `${name}-ingress-nginx`,
-      { key: 'ingress-nginx', releaseName: 'ingress-nginx', namespace: nsName(NAMESPACES.ingress), environment: env },
+      { key: 'ingress-nginx', releaseName: EDGE.releaseName, namespace: nsName(NAMESPACES.ingress), environment: env },
       afterCrds,
     );
     if (env === 'prod') {
       const svc = k8s.core.v1.Service.get(
         `${name}-ingress-lb`,
-        `${NAMESPACES.ingress}/ingress-nginx-controller`,
+        `${NAMESPACES.ingress}/${EDGE.service}`,
         { ...k, dependsOn: [ingress] },
       );
       this.ingressAddress = svc.status.loadBalancer.ingress.apply((i) => i?.[0]?.hostname ?? i?.[0]?.ip ?? '');

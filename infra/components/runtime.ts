@@ -1,10 +1,8 @@
 import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
+import { APP, IN_CLUSTER_BACKENDS, LABELS, NAMESPACE, NAMESPACE_LABELS, RUNTIME_SECRET, type BackendUrlKey, type DependencyKey, type RuntimeKey } from '../../platform/contract';
 import { amqpUrl, postgresUrl, redisUrl } from '../urls';
 import { generatedSecret } from './passwords';
-
-export const APP_NAMESPACE = 'goticket';
-export const RUNTIME_SECRET = 'goticket-runtime';
 
 /** The managed services' coordinates and generated credentials (prod). */
 export interface ManagedBackends {
@@ -25,12 +23,36 @@ export interface RuntimeArgs {
   dependsOn?: pulumi.Input<pulumi.Resource>[];
 }
 
-/** The in-cluster services of the dev stack (charts/dependencies.ts), in namespace goticket. */
-export const IN_CLUSTER = {
-  postgres: { host: 'postgres', port: 5432, user: 'goticket', database: 'goticket' },
-  redis: { host: 'redis', port: 6379 },
-  rabbitmq: { host: 'rabbitmq', port: 5672, user: 'goticket' },
-} as const;
+type BackendUrls = Record<BackendUrlKey, pulumi.Output<string>>;
+
+/** prod: TLS URLs of the managed services with their generated credentials. */
+function managedUrls({ database: db, cache, broker }: ManagedBackends): BackendUrls {
+  return {
+    DATABASE_URL: pulumi
+      .all([db.host, db.password])
+      .apply(([host, password]) => postgresUrl({ user: db.user, password, host, port: db.port, database: db.name, tls: true })),
+    REDIS_URL: pulumi.all([cache.host, cache.authToken]).apply(([host, password]) => redisUrl({ password, host, port: cache.port, tls: true })),
+    AMQP_URL: pulumi
+      .all([broker.host, broker.password])
+      .apply(([host, password]) => amqpUrl({ user: broker.user, password, host, port: broker.port, tls: true })),
+  };
+}
+
+/** dev: generated passwords for the in-cluster dependencies (which read them too) and the URLs built from them. */
+function inClusterUrls(name: string, parent: pulumi.Resource): BackendUrls & Record<DependencyKey, pulumi.Output<string>> {
+  const { postgres: p, redis: r, rabbitmq: q } = IN_CLUSTER_BACKENDS;
+  const pg = generatedSecret(`${name}-postgres-password`, 32, parent);
+  const redis = generatedSecret(`${name}-redis-password`, 32, parent);
+  const mq = generatedSecret(`${name}-rabbitmq-password`, 32, parent);
+  return {
+    [p.passwordKey]: pg,
+    [r.passwordKey]: redis,
+    [q.passwordKey]: mq,
+    DATABASE_URL: pg.apply((password) => postgresUrl({ user: p.user, password, host: p.service, port: p.port, database: p.database, tls: false })),
+    REDIS_URL: redis.apply((password) => redisUrl({ password, host: r.service, port: r.port, tls: false })),
+    AMQP_URL: mq.apply((password) => amqpUrl({ user: q.user, password, host: q.service, port: q.port, tls: false })),
+  };
+}
 
 /**
  * The application namespace (Pod Security "restricted") and the `goticket-runtime` Secret:
@@ -48,51 +70,21 @@ export class Runtime extends pulumi.ComponentResource {
     const ns = new k8s.core.v1.Namespace(
       `${name}-ns`,
       {
-        metadata: {
-          name: APP_NAMESPACE,
-          labels: {
-            'pod-security.kubernetes.io/enforce': 'restricted',
-            'pod-security.kubernetes.io/audit': 'restricted',
-            'pod-security.kubernetes.io/warn': 'restricted',
-            'app.kubernetes.io/part-of': 'goticket',
-          },
-        },
+        metadata: { name: NAMESPACE, labels: { ...NAMESPACE_LABELS } },
       },
       { ...k, dependsOn: args.dependsOn },
     );
 
     // 48 alphanumerics ≈ 285 bits, well over the service's 32-byte minimum.
     const jwt = generatedSecret(`${name}-jwt-secret`, 48, this);
-    const data: Record<string, pulumi.Output<string>> = { JWT_SECRET: jwt };
-    const b = args.backends;
-    if (b.kind === 'managed') {
-      const { database: db, cache, broker } = b;
-      data.DATABASE_URL = pulumi
-        .all([db.host, db.password])
-        .apply(([host, password]) => postgresUrl({ user: db.user, password, host, port: db.port, database: db.name, tls: true }));
-      data.REDIS_URL = pulumi
-        .all([cache.host, cache.authToken])
-        .apply(([host, password]) => redisUrl({ password, host, port: cache.port, tls: true }));
-      data.AMQP_URL = pulumi
-        .all([broker.host, broker.password])
-        .apply(([host, password]) => amqpUrl({ user: broker.user, password, host, port: broker.port, tls: true }));
-    } else {
-      const pg = generatedSecret(`${name}-postgres-password`, 32, this);
-      const redis = generatedSecret(`${name}-redis-password`, 32, this);
-      const mq = generatedSecret(`${name}-rabbitmq-password`, 32, this);
-      const { postgres: p, redis: r, rabbitmq: q } = IN_CLUSTER;
-      data.POSTGRES_PASSWORD = pg;
-      data.REDIS_PASSWORD = redis;
-      data.RABBITMQ_PASSWORD = mq;
-      data.DATABASE_URL = pg.apply((password) => postgresUrl({ user: p.user, password, host: p.host, port: p.port, database: p.database, tls: false }));
-      data.REDIS_URL = redis.apply((password) => redisUrl({ password, host: r.host, port: r.port, tls: false }));
-      data.AMQP_URL = mq.apply((password) => amqpUrl({ user: q.user, password, host: q.host, port: q.port, tls: false }));
-    }
+    // Typed by the contract: a key added to RUNTIME_KEYS does not compile until both branches set it.
+    const data: Record<RuntimeKey, pulumi.Output<string>> & Partial<Record<DependencyKey, pulumi.Output<string>>> =
+      args.backends.kind === 'managed' ? { JWT_SECRET: jwt, ...managedUrls(args.backends) } : { JWT_SECRET: jwt, ...inClusterUrls(name, this) };
 
     const secret = new k8s.core.v1.Secret(
       `${name}-secret`,
       {
-        metadata: { name: RUNTIME_SECRET, namespace: ns.metadata.name, labels: { 'app.kubernetes.io/part-of': 'goticket' } },
+        metadata: { name: RUNTIME_SECRET, namespace: ns.metadata.name, labels: { [LABELS.partOf]: APP } },
         type: 'Opaque',
         stringData: Object.fromEntries(Object.entries(data).map(([key, v]) => [key, pulumi.secret(v)])),
       },

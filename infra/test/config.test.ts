@@ -3,18 +3,23 @@ import * as path from 'node:path';
 import * as pulumi from '@pulumi/pulumi';
 import { parse } from 'yaml';
 import { ConfigError, loadStackConfig, parseStackConfig, type RawConfig } from '../config';
-import { REPO_ROOT, stackConfig } from './harness';
+import { filledInProdConfig, REPO_ROOT, stackConfig } from './harness';
 
-/** The committed Pulumi.<stack>.yaml as the raw object parseStackConfig takes. */
-function committed(stack: 'dev' | 'prod'): RawConfig {
-  const file = parse(fs.readFileSync(path.join(REPO_ROOT, `Pulumi.${stack}.yaml`), 'utf8')) as { config: Record<string, unknown> };
-  const raw: RawConfig = {};
-  for (const [key, value] of Object.entries(file.config)) {
-    if (key === 'aws:region') raw.awsRegion = value;
-    else raw[key.replace(/^goticket:/, '')] = value;
+/** Stack config (key → value) as the raw object parseStackConfig takes. */
+function raw(config: Record<string, unknown>): RawConfig {
+  const out: RawConfig = {};
+  for (const [key, value] of Object.entries(config)) {
+    const parsed = typeof value === 'string' && /^[[{]/.test(value) ? (JSON.parse(value) as unknown) : value;
+    if (key === 'aws:region') out.awsRegion = parsed;
+    else out[key.replace(/^goticket:/, '')] = parsed;
   }
-  return raw;
+  return out;
 }
+
+/** The committed Pulumi.<stack>.yaml. */
+const committedFile = (stack: 'dev' | 'prod') => raw((parse(fs.readFileSync(path.join(REPO_ROOT, `Pulumi.${stack}.yaml`), 'utf8')) as { config: Record<string, unknown> }).config);
+/** The config the tests start from: committed dev, prod as a team fills it in. */
+const committed = (stack: 'dev' | 'prod'): RawConfig => (stack === 'prod' ? raw(filledInProdConfig()) : committedFile('dev'));
 
 /** Deep copy with the value at `dotted` replaced (undefined deletes it). */
 function withValue(raw: RawConfig, dotted: string, value: unknown): RawConfig {
@@ -47,7 +52,19 @@ describe('committed stack configs', () => {
     expect(cfg.kind).toEqual({ clusterName: 'goticket', configFile: 'infra/kind-config.yaml' });
   });
 
-  it('Pulumi.prod.yaml is a valid prod config with the production safety settings on', () => {
+  it('Pulumi.prod.yaml as committed stops the program at once, one line for each placeholder to replace', () => {
+    expect(failure(committedFile('prod')).split('\n')).toEqual([
+      'invalid config goticket:host: tickets.goticket.example.com is under example.com, reserved for documentation (RFC 2606/6761): set a DNS name you own',
+      'invalid config goticket:grafanaHost: grafana.goticket.example.com is under example.com, reserved for documentation (RFC 2606/6761): set a DNS name you own',
+      'invalid config goticket:argocdHost: argocd.goticket.example.com is under example.com, reserved for documentation (RFC 2606/6761): set a DNS name you own',
+      'invalid config goticket:acmeEmail: platform@goticket.example.com is under example.com, reserved for documentation (RFC 2606/6761): Let\'s Encrypt refuses it; set an address someone reads',
+      "invalid config goticket:eks.publicAccessCidrs.0: 203.0.113.0/24 overlaps 203.0.113.0/24, reserved for documentation (RFC 5737): set your runners' and operators' egress CIDRs",
+      "invalid config goticket:eks.deployRoleArn: arn:aws:iam::123456789012:role/goticket-deploy is in AWS's documentation account 123456789012: set your account's role ARN",
+      "invalid config goticket:eks.previewRoleArn: arn:aws:iam::123456789012:role/goticket-preview is in AWS's documentation account 123456789012: set your account's role ARN",
+    ]);
+  });
+
+  it('Pulumi.prod.yaml filled in is a valid prod config with the production safety settings on', () => {
     const cfg = parseStackConfig(committed('prod'));
     if (cfg.environment !== 'prod') throw new Error('expected prod');
     expect(cfg.network.vpcCidr).toBe('10.0.0.0/16');
@@ -62,7 +79,7 @@ describe('committed stack configs', () => {
     for (const stack of ['dev', 'prod']) {
       const { config } = parse(fs.readFileSync(path.join(REPO_ROOT, `Pulumi.${stack}.yaml`), 'utf8')) as { config: object };
       // No credential-looking settings and no encrypted (`secure:`) values either.
-      expect(JSON.stringify(config)).not.toMatch(/password|secret|token|"secure"/i);
+      expect(JSON.stringify(config)).not.toMatch(/password|secret|token|credential|"secure"/i);
     }
   });
 
@@ -148,6 +165,20 @@ const malformed: Case[] = [
   ['prod', 'eks.publicAccessCidrs', ['10.0.0/8'], 'goticket:eks.publicAccessCidrs.0', /CIDR/],
   ['prod', 'eks.publicAccessCidrs', [], 'goticket:eks.publicAccessCidrs', /invalid/],
   ['prod', 'eks.adminRoleArns', ['admin'], 'goticket:eks.adminRoleArns.0', /IAM role ARN/],
+  ['prod', 'eks.adminRoleArns', ['arn:aws:iam::000000000000:role/x'], 'goticket:eks.adminRoleArns.0', /documentation account/],
+  ['prod', 'eks.deployRoleArn', 'goticket-deploy', 'goticket:eks.deployRoleArn', /IAM role ARN/],
+  ['prod', 'eks.previewRoleArn', 'arn:aws:iam::123456789012:role/preview', 'goticket:eks.previewRoleArn', /documentation account 123456789012/],
+  ['prod', 'eks.publicAccessCidrs', ['198.51.100.0/24'], 'goticket:eks.publicAccessCidrs.0', /RFC 5737/],
+  ['prod', 'eks.publicAccessCidrs', ['192.0.0.0/16'], 'goticket:eks.publicAccessCidrs.0', /overlaps 192\.0\.2\.0\/24/],
+  ['prod', 'eks.publicAccessCidrs', ['10.0.0.1/16'], 'goticket:eks.publicAccessCidrs.0', /network address/],
+  ['prod', 'host', 'tickets.example.org', 'goticket:host', /example\.org, reserved/],
+  ['prod', 'host', 'goticket.example', 'goticket:host', /under example, reserved/],
+  ['prod', 'grafanaHost', 'grafana.goticket.test', 'goticket:grafanaHost', /under test, reserved/],
+  ['prod', 'argocdHost', 'argocd.goticket.invalid', 'goticket:argocdHost', /under invalid, reserved/],
+  ['prod', 'host', 'goticket.localtest.me', 'goticket:host', /resolves to this machine/],
+  ['prod', 'acmeEmail', 'ops@example.net', 'goticket:acmeEmail', /Let's Encrypt refuses it/],
+  ['prod', 'gitRepoCredential', '-----BEGIN OPENSSH PRIVATE KEY-----\nx\n-----END OPENSSH PRIVATE KEY-----', 'goticket:gitRepoCredential', /https gitRepoUrl needs a token/],
+  ['prod', 'gitRepoUsername', 'a b', 'goticket:gitRepoUsername', /user name/],
   ['prod', 'database.instanceClass', 'm7g.large', 'goticket:database.instanceClass', /RDS instance class/],
   ['prod', 'database.engineVersion', '15.4', 'goticket:database.engineVersion', /PostgreSQL 16/],
   ['prod', 'database.allocatedStorageGb', 5, 'goticket:database.allocatedStorageGb', /invalid/],
@@ -185,9 +216,31 @@ describe('each malformed key fails with one line naming it', () => {
   });
 });
 
+describe('the Argo CD repository credential (a private gitRepoUrl)', () => {
+  const KEY = '-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXk=\n-----END OPENSSH PRIVATE KEY-----\n';
+  const withRepo = (url: string, credential?: string) => withValue(withValue(committed('prod'), 'gitRepoUrl', url), 'gitRepoCredential', credential);
+
+  it('is optional (a public repository) and takes a token for https, a deploy key for ssh', () => {
+    expect(parseStackConfig(committed('prod')).gitRepoCredential).toBeUndefined();
+    expect(parseStackConfig(withRepo('https://github.com/acme/goticket.git', 'github_pat_11ABC')).gitRepoCredential).toBe('github_pat_11ABC');
+    expect(parseStackConfig(withRepo('git@github.com:acme/goticket.git', KEY)).gitRepoCredential).toBe(KEY);
+    expect(parseStackConfig(withRepo('ssh://git@github.com/acme/goticket.git', KEY)).gitRepoUsername).toBe('git');
+  });
+
+  it.each([
+    ['git@github.com:acme/goticket.git', 'github_pat_11ABC', /ssh gitRepoUrl needs an SSH private key/],
+    ['https://github.com/acme/goticket.git', KEY, /https gitRepoUrl needs a token/],
+    ['https://github.com/acme/goticket.git', 'two words', /https gitRepoUrl needs a token/],
+  ])('refuses %s with the wrong kind of credential, in one line that never shows it', (url, credential, wording) => {
+    const message = failure(withRepo(url, credential));
+    expect(message).toMatch(new RegExp(`^invalid config goticket:gitRepoCredential: an ${wording.source}`));
+    expect(message).not.toContain(credential.trim().split('\n')[1] ?? credential);
+  });
+});
+
 describe('reading the Pulumi stack config', () => {
   it('loads structured keys from the stack (the same values as the file)', () => {
-    pulumi.runtime.setAllConfig(stackConfig('prod'));
+    pulumi.runtime.setAllConfig(filledInProdConfig());
     const cfg = loadStackConfig();
     expect(cfg).toEqual(parseStackConfig(committed('prod')));
   });
@@ -205,7 +258,7 @@ describe('reading the Pulumi stack config', () => {
   it('ignores aws:region in dev (no AWS there) but requires it in prod', () => {
     pulumi.runtime.setAllConfig({ ...stackConfig('dev'), 'aws:region': 'eu-west-1' });
     expect(loadStackConfig().environment).toBe('dev');
-    const { 'aws:region': _region, ...prod } = stackConfig('prod');
+    const { 'aws:region': _region, ...prod } = filledInProdConfig();
     pulumi.runtime.setAllConfig(prod);
     expect(() => loadStackConfig()).toThrow(/^missing config aws:region$/);
   });

@@ -5,7 +5,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as pulumi from '@pulumi/pulumi';
 import { parse } from 'yaml';
+import { REPOSITORY_SECRET } from '../components/gitops';
 import { CHARTS, VALUES_DIR } from '../components/helm';
+import { kubeconfigCommand } from '../components/kind-cluster';
 import {
   MOCK,
   REPO_ROOT,
@@ -26,6 +28,8 @@ import {
   valuesFileNames,
 } from './harness';
 import { validateInChild } from '../../charts/test/helpers';
+import { dev as devManifests } from '../../charts/environments';
+import { serviceStartupTests } from './service-startup';
 
 let run: ProgramRun;
 
@@ -78,6 +82,15 @@ describe('Kind cluster', () => {
     return { status: result.status, stderr: result.stderr, calls };
   }
 
+  /** Runs a shell snippet with a stand-in `kind` whose every call runs `kindBody`. */
+  function runShell(script: string, kindBody: string): { status: number | null; stderr: string } {
+    const bin = fs.mkdtempSync(path.join(os.tmpdir(), 'fake-kind-'));
+    fs.writeFileSync(path.join(bin, 'kind'), `#!/bin/sh\n${kindBody}\n`, { mode: 0o755 });
+    const result = spawnSync('/bin/sh', ['-c', script], { env: { ...process.env, PATH: `${bin}:${process.env.PATH}` }, encoding: 'utf8' });
+    fs.rmSync(bin, { recursive: true, force: true });
+    return { status: result.status, stderr: result.stderr };
+  }
+
   it('creates the cluster from the committed kind-config.yaml when it does not exist', () => {
     const configPath = path.join(REPO_ROOT, 'infra', 'kind-config.yaml');
     const r = runCreate('0.29.0', ['other']);
@@ -101,13 +114,46 @@ describe('Kind cluster', () => {
     expect(one(run, 'command:local:Command', (r) => r.name === 'dev-create').inputs.delete).toBe('kind delete cluster --name goticket');
   });
 
-  it('reads the kubeconfig after the cluster exists and keeps it secret', async () => {
-    const kubeconfig = one(run, 'command:local:Command', (r) => r.name === 'dev-kubeconfig');
-    expect(kubeconfig.inputs.create).toBe('kind get kubeconfig --name goticket');
+  it('reads the kubeconfig on every preview and up (an invoke, never a stored output), after the cluster exists, and keeps it secret (break 5)', async () => {
+    // no stateful Command caches a kubeconfig: a cluster recreated outside Pulumi (new CA, new port) is picked up
+    expect(ofType(run, 'command:local:Command').map((r) => r.name)).toEqual(['dev-create']);
+    const reads = run.invokes.filter((i) => i.token === 'command:local:run');
+    expect(reads.map((i) => i.args.command)).toEqual([kubeconfigCommand('goticket')]);
     const provider = one(run, 'pulumi:providers:kubernetes');
     expect(isSecretValue(provider.inputs.kubeconfig)).toBe(true);
     expect(plain(provider.inputs.kubeconfig)).toBe(MOCK.kubeconfig);
     expect(await pulumi.isSecret(run.exports.kubeconfig as pulumi.Output<string>)).toBe(true);
+  });
+
+  it('says what to do when the cluster was deleted outside Pulumi, in one line', () => {
+    const r = runShell(kubeconfigCommand('goticket'), 'exit 1');
+    expect(r.status).toBe(1);
+    expect(r.stderr).toBe('Kind cluster goticket does not exist (deleted outside Pulumi?): make kind-up, then pulumi up again\n');
+  });
+
+  it('replaces the cluster delete-first when kind-config.yaml changes, so a cluster remains (break 5)', () => {
+    const create = one(run, 'command:local:Command', (r) => r.name === 'dev-create');
+    expect(create.deleteBeforeReplace).toBe(true);
+    // The two orders a replacement can run in, against a kind that keeps its clusters in a file:
+    // create-first finds the old cluster (no-op) and the old delete then removes it.
+    const order = (first: 'create' | 'delete') => {
+      const bin = fs.mkdtempSync(path.join(os.tmpdir(), 'kind-state-'));
+      const state = path.join(bin, 'clusters');
+      fs.writeFileSync(state, 'goticket\n');
+      fs.writeFileSync(
+        path.join(bin, 'kind'),
+        `#!/bin/sh\ncase "$1 $2" in\n  "version "*) echo "kind v0.29.0 go1.24 linux/amd64" ;;\n  "get clusters") cat ${state} ;;\n  "create cluster") echo goticket >> ${state} ;;\n  "delete cluster") : > ${state} ;;\nesac\n`,
+        { mode: 0o755 },
+      );
+      const env = { ...process.env, PATH: `${bin}:${process.env.PATH}` };
+      const steps = first === 'create' ? [create.inputs.create, create.inputs.delete] : [create.inputs.delete, create.inputs.create];
+      for (const step of steps) expect(spawnSync('/bin/sh', ['-c', step as string], { env }).status).toBe(0);
+      const clusters = fs.readFileSync(state, 'utf8').trim();
+      fs.rmSync(bin, { recursive: true, force: true });
+      return clusters;
+    };
+    expect(order('create')).toBe('');
+    expect(order('delete')).toBe('goticket');
   });
 });
 
@@ -139,6 +185,7 @@ describe('platform on Kind', () => {
   it('has a self-signed ClusterIssuer (and no Let’s Encrypt) created after cert-manager', () => {
     const issuers = ofType(run, 'kubernetes:cert-manager.io/v1:ClusterIssuer').map((r) => field(r, 'metadata.name'));
     expect(issuers).toEqual(['selfsigned']);
+    expect(issuers).toContain(devManifests.clusterIssuer); // the one dist/dev's Ingress names
     expect(field(k8sObject(run, 'cert-manager.io/v1:ClusterIssuer', 'selfsigned'), 'spec')).toEqual({ selfSigned: {} });
   });
 
@@ -153,6 +200,8 @@ describe('platform on Kind', () => {
     expect(field(kps, 'values.grafana.ingress.annotations')).toEqual({ 'cert-manager.io/cluster-issuer': 'selfsigned' });
   });
 });
+
+serviceStartupTests('dev', () => run);
 
 describe('runtime Secret (dev)', () => {
   const secret = () => k8sObject(run, 'core/v1:Secret', 'goticket-runtime');
@@ -232,6 +281,10 @@ describe('GitOps (dev)', () => {
     // The check itself refuses what the project does not list.
     expect(notPermittedByProject(project, [{ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: 'x' } }])).toEqual(['ClusterRole/x (cluster-scoped, not whitelisted)']);
     expect(notPermittedByProject(project, [{ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'x', namespace: 'default' } }])).toHaveLength(1);
+  });
+
+  it('creates no repository credential for a public gitRepoUrl (Argo CD reads it anonymously)', () => {
+    expect(ofType(run, 'kubernetes:core/v1:Secret').map((r) => field(r, 'metadata.name'))).not.toContain(REPOSITORY_SECRET);
   });
 
   it('applies nothing directly (no ConfigGroup) in gitops mode', () => {

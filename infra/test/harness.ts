@@ -25,6 +25,13 @@ export interface Recorded {
   providers: Record<string, string>;
   /** Type of the `parent` option's resource; undefined = the stack. */
   parentType?: string;
+  deleteBeforeReplace?: boolean;
+}
+
+/** A function the program invoked (e.g. command:local:run), with its arguments. */
+export interface Invoked {
+  token: string;
+  args: Record<string, unknown>;
 }
 
 export const MOCK = {
@@ -40,7 +47,8 @@ export const MOCK = {
   certPem: '-----BEGIN CERTIFICATE-----\nMOCKCERT\n-----END CERTIFICATE-----\n',
   keyPem: '-----BEGIN RSA PRIVATE KEY-----\nMOCKKEY\n-----END RSA PRIVATE KEY-----\n',
   kubeconfig: 'apiVersion: v1\nkind: Config\nclusters: []\n',
-  password: (name: string) => `pw${name.replace(/[^A-Za-z0-9]/g, '')}X9`,
+  /** As long as the longest RandomPassword the program asks for (48), so the service accepts it as a JWT secret. */
+  password: (name: string) => `pw${name.replace(/[^A-Za-z0-9]/g, '')}X9`.padEnd(48, '0'),
 };
 
 function outputsFor(type: string, name: string, inputs: Record<string, unknown>): Record<string, unknown> {
@@ -74,7 +82,7 @@ function outputsFor(type: string, name: string, inputs: Record<string, unknown>)
     case 'tls:index/selfSignedCert:SelfSignedCert':
       return { certPem: MOCK.certPem };
     case 'command:local:Command':
-      return { stdout: MOCK.kubeconfig, stderr: '' };
+      return { stdout: '', stderr: '' };
     case 'kubernetes:helm.sh/v3:Release':
       return { status: { name: inputs.name, namespace: inputs.namespace, status: 'deployed', version: inputs.version } };
     case 'kubernetes:core/v1:Service':
@@ -82,6 +90,12 @@ function outputsFor(type: string, name: string, inputs: Record<string, unknown>)
     default:
       return {};
   }
+}
+
+/** What an invoked function returns: `kind get kubeconfig` (run on every preview and up) prints the mock kubeconfig. */
+function invokeResult(token: string, inputs: Record<string, unknown>): Record<string, unknown> {
+  if (token === 'command:local:run') return { stdout: MOCK.kubeconfig, stderr: '' };
+  return inputs;
 }
 
 /** Stack config from a committed Pulumi.<stack>.yaml, as `pulumi.runtime.setAllConfig` wants it. */
@@ -95,8 +109,32 @@ export function stackConfig(stack: string, overrides: Record<string, unknown> = 
   );
 }
 
+/**
+ * Pulumi.prod.yaml as a team fills it in (the committed file keeps documentation placeholders,
+ * which the program refuses): the prod tests, the policy tests and `make rehearse` run on this.
+ */
+export function filledInProdConfig(): Record<string, string> {
+  const committed = parse(fs.readFileSync(path.join(REPO_ROOT, 'Pulumi.prod.yaml'), 'utf8')) as { config: Record<string, Record<string, unknown>> };
+  return stackConfig('prod', {
+    'goticket:host': 'tickets.goticket.cloud',
+    'goticket:grafanaHost': 'grafana.goticket.cloud',
+    'goticket:argocdHost': 'argocd.goticket.cloud',
+    'goticket:acmeEmail': 'platform@goticket.cloud',
+    'goticket:eks': {
+      ...committed.config['goticket:eks'],
+      publicAccessCidrs: ['35.180.10.0/24'],
+      deployRoleArn: 'arn:aws:iam::210987654321:role/goticket-deploy',
+      previewRoleArn: 'arn:aws:iam::210987654321:role/goticket-preview',
+    },
+  });
+}
+
+/** The config each stack's tests run on: the committed dev stack, the filled-in prod stack. */
+export const testStackConfig = (stack: string): Record<string, string> => (stack === 'prod' ? filledInProdConfig() : stackConfig(stack));
+
 export interface ProgramRun {
   resources: Recorded[];
+  invokes: Invoked[];
   outputs: Record<string, unknown>;
   /** The program's exports, still as Outputs (for isSecret checks). */
   exports: Record<string, unknown>;
@@ -105,6 +143,7 @@ export interface ProgramRun {
 /** Set mocks and config, load infra/index.ts, wait for every registration, resolve exports. */
 export async function runProgram(stack: string, config: Record<string, string>): Promise<ProgramRun> {
   const resources: Recorded[] = [];
+  const invokes: Invoked[] = [];
   await pulumi.runtime.setMocks(
     {
       newResource: (args) => {
@@ -113,7 +152,10 @@ export async function runProgram(stack: string, config: Record<string, string>):
         const state = { name: inputs.name ?? args.name, arn: `arn:aws:mock:::${args.name}`, ...inputs, ...outputsFor(args.type, args.name, inputs) };
         return { id: args.id || `${args.name}-id`, state };
       },
-      call: (args) => args.inputs,
+      call: (args) => {
+        invokes.push({ token: args.token, args: args.inputs as Record<string, unknown> });
+        return invokeResult(args.token, args.inputs as Record<string, unknown>);
+      },
     },
     'goticket',
     stack,
@@ -124,6 +166,7 @@ export async function runProgram(stack: string, config: Record<string, string>):
   const explicit = new Map<string, pulumi.Resource[]>();
   const providerMaps = new Map<string, pulumi.ProviderResource[]>();
   const parents = new Map<string, pulumi.Resource>();
+  const deleteFirst = new Set<string>();
   let exports: Record<string, unknown> = {};
   await pulumi.runtime.runInPulumiStack(async () => {
     pulumi.runtime.registerStackTransformation((t) => {
@@ -133,6 +176,7 @@ export async function runProgram(stack: string, config: Record<string, string>):
       const providers = (t.opts as pulumi.ComponentResourceOptions).providers;
       if (providers) providerMaps.set(`${t.type}::${t.name}`, Array.isArray(providers) ? providers : Object.values(providers));
       if (t.opts.parent) parents.set(`${t.type}::${t.name}`, t.opts.parent);
+      if ((t.opts as pulumi.CustomResourceOptions).deleteBeforeReplace) deleteFirst.add(`${t.type}::${t.name}`);
       return undefined;
     });
     // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -145,6 +189,7 @@ export async function runProgram(stack: string, config: Record<string, string>):
   for (const [key, value] of Object.entries(exports)) outputs[key] = await resolve(value);
   await settings.waitForRPCs();
   for (const r of resources) {
+    r.deleteBeforeReplace = deleteFirst.has(`${r.type}::${r.name}`) || undefined;
     const deps = explicit.get(`${r.type}::${r.name}`) ?? [];
     r.dependsOn = await Promise.all(deps.map(async (d) => (await resolve(d.urn))?.split('::').pop() ?? '?'));
     const parent = parents.get(`${r.type}::${r.name}`);
@@ -156,7 +201,7 @@ export async function runProgram(stack: string, config: Record<string, string>):
       r.providers[urn.split('::').slice(-2, -1)[0]?.split(':').pop() ?? '?'] = urn.split('::').pop() ?? '?';
     }
   }
-  return { resources: resources.filter((r) => r.type !== 'pulumi:pulumi:Stack'), outputs, exports };
+  return { resources: resources.filter((r) => r.type !== 'pulumi:pulumi:Stack'), invokes, outputs, exports };
 }
 
 /** Whether `from` waits for `to` through explicit dependsOn edges (transitively). */

@@ -3,6 +3,7 @@ import * as pulumi from '@pulumi/pulumi';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parse } from 'yaml';
+import { PREVIEW_GROUP } from '../components/eks-cluster';
 import { CHARTS, VALUES_DIR } from '../components/helm';
 import {
   MOCK,
@@ -15,7 +16,7 @@ import {
   providerOf,
   release,
   runProgram,
-  stackConfig,
+  filledInProdConfig,
   valuesFileNames,
   waitsFor,
   type ProgramRun,
@@ -28,7 +29,10 @@ import { validateInChild } from '../../charts/test/helpers';
 import { prod as prodManifests } from '../../charts/environments';
 import { API_RPS_METRIC } from '../../charts/goticket';
 import { API as API_ROUTES, REQUESTS } from '../../charts/observability/rules';
-import { PROD_SUBNETS, PROD_VPC_CIDR } from '../config';
+import { PROD_NETWORK } from '../../platform/contract';
+import { serviceStartupTests } from './service-startup';
+
+const { subnets: PROD_SUBNETS, vpcCidr: PROD_VPC_CIDR } = PROD_NETWORK;
 
 /** An IPv4 CIDR as the [first, last] address numbers it covers. */
 function range(cidr: string): [number, number] {
@@ -42,7 +46,7 @@ function range(cidr: string): [number, number] {
 let run: ProgramRun;
 
 beforeAll(async () => {
-  run = await runProgram('prod', stackConfig('prod'));
+  run = await runProgram('prod', filledInProdConfig());
 });
 
 const TAGS = { project: 'goticket', environment: 'prod', 'managed-by': 'pulumi' };
@@ -143,7 +147,7 @@ describe('network', () => {
       ['data', PROD_SUBNETS.data, undefined],
     ]);
     const [vpcFirst, vpcLast] = range(PROD_VPC_CIDR);
-    const blocks = Object.values(PROD_SUBNETS).flat().map(range).sort((a, b) => a[0] - b[0]);
+    const blocks = Object.values(PROD_SUBNETS).flat().map((cidr) => range(cidr)).sort((a, b) => a[0] - b[0]);
     for (const [first, last] of blocks) expect(first >= vpcFirst && last <= vpcLast).toBe(true);
     for (let i = 1; i < blocks.length; i++) expect(blocks[i]![0]).toBeGreaterThan(blocks[i - 1]![1]);
   });
@@ -180,8 +184,41 @@ describe('EKS', () => {
 
   it('restricts the public endpoint to the configured CIDRs and never to the internet', () => {
     expect(cluster().inputs.endpointPrivateAccess).toBe(true);
-    expect(cluster().inputs.publicAccessCidrs).toEqual(['203.0.113.0/24']);
+    expect(cluster().inputs.publicAccessCidrs).toEqual(['35.180.10.0/24']);
     expect(cluster().inputs.publicAccessCidrs).not.toContain('0.0.0.0/0');
+  });
+
+  it('gives the CI roles of pulumi.yml access entries: deploy is cluster admin, preview reads and may dry-run (break 3)', () => {
+    const eksConfig = JSON.parse(filledInProdConfig()['goticket:eks']!) as { deployRoleArn: string; previewRoleArn: string };
+    const entries = plain(cluster().inputs.accessEntries) as Record<string, { principalArn: string; kubernetesGroups?: string[]; accessPolicies: Record<string, { policyArn: string; accessScope: { type: string } }> }>;
+    expect(entries.deploy).toEqual({
+      principalArn: eksConfig.deployRoleArn,
+      accessPolicies: { admin: { policyArn: 'arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy', accessScope: { type: 'cluster' } } },
+    });
+    expect(entries.preview).toEqual({
+      principalArn: eksConfig.previewRoleArn,
+      kubernetesGroups: [PREVIEW_GROUP],
+      accessPolicies: { view: { policyArn: 'arn:aws:eks::aws:cluster-access-policy/AmazonEKSAdminViewPolicy', accessScope: { type: 'cluster' } } },
+    });
+  });
+
+  it('lets the preview group dry-run create and patch exactly the kinds the program manages, nothing more', () => {
+    const role = one(run, 'kubernetes:rbac.authorization.k8s.io/v1:ClusterRole');
+    const rules = field(role, 'rules') as { apiGroups: string[]; resources: string[]; verbs: string[] }[];
+    for (const rule of rules) expect(rule.verbs).toEqual(['create', 'patch']);
+    const granted = new Set(rules.flatMap((rule) => rule.apiGroups.flatMap((group) => rule.resources.map((resource) => `${group}/${resource}`))));
+    // every object the program creates through the cluster's provider (not Helm releases, not reads)
+    const managed = new Set(
+      kubernetesObjects(run).map((o) => {
+        const group = String(o.apiVersion).includes('/') ? String(o.apiVersion).split('/')[0] : '';
+        const kind = String(o.kind).toLowerCase();
+        return `${group}/${kind.endsWith('s') ? `${kind}es` : `${kind}s`}`;
+      }),
+    );
+    expect([...granted].sort()).toEqual([...managed].sort());
+    const binding = one(run, 'kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding');
+    expect(field(binding, 'subjects')).toEqual([{ apiGroup: 'rbac.authorization.k8s.io', kind: 'Group', name: PREVIEW_GROUP }]);
+    expect(field(binding, 'roleRef')).toMatchObject({ kind: 'ClusterRole', name: field(role, 'metadata.name') });
   });
 
   it('logs every control-plane component and envelope-encrypts Secrets with a rotating KMS key', () => {
@@ -330,6 +367,8 @@ describe('registry (ECR)', () => {
   });
 });
 
+serviceStartupTests('prod', () => run);
+
 describe('runtime Secret (prod)', () => {
   it('is built from the generated credentials and the real endpoints, with TLS URLs, and stays secret', () => {
     const secret = k8sObject(run, 'core/v1:Secret', 'goticket-runtime');
@@ -390,10 +429,10 @@ describe('platform on EKS', () => {
   });
 
   it('issues certificates from Let’s Encrypt (http01 via nginx) with the configured e-mail', () => {
-    const le = k8sObject(run, 'cert-manager.io/v1:ClusterIssuer', 'letsencrypt-prod');
+    const le = k8sObject(run, 'cert-manager.io/v1:ClusterIssuer', prodManifests.clusterIssuer); // the one dist/prod's Ingress names
     expect(field(le, 'spec.acme')).toMatchObject({
       server: 'https://acme-v02.api.letsencrypt.org/directory',
-      email: 'platform@goticket.example.com',
+      email: 'platform@goticket.cloud',
       solvers: [{ http01: { ingress: { ingressClassName: 'nginx' } } }],
     });
     expect(le.dependsOn).toContain('platform-cert-manager');
@@ -473,10 +512,10 @@ describe('prod stack outputs', () => {
     expect(run.outputs).toMatchObject({
       environment: 'prod',
       clusterName: 'goticket-prod',
-      ingressHostname: 'tickets.goticket.example.com',
-      appUrl: 'https://tickets.goticket.example.com',
-      grafanaUrl: 'https://grafana.goticket.example.com',
-      argocdUrl: 'https://argocd.goticket.example.com',
+      ingressHostname: 'tickets.goticket.cloud',
+      appUrl: 'https://tickets.goticket.cloud',
+      grafanaUrl: 'https://grafana.goticket.cloud',
+      argocdUrl: 'https://argocd.goticket.cloud',
       ingressAddress: MOCK.lbHostname,
       databaseEndpoint: `${MOCK.rdsAddress}:5432`,
       cacheEndpoint: `${MOCK.redisPrimary}:6379`,

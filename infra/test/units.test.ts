@@ -5,7 +5,6 @@ import { parse } from 'yaml';
 import { amiTypeFor } from '../components/eks-cluster';
 import { CHARTS, VALUES_DIR, valuesFiles } from '../components/helm';
 import { hostOfEndpoint } from '../components/broker';
-import { issuerFor } from '../components/platform';
 import { amqpUrl, postgresUrl, redisUrl } from '../urls';
 import { REPO_ROOT } from './harness';
 
@@ -38,11 +37,6 @@ describe('helpers', () => {
     expect(amiTypeFor(['m7g.large', 't4g.medium'])).toBe('AL2023_ARM_64_STANDARD');
     expect(amiTypeFor(['m7i.large'])).toBe('AL2023_x86_64_STANDARD');
     expect(amiTypeFor(['m7g.large', 'm7i.large'])).toBe('AL2023_x86_64_STANDARD');
-  });
-
-  it('names the ClusterIssuer per environment', () => {
-    expect(issuerFor('dev')).toBe('selfsigned');
-    expect(issuerFor('prod')).toBe('letsencrypt-prod');
   });
 
   it('layers the environment values file over the shared one', () => {

@@ -3,13 +3,14 @@
  * no PolicyPack (constructing one starts a gRPC server), so tests, the manifest CLI and the
  * CrossGuard pack all import the same functions.
  */
+import { EDGE, ENV_NAMES, type EnvName, PLATFORM_POD_SECURITY, type PssLevel } from '../../platform/contract';
 import type { Manifest } from './manifest';
 
 export type Level = 'mandatory' | 'advisory';
-export type Env = 'dev' | 'prod';
-export const ENVIRONMENTS: readonly Env[] = ['dev', 'prod'];
+export type Env = EnvName;
+export const ENVIRONMENTS: readonly Env[] = ENV_NAMES;
 
-export type PssLevel = 'privileged' | 'baseline' | 'restricted';
+export type { PssLevel };
 export type PssException = PssLevel | Partial<Record<Env, PssLevel>>;
 
 /** Settings an operator may change (CrossGuard policy config, or the CLI's defaults). */
@@ -31,13 +32,9 @@ export interface PolicySettings {
 
 export const DEFAULT_SETTINGS: PolicySettings = {
   eksPublicAccessCidrs: [],
-  publicServiceNamespaces: ['ingress-nginx'],
-  // The platform add-ons Pulumi installs from upstream charts (see README: why each one).
-  podSecurityExceptions: {
-    'ingress-nginx': { dev: 'privileged', prod: 'baseline' },
-    argocd: 'baseline',
-    monitoring: 'privileged',
-  },
+  publicServiceNamespaces: [EDGE.namespace],
+  // The platform add-ons Pulumi installs from upstream charts, at the levels Pulumi labels them with.
+  podSecurityExceptions: Object.fromEntries(Object.entries(PLATFORM_POD_SECURITY).filter(([, level]) => level !== 'restricted')),
   requiredTags: ['project', 'environment', 'managed-by'],
 };
 

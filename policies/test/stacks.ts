@@ -3,13 +3,13 @@
  * every resource with the inputs the program passed, providers included (for default tags).
  * One stack per jest file: the harness loads infra/index.ts once per module registry.
  */
-import { runProgram, stackConfig } from '../../infra/test/harness';
+import { runProgram, testStackConfig } from '../../infra/test/harness';
 import { validateResources, type Violation } from '../engine';
 import type { Env } from '../lib/types';
 import { awsRules } from '../rules';
 
 export async function stackViolations(stack: Env): Promise<{ violations: Violation[]; types: string[]; checkedByAwsRules: number }> {
-  const run = await runProgram(stack, stackConfig(stack));
+  const run = await runProgram(stack, testStackConfig(stack));
   const resources = run.resources.map((r) => ({ type: r.type, name: r.name, props: r.inputs, provider: r.provider }));
   return {
     violations: validateResources(resources, stack),

@@ -20,7 +20,7 @@ function codeOf(markdown: string): string[] {
   return [...blocks, ...[...prose.matchAll(/`([^`\n]+)`/g)].map((match) => match[1]!)];
 }
 
-const TOP = '(?:\\.github|\\.ci|app|charts|infra|policies|dist|bench|docs|scripts)';
+const TOP = '(?:\\.github|\\.ci|app|platform|charts|infra|policies|dist|bench|docs|scripts)';
 /** A repository path, braces allowed for alternatives: app/src/adapters/{postgres,redis}. */
 const PATH = new RegExp(`(?<![\\w./~:-])${TOP}/(?:[\\w.<>*-]|/|\\{[^}\\s]*\\})*`, 'g');
 const ROOT_FILE = /(?<![\w./-])(?:Dockerfile|Makefile|docker-compose\.yml|\.dockerignore|package(?:-lock)?\.json|tsconfig(?:\.\w+)?\.json|Pulumi(?:\.[\w<>*]+)?\.yaml)(?![\w-])/g;

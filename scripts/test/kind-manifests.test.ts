@@ -1,8 +1,11 @@
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseAllDocuments } from 'yaml';
-import { isServiceImage, main, prepare, readManifests, servedKinds } from '../kind-manifests';
+import { parse, parseAllDocuments } from 'yaml';
+import { DEPENDENCY_KEYS, RUNTIME_KEYS, RUNTIME_SECRET } from '../../platform/contract';
+import { podEnvironments, startupError, unreadVariables } from '../../platform/test/pod-environment';
+import { APP_PODS_SELECTOR, E2E_ADMIN_EMAIL, isServiceImage, main, prepare, readManifests, runtimeSecret, servedKinds } from '../kind-manifests';
+import { ROOT } from './github-files';
 
 const API_RESOURCES = `
 namespaces                        ns           v1                                true         Namespace
@@ -87,7 +90,7 @@ describe('kind-manifests', () => {
       const error = jest.spyOn(console, 'error').mockImplementation(() => undefined);
       try {
         expect(main(['--in', input, '--out', out, '--image', 'goticket:e2e', '--api-resources', join(dir, 'api-resources.txt')])).toBe(0);
-        expect(log.mock.calls.map(([line]) => line)).toEqual(['namespace=goticket', 'host=goticket.127.0.0.1.nip.io']);
+        expect(log.mock.calls.map(([line]) => line)).toEqual(['namespace=goticket', 'host=goticket.127.0.0.1.nip.io', `app_pods=${APP_PODS_SELECTOR}`]);
         expect(readManifests(out).map((doc) => doc.kind)).toEqual(['Namespace', 'Deployment', 'Job', 'StatefulSet', 'Ingress']);
         expect(readFileSync(join(out, '10-resources.yaml'), 'utf8')).toContain('image: goticket:e2e');
         writeFileSync(join(input, 'all.yaml'), 'apiVersion: v1\nkind: ConfigMap\nmetadata: { name: x }\n');
@@ -98,6 +101,51 @@ describe('kind-manifests', () => {
         error.mockRestore();
       }
     } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('kind-manifests --runtime-secret (the e2e job’s stand-in for the Pulumi Runtime component)', () => {
+  type Secret = { metadata: { name: string; namespace: string }; stringData: Record<string, string> };
+
+  it('holds the contract’s keys, the dependencies’ passwords and the smoke test’s admin, each value fresh', () => {
+    const a = runtimeSecret() as unknown as Secret;
+    const b = runtimeSecret() as unknown as Secret;
+    expect(a.metadata).toMatchObject({ name: RUNTIME_SECRET, namespace: 'goticket' });
+    expect(Object.keys(a.stringData).sort()).toEqual([...RUNTIME_KEYS, ...DEPENDENCY_KEYS, 'ADMIN_EMAIL', 'ADMIN_PASSWORD'].sort());
+    expect(a.stringData.JWT_SECRET).not.toBe(b.stringData.JWT_SECRET);
+    expect(new URL(a.stringData.DATABASE_URL!).password).toBe(a.stringData.POSTGRES_PASSWORD);
+  });
+
+  it('is what every pod of the committed dist/dev needs: the service starts with it and finds nothing unread', () => {
+    const secret = runtimeSecret() as unknown as Secret;
+    const pods = podEnvironments(readManifests(join(ROOT, 'dist', 'dev')), { [RUNTIME_SECRET]: secret.stringData });
+    expect(pods.filter((pod) => pod.service)).toHaveLength(3);
+    for (const pod of pods.filter((p) => p.service)) {
+      expect([pod.workload, startupError(pod.env), unreadVariables(pod.env)]).toEqual([pod.workload, undefined, []]);
+    }
+  });
+
+  it('writes the Secret privately, masks every generated value and hands the admin to later steps', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kind-secret-'));
+    const log = jest.spyOn(console, 'log').mockImplementation(() => undefined);
+    const error = jest.spyOn(console, 'error').mockImplementation(() => undefined);
+    try {
+      const file = join(dir, 'sub', 'runtime-secret.yaml');
+      const githubEnv = join(dir, 'github-env');
+      writeFileSync(githubEnv, 'EXISTING=1\n');
+      expect(main(['--runtime-secret', file, '--github-env', githubEnv])).toBe(0);
+      expect(statSync(file).mode & 0o777).toBe(0o600);
+      const secret = parse(readFileSync(file, 'utf8')) as Secret;
+      const masked = log.mock.calls.map(([line]) => String(line));
+      const values = Object.entries(secret.stringData).filter(([key]) => key !== 'ADMIN_EMAIL').map(([, value]) => `::add-mask::${value}`);
+      expect(masked.sort()).toEqual(values.sort());
+      expect(readFileSync(githubEnv, 'utf8')).toBe(`EXISTING=1\nSMOKE_ADMIN_EMAIL=${E2E_ADMIN_EMAIL}\nSMOKE_ADMIN_PASSWORD=${secret.stringData.ADMIN_PASSWORD}\n`);
+      expect(error.mock.calls.join('\n')).not.toContain(secret.stringData.JWT_SECRET);
+    } finally {
+      log.mockRestore();
+      error.mockRestore();
       rmSync(dir, { recursive: true, force: true });
     }
   });

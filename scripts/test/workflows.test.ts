@@ -204,15 +204,20 @@ describe('e2e-kind.yml', () => {
     expect(runs).toContain('kind load docker-image "$IMAGE"');
   });
 
-  it('creates the goticket-runtime Secret with generated values for every key the workloads read', () => {
-    const secretStep = steps.find((step) => step.run?.includes('create secret generic goticket-runtime'))!;
-    for (const key of ['DATABASE_URL', 'REDIS_URL', 'AMQP_URL', 'JWT_SECRET', 'POSTGRES_PASSWORD', 'REDIS_PASSWORD', 'RABBITMQ_PASSWORD', 'ADMIN_EMAIL', 'ADMIN_PASSWORD']) {
-      expect(secretStep.run).toContain(`--from-literal=${key}=`);
-    }
-    expect(secretStep.run).toContain('openssl rand');
-    expect(secretStep.run).toContain('::add-mask::');
-    expect(secretStep.run).toContain('postgres://goticket:$pg@postgres:5432/goticket');
-    expect(secretStep.run).toContain('amqp://goticket:$rabbit@rabbitmq:5672');
+  it('creates the runtime Secret through the script that stands in for Pulumi (scripts/kind-manifests.ts imports the contract), then applies it', () => {
+    const secretStep = steps.find((step) => step.run?.includes('--runtime-secret'))!;
+    const lines = secretStep.run!.trim().split('\n');
+    expect(lines).toEqual([
+      'kubectl apply -f "$MANIFESTS/00-namespaces.yaml"',
+      'npx --no-install tsx scripts/kind-manifests.ts --runtime-secret "$RUNNER_TEMP/runtime-secret.yaml" --github-env "$GITHUB_ENV"',
+      'kubectl apply -f "$RUNNER_TEMP/runtime-secret.yaml"',
+      'rm -f "$RUNNER_TEMP/runtime-secret.yaml"',
+    ]);
+    // the pods' label selector comes from the same script (its outputs), not a copy in the workflow
+    expect(steps.filter((step) => step.env?.APP_PODS !== undefined).map((step) => step.env!.APP_PODS)).toEqual([
+      '${{ steps.manifests.outputs.app_pods }}',
+      '${{ steps.manifests.outputs.app_pods }}',
+    ]);
   });
 
   it('applies the rewritten dist/dev, waits, runs the smoke journey through the ingress and keeps logs on failure', () => {
@@ -348,6 +353,22 @@ describe('pulumi.yml', () => {
     }
     expect(previewOf('prod').job.if).toContain('github.event.pull_request.head.repo.full_name == github.repository');
     expect((jobs['up-prod']!.env as Obj).PULUMI_BACKEND_URL).toBe('${{ vars.PULUMI_BACKEND_URL }}');
+  });
+
+  it('runs the prod jobs where the EKS API is reachable: a configurable runner, checked before Pulumi starts (break 3)', () => {
+    expect(on.pull_request?.paths).toEqual(expect.arrayContaining(['platform/**']));
+    expect(on.push?.paths).toEqual(expect.arrayContaining(['platform/**']));
+    for (const name of ['preview-prod', 'up-prod']) {
+      const job = jobs[name]!;
+      expect(job['runs-on']).toBe(`\${{ fromJSON(vars.PULUMI_PROD_RUNS_ON || '"ubuntu-24.04"') }}`);
+      const steps = job.steps!;
+      const check = steps.findIndex((step) => step.run === 'npx --no-install tsx scripts/eks-reachable.ts --stack prod');
+      const credentials = steps.findIndex((step) => step.uses?.startsWith('aws-actions/configure-aws-credentials@'));
+      const pulumiStep = steps.findIndex((step) => step.uses?.startsWith('pulumi/actions@') || /pulumi up\b/.test(step.run ?? ''));
+      expect({ name, order: credentials < check && check < pulumiStep }).toEqual({ name, order: true });
+    }
+    // the dev preview needs no cluster and keeps the plain hosted runner
+    expect(jobs['preview-dev']!['runs-on']).toBe('ubuntu-24.04');
   });
 
   it('runs pulumi up for prod only from main, behind the protected production environment, with the policy pack', () => {

@@ -1,6 +1,6 @@
 import { ConfigError, loadConfig, parseDuration } from '../../src/config';
 
-const PROD = { NODE_ENV: 'production', DATABASE_URL: 'postgres://db/goticket', JWT_SECRET: 'x'.repeat(32) };
+const PROD = { NODE_ENV: 'production', DATABASE_URL: 'postgres://db/goticket', REDIS_URL: 'redis://cache:6379', AMQP_URL: 'amqp://mq:5672', JWT_SECRET: 'x'.repeat(32) };
 
 function errorOf(env: Record<string, string>): string {
   try {
@@ -28,6 +28,8 @@ describe('config', () => {
   it.each([
     ['DATABASE_URL', { ...PROD, DATABASE_URL: '' }, 'is required in production'],
     ['JWT_SECRET', { ...PROD, JWT_SECRET: '' }, 'is required in production'],
+    ['REDIS_URL', { ...PROD, REDIS_URL: '' }, 'is required in production'],
+    ['AMQP_URL', { ...PROD, AMQP_URL: '' }, 'is required in production'],
     ['JWT_SECRET', { ...PROD, JWT_SECRET: 'short' }, 'at least 32 bytes'],
     ['BCRYPT_COST', { ...PROD, BCRYPT_COST: '4' }, 'at least 10 in production'],
     ['PORT', { PORT: 'eighty' }, 'whole number'],

@@ -1,0 +1,165 @@
+/**
+ * The platform contract: every value the two halves of the platform must agree on, written once.
+ * Pulumi (infra/) builds the cluster level, cdk8s (charts/) the namespace level, the policy pack
+ * (policies/) checks both, and the scripts the workflows call (scripts/) stand in for either in CI;
+ * each imports these names instead of repeating the literal. Plain constants and no imports, so
+ * anything may depend on this module and it depends on nothing (platform/test checks both).
+ */
+
+export type EnvName = 'dev' | 'prod';
+export const ENV_NAMES: readonly EnvName[] = ['dev', 'prod'];
+
+// ---------------------------------------------------------------- the service
+
+/** The service's name: label value, resource-name prefix, image and ECR repository name. */
+export const APP = 'goticket';
+/** The service's namespace: Pulumi creates it (the runtime Secret lives there), cdk8s fills it. */
+export const NAMESPACE = 'goticket';
+
+/** Label keys every object carries (app.kubernetes.io recommended labels). */
+export const LABELS = {
+  name: 'app.kubernetes.io/name',
+  component: 'app.kubernetes.io/component',
+  partOf: 'app.kubernetes.io/part-of',
+  managedBy: 'app.kubernetes.io/managed-by',
+} as const;
+
+/** The namespace's labels, the same whether Pulumi or cdk8s writes them: Pod Security "restricted". */
+export const NAMESPACE_LABELS = {
+  [LABELS.partOf]: APP,
+  'pod-security.kubernetes.io/enforce': 'restricted',
+  'pod-security.kubernetes.io/audit': 'restricted',
+  'pod-security.kubernetes.io/warn': 'restricted',
+} as const;
+
+/** The roles the one image runs as (`node build/app/main.js <role>`): Deployments api and worker, Job migrate. */
+export const COMPONENTS = ['api', 'worker', 'migrate'] as const;
+export type Component = (typeof COMPONENTS)[number];
+/** Components that serve HTTP (the api, and the worker's health and metrics). */
+export const HTTP_COMPONENTS = ['api', 'worker'] as const;
+
+/** The port api and worker listen on (PORT), named `http` on their containers and Services. */
+export const APP_PORT = 8080;
+export const APP_PORT_NAME = 'http';
+
+/** Services cdk8s creates that the edge, Prometheus and the smoke tests reach by name. */
+export const SERVICES = {
+  api: { name: `${APP}-api`, port: 80 },
+  worker: { name: `${APP}-worker`, port: APP_PORT },
+} as const;
+
+/** Non-secret configuration cdk8s writes for the pods. */
+export const CONFIG_MAP = `${APP}-config`;
+
+// ---------------------------------------------------------------- the runtime Secret
+
+/** Created by Pulumi, never by cdk8s (nor committed): backend URLs and credentials. */
+export const RUNTIME_SECRET = `${APP}-runtime`;
+/**
+ * The keys of RUNTIME_SECRET the service reads, in every environment. Pulumi writes exactly these
+ * (plus the dev dependencies' passwords), the pods load them with envFrom, and the service refuses
+ * to start in production without any of them: platform/test feeds them to its own loadConfig.
+ */
+export const RUNTIME_KEYS = ['DATABASE_URL', 'REDIS_URL', 'AMQP_URL', 'JWT_SECRET'] as const;
+export type RuntimeKey = (typeof RUNTIME_KEYS)[number];
+/** The runtime keys that point at a backend (the rest is generated for the service itself). */
+export type BackendUrlKey = Exclude<RuntimeKey, 'JWT_SECRET'>;
+
+// ---------------------------------------------------------------- backends
+
+/**
+ * dev: PostgreSQL, Redis and RabbitMQ run in NAMESPACE (charts/dependencies.ts), reached by
+ * Service name; their passwords are keys of RUNTIME_SECRET that only they read.
+ */
+export const IN_CLUSTER_BACKENDS = {
+  postgres: { service: 'postgres', port: 5432, user: APP, database: APP, passwordKey: 'POSTGRES_PASSWORD' },
+  redis: { service: 'redis', port: 6379, passwordKey: 'REDIS_PASSWORD' },
+  rabbitmq: { service: 'rabbitmq', port: 5672, user: APP, passwordKey: 'RABBITMQ_PASSWORD' },
+} as const;
+/** RUNTIME_SECRET keys only the in-cluster backends read (dev). */
+export const DEPENDENCY_KEYS = [
+  IN_CLUSTER_BACKENDS.postgres.passwordKey,
+  IN_CLUSTER_BACKENDS.redis.passwordKey,
+  IN_CLUSTER_BACKENDS.rabbitmq.passwordKey,
+] as const;
+export type DependencyKey = (typeof DEPENDENCY_KEYS)[number];
+
+/** prod: the ports of RDS PostgreSQL, ElastiCache Redis (TLS) and Amazon MQ (AMQPS): security groups and NetworkPolicies. */
+export const MANAGED_BACKEND_PORTS = { postgres: 5432, redis: 6379, amqp: 5671 } as const;
+
+/**
+ * The prod VPC and its subnets, one block per availability zone, fixed rather than left to awsx's
+ * allocator: the NetworkPolicies of dist/prod allow egress to exactly the data subnets.
+ */
+export const PROD_NETWORK = {
+  vpcCidr: '10.0.0.0/16',
+  subnets: {
+    /** Load balancers and NAT gateways. */
+    public: ['10.0.0.0/22', '10.0.4.0/22', '10.0.8.0/22'],
+    /** EKS nodes and, through the VPC CNI, their pods. */
+    nodes: ['10.0.32.0/19', '10.0.64.0/19', '10.0.96.0/19'],
+    /** RDS, ElastiCache and Amazon MQ (no route to the internet). */
+    data: ['10.0.128.0/24', '10.0.129.0/24', '10.0.130.0/24'],
+  },
+} as const;
+
+// ---------------------------------------------------------------- the edge
+
+/**
+ * What carries outside traffic to the api: its namespace and pods (the api's NetworkPolicy admits
+ * them), the class routes name, and the Service whose load balancer DNS points at. ingress-nginx
+ * today; the Gateway API implementation that replaces it puts its names here (Gateway name and
+ * namespace, listener names), and every chart, component and policy follows.
+ */
+export const EDGE = {
+  namespace: 'ingress-nginx',
+  podLabels: { [LABELS.name]: 'ingress-nginx' },
+  ingressClass: 'nginx',
+  releaseName: 'ingress-nginx',
+  /** The controller's Service: type LoadBalancer in prod (the NLB), NodePort behind Kind's host ports in dev. */
+  service: 'ingress-nginx-controller',
+} as const;
+
+// ---------------------------------------------------------------- monitoring
+
+/** kube-prometheus-stack: where it runs and how its Prometheus selects what to scrape. */
+export const MONITORING = {
+  namespace: 'monitoring',
+  releaseName: 'kube-prometheus-stack',
+  /**
+   * serviceMonitorSelector/ruleSelector default to the Helm release: ServiceMonitors and
+   * PrometheusRules without this label are silently ignored.
+   */
+  releaseLabel: { release: 'kube-prometheus-stack' },
+  prometheusPodLabels: { [LABELS.name]: 'prometheus' },
+} as const;
+
+// ---------------------------------------------------------------- certificates
+
+export const CERT_MANAGER = { namespace: 'cert-manager' } as const;
+/** cert-manager ClusterIssuers Pulumi creates and routes name. */
+export const CLUSTER_ISSUERS = { selfSigned: 'selfsigned', letsEncrypt: 'letsencrypt-prod' } as const;
+/** The issuer of each environment: Let's Encrypt needs a public DNS name, Kind has none. */
+export const CLUSTER_ISSUER_OF: Readonly<Record<EnvName, string>> = { dev: CLUSTER_ISSUERS.selfSigned, prod: CLUSTER_ISSUERS.letsEncrypt };
+
+// ---------------------------------------------------------------- GitOps
+
+export const ARGOCD = { namespace: 'argocd', project: APP, application: APP } as const;
+/** What Argo CD syncs (and `deployMode: direct` applies) per environment, relative to the repository root. */
+export const MANIFESTS_DIR: Readonly<Record<EnvName, string>> = { dev: 'dist/dev', prod: 'dist/prod' };
+
+// ---------------------------------------------------------------- Pod Security of the platform
+
+export type PssLevel = 'privileged' | 'baseline' | 'restricted';
+/**
+ * The Pod Security level each add-on namespace enforces (Pulumi labels them) and the exceptions
+ * the policy pack allows: as strict as each upstream chart allows.
+ */
+export const PLATFORM_POD_SECURITY: Readonly<Record<string, PssLevel | Readonly<Record<EnvName, PssLevel>>>> = {
+  // Kind's controller binds host ports (not allowed by baseline).
+  [EDGE.namespace]: { dev: 'privileged', prod: 'baseline' },
+  [CERT_MANAGER.namespace]: 'restricted',
+  // node-exporter needs the host network, PID namespace and filesystem.
+  [MONITORING.namespace]: 'privileged',
+  [ARGOCD.namespace]: 'baseline',
+};
