@@ -77,12 +77,19 @@ export function composeApi(options: ApiOptions) {
     tokenVersions,
     sessions: new PostgresSessionStore(pool),
   });
+  // A batch stuck on a dead connection fails at the pool's query deadline; a reservation that
+  // could not start within the request's own deadline is not started at all.
+  const bookingStore = new PostgresBookingStore(pool, {
+    deadlineMs: config.database.queryTimeoutMs,
+    maxWaitMs: Math.max(1_000, config.http.requestTimeoutMs - config.database.queryTimeoutMs),
+  });
+  options.health.push(bookingStore.healthCheck());
   const services = {
     auth,
     users: new UserService({ users, audit, tokenVersions }),
     events: new EventService({ events: new PostgresEventStore(pool), audit, cache: eventCache, clock }),
     bookings: new BookingService({
-      bookings: new PostgresBookingStore(pool),
+      bookings: bookingStore,
       clock,
       holdMs: config.bookingHoldMs,
       cache: eventCache,
@@ -100,5 +107,5 @@ export function composeApi(options: ApiOptions) {
     rateLimits: rateLimits({ limiters: backends.limiters, policies: config.rateLimits, subjectOf: (token) => auth.subjectOf(token), audit }),
     isShuttingDown: options.isShuttingDown,
   });
-  return { app, services, accessTokens, userStore: users, cache: backends.cache, warmup, close: () => backends.close() };
+  return { app, services, accessTokens, userStore: users, bookingStore, cache: backends.cache, warmup, close: () => backends.close() };
 }

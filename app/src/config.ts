@@ -86,6 +86,14 @@ const ENV = z.object({
    */
   DB_POOL_MIN: optional(wholeNumber(0, 500)),
   DB_STATEMENT_TIMEOUT: duration('5s', 100, 600_000),
+  /**
+   * Client-side deadline of every query: a statement on a connection that died without a word
+   * (a failed-over primary) fails after this, its connection is discarded, and a group-commit
+   * batch waiting on it frees its event's queue. Unset: DB_STATEMENT_TIMEOUT + 1 s; must exceed it.
+   */
+  DB_QUERY_TIMEOUT: optional(duration('0', 200, 600_000)),
+  /** Deadline of a new PostgreSQL connection (handshake included) and of a wait for a free pool client. */
+  DB_CONNECT_TIMEOUT: duration('5s', 100, 120_000),
   DATA_DIR: z.string().default('.data'),
   EMBEDDED_PG_PORT: integer(54329, 1024, 65535),
   REDIS_URL: optional(url(['redis:', 'rediss:'])),
@@ -173,6 +181,8 @@ function toConfig(env: z.infer<typeof ENV>) {
       poolMax: env.DB_POOL_MAX,
       poolMin: env.DB_POOL_MIN ?? Math.min(DEFAULT_POOL_MIN, env.DB_POOL_MAX),
       statementTimeoutMs: env.DB_STATEMENT_TIMEOUT,
+      queryTimeoutMs: env.DB_QUERY_TIMEOUT ?? env.DB_STATEMENT_TIMEOUT + 1_000,
+      connectTimeoutMs: env.DB_CONNECT_TIMEOUT,
       embeddedPort: env.EMBEDDED_PG_PORT,
     },
     dataDir: env.DATA_DIR,
@@ -249,6 +259,9 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     if (!env.REDIS_URL) throw new ConfigError('REDIS_URL', 'is required in production (the in-process stand-in is for local runs)');
     if (!env.AMQP_URL) throw new ConfigError('AMQP_URL', 'is required in production (the in-process stand-in is for local runs)');
     if (env.BCRYPT_COST < 10) throw new ConfigError('BCRYPT_COST', 'must be at least 10 in production');
+  }
+  if (env.DB_QUERY_TIMEOUT !== undefined && env.DB_QUERY_TIMEOUT <= env.DB_STATEMENT_TIMEOUT) {
+    throw new ConfigError('DB_QUERY_TIMEOUT', `must be longer than DB_STATEMENT_TIMEOUT (${env.DB_STATEMENT_TIMEOUT}ms), so the server cancels a slow statement before the client gives up on its connection`);
   }
   if (env.DB_POOL_MIN !== undefined && env.DB_POOL_MIN > env.DB_POOL_MAX) {
     throw new ConfigError('DB_POOL_MIN', `must not exceed DB_POOL_MAX (${env.DB_POOL_MAX})`);

@@ -11,10 +11,12 @@ import express from 'express';
 import { localJwtSecret } from './adapters/local-jwt-secret';
 import { startEmbeddedPostgres } from './adapters/postgres/embedded';
 import { migrate } from './adapters/postgres/migrate';
+import { unavailableReason } from './adapters/postgres/errors';
 import { createPool, postgresHealthCheck } from './adapters/postgres/pool';
 import { ConfigError, loadConfig, type Config } from './config';
 import { healthRouter } from './http/health';
 import { closeServer, listen } from './http/server';
+import { FailureReporter } from './observability/failures';
 import { createLogger, type Logger } from './observability/logger';
 import { redactText } from './observability/redact';
 import { observePool, registry } from './observability/metrics';
@@ -26,6 +28,7 @@ export const ROLES = ['api', 'worker', 'migrate', 'all'] as const;
 export type ProcessRole = (typeof ROLES)[number];
 
 export async function main(role: ProcessRole, config: Config, logger: Logger): Promise<void> {
+  const processFailures = new FailureReporter(logger);
   /** Closed in reverse order on shutdown. */
   const closers: Array<{ name: string } & Closeable> = [{ name: 'tracing', close: shutdownTracing }];
   let shuttingDown = false;
@@ -64,7 +67,11 @@ export async function main(role: ProcessRole, config: Config, logger: Logger): P
       url: databaseUrl,
       max: config.database.poolMax,
       statementTimeoutMs: config.database.statementTimeoutMs,
+      queryTimeoutMs: config.database.queryTimeoutMs,
+      connectTimeoutMs: config.database.connectTimeoutMs,
       applicationName: `goticket-${role}`,
+      // a reset or a dead connection: one line per incident, however many connections it takes
+      onConnectionError: (error) => processFailures.incidents.record('database connections lost', { reason: unavailableReason(error) ?? error.message }),
     });
     closers.push({ name: 'postgres-pool', close: () => pool.end() });
     observePool(pool);

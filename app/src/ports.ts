@@ -158,6 +158,12 @@ export interface HealthCheck {
   /** A degraded non-critical backend keeps the process ready. */
   critical: boolean;
   check(): Promise<HealthStatus>;
+  /**
+   * Liveness: false once the component is wedged past what its own deadlines allow (work that
+   * should have ended long ago still holds what it holds), which only a restart fixes. An outage
+   * of a backend is never a reason (restarting would not bring it back); absent: always alive.
+   */
+  alive?(): boolean;
 }
 
 /** Something main.ts must close on shutdown, in reverse order of start. */

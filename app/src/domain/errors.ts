@@ -1,7 +1,27 @@
 /**
- * One error type per domain failure. The HTTP layer maps each to a status in one table
- * (http/problem.ts); nothing here knows about HTTP.
+ * One error type per domain failure, each with a stable kind (`code`). One table
+ * (app/src/error-table.ts) maps every kind to what each edge answers; nothing here knows about
+ * HTTP or any other protocol.
  */
+export type ErrorKind =
+  | 'validation'
+  | 'not-found'
+  | 'email-taken'
+  | 'invalid-credentials'
+  | 'unauthenticated'
+  | 'forbidden'
+  | 'last-admin'
+  | 'refresh-token-reused'
+  | 'sold-out'
+  | 'event-ended'
+  | 'capacity-below-taken'
+  | 'active-bookings'
+  | 'invalid-transition'
+  | 'hold-expired'
+  | 'idempotency-key-reused'
+  | 'rate-limited'
+  | 'unavailable';
+
 export interface FieldError {
   path: string;
   message: string;
@@ -9,7 +29,7 @@ export interface FieldError {
 
 export abstract class DomainError extends Error {
   /** Stable slug, also the last segment of the problem `type` URI. */
-  abstract readonly code: string;
+  abstract readonly code: ErrorKind;
   constructor(message: string) {
     super(message);
     this.name = new.target.name;
@@ -52,12 +72,12 @@ export class UnauthenticatedError extends DomainError {
 }
 
 export class ForbiddenError extends DomainError {
-  readonly code: string = 'forbidden';
+  readonly code: ErrorKind = 'forbidden';
 }
 
 /** Demoting the only admin would leave nobody able to manage roles (the bootstrap never re-promotes). */
 export class LastAdminError extends ForbiddenError {
-  override readonly code: string = 'last-admin';
+  override readonly code: ErrorKind = 'last-admin';
   constructor() {
     super('this is the only admin: promote another user to admin first');
   }
@@ -126,5 +146,25 @@ export class RateLimitedError extends DomainError {
   readonly code = 'rate-limited';
   constructor(readonly retryAfterSeconds: number) {
     super('too many requests; retry later');
+  }
+}
+
+/**
+ * A backend the use case needs cannot answer now: its connection was refused, reset or timed
+ * out, it is shutting down, failing over or out of connections. Not a bug and not the caller's
+ * fault: the same request is expected to work after `retryAfterSeconds`.
+ */
+export class ServiceUnavailableError extends DomainError {
+  readonly code = 'unavailable';
+  constructor(
+    /** What could not answer, as operators name it (`database`). */
+    readonly dependency: string,
+    /** Why, in a few words for logs and metrics (`connection refused`, `timeout`); never sent to clients. */
+    readonly reason: string,
+    readonly retryAfterSeconds = 5,
+    options?: { cause?: unknown },
+  ) {
+    super(`the service cannot reach its ${dependency} right now; retry in a few seconds`);
+    if (options && 'cause' in options) this.cause = options.cause;
   }
 }

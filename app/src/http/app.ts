@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import type { Registry } from 'prom-client';
+import { FailureReporter } from '../observability/failures';
 import type { Logger } from '../observability/logger';
 import type { HealthCheck } from '../ports';
 import type { AuditService } from '../services/audit';
@@ -186,9 +187,14 @@ function handle(spec: RouteSpec, auth: AuthService) {
 }
 
 function errorHandler(logger: Logger) {
+  const failures = new FailureReporter(logger);
   return (error: unknown, req: Request, res: Response, _next: NextFunction) => {
     const { status, headers, body } = toProblem(error);
-    if (status >= 500) logger.error({ err: error, method: req.method, path: req.path }, 'request failed');
+    if (status >= 500) {
+      const route = (res.locals.routeTemplate as string | undefined) ?? 'unmatched';
+      const timeout = error instanceof HttpProblem && error.code === 'timeout';
+      failures.report(error, { source: 'http', requestId: res.locals.requestId as string | undefined, method: req.method, route, timeout });
+    }
     if (res.headersSent) return void res.end();
     body.instance = req.originalUrl.split('?')[0]!.slice(0, 200);
     res.status(status).set(headers).type(PROBLEM_CONTENT_TYPE).send(JSON.stringify(body));

@@ -1,12 +1,14 @@
 /**
- * Every error leaves as application/problem+json (RFC 9457). The one table below maps domain
- * failures to HTTP; an error the framework marked as the client's (a 4xx `status`, e.g.
- * Express's URIError for a path it cannot decode) keeps its status but not its message;
- * anything else becomes a bare 500 with no detail (no stack, no SQL).
+ * Every error leaves as application/problem+json (RFC 9457). Domain failures take their status
+ * and title from THE error table (app/src/error-table.ts), shared with the other edges; an error
+ * the framework marked as the client's (a 4xx `status`, e.g. Express's URIError for a path it
+ * cannot decode) keeps its status but not its message; anything else becomes a bare 500 with no
+ * detail (no stack, no SQL).
  */
 import { STATUS_CODES } from 'node:http';
 import * as errors from '../domain/errors';
 import type { FieldError } from '../domain/errors';
+import { ERROR_TABLE } from '../error-table';
 
 export const PROBLEM_TYPE_BASE = 'https://goticket.dev/problems/';
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
@@ -35,26 +37,6 @@ export class HttpProblem extends Error {
   }
 }
 
-type DomainErrorClass = abstract new (...args: never[]) => errors.DomainError;
-
-const STATUS_BY_ERROR: ReadonlyArray<readonly [DomainErrorClass, number, string]> = [
-  [errors.ValidationError, 400, 'Invalid request'],
-  [errors.UnauthenticatedError, 401, 'Unauthenticated'],
-  [errors.InvalidCredentialsError, 401, 'Invalid credentials'],
-  [errors.RefreshTokenReusedError, 401, 'Refresh token reused'],
-  [errors.ForbiddenError, 403, 'Forbidden'],
-  [errors.NotFoundError, 404, 'Not found'],
-  [errors.EmailTakenError, 409, 'Email already registered'],
-  [errors.SoldOutError, 409, 'Sold out'],
-  [errors.EventEndedError, 409, 'Event ended'],
-  [errors.CapacityBelowTakenError, 409, 'Capacity below seats taken'],
-  [errors.ActiveBookingsError, 409, 'Event has active bookings'],
-  [errors.InvalidTransitionError, 409, 'Invalid booking transition'],
-  [errors.HoldExpiredError, 409, 'Hold expired'],
-  [errors.IdempotencyKeyReusedError, 422, 'Idempotency key reused'],
-  [errors.RateLimitedError, 429, 'Too many requests'],
-];
-
 export interface ProblemResponse {
   status: number;
   body: Problem;
@@ -70,15 +52,12 @@ export function toProblem(error: unknown): ProblemResponse {
     };
   }
   if (error instanceof errors.DomainError) {
-    const entry = STATUS_BY_ERROR.find(([type]) => error instanceof type);
-    if (entry) {
-      const [, status, title] = entry;
-      const headers: Record<string, string> = {};
-      if (status === 401) headers['WWW-Authenticate'] = 'Bearer';
-      if (error instanceof errors.RateLimitedError) headers['Retry-After'] = String(error.retryAfterSeconds);
-      const fields = error instanceof errors.ValidationError ? error.fields : undefined;
-      return { status, headers, body: problem(status, error.code, title, error.message, fields) };
-    }
+    const { status, title } = ERROR_TABLE[error.code].http;
+    const headers: Record<string, string> = {};
+    if (status === 401) headers['WWW-Authenticate'] = 'Bearer';
+    if (error instanceof errors.RateLimitedError || error instanceof errors.ServiceUnavailableError) headers['Retry-After'] = String(error.retryAfterSeconds);
+    const fields = error instanceof errors.ValidationError ? error.fields : undefined;
+    return { status, headers, body: problem(status, error.code, title, error.message, fields) };
   }
   const clientStatus = error instanceof errors.DomainError ? undefined : clientErrorStatus(error);
   if (clientStatus !== undefined) {

@@ -29,6 +29,23 @@ export const bookingOutcomes = new Counter({
   registers: [registry],
 });
 
+/**
+ * Failures that reached the top of a request (answered 5xx), a worker step or the process. `kind`
+ * tells an outage from a bug: `unavailable` (a backend could not answer: connection refused, lost
+ * or timed out, failing over), `timeout` (a request passed its deadline), `internal` (anything
+ * else: a bug to look at).
+ */
+export const FAILURE_KINDS = ['unavailable', 'timeout', 'internal'] as const;
+export type FailureKind = (typeof FAILURE_KINDS)[number];
+export const FAILURE_SOURCES = ['http', 'worker', 'process'] as const;
+export type FailureSource = (typeof FAILURE_SOURCES)[number];
+export const failures = new Counter({
+  name: 'goticket_failures_total',
+  help: 'Failures that reached the top of a request (5xx), a worker step or the process, by kind (unavailable: a backend could not answer; timeout; internal: a bug) and source',
+  labelNames: ['kind', 'source'] as const,
+  registers: [registry],
+});
+
 // ---- messaging (outbox relay, notifier, hold-expiry sweeper)
 
 export const outboxBacklog = new Gauge({

@@ -16,7 +16,7 @@ import { Notifier } from './notifier';
 import { OutboxRelay } from './outbox-relay';
 
 export interface Workers {
-  /** `rabbitmq` is critical: the worker is not ready while the broker is unreachable. */
+  /** `rabbitmq` and `outbox-relay` are critical: the worker is not ready while the broker is unreachable or the relay is stuck. */
   health: HealthCheck[];
   /** Stops polling, cancels consumers, waits for in-flight work, closes channels and connections. */
   close(): Promise<void>;
@@ -77,6 +77,7 @@ export async function startWorkers(deps: WorkerDeps): Promise<Workers> {
     batchSize: m.outboxBatchSize,
     retentionMs: m.outboxRetentionMs,
   });
+  health.push(relay.healthCheck());
   const notifier = new Notifier({ consumer, notifications: new PostgresNotifications(pool), mailer, logger });
   const sweeper = new HoldExpirySweeper({ pool, logger, intervalMs: m.expirySweepIntervalMs, batchSize: m.expiryBatchSize });
 

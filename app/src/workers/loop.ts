@@ -1,5 +1,7 @@
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
+import { FailureReporter } from '../observability/failures';
 import type { Logger } from '../observability/logger';
+import type { HealthCheck } from '../ports';
 
 /** more: run again at once; idle: caught up, sleep; failed: back off (wake-ups ignored). */
 export type TickResult = 'more' | 'idle' | 'failed';
@@ -9,6 +11,8 @@ export interface WorkerLoopOptions {
   intervalMs: number;
   failureDelayMs: number;
   logger: Logger;
+  /** Where failed steps are reported (default: one of its own on `logger`): an unavailable database is one incident, not a line per step. */
+  failures?: FailureReporter;
 }
 
 /**
@@ -22,11 +26,35 @@ export class WorkerLoop {
   private pendingWake = false;
   private interrupt: (() => void) | null = null;
   private wakeable = false;
+  /** When the tick in flight started (null between ticks). */
+  private tickStartedAt: number | null = null;
+  private readonly failures: FailureReporter;
 
   constructor(
     private readonly tick: () => Promise<TickResult>,
     private readonly options: WorkerLoopOptions,
-  ) {}
+  ) {
+    this.failures = options.failures ?? new FailureReporter(options.logger);
+  }
+
+  /** How long the tick in flight has been running (0 between ticks). */
+  busyForMs(): number {
+    return this.tickStartedAt === null ? 0 : Date.now() - this.tickStartedAt;
+  }
+
+  /**
+   * Critical check named after the loop: down while a tick has been running longer than
+   * `stuckAfterMs` (every step it takes has a deadline, so a tick that long is stuck), not alive
+   * once it has been running `wedgedAfterMs`.
+   */
+  healthCheck(stuckAfterMs: number, wedgedAfterMs: number): HealthCheck {
+    return {
+      name: this.options.name,
+      critical: true,
+      check: async () => (this.busyForMs() > stuckAfterMs ? 'down' : 'up'),
+      alive: () => this.busyForMs() < wedgedAfterMs,
+    };
+  }
 
   start(): void {
     if (this.running || this.stopped) return;
@@ -50,11 +78,14 @@ export class WorkerLoop {
       let result: TickResult;
       // A wake-up that arrived before this tick is served by it; one arriving during it is kept.
       this.pendingWake = false;
+      this.tickStartedAt = Date.now();
       try {
         result = await this.tick();
       } catch (error) {
-        this.options.logger.error({ worker: this.options.name, err: (error as Error).message }, 'worker step failed');
+        this.failures.report(error, { source: 'worker', component: this.options.name });
         result = 'failed';
+      } finally {
+        this.tickStartedAt = null;
       }
       if (this.stopped) break;
       if (result === 'more') {

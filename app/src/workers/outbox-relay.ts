@@ -1,8 +1,9 @@
-import type { Pool, PoolClient } from 'pg';
+import type { Pool } from 'pg';
+import { PgListener } from '../adapters/postgres/listener';
 import { PostgresOutbox } from '../adapters/postgres/outbox';
 import type { Logger } from '../observability/logger';
 import { outboxBacklog, outboxOldestAge, outboxPublished } from '../observability/metrics';
-import type { DomainMessage, EventPublisher, PublishResult } from '../ports';
+import type { DomainMessage, EventPublisher, HealthCheck, PublishResult } from '../ports';
 import { WorkerLoop, type TickResult } from './loop';
 
 export const OUTBOX_CHANNEL = 'goticket_outbox';
@@ -26,8 +27,7 @@ export class OutboxRelay {
   private readonly outbox: PostgresOutbox;
   private readonly loop: WorkerLoop;
   private readonly log: Logger;
-  private listener: PoolClient | null = null;
-  private listenRetry: NodeJS.Timeout | null = null;
+  private readonly listener: PgListener;
   private maintenance: NodeJS.Timeout | null = null;
   private maintaining: Promise<void> | null = null;
   private lastPrune = 0;
@@ -42,10 +42,21 @@ export class OutboxRelay {
       failureDelayMs: options.pollIntervalMs,
       logger: this.log,
     });
+    // If it drops, polling covers until it is back.
+    this.listener = new PgListener({ pool: options.pool, channel: OUTBOX_CHANNEL, logger: this.log, onNotification: () => this.loop.wake() });
+  }
+
+  /**
+   * `outbox-relay` (critical): down while a relay step has run past 30 s (every query and connect in
+   * it has a deadline, so it is stuck), not alive past 2 min: the worker is restarted rather than
+   * reporting ready while nothing is published.
+   */
+  healthCheck(stuckAfterMs = 30_000, wedgedAfterMs = 120_000): HealthCheck {
+    return this.loop.healthCheck(stuckAfterMs, wedgedAfterMs);
   }
 
   async start(): Promise<void> {
-    await this.listen();
+    await this.listener.start();
     this.loop.start();
     const every = this.options.maintenanceIntervalMs ?? 5_000;
     this.maintenance = setInterval(() => {
@@ -58,15 +69,9 @@ export class OutboxRelay {
   async close(): Promise<void> {
     this.closed = true;
     if (this.maintenance) clearInterval(this.maintenance);
-    if (this.listenRetry) clearTimeout(this.listenRetry);
     await this.loop.stop();
     await this.maintaining;
-    const listener = this.listener;
-    this.listener = null;
-    if (listener) {
-      await listener.query(`UNLISTEN ${OUTBOX_CHANNEL}`).catch(() => undefined);
-      listener.release();
-    }
+    await this.listener.close();
   }
 
   private async step(): Promise<TickResult> {
@@ -80,39 +85,6 @@ export class OutboxRelay {
     }
     // Rows committed while this batch was in flight did not notify (see 002_messaging.sql): look again.
     return batch.claimed > 0 ? 'more' : 'idle';
-  }
-
-  /** A dedicated connection LISTENs; if it drops, polling covers until it is back. */
-  private async listen(): Promise<void> {
-    if (this.closed) return;
-    let client: PoolClient | null = null;
-    try {
-      client = await this.options.pool.connect();
-      client.on('notification', () => this.loop.wake());
-      const mine = client;
-      mine.once('error', (error: Error) => {
-        if (this.listener !== mine) return;
-        this.listener = null;
-        this.log.warn({ err: error.message }, 'LISTEN connection lost; polling until it is back');
-        mine.release(error);
-        this.scheduleListen();
-      });
-      await client.query(`LISTEN ${OUTBOX_CHANNEL}`);
-      this.listener = client;
-    } catch (error) {
-      client?.release(error as Error);
-      this.log.warn({ err: (error as Error).message }, 'cannot LISTEN for outbox inserts; polling');
-      this.scheduleListen();
-    }
-  }
-
-  private scheduleListen(): void {
-    if (this.closed || this.listenRetry) return;
-    this.listenRetry = setTimeout(() => {
-      this.listenRetry = null;
-      void this.listen();
-    }, Math.max(this.options.pollIntervalMs, 1_000));
-    this.listenRetry.unref();
   }
 
   private async maintain(): Promise<void> {

@@ -3,7 +3,11 @@ import { createServer, connect, type AddressInfo, type Server, type Socket } fro
 /**
  * A TCP proxy for outage tests: sits between a client and a real server (RabbitMQ, Redis,
  * PostgreSQL…). `cut()` kills every open connection and refuses new ones until `restore()`;
- * `delay(ms)` holds every chunk in both directions for `ms` (0 to stop delaying).
+ * `delay(ms)` holds every chunk in both directions for `ms` (0 to stop delaying);
+ * `blackhole()` is a host that vanished without a word (a failed-over database primary): every
+ * byte in either direction is dropped, nothing is closed, new connections are accepted and then
+ * never answered. `restore()` lets new connections through again; the black-holed ones stay dead
+ * (the old host is gone), so only a client-side deadline or keepalive frees them.
  */
 export interface TcpProxy {
   readonly host: string;
@@ -11,6 +15,7 @@ export interface TcpProxy {
   /** `url` with its host and port replaced by the proxy's. */
   rewrite(url: string): string;
   cut(): void;
+  blackhole(): void;
   restore(): void;
   delay(ms: number): void;
   /** Open client connections (for assertions). */
@@ -20,11 +25,17 @@ export interface TcpProxy {
 
 export async function startTcpProxy(target: { host: string; port: number }): Promise<TcpProxy> {
   const pairs = new Set<[Socket, Socket]>();
+  /** Connections that fell into the black hole: their bytes go nowhere, for good. */
+  const dead = new WeakSet<Socket>();
+  /** Connections accepted while black-holed, never connected upstream. */
+  const held = new Set<Socket>();
   let isCut = false;
+  let isBlackhole = false;
   let delayMs = 0;
 
   const pipe = (from: Socket, to: Socket) => {
     from.on('data', (chunk) => {
+      if (dead.has(from)) return;
       if (delayMs === 0) {
         to.write(chunk);
         return;
@@ -37,9 +48,17 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
     });
   };
 
-  const server: Server = createServer((client) => {
+  const server: Server = createServer({ allowHalfOpen: true }, (client) => {
     if (isCut) {
       client.destroy();
+      return;
+    }
+    if (isBlackhole) {
+      held.add(client);
+      client.on('error', () => undefined);
+      client.on('close', () => held.delete(client));
+      // read and drop: the client's writes never back up, nothing ever comes back
+      client.resume();
       return;
     }
     const upstream = connect(target.port, target.host);
@@ -47,13 +66,18 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
     pairs.add(pair);
     const teardown = () => {
       pairs.delete(pair);
-      client.destroy();
       upstream.destroy();
+      // a black-holed client connection stays open and silent (see blackhole)
+      if (!dead.has(client)) client.destroy();
     };
     for (const socket of pair) {
       socket.setNoDelay(true);
       socket.on('error', teardown);
       socket.on('close', teardown);
+      // a half-close is passed on, unless the connection is black-holed (then nothing is)
+      socket.on('end', () => {
+        if (!dead.has(client)) (socket === client ? upstream : client).end();
+      });
     }
     pipe(client, upstream);
     pipe(upstream, client);
@@ -71,6 +95,8 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
       upstream.destroy();
     }
     pairs.clear();
+    for (const client of held) client.destroy();
+    held.clear();
   };
 
   return {
@@ -86,8 +112,20 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
       isCut = true;
       destroyAll();
     },
+    blackhole() {
+      isBlackhole = true;
+      // The host is gone: its sessions end (what they had not committed is lost), while the
+      // clients' connections to it stay open and hear nothing, ever.
+      for (const [client, upstream] of [...pairs]) {
+        dead.add(client);
+        held.add(client);
+        client.once('close', () => held.delete(client));
+        upstream.destroy();
+      }
+    },
     restore() {
       isCut = false;
+      isBlackhole = false;
     },
     delay(ms: number) {
       delayMs = ms;

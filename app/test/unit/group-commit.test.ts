@@ -99,6 +99,59 @@ describe('GroupCommit', () => {
     expect(contexts).toEqual(['request A', 'request B']);
   });
 
+  describe('limits: a batch stuck on a dead connection does not hold up its key for good', () => {
+    const overdue = (why: string, key: string) => new Error(`${why}:${key}`);
+    const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+    it('fails the waiters of a batch past its deadline, sends the next batch, and ignores the late answer', async () => {
+      const { batches, run } = manualRunner();
+      const group = new GroupCommit(10, run, { deadlineMs: 40, overdue });
+      const stuck = group.submit('e', 1);
+      const next = [group.submit('e', 2), group.submit('e', 3)];
+      expect(group.state()).toMatchObject({ waiting: 2, overdue: 0 });
+      await expect(stuck).rejects.toThrow('deadline:e');
+      expect(batches.map((b) => b.items)).toEqual([[1], [2, 3]]);
+      expect(group.state()).toMatchObject({ waiting: 0, overdue: 1, oldestOverdueMs: expect.any(Number) });
+      batches[1]!.settle(echo([2, 3]));
+      expect(await Promise.all(next)).toEqual(['done 2', 'done 3']);
+      // the stuck runner answers at last: nobody hears it, and it is no longer overdue
+      batches[0]!.settle(echo([1]));
+      await tick();
+      expect(group.state()).toEqual({ waiting: 0, oldestWaitMs: 0, overdue: 0, oldestOverdueMs: 0 });
+      expect(await group.submit('e', 4).catch(String)).toBe('Error: deadline:e');
+    });
+
+    it('fails, without running them, the submissions that waited past maxWaitMs; the younger ones go in the next batch', async () => {
+      const { batches, run } = manualRunner();
+      const group = new GroupCommit(10, run, { maxWaitMs: 30, overdue });
+      void group.submit('e', 1);
+      const old = group.submit('e', 2);
+      await sleep(60);
+      expect(group.state().oldestWaitMs).toBeGreaterThanOrEqual(55);
+      const young = group.submit('e', 3);
+      batches[0]!.settle(echo([1]));
+      await expect(old).rejects.toThrow('wait:e');
+      expect(batches.map((b) => b.items)).toEqual([[1], [3]]);
+      batches[1]!.settle(echo([3]));
+      expect(await young).toBe('done 3');
+    });
+
+    it('refuses a submission at once when its key already has maxQueued waiting', async () => {
+      const { batches, run } = manualRunner();
+      const group = new GroupCommit(10, run, { maxQueued: 2, overdue });
+      void group.submit('e', 1);
+      const queued = [group.submit('e', 2), group.submit('e', 3)];
+      await expect(group.submit('e', 4)).rejects.toThrow('queue-full:e');
+      // other keys are not affected
+      void group.submit('other', 5);
+      expect(batches.map((b) => b.key)).toEqual(['e', 'other']);
+      batches[0]!.settle(echo([1]));
+      await tick();
+      batches[2]!.settle(echo([2, 3]));
+      expect(await Promise.all(queued)).toEqual(['done 2', 'done 3']);
+    });
+  });
+
   it('refuses a batch size below one', () => {
     expect(() => new GroupCommit(0, async () => [])).toThrow(RangeError);
   });

@@ -18,6 +18,8 @@ describe('error → problem+json mapping', () => {
     [new errors.HoldExpiredError(), 409, 'hold-expired'],
     [new errors.IdempotencyKeyReusedError(), 422, 'idempotency-key-reused'],
     [new errors.RateLimitedError(30), 429, 'rate-limited'],
+    [new errors.LastAdminError(), 403, 'last-admin'],
+    [new errors.ServiceUnavailableError('database', 'connection refused'), 503, 'unavailable'],
   ])('%p → %i', (error, status, code) => {
     const problem = toProblem(error);
     expect(problem.status).toBe(status);
@@ -29,6 +31,19 @@ describe('error → problem+json mapping', () => {
     expect(toProblem(new errors.ValidationError('bad', [{ path: 'body.x', message: 'required' }])).body.errors).toEqual([{ path: 'body.x', message: 'required' }]);
     expect(toProblem(new errors.UnauthenticatedError('x')).headers['WWW-Authenticate']).toBe('Bearer');
     expect(toProblem(new errors.RateLimitedError(30)).headers['Retry-After']).toBe('30');
+  });
+
+  it('answers an unavailable backend 503 with Retry-After and nothing about the backend but its role', () => {
+    const cause = Object.assign(new Error('connect ECONNREFUSED 10.0.3.7:5432'), { code: 'ECONNREFUSED' });
+    const problem = toProblem(new errors.ServiceUnavailableError('database', 'connection refused', 7, { cause }));
+    expect(problem.status).toBe(503);
+    expect(problem.headers).toEqual({ 'Retry-After': '7' });
+    expect(problem.body).toEqual({
+      type: `${PROBLEM_TYPE_BASE}unavailable`,
+      title: 'Service unavailable',
+      status: 503,
+      detail: 'the service cannot reach its database right now; retry in a few seconds',
+    });
   });
 
   it('never leaks the message, stack or SQL of an unexpected error', () => {

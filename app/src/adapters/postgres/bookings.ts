@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import type { Pool } from 'pg';
 import { MAX_QUANTITY, MIN_QUANTITY, type Booking } from '../../domain/booking';
-import type { BookingQuery, BookingStore, Page, ReserveInput, ReserveResult, TransitionResult } from '../../ports';
+import { ServiceUnavailableError } from '../../domain/errors';
+import type { BookingQuery, BookingStore, HealthCheck, Page, ReserveInput, ReserveResult, TransitionResult } from '../../ports';
 import { traceHeaders } from '../../observability/trace-context';
 import { decodeCursor, encodeCursor } from './cursor';
-import { failed, GroupCommit, succeeded, type Outcome } from './group-commit';
+import { failed, GroupCommit, succeeded, type GroupCommitState, type Outcome, type Overdue } from './group-commit';
 import { isUniqueViolation } from './pool';
 import { BOOKING_COLUMNS, BOOKING_EVENT_PAYLOAD, toBooking, type BookingRow } from './rows';
 
@@ -107,7 +108,19 @@ type BatchRow = { found: boolean; ended: boolean; seats_left: number | null } & 
 export interface PostgresBookingStoreOptions {
   /** Most reservations one batch statement makes for an event (group commit); 1 = one at a time, in arrival order. */
   maxBatch?: number;
+  /**
+   * A batch statement not answered by then fails its callers (503, Retry-After) and the event's
+   * next batch goes out. Set it to the pool's query deadline: a statement on a dead connection
+   * fails there anyway; this is the guarantee that the event's queue moves on even if it did not.
+   */
+  deadlineMs?: number;
+  /** A reservation still waiting for its batch after this fails unrun (its request has given up). */
+  maxWaitMs?: number;
+  /** Liveness fails once a batch has been past its deadline, still unanswered, this long (default 60 s). */
+  wedgedAfterMs?: number;
 }
+
+const OVERDUE_REASONS: Record<Overdue, string> = { deadline: 'query timeout', wait: 'booking queue wait timeout', 'queue-full': 'booking queue full' };
 
 /** A failure one row can cause (data exception, integrity violation): it must not fail the rest of its batch. */
 const isRowLevelError = (error: unknown) => {
@@ -128,9 +141,40 @@ export class PostgresBookingStore implements BookingStore {
 
   constructor(
     private readonly pool: Pool,
-    options: PostgresBookingStoreOptions = {},
+    private readonly options: PostgresBookingStoreOptions = {},
   ) {
-    this.batches = new GroupCommit(options.maxBatch ?? 64, (eventId, queued) => this.reserveBatch(eventId, queued));
+    const maxBatch = options.maxBatch ?? 64;
+    this.batches = new GroupCommit(maxBatch, (eventId, queued) => this.reserveBatch(eventId, queued), {
+      deadlineMs: options.deadlineMs,
+      maxWaitMs: options.maxWaitMs,
+      // sixteen batches behind: at normal speed milliseconds; when the database is stuck, refused at once
+      maxQueued: 16 * maxBatch,
+      overdue: (why) => new ServiceUnavailableError('database', OVERDUE_REASONS[why]),
+    });
+  }
+
+  /**
+   * `bookings` (critical): down while an event's reservations are stuck (a batch past its deadline
+   * still unanswered, or a reservation waiting past maxWaitMs), so traffic goes to replicas whose
+   * booking path moves; not alive once a batch has been stuck for `wedgedAfterMs`.
+   */
+  healthCheck(): HealthCheck {
+    const wedgedAfterMs = this.options.wedgedAfterMs ?? 60_000;
+    return {
+      name: 'bookings',
+      critical: true,
+      check: async () => {
+        const state = this.batches.state();
+        const waitedTooLong = this.options.maxWaitMs !== undefined && state.oldestWaitMs > this.options.maxWaitMs;
+        return state.overdue > 0 || waitedTooLong ? 'down' : 'up';
+      },
+      alive: () => this.batches.state().oldestOverdueMs < wedgedAfterMs,
+    };
+  }
+
+  /** The reservation queues' state (tests, metrics). */
+  batchState(): GroupCommitState {
+    return this.batches.state();
   }
 
   reserve(input: ReserveInput): Promise<ReserveResult> {

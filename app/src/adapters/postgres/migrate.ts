@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import type { Pool } from 'pg';
+import type { Pool, QueryConfig, QueryResultRow } from 'pg';
 
 /** Fixed key: every replica of the service contends for the same advisory lock. */
 const MIGRATION_LOCK_KEY = 0x60_71_c3_e7;
@@ -31,25 +31,37 @@ export class MigrationChecksumError extends Error {
 }
 
 /**
+ * The longest a migration statement may take on the client's side (setTimeout's maximum, ~24 days):
+ * the pool's query deadline is for requests, and a migration may rewrite a big table. A connection
+ * that dies meanwhile is found by TCP keepalive (the pool enables it).
+ */
+const MIGRATION_QUERY_TIMEOUT_MS = 2 ** 31 - 1;
+
+/**
  * Applies pending migrations, each in its own transaction, under a session advisory lock so
  * replicas starting together apply each migration exactly once. Returns the names applied.
  *
- * The pool's statement_timeout (DB_STATEMENT_TIMEOUT, 5 s) is for requests: a replica waiting
- * for the lock while another one migrates, or a migration that rewrites a big table, must not be
- * cancelled by it. This session lifts it and restores it before going back to the pool.
+ * The pool's statement_timeout (DB_STATEMENT_TIMEOUT, 5 s) and query deadline are for requests:
+ * a replica waiting for the lock while another one migrates, or a migration that rewrites a big
+ * table, must not be cancelled by them. This session lifts the one and its statements the other;
+ * statement_timeout is restored before the connection goes back to the pool. The connection's
+ * 'error' listener is the pool's (createPool): a reset mid-migration fails the migration (and its
+ * transaction rolls back on the server), it does not crash the process.
  */
 export async function migrate(pool: Pool, migrations: Migration[] = readMigrations()): Promise<string[]> {
   const client = await pool.connect();
+  const query = <R extends QueryResultRow = QueryResultRow>(text: string, values?: unknown[]) =>
+    client.query<R>({ text, values, query_timeout: MIGRATION_QUERY_TIMEOUT_MS } as QueryConfig);
   try {
-    await client.query('SET statement_timeout = 0');
-    await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
+    await query('SET statement_timeout = 0');
+    await query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
     try {
-      await client.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
+      await query(`CREATE TABLE IF NOT EXISTS schema_migrations (
         name text PRIMARY KEY,
         checksum text NOT NULL,
         applied_at timestamptz NOT NULL DEFAULT now()
       )`);
-      const { rows } = await client.query<{ name: string; checksum: string }>('SELECT name, checksum FROM schema_migrations');
+      const { rows } = await query<{ name: string; checksum: string }>('SELECT name, checksum FROM schema_migrations');
       const applied = new Map(rows.map((row) => [row.name, row.checksum]));
       const done: string[] = [];
       for (const migration of migrations) {
@@ -58,27 +70,27 @@ export async function migrate(pool: Pool, migrations: Migration[] = readMigratio
           if (checksum !== migration.checksum) throw new MigrationChecksumError(migration.name);
           continue;
         }
-        await client.query('BEGIN');
+        await query('BEGIN');
         try {
-          await client.query(migration.sql);
-          await client.query('INSERT INTO schema_migrations (name, checksum) VALUES ($1, $2)', [migration.name, migration.checksum]);
-          await client.query('COMMIT');
+          await query(migration.sql);
+          await query('INSERT INTO schema_migrations (name, checksum) VALUES ($1, $2)', [migration.name, migration.checksum]);
+          await query('COMMIT');
         } catch (error) {
-          await client.query('ROLLBACK').catch(() => undefined);
+          await query('ROLLBACK').catch(() => undefined);
           throw new Error(`migration ${migration.name} failed: ${(error as Error).message}`, { cause: error });
         }
         done.push(migration.name);
       }
       return done;
     } finally {
-      await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]).catch(() => undefined);
+      await query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]).catch(() => undefined);
     }
   } finally {
     // back to the timeout the connection was opened with; a client that cannot say so is not reused
-    const restored = await client.query('RESET statement_timeout').then(
+    const healthy = await query('RESET statement_timeout').then(
       () => true,
       () => false,
     );
-    client.release(!restored);
+    client.release(!healthy);
   }
 }

@@ -1,5 +1,6 @@
 import { Pool, types, type PoolClient, type PoolConfig } from 'pg';
 import type { HealthCheck } from '../../ports';
+import { asUnavailable, unavailableReason } from './errors';
 
 /** int8 (counts, cents) as JS numbers: every value we store fits in 2^53. */
 const INT8: number = types.builtins.INT8;
@@ -12,8 +13,22 @@ export interface PoolOptions {
   url: string;
   max: number;
   statementTimeoutMs: number;
+  /**
+   * Client-side deadline of every query (node-postgres `query_timeout`). A statement on a
+   * connection that died silently (a failed-over primary drops packets, sends no RST) fails after
+   * this instead of waiting ~15 min for TCP to give up; the connection is then discarded.
+   * Default: statementTimeoutMs + 1 s, so the server's own cancel normally answers first.
+   */
+  queryTimeoutMs?: number;
+  /** Deadline of a new connection's handshake, and of a wait for a free client (default 5 s). */
+  connectTimeoutMs?: number;
   applicationName: string;
+  /** Every connection error, on an idle or a checked-out client (the pool replaces the client either way). */
+  onConnectionError?(error: Error): void;
 }
+
+/** Idle connections are probed this soon (TCP keepalive), so a silently dead one is found before it is used. */
+const KEEPALIVE_IDLE_MS = 10_000;
 
 export function createPool(options: PoolOptions): Pool {
   const config: PoolConfig = {
@@ -22,16 +37,42 @@ export function createPool(options: PoolOptions): Pool {
     application_name: options.applicationName,
     // A runaway query cannot hold a connection (or a hot row lock) for long.
     statement_timeout: options.statementTimeoutMs,
+    query_timeout: options.queryTimeoutMs ?? options.statementTimeoutMs + 1_000,
     idle_in_transaction_session_timeout: Math.max(options.statementTimeoutMs * 2, 10_000),
-    connectionTimeoutMillis: 5_000,
+    connectionTimeoutMillis: options.connectTimeoutMs ?? 5_000,
     idleTimeoutMillis: 30_000,
     keepAlive: true,
+    keepAliveInitialDelayMillis: KEEPALIVE_IDLE_MS,
     types: parsers,
   };
   const pool = new Pool(config);
   // An idle client losing its connection must not crash the process; the pool replaces it.
   pool.on('error', () => undefined);
+  // Nor one that is checked out: without a listener of its own, a reset while a transaction, a
+  // migration or a LISTEN holds it is an unhandled 'error' event, and the process exits. Every
+  // client gets this one listener when it connects; the query in flight fails with the error.
+  pool.on('connect', (client) => client.on('error', (error: Error) => options.onConnectionError?.(error)));
+  translateErrors(pool);
   return pool;
+}
+
+/**
+ * The pool's own query() and connect() reject with a ServiceUnavailableError when the database
+ * could not serve them (connection refused, lost or timed out, server shutting down, failing over):
+ * the use cases and edges see one error type for it (503 + Retry-After), with the driver's error as
+ * its cause. Any other error (a constraint violation) is passed on untouched.
+ */
+function translateErrors(pool: Pool): void {
+  const query = pool.query.bind(pool) as (...args: unknown[]) => unknown;
+  const connect = pool.connect.bind(pool) as (...args: unknown[]) => unknown;
+  const translated = (result: unknown) =>
+    result instanceof Promise
+      ? result.catch((error: unknown) => {
+          throw asUnavailable(error);
+        })
+      : result;
+  pool.query = ((...args: unknown[]) => translated(query(...args))) as Pool['query'];
+  pool.connect = ((...args: unknown[]) => translated(connect(...args))) as Pool['connect'];
 }
 
 /** Pools being warmed (warmPool): their readiness check answers down until the connections are open. */
@@ -92,19 +133,26 @@ export function postgresHealthCheck(pool: Pool, timeoutMs = 2_000): HealthCheck 
   };
 }
 
-/** Runs fn in one transaction on one client; rolls back on any error. */
+/**
+ * Runs fn in one transaction on one client; rolls back on any error. A connection that failed
+ * (lost, timed out) is not rolled back over (the server does that when it goes) but discarded, and
+ * the error is the domain's ServiceUnavailableError.
+ */
 export async function inTransaction<T>(pool: Pool, fn: (client: PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
+  let broken = false;
   try {
     await client.query('BEGIN');
     const result = await fn(client);
     await client.query('COMMIT');
     return result;
   } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw error;
+    broken = unavailableReason(error) !== null;
+    // On a dead connection ROLLBACK would only wait out its own query timeout behind the stuck statement.
+    if (!broken) await client.query('ROLLBACK').catch(() => undefined);
+    throw asUnavailable(error);
   } finally {
-    client.release();
+    client.release(broken);
   }
 }
 
