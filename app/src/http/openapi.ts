@@ -15,75 +15,177 @@ export const DOCS_PATH = '/docs';
 
 const ProblemJson = z
   .object({
-    type: z.string(),
-    title: z.string(),
-    status: z.int(),
-    detail: z.string(),
-    instance: z.string().optional(),
-    errors: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+    type: z.url().max(200),
+    title: z.string().max(200),
+    status: z.int().min(400).max(599).meta({ format: 'int32' }),
+    detail: z.string().max(1000),
+    instance: z.string().max(200).regex(/^\//).optional(),
+    errors: z
+      .array(z.object({ path: z.string().max(200), message: z.string().max(500) }))
+      .max(20)
+      .optional(),
+    retryAfterSeconds: z.int().min(1).max(86_400).meta({ format: 'int32' }).optional(),
   })
-  .meta({ id: 'Problem', description: 'RFC 9457 problem details' });
+  .meta({
+    id: 'Problem',
+    description: 'RFC 9457 problem details; `type` is stable per failure, `errors` lists the fields that failed validation',
+    example: {
+      type: 'https://goticket.dev/problems/validation',
+      title: 'Invalid request',
+      status: 400,
+      detail: 'invalid body',
+      instance: '/api/v1/events',
+      errors: [{ path: 'body.capacity', message: 'Too small: expected number to be >=1' }],
+    },
+  });
 
 const TAGS: Record<string, string> = {
   auth: 'Accounts and tokens',
   users: 'Users and roles',
   events: 'Events (public reads, organizer writes)',
   bookings: 'Seat holds and bookings',
+  audit: 'The audit trail (admins)',
   operations: 'Probes, metrics and these docs',
 };
 
-const STATUS_TEXT: Record<number, string> = { 401: 'Not signed in or token invalid', 429: 'Rate limited (see Retry-After)', 500: 'Unexpected failure' };
+/**
+ * The failures any operation of a given shape can answer, whatever its handler does: derived from
+ * the route table (auth, roles, inputs, method) and the request pipeline every API route goes
+ * through (rate limits, body parsing, request deadline). A route adds its domain failures (409,
+ * 422, …) in its own `responses`.
+ */
+const GENERIC_FAILURES: Record<number, { description: string; when(spec: RouteSpec): boolean }> = {
+  400: { description: 'Invalid request: a field, parameter or the JSON body failed validation (see `errors`)', when: (spec) => hasInput(spec) },
+  401: { description: 'Not signed in, or the access token is invalid, expired or revoked', when: (spec) => spec.auth === 'user' },
+  403: { description: 'Signed in without the role or ownership this needs', when: (spec) => Boolean(spec.roles?.length) },
+  404: { description: 'No such resource (or not yours)', when: (spec) => Boolean(spec.params) },
+  413: { description: 'The body exceeds the size limit (BODY_LIMIT)', when: (spec) => BODY_METHODS.has(spec.method) },
+  415: { description: 'The body is not UTF-8 JSON, or has an unsupported Content-Encoding', when: (spec) => BODY_METHODS.has(spec.method) },
+  429: { description: 'Rate limited: retry after `Retry-After` seconds', when: () => true },
+  500: { description: 'Unexpected failure (no detail is given)', when: () => true },
+  503: { description: 'A backend is unavailable or the request ran past its deadline: retry after `Retry-After` seconds', when: () => true },
+};
+
+/** Methods whose requests go through body parsing (the pipeline reads a body for every method but GET/HEAD/OPTIONS). */
+const BODY_METHODS = new Set<RouteSpec['method']>(['post', 'patch', 'delete']);
+
+function hasInput(spec: RouteSpec): boolean {
+  return Boolean(spec.params || spec.query || spec.headers || spec.body) || BODY_METHODS.has(spec.method);
+}
+
+/** Every status an operation of the route table documents: its own, then the generic ones that apply. */
+export function documentedStatuses(spec: RouteSpec): number[] {
+  const statuses = new Set(Object.keys(spec.responses).map(Number));
+  for (const [status, failure] of Object.entries(GENERIC_FAILURES)) if (failure.when(spec)) statuses.add(Number(status));
+  return [...statuses].sort((a, b) => a - b);
+}
+
+const RATE_LIMIT_HEADERS = {
+  'RateLimit-Limit': { description: 'Requests allowed in the current window of the tightest limit that applied', schema: { type: 'integer', format: 'int32', minimum: 0, maximum: 1_000_000 } },
+  'RateLimit-Remaining': { description: 'Requests left in that window', schema: { type: 'integer', format: 'int32', minimum: 0, maximum: 1_000_000 } },
+  'RateLimit-Reset': { description: 'Seconds until that window resets', schema: { type: 'integer', format: 'int32', minimum: 1, maximum: 86_400 } },
+  'RateLimit-Policy': { description: 'The limit as `<requests>;w=<window seconds>` (IETF RateLimit headers draft)', schema: { type: 'string', maxLength: 40, pattern: '^\\d+;w=\\d+$' } },
+} as const;
+
+const HEADERS = {
+  'X-Request-Id': {
+    description: "Correlates this answer with the service's logs and traces: the caller's own X-Request-Id when it is sane, else a new UUID",
+    required: true,
+    schema: { type: 'string', maxLength: 128, pattern: '^[A-Za-z0-9._:-]{1,128}$' },
+  },
+  ...RATE_LIMIT_HEADERS,
+  'Access-Control-Allow-Origin': {
+    description: 'The caller\'s Origin, only when it is one of CORS_ORIGINS (none by default: browsers on other origins are refused)',
+    schema: { type: 'string', format: 'uri', maxLength: 200 },
+  },
+  'Retry-After': { description: 'Seconds to wait before retrying', required: true, schema: { type: 'integer', format: 'int32', minimum: 1, maximum: 86_400 } },
+} as const;
+
+type HeaderName = keyof typeof HEADERS;
+const ref = (name: HeaderName) => ({ $ref: `#/components/headers/${name}` });
+
+/** The headers of an API answer: the request id always, the rate-limit state when a limit applied, Retry-After on 429/503. */
+function apiHeaders(status: number): Record<string, { $ref: string }> {
+  const names: HeaderName[] = ['X-Request-Id', 'Access-Control-Allow-Origin', ...(Object.keys(RATE_LIMIT_HEADERS) as HeaderName[])];
+  if (status === 429 || status === 503) names.push('Retry-After');
+  return Object.fromEntries(names.map((name) => [name, ref(name)]));
+}
 
 /** Routes outside the API base that Express serves: documented so the document lists every route. */
 const OPERATIONAL: RouteConfig[] = [
   {
     method: 'get',
     path: '/healthz/live',
+    operationId: 'getLiveness',
     summary: 'Liveness: the process answers',
+    description: 'Kubernetes liveness probe. 200 while the event loop runs; never consults a backend, so a database outage does not restart healthy pods.',
     tags: ['operations'],
-    responses: { 200: { description: 'Alive', content: { 'application/json': { schema: z.object({ status: z.literal('up') }) } } } },
+    security: [],
+    responses: { 200: { description: 'Alive', headers: { 'X-Request-Id': ref('X-Request-Id') }, content: { 'application/json': { schema: z.object({ status: z.literal('up') }) } } } },
   },
   {
     method: 'get',
     path: '/healthz/ready',
+    operationId: 'getReadiness',
     summary: 'Readiness: every critical backend answers',
+    description: 'Kubernetes readiness probe. 200 when every critical backend answers (`degraded` when an optional one does not, e.g. Redis with its in-process fallback); 503 while a critical one is down or once shutdown began, so the load balancer drains this pod.',
     tags: ['operations'],
+    security: [],
     responses: {
-      200: { description: 'Ready (up or degraded)', content: { 'application/json': { schema: readiness() } } },
-      503: { description: 'Not ready, or shutting down', content: { 'application/json': { schema: readiness() } } },
+      200: { description: 'Ready (up or degraded)', headers: { 'X-Request-Id': ref('X-Request-Id') }, content: { 'application/json': { schema: readiness() } } },
+      503: { description: 'Not ready, or shutting down', headers: { 'X-Request-Id': ref('X-Request-Id') }, content: { 'application/json': { schema: readiness() } } },
     },
   },
   {
     method: 'get',
     path: '/metrics',
+    operationId: 'getMetrics',
     summary: 'Prometheus metrics (text exposition format)',
+    description: 'Scraped by Prometheus through the ServiceMonitor: RED per route, booking outcomes, outbox and consumer state, cache and rate limits, pool and runtime.',
     tags: ['operations'],
-    responses: { 200: { description: 'Metrics', content: { 'text/plain': { schema: z.string() } } } },
+    security: [],
+    responses: { 200: { description: 'Metrics', headers: { 'X-Request-Id': ref('X-Request-Id') }, content: { 'text/plain': { schema: z.string() } } } },
   },
   {
     method: 'get',
     path: OPENAPI_PATH,
+    operationId: 'getOpenApiDocument',
     summary: 'This document (OpenAPI 3.1)',
+    description: 'Generated from the route table: the same zod schemas validate the requests.',
     tags: ['operations'],
-    responses: { 200: { description: 'The OpenAPI document', content: { 'application/json': { schema: z.object({ openapi: z.string() }).loose() } } } },
+    security: [],
+    responses: {
+      200: { description: 'The OpenAPI document', headers: { 'X-Request-Id': ref('X-Request-Id') }, content: { 'application/json': { schema: z.object({ openapi: z.string().max(16).regex(/^3\.1\.\d+$/) }).loose() } } },
+    },
   },
   {
     method: 'get',
     path: DOCS_PATH,
+    operationId: 'getApiDocs',
     summary: 'Swagger UI for this document',
+    description: 'Swagger UI served by this process (no CDN; the page runs under a `script-src self` CSP).',
     tags: ['operations'],
-    responses: { 200: { description: 'HTML page', content: { 'text/html': { schema: z.string() } } } },
+    security: [],
+    responses: { 200: { description: 'HTML page', headers: { 'X-Request-Id': ref('X-Request-Id') }, content: { 'text/html': { schema: z.string() } } } },
   },
 ];
 
 function readiness() {
-  return z.object({ status: z.enum(['up', 'degraded', 'down']), reason: z.string().optional(), checks: z.record(z.string(), z.enum(['up', 'degraded', 'down'])) });
+  const status = z.enum(['up', 'degraded', 'down']);
+  return z.object({ status, reason: z.string().max(200).optional(), checks: z.record(z.string().max(64), status) });
 }
 
 /** One operation per route of the table, under `basePath`; plus the operational routes. */
 export function buildOpenApiDocument(routes: readonly RouteSpec[], basePath: string, version = '1.0.0') {
   const registry = new OpenAPIRegistry();
-  const bearer = registry.registerComponent('securitySchemes', 'bearer', { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' });
+  const bearer = registry.registerComponent('securitySchemes', 'bearer', {
+    type: 'http',
+    scheme: 'bearer',
+    bearerFormat: 'JWT',
+    description:
+      'Access token from POST /auth/login or /auth/refresh: a JWS following RFC8725 (JWT Best Current Practices): one algorithm (HS256) pinned by the verifier, so `alg: none` and every other algorithm are refused; `iss`, `aud`, `sub` and `exp` required and checked; short-lived (ACCESS_TOKEN_TTL), and its token version is checked on every request, so sign-out everywhere and role changes revoke it.',
+  });
+  for (const [name, header] of Object.entries(HEADERS)) registry.registerComponent('headers', name, header as never);
   for (const spec of routes) registry.registerPath(toRouteConfig(spec, basePath, bearer.name));
   for (const config of OPERATIONAL) registry.registerPath(config);
   return new OpenApiGeneratorV31(registry.definitions).generateDocument({
@@ -92,23 +194,23 @@ export function buildOpenApiDocument(routes: readonly RouteSpec[], basePath: str
       title: 'GoTicket API',
       version,
       description: 'Events, seat holds and bookings. Errors are application/problem+json (RFC 9457). Every response carries X-Request-Id.',
+      license: { name: 'MIT', identifier: 'MIT' },
+      contact: { name: 'GoTicket Platform team', url: 'https://github.com/goticket-platform/goticket' },
     },
-    servers: [{ url: '/' }],
+    servers: [{ url: '/', description: 'The deployment serving this document (production, or a local `make run`)', 'x-internal': false } as never],
     tags: [...new Set([...routes.flatMap((spec) => spec.tags), 'operations'])].map((name) => ({ name, ...(TAGS[name] ? { description: TAGS[name] } : {}) })),
   });
 }
 
 function toRouteConfig(spec: RouteSpec, basePath: string, securityScheme: string): RouteConfig {
   const responses: RouteConfig['responses'] = {};
-  for (const [status, response] of Object.entries(spec.responses)) {
-    const code = Number(status);
-    if (response.schema) responses[status] = { description: response.description, content: { 'application/json': { schema: response.schema } } };
-    else if (code >= 400) responses[status] = { description: response.description, content: { [PROBLEM_CONTENT_TYPE]: { schema: ProblemJson } } };
-    else responses[status] = { description: response.description };
-  }
-  const implied = [...(spec.auth === 'user' ? [401] : []), ...(spec.body || spec.params || spec.query ? [400] : []), 429, 500];
-  for (const code of implied) {
-    responses[String(code)] ??= { description: STATUS_TEXT[code] ?? 'Invalid request', content: { [PROBLEM_CONTENT_TYPE]: { schema: ProblemJson } } };
+  for (const status of documentedStatuses(spec)) {
+    const own = spec.responses[status];
+    const description = own?.description ?? GENERIC_FAILURES[status]?.description ?? 'Failure';
+    const headers = apiHeaders(status);
+    if (own?.schema) responses[status] = { description, headers, content: { 'application/json': { schema: own.schema } } };
+    else if (status >= 400) responses[status] = { description, headers, content: { [PROBLEM_CONTENT_TYPE]: { schema: ProblemJson } } };
+    else responses[status] = { description, headers };
   }
   const roles = spec.roles?.length ? ` Roles: ${spec.roles.join(', ')}.` : '';
   return {
@@ -118,7 +220,8 @@ function toRouteConfig(spec: RouteSpec, basePath: string, securityScheme: string
     summary: spec.summary,
     description: `${spec.summary}.${roles}`,
     tags: spec.tags,
-    ...(spec.auth === 'user' ? { security: [{ [securityScheme]: [] }] } : {}),
+    // Public operations say so: a document-level default could otherwise be read as applying to them.
+    security: spec.auth === 'user' ? [{ [securityScheme]: [] }] : [],
     request: {
       ...(spec.params ? { params: spec.params as never } : {}),
       ...(spec.query ? { query: spec.query as never } : {}),

@@ -5,6 +5,7 @@
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import type { Express } from 'express';
+import { publishedOpenApiDocument } from '../../../scripts/lib/openapi-document';
 import { startTestApi, type TestApi } from '../support/api';
 
 let api: TestApi;
@@ -84,11 +85,76 @@ test('operations carry the zod schemas: ids, security, bodies, query limits and 
   expect(book.responses['409'].content['application/problem+json'].schema).toEqual({ $ref: '#/components/schemas/Problem' });
   expect(book.responses['201'].content['application/json'].schema.required).toEqual(expect.arrayContaining(['id', 'eventId', 'status', 'expiresAt']));
   const list = doc.paths['/api/v1/events'].get;
-  expect(list.security).toBeUndefined();
+  expect(list.security).toEqual([]);
   expect(list.parameters.map((p: { name: string }) => p.name)).toEqual(expect.arrayContaining(['limit', 'cursor', 'from', 'to', 'minPrice', 'maxPrice', 'q']));
-  expect(doc.components.securitySchemes.bearer).toEqual({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' });
-  const operationIds = Object.values(doc.paths).flatMap((ops) => Object.values(ops as Record<string, { operationId?: string }>).map((op) => op.operationId)).filter(Boolean);
-  expect(new Set(operationIds).size).toBe(operationIds.length);
+  expect(doc.components.securitySchemes.bearer).toMatchObject({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: expect.stringContaining('RFC8725') });
+  const operations = Object.values(doc.paths).flatMap((ops) => Object.values(ops as Record<string, { operationId?: string; security?: unknown }>));
+  const operationIds = operations.map((op) => op.operationId);
+  expect(operationIds.every((id) => typeof id === 'string' && /^[a-z][A-Za-z0-9]+$/.test(id))).toBe(true);
+  expect(new Set(operationIds).size).toBe(operations.length);
+  // every operation says who may call it: a scheme, or [] for public
+  expect(operations.filter((op) => !Array.isArray(op.security))).toEqual([]);
+});
+
+test('query parameters carry their real types: integers as int32 with bounds and default, dates as date-time', async () => {
+  const doc = (await document()) as unknown as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  const parameter = (name: string) => doc.paths['/api/v1/events'].get.parameters.find((p: { name: string }) => p.name === name).schema;
+  expect(parameter('limit')).toEqual({ type: 'integer', format: 'int32', minimum: 1, maximum: 100, default: 20 });
+  expect(parameter('minPrice')).toMatchObject({ type: 'integer', format: 'int32', minimum: 0 });
+  expect(parameter('from')).toMatchObject({ type: 'string', format: 'date-time', maxLength: 40 });
+  expect(parameter('cursor')).toMatchObject({ type: 'string', maxLength: 200, pattern: '^[A-Za-z0-9_-]+$' });
+});
+
+test('the service answers integer query parameters as documented: 5 and 05 are limits, 5.0, -1, 1e1 and 101 are 400', async () => {
+  for (const [limit, status] of [['5', 200], ['05', 200], ['5.0', 400], ['-1', 400], ['1e1', 400], ['101', 400]] as const) {
+    const response = await fetch(`${api.url}/events?limit=${limit}`);
+    expect([limit, response.status]).toEqual([limit, status]);
+  }
+});
+
+test('failures are derived from the route table: auth → 401, roles → 403, path ids → 404, bodies → 413/415, every API route → 429 and 5xx', async () => {
+  const doc = (await document()) as unknown as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  const statuses = (p: string, method: string) => Object.keys(doc.paths[p][method].responses).map(Number);
+  expect(statuses('/api/v1/events', 'get')).toEqual([200, 400, 429, 500, 503]);
+  expect(statuses('/api/v1/events', 'post')).toEqual([201, 400, 401, 403, 413, 415, 429, 500, 503]);
+  expect(statuses('/api/v1/events/{id}/bookings', 'post')).toEqual([200, 201, 400, 401, 404, 409, 413, 415, 422, 429, 500, 503]);
+  expect(statuses('/api/v1/users/me', 'get')).toEqual([200, 401, 429, 500, 503]);
+  const rateLimited = doc.paths['/api/v1/events'].get.responses['429'];
+  expect(rateLimited.content['application/problem+json'].schema).toEqual({ $ref: '#/components/schemas/Problem' });
+  expect(Object.keys(rateLimited.headers)).toEqual(expect.arrayContaining(['Retry-After', 'RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit-Reset', 'RateLimit-Policy', 'X-Request-Id']));
+  expect(Object.keys(doc.paths['/api/v1/events'].get.responses['200'].headers)).not.toContain('Retry-After');
+  expect(doc.servers).toEqual([expect.objectContaining({ url: '/', 'x-internal': false, description: expect.stringMatching(/production/) })]);
+});
+
+test('the linted document (scripts/lib/openapi-document.ts, what make contracts checks) is the one the service publishes', async () => {
+  expect(await document()).toEqual(JSON.parse(JSON.stringify(publishedOpenApiDocument())));
+});
+
+test('every request example in the document passes the service\'s own validation (Swagger UI\'s "try it out" bodies are accepted)', async () => {
+  const doc = (await document()) as unknown as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  const organizer = await api.user('organizer');
+  const admin = await api.user('admin');
+  const example = (p: string, method: string) => doc.paths[p][method].requestBody.content['application/json'].schema.example;
+  const send = (p: string, method: string, token?: string) =>
+    fetch(`${api.url}${p}`, {
+      method,
+      headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      body: JSON.stringify(example(`/api/v1${p.replace(/\/[0-9a-f-]{36}(?=\/|$)/g, '/{id}')}`, method.toLowerCase())),
+    });
+  const answers: Record<string, number> = {};
+  answers.register = (await send('/auth/register', 'POST')).status;
+  answers.login = (await send('/auth/login', 'POST')).status;
+  answers.refresh = (await send('/auth/refresh', 'POST')).status; // a well-formed token nobody issued
+  answers.logout = (await send('/auth/logout', 'POST')).status;
+  const created = await send('/events', 'POST', organizer.token);
+  answers.createEvent = created.status;
+  const event = (await created.json()) as { id: string };
+  answers.patchEvent = (await send(`/events/${event.id}`, 'PATCH', organizer.token)).status;
+  answers.book = (await send(`/events/${event.id}/bookings`, 'POST', organizer.token)).status;
+  answers.role = (await send(`/users/${organizer.id}/role`, 'PATCH', admin.token)).status;
+  expect(answers).toEqual({ register: 201, login: 200, refresh: 401, logout: 204, createEvent: 201, patchEvent: 200, book: 201, role: 200 });
+  const withBodies = Object.values(doc.paths).flatMap((ops) => Object.values(ops as Record<string, { requestBody?: unknown }>)).filter((op) => op.requestBody);
+  expect(withBodies).toHaveLength(Object.keys(answers).length);
 });
 
 test('/docs serves Swagger UI from this server: page, bundle and initializer, no CDN', async () => {

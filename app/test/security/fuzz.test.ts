@@ -13,6 +13,9 @@ let bookingIds: string[];
 let userId: string;
 const RUNS = 250;
 let sent = 0;
+/** Operation (as in /openapi.json) → the statuses it documents, and those the fuzzing saw. */
+let documented: Map<string, Set<number>>;
+const observed = new Map<string, Set<number>>();
 
 beforeAll(async () => {
   api = await startRedisApi({ RATE_LIMIT_ANON: '0', RATE_LIMIT_WRITES: '0', RATE_LIMIT_REGISTER: '0', RATE_LIMIT_LOGIN_FAILURES: '0' });
@@ -21,6 +24,10 @@ beforeAll(async () => {
   userId = user.id;
   eventIds = [];
   for (let i = 0; i < 3; i++) eventIds.push((await call<{ id: string }>(`${api.url}/events`, { token: organizer.token, body: futureEvent({ capacity: 50 }) })).body.id);
+  const doc = (await (await fetch(api.url.replace(/\/api\/v1$/, '/openapi.json'))).json()) as { paths: Record<string, Record<string, { responses: object }>> };
+  documented = new Map(
+    Object.entries(doc.paths).flatMap(([p, ops]) => Object.entries(ops).map(([method, op]) => [`${method.toUpperCase()} ${p}`, new Set(Object.keys(op.responses).map(Number))] as const)),
+  );
   bookingIds = [];
   for (let i = 0; i < 3; i++) bookingIds.push((await call<{ id: string }>(`${api.url}/events/${eventIds[0]}/bookings`, { token: user.token, body: { quantity: 1 } })).body.id);
 });
@@ -110,6 +117,9 @@ describe.each(endpoints().map((e) => [e.name, e] as const))('%s', (_name, endpoi
         await response.arrayBuffer();
         sent++;
         statuses.set(response.status, (statuses.get(response.status) ?? 0) + 1);
+        // An empty id makes another path (`/events/` is `/events`): only answers of this operation count.
+        const operation = `${endpoint.method} /api/v1${endpoint.name.split(' ')[1]!.replace(/:(\w+)/g, '{$1}')}`;
+        if (!/\/\/|\/$/.test(path)) observed.set(operation, (observed.get(operation) ?? new Set()).add(response.status));
         return response.status < 500;
       }),
       { numRuns: RUNS, seed: Number(process.env.FUZZ_SEED ?? Date.now() % 2 ** 31) },
@@ -119,6 +129,12 @@ describe.each(endpoints().map((e) => [e.name, e] as const))('%s', (_name, endpoi
     if (endpoint.name === 'PATCH /users/:id/role') expect(statuses.get(200)).toBeUndefined();
     expect((await call(`${api.url}/events`)).status).toBe(200);
   });
+});
+
+test('every status the fuzzing saw is one /openapi.json documents for that operation', () => {
+  const undocumented = [...observed].flatMap(([operation, statuses]) => [...statuses].filter((status) => !documented.get(operation)?.has(status)).map((status) => `${operation} ${status}`));
+  expect(observed.size).toBe(endpoints().length);
+  expect(undocumented).toEqual([]);
 });
 
 test('sent thousands of bodies in all', () => {
