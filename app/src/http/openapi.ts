@@ -185,7 +185,7 @@ export function buildOpenApiDocument(routes: readonly RouteSpec[], basePath: str
     description:
       'Access token from POST /auth/login or /auth/refresh: a JWS following RFC8725 (JWT Best Current Practices): one algorithm (HS256) pinned by the verifier, so `alg: none` and every other algorithm are refused; `iss`, `aud`, `sub` and `exp` required and checked; short-lived (ACCESS_TOKEN_TTL), and its token version is checked on every request, so sign-out everywhere and role changes revoke it.',
   });
-  for (const [name, header] of Object.entries(HEADERS)) registry.registerComponent('headers', name, header as never);
+  for (const [name, header] of Object.entries(HEADERS)) registry.registerComponent('headers', name, header);
   for (const spec of routes) registry.registerPath(toRouteConfig(spec, basePath, bearer.name));
   for (const config of OPERATIONAL) registry.registerPath(config);
   return new OpenApiGeneratorV31(registry.definitions).generateDocument({
@@ -197,7 +197,7 @@ export function buildOpenApiDocument(routes: readonly RouteSpec[], basePath: str
       license: { name: 'MIT', identifier: 'MIT' },
       contact: { name: 'GoTicket Platform team', url: 'https://github.com/goticket-platform/goticket' },
     },
-    servers: [{ url: '/', description: 'The deployment serving this document (production, or a local `make run`)', 'x-internal': false } as never],
+    servers: [{ url: '/', description: 'The deployment serving this document (production, or a local `make run`)', 'x-internal': false }],
     tags: [...new Set([...routes.flatMap((spec) => spec.tags), 'operations'])].map((name) => ({ name, ...(TAGS[name] ? { description: TAGS[name] } : {}) })),
   });
 }
