@@ -8,9 +8,8 @@
 #              exec-form entrypoint (no shell involved), read-only friendly: the process
 #              writes nothing outside /tmp
 #
-# Both install stages run scripts/npm-install-locked.sh: npm ci, or npm install --no-save from the
-# same lock when npm ci refuses it only for lacking another platform's optional package (e.g. the
-# arm64 bcrypt binary when the lock was written on amd64); any other lock mismatch fails the build.
+# Both install stages run scripts/npm-install-locked.sh (npm ci): the lock holds every platform's
+# optional packages, so the target platform's bcrypt binary comes from it; any lock mismatch fails the build.
 #
 # Build: make image   (docker buildx build --load -t ghcr.io/goticket-platform/goticket:local .)
 # Run:   docker run --read-only --tmpfs /tmp -e DATABASE_URL=... -e JWT_SECRET=... ghcr.io/goticket-platform/goticket:local
@@ -37,7 +36,7 @@ COPY scripts/npm-install-locked.sh ./scripts/
 # The native bcrypt binary must exist for the image's platform: fail the build, not the first login.
 RUN --mount=type=cache,target=/root/.npm,sharing=locked \
     bash scripts/npm-install-locked.sh --omit=dev --ignore-scripts \
- && node -e "require('@node-rs/bcrypt').hashSync('build check', { cost: 4 })"
+ && node -e "require('@node-rs/bcrypt').hashSync('build check', 4)"
 
 FROM node:20.19.5-bookworm-slim@sha256:9e70124bd00f47dd023e349cd587132ae61892acc0e47ed641416c3e18f401c3 AS runtime
 ARG VERSION=0.0.0-dev

@@ -69,8 +69,7 @@ describe('Dockerfile', () => {
   const runtime = stages.at(-1)!;
   const byName = new Map(stages.map((stage) => [stage.name, stage]));
 
-  // npm ci, through scripts/npm-install-locked.sh (npm install --no-save from the same lock only
-  // when npm ci refuses it for another platform's optional package; see its test).
+  // npm ci, through scripts/npm-install-locked.sh (see its test).
   const INSTALL = /\bbash scripts\/npm-install-locked\.sh\b/;
 
   it('is multi-stage: locked install (npm ci) → build → runtime with production dependencies only', () => {

@@ -1,8 +1,8 @@
 /**
  * scripts/npm-install-locked.sh, the one way dependencies are installed (make install, the CI
- * setup action through it, both install stages of the Dockerfile). Its decisions are tested with
- * a stand-in `npm` on PATH that answers `npm ci` with a recorded refusal and "installs" a given
- * tree, so no registry is needed.
+ * setup action through it, both install stages of the Dockerfile). Tested with a stand-in `npm` on
+ * PATH that answers `npm ci` with recorded output, so no registry is needed; the committed lock
+ * itself is checked to hold what `npm ci` needs on every platform.
  */
 import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -13,58 +13,33 @@ import { localActions, ROOT, workflows } from './github-files';
 
 const SCRIPT = join(ROOT, 'scripts', 'npm-install-locked.sh');
 
-/** Answers `npm ci` per FAKE_CI_* and writes FAKE_TREE as the installed tree; logs every call. */
+/** Answers `npm ci` with FAKE_CI_OUTPUT (on stderr) and FAKE_CI_STATUS; logs every call. */
 const FAKE_NPM = `#!/usr/bin/env bash
 echo "$*" >> "$FAKE_LOG"
-install_tree() { mkdir -p node_modules && cp "$FAKE_TREE" node_modules/.package-lock.json; }
-case "$1" in
-  ci)
-    if [ "$FAKE_CI_STATUS" = 0 ]; then install_tree; exit 0; fi
-    cat "$FAKE_CI_OUTPUT" >&2
-    exit "$FAKE_CI_STATUS" ;;
-  install)
-    install_tree
-    if [ -n "\${FAKE_REWRITE_LOCK:-}" ]; then echo '{}' > package-lock.json; fi
-    exit 0 ;;
-esac
-exit 99
+[ "$1" = ci ] || exit 99
+cat "$FAKE_CI_OUTPUT" >&2
+exit "$FAKE_CI_STATUS"
 `;
 
-type Packages = Record<string, { version?: string; optional?: boolean; optionalDependencies?: Record<string, string> }>;
-
-const LOCK: Packages = {
-  '': { version: '1.0.0' },
-  'node_modules/native': { version: '2.0.0', optionalDependencies: { 'native-linux-x64-gnu': '2.0.0', 'native-linux-arm64-gnu': '2.0.0', 'native-darwin-arm64': '2.0.0' } },
-  'node_modules/native-linux-x64-gnu': { version: '2.0.0', optional: true },
-  'node_modules/left-pad': { version: '1.3.0' },
-};
-
-/** What `npm install` puts on an arm64 machine: the locked tree plus that platform's binary. */
-const ARM64_TREE: Packages = {
-  'node_modules/native': { version: '2.0.0' },
-  'node_modules/native-linux-arm64-gnu': { version: '2.0.0', optional: true },
-  'node_modules/left-pad': { version: '1.3.0' },
-};
-
+const ENGINE_WARNINGS = ['npm warn EBADENGINE Unsupported engine {', "npm warn EBADENGINE   required: { node: '>=22.15.0' },", 'npm warn EBADENGINE }'];
 const REFUSAL_HEAD = [
   'npm error code EUSAGE',
   'npm error',
   'npm error `npm ci` can only install packages when your package.json and package-lock.json or npm-shrinkwrap.json are in sync. Please update your lock file with `npm install` before continuing.',
   'npm error',
 ];
-// As npm 11 prints them: the version is empty when the registry has no such package.
-const PLATFORM_MISSING = ['npm error Missing: native-linux-arm64-gnu@2.0.0 from lock file', 'npm error Missing: native-darwin-arm64@ from lock file'];
+/** What npm 11 appends to a refusal: its whole usage text (~100 lines), then the debug log's path. */
+const USAGE = [
+  'npm error Clean install a project',
+  'npm error',
+  'npm error Usage:',
+  'npm error npm ci',
+  ...Array.from({ length: 90 }, (_, i) => `npm error   --option-${i}`),
+  'npm error Run "npm help ci" for more info',
+  'npm error A complete log of this run can be found in: /root/.npm/_logs/debug-0.log',
+];
 
-interface Run {
-  ciStatus?: number;
-  ciOutput?: string[];
-  tree?: Packages;
-  lock?: Packages | null;
-  rewriteLock?: boolean;
-  args?: string[];
-}
-
-function run({ ciStatus = 1, ciOutput = [], tree = ARM64_TREE, lock = LOCK, rewriteLock = false, args = ['--omit=dev', '--ignore-scripts'] }: Run) {
+function run({ ciStatus = 1, ciOutput = [] as string[], lock = true, args = ['--omit=dev', '--ignore-scripts'] }) {
   const dir = mkdtempSync(join(tmpdir(), 'npm-locked-'));
   try {
     const bin = join(dir, 'bin');
@@ -74,110 +49,73 @@ function run({ ciStatus = 1, ciOutput = [], tree = ARM64_TREE, lock = LOCK, rewr
     writeFileSync(join(bin, 'npm'), FAKE_NPM);
     chmodSync(join(bin, 'npm'), 0o755);
     writeFileSync(join(dir, 'ci-output.txt'), ciOutput.map((line) => `${line}\n`).join(''));
-    writeFileSync(join(dir, 'tree.json'), JSON.stringify({ lockfileVersion: 3, packages: tree }));
-    const lockText = JSON.stringify({ name: 'fixture', lockfileVersion: 3, packages: lock }, null, 2);
-    if (lock) writeFileSync(join(project, 'package-lock.json'), lockText);
-    const env = {
-      PATH: `${bin}:${process.env.PATH}`,
-      FAKE_LOG: join(dir, 'calls.txt'),
-      FAKE_CI_STATUS: String(ciStatus),
-      FAKE_CI_OUTPUT: join(dir, 'ci-output.txt'),
-      FAKE_TREE: join(dir, 'tree.json'),
-      ...(rewriteLock ? { FAKE_REWRITE_LOCK: '1' } : {}),
-    };
+    if (lock) writeFileSync(join(project, 'package-lock.json'), '{"lockfileVersion":3,"packages":{}}');
+    const env = { PATH: `${bin}:${process.env.PATH}`, FAKE_LOG: join(dir, 'calls.txt'), FAKE_CI_STATUS: String(ciStatus), FAKE_CI_OUTPUT: join(dir, 'ci-output.txt') };
     const result = spawnSync('bash', [SCRIPT, ...args], { cwd: project, env, encoding: 'utf8' });
     const calls = existsSync(env.FAKE_LOG) ? readFileSync(env.FAKE_LOG, 'utf8').split('\n').filter(Boolean) : [];
-    const lockAfter = lock ? readFileSync(join(project, 'package-lock.json'), 'utf8') : null;
-    return { status: result.status, stderr: result.stderr, calls, lockUnchanged: lockAfter === (lock ? lockText : null) };
+    return { status: result.status, stdout: result.stdout, stderr: result.stderr, calls };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
-const NPM_CI = 'ci --no-audit --no-fund --omit=dev --ignore-scripts';
-const NPM_INSTALL = 'install --no-save --no-audit --no-fund --omit=dev --ignore-scripts';
+const NPM_CI = 'ci --no-audit --no-fund --loglevel=error --omit=dev --ignore-scripts';
 
 describe('scripts/npm-install-locked.sh', () => {
-  it('runs npm ci with the given flags and nothing else when npm ci accepts the lock', () => {
-    const result = run({ ciStatus: 0 });
-    expect(result).toMatchObject({ status: 0, calls: [NPM_CI], lockUnchanged: true });
+  it('runs npm ci with the given flags, nothing else, and says one line', () => {
+    const result = run({ ciStatus: 0, ciOutput: ENGINE_WARNINGS });
+    expect(result).toMatchObject({ status: 0, calls: [NPM_CI], stderr: '' });
+    expect(result.stdout).toBe('npm-install-locked: node_modules installed from package-lock.json (npm ci)\n');
   });
 
-  it('installs the same lock with npm install --no-save when npm ci only misses other platforms\' optional packages', () => {
-    const result = run({ ciOutput: [...REFUSAL_HEAD, ...PLATFORM_MISSING] });
-    expect(result).toMatchObject({ status: 0, calls: [NPM_CI, NPM_INSTALL], lockUnchanged: true });
-    expect(result.stderr).toContain("npm ci refused the lock only for other platforms' optional packages");
-  });
-
-  it('understands the npm ERR! prefix of older npm releases too', () => {
-    const result = run({ ciOutput: ['npm ERR! code EUSAGE', 'npm ERR! Missing: native-linux-arm64-gnu@2.0.0 from lock file'] });
-    expect(result).toMatchObject({ status: 0, calls: [NPM_CI, NPM_INSTALL] });
-    expect(run({ ciOutput: ['npm ERR! Missing: is-odd@3.0.1 from lock file'] }).calls).toEqual([NPM_CI]);
-  });
-
-  it('fails without a fallback when package.json wants a package the lock lacks', () => {
-    const result = run({ ciOutput: [...REFUSAL_HEAD, ...PLATFORM_MISSING, 'npm error Missing: is-odd@3.0.1 from lock file'] });
-    expect(result.status).not.toBe(0);
+  it('shows a refusal without npm\'s usage text, says what to do and fails with npm\'s code', () => {
+    const missing = 'npm error Missing: is-odd@3.0.1 from lock file';
+    const result = run({ ciOutput: [...REFUSAL_HEAD, missing, 'npm error', ...USAGE] });
+    expect(result.status).toBe(1);
     expect(result.calls).toEqual([NPM_CI]);
-    expect(result.stderr).toContain('npm-install-locked: Missing: is-odd@3.0.1 from lock file');
-    expect(result.stderr).toContain("run 'npm install' and commit package-lock.json");
+    const lines = result.stderr.split('\n').filter(Boolean);
+    expect(lines).toEqual([...REFUSAL_HEAD, missing, 'npm error', USAGE.at(-1), expect.stringContaining("run 'npm install' and commit package-lock.json")]);
   });
 
-  it('fails without a fallback when a locked version no longer satisfies package.json', () => {
-    const result = run({ ciOutput: [...REFUSAL_HEAD, "npm error Invalid: lock file's left-pad@1.3.0 does not satisfy left-pad@2.0.0"] });
-    expect(result.status).not.toBe(0);
-    expect(result.calls).toEqual([NPM_CI]);
-    expect(result.stderr).toContain("Invalid: lock file's left-pad@1.3.0 does not satisfy left-pad@2.0.0");
+  it('names the cause when a locked package declares platform packages the registry lacks', () => {
+    const result = run({ ciOutput: [...REFUSAL_HEAD, 'npm error Missing: native-darwin-arm64@ from lock file', ...USAGE] });
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain('npm error Missing: native-darwin-arm64@ from lock file');
+    expect(result.stderr).toContain('pin a release of it whose platform packages are all published');
+    expect(result.stderr).not.toContain('Usage:');
   });
 
-  it('fails without a fallback, with npm\'s exit code, when npm ci fails for another reason', () => {
+  it('passes any other failure through with npm\'s exit code', () => {
     const result = run({ ciStatus: 7, ciOutput: ['npm error code ETIMEDOUT', 'npm error network request to https://registry.npmjs.org/left-pad failed'] });
-    expect(result.status).toBe(7);
-    expect(result.calls).toEqual([NPM_CI]);
-    expect(result.stderr).toContain('npm ci failed for another reason than the lock file');
-  });
-
-  it('does not treat a locked package as a missing platform package', () => {
-    const lock = { ...LOCK, 'node_modules/native-linux-arm64-gnu': { version: '2.0.0', optional: true } };
-    const result = run({ lock, ciOutput: [...REFUSAL_HEAD, 'npm error Missing: native-linux-arm64-gnu@2.0.0 from lock file'] });
-    expect(result.status).not.toBe(0);
-    expect(result.calls).toEqual([NPM_CI]);
-  });
-
-  it('fails when the fallback installed another version of a locked package', () => {
-    const tree = { ...ARM64_TREE, 'node_modules/left-pad': { version: '1.3.1' } };
-    const result = run({ tree, ciOutput: [...REFUSAL_HEAD, ...PLATFORM_MISSING] });
-    expect(result.status).not.toBe(0);
-    expect(result.stderr).toContain('node_modules/left-pad: installed 1.3.1, locked 1.3.0');
-  });
-
-  it('fails when the fallback installed a package that is neither locked nor an optional platform package', () => {
-    const tree = { ...ARM64_TREE, 'node_modules/is-odd': { version: '3.0.1' }, 'node_modules/native-linux-riscv64-gnu': { version: '2.0.0', optional: true } };
-    const result = run({ tree, ciOutput: [...REFUSAL_HEAD, ...PLATFORM_MISSING] });
-    expect(result.status).not.toBe(0);
-    expect(result.stderr).toContain('node_modules/is-odd: installed 3.0.1, locked nothing');
-    expect(result.stderr).toContain('node_modules/native-linux-riscv64-gnu: installed 2.0.0, locked nothing');
-  });
-
-  it('fails when the fallback installed a platform package in another version than its parent pins', () => {
-    const tree = { ...ARM64_TREE, 'node_modules/native-linux-arm64-gnu': { version: '2.0.1', optional: true } };
-    const result = run({ tree, ciOutput: [...REFUSAL_HEAD, ...PLATFORM_MISSING] });
-    expect(result.status).not.toBe(0);
-    expect(result.stderr).toContain('node_modules/native-linux-arm64-gnu: installed 2.0.1, locked nothing');
-  });
-
-  it('restores package-lock.json and fails if npm install rewrote it', () => {
-    const result = run({ rewriteLock: true, ciOutput: [...REFUSAL_HEAD, ...PLATFORM_MISSING] });
-    expect(result.status).not.toBe(0);
-    expect(result.lockUnchanged).toBe(true);
-    expect(result.stderr).toContain('npm install changed package-lock.json (restored)');
+    expect(result).toMatchObject({ status: 7, calls: [NPM_CI] });
+    expect(result.stderr).toBe('npm error code ETIMEDOUT\nnpm error network request to https://registry.npmjs.org/left-pad failed\n');
   });
 
   it('refuses to run without a package-lock.json', () => {
-    const result = run({ lock: null, ciStatus: 0 });
+    const result = run({ lock: false, ciStatus: 0 });
     expect(result.status).not.toBe(0);
     expect(result.calls).toEqual([]);
     expect(result.stderr).toContain('no package-lock.json');
+  });
+});
+
+describe('package-lock.json', () => {
+  type Entry = { version?: string; optional?: boolean; optionalDependencies?: Record<string, string> };
+  const packages = (JSON.parse(readFileSync(join(ROOT, 'package-lock.json'), 'utf8')) as { packages: Record<string, Entry> }).packages;
+
+  it('locks every optional package a locked package pins exactly, so npm ci accepts it on every platform', () => {
+    const missing: string[] = [];
+    for (const [path, entry] of Object.entries(packages)) {
+      for (const [name, spec] of Object.entries(entry.optionalDependencies ?? {})) {
+        if (!/^\d+\.\d+\.\d+$/.test(spec)) continue;
+        // resolved as node would: next to the dependant, else in each enclosing node_modules up to the root
+        const parts = path.split('/node_modules/');
+        const candidates = parts.map((_, i) => `${parts.slice(0, parts.length - i).join('/node_modules/')}/node_modules/${name}`.replace(/^\//, ''));
+        candidates.push(`node_modules/${name}`);
+        if (!candidates.some((candidate) => packages[candidate]?.version === spec)) missing.push(`${name}@${spec} (for ${path})`);
+      }
+    }
+    expect(missing).toEqual([]);
   });
 });
 

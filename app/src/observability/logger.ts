@@ -24,10 +24,10 @@ export interface LoggerOptions {
   pretty?: boolean;
   name?: string;
   /**
-   * Write stdout asynchronously, in chunks of at least 4 KiB and at least every
-   * `ASYNC_FLUSH_MS`: one write per line was a tenth of the api's CPU under load. What is
-   * buffered is flushed synchronously when the process exits; a process killed outright
-   * (SIGKILL, OOM) loses at most that last chunk.
+   * Write stdout asynchronously (sonic-boom), in chunks of at least 4 KiB and at least every
+   * `ASYNC_FLUSH_MS`: one write per line was a tenth of the api's CPU under load. pino flushes
+   * what is buffered synchronously when the process exits; a process killed outright (SIGKILL,
+   * OOM) loses at most that last chunk.
    */
   asyncStdout?: boolean;
   /** Lines go here instead of stdout (tests). */
@@ -35,7 +35,7 @@ export interface LoggerOptions {
 }
 
 /** Longest a log line waits in the buffer of an async stdout. */
-export const ASYNC_FLUSH_MS = 250;
+const ASYNC_FLUSH_MS = 250;
 
 export function createLogger(options: LoggerOptions): Logger {
   const settings: pino.LoggerOptions = {
@@ -64,24 +64,7 @@ function open(options: LoggerOptions, settings: pino.LoggerOptions): Logger {
   if (options.pretty) return pino({ ...settings, transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid' } } });
   if (options.destination) return pino(settings, options.destination);
   if (!options.asyncStdout) return pino(settings);
-  const stdout = pino.destination({ dest: 1, sync: false, minLength: 4096 });
-  const flusher = setInterval(() => {
-    try {
-      stdout.flush();
-    } catch {
-      // not open yet, or already ended: the next tick or the exit handler writes it
-    }
-  }, ASYNC_FLUSH_MS);
-  flusher.unref();
-  process.once('exit', () => {
-    clearInterval(flusher);
-    try {
-      stdout.flushSync();
-    } catch {
-      // nothing left to do at exit if the pipe is gone
-    }
-  });
-  return pino(settings, stdout);
+  return pino(settings, pino.destination({ dest: 1, sync: false, minLength: 4096, periodicFlush: ASYNC_FLUSH_MS }));
 }
 
 /**

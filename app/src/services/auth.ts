@@ -1,10 +1,10 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
 import { InvalidCredentialsError, RefreshTokenReusedError, UnauthenticatedError, ValidationError } from '../domain/errors';
 import { MAX_PASSWORD_BYTES, MIN_PASSWORD_LENGTH, normalizeEmail, type Actor, type User } from '../domain/user';
 import type { AccessTokenClaims, AccessTokenCodec, AuditLog, Clock, PasswordHasher, RefreshTokenStore, SessionStore, UserStore } from '../ports';
 import type { CallContext } from './context';
 import { TokenVersions } from './token-versions';
-import { setBounded } from '../bounded-map';
 
 export interface TokenPair {
   accessToken: string;
@@ -41,7 +41,7 @@ export function assertPasswordPolicy(password: string): void {
   }
 }
 
-/** Verified access tokens remembered at most (the oldest is forgotten first). */
+/** Verified access tokens remembered at most (the least recently used is forgotten first). */
 const VERIFIED_MAX_ENTRIES = 10_000;
 
 /** The `exp` claim (epoch seconds) of a token whose signature was just verified; null if it has none. */
@@ -64,7 +64,7 @@ export class AuthService {
    * Keyed by the whole token, signature included, so only that exact string is spared; what can
    * change (the user's token version) is still checked on every request.
    */
-  private readonly verified = new Map<string, { claims: AccessTokenClaims; expiresAtMs: number }>();
+  private readonly verified = new LRUCache<string, AccessTokenClaims>({ max: VERIFIED_MAX_ENTRIES, ttlResolution: 0, perf: Date });
 
   constructor(private readonly deps: AuthServiceDeps) {
     this.tokenVersions = deps.tokenVersions ?? new TokenVersions({ users: deps.users, ttlMs: 0 });
@@ -144,13 +144,12 @@ export class AuthService {
   /** The codec's verdict, remembered until the token expires (without the codec's clock tolerance). */
   private verify(accessToken: string): AccessTokenClaims {
     const known = this.verified.get(accessToken);
-    if (known) {
-      if (Date.now() < known.expiresAtMs) return known.claims;
-      this.verified.delete(accessToken);
-    }
+    if (known) return known;
     const claims = this.deps.accessTokens.verify(accessToken);
     const exp = expiryOf(accessToken);
-    if (exp !== null) setBounded(this.verified, accessToken, { claims: Object.freeze(claims), expiresAtMs: exp * 1000 }, VERIFIED_MAX_ENTRIES);
+    // Until exp exclusive: lru-cache keeps an entry while its age is at most its TTL.
+    const ttl = exp === null ? 0 : Math.floor(exp * 1000 - Date.now()) - 1;
+    if (ttl > 0) this.verified.set(accessToken, Object.freeze(claims), { ttl });
     return claims;
   }
 

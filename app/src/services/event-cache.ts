@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
 import type { Event } from '../domain/event';
 import { cacheLookups, type CacheName } from '../observability/metrics';
 import type { Cache, EventQuery, Page } from '../ports';
-import { setBounded } from '../bounded-map';
 
 const LIST_NAMESPACE = 'events:list';
 /** Ids are UUIDs, which PostgreSQL matches in any case: one namespace per event, whatever the case it was asked in. */
@@ -26,73 +26,76 @@ const LOCAL_MAX_ENTRIES = 5_000;
 /** JSON text kept at most (UTF-16 code units, ~2 bytes each): list pages are 10–25 k each. */
 const LOCAL_MAX_CHARS = 4_000_000;
 
-/** `bytes`: the text as UTF-8, made on first use (what the HTTP fast path writes). */
-type LocalEntry = { value: string; expiresAt: number; bytes?: Buffer };
+/**
+ * lru-cache with the given clock. `ttlResolution: 0` reads the clock on every check: with the
+ * default, lru-cache reuses one reading for a millisecond and arms a timer per reading. An entry
+ * is fresh while its age is at most its TTL, as a Redis key with PX is.
+ */
+const lru = <V extends object>(now: () => number, options: LRUCache.OptionsBase<string, V, unknown> = {}) =>
+  new LRUCache<string, V>({ max: LOCAL_MAX_ENTRIES, ttlResolution: 0, perf: { now }, ...options });
 
-/** Small in-process map of JSON texts per namespace, so a hot event costs no round trip and no re-serialization. */
+/** `bytes`: the text as UTF-8, made on first use (what the HTTP fast path writes). */
+type LocalEntry = { value: string; bytes?: Buffer };
+
+/** Small in-process LRU of JSON texts per namespace, so a hot event costs no round trip and no re-serialization. */
 class LocalCache {
-  private readonly namespaces = new Map<string, Map<string, LocalEntry>>();
-  private size = 0;
-  private chars = 0;
+  private readonly entries: LRUCache<string, LocalEntry>;
+  /** The keys each namespace holds, so a namespace is dropped without a scan (kept in step by `dispose`). */
+  private readonly keys = new Map<string, Set<string>>();
   /** Bumped by every drop: a value read before a drop is not stored after it. */
   generation = 0;
 
-  constructor(
-    private readonly ttlMs: number,
-    private readonly now: () => number,
-  ) {}
+  constructor(ttlMs: number, now: () => number) {
+    this.entries = lru<LocalEntry>(now, {
+      ttl: ttlMs,
+      maxSize: LOCAL_MAX_CHARS,
+      sizeCalculation: (entry) => Math.max(1, entry.value.length),
+      noDisposeOnSet: true,
+      dispose: (_entry, id) => this.unindex(id),
+    });
+  }
 
   get(namespace: string, key: string): string | undefined {
-    return this.entry(namespace, key)?.value;
+    return this.entries.get(entryId(namespace, key))?.value;
   }
 
   bytes(namespace: string, key: string): Buffer | undefined {
-    const entry = this.entry(namespace, key);
+    const entry = this.entries.get(entryId(namespace, key));
     if (entry) entry.bytes ??= Buffer.from(entry.value);
     return entry?.bytes;
   }
 
-  private entry(namespace: string, key: string): LocalEntry | undefined {
-    const entries = this.namespaces.get(namespace);
-    const entry = entries?.get(key);
-    if (!entry) return undefined;
-    if (entry.expiresAt > this.now()) return entry;
-    entries!.delete(key);
-    this.forget(entry);
-    return undefined;
-  }
-
   set(namespace: string, key: string, value: string, readAtGeneration: number): void {
     if (readAtGeneration !== this.generation) return;
-    if (this.size >= LOCAL_MAX_ENTRIES || this.chars + value.length > LOCAL_MAX_CHARS) this.clear();
-    let entries = this.namespaces.get(namespace);
-    if (!entries) this.namespaces.set(namespace, (entries = new Map<string, LocalEntry>()));
-    const previous = entries.get(key);
-    if (previous) this.forget(previous);
-    entries.set(key, { value, expiresAt: this.now() + this.ttlMs });
-    this.size++;
-    this.chars += value.length;
+    const id = entryId(namespace, key);
+    this.entries.set(id, { value });
+    // A text larger than the whole budget is not kept.
+    if (!this.entries.has(id)) return;
+    let keys = this.keys.get(namespace);
+    if (!keys) this.keys.set(namespace, (keys = new Set()));
+    keys.add(key);
   }
 
   drop(namespaces: string[]): void {
     this.generation++;
     for (const namespace of namespaces) {
-      for (const entry of this.namespaces.get(namespace)?.values() ?? []) this.forget(entry);
-      this.namespaces.delete(namespace);
+      for (const key of this.keys.get(namespace) ?? []) this.entries.delete(entryId(namespace, key));
+      this.keys.delete(namespace);
     }
   }
 
-  private forget(entry: LocalEntry): void {
-    this.size--;
-    this.chars -= entry.value.length;
-  }
-
-  private clear(): void {
-    this.namespaces.clear();
-    this.size = 0;
-    this.chars = 0;
+  /** An entry left (dropped, evicted or expired). */
+  private unindex(id: string): void {
+    const cut = id.indexOf(ENTRY_ID_SEPARATOR);
+    const namespace = id.slice(0, cut);
+    const keys = this.keys.get(namespace);
+    keys?.delete(id.slice(cut + 1));
+    if (keys?.size === 0) this.keys.delete(namespace);
   }
 }
+
+const ENTRY_ID_SEPARATOR = '\u0000';
+const entryId = (namespace: string, key: string) => `${namespace}${ENTRY_ID_SEPARATOR}${key}`;
 
 /** A seat bound read before a booking attempt, with what lets the outcome be stored. */
 export interface SeatProbe {
@@ -108,7 +111,6 @@ export interface SeatProbe {
 interface SeatMark {
   bound: number;
   stamp: string;
-  expiresAt: number;
 }
 
 /**
@@ -130,28 +132,25 @@ function parseMarker(text: string): { bound: number; expiresAt: number } | null 
  * keeps a marker read before a drop from being kept after it.
  */
 class LocalSeatMarks {
-  private readonly marks = new Map<string, SeatMark>();
+  private readonly marks: LRUCache<string, SeatMark>;
   generation = 0;
 
   constructor(
     private readonly ttlMs: number,
     private readonly now: () => number,
-  ) {}
+  ) {
+    this.marks = lru<SeatMark>(now);
+  }
 
   get(eventId: string): SeatMark | undefined {
-    const key = eventId.toLowerCase();
-    const mark = this.marks.get(key);
-    if (!mark) return undefined;
-    if (mark.expiresAt > this.now()) return mark;
-    this.marks.delete(key);
-    return undefined;
+    return this.marks.get(eventId.toLowerCase());
   }
 
   set(eventId: string, bound: number, stamp: string, until: number, readAtGeneration: number): void {
     if (readAtGeneration !== this.generation) return;
-    const expiresAt = Math.min(until, this.now() + this.ttlMs);
-    if (expiresAt <= this.now()) return;
-    setBounded(this.marks, eventId.toLowerCase(), { bound, stamp, expiresAt }, LOCAL_MAX_ENTRIES);
+    const ttl = Math.floor(Math.min(until - this.now(), this.ttlMs));
+    if (ttl <= 0) return;
+    this.marks.set(eventId.toLowerCase(), { bound, stamp }, { ttl });
   }
 
   drop(eventIds: string[]): void {

@@ -1,10 +1,10 @@
+import { LRUCache } from 'lru-cache';
 import { cacheLookups } from '../observability/metrics';
 import type { Cache, UserStore } from '../ports';
-import { setBounded } from '../bounded-map';
 
 const GONE = 'gone';
 const namespace = (userId: string) => `user:${userId}`;
-/** Users whose version this process keeps at most (the oldest read is forgotten first). */
+/** Users whose version this process keeps at most (the least recently used is forgotten first). */
 const LOCAL_MAX_ENTRIES = 10_000;
 
 export interface TokenVersionsOptions {
@@ -30,27 +30,23 @@ export interface TokenVersionsOptions {
  * this process.
  */
 export class TokenVersions {
-  private readonly localTtlMs: number;
-  private readonly now: () => number;
-  private readonly local = new Map<string, { version: number | null; expiresAt: number }>();
+  private readonly local: LRUCache<string, { version: number | null }> | null;
   /** Bumped by every change: a version read before a change is not kept after it. */
   private generation = 0;
   private readonly hits = cacheLookups.labels('token_version', 'hit');
 
   constructor(private readonly deps: TokenVersionsOptions) {
-    this.localTtlMs = deps.cache && deps.ttlMs > 0 ? Math.min(deps.localTtlMs ?? 0, deps.ttlMs) : 0;
-    this.now = deps.now ?? Date.now;
+    const localTtlMs = Math.floor(deps.cache && deps.ttlMs > 0 ? Math.min(deps.localTtlMs ?? 0, deps.ttlMs) : 0);
+    // ttlResolution 0: the clock is read on every check (no cached reading, no timer per reading).
+    this.local = localTtlMs > 0 ? new LRUCache({ max: LOCAL_MAX_ENTRIES, ttl: localTtlMs, ttlResolution: 0, perf: { now: deps.now ?? Date.now } }) : null;
   }
 
   /** null when the user no longer exists. */
   async current(userId: string): Promise<number | null> {
-    const kept = this.local.get(userId);
+    const kept = this.local?.get(userId);
     if (kept) {
-      if (kept.expiresAt > this.now()) {
-        this.hits.inc();
-        return kept.version;
-      }
-      this.local.delete(userId);
+      this.hits.inc();
+      return kept.version;
     }
     const generation = this.generation;
     const cache = this.deps.ttlMs > 0 ? this.deps.cache : undefined;
@@ -83,12 +79,11 @@ export class TokenVersions {
   /** After the version changed in PostgreSQL. */
   async changed(userId: string): Promise<void> {
     this.generation++;
-    this.local.delete(userId);
+    this.local?.delete(userId);
     await this.deps.cache?.invalidate([namespace(userId)]);
   }
 
   private keep(userId: string, version: number | null, readAtGeneration: number): void {
-    if (this.localTtlMs <= 0 || readAtGeneration !== this.generation) return;
-    setBounded(this.local, userId, { version, expiresAt: this.now() + this.localTtlMs }, LOCAL_MAX_ENTRIES);
+    if (readAtGeneration === this.generation) this.local?.set(userId, { version });
   }
 }

@@ -22,7 +22,7 @@ const event = (available: number): Event => ({
 const available = (json: string | null) => (json === null ? null : (JSON.parse(json) as Event).available);
 
 describe('the in-process copy in front of the shared cache', () => {
-  let now = 0;
+  let now = 1_000_000; // a real clock's reading: lru-cache takes a start time of 0 for none
   const shared = new MemoryCache();
   const cache = new EventCache({ cache: shared, ttlMs: 60_000, soldOutTtlMs: 60_000, localTtlMs: 1_000, clock: () => now });
   const id = event(0).id;
@@ -58,6 +58,43 @@ describe('the in-process copy in front of the shared cache', () => {
     await read;
     expect(cache.peekEventBytes(id)).toBeUndefined();
     expect(available(await cache.eventJson(id, async () => event(3)))).toBe(3);
+  });
+});
+
+describe('the in-process copy when full', () => {
+  const eventWithId = (n: number): Event => ({ ...event(n % 10), id: `00000000-0000-4000-8000-${String(n).padStart(12, '0')}` });
+  /** Read twice: the first read fills the shared cache, the second copies the text into this process. */
+  const readTwice = async (cache: EventCache, e: Event) => {
+    await cache.eventJson(e.id, async () => e);
+    await cache.eventJson(e.id, async () => e);
+  };
+
+  it('forgets the least recently used events one by one, never everything at once (5,000 entries at most)', async () => {
+    const cache = new EventCache({ cache: new MemoryCache({ maxEntries: 20_000 }), ttlMs: 60_000, soldOutTtlMs: 60_000, localTtlMs: 60_000 });
+    const hot = eventWithId(999_999);
+    await readTwice(cache, hot);
+    const cold = Array.from({ length: 5_001 }, (_, i) => eventWithId(i));
+    for (const [i, e] of cold.entries()) {
+      await readTwice(cache, e);
+      if (i % 100 === 0) expect(cache.peekEventBytes(hot.id)).toBeDefined(); // read often: stays
+    }
+    expect(cache.peekEventBytes(hot.id)).toBeDefined();
+    const kept = cold.filter((e) => cache.peekEventBytes(e.id) !== undefined);
+    expect(kept).toHaveLength(4_999);
+    expect(kept[0]).toBe(cold[2]);
+  });
+
+  it('forgets the least recently used texts when the text budget (4,000,000 characters) is used up', async () => {
+    const shared = new MemoryCache();
+    const cache = new EventCache({ cache: shared, ttlMs: 60_000, soldOutTtlMs: 60_000, localTtlMs: 60_000 });
+    const page = (name: string) => ({ items: [{ ...event(1), description: name.repeat(1_500_000) }], nextCursor: null });
+    const pages = ['a', 'b', 'c'].map((name) => ({ query: { limit: 1, q: name }, load: async () => page(name) }));
+    for (const { query, load } of pages) for (let i = 0; i < 2; i++) await cache.listJson(query, load);
+    const sharedGet = jest.spyOn(shared, 'get');
+    for (const { query, load } of [...pages].reverse()) await cache.listJson(query, load);
+    // 'c' and 'b' came from this process; 'a' (the least recently used) had made room for 'c'
+    expect(sharedGet).toHaveBeenCalledTimes(1);
+    sharedGet.mockRestore();
   });
 });
 
@@ -143,12 +180,13 @@ describe("this process's copy of the seat marker", () => {
   });
 
   it('never outlives the shared marker: a marker capped by the next hold expiry ends the copy with it', async () => {
-    const { here } = replicaPair();
+    const { shared, here } = replicaPair();
     await refuse(here, 0, 300);
-    now += 299;
+    now += 300; // fresh while its age is at most its TTL, as a Redis key with PX is
     expect(here.peekSeats(ID)).toBe(0);
     now += 1;
     expect(here.peekSeats(ID)).toBeUndefined();
+    expect((await shared.get(`event:${ID}`, 'seats')).value).toBeNull();
   });
 
   it("is copied from another replica's marker with that marker's end, and lives CACHE_LOCAL_TTL at most", async () => {
@@ -157,12 +195,12 @@ describe("this process's copy of the seat marker", () => {
     expect(here.peekSeats(ID)).toBeUndefined();
     expect(await here.seats(ID)).toMatchObject({ bound: 0 });
     expect(here.peekSeats(ID)).toBe(0);
-    now += 400;
+    now += 401;
     expect(here.peekSeats(ID)).toBeUndefined();
 
     await refuse(there, 0, 60_000);
     await here.seats(ID);
-    now += 999;
+    now += 1_000;
     expect(here.peekSeats(ID)).toBe(0);
     now += 1;
     expect(here.peekSeats(ID)).toBeUndefined();
@@ -173,7 +211,7 @@ describe("this process's copy of the seat marker", () => {
     const lookup = await shared.get(`event:${ID}`, 'seats');
     await shared.set(`event:${ID}`, 'seats', '2', 60_000, lookup.stamp);
     expect(await here.seats(ID)).toMatchObject({ bound: 2 });
-    now += 999;
+    now += 1_000;
     expect(here.peekSeats(ID)).toBe(2);
     now += 1;
     expect(here.peekSeats(ID)).toBeUndefined();
@@ -199,7 +237,7 @@ describe("this process's copy of the seat marker", () => {
     await refuse(here, 0);
     await there.eventChanged(ID);
     expect(here.peekSeats(ID)).toBe(0);
-    now += 1_000;
+    now += 1_001;
     expect(here.peekSeats(ID)).toBeUndefined();
     expect(await here.seats(ID)).toMatchObject({ bound: null });
   });

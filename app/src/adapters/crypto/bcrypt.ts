@@ -6,7 +6,7 @@ export class BcryptPasswordHasher implements PasswordHasher {
   constructor(private readonly cost: number) {}
 
   hash(password: string): Promise<string> {
-    return hash(password, { cost: this.cost });
+    return hash(password, this.cost);
   }
 
   async verify(password: string, passwordHash: string): Promise<boolean> {

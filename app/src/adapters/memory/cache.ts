@@ -1,14 +1,13 @@
+import { LRUCache } from 'lru-cache';
 import type { Cache, CacheLookup } from '../../ports';
-import { setBounded } from '../../bounded-map';
 
 interface Entry {
   stamp: string;
   value: string;
-  expiresAt: number;
 }
 
 export interface MemoryCacheOptions {
-  /** Values kept at most (oldest written first out); generations kept at most before a reset. */
+  /** Values kept at most (least recently used first out); generations kept at most before a reset. */
   maxEntries?: number;
   now?: () => number;
 }
@@ -21,28 +20,25 @@ export interface MemoryCacheOptions {
 export class MemoryCache implements Cache {
   private epoch = 0;
   private readonly generations = new Map<string, number>();
-  private readonly values = new Map<string, Entry>();
+  private readonly values: LRUCache<string, Entry>;
   private readonly maxEntries: number;
-  private readonly now: () => number;
 
   constructor(options: MemoryCacheOptions = {}) {
     this.maxEntries = options.maxEntries ?? 10_000;
-    this.now = options.now ?? Date.now;
+    // Fresh while its age is at most its TTL, as a Redis key with PX is; the clock read on every check.
+    this.values = new LRUCache<string, Entry>({ max: this.maxEntries, ttlResolution: 0, perf: { now: options.now ?? Date.now } });
   }
 
   async get(namespace: string, key: string): Promise<CacheLookup> {
     const stamp = this.stamp(namespace);
-    const id = valueId(namespace, key);
-    const entry = this.values.get(id);
-    if (entry && entry.expiresAt <= this.now()) this.values.delete(id);
-    const fresh = entry && entry.expiresAt > this.now() && entry.stamp === stamp;
-    return { stamp, value: fresh ? entry.value : null };
+    const entry = this.values.get(valueId(namespace, key));
+    return { stamp, value: entry?.stamp === stamp ? entry.value : null };
   }
 
   async set(namespace: string, key: string, value: string, ttlMs: number, stamp: string): Promise<void> {
-    if (ttlMs <= 0 || stamp !== this.stamp(namespace)) return;
-    const id = valueId(namespace, key);
-    setBounded(this.values, id, { stamp, value, expiresAt: this.now() + ttlMs }, this.maxEntries);
+    const ttl = Math.floor(ttlMs);
+    if (ttl <= 0 || stamp !== this.stamp(namespace)) return;
+    this.values.set(valueId(namespace, key), { stamp, value }, { ttl });
   }
 
   async invalidate(namespaces: readonly string[]): Promise<void> {
