@@ -30,7 +30,8 @@ export function endpointOf(cluster: string): string | undefined {
   try {
     return execFileSync('aws', ['eks', 'describe-cluster', '--name', cluster, '--query', 'cluster.endpoint', '--output', 'text'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
   } catch (error) {
-    const stderr = String((error as { stderr?: unknown }).stderr ?? '');
+    const output = (error as { stderr?: unknown }).stderr;
+    const stderr = typeof output === 'string' ? output : Buffer.isBuffer(output) ? output.toString('utf8') : '';
     if (stderr.includes('ResourceNotFoundException')) return undefined;
     throw new Error(`aws eks describe-cluster --name ${cluster} failed: ${stderr.trim() || (error as Error).message}`, { cause: error });
   }
@@ -52,7 +53,7 @@ export function reachable(endpoint: string, timeoutMs: number): Promise<boolean>
 
 export async function main(argv: string[]): Promise<number> {
   const { values } = parseArgs({ args: argv, options: { stack: { type: 'string', default: 'prod' }, 'timeout-ms': { type: 'string', default: '10000' } } });
-  const cluster = clusterNameOf(values.stack!);
+  const cluster = clusterNameOf(values.stack);
   const endpoint = endpointOf(cluster);
   if (endpoint === undefined) {
     console.log(`eks-reachable: cluster ${cluster} does not exist yet: this run creates it (later runs need to reach its API)`);

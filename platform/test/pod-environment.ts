@@ -42,7 +42,7 @@ export function podEnvironments(objects: readonly Obj[], secrets: Record<string,
   const allSecrets = new Map(Object.entries(secrets));
   // A SealedSecret becomes a Secret of the same name with the sealed keys (values unknown here).
   for (const sealed of objects.filter((o) => o.kind === 'SealedSecret')) {
-    const keys = Object.keys(((sealed.spec as Obj).encryptedData ?? {}) as Obj);
+    const keys = Object.keys(((sealed.spec as Obj).encryptedData ?? {}));
     allSecrets.set(metadataOf(sealed).name, Object.fromEntries(keys.map((key) => [key, `sealed:${key}`])));
   }
   const source = (kind: 'ConfigMap' | 'Secret', name: string, optional: boolean | undefined, workload: string) => {
