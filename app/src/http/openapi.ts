@@ -183,7 +183,7 @@ export function buildOpenApiDocument(routes: readonly RouteSpec[], basePath: str
     scheme: 'bearer',
     bearerFormat: 'JWT',
     description:
-      'Access token from POST /auth/login or /auth/refresh: a JWS following RFC8725 (JWT Best Current Practices): one algorithm (HS256) pinned by the verifier, so `alg: none` and every other algorithm are refused; `iss`, `aud`, `sub` and `exp` required and checked; short-lived (ACCESS_TOKEN_TTL), and its token version is checked on every request, so sign-out everywhere and role changes revoke it.',
+      'Access token from POST /auth/login or /auth/refresh: a JWS following RFC8725 (JWT Best Current Practices): one algorithm (HS256) pinned by the verifier, so `alg: none` and every other algorithm are refused, as is any `crit` header; `iss`, `aud`, `sub` and `exp` required and checked; short-lived (ACCESS_TOKEN_TTL), and its token version is checked on every request, so sign-out everywhere and role changes revoke it.',
   });
   for (const [name, header] of Object.entries(HEADERS)) registry.registerComponent('headers', name, header);
   for (const spec of routes) registry.registerPath(toRouteConfig(spec, basePath, bearer.name));
