@@ -3,10 +3,12 @@ import type { Pool } from 'pg';
 import type { Registry } from 'prom-client';
 import { BcryptPasswordHasher } from './adapters/crypto/bcrypt';
 import { JwtAccessTokenCodec } from './adapters/crypto/jwt';
+import { GitHubProvider, OpenIdConnectProvider } from './adapters/oauth/providers';
 import { PostgresAuditLog } from './adapters/postgres/audit';
 import { PostgresAuditReader } from './adapters/postgres/audit-query';
 import { PostgresBookingStore } from './adapters/postgres/bookings';
 import { PostgresEventStore } from './adapters/postgres/events';
+import { PostgresIdentityStore } from './adapters/postgres/identities';
 import { PostgresHoldSchedule } from './adapters/postgres/holds';
 import { PostgresRefreshTokenStore } from './adapters/postgres/refresh-tokens';
 import { PostgresSessionStore } from './adapters/postgres/sessions';
@@ -14,15 +16,17 @@ import { warmPool } from './adapters/postgres/pool';
 import { PostgresUserStore } from './adapters/postgres/users';
 import { createCacheBackends } from './adapters/redis';
 import type { Config } from './config';
-import { createApp } from './http/app';
+import { API_BASE, createApp } from './http/app';
 import { rateLimits } from './http/rate-limit';
 import type { Logger } from './observability/logger';
-import type { Clock, HealthCheck } from './ports';
+import type { OAuthProviderName } from './domain/oauth';
+import type { Clock, HealthCheck, IdentityProvider } from './ports';
 import { AuditService } from './services/audit';
 import { AuthService } from './services/auth';
 import { BookingService } from './services/bookings';
 import { EventCache } from './services/event-cache';
 import { EventService } from './services/events';
+import { OAuthService } from './services/oauth';
 import { TokenVersions } from './services/token-versions';
 import { UserService } from './services/users';
 
@@ -97,6 +101,15 @@ export function composeApi(options: ApiOptions) {
       audit,
     }),
     audit: new AuditService({ reader: new PostgresAuditReader(pool) }),
+    oauth: new OAuthService({
+      providers: identityProviders(config),
+      oneTime: backends.oneTime,
+      identities: new PostgresIdentityStore(pool),
+      users,
+      audit,
+      issueTokensFor: (userId) => auth.issueTokensFor(userId),
+      redirectUri: (provider) => `${config.oauth.redirectBaseUrl}${API_BASE}/auth/oauth/${provider}/callback`,
+    }),
   };
   const app = createApp({
     logger: options.logger,
@@ -104,8 +117,20 @@ export function composeApi(options: ApiOptions) {
     health: options.health,
     metrics: options.metrics,
     http: config.http,
+    oauthLimiter: config.rateLimits.oauth.points > 0 ? backends.limiters.create('oauth', config.rateLimits.oauth) : null,
     rateLimits: rateLimits({ limiters: backends.limiters, policies: config.rateLimits, subjectOf: (token) => auth.subjectOf(token), audit }),
     isShuttingDown: options.isShuttingDown,
   });
   return { app, services, accessTokens, userStore: users, bookingStore, cache: backends.cache, warmup, close: () => backends.close() };
+}
+
+/** The configured providers (a provider without a client id is off). */
+function identityProviders(config: Config): Map<OAuthProviderName, IdentityProvider> {
+  const providers = new Map<OAuthProviderName, IdentityProvider>();
+  const { google, github, timeoutMs } = config.oauth;
+  if (google) providers.set('google', new OpenIdConnectProvider('google', new URL(google.issuer), { clientId: google.clientId, clientSecret: google.clientSecret, timeoutMs }));
+  if (github) {
+    providers.set('github', new GitHubProvider({ baseUrl: new URL(github.baseUrl), apiUrl: new URL(github.apiUrl) }, { clientId: github.clientId, clientSecret: github.clientSecret, timeoutMs }));
+  }
+  return providers;
 }

@@ -37,6 +37,8 @@ export const ERROR_TABLE: { readonly [K in ErrorKind]: ErrorRow } = {
   'idempotency-key-reused': { http: { status: 422, title: 'Idempotency key reused' } },
   'rate-limited': { http: { status: 429, title: 'Too many requests' }, transient: true },
   unavailable: { http: { status: 503, title: 'Service unavailable' }, transient: true },
+  'oauth-failed': { http: { status: 401, title: 'Sign-in failed' } },
+  'provider-failed': { http: { status: 502, title: 'Sign-in provider failed' } },
 };
 
 /** The row of a domain error; undefined for anything else (a bug, or a framework's error). */
