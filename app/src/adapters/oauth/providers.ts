@@ -52,9 +52,11 @@ export function classifyProviderError(provider: string, error: unknown): DomainE
     return error.status >= 500 ? new ProviderFailedError(provider, `HTTP ${error.status} ${error.error}`, { cause: error }) : new OAuthFailedError(`token endpoint answered ${error.error}`);
   }
   if (error instanceof client.WWWAuthenticateChallengeError) return new OAuthFailedError(`provider refused the token (HTTP ${error.status})`);
-  const code = chain.map(codeOf).find((c): c is string => typeof c === 'string');
-  if (code && MALFORMED.has(code)) return new ProviderFailedError(provider, code, { cause: error });
-  return new OAuthFailedError(code ?? (error instanceof Error ? error.message : 'unexpected failure'));
+  const coded = chain.find((e) => typeof codeOf(e) === 'string') as { code: string; message?: string } | undefined;
+  // The innermost message says what failed (`JWT signature verification failed`, `unexpected "nonce" claim value`).
+  const detail = chain.map((e) => (e instanceof Error ? e.message : '')).filter(Boolean).slice(-1)[0] ?? 'unexpected failure';
+  if (coded && MALFORMED.has(coded.code)) return new ProviderFailedError(provider, coded.code, { cause: error });
+  return new OAuthFailedError(coded ? `${coded.code}: ${detail}` : detail);
 }
 
 /** Runs `operation` with the deadline, classifying its failures. */
