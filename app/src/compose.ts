@@ -12,12 +12,14 @@ import { PostgresIdentityStore } from './adapters/postgres/identities';
 import { PostgresHoldSchedule } from './adapters/postgres/holds';
 import { PostgresRefreshTokenStore } from './adapters/postgres/refresh-tokens';
 import { PostgresSessionStore } from './adapters/postgres/sessions';
+import { listenForTokenVersionChanges } from './adapters/postgres/token-version-changes';
 import { warmPool } from './adapters/postgres/pool';
 import { PostgresUserStore } from './adapters/postgres/users';
 import { createCacheBackends } from './adapters/redis';
 import type { Config } from './config';
 import { API_BASE, createApp } from './http/app';
 import { rateLimits } from './http/rate-limit';
+import type { FailureReporter } from './observability/failures';
 import type { Logger } from './observability/logger';
 import type { OAuthProviderName } from './domain/oauth';
 import type { Clock, HealthCheck, IdentityProvider } from './ports';
@@ -41,6 +43,8 @@ export interface ApiOptions {
   metrics: Registry;
   isShuttingDown: () => boolean;
   clock?: Clock;
+  /** The process's failure reporter, shared with its workers so an outage is one incident (main.ts). */
+  failures?: FailureReporter;
 }
 
 /**
@@ -64,6 +68,8 @@ export function composeApi(options: ApiOptions) {
   options.health.push(...backends.health);
   const eventCache = new EventCache({ cache: backends.cache, ttlMs: config.cache.ttlMs, soldOutTtlMs: config.cache.soldOutTtlMs, localTtlMs: config.cache.localTtlMs });
   const tokenVersions = new TokenVersions({ users, cache: backends.cache, ttlMs: config.cache.tokenVersionTtlMs, localTtlMs: config.cache.localTtlMs });
+  // Revocation through any replica reaches this one through PostgreSQL, even when that replica cannot reach Redis.
+  const versionChanges = listenForTokenVersionChanges(pool, logger, { changed: (userId) => tokenVersions.changedElsewhere(userId), missed: () => tokenVersions.forgetAll() });
   const accessTokens = new JwtAccessTokenCodec({
     secret: options.jwtSecret,
     issuer: config.auth.issuer,
@@ -120,8 +126,13 @@ export function composeApi(options: ApiOptions) {
     oauthLimiter: config.rateLimits.oauth.points > 0 ? backends.limiters.create('oauth', config.rateLimits.oauth) : null,
     rateLimits: rateLimits({ limiters: backends.limiters, policies: config.rateLimits, subjectOf: (token) => auth.subjectOf(token), audit }),
     isShuttingDown: options.isShuttingDown,
+    failures: options.failures,
   });
-  return { app, services, accessTokens, userStore: users, bookingStore, cache: backends.cache, warmup, close: () => backends.close() };
+  return { app, services, accessTokens, userStore: users, bookingStore, cache: backends.cache, warmup, close: async () => {
+      await versionChanges.close();
+      await backends.close();
+    },
+  };
 }
 
 /** The configured providers (a provider without a client id is off). */

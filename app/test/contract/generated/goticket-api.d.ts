@@ -1774,7 +1774,7 @@ export interface operations {
             query?: {
                 cursor?: string;
                 limit?: number;
-                status?: "pending" | "confirmed" | "cancelled" | "expired";
+                status?: "pending" | "payment_pending" | "confirmed" | "payment_failed" | "cancelled" | "expired" | "refunded";
             };
             header?: never;
             path?: never;
@@ -1809,7 +1809,7 @@ export interface operations {
                             /** Format: int32 */
                             quantity: number;
                             /** @enum {string} */
-                            status: "pending" | "confirmed" | "cancelled" | "expired";
+                            status: "pending" | "payment_pending" | "confirmed" | "payment_failed" | "cancelled" | "expired" | "refunded";
                             /** Format: date-time */
                             updatedAt: string;
                             /** Format: uuid */
@@ -1935,7 +1935,7 @@ export interface operations {
                         /** Format: int32 */
                         quantity: number;
                         /** @enum {string} */
-                        status: "pending" | "confirmed" | "cancelled" | "expired";
+                        status: "pending" | "payment_pending" | "confirmed" | "payment_failed" | "cancelled" | "expired" | "refunded";
                         /** Format: date-time */
                         updatedAt: string;
                         /** Format: uuid */
@@ -2074,7 +2074,7 @@ export interface operations {
                         /** Format: int32 */
                         quantity: number;
                         /** @enum {string} */
-                        status: "pending" | "confirmed" | "cancelled" | "expired";
+                        status: "pending" | "payment_pending" | "confirmed" | "payment_failed" | "cancelled" | "expired" | "refunded";
                         /** Format: date-time */
                         updatedAt: string;
                         /** Format: uuid */
@@ -2258,7 +2258,7 @@ export interface operations {
                         /** Format: int32 */
                         quantity: number;
                         /** @enum {string} */
-                        status: "pending" | "confirmed" | "cancelled" | "expired";
+                        status: "pending" | "payment_pending" | "confirmed" | "payment_failed" | "cancelled" | "expired" | "refunded";
                         /** Format: date-time */
                         updatedAt: string;
                         /** Format: uuid */
@@ -3291,7 +3291,7 @@ export interface operations {
                         /** Format: int32 */
                         quantity: number;
                         /** @enum {string} */
-                        status: "pending" | "confirmed" | "cancelled" | "expired";
+                        status: "pending" | "payment_pending" | "confirmed" | "payment_failed" | "cancelled" | "expired" | "refunded";
                         /** Format: date-time */
                         updatedAt: string;
                         /** Format: uuid */
@@ -3325,7 +3325,7 @@ export interface operations {
                         /** Format: int32 */
                         quantity: number;
                         /** @enum {string} */
-                        status: "pending" | "confirmed" | "cancelled" | "expired";
+                        status: "pending" | "payment_pending" | "confirmed" | "payment_failed" | "cancelled" | "expired" | "refunded";
                         /** Format: date-time */
                         updatedAt: string;
                         /** Format: uuid */
