@@ -51,6 +51,10 @@ export function configData(env: Environment): Record<string, string> {
     ...rest,
     SHUTDOWN_TIMEOUT: `${SHUTDOWN_TIMEOUT_SECONDS}s`,
     CORS_ORIGINS: `https://${env.host}`,
+    // Social sign-in: the providers send browsers back to this environment's own host.
+    OAUTH_REDIRECT_BASE_URL: `https://${env.host}`,
+    ...(env.oauth?.googleClientId ? { OAUTH_GOOGLE_CLIENT_ID: env.oauth.googleClientId } : {}),
+    ...(env.oauth?.githubClientId ? { OAUTH_GITHUB_CLIENT_ID: env.oauth.githubClientId } : {}),
   };
 }
 
