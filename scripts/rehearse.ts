@@ -29,7 +29,7 @@ import { copyRepository } from './lib/repo-copy';
 
 const ROOT = resolve(__dirname, '..');
 
-export class StepFailure extends Error {}
+class StepFailure extends Error {}
 
 const fail = (message: string): never => {
   throw new StepFailure(message);
@@ -76,7 +76,7 @@ function imageChain(): string {
 }
 
 /** `pulumi.runtime.setAllConfig` form (objects as JSON) → the raw object infra/config.ts validates. */
-export function rawConfig(config: Record<string, string>): RawConfig {
+function rawConfig(config: Record<string, string>): RawConfig {
   const raw: RawConfig = {};
   for (const [key, text] of Object.entries(config)) {
     const [namespace, name = ''] = key.split(':');
