@@ -15,6 +15,7 @@ import { PostgresUserStore } from './adapters/postgres/users';
 import { createCacheBackends } from './adapters/redis';
 import type { Config } from './config';
 import { createApp } from './http/app';
+import { clientIpOf } from './http/client-ip';
 import { rateLimits } from './http/rate-limit';
 import type { Logger } from './observability/logger';
 import type { Clock, HealthCheck } from './ports';
@@ -104,7 +105,7 @@ export function composeApi(options: ApiOptions) {
     health: options.health,
     metrics: options.metrics,
     http: config.http,
-    rateLimits: rateLimits({ limiters: backends.limiters, policies: config.rateLimits, subjectOf: (token) => auth.subjectOf(token), audit }),
+    rateLimits: rateLimits({ limiters: backends.limiters, policies: config.rateLimits, clientIp: clientIpOf(config.http.trustProxy), audit }),
     isShuttingDown: options.isShuttingDown,
   });
   return { app, services, accessTokens, userStore: users, bookingStore, cache: backends.cache, warmup, close: () => backends.close() };
