@@ -1319,7 +1319,7 @@ export interface operations {
             query?: {
                 cursor?: string;
                 limit?: number;
-                status?: "pending" | "confirmed" | "cancelled" | "expired";
+                status?: "pending" | "payment_pending" | "confirmed" | "payment_failed" | "cancelled" | "expired" | "refunded";
             };
             header?: never;
             path?: never;
@@ -1354,7 +1354,7 @@ export interface operations {
                             /** Format: int32 */
                             quantity: number;
                             /** @enum {string} */
-                            status: "pending" | "confirmed" | "cancelled" | "expired";
+                            status: "pending" | "payment_pending" | "confirmed" | "payment_failed" | "cancelled" | "expired" | "refunded";
                             /** Format: date-time */
                             updatedAt: string;
                             /** Format: uuid */
@@ -1480,7 +1480,7 @@ export interface operations {
                         /** Format: int32 */
                         quantity: number;
                         /** @enum {string} */
-                        status: "pending" | "confirmed" | "cancelled" | "expired";
+                        status: "pending" | "payment_pending" | "confirmed" | "payment_failed" | "cancelled" | "expired" | "refunded";
                         /** Format: date-time */
                         updatedAt: string;
                         /** Format: uuid */
@@ -1619,7 +1619,7 @@ export interface operations {
                         /** Format: int32 */
                         quantity: number;
                         /** @enum {string} */
-                        status: "pending" | "confirmed" | "cancelled" | "expired";
+                        status: "pending" | "payment_pending" | "confirmed" | "payment_failed" | "cancelled" | "expired" | "refunded";
                         /** Format: date-time */
                         updatedAt: string;
                         /** Format: uuid */
@@ -1803,7 +1803,7 @@ export interface operations {
                         /** Format: int32 */
                         quantity: number;
                         /** @enum {string} */
-                        status: "pending" | "confirmed" | "cancelled" | "expired";
+                        status: "pending" | "payment_pending" | "confirmed" | "payment_failed" | "cancelled" | "expired" | "refunded";
                         /** Format: date-time */
                         updatedAt: string;
                         /** Format: uuid */
@@ -2876,7 +2876,7 @@ export interface operations {
                         /** Format: int32 */
                         quantity: number;
                         /** @enum {string} */
-                        status: "pending" | "confirmed" | "cancelled" | "expired";
+                        status: "pending" | "payment_pending" | "confirmed" | "payment_failed" | "cancelled" | "expired" | "refunded";
                         /** Format: date-time */
                         updatedAt: string;
                         /** Format: uuid */
@@ -2910,7 +2910,7 @@ export interface operations {
                         /** Format: int32 */
                         quantity: number;
                         /** @enum {string} */
-                        status: "pending" | "confirmed" | "cancelled" | "expired";
+                        status: "pending" | "payment_pending" | "confirmed" | "payment_failed" | "cancelled" | "expired" | "refunded";
                         /** Format: date-time */
                         updatedAt: string;
                         /** Format: uuid */
