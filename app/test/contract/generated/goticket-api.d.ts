@@ -1315,7 +1315,7 @@ export interface operations {
             query?: {
                 cursor?: string;
                 limit?: number;
-                status?: "pending" | "confirmed" | "cancelled" | "expired";
+                status?: "pending" | "payment_pending" | "confirmed" | "payment_failed" | "cancelled" | "expired" | "refunded";
             };
             header?: never;
             path?: never;
@@ -1350,7 +1350,7 @@ export interface operations {
                             /** Format: int32 */
                             quantity: number;
                             /** @enum {string} */
-                            status: "pending" | "confirmed" | "cancelled" | "expired";
+                            status: "pending" | "payment_pending" | "confirmed" | "payment_failed" | "cancelled" | "expired" | "refunded";
                             /** Format: date-time */
                             updatedAt: string;
                             /** Format: uuid */
@@ -1476,7 +1476,7 @@ export interface operations {
                         /** Format: int32 */
                         quantity: number;
                         /** @enum {string} */
-                        status: "pending" | "confirmed" | "cancelled" | "expired";
+                        status: "pending" | "payment_pending" | "confirmed" | "payment_failed" | "cancelled" | "expired" | "refunded";
                         /** Format: date-time */
                         updatedAt: string;
                         /** Format: uuid */
@@ -1615,7 +1615,7 @@ export interface operations {
                         /** Format: int32 */
                         quantity: number;
                         /** @enum {string} */
-                        status: "pending" | "confirmed" | "cancelled" | "expired";
+                        status: "pending" | "payment_pending" | "confirmed" | "payment_failed" | "cancelled" | "expired" | "refunded";
                         /** Format: date-time */
                         updatedAt: string;
                         /** Format: uuid */
@@ -1799,7 +1799,7 @@ export interface operations {
                         /** Format: int32 */
                         quantity: number;
                         /** @enum {string} */
-                        status: "pending" | "confirmed" | "cancelled" | "expired";
+                        status: "pending" | "payment_pending" | "confirmed" | "payment_failed" | "cancelled" | "expired" | "refunded";
                         /** Format: date-time */
                         updatedAt: string;
                         /** Format: uuid */
@@ -2832,7 +2832,7 @@ export interface operations {
                         /** Format: int32 */
                         quantity: number;
                         /** @enum {string} */
-                        status: "pending" | "confirmed" | "cancelled" | "expired";
+                        status: "pending" | "payment_pending" | "confirmed" | "payment_failed" | "cancelled" | "expired" | "refunded";
                         /** Format: date-time */
                         updatedAt: string;
                         /** Format: uuid */
@@ -2866,7 +2866,7 @@ export interface operations {
                         /** Format: int32 */
                         quantity: number;
                         /** @enum {string} */
-                        status: "pending" | "confirmed" | "cancelled" | "expired";
+                        status: "pending" | "payment_pending" | "confirmed" | "payment_failed" | "cancelled" | "expired" | "refunded";
                         /** Format: date-time */
                         updatedAt: string;
                         /** Format: uuid */
