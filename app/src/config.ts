@@ -115,7 +115,7 @@ const ENV = z.object({
     .default('false')
     .refine((v) => /^(false|true|\d+|[\d.:/a-f, ]+|loopback|linklocal|uniquelocal)$/i.test(v.trim()), 'must be false, a hop count, or a list of trusted addresses/CIDRs'),
   CORS_ORIGINS: csv,
-  /** The read fast path writes the access-log line of every Nth request it answers (1: all). */
+  /** The hot-request stage writes the access-log line of every Nth cached read it answers (1: all). */
   ACCESS_LOG_CACHED_READ_EVERY: integer(100, 1, 1_000_000),
   // ---- messaging (outbox relay, notifier, hold-expiry sweeper)
   AMQP_PREFIX: z
