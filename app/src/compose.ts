@@ -16,6 +16,7 @@ import { PostgresUserStore } from './adapters/postgres/users';
 import { createCacheBackends } from './adapters/redis';
 import type { Config } from './config';
 import { createApp } from './http/app';
+import { clientIpOf } from './http/client-ip';
 import { rateLimits } from './http/rate-limit';
 import type { FailureReporter } from './observability/failures';
 import type { Logger } from './observability/logger';
@@ -104,17 +105,18 @@ export function composeApi(options: ApiOptions) {
     }),
     audit: new AuditService({ reader: new PostgresAuditReader(pool) }),
   };
+  const limits = rateLimits({ limiters: backends.limiters, policies: config.rateLimits, clientIp: clientIpOf(config.http.trustProxy), audit });
   const app = createApp({
     logger: options.logger,
     ...services,
     health: options.health,
     metrics: options.metrics,
     http: config.http,
-    rateLimits: rateLimits({ limiters: backends.limiters, policies: config.rateLimits, subjectOf: (token) => auth.subjectOf(token), audit }),
+    rateLimits: limits,
     isShuttingDown: options.isShuttingDown,
     failures: options.failures,
   });
-  return { app, services, accessTokens, userStore: users, bookingStore, cache: backends.cache, warmup, close: async () => {
+  return { app, services, rateLimits: limits, accessTokens, userStore: users, bookingStore, cache: backends.cache, warmup, close: async () => {
       await versionChanges.close();
       await backends.close();
     },

@@ -187,6 +187,8 @@ function toConfig(env: z.infer<typeof ENV>) {
       trustProxy: parseTrustProxy(env.TRUST_PROXY.trim()),
       corsOrigins: env.CORS_ORIGINS,
       accessLogCachedReadEvery: env.ACCESS_LOG_CACHED_READ_EVERY,
+      // Clients and the edge may keep an event read as long as the API may serve a copy that old.
+      eventReadMaxAgeSeconds: Math.floor(env.CACHE_TTL / 1000),
     },
     logLevel: env.LOG_LEVEL,
     database: {
