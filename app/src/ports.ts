@@ -241,6 +241,11 @@ export interface Mail {
   to: string;
   subject: string;
   text: string;
+  /**
+   * The Message-ID header (`<…@…>`): the same for every attempt at one notification, so a
+   * receiver or relay that drops duplicates by Message-ID drops a resend after a crash.
+   */
+  messageId?: string;
 }
 
 export interface Mailer {
