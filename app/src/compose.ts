@@ -15,7 +15,9 @@ import { PostgresUserStore } from './adapters/postgres/users';
 import { createCacheBackends } from './adapters/redis';
 import type { Config } from './config';
 import { createApp } from './http/app';
+import { corsPolicy } from './http/cors';
 import { rateLimits } from './http/rate-limit';
+import { graphqlRouter } from './graphql/handler';
 import type { Logger } from './observability/logger';
 import type { Clock, HealthCheck } from './ports';
 import { AuditService } from './services/audit';
@@ -98,14 +100,23 @@ export function composeApi(options: ApiOptions) {
     }),
     audit: new AuditService({ reader: new PostgresAuditReader(pool) }),
   };
+  const limits = rateLimits({ limiters: backends.limiters, policies: config.rateLimits, subjectOf: (token) => auth.subjectOf(token), audit });
+  const graphql = graphqlRouter({
+    services,
+    logger,
+    http: { bodyLimit: config.http.bodyLimit, requestTimeoutMs: config.http.requestTimeoutMs, corsPolicy: corsPolicy(config.http.corsOrigins ?? []) },
+    limits,
+    production: config.production,
+  });
   const app = createApp({
     logger: options.logger,
     ...services,
     health: options.health,
     metrics: options.metrics,
     http: config.http,
-    rateLimits: rateLimits({ limiters: backends.limiters, policies: config.rateLimits, subjectOf: (token) => auth.subjectOf(token), audit }),
+    rateLimits: limits,
+    edges: [graphql],
     isShuttingDown: options.isShuttingDown,
   });
-  return { app, services, accessTokens, userStore: users, bookingStore, cache: backends.cache, warmup, close: () => backends.close() };
+  return { app, services, limits, accessTokens, userStore: users, bookingStore, cache: backends.cache, warmup, close: () => backends.close() };
 }

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import express, { type Express, type NextFunction, type Request, type Response } from 'express';
+import express, { type Express, type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import type { Registry } from 'prom-client';
 import { FailureReporter } from '../observability/failures';
 import type { Logger } from '../observability/logger';
@@ -49,6 +49,8 @@ export interface AppDeps {
   };
   /** Absent: no rate limits (tests of other concerns). */
   rateLimits?: RateLimitMiddleware;
+  /** More edges on this port (the GraphQL router), mounted after the REST API, before the probes. */
+  edges?: RequestHandler[];
   /** True once shutdown began: readiness answers 503 so the load balancer drains us. */
   isShuttingDown: () => boolean;
 }
@@ -96,6 +98,7 @@ export function createApp(deps: AppDeps): Express {
     });
   }
   app.use(API_BASE, api);
+  for (const edge of deps.edges ?? []) app.use(edge);
   // After the API: API requests never walk these routers.
   app.use(healthRouter(deps.health, deps.isShuttingDown, deps.metrics));
   app.use(apiDocs(() => apiRoutes(deps), API_BASE));

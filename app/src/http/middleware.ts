@@ -98,7 +98,14 @@ export function requestTimeout(ms: number): RequestHandler {
 }
 
 export function bearerToken(req: Request): string {
-  const header = req.get('authorization');
+  return bearerTokenOf(req.get('authorization'));
+}
+
+/**
+ * The access token of an `Authorization` value (an HTTP header or gRPC `authorization` metadata):
+ * the one parser every edge authenticates with (then `AuthService.authenticate`).
+ */
+export function bearerTokenOf(header: string | undefined): string {
   const match = header ? /^Bearer ([A-Za-z0-9._~+/=-]{1,4096})$/.exec(header) : null;
   if (!match) throw new UnauthenticatedError(header ? 'malformed Authorization header' : 'sign in: send Authorization: Bearer <access token>');
   return match[1]!;

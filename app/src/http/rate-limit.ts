@@ -42,6 +42,14 @@ export interface RateLimitMiddleware {
    * window, or the last one left no point: the next write may be refused).
    */
   knownWritesHeaders(userId: string): HeaderList | null;
+  /**
+   * The same limits for the GraphQL and gRPC edges, which answer in their own format: one call
+   * without a valid access token (per client IP, REST's anonymous limit), and one write by a
+   * signed-in user (a mutation field or a writing RPC costs what its REST twin costs, from the
+   * same budget). Both throw RateLimitedError when refused.
+   */
+  anonymousCall(ip: string): Promise<void>;
+  writeCall(userId: string): Promise<void>;
 }
 
 /** Users whose last writes verdict this process remembers at most (the oldest is forgotten first). */
@@ -138,7 +146,25 @@ export function rateLimits(deps: RateLimitDeps): RateLimitMiddleware {
     }
   };
 
-  return { requests, logins, anonymous, knownWritesHeaders };
+  const anonymousCall = async (ip: string) => {
+    if (!anonymous) return;
+    const verdict = anonymous.tryConsume(ip) ?? (await anonymous.consume(ip));
+    if (!verdict.allowed) {
+      rateLimited.inc({ limiter: 'anonymous' });
+      throw new RateLimitedError(seconds(verdict.resetMs));
+    }
+  };
+  const writeCall = async (userId: string) => {
+    if (!writes) return;
+    const verdict = await writes.consume(userId);
+    rememberWrites(userId, verdict);
+    if (!verdict.allowed) {
+      rateLimited.inc({ limiter: 'writes' });
+      throw new RateLimitedError(seconds(verdict.resetMs));
+    }
+  };
+
+  return { requests, logins, anonymous, knownWritesHeaders, anonymousCall, writeCall };
 }
 
 function clientIp(req: Request): string {
