@@ -147,7 +147,10 @@ export function graphqlRouter(deps: GraphqlDeps): Router {
       res.status(429).json({ errors: [graphqlError.toJSON()] });
     }
   });
-  router.post(GRAPHQL_PATH, requireJsonBodies(), express.json({ limit: deps.http.bodyLimit, strict: true, type: ['application/json', 'application/*+json'] }), bodyParserErrors());
+  // POST bodies: JSON only, REST's parser and limit (middleware, not a route: GraphQL is not in the OpenAPI document).
+  const bodies = Router();
+  bodies.use(requireJsonBodies(), express.json({ limit: deps.http.bodyLimit, strict: true, type: ['application/json', 'application/*+json'] }), bodyParserErrors());
+  router.use(GRAPHQL_PATH, (req: Request, res: Response, next: NextFunction) => (req.method === 'POST' ? bodies(req, res, next) : next()));
   router.use(GRAPHQL_PATH, (req: Request, res: Response) => void yoga(req, res, { req, res }));
   return router;
 }
