@@ -18,6 +18,7 @@ import { createApp } from './http/app';
 import { corsPolicy } from './http/cors';
 import { rateLimits } from './http/rate-limit';
 import { graphqlRouter } from './graphql/handler';
+import { createGrpcServer } from './grpc/server';
 import type { Logger } from './observability/logger';
 import type { Clock, HealthCheck } from './ports';
 import { AuditService } from './services/audit';
@@ -108,6 +109,14 @@ export function composeApi(options: ApiOptions) {
     limits,
     production: config.production,
   });
+  const grpc = createGrpcServer({
+    services,
+    logger,
+    limits,
+    health: options.health,
+    isShuttingDown: options.isShuttingDown,
+    maxReceiveBytes: config.grpc.maxReceiveBytes,
+  });
   const app = createApp({
     logger: options.logger,
     ...services,
@@ -118,5 +127,5 @@ export function composeApi(options: ApiOptions) {
     edges: [graphql],
     isShuttingDown: options.isShuttingDown,
   });
-  return { app, services, limits, accessTokens, userStore: users, bookingStore, cache: backends.cache, warmup, close: () => backends.close() };
+  return { app, grpc, services, limits, accessTokens, userStore: users, bookingStore, cache: backends.cache, warmup, close: () => backends.close() };
 }

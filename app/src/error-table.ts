@@ -23,7 +23,7 @@ export interface ErrorRow {
   transient?: true;
 }
 
-export const GRAPHQL_CODES = ['BAD_USER_INPUT', 'UNAUTHENTICATED', 'FORBIDDEN', 'NOT_FOUND', 'CONFLICT', 'SOLD_OUT', 'RATE_LIMITED', 'UNAVAILABLE'] as const;
+export const GRAPHQL_CODES = ['BAD_USER_INPUT', 'UNAUTHENTICATED', 'FORBIDDEN', 'NOT_FOUND', 'CONFLICT', 'SOLD_OUT', 'RATE_LIMITED', 'UNAVAILABLE', 'DEADLINE_EXCEEDED'] as const;
 export type GraphqlCode = (typeof GRAPHQL_CODES)[number];
 export type GrpcCode =
   | 'INVALID_ARGUMENT'
@@ -34,7 +34,8 @@ export type GrpcCode =
   | 'FAILED_PRECONDITION'
   | 'ABORTED'
   | 'RESOURCE_EXHAUSTED'
-  | 'UNAVAILABLE';
+  | 'UNAVAILABLE'
+  | 'DEADLINE_EXCEEDED';
 
 export const ERROR_TABLE: { readonly [K in ErrorKind]: ErrorRow } = {
   validation: { http: { status: 400, title: 'Invalid request' }, graphql: 'BAD_USER_INPUT', grpc: 'INVALID_ARGUMENT' },
@@ -54,6 +55,7 @@ export const ERROR_TABLE: { readonly [K in ErrorKind]: ErrorRow } = {
   'idempotency-key-reused': { http: { status: 422, title: 'Idempotency key reused' }, graphql: 'CONFLICT', grpc: 'ALREADY_EXISTS' },
   'rate-limited': { http: { status: 429, title: 'Too many requests' }, graphql: 'RATE_LIMITED', grpc: 'RESOURCE_EXHAUSTED', transient: true },
   unavailable: { http: { status: 503, title: 'Service unavailable' }, graphql: 'UNAVAILABLE', grpc: 'UNAVAILABLE', transient: true },
+  'deadline-exceeded': { http: { status: 504, title: 'Deadline exceeded' }, graphql: 'DEADLINE_EXCEEDED', grpc: 'DEADLINE_EXCEEDED' },
 };
 
 /** The row of a domain error; undefined for anything else (a bug, or a framework's error). */
