@@ -10,15 +10,18 @@ import { PostgresEventStore } from './adapters/postgres/events';
 import { PostgresHoldSchedule } from './adapters/postgres/holds';
 import { PostgresRefreshTokenStore } from './adapters/postgres/refresh-tokens';
 import { PostgresSessionStore } from './adapters/postgres/sessions';
+import { listenForTokenVersionChanges } from './adapters/postgres/token-version-changes';
 import { warmPool } from './adapters/postgres/pool';
 import { PostgresUserStore } from './adapters/postgres/users';
 import { createCacheBackends } from './adapters/redis';
 import type { Config } from './config';
 import { createApp } from './http/app';
+import { clientIpOf } from './http/client-ip';
 import { corsPolicy } from './http/cors';
 import { rateLimits } from './http/rate-limit';
 import { graphqlRouter } from './graphql/handler';
 import { createGrpcServer } from './grpc/server';
+import type { FailureReporter } from './observability/failures';
 import type { Logger } from './observability/logger';
 import type { Clock, HealthCheck } from './ports';
 import { AuditService } from './services/audit';
@@ -40,6 +43,8 @@ export interface ApiOptions {
   metrics: Registry;
   isShuttingDown: () => boolean;
   clock?: Clock;
+  /** The process's failure reporter, shared with its workers so an outage is one incident (main.ts). */
+  failures?: FailureReporter;
 }
 
 /**
@@ -63,6 +68,8 @@ export function composeApi(options: ApiOptions) {
   options.health.push(...backends.health);
   const eventCache = new EventCache({ cache: backends.cache, ttlMs: config.cache.ttlMs, soldOutTtlMs: config.cache.soldOutTtlMs, localTtlMs: config.cache.localTtlMs });
   const tokenVersions = new TokenVersions({ users, cache: backends.cache, ttlMs: config.cache.tokenVersionTtlMs, localTtlMs: config.cache.localTtlMs });
+  // Revocation through any replica reaches this one through PostgreSQL, even when that replica cannot reach Redis.
+  const versionChanges = listenForTokenVersionChanges(pool, logger, { changed: (userId) => tokenVersions.changedElsewhere(userId), missed: () => tokenVersions.forgetAll() });
   const accessTokens = new JwtAccessTokenCodec({
     secret: options.jwtSecret,
     issuer: config.auth.issuer,
@@ -101,12 +108,14 @@ export function composeApi(options: ApiOptions) {
     }),
     audit: new AuditService({ reader: new PostgresAuditReader(pool) }),
   };
-  const limits = rateLimits({ limiters: backends.limiters, policies: config.rateLimits, subjectOf: (token) => auth.subjectOf(token), audit });
+  const clientIp = clientIpOf(config.http.trustProxy);
+  const limits = rateLimits({ limiters: backends.limiters, policies: config.rateLimits, clientIp, audit });
   const graphql = graphqlRouter({
     services,
     logger,
     http: { bodyLimit: config.http.bodyLimit, requestTimeoutMs: config.http.requestTimeoutMs, corsPolicy: corsPolicy(config.http.corsOrigins ?? []) },
     limits,
+    clientIp,
     production: config.production,
   });
   const grpc = createGrpcServer({
@@ -126,6 +135,11 @@ export function composeApi(options: ApiOptions) {
     rateLimits: limits,
     edges: [graphql],
     isShuttingDown: options.isShuttingDown,
+    failures: options.failures,
   });
-  return { app, grpc, services, limits, accessTokens, userStore: users, bookingStore, cache: backends.cache, warmup, close: () => backends.close() };
+  return { app, grpc, services, rateLimits: limits, accessTokens, userStore: users, bookingStore, cache: backends.cache, warmup, close: async () => {
+      await versionChanges.close();
+      await backends.close();
+    },
+  };
 }

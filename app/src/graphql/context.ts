@@ -6,6 +6,7 @@
 import DataLoader from 'dataloader';
 import type { Event } from '../domain/event';
 import type { Actor } from '../domain/user';
+import { isFreeRefusal } from '../http/rate-limit';
 import type { AuthService } from '../services/auth';
 import type { BookingService } from '../services/bookings';
 import type { CallContext } from '../services/context';
@@ -21,15 +22,18 @@ export interface GraphqlServices {
 
 /** The REST limits, shared (http/rate-limit.ts); absent: no limits. */
 export interface GraphqlLimits {
-  writeCall(userId: string): Promise<void>;
+  writeCall(userId: string): Promise<{ giveBack(): Promise<void> }>;
 }
 
 export interface GraphqlContext {
   services: GraphqlServices;
   /** The caller; rejects with UnauthenticatedError. Authenticates once, on first use. */
   actor(): Promise<Actor>;
-  /** Takes one point of the caller's write budget (what the mutation's REST twin costs). */
-  write(actor: Actor): Promise<void>;
+  /**
+   * Runs a mutation's use case for the caller, charged one point of their write budget (what its
+   * REST twin costs), given back when the answer is a free refusal (http/rate-limit.ts).
+   */
+  write<T>(work: (actor: Actor) => Promise<T>): Promise<T>;
   /** Events by id, batched per tick and remembered for the request (Booking.event). */
   eventLoader: DataLoader<string, Event | null>;
   call: CallContext;
@@ -45,7 +49,16 @@ export function graphqlContext(options: {
   return {
     services: options.services,
     actor: () => (actor ??= options.authenticate()),
-    write: async (who) => options.limits?.writeCall(who.userId),
+    write: async (work) => {
+      const who = await (actor ??= options.authenticate());
+      const charge = await options.limits?.writeCall(who.userId);
+      try {
+        return await work(who);
+      } catch (error) {
+        if (charge && isFreeRefusal(error)) await charge.giveBack();
+        throw error;
+      }
+    },
     eventLoader: new DataLoader((ids) => options.services.events.getMany(ids), { maxBatchSize: 100 }),
     call: options.call,
   };

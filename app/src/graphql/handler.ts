@@ -14,11 +14,12 @@ import { createYoga, type Plugin, type YogaInitialContext } from 'graphql-yoga';
 import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
 import { EnvelopArmor } from '@escape.tech/graphql-armor';
 import { DomainError } from '../domain/errors';
-import { bearerTokenOf, bodyParserErrors, requireJsonBodies, requestTimeout } from '../http/middleware';
+import { actorOf, authentication, requireActor } from '../http/authentication';
+import { bodyParserErrors, requireJsonBodies, requestTimeout } from '../http/middleware';
 import type { Logger } from '../observability/logger';
 import { FailureReporter } from '../observability/failures';
 import { graphqlDuration, graphqlOperations } from '../observability/metrics';
-import { graphqlContext, type GraphqlContext, type GraphqlServices } from './context';
+import { graphqlContext, type GraphqlContext, type GraphqlLimits, type GraphqlServices } from './context';
 import { domainGraphqlError, maskError } from './errors';
 import { schema } from './schema';
 
@@ -37,7 +38,9 @@ export interface GraphqlDeps {
   logger: Logger;
   http: { bodyLimit: string; requestTimeoutMs: number; corsPolicy?: RequestHandler };
   /** The REST rate limits (absent: none). */
-  limits?: { anonymousCall(ip: string): Promise<void>; writeCall(userId: string): Promise<void> };
+  limits?: GraphqlLimits & { anonymousCall(ip: string): Promise<void> };
+  /** The client address as REST computes it (TRUST_PROXY). */
+  clientIp: (req: Request) => string;
   /** Introspection and field suggestions off. */
   production: boolean;
 }
@@ -112,8 +115,9 @@ export function graphqlRouter(deps: GraphqlDeps): Router {
       graphqlContext({
         services: deps.services,
         limits: deps.limits,
-        authenticate: () => deps.services.auth.authenticate(bearerTokenOf(req.get('authorization'))),
-        call: { ip: req.ip ?? null, requestId: (res.locals.requestId as string | undefined) ?? null },
+        // What the authentication stage found for this request (once, as for REST).
+        authenticate: async () => requireActor(req),
+        call: { ip: deps.clientIp(req), requestId: (res.locals.requestId as string | undefined) ?? null },
       }),
     plugins: [useCSRFPrevention({ requestHeaders: CSRF_HEADERS }), ...armor.plugins, ...(deps.production ? [noIntrospection] : []), observed],
   });
@@ -125,19 +129,13 @@ export function graphqlRouter(deps: GraphqlDeps): Router {
   });
   if (deps.http.corsPolicy) router.use(GRAPHQL_PATH, deps.http.corsPolicy);
   router.use(GRAPHQL_PATH, requestTimeout(deps.http.requestTimeoutMs));
+  // Authentication once per request, by the stage REST uses (a bad token leaves the caller anonymous).
+  router.use(GRAPHQL_PATH, authentication((token) => deps.services.auth.authenticate(token)));
   // REST's anonymous limit: one point per request without a valid token (a write costs its own, in the resolver).
   router.use(GRAPHQL_PATH, async (req: Request, res: Response, next: NextFunction) => {
-    if (!deps.limits) return next();
-    const header = req.get('authorization');
-    let signedIn: boolean;
+    if (!deps.limits || actorOf(req)) return next();
     try {
-      signedIn = header !== undefined && deps.services.auth.subjectOf(bearerTokenOf(header)) !== null;
-    } catch {
-      signedIn = false;
-    }
-    if (signedIn) return next();
-    try {
-      await deps.limits.anonymousCall(req.ip ?? req.socket.remoteAddress ?? 'unknown');
+      await deps.limits.anonymousCall(deps.clientIp(req));
       next();
     } catch (error) {
       if (!(error instanceof DomainError)) return next(error);

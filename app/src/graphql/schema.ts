@@ -261,12 +261,6 @@ builder.queryType({
   }),
 });
 
-/** A mutation: the caller, then one point of their write budget (as its REST twin), then the use case. */
-async function writer(context: GraphqlContext) {
-  const actor = await context.actor();
-  await context.write(actor);
-  return actor;
-}
 
 builder.mutationType({
   description: 'Changes; each costs one write of the caller’s rate limit, as its REST twin does.',
@@ -277,8 +271,7 @@ builder.mutationType({
       description: 'Creates an event (organizers and admins).',
       args: { input: t.arg({ type: CreateEventInput, required: true, description: 'The event.' }) },
       resolve: traced('Mutation.createEvent', async (_root, args, context) => {
-        const actor = await writer(context);
-        return context.services.events.create(actor, valid(EventCreateBody, { ...args.input }, 'input'));
+        return context.write((actor) => context.services.events.create(actor, valid(EventCreateBody, { ...args.input }, 'input')));
       }),
     }),
     updateEvent: t.field({
@@ -290,9 +283,7 @@ builder.mutationType({
         input: t.arg({ type: UpdateEventInput, required: true, description: 'The fields to change.' }),
       },
       resolve: traced('Mutation.updateEvent', async (_root, args, context) => {
-        const actor = await writer(context);
-        const id = asId(String(args.id));
-        return context.services.events.update(actor, id, valid(EventPatchBody, { ...args.input }, 'input'), context.call);
+        return context.write((actor) => context.services.events.update(actor, asId(String(args.id)), valid(EventPatchBody, { ...args.input }, 'input'), context.call));
       }),
     }),
     deleteEvent: t.field({
@@ -301,9 +292,10 @@ builder.mutationType({
       description: 'Deletes an event without active bookings (its organizer or an admin); true when deleted.',
       args: { id: t.arg.id({ required: true, description: 'The event id.' }) },
       resolve: traced('Mutation.deleteEvent', async (_root, args, context) => {
-        const actor = await writer(context);
-        await context.services.events.delete(actor, asId(String(args.id)), context.call);
-        return true;
+        return context.write(async (actor) => {
+          await context.services.events.delete(actor, asId(String(args.id)), context.call);
+          return true;
+        });
       }),
     }),
     bookSeats: t.field({
@@ -316,11 +308,12 @@ builder.mutationType({
         idempotencyKey: t.arg.string({ required: false, description: 'Makes a retry safe (1 to 255 visible ASCII characters).' }),
       },
       resolve: traced('Mutation.bookSeats', async (_root, args, context) => {
-        const actor = await writer(context);
-        const eventId = asId(String(args.eventId));
-        const { quantity } = valid(BookingCreateBody, { quantity: args.quantity });
-        const key = valid(IdempotencyHeaders, { 'idempotency-key': args.idempotencyKey ?? undefined })['idempotency-key'];
-        return context.services.bookings.book(actor, eventId, quantity, key);
+        return context.write((actor) => {
+          const eventId = asId(String(args.eventId));
+          const { quantity } = valid(BookingCreateBody, { quantity: args.quantity });
+          const key = valid(IdempotencyHeaders, { 'idempotency-key': args.idempotencyKey ?? undefined })['idempotency-key'];
+          return context.services.bookings.book(actor, eventId, quantity, key);
+        });
       }),
     }),
     confirmBooking: t.field({
@@ -329,8 +322,7 @@ builder.mutationType({
       description: 'Confirms a pending hold (its owner).',
       args: { id: t.arg.id({ required: true, description: 'The booking id.' }) },
       resolve: traced('Mutation.confirmBooking', async (_root, args, context) => {
-        const actor = await writer(context);
-        return context.services.bookings.confirm(actor, asId(String(args.id)));
+        return context.write((actor) => context.services.bookings.confirm(actor, asId(String(args.id))));
       }),
     }),
     cancelBooking: t.field({
@@ -339,8 +331,7 @@ builder.mutationType({
       description: 'Cancels a booking and releases its seats (its owner or an admin).',
       args: { id: t.arg.id({ required: true, description: 'The booking id.' }) },
       resolve: traced('Mutation.cancelBooking', async (_root, args, context) => {
-        const actor = await writer(context);
-        return context.services.bookings.cancel(actor, asId(String(args.id)), context.call);
+        return context.write((actor) => context.services.bookings.cancel(actor, asId(String(args.id)), context.call));
       }),
     }),
   }),

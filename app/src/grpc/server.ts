@@ -24,7 +24,9 @@ import { ValidationError } from '../domain/errors';
 import type { Booking, BookingStatus } from '../domain/booking';
 import type { Event } from '../domain/event';
 import type { Actor } from '../domain/user';
-import { bearerTokenOf, requestIdOf } from '../http/middleware';
+import { bearerToken } from '../http/authentication';
+import { requestIdOf } from '../http/middleware';
+import { isFreeRefusal, type WriteCharge } from '../http/rate-limit';
 import { parseInput } from '../http/route';
 import { BookingCreateBody, BookingListQuery, EventListQuery, IdempotencyHeaders, IdParams } from '../http/schemas';
 import { FailureReporter } from '../observability/failures';
@@ -42,7 +44,7 @@ export interface GrpcDeps {
   services: { auth: AuthService; events: EventService; bookings: BookingService };
   logger: Logger;
   /** The REST rate limits (absent: none). */
-  limits?: { anonymousCall(ip: string): Promise<void>; writeCall(userId: string): Promise<void> };
+  limits?: { anonymousCall(ip: string): Promise<void>; writeCall(userId: string): Promise<WriteCharge> };
   /** Readiness checks (the REST /healthz/ready set): SERVING while every critical one answers. */
   health: HealthCheck[];
   isShuttingDown: () => boolean;
@@ -75,9 +77,10 @@ export function serverOptions(maxReceiveBytes: number): grpc.ServerOptions {
 }
 
 interface RpcContext {
+  /** The caller (authenticated once per call, from `authorization` metadata). */
   actor(): Promise<Actor>;
-  /** The caller, charged one write (what the REST twin costs). */
-  writer(): Promise<Actor>;
+  /** Runs a writing use case for the caller, charged one write (what the REST twin costs; a free refusal gives it back). */
+  write<T>(work: (actor: Actor) => Promise<T>): Promise<T>;
   call: CallContext;
 }
 
@@ -186,13 +189,21 @@ export function createGrpcServer(deps: GrpcDeps) {
       call.once('cancelled', () => controller.abort());
       const ip = peerIp(call);
       const header = first(call.metadata, 'authorization');
-      let actor: Promise<Actor> | undefined;
+      // Authentication once per call, with the one Bearer parser: the outcome is reused by every step.
+      const parsed = bearerToken(header);
+      const actor: Promise<Actor> = 'error' in parsed ? Promise.reject(parsed.error) : auth.authenticate(parsed.token);
+      actor.catch(() => undefined);
       const context: RpcContext = {
-        actor: () => (actor ??= Promise.resolve().then(() => auth.authenticate(bearerTokenOf(header)))),
-        writer: async () => {
-          const who = await context.actor();
-          await deps.limits?.writeCall(who.userId);
-          return who;
+        actor: () => actor,
+        write: async (work) => {
+          const who = await actor;
+          const charge = await deps.limits?.writeCall(who.userId);
+          try {
+            return await work(who);
+          } catch (error) {
+            if (charge && isFreeRefusal(error)) await charge.giveBack();
+            throw error;
+          }
         },
         call: { ip, requestId },
       };
@@ -206,7 +217,7 @@ export function createGrpcServer(deps: GrpcDeps) {
                 let code: grpc.status = grpc.status.OK;
                 try {
                   assertCallOpen(controller.signal);
-                  if (deps.limits && !signedIn(header)) await deps.limits.anonymousCall(ip);
+                  if (deps.limits && !(await actor.then(() => true, () => false))) await deps.limits.anonymousCall(ip);
                   const response = await handler(call.request, context);
                   assertCallOpen(controller.signal);
                   callback(null, response);
@@ -236,15 +247,6 @@ export function createGrpcServer(deps: GrpcDeps) {
     };
   }
 
-  const signedIn = (header: string | undefined) => {
-    if (!header) return false;
-    try {
-      return auth.subjectOf(bearerTokenOf(header)) !== null;
-    } catch {
-      return false;
-    }
-  };
-
   type EventRequest = { id?: string };
   type ListEventsRequest = { page_size?: number; page_token?: string; from?: { seconds?: string; nanos?: number }; to?: { seconds?: string; nanos?: number }; min_price?: number; max_price?: number; q?: string };
   type CreateBookingRequest = { event_id?: string; quantity?: number; idempotency_key?: string };
@@ -272,14 +274,15 @@ export function createGrpcServer(deps: GrpcDeps) {
 
   const idOf = (request: EventRequest) => valid(IdParams, { id: request.id ?? '' }).id;
   const bookingService: grpc.UntypedServiceImplementation = {
-    CreateBooking: rpc<CreateBookingRequest, unknown>('BookingService', 'CreateBooking', async (request, context) => {
-      const actor = await context.writer();
-      const { id: eventId } = valid(IdParams, { id: request.event_id ?? '' }, { id: 'event_id' });
-      const { quantity } = valid(BookingCreateBody, { quantity: request.quantity ?? 0 });
-      const key = valid(IdempotencyHeaders, { 'idempotency-key': request.idempotency_key })['idempotency-key'];
-      const { booking, replayed } = await bookings.book(actor, eventId, quantity, key);
-      return { booking: bookingMessage(booking), replayed };
-    }),
+    CreateBooking: rpc<CreateBookingRequest, unknown>('BookingService', 'CreateBooking', (request, context) =>
+      context.write(async (actor) => {
+        const { id: eventId } = valid(IdParams, { id: request.event_id ?? '' }, { id: 'event_id' });
+        const { quantity } = valid(BookingCreateBody, { quantity: request.quantity ?? 0 });
+        const key = valid(IdempotencyHeaders, { 'idempotency-key': request.idempotency_key })['idempotency-key'];
+        const { booking, replayed } = await bookings.book(actor, eventId, quantity, key);
+        return { booking: bookingMessage(booking), replayed };
+      }),
+    ),
     GetBooking: rpc<EventRequest, unknown>('BookingService', 'GetBooking', async (request, context) => {
       const actor = await context.actor();
       return { booking: bookingMessage(await bookings.get(actor, idOf(request))) };
@@ -291,14 +294,12 @@ export function createGrpcServer(deps: GrpcDeps) {
       const page = await bookings.list(actor, query);
       return { bookings: page.items.map(bookingMessage), next_page_token: page.nextCursor ?? '' };
     }),
-    ConfirmBooking: rpc<EventRequest, unknown>('BookingService', 'ConfirmBooking', async (request, context) => {
-      const actor = await context.writer();
-      return { booking: bookingMessage(await bookings.confirm(actor, idOf(request))) };
-    }),
-    CancelBooking: rpc<EventRequest, unknown>('BookingService', 'CancelBooking', async (request, context) => {
-      const actor = await context.writer();
-      return { booking: bookingMessage(await bookings.cancel(actor, idOf(request), context.call)) };
-    }),
+    ConfirmBooking: rpc<EventRequest, unknown>('BookingService', 'ConfirmBooking', (request, context) =>
+      context.write(async (actor) => ({ booking: bookingMessage(await bookings.confirm(actor, idOf(request))) })),
+    ),
+    CancelBooking: rpc<EventRequest, unknown>('BookingService', 'CancelBooking', (request, context) =>
+      context.write(async (actor) => ({ booking: bookingMessage(await bookings.cancel(actor, idOf(request), context.call)) })),
+    ),
   };
 
   const server = new grpc.Server(serverOptions(deps.maxReceiveBytes ?? 100 * 1024));

@@ -1,6 +1,8 @@
+import { ExponentialBackoff } from 'cockatiel';
 import type { Pool } from 'pg';
 import { PgListener } from '../adapters/postgres/listener';
 import { PostgresOutbox } from '../adapters/postgres/outbox';
+import type { FailureReporter } from '../observability/failures';
 import type { Logger } from '../observability/logger';
 import { outboxBacklog, outboxOldestAge, outboxPublished } from '../observability/metrics';
 import type { DomainMessage, EventPublisher, HealthCheck, PublishResult } from '../ports';
@@ -12,11 +14,15 @@ export interface OutboxRelayOptions {
   pool: Pool;
   publisher: EventPublisher;
   logger: Logger;
+  /** Where failed steps are reported (the process's reporter: one incident per outage). */
+  failures?: FailureReporter;
   pollIntervalMs: number;
   batchSize: number;
   retentionMs: number;
   /** How often the backlog gauges are refreshed and old rows pruned. */
   maintenanceIntervalMs?: number;
+  /** Longest wait after consecutive failed batches (default 5 × pollIntervalMs); the waits start near pollIntervalMs. */
+  maxFailureDelayMs?: number;
 }
 
 /**
@@ -40,7 +46,10 @@ export class OutboxRelay {
       name: 'outbox-relay',
       intervalMs: options.pollIntervalMs,
       failureDelayMs: options.pollIntervalMs,
+      // A broker that keeps refusing is asked less and less often (cockatiel: exponential, with jitter).
+      failureBackoff: new ExponentialBackoff({ initialDelay: options.pollIntervalMs, maxDelay: options.maxFailureDelayMs ?? options.pollIntervalMs * 5 }),
       logger: this.log,
+      failures: options.failures,
     });
     // If it drops, polling covers until it is back.
     this.listener = new PgListener({ pool: options.pool, channel: OUTBOX_CHANNEL, logger: this.log, onNotification: () => this.loop.wake() });
