@@ -5,7 +5,7 @@ STACK ?= dev
 NPX := npx --no-install
 
 .PHONY: help install run dev build test test-unit test-integration lint fmt typecheck synth drift \
-        policy contracts bench seal deps-up deps-down kind-up kind-down kind-load smoke preview up destroy image system-deps
+        policy contracts rehearse bench seal deps-up deps-down kind-up kind-down kind-load smoke preview up destroy image system-deps
 
 help: ## List every target
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-17s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -53,7 +53,7 @@ JEST := $(NPX) jest --ci --maxWorkers=2 --json --outputFile=build/jest-results.j
 
 test: install system-deps ## Everything: services up, lint, type-check, synth drift, policy, jest; ends with "N passed, M failed"
 	@bash scripts/ensure-services.sh
-	$(MAKE) --no-print-directory lint typecheck drift policy contracts
+	$(MAKE) --no-print-directory lint typecheck drift policy contracts rehearse
 	@mkdir -p build
 	@status=0; $(JEST) || status=$$?; node scripts/jest-summary.js build/jest-results.json; exit $$status
 
@@ -73,7 +73,10 @@ drift: install ## Fail when the committed dist/ differs from a fresh synth
 policy: install ## Run the policy pack's Kubernetes rules over dist/
 	npm run --silent policy:manifests -- dist
 
-contracts: install ## Lint the published API contracts: OpenAPI with Spectral (oas + OWASP) and Redocly
+rehearse: install ## Deploy rehearsal, no cluster needed: synth, promote on a copy, image chain, both stacks' config, policy, e2e-kind dry run
+	@$(NPX) tsx scripts/rehearse.ts
+
+contracts: install ## Lint the published API contracts: OpenAPI (Spectral oas + OWASP, Redocly), GraphQL (graphql-eslint), protos (buf lint + breaking vs main)
 	npm run --silent lint:contracts
 
 bench: build ## Run the benchmarks (bench/README.md); BENCH_ARGS=--quick for a smoke run

@@ -135,6 +135,7 @@ export function createStack(cfg: StackConfig, repoRoot: string): StackOutputs {
   const runtime = new Runtime('runtime', {
     provider: cluster.provider,
     backends,
+    sentryDsn: cfg.sentryDsn,
     oauth: { googleClientSecret: cfg.oauthGoogleClientSecret, githubClientSecret: cfg.oauthGithubClientSecret },
     dependsOn: cluster.ready,
   });

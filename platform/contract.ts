@@ -70,6 +70,12 @@ export type RuntimeKey = (typeof RUNTIME_KEYS)[number];
 export const OAUTH_SECRET_KEYS = { OAUTH_GOOGLE_CLIENT_SECRET: 'OAUTH_GOOGLE_CLIENT_ID', OAUTH_GITHUB_CLIENT_SECRET: 'OAUTH_GITHUB_CLIENT_ID' } as const;
 export type OAuthSecretKey = keyof typeof OAUTH_SECRET_KEYS;
 /**
+ * Keys of RUNTIME_SECRET Pulumi writes only when their stack config is set: SENTRY_DSN (secret
+ * stack config `sentryDsn`; the service sends errors to Sentry only when it is set).
+ */
+export const OPTIONAL_RUNTIME_KEYS = ['SENTRY_DSN'] as const;
+export type OptionalRuntimeKey = (typeof OPTIONAL_RUNTIME_KEYS)[number];
+/**
  * The one egress rule to the public internet (charts/network-policies.ts), and the only shape the
  * manifest policy (policies/rules/kubernetes/objects.ts) accepts for it: api pods to the identity
  * providers on TCP 443, every non-public range excepted, the reason in an annotation.

@@ -18,7 +18,11 @@ import { PostgresUserStore } from './adapters/postgres/users';
 import { createCacheBackends } from './adapters/redis';
 import type { Config } from './config';
 import { API_BASE, createApp } from './http/app';
+import { clientIpOf } from './http/client-ip';
+import { corsPolicy } from './http/cors';
 import { rateLimits } from './http/rate-limit';
+import { graphqlRouter } from './graphql/handler';
+import { createGrpcServer } from './grpc/server';
 import type { FailureReporter } from './observability/failures';
 import type { Logger } from './observability/logger';
 import type { OAuthProviderName } from './domain/oauth';
@@ -117,6 +121,24 @@ export function composeApi(options: ApiOptions) {
       redirectUri: (provider) => `${config.oauth.redirectBaseUrl}${API_BASE}/auth/oauth/${provider}/callback`,
     }),
   };
+  const clientIp = clientIpOf(config.http.trustProxy);
+  const limits = rateLimits({ limiters: backends.limiters, policies: config.rateLimits, clientIp, audit });
+  const graphql = graphqlRouter({
+    services,
+    logger,
+    http: { bodyLimit: config.http.bodyLimit, requestTimeoutMs: config.http.requestTimeoutMs, corsPolicy: corsPolicy(config.http.corsOrigins ?? []) },
+    limits,
+    clientIp,
+    production: config.production,
+  });
+  const grpc = createGrpcServer({
+    services,
+    logger,
+    limits,
+    health: options.health,
+    isShuttingDown: options.isShuttingDown,
+    maxReceiveBytes: config.grpc.maxReceiveBytes,
+  });
   const app = createApp({
     logger: options.logger,
     ...services,
@@ -124,11 +146,12 @@ export function composeApi(options: ApiOptions) {
     metrics: options.metrics,
     http: config.http,
     oauthLimiter: config.rateLimits.oauth.points > 0 ? backends.limiters.create('oauth', config.rateLimits.oauth) : null,
-    rateLimits: rateLimits({ limiters: backends.limiters, policies: config.rateLimits, subjectOf: (token) => auth.subjectOf(token), audit }),
+    rateLimits: limits,
+    edges: [graphql],
     isShuttingDown: options.isShuttingDown,
     failures: options.failures,
   });
-  return { app, services, accessTokens, userStore: users, bookingStore, cache: backends.cache, warmup, close: async () => {
+  return { app, grpc, services, rateLimits: limits, accessTokens, userStore: users, bookingStore, cache: backends.cache, warmup, close: async () => {
       await versionChanges.close();
       await backends.close();
     },

@@ -75,6 +75,8 @@ const DEFAULT_POOL_MIN = 5;
 const ENV = z.object({
   NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
   PORT: integer(8080, 0, 65535),
+  /** The gRPC edge's port (api role). */
+  GRPC_PORT: integer(9090, 0, 65535),
   HOST: z.string().default('0.0.0.0'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   DATABASE_URL: optional(url(['postgres:', 'postgresql:'])),
@@ -115,7 +117,7 @@ const ENV = z.object({
     .default('false')
     .refine((v) => /^(false|true|\d+|[\d.:/a-f, ]+|loopback|linklocal|uniquelocal)$/i.test(v.trim()), 'must be false, a hop count, or a list of trusted addresses/CIDRs'),
   CORS_ORIGINS: csv,
-  /** The read fast path writes the access-log line of every Nth request it answers (1: all). */
+  /** The hot-request stage writes the access-log line of every Nth cached read it answers (1: all). */
   ACCESS_LOG_CACHED_READ_EVERY: integer(100, 1, 1_000_000),
   // ---- messaging (outbox relay, notifier, hold-expiry sweeper)
   AMQP_PREFIX: z
@@ -177,6 +179,19 @@ const ENV = z.object({
   OAUTH_REDIRECT_BASE_URL: optional(url(['https:', 'http:'])),
   /** Deadline of each call to a provider (discovery, token exchange, user API): slower is a 503. */
   OAUTH_PROVIDER_TIMEOUT: duration('5s', 100, 60_000),
+  // ---- error tracking (Sentry; off unless SENTRY_DSN is set)
+  /** From the runtime Secret in production (the DSN is a credential of the project's ingest). */
+  SENTRY_DSN: optional(url(['https:', 'http:'])),
+  /** Unset: NODE_ENV (the charts set the environment's name). */
+  SENTRY_ENVIRONMENT: optional(z.string().trim().min(1).max(64)),
+  /** The image tag or digest the charts deploy; unset: the SDK's own guess (SENTRY_RELEASE is read by it too). */
+  SENTRY_RELEASE: optional(z.string().trim().min(1).max(200)),
+  /** Share of error events sent, 0 to 1. */
+  SENTRY_SAMPLE_RATE: z
+    .string()
+    .default('1')
+    .refine((text) => /^(0(\.\d+)?|1(\.0+)?)$/.test(text.trim()), 'must be a number from 0 to 1, like 0.25')
+    .transform((text) => Number(text.trim())),
 });
 
 export type Config = ReturnType<typeof toConfig>;
@@ -196,7 +211,10 @@ function toConfig(env: z.infer<typeof ENV>) {
       trustProxy: parseTrustProxy(env.TRUST_PROXY.trim()),
       corsOrigins: env.CORS_ORIGINS,
       accessLogCachedReadEvery: env.ACCESS_LOG_CACHED_READ_EVERY,
+      // Clients and the edge may keep an event read as long as the API may serve a copy that old.
+      eventReadMaxAgeSeconds: Math.floor(env.CACHE_TTL / 1000),
     },
+    grpc: { port: env.GRPC_PORT, maxReceiveBytes: sizeInBytes(env.BODY_LIMIT) },
     logLevel: env.LOG_LEVEL,
     database: {
       url: env.DATABASE_URL,
@@ -220,6 +238,12 @@ function toConfig(env: z.infer<typeof ENV>) {
       admin: env.ADMIN_EMAIL && env.ADMIN_PASSWORD ? { email: env.ADMIN_EMAIL, password: env.ADMIN_PASSWORD } : undefined,
     },
     bookingHoldMs: env.BOOKING_HOLD_TTL,
+    errorTracking: {
+      dsn: env.SENTRY_DSN,
+      environment: env.SENTRY_ENVIRONMENT ?? env.NODE_ENV,
+      release: env.SENTRY_RELEASE,
+      sampleRate: env.SENTRY_SAMPLE_RATE,
+    },
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT,
     messaging: {
       amqpPrefix: env.AMQP_PREFIX,
@@ -293,6 +317,12 @@ function checkOAuth(env: z.infer<typeof ENV>): void {
     if (!env.OAUTH_REDIRECT_BASE_URL) throw new ConfigError('OAUTH_REDIRECT_BASE_URL', 'is required in production when a sign-in provider is enabled');
     if (!env.OAUTH_REDIRECT_BASE_URL.startsWith('https://')) throw new ConfigError('OAUTH_REDIRECT_BASE_URL', 'must use https in production');
   }
+}
+
+/** `100kb` → 102400 (the units BODY_LIMIT accepts: b, kb, mb). */
+function sizeInBytes(size: string): number {
+  const [, amount, unit] = /^(\d+)(b|kb|mb)$/i.exec(size)!;
+  return Number(amount) * { b: 1, kb: 1024, mb: 1024 * 1024 }[unit!.toLowerCase() as 'b' | 'kb' | 'mb'];
 }
 
 function parseTrustProxy(value: string): boolean | number | string[] {

@@ -16,21 +16,27 @@ import { createPool, postgresHealthCheck } from './adapters/postgres/pool';
 import { ConfigError, loadConfig, type Config } from './config';
 import { healthRouter } from './http/health';
 import { closeServer, listen } from './http/server';
+import { startErrorTracking } from './observability/error-tracking';
 import { FailureReporter } from './observability/failures';
 import { createLogger, type Logger } from './observability/logger';
 import { redactText } from './observability/redact';
 import { observePool, registry } from './observability/metrics';
 import type { Closeable, HealthCheck } from './ports';
 import { composeApi } from './compose';
+import type { GrpcEdge } from './grpc/server';
 import { startWorkers } from './workers';
 
 export const ROLES = ['api', 'worker', 'migrate', 'all'] as const;
 export type ProcessRole = (typeof ROLES)[number];
 
 export async function main(role: ProcessRole, config: Config, logger: Logger): Promise<void> {
-  const processFailures = new FailureReporter(logger);
+  // Sentry when SENTRY_DSN is set: every bug of this process, one event per incident (error-tracking.ts)
+  const tracker = startErrorTracking({ ...config.errorTracking, role });
+  const processFailures = new FailureReporter(logger, { tracker });
+  if (tracker) process.on('unhandledRejection', (reason) => tracker.captureError(reason, { source: 'process' }));
   /** Closed in reverse order on shutdown. */
   const closers: Array<{ name: string } & Closeable> = [{ name: 'tracing', close: shutdownTracing }];
+  if (tracker) closers.push({ name: 'error-tracking', close: async () => void (await tracker.flush()) });
   let shuttingDown = false;
 
   const shutdown = async (reason: string, exitCode: number) => {
@@ -84,6 +90,7 @@ export async function main(role: ProcessRole, config: Config, logger: Logger): P
 
     const health: HealthCheck[] = [postgresHealthCheck(pool)];
     let handler: express.Express;
+    let grpcEdge: GrpcEdge | undefined;
 
     if (role === 'api' || role === 'all') {
       const api = composeApi({
@@ -104,6 +111,7 @@ export async function main(role: ProcessRole, config: Config, logger: Logger): P
         } else logger.info({ email: config.auth.admin.email, outcome }, 'admin bootstrap');
       }
       handler = api.app;
+      grpcEdge = api.grpc;
     } else {
       handler = express().disable('x-powered-by').use(healthRouter(health, () => shuttingDown, registry));
     }
@@ -117,10 +125,17 @@ export async function main(role: ProcessRole, config: Config, logger: Logger): P
 
     const { server, url } = await listen(handler, config.http.host, config.http.port);
     closers.push({ name: 'http', close: () => closeServer(server) });
+    if (grpcEdge) {
+      const port = await grpcEdge.listen(config.http.host, config.grpc.port);
+      // Closed before HTTP (closers run in reverse): NOT_SERVING at once, in-flight RPCs finish.
+      closers.push({ name: 'grpc', close: () => grpcEdge.close(Math.floor(config.shutdownTimeoutMs * 0.75)) });
+      backends.grpc = `port ${port}`;
+    }
     backends.cache = config.redisUrl ? `redis (${redactText(config.redisUrl)})` : 'memory (in-process; set REDIS_URL for Redis)';
     logger.info({ role, url, backends }, `GoTicket ${role} listening on ${url}`);
   } catch (error) {
     logger.fatal({ err: error }, 'startup failed');
+    tracker?.captureError(error, { source: 'process', component: `${role} startup` });
     await shutdown('startup failed', 1);
   }
 }

@@ -1,6 +1,6 @@
 import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
-import { APP, IN_CLUSTER_BACKENDS, LABELS, NAMESPACE, NAMESPACE_LABELS, RUNTIME_SECRET, type BackendUrlKey, type DependencyKey, type OAuthSecretKey, type RuntimeKey } from '../../platform/contract';
+import { APP, IN_CLUSTER_BACKENDS, LABELS, NAMESPACE, NAMESPACE_LABELS, RUNTIME_SECRET, type BackendUrlKey, type DependencyKey, type OAuthSecretKey, type OptionalRuntimeKey, type RuntimeKey } from '../../platform/contract';
 import { amqpUrl, postgresUrl, redisUrl } from '../urls';
 import { generatedSecret } from './passwords';
 
@@ -22,6 +22,8 @@ export interface RuntimeArgs {
   backends: ManagedBackends | InClusterBackends;
   /** Social sign-in client secrets from Pulumi config secrets; an absent one is written empty (provider off). */
   oauth?: { googleClientSecret?: pulumi.Input<string>; githubClientSecret?: pulumi.Input<string> };
+  /** SENTRY_DSN (secret stack config sentryDsn); absent: the key is not written. */
+  sentryDsn?: pulumi.Input<string>;
   dependsOn?: pulumi.Input<pulumi.Resource>[];
 }
 
@@ -85,8 +87,9 @@ export class Runtime extends pulumi.ComponentResource {
       OAUTH_GOOGLE_CLIENT_SECRET: pulumi.output(args.oauth?.googleClientSecret ?? ''),
       OAUTH_GITHUB_CLIENT_SECRET: pulumi.output(args.oauth?.githubClientSecret ?? ''),
     };
-    const data: Record<RuntimeKey, pulumi.Output<string>> & Partial<Record<DependencyKey, pulumi.Output<string>>> =
+    const data: Record<RuntimeKey, pulumi.Output<string>> & Partial<Record<DependencyKey | OptionalRuntimeKey, pulumi.Output<string>>> =
       args.backends.kind === 'managed' ? { JWT_SECRET: jwt, ...oauth, ...managedUrls(args.backends) } : { JWT_SECRET: jwt, ...oauth, ...inClusterUrls(name, this) };
+    if (args.sentryDsn !== undefined) data.SENTRY_DSN = pulumi.output(args.sentryDsn);
 
     const secret = new k8s.core.v1.Secret(
       `${name}-secret`,

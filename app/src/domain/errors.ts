@@ -21,6 +21,7 @@ export type ErrorKind =
   | 'idempotency-key-reused'
   | 'rate-limited'
   | 'unavailable'
+  | 'deadline-exceeded'
   | 'oauth-failed'
   | 'provider-failed';
 
@@ -168,6 +169,14 @@ export class ServiceUnavailableError extends DomainError {
   ) {
     super(`the service cannot reach its ${dependency} right now; retry in a few seconds`);
     if (options && 'cause' in options) this.cause = options.cause;
+  }
+}
+
+/** The caller's deadline passed (or the caller went away) before the work was done; it was stopped. */
+export class DeadlineExceededError extends DomainError {
+  readonly code = 'deadline-exceeded';
+  constructor() {
+    super('the deadline passed before the work was done; it was cancelled');
   }
 }
 
