@@ -21,8 +21,7 @@ import { createLogger, type Logger } from './observability/logger';
 import { redactText } from './observability/redact';
 import { observePool, registry } from './observability/metrics';
 import type { Closeable, HealthCheck } from './ports';
-import { composeApi } from './compose';
-import { startWorkers } from './workers';
+import { composeApi, startWorkers } from './compose';
 
 export const ROLES = ['api', 'worker', 'migrate', 'all'] as const;
 export type ProcessRole = (typeof ROLES)[number];

@@ -20,7 +20,7 @@ import { closeServer, listen } from '../../src/http/server';
 import { createLogger } from '../../src/observability/logger';
 import { failures } from '../../src/observability/metrics';
 import type { HealthCheck } from '../../src/ports';
-import { startWorkers, type Workers } from '../../src/workers';
+import { startWorkers, type Workers } from '../../src/compose';
 import { call, TEST_JWT_SECRET } from '../support/api';
 import { createTestDatabase, type TestDatabase } from '../support/db';
 import { TEST_AMQP_URL, TEST_DATABASE_URL } from '../support/env';

@@ -1,4 +1,5 @@
 import type { Pool } from 'pg';
+import type { HoldExpiry } from '../../ports';
 import { BOOKING_EVENT_PAYLOAD } from './rows';
 
 /**
@@ -32,7 +33,7 @@ export const EXPIRE_SQL = `WITH due AS (
   )
   SELECT count(*)::int AS expired FROM b`;
 
-export class PostgresHoldExpiry {
+export class PostgresHoldExpiry implements HoldExpiry {
   constructor(private readonly pool: Pool) {}
 
   /** Expires at most `limit` due holds; returns how many this call expired. */
