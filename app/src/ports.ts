@@ -233,7 +233,7 @@ export interface Subscription {
 }
 
 export interface EventConsumer {
-  /** Consumes the notifications queue (every `booking.*` event) at least once per message. */
+  /** Consumes the notifications queue (the NOTIFICATION_TYPES events) at least once per message. */
   consume(handler: MessageHandler): Promise<Subscription>;
 }
 

@@ -60,8 +60,8 @@ export class NotificationBusyError extends Error {
 
 /**
  * Consumes booking events: for confirmed, cancelled and expired it records one notification per
- * booking and type (redeliveries find it recorded and do nothing) and mails it. Other types
- * (booking.created) are acknowledged and ignored.
+ * booking and type (redeliveries find it recorded and do nothing) and mails it. The queue is bound
+ * to those types only; any other that arrives anyway is acknowledged and ignored.
  */
 export class Notifier {
   private subscription: Subscription | null = null;
