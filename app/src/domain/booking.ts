@@ -19,8 +19,12 @@ export interface Booking {
 export const MIN_QUANTITY = 1;
 export const MAX_QUANTITY = 10;
 
-/** The whole state machine: pending → confirmed | cancelled | expired; confirmed → cancelled. */
-const TRANSITIONS: Readonly<Record<BookingStatus, readonly BookingStatus[]>> = {
+/**
+ * The whole state machine, and its one source of truth: pending → confirmed | cancelled | expired;
+ * confirmed → cancelled. The SQL that moves a booking guards each move with `sourcesOf` (see
+ * adapters/postgres/transitions.ts), so a status or a move added here is enforced there too.
+ */
+export const TRANSITIONS: Readonly<Record<BookingStatus, readonly BookingStatus[]>> = {
   pending: ['confirmed', 'cancelled', 'expired'],
   confirmed: ['cancelled'],
   cancelled: [],
@@ -29,6 +33,11 @@ const TRANSITIONS: Readonly<Record<BookingStatus, readonly BookingStatus[]>> = {
 
 export function canTransition(from: BookingStatus, to: BookingStatus): boolean {
   return TRANSITIONS[from].includes(to);
+}
+
+/** The statuses a booking may move to `to` from, in BOOKING_STATUSES order. */
+export function sourcesOf(to: BookingStatus): BookingStatus[] {
+  return BOOKING_STATUSES.filter((from) => canTransition(from, to));
 }
 
 export function assertTransition(from: BookingStatus, to: BookingStatus): void {

@@ -1,6 +1,7 @@
 import type { Pool } from 'pg';
 import type { HoldExpiry } from '../../ports';
 import { BOOKING_EVENT_PAYLOAD } from './rows';
+import { fromStatusGuard } from './transitions';
 
 /**
  * Expires due holds in ONE statement. `FOR UPDATE SKIP LOCKED` lets several sweepers share the
@@ -11,13 +12,13 @@ import { BOOKING_EVENT_PAYLOAD } from './rows';
  */
 export const EXPIRE_SQL = `WITH due AS (
     SELECT id FROM bookings
-     WHERE status = 'pending' AND expires_at <= now()
+     WHERE ${fromStatusGuard('expired')} AND expires_at <= now()
      ORDER BY expires_at
      LIMIT $1
      FOR UPDATE SKIP LOCKED
   ), b AS (
     UPDATE bookings SET status = 'expired', updated_at = now()
-      FROM due WHERE bookings.id = due.id AND bookings.status = 'pending'
+      FROM due WHERE bookings.id = due.id AND ${fromStatusGuard('expired', 'bookings.status')}
     RETURNING bookings.*
   ), seats AS MATERIALIZED (
     SELECT e.id, s.quantity FROM events e
