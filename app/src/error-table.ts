@@ -39,7 +39,11 @@ export const ERROR_TABLE: { readonly [K in ErrorKind]: ErrorRow } = {
   unavailable: { http: { status: 503, title: 'Service unavailable' }, transient: true },
 };
 
-/** The row of a domain error; undefined for anything else (a bug, or a framework's error). */
+/**
+ * The row of a domain error; undefined for anything else (a bug, or a framework's error). For the
+ * edges that map errors themselves (GraphQL codes, gRPC statuses).
+ * @public
+ */
 export function errorRowOf(error: unknown): ErrorRow | undefined {
   return error instanceof DomainError ? ERROR_TABLE[error.code] : undefined;
 }

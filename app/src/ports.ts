@@ -36,15 +36,6 @@ export interface UserStore {
   ensureAdmin(email: string, passwordHash: string): Promise<'created' | 'exists'>;
 }
 
-export interface StoredRefreshToken {
-  id: string;
-  userId: string;
-  familyId: string;
-  expiresAt: Date;
-  rotatedAt: Date | null;
-  revokedAt: Date | null;
-}
-
 export type RotateResult =
   | { kind: 'rotated'; userId: string; familyId: string }
   | { kind: 'reused'; userId: string; familyId: string }

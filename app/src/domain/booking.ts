@@ -44,15 +44,8 @@ export function assertTransition(from: BookingStatus, to: BookingStatus): void {
   if (!canTransition(from, to)) throw new InvalidTransitionError(from, to);
 }
 
-/** Statuses that hold seats: seats taken = sum of their quantities. */
-export const SEAT_HOLDING_STATUSES: readonly BookingStatus[] = ['pending', 'confirmed'];
-
 export function isHoldLapsed(booking: Pick<Booking, 'status' | 'expiresAt'>, now: Date): boolean {
   return booking.status === 'pending' && booking.expiresAt.getTime() <= now.getTime();
-}
-
-export function amountFor(priceCents: number, quantity: number): number {
-  return priceCents * quantity;
 }
 
 /** Others' bookings are invisible (404, not 403) so ids cannot be probed. */

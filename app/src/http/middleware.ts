@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { UnauthenticatedError } from '../domain/errors';
-import type { Actor } from '../domain/user';
 import { logContext, type Logger } from '../observability/logger';
 import { httpRequestDuration } from '../observability/metrics';
 import { inActiveContext } from '../observability/trace-context';
@@ -103,5 +102,3 @@ export function bearerToken(req: Request): string {
   if (!match) throw new UnauthenticatedError(header ? 'malformed Authorization header' : 'sign in: send Authorization: Bearer <access token>');
   return match[1]!;
 }
-
-export type Authenticate = (token: string) => Actor | Promise<Actor>;
