@@ -25,12 +25,15 @@ import { PostgresEventStore } from './adapters/postgres/events';
 import { PostgresHoldSchedule } from './adapters/postgres/holds';
 import { PostgresRefreshTokenStore } from './adapters/postgres/refresh-tokens';
 import { PostgresSessionStore } from './adapters/postgres/sessions';
+import { listenForTokenVersionChanges } from './adapters/postgres/token-version-changes';
 import { warmPool } from './adapters/postgres/pool';
 import { PostgresUserStore } from './adapters/postgres/users';
 import { createCacheBackends } from './adapters/redis';
 import type { Config } from './config';
 import { createApp } from './http/app';
+import { clientIpOf } from './http/client-ip';
 import { rateLimits } from './http/rate-limit';
+import { FailureReporter } from './observability/failures';
 import type { Logger } from './observability/logger';
 import type { Clock, EventConsumer, EventPublisher, HealthCheck, Mailer } from './ports';
 import { AuditService } from './services/audit';
@@ -55,6 +58,8 @@ export interface ApiOptions {
   metrics: Registry;
   isShuttingDown: () => boolean;
   clock?: Clock;
+  /** The process's failure reporter, shared with its workers so an outage is one incident (main.ts). */
+  failures?: FailureReporter;
 }
 
 /**
@@ -78,6 +83,8 @@ export function composeApi(options: ApiOptions) {
   options.health.push(...backends.health);
   const eventCache = new EventCache({ cache: backends.cache, ttlMs: config.cache.ttlMs, soldOutTtlMs: config.cache.soldOutTtlMs, localTtlMs: config.cache.localTtlMs });
   const tokenVersions = new TokenVersions({ users, cache: backends.cache, ttlMs: config.cache.tokenVersionTtlMs, localTtlMs: config.cache.localTtlMs });
+  // Revocation through any replica reaches this one through PostgreSQL, even when that replica cannot reach Redis.
+  const versionChanges = listenForTokenVersionChanges(pool, logger, { changed: (userId) => tokenVersions.changedElsewhere(userId), missed: () => tokenVersions.forgetAll() });
   const accessTokens = new JwtAccessTokenCodec({
     secret: options.jwtSecret,
     issuer: config.auth.issuer,
@@ -116,16 +123,22 @@ export function composeApi(options: ApiOptions) {
     }),
     audit: new AuditService({ reader: new PostgresAuditReader(pool) }),
   };
+  const limits = rateLimits({ limiters: backends.limiters, policies: config.rateLimits, clientIp: clientIpOf(config.http.trustProxy), audit });
   const app = createApp({
     logger: options.logger,
     ...services,
     health: options.health,
     metrics: options.metrics,
     http: config.http,
-    rateLimits: rateLimits({ limiters: backends.limiters, policies: config.rateLimits, subjectOf: (token) => auth.subjectOf(token), audit }),
+    rateLimits: limits,
     isShuttingDown: options.isShuttingDown,
+    failures: options.failures,
   });
-  return { app, services, accessTokens, userStore: users, bookingStore, cache: backends.cache, warmup, close: () => backends.close() };
+  return { app, services, rateLimits: limits, accessTokens, userStore: users, bookingStore, cache: backends.cache, warmup, close: async () => {
+      await versionChanges.close();
+      await backends.close();
+    },
+  };
 }
 
 export interface Workers {
@@ -141,6 +154,8 @@ export interface WorkerDeps {
   logger: Logger;
   /** Overrides the mailer chosen from config (SMTP_URL → SMTP, else the log). */
   mailer?: Mailer;
+  /** The process's failure reporter (shared with the api in one process, main.ts); default: one for all the workers. */
+  failures?: FailureReporter;
 }
 
 /** Wires and starts the `worker` role: the outbox relay, the notifier and the hold-expiry sweeper. */
@@ -148,6 +163,8 @@ export async function startWorkers(deps: WorkerDeps): Promise<Workers> {
   const { config, pool } = deps;
   const m = config.messaging;
   const logger = deps.logger.child({ role: 'worker' });
+  // one reporter for every loop: a database outage met by the relay and the sweeper is one incident
+  const failures = deps.failures ?? new FailureReporter(logger);
   const mailer = deps.mailer ?? createMailer({ smtpUrl: m.smtpUrl, from: m.mailFrom, logger });
   const health: HealthCheck[] = [];
   const closers: Array<() => Promise<void>> = [];
@@ -187,13 +204,14 @@ export async function startWorkers(deps: WorkerDeps): Promise<Workers> {
     wakeUps: new PostgresOutboxWakeUps(pool, logger.child({ component: 'outbox-relay' })),
     publisher,
     logger,
+    failures,
     pollIntervalMs: m.outboxPollIntervalMs,
     batchSize: m.outboxBatchSize,
     retentionMs: m.outboxRetentionMs,
   });
   health.push(relay.healthCheck());
   const notifier = new Notifier({ consumer, notifications: new PostgresNotifications(pool), mailer, logger });
-  const sweeper = new HoldExpirySweeper({ expiry: new PostgresHoldExpiry(pool), logger, intervalMs: m.expirySweepIntervalMs, batchSize: m.expiryBatchSize });
+  const sweeper = new HoldExpirySweeper({ expiry: new PostgresHoldExpiry(pool), logger, intervalMs: m.expirySweepIntervalMs, batchSize: m.expiryBatchSize, failures });
 
   const sales = sampleTopEvents(pool, logger);
   closers.push(() => sales.close());

@@ -1,3 +1,4 @@
+import type { FailureReporter } from '../observability/failures';
 import type { Logger } from '../observability/logger';
 import { bookingExpiries } from '../observability/metrics';
 import type { HoldExpiry } from '../ports';
@@ -6,6 +7,8 @@ import { WorkerLoop, type TickResult } from './loop';
 export interface ExpirySweeperOptions {
   expiry: HoldExpiry;
   logger: Logger;
+  /** Where failed steps are reported (the process's reporter: one incident per outage). */
+  failures?: FailureReporter;
   intervalMs: number;
   batchSize: number;
 }
@@ -22,6 +25,7 @@ export class HoldExpirySweeper {
       intervalMs: options.intervalMs,
       failureDelayMs: options.intervalMs,
       logger: this.log,
+      failures: options.failures,
     });
   }
 

@@ -1,4 +1,5 @@
 import { ExponentialBackoff } from 'cockatiel';
+import type { FailureReporter } from '../observability/failures';
 import type { Logger } from '../observability/logger';
 import { outboxBacklog, outboxOldestAge, outboxPublished } from '../observability/metrics';
 import type { DomainMessage, EventPublisher, HealthCheck, Outbox, PublishResult, WakeUps } from '../ports';
@@ -10,6 +11,8 @@ export interface OutboxRelayOptions {
   wakeUps?: WakeUps;
   publisher: EventPublisher;
   logger: Logger;
+  /** Where failed steps are reported (the process's reporter: one incident per outage). */
+  failures?: FailureReporter;
   pollIntervalMs: number;
   batchSize: number;
   retentionMs: number;
@@ -42,6 +45,7 @@ export class OutboxRelay {
       // A broker that keeps refusing is asked less and less often (cockatiel: exponential, with jitter).
       failureBackoff: new ExponentialBackoff({ initialDelay: options.pollIntervalMs, maxDelay: options.maxFailureDelayMs ?? options.pollIntervalMs * 5 }),
       logger: this.log,
+      failures: options.failures,
     });
   }
 
