@@ -29,7 +29,7 @@ export interface StackOutputs {
   appUrl: string;
   grafanaUrl: string;
   argocdUrl: string;
-  /** Where ingress traffic arrives: the NLB host name (point DNS at it) or localhost. */
+  /** Where outside traffic arrives (the shared Gateway): its NLB host name (point DNS at it) or localhost. */
   ingressAddress: pulumi.Output<string>;
   databaseEndpoint: pulumi.Input<string>;
   cacheEndpoint: pulumi.Input<string>;
@@ -126,6 +126,7 @@ export function createStack(cfg: StackConfig, repoRoot: string): StackOutputs {
     environment: cfg.environment,
     provider: cluster.provider,
     storageClassName: cluster.storageClassName,
+    appHost: cfg.host,
     grafanaHost: cfg.grafanaHost,
     argocdHost: cfg.argocdHost,
     monitoring: cfg.monitoring,

@@ -39,6 +39,8 @@ export const PREVIEW_DRY_RUN = [
   { apiGroups: ['storage.k8s.io'], resources: ['storageclasses'] },
   { apiGroups: ['cert-manager.io'], resources: ['clusterissuers'] },
   { apiGroups: ['argoproj.io'], resources: ['appprojects', 'applications'] },
+  { apiGroups: ['gateway.networking.k8s.io'], resources: ['gatewayclasses', 'gateways', 'httproutes'] },
+  { apiGroups: ['gateway.envoyproxy.io'], resources: ['envoyproxys'] },
   { apiGroups: ['rbac.authorization.k8s.io'], resources: ['clusterroles', 'clusterrolebindings'] },
 ].map((rule) => ({ ...rule, verbs: ['create', 'patch'] }));
 const NODE_POLICIES = {

@@ -220,6 +220,25 @@ describe('e2e-kind.yml', () => {
     ]);
   });
 
+  it('runs in the merge queue too, like ci.yml (a required check that never reports blocks the queue)', () => {
+    expect(Object.keys(e2e.doc.on as object)).toContain('merge_group');
+    expect(Object.keys(workflow('ci.yml').doc.on as object)).toContain('merge_group');
+  });
+
+  it('fronts the app with the shared Gateway the dev platform creates (pinned charts, the same objects), and verifies its certificate', () => {
+    expect(e2e.text).not.toMatch(/ingress-nginx/);
+    expect(runs).toContain('--skip-crds -f infra/values/envoy-gateway.yaml');
+    expect(runs).toContain('-f infra/values/gateway-crds.yaml');
+    // the CRDs before the controller, the controller before the Gateway, the Gateway before the app
+    const at = (text: string) => runs.indexOf(text);
+    expect(at('helm upgrade --install gateway-crds')).toBeLessThan(at('helm upgrade --install envoy-gateway'));
+    expect(at('helm upgrade --install envoy-gateway')).toBeLessThan(at('kind-manifests.ts --edge'));
+    expect(at('kind-manifests.ts --edge')).toBeLessThan(at('kubectl apply -f "$MANIFESTS/10-resources.yaml"'));
+    const smoke = steps.find((step) => step.run?.includes('scripts/smoke.ts'))!;
+    expect(smoke.env).not.toHaveProperty('NODE_TLS_REJECT_UNAUTHORIZED');
+    expect(smoke.env?.NODE_EXTRA_CA_CERTS).toBe('${{ runner.temp }}/edge-tls.crt');
+  });
+
   it('applies the rewritten dist/dev, waits, runs the smoke journey through the ingress and keeps logs on failure', () => {
     expect(runs).toMatch(/scripts\/kind-manifests\.ts --in dist\/dev/);
     expect(runs).toContain('rollout status');
