@@ -16,6 +16,7 @@ import { createCacheBackends } from './adapters/redis';
 import type { Config } from './config';
 import { createApp } from './http/app';
 import { rateLimits } from './http/rate-limit';
+import type { FailureReporter } from './observability/failures';
 import type { Logger } from './observability/logger';
 import type { Clock, HealthCheck } from './ports';
 import { AuditService } from './services/audit';
@@ -37,6 +38,8 @@ export interface ApiOptions {
   metrics: Registry;
   isShuttingDown: () => boolean;
   clock?: Clock;
+  /** The process's failure reporter, shared with its workers so an outage is one incident (main.ts). */
+  failures?: FailureReporter;
 }
 
 /**
@@ -106,6 +109,7 @@ export function composeApi(options: ApiOptions) {
     http: config.http,
     rateLimits: rateLimits({ limiters: backends.limiters, policies: config.rateLimits, subjectOf: (token) => auth.subjectOf(token), audit }),
     isShuttingDown: options.isShuttingDown,
+    failures: options.failures,
   });
   return { app, services, accessTokens, userStore: users, bookingStore, cache: backends.cache, warmup, close: () => backends.close() };
 }

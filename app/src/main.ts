@@ -94,6 +94,7 @@ export async function main(role: ProcessRole, config: Config, logger: Logger): P
         health,
         metrics: registry,
         isShuttingDown: () => shuttingDown,
+        failures: processFailures,
       });
       closers.push({ name: 'redis', close: api.close });
       if (config.auth.admin) {
@@ -108,7 +109,7 @@ export async function main(role: ProcessRole, config: Config, logger: Logger): P
     }
 
     if (role === 'worker' || role === 'all') {
-      const workers = await startWorkers({ config, pool, logger });
+      const workers = await startWorkers({ config, pool, logger, failures: processFailures });
       health.push(...workers.health);
       closers.push({ name: 'workers', close: () => workers.close() });
       backends.events = config.amqpUrl ? `rabbitmq (${redactText(config.amqpUrl)})` : 'memory (in-process; set AMQP_URL for RabbitMQ)';

@@ -51,6 +51,8 @@ export interface AppDeps {
   rateLimits?: RateLimitMiddleware;
   /** True once shutdown began: readiness answers 503 so the load balancer drains us. */
   isShuttingDown: () => boolean;
+  /** The process's failure reporter (one incident per outage, whichever part of the process meets it); default: one of its own. */
+  failures?: FailureReporter;
 }
 
 export function apiRoutes(deps: Pick<AppDeps, 'auth' | 'users' | 'events' | 'bookings' | 'audit'>): RouteSpec[] {
@@ -103,7 +105,7 @@ export function createApp(deps: AppDeps): Express {
   app.use((req: Request, _res: Response, next: NextFunction) => {
     next(new HttpProblem(404, 'not-found', 'Not found', `no route for ${req.method} ${req.path.slice(0, 200)}`));
   });
-  app.use(errorHandler(deps.logger));
+  app.use(errorHandler(deps.failures ?? new FailureReporter(deps.logger)));
 
   // In front of Express's own entry point, so `app` stays the one request handler for servers and tests.
   const entry = app as Express & { handle: (req: IncomingMessage, res: ServerResponse, done?: (error?: unknown) => void) => void };
@@ -186,8 +188,7 @@ function handle(spec: RouteSpec, auth: AuthService) {
   };
 }
 
-function errorHandler(logger: Logger) {
-  const failures = new FailureReporter(logger);
+function errorHandler(failures: FailureReporter) {
   return (error: unknown, req: Request, res: Response, _next: NextFunction) => {
     const { status, headers, body } = toProblem(error);
     if (status >= 500) {

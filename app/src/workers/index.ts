@@ -9,6 +9,7 @@ import { RabbitPublisher } from '../adapters/rabbitmq/publisher';
 import { sampleQueueDepth } from '../adapters/rabbitmq/queue-depth';
 import { topologyNames } from '../adapters/rabbitmq/topology';
 import type { Config } from '../config';
+import { FailureReporter } from '../observability/failures';
 import type { Logger } from '../observability/logger';
 import type { EventConsumer, EventPublisher, HealthCheck, Mailer } from '../ports';
 import { HoldExpirySweeper } from './expiry-sweeper';
@@ -28,6 +29,8 @@ export interface WorkerDeps {
   logger: Logger;
   /** Overrides the mailer chosen from config (SMTP_URL → SMTP, else the log). */
   mailer?: Mailer;
+  /** The process's failure reporter (shared with the api in one process, main.ts); default: one for all the workers. */
+  failures?: FailureReporter;
 }
 
 /** Starts the outbox relay, the notifier and the hold-expiry sweeper (the `worker` role). */
@@ -35,6 +38,8 @@ export async function startWorkers(deps: WorkerDeps): Promise<Workers> {
   const { config, pool } = deps;
   const m = config.messaging;
   const logger = deps.logger.child({ role: 'worker' });
+  // one reporter for every loop: a database outage met by the relay and the sweeper is one incident
+  const failures = deps.failures ?? new FailureReporter(logger);
   const mailer = deps.mailer ?? createMailer({ smtpUrl: m.smtpUrl, from: m.mailFrom, logger });
   const health: HealthCheck[] = [];
   const closers: Array<() => Promise<void>> = [];
@@ -76,10 +81,11 @@ export async function startWorkers(deps: WorkerDeps): Promise<Workers> {
     pollIntervalMs: m.outboxPollIntervalMs,
     batchSize: m.outboxBatchSize,
     retentionMs: m.outboxRetentionMs,
+    failures,
   });
   health.push(relay.healthCheck());
   const notifier = new Notifier({ consumer, notifications: new PostgresNotifications(pool), mailer, logger });
-  const sweeper = new HoldExpirySweeper({ pool, logger, intervalMs: m.expirySweepIntervalMs, batchSize: m.expiryBatchSize });
+  const sweeper = new HoldExpirySweeper({ pool, logger, intervalMs: m.expirySweepIntervalMs, batchSize: m.expiryBatchSize, failures });
 
   const sales = sampleTopEvents(pool, logger);
   closers.push(() => sales.close());

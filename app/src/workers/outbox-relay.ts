@@ -1,6 +1,7 @@
 import type { Pool } from 'pg';
 import { PgListener } from '../adapters/postgres/listener';
 import { PostgresOutbox } from '../adapters/postgres/outbox';
+import type { FailureReporter } from '../observability/failures';
 import type { Logger } from '../observability/logger';
 import { outboxBacklog, outboxOldestAge, outboxPublished } from '../observability/metrics';
 import type { DomainMessage, EventPublisher, HealthCheck, PublishResult } from '../ports';
@@ -12,6 +13,8 @@ export interface OutboxRelayOptions {
   pool: Pool;
   publisher: EventPublisher;
   logger: Logger;
+  /** Where failed steps are reported (the process's reporter: one incident per outage). */
+  failures?: FailureReporter;
   pollIntervalMs: number;
   batchSize: number;
   retentionMs: number;
@@ -41,6 +44,7 @@ export class OutboxRelay {
       intervalMs: options.pollIntervalMs,
       failureDelayMs: options.pollIntervalMs,
       logger: this.log,
+      failures: options.failures,
     });
     // If it drops, polling covers until it is back.
     this.listener = new PgListener({ pool: options.pool, channel: OUTBOX_CHANNEL, logger: this.log, onNotification: () => this.loop.wake() });
