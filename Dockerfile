@@ -65,6 +65,8 @@ WORKDIR /app
 # Owned by root and not writable by the service user: the application is immutable at runtime.
 COPY --from=prod-deps /app/node_modules ./node_modules
 COPY --from=build /app/build ./build
+# The CA bundle DATABASE_URL's sslrootcert names (verify-full against RDS; platform/contract.ts RDS_CA_BUNDLE).
+COPY app/certs ./app/certs
 COPY package.json ./
 USER 10001:10001
 EXPOSE 8080

@@ -84,6 +84,20 @@ export const DEPENDENCY_KEYS = [
 ] as const;
 export type DependencyKey = (typeof DEPENDENCY_KEYS)[number];
 
+/**
+ * The CA bundle the service verifies RDS PostgreSQL against (verify-full: the chain AND the host
+ * name). Committed at `repoPath` (every unexpired Amazon RDS root and regional CA), copied into the
+ * image at `imagePath` by the Dockerfile, pinned by `sha256` (platform/test checks the file against
+ * it; infra/README.md "Refreshing the RDS CA bundle" is how it changes).
+ */
+export const RDS_CA_BUNDLE = {
+  repoPath: 'app/certs/rds-ca-bundle.pem',
+  imagePath: '/app/app/certs/rds-ca-bundle.pem',
+  sha256: '26edf290f2d57ebbd5273fb9463b763497a47c14a4712d73ce47da8dc4ad57dc',
+  /** The CA RDS instances present (database.ts caCertIdentifier); its region's root is in the bundle. */
+  rdsCaIdentifier: 'rds-ca-rsa2048-g1',
+} as const;
+
 /** prod: the ports of RDS PostgreSQL, ElastiCache Redis (TLS) and Amazon MQ (AMQPS): security groups and NetworkPolicies. */
 export const MANAGED_BACKEND_PORTS = { postgres: 5432, redis: 6379, amqp: 5671 } as const;
 

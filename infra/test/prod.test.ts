@@ -29,7 +29,7 @@ import { validateInChild } from '../../charts/test/helpers';
 import { prod as prodManifests } from '../../charts/environments';
 import { API_RPS_METRIC } from '../../charts/goticket';
 import { API as API_ROUTES, REQUESTS } from '../../charts/observability/rules';
-import { CLUSTER_ISSUER_OF, PROD_NETWORK } from '../../platform/contract';
+import { CLUSTER_ISSUER_OF, PROD_NETWORK, RDS_CA_BUNDLE } from '../../platform/contract';
 import { serviceStartupTests } from './service-startup';
 
 const { subnets: PROD_SUBNETS, vpcCidr: PROD_VPC_CIDR } = PROD_NETWORK;
@@ -380,7 +380,7 @@ describe('runtime Secret (prod)', () => {
     const token = plain(redis().inputs.authToken) as string;
     const mqPassword = (plain(mq().inputs.users) as { password: string }[])[0]!.password;
     expect(plain(secret.inputs.stringData)).toEqual({
-      DATABASE_URL: `postgres://goticket:${dbPassword}@${MOCK.rdsAddress}:5432/goticket?sslmode=require&uselibpqcompat=true`,
+      DATABASE_URL: `postgres://goticket:${dbPassword}@${MOCK.rdsAddress}:5432/goticket?sslmode=verify-full&sslrootcert=${encodeURIComponent(RDS_CA_BUNDLE.imagePath)}&uselibpqcompat=true`,
       REDIS_URL: `rediss://:${token}@${MOCK.redisPrimary}:6379`,
       AMQP_URL: `amqps://goticket:${mqPassword}@b-0mock.mq.eu-west-1.amazonaws.com:5671`,
       JWT_SECRET: MOCK.password('runtime-jwt-secret'),

@@ -13,8 +13,8 @@ const values = (file: string) => parse(fs.readFileSync(path.join(VALUES_DIR, fil
 
 describe('connection URLs', () => {
   it('builds TLS URLs for the managed services', () => {
-    expect(postgresUrl({ user: 'goticket', password: 'pw', host: 'db.rds.amazonaws.com', port: 5432, database: 'goticket', tls: true })).toBe(
-      'postgres://goticket:pw@db.rds.amazonaws.com:5432/goticket?sslmode=require&uselibpqcompat=true',
+    expect(postgresUrl({ user: 'goticket', password: 'pw', host: 'db.rds.amazonaws.com', port: 5432, database: 'goticket', tls: { rootCertFile: '/app/ca.pem' } })).toBe(
+      'postgres://goticket:pw@db.rds.amazonaws.com:5432/goticket?sslmode=verify-full&sslrootcert=%2Fapp%2Fca.pem&uselibpqcompat=true',
     );
     expect(redisUrl({ password: 'tok', host: 'master.cache.amazonaws.com', port: 6379, tls: true })).toBe('rediss://:tok@master.cache.amazonaws.com:6379');
     expect(amqpUrl({ user: 'goticket', password: 'pw', host: 'b-1.mq.amazonaws.com', port: 5671, tls: true })).toBe('amqps://goticket:pw@b-1.mq.amazonaws.com:5671');
