@@ -49,9 +49,11 @@ export interface AmqpUrlArgs {
   password: string;
   host: string;
   port: number;
+  /** The virtual host (default: the broker's `/`). */
+  vhost?: string;
   tls: boolean;
 }
 
 export function amqpUrl(a: AmqpUrlArgs): string {
-  return `${a.tls ? 'amqps' : 'amqp'}://${enc(a.user)}:${enc(a.password)}@${a.host}:${a.port}`;
+  return `${a.tls ? 'amqps' : 'amqp'}://${enc(a.user)}:${enc(a.password)}@${a.host}:${a.port}${a.vhost ? `/${enc(a.vhost)}` : ''}`;
 }

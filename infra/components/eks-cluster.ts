@@ -36,11 +36,13 @@ export const PREVIEW_GROUP = 'goticket-pulumi-preview';
  */
 export const PREVIEW_DRY_RUN = [
   { apiGroups: [''], resources: ['namespaces', 'secrets'] },
+  { apiGroups: ['batch'], resources: ['jobs'] },
+  { apiGroups: ['networking.k8s.io'], resources: ['networkpolicies'] },
   { apiGroups: ['storage.k8s.io'], resources: ['storageclasses'] },
   { apiGroups: ['cert-manager.io'], resources: ['clusterissuers'] },
   { apiGroups: ['argoproj.io'], resources: ['appprojects', 'applications'] },
   { apiGroups: ['gateway.networking.k8s.io'], resources: ['gatewayclasses', 'gateways', 'httproutes'] },
-  { apiGroups: ['gateway.envoyproxy.io'], resources: ['envoyproxys'] },
+  { apiGroups: ['gateway.envoyproxy.io'], resources: ['envoyproxies'] },
   { apiGroups: ['rbac.authorization.k8s.io'], resources: ['clusterroles', 'clusterrolebindings'] },
 ].map((rule) => ({ ...rule, verbs: ['create', 'patch'] }));
 const NODE_POLICIES = {

@@ -9,7 +9,8 @@ export interface ManagedBackends {
   kind: 'managed';
   database: { host: pulumi.Input<string>; port: number; user: string; password: pulumi.Input<string>; name: string };
   cache: { host: pulumi.Input<string>; port: number; authToken: pulumi.Input<string> };
-  broker: { host: pulumi.Input<string>; port: number; user: string; password: pulumi.Input<string> };
+  /** The service's own broker user (never the admin), on its vhost; `ready` made it (the Secret waits for it). */
+  broker: { host: pulumi.Input<string>; port: number; user: string; password: pulumi.Input<string>; vhost: string; ready: pulumi.Resource };
 }
 
 /** dev: the in-cluster Postgres/Redis/RabbitMQ synthesized by cdk8s read their passwords from this Secret. */
@@ -34,7 +35,7 @@ function managedUrls({ database: db, cache, broker }: ManagedBackends): BackendU
     REDIS_URL: pulumi.all([cache.host, cache.authToken]).apply(([host, password]) => redisUrl({ password, host, port: cache.port, tls: true })),
     AMQP_URL: pulumi
       .all([broker.host, broker.password])
-      .apply(([host, password]) => amqpUrl({ user: broker.user, password, host, port: broker.port, tls: true })),
+      .apply(([host, password]) => amqpUrl({ user: broker.user, password, host, port: broker.port, vhost: broker.vhost, tls: true })),
   };
 }
 
@@ -88,7 +89,8 @@ export class Runtime extends pulumi.ComponentResource {
         type: 'Opaque',
         stringData: Object.fromEntries(Object.entries(data).map(([key, v]) => [key, pulumi.secret(v)])),
       },
-      k,
+      // prod: the broker user must exist before the pods get its credentials.
+      args.backends.kind === 'managed' ? { ...k, dependsOn: [args.backends.broker.ready] } : k,
     );
 
     this.namespace = ns.metadata.name;

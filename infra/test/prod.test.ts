@@ -3,6 +3,7 @@ import * as pulumi from '@pulumi/pulumi';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parse } from 'yaml';
+import { APP_PERMISSIONS, BROKER_ADMIN_NAMESPACE, BROKER_VHOST, CURL_IMAGE, appUserScript } from '../components/broker';
 import { PREVIEW_GROUP } from '../components/eks-cluster';
 import { CHARTS, VALUES_DIR } from '../components/helm';
 import {
@@ -214,7 +215,7 @@ describe('EKS', () => {
       kubernetesObjects(run).map((o) => {
         const group = String(o.apiVersion).includes('/') ? String(o.apiVersion).split('/')[0] : '';
         const kind = String(o.kind).toLowerCase();
-        return `${group}/${kind.endsWith('s') ? `${kind}es` : `${kind}s`}`;
+        return `${group}/${kind.endsWith('s') ? `${kind}es` : /[^aeiou]y$/.test(kind) ? `${kind.slice(0, -1)}ies` : `${kind}s`}`;
       }),
     );
     expect([...granted].sort()).toEqual([...managed].sort());
@@ -316,8 +317,49 @@ describe('broker (Amazon MQ for RabbitMQ)', () => {
       subnetIds: MOCK.dataSubnetIds,
       logs: { general: true },
     });
+  });
+
+  it('holds only the admin in `users`, created once and ignored after (a change there replaces the broker)', () => {
     expect(isSecretValue(mq().inputs.users)).toBe(true);
-    expect(plain(mq().inputs.users)).toEqual([{ username: 'goticket', password: MOCK.password('goticket-mq-password') }]);
+    expect(plain(mq().inputs.users)).toEqual([{ username: 'goticket-admin', password: MOCK.password('goticket-mq-admin-password'), consoleAccess: false }]);
+    expect(mq().ignoreChanges).toEqual(['users']);
+    // nothing else Pulumi creates ignores changes (an ignore rule is a decision, not a habit)
+    expect(run.resources.filter((r) => r.ignoreChanges?.length).map((r) => r.name)).toEqual(['goticket-mq']);
+  });
+
+  it('gives the service its own least-privilege user: vhost goticket, configure/write/read only goticket.*, made by a Job in the VPC', () => {
+    const job = k8sObject(run, 'batch/v1:Job', 'broker-app-user');
+    expect(field(job, 'metadata.namespace')).toBe(BROKER_ADMIN_NAMESPACE);
+    expect(job.dependsOn).toEqual(expect.arrayContaining(['goticket-mq', 'goticket-mq-admin-credentials']));
+    expect(job.deleteBeforeReplace).toBe(true);
+    const pod = field(job, 'spec.template.spec') as { containers: { image: string; command: string[]; envFrom: unknown[]; securityContext: unknown }[] };
+    const [container] = pod.containers;
+    expect(container!.image).toBe(CURL_IMAGE);
+    expect(container!.command).toEqual(['sh', '-c', appUserScript()]);
+    const script = appUserScript();
+    expect(script).toContain(`put "vhosts/${BROKER_VHOST}" '{}'`);
+    expect(script).toContain('put "users/$APP_USER"');
+    expect(script).toContain(`put "permissions/${BROKER_VHOST}/$APP_USER" '{"configure":"^goticket\\\\.","write":"^goticket\\\\.","read":"^goticket\\\\."}'`);
+    expect(script).toMatch(/--fail-with-body .*--proto =https/);
+    expect(script).not.toMatch(/--insecure|\s-k\s/);
+    // the regex the permissions carry, as RabbitMQ reads it: every name the service declares, nothing else
+    const re = new RegExp(APP_PERMISSIONS.configure);
+    for (const name of ['goticket.events', 'goticket.dlx', 'goticket.notifications', 'goticket.notifications.dlq']) expect(re.test(name)).toBe(true);
+    for (const name of ['amq.rabbitmq.trace', 'other.events', 'goticketx']) expect(re.test(name)).toBe(false);
+    // the Job reads the admin and the app credentials from a Secret, never from its spec
+    const credentials = k8sObject(run, 'core/v1:Secret', 'broker-credentials');
+    expect(isSecretValue(credentials.inputs.stringData)).toBe(true);
+    expect(plain(credentials.inputs.stringData)).toEqual({
+      ADMIN_USER: 'goticket-admin',
+      ADMIN_PASSWORD: MOCK.password('goticket-mq-admin-password'),
+      APP_USER: 'goticket',
+      APP_PASSWORD: MOCK.password('goticket-mq-password'),
+      MQ_HOST: 'b-0mock.mq.eu-west-1.amazonaws.com',
+    });
+    expect(JSON.stringify(plain(job.inputs))).not.toContain(MOCK.password('goticket-mq-admin-password'));
+    // a new app password is a new Job (its template carries the password's hash, not the password)
+    const version = field(job, 'spec.template.metadata.annotations') as Record<string, string>;
+    expect(version['goticket.io/app-password-version']).toMatch(/^[0-9a-f]{16}$/);
   });
 });
 
@@ -327,12 +369,14 @@ describe('security groups', () => {
   it.each([
     ['goticket-db-sg', 5432],
     ['goticket-cache-sg', 6379],
-    ['goticket-mq-sg', 5671],
-  ])('%s admits only the EKS node security group, on %i', (sg, port) => {
+    ['goticket-mq-sg', 5671, 443],
+  ])('%s admits only the EKS node security group, on %i', (sg, ...ports) => {
     const rules = ingressRules().filter((r) => r.inputs.securityGroupId === `${sg}-id`);
-    expect(rules).toHaveLength(1);
-    expect(rules[0]!.inputs).toMatchObject({ referencedSecurityGroupId: MOCK.nodeSecurityGroupId, fromPort: port, toPort: port, ipProtocol: 'tcp' });
-    expect(rules[0]!.inputs.cidrIpv4).toBeUndefined();
+    expect(rules).toHaveLength(ports.length);
+    rules.forEach((rule, i) => {
+      expect(rule.inputs).toMatchObject({ referencedSecurityGroupId: MOCK.nodeSecurityGroupId, fromPort: ports[i], toPort: ports[i], ipProtocol: 'tcp' });
+      expect(rule.inputs.cidrIpv4).toBeUndefined();
+    });
   });
 
   it('attaches those groups to RDS, ElastiCache and Amazon MQ', () => {
@@ -378,13 +422,15 @@ describe('runtime Secret (prod)', () => {
     expect(isSecretValue(secret.inputs.stringData)).toBe(true);
     const dbPassword = plain(rds().inputs.password) as string;
     const token = plain(redis().inputs.authToken) as string;
-    const mqPassword = (plain(mq().inputs.users) as { password: string }[])[0]!.password;
+    const mqPassword = MOCK.password('goticket-mq-password'); // the service's user, not the admin
     expect(plain(secret.inputs.stringData)).toEqual({
       DATABASE_URL: `postgres://goticket:${dbPassword}@${MOCK.rdsAddress}:5432/goticket?sslmode=verify-full&sslrootcert=${encodeURIComponent(RDS_CA_BUNDLE.imagePath)}&uselibpqcompat=true`,
       REDIS_URL: `rediss://:${token}@${MOCK.redisPrimary}:6379`,
-      AMQP_URL: `amqps://goticket:${mqPassword}@b-0mock.mq.eu-west-1.amazonaws.com:5671`,
+      AMQP_URL: `amqps://goticket:${mqPassword}@b-0mock.mq.eu-west-1.amazonaws.com:5671/goticket`,
       JWT_SECRET: MOCK.password('runtime-jwt-secret'),
     });
+    expect(JSON.stringify(plain(secret.inputs.stringData))).not.toContain(MOCK.password('goticket-mq-admin-password'));
+    expect(secret.dependsOn).toContain('goticket-mq-app-user');
   });
 });
 
