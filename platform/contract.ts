@@ -117,6 +117,36 @@ export const PROD_NETWORK = {
   },
 } as const;
 
+// ---------------------------------------------------------------- versions in support
+
+/**
+ * Versions every place that runs a component must agree on, each a line its upstream still
+ * supports. platform/test/versions.test.ts reads the Dockerfile, the workflows, docker-compose.yml,
+ * charts/dependencies.ts and the stack files and compares them with these.
+ */
+export const VERSIONS = {
+  /** Node.js LTS lines the image and CI run (Node 20 reached end of life on 2026-04-30). `engines` says the same. */
+  nodeLts: [22, 24],
+  /** The line the image is built on. */
+  nodeImage: 24,
+  /** PostgreSQL: one major in CI, docker-compose, Kind and RDS (engineVersion). */
+  postgresMajor: '16',
+  postgresImage: 'postgres:16.10',
+  /** RabbitMQ 4.x (3.13 is out of community support): CI, docker-compose and Kind; Amazon MQ runs the same minor. */
+  rabbitmqMinor: '4.2',
+  rabbitmqImage: 'rabbitmq:4.2.0',
+  /**
+   * EKS Kubernetes minors in standard support (as of 2026-12; extended support is billed at a
+   * higher rate). infra/config.ts refuses any other; infra/README.md "Upgrading EKS" moves it.
+   */
+  eksStandardSupport: ['1.35', '1.36'],
+  /**
+   * Amazon MQ for RabbitMQ: the instance families AWS offers per engine line (4.x runs on M7g
+   * only; mq.t3.micro takes 3.13 single-instance brokers only). infra/config.ts checks the pairing.
+   */
+  amazonMqInstanceFamilies: { '3.13': ['t3', 'm5', 'm7g'], '4.2': ['m7g'] },
+} as const;
+
 // ---------------------------------------------------------------- the edge
 
 /**

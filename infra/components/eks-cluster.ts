@@ -118,6 +118,10 @@ export class EksCluster extends pulumi.ComponentResource implements ClusterHandl
       {
         name: s.clusterName,
         version: s.version,
+        // The provider's default is EXTENDED: a minor past standard support keeps running, billed at
+        // the extended-support rate. STANDARD makes EKS upgrade the control plane at the end of
+        // standard support instead; the team upgrades before that (infra/README.md "Upgrading EKS").
+        upgradePolicy: { supportType: 'STANDARD' },
         vpcId: args.vpcId,
         privateSubnetIds: args.privateSubnetIds,
         publicSubnetIds: args.publicSubnetIds,

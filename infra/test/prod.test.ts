@@ -30,7 +30,7 @@ import { validateInChild } from '../../charts/test/helpers';
 import { prod as prodManifests } from '../../charts/environments';
 import { API_RPS_METRIC } from '../../charts/goticket';
 import { API as API_ROUTES, REQUESTS } from '../../charts/observability/rules';
-import { CLUSTER_ISSUER_OF, PROD_NETWORK, RDS_CA_BUNDLE } from '../../platform/contract';
+import { CLUSTER_ISSUER_OF, PROD_NETWORK, RDS_CA_BUNDLE, VERSIONS } from '../../platform/contract';
 import { serviceStartupTests } from './service-startup';
 
 const { subnets: PROD_SUBNETS, vpcCidr: PROD_VPC_CIDR } = PROD_NETWORK;
@@ -173,10 +173,15 @@ describe('network', () => {
 });
 
 describe('EKS', () => {
+  it('runs a Kubernetes minor in standard support with upgradePolicy STANDARD (the provider default EXTENDED bills extended support)', () => {
+    expect(VERSIONS.eksStandardSupport).toContain(cluster().inputs.version);
+    expect(cluster().inputs.upgradePolicy).toEqual({ supportType: 'STANDARD' });
+  });
+
   it('pins the Kubernetes version, keeps nodes private and uses access entries (API mode)', () => {
     expect(cluster().inputs).toMatchObject({
       name: 'goticket-prod',
-      version: '1.33',
+      version: '1.35',
       vpcId: MOCK.vpcId,
       privateSubnetIds: MOCK.privateSubnetIds,
       nodeAssociatePublicIpAddress: false,

@@ -113,13 +113,13 @@ describe('ci.yml', () => {
     expect(String((ci.doc.concurrency as Obj).group)).toContain('github.ref');
   });
 
-  it('runs make test against PostgreSQL 15, Redis 7 and RabbitMQ 3 service containers on the standard ports', () => {
+  it('runs make test against PostgreSQL 16, Redis 7 and RabbitMQ 4.2 service containers on the standard ports', () => {
     const test = Object.values(jobs).find((job) => job.steps?.some((step) => step.run === 'make test'));
     expect(test).toBeDefined();
     const services = test!.services as Record<string, Obj>;
-    expect(services.postgres).toMatchObject({ image: 'postgres:15', ports: ['5432:5432'] });
+    expect(services.postgres).toMatchObject({ image: 'postgres:16.10', ports: ['5432:5432'] });
     expect(services.redis).toMatchObject({ image: 'redis:7', ports: ['6379:6379'] });
-    expect(services.rabbitmq).toMatchObject({ image: 'rabbitmq:3', ports: ['5672:5672'] });
+    expect(services.rabbitmq).toMatchObject({ image: 'rabbitmq:4.2.0', ports: ['5672:5672'] });
     for (const service of Object.values(services)) expect(String(service.options)).toContain('--health-cmd');
     expect(test!.env).toEqual({
       TEST_DATABASE_URL: 'postgres://postgres:postgres@127.0.0.1:5432/postgres',
