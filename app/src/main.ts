@@ -16,6 +16,7 @@ import { createPool, postgresHealthCheck } from './adapters/postgres/pool';
 import { ConfigError, loadConfig, type Config } from './config';
 import { healthRouter } from './http/health';
 import { closeServer, listen } from './http/server';
+import { startErrorTracking } from './observability/error-tracking';
 import { FailureReporter } from './observability/failures';
 import { createLogger, type Logger } from './observability/logger';
 import { redactText } from './observability/redact';
@@ -28,9 +29,13 @@ export const ROLES = ['api', 'worker', 'migrate', 'all'] as const;
 export type ProcessRole = (typeof ROLES)[number];
 
 export async function main(role: ProcessRole, config: Config, logger: Logger): Promise<void> {
-  const processFailures = new FailureReporter(logger);
+  // Sentry when SENTRY_DSN is set: every bug of this process, one event per incident (error-tracking.ts)
+  const tracker = startErrorTracking({ ...config.errorTracking, role });
+  const processFailures = new FailureReporter(logger, { tracker });
+  if (tracker) process.on('unhandledRejection', (reason) => tracker.captureError(reason, { source: 'process' }));
   /** Closed in reverse order on shutdown. */
   const closers: Array<{ name: string } & Closeable> = [{ name: 'tracing', close: shutdownTracing }];
+  if (tracker) closers.push({ name: 'error-tracking', close: async () => void (await tracker.flush()) });
   let shuttingDown = false;
 
   const shutdown = async (reason: string, exitCode: number) => {
@@ -122,6 +127,7 @@ export async function main(role: ProcessRole, config: Config, logger: Logger): P
     logger.info({ role, url, backends }, `GoTicket ${role} listening on ${url}`);
   } catch (error) {
     logger.fatal({ err: error }, 'startup failed');
+    tracker?.captureError(error, { source: 'process', component: `${role} startup` });
     await shutdown('startup failed', 1);
   }
 }

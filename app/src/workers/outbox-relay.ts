@@ -1,3 +1,4 @@
+import { ExponentialBackoff } from 'cockatiel';
 import type { Pool } from 'pg';
 import { PgListener } from '../adapters/postgres/listener';
 import { PostgresOutbox } from '../adapters/postgres/outbox';
@@ -20,6 +21,8 @@ export interface OutboxRelayOptions {
   retentionMs: number;
   /** How often the backlog gauges are refreshed and old rows pruned. */
   maintenanceIntervalMs?: number;
+  /** Longest wait after consecutive failed batches (default 5 × pollIntervalMs); the waits start near pollIntervalMs. */
+  maxFailureDelayMs?: number;
 }
 
 /**
@@ -43,6 +46,8 @@ export class OutboxRelay {
       name: 'outbox-relay',
       intervalMs: options.pollIntervalMs,
       failureDelayMs: options.pollIntervalMs,
+      // A broker that keeps refusing is asked less and less often (cockatiel: exponential, with jitter).
+      failureBackoff: new ExponentialBackoff({ initialDelay: options.pollIntervalMs, maxDelay: options.maxFailureDelayMs ?? options.pollIntervalMs * 5 }),
       logger: this.log,
       failures: options.failures,
     });

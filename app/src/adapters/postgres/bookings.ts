@@ -8,6 +8,7 @@ import { decodeCursor, encodeCursor } from './cursor';
 import { failed, GroupCommit, succeeded, type GroupCommitState, type Outcome, type Overdue } from './group-commit';
 import { isUniqueViolation } from './pool';
 import { BOOKING_COLUMNS, BOOKING_EVENT_PAYLOAD, toBooking, type BookingRow } from './rows';
+import { guard } from './transitions';
 
 /** `headers`: the parameter carrying the caller's trace context (null → '{}'), so the trace continues in the worker. */
 const outboxFor = (type: string, from: string, headers: string) =>
@@ -80,7 +81,7 @@ export const RESERVE_BATCH_SQL = `WITH RECURSIVE req AS MATERIALIZED (
 
 const CONFIRM_SQL = `WITH b AS (
     UPDATE bookings SET status = 'confirmed', updated_at = now()
-     WHERE id = $1 AND status = 'pending' AND expires_at > now()
+     WHERE id = $1 AND ${guard('confirmed', ['pending'])} AND expires_at > now()
      RETURNING ${BOOKING_COLUMNS}
   ), ob AS (${outboxFor('booking.confirmed', 'b', '$2')})
   SELECT ${BOOKING_COLUMNS} FROM b`;
@@ -88,7 +89,7 @@ const CONFIRM_SQL = `WITH b AS (
 /** Cancelling releases the seats in the same statement; the status guard makes it happen once. */
 const CANCEL_SQL = `WITH b AS (
     UPDATE bookings SET status = 'cancelled', updated_at = now()
-     WHERE id = $1 AND status IN ('pending', 'confirmed')
+     WHERE id = $1 AND ${guard('cancelled', ['pending', 'confirmed'])}
      RETURNING ${BOOKING_COLUMNS}
   ), released AS (
     UPDATE events e SET available = e.available + b.quantity, updated_at = now() FROM b WHERE e.id = b.event_id

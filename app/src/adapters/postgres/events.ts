@@ -1,11 +1,13 @@
 import type { Pool } from 'pg';
 import { ActiveBookingsError, CapacityBelowTakenError, ValidationError } from '../../domain/errors';
+import { SEAT_HOLDING_STATUSES } from '../../domain/booking';
 import { type Event, type EventPatch, type NewEvent } from '../../domain/event';
 import { traceHeaders } from '../../observability/trace-context';
 import type { EventQuery, EventStore, Page } from '../../ports';
 import { decodeCursor, encodeCursor } from './cursor';
 import { inTransaction, isCheckViolation } from './pool';
 import { EVENT_COLUMNS, toEvent, type EventRow } from './rows';
+import { sqlStatuses } from './transitions';
 
 const EVENT_PAYLOAD = `jsonb_build_object('eventId', e.id, 'organizerId', e.organizer_id, 'name', e.name,
   'startsAt', e.starts_at, 'endsAt', e.ends_at, 'priceCents', e.price_cents, 'currency', e.currency,
@@ -101,7 +103,7 @@ export class PostgresEventStore implements EventStore {
       // Lock first: a booking committed before we hold the lock is seen by the check below.
       const locked = await client.query('SELECT 1 FROM events WHERE id = $1 AND deleted_at IS NULL FOR UPDATE', [id]);
       if (locked.rowCount === 0) return false;
-      const active = await client.query(`SELECT 1 FROM bookings WHERE event_id = $1 AND status IN ('pending', 'confirmed') LIMIT 1`, [id]);
+      const active = await client.query(`SELECT 1 FROM bookings WHERE event_id = $1 AND status IN (${sqlStatuses(SEAT_HOLDING_STATUSES)}) LIMIT 1`, [id]);
       if (active.rowCount !== 0) throw new ActiveBookingsError();
       await client.query(withOutbox('UPDATE events SET deleted_at = now(), updated_at = now() WHERE id = $1 RETURNING *', 'event.deleted', '$2'), [id, traceHeaders()]);
       return true;

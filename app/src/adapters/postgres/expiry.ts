@@ -1,22 +1,24 @@
 import type { Pool } from 'pg';
+import { LAPSING_STATUSES } from '../../domain/booking';
 import { BOOKING_EVENT_PAYLOAD } from './rows';
+import { guard, sqlStatuses } from './transitions';
 
 /**
  * Expires due holds in ONE statement. `FOR UPDATE SKIP LOCKED` lets several sweepers share the
- * work without waiting on each other; the `status = 'pending'` guard (re-checked on the locked
- * row) makes each hold expire — and release its seats, and emit `booking.expired` — exactly
+ * work without waiting on each other; the status guard (pending or payment_pending, re-checked
+ * on the locked row) makes each hold expire — and release its seats, and emit `booking.expired` — exactly
  * once, and makes a confirm racing the expiry win or lose as a whole. Event rows are locked in
  * id order so concurrent sweepers cannot deadlock on them.
  */
 export const EXPIRE_SQL = `WITH due AS (
     SELECT id FROM bookings
-     WHERE status = 'pending' AND expires_at <= now()
+     WHERE status IN (${sqlStatuses(LAPSING_STATUSES)}) AND expires_at <= now()
      ORDER BY expires_at
      LIMIT $1
      FOR UPDATE SKIP LOCKED
   ), b AS (
     UPDATE bookings SET status = 'expired', updated_at = now()
-      FROM due WHERE bookings.id = due.id AND bookings.status = 'pending'
+      FROM due WHERE bookings.id = due.id AND ${guard('expired', LAPSING_STATUSES, 'bookings.status')}
     RETURNING bookings.*
   ), seats AS MATERIALIZED (
     SELECT e.id, s.quantity FROM events e

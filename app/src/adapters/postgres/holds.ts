@@ -1,7 +1,9 @@
 import type { Pool } from 'pg';
+import { LAPSING_STATUSES } from '../../domain/booking';
 import type { HoldSchedule } from '../../ports';
+import { sqlStatuses } from './transitions';
 
-/** When seats held by pending bookings may come back (the expiry sweeper releases them). */
+/** When seats held by pending (or payment_pending) bookings may come back (the expiry sweeper releases them). */
 export class PostgresHoldSchedule implements HoldSchedule {
   /**
    * eventId → the lookup in flight. A sell-out answers a whole batch of callers at once and each
@@ -23,7 +25,7 @@ export class PostgresHoldSchedule implements HoldSchedule {
 
   private async lookup(eventId: string): Promise<number | null> {
     const { rows } = await this.pool.query<{ ms: number | null }>(
-      `SELECT (extract(epoch FROM min(expires_at) - now()) * 1000)::float8 AS ms FROM bookings WHERE event_id = $1 AND status = 'pending'`,
+      `SELECT (extract(epoch FROM min(expires_at) - now()) * 1000)::float8 AS ms FROM bookings WHERE event_id = $1 AND status IN (${sqlStatuses(LAPSING_STATUSES)})`,
       [eventId],
     );
     return rows[0]?.ms ?? null;
