@@ -45,6 +45,8 @@ export interface AppConfig {
    * address it received the request from to X-Forwarded-For; the NLB adds nothing).
    */
   TRUST_PROXY: string;
+  /** Error tracking's environment name (the DSN is SENTRY_DSN in the runtime Secret; the release is the image's tag). */
+  SENTRY_ENVIRONMENT: string;
 }
 
 export interface Environment {
@@ -157,7 +159,7 @@ export const dev: Environment = {
   },
   worker: { replicas: 1, resources: { cpuRequest: '50m', memoryRequest: '160Mi', cpuLimit: '500m', memoryLimit: '320Mi' } },
   migrate: { resources: { cpuRequest: '50m', memoryRequest: '128Mi', cpuLimit: '500m', memoryLimit: '256Mi' } },
-  config: { ...SHARED_CONFIG, LOG_LEVEL: 'debug', BCRYPT_COST: '10', DB_POOL_MAX: '10' },
+  config: { ...SHARED_CONFIG, LOG_LEVEL: 'debug', BCRYPT_COST: '10', DB_POOL_MAX: '10', SENTRY_ENVIRONMENT: 'dev' },
   backends: {
     kind: 'in-cluster',
     storage: '2Gi',
@@ -182,7 +184,7 @@ export const prod: Environment = {
   },
   worker: { replicas: 2, resources: { cpuRequest: '100m', memoryRequest: '256Mi', cpuLimit: '1', memoryLimit: '512Mi' } },
   migrate: { resources: { cpuRequest: '100m', memoryRequest: '128Mi', cpuLimit: '1', memoryLimit: '256Mi' } },
-  config: { ...SHARED_CONFIG, LOG_LEVEL: 'info', BCRYPT_COST: '12', DB_POOL_MAX: '20' },
+  config: { ...SHARED_CONFIG, LOG_LEVEL: 'info', BCRYPT_COST: '12', DB_POOL_MAX: '20', SENTRY_ENVIRONMENT: 'prod' },
   // RDS, ElastiCache (TLS) and Amazon MQ (AMQPS), all in the data subnets of the prod VPC, not the whole VPC.
   backends: { kind: 'vpc', cidrs: PROD_NETWORK.subnets.data, ports: MANAGED_BACKEND_PORTS },
   migrationHook: 'PreSync',

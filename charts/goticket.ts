@@ -52,7 +52,15 @@ export function configData(env: Environment): Record<string, string> {
     ...rest,
     SHUTDOWN_TIMEOUT: `${SHUTDOWN_TIMEOUT_SECONDS}s`,
     CORS_ORIGINS: `https://${env.host}`,
+    // error tracking (on when the runtime Secret holds SENTRY_DSN): which build an error came from
+    SENTRY_RELEASE: imageRelease(env.image),
   };
+}
+
+/** The release an image reference names: its tag (`repo:tag`, `repo:tag@sha256:…`), else its digest. */
+export function imageRelease(image: string): string {
+  const [ref, digest] = image.split('@');
+  return /:([^:/]+)$/.exec(ref!)?.[1] ?? digest ?? ref!;
 }
 
 export function terminationGracePeriodSeconds(env: Environment): number {

@@ -59,6 +59,11 @@ const common = {
    * key (a read-only deploy key) for ssh URLs. Unset: the repository is public.
    */
   gitRepoCredential: z.string().min(1).optional(),
+  /**
+   * Sentry's DSN for the service's error tracking, set with `pulumi config set --secret`; it
+   * becomes SENTRY_DSN in the runtime Secret. Unset: no error tracking.
+   */
+  sentryDsn: z.url({ protocol: /^https?$/, error: 'expected a Sentry DSN (https://<key>@<host>/<project>)' }).optional(),
   /** The user name that goes with an https token (GitHub accepts any; GitLab deploy tokens need theirs). */
   gitRepoUsername: z.string().regex(/^[\w.@-]+$/, 'expected a user name').default('git'),
   host: host(),
@@ -199,7 +204,7 @@ export type MonitoringConfig = z.infer<typeof monitoring>;
 // ---------------------------------------------------------------- parsing
 
 /** Keys read from the project namespace; objects are structured (YAML maps) config. */
-const STRING_KEYS = ['environment', 'deployMode', 'gitRepoUrl', 'gitRevision', 'gitRepoCredential', 'gitRepoUsername', 'host', 'grafanaHost', 'argocdHost', 'acmeEmail'] as const;
+const STRING_KEYS = ['environment', 'deployMode', 'gitRepoUrl', 'gitRevision', 'gitRepoCredential', 'gitRepoUsername', 'sentryDsn', 'host', 'grafanaHost', 'argocdHost', 'acmeEmail'] as const;
 const OBJECT_KEYS = ['monitoring', 'kind', 'network', 'eks', 'database', 'cache', 'broker'] as const;
 
 export type RawConfig = Record<string, unknown>;

@@ -62,6 +62,12 @@ export const RUNTIME_SECRET = `${APP}-runtime`;
  */
 export const RUNTIME_KEYS = ['DATABASE_URL', 'REDIS_URL', 'AMQP_URL', 'JWT_SECRET'] as const;
 export type RuntimeKey = (typeof RUNTIME_KEYS)[number];
+/**
+ * Keys of RUNTIME_SECRET Pulumi writes only when their stack config is set: SENTRY_DSN (secret
+ * stack config `sentryDsn`; the service sends errors to Sentry only when it is set).
+ */
+export const OPTIONAL_RUNTIME_KEYS = ['SENTRY_DSN'] as const;
+export type OptionalRuntimeKey = (typeof OPTIONAL_RUNTIME_KEYS)[number];
 /** The runtime keys that point at a backend (the rest is generated for the service itself). */
 export type BackendUrlKey = Exclude<RuntimeKey, 'JWT_SECRET'>;
 

@@ -1,6 +1,6 @@
 import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
-import { APP, IN_CLUSTER_BACKENDS, RDS_CA_BUNDLE, LABELS, NAMESPACE, NAMESPACE_LABELS, RUNTIME_SECRET, type BackendUrlKey, type DependencyKey, type RuntimeKey } from '../../platform/contract';
+import { APP, IN_CLUSTER_BACKENDS, LABELS, NAMESPACE, NAMESPACE_LABELS, RDS_CA_BUNDLE, RUNTIME_SECRET, type BackendUrlKey, type DependencyKey, type OptionalRuntimeKey, type RuntimeKey } from '../../platform/contract';
 import { amqpUrl, postgresUrl, redisUrl } from '../urls';
 import { generatedSecret } from './passwords';
 
@@ -21,6 +21,8 @@ export interface InClusterBackends {
 export interface RuntimeArgs {
   provider: k8s.Provider;
   backends: ManagedBackends | InClusterBackends;
+  /** SENTRY_DSN (secret stack config sentryDsn); absent: the key is not written. */
+  sentryDsn?: pulumi.Input<string>;
   dependsOn?: pulumi.Input<pulumi.Resource>[];
 }
 
@@ -79,8 +81,9 @@ export class Runtime extends pulumi.ComponentResource {
     // 48 alphanumerics ≈ 285 bits, well over the service's 32-byte minimum.
     const jwt = generatedSecret(`${name}-jwt-secret`, 48, this);
     // Typed by the contract: a key added to RUNTIME_KEYS does not compile until both branches set it.
-    const data: Record<RuntimeKey, pulumi.Output<string>> & Partial<Record<DependencyKey, pulumi.Output<string>>> =
+    const data: Record<RuntimeKey, pulumi.Output<string>> & Partial<Record<DependencyKey | OptionalRuntimeKey, pulumi.Output<string>>> =
       args.backends.kind === 'managed' ? { JWT_SECRET: jwt, ...managedUrls(args.backends) } : { JWT_SECRET: jwt, ...inClusterUrls(name, this) };
+    if (args.sentryDsn !== undefined) data.SENTRY_DSN = pulumi.output(args.sentryDsn);
 
     const secret = new k8s.core.v1.Secret(
       `${name}-secret`,
