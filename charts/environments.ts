@@ -49,8 +49,18 @@ export interface AppConfig {
   SENTRY_ENVIRONMENT: string;
 }
 
+/**
+ * Social sign-in (issue 19): the OAuth apps' client ids (public: they travel in every authorization
+ * URL). A provider without one is off. Its client secret comes from the runtime Secret (Pulumi).
+ */
+export interface OAuthClients {
+  googleClientId?: string;
+  githubClientId?: string;
+}
+
 export interface Environment {
   name: EnvName;
+  oauth?: OAuthClients;
   /**
    * A release reference (`<repository>:<tag>@sha256:<digest>`, a digest, or a tag release.yml pushes)
    * from one of IMAGE_REPOSITORIES, or, where backends are in-cluster, the `:local` build `make kind-load`
@@ -174,6 +184,8 @@ export const prod: Environment = {
   name: 'prod',
   image: 'ghcr.io/goticket-platform/goticket:sha-4c3c6cab705dedfa01e4bc7408ac097c63e4450a',
   host: 'tickets.goticket.example.com',
+  // The OAuth apps registered for https://<host> (README, "Social sign-in"); replace with yours.
+  oauth: { googleClientId: '000000000000-goticketprod.apps.googleusercontent.com', githubClientId: 'Ov23ligoticketprod00' },
   api: {
     minReplicas: 3,
     maxReplicas: 12,

@@ -54,6 +54,10 @@ export function configData(env: Environment): Record<string, string> {
     CORS_ORIGINS: `https://${env.host}`,
     // error tracking (on when the runtime Secret holds SENTRY_DSN): which build an error came from
     SENTRY_RELEASE: imageRelease(env.image),
+    // Social sign-in: the providers send browsers back to this environment's own host.
+    OAUTH_REDIRECT_BASE_URL: `https://${env.host}`,
+    ...(env.oauth?.googleClientId ? { OAUTH_GOOGLE_CLIENT_ID: env.oauth.googleClientId } : {}),
+    ...(env.oauth?.githubClientId ? { OAUTH_GITHUB_CLIENT_ID: env.oauth.githubClientId } : {}),
   };
 }
 

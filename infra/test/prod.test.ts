@@ -439,6 +439,9 @@ describe('runtime Secret (prod)', () => {
       REDIS_URL: `rediss://:${token}@${MOCK.redisPrimary}:6379`,
       AMQP_URL: `amqps://goticket:${mqPassword}@b-0mock.mq.eu-west-1.amazonaws.com:5671/goticket`,
       JWT_SECRET: MOCK.password('runtime-jwt-secret'),
+      // the team's own config secrets (harness: filledInProdConfig), never generated
+      OAUTH_GOOGLE_CLIENT_SECRET: 'GOCSPX-test-google-client-secret',
+      OAUTH_GITHUB_CLIENT_SECRET: 'test-github-client-secret-0123456789abcdef',
     });
     expect(JSON.stringify(plain(secret.inputs.stringData))).not.toContain(MOCK.password('goticket-mq-admin-password'));
     expect(secret.dependsOn).toContain('goticket-mq-app-user');
