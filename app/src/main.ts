@@ -10,7 +10,7 @@ import { shutdownTracing } from './observability/tracing';
 import express from 'express';
 import { localJwtSecret } from './adapters/local-jwt-secret';
 import { startEmbeddedPostgres } from './adapters/postgres/embedded';
-import { migrate } from './adapters/postgres/migrate';
+import { migrate, schemaHealthCheck } from './adapters/postgres/migrate';
 import { unavailableReason } from './adapters/postgres/errors';
 import { createPool, postgresHealthCheck } from './adapters/postgres/pool';
 import { ConfigError, loadConfig, type Config } from './config';
@@ -87,7 +87,8 @@ export async function main(role: ProcessRole, config: Config, logger: Logger): P
       if (role === 'migrate') return void (await shutdown('migrations done', 0));
     }
 
-    const health: HealthCheck[] = [postgresHealthCheck(pool)];
+    // api and worker wait for the migrate Job: not ready (not serving) until the schema is this build's.
+    const health: HealthCheck[] = [postgresHealthCheck(pool), schemaHealthCheck(pool)];
     let handler: express.Express;
     let grpcEdge: GrpcEdge | undefined;
 
