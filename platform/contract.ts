@@ -33,10 +33,9 @@ export const NAMESPACE_LABELS = {
 } as const;
 
 /** The roles the one image runs as (`node build/app/main.js <role>`): Deployments api and worker, Job migrate. */
-export const COMPONENTS = ['api', 'worker', 'migrate'] as const;
-export type Component = (typeof COMPONENTS)[number];
+type Component = 'api' | 'worker' | 'migrate';
 /** Components that serve HTTP (the api, and the worker's health and metrics). */
-export const HTTP_COMPONENTS = ['api', 'worker'] as const;
+export const HTTP_COMPONENTS = ['api', 'worker'] as const satisfies readonly Component[];
 
 /** The port api and worker listen on (PORT), named `http` on their containers and Services. */
 export const APP_PORT = 8080;

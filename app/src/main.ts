@@ -22,9 +22,8 @@ import { createLogger, type Logger } from './observability/logger';
 import { redactText } from './observability/redact';
 import { observePool, registry } from './observability/metrics';
 import type { Closeable, HealthCheck } from './ports';
-import { composeApi } from './compose';
+import { composeApi, startWorkers } from './compose';
 import type { GrpcEdge } from './grpc/server';
-import { startWorkers } from './workers';
 
 export const ROLES = ['api', 'worker', 'migrate', 'all'] as const;
 export type ProcessRole = (typeof ROLES)[number];

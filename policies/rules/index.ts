@@ -17,7 +17,3 @@ export const awsRules: AwsRule[] = [...rdsRules, ...elasticacheRules, ...mqRules
 export const manifestRules: ManifestRule[] = [...containerRules, ...podSecurityRules, ...objectRules, ...gatewayRules];
 export const manifestSetRules: ManifestSetRule[] = crossObjectRules;
 export const allRules: Rule[] = [...awsRules, ...manifestRules, ...manifestSetRules];
-
-export function ruleByName(name: string): Rule | undefined {
-  return allRules.find((r) => r.name === name);
-}
