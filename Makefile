@@ -28,7 +28,9 @@ build: install ## Compile the service to build/app
 	$(NPX) tsc -p tsconfig.build.json
 	@node scripts/copy-assets.js
 
-run: build ## Build, migrate and start the service on :8080 (embedded PostgreSQL, memory stand-ins unless *_URL set)
+run: install ## Build, migrate and start the service on :8080 (embedded PostgreSQL, memory stand-ins unless *_URL set)
+	@$(NPX) tsx scripts/instance-check.ts
+	@$(MAKE) --no-print-directory build
 	node build/app/main.js all
 
 dev: install ## Start the service in watch mode (restarts on change)

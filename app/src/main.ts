@@ -9,7 +9,8 @@
 import { shutdownTracing } from './observability/tracing';
 import { createServer } from 'node:net';
 import express from 'express';
-import { ServiceUnavailableError } from './domain/errors';
+import { ServiceUnavailableError, StartupError } from './domain/errors';
+import { lockDataDir } from './adapters/local-instance';
 import { localJwtSecret } from './adapters/local-jwt-secret';
 import { startEmbeddedPostgres } from './adapters/postgres/embedded';
 import { migrate } from './adapters/postgres/migrate';
@@ -58,6 +59,8 @@ export async function main(role: ProcessRole, config: Config, logger: Logger): P
   };
   process.once('SIGTERM', () => void shutdown('SIGTERM', 0));
   process.once('SIGINT', () => void shutdown('SIGINT', 0));
+  // a closed terminal: stop the same way (the embedded PostgreSQL with it)
+  process.once('SIGHUP', () => void shutdown('SIGHUP', 0));
 
   let databaseUrl = config.database.url;
   try {
@@ -65,6 +68,9 @@ export async function main(role: ProcessRole, config: Config, logger: Logger): P
     if (role !== 'migrate') await ensurePortFree(config.http.host, config.http.port);
     const backends: Record<string, string> = {};
     if (!databaseUrl) {
+      // one instance per data folder: a second make run says who holds it (released after the cluster stopped)
+      const lock = lockDataDir(config.dataDir);
+      closers.push({ name: 'data-dir-lock', close: async () => lock.release() });
       const embedded = await startEmbeddedPostgres(config.dataDir, config.database.embeddedPort, (message) => logger.warn(message));
       closers.push({ name: 'embedded-postgres', close: () => embedded.stop() });
       databaseUrl = embedded.url;
@@ -136,17 +142,6 @@ export async function main(role: ProcessRole, config: Config, logger: Logger): P
       tracker?.captureError(error, { source: 'process', component: `${role} startup` });
     }
     await shutdown('startup failed', 1);
-  }
-}
-
-/** A startup failure that is not a bug: one line saying what is wrong and what to do (no stack). */
-export class StartupError extends Error {
-  constructor(
-    message: string,
-    readonly reason: string,
-  ) {
-    super(message);
-    this.name = 'StartupError';
   }
 }
 
