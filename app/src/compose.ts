@@ -17,7 +17,10 @@ import { createCacheBackends } from './adapters/redis';
 import type { Config } from './config';
 import { createApp } from './http/app';
 import { clientIpOf } from './http/client-ip';
+import { corsPolicy } from './http/cors';
 import { rateLimits } from './http/rate-limit';
+import { graphqlRouter } from './graphql/handler';
+import { createGrpcServer } from './grpc/server';
 import type { FailureReporter } from './observability/failures';
 import type { Logger } from './observability/logger';
 import type { Clock, HealthCheck } from './ports';
@@ -105,7 +108,24 @@ export function composeApi(options: ApiOptions) {
     }),
     audit: new AuditService({ reader: new PostgresAuditReader(pool) }),
   };
-  const limits = rateLimits({ limiters: backends.limiters, policies: config.rateLimits, clientIp: clientIpOf(config.http.trustProxy), audit });
+  const clientIp = clientIpOf(config.http.trustProxy);
+  const limits = rateLimits({ limiters: backends.limiters, policies: config.rateLimits, clientIp, audit });
+  const graphql = graphqlRouter({
+    services,
+    logger,
+    http: { bodyLimit: config.http.bodyLimit, requestTimeoutMs: config.http.requestTimeoutMs, corsPolicy: corsPolicy(config.http.corsOrigins ?? []) },
+    limits,
+    clientIp,
+    production: config.production,
+  });
+  const grpc = createGrpcServer({
+    services,
+    logger,
+    limits,
+    health: options.health,
+    isShuttingDown: options.isShuttingDown,
+    maxReceiveBytes: config.grpc.maxReceiveBytes,
+  });
   const app = createApp({
     logger: options.logger,
     ...services,
@@ -113,10 +133,11 @@ export function composeApi(options: ApiOptions) {
     metrics: options.metrics,
     http: config.http,
     rateLimits: limits,
+    edges: [graphql],
     isShuttingDown: options.isShuttingDown,
     failures: options.failures,
   });
-  return { app, services, rateLimits: limits, accessTokens, userStore: users, bookingStore, cache: backends.cache, warmup, close: async () => {
+  return { app, grpc, services, rateLimits: limits, accessTokens, userStore: users, bookingStore, cache: backends.cache, warmup, close: async () => {
       await versionChanges.close();
       await backends.close();
     },

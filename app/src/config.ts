@@ -75,6 +75,8 @@ const DEFAULT_POOL_MIN = 5;
 const ENV = z.object({
   NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
   PORT: integer(8080, 0, 65535),
+  /** The gRPC edge's port (api role). */
+  GRPC_PORT: integer(9090, 0, 65535),
   HOST: z.string().default('0.0.0.0'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   DATABASE_URL: optional(url(['postgres:', 'postgresql:'])),
@@ -115,7 +117,7 @@ const ENV = z.object({
     .default('false')
     .refine((v) => /^(false|true|\d+|[\d.:/a-f, ]+|loopback|linklocal|uniquelocal)$/i.test(v.trim()), 'must be false, a hop count, or a list of trusted addresses/CIDRs'),
   CORS_ORIGINS: csv,
-  /** The read fast path writes the access-log line of every Nth request it answers (1: all). */
+  /** The hot-request stage writes the access-log line of every Nth cached read it answers (1: all). */
   ACCESS_LOG_CACHED_READ_EVERY: integer(100, 1, 1_000_000),
   // ---- messaging (outbox relay, notifier, hold-expiry sweeper)
   AMQP_PREFIX: z
@@ -190,6 +192,7 @@ function toConfig(env: z.infer<typeof ENV>) {
       // Clients and the edge may keep an event read as long as the API may serve a copy that old.
       eventReadMaxAgeSeconds: Math.floor(env.CACHE_TTL / 1000),
     },
+    grpc: { port: env.GRPC_PORT, maxReceiveBytes: sizeInBytes(env.BODY_LIMIT) },
     logLevel: env.LOG_LEVEL,
     database: {
       url: env.DATABASE_URL,
@@ -254,6 +257,12 @@ function toConfig(env: z.infer<typeof ENV>) {
       anonymous: { points: env.RATE_LIMIT_ANON, windowMs: env.RATE_LIMIT_ANON_WINDOW },
     },
   };
+}
+
+/** `100kb` → 102400 (the units BODY_LIMIT accepts: b, kb, mb). */
+function sizeInBytes(size: string): number {
+  const [, amount, unit] = /^(\d+)(b|kb|mb)$/i.exec(size)!;
+  return Number(amount) * { b: 1, kb: 1024, mb: 1024 * 1024 }[unit!.toLowerCase() as 'b' | 'kb' | 'mb'];
 }
 
 function parseTrustProxy(value: string): boolean | number | string[] {

@@ -26,6 +26,7 @@ import { redactText } from './observability/redact';
 import { observePool, registry } from './observability/metrics';
 import type { Closeable, HealthCheck } from './ports';
 import { composeApi } from './compose';
+import type { GrpcEdge } from './grpc/server';
 import { startWorkers } from './workers';
 
 export const ROLES = ['api', 'worker', 'migrate', 'all'] as const;
@@ -99,6 +100,7 @@ export async function main(role: ProcessRole, config: Config, logger: Logger): P
 
     const health: HealthCheck[] = [postgresHealthCheck(pool)];
     let handler: express.Express;
+    let grpcEdge: GrpcEdge | undefined;
 
     if (role === 'api' || role === 'all') {
       const api = composeApi({
@@ -119,6 +121,7 @@ export async function main(role: ProcessRole, config: Config, logger: Logger): P
         } else logger.info({ email: config.auth.admin.email, outcome }, 'admin bootstrap');
       }
       handler = api.app;
+      grpcEdge = api.grpc;
     } else {
       handler = express().disable('x-powered-by').use(healthRouter(health, () => shuttingDown, registry));
     }
@@ -132,6 +135,12 @@ export async function main(role: ProcessRole, config: Config, logger: Logger): P
 
     const { server, url } = await listen(handler, config.http.host, config.http.port);
     closers.push({ name: 'http', close: () => closeServer(server) });
+    if (grpcEdge) {
+      const port = await grpcEdge.listen(config.http.host, config.grpc.port);
+      // Closed before HTTP (closers run in reverse): NOT_SERVING at once, in-flight RPCs finish.
+      closers.push({ name: 'grpc', close: () => grpcEdge.close(Math.floor(config.shutdownTimeoutMs * 0.75)) });
+      backends.grpc = `port ${port}`;
+    }
     backends.cache = config.redisUrl ? `redis (${redactText(config.redisUrl)})` : 'memory (in-process; set REDIS_URL for Redis)';
     logger.info({ role, url, backends }, `GoTicket ${role} listening on ${url}`);
   } catch (error) {

@@ -84,6 +84,8 @@ export interface EventStore {
   create(input: NewEvent & { organizerId: string }): Promise<Event>;
   get(id: string): Promise<Event | null>;
   list(query: EventQuery): Promise<Page<Event>>;
+  /** The live events among `ids` (any order; unknown and deleted ones left out): one query for a list's related rows. */
+  getMany(ids: readonly string[]): Promise<Event[]>;
   /**
    * Applies the patch atomically against the current row (capacity keeps the seats taken:
    * CapacityBelowTakenError), writes `event.updated`; null when the event does not exist.

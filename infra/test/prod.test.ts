@@ -28,6 +28,7 @@ import {
 import { validateInChild } from '../../charts/test/helpers';
 import { prod as prodManifests } from '../../charts/environments';
 import { API_RPS_METRIC } from '../../charts/goticket';
+import { releaseScheme } from '../../scripts/lib/image-chain';
 import { API as API_ROUTES, REQUESTS } from '../../charts/observability/rules';
 import { PROD_NETWORK } from '../../platform/contract';
 import { serviceStartupTests } from './service-startup';
@@ -364,6 +365,11 @@ describe('registry (ECR)', () => {
       imageTagMutability: 'IMMUTABLE',
       imageScanningConfiguration: { scanOnPush: true },
     });
+  });
+
+  it('is the repository release.yml pushes to (the image chain, scripts/lib/image-chain.ts)', () => {
+    const release = releaseScheme(fs.readFileSync(path.join(__dirname, '..', '..', '.github', 'workflows', 'release.yml'), 'utf8'));
+    expect(one(run, 'aws:ecr/repository:Repository').inputs.name).toBe(release.ecrRepository);
   });
 });
 

@@ -20,7 +20,8 @@ export type ErrorKind =
   | 'hold-expired'
   | 'idempotency-key-reused'
   | 'rate-limited'
-  | 'unavailable';
+  | 'unavailable'
+  | 'deadline-exceeded';
 
 export interface FieldError {
   path: string;
@@ -166,6 +167,14 @@ export class ServiceUnavailableError extends DomainError {
   ) {
     super(`the service cannot reach its ${dependency} right now; retry in a few seconds`);
     if (options && 'cause' in options) this.cause = options.cause;
+  }
+}
+
+/** The caller's deadline passed (or the caller went away) before the work was done; it was stopped. */
+export class DeadlineExceededError extends DomainError {
+  readonly code = 'deadline-exceeded';
+  constructor() {
+    super('the deadline passed before the work was done; it was cancelled');
   }
 }
 

@@ -1,4 +1,4 @@
-import express, { type Express, type NextFunction, type Request, type Response } from 'express';
+import express, { type Express, type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import type { Registry } from 'prom-client';
 import { FailureReporter } from '../observability/failures';
 import type { Logger } from '../observability/logger';
@@ -52,6 +52,8 @@ export interface AppDeps {
   };
   /** Absent: no rate limits (tests of other concerns). */
   rateLimits?: RateLimitMiddleware;
+  /** More edges on this port (the GraphQL router), mounted after the REST API, before the probes. */
+  edges?: RequestHandler[];
   /** True once shutdown began: readiness answers 503 so the load balancer drains us. */
   isShuttingDown: () => boolean;
   /** The process's failure reporter (one incident per outage, whichever part of the process meets it); default: one of its own. */
@@ -140,6 +142,7 @@ export function createApp(deps: AppDeps): Express {
     });
   }
   app.use(API_BASE, api);
+  for (const edge of deps.edges ?? []) app.use(edge);
   // After the API: API requests never walk these routers.
   app.use(healthRouter(deps.health, deps.isShuttingDown, deps.metrics));
   app.use(apiDocs(() => apiRoutes(deps), API_BASE));
