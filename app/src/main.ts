@@ -87,7 +87,11 @@ export async function main(role: ProcessRole, config: Config, logger: Logger): P
       connectTimeoutMs: config.database.connectTimeoutMs,
       applicationName: `goticket-${role}`,
       // a reset or a dead connection: one line per incident, however many connections it takes
-      onConnectionError: (error) => processFailures.incidents.record('database connections lost', { reason: unavailableReason(error) ?? error.message }),
+      // (not while stopping: pg-pool's end() resolves before its clients' sockets are closed, so the
+      // embedded cluster's stop right after it may still cut one: expected, not an incident)
+      onConnectionError: (error) => {
+        if (!shuttingDown) processFailures.incidents.record('database connections lost', { reason: unavailableReason(error) ?? error.message });
+      },
     });
     closers.push({ name: 'postgres-pool', close: () => pool.end() });
     observePool(pool);
