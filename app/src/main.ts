@@ -13,7 +13,7 @@ import { ServiceUnavailableError, StartupError } from './domain/errors';
 import { lockDataDir } from './adapters/local-instance';
 import { localJwtSecret } from './adapters/local-jwt-secret';
 import { startEmbeddedPostgres } from './adapters/postgres/embedded';
-import { migrate } from './adapters/postgres/migrate';
+import { migrate, schemaHealthCheck } from './adapters/postgres/migrate';
 import { unavailableReason } from './adapters/postgres/errors';
 import { createPool, postgresHealthCheck } from './adapters/postgres/pool';
 import { ConfigError, loadConfig, type Config } from './config';
@@ -25,9 +25,8 @@ import { createLogger, type Logger } from './observability/logger';
 import { redactText } from './observability/redact';
 import { observePool, registry } from './observability/metrics';
 import type { Closeable, HealthCheck } from './ports';
-import { composeApi } from './compose';
+import { composeApi, startWorkers } from './compose';
 import type { GrpcEdge } from './grpc/server';
-import { startWorkers } from './workers';
 
 export const ROLES = ['api', 'worker', 'migrate', 'all'] as const;
 export type ProcessRole = (typeof ROLES)[number];
@@ -102,7 +101,8 @@ export async function main(role: ProcessRole, config: Config, logger: Logger): P
       if (role === 'migrate') return void (await shutdown('migrations done', 0));
     }
 
-    const health: HealthCheck[] = [postgresHealthCheck(pool)];
+    // api and worker wait for the migrate Job: not ready (not serving) until the schema is this build's.
+    const health: HealthCheck[] = [postgresHealthCheck(pool), schemaHealthCheck(pool)];
     let handler: express.Express;
     let grpcEdge: GrpcEdge | undefined;
 
