@@ -52,13 +52,20 @@ export function configData(env: Environment): Record<string, string> {
     ...rest,
     SHUTDOWN_TIMEOUT: `${SHUTDOWN_TIMEOUT_SECONDS}s`,
     CORS_ORIGINS: `https://${env.host}`,
-    // error tracking (on when the runtime Secret holds SENTRY_DSN): which build an error came from
-    SENTRY_RELEASE: imageRelease(env.image),
     // Social sign-in: the providers send browsers back to this environment's own host.
     OAUTH_REDIRECT_BASE_URL: `https://${env.host}`,
     ...(env.oauth?.googleClientId ? { OAUTH_GOOGLE_CLIENT_ID: env.oauth.googleClientId } : {}),
     ...(env.oauth?.githubClientId ? { OAUTH_GITHUB_CLIENT_ID: env.oauth.githubClientId } : {}),
   };
+}
+
+/**
+ * Error tracking's release (on when the runtime Secret holds SENTRY_DSN): which build an error came
+ * from. It sits on the container beside the image, not in the ConfigMap, so a promotion changes the
+ * image's lines only (the ConfigMap and its checksum stay, and the chart snapshot's image marker covers it).
+ */
+export function releaseEnv(env: Environment): k8s.EnvVar {
+  return { name: 'SENTRY_RELEASE', value: imageRelease(env.image) };
 }
 
 /** The release an image reference names: its tag (`repo:tag`, `repo:tag@sha256:…`), else its digest. */
@@ -156,7 +163,7 @@ export class GoTicketChart extends Chart {
                   args: [ENTRY, role],
                   ports: [{ name: APP_PORT_NAME, containerPort: APP_PORT, protocol: 'TCP' }],
                   // V8 sizes its heap from the node's memory otherwise, not from this container's limit.
-                  env: [{ name: 'NODE_OPTIONS', value: nodeHeapOptions(workload.memoryLimit) }],
+                  env: [{ name: 'NODE_OPTIONS', value: nodeHeapOptions(workload.memoryLimit) }, releaseEnv(env)],
                   envFrom,
                   resources: resources(workload),
                   volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }],
@@ -254,7 +261,11 @@ export class GoTicketChart extends Chart {
                 image: env.image,
                 imagePullPolicy: imagePullPolicyOf(env.image),
                 args: [ENTRY, 'migrate'],
-                env: [...Object.entries(config).map(([key, value]) => ({ name: key, value })), { name: 'NODE_OPTIONS', value: nodeHeapOptions(env.migrate.resources.memoryLimit) }],
+                env: [
+                  ...Object.entries(config).map(([key, value]) => ({ name: key, value })),
+                  { name: 'NODE_OPTIONS', value: nodeHeapOptions(env.migrate.resources.memoryLimit) },
+                  releaseEnv(env),
+                ],
                 envFrom: [{ secretRef: { name: RUNTIME_SECRET } }],
                 resources: resources(env.migrate.resources),
                 volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }],

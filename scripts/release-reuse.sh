@@ -10,6 +10,7 @@
 # Environment: IMAGES (one repository per line), TAGS (one full reference per line, the
 # docker/metadata-action output), COMMIT_TAG, GITHUB_OUTPUT.
 set -euo pipefail
+: "${IMAGES:?}" "${TAGS:?}" "${COMMIT_TAG:?}" "${GITHUB_OUTPUT:?}"
 
 # The index digest of <repository>:<tag>, or a non-zero exit when the registry has no such tag.
 digest_of() {
@@ -36,7 +37,7 @@ if [ -z "$digest" ]; then
 fi
 
 while read -r repo; do
-  [ -n "$repo" ] && [ "$repo" != "$source_repo" ] || continue
+  if [ -z "$repo" ] || [ "$repo" = "$source_repo" ]; then continue; fi
   if have=$(digest_of "$repo:$COMMIT_TAG"); then
     if [ "$have" != "$digest" ]; then
       echo "::error::$repo:$COMMIT_TAG is $have but $source_repo:$COMMIT_TAG is $digest: one commit, two images"

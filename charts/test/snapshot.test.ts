@@ -1,14 +1,16 @@
 /**
  * Snapshots: a reviewable record of every object per environment (`npx jest charts -u` after an intended change).
- * The service image is recorded as a marker, not its value: a promotion (scripts/promote.ts) changes only
+ * The service image (and the release named after it) is recorded as a marker, not its value: a promotion (scripts/promote.ts) changes only
  * charts/environments.ts and dist/, and the snapshot stays true without being rewritten. The image and
  * its pull policy are asserted against environments.ts here instead.
  */
 import { ENVIRONMENTS, type Environment, imagePullPolicyOf } from '../environments';
+import { releaseEnv } from '../goticket';
 import { contextFor, synthObjects } from '../main';
 
 const IMAGE_MARKER = '<image of charts/environments.ts>';
 const POLICY_MARKER = '<imagePullPolicyOf(image)>';
+const RELEASE_MARKER = '<release of that image>';
 
 type Obj = Record<string, unknown>;
 const isObj = (value: unknown): value is Obj => typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -28,6 +30,8 @@ function imageIndependent(objects: Obj[], env: Environment): { objects: Obj[]; s
   for (const container of serviceContainers) {
     container.image = IMAGE_MARKER;
     if (container.imagePullPolicy === imagePullPolicyOf(env.image)) container.imagePullPolicy = POLICY_MARKER;
+    for (const variable of Array.isArray(container.env) ? (container.env as Obj[]) : [])
+      if (variable.name === 'SENTRY_RELEASE' && variable.value === releaseEnv(env).value) variable.value = RELEASE_MARKER;
   }
   return { objects: copy, serviceContainers };
 }
@@ -44,5 +48,9 @@ describe.each(ENVIRONMENTS.map((env) => [env.name, env] as const))('%s', (_name,
     expect(serviceContainers.length).toBeGreaterThanOrEqual(3);
     expect(serviceContainers.map((container) => container.imagePullPolicy)).toEqual(serviceContainers.map(() => POLICY_MARKER));
     expect(JSON.stringify(objects)).not.toContain(env.image);
+    // the release named after the image travels with it: each service container carries it
+    expect(serviceContainers.map((container) => (container.env as Obj[]).find((variable) => variable.name === 'SENTRY_RELEASE')?.value)).toEqual(
+      serviceContainers.map(() => RELEASE_MARKER),
+    );
   });
 });
