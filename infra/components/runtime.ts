@@ -1,6 +1,6 @@
 import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
-import { APP, IN_CLUSTER_BACKENDS, LABELS, NAMESPACE, NAMESPACE_LABELS, RUNTIME_SECRET, type BackendUrlKey, type DependencyKey, type OptionalRuntimeKey, type RuntimeKey } from '../../platform/contract';
+import { APP, IN_CLUSTER_BACKENDS, LABELS, NAMESPACE, NAMESPACE_LABELS, RDS_CA_BUNDLE, RUNTIME_SECRET, type BackendUrlKey, type DependencyKey, type OAuthSecretKey, type OptionalRuntimeKey, type RuntimeKey } from '../../platform/contract';
 import { amqpUrl, postgresUrl, redisUrl } from '../urls';
 import { generatedSecret } from './passwords';
 
@@ -9,7 +9,8 @@ export interface ManagedBackends {
   kind: 'managed';
   database: { host: pulumi.Input<string>; port: number; user: string; password: pulumi.Input<string>; name: string };
   cache: { host: pulumi.Input<string>; port: number; authToken: pulumi.Input<string> };
-  broker: { host: pulumi.Input<string>; port: number; user: string; password: pulumi.Input<string> };
+  /** The service's own broker user (never the admin), on its vhost; `ready` made it (the Secret waits for it). */
+  broker: { host: pulumi.Input<string>; port: number; user: string; password: pulumi.Input<string>; vhost: string; ready: pulumi.Resource };
 }
 
 /** dev: the in-cluster Postgres/Redis/RabbitMQ synthesized by cdk8s read their passwords from this Secret. */
@@ -20,6 +21,8 @@ export interface InClusterBackends {
 export interface RuntimeArgs {
   provider: k8s.Provider;
   backends: ManagedBackends | InClusterBackends;
+  /** Social sign-in client secrets from Pulumi config secrets; an absent one is written empty (provider off). */
+  oauth?: { googleClientSecret?: pulumi.Input<string>; githubClientSecret?: pulumi.Input<string> };
   /** SENTRY_DSN (secret stack config sentryDsn); absent: the key is not written. */
   sentryDsn?: pulumi.Input<string>;
   dependsOn?: pulumi.Input<pulumi.Resource>[];
@@ -32,11 +35,11 @@ function managedUrls({ database: db, cache, broker }: ManagedBackends): BackendU
   return {
     DATABASE_URL: pulumi
       .all([db.host, db.password])
-      .apply(([host, password]) => postgresUrl({ user: db.user, password, host, port: db.port, database: db.name, tls: true })),
+      .apply(([host, password]) => postgresUrl({ user: db.user, password, host, port: db.port, database: db.name, tls: { rootCertFile: RDS_CA_BUNDLE.imagePath } })),
     REDIS_URL: pulumi.all([cache.host, cache.authToken]).apply(([host, password]) => redisUrl({ password, host, port: cache.port, tls: true })),
     AMQP_URL: pulumi
       .all([broker.host, broker.password])
-      .apply(([host, password]) => amqpUrl({ user: broker.user, password, host, port: broker.port, tls: true })),
+      .apply(([host, password]) => amqpUrl({ user: broker.user, password, host, port: broker.port, vhost: broker.vhost, tls: true })),
   };
 }
 
@@ -58,8 +61,9 @@ function inClusterUrls(name: string, parent: pulumi.Resource): BackendUrls & Rec
 
 /**
  * The application namespace (Pod Security "restricted") and the `goticket-runtime` Secret:
- * DATABASE_URL, REDIS_URL, AMQP_URL and JWT_SECRET (plus the dev dependencies' passwords).
- * Every value is a Pulumi secret built from generated credentials.
+ * DATABASE_URL, REDIS_URL, AMQP_URL and JWT_SECRET (plus the dev dependencies' passwords), and the
+ * social sign-in client secrets. Every value is a Pulumi secret: generated credentials, or the
+ * team's own config secrets (`pulumi config set --secret goticket:oauthGoogleClientSecret …`).
  */
 export class Runtime extends pulumi.ComponentResource {
   readonly namespace: pulumi.Output<string>;
@@ -80,8 +84,12 @@ export class Runtime extends pulumi.ComponentResource {
     // 48 alphanumerics ≈ 285 bits, well over the service's 32-byte minimum.
     const jwt = generatedSecret(`${name}-jwt-secret`, 48, this);
     // Typed by the contract: a key added to RUNTIME_KEYS does not compile until both branches set it.
+    const oauth: Record<OAuthSecretKey, pulumi.Output<string>> = {
+      OAUTH_GOOGLE_CLIENT_SECRET: pulumi.output(args.oauth?.googleClientSecret ?? ''),
+      OAUTH_GITHUB_CLIENT_SECRET: pulumi.output(args.oauth?.githubClientSecret ?? ''),
+    };
     const data: Record<RuntimeKey, pulumi.Output<string>> & Partial<Record<DependencyKey | OptionalRuntimeKey, pulumi.Output<string>>> =
-      args.backends.kind === 'managed' ? { JWT_SECRET: jwt, ...managedUrls(args.backends) } : { JWT_SECRET: jwt, ...inClusterUrls(name, this) };
+      args.backends.kind === 'managed' ? { JWT_SECRET: jwt, ...oauth, ...managedUrls(args.backends) } : { JWT_SECRET: jwt, ...oauth, ...inClusterUrls(name, this) };
     if (args.sentryDsn !== undefined) data.SENTRY_DSN = pulumi.output(args.sentryDsn);
 
     const secret = new k8s.core.v1.Secret(
@@ -91,7 +99,8 @@ export class Runtime extends pulumi.ComponentResource {
         type: 'Opaque',
         stringData: Object.fromEntries(Object.entries(data).map(([key, v]) => [key, pulumi.secret(v)])),
       },
-      k,
+      // prod: the broker user must exist before the pods get its credentials.
+      args.backends.kind === 'managed' ? { ...k, dependsOn: [args.backends.broker.ready] } : k,
     );
 
     this.namespace = ns.metadata.name;

@@ -9,6 +9,7 @@ import { manifestRules, manifestSetRules } from '../rules';
 import { imageTag } from '../rules/kubernetes/containers';
 import { selects } from '../rules/kubernetes/cross-object';
 import { compliantSet } from './fixtures/compliant';
+import { IDENTITY_PROVIDER_EGRESS } from '../../platform/contract';
 
 // Fixtures are mutated freely below; a loose type keeps the cases short.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -40,6 +41,27 @@ interface Case {
   subject?: string;
   message: string;
   env?: Env;
+}
+
+/** The identity-provider egress (public addresses, 443) as the charts write it, onto the api-ingress policy. */
+function withIdentityProviderEgress(set: Manifest[]): Loose {
+  const policy = find(set, 'NetworkPolicy', 'api-ingress');
+  policy.metadata.annotations = { [IDENTITY_PROVIDER_EGRESS.reasonAnnotation]: IDENTITY_PROVIDER_EGRESS.reason };
+  const rule: Loose = { to: [{ ipBlock: { cidr: '0.0.0.0/0', except: [...IDENTITY_PROVIDER_EGRESS.exceptV4] } }], ports: [{ protocol: 'TCP', port: 443 }] };
+  policy.spec.egress.push(rule);
+  return rule;
+}
+
+function publicEgressCases(): Case[] {
+  const rule = 'k8s-network-policy-allow-list';
+  const subject = 'NetworkPolicy/goticket/api-ingress';
+  const n = 2; // pushed after the fixture's one egress rule
+  return [
+    { title: 'public egress without the stated reason', breaks: (s) => { withIdentityProviderEgress(s); delete find(s, 'NetworkPolicy', 'api-ingress').metadata.annotations; }, rule, subject, message: `egress rule ${n} allows the whole internet (ipBlock 0.0.0.0/0)` },
+    { title: 'public egress on port 80 too', breaks: (s) => withIdentityProviderEgress(s).ports.push({ protocol: 'TCP', port: 80 }), rule, subject, message: `egress rule ${n} allows the whole internet (ipBlock 0.0.0.0/0)` },
+    { title: 'public egress without a port', breaks: (s) => delete withIdentityProviderEgress(s).ports, rule, subject, message: `egress rule ${n} allows the whole internet (ipBlock 0.0.0.0/0)` },
+    { title: 'public egress reaching instance metadata', breaks: (s) => (withIdentityProviderEgress(s).to[0].ipBlock.except = IDENTITY_PROVIDER_EGRESS.exceptV4.filter((c) => c !== '169.254.0.0/16')), rule, subject, message: `egress rule ${n} allows the whole internet (ipBlock 0.0.0.0/0)` },
+  ];
 }
 
 const cases: Case[] = [
@@ -96,8 +118,19 @@ const cases: Case[] = [
     breaks: (s) => (find(s, 'Service', 'api').spec.type = type),
     rule: 'k8s-service-type-restricted',
     subject: 'Service/goticket/api',
-    message: `Service of type ${type} outside ingress-nginx`,
+    message: `Service of type ${type} outside envoy-gateway-system`,
   })),
+  // k8s-route-shared-gateway
+  { title: 'HTTPRoute on a Gateway of its own', breaks: (s) => (find(s, 'HTTPRoute', 'api').spec.parentRefs[0].name = 'my-gateway'), rule: 'k8s-route-shared-gateway', subject: 'HTTPRoute/goticket/api', message: 'HTTPRoute attaches to Gateway envoy-gateway-system/my-gateway, not the shared Gateway envoy-gateway-system/goticket-edge' },
+  { title: 'HTTPRoute naming the shared Gateway’s name in its own namespace (namespace defaults to the route’s)', breaks: (s) => delete find(s, 'HTTPRoute', 'api').spec.parentRefs[0].namespace, rule: 'k8s-route-shared-gateway', subject: 'HTTPRoute/goticket/api', message: 'HTTPRoute attaches to Gateway goticket/goticket-edge, not the shared Gateway envoy-gateway-system/goticket-edge' },
+  { title: 'HTTPRoute with no parentRefs', breaks: (s) => (find(s, 'HTTPRoute', 'api').spec.parentRefs = []), rule: 'k8s-route-shared-gateway', subject: 'HTTPRoute/goticket/api', message: 'HTTPRoute has no parentRefs (it attaches to no Gateway; name envoy-gateway-system/goticket-edge)' },
+  { title: 'GRPCRoute on another Gateway', breaks: (s) => s.push({ apiVersion: 'gateway.networking.k8s.io/v1', kind: 'GRPCRoute', metadata: { name: 'grpc', namespace: 'goticket' }, spec: { parentRefs: [{ name: 'grpc-gw', namespace: 'goticket', sectionName: 'https-api' }] } }), rule: 'k8s-route-shared-gateway', subject: 'GRPCRoute/goticket/grpc', message: 'GRPCRoute attaches to Gateway goticket/grpc-gw, not the shared Gateway envoy-gateway-system/goticket-edge' },
+  // k8s-route-tls-only
+  { title: 'HTTPRoute without sectionName (every listener, port 80 included)', breaks: (s) => delete find(s, 'HTTPRoute', 'api').spec.parentRefs[0].sectionName, rule: 'k8s-route-tls-only', subject: 'HTTPRoute/goticket/api', message: 'HTTPRoute names no sectionName: it attaches to every listener of envoy-gateway-system/goticket-edge, plain HTTP included' },
+  { title: 'HTTPRoute serving a backend on the plain-HTTP listener', breaks: (s) => (find(s, 'HTTPRoute', 'api').spec.parentRefs[0].sectionName = 'http'), rule: 'k8s-route-tls-only', subject: 'HTTPRoute/goticket/api', message: 'HTTPRoute attaches to listener http, which is not an HTTPS listener (https-api, https-grafana, https-argocd)' },
+  { title: 'redirect route that redirects to http', breaks: (s) => (find(s, 'HTTPRoute', 'https-redirect').spec.rules[0].filters[0].requestRedirect.scheme = 'http'), rule: 'k8s-route-tls-only', subject: 'HTTPRoute/envoy-gateway-system/https-redirect', message: 'HTTPRoute attaches to listener http, which is not an HTTPS listener (https-api, https-grafana, https-argocd)' },
+  { title: 'Gateway HTTPS listener without a certificate', breaks: (s) => delete find(s, 'Gateway', 'goticket-edge').spec.listeners[1].tls, rule: 'k8s-route-tls-only', subject: 'Gateway/envoy-gateway-system/goticket-edge', message: 'listener https-api (HTTPS) does not terminate TLS with a certificate (tls.mode Terminate, certificateRefs)' },
+  { title: 'Gateway HTTP listener open to every namespace', breaks: (s) => (find(s, 'Gateway', 'goticket-edge').spec.listeners[0].allowedRoutes.namespaces.from = 'All'), rule: 'k8s-route-tls-only', subject: 'Gateway/envoy-gateway-system/goticket-edge', message: "listener http (plain HTTP) takes routes from All namespaces (only the Gateway's own redirect may use it: allowedRoutes.namespaces.from Same)" },
   // k8s-namespace-pod-security
   { title: 'namespace without PSS label', breaks: (s) => (find(s, 'Namespace', 'goticket').metadata.labels = {}), rule: 'k8s-namespace-pod-security', subject: 'Namespace/-/goticket', message: 'Namespace has no pod-security.kubernetes.io/enforce label' },
   { title: 'namespace with an invalid PSS level', breaks: (s) => (find(s, 'Namespace', 'goticket').metadata.labels['pod-security.kubernetes.io/enforce'] = 'strict'), rule: 'k8s-namespace-pod-security', subject: 'Namespace/-/goticket', message: 'Namespace label pod-security.kubernetes.io/enforce: strict is not a Pod Security Standards level' },
@@ -105,6 +138,7 @@ const cases: Case[] = [
   // k8s-network-policy-allow-list
   { title: 'egress rule without `to`', breaks: (s) => delete find(s, 'NetworkPolicy', 'allow-dns').spec.egress[0].to, rule: 'k8s-network-policy-allow-list', subject: 'NetworkPolicy/goticket/allow-dns', message: 'egress rule 1 allows every destination (no `to`)' },
   { title: 'egress to the internet', breaks: (s) => find(s, 'NetworkPolicy', 'api-ingress').spec.egress[0].to.push({ ipBlock: { cidr: '0.0.0.0/0', except: ['10.0.0.0/8'] } }), rule: 'k8s-network-policy-allow-list', subject: 'NetworkPolicy/goticket/api-ingress', message: 'egress rule 1 allows the whole internet (ipBlock 0.0.0.0/0)' },
+  ...publicEgressCases(),
   { title: 'ingress rule with an empty `from`', breaks: (s) => (find(s, 'NetworkPolicy', 'api-ingress').spec.ingress[0].from = []), rule: 'k8s-network-policy-allow-list', subject: 'NetworkPolicy/goticket/api-ingress', message: 'ingress rule 1 admits every source (no `from`)' },
   { title: 'ingress from the internet', breaks: (s) => find(s, 'NetworkPolicy', 'api-ingress').spec.ingress.push({ from: [{ ipBlock: { cidr: '::/0' } }], ports: [{ port: 8080 }] }), rule: 'k8s-network-policy-allow-list', subject: 'NetworkPolicy/goticket/api-ingress', message: 'ingress rule 2 admits the whole internet (ipBlock ::/0)' },
   // k8s-no-plain-secrets
@@ -159,6 +193,12 @@ describe('Kubernetes rules', () => {
     expect(run(set)).toEqual([]);
   });
 
+  test('the identity-provider egress (public addresses on 443, private ranges excepted, reason stated) is the one sanctioned public egress', () => {
+    const set = structuredClone(compliantSet());
+    withIdentityProviderEgress(set).to.push({ ipBlock: { cidr: '::/0', except: [...IDENTITY_PROVIDER_EGRESS.exceptV6] } });
+    expect(run(set)).toEqual([]);
+  });
+
   test('CronJob pods are checked through jobTemplate', () => {
     const set = structuredClone(compliantSet());
     const job = find(set, 'Job', 'migrate');
@@ -178,10 +218,11 @@ describe('Kubernetes rules', () => {
 
   test('the built-in exceptions: the platform add-on namespaces, per environment', () => {
     const ns = (name: string, level: string): Manifest => ({ apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels: { 'pod-security.kubernetes.io/enforce': level } } });
-    const platform = [ns('ingress-nginx', 'privileged'), ns('argocd', 'baseline'), ns('monitoring', 'privileged'), ns('cert-manager', 'restricted')];
+    const platform = [ns('envoy-gateway-system', 'baseline'), ns('argocd', 'baseline'), ns('monitoring', 'privileged'), ns('cert-manager', 'restricted')];
     expect(run(platform, 'dev')).toEqual([]);
-    expect(run(platform, 'prod')).toEqual([
-      { rule: 'k8s-namespace-pod-security', subject: 'Namespace/-/ingress-nginx', message: 'Namespace enforces privileged instead of restricted and is not a listed exception' },
+    expect(run(platform, 'prod')).toEqual([]);
+    expect(run([ns('envoy-gateway-system', 'privileged')], 'dev')).toEqual([
+      { rule: 'k8s-namespace-pod-security', subject: 'Namespace/-/envoy-gateway-system', message: 'Namespace enforces privileged instead of restricted and is not a listed exception' },
     ]);
     expect(run([ns('argocd', 'privileged'), ns('cert-manager', 'baseline')], 'dev').map((v) => v.subject)).toEqual(['Namespace/-/argocd', 'Namespace/-/cert-manager']);
     const bogus = { ...DEFAULT_SETTINGS, podSecurityExceptions: { goticket: 'lenient' as never } };
