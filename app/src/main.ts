@@ -64,13 +64,17 @@ export async function main(role: ProcessRole, config: Config, logger: Logger): P
 
   let databaseUrl = config.database.url;
   try {
-    // before anything starts (embedded PostgreSQL, migrations, workers): a port in use is one line now, not a stack later
-    if (role !== 'migrate') await ensurePortFree(config.http.host, config.http.port);
-    const backends: Record<string, string> = {};
+    // one instance per data folder: a second make run says who holds it (first: its ports are that
+    // instance's too), released after the cluster stopped
     if (!databaseUrl) {
-      // one instance per data folder: a second make run says who holds it (released after the cluster stopped)
       const lock = lockDataDir(config.dataDir);
       closers.push({ name: 'data-dir-lock', close: async () => lock.release() });
+    }
+    // before anything starts (embedded PostgreSQL, migrations, workers): a port in use is one line now, not a stack later
+    if (role !== 'migrate') await ensurePortFree(config.http.host, config.http.port);
+    if (role === 'api' || role === 'all') await ensurePortFree(config.http.host, config.grpc.port, 'GRPC_PORT');
+    const backends: Record<string, string> = {};
+    if (!databaseUrl) {
       const embedded = await startEmbeddedPostgres(config.dataDir, config.database.embeddedPort, (message) => logger.warn(message));
       closers.push({ name: 'embedded-postgres', close: () => embedded.stop() });
       databaseUrl = embedded.url;
@@ -159,7 +163,7 @@ export async function main(role: ProcessRole, config: Config, logger: Logger): P
 }
 
 /** Binds HOST:PORT for a moment, so a port in use stops the process before any work starts. */
-export async function ensurePortFree(host: string, port: number): Promise<void> {
+export async function ensurePortFree(host: string, port: number, variable = 'PORT'): Promise<void> {
   if (port === 0) return;
   const probe = createServer();
   try {
@@ -170,8 +174,8 @@ export async function ensurePortFree(host: string, port: number): Promise<void> 
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     const where = host === '0.0.0.0' || host === '::' ? '' : ` on ${host}`;
-    if (code === 'EADDRINUSE') throw new StartupError(`PORT ${port} is already in use${where}: stop what is using it, or set PORT to a free port`, 'port in use');
-    if (code === 'EACCES') throw new StartupError(`PORT ${port} needs privileges this user does not have: set PORT above 1023`, 'port not allowed');
+    if (code === 'EADDRINUSE') throw new StartupError(`${variable} ${port} is already in use${where}: stop what is using it, or set ${variable} to a free port`, 'port in use');
+    if (code === 'EACCES') throw new StartupError(`${variable} ${port} needs privileges this user does not have: set ${variable} above 1023`, 'port not allowed');
     if (code === 'EADDRNOTAVAIL') throw new StartupError(`HOST ${host} is not an address of this machine: set HOST to one (0.0.0.0 for all)`, 'host not available');
     throw error;
   }

@@ -27,7 +27,7 @@ afterAll(async () => {
 
 /** Starts `role` expecting it to fail; the lines it wrote, parsed. */
 async function failedStart(role: string, env: Record<string, string>): Promise<Array<{ level: string; msg: string; err?: unknown; reason?: string }>> {
-  const error = await startFromSource(role, { NODE_ENV: 'test', HOST: '127.0.0.1', LOG_LEVEL: 'info', JWT_SECRET: TEST_JWT_SECRET, ...env }).then(
+  const error = await startFromSource(role, { NODE_ENV: 'test', HOST: '127.0.0.1', GRPC_PORT: '0', LOG_LEVEL: 'info', JWT_SECRET: TEST_JWT_SECRET, ...env }).then(
     async (service) => {
       await service.stop();
       return null;
@@ -55,6 +55,11 @@ test('PORT in use: one line naming it, before the migrations ran', async () => {
   } finally {
     await fresh.drop();
   }
+}, 120_000);
+
+test('GRPC_PORT in use: one line naming it, before any work', async () => {
+  const lines = await failedStart('api', { PORT: '0', GRPC_PORT: String(takenPort), DATABASE_URL: db.url });
+  expect(lines.filter((line) => line.level === 'fatal').map((line) => line.msg)).toEqual([`GRPC_PORT ${takenPort} is already in use on 127.0.0.1: stop what is using it, or set GRPC_PORT to a free port`]);
 }, 120_000);
 
 test('database unreachable: one line with the (redacted) URL and the reason, no stack', async () => {
