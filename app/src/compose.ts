@@ -92,6 +92,7 @@ export function composeApi(options: ApiOptions) {
       bookings: bookingStore,
       clock,
       holdMs: config.bookingHoldMs,
+      paymentWindowMs: config.payments.windowMs,
       cache: eventCache,
       holds: new PostgresHoldSchedule(pool),
       audit,

@@ -35,6 +35,8 @@ export const ERROR_TABLE: { readonly [K in ErrorKind]: ErrorRow } = {
   'invalid-transition': { http: { status: 409, title: 'Invalid booking transition' } },
   'hold-expired': { http: { status: 409, title: 'Hold expired' } },
   'idempotency-key-reused': { http: { status: 422, title: 'Idempotency key reused' } },
+  'payment-required': { http: { status: 402, title: 'Payment required' } },
+  'payment-not-required': { http: { status: 409, title: 'Nothing to pay' } },
   'rate-limited': { http: { status: 429, title: 'Too many requests' }, transient: true },
   unavailable: { http: { status: 503, title: 'Service unavailable' }, transient: true },
 };

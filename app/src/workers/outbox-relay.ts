@@ -17,6 +17,13 @@ export interface OutboxRelayOptions {
   retentionMs: number;
   /** How often the backlog gauges are refreshed and old rows pruned. */
   maintenanceIntervalMs?: number;
+  /** Another outbox of the same shape (the payments service's `payments.outbox`) and the channel its inserts notify. */
+  table?: string;
+  channel?: string;
+  /** Its loop's (and health check's) name; default `outbox-relay`. */
+  name?: string;
+  /** The backlog gauges are the booking outbox's: another outbox reports through this instead. */
+  onBacklog?: (backlog: { count: number; oldestAgeSeconds: number }) => void;
 }
 
 /**
@@ -34,16 +41,16 @@ export class OutboxRelay {
   private closed = false;
 
   constructor(private readonly options: OutboxRelayOptions) {
-    this.outbox = new PostgresOutbox(options.pool);
+    this.outbox = new PostgresOutbox(options.pool, options.table);
     this.log = options.logger.child({ component: 'outbox-relay' });
     this.loop = new WorkerLoop(() => this.step(), {
-      name: 'outbox-relay',
+      name: options.name ?? 'outbox-relay',
       intervalMs: options.pollIntervalMs,
       failureDelayMs: options.pollIntervalMs,
       logger: this.log,
     });
     // If it drops, polling covers until it is back.
-    this.listener = new PgListener({ pool: options.pool, channel: OUTBOX_CHANNEL, logger: this.log, onNotification: () => this.loop.wake() });
+    this.listener = new PgListener({ pool: options.pool, channel: options.channel ?? OUTBOX_CHANNEL, logger: this.log, onNotification: () => this.loop.wake() });
   }
 
   /**
@@ -90,8 +97,11 @@ export class OutboxRelay {
   private async maintain(): Promise<void> {
     try {
       const backlog = await this.outbox.backlog();
-      outboxBacklog.set(backlog.count);
-      outboxOldestAge.set(backlog.oldestAgeSeconds);
+      if (this.options.onBacklog) this.options.onBacklog(backlog);
+      else {
+        outboxBacklog.set(backlog.count);
+        outboxOldestAge.set(backlog.oldestAgeSeconds);
+      }
       if (Date.now() - this.lastPrune >= 60_000) {
         this.lastPrune = Date.now();
         const limit = 1_000;

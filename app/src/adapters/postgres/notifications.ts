@@ -1,6 +1,6 @@
 import type { Pool } from 'pg';
 
-export const NOTIFICATION_TYPES = ['booking.confirmed', 'booking.cancelled', 'booking.expired'] as const;
+export const NOTIFICATION_TYPES = ['booking.confirmed', 'booking.cancelled', 'booking.expired', 'booking.payment_failed', 'booking.refunded'] as const;
 export type NotificationType = (typeof NOTIFICATION_TYPES)[number];
 
 export interface NotificationInput {

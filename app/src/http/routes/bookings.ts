@@ -2,7 +2,7 @@ import { bookingOutcomes, bookingTransitions, revenueCents, ticketsSold, type Bo
 import { DomainError, IdempotencyKeyReusedError, SoldOutError, ValidationError } from '../../domain/errors';
 import type { BookingService } from '../../services/bookings';
 import { route, type RouteSpec } from '../route';
-import { BookingCreateBody, BookingJson, BookingListQuery, IdempotencyHeaders, IdParams, pageOf } from '../schemas';
+import { BookingCreateBody, BookingJson, BookingListQuery, BookingPayBody, IdempotencyHeaders, IdParams, pageOf } from '../schemas';
 import { bookingJson, callContext } from './context';
 
 const problem = (description: string) => ({ description });
@@ -86,6 +86,28 @@ export function bookingRoutes(bookings: BookingService): RouteSpec[] {
         ticketsSold.inc(booking.quantity);
         revenueCents.inc(booking.amountCents);
         return { status: 200, body: bookingJson(booking) };
+      },
+    }),
+    route({
+      method: 'post',
+      path: '/bookings/:id/pay',
+      summary: 'Pay a pending hold (owner): payment_pending until the payments service answers (confirmed or payment_failed); Idempotency-Key makes retries safe',
+      tags: ['bookings'],
+      auth: 'user',
+      params: IdParams,
+      headers: IdempotencyHeaders,
+      body: BookingPayBody,
+      responses: {
+        200: { description: 'Replay of an earlier pay request with the same Idempotency-Key: the booking as it is now', schema: BookingJson },
+        202: { description: 'Payment requested: the booking is payment_pending, its hold extended by the payment window', schema: BookingJson },
+        404: problem('No such booking'),
+        409: problem('Expired, not pending, or a free event (nothing to pay: confirm it)'),
+      },
+      async handler({ actor, params, body, headers }) {
+        const { booking, replayed } = await bookings.pay(actor, params.id, body.paymentMethod, headers['idempotency-key']);
+        if (!replayed) bookingTransitions.inc({ status: 'payment_pending' });
+        const replyHeaders: Record<string, string> = replayed ? { 'Idempotent-Replayed': 'true' } : {};
+        return { status: replayed ? 200 : 202, body: bookingJson(booking), headers: replyHeaders };
       },
     }),
     route({
