@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { canCancelBooking, canConfirmBooking, canPayBooking, canSeeBooking, isHoldLapsed, type Booking, type BookingStatus } from '../domain/booking';
-import { EventEndedError, HoldExpiredError, IdempotencyKeyReusedError, InvalidTransitionError, NotFoundError, PaymentNotRequiredError, SoldOutError } from '../domain/errors';
+import { canCancelBooking, canConfirmBooking, canPayBooking, canSeeBooking, isHoldLapsed, needsPayment, type Booking, type BookingStatus } from '../domain/booking';
+import { EventEndedError, HoldExpiredError, IdempotencyKeyReusedError, InvalidTransitionError, NotFoundError, PaymentNotRequiredError, PaymentRequiredError, SoldOutError } from '../domain/errors';
 import { isAdmin, type Actor } from '../domain/user';
 import type { AuditLog, BookingStore, Clock, HoldSchedule, Page, TransitionResult } from '../ports';
 import type { CallContext } from './context';
@@ -94,10 +94,29 @@ export class BookingService {
     return this.deps.bookings.list({ ...query, userId: isAdmin(actor) ? undefined : actor.userId });
   }
 
-  async confirm(actor: Actor, id: string): Promise<Booking> {
+  /**
+   * A bare confirm (no money moves): the owner's hold on a free event, or an admin override of any
+   * pending hold (audited). A paid hold's owner is told to pay (402) once the hold could be confirmed at all.
+   */
+  async confirm(actor: Actor, id: string, context: CallContext = {}): Promise<Booking> {
     const booking = await this.get(actor, id);
     if (!canConfirmBooking(actor, booking)) throw new NotFoundError('booking');
-    return this.settle(await this.deps.bookings.confirm(id), 'confirmed');
+    if (needsPayment(actor, booking)) {
+      // What the hold is matters first: an expired or settled booking is a 409 whoever asks.
+      if (booking.status !== 'pending' || isHoldLapsed(booking, this.deps.clock.now())) this.settle({ kind: 'refused', booking }, 'confirmed');
+      throw new PaymentRequiredError();
+    }
+    const confirmed = this.settle(await this.deps.bookings.confirm(id), 'confirmed');
+    if (booking.amountCents > 0 || booking.userId !== actor.userId) {
+      await this.deps.audit?.record({
+        actorId: actor.userId,
+        action: 'booking.confirmed_by_admin',
+        target: id,
+        details: { owner: booking.userId, amountCents: booking.amountCents, unpaid: booking.amountCents > 0 },
+        ...context,
+      });
+    }
+    return confirmed;
   }
 
   /**

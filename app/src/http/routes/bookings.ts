@@ -75,13 +75,18 @@ export function bookingRoutes(bookings: BookingService): RouteSpec[] {
     route({
       method: 'post',
       path: '/bookings/:id/confirm',
-      summary: 'Confirm a pending hold (owner)',
+      summary: 'Confirm a pending hold without payment: holds on free events (owner), or an admin override (audited); paid holds are paid with /pay',
       tags: ['bookings'],
       auth: 'user',
       params: IdParams,
-      responses: { 200: { description: 'Confirmed', schema: BookingJson }, 404: problem('No such booking'), 409: problem('Expired or not pending') },
-      async handler({ actor, params }) {
-        const booking = await bookings.confirm(actor, params.id);
+      responses: {
+        200: { description: 'Confirmed', schema: BookingJson },
+        402: problem('A paid hold: pay it (POST /bookings/{id}/pay)'),
+        404: problem('No such booking'),
+        409: problem('Expired or not pending'),
+      },
+      async handler({ actor, params, req }) {
+        const booking = await bookings.confirm(actor, params.id, callContext(req));
         bookingTransitions.inc({ status: 'confirmed' });
         ticketsSold.inc(booking.quantity);
         revenueCents.inc(booking.amountCents);
