@@ -5,7 +5,7 @@ STACK ?= dev
 NPX := npx --no-install
 
 .PHONY: help install run dev build test test-unit test-integration lint fmt typecheck synth drift \
-        policy contracts bench seal deps-up deps-down kind-up kind-down kind-load smoke preview up destroy image system-deps
+        policy contracts rehearse bench seal deps-up deps-down kind-up kind-down kind-load smoke preview up destroy image system-deps
 
 help: ## List every target
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-17s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -53,7 +53,7 @@ JEST := $(NPX) jest --ci --maxWorkers=2 --json --outputFile=build/jest-results.j
 
 test: install system-deps ## Everything: services up, lint, type-check, synth drift, policy, jest; ends with "N passed, M failed"
 	@bash scripts/ensure-services.sh
-	$(MAKE) --no-print-directory lint typecheck drift policy contracts
+	$(MAKE) --no-print-directory lint typecheck drift policy contracts rehearse
 	@mkdir -p build
 	@status=0; $(JEST) || status=$$?; node scripts/jest-summary.js build/jest-results.json; exit $$status
 
@@ -72,6 +72,9 @@ drift: install ## Fail when the committed dist/ differs from a fresh synth
 
 policy: install ## Run the policy pack's Kubernetes rules over dist/
 	npm run --silent policy:manifests -- dist
+
+rehearse: install ## Deploy rehearsal, no cluster needed: synth, promote on a copy, image chain, both stacks' config, policy, e2e-kind dry run
+	@$(NPX) tsx scripts/rehearse.ts
 
 contracts: install ## Lint the published API contracts: OpenAPI with Spectral (oas + OWASP) and Redocly
 	npm run --silent lint:contracts
@@ -98,8 +101,12 @@ KIND_MIN_VERSION := $(shell sed -nE "s/^export const KIND_MIN_VERSION = '([0-9.]
 need-kind-version = $(call need,printf '%s\n' $(KIND_MIN_VERSION) "$$(kind version | grep -oE '[0-9]+[.][0-9]+[.][0-9]+' | head -n 1)" | sort -V -C,kind >= $(KIND_MIN_VERSION) is required: older kind does not enforce NetworkPolicies (https://kind.sigs.k8s.io/docs/user/quick-start/))
 need-pulumi = $(call need,command -v pulumi,pulumi is not installed: install the Pulumi CLI (https://www.pulumi.com/docs/install/))
 
-# The repository charts/environments.ts accepts, so a local build can stand in for a release in Kind.
-IMAGE ?= ghcr.io/goticket-platform/goticket:local
+# The image chain (README "Environments and deployment"): `make kind-load` builds and loads exactly the
+# image dist/dev runs (charts/environments.ts, dev.image), pulled Never when it is the local build.
+# scripts/lib/image-chain.ts (make rehearse, scripts/test/image-chain.test.ts) checks both agree.
+DEV_IMAGE = $(shell sed -nE 's/^ +image: ([^ ]+\/goticket[:@][^ ]+)$$/\1/p' dist/dev/Deployment.goticket-api.k8s.yaml | head -n 1)
+LOCAL_TAG := $(shell sed -nE "s/^export const LOCAL_TAG = '([^']+)';/\1/p" charts/environments.ts)
+IMAGE ?= $(DEV_IMAGE)
 KIND_CLUSTER := goticket
 
 deps-up: ## Start PostgreSQL, Redis and RabbitMQ in Docker (docker compose)
@@ -137,7 +144,8 @@ destroy: ## pulumi destroy for STACK (dev|prod)
 	$(need-pulumi)
 	pulumi destroy --stack $(STACK)
 
-image: ## Build the service image ghcr.io/goticket-platform/goticket:local (IMAGE=…) with BuildKit and OCI labels
+image: ## Build the service image dist/dev runs (ghcr.io/goticket-platform/goticket:local; IMAGE=… for another tag) with BuildKit and OCI labels
+	$(if $(findstring @,$(IMAGE)),$(error $(IMAGE) pins a digest: a local build cannot have it (IMAGE=<repository>:<tag>)))
 	$(need-docker)
 	$(need-buildx)
 	$(need-docker-engine)
@@ -146,8 +154,12 @@ image: ## Build the service image ghcr.io/goticket-platform/goticket:local (IMAG
 	  --build-arg REVISION=$$(git rev-parse HEAD) \
 	  --build-arg CREATED=$$(date -u +%Y-%m-%dT%H:%M:%SZ) .
 
-kind-load: image ## Build the image and load it into the Kind cluster
+kind-load: ## Build the image dist/dev runs and load it into the Kind cluster
+	$(if $(filter %:$(LOCAL_TAG),$(IMAGE)),,$(error dist/dev runs the release $(IMAGE), which Kind pulls from its registry: nothing to build. For a local build: npm run promote -- --env dev --image $(firstword $(subst :, ,$(subst @, ,$(IMAGE)))):$(LOCAL_TAG)))
 	$(need-kind)
+	$(need-docker)
+	$(need-docker-engine)
+	@$(MAKE) --no-print-directory image IMAGE=$(IMAGE)
 	kind load docker-image $(IMAGE) --name $(KIND_CLUSTER)
 
 smoke: install ## E2E journey + booking burst against BASE_URL (SMOKE_ADMIN_EMAIL/SMOKE_ADMIN_PASSWORD)

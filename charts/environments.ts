@@ -2,7 +2,7 @@
  * Per-environment props: the ONLY place dev and prod differ. Charts read nothing else
  * (no process.env, no branching on the environment's name), which charts/test checks.
  */
-import { CLUSTER_ISSUER_OF, type EnvName, IN_CLUSTER_BACKENDS, MANAGED_BACKEND_PORTS, PROD_NETWORK } from '../platform/contract';
+import { APP, CLUSTER_ISSUER_OF, type EnvName, IN_CLUSTER_BACKENDS, MANAGED_BACKEND_PORTS, PROD_NETWORK } from '../platform/contract';
 import { dnsName, ipv4Cidr, problemOf } from '../platform/validators';
 
 export type { EnvName };
@@ -46,7 +46,11 @@ export interface AppConfig {
 
 export interface Environment {
   name: EnvName;
-  /** Immutable tag or digest, never :latest. Kept on one line: the release workflow rewrites it. */
+  /**
+   * A release reference (`<repository>:<tag>@sha256:<digest>`, a digest, or a tag release.yml pushes)
+   * from one of IMAGE_REPOSITORIES, or, where backends are in-cluster, the `:local` build `make kind-load`
+   * loads. Never :latest. Kept on one line: `npm run promote` (scripts/promote.ts) rewrites it.
+   */
   image: string;
   host: string;
   /** cert-manager ClusterIssuer named on the Ingress. */
@@ -78,7 +82,57 @@ export interface Environment {
   nodeSpread: SpreadPolicy;
 }
 
-const IMAGE = 'ghcr.io/goticket-platform/goticket';
+// ---- the image chain (README "Environments and deployment", scripts/lib/image-chain.ts checks it) ----
+
+/**
+ * The repositories an environment may pull the service from: where release.yml pushes it. GHCR is
+ * `ghcr.io/<repository owner>/goticket` (a fork puts its owner here); the ECR repository the prod
+ * stack creates (`pulumi stack output registryUrl -s prod`) is added here once release.yml pushes to
+ * it (vars.AWS_ECR_ROLE_ARN). validateEnvironment refuses every other repository.
+ */
+export const IMAGE_REPOSITORIES: readonly string[] = ['ghcr.io/goticket-platform/goticket'];
+
+/** The tag `make kind-load` builds and loads into Kind; release.yml never pushes it. */
+export const LOCAL_TAG = 'local';
+
+export interface ImageReference {
+  repository: string;
+  tag?: string;
+  digest?: string;
+}
+
+/** `repo[:tag][@sha256:<64 hex>]` → its parts; undefined for anything else. */
+export function parseImage(reference: string): ImageReference | undefined {
+  const match = /^([a-z0-9][a-z0-9.-]*(?::\d+)?(?:\/[a-z0-9][a-z0-9._-]*)+)(?::([\w][\w.-]{0,127}))?(?:@(sha256:[a-f0-9]{64}))?$/.exec(reference);
+  if (!match || (!match[2] && !match[3])) return undefined;
+  return { repository: match[1]!, ...(match[2] ? { tag: match[2] } : {}), ...(match[3] ? { digest: match[3] } : {}) };
+}
+
+/** A locally built image (`:local`, no digest): the kubelet must never try to pull it. */
+export function isLocalBuild(reference: string): boolean {
+  const ref = parseImage(reference);
+  return ref?.tag === LOCAL_TAG && !ref.digest;
+}
+
+/** Never for the image `make kind-load` loaded (a missing load says so at once: ErrImageNeverPull), IfNotPresent for a release. */
+export function imagePullPolicyOf(reference: string): 'Never' | 'IfNotPresent' {
+  return isLocalBuild(reference) ? 'Never' : 'IfNotPresent';
+}
+
+const GHCR_REPOSITORY = new RegExp(`^ghcr\\.io/[a-z0-9](?:[a-z0-9-]*[a-z0-9])?/${APP}$`);
+/** The repository infra/components/registry.ts creates (named APP) in some account and region. */
+const ECR_REPOSITORY = new RegExp(`^\\d{12}\\.dkr\\.ecr\\.[a-z]{2}(?:-[a-z]+)+-\\d\\.amazonaws\\.com(?:\\.cn)?/${APP}$`);
+
+/** Why `repository` cannot be pulled from, or undefined. */
+export function repositoryProblem(repository: string, repositories: readonly string[] = IMAGE_REPOSITORIES): string | undefined {
+  for (const allowed of repositories) {
+    if (!GHCR_REPOSITORY.test(allowed) && !ECR_REPOSITORY.test(allowed)) {
+      return `IMAGE_REPOSITORIES entry ${allowed} is neither ghcr.io/<owner>/${APP} nor <account>.dkr.ecr.<region>.amazonaws.com/${APP} (where release.yml pushes)`;
+    }
+  }
+  if (!repositories.includes(repository)) return `repository ${repository} is not in IMAGE_REPOSITORIES (${repositories.join(', ')})`;
+  return undefined;
+}
 
 const SHARED_CONFIG = {
   JWT_ISSUER: 'goticket',
@@ -92,7 +146,7 @@ const SHARED_CONFIG = {
 
 export const dev: Environment = {
   name: 'dev',
-  image: 'ghcr.io/goticket-platform/goticket:0.1.0',
+  image: 'ghcr.io/goticket-platform/goticket:local',
   host: 'goticket.localtest.me',
   clusterIssuer: CLUSTER_ISSUER_OF.dev,
   api: {
@@ -116,7 +170,7 @@ export const dev: Environment = {
 
 export const prod: Environment = {
   name: 'prod',
-  image: 'ghcr.io/goticket-platform/goticket:0.1.0',
+  image: 'ghcr.io/goticket-platform/goticket:sha-4c3c6cab705dedfa01e4bc7408ac097c63e4450a',
   host: 'tickets.goticket.example.com',
   clusterIssuer: CLUSTER_ISSUER_OF.prod,
   api: {
@@ -147,8 +201,6 @@ export function environment(name: string): Environment {
 
 // ---- validation: a bad environment stops the synth with one line naming the field ----
 
-const DIGEST = /@sha256:[a-f0-9]{64}$/;
-const TAG = /:([\w][\w.-]{0,127})$/;
 
 /** Kubernetes quantity → number (cores or bytes), enough for requests <= limits checks. */
 export function quantity(text: string): number {
@@ -185,14 +237,18 @@ function checkResources(field: string, r: Resources, fail: (field: string, probl
 }
 
 /** Throws on the first invalid field, naming it. */
-export function validateEnvironment(env: Environment): Environment {
+export function validateEnvironment(env: Environment, repositories: readonly string[] = IMAGE_REPOSITORIES): Environment {
   const where = `environments.ts ${env.name}`;
   const fail = (field: string, problem: string): never => {
     throw new Error(`${where}: ${field} ${problem}`);
   };
-  if (!env.image.startsWith(`${IMAGE}:`) && !env.image.startsWith(`${IMAGE}@`)) fail('image', `must be ${IMAGE} with a tag or digest`);
-  const tag = TAG.exec(env.image)?.[1];
-  if (!DIGEST.test(env.image) && (!tag || tag === 'latest')) fail('image', 'must pin an immutable tag or a sha256 digest, never :latest');
+  const image = parseImage(env.image) ?? fail('image', `${env.image} is not <repository>:<tag>, <repository>@sha256:<digest> or both`);
+  const repository = repositoryProblem(image.repository, repositories);
+  if (repository) fail('image', repository);
+  if (!image.digest && image.tag === 'latest') fail('image', 'must pin an immutable tag or a sha256 digest, never :latest');
+  if (isLocalBuild(env.image) && env.backends.kind !== 'in-cluster') {
+    fail('image', `:${LOCAL_TAG} is the build make kind-load loads into Kind; ${env.name} pulls from a registry: npm run promote -- --env ${env.name} --image <release reference>`);
+  }
   const hostProblem = problemOf(dnsName(), env.host);
   if (hostProblem) fail('host', hostProblem);
   if (!/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/.test(env.clusterIssuer)) fail('clusterIssuer', 'must be a resource name');

@@ -5,7 +5,7 @@
 import { Chart } from 'cdk8s';
 import { k8s } from 'cdk8s-plus-28';
 import { type Construct } from 'constructs';
-import { type Environment, nodeHeapOptions } from './environments';
+import { type Environment, imagePullPolicyOf, nodeHeapOptions } from './environments';
 import { APP, APP_PORT, APP_PORT_NAME, CONFIG_MAP, EDGE, NAMESPACE, NAMESPACE_LABELS, RUNTIME_SECRET, SERVICES } from '../platform/contract';
 import {
   CHART_PROPS,
@@ -119,7 +119,7 @@ export class GoTicketChart extends Chart {
                 {
                   name: role,
                   image: env.image,
-                  imagePullPolicy: 'IfNotPresent',
+                  imagePullPolicy: imagePullPolicyOf(env.image),
                   args: [ENTRY, role],
                   ports: [{ name: APP_PORT_NAME, containerPort: APP_PORT, protocol: 'TCP' }],
                   // V8 sizes its heap from the node's memory otherwise, not from this container's limit.
@@ -231,7 +231,7 @@ export class GoTicketChart extends Chart {
               {
                 name: 'migrate',
                 image: env.image,
-                imagePullPolicy: 'IfNotPresent',
+                imagePullPolicy: imagePullPolicyOf(env.image),
                 args: [ENTRY, 'migrate'],
                 env: [...Object.entries(config).map(([key, value]) => ({ name: key, value })), { name: 'NODE_OPTIONS', value: nodeHeapOptions(env.migrate.resources.memoryLimit) }],
                 envFrom: [{ secretRef: { name: RUNTIME_SECRET } }],

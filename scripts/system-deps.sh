@@ -22,8 +22,15 @@ if [ "$(id -u)" -ne 0 ]; then
   SUDO=sudo
 fi
 echo "system-deps: installing ${missing[*]}" >&2
-$SUDO apt-get update -qq >/dev/null
-DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# apt-get writes notices to stderr even when it works ("debconf: delaying package configuration, since
+# apt-utils is not installed"): its output is shown only when it fails.
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+quietly() {
+  "$@" >"$log" 2>&1 || { local status=$?; cat "$log" >&2; echo "system-deps: failed: $*" >&2; exit "$status"; }
+}
+quietly $SUDO apt-get update -qq
+quietly $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
 # Debian's prometheus package enables a server on :9090; the tests start their own, on free ports.
 if [[ " ${missing[*]} " == *" prometheus "* ]] && command -v systemctl >/dev/null 2>&1; then
   $SUDO systemctl disable --now prometheus prometheus-node-exporter >/dev/null 2>&1 || true

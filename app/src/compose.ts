@@ -10,12 +10,15 @@ import { PostgresEventStore } from './adapters/postgres/events';
 import { PostgresHoldSchedule } from './adapters/postgres/holds';
 import { PostgresRefreshTokenStore } from './adapters/postgres/refresh-tokens';
 import { PostgresSessionStore } from './adapters/postgres/sessions';
+import { listenForTokenVersionChanges } from './adapters/postgres/token-version-changes';
 import { warmPool } from './adapters/postgres/pool';
 import { PostgresUserStore } from './adapters/postgres/users';
 import { createCacheBackends } from './adapters/redis';
 import type { Config } from './config';
 import { createApp } from './http/app';
+import { clientIpOf } from './http/client-ip';
 import { rateLimits } from './http/rate-limit';
+import type { FailureReporter } from './observability/failures';
 import type { Logger } from './observability/logger';
 import type { Clock, HealthCheck } from './ports';
 import { AuditService } from './services/audit';
@@ -37,6 +40,8 @@ export interface ApiOptions {
   metrics: Registry;
   isShuttingDown: () => boolean;
   clock?: Clock;
+  /** The process's failure reporter, shared with its workers so an outage is one incident (main.ts). */
+  failures?: FailureReporter;
 }
 
 /**
@@ -60,6 +65,8 @@ export function composeApi(options: ApiOptions) {
   options.health.push(...backends.health);
   const eventCache = new EventCache({ cache: backends.cache, ttlMs: config.cache.ttlMs, soldOutTtlMs: config.cache.soldOutTtlMs, localTtlMs: config.cache.localTtlMs });
   const tokenVersions = new TokenVersions({ users, cache: backends.cache, ttlMs: config.cache.tokenVersionTtlMs, localTtlMs: config.cache.localTtlMs });
+  // Revocation through any replica reaches this one through PostgreSQL, even when that replica cannot reach Redis.
+  const versionChanges = listenForTokenVersionChanges(pool, logger, { changed: (userId) => tokenVersions.changedElsewhere(userId), missed: () => tokenVersions.forgetAll() });
   const accessTokens = new JwtAccessTokenCodec({
     secret: options.jwtSecret,
     issuer: config.auth.issuer,
@@ -99,14 +106,20 @@ export function composeApi(options: ApiOptions) {
     }),
     audit: new AuditService({ reader: new PostgresAuditReader(pool) }),
   };
+  const limits = rateLimits({ limiters: backends.limiters, policies: config.rateLimits, clientIp: clientIpOf(config.http.trustProxy), audit });
   const app = createApp({
     logger: options.logger,
     ...services,
     health: options.health,
     metrics: options.metrics,
     http: config.http,
-    rateLimits: rateLimits({ limiters: backends.limiters, policies: config.rateLimits, subjectOf: (token) => auth.subjectOf(token), audit }),
+    rateLimits: limits,
     isShuttingDown: options.isShuttingDown,
+    failures: options.failures,
   });
-  return { app, services, accessTokens, userStore: users, bookingStore, cache: backends.cache, warmup, close: () => backends.close() };
+  return { app, services, rateLimits: limits, accessTokens, userStore: users, bookingStore, cache: backends.cache, warmup, close: async () => {
+      await versionChanges.close();
+      await backends.close();
+    },
+  };
 }

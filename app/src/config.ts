@@ -174,6 +174,19 @@ const ENV = z.object({
   RATE_LIMIT_WRITES_WINDOW: duration('1m', 1_000, 86_400_000),
   RATE_LIMIT_ANON: integer(600, 0, 1_000_000),
   RATE_LIMIT_ANON_WINDOW: duration('1m', 1_000, 86_400_000),
+  // ---- error tracking (Sentry; off unless SENTRY_DSN is set)
+  /** From the runtime Secret in production (the DSN is a credential of the project's ingest). */
+  SENTRY_DSN: optional(url(['https:', 'http:'])),
+  /** Unset: NODE_ENV (the charts set the environment's name). */
+  SENTRY_ENVIRONMENT: optional(z.string().trim().min(1).max(64)),
+  /** The image tag or digest the charts deploy; unset: the SDK's own guess (SENTRY_RELEASE is read by it too). */
+  SENTRY_RELEASE: optional(z.string().trim().min(1).max(200)),
+  /** Share of error events sent, 0 to 1. */
+  SENTRY_SAMPLE_RATE: z
+    .string()
+    .default('1')
+    .refine((text) => /^(0(\.\d+)?|1(\.0+)?)$/.test(text.trim()), 'must be a number from 0 to 1, like 0.25')
+    .transform((text) => Number(text.trim())),
 });
 
 export type Config = ReturnType<typeof toConfig>;
@@ -193,6 +206,8 @@ function toConfig(env: z.infer<typeof ENV>) {
       trustProxy: parseTrustProxy(env.TRUST_PROXY.trim()),
       corsOrigins: env.CORS_ORIGINS,
       accessLogCachedReadEvery: env.ACCESS_LOG_CACHED_READ_EVERY,
+      // Clients and the edge may keep an event read as long as the API may serve a copy that old.
+      eventReadMaxAgeSeconds: Math.floor(env.CACHE_TTL / 1000),
     },
     logLevel: env.LOG_LEVEL,
     database: {
@@ -217,6 +232,12 @@ function toConfig(env: z.infer<typeof ENV>) {
       admin: env.ADMIN_EMAIL && env.ADMIN_PASSWORD ? { email: env.ADMIN_EMAIL, password: env.ADMIN_PASSWORD } : undefined,
     },
     bookingHoldMs: env.BOOKING_HOLD_TTL,
+    errorTracking: {
+      dsn: env.SENTRY_DSN,
+      environment: env.SENTRY_ENVIRONMENT ?? env.NODE_ENV,
+      release: env.SENTRY_RELEASE,
+      sampleRate: env.SENTRY_SAMPLE_RATE,
+    },
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT,
     messaging: {
       amqpPrefix: env.AMQP_PREFIX,

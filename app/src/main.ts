@@ -18,6 +18,7 @@ import { createPool, postgresHealthCheck } from './adapters/postgres/pool';
 import { ConfigError, loadConfig, type Config } from './config';
 import { healthRouter } from './http/health';
 import { closeServer, listen } from './http/server';
+import { startErrorTracking } from './observability/error-tracking';
 import { FailureReporter } from './observability/failures';
 import { createLogger, type Logger } from './observability/logger';
 import { redactText } from './observability/redact';
@@ -32,9 +33,13 @@ export const ROLES = ['api', 'worker', 'payments', 'migrate', 'all'] as const;
 export type ProcessRole = (typeof ROLES)[number];
 
 export async function main(role: ProcessRole, config: Config, logger: Logger): Promise<void> {
-  const processFailures = new FailureReporter(logger);
+  // Sentry when SENTRY_DSN is set: every bug of this process, one event per incident (error-tracking.ts)
+  const tracker = startErrorTracking({ ...config.errorTracking, role });
+  const processFailures = new FailureReporter(logger, { tracker });
+  if (tracker) process.on('unhandledRejection', (reason) => tracker.captureError(reason, { source: 'process' }));
   /** Closed in reverse order on shutdown. */
   const closers: Array<{ name: string } & Closeable> = [{ name: 'tracing', close: shutdownTracing }];
+  if (tracker) closers.push({ name: 'error-tracking', close: async () => void (await tracker.flush()) });
   let shuttingDown = false;
 
   const shutdown = async (reason: string, exitCode: number) => {
@@ -103,6 +108,7 @@ export async function main(role: ProcessRole, config: Config, logger: Logger): P
         health,
         metrics: registry,
         isShuttingDown: () => shuttingDown,
+        failures: processFailures,
       });
       closers.push({ name: 'redis', close: api.close });
       if (config.auth.admin) {
@@ -117,7 +123,7 @@ export async function main(role: ProcessRole, config: Config, logger: Logger): P
     }
 
     if (role === 'worker' || role === 'all') {
-      const workers = await startWorkers({ config, pool, logger, memoryBroker });
+      const workers = await startWorkers({ config, pool, logger, memoryBroker, failures: processFailures });
       health.push(...workers.health);
       closers.push({ name: 'workers', close: () => workers.close() });
       backends.events = config.amqpUrl ? `rabbitmq (${redactText(config.amqpUrl)})` : 'memory (in-process; set AMQP_URL for RabbitMQ)';
@@ -146,6 +152,7 @@ export async function main(role: ProcessRole, config: Config, logger: Logger): P
     logger.info({ role, url, backends }, `GoTicket ${role} listening on ${url}`);
   } catch (error) {
     logger.fatal({ err: error }, 'startup failed');
+    tracker?.captureError(error, { source: 'process', component: `${role} startup` });
     await shutdown('startup failed', 1);
   }
 }

@@ -129,7 +129,11 @@ describe.each(ENVIRONMENTS.map((env) => [env.name, env] as const))('dist/%s', (n
   test('the Helm chart carries the same objects but the Namespace, escaped for Go templates; migrations run as a hook', () => {
     const helm = path.join(DIST, 'helm', name);
     const chart = read(path.join(helm, 'Chart.yaml'));
-    expect(chart).toMatchObject({ apiVersion: 'v2', name: `goticket-${name}`, type: 'application', appVersion: '0.1.0' });
+    // appVersion is the pinned tag (repo:tag, repo:tag@digest) or else the digest of environments.ts
+    const [reference, digest] = env.image.split('@');
+    const appVersion = /:([\w][\w.-]*)$/.exec(reference!.slice(reference!.lastIndexOf('/')))?.[1] ?? digest;
+    expect(appVersion).toBeTruthy();
+    expect(chart).toMatchObject({ apiVersion: 'v2', name: `goticket-${name}`, type: 'application', appVersion });
     expect(chart.version).toMatch(/^\d+\.\d+\.\d+/);
     // the Pulumi stack creates the namespace (and the runtime Secret in it): Helm could not adopt a copy
     const namespaces = files.filter((file) => read(path.join(dir, file)).kind === 'Namespace');

@@ -3,7 +3,7 @@
  * environments (fast-check): they do not depend on snapshots.
  */
 import fc from 'fast-check';
-import { type Environment, ENVIRONMENTS, dev, prod, quantity, validateEnvironment } from '../environments';
+import { type Environment, ENVIRONMENTS, IMAGE_REPOSITORIES, dev, imagePullPolicyOf, prod, quantity, validateEnvironment } from '../environments';
 import { PRE_STOP_SECONDS, configData } from '../goticket';
 import { emptySealedSecret } from '../secrets/sealing';
 import { type Obj, byId, differences, matches, ofKind, podSpecOf, synth, workloads } from './helpers';
@@ -163,6 +163,7 @@ test('prod and dev differ only where environments.ts says', () => {
   // 2. The differences are the ones environments.ts declares, nothing else.
   const expected = [
     /^(StatefulSet|Service|ServiceAccount)\/(postgres|redis|rabbitmq)$/, // in-cluster backends
+    /^(Deployment|Job)\/goticket-(api|worker|migrate):spec\.template\.spec\.containers\[0\]\.(image|imagePullPolicy)$/, // image (dev: the local build)
     /^NetworkPolicy\/(postgres|redis|rabbitmq)-from-app$/,
     /^NetworkPolicy\/app-to-backends:spec\.egress/, // backends
     /^ConfigMap\/goticket-config:data\.(LOG_LEVEL|BCRYPT_COST|DB_POOL_MAX|CORS_ORIGINS)$/, // config, host
@@ -217,7 +218,9 @@ describe('environment validation names the bad field', () => {
   const cases: [string, Partial<Environment>, RegExp][] = [
     ['latest tag', { image: 'ghcr.io/goticket-platform/goticket:latest' }, /image .*never :latest/],
     ['no tag', { image: 'ghcr.io/goticket-platform/goticket' }, /image/],
-    ['other registry', { image: 'docker.io/library/nginx:1.27' }, /image must be ghcr.io/],
+    ['other registry', { image: 'docker.io/library/nginx:1.27' }, /image repository docker\.io\/library\/nginx is not in IMAGE_REPOSITORIES/],
+    ['ECR not configured', { image: `123456789012.dkr.ecr.eu-west-1.amazonaws.com/goticket@sha256:${'a'.repeat(64)}` }, /image repository .*ecr.* is not in IMAGE_REPOSITORIES/],
+    ['the local build in prod', { image: 'ghcr.io/goticket-platform/goticket:local' }, /image :local is the build make kind-load loads .*npm run promote -- --env prod/],
     ['bad host', { host: 'Not_A_Host' }, /host/],
     ['min > max', { api: { ...prod.api, minReplicas: 5, maxReplicas: 2 } }, /api.maxReplicas/],
     ['request > limit', { api: { ...prod.api, resources: { ...prod.api.resources, cpuRequest: '3' } } }, /api.resources.cpuRequest/],
@@ -236,6 +239,23 @@ describe('environment validation names the bad field', () => {
     for (const image of [`ghcr.io/goticket-platform/goticket@${digest}`, `ghcr.io/goticket-platform/goticket:0.2.0@${digest}`]) {
       expect(validateEnvironment({ ...prod, image }).image).toBe(image);
     }
+  });
+
+  test('ECR is accepted through IMAGE_REPOSITORIES, never by a looser check', () => {
+    const ecr = '123456789012.dkr.ecr.eu-west-1.amazonaws.com/goticket';
+    const image = `${ecr}:0.2.0-abcdef012345@sha256:${'b'.repeat(64)}`;
+    expect(validateEnvironment({ ...prod, image }, [...IMAGE_REPOSITORIES, ecr]).image).toBe(image);
+    // a configured repository must still be where release.yml pushes: GHCR or the stack's ECR repository
+    for (const wrong of ['docker.io/goticket/goticket', '123456789012.dkr.ecr.eu-west-1.amazonaws.com/other', 'ghcr.io/a_b/goticket']) {
+      expect(() => validateEnvironment({ ...prod, image: `${wrong}:1.0.0` }, [...IMAGE_REPOSITORIES, wrong])).toThrow(/IMAGE_REPOSITORIES entry .* is neither/);
+    }
+  });
+
+  test('the local build runs only where backends are in-cluster, and is never pulled', () => {
+    expect(validateEnvironment({ ...dev, image: 'ghcr.io/goticket-platform/goticket:local' }).image).toBe('ghcr.io/goticket-platform/goticket:local');
+    expect(imagePullPolicyOf('ghcr.io/goticket-platform/goticket:local')).toBe('Never');
+    expect(imagePullPolicyOf(`ghcr.io/goticket-platform/goticket:local@sha256:${'a'.repeat(64)}`)).toBe('IfNotPresent');
+    expect(imagePullPolicyOf('ghcr.io/goticket-platform/goticket:sha-' + 'a'.repeat(40))).toBe('IfNotPresent');
   });
 });
 

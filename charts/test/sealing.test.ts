@@ -7,6 +7,8 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { encryptSecretItem } from '@linode/kubeseal-encrypt';
+import fc from 'fast-check';
 import { parse } from 'yaml';
 import { dev } from '../environments';
 import { contextFor, synthObjects } from '../main';
@@ -64,6 +66,60 @@ describe('hybrid format', () => {
     const a = hybridEncrypt(publicKey, Buffer.from('same'), Buffer.from('l'));
     const b = hybridEncrypt(publicKey, Buffer.from('same'), Buffer.from('l'));
     expect(a.equals(b)).toBe(false);
+  });
+});
+
+/**
+ * An independent oracle: @linode/kubeseal-encrypt, a separate implementation of the kubeseal format
+ * (WebCrypto). It only encrypts, and only for the namespace-wide scope (its OAEP label is the
+ * namespace), so it is checked where it can be: its output must unseal with this repository's
+ * decryptor, and ours, sealed for that scope, must open with its algorithm parameters.
+ */
+describe('@linode/kubeseal-encrypt agrees (namespace-wide scope, the one it supports)', () => {
+  const NAMESPACE_WIDE = { 'sealedsecrets.bitnami.com/namespace-wide': 'true' };
+  const namespaceWide = (name: string, namespace: string): SealedSecret => {
+    const secret = emptySealedSecret(name, namespace);
+    return { ...secret, metadata: { ...secret.metadata, annotations: NAMESPACE_WIDE } };
+  };
+  const spkiPem = () => publicKey.export({ type: 'spki', format: 'pem' }).toString();
+  const namespaces = fc.stringMatching(/^[a-z0-9]([-a-z0-9]{0,20}[a-z0-9])?$/);
+
+  test('its output unseals with our decryptor, for any value and namespace', async () => {
+    await fc.assert(
+      fc.asyncProperty(namespaces, fc.string({ unit: 'grapheme', maxLength: 200 }), async (namespace, value) => {
+        const sealed = namespaceWide('runtime', namespace);
+        sealed.spec.encryptedData.VALUE = await encryptSecretItem(spkiPem(), namespace, value);
+        expect(unseal(sealed, privateKey).VALUE!.toString('utf8')).toBe(value);
+      }),
+      { numRuns: 25 },
+    );
+  });
+
+  test('its output and ours have the same layout: length prefix, RSA block, GCM body and tag', async () => {
+    const value = 'postgres://user:pw@db:5432/x';
+    const theirs = Buffer.from(await encryptSecretItem(spkiPem(), 'goticket', value), 'base64');
+    const ours = hybridEncrypt(publicKey, Buffer.from(value), Buffer.from('goticket'));
+    expect(theirs.length).toBe(ours.length);
+    expect(theirs.subarray(0, 2)).toEqual(ours.subarray(0, 2));
+  });
+
+  test('its output does not unseal in the strict scope: the label is part of the format', async () => {
+    const strict = emptySealedSecret('runtime', 'goticket');
+    strict.spec.encryptedData.VALUE = await encryptSecretItem(spkiPem(), 'goticket', 'smtp://x');
+    expect(() => unseal(strict, privateKey)).toThrow();
+  });
+
+  test('ours, sealed namespace-wide, opens with its parameters (RSA-OAEP SHA-256, label = namespace; AES-256-GCM, zero IV)', async () => {
+    const value = 'smtp://mailer:pa55@smtp.example.com:587';
+    const sealed = sealInto(namespaceWide('smtp', 'goticket'), 'SMTP_URL', Buffer.from(value), publicKey);
+    const raw = Buffer.from(sealed.spec.encryptedData.SMTP_URL!, 'base64');
+    const rsaLength = raw.readUInt16BE(0);
+    const { subtle } = crypto.webcrypto;
+    const rsaKey = await subtle.importKey('pkcs8', privateKey.export({ type: 'pkcs8', format: 'der' }), { name: 'RSA-OAEP', hash: 'SHA-256' }, false, ['decrypt']);
+    const sessionKey = await subtle.decrypt({ name: 'RSA-OAEP', label: Buffer.from('goticket') }, rsaKey, raw.subarray(2, 2 + rsaLength));
+    const aesKey = await subtle.importKey('raw', sessionKey, { name: 'AES-GCM', length: 256 }, false, ['decrypt']);
+    const plaintext = await subtle.decrypt({ name: 'AES-GCM', iv: new Uint8Array(12), tagLength: 128 }, aesKey, raw.subarray(2 + rsaLength));
+    expect(Buffer.from(plaintext).toString()).toBe(value);
   });
 });
 

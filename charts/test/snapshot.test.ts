@@ -1,8 +1,48 @@
-/** Snapshots: a reviewable record of every object per environment (`npx jest charts -u` after an intended change). */
-import { ENVIRONMENTS } from '../environments';
+/**
+ * Snapshots: a reviewable record of every object per environment (`npx jest charts -u` after an intended change).
+ * The service image is recorded as a marker, not its value: a promotion (scripts/promote.ts) changes only
+ * charts/environments.ts and dist/, and the snapshot stays true without being rewritten. The image and
+ * its pull policy are asserted against environments.ts here instead.
+ */
+import { ENVIRONMENTS, type Environment, imagePullPolicyOf } from '../environments';
 import { contextFor, synthObjects } from '../main';
 
-test.each(ENVIRONMENTS.map((env) => env.name))('%s synthesizes the recorded objects', (name) => {
-  const env = ENVIRONMENTS.find((e) => e.name === name)!;
-  expect(synthObjects(contextFor(env))).toMatchSnapshot();
+const IMAGE_MARKER = '<image of charts/environments.ts>';
+const POLICY_MARKER = '<imagePullPolicyOf(image)>';
+
+type Obj = Record<string, unknown>;
+const isObj = (value: unknown): value is Obj => typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/** Every container (init or not) anywhere in the objects. */
+function containers(value: unknown): Obj[] {
+  if (Array.isArray(value)) return value.flatMap(containers);
+  if (!isObj(value)) return [];
+  const own = ['containers', 'initContainers'].flatMap((key) => (Array.isArray(value[key]) ? (value[key] as unknown[]).filter(isObj) : []));
+  return [...own, ...Object.entries(value).flatMap(([key, child]) => (key === 'containers' || key === 'initContainers' ? [] : containers(child)))];
+}
+
+/** The objects with the service image and its pull policy replaced by markers (the rest verbatim). */
+function imageIndependent(objects: Obj[], env: Environment): { objects: Obj[]; serviceContainers: Obj[] } {
+  const copy = JSON.parse(JSON.stringify(objects)) as Obj[];
+  const serviceContainers = containers(copy).filter((container) => container.image === env.image);
+  for (const container of serviceContainers) {
+    container.image = IMAGE_MARKER;
+    if (container.imagePullPolicy === imagePullPolicyOf(env.image)) container.imagePullPolicy = POLICY_MARKER;
+  }
+  return { objects: copy, serviceContainers };
+}
+
+describe.each(ENVIRONMENTS.map((env) => [env.name, env] as const))('%s', (_name, env) => {
+  const synthesized = synthObjects(contextFor(env));
+  const { objects, serviceContainers } = imageIndependent(synthesized, env);
+
+  test('synthesizes the recorded objects', () => {
+    expect(objects).toMatchSnapshot();
+  });
+
+  test('api, worker and migrate run the image of environments.ts with the pull policy that image needs', () => {
+    expect(serviceContainers.length).toBeGreaterThanOrEqual(3);
+    expect(serviceContainers.map((container) => container.imagePullPolicy)).toEqual(serviceContainers.map(() => POLICY_MARKER));
+    expect(JSON.stringify(objects)).not.toContain(env.image);
+  });
 });

@@ -5,6 +5,9 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { dev, ENVIRONMENTS } from '../../charts/environments';
+import { referenceProblem } from '../promote';
+import { STEPS } from '../rehearse';
 import { ROOT } from './github-files';
 
 const DOCS = ['README.md', 'docs/onboarding.md'];
@@ -94,4 +97,64 @@ describe('docs/onboarding.md', () => {
       expect(headings.some((line) => heading.test(line))).toBe(true);
     },
   );
+});
+
+describe('the deploy chain, followed word for word', () => {
+  const readme = read('README.md');
+  const onboarding = read('docs/onboarding.md');
+  const section = (markdown: string, heading: string) => {
+    const start = markdown.indexOf(heading);
+    expect(start).toBeGreaterThanOrEqual(0);
+    const next = markdown.indexOf('\n## ', start + heading.length);
+    return markdown.slice(start, next < 0 ? undefined : next);
+  };
+  const deployment = section(readme, '## Environments and deployment');
+
+  /** The make commands of a text in the order it names them. */
+  const makes = (text: string) => [...text.matchAll(/(?:^|[\s`(])make ([a-z][\w-]*(?: STACK=\w+)?)/gm)].map((match) => match[1]!);
+  const before = (list: string[], first: string, second: string) => {
+    expect(list).toContain(first);
+    expect(list).toContain(second);
+    expect(list.indexOf(first)).toBeLessThan(list.lastIndexOf(second));
+  };
+
+  it('dev: the cluster, then the image dist/dev runs loaded into it, then pulumi up (README and onboarding)', () => {
+    for (const text of [deployment, section(onboarding, '## 4. Deploy dev on Kind')]) {
+      before(makes(text), 'kind-up', 'kind-load');
+      before(makes(text), 'kind-load', 'up STACK=dev');
+    }
+    expect(section(onboarding, '## 4. Deploy dev on Kind')).toContain(`make kind-load               # builds the image dist/dev runs (${dev.image})`);
+    expect(dev.image).toMatch(/:local$/);
+  });
+
+  it('prod: the first image (release workflow, public package) before the first pulumi up, from a workstation', () => {
+    for (const text of [section(deployment, '### First deploy, in order'), section(onboarding, '## 5. Deploy prod on AWS')]) {
+      expect(text).toMatch(/First image/);
+      const release = text.indexOf('`release` workflow');
+      expect(release).toBeGreaterThanOrEqual(0);
+      expect(release).toBeLessThan(text.indexOf('make up STACK=prod'));
+      expect(text).toMatch(/Change visibility/);
+      expect(text).toMatch(/workstation/);
+      expect(text).toContain('IMAGE_REPOSITORIES');
+    }
+  });
+
+  it('every promote command they show is the one release.yml runs, and each concrete reference is one promote accepts', () => {
+    const releaseYml = read('.github/workflows/release.yml');
+    expect(releaseYml).toContain('npm run promote -- --env "$ENVIRONMENT" --image "$IMAGE"');
+    const commands = [readme, onboarding].flatMap((text) => [...text.replace(/\n\s*/g, ' ').matchAll(/npm run promote -- --env (\S+) --image ([^\s`]+)/g)]);
+    expect(commands.length).toBeGreaterThanOrEqual(4);
+    for (const [, env, reference] of commands) {
+      expect(ENVIRONMENTS.map((e) => e.name)).toContain(env);
+      if (!reference!.includes('<')) expect(referenceProblem(env!, reference!, releaseYml)).toBeUndefined();
+    }
+  });
+
+  it('says what the rehearsal proves (one bullet per step of scripts/rehearse.ts) and what only the GitHub workflows can', () => {
+    const proves = section(deployment, '### What the rehearsal proves, and what only GitHub can');
+    const [rehearsal, github] = proves.split('What only the GitHub workflows can prove');
+    expect(rehearsal!.split('\n').filter((line) => line.startsWith('- '))).toHaveLength(STEPS.length);
+    for (const workflow of ['e2e-kind', 'release', 'pulumi.yml']) expect(github).toContain(`**\`${workflow}\`:**`);
+    expect(read('Makefile')).toMatch(/^\t\$\(MAKE\) --no-print-directory lint typecheck drift policy contracts rehearse$/m);
+  });
 });

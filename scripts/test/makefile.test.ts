@@ -9,6 +9,7 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT } from './github-files';
+import { dev } from '../../charts/environments';
 
 const MAKE = spawnSync('bash', ['-c', 'command -v make'], { encoding: 'utf8' }).stdout.trim();
 const MAKEFILE = readFileSync(join(ROOT, 'Makefile'), 'utf8');
@@ -130,12 +131,21 @@ describe('with the tools present the same targets run their commands', () => {
     expect(dryRun('deps-down')).toBe('docker compose down');
   });
 
-  it('image builds with BuildKit under the repository charts/environments.ts accepts, and kind-load loads that image', () => {
-    const repository = readFileSync(join(ROOT, 'charts', 'environments.ts'), 'utf8').match(/^const IMAGE = '([^']+)';$/m)?.[1];
-    expect(repository).toBeDefined();
-    expect(dryRun('image')).toContain(`docker buildx build --load -t ${repository}:local`);
-    expect(dryRun('kind-load')).toContain(`kind load docker-image ${repository}:local --name goticket`);
+  it('image builds with BuildKit the image dist/dev runs, and kind-load builds and loads exactly that image', () => {
+    expect(dev.image).toMatch(/:local$/);
+    expect(dryRun('image')).toContain(`docker buildx build --load -t ${dev.image}`);
+    const kindLoad = dryRun('kind-load');
+    expect(kindLoad).toContain(`docker buildx build --load -t ${dev.image}`);
+    expect(kindLoad).toContain(`kind load docker-image ${dev.image} --name goticket`);
     expect(dryRun('image', 'IMAGE=example/goticket:mine')).toContain('-t example/goticket:mine');
+  });
+
+  it('kind-load refuses a release (Kind pulls it) and image a digest, each with one line', () => {
+    const release = `ghcr.io/goticket-platform/goticket:sha-${'a'.repeat(40)}@sha256:${'b'.repeat(64)}`;
+    const refused = make(['-n', 'kind-load', `IMAGE=${release}`], all());
+    expect(refused.status).toBe(2);
+    expect(refused.output).toMatch(/^Makefile:\d+: \*\*\* dist\/dev runs the release .*nothing to build\. For a local build: npm run promote -- --env dev --image ghcr\.io\/goticket-platform\/goticket:local\. {2}Stop\.$/);
+    expect(make(['-n', 'image', `IMAGE=${release}`], all()).output).toMatch(/pins a digest: a local build cannot have it/);
   });
 
   it('preview, up and destroy act on STACK, preview and up with the policy pack', () => {

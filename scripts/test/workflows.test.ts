@@ -4,7 +4,7 @@
  * protected prod `pulumi up`, fork-safe e2e, and a release that promotes by pull request.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
@@ -249,62 +249,29 @@ describe('release.yml', () => {
     expect(steps.some((step) => step.uses?.startsWith('aws-actions/amazon-ecr-login@'))).toBe(true);
   });
 
-  it('opens a pull request with the pinned charts/environments.ts and a fresh synth', () => {
-    expect(steps.some((step) => step.run === 'make synth')).toBe(true);
+  it('promotes through npm run promote (scripts/promote.ts), never an inline edit, and opens the pull request with its result', () => {
+    const promote = steps.find((step) => step.run?.includes('npm run promote'))!;
+    expect(promote.run!.trim()).toBe('npm run promote -- --env "$ENVIRONMENT" --image "$IMAGE"');
+    expect(promote.env).toMatchObject({
+      ENVIRONMENT: "${{ inputs.environment || 'prod' }}",
+      IMAGE: '${{ needs.image.outputs.repository }}:${{ needs.image.outputs.tag }}@${{ needs.image.outputs.digest }}',
+    });
+    expect(steps.filter((step) => /\bsed\b|charts\/environments\.ts/.test(step.run ?? ''))).toEqual([]);
     const pr = steps.find((step) => step.uses?.startsWith('peter-evans/create-pull-request@'))!;
     expect(String(pr.with?.['add-paths'])).toMatch(/charts\/environments\.ts[\s\S]*dist\/\*\*/);
   });
 
-  describe('the digest pin step', () => {
-    const pin = steps.find((step) => step.name?.startsWith('Pin the digest'))!;
-    const digest = `sha256:${'c'.repeat(64)}`;
-    const FIXTURE = [
-      'export const dev: Environment = {',
-      "  image: 'ghcr.io/goticket-platform/goticket:0.1.0',",
-      "  host: 'goticket.localtest.me',",
-      '};',
-      'export const prod: Environment = {',
-      `  image: '123456789012.dkr.ecr.eu-west-1.amazonaws.com/goticket:0.0.9@sha256:${'d'.repeat(64)}', // pinned by release.yml`,
-      "  sidecar: 'ghcr.io/goticket-platform/goticket-tools:1.0.0',",
-      '};',
-      '',
-    ].join('\n');
-
-    function runPin(content: string | null, env: Record<string, string>) {
-      const dir = mkdtempSync(join(tmpdir(), 'pin-'));
-      try {
-        mkdirSync(join(dir, 'charts'));
-        if (content !== null) writeFileSync(join(dir, 'charts', 'environments.ts'), content);
-        const result = spawnSync('bash', ['-e', '-c', runScript(pin)!], { cwd: dir, encoding: 'utf8', env: { PATH: process.env.PATH, ...env } });
-        const after = content === null ? null : readFileSync(join(dir, 'charts', 'environments.ts'), 'utf8');
-        return { status: result.status, after, output: `${result.stdout}${result.stderr}` };
-      } finally {
-        rmSync(dir, { recursive: true, force: true });
-      }
-    }
-
-    it('replaces tag and digest on every service image line and keeps each registry', () => {
-      const { status, after } = runPin(FIXTURE, { TAG: '0.1.0-abc123def456', DIGEST: digest });
-      expect(status).toBe(0);
-      expect(after).toBe(
-        FIXTURE.replace("goticket:0.1.0'", `goticket:0.1.0-abc123def456@${digest}'`).replace(`goticket:0.0.9@sha256:${'d'.repeat(64)}'`, `goticket:0.1.0-abc123def456@${digest}'`),
-      );
-    });
-
-    it('refuses a malformed digest and a file without an image line', () => {
-      expect(runPin(FIXTURE, { TAG: 't', DIGEST: 'sha256:nope' }).status).not.toBe(0);
-      expect(runPin('export const dev = {};\n', { TAG: 't', DIGEST: digest }).status).not.toBe(0);
-    });
-
-    const environments = join(ROOT, 'charts', 'environments.ts');
-    (existsSync(environments) ? it : it.skip)('matches every environment in the real charts/environments.ts', () => {
-      const source = readFileSync(environments, 'utf8');
-      const { status, after } = runPin(source, { TAG: '9.9.9-test', DIGEST: digest });
-      expect(status).toBe(0);
-      const pinned = after!.match(new RegExp(`image: '[^']+/goticket:9\\.9\\.9-test@${digest}'`, 'g')) ?? [];
-      const environmentsCount = source.match(/^export const \w+: Environment = \{/gm)?.length ?? 0;
-      expect(pinned.length).toBe(environmentsCount);
-    });
+  it('a re-run of one commit reuses the image it pushed (IMMUTABLE ECR): no second build, the same digest promoted', () => {
+    const jobs = jobsOf(release);
+    const existing = steps.find((step) => step.id === 'existing')!;
+    expect(existing.run).toBe('bash scripts/release-reuse.sh');
+    expect(existing.env).toMatchObject({ COMMIT_TAG: 'sha-${{ github.sha }}', IMAGES: '${{ steps.names.outputs.images }}', TAGS: '${{ steps.meta.outputs.tags }}' });
+    const build = steps.find((step) => step.uses?.startsWith('docker/build-push-action@'))!;
+    expect(build.if).toBe("steps.existing.outputs.digest == ''");
+    const index = (step: unknown) => steps.indexOf(step as (typeof steps)[number]);
+    expect(index(existing)).toBeLessThan(index(build));
+    expect(index(steps.find((step) => step.id === 'meta'))).toBeLessThan(index(existing));
+    expect((jobs.image as { outputs: Record<string, string> }).outputs.digest).toBe('${{ steps.existing.outputs.digest || steps.build.outputs.digest }}');
   });
 });
 

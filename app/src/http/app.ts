@@ -1,4 +1,3 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import type { Registry } from 'prom-client';
 import { FailureReporter } from '../observability/failures';
@@ -9,20 +8,22 @@ import type { AuthService } from '../services/auth';
 import type { BookingService } from '../services/bookings';
 import type { EventService } from '../services/events';
 import type { UserService } from '../services/users';
-import { corsPolicy, corsResponseHeaders } from './cors';
-import { eventReadFastPath } from './fast-path';
-import { deferredBodyErrors, soldOutFastPath } from './sold-out-fast-path';
-import { bearerToken, bodyParserErrors, requestContext, requestTimeout, requireJsonBodies } from './middleware';
+import { authentication, requireActor } from './authentication';
+import { clientIpOf } from './client-ip';
+import { conditionalReads, type ConditionalReads } from './conditional';
+import { corsPolicy } from './cors';
+import { deferredBodyErrors, hotRequests } from './hot-requests';
+import { bodyParserErrors, requestContext, requestTimeout, requireJsonBodies } from './middleware';
 import { HttpProblem, PROBLEM_CONTENT_TYPE, toProblem } from './problem';
-import type { RateLimitMiddleware } from './rate-limit';
-import { parseInput, type RouteSpec } from './route';
+import { isFreeRefusal, type RateLimitMiddleware } from './rate-limit';
+import { parseInput, type Reply, type RouteSpec } from './route';
 import { auditRoutes } from './routes/audit';
 import { authRoutes } from './routes/auth';
 import { bookingRoutes } from './routes/bookings';
 import { eventRoutes } from './routes/events';
 import { healthRouter } from './health';
 import { apiDocs } from './openapi';
-import { helmetHeaders, securityHeaders } from './security-headers';
+import { securityHeaders } from './security-headers';
 
 export const API_BASE = '/api/v1';
 
@@ -40,17 +41,21 @@ export interface AppDeps {
     requestTimeoutMs: number;
     trustProxy: boolean | number | string[];
     corsOrigins?: string[];
-    /** Answer cached `GET /events/:id` in front of Express (default on; see fast-path.ts). */
+    /** Answer cached `GET /events/:id` in the hot-request stage (default on; see hot-requests.ts). */
     fastReads?: boolean;
-    /** Access-log line of every Nth request the fast path answers (default 1: all). */
+    /** Access-log line of every Nth read the hot-request stage answers (default 1: all). */
     accessLogCachedReadEvery?: number;
-    /** Answer sold-out refusals before the rate limiter (default on; see sold-out-fast-path.ts). */
+    /** Answer sold-out refusals in the hot-request stage, before the rate limiter (default on). */
     fastSoldOut?: boolean;
+    /** Cache-Control max-age of event reads, seconds (CACHE_TTL: how far a served copy may lag); default 0. */
+    eventReadMaxAgeSeconds?: number;
   };
   /** Absent: no rate limits (tests of other concerns). */
   rateLimits?: RateLimitMiddleware;
   /** True once shutdown began: readiness answers 503 so the load balancer drains us. */
   isShuttingDown: () => boolean;
+  /** The process's failure reporter (one incident per outage, whichever part of the process meets it); default: one of its own. */
+  failures?: FailureReporter;
 }
 
 export function apiRoutes(deps: Pick<AppDeps, 'auth' | 'users' | 'events' | 'bookings' | 'audit'>): RouteSpec[] {
@@ -58,23 +63,62 @@ export function apiRoutes(deps: Pick<AppDeps, 'auth' | 'users' | 'events' | 'boo
 }
 
 const NO_BODY_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+const JSON_TYPES = ['application/json', 'application/*+json'];
 
+/**
+ * One request pipeline. Every request: request context (X-Request-Id, access log, duration
+ * metric), security headers. Every API request then: CORS, authentication (once; the outcome
+ * rides on the request), the hot-request stage (answers from memory what it can, with the same
+ * functions; `fastReads`/`fastSoldOut` off: every request goes on), request timeout, rate limits,
+ * the body chain, the routes (`handle`), the error handler. Each response concern has one
+ * function, used by every path.
+ */
 export function createApp(deps: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.disable('etag');
   app.set('trust proxy', deps.http.trustProxy);
   app.set('query parser', 'simple');
-  const helmetSet = helmetHeaders();
   const corsOrigins = deps.http.corsOrigins ?? [];
+  const clientIp = clientIpOf(deps.http.trustProxy);
+  const conditional = conditionalReads(deps.http.eventReadMaxAgeSeconds ?? 0);
 
-  app.use(requestContext(deps.logger));
-  app.use(securityHeaders(helmetSet));
+  app.use(requestContext(deps.logger, clientIp));
+  app.use(securityHeaders());
 
   const api = express.Router();
   api.use(corsPolicy(corsOrigins));
+  api.use(authentication((token) => deps.auth.authenticate(token)));
+  const jsonBodies = express.json({ limit: deps.http.bodyLimit, strict: true, type: JSON_TYPES });
+  const fastReads = deps.http.fastReads !== false;
+  const fastSoldOut = deps.http.fastSoldOut !== false;
+  if (fastReads || fastSoldOut) {
+    const rateLimits = deps.rateLimits;
+    api.use(
+      hotRequests({
+        basePath: API_BASE,
+        reads: fastReads
+          ? {
+              peekEvent: (id) => deps.events.peekJsonBytes(id),
+              anonymous: rateLimits?.anonymous ?? null,
+              clientIp,
+              accessLogEvery: deps.http.accessLogCachedReadEvery ?? 1,
+              send: (_req, res, json) => sendReply(res, { status: 200, json }, conditional),
+            }
+          : undefined,
+        soldOut: fastSoldOut
+          ? {
+              mayRefuse: (eventId) => deps.bookings.mayRefuseEarly(eventId),
+              refusal: (eventId, quantity) => deps.bookings.refusalFromMarker(eventId, quantity),
+              knownWrites: rateLimits ? (userId) => rateLimits.knownWrites(userId) : () => 'off',
+              parseBody: jsonBodies,
+              isJson: (req) => Boolean(req.is(JSON_TYPES)),
+            }
+          : undefined,
+      }),
+    );
+  }
   api.use(requestTimeout(deps.http.requestTimeoutMs));
-  const jsonBodies = express.json({ limit: deps.http.bodyLimit, strict: true, type: ['application/json', 'application/*+json'] });
   if (deps.rateLimits) api.use(deps.rateLimits.requests);
   // Bodies are read for the methods that carry one; GET/HEAD/OPTIONS skip the parser chain.
   const bodies = express.Router();
@@ -86,7 +130,7 @@ export function createApp(deps: AppDeps): Express {
   api.use((req: Request, res: Response, next: NextFunction) => (NO_BODY_METHODS.has(req.method) ? next() : bodies(req, res, next)));
 
   const routes = apiRoutes(deps);
-  for (const spec of routes) api[spec.method](spec.path, handle(spec, deps.auth));
+  for (const spec of routes) api[spec.method](spec.path, handle(spec, { rateLimits: deps.rateLimits, conditional }));
   // Known path, unknown method: 405 with the methods it has.
   for (const [path, methods] of groupMethods(routes)) {
     api.all(path, (req: Request, res: Response, next: NextFunction) => {
@@ -103,59 +147,9 @@ export function createApp(deps: AppDeps): Express {
   app.use((req: Request, _res: Response, next: NextFunction) => {
     next(new HttpProblem(404, 'not-found', 'Not found', `no route for ${req.method} ${req.path.slice(0, 200)}`));
   });
-  app.use(errorHandler(deps.logger));
+  app.use(errorHandler(deps.failures ?? new FailureReporter(deps.logger)));
 
-  // In front of Express's own entry point, so `app` stays the one request handler for servers and tests.
-  const entry = app as Express & { handle: (req: IncomingMessage, res: ServerResponse, done?: (error?: unknown) => void) => void };
-  const viaExpress = entry.handle.bind(app);
-  const clientIp = expressClientIp(app);
-  const fastPaths: Array<(req: IncomingMessage, res: ServerResponse, done?: (error?: unknown) => void) => boolean> = [];
-  if (deps.http.fastReads !== false) {
-    const fastPath = eventReadFastPath({
-      basePath: API_BASE,
-      peekEvent: (id) => deps.events.peekJsonBytes(id),
-      anonymous: deps.rateLimits?.anonymous ?? null,
-      securityHeaders: helmetSet,
-      corsHeaders: corsResponseHeaders(corsOrigins),
-      clientIp,
-      logger: deps.logger,
-      accessLogEvery: deps.http.accessLogCachedReadEvery ?? 1,
-    });
-    fastPaths.push(fastPath);
-  }
-  if (deps.http.fastSoldOut !== false) {
-    // A refusal from this process's seat marker: no rate limiter (no Redis call), no middleware chain.
-    const soldOut = soldOutFastPath({
-      basePath: API_BASE,
-      mayRefuse: (eventId) => deps.bookings.mayRefuseEarly(eventId),
-      refusal: (eventId, quantity) => deps.bookings.refusalFromMarker(eventId, quantity),
-      authenticate: (token) => deps.auth.authenticate(token),
-      limitHeaders: deps.rateLimits ? (userId) => deps.rateLimits!.knownWritesHeaders(userId) : () => [],
-      parseBody: jsonBodies,
-      securityHeaders: helmetSet,
-      corsHeaders: corsResponseHeaders(corsOrigins),
-      clientIp,
-      logger: deps.logger,
-    });
-    fastPaths.push((req, res, done) => soldOut(req, res, () => viaExpress(req, res, done)));
-  }
-  if (fastPaths.length > 0) {
-    entry.handle = (req, res, done) => {
-      for (const fastPath of fastPaths) if (fastPath(req, res, done)) return;
-      viaExpress(req, res, done);
-    };
-  }
   return app;
-}
-
-/**
- * `req.ip` exactly as Express computes it (proxy-addr over X-Forwarded-For with the app's
- * compiled TRUST_PROXY), for requests that never become Express requests.
- */
-function expressClientIp(app: Express): (req: IncomingMessage) => string {
-  // eslint-disable-next-line @typescript-eslint/unbound-method -- the getter is called with a receiver of its own below
-  const ip = Object.getOwnPropertyDescriptor(express.request, 'ip')!.get!;
-  return (req) => (ip.call({ app, headers: req.headers, socket: req.socket, connection: req.socket }) as string | undefined) ?? req.socket.remoteAddress ?? 'unknown';
 }
 
 function groupMethods(routes: RouteSpec[]): Map<string, string[]> {
@@ -164,30 +158,46 @@ function groupMethods(routes: RouteSpec[]): Map<string, string[]> {
   return byPath;
 }
 
-function handle(spec: RouteSpec, auth: AuthService) {
+function handle(spec: RouteSpec, deps: { rateLimits?: RateLimitMiddleware; conditional: ConditionalReads }) {
   const template = `${API_BASE}${spec.path}`;
   return async (req: Request, res: Response) => {
     res.locals.routeTemplate = template;
     // Authentication first: an anonymous caller learns nothing from validation messages.
-    const actor = spec.auth === 'user' ? await auth.authenticate(bearerToken(req)) : undefined;
-    const params = parseInput(spec.params, req.params, 'params');
-    const query = parseInput(spec.query, req.query, 'query');
-    const headers = parseInput(spec.headers, req.headers, 'headers');
-    const body = parseInput(spec.body, req.body, 'body');
-    const reply = await spec.handler({ params, query, body, headers, actor: actor!, req, res });
+    const actor = spec.auth === 'user' ? requireActor(req) : undefined;
+    let reply: Reply;
+    try {
+      const params = parseInput(spec.params, req.params, 'params');
+      const query = parseInput(spec.query, req.query, 'query');
+      const headers = parseInput(spec.headers, req.headers, 'headers');
+      const body = parseInput(spec.body, req.body, 'body');
+      reply = await spec.handler({ params, query, body, headers, actor: actor!, req, res });
+    } catch (error) {
+      // The refusal-charge rule (rate-limit.ts): a refusal that did no work gives its point back.
+      if (deps.rateLimits && isFreeRefusal(error)) await deps.rateLimits.giveBack(res);
+      throw error;
+    }
     if (res.headersSent) return;
-    res.status(reply.status).set(reply.headers ?? {});
-    if (reply.json !== undefined) {
-      // what res.json does with the text it makes
-      if (!res.get('Content-Type')) res.set('Content-Type', 'application/json');
-      res.send(reply.json);
-    } else if (reply.body === undefined) res.end();
-    else res.json(reply.body);
+    sendReply(res, reply, spec.conditional ? deps.conditional : undefined);
   };
 }
 
-function errorHandler(logger: Logger) {
-  const failures = new FailureReporter(logger);
+/**
+ * The one sender of route replies (the hot-request stage's cached reads included): status, the
+ * reply's headers, a conditional read's validators (ETag, Cache-Control; 304 when If-None-Match
+ * matches, which Express's send decides), then the body.
+ */
+function sendReply(res: Response, reply: Reply, conditional?: ConditionalReads): void {
+  res.status(reply.status).set(reply.headers ?? {});
+  if (reply.json !== undefined) {
+    if (conditional && reply.status === 200) conditional.validators(res, reply.json);
+    // what res.json does with the text it makes
+    if (!res.get('Content-Type')) res.set('Content-Type', 'application/json; charset=utf-8');
+    res.send(reply.json);
+  } else if (reply.body === undefined) res.end();
+  else res.json(reply.body);
+}
+
+function errorHandler(failures: FailureReporter) {
   return (error: unknown, req: Request, res: Response, _next: NextFunction) => {
     const { status, headers, body } = toProblem(error);
     if (status >= 500) {

@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { UnauthenticatedError } from '../domain/errors';
-import type { Actor } from '../domain/user';
 import { logContext, type Logger } from '../observability/logger';
 import { httpRequestDuration } from '../observability/metrics';
 import { inActiveContext } from '../observability/trace-context';
@@ -14,8 +13,21 @@ export function requestIdOf(incoming: string | string[] | undefined): string {
   return typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
 }
 
-/** Accepts a sane X-Request-Id or makes one; every log line of the request carries it. */
-export function requestContext(logger: Logger): RequestHandler {
+/**
+ * The access-log line of this request: `false` leaves it out, a number N logs it marked
+ * `sampled: N` (one of every N such requests is logged). Default: logged, unmarked.
+ */
+export function sampleAccessLog(res: Response, sample: false | number): void {
+  res.locals.accessLog = sample;
+}
+
+/**
+ * The request context of every request: a sane X-Request-Id accepted or a new one made (set on
+ * the response first), every log line of the request carrying it, and at 'finish' the
+ * http_request_duration_seconds observation (route template from `res.locals.routeTemplate`)
+ * and the access-log line (see sampleAccessLog).
+ */
+export function requestContext(logger: Logger, clientIp: (req: IncomingMessage) => string): RequestHandler {
   return (req, res, next) => {
     const requestId = requestIdOf(req.headers['x-request-id']);
     res.locals.requestId = requestId;
@@ -26,9 +38,12 @@ export function requestContext(logger: Logger): RequestHandler {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       const route = (res.locals.routeTemplate as string | undefined) ?? 'unmatched';
       httpRequestDuration.observe({ method: req.method, route, status: String(res.statusCode) }, seconds);
+      const sample = res.locals.accessLog as false | number | undefined;
+      if (sample === false) return;
       const level = res.statusCode >= 500 ? 'error' : 'info';
+      const sampled = sample === undefined ? {} : { sampled: sample };
       logContext.run({ request_id: requestId }, () =>
-        logger[level]({ method: req.method, route, status: res.statusCode, duration_ms: Math.round(seconds * 1000), ip: req.ip }, 'request'),
+        logger[level]({ method: req.method, route, status: res.statusCode, duration_ms: Math.round(seconds * 1000), ip: clientIp(req), ...sampled }, 'request'),
       );
     }));
     logContext.run({ request_id: requestId }, next);
@@ -96,12 +111,3 @@ export function requestTimeout(ms: number): RequestHandler {
     next();
   };
 }
-
-export function bearerToken(req: Request): string {
-  const header = req.get('authorization');
-  const match = header ? /^Bearer ([A-Za-z0-9._~+/=-]{1,4096})$/.exec(header) : null;
-  if (!match) throw new UnauthenticatedError(header ? 'malformed Authorization header' : 'sign in: send Authorization: Bearer <access token>');
-  return match[1]!;
-}
-
-export type Authenticate = (token: string) => Actor | Promise<Actor>;

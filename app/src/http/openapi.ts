@@ -76,6 +76,7 @@ function hasInput(spec: RouteSpec): boolean {
 /** Every status an operation of the route table documents: its own, then the generic ones that apply. */
 export function documentedStatuses(spec: RouteSpec): number[] {
   const statuses = new Set(Object.keys(spec.responses).map(Number));
+  if (spec.conditional) statuses.add(304);
   for (const [status, failure] of Object.entries(GENERIC_FAILURES)) if (failure.when(spec)) statuses.add(Number(status));
   return [...statuses].sort((a, b) => a - b);
 }
@@ -99,15 +100,29 @@ const HEADERS = {
     schema: { type: 'string', format: 'uri', maxLength: 200 },
   },
   'Retry-After': { description: 'Seconds to wait before retrying', required: true, schema: { type: 'integer', format: 'int32', minimum: 1, maximum: 86_400 } },
+  ETag: {
+    description: 'Strong validator of the exact body (send it back in If-None-Match to get 304 while it is current)',
+    required: true,
+    schema: { type: 'string', maxLength: 64, pattern: '^"[A-Za-z0-9_-]{1,60}"$' },
+  },
+  'Cache-Control': {
+    description: 'How long clients and shared caches may keep the answer: `public, max-age=<CACHE_TTL seconds>` (the most a copy the API serves may lag), `no-cache` when CACHE_TTL is 0',
+    required: true,
+    schema: { type: 'string', maxLength: 64, pattern: '^(public, max-age=\\d+|no-cache)$' },
+  },
 } as const;
 
 type HeaderName = keyof typeof HEADERS;
 const ref = (name: HeaderName) => ({ $ref: `#/components/headers/${name}` });
 
-/** The headers of an API answer: the request id always, the rate-limit state when a limit applied, Retry-After on 429/503. */
-function apiHeaders(status: number): Record<string, { $ref: string }> {
+/**
+ * The headers of an API answer: the request id always, the rate-limit state when a limit applied,
+ * Retry-After on 429/503, the validators on a conditional read's 200 and 304.
+ */
+function apiHeaders(status: number, conditional = false): Record<string, { $ref: string }> {
   const names: HeaderName[] = ['X-Request-Id', 'Access-Control-Allow-Origin', ...(Object.keys(RATE_LIMIT_HEADERS) as HeaderName[])];
   if (status === 429 || status === 503) names.push('Retry-After');
+  if (conditional && (status === 200 || status === 304)) names.push('ETag', 'Cache-Control');
   return Object.fromEntries(names.map((name) => [name, ref(name)]));
 }
 
@@ -202,12 +217,24 @@ export function buildOpenApiDocument(routes: readonly RouteSpec[], basePath: str
   });
 }
 
+const NOT_MODIFIED = 'Not modified: If-None-Match names the current ETag (no body; the validators and Cache-Control again)';
+
+/** The request header of a conditional read. */
+const ConditionalHeaders = z.object({
+  'if-none-match': z
+    .string()
+    .max(4096)
+    .regex(/^[\x21-\x7E][\x20-\x7E]*$/)
+    .optional()
+    .meta({ description: 'ETag(s) of a copy you hold (or `*`): 304 without a body while it is current' }),
+});
+
 function toRouteConfig(spec: RouteSpec, basePath: string, securityScheme: string): RouteConfig {
   const responses: RouteConfig['responses'] = {};
   for (const status of documentedStatuses(spec)) {
     const own = spec.responses[status];
-    const description = own?.description ?? GENERIC_FAILURES[status]?.description ?? 'Failure';
-    const headers = apiHeaders(status);
+    const description = status === 304 && !own ? NOT_MODIFIED : (own?.description ?? GENERIC_FAILURES[status]?.description ?? 'Failure');
+    const headers = apiHeaders(status, spec.conditional);
     if (own?.schema) responses[status] = { description, headers, content: { 'application/json': { schema: own.schema } } };
     else if (status >= 400) responses[status] = { description, headers, content: { [PROBLEM_CONTENT_TYPE]: { schema: ProblemJson } } };
     else responses[status] = { description, headers };
@@ -225,7 +252,7 @@ function toRouteConfig(spec: RouteSpec, basePath: string, securityScheme: string
     request: {
       ...(spec.params ? { params: spec.params as never } : {}),
       ...(spec.query ? { query: spec.query as never } : {}),
-      ...(spec.headers ? { headers: spec.headers as never } : {}),
+      ...(spec.headers ? { headers: spec.headers as never } : spec.conditional ? { headers: ConditionalHeaders as never } : {}),
       ...(spec.body ? { body: { required: true, content: { 'application/json': { schema: spec.body } } } } : {}),
     },
     responses,

@@ -97,6 +97,11 @@ export class LeasedRateLimiter implements RateLimiter {
     await this.shared.refund(key, points);
   }
 
+  /** Resolves once no lease is in flight (a background prefetch included): for tests and shutdown. */
+  async settled(): Promise<void> {
+    while (this.leasing.size > 0) await Promise.allSettled([...this.leasing.values()]);
+  }
+
   async reset(key: string): Promise<void> {
     this.leases.delete(key);
     await this.shared.reset(key);

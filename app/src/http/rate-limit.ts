@@ -1,9 +1,11 @@
 import { createHash } from 'node:crypto';
-import type { Request, RequestHandler, Response } from 'express';
-import { RateLimitedError } from '../domain/errors';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { RequestHandler, Response } from 'express';
+import { RateLimitedError, SoldOutError } from '../domain/errors';
 import { normalizeEmail } from '../domain/user';
 import { rateLimited, type RateLimiterName } from '../observability/metrics';
 import type { AuditLog, RateLimiter, RateLimiterFactory, RateLimitPolicy, RateLimitVerdict } from '../ports';
+import { actorOf } from './authentication';
 import { LeasedRateLimiter } from './rate-limit-lease';
 import { callContext } from './routes/context';
 import type { HeaderList } from './security-headers';
@@ -23,8 +25,8 @@ export interface RateLimitPolicies {
 export interface RateLimitDeps {
   limiters: RateLimiterFactory;
   policies: RateLimitPolicies;
-  /** The user a request's bearer token names, when its signature is valid. */
-  subjectOf(token: string): string | null;
+  /** The client address (TRUST_PROXY applied): clientIpOf. */
+  clientIp: (req: IncomingMessage) => string;
   audit: AuditLog;
 }
 
@@ -36,25 +38,44 @@ export interface RateLimitMiddleware {
   /** The anonymous limiter (null when off), shared with the read fast path. */
   anonymous: LeasedRateLimiter | null;
   /**
-   * The RateLimit-* headers of the user's writes limit as this process last saw them, for an
-   * answer that does not consult the limiter (a sold-out refusal, which takes no point): [] when
-   * the limit is off; null when the limiter has to be asked (no verdict seen in the current
-   * window, or the last one left no point: the next write may be refused).
+   * The user's writes verdict as this process last saw it, for an answer that does not consult
+   * the limiter (a sold-out refusal, which is free: FREE_REFUSAL): 'off' when the limit is off;
+   * null when the limiter has to be asked (no verdict seen in the current window, or the last one
+   * left no point: the next write may be refused).
    */
-  knownWritesHeaders(userId: string): HeaderList | null;
+  knownWrites(userId: string): { policy: RateLimitPolicy; verdict: RateLimitVerdict } | 'off' | null;
+  /**
+   * Gives back the writes point this request took when its answer is a free refusal (see
+   * `isFreeRefusal`), before the answer is sent, and shows the limit as it now stands.
+   */
+  giveBack(res: Response): Promise<void>;
+}
+
+/**
+ * The refusal-charge rule. A write costs a point of the user's writes limit when it is taken;
+ * a refusal that did no work costs what it cost: nothing. Today that is the sold-out refusal
+ * (409 …/sold-out), whichever path answers it: the hot-request stage answers it from this
+ * process's seat marker without taking the point, the normal path takes the point first (so
+ * parallel requests cannot slip past the limit) and gives it back before it answers. The limit
+ * still applies: a user with no point left gets 429 before any 409 on both paths. Every other
+ * refusal (400, 404, 409 event ended, 422 Idempotency-Key reused) keeps its point: it asked for
+ * work (a parse, a lookup, a statement) that was done.
+ */
+export function isFreeRefusal(error: unknown): boolean {
+  return error instanceof SoldOutError;
 }
 
 /** Users whose last writes verdict this process remembers at most (the oldest is forgotten first). */
 const KNOWN_WRITERS_MAX = 10_000;
 
 const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
-const BEARER = /^Bearer ([A-Za-z0-9._~+/=-]{1,4096})$/;
 
 /**
  * rate-limiter-flexible behind the RateLimiter port (Redis, or in-process when Redis is down or
  * not configured). Every limited answer carries RateLimit-Limit/-Remaining/-Reset/-Policy of the
- * tightest limit that applied; a refusal is 429 problem+json with Retry-After. Client IPs come
- * from `req.ip`, which honours TRUST_PROXY (set it to the ingress hops, never blindly `true`).
+ * tightest limit that applied; a refusal is 429 problem+json with Retry-After. The user is the
+ * one the authentication stage found (a revoked or bad token is anonymous); client IPs come from
+ * `clientIp`, which honours TRUST_PROXY (set it to the ingress hops, never blindly `true`).
  */
 export function rateLimits(deps: RateLimitDeps): RateLimitMiddleware {
   const make = (name: RateLimiterName, policy: RateLimitPolicy) => (policy.points > 0 ? deps.limiters.create(name, policy) : null);
@@ -66,30 +87,44 @@ export function rateLimits(deps: RateLimitDeps): RateLimitMiddleware {
   const anonymous = shared && new LeasedRateLimiter(shared);
   /** userId → the last writes verdict this process got, with the end of its window. */
   const knownWriters = new Map<string, { verdict: RateLimitVerdict; resetAt: number }>();
-  const noHeaders: HeaderList = [];
+  const clientIp = deps.clientIp;
+  /** The writes point a request took (res → who and the verdict), until its answer is known. */
+  const charges = new WeakMap<ServerResponse, { userId: string; verdict: RateLimitVerdict; resetAt: number }>();
 
-  const knownWritesHeaders = (userId: string): HeaderList | null => {
-    if (!writes) return noHeaders;
+  const knownWrites = (userId: string) => {
+    if (!writes) return 'off' as const;
     const known = knownWriters.get(userId);
     const now = Date.now();
     if (!known || now >= known.resetAt || !known.verdict.allowed || known.verdict.remaining <= 0) return null;
-    return rateLimitHeaders(writes.policy, { ...known.verdict, resetMs: known.resetAt - now });
+    return { policy: writes.policy, verdict: { ...known.verdict, resetMs: known.resetAt - now } };
   };
-  const rememberWrites = (userId: string, verdict: RateLimitVerdict) => {
-    setBounded(knownWriters, userId, { verdict, resetAt: Date.now() + verdict.resetMs }, KNOWN_WRITERS_MAX);
+  const rememberWrites = (userId: string, verdict: RateLimitVerdict, resetAt = Date.now() + verdict.resetMs) => {
+    setBounded(knownWriters, userId, { verdict, resetAt }, KNOWN_WRITERS_MAX);
+    return resetAt;
+  };
+
+  const giveBack = async (res: Response) => {
+    const charge = charges.get(res);
+    if (!charge || !writes) return;
+    charges.delete(res);
+    await writes.refund(charge.userId).catch(() => undefined);
+    const { verdict } = charge;
+    const now = Date.now();
+    const back: RateLimitVerdict = { ...verdict, consumed: Math.max(0, verdict.consumed - 1), remaining: Math.min(verdict.limit, verdict.remaining + 1), resetMs: Math.max(0, charge.resetAt - now) };
+    rememberWrites(charge.userId, back, charge.resetAt);
+    // The writes limit is the one shown on a signed-in write (the only limit that applied).
+    if (res.locals.rateLimit === verdict) applyRateLimitHeaders(res, writes.policy, back, true);
   };
 
   const requests: RequestHandler = async (req, res, next) => {
     const checks: Array<[RateLimiterName, RateLimiter, string]> = [];
-    const header = req.get('authorization');
-    const token = header ? BEARER.exec(header)?.[1] : undefined;
-    const userId = token ? deps.subjectOf(token) : null;
+    const userId = actorOf(req)?.userId ?? null;
     const ip = clientIp(req);
     if (!userId && anonymous && !(register && req.method === 'POST' && req.path === '/auth/register')) {
       // The common case, answered from this process's lease without waiting.
       const verdict = anonymous.tryConsume(ip);
       if (verdict?.allowed) {
-        advertise(res, anonymous.policy, verdict);
+        applyRateLimitHeaders(res, anonymous.policy, verdict);
         return next();
       }
     }
@@ -102,10 +137,14 @@ export function rateLimits(deps: RateLimitDeps): RateLimitMiddleware {
     if (checks.length === 0) return next();
     try {
       const verdicts = await Promise.all(checks.map(async ([name, limiter, key]) => [name, limiter, await limiter.consume(key)] as const));
-      for (const [name, , verdict] of verdicts) if (name === 'writes' && userId) rememberWrites(userId, verdict);
+      for (const [name, , verdict] of verdicts) {
+        if (name !== 'writes' || !userId) continue;
+        const resetAt = rememberWrites(userId, verdict);
+        if (verdict.allowed) charges.set(res, { userId, verdict, resetAt });
+      }
       const refused = verdicts.find(([, , verdict]) => !verdict.allowed);
       if (refused) return next(refuse(res, refused[0], refused[1].policy, refused[2]));
-      for (const [, limiter, verdict] of verdicts) advertise(res, limiter.policy, verdict);
+      for (const [, limiter, verdict] of verdicts) applyRateLimitHeaders(res, limiter.policy, verdict);
       next();
     } catch (error) {
       next(error);
@@ -126,7 +165,7 @@ export function rateLimits(deps: RateLimitDeps): RateLimitMiddleware {
         }
         return next(refuse(res, 'login', login.policy, verdict));
       }
-      advertise(res, login.policy, verdict);
+      applyRateLimitHeaders(res, login.policy, verdict);
       res.once('finish', () => {
         // Only wrong passwords count: a success clears the slate, anything else gives the point back.
         if (res.statusCode === 200) void login.reset(key).catch(() => undefined);
@@ -138,11 +177,7 @@ export function rateLimits(deps: RateLimitDeps): RateLimitMiddleware {
     }
   };
 
-  return { requests, logins, anonymous, knownWritesHeaders };
-}
-
-function clientIp(req: Request): string {
-  return req.ip ?? req.socket.remoteAddress ?? 'unknown';
+  return { requests, logins, anonymous, knownWrites, giveBack };
 }
 
 const seconds = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
@@ -157,8 +192,11 @@ export function rateLimitHeaders(policy: RateLimitPolicy, verdict: RateLimitVerd
   ];
 }
 
-/** Sets the RateLimit-* headers unless a tighter limit already did. */
-function advertise(res: Response, policy: RateLimitPolicy, verdict: RateLimitVerdict, force = false): void {
+/**
+ * The one place RateLimit-* headers are set (every path: the limiter, the hot-request stage, a
+ * refund): unless a tighter limit already did, or `force`.
+ */
+export function applyRateLimitHeaders(res: Response, policy: RateLimitPolicy, verdict: RateLimitVerdict, force = false): void {
   const shown = res.locals.rateLimit as RateLimitVerdict | undefined;
   if (!force && shown && shown.remaining <= verdict.remaining) return;
   res.locals.rateLimit = verdict;
@@ -167,6 +205,6 @@ function advertise(res: Response, policy: RateLimitPolicy, verdict: RateLimitVer
 
 function refuse(res: Response, limiter: RateLimiterName, policy: RateLimitPolicy, verdict: RateLimitVerdict): RateLimitedError {
   rateLimited.inc({ limiter });
-  advertise(res, policy, verdict, true);
+  applyRateLimitHeaders(res, policy, verdict, true);
   return new RateLimitedError(seconds(verdict.resetMs));
 }

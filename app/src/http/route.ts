@@ -24,7 +24,7 @@ export interface Reply {
   status: number;
   body?: unknown;
   /** The body as JSON text already (e.g. from the cache): sent as is, as `res.json(body)` would send it. */
-  json?: string;
+  json?: string | Buffer;
   headers?: Record<string, string>;
 }
 
@@ -41,6 +41,8 @@ export interface RouteSpec<
   tags: string[];
   /** `user`: a valid access token is required. */
   auth: 'public' | 'user';
+  /** A read whose JSON reply carries ETag and Cache-Control and answers If-None-Match with 304 (conditional.ts). */
+  conditional?: boolean;
   /** Roles the OpenAPI document lists as allowed (services enforce them). */
   roles?: string[];
   params?: P;

@@ -28,30 +28,10 @@ export function helmetHeaders(): HeaderList {
   return headers;
 }
 
-/** Sets the recorded helmet headers on every response. */
+/** Sets the recorded helmet headers on every response (the one place they are set). */
 export function securityHeaders(headers: HeaderList = helmetHeaders()): RequestHandler {
   return (_req, res, next) => {
     for (const [name, value] of headers) res.setHeader(name, value);
     next();
   };
-}
-
-/**
- * The headers of an answer written straight to the socket (the fast paths), in the order the
- * normal path sends them: X-Request-Id, helmet's (`security`, flattened once), CORS, RateLimit-*,
- * then the body's type and length.
- */
-export function directResponseHeaders(
-  requestId: string,
-  security: readonly string[],
-  cors: HeaderList,
-  limits: HeaderList,
-  contentType: string,
-  contentLength: number,
-): string[] {
-  const headers = ['X-Request-Id', requestId, ...security];
-  for (const [name, value] of cors) headers.push(name, value);
-  for (const [name, value] of limits) headers.push(name, value);
-  headers.push('Content-Type', contentType, 'Content-Length', String(contentLength));
-  return headers;
 }

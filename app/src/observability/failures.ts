@@ -1,4 +1,5 @@
 import { ServiceUnavailableError } from '../domain/errors';
+import type { ErrorTracker } from './error-tracking';
 import { IncidentLog, type IncidentLogOptions } from './incidents';
 import type { Logger } from './logger';
 import { failures, type FailureKind, type FailureSource } from './metrics';
@@ -24,14 +25,28 @@ export interface FailureContext {
  *    counted as `unavailable` / `timeout`;
  *  - anything else is a bug: one error line with its stack and request id, counted as `internal`.
  */
+export interface FailureReporterOptions extends IncidentLogOptions {
+  /** Error tracking (Sentry, when SENTRY_DSN is set): every bug, and one event per incident. */
+  tracker?: ErrorTracker | null;
+}
+
 export class FailureReporter {
   readonly incidents: IncidentLog;
+  private readonly tracker: ErrorTracker | null;
 
   constructor(
     private readonly logger: Logger,
-    options: IncidentLogOptions = {},
+    options: FailureReporterOptions = {},
   ) {
-    this.incidents = new IncidentLog(logger, options);
+    this.tracker = options.tracker ?? null;
+    const tracker = this.tracker;
+    this.incidents = new IncidentLog(logger, {
+      ...options,
+      onOpen: (key, details) => {
+        options.onOpen?.(key, details);
+        tracker?.captureIncident(key, details);
+      },
+    });
   }
 
   /** The kind `report` files `error` under. */
@@ -52,6 +67,7 @@ export class FailureReporter {
       return;
     }
     const { source, requestId, method, route, component } = context;
+    this.tracker?.captureError(error, { source, requestId, method, route, component });
     this.logger.error({ err: error, source, request_id: requestId, method, route, component }, source === 'http' ? 'request failed' : `${component ?? source} failed`);
   }
 }

@@ -121,7 +121,7 @@ export const rateLimitFallbacks = new Counter({
 
 export const redisBreakerOpen = new Gauge({
   name: 'goticket_redis_circuit_open',
-  help: '1 while the Redis circuit breaker is open or half-open (calls fail fast), else 0',
+  help: '1 while calls to Redis fail fast (no connection, or the circuit breaker is open or half-open), else 0',
   registers: [registry],
 });
 

@@ -132,15 +132,6 @@ export class AuthService {
     return { userId: claims.userId, role: claims.role };
   }
 
-  /** The user a well-signed, unexpired token names (revocation not checked): rate limits key on it. */
-  subjectOf(accessToken: string): string | null {
-    try {
-      return this.verify(accessToken).userId;
-    } catch {
-      return null;
-    }
-  }
-
   /** The codec's verdict, remembered until the token expires (without the codec's clock tolerance). */
   private verify(accessToken: string): AccessTokenClaims {
     const known = this.verified.get(accessToken);

@@ -30,6 +30,16 @@ export interface PayOutcome {
   replayed: boolean;
 }
 
+/**
+ * The sold-out rule of a seat marker, in one place (`book` with the shared marker, the
+ * hot-request stage through `refusalFromMarker` with this process's copy; PostgreSQL decides
+ * everything else): a request for more seats than the marker's bound is refused, unless it
+ * carries an Idempotency-Key (it may be the replay of a booking made earlier).
+ */
+function markerRefuses(bound: number | null | undefined, quantity: number, idempotencyKey: string | undefined): bound is number {
+  return bound !== null && bound !== undefined && quantity > bound && idempotencyKey === undefined;
+}
+
 export class BookingService {
   constructor(private readonly deps: BookingServiceDeps) {}
 
@@ -38,7 +48,7 @@ export class BookingService {
     // without the booking statement (no row lock). It can only refuse; PostgreSQL alone books.
     // A request with an Idempotency-Key may be a replay of a booking made earlier: it always asks the store.
     const probe = await this.deps.cache?.seats(eventId);
-    if (probe && probe.bound !== null && quantity > probe.bound && !idempotencyKey) throw new SoldOutError(probe.bound);
+    if (probe && markerRefuses(probe.bound, quantity, idempotencyKey)) throw new SoldOutError(probe.bound);
     const result = await this.deps.bookings.reserve({
       eventId,
       userId: actor.userId,
@@ -72,9 +82,9 @@ export class BookingService {
    * be a replay). Counts the marker hit when it refuses.
    */
   refusalFromMarker(eventId: string, quantity: number, idempotencyKey?: string): number | null {
-    if (idempotencyKey !== undefined || !this.deps.cache) return null;
+    if (!this.deps.cache) return null;
     const bound = this.deps.cache.peekSeats(eventId);
-    if (bound === undefined || quantity <= bound) return null;
+    if (!markerRefuses(bound, quantity, idempotencyKey)) return null;
     this.deps.cache.countSeatHit();
     return bound;
   }

@@ -83,6 +83,22 @@ export class TokenVersions {
     await this.deps.cache?.invalidate([namespace(userId)]);
   }
 
+  /**
+   * PostgreSQL announced a change (made through any replica, migration 005): drop this process's
+   * copy and the shared one. The replica that made the change may not have reached the shared
+   * cache; this one drops it for it (a replica that cannot reach it either reads PostgreSQL until
+   * its pending invalidation is through).
+   */
+  changedElsewhere(userId: string): void {
+    void this.changed(userId).catch(() => undefined);
+  }
+
+  /** Announcements may have been missed (the LISTEN connection was lost): keep nothing read before. */
+  forgetAll(): void {
+    this.generation++;
+    this.local?.clear();
+  }
+
   private keep(userId: string, version: number | null, readAtGeneration: number): void {
     if (readAtGeneration === this.generation) this.local?.set(userId, { version });
   }

@@ -1,5 +1,6 @@
 import type { Pool } from 'pg';
 import { PostgresHoldExpiry } from '../adapters/postgres/expiry';
+import type { FailureReporter } from '../observability/failures';
 import type { Logger } from '../observability/logger';
 import { bookingExpiries } from '../observability/metrics';
 import { WorkerLoop, type TickResult } from './loop';
@@ -7,6 +8,8 @@ import { WorkerLoop, type TickResult } from './loop';
 export interface ExpirySweeperOptions {
   pool: Pool;
   logger: Logger;
+  /** Where failed steps are reported (the process's reporter: one incident per outage). */
+  failures?: FailureReporter;
   intervalMs: number;
   batchSize: number;
 }
@@ -25,6 +28,7 @@ export class HoldExpirySweeper {
       intervalMs: options.intervalMs,
       failureDelayMs: options.intervalMs,
       logger: this.log,
+      failures: options.failures,
     });
   }
 

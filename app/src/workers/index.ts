@@ -10,6 +10,7 @@ import { sampleQueueDepth } from '../adapters/rabbitmq/queue-depth';
 import { PAYMENTS_BINDINGS, SAGA_BINDINGS, sagaQueue, topologyNames } from '../adapters/rabbitmq/topology';
 import { PostgresPaymentOutcomes, sampleSagaStates } from '../adapters/postgres/saga';
 import type { Config } from '../config';
+import { FailureReporter } from '../observability/failures';
 import type { Logger } from '../observability/logger';
 import type { EventConsumer, EventPublisher, HealthCheck, Mailer } from '../ports';
 import { HoldExpirySweeper } from './expiry-sweeper';
@@ -32,6 +33,8 @@ export interface WorkerDeps {
   mailer?: Mailer;
   /** Without AMQP_URL: the in-process broker the payments role of the same process shares (main.ts makes one). */
   memoryBroker?: MemoryBroker;
+  /** The process's failure reporter (shared with the api in one process, main.ts); default: one for all the workers. */
+  failures?: FailureReporter;
 }
 
 /** The in-process stand-in for the broker: one exchange, a queue per consumer (AMQP_URL unset, local runs only). */
@@ -63,6 +66,8 @@ export async function startWorkers(deps: WorkerDeps): Promise<Workers> {
   const { config, pool } = deps;
   const m = config.messaging;
   const logger = deps.logger.child({ role: 'worker' });
+  // one reporter for every loop: a database outage met by the relay and the sweeper is one incident
+  const failures = deps.failures ?? new FailureReporter(logger);
   const mailer = deps.mailer ?? createMailer({ smtpUrl: m.smtpUrl, from: m.mailFrom, logger });
   const health: HealthCheck[] = [];
   const closers: Array<() => Promise<void>> = [];
@@ -113,11 +118,12 @@ export async function startWorkers(deps: WorkerDeps): Promise<Workers> {
     pollIntervalMs: m.outboxPollIntervalMs,
     batchSize: m.outboxBatchSize,
     retentionMs: m.outboxRetentionMs,
+    failures,
   });
   health.push(relay.healthCheck());
   const notifier = new Notifier({ consumer, notifications: new PostgresNotifications(pool), mailer, logger });
   const saga = new PaymentSaga({ consumer: sagaConsumer, outcomes: new PostgresPaymentOutcomes(pool), logger });
-  const sweeper = new HoldExpirySweeper({ pool, logger, intervalMs: m.expirySweepIntervalMs, batchSize: m.expiryBatchSize });
+  const sweeper = new HoldExpirySweeper({ pool, logger, intervalMs: m.expirySweepIntervalMs, batchSize: m.expiryBatchSize, failures });
 
   const sales = sampleTopEvents(pool, logger);
   closers.push(() => sales.close());

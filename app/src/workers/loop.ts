@@ -1,4 +1,5 @@
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
+import { ConstantBackoff, type IBackoff, type IBackoffFactory } from 'cockatiel';
 import { FailureReporter } from '../observability/failures';
 import type { Logger } from '../observability/logger';
 import type { HealthCheck } from '../ports';
@@ -10,6 +11,11 @@ export interface WorkerLoopOptions {
   name: string;
   intervalMs: number;
   failureDelayMs: number;
+  /**
+   * The waits after consecutive failed ticks (a cockatiel backoff; the count restarts after a tick
+   * that did not fail). Default: `failureDelayMs` every time.
+   */
+  failureBackoff?: IBackoffFactory<unknown>;
   logger: Logger;
   /** Where failed steps are reported (default: one of its own on `logger`): an unavailable database is one incident, not a line per step. */
   failures?: FailureReporter;
@@ -17,7 +23,7 @@ export interface WorkerLoopOptions {
 
 /**
  * Runs `tick` until stopped: again at once while it reports more work, after `intervalMs` when
- * idle (or sooner on `wake()`), after `failureDelayMs` when it failed. `stop()` lets the tick in
+ * idle (or sooner on `wake()`), after `failureBackoff`'s next wait when it failed. `stop()` lets the tick in
  * flight finish.
  */
 export class WorkerLoop {
@@ -29,12 +35,16 @@ export class WorkerLoop {
   /** When the tick in flight started (null between ticks). */
   private tickStartedAt: number | null = null;
   private readonly failures: FailureReporter;
+  private readonly failureBackoff: IBackoffFactory<unknown>;
+  /** The backoff of the current run of failed ticks (null after a tick that did not fail). */
+  private backoff: IBackoff<unknown> | null = null;
 
   constructor(
     private readonly tick: () => Promise<TickResult>,
     private readonly options: WorkerLoopOptions,
   ) {
     this.failures = options.failures ?? new FailureReporter(options.logger);
+    this.failureBackoff = options.failureBackoff ?? new ConstantBackoff(options.failureDelayMs);
   }
 
   /** How long the tick in flight has been running (0 between ticks). */
@@ -88,11 +98,17 @@ export class WorkerLoop {
         this.tickStartedAt = null;
       }
       if (this.stopped) break;
+      if (result === 'failed') {
+        this.backoff = this.backoff ? this.backoff.next(undefined) : this.failureBackoff.next(undefined);
+        await this.sleep(this.backoff.duration, false);
+        continue;
+      }
+      this.backoff = null;
       if (result === 'more') {
         await yieldToEventLoop();
         continue;
       }
-      await this.sleep(result === 'failed' ? this.options.failureDelayMs : this.options.intervalMs, result === 'idle');
+      await this.sleep(this.options.intervalMs, true);
     }
   }
 

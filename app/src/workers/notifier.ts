@@ -1,6 +1,6 @@
-import { setTimeout as sleep } from 'node:timers/promises';
+import { DelegateBackoff, handleWhenResult, retry, type IRetryBackoffContext } from 'cockatiel';
 import { z } from 'zod';
-import { NOTIFICATION_TYPES, type ClaimedNotification, type NotificationInput, type NotificationType, type PostgresNotifications } from '../adapters/postgres/notifications';
+import { NOTIFICATION_TYPES, type ClaimedNotification, type ClaimResult, type NotificationInput, type NotificationType, type PostgresNotifications } from '../adapters/postgres/notifications';
 import type { Logger } from '../observability/logger';
 import { notificationsSent } from '../observability/metrics';
 import { PermanentMessageError, type DomainMessage, type EventConsumer, type Mail, type Mailer, type Subscription } from '../ports';
@@ -108,20 +108,28 @@ export class Notifier {
   /**
    * The right to send, or null when it was sent already. Another delivery holding the lease may be
    * sending right now (a duplicate) or may have died mid-send (its message was redelivered here):
-   * acknowledging now would lose the notification in the second case, so this delivery waits
-   * until the other one marks it sent or its lease lapses, and then takes over.
+   * acknowledging now would lose the notification in the second case, so this delivery asks again
+   * (a cockatiel policy, every `busyPollMs` or when the lease lapses if sooner) until the other one
+   * marks it sent or its lease lapses, and then takes over.
    */
   private async claim(input: NotificationInput): Promise<ClaimedNotification | null> {
-    for (;;) {
-      const result = await this.options.notifications.claim(input);
-      if (result.kind === 'claimed') return result;
-      if (result.kind === 'sent') return null;
-      const waitMs = Math.max(10, Math.min(this.options.busyPollMs ?? 200, result.leaseLeftMs));
-      try {
-        await sleep(waitMs, undefined, { signal: this.closing.signal });
-      } catch {
-        throw new NotificationBusyError(`${input.type} of booking ${input.bookingId} is claimed by another delivery; stopping before it was sent`);
-      }
-    }
+    const result = await this.whileBusy.execute(({ signal }) => (signal.aborted ? STOPPED : this.options.notifications.claim(input)), this.closing.signal);
+    if (result.kind === 'claimed') return result;
+    if (result.kind === 'sent') return null;
+    throw new NotificationBusyError(`${input.type} of booking ${input.bookingId} is claimed by another delivery; stopping before it was sent`);
   }
+
+  private readonly whileBusy = retry(
+    handleWhenResult((result) => (result as ClaimResult).kind === 'busy'),
+    {
+      maxAttempts: Number.POSITIVE_INFINITY,
+      backoff: new DelegateBackoff<IRetryBackoffContext<ClaimResult>>(({ result }) => {
+        const leaseLeftMs = 'value' in result && result.value.kind === 'busy' ? result.value.leaseLeftMs : Number.POSITIVE_INFINITY;
+        return Math.max(10, Math.min(this.options.busyPollMs ?? 200, leaseLeftMs));
+      }),
+    },
+  ).dangerouslyUnref();
 }
+
+/** What an attempt answers once the notifier is closing: still busy, so the message goes back for a retry. */
+const STOPPED: ClaimResult = { kind: 'busy', leaseLeftMs: 0 };

@@ -1,6 +1,8 @@
+import { ExponentialBackoff } from 'cockatiel';
 import type { Pool } from 'pg';
 import { PgListener } from '../adapters/postgres/listener';
 import { PostgresOutbox } from '../adapters/postgres/outbox';
+import type { FailureReporter } from '../observability/failures';
 import type { Logger } from '../observability/logger';
 import { outboxBacklog, outboxOldestAge, outboxPublished } from '../observability/metrics';
 import type { DomainMessage, EventPublisher, HealthCheck, PublishResult } from '../ports';
@@ -12,6 +14,8 @@ export interface OutboxRelayOptions {
   pool: Pool;
   publisher: EventPublisher;
   logger: Logger;
+  /** Where failed steps are reported (the process's reporter: one incident per outage). */
+  failures?: FailureReporter;
   pollIntervalMs: number;
   batchSize: number;
   retentionMs: number;
@@ -24,6 +28,8 @@ export interface OutboxRelayOptions {
   name?: string;
   /** The backlog gauges are the booking outbox's: another outbox reports through this instead. */
   onBacklog?: (backlog: { count: number; oldestAgeSeconds: number }) => void;
+  /** Longest wait after consecutive failed batches (default 5 × pollIntervalMs); the waits start near pollIntervalMs. */
+  maxFailureDelayMs?: number;
 }
 
 /**
@@ -47,7 +53,10 @@ export class OutboxRelay {
       name: options.name ?? 'outbox-relay',
       intervalMs: options.pollIntervalMs,
       failureDelayMs: options.pollIntervalMs,
+      // A broker that keeps refusing is asked less and less often (cockatiel: exponential, with jitter).
+      failureBackoff: new ExponentialBackoff({ initialDelay: options.pollIntervalMs, maxDelay: options.maxFailureDelayMs ?? options.pollIntervalMs * 5 }),
       logger: this.log,
+      failures: options.failures,
     });
     // If it drops, polling covers until it is back.
     this.listener = new PgListener({ pool: options.pool, channel: options.channel ?? OUTBOX_CHANNEL, logger: this.log, onNotification: () => this.loop.wake() });

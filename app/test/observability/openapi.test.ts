@@ -115,7 +115,8 @@ test('the service answers integer query parameters as documented: 5 and 05 are l
 test('failures are derived from the route table: auth → 401, roles → 403, path ids → 404, bodies → 413/415, every API route → 429 and 5xx', async () => {
   const doc = (await document()) as unknown as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
   const statuses = (p: string, method: string) => Object.keys(doc.paths[p][method].responses).map(Number);
-  expect(statuses('/api/v1/events', 'get')).toEqual([200, 400, 429, 500, 503]);
+  expect(statuses('/api/v1/events', 'get')).toEqual([200, 304, 400, 429, 500, 503]);
+  expect(statuses('/api/v1/events/{id}', 'get')).toEqual([200, 304, 400, 404, 429, 500, 503]);
   expect(statuses('/api/v1/events', 'post')).toEqual([201, 400, 401, 403, 413, 415, 429, 500, 503]);
   expect(statuses('/api/v1/events/{id}/bookings', 'post')).toEqual([200, 201, 400, 401, 404, 409, 413, 415, 422, 429, 500, 503]);
   expect(statuses('/api/v1/users/me', 'get')).toEqual([200, 401, 429, 500, 503]);
@@ -123,6 +124,13 @@ test('failures are derived from the route table: auth → 401, roles → 403, pa
   expect(rateLimited.content['application/problem+json'].schema).toEqual({ $ref: '#/components/schemas/Problem' });
   expect(Object.keys(rateLimited.headers)).toEqual(expect.arrayContaining(['Retry-After', 'RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit-Reset', 'RateLimit-Policy', 'X-Request-Id']));
   expect(Object.keys(doc.paths['/api/v1/events'].get.responses['200'].headers)).not.toContain('Retry-After');
+  // conditional reads: the validators on 200 and 304, If-None-Match documented; writes have none
+  for (const p of ['/api/v1/events', '/api/v1/events/{id}']) {
+    for (const status of ['200', '304']) expect(Object.keys(doc.paths[p].get.responses[status].headers)).toEqual(expect.arrayContaining(['ETag', 'Cache-Control', 'X-Request-Id']));
+    expect(doc.paths[p].get.responses['304'].content).toBeUndefined();
+    expect(doc.paths[p].get.parameters).toEqual(expect.arrayContaining([expect.objectContaining({ in: 'header', name: 'if-none-match', required: false })]));
+  }
+  expect(Object.keys(doc.paths['/api/v1/events'].post.responses['201'].headers)).not.toContain('ETag');
   expect(doc.servers).toEqual([expect.objectContaining({ url: '/', 'x-internal': false, description: expect.stringMatching(/production/) })]);
 });
 

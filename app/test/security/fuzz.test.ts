@@ -4,6 +4,7 @@
  */
 import fc from 'fast-check';
 import { call, futureEvent, type TestApi } from '../support/api';
+import { writeReport } from '../support/report';
 import { deleteKeys, startRedisApi } from '../integration/redis/helpers';
 
 let api: TestApi & { prefix: string };
@@ -149,5 +150,5 @@ test('every status the fuzzing saw is one /openapi.json documents for that opera
 
 test('sent thousands of bodies in all', () => {
   expect(sent).toBeGreaterThanOrEqual(endpoints().length * RUNS);
-  console.log(`fuzz: ${sent} requests over ${endpoints().length} write endpoints, no 5xx`);
+  writeReport('fuzz', { requests: sent, writeEndpoints: endpoints().length, serverErrors: 0 });
 });

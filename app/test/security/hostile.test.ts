@@ -386,7 +386,6 @@ const cases: Case[] = [
 test('the table has at least 60 hostile requests', () => {
   expect(cases.length).toBeGreaterThanOrEqual(60);
   expect(new Set(cases.map((c) => c.name)).size).toBe(cases.length);
-  console.log(`${cases.length} hostile requests`);
 });
 
 test.each(cases.map((c) => [c.name, c] as const))('%s', async (_name, c) => {

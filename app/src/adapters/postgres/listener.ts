@@ -1,3 +1,4 @@
+import { ExponentialBackoff, handleAll, retry, type RetryPolicy } from 'cockatiel';
 import type { Pool, PoolClient } from 'pg';
 import type { Logger } from '../../observability/logger';
 
@@ -16,19 +17,24 @@ export interface PgListenerOptions {
   onLost?(): void;
   /** A connection that died silently is found by a query this often (default 5 s). */
   heartbeatMs?: number;
-  /** Wait before another attempt after a failed one (default 1 s). */
+  /** Wait before the first new attempt after a failed one (default 1 s); it doubles, with jitter, up to `maxRetryMs`. */
   retryMs?: number;
+  /** Longest wait between attempts (default 15 s). */
+  maxRetryMs?: number;
 }
 
 /**
  * LISTEN on a dedicated pooled connection that is kept: an 'error' on it (a reset while it is
  * checked out) is handled here, the connection is discarded and the LISTEN re-established on a
  * new one; a heartbeat query finds one that died without a word (no query, no client-side
- * deadline otherwise). `listening` says whether notifications can arrive now.
+ * deadline otherwise). A failed LISTEN is retried with exponential backoff and jitter (a cockatiel
+ * policy, like the RabbitMQ connection's). `listening` says whether notifications can arrive now.
  */
 export class PgListener {
   private client: PoolClient | null = null;
-  private retry: NodeJS.Timeout | null = null;
+  private reconnecting: Promise<void> | null = null;
+  private readonly abort = new AbortController();
+  private readonly retry: RetryPolicy;
   private heartbeat: NodeJS.Timeout | null = null;
   private lostAt: number | undefined;
   private everListened = false;
@@ -36,6 +42,12 @@ export class PgListener {
 
   constructor(private readonly options: PgListenerOptions) {
     if (!/^[a-z_][a-z0-9_]*$/.test(options.channel)) throw new Error(`not a channel name: ${options.channel}`);
+    // Forever, until closed; the wait between attempts does not keep the process alive.
+    this.retry = retry(handleAll, {
+      maxAttempts: Number.POSITIVE_INFINITY,
+      backoff: new ExponentialBackoff({ initialDelay: options.retryMs ?? 1_000, maxDelay: options.maxRetryMs ?? 15_000 }),
+    }).dangerouslyUnref();
+    this.retry.onRetry((reason) => this.failed('error' in reason ? reason.error : undefined));
   }
 
   get listening(): boolean {
@@ -44,12 +56,12 @@ export class PgListener {
 
   /** First attempt; never rejects (a failure is retried in the background). */
   async start(): Promise<void> {
-    await this.connect();
+    await new Promise<void>((firstAttemptDone) => this.reconnect(firstAttemptDone));
   }
 
   async close(): Promise<void> {
     this.closed = true;
-    if (this.retry) clearTimeout(this.retry);
+    this.abort.abort();
     if (this.heartbeat) clearInterval(this.heartbeat);
     const client = this.client;
     this.client = null;
@@ -59,6 +71,7 @@ export class PgListener {
     }
   }
 
+  /** One attempt: LISTEN on a new connection, or throw (the connection is discarded). */
   private async connect(): Promise<void> {
     if (this.closed) return;
     let client: PoolClient | null = null;
@@ -79,10 +92,30 @@ export class PgListener {
       this.options.onListening?.(missedSince);
     } catch (error) {
       client?.release(true);
-      this.lostAt ??= Date.now();
-      this.options.logger.warn({ err: (error as Error).message, channel: this.options.channel }, 'cannot LISTEN; retrying');
-      this.scheduleRetry();
+      throw error;
     }
+  }
+
+  private failed(error: unknown): void {
+    this.lostAt ??= Date.now();
+    this.options.logger.warn({ err: (error as Error | undefined)?.message, channel: this.options.channel }, 'cannot LISTEN; retrying');
+  }
+
+  /** Attempts now, and again in the background until one succeeds or the listener is closed. */
+  private reconnect(firstAttemptDone?: () => void): void {
+    if (this.closed || this.reconnecting) return void firstAttemptDone?.();
+    this.reconnecting = this.retry
+      .execute(async ({ signal }) => {
+        if (signal.aborted) return;
+        try {
+          await this.connect();
+        } finally {
+          firstAttemptDone?.();
+          firstAttemptDone = undefined;
+        }
+      }, this.abort.signal)
+      .catch(() => undefined) // only when closed
+      .finally(() => (this.reconnecting = null));
   }
 
   private startHeartbeat(client: PoolClient): void {
@@ -103,15 +136,6 @@ export class PgListener {
     client.release(true);
     this.options.logger.warn({ err: error.message, channel: this.options.channel }, 'LISTEN connection lost; re-establishing it');
     this.options.onLost?.();
-    this.scheduleRetry();
-  }
-
-  private scheduleRetry(): void {
-    if (this.closed || this.retry) return;
-    this.retry = setTimeout(() => {
-      this.retry = null;
-      void this.connect();
-    }, this.options.retryMs ?? 1_000);
-    this.retry.unref();
+    this.reconnect();
   }
 }

@@ -1,3 +1,4 @@
+import { ConstantBackoff, handleWhen, retry } from 'cockatiel';
 import { Pool, types, type PoolClient, type PoolConfig } from 'pg';
 import type { HealthCheck } from '../../ports';
 import { asUnavailable, unavailableReason } from './errors';
@@ -84,13 +85,17 @@ export interface WarmPoolOptions {
   onError?(error: unknown): void;
 }
 
+/** Returned by an attempt that found the pool ending: nothing more to warm. */
+const POOL_ENDED: unique symbol = Symbol('pool ended');
+
 /**
  * Opens `min` connections (at most the pool's max) and keeps them: pg-pool's `min` spares that
  * many idle clients from `idleTimeoutMillis`, so a quiet hour does not undo the warm-up. Until
  * they are open, the pool's readiness check (postgresHealthCheck) answers down, so no traffic is
  * routed to a process whose first requests would each wait for a new connection (a handshake is
- * 75–250 ms under load). A failed attempt is retried every `retryMs` until the pool ends.
- * Resolves with the connections the pool holds once warm (0 when `min` is 0 or the pool ended).
+ * 75–250 ms under load). A failed attempt is retried every `retryMs` (a cockatiel policy) until
+ * the pool ends. Resolves with the connections the pool holds once warm (0 when `min` is 0 or the
+ * pool ended).
  */
 export async function warmPool(pool: Pool, min: number, options: WarmPoolOptions = {}): Promise<number> {
   const target = Math.max(0, Math.min(Math.floor(min), pool.options.max ?? 10));
@@ -98,23 +103,32 @@ export async function warmPool(pool: Pool, min: number, options: WarmPoolOptions
   if (target === 0) return 0;
   const state = { warm: false };
   warming.set(pool, state);
-  while (!pool.ending && !pool.ended) {
-    // All at once and held until every one is open: each connect() then gets a connection of its own.
-    const attempts = await Promise.allSettled(Array.from({ length: target }, () => pool.connect()));
-    let failure: unknown;
-    for (const attempt of attempts) {
-      if (attempt.status === 'fulfilled') attempt.value.release();
-      else failure ??= attempt.reason;
-    }
-    if (failure === undefined) {
-      state.warm = true;
+  const ended = () => pool.ending || pool.ended;
+  // Every failure is retried while the pool is open; the wait does not keep the process alive.
+  const policy = retry(
+    handleWhen(() => !ended()),
+    { maxAttempts: Number.POSITIVE_INFINITY, backoff: new ConstantBackoff(options.retryMs ?? 1_000) },
+  ).dangerouslyUnref();
+  policy.onRetry((reason) => {
+    if ('error' in reason) options.onError?.(reason.error);
+  });
+  const opened = await policy
+    .execute(async (): Promise<number | typeof POOL_ENDED> => {
+      if (ended()) return POOL_ENDED;
+      // All at once and held until every one is open: each connect() then gets a connection of its own.
+      const attempts = await Promise.allSettled(Array.from({ length: target }, () => pool.connect()));
+      let failure: Error | undefined;
+      for (const attempt of attempts) {
+        if (attempt.status === 'fulfilled') attempt.value.release();
+        else failure ??= attempt.reason instanceof Error ? attempt.reason : new Error(String(attempt.reason));
+      }
+      if (failure) throw failure;
       return pool.totalCount;
-    }
-    if (pool.ending || pool.ended) break;
-    options.onError?.(failure);
-    await new Promise((resolve) => setTimeout(resolve, options.retryMs ?? 1_000).unref());
-  }
-  return 0;
+    })
+    .catch((): typeof POOL_ENDED => POOL_ENDED); // only thrown once the pool is ending
+  if (opened === POOL_ENDED) return 0;
+  state.warm = true;
+  return opened;
 }
 
 export function postgresHealthCheck(pool: Pool, timeoutMs = 2_000): HealthCheck {

@@ -39,6 +39,8 @@ export class RedisConnection {
   private readonly log: Logger;
   private connected = false;
   private closed = false;
+  /** The current outage was logged (one line per outage, as the RabbitMQ adapter does). */
+  private outageLogged = false;
 
   constructor(options: RedisConnectionOptions) {
     this.prefix = options.keyPrefix;
@@ -56,6 +58,8 @@ export class RedisConnection {
     this.client.on('ready', () => {
       if (!this.connected) this.log.info('redis connected');
       this.connected = true;
+      this.outageLogged = false;
+      redisBreakerOpen.set(this.circuitClosed ? 0 : 1);
     });
     this.client.on('error', (error: Error) => this.markDown(error));
     this.client.on('close', () => this.markDown());
@@ -128,9 +132,18 @@ export class RedisConnection {
     this.client.disconnect();
   }
 
+  /**
+   * Lost, or never reached (a wrong REDIS_URL, Redis down at startup): one warning per outage
+   * either way, and the gauge says calls fail fast (run() refuses them while disconnected).
+   */
   private markDown(error?: Error): void {
     if (this.closed) return;
-    if (this.connected) this.log.warn({ err: error }, 'redis connection lost; reconnecting in the background');
+    redisBreakerOpen.set(1);
+    if (!this.outageLogged) {
+      this.outageLogged = true;
+      if (this.connected) this.log.warn({ err: error?.message }, 'redis connection lost; serving from PostgreSQL and the in-process limiter, reconnecting in the background');
+      else this.log.warn({ err: error?.message, status: this.client.status }, 'redis unreachable; serving from PostgreSQL and the in-process limiter, retrying in the background');
+    }
     this.connected = false;
   }
 }

@@ -13,6 +13,7 @@ export function eventRoutes(events: EventService): RouteSpec[] {
       summary: 'List events by start time (keyset pagination, filters)',
       tags: ['events'],
       auth: 'public',
+      conditional: true,
       query: EventListQuery,
       responses: { 200: { description: 'A page of events', schema: pageOf(EventJson) }, 400: problem('Invalid query') },
       async handler({ query }) {
@@ -25,6 +26,7 @@ export function eventRoutes(events: EventService): RouteSpec[] {
       summary: 'One event',
       tags: ['events'],
       auth: 'public',
+      conditional: true,
       params: IdParams,
       responses: { 200: { description: 'The event', schema: EventJson }, 400: problem('Malformed id'), 404: problem('No such event') },
       async handler({ params }) {

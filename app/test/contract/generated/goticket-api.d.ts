@@ -474,6 +474,10 @@ export interface components {
     headers: {
         /** @description The caller's Origin, only when it is one of CORS_ORIGINS (none by default: browsers on other origins are refused) */
         "Access-Control-Allow-Origin": string;
+        /** @description How long clients and shared caches may keep the answer: `public, max-age=<CACHE_TTL seconds>` (the most a copy the API serves may lag), `no-cache` when CACHE_TTL is 0 */
+        "Cache-Control": string;
+        /** @description Strong validator of the exact body (send it back in If-None-Match to get 304 while it is current) */
+        ETag: string;
         /** @description Requests allowed in the current window of the tightest limit that applied */
         "RateLimit-Limit": number;
         /** @description The limit as `<requests>;w=<window seconds>` (IETF RateLimit headers draft) */
@@ -2220,7 +2224,10 @@ export interface operations {
                 q?: string;
                 to?: string;
             };
-            header?: never;
+            header?: {
+                /** @description ETag(s) of a copy you hold (or `*`): 304 without a body while it is current */
+                "if-none-match"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -2230,6 +2237,8 @@ export interface operations {
             200: {
                 headers: {
                     "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    ETag: components["headers"]["ETag"];
                     "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
                     "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
@@ -2266,6 +2275,21 @@ export interface operations {
                         nextCursor: string | null;
                     };
                 };
+            };
+            /** @description Not modified: If-None-Match names the current ETag (no body; the validators and Cache-Control again) */
+            304: {
+                headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    ETag: components["headers"]["ETag"];
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Invalid query */
             400: {
@@ -2525,7 +2549,10 @@ export interface operations {
     getEventsId: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description ETag(s) of a copy you hold (or `*`): 304 without a body while it is current */
+                "if-none-match"?: string;
+            };
             path: {
                 id: string;
             };
@@ -2537,6 +2564,8 @@ export interface operations {
             200: {
                 headers: {
                     "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    ETag: components["headers"]["ETag"];
                     "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
                     "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
                     "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
@@ -2570,6 +2599,21 @@ export interface operations {
                         venue: string;
                     };
                 };
+            };
+            /** @description Not modified: If-None-Match names the current ETag (no body; the validators and Cache-Control again) */
+            304: {
+                headers: {
+                    "Access-Control-Allow-Origin": components["headers"]["Access-Control-Allow-Origin"];
+                    "Cache-Control": components["headers"]["Cache-Control"];
+                    ETag: components["headers"]["ETag"];
+                    "RateLimit-Limit": components["headers"]["RateLimit-Limit"];
+                    "RateLimit-Policy": components["headers"]["RateLimit-Policy"];
+                    "RateLimit-Remaining": components["headers"]["RateLimit-Remaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimit-Reset"];
+                    "X-Request-Id": components["headers"]["X-Request-Id"];
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Malformed id */
             400: {

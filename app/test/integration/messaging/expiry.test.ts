@@ -7,6 +7,7 @@ import { PostgresHoldExpiry } from '../../../src/adapters/postgres/expiry';
 import { startWorkers, type Workers } from '../../../src/workers';
 import { HoldExpirySweeper } from '../../../src/workers/expiry-sweeper';
 import { createTestDatabase, type TestDatabase } from '../../support/db';
+import { writeReport } from '../../support/report';
 import { AmqpTestClient, mapLimit, messagingConfig, quietLogger, seatAccountingErrors, seed, testPrefix, waitFor } from './helpers';
 
 let db: TestDatabase;
@@ -95,7 +96,7 @@ test('a confirm racing the expiry ends as exactly one of confirmed or expired, n
     expect(confirmed).toBeGreaterThan(0);
     expect(confirmed).toBeLessThan(ids.length);
     expect(await seatAccountingErrors(db.pool)).toEqual([]);
-    console.log(`expiry race: ${confirmed} confirmed, ${ids.length - confirmed} expired`);
+    writeReport('expiry-race', { confirmed, expired: ids.length - confirmed });
   } finally {
     await Promise.all(extra.map((s) => s.close()));
   }

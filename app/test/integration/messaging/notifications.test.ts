@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { startWorkers, type Workers } from '../../../src/workers';
 import { createTestDatabase, type TestDatabase } from '../../support/db';
+import { writeReport } from '../../support/report';
 import {
   AmqpTestClient,
   type Fixture,
@@ -58,7 +59,7 @@ test('1,000 confirmed bookings → exactly 1,000 booking.confirmed notifications
   });
   await waitFor('1,000 notifications sent', async () => (await countNotifications('booking.confirmed', ids, true)) === 1_000);
   const elapsed = Date.now() - started;
-  console.log(`1,000 confirmations → 1,000 notifications in ${elapsed} ms (${Math.round(1_000_000 / elapsed)}/s, confirms included)`);
+  writeReport('notifications-throughput', { confirmations: 1_000, elapsedMs: elapsed, perSecondConfirmsIncluded: Math.round(1_000_000 / elapsed) });
 
   const { rows } = await db.pool.query<{ booking_id: string; n: number; sent: number }>(
     `SELECT booking_id, count(*)::int AS n, count(sent_at)::int AS sent FROM notifications

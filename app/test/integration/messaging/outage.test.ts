@@ -6,6 +6,7 @@
 import { startWorkers, type Workers } from '../../../src/workers';
 import { createTestDatabase, type TestDatabase } from '../../support/db';
 import { TEST_AMQP_URL } from '../../support/env';
+import { writeReport } from '../../support/report';
 import { startTcpProxy, type TcpProxy } from '../../support/tcp-proxy';
 import { AmqpTestClient, mapLimit, messagingConfig, quietLogger, RecordingMailer, reserveMany, seed, testPrefix, waitFor } from './helpers';
 
@@ -73,7 +74,7 @@ test('500 confirmations during a 10 s broker outage: all notifications arrive af
   await waitFor('the broker connection to come back', async () => (await brokerHealth()) === 'up', 15_000);
   const reconnectMs = Date.now() - restoredAt;
   await waitFor('500 notifications', async () => (await notified(ids)) === 500, 30_000);
-  console.log(`outage: reconnected ${reconnectMs} ms after restore; 500 notifications ${Date.now() - restoredAt} ms after restore`);
+  writeReport('broker-outage', { reconnectMsAfterRestore: reconnectMs, fiveHundredNotificationsMsAfterRestore: Date.now() - restoredAt });
 
   const perBooking = await db.pool.query<{ n: number }>(
     `SELECT count(*)::int AS n FROM notifications WHERE booking_id = ANY($1) GROUP BY booking_id, type HAVING count(*) > 1`,

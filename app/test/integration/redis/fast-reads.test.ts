@@ -1,5 +1,5 @@
 /**
- * The read fast path (GET/HEAD /api/v1/events/:id answered from the in-process copy, in front
+ * The hot-request stage's cached reads (GET/HEAD /api/v1/events/:id answered from the in-process copy, before
  * of Express) against the normal Express path, on real PostgreSQL and Redis: two APIs on one
  * database and one Redis prefix, one with the fast path and one without, asked the same
  * questions. Each case uses its own client address per API (X-Forwarded-For, trusted from
@@ -96,7 +96,9 @@ interface Answer {
 }
 
 async function get(api: Api, path: string, headers: Record<string, string> = {}, method = 'GET'): Promise<Answer> {
-  const response = await fetch(`${api.url}${path}`, { method, headers });
+  // fetch() adds Cache-Control: no-cache to a request with If-None-Match (which forbids a 304) unless one is given
+  const conditional: Record<string, string> = Object.keys(headers).some((name) => name.toLowerCase() === 'if-none-match') ? { 'Cache-Control': 'max-age=0' } : {};
+  const response = await fetch(`${api.url}${path}`, { method, headers: { ...conditional, ...headers } });
   return { status: response.status, headers: Object.fromEntries(response.headers), body: await response.text() };
 }
 
@@ -105,19 +107,19 @@ let nextCase = 1;
 /**
  * The same request to both APIs, each from a client address of its own that has made one
  * request before (so the fast API holds a lease for it, as for any client past its first
- * request). Reports whether the fast API's answer went through Express.
+ * request). Reports whether the fast API's answer came from the route (else: the hot-request stage).
  */
 async function both(path: string, headers: Record<string, string> = {}, method = 'GET') {
   const n = nextCase++;
   const from = { fast: `203.0.113.${n}`, normal: `198.51.100.${n}` };
   await get(fast, `/events/${eventId}`, { 'X-Forwarded-For': from.fast });
   await get(normal, `/events/${eventId}`, { 'X-Forwarded-For': from.normal });
-  const router = jest.spyOn((fast.composed.app as unknown as { router: { handle: () => void } }).router, 'handle');
+  const router = jest.spyOn(fast.composed.services.events, 'getJson');
   try {
     const fastAnswer = await get(fast, path, { ...headers, 'X-Forwarded-For': from.fast }, method);
-    const viaExpress = router.mock.calls.length > 0;
+    const viaRoute = router.mock.calls.length > 0;
     const normalAnswer = await get(normal, path, { ...headers, 'X-Forwarded-For': from.normal }, method);
-    return { fast: fastAnswer, normal: normalAnswer, viaExpress };
+    return { fast: fastAnswer, normal: normalAnswer, viaRoute };
   } finally {
     router.mockRestore();
   }
@@ -140,7 +142,7 @@ function expectSameAnswer(pair: { fast: Answer; normal: Answer }, keep: string[]
 describe('answers exactly like the Express path', () => {
   it('a cache hit: same status, body and headers (helmet, RateLimit-*, content type and length), without Express', async () => {
     const pair = await both(`/events/${eventId}`);
-    expect(pair.viaExpress).toBe(false);
+    expect(pair.viaRoute).toBe(false);
     expect(pair.fast.status).toBe(200);
     expect(JSON.parse(pair.fast.body)).toMatchObject({ id: eventId, name: 'Fast path gig', capacity: 50, available: 50 });
     expect(pair.fast.headers).toMatchObject({
@@ -157,7 +159,7 @@ describe('answers exactly like the Express path', () => {
 
   it('HEAD of a hit: the same headers (Content-Length of the body) and no body', async () => {
     const pair = await both(`/events/${eventId}`, {}, 'HEAD');
-    expect(pair.viaExpress).toBe(false);
+    expect(pair.viaRoute).toBe(false);
     expect(pair.fast.body).toBe('');
     expect(Number(pair.fast.headers['content-length'])).toBeGreaterThan(100);
     expectSameAnswer(pair);
@@ -166,14 +168,14 @@ describe('answers exactly like the Express path', () => {
   it('a miss (an event this process holds no copy of) goes through Express, with the same answer', async () => {
     const other = await createEvent();
     const pair = await both(`/events/${other}`);
-    expect(pair.viaExpress).toBe(true);
+    expect(pair.viaRoute).toBe(true);
     expect(pair.fast.status).toBe(200);
     expectSameAnswer(pair);
   });
 
   it('an unknown id: the same 404 problem', async () => {
     const pair = await both('/events/6f1c2b8e-3d4a-4b5c-9d6e-7f8a9b0c1d2e');
-    expect(pair.viaExpress).toBe(true);
+    expect(pair.viaRoute).toBe(true);
     expect(pair.fast.status).toBe(404);
     expect(pair.fast.headers['content-type']).toContain('application/problem+json');
     expectSameAnswer(pair);
@@ -181,34 +183,74 @@ describe('answers exactly like the Express path', () => {
 
   it.each(['not-a-uuid', `${'0'.repeat(36)}`, '6f1c2b8e-3d4a-4b5c-9d6e-7f8a9b0c1d2', `${'x'.repeat(36)}`])('a malformed id (%s): the same 400 problem', async (id) => {
     const pair = await both(`/events/${id}`);
-    expect(pair.viaExpress).toBe(true);
     expect(pair.fast.status).toBe(400);
     expectSameAnswer(pair);
   });
 
-  it.each(['"some-etag"', '*'])('with If-None-Match: %s (no validators are sent, so it is a full 200 on both)', async (tag) => {
-    const pair = await both(`/events/${eventId}`, { 'If-None-Match': tag });
-    expect(pair.viaExpress).toBe(false);
+  it('sends an ETag and a Cache-Control suited to CACHE_TTL; another tag in If-None-Match: the full 200 on both', async () => {
+    const pair = await both(`/events/${eventId}`, { 'If-None-Match': '"some-etag"' });
+    expect(pair.viaRoute).toBe(false);
     expect(pair.fast.status).toBe(200);
-    expect(pair.fast.headers.etag).toBeUndefined();
+    expect(pair.fast.headers.etag).toMatch(/^"[A-Za-z0-9_-]{22}"$/);
+    expect(pair.fast.headers['cache-control']).toBe('public, max-age=3600');
     expectSameAnswer(pair);
+  });
+
+  it.each([
+    ['the current ETag', 'current'],
+    ['the current ETag among others', 'list'],
+    ['*', '*'],
+  ])('If-None-Match with %s: 304 without a body on both, validators again', async (_name, which) => {
+    const { etag } = (await get(fast, `/events/${eventId}`, { 'X-Forwarded-For': '192.0.2.3' })).headers;
+    const tag = which === 'current' ? etag! : which === 'list' ? `"other", ${etag}` : '*';
+    const pair = await both(`/events/${eventId}`, { 'If-None-Match': tag });
+    expect(pair.viaRoute).toBe(false);
+    expect(pair.fast.status).toBe(304);
+    expect(pair.fast.body).toBe('');
+    expect(pair.fast.headers).toMatchObject({ etag, 'cache-control': 'public, max-age=3600' });
+    expect(pair.fast.headers['content-length']).toBeUndefined();
+    expectSameAnswer(pair);
+  });
+
+  it('a changed event gets a new ETag: the old one is answered in full', async () => {
+    const other = await createEvent();
+    const before = await get(normal, `/events/${other}`);
+    const patched = await fetch(`${normal.url}/events/${other}`, { method: 'PATCH', headers: { authorization: `Bearer ${organizerToken}`, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'Changed gig' }) });
+    expect(patched.status).toBe(200);
+    const after = await get(normal, `/events/${other}`, { 'If-None-Match': before.headers.etag! });
+    expect(after.status).toBe(200);
+    expect(after.headers.etag).not.toBe(before.headers.etag);
+    expect((await get(normal, `/events/${other}`, { 'If-None-Match': after.headers.etag! })).status).toBe(304);
+  });
+
+  it('list pages are conditional too', async () => {
+    const page = await get(normal, '/events?limit=5');
+    expect(page.status).toBe(200);
+    expect(page.headers.etag).toMatch(/^"[A-Za-z0-9_-]{22}"$/);
+    expect(page.headers['cache-control']).toBe('public, max-age=3600');
+    const again = await get(normal, '/events?limit=5', { 'If-None-Match': page.headers.etag! });
+    expect(again.status).toBe(304);
+    expect(again.body).toBe('');
+    expect((await get(normal, '/events?limit=1', { 'If-None-Match': page.headers.etag! })).status).toBe(200); // another page
+    // a client that asks for a fresh answer gets one
+    expect((await get(normal, '/events?limit=5', { 'If-None-Match': page.headers.etag!, 'Cache-Control': 'no-cache' })).status).toBe(200);
   });
 
   it('an allowed Origin gets the same CORS headers; another Origin gets none', async () => {
     const allowed = await both(`/events/${eventId}`, { Origin: ALLOWED });
-    expect(allowed.viaExpress).toBe(false);
+    expect(allowed.viaRoute).toBe(false);
     expect(allowed.fast.headers['access-control-allow-origin']).toBe(ALLOWED);
     expect(allowed.fast.headers.vary).toBe('Origin');
     expectSameAnswer(allowed);
     const other = await both(`/events/${eventId}`, { Origin: 'https://evil.example.test' });
-    expect(other.viaExpress).toBe(false);
+    expect(other.viaRoute).toBe(false);
     expect(other.fast.headers['access-control-allow-origin']).toBeUndefined();
     expectSameAnswer(other);
   });
 
   it('returns a sane X-Request-Id as given and replaces a bad one', async () => {
     const given = await both(`/events/${eventId}`, { 'X-Request-Id': 'trace-me.42:a_b-c' });
-    expect(given.viaExpress).toBe(false);
+    expect(given.viaRoute).toBe(false);
     expect(given.fast.headers['x-request-id']).toBe('trace-me.42:a_b-c');
     expectSameAnswer(given, ['x-request-id']);
     const bad = await both(`/events/${eventId}`, { 'X-Request-Id': 'no spaces allowed' });
@@ -218,18 +260,26 @@ describe('answers exactly like the Express path', () => {
 
   it('ignores a query string, as the route does', async () => {
     const pair = await both(`/events/${eventId}?utm_source=mail&x=1`);
-    expect(pair.viaExpress).toBe(false);
+    expect(pair.viaRoute).toBe(false);
     expectSameAnswer(pair);
   });
 
-  it('leaves requests with a token to Express (a signed-in reader has no anonymous limit)', async () => {
+  it('answers a signed-in reader too, without the anonymous limit (as the limiter decides for the route)', async () => {
     const pair = await both(`/events/${eventId}`, { Authorization: `Bearer ${userToken}` });
-    expect(pair.viaExpress).toBe(true);
+    expect(pair.viaRoute).toBe(false);
     expect(pair.fast.headers['ratelimit-limit']).toBeUndefined();
     expectSameAnswer(pair);
   });
 
-  it('leaves other paths and methods to Express', async () => {
+  it('a bad token reads as anonymous on both (a public route ignores it), with the anonymous limit', async () => {
+    const pair = await both(`/events/${eventId}`, { Authorization: 'Bearer not.a.token' });
+    expect(pair.viaRoute).toBe(false);
+    expect(pair.fast.status).toBe(200);
+    expect(pair.fast.headers['ratelimit-limit']).toBe('1000');
+    expectSameAnswer(pair);
+  });
+
+  it('leaves other paths and methods to the routes', async () => {
     for (const [path, method] of [
       [`/events/${eventId}/`, 'GET'],
       [`/events/${eventId}`, 'OPTIONS'],
@@ -237,7 +287,7 @@ describe('answers exactly like the Express path', () => {
       [`/EVENTS/${eventId}`, 'GET'],
     ] as const) {
       const pair = await both(path, {}, method);
-      expect(pair.viaExpress).toBe(true);
+      expect(pair.viaRoute).toBe(method === 'GET');
       expectSameAnswer(pair);
     }
   });
@@ -250,14 +300,14 @@ describe('what a production response needs besides the bytes', () => {
   it('observes http_request_duration_seconds with the route template', async () => {
     const before = await count();
     const pair = await both(`/events/${eventId}`);
-    expect(pair.viaExpress).toBe(false);
+    expect(pair.viaRoute).toBe(false);
     // one from the warm-up request of each API, one from each compared request
     expect((await count()) - before).toBe(4);
   });
 
   it('writes the same access-log line as the Express path', async () => {
     const pair = await both(`/events/${eventId}`, { 'X-Request-Id': 'access-log-check' });
-    expect(pair.viaExpress).toBe(false);
+    expect(pair.viaRoute).toBe(false);
     const line = (api: Api) => api.logs.filter((entry) => entry.request_id === 'access-log-check' && entry.msg === 'request');
     // Express logs on 'finish', which may come just after the client has the answer
     for (let i = 0; i < 1_000 && line(normal).length === 0; i++) await new Promise((resolve) => setImmediate(resolve));

@@ -7,6 +7,7 @@
 import { cacheLookups, rateLimitFallbacks, redisBreakerOpen } from '../../../src/observability/metrics';
 import { call, futureEvent, type TestApi } from '../../support/api';
 import { TEST_REDIS_URL } from '../../support/env';
+import { writeReport } from '../../support/report';
 import { startTcpProxy, type TcpProxy } from '../../support/tcp-proxy';
 import { deleteKeys, startRedisApi, waitForRedis } from './helpers';
 
@@ -107,10 +108,11 @@ it('keeps serving reads and bookings while Redis is cut, and uses the cache agai
   await readMany(eventId, 10);
   expect((await eventHits()) - hitsAfterRestore).toBe(10);
 
-  console.log(
-    `redis cut: reads median ${median(baseline.ms).toFixed(1)} ms with Redis, ${median(during.ms).toFixed(1)} ms while cut; ` +
-      `10 bookings while cut in ${bookingMs.toFixed(0)} ms`,
-  );
+  writeReport('redis-cut', {
+    readMedianMsWithRedis: median(baseline.ms),
+    readMedianMsWhileCut: median(during.ms),
+    tenBookingsWhileCutMs: bookingMs,
+  });
 });
 
 it('when Redis hangs, the breaker opens after 3 timeouts and requests stop paying for them', async () => {
@@ -135,10 +137,11 @@ it('when Redis hangs, the breaker opens after 3 timeouts and requests stop payin
   expect((await redisBreakerOpen.get()).values[0]!.value).toBe(0);
   expect((await call<{ available: number }>(`${api.url}/events/${eventId}`)).body.available).toBe(9);
 
-  console.log(
-    `redis hanging: reads median ${median(baseline.ms).toFixed(1)} ms before, ${Math.max(...opening.ms).toFixed(0)} ms worst while the breaker opened, ` +
-      `${median(open.ms).toFixed(1)} ms median once open`,
-  );
+  writeReport('redis-hanging', {
+    readMedianMsBefore: median(baseline.ms),
+    readWorstMsWhileBreakerOpened: Math.max(...opening.ms),
+    readMedianMsOnceOpen: median(open.ms),
+  });
   // Had each of the 30 reads waited for the 100 ms command timeout, they would take 3 s at least.
   expect(open.ms.reduce((a, b) => a + b, 0)).toBeLessThan(30 * 100);
 });

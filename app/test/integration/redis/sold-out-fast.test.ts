@@ -4,7 +4,8 @@
  * and one without, asked the same questions with the same X-Request-Id. Their answers must be the
  * same bytes (Date aside); the fast one must not touch Redis or PostgreSQL, must count like the
  * normal one, must give way to 401, 400/413/415, an Idempotency-Key and a used-up writes limit,
- * and must stop refusing as soon as seats come back.
+ * and must stop refusing as soon as seats come back. Both follow the refusal-charge rule
+ * (rate-limit.ts isFreeRefusal): a sold-out refusal costs no writes point.
  */
 import { request } from 'node:http';
 import type { Server } from 'node:http';
@@ -398,18 +399,47 @@ describe('with the writes limit on', () => {
   it('a refusal takes no point and shows the limit as this process last saw it', async () => {
     const eventId = await soldOut();
     const buyer = await user();
-    const first = await book(limited, buyer.token, eventId); // asks the limiter: 1 of 5 taken
+    const first = await book(limited, buyer.token, eventId); // asks the limiter: 1 of 5 taken, then given back
     expect(first.status).toBe(409);
-    expect(limitHeaders(first)).toEqual({ 'ratelimit-limit': '5', 'ratelimit-remaining': '4', 'ratelimit-policy': '5;w=3600' });
+    expect(limitHeaders(first)).toEqual({ 'ratelimit-limit': '5', 'ratelimit-remaining': '5', 'ratelimit-policy': '5;w=3600' });
     for (let i = 0; i < 10; i++) {
       const again = await book(limited, buyer.token, eventId);
       expect(again.status).toBe(409);
       expect(limitHeaders(again)).toEqual(limitHeaders(first));
       expect(Number(again.headers.get('ratelimit-reset'))).toBeLessThanOrEqual(Number(first.headers.get('ratelimit-reset')));
     }
-    // the next write that reaches the limiter finds 4 points left
+    // the next write that reaches the limiter finds all 5 points left
     const open = await event(10);
-    expect(limitHeaders(await book(limited, buyer.token, open))).toMatchObject({ 'ratelimit-remaining': '3' });
+    expect(limitHeaders(await book(limited, buyer.token, open))).toMatchObject({ 'ratelimit-remaining': '4' });
+  });
+
+  // Fails on the old code: the normal path charged every sold-out refusal (the sixth was a 429).
+  it('the same rule on the normal path: a sold-out refusal gives its point back before it answers', async () => {
+    const limitedNormal = await start(configWith({ RATE_LIMIT_WRITES: '5', RATE_LIMIT_WRITES_WINDOW: '1h' }), false);
+    const eventId = await soldOut();
+    const buyer = await user();
+    const book409 = jest.spyOn(limitedNormal.composed.services.bookings, 'book');
+    try {
+      for (let i = 0; i < 10; i++) {
+        const refused = await book(limitedNormal, buyer.token, eventId);
+        expect(refused.status).toBe(409);
+        expect(limitHeaders(refused)).toEqual({ 'ratelimit-limit': '5', 'ratelimit-remaining': '5', 'ratelimit-policy': '5;w=3600' });
+      }
+      // every one went the whole normal way (limiter, route, service)
+      expect(book409).toHaveBeenCalledTimes(10);
+    } finally {
+      book409.mockRestore();
+    }
+    const open = await event(10);
+    expect(limitHeaders(await book(limitedNormal, buyer.token, open))).toMatchObject({ 'ratelimit-remaining': '4' });
+  });
+
+  it('other refusals keep their point (an invalid body asked for work that was done)', async () => {
+    const eventId = await soldOut();
+    const buyer = await user();
+    const refused = await book(limited, buyer.token, eventId, 11);
+    expect(refused.status).toBe(400);
+    expect(limitHeaders(refused)).toMatchObject({ 'ratelimit-remaining': '4' });
   });
 
   it('the same bytes as a refusal on the normal path at the same count (RateLimit-Reset within a second)', async () => {
@@ -418,13 +448,13 @@ describe('with the writes limit on', () => {
     const [viaFast, viaNormal] = [await user(), await user()];
     const request = (api: Api, token: string) =>
       raw(api, `/api/v1/events/${eventId}/bookings`, { headers: { ...json, authorization: `Bearer ${token}`, 'x-request-id': 'limited' }, body: '{"quantity":1}' });
-    expect((await request(limited, viaFast.token)).status).toBe(409); // the limiter's first point: 4 left
-    const fastAnswer = await request(limited, viaFast.token); // answered from the marker: still 4 left
-    const normalAnswer = await request(limitedNormal, viaNormal.token); // the limiter's first point: 4 left
+    expect((await request(limited, viaFast.token)).status).toBe(409); // the limiter's first point, given back: 5 left
+    const fastAnswer = await request(limited, viaFast.token); // answered from the marker: still 5 left
+    const normalAnswer = await request(limitedNormal, viaNormal.token); // the limiter's first point, given back: 5 left
     const reset = (answer: RawAnswer) => Number(answer.headers.find((line) => line.startsWith('RateLimit-Reset: '))!.split(': ')[1]);
     expect(Math.abs(reset(fastAnswer) - reset(normalAnswer))).toBeLessThanOrEqual(1);
     const withoutReset = (answer: RawAnswer) => ({ ...answer, headers: answer.headers.map((line) => (line.startsWith('RateLimit-Reset: ') ? 'RateLimit-Reset: n' : line)) });
-    expect(fastAnswer.headers).toContain('RateLimit-Remaining: 4');
+    expect(fastAnswer.headers).toContain('RateLimit-Remaining: 5');
     expect(withoutReset(fastAnswer)).toEqual(withoutReset(normalAnswer));
   });
 

@@ -7,6 +7,7 @@ import { RESERVE_BATCH_SQL, RESERVE_SQL } from '../../../src/adapters/postgres/b
 import { PostgresHoldExpiry } from '../../../src/adapters/postgres/expiry';
 import { cacheLookups } from '../../../src/observability/metrics';
 import { call, futureEvent, type TestApi } from '../../support/api';
+import { writeReport } from '../../support/report';
 import { deleteKeys, scanKeys, sleep, startRedisApi } from './helpers';
 
 let api: TestApi & { prefix: string };
@@ -91,7 +92,7 @@ it('after a sell-out, 1,000 further attempts are 409 and not one runs the bookin
   expect(executed).toBe(0);
   expect((await markerHits()) - hitsBefore).toBe(1_000);
   expect(await seats(eventId)).toEqual({ available: 0, held: 3, bookings: 3 });
-  console.log(`sold-out fast path: 1,000 refusals in ${elapsed} ms, ${executed} booking statements`);
+  writeReport('redis-sold-out', { refusals: 1_000, elapsedMs: elapsed, bookingStatements: executed });
 });
 
 it('a cancel ends the marker: the released seat is bookable at once, and only once', async () => {

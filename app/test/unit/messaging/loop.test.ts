@@ -1,5 +1,6 @@
 import { createLogger } from '../../../src/observability/logger';
 import { WorkerLoop, type TickResult } from '../../../src/workers/loop';
+import type { IBackoff, IBackoffFactory } from 'cockatiel';
 
 const logger = createLogger({ level: 'silent' });
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -67,4 +68,35 @@ test('stop() waits for the tick in flight and ends the loop', async () => {
   await sleep(10);
   await loop.stop();
   expect(finished).toBe(true);
+});
+
+test('consecutive failures take the backoff’s next wait each; a tick that did not fail starts it over', async () => {
+  /** A backoff (cockatiel's interface) that waits 5 ms and records the run of failures it is at. */
+  const runs: number[] = [];
+  const counting = (n: number): IBackoff<unknown> => ({
+    duration: 5,
+    next: () => {
+      runs.push(n + 1);
+      return counting(n + 1);
+    },
+  });
+  const failureBackoff: IBackoffFactory<unknown> = {
+    next: () => {
+      runs.push(1);
+      return counting(1);
+    },
+  };
+  const results: TickResult[] = ['failed', 'failed', 'failed', 'more', 'failed', 'failed'];
+  const loop = new WorkerLoop(
+    async () => {
+      const result = results.shift() ?? 'idle';
+      if (result === 'failed') throw new Error('tick failed');
+      return result;
+    },
+    { name: 'test', intervalMs: 10_000, failureDelayMs: 10_000, failureBackoff, logger },
+  );
+  loop.start();
+  while (results.length > 0) await sleep(5);
+  await loop.stop();
+  expect(runs).toEqual([1, 2, 3, 1, 2]);
 });

@@ -1,0 +1,170 @@
+/**
+ * The hot-request stage: one declared stage of the API router, after the request context,
+ * security headers, CORS and authentication (so those are done once, by the functions every
+ * request goes through) and before the request timeout, the rate limiter, the body chain and the
+ * routes. It answers two kinds of request that this process can answer from memory, and hands
+ * every other request on (`next()`) before it has written or taken anything:
+ *
+ * - a cached read: `GET`/`HEAD /events/<uuid>` while this process holds a fresh copy of the event
+ *   (EventCache), sent with `sendReply` — the route's own sender (ETag, Cache-Control, 304) —
+ *   after the anonymous limit's lease answered without waiting (`applyRateLimitHeaders`);
+ * - a sold-out refusal: `POST /events/<uuid>/bookings` that this process's seat marker refuses
+ *   (BookingService.refusalFromMarker, the rule the service itself applies), for a signed-in
+ *   caller without an Idempotency-Key whose writes limit had points left when this process last
+ *   saw it. It takes no writes point (the refusal-charge rule, `isFreeRefusal`), parses the body
+ *   with the normal path's own parser and the route's own schemas, and raises the SoldOutError
+ *   for the error handler, exactly as the route would.
+ *
+ * So the answer is the normal path's by construction: the same middleware set the same headers
+ * in the same order, and the same sender or error handler writes the rest. The differential
+ * test (`app/test/integration/redis/shortcuts-differential.test.ts`) checks it byte for byte.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { SoldOutError } from '../domain/errors';
+import { bookingOutcomes, cacheLookups } from '../observability/metrics';
+import type { RateLimitPolicy, RateLimitVerdict } from '../ports';
+import { actorOf } from './authentication';
+import { sampleAccessLog } from './middleware';
+import type { LeasedRateLimiter } from './rate-limit-lease';
+import { applyRateLimitHeaders } from './rate-limit';
+import { parseInput } from './route';
+import { BookingCreateBody, IdParams } from './schemas';
+
+/** z.uuid()'s pattern (the route's IdParams): anything else is the route's to refuse. */
+const UUID = /^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[1-8][0-9a-fA-F]{3}-[89abAB][0-9a-fA-F]{3}-[0-9a-fA-F]{12}|00000000-0000-0000-0000-000000000000|ffffffff-ffff-ffff-ffff-ffffffffffff)$/;
+const UUID_LENGTH = 36;
+const EVENTS = '/events/';
+const BOOKINGS = '/bookings';
+
+export interface HotRequestsDeps {
+  /** `/api/v1`: for the route templates of metrics and logs. */
+  basePath: string;
+  /** Cached reads; absent: off. */
+  reads?: {
+    /** The event's JSON (UTF-8) when this process holds a fresh copy (never waits). */
+    peekEvent(id: string): Buffer | undefined;
+    /** The anonymous limiter of the normal path (same leases); null when the limit is off. */
+    anonymous: LeasedRateLimiter | null;
+    /** The client address (clientIpOf): the anonymous limit's key. */
+    clientIp(req: IncomingMessage): string;
+    /** Log the access line of every Nth read answered here (1: every one). */
+    accessLogEvery: number;
+    /** The route's sender (app.ts sendReply with the route's conditional setting). */
+    send(req: Request, res: Response, json: Buffer): void;
+  };
+  /** Sold-out refusals; absent: off. */
+  soldOut?: {
+    /** Whether this process holds a seat marker for the event (no waiting). */
+    mayRefuse(eventId: string): boolean;
+    /** The seats left at most when the marker refuses this request, else null (BookingService.refusalFromMarker). */
+    refusal(eventId: string, quantity: number): number | null;
+    /** The user's writes verdict as last seen ('off': no limit; null: the limiter must be asked). */
+    knownWrites(userId: string): { policy: RateLimitPolicy; verdict: RateLimitVerdict } | 'off' | null;
+    /** The normal path's JSON body parser (the same instance: same limit, types and errors). */
+    parseBody(req: IncomingMessage, res: ServerResponse, done: (error?: unknown) => void): void;
+    /** Whether the normal path would accept the body's media type (else it answers 415 there). */
+    isJson(req: Request): boolean;
+  };
+}
+
+/** Body-parser failures met here, raised again where the normal path parses bodies. */
+const deferred = new WeakMap<IncomingMessage, unknown>();
+
+/** Mounted where the normal path parses bodies (before its JSON parser): raises a failure met early. */
+export function deferredBodyErrors() {
+  return (req: IncomingMessage, _res: unknown, next: (error?: unknown) => void): void => {
+    const error = deferred.get(req);
+    if (error === undefined) return next();
+    deferred.delete(req);
+    next(error);
+  };
+}
+
+/** How long a body may take to arrive after its headers before the request goes on instead. */
+const BODY_WAIT_MS = 10;
+
+/**
+ * Whether the whole body has arrived (without reading it: the stream stays untouched for the
+ * normal path when not), waiting a few event-loop turns, at most BODY_WAIT_MS.
+ */
+async function arrived(req: IncomingMessage): Promise<boolean> {
+  const until = performance.now() + BODY_WAIT_MS;
+  while (!req.complete) {
+    if (req.destroyed || performance.now() >= until) return false;
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  return true;
+}
+
+export function hotRequests(deps: HotRequestsDeps): RequestHandler {
+  const readRoute = `${deps.basePath}/events/:id`;
+  const bookRoute = `${deps.basePath}/events/:id/bookings`;
+  const hits = cacheLookups.labels('event', 'hit');
+  const soldOutOutcome = bookingOutcomes.labels({ outcome: 'sold_out' });
+  const { reads, soldOut } = deps;
+  const every = Math.max(1, Math.floor(reads?.accessLogEvery ?? 1));
+  let answered = 0;
+
+  const read = (req: Request, res: Response, next: NextFunction, id: string) => {
+    const json = reads!.peekEvent(id);
+    if (json === undefined) return next();
+    // A signed-in reader has no anonymous limit (and no writes limit on a read): nothing to ask.
+    if (!actorOf(req) && reads!.anonymous) {
+      const verdict = reads!.anonymous.tryConsume(reads!.clientIp(req));
+      // The lease has to be renewed, or the answer is 429: the limiter does both.
+      if (!verdict?.allowed) return next();
+      applyRateLimitHeaders(res, reads!.anonymous.policy, verdict);
+    }
+    hits.inc();
+    res.locals.routeTemplate = readRoute;
+    if (every > 1) {
+      // Every Nth access-log line, marked with N so log-based counts can be scaled (the metric counts all).
+      if (++answered >= every) {
+        answered = 0;
+        sampleAccessLog(res, every);
+      } else sampleAccessLog(res, false);
+    }
+    reads!.send(req, res, json);
+  };
+
+  const refuse = async (req: Request, res: Response, next: NextFunction, eventId: string, userId: string) => {
+    const known = soldOut!.knownWrites(userId);
+    // Only a body that has fully arrived is read here: a slow one is the normal path's (and its timeout's).
+    if (!known || !soldOut!.isJson(req) || !(await arrived(req))) return next();
+    const parseError = await new Promise<unknown>((resolve) => soldOut!.parseBody(req, res, resolve));
+    if (parseError !== undefined) {
+      deferred.set(req, parseError);
+      return next();
+    }
+    let quantity: number;
+    try {
+      parseInput(IdParams, { id: eventId }, 'params');
+      quantity = parseInput(BookingCreateBody, req.body, 'body')!.quantity;
+    } catch {
+      return next();
+    }
+    // Looked up again: the marker may have gone while the body was read.
+    const bound = soldOut!.refusal(eventId, quantity);
+    if (bound === null) return next();
+    res.locals.routeTemplate = bookRoute;
+    if (known !== 'off') applyRateLimitHeaders(res, known.policy, known.verdict);
+    soldOutOutcome.inc();
+    next(new SoldOutError(bound));
+  };
+
+  return (req, res, next) => {
+    const { method, path } = req;
+    if (!path.startsWith(EVENTS) || path.length < EVENTS.length + UUID_LENGTH) return next();
+    const id = path.slice(EVENTS.length, EVENTS.length + UUID_LENGTH);
+    const rest = path.length - EVENTS.length - UUID_LENGTH;
+    if (reads && rest === 0 && (method === 'GET' || method === 'HEAD') && UUID.test(id)) return read(req, res, next, id);
+    if (!soldOut || method !== 'POST' || rest !== BOOKINGS.length || !path.endsWith(BOOKINGS)) return next();
+    const actor = actorOf(req);
+    if (!actor || req.headers['idempotency-key'] !== undefined || !soldOut.mayRefuse(id)) return next();
+    refuse(req, res, next, id, actor.userId).catch(() => {
+      // Nothing is written before the last step: whatever failed, the normal path answers.
+      if (!res.headersSent) next();
+    });
+  };
+}
