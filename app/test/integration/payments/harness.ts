@@ -12,6 +12,7 @@ import { closeServer, listen } from '../../../src/http/server';
 import { migratePayments, startPayments, type PaymentsRole } from '../../../src/payments';
 import { LocalStripe, type LocalStripeOptions } from '../../../src/payments/local-stripe';
 import { startWorkers, type Workers } from '../../../src/workers';
+import { startFromSource, type RunningService } from '../../e2e/process';
 import { startTestApi, type TestApi } from '../../support/api';
 import { TEST_AMQP_URL } from '../../support/env';
 import { AmqpTestClient, quietLogger, RecordingMailer, testPrefix } from '../messaging/helpers';
@@ -23,7 +24,10 @@ export interface Saga {
   stripe: LocalStripe;
   mailer: RecordingMailer;
   workers: Workers;
-  payments: PaymentsRole;
+  /** The in-process payments role (null when it runs as its own process). */
+  payments: PaymentsRole | null;
+  /** The separate `main.ts payments` process (when `paymentsProcess`), to SIGKILL. */
+  paymentsProcess: RunningService | null;
   paymentsUrl: string;
   amqp: AmqpTestClient;
   env: Record<string, string>;
@@ -34,12 +38,21 @@ export interface Saga {
   close(): Promise<void>;
 }
 
-export async function startSaga(options: { env?: Record<string, string>; stripe?: LocalStripeOptions; amqpUrl?: string } = {}): Promise<Saga> {
+export interface SagaOptions {
+  env?: Record<string, string>;
+  stripe?: LocalStripeOptions;
+  /** The AMQP URL the payments role uses (a TCP proxy's, to cut it); the api and worker use the broker directly. */
+  paymentsAmqpUrl?: string;
+  /** Run the payments role as its own process (`tsx app/src/main.ts payments`), which a test can SIGKILL. */
+  paymentsProcess?: boolean;
+}
+
+export async function startSaga(options: SagaOptions = {}): Promise<Saga> {
   const prefix = testPrefix();
   const stripe = new LocalStripe({ webhookSecret: WEBHOOK_SECRET, ...options.stripe });
   const stripeUrl = await stripe.start();
   const env: Record<string, string> = {
-    AMQP_URL: options.amqpUrl ?? TEST_AMQP_URL,
+    AMQP_URL: TEST_AMQP_URL,
     AMQP_PREFIX: prefix,
     AMQP_RECONNECT_MAX_DELAY: '500ms',
     OUTBOX_POLL_INTERVAL: '100ms',
@@ -67,22 +80,32 @@ export async function startSaga(options: { env?: Record<string, string>; stripe?
   const mailer = new RecordingMailer();
   const workers = await startWorkers({ config, pool: api.db.pool, logger: quietLogger, mailer });
 
+  const paymentsEnv = { ...env, AMQP_URL: options.paymentsAmqpUrl ?? env.AMQP_URL! };
+  const paymentsConfig = loadConfig({ NODE_ENV: 'test', DATABASE_URL: api.db.url, ...paymentsEnv });
   let payments: PaymentsRole | null = null;
+  let child: RunningService | null = null;
   let server: Server | null = null;
   let paymentsUrl = '';
   const start = async () => {
-    payments = await startPayments({ config, pool: api.db.pool, logger: quietLogger });
-    const listening = await listen(express().use(payments.router), '127.0.0.1', 0);
-    server = listening.server;
-    paymentsUrl = listening.url;
+    if (options.paymentsProcess) {
+      child = await startFromSource('payments', { NODE_ENV: 'test', DATABASE_URL: api.db.url, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', ...paymentsEnv });
+      paymentsUrl = child.url.replace('://localhost:', '://127.0.0.1:');
+    } else {
+      payments = await startPayments({ config: paymentsConfig, pool: api.db.pool, logger: quietLogger });
+      const listening = await listen(express().use(payments.router), '127.0.0.1', 0);
+      server = listening.server;
+      paymentsUrl = listening.url;
+    }
     stripe.configure({ webhookUrl: `${paymentsUrl}/api/v1/payments/webhook` });
   };
   const stop = async () => {
     stripe.configure({ webhookUrl: undefined });
     if (server) await closeServer(server);
     await payments?.close();
+    if (child && child.child.exitCode === null && child.child.signalCode === null) await child.stop();
     server = null;
     payments = null;
+    child = null;
   };
   await start();
   const saga: Saga = {
@@ -91,7 +114,10 @@ export async function startSaga(options: { env?: Record<string, string>; stripe?
     mailer,
     workers,
     get payments() {
-      return payments!;
+      return payments;
+    },
+    get paymentsProcess() {
+      return child;
     },
     get paymentsUrl() {
       return paymentsUrl;
