@@ -75,15 +75,22 @@ test(`${HOLDS} holds paid concurrently through declines, latency, 500s, an outag
     await new Promise((resolve) => setTimeout(resolve, 10_000));
     proxy.restore();
   })();
+  // as a client does: a 503 (the api's pool or request deadline under this load) is retried with the same Idempotency-Key
+  const retried: number[] = [];
   const answers = await mapLimit(bookingIds, 64, async ({ id, token }) => {
-    const response = await fetch(`${saga.api.url}/bookings/${id}/pay`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, 'idempotency-key': `pay-${id}` },
-      body: JSON.stringify({ paymentMethod: 'pm_card_visa' }),
-    });
-    return response.status;
+    for (let attempt = 1; ; attempt++) {
+      const response = await fetch(`${saga.api.url}/bookings/${id}/pay`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, 'idempotency-key': `pay-${id}` },
+        body: JSON.stringify({ paymentMethod: 'pm_card_visa' }),
+      });
+      if (response.status < 500 || attempt === 10) return response.status;
+      retried.push(response.status);
+      await new Promise((resolve) => setTimeout(resolve, 200 * attempt));
+    }
   });
-  expect(answers.every((status) => status === 202)).toBe(true);
+  // 202 accepted, or 200: the replay of a pay whose first answer was lost
+  expect(answers.filter((status) => status !== 202 && status !== 200)).toEqual([]);
   await faults;
 
   // everything settles: no booking still held for a payment, nothing unsettled at the payments service
@@ -140,6 +147,7 @@ test(`${HOLDS} holds paid concurrently through declines, latency, 500s, an outag
     byStatus,
     provider: { ...totals, requests: Object.fromEntries(saga.stripe.requests), webhooksDelivered: saga.stripe.webhooksDelivered },
     confirmedCents,
+    payRetries: retried.length,
     faults: { declineRate: 0.1, maxLatencyMs: 2_000, errorRate: 0.05, outageMs: 6_000, sigkill: 1, brokerCutMs: 10_000 },
   });
   // the faults did something: some declined, some refunded or expired, most confirmed
