@@ -89,8 +89,12 @@ export interface EventStore {
    * CapacityBelowTakenError), writes `event.updated`; null when the event does not exist.
    */
   update(id: string, patch: EventPatch): Promise<Event | null>;
-  /** Soft-deletes unless pending/confirmed bookings exist (ActiveBookingsError); writes `event.deleted`. */
-  delete(id: string): Promise<boolean>;
+  /**
+   * Soft-deletes unless active (pending, payment_pending, confirmed) bookings exist
+   * (ActiveBookingsError); writes `event.deleted`. With `cancelBookings` every active booking is
+   * cancelled in the same transaction (booking.cancelled each; refund.requested for paid ones).
+   */
+  delete(id: string, options?: { cancelBookings?: boolean }): Promise<boolean>;
 }
 
 // ---------------------------------------------------------------- bookings

@@ -118,6 +118,13 @@ export const BookingListQuery = z.strictObject({
 
 export const BookingCreateBody = z.strictObject({ quantity: int32(MIN_QUANTITY, MAX_QUANTITY) }).meta({ example: { quantity: 2 } });
 
+export const EventDeleteQuery = z.strictObject({
+  cancelBookings: z
+    .enum(['true', 'false'])
+    .optional()
+    .describe('Admins only: cancel every active booking with the event (paid ones are refunded) instead of answering 409'),
+});
+
 export const BookingPayBody = z
   .strictObject({
     paymentMethod: z

@@ -259,8 +259,8 @@ export interface paths {
         put?: never;
         post?: never;
         /**
-         * Delete an event without active bookings (its organizer or an admin)
-         * @description Delete an event without active bookings (its organizer or an admin). Roles: organizer, admin.
+         * Delete an event without active bookings (its organizer or an admin); an admin may cancel them with it (cancelBookings=true: paid ones are refunded)
+         * @description Delete an event without active bookings (its organizer or an admin); an admin may cancel them with it (cancelBookings=true: paid ones are refunded). Roles: organizer, admin.
          */
         delete: operations["deleteEventsId"];
         options?: never;
@@ -2696,7 +2696,10 @@ export interface operations {
     };
     deleteEventsId: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Admins only: cancel every active booking with the event (paid ones are refunded) instead of answering 409 */
+                cancelBookings?: "true" | "false";
+            };
             header?: never;
             path: {
                 id: string;

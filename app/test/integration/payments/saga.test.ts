@@ -122,3 +122,24 @@ test('a payment that succeeds after its hold lapsed: refunded automatically, the
   await waitFor('refund mailed', async () => (await notified(id)).includes('booking.refunded'));
   expect(saga.mailer.sent.filter((m) => m.text.includes(id) && /refunded/.test(m.text))).toHaveLength(1);
 });
+
+test('an event deleted with paid bookings (admin, cancelBookings=true): every active booking cancelled, the paid ones refunded; without the flag still 409', async () => {
+  const [buyer, admin] = [await saga.api.user(), await saga.api.user('admin')];
+  const eventId = await newEvent();
+  const paid = await hold(eventId, buyer.token);
+  await pay(paid, buyer.token);
+  await waitFor('confirmed', async () => (await statusOf(paid)) === 'confirmed');
+  const pending = await hold(eventId, buyer.token, 1);
+  const remove = (token: string, flag = '') => call(`${saga.api.url}/events/${eventId}${flag}`, { method: 'DELETE', token });
+  expect((await remove(organizer.token)).status).toBe(409);
+  expect((await remove(admin.token)).status).toBe(409);
+  expect((await remove(organizer.token, '?cancelBookings=true')).status).toBe(403);
+  expect((await remove(admin.token, '?cancelBookings=maybe')).status).toBe(400);
+  expect((await remove(admin.token, '?cancelBookings=true')).status).toBe(204);
+  expect(await statusOf(pending)).toBe('cancelled');
+  expect(await available(eventId)).toBe(10);
+  await waitFor('refunded', async () => (await statusOf(paid)) === 'refunded');
+  const { rows } = await saga.api.db.pool.query<{ refund_reason: string }>('SELECT refund_reason FROM payments.payments WHERE booking_id = $1', [paid]);
+  expect(rows[0]!.refund_reason).toBe('event_deleted');
+  expect((await call(`${saga.api.url}/events/${eventId}`)).status).toBe(404);
+});
