@@ -76,7 +76,7 @@ policy: install ## Run the policy pack's Kubernetes rules over dist/
 rehearse: install ## Deploy rehearsal, no cluster needed: synth, promote on a copy, image chain, both stacks' config, policy, e2e-kind dry run
 	@$(NPX) tsx scripts/rehearse.ts
 
-contracts: install ## Lint the published API contracts: OpenAPI with Spectral (oas + OWASP) and Redocly
+contracts: install ## Lint the published API contracts: OpenAPI (Spectral oas + OWASP, Redocly), GraphQL (graphql-eslint), protos (buf lint + breaking vs main)
 	npm run --silent lint:contracts
 
 bench: build ## Run the benchmarks (bench/README.md); BENCH_ARGS=--quick for a smoke run

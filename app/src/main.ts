@@ -25,6 +25,7 @@ import { redactText } from './observability/redact';
 import { observePool, registry } from './observability/metrics';
 import type { Closeable, HealthCheck } from './ports';
 import { composeApi } from './compose';
+import type { GrpcEdge } from './grpc/server';
 import { createMemoryBroker, startWorkers } from './workers';
 import { migratePayments, startPayments } from './payments';
 import { WEBHOOK_PATH } from './payments/webhook';
@@ -95,9 +96,10 @@ export async function main(role: ProcessRole, config: Config, logger: Logger): P
     if (role === 'payments' && config.database.url) await migratePayments(pool);
 
     const health: HealthCheck[] = [postgresHealthCheck(pool)];
-    let handler: RequestListener;
-    // Without AMQP_URL the worker and the payments service of this process share one in-process broker.
-    const memoryBroker = config.amqpUrl ? undefined : createMemoryBroker(config, logger);
+import type { GrpcEdge } from './grpc/server';
+import { createMemoryBroker, startWorkers } from './workers';
+import { migratePayments, startPayments } from './payments';
+import { WEBHOOK_PATH } from './payments/webhook';
 
     if (role === 'api' || role === 'all') {
       const api = composeApi({
@@ -118,6 +120,7 @@ export async function main(role: ProcessRole, config: Config, logger: Logger): P
         } else logger.info({ email: config.auth.admin.email, outcome }, 'admin bootstrap');
       }
       handler = api.app;
+      grpcEdge = api.grpc;
     } else {
       handler = express().disable('x-powered-by').use(healthRouter(health, () => shuttingDown, registry));
     }
@@ -148,6 +151,12 @@ export async function main(role: ProcessRole, config: Config, logger: Logger): P
     const { server, url } = await listen(handler, config.http.host, config.http.port);
     closers.push({ name: 'http', close: () => closeServer(server) });
     payments?.listening(url.replace('://localhost:', '://127.0.0.1:'));
+    if (grpcEdge) {
+      const port = await grpcEdge.listen(config.http.host, config.grpc.port);
+      // Closed before HTTP (closers run in reverse): NOT_SERVING at once, in-flight RPCs finish.
+      closers.push({ name: 'grpc', close: () => grpcEdge.close(Math.floor(config.shutdownTimeoutMs * 0.75)) });
+      backends.grpc = `port ${port}`;
+    }
     backends.cache = config.redisUrl ? `redis (${redactText(config.redisUrl)})` : 'memory (in-process; set REDIS_URL for Redis)';
     logger.info({ role, url, backends }, `GoTicket ${role} listening on ${url}`);
   } catch (error) {

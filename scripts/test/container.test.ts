@@ -140,7 +140,7 @@ describe('Dockerfile', () => {
     for (const copy of keyword(runtime, 'COPY') as Copy[]) expect(copy.getFlags().map((flag) => flag.getName())).not.toContain('chown');
     const userLine = keyword(runtime, 'USER')[0]!.getRange().start.line;
     expect(keyword(runtime, 'RUN').filter((run) => run.getRange().start.line > userLine)).toHaveLength(0);
-    expect(keyword(runtime, 'EXPOSE').map((expose) => expose.getArgumentsContent())).toEqual(['8080']);
+    expect(keyword(runtime, 'EXPOSE').map((expose) => expose.getArgumentsContent())).toEqual(['8080 9090']);
   });
 
   it('carries the OCI labels', () => {

@@ -1,12 +1,13 @@
-import express, { type Express, type NextFunction, type Request, type Response } from 'express';
+import express, { type Express, type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import type { Registry } from 'prom-client';
 import { FailureReporter } from '../observability/failures';
 import type { Logger } from '../observability/logger';
-import type { HealthCheck } from '../ports';
+import type { HealthCheck, RateLimiter } from '../ports';
 import type { AuditService } from '../services/audit';
 import type { AuthService } from '../services/auth';
 import type { BookingService } from '../services/bookings';
 import type { EventService } from '../services/events';
+import type { OAuthService } from '../services/oauth';
 import type { UserService } from '../services/users';
 import { authentication, requireActor } from './authentication';
 import { clientIpOf } from './client-ip';
@@ -21,6 +22,7 @@ import { auditRoutes } from './routes/audit';
 import { authRoutes } from './routes/auth';
 import { bookingRoutes } from './routes/bookings';
 import { eventRoutes } from './routes/events';
+import { oauthRoutes } from './routes/oauth';
 import { healthRouter } from './health';
 import { apiDocs } from './openapi';
 import { securityHeaders } from './security-headers';
@@ -34,6 +36,10 @@ export interface AppDeps {
   events: EventService;
   bookings: BookingService;
   audit: AuditService;
+  /** Social sign-in (routes answer 404 for providers that are not configured). */
+  oauth: OAuthService;
+  /** Per-IP limit of the social sign-in routes; absent or null: none. */
+  oauthLimiter?: RateLimiter | null;
   health: HealthCheck[];
   metrics: Registry;
   http: {
@@ -52,14 +58,22 @@ export interface AppDeps {
   };
   /** Absent: no rate limits (tests of other concerns). */
   rateLimits?: RateLimitMiddleware;
+  /** More edges on this port (the GraphQL router), mounted after the REST API, before the probes. */
+  edges?: RequestHandler[];
   /** True once shutdown began: readiness answers 503 so the load balancer drains us. */
   isShuttingDown: () => boolean;
   /** The process's failure reporter (one incident per outage, whichever part of the process meets it); default: one of its own. */
   failures?: FailureReporter;
 }
 
-export function apiRoutes(deps: Pick<AppDeps, 'auth' | 'users' | 'events' | 'bookings' | 'audit'>): RouteSpec[] {
-  return [...authRoutes(deps.auth, deps.users), ...eventRoutes(deps.events), ...bookingRoutes(deps.bookings), ...auditRoutes(deps.audit)];
+export function apiRoutes(deps: Pick<AppDeps, 'auth' | 'users' | 'events' | 'bookings' | 'audit' | 'oauth' | 'oauthLimiter'>): RouteSpec[] {
+  return [
+    ...authRoutes(deps.auth, deps.users),
+    ...oauthRoutes(deps.oauth, deps.oauthLimiter ?? null),
+    ...eventRoutes(deps.events),
+    ...bookingRoutes(deps.bookings),
+    ...auditRoutes(deps.audit),
+  ];
 }
 
 const NO_BODY_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
@@ -140,6 +154,7 @@ export function createApp(deps: AppDeps): Express {
     });
   }
   app.use(API_BASE, api);
+  for (const edge of deps.edges ?? []) app.use(edge);
   // After the API: API requests never walk these routers.
   app.use(healthRouter(deps.health, deps.isShuttingDown, deps.metrics));
   app.use(apiDocs(() => apiRoutes(deps), API_BASE));

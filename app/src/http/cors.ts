@@ -13,7 +13,7 @@ export function corsPolicy(origins: readonly string[]): RequestHandler {
   const policy = cors({
     origin: (origin, callback) => callback(null, origin !== undefined && allowed.has(origin)),
     methods: ['GET', 'HEAD', 'POST', 'PATCH', 'DELETE'],
-    allowedHeaders: ['Authorization', 'Content-Type', 'Idempotency-Key', 'X-Request-Id'],
+    allowedHeaders: ['Authorization', 'Content-Type', 'Idempotency-Key', 'X-Request-Id', 'X-GraphQL-CSRF'],
     exposedHeaders: EXPOSED_HEADERS,
     credentials: false,
     maxAge: 600,

@@ -35,7 +35,7 @@ export interface RateLimitMiddleware {
   requests: RequestHandler;
   /** After body parsing (needs the email): failed logins. */
   logins: RequestHandler;
-  /** The anonymous limiter (null when off), shared with the read fast path. */
+  /** The anonymous limiter (null when off), shared with the hot-request stage's cached reads. */
   anonymous: LeasedRateLimiter | null;
   /**
    * The user's writes verdict as this process last saw it, for an answer that does not consult
@@ -49,6 +49,20 @@ export interface RateLimitMiddleware {
    * `isFreeRefusal`), before the answer is sent, and shows the limit as it now stands.
    */
   giveBack(res: Response): Promise<void>;
+  /**
+   * The same limits for the GraphQL and gRPC edges, which answer in their own format: one call
+   * without a valid access token (per client IP, REST's anonymous limit), and one write by a
+   * signed-in user (a mutation field or a writing RPC costs what its REST twin costs, from the
+   * same budget; `giveBack` when its answer is a free refusal, as REST does). Both throw
+   * RateLimitedError when refused.
+   */
+  anonymousCall(ip: string): Promise<void>;
+  writeCall(userId: string): Promise<WriteCharge>;
+}
+
+/** The writes point an edge call took. */
+export interface WriteCharge {
+  giveBack(): Promise<void>;
 }
 
 /**
@@ -177,7 +191,33 @@ export function rateLimits(deps: RateLimitDeps): RateLimitMiddleware {
     }
   };
 
-  return { requests, logins, anonymous, knownWrites, giveBack };
+  const anonymousCall = async (ip: string) => {
+    if (!anonymous) return;
+    const verdict = anonymous.tryConsume(ip) ?? (await anonymous.consume(ip));
+    if (!verdict.allowed) {
+      rateLimited.inc({ limiter: 'anonymous' });
+      throw new RateLimitedError(seconds(verdict.resetMs));
+    }
+  };
+  const free: WriteCharge = { giveBack: async () => undefined };
+  const writeCall = async (userId: string): Promise<WriteCharge> => {
+    if (!writes) return free;
+    const verdict = await writes.consume(userId);
+    const resetAt = rememberWrites(userId, verdict);
+    if (!verdict.allowed) {
+      rateLimited.inc({ limiter: 'writes' });
+      throw new RateLimitedError(seconds(verdict.resetMs));
+    }
+    return {
+      giveBack: async () => {
+        await writes.refund(userId).catch(() => undefined);
+        const back: RateLimitVerdict = { ...verdict, consumed: Math.max(0, verdict.consumed - 1), remaining: Math.min(verdict.limit, verdict.remaining + 1), resetMs: Math.max(0, resetAt - Date.now()) };
+        rememberWrites(userId, back, resetAt);
+      },
+    };
+  };
+
+  return { requests, logins, anonymous, knownWrites, giveBack, anonymousCall, writeCall };
 }
 
 const seconds = (ms: number) => Math.max(1, Math.ceil(ms / 1000));

@@ -103,7 +103,7 @@ export const cacheLookups = new Counter({
   registers: [registry],
 });
 
-export const RATE_LIMITERS = ['login', 'register', 'writes', 'anonymous'] as const;
+export const RATE_LIMITERS = ['login', 'register', 'writes', 'anonymous', 'oauth'] as const;
 export type RateLimiterName = (typeof RATE_LIMITERS)[number];
 
 export const rateLimited = new Counter({
@@ -282,5 +282,41 @@ export const queueMessages = new Gauge({
   name: 'goticket_queue_messages',
   help: 'Messages ready in a RabbitMQ queue, by role (notifications, retry, dlq)',
   labelNames: ['queue'] as const,
+  registers: [registry],
+});
+
+// ---- GraphQL and gRPC edges (issue 18): bounded labels only
+
+/**
+ * GraphQL operations by operation name (the first OPERATION_NAMES_MAX distinct valid names
+ * seen, then `other`; anonymous operations are `anonymous`), type and outcome (`ok`, the
+ * lower-cased error code of the first error, or `rejected` before execution).
+ */
+export const graphqlOperations = new Counter({
+  name: 'goticket_graphql_operations_total',
+  help: 'GraphQL operations by operation name (bounded), type (query, mutation, none) and outcome (ok or the first error code)',
+  labelNames: ['operation', 'type', 'outcome'] as const,
+  registers: [registry],
+});
+export const graphqlDuration = new Histogram({
+  name: 'goticket_graphql_operation_duration_seconds',
+  help: 'GraphQL operation duration (parse to result) by type',
+  labelNames: ['type'] as const,
+  buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+  registers: [registry],
+});
+
+/** grpc-ecosystem/go-grpc-prometheus names: the dashboards and alerts of the gRPC world read them as is. */
+export const grpcHandled = new Counter({
+  name: 'grpc_server_handled_total',
+  help: 'RPCs completed on the server, by service, method and status code',
+  labelNames: ['grpc_type', 'grpc_service', 'grpc_method', 'grpc_code'] as const,
+  registers: [registry],
+});
+export const grpcHandlingSeconds = new Histogram({
+  name: 'grpc_server_handling_seconds',
+  help: 'RPC handling time on the server, by service and method',
+  labelNames: ['grpc_type', 'grpc_service', 'grpc_method'] as const,
+  buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
   registers: [registry],
 });

@@ -26,6 +26,12 @@ export class EventService {
     return json;
   }
 
+  /** Events by id, in the order asked (null where none): the batch behind the edges' loaders. */
+  async getMany(ids: readonly string[]): Promise<Array<Event | null>> {
+    const found = new Map((await this.deps.events.getMany(ids)).map((event) => [event.id, event]));
+    return ids.map((id) => found.get(id) ?? null);
+  }
+
   /** The event's JSON (UTF-8) if this process holds a fresh copy, without waiting for anything. */
   peekJsonBytes(id: string): Buffer | undefined {
     return this.deps.cache?.peekEventBytes(id);

@@ -24,7 +24,16 @@ const SUBJECTS: Record<NotificationType, string> = {
   'booking.refunded': 'Your payment was refunded',
 };
 
-export function renderMail(type: NotificationType, to: string, data: BookingEventData): Mail {
+/**
+ * One notification's Message-ID: its row (unique per booking and type) never changes, so every
+ * attempt at it, a resend after a crash between the SMTP server's acceptance and markSent
+ * included, carries the same one.
+ */
+export function notificationMessageId(notificationId: string): string {
+  return `<notification.${notificationId}@goticket>`;
+}
+
+export function renderMail(type: NotificationType, to: string, data: BookingEventData, notificationId?: string): Mail {
   const seats = `${data.quantity} seat${data.quantity === 1 ? '' : 's'}`;
   const body: Record<NotificationType, string> = {
     'booking.confirmed': `Booking ${data.bookingId} is confirmed: ${seats}, ${(data.amountCents / 100).toFixed(2)} charged.`,
@@ -33,7 +42,7 @@ export function renderMail(type: NotificationType, to: string, data: BookingEven
     'booking.payment_failed': `The payment for booking ${data.bookingId} failed; the ${seats} were released and nothing was charged.`,
     'booking.refunded': `Booking ${data.bookingId}: ${(data.amountCents / 100).toFixed(2)} was refunded to your payment method.`,
   };
-  return { to, subject: SUBJECTS[type], text: body[type] };
+  return { to, subject: SUBJECTS[type], text: body[type], ...(notificationId ? { messageId: notificationMessageId(notificationId) } : {}) };
 }
 
 export interface NotifierOptions {
@@ -93,7 +102,7 @@ export class Notifier {
     if (!claimed) return; // already sent: a redelivery has no second effect
     if (claimed.recipient) {
       try {
-        await this.options.mailer.send(renderMail(message.type, claimed.recipient, data));
+        await this.options.mailer.send(renderMail(message.type, claimed.recipient, data, claimed.id));
       } catch (error) {
         await this.options.notifications.release(claimed.id).catch(() => undefined);
         throw error;

@@ -15,6 +15,8 @@ export interface TestApi {
   server: Server;
   config: Config;
   api: ReturnType<typeof composeApi>;
+  /** `127.0.0.1:<port>` of the gRPC edge, when started with `{ grpc: true }`. */
+  grpcAddress?: string;
   /** A user straight in the database with a signed access token (skips bcrypt for speed). */
   user(role?: Role): Promise<{ id: string; email: string; token: string }>;
   close(): Promise<void>;
@@ -23,24 +25,27 @@ export interface TestApi {
 let seq = 0;
 
 /** The real API over HTTP on an ephemeral port, backed by a database of its own. */
-export async function startTestApi(env: Record<string, string> = {}): Promise<TestApi> {
+export async function startTestApi(env: Record<string, string> = {}, options: { grpc?: boolean; isShuttingDown?: () => boolean } = {}): Promise<TestApi> {
   const db = await createTestDatabase({ poolMax: 10 });
   const config = loadConfig({ NODE_ENV: 'test', BCRYPT_COST: '4', DATABASE_URL: db.url, JWT_SECRET: TEST_JWT_SECRET, ...env });
   const logger = createLogger({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
-  const api = composeApi({ pool: db.pool, config, logger, jwtSecret: TEST_JWT_SECRET, health: [], metrics: new Registry(), isShuttingDown: () => false });
+  const api = composeApi({ pool: db.pool, config, logger, jwtSecret: TEST_JWT_SECRET, health: [], metrics: new Registry(), isShuttingDown: options.isShuttingDown ?? (() => false) });
   const { server, url } = await listen(api.app, '127.0.0.1', 0);
+  const grpcAddress = options.grpc ? `127.0.0.1:${await api.grpc.listen('127.0.0.1', 0)}` : undefined;
   return {
     db,
     url: `${url}/api/v1`,
     server,
     config,
     api,
+    grpcAddress,
     async user(role: Role = 'user') {
       const email = `user${++seq}-${Math.random().toString(36).slice(2, 8)}@example.test`;
       const created = await api.userStore.create({ email, passwordHash: 'not-a-login-account', role });
       return { id: created.id, email, token: api.accessTokens.sign({ userId: created.id, role, tokenVersion: 0 }).token };
     },
     async close() {
+      if (grpcAddress) await api.grpc.close(1_000);
       await closeServer(server);
       await api.close();
       await db.drop();

@@ -3,6 +3,7 @@ import type { Pool } from 'pg';
 import { MAX_QUANTITY, MIN_QUANTITY, type Booking } from '../../domain/booking';
 import { ServiceUnavailableError } from '../../domain/errors';
 import type { BookingQuery, BookingStore, HealthCheck, Page, PayInput, PayResult, ReserveInput, ReserveResult, TransitionResult } from '../../ports';
+import { outsideCall } from '../../call-scope';
 import { traceHeaders } from '../../observability/trace-context';
 import { decodeCursor, encodeCursor } from './cursor';
 import { failed, GroupCommit, succeeded, type GroupCommitState, type Outcome, type Overdue } from './group-commit';
@@ -257,7 +258,8 @@ export class PostgresBookingStore implements BookingStore {
   private async reserveBatch(eventId: string, queued: QueuedReservation[]): Promise<Array<Outcome<ReserveResult>>> {
     let rows: BatchRow[];
     try {
-      ({ rows } = await this.pool.query<BatchRow>({
+      // Shared by every caller of the batch: no one caller's deadline cancels it (call-scope.ts).
+      ({ rows } = await outsideCall(() => this.pool.query<BatchRow>({
         // named: parsed and planned once per connection, not per batch
         name: 'goticket-reserve-batch',
         text: RESERVE_BATCH_SQL,
@@ -269,7 +271,7 @@ export class PostgresBookingStore implements BookingStore {
           queued.map((q) => q.input.holdMs),
           queued.map((q) => (q.headers ? JSON.stringify(q.headers) : null)),
         ],
-      }));
+      })));
     } catch (error) {
       // The statement rolled back whole. If one caller's row can have caused it (its user deleted
       // meanwhile, a value out of range), each caller goes alone, in arrival order: only that one fails.

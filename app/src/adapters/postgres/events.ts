@@ -66,6 +66,12 @@ export class PostgresEventStore implements EventStore {
     return rows[0] ? toEvent(rows[0]) : null;
   }
 
+  async getMany(ids: readonly string[]): Promise<Event[]> {
+    if (ids.length === 0) return [];
+    const { rows } = await this.pool.query<EventRow>(`SELECT ${EVENT_COLUMNS} FROM events WHERE id = ANY($1::uuid[]) AND deleted_at IS NULL`, [ids]);
+    return rows.map(toEvent);
+  }
+
   async list(query: EventQuery): Promise<Page<Event>> {
     const params: unknown[] = [];
     const where = ['deleted_at IS NULL'];

@@ -1,6 +1,8 @@
 import { ConstantBackoff, handleWhen, retry } from 'cockatiel';
 import { Pool, types, type PoolClient, type PoolConfig } from 'pg';
 import type { HealthCheck } from '../../ports';
+import { assertCallOpen, callSignal, outsideCall } from '../../call-scope';
+import { DeadlineExceededError } from '../../domain/errors';
 import { asUnavailable, unavailableReason } from './errors';
 
 /** int8 (counts, cents) as JS numbers: every value we store fits in 2^53. */
@@ -72,8 +74,41 @@ function translateErrors(pool: Pool): void {
           throw asUnavailable(error);
         })
       : result;
-  pool.query = ((...args: unknown[]) => translated(query(...args))) as Pool['query'];
+  pool.query = ((...args: unknown[]) => {
+    const signal = callSignal();
+    // Callback style and calls without a caller's signal: as node-postgres does it.
+    if (!signal || typeof args[args.length - 1] === 'function') return translated(query(...args));
+    return translated(queryForCall(pool, query, signal, args));
+  }) as Pool['query'];
   pool.connect = ((...args: unknown[]) => translated(connect(...args))) as Pool['connect'];
+}
+
+/**
+ * A query for a call with a deadline: on its own client, so that when the call's signal aborts
+ * (deadline passed, client gone) the statement is cancelled on the server (pg_cancel_backend on
+ * another connection) and its locks and CPU are freed now, not after DB_STATEMENT_TIMEOUT.
+ */
+async function queryForCall(pool: Pool, query: (...args: unknown[]) => unknown, signal: AbortSignal, args: unknown[]): Promise<unknown> {
+  assertCallOpen(signal);
+  const client = await pool.connect();
+  let cancelled = false;
+  const cancel = () => {
+    cancelled = true;
+    const pid = (client as PoolClient & { processID?: number }).processID;
+    if (pid !== undefined) void outsideCall(() => query('SELECT pg_cancel_backend($1)', [pid]) as Promise<unknown>).catch(() => undefined);
+  };
+  signal.addEventListener('abort', cancel, { once: true });
+  try {
+    assertCallOpen(signal);
+    return await (client.query as (...a: unknown[]) => Promise<unknown>).apply(client, args);
+  } catch (error) {
+    // 57014 query_canceled: ours, for the call that left.
+    if (cancelled && (error as { code?: string }).code === '57014') throw new DeadlineExceededError();
+    throw error;
+  } finally {
+    signal.removeEventListener('abort', cancel);
+    client.release();
+  }
 }
 
 /** Pools being warmed (warmPool): their readiness check answers down until the connections are open. */
