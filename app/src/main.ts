@@ -96,10 +96,10 @@ export async function main(role: ProcessRole, config: Config, logger: Logger): P
     if (role === 'payments' && config.database.url) await migratePayments(pool);
 
     const health: HealthCheck[] = [postgresHealthCheck(pool)];
-import type { GrpcEdge } from './grpc/server';
-import { createMemoryBroker, startWorkers } from './workers';
-import { migratePayments, startPayments } from './payments';
-import { WEBHOOK_PATH } from './payments/webhook';
+    let handler: RequestListener;
+    let grpcEdge: GrpcEdge | undefined;
+    // Without AMQP_URL the worker and the payments service of this process share one in-process broker.
+    const memoryBroker = config.amqpUrl ? undefined : createMemoryBroker(config, logger);
 
     if (role === 'api' || role === 'all') {
       const api = composeApi({
