@@ -38,8 +38,9 @@ dev: install ## Start the service in watch mode (restarts on change)
 # commit, only files already formatted; that commit sets it to '**/*.{ts,js,mjs,cjs,json}'.
 FORMATTED ?= .prettierrc.json eslint.config.mjs jest.config.js
 
-lint: install ## eslint (typescript-eslint recommendedTypeChecked + layer boundaries) and prettier --check
+lint: install ## eslint (typescript-eslint recommendedTypeChecked + layer boundaries), knip (dead files and exports), prettier --check
 	$(NPX) eslint --max-warnings 0 .
+	$(NPX) knip --no-progress
 	$(NPX) prettier --check --log-level warn $(FORMATTED)
 
 fmt: install ## Fix what eslint can fix and format what prettier checks

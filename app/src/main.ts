@@ -12,7 +12,7 @@ import type { RequestListener } from 'node:http';
 import express from 'express';
 import { localJwtSecret } from './adapters/local-jwt-secret';
 import { startEmbeddedPostgres } from './adapters/postgres/embedded';
-import { migrate } from './adapters/postgres/migrate';
+import { migrate, schemaHealthCheck } from './adapters/postgres/migrate';
 import { unavailableReason } from './adapters/postgres/errors';
 import { createPool, postgresHealthCheck } from './adapters/postgres/pool';
 import { ConfigError, loadConfig, type Config } from './config';
@@ -24,9 +24,8 @@ import { createLogger, type Logger } from './observability/logger';
 import { redactText } from './observability/redact';
 import { observePool, registry } from './observability/metrics';
 import type { Closeable, HealthCheck } from './ports';
-import { composeApi } from './compose';
+import { composeApi, createMemoryBroker, startWorkers } from './compose';
 import type { GrpcEdge } from './grpc/server';
-import { createMemoryBroker, startWorkers } from './workers';
 import { migratePayments, startPayments } from './payments';
 import { WEBHOOK_PATH } from './payments/webhook';
 
@@ -95,7 +94,8 @@ export async function main(role: ProcessRole, config: Config, logger: Logger): P
     // The payments service owns its schema: its role applies its own migrations (idempotent, locked).
     if (role === 'payments' && config.database.url) await migratePayments(pool);
 
-    const health: HealthCheck[] = [postgresHealthCheck(pool)];
+    // api and worker wait for the migrate Job: not ready (not serving) until the schema is this build's.
+    const health: HealthCheck[] = [postgresHealthCheck(pool), schemaHealthCheck(pool)];
     let handler: RequestListener;
     let grpcEdge: GrpcEdge | undefined;
     // Without AMQP_URL the worker and the payments service of this process share one in-process broker.

@@ -70,10 +70,6 @@ export function isHoldLapsed(booking: Pick<Booking, 'status' | 'expiresAt'>, now
   return LAPSING_STATUSES.includes(booking.status) && booking.expiresAt.getTime() <= now.getTime();
 }
 
-export function amountFor(priceCents: number, quantity: number): number {
-  return priceCents * quantity;
-}
-
 /** Others' bookings are invisible (404, not 403) so ids cannot be probed. */
 export function canSeeBooking(actor: Actor, booking: Pick<Booking, 'userId'>): boolean {
   return isAdmin(actor) || booking.userId === actor.userId;

@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import type { Pool } from 'pg';
 import type { Router } from 'express';
 import { migrate } from '../adapters/postgres/migrate';
+import { PostgresOutbox, PostgresOutboxWakeUps } from '../adapters/postgres/outbox';
 import { AmqpConnection } from '../adapters/rabbitmq/connection';
 import { RabbitConsumer } from '../adapters/rabbitmq/consumer';
 import { RabbitPublisher } from '../adapters/rabbitmq/publisher';
@@ -19,7 +20,7 @@ import { paymentsProcessing } from '../observability/metrics';
 import type { EventConsumer, EventPublisher, HealthCheck, Subscription } from '../ports';
 import { OutboxRelay } from '../workers/outbox-relay';
 import { WorkerLoop } from '../workers/loop';
-import type { MemoryBroker } from '../workers';
+import type { MemoryBroker } from '../compose';
 import { PAYMENTS_OUTBOX, PAYMENTS_OUTBOX_CHANNEL, PAYMENTS_SCHEMA, PostgresPaymentStore, readPaymentMigrations } from './adapters/postgres';
 import { createStripeClient, StripePaymentProvider, StripeWebhookVerifier } from './adapters/stripe';
 import { LocalStripe } from './local-stripe';
@@ -99,14 +100,13 @@ export async function startPayments(deps: PaymentsDeps): Promise<PaymentsRole> {
   }
 
   const relay = new OutboxRelay({
-    pool,
+    outbox: new PostgresOutbox(pool, PAYMENTS_OUTBOX),
+    wakeUps: new PostgresOutboxWakeUps(pool, logger.child({ component: 'payments-outbox-relay' }), PAYMENTS_OUTBOX_CHANNEL),
     publisher,
     logger,
     pollIntervalMs: m.outboxPollIntervalMs,
     batchSize: m.outboxBatchSize,
     retentionMs: m.outboxRetentionMs,
-    table: PAYMENTS_OUTBOX,
-    channel: PAYMENTS_OUTBOX_CHANNEL,
     name: 'payments-outbox-relay',
     onBacklog: () => undefined,
   });

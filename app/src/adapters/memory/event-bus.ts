@@ -2,7 +2,7 @@ import type { Logger } from '../../observability/logger';
 import { consumerResults } from '../../observability/metrics';
 import type { DomainMessage, EventConsumer, EventPublisher, MessageHandler, PublishResult, Subscription } from '../../ports';
 import { decodeMessage, describeFailure, encodeMessage, onHandlerFailure } from '../rabbitmq/message';
-import { NOTIFICATIONS_BINDING } from '../rabbitmq/topology';
+import { NOTIFICATIONS_BINDINGS } from '../rabbitmq/topology';
 
 export interface DeadLetter {
   body: string;
@@ -43,7 +43,7 @@ export class MemoryEventBus implements EventPublisher, EventConsumer {
   private readonly patterns: RegExp[];
 
   constructor(private readonly options: MemoryEventBusOptions) {
-    this.patterns = (options.bindings ?? [NOTIFICATIONS_BINDING]).map(topicPattern);
+    this.patterns = (options.bindings ?? NOTIFICATIONS_BINDINGS).map(topicPattern);
   }
 
   async publish(messages: readonly DomainMessage[]): Promise<PublishResult[]> {

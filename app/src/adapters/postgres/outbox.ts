@@ -1,5 +1,7 @@
 import type { Pool } from 'pg';
-import type { DomainMessage, PublishResult } from '../../ports';
+import type { Logger } from '../../observability/logger';
+import type { Outbox, OutboxMessage, PublishResult, RelayBatch, WakeUps } from '../../ports';
+import { PgListener } from './listener';
 import { inTransaction } from './pool';
 
 /**
@@ -45,21 +47,10 @@ interface OutboxRow {
   occurred_at: Date;
 }
 
-export interface OutboxMessage extends DomainMessage {
-  /** Propagation headers stored with the row (trace context), copied to the message. */
-  headers: Record<string, unknown>;
-}
-
-export interface RelayBatch {
-  claimed: number;
-  published: number;
-  failed: number;
-}
-
 /** The booking side's outbox (public.outbox); the payments service has its own (payments.outbox), same shape. */
 export const OUTBOX_TABLE = 'outbox';
 
-export class PostgresOutbox {
+export class PostgresOutbox implements Outbox {
   private readonly sql: { claim: string; markPublished: string; markFailed: string; backlog: string; prune: string };
 
   /** `table`: a trusted, possibly schema-qualified name (ours, never input). */
@@ -96,7 +87,6 @@ export class PostgresOutbox {
     return { count: rows[0]!.count, oldestAgeSeconds: rows[0]!.oldest_age_seconds };
   }
 
-  /** Deletes published rows older than the retention, at most `limit` per call; returns how many. */
   async prune(retentionMs: number, limit = 1_000): Promise<number> {
     const result = await this.pool.query(this.sql.prune, [retentionMs, limit]);
     return result.rowCount ?? 0;
@@ -112,4 +102,28 @@ function toMessage(row: OutboxRow): OutboxMessage {
     data: row.payload,
     headers: row.headers,
   };
+}
+
+/** NOTIFY'd by the outbox insert trigger (002_messaging.sql, 004). */
+const OUTBOX_CHANNEL = 'goticket_outbox';
+
+/** Wake-ups on every outbox insert: LISTEN on a kept connection, re-established when it drops. */
+export class PostgresOutboxWakeUps implements WakeUps {
+  private listener: PgListener | null = null;
+
+  /** `channel`: another outbox's (the payments service's goticket_payments_outbox). */
+  constructor(
+    private readonly pool: Pool,
+    private readonly logger: Logger,
+    private readonly channel = OUTBOX_CHANNEL,
+  ) {}
+
+  async start(wake: () => void): Promise<void> {
+    this.listener ??= new PgListener({ pool: this.pool, channel: this.channel, logger: this.logger, onNotification: () => wake() });
+    await this.listener.start();
+  }
+
+  async close(): Promise<void> {
+    await this.listener?.close();
+  }
 }

@@ -8,7 +8,7 @@ import { decodeMessage, describeFailure, onHandlerFailure } from './message';
 import { notificationsQueue, type QueueNames } from './topology';
 
 export const ATTEMPT_HEADER = 'x-goticket-attempt';
-export const REASON_HEADER = 'x-goticket-reason';
+const REASON_HEADER = 'x-goticket-reason';
 export const ROUTING_KEY_HEADER = 'x-goticket-routing-key';
 
 export interface RabbitConsumerOptions {

@@ -11,7 +11,7 @@ import { loadConfig } from '../../../src/config';
 import { closeServer, listen } from '../../../src/http/server';
 import { migratePayments, startPayments, type PaymentsRole } from '../../../src/payments';
 import { LocalStripe, type LocalStripeOptions } from '../../../src/payments/local-stripe';
-import { startWorkers, type Workers } from '../../../src/workers';
+import { startWorkers, type Workers } from '../../../src/compose';
 import { startFromSource, type RunningService } from '../../e2e/process';
 import { startTestApi, type TestApi } from '../../support/api';
 import { TEST_AMQP_URL } from '../../support/env';
