@@ -138,6 +138,7 @@ export function composeApi(options: ApiOptions) {
       identities: new PostgresIdentityStore(pool),
       users,
       audit,
+      sessionsEnded: (userId) => tokenVersions.changed(userId),
       issueTokensFor: (userId) => auth.issueTokensFor(userId),
       redirectUri: (provider) => `${config.oauth.redirectBaseUrl}${API_BASE}/auth/oauth/${provider}/callback`,
     }),

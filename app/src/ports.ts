@@ -494,13 +494,27 @@ export interface IdentityLink {
   userId: string;
 }
 
+/**
+ * What linking a provider-verified identity cleared on an account whose address was never proven
+ * (no earlier verified identity): its password and every session (refresh tokens revoked, token
+ * version bumped). `null` when the account was proven already and nothing was cleared.
+ */
+export interface ClearedCredentials {
+  passwordRemoved: boolean;
+  refreshTokensRevoked: number;
+  tokenVersion: number;
+}
+
 export interface IdentityStore {
   find(provider: OAuthProviderName, subject: string): Promise<IdentityLink | null>;
   /**
-   * Adds the identity to an existing account. `false` when the identity exists already (a
-   * concurrent first sign-in won); throws NotFoundError when the account is gone.
+   * Adds the identity to an existing account, in one transaction. When the identity's address is
+   * provider-verified and the account has no earlier verified identity (a password registration
+   * proves no address), the provider's proof wins: the password and every session are cleared
+   * (pre-account takeover). `null` when the identity exists already (a concurrent first sign-in
+   * won); throws NotFoundError when the account is gone.
    */
-  link(profile: OAuthProfile, userId: string): Promise<boolean>;
+  link(profile: OAuthProfile, userId: string): Promise<{ cleared: ClearedCredentials | null } | null>;
   /**
    * Creates an account (role user, no password) with the identity, in one transaction. EmailTakenError
    * when the address is an account's; `null` when the identity exists already.

@@ -5,14 +5,16 @@
  * client's address (externalTrafficPolicy Local). So exactly one hop is trusted: the service must
  * take the LAST X-Forwarded-For entry as the client, never one the client wrote itself.
  *
- * Real sockets on 127.0.0.1: the service's Express with the `trust proxy` its own config parses
- * from the ConfigMap value cdk8s ships, behind a forwarding proxy that edits X-Forwarded-For the
+ * Real sockets on 127.0.0.1: the service's own client-address function (`clientIpOf`, what the
+ * rate limiter, the access log and the hot-request stage key on) and Express's `req.ip`, both under
+ * the TRUST_PROXY its own config parses from the ConfigMap value cdk8s ships, behind a forwarding proxy that edits X-Forwarded-For the
  * way Envoy does (use_remote_address: append the downstream peer).
  */
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { loadConfig } from '../../app/src/config';
+import { clientIpOf } from '../../app/src/http/client-ip';
 import { EDGE } from '../../platform/contract';
 import { ENVIRONMENTS } from '../environments';
 import { configData } from '../goticket';
@@ -27,12 +29,15 @@ function listen(server: http.Server): Promise<number> {
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as AddressInfo).port)));
 }
 
-/** The service's view of the client: `req.ip` under the given TRUST_PROXY, parsed by the service's own config. */
+/** The service's view of the client under the given TRUST_PROXY, parsed by the service's own config. */
 async function service(trustProxy: string): Promise<number> {
+  const trust = loadConfig({ TRUST_PROXY: trustProxy }).http.trustProxy;
+  const clientIp = clientIpOf(trust);
   const app = express();
-  app.set('trust proxy', loadConfig({ TRUST_PROXY: trustProxy }).http.trustProxy);
+  app.set('trust proxy', trust);
   app.get('/whoami', (req, res) => {
-    res.json({ ip: req.ip });
+    // The two must agree (client-ip.ts compiles proxy-addr as Express does); a mismatch shows as a different answer.
+    res.json({ ip: clientIp(req) === req.ip ? clientIp(req) : `mismatch ${clientIp(req)} vs ${String(req.ip)}` });
   });
   return listen(http.createServer(app));
 }

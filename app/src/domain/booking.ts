@@ -107,5 +107,5 @@ export function paymentDeadline(expiresAt: Date, now: Date, windowMs: number): D
   return new Date(Math.max(expiresAt.getTime(), now.getTime() + windowMs));
 }
 
-/** `pm_…`: a Stripe payment method id (test methods such as pm_card_visa included). */
+/** `pm_…`: a Stripe payment method id (test methods such as pm_card_visa included). @public (the pay request's schema, issue 20) */
 export const PAYMENT_METHOD_PATTERN = /^pm_[A-Za-z0-9_]{1,120}$/;

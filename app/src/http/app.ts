@@ -14,7 +14,7 @@ import { authentication, requireActor } from './authentication';
 import { clientIpOf } from './client-ip';
 import { conditionalReads, notModified, type ConditionalReads } from './conditional';
 import { corsPolicy } from './cors';
-import { deferredBodyErrors, hotRequests } from './hot-requests';
+import { deferredBodyErrors, hotRequests, PRE_ROUTER_STAGE } from './hot-requests';
 import { bodyParserErrors, requestContext, requestTimeout, requireJsonBodies } from './middleware';
 import { HttpProblem, PROBLEM_CONTENT_TYPE, toProblem } from './problem';
 import { isFreeRefusal, type RateLimitMiddleware } from './rate-limit';
@@ -98,19 +98,21 @@ export function createApp(deps: AppDeps): Express {
   const clientIp = clientIpOf(deps.http.trustProxy);
   const conditional = conditionalReads(deps.http.eventReadMaxAgeSeconds ?? 0);
 
-  app.use(requestContext(deps.logger, clientIp));
-  app.use(securityHeaders());
+  const context = requestContext(deps.logger, clientIp);
+  const security = securityHeaders();
+  const cors = corsPolicy(corsOrigins);
+  app.use(context);
+  app.use(security);
 
   const api = express.Router();
-  api.use(corsPolicy(corsOrigins));
+  api.use(cors);
   api.use(authentication((token) => deps.auth.authenticate(token)));
   const jsonBodies = express.json({ limit: deps.http.bodyLimit, strict: true, type: JSON_TYPES });
   const fastReads = deps.http.fastReads !== false;
   const fastSoldOut = deps.http.fastSoldOut !== false;
   if (fastReads || fastSoldOut) {
     const rateLimits = deps.rateLimits;
-    api.use(
-      hotRequests({
+    const hot = hotRequests({
         basePath: API_BASE,
         reads: fastReads
           ? {
@@ -130,8 +132,10 @@ export function createApp(deps: AppDeps): Express {
               isJson: (req) => Boolean(req.is(JSON_TYPES)),
             }
           : undefined,
-      }),
-    );
+    });
+    api.use(hot.inRouter);
+    // Its anonymous cached reads in front of Express too (server.ts listen runs it), with the same middleware.
+    app.set(PRE_ROUTER_STAGE, hot.beforeExpress([context, security, cors]));
   }
   api.use(requestTimeout(deps.http.requestTimeoutMs));
   if (deps.rateLimits) api.use(deps.rateLimits.requests);
