@@ -4,7 +4,7 @@
  *   BASE_URL=https://goticket.local SMOKE_ADMIN_EMAIL=… SMOKE_ADMIN_PASSWORD=… npx tsx scripts/smoke.ts
  *
  * Journey: register → login → the admin promotes an organizer → the organizer creates an
- * event → users book concurrently → confirm → cancel (seats come back) → idempotent retry →
+ * event → users book concurrently → pay (confirmed by the payments saga) → cancel (seats come back) → idempotent retry →
  * sold out is a 409 problem. Burst: BURST_REQUESTS concurrent bookings on an event of
  * BURST_CAPACITY seats. Asserts no oversell (created quantities ≤ capacity and
  * available == capacity − taken), no refused booking that would have fitted, and zero 5xx.
@@ -279,14 +279,23 @@ export async function runSmoke(options: SmokeOptions): Promise<SmokeReport> {
   check(soldOut.contentType.includes('application/problem+json'), `sold out: content-type ${soldOut.contentType}, expected application/problem+json`);
   log('smoke: concurrent holds 3 + 4 on 10 seats → 3 left; 4 more refused with 409');
 
-  // 4. Confirm, privacy, cancel → seats come back.
-  const confirmed = asBooking((await api.call('POST', `/api/v1/bookings/${aliceBooking!.id}/confirm`, { token: alice.token, expect: [200] })).body, 'confirm');
-  check(confirmed.status === 'confirmed', `confirm: status ${confirmed.status}`);
+  // 4. Pay (the payments saga confirms it), privacy, cancel → seats come back.
+  const paying = asBooking(
+    (await api.call('POST', `/api/v1/bookings/${aliceBooking!.id}/pay`, { token: alice.token, body: { paymentMethod: 'pm_card_visa' }, expect: [202] })).body,
+    'pay',
+  );
+  check(paying.status === 'payment_pending', `pay: status ${paying.status}, expected payment_pending`);
+  let confirmed = paying;
+  for (const deadline = Date.now() + 30_000; confirmed.status === 'payment_pending' && Date.now() < deadline; ) {
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    confirmed = asBooking((await api.call('GET', `/api/v1/bookings/${aliceBooking!.id}`, { token: alice.token, expect: [200] })).body, 'paid booking');
+  }
+  check(confirmed.status === 'confirmed', `pay: status ${confirmed.status} 30 s after paying, expected confirmed (is the payments role running?)`);
   await api.call('GET', `/api/v1/bookings/${aliceBooking!.id}`, { token: bob.token, expect: [404] });
   const cancelled = asBooking((await api.call('POST', `/api/v1/bookings/${bobBooking!.id}/cancel`, { token: bob.token, expect: [200] })).body, 'cancel');
   check(cancelled.status === 'cancelled', `cancel: status ${cancelled.status}`);
   check((await getEvent(event.id)).available === 7, 'after cancelling 4 seats, available is not 7');
-  log('smoke: confirmed Alice, Bob cancelled → 7 seats available; other users\' bookings are 404');
+  log('smoke: Alice paid and is confirmed, Bob cancelled → 7 seats available; other users\' bookings are 404');
 
   // 5. Idempotency: a client retry with the same key gives the same booking, not a second one.
   const key = randomUUID();

@@ -7,7 +7,8 @@ import type { Pool } from 'pg';
 import type { Registry } from 'prom-client';
 import { BcryptPasswordHasher } from './adapters/crypto/bcrypt';
 import { createMailer } from './adapters/mailer';
-import { MemoryEventBus } from './adapters/memory/event-bus';
+import { MemoryEventBus, MemoryExchange } from './adapters/memory/event-bus';
+import { PostgresPaymentOutcomes, sampleSagaStates } from './adapters/postgres/saga';
 import { PostgresHoldExpiry } from './adapters/postgres/expiry';
 import { PostgresNotifications } from './adapters/postgres/notifications';
 import { PostgresOutbox, PostgresOutboxWakeUps } from './adapters/postgres/outbox';
@@ -16,7 +17,7 @@ import { AmqpConnection } from './adapters/rabbitmq/connection';
 import { RabbitConsumer } from './adapters/rabbitmq/consumer';
 import { RabbitPublisher } from './adapters/rabbitmq/publisher';
 import { sampleQueueDepth } from './adapters/rabbitmq/queue-depth';
-import { topologyNames } from './adapters/rabbitmq/topology';
+import { PAYMENTS_BINDINGS, SAGA_BINDINGS, sagaQueue, topologyNames } from './adapters/rabbitmq/topology';
 import { JwtAccessTokenCodec } from './adapters/crypto/jwt';
 import { GitHubProvider, OpenIdConnectProvider } from './adapters/oauth/providers';
 import { PostgresAuditLog } from './adapters/postgres/audit';
@@ -53,6 +54,7 @@ import { UserService } from './services/users';
 import { HoldExpirySweeper } from './workers/expiry-sweeper';
 import { Notifier } from './workers/notifier';
 import { OutboxRelay } from './workers/outbox-relay';
+import { PaymentSaga } from './workers/saga';
 
 export const systemClock: Clock = { now: () => new Date() };
 
@@ -124,6 +126,7 @@ export function composeApi(options: ApiOptions) {
       bookings: bookingStore,
       clock,
       holdMs: config.bookingHoldMs,
+      paymentWindowMs: config.payments.windowMs,
       cache: eventCache,
       holds: new PostgresHoldSchedule(pool),
       audit,
@@ -192,6 +195,32 @@ export interface WorkerDeps {
   mailer?: Mailer;
   /** The process's failure reporter (shared with the api in one process, main.ts); default: one for all the workers. */
   failures?: FailureReporter;
+  /** Without AMQP_URL: the in-process broker the payments role of the same process shares (main.ts makes one). */
+  memoryBroker?: MemoryBroker;
+}
+
+/** The in-process stand-in for the broker: one exchange, a queue per consumer (AMQP_URL unset, local runs only). */
+export interface MemoryBroker {
+  exchange: MemoryExchange;
+  notifications: MemoryEventBus;
+  payments: MemoryEventBus;
+  saga: MemoryEventBus;
+}
+
+export function createMemoryBroker(config: Config, logger?: Logger): MemoryBroker {
+  const m = config.messaging;
+  const queue = (bindings?: readonly string[]) =>
+    new MemoryEventBus({ prefetch: m.notifierPrefetch, maxAttempts: m.notifierMaxAttempts, retryDelayMs: m.notifierRetryDelayMs, logger, bindings });
+  const notifications = queue();
+  const payments = new MemoryEventBus({
+    prefetch: config.payments.prefetch,
+    maxAttempts: config.payments.maxAttempts,
+    retryDelayMs: config.payments.retryDelayMs,
+    logger,
+    bindings: PAYMENTS_BINDINGS,
+  });
+  const saga = queue(SAGA_BINDINGS);
+  return { exchange: new MemoryExchange([notifications, payments, saga]), notifications, payments, saga };
 }
 
 /** Wires and starts the `worker` role: the outbox relay, the notifier and the hold-expiry sweeper. */
@@ -207,6 +236,7 @@ export async function startWorkers(deps: WorkerDeps): Promise<Workers> {
 
   let publisher: EventPublisher;
   let consumer: EventConsumer;
+  let sagaConsumer: EventConsumer;
   if (config.amqpUrl) {
     const connection = new AmqpConnection({
       url: config.amqpUrl,
@@ -223,15 +253,23 @@ export async function startWorkers(deps: WorkerDeps): Promise<Workers> {
       maxAttempts: m.notifierMaxAttempts,
       retryDelayMs: m.notifierRetryDelayMs,
     });
+    sagaConsumer = new RabbitConsumer(connection, {
+      logger,
+      prefetch: m.notifierPrefetch,
+      maxAttempts: m.notifierMaxAttempts,
+      retryDelayMs: m.notifierRetryDelayMs,
+      queue: sagaQueue(connection.names),
+    });
     health.push({ name: 'rabbitmq', critical: true, check: async () => (connection.connected ? 'up' : 'down') });
     closers.push(() => connection.close(), () => rabbitPublisher.close());
     const depth = sampleQueueDepth(connection);
     closers.push(() => depth.close());
     logger.info({ prefix: m.amqpPrefix }, 'event bus: RabbitMQ');
   } else {
-    const bus = new MemoryEventBus({ prefetch: m.notifierPrefetch, maxAttempts: m.notifierMaxAttempts, retryDelayMs: m.notifierRetryDelayMs, logger });
-    publisher = bus;
-    consumer = bus;
+    const broker = deps.memoryBroker ?? createMemoryBroker(config, logger);
+    publisher = broker.exchange;
+    consumer = broker.notifications;
+    sagaConsumer = broker.saga;
     logger.warn('AMQP_URL not set: using the in-process memory event bus (events do not leave this process, nothing survives a restart)');
   }
 
@@ -247,14 +285,18 @@ export async function startWorkers(deps: WorkerDeps): Promise<Workers> {
   });
   health.push(relay.healthCheck());
   const notifier = new Notifier({ consumer, notifications: new PostgresNotifications(pool), mailer, logger });
+  const saga = new PaymentSaga({ consumer: sagaConsumer, outcomes: new PostgresPaymentOutcomes(pool), logger });
   const sweeper = new HoldExpirySweeper({ expiry: new PostgresHoldExpiry(pool), logger, intervalMs: m.expirySweepIntervalMs, batchSize: m.expiryBatchSize, failures });
 
   const sales = sampleTopEvents(pool, logger);
   closers.push(() => sales.close());
+  const states = sampleSagaStates(pool, logger);
+  closers.push(() => states.close());
   await notifier.start();
+  await saga.start();
   await relay.start();
   sweeper.start();
-  logger.info('workers started: outbox relay, notifier, hold-expiry sweeper');
+  logger.info('workers started: outbox relay, notifier, payment saga, hold-expiry sweeper');
 
   let closing: Promise<void> | null = null;
   return {
@@ -264,6 +306,7 @@ export async function startWorkers(deps: WorkerDeps): Promise<Workers> {
         // Producers first, then the consumer (waits for in-flight messages), then connections.
         await Promise.all([relay.close(), sweeper.close()]);
         await notifier.close();
+        await saga.close();
         for (const close of closers.reverse()) await close().catch(() => undefined);
         await mailer.close?.().catch(() => undefined);
         logger.info('workers stopped');

@@ -142,6 +142,25 @@ const ENV = z.object({
   NOTIFIER_RETRY_DELAY: duration('5s', 10, 3_600_000),
   EXPIRY_SWEEP_INTERVAL: duration('5s', 10, 3_600_000),
   EXPIRY_BATCH_SIZE: integer(500, 1, 10_000),
+  // ---- payments saga (booking side: the window; payments role: the provider, webhook, reconciliation)
+  /** How long a hold moved to payment_pending keeps its seats at least (the hold's expiry is extended to now + this). */
+  PAYMENT_WINDOW: duration('5m', 1_000, 30 * 60_000),
+  /** Stripe secret key (from the runtime Secret). Unset outside production: the local Stripe-compatible server stands in. */
+  STRIPE_API_KEY: optional(z.string().trim().regex(/^(sk|rk)_(test|live)_[A-Za-z0-9]{6,}$/, 'must be a Stripe secret key (sk_test_…, sk_live_… or rk_…)')),
+  /** Where the Stripe SDK sends its requests (host, port and protocol of this URL), e.g. http://127.0.0.1:12111; unset: api.stripe.com. */
+  STRIPE_API_BASE: optional(url(['http:', 'https:'])),
+  /** Signs webhooks (whsec_…); POST /api/v1/payments/webhook refuses every event without it. */
+  STRIPE_WEBHOOK_SECRET: optional(z.string().trim().min(16, 'must be at least 16 characters (whsec_…)')),
+  /** Deadline of one provider call (the SDK retries on network errors and 5xx with the same Idempotency-Key). */
+  STRIPE_TIMEOUT: duration('10s', 100, 120_000),
+  STRIPE_MAX_NETWORK_RETRIES: integer(2, 0, 10),
+  /** How often the reconciliation job asks the provider about payments stuck in processing. */
+  PAYMENTS_RECONCILE_INTERVAL: duration('30s', 50, 3_600_000),
+  /** A payment in processing for longer than this is reconciled. */
+  PAYMENTS_STUCK_AFTER: duration('30s', 0, 86_400_000),
+  PAYMENTS_PREFETCH: integer(32, 1, 1_000),
+  PAYMENTS_MAX_ATTEMPTS: integer(5, 1, 100),
+  PAYMENTS_RETRY_DELAY: duration('2s', 10, 3_600_000),
   // ---- cache, rate limits, revocation (Redis when REDIS_URL is set, in-process otherwise)
   REDIS_KEY_PREFIX: z
     .string()
@@ -264,6 +283,21 @@ function toConfig(env: z.infer<typeof ENV>) {
       notifierRetryDelayMs: env.NOTIFIER_RETRY_DELAY,
       expirySweepIntervalMs: env.EXPIRY_SWEEP_INTERVAL,
       expiryBatchSize: env.EXPIRY_BATCH_SIZE,
+    },
+    payments: {
+      windowMs: env.PAYMENT_WINDOW,
+      stripe: {
+        apiKey: env.STRIPE_API_KEY,
+        apiBase: env.STRIPE_API_BASE,
+        webhookSecret: env.STRIPE_WEBHOOK_SECRET,
+        timeoutMs: env.STRIPE_TIMEOUT,
+        maxNetworkRetries: env.STRIPE_MAX_NETWORK_RETRIES,
+      },
+      reconcileIntervalMs: env.PAYMENTS_RECONCILE_INTERVAL,
+      stuckAfterMs: env.PAYMENTS_STUCK_AFTER,
+      prefetch: env.PAYMENTS_PREFETCH,
+      maxAttempts: env.PAYMENTS_MAX_ATTEMPTS,
+      retryDelayMs: env.PAYMENTS_RETRY_DELAY,
     },
     redis: {
       keyPrefix: env.REDIS_KEY_PREFIX,

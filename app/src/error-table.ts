@@ -53,6 +53,8 @@ export const ERROR_TABLE: { readonly [K in ErrorKind]: ErrorRow } = {
   'invalid-transition': { http: { status: 409, title: 'Invalid booking transition' }, graphql: 'CONFLICT', grpc: 'FAILED_PRECONDITION' },
   'hold-expired': { http: { status: 409, title: 'Hold expired' }, graphql: 'CONFLICT', grpc: 'FAILED_PRECONDITION' },
   'idempotency-key-reused': { http: { status: 422, title: 'Idempotency key reused' }, graphql: 'CONFLICT', grpc: 'ALREADY_EXISTS' },
+  'payment-required': { http: { status: 402, title: 'Payment required' }, graphql: 'CONFLICT', grpc: 'FAILED_PRECONDITION' },
+  'payment-not-required': { http: { status: 409, title: 'Nothing to pay' }, graphql: 'CONFLICT', grpc: 'FAILED_PRECONDITION' },
   'rate-limited': { http: { status: 429, title: 'Too many requests' }, graphql: 'RATE_LIMITED', grpc: 'RESOURCE_EXHAUSTED', transient: true },
   unavailable: { http: { status: 503, title: 'Service unavailable' }, graphql: 'UNAVAILABLE', grpc: 'UNAVAILABLE', transient: true },
   'deadline-exceeded': { http: { status: 504, title: 'Deadline exceeded' }, graphql: 'DEADLINE_EXCEEDED', grpc: 'DEADLINE_EXCEEDED' },

@@ -1,12 +1,14 @@
 /**
  * Composition root. `node build/app/main.js <role>`:
  *   api      HTTP API
- *   worker   outbox relay, notifier, hold-expiry sweeper (+ health and metrics over HTTP)
- *   migrate  apply SQL migrations and exit
- *   all      api + worker in one process, migrating first (the local default)
+ *   worker   outbox relay, notifier, payment saga consumer, hold-expiry sweeper (+ health and metrics over HTTP)
+ *   payments the payments service: charges, refunds, reconciliation, the provider's webhook (+ health and metrics)
+ *   migrate  apply SQL migrations (the booking side's and the payments service's) and exit
+ *   all      api + worker + payments in one process, migrating first (the local default)
  */
 // First: OpenTelemetry must patch http, express, pg, amqplib before they load (on only with OTEL_EXPORTER_OTLP_ENDPOINT).
 import { shutdownTracing } from './observability/tracing';
+import type { RequestListener } from 'node:http';
 import { createServer } from 'node:net';
 import express from 'express';
 import { ServiceUnavailableError, StartupError } from './domain/errors';
@@ -25,10 +27,12 @@ import { createLogger, type Logger } from './observability/logger';
 import { redactText } from './observability/redact';
 import { observePool, registry } from './observability/metrics';
 import type { Closeable, HealthCheck } from './ports';
-import { composeApi, startWorkers } from './compose';
+import { composeApi, createMemoryBroker, startWorkers } from './compose';
 import type { GrpcEdge } from './grpc/server';
+import { migratePayments, startPayments } from './payments';
+import { WEBHOOK_PATH } from './payments/webhook';
 
-export const ROLES = ['api', 'worker', 'migrate', 'all'] as const;
+export const ROLES = ['api', 'worker', 'payments', 'migrate', 'all'] as const;
 export type ProcessRole = (typeof ROLES)[number];
 
 export async function main(role: ProcessRole, config: Config, logger: Logger): Promise<void> {
@@ -100,15 +104,20 @@ export async function main(role: ProcessRole, config: Config, logger: Logger): P
     observePool(pool);
 
     if (role === 'migrate' || role === 'all' || !config.database.url) {
-      const applied = await migrate(pool);
+      const applied = [...(await migrate(pool)), ...(await migratePayments(pool)).map((name) => `payments/${name}`)];
       logger.info({ applied }, applied.length ? 'migrations applied' : 'schema up to date');
       if (role === 'migrate') return void (await shutdown('migrations done', 0));
     }
 
+    // The payments service owns its schema: its role applies its own migrations (idempotent, locked).
+    if (role === 'payments' && config.database.url) await migratePayments(pool);
+
     // api and worker wait for the migrate Job: not ready (not serving) until the schema is this build's.
     const health: HealthCheck[] = [postgresHealthCheck(pool), schemaHealthCheck(pool)];
-    let handler: express.Express;
+    let handler: RequestListener;
     let grpcEdge: GrpcEdge | undefined;
+    // Without AMQP_URL the worker and the payments service of this process share one in-process broker.
+    const memoryBroker = config.amqpUrl ? undefined : createMemoryBroker(config, logger);
 
     if (role === 'api' || role === 'all') {
       const api = composeApi({
@@ -135,14 +144,31 @@ export async function main(role: ProcessRole, config: Config, logger: Logger): P
     }
 
     if (role === 'worker' || role === 'all') {
-      const workers = await startWorkers({ config, pool, logger, failures: processFailures });
+      const workers = await startWorkers({ config, pool, logger, memoryBroker, failures: processFailures });
       health.push(...workers.health);
       closers.push({ name: 'workers', close: () => workers.close() });
       backends.events = config.amqpUrl ? `rabbitmq (${redactText(config.amqpUrl)})` : 'memory (in-process; set AMQP_URL for RabbitMQ)';
     }
 
+    let payments: Awaited<ReturnType<typeof startPayments>> | null = null;
+    if (role === 'payments' || role === 'all') {
+      payments = await startPayments({ config, pool, logger, memoryBroker });
+      health.push(...payments.health);
+      const started = payments;
+      closers.push({ name: 'payments', close: () => started.close() });
+      // The provider's webhook is served on this role's port; everything else goes where it went.
+      const webhookApp = express().disable('x-powered-by').use(payments.router);
+      const rest = handler;
+      handler = (req, res) => {
+        if ((req.url ?? '').startsWith(WEBHOOK_PATH)) webhookApp(req, res);
+        else rest(req, res);
+      };
+      backends.payments = payments.localStripe ? `local Stripe-compatible server (${payments.localStripe.url}; set STRIPE_API_KEY for Stripe)` : `stripe (${config.payments.stripe.apiBase ?? 'api.stripe.com'})`;
+    }
+
     const { server, url } = await listen(handler, config.http.host, config.http.port);
     closers.push({ name: 'http', close: () => closeServer(server) });
+    payments?.listening(url.replace('://localhost:', '://127.0.0.1:'));
     if (grpcEdge) {
       const port = await grpcEdge.listen(config.http.host, config.grpc.port);
       // Closed before HTTP (closers run in reverse): NOT_SERVING at once, in-flight RPCs finish.

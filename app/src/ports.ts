@@ -84,8 +84,12 @@ export interface EventStore {
    * CapacityBelowTakenError), writes `event.updated`; null when the event does not exist.
    */
   update(id: string, patch: EventPatch): Promise<Event | null>;
-  /** Soft-deletes unless pending/confirmed bookings exist (ActiveBookingsError); writes `event.deleted`. */
-  delete(id: string): Promise<boolean>;
+  /**
+   * Soft-deletes unless active (pending, payment_pending, confirmed) bookings exist
+   * (ActiveBookingsError); writes `event.deleted`. With `cancelBookings` every active booking is
+   * cancelled in the same transaction (booking.cancelled each; refund.requested for paid ones).
+   */
+  delete(id: string, options?: { cancelBookings?: boolean }): Promise<boolean>;
 }
 
 // ---------------------------------------------------------------- bookings
@@ -118,6 +122,16 @@ export interface BookingQuery {
 
 export type TransitionResult = { kind: 'ok'; booking: Booking } | { kind: 'not_found' } | { kind: 'refused'; booking: Booking };
 
+export interface PayInput {
+  paymentMethod: string;
+  /** Fingerprint of (Idempotency-Key, payment method): the same pay request again is a replay. */
+  requestHash: string | null;
+  /** The payment window: the hold's expiry becomes at least now + this. */
+  windowMs: number;
+}
+
+export type PayResult = TransitionResult | { kind: 'replayed'; booking: Booking };
+
 export interface BookingStore {
   /** Reserves seats, inserts the booking and its outbox row in ONE statement. */
   reserve(input: ReserveInput): Promise<ReserveResult>;
@@ -125,8 +139,31 @@ export interface BookingStore {
   list(query: BookingQuery): Promise<Page<Booking>>;
   /** pending and not lapsed → confirmed; `refused` carries the booking as it is. */
   confirm(id: string): Promise<TransitionResult>;
-  /** pending|confirmed → cancelled, releasing the seats in the same statement. */
+  /**
+   * pending|payment_pending|confirmed → cancelled, releasing the seats in the same statement; a
+   * paid (confirmed) booking also emits `refund.requested`.
+   */
   cancel(id: string): Promise<TransitionResult>;
+  /**
+   * pending and not lapsed → payment_pending with the payment window, emitting `payment.requested`
+   * (outbox) in the same statement. A booking already moved by the same request is `replayed`.
+   */
+  pay(id: string, input: PayInput): Promise<PayResult>;
+}
+
+// ---------------------------------------------------------------- payments saga (booking side)
+
+/** What applying one of the payments service's answers did (`duplicate`: its message id was in the inbox). */
+export type SagaEffect = 'confirmed' | 'payment_failed' | 'refund_requested' | 'refunded' | 'ignored' | 'duplicate';
+
+/** Applies the payments service's answers, each once (inbox of processed message ids). */
+export interface PaymentOutcomeStore {
+  /** payment_pending → confirmed; a booking that lapsed or was cancelled meanwhile is refunded instead (refund.requested). */
+  succeeded(messageId: string, input: { bookingId: string; paymentId: string }): Promise<SagaEffect>;
+  /** payment_pending → payment_failed, releasing the seats (compensation). */
+  failed(messageId: string, input: { bookingId: string; reason: string }): Promise<SagaEffect>;
+  /** cancelled|expired (paid) → refunded. */
+  refunded(messageId: string, input: { bookingId: string; paymentId?: string }): Promise<SagaEffect>;
 }
 
 // ---------------------------------------------------------------- audit
@@ -286,7 +323,7 @@ export interface HoldExpiry {
 }
 
 /** The booking events a user is mailed about (the notifier's queue is bound to exactly these). */
-export const NOTIFICATION_TYPES = ['booking.confirmed', 'booking.cancelled', 'booking.expired'] as const;
+export const NOTIFICATION_TYPES = ['booking.confirmed', 'booking.cancelled', 'booking.expired', 'booking.payment_failed', 'booking.refunded'] as const;
 export type NotificationType = (typeof NOTIFICATION_TYPES)[number];
 
 export interface NotificationInput {

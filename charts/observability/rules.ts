@@ -159,9 +159,33 @@ export const ALERTS: AlertRule[] = [
     summary: 'More than 2 % of booking attempts fail with a server error',
     description: '{{ $value | humanizePercentage }} of booking attempts in {{ $labels.namespace }} ended in an error.',
   }),
+  // Payments the reconciliation job cannot resolve: money may be taken while the booking waits.
+  alert('GoTicketPaymentsStuck', {
+    expr: 'max by (namespace) (goticket_payments_processing{state="stuck"}) > 0',
+    for: '15m',
+    labels: { severity: 'critical' },
+    summary: 'Payments stay in processing or refunding past the reconciliation',
+    description: '{{ $value }} payments in {{ $labels.namespace }} have been processing or refunding past PAYMENTS_STUCK_AFTER for 15 minutes.',
+  }),
+  // A refund the provider refused or never answered is money kept for no seat.
+  alert('GoTicketRefundFailures', {
+    expr: 'sum by (namespace) (increase(goticket_payment_refunds_total{result="failed"}[15m])) > 0',
+    for: '0m',
+    labels: { severity: 'critical' },
+    summary: 'Refunds are failing at the payment provider',
+    description: '{{ $value | printf "%.0f" }} refund attempts failed in {{ $labels.namespace }} over the last 15 minutes.',
+  }),
+  // A few bad signatures happen (scanners); a steady stream is a wrong secret or an attack.
+  alert('GoTicketWebhookSignatureFailures', {
+    expr: 'sum by (namespace) (increase(goticket_payment_webhooks_total{result="bad_signature"}[10m])) > 10',
+    for: '5m',
+    labels: { severity: 'warning' },
+    summary: 'Payment webhooks keep failing signature verification',
+    description: '{{ $value | printf "%.0f" }} webhooks with a bad Stripe-Signature reached {{ $labels.namespace }} in 10 minutes.',
+  }),
   // More than 2 restarts in 15 minutes is a crash loop in the making.
   alert('GoTicketPodRestarting', {
-    expr: `increase(kube_pod_container_status_restarts_total{namespace="${NAMESPACE}", container=~"api|worker"}[15m]) > 2`,
+    expr: `increase(kube_pod_container_status_restarts_total{namespace="${NAMESPACE}", container=~"api|worker|payments"}[15m]) > 2`,
     for: '0m',
     labels: { severity: 'warning' },
     summary: 'A GoTicket container keeps restarting',
@@ -169,7 +193,7 @@ export const ALERTS: AlertRule[] = [
   }),
   // Ready going up and down: a backend answering intermittently or probes too tight.
   alert('GoTicketReadinessFlapping', {
-    expr: `changes(kube_pod_status_ready{namespace="${NAMESPACE}", condition="true", pod=~"goticket-(api|worker)-.+"}[15m]) > 4`,
+    expr: `changes(kube_pod_status_ready{namespace="${NAMESPACE}", condition="true", pod=~"goticket-(api|worker|payments)-.+"}[15m]) > 4`,
     for: '0m',
     labels: { severity: 'warning' },
     summary: 'A GoTicket pod keeps flipping between ready and not ready',

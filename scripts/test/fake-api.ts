@@ -110,7 +110,16 @@ export async function startFakeApi(faults: Faults = {}): Promise<{ url: string; 
       }
       case 'GET /api/v1/bookings/:id': {
         const booking = bookings.get(id);
+        // the payments saga's answer: a paid booking is confirmed by the time it is read again
+        if (booking?.status === 'payment_pending') booking.status = 'confirmed';
         return booking && booking.userId === user.id ? send(res, 200, booking) : send(res, 404, 'not found');
+      }
+      case 'POST /api/v1/bookings/:id/pay': {
+        const booking = bookings.get(id);
+        if (!booking || booking.userId !== user.id) return send(res, 404, 'not found');
+        if (booking.status !== 'pending') return send(res, 409, 'not pending');
+        booking.status = 'payment_pending';
+        return send(res, 202, booking);
       }
       case 'POST /api/v1/bookings/:id/confirm':
       case 'POST /api/v1/bookings/:id/cancel': {

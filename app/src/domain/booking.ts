@@ -84,8 +84,18 @@ export function canPayBooking(actor: Actor, booking: Pick<Booking, 'userId'>): b
   return booking.userId === actor.userId;
 }
 
+/**
+ * Who may confirm a hold with a bare confirm (no money moves): its owner, and admins (an override,
+ * audited by the service). Whether a bare confirm is enough is `needsPayment`: paid holds are
+ * confirmed by the payments saga (POST /bookings/{id}/pay), free ones (price 0) by confirm.
+ */
 export function canConfirmBooking(actor: Actor, booking: Pick<Booking, 'userId'>): boolean {
-  return booking.userId === actor.userId;
+  return isAdmin(actor) || booking.userId === actor.userId;
+}
+
+/** A bare confirm of this hold by this actor would confirm a paid booking without payment: only admins may (override). */
+export function needsPayment(actor: Actor, booking: Pick<Booking, 'amountCents'>): boolean {
+  return booking.amountCents > 0 && !isAdmin(actor);
 }
 
 /**

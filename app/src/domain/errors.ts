@@ -19,6 +19,8 @@ export type ErrorKind =
   | 'invalid-transition'
   | 'hold-expired'
   | 'idempotency-key-reused'
+  | 'payment-required'
+  | 'payment-not-required'
   | 'rate-limited'
   | 'unavailable'
   | 'deadline-exceeded'
@@ -142,6 +144,22 @@ export class IdempotencyKeyReusedError extends DomainError {
   readonly code = 'idempotency-key-reused';
   constructor() {
     super('this Idempotency-Key was already used with a different request');
+  }
+}
+
+/** A paid hold is confirmed by paying it (POST /bookings/{id}/pay), not by a bare confirm. */
+export class PaymentRequiredError extends DomainError {
+  readonly code = 'payment-required';
+  constructor() {
+    super('this hold is for a paid event: pay it (POST /bookings/{id}/pay) to confirm it');
+  }
+}
+
+/** A hold on a free event has nothing to pay: confirm it. */
+export class PaymentNotRequiredError extends DomainError {
+  readonly code = 'payment-not-required';
+  constructor() {
+    super('this hold is for a free event: confirm it (POST /bookings/{id}/confirm)');
   }
 }
 

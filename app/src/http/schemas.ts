@@ -3,7 +3,7 @@
  * describe them in the OpenAPI document.
  */
 import { z } from 'zod';
-import { MAX_QUANTITY, MIN_QUANTITY, BOOKING_STATUSES } from '../domain/booking';
+import { MAX_QUANTITY, MIN_QUANTITY, BOOKING_STATUSES, PAYMENT_METHOD_PATTERN } from '../domain/booking';
 import { MAX_CAPACITY, MAX_PRICE_CENTS } from '../domain/event';
 import { MIN_PASSWORD_LENGTH, ROLES } from '../domain/user';
 
@@ -117,6 +117,23 @@ export const BookingListQuery = z.strictObject({
 });
 
 export const BookingCreateBody = z.strictObject({ quantity: int32(MIN_QUANTITY, MAX_QUANTITY) }).meta({ example: { quantity: 2 } });
+
+export const EventDeleteQuery = z.strictObject({
+  cancelBookings: z
+    .enum(['true', 'false'])
+    .optional()
+    .describe('Admins only: cancel every active booking with the event (paid ones are refunded) instead of answering 409'),
+});
+
+export const BookingPayBody = z
+  .strictObject({
+    paymentMethod: z
+      .string()
+      .max(123)
+      .regex(PAYMENT_METHOD_PATTERN, 'must be a payment method id (pm_…)')
+      .describe('The payment method to charge, a Stripe PaymentMethod id (test methods: pm_card_visa; pm_card_chargeDeclined is declined)'),
+  })
+  .meta({ example: { paymentMethod: 'pm_card_visa' } });
 
 export const IdempotencyHeaders = z.object({
   'idempotency-key': z

@@ -136,7 +136,7 @@ export const revenueCents = new Counter({
 });
 
 /** Booking state changes made through the API; expiries are goticket_booking_expiries_total. */
-export const BOOKING_TRANSITIONS = ['pending', 'confirmed', 'cancelled'] as const;
+export const BOOKING_TRANSITIONS = ['pending', 'payment_pending', 'confirmed', 'cancelled'] as const;
 export const bookingTransitions = new Counter({
   name: 'goticket_booking_transitions_total',
   help: 'Bookings entering a status through the API (pending = hold created)',
@@ -145,6 +145,72 @@ export const bookingTransitions = new Counter({
 });
 for (const status of BOOKING_TRANSITIONS) bookingTransitions.inc({ status }, 0);
 for (const outcome of BOOKING_OUTCOMES) bookingOutcomes.inc({ outcome }, 0);
+
+// ---- payments saga
+
+/** What the booking side did with each answer of the payments service (duplicate: already in the inbox). */
+export const sagaEffects = new Counter({
+  name: 'goticket_saga_effects_total',
+  help: 'Payments service answers applied by the booking side, by message type and effect (confirmed, payment_failed, refund_requested, refunded, ignored, duplicate)',
+  labelNames: ['type', 'effect'] as const,
+  registers: [registry],
+});
+
+/** Bookings per status (sampled by the worker): the saga's state counts. */
+export const bookingsByStatus = new Gauge({
+  name: 'goticket_bookings',
+  help: 'Bookings per status (sampled): pending, payment_pending, confirmed, payment_failed, cancelled, expired, refunded',
+  labelNames: ['status'] as const,
+  registers: [registry],
+});
+
+/** Payments in flight for longer than this (sampled by the worker from the booking side). */
+export const oldestPaymentPendingSeconds = new Gauge({
+  name: 'goticket_payment_pending_oldest_seconds',
+  help: 'Age of the oldest booking in payment_pending (0 when none): time spent waiting for the payments service',
+  registers: [registry],
+});
+
+/** Payments service: outcomes, reconciliation, refunds, webhooks. */
+export const paymentOutcomes = new Counter({
+  name: 'goticket_payment_outcomes_total',
+  help: 'Payments resolved by the payments service, by outcome (succeeded, failed) and source (broker, reconciliation, webhook)',
+  labelNames: ['outcome', 'source'] as const,
+  registers: [registry],
+});
+export const providerCalls = new Counter({
+  name: 'goticket_payment_provider_calls_total',
+  help: 'Calls to the payment provider by operation (create, retrieve, refund) and result (ok, declined, error)',
+  labelNames: ['operation', 'result'] as const,
+  registers: [registry],
+});
+export const reconciliationActions = new Counter({
+  name: 'goticket_payment_reconciliations_total',
+  help: 'Payments stuck in processing or refunding that the reconciliation job resolved, by action (succeeded, failed, refunded, still_processing, error)',
+  labelNames: ['action'] as const,
+  registers: [registry],
+});
+export const refunds = new Counter({
+  name: 'goticket_payment_refunds_total',
+  help: 'Refunds by result (succeeded, failed) and reason (cancelled, hold_expired, event_deleted)',
+  labelNames: ['result', 'reason'] as const,
+  registers: [registry],
+});
+export const webhookEvents = new Counter({
+  name: 'goticket_payment_webhooks_total',
+  help: 'Provider webhooks by result (applied, ignored, replayed, bad_signature, malformed)',
+  labelNames: ['result'] as const,
+  registers: [registry],
+});
+export const paymentsProcessing = new Gauge({
+  name: 'goticket_payments_processing',
+  help: 'Payments in processing or refunding at the payments service, and how many of them are older than the stuck threshold',
+  labelNames: ['state'] as const,
+  registers: [registry],
+});
+for (const outcome of ['succeeded', 'failed']) for (const source of ['broker', 'reconciliation', 'webhook']) paymentOutcomes.inc({ outcome, source }, 0);
+for (const result of ['applied', 'ignored', 'replayed', 'bad_signature', 'malformed']) webhookEvents.inc({ result }, 0);
+for (const result of ['succeeded', 'failed']) refunds.inc({ result, reason: 'cancelled' }, 0);
 
 /** Top events by seats sold, refreshed by the worker; label = "name (start date)", at most TOP_EVENTS series. */
 export const TOP_EVENTS = 10;

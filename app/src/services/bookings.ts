@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { canCancelBooking, canConfirmBooking, canSeeBooking, isHoldLapsed, type Booking, type BookingStatus } from '../domain/booking';
-import { EventEndedError, HoldExpiredError, IdempotencyKeyReusedError, InvalidTransitionError, NotFoundError, SoldOutError } from '../domain/errors';
+import { canCancelBooking, canConfirmBooking, canPayBooking, canSeeBooking, isHoldLapsed, needsPayment, type Booking, type BookingStatus } from '../domain/booking';
+import { EventEndedError, HoldExpiredError, IdempotencyKeyReusedError, InvalidTransitionError, NotFoundError, PaymentNotRequiredError, PaymentRequiredError, SoldOutError } from '../domain/errors';
 import { isAdmin, type Actor } from '../domain/user';
 import type { AuditLog, BookingStore, Clock, HoldSchedule, Page, TransitionResult } from '../ports';
 import type { CallContext } from './context';
@@ -21,6 +21,13 @@ export interface BookingServiceDeps {
   /** Caps the seat marker's life at the next hold expiry (seats the sweeper will release). */
   holds?: HoldSchedule;
   audit?: AuditLog;
+  /** The payment window (PAYMENT_WINDOW): a hold being paid keeps its seats at least this long. */
+  paymentWindowMs?: number;
+}
+
+export interface PayOutcome {
+  booking: Booking;
+  replayed: boolean;
 }
 
 /**
@@ -97,10 +104,44 @@ export class BookingService {
     return this.deps.bookings.list({ ...query, userId: isAdmin(actor) ? undefined : actor.userId });
   }
 
-  async confirm(actor: Actor, id: string): Promise<Booking> {
+  /**
+   * A bare confirm (no money moves): the owner's hold on a free event, or an admin override of any
+   * pending hold (audited). A paid hold's owner is told to pay (402) once the hold could be confirmed at all.
+   */
+  async confirm(actor: Actor, id: string, context: CallContext = {}): Promise<Booking> {
     const booking = await this.get(actor, id);
     if (!canConfirmBooking(actor, booking)) throw new NotFoundError('booking');
-    return this.settle(await this.deps.bookings.confirm(id), 'confirmed');
+    if (needsPayment(actor, booking)) {
+      // What the hold is matters first: an expired or settled booking is a 409 whoever asks.
+      if (booking.status !== 'pending' || isHoldLapsed(booking, this.deps.clock.now())) this.settle({ kind: 'refused', booking }, 'confirmed');
+      throw new PaymentRequiredError();
+    }
+    const confirmed = this.settle(await this.deps.bookings.confirm(id), 'confirmed');
+    if (booking.amountCents > 0 || booking.userId !== actor.userId) {
+      await this.deps.audit?.record({
+        actorId: actor.userId,
+        action: 'booking.confirmed_by_admin',
+        target: id,
+        details: { owner: booking.userId, amountCents: booking.amountCents, unpaid: booking.amountCents > 0 },
+        ...context,
+      });
+    }
+    return confirmed;
+  }
+
+  /**
+   * The owner pays a pending hold: payment_pending, `payment.requested` to the payments service,
+   * the hold extended by the payment window. The same Idempotency-Key (and method) again returns
+   * the booking as it is now.
+   */
+  async pay(actor: Actor, id: string, paymentMethod: string, idempotencyKey?: string): Promise<PayOutcome> {
+    const booking = await this.get(actor, id);
+    if (!canPayBooking(actor, booking)) throw new NotFoundError('booking');
+    if (booking.amountCents === 0 && booking.status === 'pending') throw new PaymentNotRequiredError();
+    const requestHash = idempotencyKey ? createHash('sha256').update(`${idempotencyKey}:${paymentMethod}`).digest('hex') : null;
+    const result = await this.deps.bookings.pay(id, { paymentMethod, requestHash, windowMs: this.deps.paymentWindowMs ?? 5 * 60_000 });
+    if (result.kind === 'replayed') return { booking: result.booking, replayed: true };
+    return { booking: this.settle(result, 'payment_pending'), replayed: false };
   }
 
   async cancel(actor: Actor, id: string, context: CallContext = {}): Promise<Booking> {

@@ -1,6 +1,6 @@
-import { NotFoundError } from '../domain/errors';
+import { ForbiddenError, NotFoundError } from '../domain/errors';
 import { applyPatch, assertCanDeleteEvent, assertCanManageEvent, assertNotOver, assertValidSchedule, type Event, type EventPatch, type NewEvent } from '../domain/event';
-import type { Actor } from '../domain/user';
+import { isAdmin, type Actor } from '../domain/user';
 import type { AuditLog, Clock, EventQuery, EventStore } from '../ports';
 import type { CallContext } from './context';
 import type { EventCache } from './event-cache';
@@ -58,12 +58,14 @@ export class EventService {
     return updated;
   }
 
-  async delete(actor: Actor, id: string, context: CallContext): Promise<void> {
+  /** `cancelBookings` (admins only): the event's active bookings are cancelled with it, paid ones refunded (payments saga). */
+  async delete(actor: Actor, id: string, context: CallContext, options: { cancelBookings?: boolean } = {}): Promise<void> {
     const current = await this.load(id);
     assertCanDeleteEvent(actor, current);
-    if (!(await this.deps.events.delete(id))) throw new NotFoundError('event');
+    if (options.cancelBookings && !isAdmin(actor)) throw new ForbiddenError('only an admin may cancel the bookings of an event');
+    if (!(await this.deps.events.delete(id, { cancelBookings: options.cancelBookings === true }))) throw new NotFoundError('event');
     await this.deps.cache?.eventChanged(id);
-    await this.deps.audit.record({ actorId: actor.userId, action: 'event.deleted', target: id, details: { name: current.name }, ...context });
+    await this.deps.audit.record({ actorId: actor.userId, action: 'event.deleted', target: id, details: { name: current.name, ...(options.cancelBookings ? { cancelBookings: true } : {}) }, ...context });
   }
 
   private now(): Date {

@@ -32,6 +32,8 @@ const SUBJECTS: Record<NotificationType, string> = {
   'booking.confirmed': 'Your booking is confirmed',
   'booking.cancelled': 'Your booking was cancelled',
   'booking.expired': 'Your seat hold expired',
+  'booking.payment_failed': 'Your payment failed',
+  'booking.refunded': 'Your payment was refunded',
 };
 
 /**
@@ -49,6 +51,8 @@ export function renderMail(type: NotificationType, to: string, data: BookingEven
     'booking.confirmed': `Booking ${data.bookingId} is confirmed: ${seats}, ${(data.amountCents / 100).toFixed(2)} charged.`,
     'booking.cancelled': `Booking ${data.bookingId} was cancelled and its ${seats} released.`,
     'booking.expired': `The hold on ${seats} (booking ${data.bookingId}) expired before it was confirmed; the seats were released.`,
+    'booking.payment_failed': `The payment for booking ${data.bookingId} failed; the ${seats} were released and nothing was charged.`,
+    'booking.refunded': `Booking ${data.bookingId}: ${(data.amountCents / 100).toFixed(2)} was refunded to your payment method.`,
   };
   return { to, subject: SUBJECTS[type], text: body[type], ...(notificationId ? { messageId: notificationMessageId(notificationId) } : {}) };
 }

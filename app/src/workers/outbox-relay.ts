@@ -18,6 +18,10 @@ export interface OutboxRelayOptions {
   retentionMs: number;
   /** How often the backlog gauges are refreshed and old rows pruned. */
   maintenanceIntervalMs?: number;
+  /** Its loop's (and health check's) name; default `outbox-relay`. */
+  name?: string;
+  /** The backlog gauges are the booking outbox's: another outbox reports through this instead. */
+  onBacklog?: (backlog: { count: number; oldestAgeSeconds: number }) => void;
   /** Longest wait after consecutive failed batches (default 5 × pollIntervalMs); the waits start near pollIntervalMs. */
   maxFailureDelayMs?: number;
 }
@@ -39,7 +43,7 @@ export class OutboxRelay {
     this.outbox = options.outbox;
     this.log = options.logger.child({ component: 'outbox-relay' });
     this.loop = new WorkerLoop(() => this.step(), {
-      name: 'outbox-relay',
+      name: options.name ?? 'outbox-relay',
       intervalMs: options.pollIntervalMs,
       failureDelayMs: options.pollIntervalMs,
       // A broker that keeps refusing is asked less and less often (cockatiel: exponential, with jitter).
@@ -94,8 +98,11 @@ export class OutboxRelay {
   private async maintain(): Promise<void> {
     try {
       const backlog = await this.outbox.backlog();
-      outboxBacklog.set(backlog.count);
-      outboxOldestAge.set(backlog.oldestAgeSeconds);
+      if (this.options.onBacklog) this.options.onBacklog(backlog);
+      else {
+        outboxBacklog.set(backlog.count);
+        outboxOldestAge.set(backlog.oldestAgeSeconds);
+      }
       if (Date.now() - this.lastPrune >= 60_000) {
         this.lastPrune = Date.now();
         const limit = 1_000;

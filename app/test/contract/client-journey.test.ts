@@ -89,3 +89,31 @@ test('register, sign in, become organizer, create an event, book, confirm, cance
   const after = conforming(EventJson, await client.GET('/api/v1/events/{id}', { params: { path: { id: event.id } } }), 200);
   expect(after.available).toBe(3);
 });
+
+test('a paid hold through the generated client: a bare confirm is 402, pay is 202 payment_pending (its replay 200), a free hold has nothing to pay', async () => {
+  const organizer = await api.user('organizer');
+  const buyer = await api.user();
+  const startsAt = new Date(Date.now() + 7 * 86_400_000);
+  const body = (priceCents: number) => ({ name: 'Paid', startsAt: startsAt.toISOString(), endsAt: new Date(startsAt.getTime() + 3_600_000).toISOString(), priceCents, capacity: 5 });
+  const paidEvent = conforming(EventJson, await client.POST('/api/v1/events', { body: body(1500), ...bearer(organizer.token) }), 201);
+  const hold = conforming(BookingJson, await client.POST('/api/v1/events/{id}/bookings', { params: { path: { id: paidEvent.id } }, body: { quantity: 1 }, ...bearer(buyer.token) }), 201);
+
+  const bare = await client.POST('/api/v1/bookings/{id}/confirm', { params: { path: { id: hold.id } }, ...bearer(buyer.token) });
+  expect(bare.response.status).toBe(402);
+  expect(bare.error).toMatchObject({ type: 'https://goticket.dev/problems/payment-required', status: 402 });
+
+  const pay = () =>
+    client.POST('/api/v1/bookings/{id}/pay', {
+      params: { path: { id: hold.id }, header: { 'idempotency-key': `pay-${hold.id}` } },
+      body: { paymentMethod: 'pm_card_visa' },
+      ...bearer(buyer.token),
+    });
+  expect(conforming(BookingJson, await pay(), 202)).toMatchObject({ id: hold.id, status: 'payment_pending', amountCents: 1500 });
+  expect(conforming(BookingJson, await pay(), 200).status).toBe('payment_pending');
+
+  const freeEvent = conforming(EventJson, await client.POST('/api/v1/events', { body: body(0), ...bearer(organizer.token) }), 201);
+  const freeHold = conforming(BookingJson, await client.POST('/api/v1/events/{id}/bookings', { params: { path: { id: freeEvent.id } }, body: { quantity: 1 }, ...bearer(buyer.token) }), 201);
+  const nothing = await client.POST('/api/v1/bookings/{id}/pay', { params: { path: { id: freeHold.id } }, body: { paymentMethod: 'pm_card_visa' }, ...bearer(buyer.token) });
+  expect(nothing.response.status).toBe(409);
+  expect(nothing.error).toMatchObject({ type: 'https://goticket.dev/problems/payment-not-required' });
+});

@@ -57,6 +57,8 @@ describe('a day in the life of the service', () => {
     expect(line.backends.postgres).toContain('embedded');
     expect(line.backends.events).toContain('memory');
     expect(line.backends.cache).toContain('memory');
+    // no STRIPE_API_KEY outside production: the payments role charges the local Stripe-compatible server
+    expect(line.backends.payments).toContain('local Stripe-compatible server');
   });
 
   it('registers, logs in, and lets the bootstrapped admin promote an organizer', async () => {
@@ -80,7 +82,7 @@ describe('a day in the life of the service', () => {
     organizerToken = (await login(ORGANIZER)).accessToken;
   });
 
-  it('books, confirms and cancels, and the seats come back', async () => {
+  it('books, pays (the payments saga confirms it) and cancels (refunded), and the seats come back', async () => {
     const created = await call<{ id: string; available: number }>(`${api}/events`, { token: organizerToken, body: futureEvent({ capacity: 5, priceCents: 4200 }) });
     expect(created.status).toBe(201);
     expect(created.headers.get('location')).toBe(`/api/v1/events/${created.body.id}`);
@@ -90,8 +92,17 @@ describe('a day in the life of the service', () => {
     expect(booked).toMatchObject({ status: 201, body: { status: 'pending', amountCents: 8400 } });
     expect((await call(`${api}/events/${eventId}`)).body).toMatchObject({ available: 3 });
 
-    const confirmed = await call(`${api}/bookings/${booked.body.id}/confirm`, { token: userToken, method: 'POST' });
-    expect(confirmed).toMatchObject({ status: 200, body: { status: 'confirmed' } });
+    // a paid hold is not confirmed by a bare confirm: it is paid, and the saga confirms it
+    const unpaid = await call(`${api}/bookings/${booked.body.id}/confirm`, { token: userToken, method: 'POST' });
+    expect(unpaid).toMatchObject({ status: 402, body: { type: expect.stringMatching(/\/payment-required$/) } });
+    const paying = await call(`${api}/bookings/${booked.body.id}/pay`, { token: userToken, body: { paymentMethod: 'pm_card_visa' } });
+    expect(paying).toMatchObject({ status: 202, body: { status: 'payment_pending' } });
+    const statusOf = async () => (await call<{ status: string }>(`${api}/bookings/${booked.body.id}`, { token: userToken })).body.status;
+    const until = async (status: string) => {
+      for (const deadline = Date.now() + 30_000; Date.now() < deadline; await new Promise((resolve) => setTimeout(resolve, 100))) if ((await statusOf()) === status) return;
+      throw new Error(`booking never became ${status} (is ${await statusOf()})`);
+    };
+    await until('confirmed');
     const mine = await call<{ items: Array<{ id: string }> }>(`${api}/bookings`, { token: userToken });
     expect(mine.body.items.map((b) => b.id)).toEqual([booked.body.id]);
     // someone else's booking does not exist for the organizer
@@ -101,6 +112,8 @@ describe('a day in the life of the service', () => {
     expect(cancelled).toMatchObject({ status: 200, body: { status: 'cancelled' } });
     expect((await call(`${api}/events/${eventId}`)).body).toMatchObject({ available: 5 });
     expect((await call(`${api}/bookings/${booked.body.id}/cancel`, { token: userToken, method: 'POST' })).status).toBe(409);
+    // it was paid: the saga refunds it
+    await until('refunded');
   });
 
   it('rotates refresh tokens and revokes the family when a rotated one is reused', async () => {

@@ -16,6 +16,7 @@ export async function buildService(): Promise<string> {
     timeout: 180_000,
   });
   cpSync(path.join(ROOT, 'app/src/adapters/postgres/migrations'), path.join(buildDir, 'adapters/postgres/migrations'), { recursive: true });
+  cpSync(path.join(ROOT, 'app/src/payments/migrations'), path.join(buildDir, 'payments/migrations'), { recursive: true });
   return out;
 }
 

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { MigrationChecksumError, migrate, readMigrations } from '../../src/adapters/postgres/migrate';
 import { createPool } from '../../src/adapters/postgres/pool';
+import { readPaymentMigrations } from '../../src/payments/adapters/postgres';
 import { createTestDatabase, type TestDatabase } from '../support/db';
 
 const run = promisify(execFile);
@@ -30,7 +31,7 @@ describe('migrations', () => {
     expect(results.flat().sort()).toEqual(readMigrations().map((m) => m.name));
   });
 
-  it('is safe when two processes run the migrate role at once', async () => {
+  it('is safe when two processes run the migrate role at once (the booking side\'s migrations and the payments service\'s)', async () => {
     const env = { ...process.env, DATABASE_URL: db.url, LOG_LEVEL: 'info', NODE_ENV: 'test' };
     const tsx = path.join(ROOT, 'node_modules/.bin/tsx');
     const runs = await Promise.all([0, 1].map(() => run(tsx, ['app/src/main.ts', 'migrate'], { cwd: ROOT, env, timeout: 60_000 })));
@@ -39,8 +40,11 @@ describe('migrations', () => {
       return JSON.parse(line!).applied as string[];
     });
     // one process did the work, the other found it done
-    expect(applied.flat().sort()).toEqual(readMigrations().map((m) => m.name));
+    const payments = readPaymentMigrations().map((m) => m.name);
+    expect(applied.flat().sort()).toEqual([...readMigrations().map((m) => m.name), ...payments.map((name) => `payments/${name}`)]);
     expect(await appliedRows()).toEqual(readMigrations().map((m) => m.name));
+    const own = await db.pool.query<{ name: string }>('SELECT name FROM payments.schema_migrations ORDER BY name');
+    expect(own.rows.map((r) => r.name)).toEqual(payments);
   });
 
   it('is not cut short by the pool’s statement_timeout: neither a slow migration nor a replica waiting for the lock', async () => {

@@ -159,9 +159,11 @@ test('every request example in the document passes the service\'s own validation
   answers.createEvent = created.status;
   const event = (await created.json()) as { id: string };
   answers.patchEvent = (await send(`/events/${event.id}`, 'PATCH', organizer.token)).status;
-  answers.book = (await send(`/events/${event.id}/bookings`, 'POST', organizer.token)).status;
+  const booked = await send(`/events/${event.id}/bookings`, 'POST', organizer.token);
+  answers.book = booked.status;
+  answers.pay = (await send(`/bookings/${((await booked.json()) as { id: string }).id}/pay`, 'POST', organizer.token)).status;
   answers.role = (await send(`/users/${organizer.id}/role`, 'PATCH', admin.token)).status;
-  expect(answers).toEqual({ register: 201, login: 200, refresh: 401, logout: 204, oauthExchange: 401, createEvent: 201, patchEvent: 200, book: 201, role: 200 });
+  expect(answers).toEqual({ register: 201, login: 200, refresh: 401, logout: 204, oauthExchange: 401, createEvent: 201, patchEvent: 200, book: 201, pay: 202, role: 200 });
   const withBodies = Object.values(doc.paths).flatMap((ops) => Object.values(ops as Record<string, { requestBody?: unknown }>)).filter((op) => op.requestBody);
   expect(withBodies).toHaveLength(Object.keys(answers).length);
 });

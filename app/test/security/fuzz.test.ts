@@ -92,6 +92,13 @@ const endpoints = (): Endpoint[] => [
   { name: 'DELETE /events/:id', method: 'DELETE', path: id().map((i) => `/events/${i}`), token: 'organizer', body: bodyFor({}) },
   { name: 'POST /events/:id/bookings', method: 'POST', path: id().map((i) => `/events/${i}/bookings`), token: 'user', body: bodyFor({ quantity: fc.integer({ min: -2, max: 12 }) }) },
   { name: 'POST /bookings/:id/confirm', method: 'POST', path: id().map((i) => `/bookings/${i}/confirm`), token: 'user', body: bodyFor({}) },
+  {
+    name: 'POST /bookings/:id/pay',
+    method: 'POST',
+    path: id().map((i) => `/bookings/${i}/pay`),
+    token: 'user',
+    body: bodyFor({ paymentMethod: fc.oneof(fc.constant('pm_card_visa'), fc.string({ maxLength: 200 }), fc.stringMatching(/^pm_[A-Za-z0-9_]{0,130}$/)) }),
+  },
   { name: 'POST /bookings/:id/cancel', method: 'POST', path: id().map((i) => `/bookings/${i}/cancel`), token: 'admin', body: bodyFor({}) },
 ];
 
@@ -99,7 +106,7 @@ async function invariantsHold(): Promise<void> {
   const { rows } = await api.db.pool.query<{ broken: number; admins: number }>(
     `SELECT (SELECT count(*)::int FROM events e
               WHERE e.available < 0 OR e.available > e.capacity
-                 OR e.capacity - e.available <> (SELECT coalesce(sum(quantity), 0) FROM bookings b WHERE b.event_id = e.id AND b.status IN ('pending', 'confirmed'))) AS broken,
+                 OR e.capacity - e.available <> (SELECT coalesce(sum(quantity), 0) FROM bookings b WHERE b.event_id = e.id AND b.status IN ('pending', 'payment_pending', 'confirmed'))) AS broken,
             (SELECT count(*)::int FROM users WHERE role = 'admin') AS admins`,
   );
   expect(rows[0]).toEqual({ broken: 0, admins: 1 });

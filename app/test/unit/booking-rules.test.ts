@@ -10,6 +10,7 @@ import {
   canSeeBooking,
   canTransition,
   isHoldLapsed,
+  needsPayment,
   paymentDeadline,
   sourcesOf,
   type BookingStatus,
@@ -101,13 +102,21 @@ describe('booking state machine', () => {
     expect(isHoldLapsed({ status: 'confirmed', expiresAt }, new Date('2031-01-01T00:00:00Z'))).toBe(false);
   });
 
-  it('lets owners see, confirm and cancel; admins see and cancel but not confirm; others nothing', () => {
+  it('a bare confirm of a paid hold needs payment unless an admin overrides; a free hold needs none', () => {
+    expect(needsPayment({ userId: 'owner', role: 'user' }, { amountCents: 2500 })).toBe(true);
+    expect(needsPayment({ userId: 'owner', role: 'organizer' }, { amountCents: 1 })).toBe(true);
+    expect(needsPayment({ userId: 'owner', role: 'user' }, { amountCents: 0 })).toBe(false);
+    expect(needsPayment({ userId: 'root', role: 'admin' }, { amountCents: 2500 })).toBe(false);
+  });
+
+  it('lets owners see, confirm and cancel; admins see, cancel and confirm (override); others nothing', () => {
     const booking = { userId: 'owner' };
     expect(canSeeBooking({ userId: 'owner', role: 'user' }, booking)).toBe(true);
     expect(canConfirmBooking({ userId: 'owner', role: 'user' }, booking)).toBe(true);
     expect(canSeeBooking({ userId: 'other', role: 'organizer' }, booking)).toBe(false);
     expect(canCancelBooking({ userId: 'other', role: 'user' }, booking)).toBe(false);
     expect(canCancelBooking({ userId: 'root', role: 'admin' }, booking)).toBe(true);
-    expect(canConfirmBooking({ userId: 'root', role: 'admin' }, booking)).toBe(false);
+    expect(canConfirmBooking({ userId: 'root', role: 'admin' }, booking)).toBe(true);
+    expect(canConfirmBooking({ userId: 'other', role: 'organizer' }, booking)).toBe(false);
   });
 });

@@ -142,6 +142,57 @@ const CASES: Case[] = [
     expect: [],
   },
   {
+    name: '2 payments stuck for 20 minutes',
+    alert: 'GoTicketPaymentsStuck',
+    series: [[`goticket_payments_processing{namespace="${NS}", pod="goticket-payments-a", state="stuck"}`, '2x30']],
+    evalTime: '20m',
+    expect: [{ labels: { namespace: NS, severity: 'critical' }, description: '2 payments in goticket have been processing or refunding past PAYMENTS_STUCK_AFTER for 15 minutes.' }],
+  },
+  {
+    name: 'payments processing, none stuck',
+    alert: 'GoTicketPaymentsStuck',
+    series: [
+      [`goticket_payments_processing{namespace="${NS}", pod="goticket-payments-a", state="stuck"}`, '0x30'],
+      [`goticket_payments_processing{namespace="${NS}", pod="goticket-payments-a", state="processing"}`, '40x30'],
+    ],
+    evalTime: '20m',
+    expect: [],
+  },
+  {
+    name: 'refunds failing',
+    alert: 'GoTicketRefundFailures',
+    series: [[`goticket_payment_refunds_total{namespace="${NS}", pod="goticket-payments-a", result="failed", reason="cancelled"}`, '0+1x30']],
+    evalTime: '20m',
+    expect: [{ labels: { namespace: NS, severity: 'critical' }, description: '15 refund attempts failed in goticket over the last 15 minutes.' }],
+  },
+  {
+    name: 'refunds succeeding',
+    alert: 'GoTicketRefundFailures',
+    series: [
+      [`goticket_payment_refunds_total{namespace="${NS}", pod="goticket-payments-a", result="failed", reason="cancelled"}`, '0x30'],
+      [`goticket_payment_refunds_total{namespace="${NS}", pod="goticket-payments-a", result="succeeded", reason="cancelled"}`, '0+5x30'],
+    ],
+    evalTime: '20m',
+    expect: [],
+  },
+  {
+    name: '3 bad signatures a minute',
+    alert: 'GoTicketWebhookSignatureFailures',
+    series: [[`goticket_payment_webhooks_total{namespace="${NS}", pod="goticket-payments-a", result="bad_signature"}`, '0+3x30']],
+    evalTime: '20m',
+    expect: [{ labels: { namespace: NS, severity: 'warning' }, description: '30 webhooks with a bad Stripe-Signature reached goticket in 10 minutes.' }],
+  },
+  {
+    name: 'a scanner now and then',
+    alert: 'GoTicketWebhookSignatureFailures',
+    series: [
+      [`goticket_payment_webhooks_total{namespace="${NS}", pod="goticket-payments-a", result="bad_signature"}`, '0+0.2x30'],
+      [`goticket_payment_webhooks_total{namespace="${NS}", pod="goticket-payments-a", result="applied"}`, '0+50x30'],
+    ],
+    evalTime: '20m',
+    expect: [],
+  },
+  {
     name: '10 % of booking attempts error',
     alert: 'GoTicketBookingErrorRatio',
     series: [
@@ -297,7 +348,10 @@ test('every alert has a firing and a silent case, severity, summary, description
       'GoTicketNotifierNotConsuming',
       'GoTicketOutboxBacklogGrowing',
       'GoTicketOutboxEventTooOld',
+      'GoTicketPaymentsStuck',
       'GoTicketPodRestarting',
+      'GoTicketRefundFailures',
+      'GoTicketWebhookSignatureFailures',
       'GoTicketReadinessFlapping',
     ].sort(),
   );

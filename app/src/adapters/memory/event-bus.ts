@@ -15,6 +15,8 @@ export interface MemoryEventBusOptions {
   maxAttempts: number;
   retryDelayMs: number;
   logger?: Logger;
+  /** Routing keys this queue is bound to, AMQP topic patterns (default: the notifications binding, `booking.*`). */
+  bindings?: readonly string[];
 }
 
 interface Queued {
@@ -22,6 +24,10 @@ interface Queued {
   routingKey: string;
   attempt: number;
 }
+
+/** An AMQP topic binding as a RegExp: `*` is one word, `#` any number of words. */
+export const topicPattern = (binding: string) =>
+  new RegExp(`^${binding.split('.').map((word) => (word === '*' ? '[^.]+' : word === '#' ? '.*' : word.replace(/[^\w-]/g, '\\$&'))).join('\\.')}$`);
 
 /**
  * In-process stand-in for RabbitMQ when AMQP_URL is unset (local runs only): the same routing,
@@ -34,7 +40,11 @@ export class MemoryEventBus implements EventPublisher, EventConsumer {
   private readonly inFlight = new Set<Promise<void>>();
   private readonly timers = new Set<NodeJS.Timeout>();
 
-  constructor(private readonly options: MemoryEventBusOptions) {}
+  private readonly patterns: RegExp[];
+
+  constructor(private readonly options: MemoryEventBusOptions) {
+    this.patterns = (options.bindings ?? NOTIFICATIONS_BINDINGS).map(topicPattern);
+  }
 
   async publish(messages: readonly DomainMessage[]): Promise<PublishResult[]> {
     for (const message of messages) this.publishRaw(message.type, encodeMessage(message).toString());
@@ -43,7 +53,7 @@ export class MemoryEventBus implements EventPublisher, EventConsumer {
 
   /** What would arrive from the exchange with this routing key and body (tests inject poison with it). */
   publishRaw(routingKey: string, body: string): void {
-    if (!NOTIFICATIONS_BINDINGS.includes(routingKey)) return; // no queue bound: dropped, as by a topic exchange
+    if (!this.patterns.some((p) => p.test(routingKey))) return; // no queue bound: dropped, as by a topic exchange
     this.queue.push({ body, routingKey, attempt: 1 });
     this.pump();
   }
@@ -101,5 +111,15 @@ export class MemoryEventBus implements EventPublisher, EventConsumer {
         this.deadLetters.push({ body: item.body, routingKey: item.routingKey, reason });
       }
     }
+  }
+}
+
+/** Several in-process queues behind one exchange: every message goes to each queue whose binding matches it. */
+export class MemoryExchange implements EventPublisher {
+  constructor(private readonly queues: readonly MemoryEventBus[]) {}
+
+  async publish(messages: readonly DomainMessage[]): Promise<PublishResult[]> {
+    for (const queue of this.queues) await queue.publish(messages);
+    return messages.map((m) => ({ id: m.id, ok: true as const }));
   }
 }

@@ -2,13 +2,14 @@ import { randomUUID } from 'node:crypto';
 import type { Pool } from 'pg';
 import { MAX_QUANTITY, MIN_QUANTITY, type Booking } from '../../domain/booking';
 import { ServiceUnavailableError } from '../../domain/errors';
-import type { BookingQuery, BookingStore, HealthCheck, Page, ReserveInput, ReserveResult, TransitionResult } from '../../ports';
+import type { BookingQuery, BookingStore, HealthCheck, Page, PayInput, PayResult, ReserveInput, ReserveResult, TransitionResult } from '../../ports';
 import { outsideCall } from '../../call-scope';
 import { traceHeaders } from '../../observability/trace-context';
 import { decodeCursor, encodeCursor } from './cursor';
 import { failed, GroupCommit, succeeded, type GroupCommitState, type Outcome, type Overdue } from './group-commit';
 import { isUniqueViolation } from './pool';
 import { BOOKING_COLUMNS, BOOKING_EVENT_PAYLOAD, toBooking, type BookingRow } from './rows';
+import { REFUND_REQUEST_PAYLOAD } from './saga';
 import { guard } from './transitions';
 
 /** `headers`: the parameter carrying the caller's trace context (null → '{}'), so the trace continues in the worker. */
@@ -87,14 +88,45 @@ const CONFIRM_SQL = `WITH b AS (
   ), ob AS (${outboxFor('booking.confirmed', 'b', '$2')})
   SELECT ${BOOKING_COLUMNS} FROM b`;
 
-/** Cancelling releases the seats in the same statement; the status guard makes it happen once. */
+/**
+ * Cancelling releases the seats in the same statement; the status guard makes it happen once. A
+ * paid booking (its payment id recorded: confirmed by the saga) asks for its refund in the same
+ * statement (`refund.requested`); a payment still in flight is refunded when it succeeds.
+ */
 const CANCEL_SQL = `WITH b AS (
-    UPDATE bookings SET status = 'cancelled', updated_at = now()
-     WHERE id = $1 AND ${guard('cancelled', ['pending', 'confirmed'])}
-     RETURNING ${BOOKING_COLUMNS}
+    UPDATE bookings SET status = 'cancelled', updated_at = now(),
+           refund_requested_at = CASE WHEN payment_id IS NOT NULL THEN now() END
+     WHERE id = $1 AND ${guard('cancelled', ['pending', 'payment_pending', 'confirmed'])}
+     RETURNING ${BOOKING_COLUMNS}, payment_id
   ), released AS (
     UPDATE events e SET available = e.available + b.quantity, updated_at = now() FROM b WHERE e.id = b.event_id
-  ), ob AS (${outboxFor('booking.cancelled', 'b', '$2')})
+  ), ob AS (${outboxFor('booking.cancelled', 'b', '$2')}
+  ), rr AS (
+    INSERT INTO outbox (aggregate_type, aggregate_id, type, payload, headers)
+    SELECT 'booking', b.id, 'refund.requested', ${REFUND_REQUEST_PAYLOAD('b', "'cancelled'")}, COALESCE($2::jsonb, '{}'::jsonb)
+      FROM b WHERE b.payment_id IS NOT NULL
+  )
+  SELECT ${BOOKING_COLUMNS} FROM b`;
+
+/**
+ * pending (not lapsed) → payment_pending in ONE statement with its `payment.requested` outbox row:
+ * what the payments service needs (amount, currency, method; the booking id is the provider's
+ * idempotency key). The hold is extended to at least now + the payment window.
+ * $1 booking, $2 owner, $3 method, $4 request fingerprint, $5 window (ms), $6 trace headers.
+ */
+export const PAY_SQL = `WITH b AS (
+    UPDATE bookings SET status = 'payment_pending', payment_method = $3, pay_request_hash = $4, payment_requested_at = now(),
+           expires_at = GREATEST(expires_at, now() + make_interval(secs => $5::double precision / 1000)), updated_at = now()
+     WHERE id = $1 AND user_id = $2 AND ${guard('payment_pending', ['pending'])} AND expires_at > now()
+     RETURNING ${BOOKING_COLUMNS}, payment_method
+  ), ob AS (
+    INSERT INTO outbox (aggregate_type, aggregate_id, type, payload, headers)
+    SELECT 'booking', b.id, 'payment.requested',
+           jsonb_build_object('bookingId', b.id, 'userId', b.user_id, 'eventId', b.event_id, 'amountCents', b.amount_cents,
+                              'currency', e.currency, 'paymentMethod', b.payment_method, 'expiresAt', b.expires_at),
+           COALESCE($6::jsonb, '{}'::jsonb)
+      FROM b JOIN events e ON e.id = b.event_id
+  )
   SELECT ${BOOKING_COLUMNS} FROM b`;
 
 /** One reservation waiting in its event's queue; trace headers are taken in the caller's context. */
@@ -300,6 +332,21 @@ export class PostgresBookingStore implements BookingStore {
 
   cancel(id: string): Promise<TransitionResult> {
     return this.transition(CANCEL_SQL, id);
+  }
+
+  async pay(id: string, input: PayInput): Promise<PayResult> {
+    const booking = await this.get(id);
+    if (!booking) return { kind: 'not_found' };
+    const { rows } = await this.pool.query<BookingRow>(PAY_SQL, [id, booking.userId, input.paymentMethod, input.requestHash, input.windowMs, traceHeaders()]);
+    if (rows[0]) return { kind: 'ok', booking: toBooking(rows[0]) };
+    const { rows: current } = await this.pool.query<BookingRow & { pay_request_hash: string | null }>(
+      `SELECT ${BOOKING_COLUMNS}, pay_request_hash FROM bookings WHERE id = $1`,
+      [id],
+    );
+    const row = current[0];
+    if (!row) return { kind: 'not_found' };
+    if (input.requestHash !== null && row.pay_request_hash === input.requestHash) return { kind: 'replayed', booking: toBooking(row) };
+    return { kind: 'refused', booking: toBooking(row) };
   }
 
   private async transition(sql: string, id: string): Promise<TransitionResult> {

@@ -6,8 +6,9 @@ import { traceHeaders } from '../../observability/trace-context';
 import type { EventQuery, EventStore, Page } from '../../ports';
 import { decodeCursor, encodeCursor } from './cursor';
 import { inTransaction, isCheckViolation } from './pool';
-import { EVENT_COLUMNS, toEvent, type EventRow } from './rows';
-import { sqlStatuses } from './transitions';
+import { BOOKING_EVENT_PAYLOAD, EVENT_COLUMNS, toEvent, type EventRow } from './rows';
+import { REFUND_REQUEST_PAYLOAD } from './saga';
+import { guard, sqlStatuses } from './transitions';
 
 const EVENT_PAYLOAD = `jsonb_build_object('eventId', e.id, 'organizerId', e.organizer_id, 'name', e.name,
   'startsAt', e.starts_at, 'endsAt', e.ends_at, 'priceCents', e.price_cents, 'currency', e.currency,
@@ -21,6 +22,28 @@ const withOutbox = (cte: string, type: string, headers: string) => `WITH e AS ($
   ob AS (INSERT INTO outbox (aggregate_type, aggregate_id, type, payload, headers)
          SELECT 'event', e.id, '${type}', ${EVENT_PAYLOAD}, COALESCE(${headers}::jsonb, '{}'::jsonb) FROM e)
   SELECT ${EVENT_COLUMNS} FROM e`;
+
+/**
+ * An admin deletes an event with its bookings: every active one is cancelled (seats back, so the
+ * deleted event's counts stay exact), each with booking.cancelled, and a paid one (its payment id
+ * recorded) asks for its refund (refund.requested, reason event_deleted). A payment still in flight
+ * is refunded when it succeeds (the booking is cancelled by then). $1 event, $2 trace headers.
+ */
+const CANCEL_EVENT_BOOKINGS_SQL = `WITH b AS (
+    UPDATE bookings SET status = 'cancelled', updated_at = now(), refund_requested_at = CASE WHEN payment_id IS NOT NULL THEN now() END
+     WHERE event_id = $1 AND ${guard('cancelled', SEAT_HOLDING_STATUSES)}
+     RETURNING *
+  ), released AS (
+    UPDATE events e SET available = e.available + s.quantity, updated_at = now()
+      FROM (SELECT sum(quantity)::int AS quantity FROM b) s WHERE e.id = $1 AND s.quantity > 0
+  ), ob AS (
+    INSERT INTO outbox (aggregate_type, aggregate_id, type, payload, headers)
+    SELECT 'booking', b.id, 'booking.cancelled', ${BOOKING_EVENT_PAYLOAD('b')}, COALESCE($2::jsonb, '{}'::jsonb) FROM b
+  ), rr AS (
+    INSERT INTO outbox (aggregate_type, aggregate_id, type, payload, headers)
+    SELECT 'booking', b.id, 'refund.requested', ${REFUND_REQUEST_PAYLOAD('b', "'event_deleted'")}, COALESCE($2::jsonb, '{}'::jsonb) FROM b WHERE b.payment_id IS NOT NULL
+  )
+  SELECT count(*)::int AS cancelled FROM b`;
 
 export class PostgresEventStore implements EventStore {
   constructor(private readonly pool: Pool) {}
@@ -104,11 +127,12 @@ export class PostgresEventStore implements EventStore {
     }
   }
 
-  delete(id: string): Promise<boolean> {
+  delete(id: string, options: { cancelBookings?: boolean } = {}): Promise<boolean> {
     return inTransaction(this.pool, async (client) => {
       // Lock first: a booking committed before we hold the lock is seen by the check below.
       const locked = await client.query('SELECT 1 FROM events WHERE id = $1 AND deleted_at IS NULL FOR UPDATE', [id]);
       if (locked.rowCount === 0) return false;
+      if (options.cancelBookings) await client.query(CANCEL_EVENT_BOOKINGS_SQL, [id, traceHeaders()]);
       const active = await client.query(`SELECT 1 FROM bookings WHERE event_id = $1 AND status IN (${sqlStatuses(SEAT_HOLDING_STATUSES)}) LIMIT 1`, [id]);
       if (active.rowCount !== 0) throw new ActiveBookingsError();
       await client.query(withOutbox('UPDATE events SET deleted_at = now(), updated_at = now() WHERE id = $1 RETURNING *', 'event.deleted', '$2'), [id, traceHeaders()]);

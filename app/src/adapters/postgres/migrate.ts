@@ -49,20 +49,34 @@ const MIGRATION_QUERY_TIMEOUT_MS = 2 ** 31 - 1;
  * 'error' listener is the pool's (createPool): a reset mid-migration fails the migration (and its
  * transaction rolls back on the server), it does not crash the process.
  */
-export async function migrate(pool: Pool, migrations: Migration[] = readMigrations()): Promise<string[]> {
+export interface MigrateOptions {
+  /**
+   * A schema of its own (created if missing) whose `schema_migrations` tracks these migrations,
+   * under a lock of its own: the payments service's migrations (schema `payments`). Default: the
+   * booking side's, in the public schema.
+   */
+  schema?: string;
+}
+
+export async function migrate(pool: Pool, migrations: Migration[] = readMigrations(), options: MigrateOptions = {}): Promise<string[]> {
+  const schema = options.schema;
+  if (schema !== undefined && !/^[a-z_]+$/.test(schema)) throw new Error(`not a schema name: ${schema}`);
+  const table = schema ? `${schema}.schema_migrations` : 'schema_migrations';
+  const lockKey = schema ? MIGRATION_LOCK_KEY + 1 + [...schema].reduce((h, c) => (h * 31 + c.charCodeAt(0)) % 1_000_000, 0) : MIGRATION_LOCK_KEY;
   const client = await pool.connect();
   const query = <R extends QueryResultRow = QueryResultRow>(text: string, values?: unknown[]) =>
     client.query<R>({ text, values, query_timeout: MIGRATION_QUERY_TIMEOUT_MS } as QueryConfig);
   try {
     await query('SET statement_timeout = 0');
-    await query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
+    await query('SELECT pg_advisory_lock($1)', [lockKey]);
     try {
-      await query(`CREATE TABLE IF NOT EXISTS schema_migrations (
+      if (schema) await query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
+      await query(`CREATE TABLE IF NOT EXISTS ${table} (
         name text PRIMARY KEY,
         checksum text NOT NULL,
         applied_at timestamptz NOT NULL DEFAULT now()
       )`);
-      const { rows } = await query<{ name: string; checksum: string }>('SELECT name, checksum FROM schema_migrations');
+      const { rows } = await query<{ name: string; checksum: string }>(`SELECT name, checksum FROM ${table}`);
       const applied = new Map(rows.map((row) => [row.name, row.checksum]));
       const done: string[] = [];
       for (const migration of migrations) {
@@ -74,7 +88,7 @@ export async function migrate(pool: Pool, migrations: Migration[] = readMigratio
         await query('BEGIN');
         try {
           await query(migration.sql);
-          await query('INSERT INTO schema_migrations (name, checksum) VALUES ($1, $2)', [migration.name, migration.checksum]);
+          await query(`INSERT INTO ${table} (name, checksum) VALUES ($1, $2)`, [migration.name, migration.checksum]);
           await query('COMMIT');
         } catch (error) {
           await query('ROLLBACK').catch(() => undefined);
@@ -84,7 +98,7 @@ export async function migrate(pool: Pool, migrations: Migration[] = readMigratio
       }
       return done;
     } finally {
-      await query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]).catch(() => undefined);
+      await query('SELECT pg_advisory_unlock($1)', [lockKey]).catch(() => undefined);
     }
   } finally {
     // back to the timeout the connection was opened with; a client that cannot say so is not reused

@@ -5,6 +5,7 @@ import type { Logger } from '../../observability/logger';
 import type { EventConsumer, MessageHandler, Subscription } from '../../ports';
 import { foreverRetry, type AmqpConnection } from './connection';
 import { decodeMessage, describeFailure, onHandlerFailure } from './message';
+import { notificationsQueue, type QueueNames } from './topology';
 
 export const ATTEMPT_HEADER = 'x-goticket-attempt';
 const REASON_HEADER = 'x-goticket-reason';
@@ -18,10 +19,12 @@ export interface RabbitConsumerOptions {
   maxAttempts: number;
   /** How long a failed message waits in the retry queue. */
   retryDelayMs: number;
+  /** The queue consumed and its retry queue (default: the notifications queue). */
+  queue?: QueueNames;
 }
 
 /**
- * Consumes the notifications queue with a bounded prefetch and manual acks. A failed message is
+ * Consumes a queue (the notifications queue unless told otherwise) with a bounded prefetch and manual acks. A failed message is
  * republished to the retry queue (confirmed) and only then acked, so it is never lost; after
  * `maxAttempts`, or when it cannot be parsed, it goes to the DLQ with the reason in a header.
  */
@@ -47,13 +50,15 @@ class ConsumerRunner implements Subscription {
   private unsubscribe: () => void = () => undefined;
   private readonly retry: RetryPolicy;
   private readonly log: Logger;
+  private readonly queue: QueueNames;
 
   constructor(
     private readonly connection: AmqpConnection,
     private readonly options: RabbitConsumerOptions,
     private readonly handler: MessageHandler,
   ) {
-    this.log = options.logger.child({ component: 'consumer', queue: connection.names.notifications });
+    this.queue = options.queue ?? notificationsQueue(connection.names);
+    this.log = options.logger.child({ component: 'consumer', queue: this.queue.queue });
     this.retry = foreverRetry({ initialDelayMs: 200, maxDelayMs: 5_000 });
   }
 
@@ -103,7 +108,7 @@ class ConsumerRunner implements Subscription {
     });
     await channel.prefetch(this.options.prefetch);
     this.channel = channel;
-    const { consumerTag } = await channel.consume(this.connection.names.notifications, (message) => {
+    const { consumerTag } = await channel.consume(this.queue.queue, (message) => {
       if (!message) return; // cancelled by the broker (queue deleted): the channel close re-subscribes
       const work = this.handle(channel, message).finally(() => this.inFlight.delete(work));
       this.inFlight.add(work);
@@ -124,7 +129,7 @@ class ConsumerRunner implements Subscription {
       const reason = describeFailure(error, attempt);
       if (onHandlerFailure(error, attempt, this.options.maxAttempts) === 'retry') {
         this.log.warn({ messageId: message.properties.messageId, attempt, reason }, 'message failed; will retry');
-        await this.forward(channel, message, '', this.connection.names.retry, {
+        await this.forward(channel, message, '', this.queue.retry, {
           [ATTEMPT_HEADER]: attempt + 1,
           [REASON_HEADER]: reason,
         }, { expiration: String(this.options.retryDelayMs) });

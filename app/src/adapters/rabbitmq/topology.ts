@@ -12,6 +12,12 @@ export interface TopologyNames {
   /** Holds failed messages for the retry delay, then dead-letters them back to `notifications`. */
   retry: string;
   dlq: string;
+  /** The payments service's queue: `payment.requested`, `refund.requested`. */
+  payments: string;
+  paymentsRetry: string;
+  /** The booking side's saga queue: what the payments service answers (`payment.*` outcomes, `refund.*`). */
+  saga: string;
+  sagaRetry: string;
 }
 
 /**
@@ -21,6 +27,18 @@ export interface TopologyNames {
 export const NOTIFICATIONS_BINDINGS: readonly string[] = NOTIFICATION_TYPES;
 /** The queue's binding before: every booking event. Removed from a broker that still has it. */
 const FORMER_BINDINGS = ['booking.*'];
+export const PAYMENTS_BINDINGS = ['payment.requested', 'refund.requested'] as const;
+export const SAGA_BINDINGS = ['payment.succeeded', 'payment.failed', 'refund.succeeded'] as const;
+
+/** A queue a consumer reads, with the retry queue its failed messages wait in. */
+export interface QueueNames {
+  queue: string;
+  retry: string;
+}
+
+export const notificationsQueue = (names: TopologyNames): QueueNames => ({ queue: names.notifications, retry: names.retry });
+export const paymentsQueue = (names: TopologyNames): QueueNames => ({ queue: names.payments, retry: names.paymentsRetry });
+export const sagaQueue = (names: TopologyNames): QueueNames => ({ queue: names.saga, retry: names.sagaRetry });
 
 export function topologyNames(prefix: string): TopologyNames {
   return {
@@ -29,6 +47,10 @@ export function topologyNames(prefix: string): TopologyNames {
     notifications: `${prefix}.notifications`,
     retry: `${prefix}.notifications.retry`,
     dlq: `${prefix}.notifications.dlq`,
+    payments: `${prefix}.payments`,
+    paymentsRetry: `${prefix}.payments.retry`,
+    saga: `${prefix}.bookings.payments`,
+    sagaRetry: `${prefix}.bookings.payments.retry`,
   };
 }
 
@@ -46,10 +68,19 @@ export async function assertTopology(channel: Channel, names: TopologyNames): Pr
     durable: true,
     arguments: { 'x-dead-letter-exchange': '', 'x-dead-letter-routing-key': names.notifications },
   });
+  // The payments saga: one queue per side, each with its retry queue; dead letters share the DLQ.
+  for (const [queue, retry, bindings] of [
+    [names.payments, names.paymentsRetry, PAYMENTS_BINDINGS],
+    [names.saga, names.sagaRetry, SAGA_BINDINGS],
+  ] as const) {
+    await channel.assertQueue(queue, { durable: true, arguments: { 'x-dead-letter-exchange': names.dlx } });
+    for (const key of bindings) await channel.bindQueue(queue, names.events, key);
+    await channel.assertQueue(retry, { durable: true, arguments: { 'x-dead-letter-exchange': '', 'x-dead-letter-routing-key': queue } });
+  }
 }
 
 /** Removes everything assertTopology declared (tests clean up after themselves with it). */
 export async function deleteTopology(channel: Channel, names: TopologyNames): Promise<void> {
-  for (const queue of [names.notifications, names.retry, names.dlq]) await channel.deleteQueue(queue);
+  for (const queue of [names.notifications, names.retry, names.dlq, names.payments, names.paymentsRetry, names.saga, names.sagaRetry]) await channel.deleteQueue(queue);
   for (const exchange of [names.events, names.dlx]) await channel.deleteExchange(exchange);
 }

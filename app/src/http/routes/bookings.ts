@@ -2,7 +2,7 @@ import { bookingOutcomes, bookingTransitions, revenueCents, ticketsSold, type Bo
 import { DomainError, IdempotencyKeyReusedError, SoldOutError, ValidationError } from '../../domain/errors';
 import type { BookingService } from '../../services/bookings';
 import { route, type RouteSpec } from '../route';
-import { BookingCreateBody, BookingJson, BookingListQuery, IdempotencyHeaders, IdParams, pageOf } from '../schemas';
+import { BookingCreateBody, BookingJson, BookingListQuery, BookingPayBody, IdempotencyHeaders, IdParams, pageOf } from '../schemas';
 import { bookingJson, callContext } from './context';
 
 const problem = (description: string) => ({ description });
@@ -75,17 +75,44 @@ export function bookingRoutes(bookings: BookingService): RouteSpec[] {
     route({
       method: 'post',
       path: '/bookings/:id/confirm',
-      summary: 'Confirm a pending hold (owner)',
+      summary: 'Confirm a pending hold without payment: holds on free events (owner), or an admin override (audited); paid holds are paid with /pay',
       tags: ['bookings'],
       auth: 'user',
       params: IdParams,
-      responses: { 200: { description: 'Confirmed', schema: BookingJson }, 404: problem('No such booking'), 409: problem('Expired or not pending') },
-      async handler({ actor, params }) {
-        const booking = await bookings.confirm(actor, params.id);
+      responses: {
+        200: { description: 'Confirmed', schema: BookingJson },
+        402: problem('A paid hold: pay it (POST /bookings/{id}/pay)'),
+        404: problem('No such booking'),
+        409: problem('Expired or not pending'),
+      },
+      async handler({ actor, params, req }) {
+        const booking = await bookings.confirm(actor, params.id, callContext(req));
         bookingTransitions.inc({ status: 'confirmed' });
         ticketsSold.inc(booking.quantity);
         revenueCents.inc(booking.amountCents);
         return { status: 200, body: bookingJson(booking) };
+      },
+    }),
+    route({
+      method: 'post',
+      path: '/bookings/:id/pay',
+      summary: 'Pay a pending hold (owner): payment_pending until the payments service answers (confirmed or payment_failed); Idempotency-Key makes retries safe',
+      tags: ['bookings'],
+      auth: 'user',
+      params: IdParams,
+      headers: IdempotencyHeaders,
+      body: BookingPayBody,
+      responses: {
+        200: { description: 'Replay of an earlier pay request with the same Idempotency-Key: the booking as it is now', schema: BookingJson },
+        202: { description: 'Payment requested: the booking is payment_pending, its hold extended by the payment window', schema: BookingJson },
+        404: problem('No such booking'),
+        409: problem('Expired, not pending, or a free event (nothing to pay: confirm it)'),
+      },
+      async handler({ actor, params, body, headers }) {
+        const { booking, replayed } = await bookings.pay(actor, params.id, body.paymentMethod, headers['idempotency-key']);
+        if (!replayed) bookingTransitions.inc({ status: 'payment_pending' });
+        const replyHeaders: Record<string, string> = replayed ? { 'Idempotent-Replayed': 'true' } : {};
+        return { status: replayed ? 200 : 202, body: bookingJson(booking), headers: replyHeaders };
       },
     }),
     route({

@@ -1,6 +1,6 @@
 import type { EventService } from '../../services/events';
 import { route, type RouteSpec } from '../route';
-import { EventCreateBody, EventJson, EventListQuery, EventPatchBody, IdParams, pageOf } from '../schemas';
+import { EventCreateBody, EventDeleteQuery, EventJson, EventListQuery, EventPatchBody, IdParams, pageOf } from '../schemas';
 import { callContext } from './context';
 
 const problem = (description: string) => ({ description });
@@ -70,14 +70,15 @@ export function eventRoutes(events: EventService): RouteSpec[] {
     route({
       method: 'delete',
       path: '/events/:id',
-      summary: 'Delete an event without active bookings (its organizer or an admin)',
+      summary: 'Delete an event without active bookings (its organizer or an admin); an admin may cancel them with it (cancelBookings=true: paid ones are refunded)',
       tags: ['events'],
       auth: 'user',
       roles: ['organizer', 'admin'],
       params: IdParams,
+      query: EventDeleteQuery,
       responses: { 204: { description: 'Deleted' }, 403: problem('Not allowed'), 404: problem('No such event'), 409: problem('Active bookings exist') },
-      async handler({ actor, params, req }) {
-        await events.delete(actor, params.id, callContext(req));
+      async handler({ actor, params, query, req }) {
+        await events.delete(actor, params.id, callContext(req), { cancelBookings: query.cancelBookings === 'true' });
         return { status: 204 };
       },
     }),

@@ -184,12 +184,12 @@ export class AmqpTestClient {
   }
 }
 
-/** Seats held (pending + confirmed) must equal capacity - available for every event. */
+/** Seats held (pending + payment_pending + confirmed) must equal capacity - available for every event. */
 export async function seatAccountingErrors(pool: Pool): Promise<Array<Record<string, unknown>>> {
   const { rows } = await pool.query(`SELECT e.id, e.capacity, e.available,
-      COALESCE(sum(b.quantity) FILTER (WHERE b.status IN ('pending', 'confirmed')), 0)::int AS held
+      COALESCE(sum(b.quantity) FILTER (WHERE b.status IN ('pending', 'payment_pending', 'confirmed')), 0)::int AS held
     FROM events e LEFT JOIN bookings b ON b.event_id = e.id
-    GROUP BY e.id HAVING e.capacity - e.available <> COALESCE(sum(b.quantity) FILTER (WHERE b.status IN ('pending', 'confirmed')), 0)
+    GROUP BY e.id HAVING e.capacity - e.available <> COALESCE(sum(b.quantity) FILTER (WHERE b.status IN ('pending', 'payment_pending', 'confirmed')), 0)
        OR e.available > e.capacity OR e.available < 0`);
   return rows;
 }

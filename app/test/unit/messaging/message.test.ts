@@ -46,6 +46,10 @@ test('every exchange and queue name derives from the prefix', () => {
     notifications: 'goticket.notifications',
     retry: 'goticket.notifications.retry',
     dlq: 'goticket.notifications.dlq',
+    payments: 'goticket.payments',
+    paymentsRetry: 'goticket.payments.retry',
+    saga: 'goticket.bookings.payments',
+    sagaRetry: 'goticket.bookings.payments.retry',
   });
 });
 
