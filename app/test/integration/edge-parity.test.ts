@@ -74,7 +74,7 @@ const graphql: Edge = {
 };
 
 const grpcEdge: Edge = {
-  createEvent: rest.createEvent,
+  createEvent: (token, input) => rest.createEvent(token, input),
   async book(token, eventId, quantity, key) {
     const result = await unary<{ booking: { id: string } }>(clients.bookings, 'CreateBooking', { event_id: eventId, quantity, idempotency_key: key ?? '' }, { token });
     return result.ok ? { id: result.value.booking.id } : { refused: result.status!.errorInfo!.reason.toLowerCase().replace(/_/g, '-') };
