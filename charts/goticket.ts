@@ -6,7 +6,7 @@ import { Chart } from 'cdk8s';
 import { k8s } from 'cdk8s-plus-28';
 import { type Construct } from 'constructs';
 import { type Environment, imagePullPolicyOf, nodeHeapOptions } from './environments';
-import { APP, APP_PORT, APP_PORT_NAME, CONFIG_MAP, EDGE, NAMESPACE, NAMESPACE_LABELS, RUNTIME_SECRET, SERVICES } from '../platform/contract';
+import { APP, APP_PORT, APP_PORT_NAME, CONFIG_MAP, EDGE, GRPC_PORT, GRPC_PORT_NAME, NAMESPACE, NAMESPACE_LABELS, RUNTIME_SECRET, SERVICES } from '../platform/contract';
 import {
   CHART_PROPS,
   KubeDeploymentWithPreStop,
@@ -48,6 +48,7 @@ export function configData(env: Environment): Record<string, string> {
   return {
     NODE_ENV: 'production',
     PORT: String(APP_PORT),
+    GRPC_PORT: String(GRPC_PORT),
     ...rest,
     SHUTDOWN_TIMEOUT: `${SHUTDOWN_TIMEOUT_SECONDS}s`,
     CORS_ORIGINS: `https://${env.host}`,
@@ -121,7 +122,10 @@ export class GoTicketChart extends Chart {
                   image: env.image,
                   imagePullPolicy: imagePullPolicyOf(env.image),
                   args: [ENTRY, role],
-                  ports: [{ name: APP_PORT_NAME, containerPort: APP_PORT, protocol: 'TCP' }],
+                  ports: [
+                    { name: APP_PORT_NAME, containerPort: APP_PORT, protocol: 'TCP' },
+                    ...(role === 'api' ? [{ name: GRPC_PORT_NAME, containerPort: GRPC_PORT, protocol: 'TCP' }] : []),
+                  ],
                   // V8 sizes its heap from the node's memory otherwise, not from this container's limit.
                   env: [{ name: 'NODE_OPTIONS', value: nodeHeapOptions(workload.memoryLimit) }],
                   envFrom,
@@ -140,7 +144,15 @@ export class GoTicketChart extends Chart {
       // The worker's Service only exists so Prometheus (ServiceMonitor) can find its /metrics.
       new k8s.KubeService(this, `${role}-service`, {
         metadata: meta(SERVICES[role].name, labels),
-        spec: { type: 'ClusterIP', selector: labels, ports: [{ name: APP_PORT_NAME, port: SERVICES[role].port, targetPort: k8s.IntOrString.fromString(APP_PORT_NAME), protocol: 'TCP' }] },
+        spec: {
+          type: 'ClusterIP',
+          selector: labels,
+          ports: [
+            { name: APP_PORT_NAME, port: SERVICES[role].port, targetPort: k8s.IntOrString.fromString(APP_PORT_NAME), protocol: 'TCP' },
+            // HTTP/2 cleartext: the edge and in-cluster clients speak gRPC to it directly.
+            ...(role === 'api' ? [{ name: GRPC_PORT_NAME, port: SERVICES.api.grpcPort, targetPort: k8s.IntOrString.fromString(GRPC_PORT_NAME), protocol: 'TCP', appProtocol: 'kubernetes.io/h2c' }] : []),
+          ],
+        },
       });
 
       // maxUnavailable (not minAvailable) so a single-replica workload never blocks a node drain.
@@ -187,6 +199,7 @@ export class GoTicketChart extends Chart {
       { path: '/api', pathType: 'Prefix', backend },
       { path: '/docs', pathType: 'Prefix', backend },
       { path: '/openapi.json', pathType: 'Exact', backend },
+      { path: '/graphql', pathType: 'Exact', backend },
     ];
     new k8s.KubeIngress(this, 'ingress', {
       metadata: meta(APP, selectorLabels(APP, 'api'), {
@@ -198,6 +211,27 @@ export class GoTicketChart extends Chart {
         ingressClassName: EDGE.ingressClass,
         tls: [{ hosts: [env.host], secretName: `${APP}-tls` }],
         rules: [{ host: env.host, http: { paths } }],
+      },
+    });
+    // gRPC on the same host over TLS (HTTP/2): ingress-nginx speaks gRPC to the api's grpc port
+    // (the controller's gRPC backend setting, until the Gateway API's GRPCRoute replaces it).
+    // Only the two public services: health and reflection stay inside the cluster.
+    const grpcBackend: k8s.IngressBackend = { service: { name: SERVICES.api.name, port: { name: GRPC_PORT_NAME } } };
+    new k8s.KubeIngress(this, 'ingress-grpc', {
+      metadata: meta(`${APP}-grpc`, selectorLabels(APP, 'api'), {
+        'cert-manager.io/cluster-issuer': env.clusterIssuer,
+        'nginx.ingress.kubernetes.io/force-ssl-redirect': 'true',
+        'nginx.ingress.kubernetes.io/backend-protocol': 'GRPC',
+      }),
+      spec: {
+        ingressClassName: EDGE.ingressClass,
+        tls: [{ hosts: [env.host], secretName: `${APP}-tls` }],
+        rules: [
+          {
+            host: env.host,
+            http: { paths: ['EventService', 'BookingService'].map((service) => ({ path: `/goticket.v1.${service}`, pathType: 'Prefix', backend: grpcBackend })) },
+          },
+        ],
       },
     });
   }

@@ -122,7 +122,7 @@ describe.each(ENVIRONMENTS.map((env) => [env.name, env] as const))('%s', (_name,
     expect(ingress.spec.ingressClassName).toBe('nginx');
     expect(ingress.spec.tls).toEqual([{ hosts: [env.host], secretName: 'goticket-tls' }]);
     const paths = ingress.spec.rules[0].http.paths.map((p: Obj) => p.path);
-    expect(paths).toEqual(['/api', '/docs', '/openapi.json']);
+    expect(paths).toEqual(['/api', '/docs', '/openapi.json', '/graphql']);
     expect(ingress.spec.rules[0].host).toBe(env.host);
   });
 
@@ -175,7 +175,7 @@ test('prod and dev differ only where environments.ts says', () => {
     /^Deployment\/goticket-(api|worker):spec\.template\.spec\.topologySpreadConstraints\[0\]\.whenUnsatisfiable$/, // zoneSpread
     /^HorizontalPodAutoscaler\/goticket-api:spec\.(minReplicas|maxReplicas|metrics\[0\]\.resource\.target\.averageUtilization)$/, // api
     /^HorizontalPodAutoscaler\/goticket-api:spec\.metrics\[1\]\./, // api.requestsPerSecond (prod only)
-    /^Ingress\/goticket:(metadata\.annotations\.cert-manager\.io\/cluster-issuer|spec\.tls\[0\]\.hosts\[0\]|spec\.rules\[0\]\.host)$/, // host, issuer
+    /^Ingress\/goticket(-grpc)?:(metadata\.annotations\.cert-manager\.io\/cluster-issuer|spec\.tls\[0\]\.hosts\[0\]|spec\.rules\[0\]\.host)$/, // host, issuer
     /^(Job|ServiceAccount)\/goticket-migrate:metadata\.annotations\.argocd\.argoproj\.io\/hook$/, // migrationHook
   ];
   const diff = differences(synth(dev), synth(prod));
