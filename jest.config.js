@@ -1,4 +1,5 @@
 /** One jest run covers the service, charts, infra and policies; transpile-only (tsc --noEmit type-checks once). */
+const ESM_ONLY = ['openid-client', 'oauth4webapi', 'jose'];
 /** @type {import('jest').Config} */
 module.exports = {
   testEnvironment: 'node',
@@ -6,7 +7,11 @@ module.exports = {
   testMatch: ['**/*.test.ts'],
   transform: {
     '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.jest.json' }],
+    // openid-client and its two dependencies ship only ES modules, which jest's CommonJS runtime cannot
+    // require on Node 20 (node itself can: require(esm)); they are transpiled to CommonJS for tests only.
+    [`/node_modules/(${ESM_ONLY.join('|')})/.+\\.js$`]: ['ts-jest', { tsconfig: { allowJs: true, isolatedModules: true } }],
   },
+  transformIgnorePatterns: [`/node_modules/(?!(${ESM_ONLY.join('|')})/)`],
   moduleFileExtensions: ['ts', 'js', 'json'],
   testPathIgnorePatterns: ['/node_modules/', '/build/', '/dist/'],
   testTimeout: 60000,

@@ -26,6 +26,7 @@ import { browse } from './scenarios/browse';
 import { edges } from './scenarios/edges';
 import { ceiling } from './scenarios/ceiling';
 import { notify } from './scenarios/notify';
+import { openLoop } from './scenarios/open-loop';
 import { reads } from './scenarios/reads';
 import { stampede } from './scenarios/stampede';
 
@@ -164,6 +165,9 @@ async function run(options: BenchOptions): Promise<number> {
     await after('pgbench', results.ceiling.problems);
     results.stampede = await timed('stampede', () => stampede(ctx));
     await after('stampede', results.stampede.problems);
+    const closedLoopRate = results.stampede.bookingsPerSecond;
+    results.openLoop = await timed('open loop', () => openLoop(ctx, closedLoopRate));
+    await after('open loop', results.openLoop.problems);
     results.reads = await timed('cached reads', () => reads(ctx));
     await after('cached reads', results.reads.problems);
     results.browse = await timed('browsing', () => browse(ctx));

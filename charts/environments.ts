@@ -42,10 +42,22 @@ export interface AppConfig {
   SHUTDOWN_TIMEOUT_SECONDS: number;
   /** Hops of trusted proxies in front of the service (ingress-nginx = 1). */
   TRUST_PROXY: string;
+  /** Error tracking's environment name (the DSN is SENTRY_DSN in the runtime Secret; the release is the image's tag). */
+  SENTRY_ENVIRONMENT: string;
+}
+
+/**
+ * Social sign-in (issue 19): the OAuth apps' client ids (public: they travel in every authorization
+ * URL). A provider without one is off. Its client secret comes from the runtime Secret (Pulumi).
+ */
+export interface OAuthClients {
+  googleClientId?: string;
+  githubClientId?: string;
 }
 
 export interface Environment {
   name: EnvName;
+  oauth?: OAuthClients;
   /**
    * A release reference (`<repository>:<tag>@sha256:<digest>`, a digest, or a tag release.yml pushes)
    * from one of IMAGE_REPOSITORIES, or, where backends are in-cluster, the `:local` build `make kind-load`
@@ -157,7 +169,7 @@ export const dev: Environment = {
   },
   worker: { replicas: 1, resources: { cpuRequest: '50m', memoryRequest: '160Mi', cpuLimit: '500m', memoryLimit: '320Mi' } },
   migrate: { resources: { cpuRequest: '50m', memoryRequest: '128Mi', cpuLimit: '500m', memoryLimit: '256Mi' } },
-  config: { ...SHARED_CONFIG, LOG_LEVEL: 'debug', BCRYPT_COST: '10', DB_POOL_MAX: '10' },
+  config: { ...SHARED_CONFIG, LOG_LEVEL: 'debug', BCRYPT_COST: '10', DB_POOL_MAX: '10', SENTRY_ENVIRONMENT: 'dev' },
   backends: {
     kind: 'in-cluster',
     storage: '2Gi',
@@ -173,6 +185,8 @@ export const prod: Environment = {
   image: 'ghcr.io/goticket-platform/goticket:sha-4c3c6cab705dedfa01e4bc7408ac097c63e4450a',
   host: 'tickets.goticket.example.com',
   clusterIssuer: CLUSTER_ISSUER_OF.prod,
+  // The OAuth apps registered for https://<host> (README, "Social sign-in"); replace with yours.
+  oauth: { googleClientId: '000000000000-goticketprod.apps.googleusercontent.com', githubClientId: 'Ov23ligoticketprod00' },
   api: {
     minReplicas: 3,
     maxReplicas: 12,
@@ -183,7 +197,7 @@ export const prod: Environment = {
   },
   worker: { replicas: 2, resources: { cpuRequest: '100m', memoryRequest: '256Mi', cpuLimit: '1', memoryLimit: '512Mi' } },
   migrate: { resources: { cpuRequest: '100m', memoryRequest: '128Mi', cpuLimit: '1', memoryLimit: '256Mi' } },
-  config: { ...SHARED_CONFIG, LOG_LEVEL: 'info', BCRYPT_COST: '12', DB_POOL_MAX: '20' },
+  config: { ...SHARED_CONFIG, LOG_LEVEL: 'info', BCRYPT_COST: '12', DB_POOL_MAX: '20', SENTRY_ENVIRONMENT: 'prod' },
   // RDS, ElastiCache (TLS) and Amazon MQ (AMQPS), all in the data subnets of the prod VPC, not the whole VPC.
   backends: { kind: 'vpc', cidrs: PROD_NETWORK.subnets.data, ports: MANAGED_BACKEND_PORTS },
   migrationHook: 'PreSync',

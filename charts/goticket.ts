@@ -52,7 +52,19 @@ export function configData(env: Environment): Record<string, string> {
     ...rest,
     SHUTDOWN_TIMEOUT: `${SHUTDOWN_TIMEOUT_SECONDS}s`,
     CORS_ORIGINS: `https://${env.host}`,
+    // error tracking (on when the runtime Secret holds SENTRY_DSN): which build an error came from
+    SENTRY_RELEASE: imageRelease(env.image),
+    // Social sign-in: the providers send browsers back to this environment's own host.
+    OAUTH_REDIRECT_BASE_URL: `https://${env.host}`,
+    ...(env.oauth?.googleClientId ? { OAUTH_GOOGLE_CLIENT_ID: env.oauth.googleClientId } : {}),
+    ...(env.oauth?.githubClientId ? { OAUTH_GITHUB_CLIENT_ID: env.oauth.githubClientId } : {}),
   };
+}
+
+/** The release an image reference names: its tag (`repo:tag`, `repo:tag@sha256:…`), else its digest. */
+export function imageRelease(image: string): string {
+  const [ref, digest] = image.split('@');
+  return /:([^:/]+)$/.exec(ref!)?.[1] ?? digest ?? ref!;
 }
 
 export function terminationGracePeriodSeconds(env: Environment): number {

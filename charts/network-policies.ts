@@ -1,14 +1,15 @@
 /**
  * Default deny in and out for the namespace, then one allow-list rule per flow:
  * DNS, ingress-nginx → api, ingress-nginx → cert-manager's ACME HTTP-01 solver,
- * Prometheus → api/worker metrics, app → PostgreSQL/Redis/RabbitMQ.
+ * Prometheus → api/worker metrics, app → PostgreSQL/Redis/RabbitMQ, and (where social sign-in is
+ * on) api → the identity providers over 443.
  */
 import { Chart } from 'cdk8s';
 import { k8s } from 'cdk8s-plus-28';
 import { type Construct } from 'constructs';
 import { IN_CLUSTER_DEPENDENCIES } from './dependencies';
 import { type Environment } from './environments';
-import { APP, APP_PORT, EDGE, GRPC_CLIENT_LABELS, GRPC_PORT, HTTP_COMPONENTS, LABELS, MONITORING } from '../platform/contract';
+import { APP, APP_PORT, EDGE, GRPC_CLIENT_LABELS, GRPC_PORT, HTTP_COMPONENTS, IDENTITY_PROVIDER_EGRESS, LABELS, MONITORING } from '../platform/contract';
 import { CHART_PROPS, type Labels, meta } from './lib';
 
 const APP_PODS: k8s.LabelSelector = { matchLabels: { [LABELS.name]: APP } };
@@ -84,6 +85,29 @@ export class NetworkPoliciesChart extends Chart {
         ? [{ to: backends.cidrs.map((cidr) => ({ ipBlock: { cidr } })), ports: Object.values(backends.ports).map(tcp) }]
         : IN_CLUSTER_DEPENDENCIES.map((dep) => ({ to: [{ podSelector: { matchLabels: dep.labels } }], ports: [tcp(backends.ports[dep.port])] }));
     policy('app-to-backends', { podSelector: APP_PODS, policyTypes: ['Egress'], egress });
+
+    // Social sign-in: the api calls Google (discovery, token, JWKS) and GitHub (token, REST API).
+    // Neither publishes a stable address list to allow (Google's goog.json and GitHub's /meta change
+    // without notice, behind anycast and CDNs; a stale list is an outage), and a NetworkPolicy cannot
+    // name hosts (that needs a DNS-aware CNI such as Cilium's toFQDNs, which this platform does not
+    // run). So: api pods only, TCP 443 only, public addresses only (every private, link-local and
+    // metadata range excepted: nothing inside the VPC or the node is reachable this way), and the
+    // policy says why in its annotation; TLS verification pins the peer to the provider's name.
+    if (props.env.oauth?.googleClientId || props.env.oauth?.githubClientId) {
+      new k8s.KubeNetworkPolicy(this, IDENTITY_PROVIDER_EGRESS.policy, {
+        metadata: { ...meta(IDENTITY_PROVIDER_EGRESS.policy, { [LABELS.name]: APP }), annotations: { [IDENTITY_PROVIDER_EGRESS.reasonAnnotation]: IDENTITY_PROVIDER_EGRESS.reason } },
+        spec: {
+          podSelector: { matchLabels: { [LABELS.name]: APP, [LABELS.component]: 'api' } },
+          policyTypes: ['Egress'],
+          egress: [
+            {
+              to: [{ ipBlock: { cidr: '0.0.0.0/0', except: [...IDENTITY_PROVIDER_EGRESS.exceptV4] } }, { ipBlock: { cidr: '::/0', except: [...IDENTITY_PROVIDER_EGRESS.exceptV6] } }],
+              ports: [tcp(IDENTITY_PROVIDER_EGRESS.port)],
+            },
+          ],
+        },
+      });
+    }
 
     if (backends.kind === 'in-cluster') {
       for (const dep of IN_CLUSTER_DEPENDENCIES) {

@@ -59,8 +59,19 @@ const common = {
    * key (a read-only deploy key) for ssh URLs. Unset: the repository is public.
    */
   gitRepoCredential: z.string().min(1).optional(),
+  /**
+   * Sentry's DSN for the service's error tracking, set with `pulumi config set --secret`; it
+   * becomes SENTRY_DSN in the runtime Secret. Unset: no error tracking.
+   */
+  sentryDsn: z.url({ protocol: /^https?$/, error: 'expected a Sentry DSN (https://<key>@<host>/<project>)' }).optional(),
   /** The user name that goes with an https token (GitHub accepts any; GitLab deploy tokens need theirs). */
   gitRepoUsername: z.string().regex(/^[\w.@-]+$/, 'expected a user name').default('git'),
+  /**
+   * Social sign-in client secrets (`pulumi config set --secret`), written to the runtime Secret.
+   * Required where the charts enable the provider (prod); unset elsewhere: the key stays empty.
+   */
+  oauthGoogleClientSecret: z.string().min(1).optional(),
+  oauthGithubClientSecret: z.string().min(1).optional(),
   host: host(),
   grafanaHost: host(),
   argocdHost: host(),
@@ -111,6 +122,9 @@ const prod = z
     ...common,
     awsRegion: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'expected an AWS region such as eu-west-1'),
     acmeEmail: deliverableEmail('expected an e-mail address for Let’s Encrypt'),
+    // prod's charts enable Google and GitHub sign-in (charts/environments.ts): their secrets must exist.
+    oauthGoogleClientSecret: z.string().min(1),
+    oauthGithubClientSecret: z.string().min(1),
     // A public environment needs names the world resolves to it and Let's Encrypt certifies.
     host: publicDnsName(),
     grafanaHost: publicDnsName(),
@@ -177,7 +191,7 @@ export type MonitoringConfig = z.infer<typeof monitoring>;
 // ---------------------------------------------------------------- parsing
 
 /** Keys read from the project namespace; objects are structured (YAML maps) config. */
-const STRING_KEYS = ['environment', 'deployMode', 'gitRepoUrl', 'gitRevision', 'gitRepoCredential', 'gitRepoUsername', 'host', 'grafanaHost', 'argocdHost', 'acmeEmail'] as const;
+const STRING_KEYS = ['environment', 'deployMode', 'gitRepoUrl', 'gitRevision', 'gitRepoCredential', 'gitRepoUsername', 'sentryDsn', 'oauthGoogleClientSecret', 'oauthGithubClientSecret', 'host', 'grafanaHost', 'argocdHost', 'acmeEmail'] as const;
 const OBJECT_KEYS = ['monitoring', 'kind', 'network', 'eks', 'database', 'cache', 'broker'] as const;
 
 export type RawConfig = Record<string, unknown>;

@@ -132,7 +132,13 @@ export function createStack(cfg: StackConfig, repoRoot: string): StackOutputs {
     acmeEmail: cfg.environment === 'prod' ? cfg.acmeEmail : undefined,
     clusterReady: cluster.ready,
   });
-  const runtime = new Runtime('runtime', { provider: cluster.provider, backends, dependsOn: cluster.ready });
+  const runtime = new Runtime('runtime', {
+    provider: cluster.provider,
+    backends,
+    sentryDsn: cfg.sentryDsn,
+    oauth: { googleClientSecret: cfg.oauthGoogleClientSecret, githubClientSecret: cfg.oauthGithubClientSecret },
+    dependsOn: cluster.ready,
+  });
   const gitops = new GitOps('gitops', {
     environment: cfg.environment,
     provider: cluster.provider,

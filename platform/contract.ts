@@ -66,10 +66,39 @@ export const RUNTIME_SECRET = `${APP}-runtime`;
  * (plus the dev dependencies' passwords), the pods load them with envFrom, and the service refuses
  * to start in production without any of them: platform/test feeds them to its own loadConfig.
  */
-export const RUNTIME_KEYS = ['DATABASE_URL', 'REDIS_URL', 'AMQP_URL', 'JWT_SECRET'] as const;
+export const RUNTIME_KEYS = ['DATABASE_URL', 'REDIS_URL', 'AMQP_URL', 'JWT_SECRET', 'OAUTH_GOOGLE_CLIENT_SECRET', 'OAUTH_GITHUB_CLIENT_SECRET'] as const;
 export type RuntimeKey = (typeof RUNTIME_KEYS)[number];
-/** The runtime keys that point at a backend (the rest is generated for the service itself). */
-export type BackendUrlKey = Exclude<RuntimeKey, 'JWT_SECRET'>;
+/**
+ * Social sign-in client secrets (issue 19), from Pulumi config secrets. Each is needed only where
+ * the environment enables its provider (the charts set the matching client id, which is public);
+ * elsewhere the key is present and empty, and the provider is off.
+ */
+export const OAUTH_SECRET_KEYS = { OAUTH_GOOGLE_CLIENT_SECRET: 'OAUTH_GOOGLE_CLIENT_ID', OAUTH_GITHUB_CLIENT_SECRET: 'OAUTH_GITHUB_CLIENT_ID' } as const;
+export type OAuthSecretKey = keyof typeof OAUTH_SECRET_KEYS;
+/**
+ * Keys of RUNTIME_SECRET Pulumi writes only when their stack config is set: SENTRY_DSN (secret
+ * stack config `sentryDsn`; the service sends errors to Sentry only when it is set).
+ */
+export const OPTIONAL_RUNTIME_KEYS = ['SENTRY_DSN'] as const;
+export type OptionalRuntimeKey = (typeof OPTIONAL_RUNTIME_KEYS)[number];
+/**
+ * The one egress rule to the public internet (charts/network-policies.ts), and the only shape the
+ * manifest policy (policies/rules/kubernetes/objects.ts) accepts for it: api pods to the identity
+ * providers on TCP 443, every non-public range excepted, the reason in an annotation.
+ */
+export const IDENTITY_PROVIDER_EGRESS = {
+  policy: 'api-to-identity-providers',
+  port: 443,
+  reasonAnnotation: 'goticket.dev/egress-reason',
+  reason: 'social sign-in: Google and GitHub publish no stable address ranges; https only, public addresses only',
+  /** RFC 1918, loopback, link-local (instance metadata), CGNAT, "this network", multicast and reserved. */
+  exceptV4: ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '127.0.0.0/8', '169.254.0.0/16', '100.64.0.0/10', '0.0.0.0/8', '224.0.0.0/3'],
+  /** Unique-local, link-local, loopback, multicast. */
+  exceptV6: ['fc00::/7', 'fe80::/10', '::1/128', 'ff00::/8'],
+} as const;
+
+/** The runtime keys that point at a backend (the rest is generated for the service itself, or given by the team). */
+export type BackendUrlKey = Exclude<RuntimeKey, 'JWT_SECRET' | OAuthSecretKey>;
 
 // ---------------------------------------------------------------- backends
 

@@ -28,7 +28,7 @@ const ROOT = resolve(__dirname, '..');
 const ENVIRONMENTS_FILE = join(ROOT, 'charts', 'environments.ts');
 const USAGE = 'usage: npm run promote -- --env <dev|prod> --image <repository>[:<tag>]@sha256:<digest>';
 
-export class PromoteError extends Error {}
+class PromoteError extends Error {}
 
 /** Why `reference` cannot be pinned for `envName`, or undefined. */
 export function referenceProblem(envName: string, reference: string, releaseYml: string): string | undefined {
@@ -67,7 +67,7 @@ function run(command: string, args: string[]): void {
   if (result.status !== 0) throw new PromoteError(`${args.join(' ')} failed:\n${`${result.stdout}${result.stderr}`.trim()}`);
 }
 
-export function promote(envName: string, reference: string): string {
+function promote(envName: string, reference: string): string {
   const problem = referenceProblem(envName, reference, readFileSync(join(ROOT, '.github', 'workflows', 'release.yml'), 'utf8'));
   if (problem) throw new PromoteError(problem);
   const before = readFileSync(ENVIRONMENTS_FILE, 'utf8');
@@ -90,7 +90,7 @@ export function promote(envName: string, reference: string): string {
   return `promote: ${envName} pins ${reference}; dist/ re-synthesized, image chain checked`;
 }
 
-export function main(argv: string[]): number {
+function main(argv: string[]): number {
   let values: { env?: string; image?: string };
   try {
     ({ values } = parseArgs({ args: argv, options: { env: { type: 'string' }, image: { type: 'string' } }, strict: true }));

@@ -29,7 +29,7 @@ import { copyRepository } from './lib/repo-copy';
 
 const ROOT = resolve(__dirname, '..');
 
-export class StepFailure extends Error {}
+class StepFailure extends Error {}
 
 const fail = (message: string): never => {
   throw new StepFailure(message);
@@ -76,7 +76,7 @@ function imageChain(): string {
 }
 
 /** `pulumi.runtime.setAllConfig` form (objects as JSON) → the raw object infra/config.ts validates. */
-export function rawConfig(config: Record<string, string>): RawConfig {
+function rawConfig(config: Record<string, string>): RawConfig {
   const raw: RawConfig = {};
   for (const [key, text] of Object.entries(config)) {
     const [namespace, name = ''] = key.split(':');
@@ -143,8 +143,9 @@ esac
 
 type Obj = Record<string, unknown>;
 
-async function e2eDryRun(): Promise<string> {
-  const workflow = parse(readFileSync(join(ROOT, '.github', 'workflows', 'e2e-kind.yml'), 'utf8')) as { jobs: Record<string, { env?: Record<string, string>; steps?: Obj[] }> };
+/** The e2e-kind.yml steps that call scripts/kind-manifests.ts, run as written in `root` with a kubectl stand-in. */
+export async function e2eDryRun(root = ROOT): Promise<string> {
+  const workflow = parse(readFileSync(join(root, '.github', 'workflows', 'e2e-kind.yml'), 'utf8')) as { jobs: Record<string, { env?: Record<string, string>; steps?: Obj[] }> };
   const job = workflow.jobs.e2e ?? fail('e2e-kind.yml has no e2e job');
   const steps = (job.steps ?? []).filter((step) => typeof step.run === 'string' && step.run.includes('scripts/kind-manifests.ts'));
   if (steps.length === 0) fail('e2e-kind.yml runs scripts/kind-manifests.ts in no step');
@@ -174,7 +175,7 @@ async function e2eDryRun(): Promise<string> {
       REHEARSE_API_RESOURCES: join(dir, 'api-resources.txt'),
       REHEARSE_APPLIED: join(dir, 'applied'),
     };
-    for (const step of steps) await run('bash', ['-e', '-o', 'pipefail', '-c', String(step.run)], ROOT, env);
+    for (const step of steps) await run('bash', ['-e', '-o', 'pipefail', '-c', String(step.run)], root, env);
 
     const outputs = Object.fromEntries(readFileSync(files.output, 'utf8').split('\n').flatMap((line) => (/^\w+=/.test(line) ? [line.split(/=(.*)/s, 2) as [string, string]] : [])));
     for (const key of ['namespace', 'host', 'app_pods']) if (!outputs[key]) fail(`the manifests step gives no ${key} output (the smoke step needs it)`);
@@ -206,7 +207,7 @@ export const STEPS: readonly (readonly [string, () => string | Promise<string>])
   ['image chain', imageChain],
   ['config', config],
   ['policy', policy],
-  ['e2e dry run', e2eDryRun],
+  ['e2e dry run', () => e2eDryRun()],
 ];
 
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;

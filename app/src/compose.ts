@@ -3,10 +3,12 @@ import type { Pool } from 'pg';
 import type { Registry } from 'prom-client';
 import { BcryptPasswordHasher } from './adapters/crypto/bcrypt';
 import { JwtAccessTokenCodec } from './adapters/crypto/jwt';
+import { GitHubProvider, OpenIdConnectProvider } from './adapters/oauth/providers';
 import { PostgresAuditLog } from './adapters/postgres/audit';
 import { PostgresAuditReader } from './adapters/postgres/audit-query';
 import { PostgresBookingStore } from './adapters/postgres/bookings';
 import { PostgresEventStore } from './adapters/postgres/events';
+import { PostgresIdentityStore } from './adapters/postgres/identities';
 import { PostgresHoldSchedule } from './adapters/postgres/holds';
 import { PostgresRefreshTokenStore } from './adapters/postgres/refresh-tokens';
 import { PostgresSessionStore } from './adapters/postgres/sessions';
@@ -15,7 +17,7 @@ import { warmPool } from './adapters/postgres/pool';
 import { PostgresUserStore } from './adapters/postgres/users';
 import { createCacheBackends } from './adapters/redis';
 import type { Config } from './config';
-import { createApp } from './http/app';
+import { API_BASE, createApp } from './http/app';
 import { clientIpOf } from './http/client-ip';
 import { corsPolicy } from './http/cors';
 import { rateLimits } from './http/rate-limit';
@@ -23,12 +25,14 @@ import { graphqlRouter } from './graphql/handler';
 import { createGrpcServer } from './grpc/server';
 import type { FailureReporter } from './observability/failures';
 import type { Logger } from './observability/logger';
-import type { Clock, HealthCheck } from './ports';
+import type { OAuthProviderName } from './domain/oauth';
+import type { Clock, HealthCheck, IdentityProvider } from './ports';
 import { AuditService } from './services/audit';
 import { AuthService } from './services/auth';
 import { BookingService } from './services/bookings';
 import { EventCache } from './services/event-cache';
 import { EventService } from './services/events';
+import { OAuthService } from './services/oauth';
 import { TokenVersions } from './services/token-versions';
 import { UserService } from './services/users';
 
@@ -107,6 +111,15 @@ export function composeApi(options: ApiOptions) {
       audit,
     }),
     audit: new AuditService({ reader: new PostgresAuditReader(pool) }),
+    oauth: new OAuthService({
+      providers: identityProviders(config),
+      oneTime: backends.oneTime,
+      identities: new PostgresIdentityStore(pool),
+      users,
+      audit,
+      issueTokensFor: (userId) => auth.issueTokensFor(userId),
+      redirectUri: (provider) => `${config.oauth.redirectBaseUrl}${API_BASE}/auth/oauth/${provider}/callback`,
+    }),
   };
   const clientIp = clientIpOf(config.http.trustProxy);
   const limits = rateLimits({ limiters: backends.limiters, policies: config.rateLimits, clientIp, audit });
@@ -132,6 +145,7 @@ export function composeApi(options: ApiOptions) {
     health: options.health,
     metrics: options.metrics,
     http: config.http,
+    oauthLimiter: config.rateLimits.oauth.points > 0 ? backends.limiters.create('oauth', config.rateLimits.oauth) : null,
     rateLimits: limits,
     edges: [graphql],
     isShuttingDown: options.isShuttingDown,
@@ -142,4 +156,15 @@ export function composeApi(options: ApiOptions) {
       await backends.close();
     },
   };
+}
+
+/** The configured providers (a provider without a client id is off). */
+function identityProviders(config: Config): Map<OAuthProviderName, IdentityProvider> {
+  const providers = new Map<OAuthProviderName, IdentityProvider>();
+  const { google, github, timeoutMs } = config.oauth;
+  if (google) providers.set('google', new OpenIdConnectProvider('google', new URL(google.issuer), { clientId: google.clientId, clientSecret: google.clientSecret, timeoutMs }));
+  if (github) {
+    providers.set('github', new GitHubProvider({ baseUrl: new URL(github.baseUrl), apiUrl: new URL(github.apiUrl) }, { clientId: github.clientId, clientSecret: github.clientSecret, timeoutMs }));
+  }
+  return providers;
 }

@@ -117,7 +117,7 @@ const ENV = z.object({
     .default('false')
     .refine((v) => /^(false|true|\d+|[\d.:/a-f, ]+|loopback|linklocal|uniquelocal)$/i.test(v.trim()), 'must be false, a hop count, or a list of trusted addresses/CIDRs'),
   CORS_ORIGINS: csv,
-  /** The read fast path writes the access-log line of every Nth request it answers (1: all). */
+  /** The hot-request stage writes the access-log line of every Nth cached read it answers (1: all). */
   ACCESS_LOG_CACHED_READ_EVERY: integer(100, 1, 1_000_000),
   // ---- messaging (outbox relay, notifier, hold-expiry sweeper)
   AMQP_PREFIX: z
@@ -157,6 +157,28 @@ const ENV = z.object({
   RATE_LIMIT_WRITES_WINDOW: duration('1m', 1_000, 86_400_000),
   RATE_LIMIT_ANON: integer(600, 0, 1_000_000),
   RATE_LIMIT_ANON_WINDOW: duration('1m', 1_000, 86_400_000),
+  /** Social sign-in requests (start, callback, exchange together) per client IP. */
+  RATE_LIMIT_OAUTH: integer(30, 0, 1_000_000),
+  RATE_LIMIT_OAUTH_WINDOW: duration('15m', 1_000, 86_400_000),
+  // ---- social sign-in (issue 19): a provider without a client id is off (its routes answer 404)
+  OAUTH_GOOGLE_CLIENT_ID: optional(z.string().trim().min(1).max(512)),
+  OAUTH_GOOGLE_CLIENT_SECRET: optional(z.string().min(1).max(512)),
+  /** Found with OpenID discovery (`/.well-known/openid-configuration`). */
+  OAUTH_GOOGLE_ISSUER: url(['https:', 'http:']).default('https://accounts.google.com'),
+  OAUTH_GITHUB_CLIENT_ID: optional(z.string().trim().min(1).max(512)),
+  OAUTH_GITHUB_CLIENT_SECRET: optional(z.string().min(1).max(512)),
+  /** GitHub's web host (/login/oauth/…); a GitHub Enterprise host, or a local stand-in in tests. */
+  OAUTH_GITHUB_BASE_URL: url(['https:', 'http:']).default('https://github.com'),
+  /** GitHub's REST API (/user, /user/emails); Enterprise: https://HOST/api/v3. */
+  OAUTH_GITHUB_API_URL: url(['https:', 'http:']).default('https://api.github.com'),
+  /**
+   * The public origin the providers send browsers back to: redirect URI =
+   * `<this>/api/v1/auth/oauth/<provider>/callback`, registered exactly so at the provider.
+   * Unset outside production: http://localhost:<PORT>.
+   */
+  OAUTH_REDIRECT_BASE_URL: optional(url(['https:', 'http:'])),
+  /** Deadline of each call to a provider (discovery, token exchange, user API): slower is a 503. */
+  OAUTH_PROVIDER_TIMEOUT: duration('5s', 100, 60_000),
   // ---- error tracking (Sentry; off unless SENTRY_DSN is set)
   /** From the runtime Secret in production (the DSN is a credential of the project's ingest). */
   SENTRY_DSN: optional(url(['https:', 'http:'])),
@@ -255,8 +277,46 @@ function toConfig(env: z.infer<typeof ENV>) {
       register: { points: env.RATE_LIMIT_REGISTER, windowMs: env.RATE_LIMIT_REGISTER_WINDOW },
       writes: { points: env.RATE_LIMIT_WRITES, windowMs: env.RATE_LIMIT_WRITES_WINDOW },
       anonymous: { points: env.RATE_LIMIT_ANON, windowMs: env.RATE_LIMIT_ANON_WINDOW },
+      oauth: { points: env.RATE_LIMIT_OAUTH, windowMs: env.RATE_LIMIT_OAUTH_WINDOW },
+    },
+    oauth: {
+      redirectBaseUrl: (env.OAUTH_REDIRECT_BASE_URL ?? `http://localhost:${env.PORT}`).replace(/\/+$/, ''),
+      timeoutMs: env.OAUTH_PROVIDER_TIMEOUT,
+      google: env.OAUTH_GOOGLE_CLIENT_ID ? { clientId: env.OAUTH_GOOGLE_CLIENT_ID, clientSecret: env.OAUTH_GOOGLE_CLIENT_SECRET!, issuer: env.OAUTH_GOOGLE_ISSUER } : undefined,
+      github: env.OAUTH_GITHUB_CLIENT_ID
+        ? { clientId: env.OAUTH_GITHUB_CLIENT_ID, clientSecret: env.OAUTH_GITHUB_CLIENT_SECRET!, baseUrl: env.OAUTH_GITHUB_BASE_URL, apiUrl: env.OAUTH_GITHUB_API_URL }
+        : undefined,
     },
   };
+}
+
+/** Social sign-in settings that only make sense together; one line naming the variable otherwise. */
+function checkOAuth(env: z.infer<typeof ENV>): void {
+  const providers: Array<{ name: string; id?: string; secret?: string; urls: Record<string, string> }> = [
+    { name: 'GOOGLE', id: env.OAUTH_GOOGLE_CLIENT_ID, secret: env.OAUTH_GOOGLE_CLIENT_SECRET, urls: { OAUTH_GOOGLE_ISSUER: env.OAUTH_GOOGLE_ISSUER } },
+    { name: 'GITHUB', id: env.OAUTH_GITHUB_CLIENT_ID, secret: env.OAUTH_GITHUB_CLIENT_SECRET, urls: { OAUTH_GITHUB_BASE_URL: env.OAUTH_GITHUB_BASE_URL, OAUTH_GITHUB_API_URL: env.OAUTH_GITHUB_API_URL } },
+  ];
+  for (const provider of providers) {
+    if (provider.id && !provider.secret) throw new ConfigError(`OAUTH_${provider.name}_CLIENT_SECRET`, `is required when OAUTH_${provider.name}_CLIENT_ID is set`);
+    if (!provider.id && provider.secret) throw new ConfigError(`OAUTH_${provider.name}_CLIENT_ID`, `is required when OAUTH_${provider.name}_CLIENT_SECRET is set`);
+    if (!provider.id) continue;
+    for (const [variable, value] of Object.entries(provider.urls)) {
+      const parsed = new URL(value);
+      if (env.NODE_ENV === 'production' && parsed.protocol !== 'https:') throw new ConfigError(variable, 'must use https in production');
+      if (parsed.search || parsed.hash || parsed.username || parsed.password) throw new ConfigError(variable, 'must be a plain URL without credentials, query or fragment');
+    }
+  }
+  if (env.OAUTH_REDIRECT_BASE_URL !== undefined) {
+    const parsed = new URL(env.OAUTH_REDIRECT_BASE_URL);
+    if (parsed.search || parsed.hash || parsed.username || parsed.password || parsed.pathname !== '/') {
+      throw new ConfigError('OAUTH_REDIRECT_BASE_URL', 'must be an origin only, like https://goticket.example.com (no path, query or fragment)');
+    }
+  }
+  const enabled = providers.some((provider) => provider.id);
+  if (enabled && env.NODE_ENV === 'production') {
+    if (!env.OAUTH_REDIRECT_BASE_URL) throw new ConfigError('OAUTH_REDIRECT_BASE_URL', 'is required in production when a sign-in provider is enabled');
+    if (!env.OAUTH_REDIRECT_BASE_URL.startsWith('https://')) throw new ConfigError('OAUTH_REDIRECT_BASE_URL', 'must use https in production');
+  }
 }
 
 /** `100kb` → 102400 (the units BODY_LIMIT accepts: b, kb, mb). */
@@ -299,5 +359,6 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
   if (Boolean(env.ADMIN_EMAIL) !== Boolean(env.ADMIN_PASSWORD)) {
     throw new ConfigError(env.ADMIN_EMAIL ? 'ADMIN_PASSWORD' : 'ADMIN_EMAIL', 'must be set together with its pair (ADMIN_EMAIL and ADMIN_PASSWORD)');
   }
+  checkOAuth(env);
   return toConfig(env);
 }

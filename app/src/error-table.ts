@@ -56,6 +56,8 @@ export const ERROR_TABLE: { readonly [K in ErrorKind]: ErrorRow } = {
   'rate-limited': { http: { status: 429, title: 'Too many requests' }, graphql: 'RATE_LIMITED', grpc: 'RESOURCE_EXHAUSTED', transient: true },
   unavailable: { http: { status: 503, title: 'Service unavailable' }, graphql: 'UNAVAILABLE', grpc: 'UNAVAILABLE', transient: true },
   'deadline-exceeded': { http: { status: 504, title: 'Deadline exceeded' }, graphql: 'DEADLINE_EXCEEDED', grpc: 'DEADLINE_EXCEEDED' },
+  'oauth-failed': { http: { status: 401, title: 'Sign-in failed' }, graphql: 'UNAUTHENTICATED', grpc: 'UNAUTHENTICATED' },
+  'provider-failed': { http: { status: 502, title: 'Sign-in provider failed' }, graphql: 'UNAVAILABLE', grpc: 'UNAVAILABLE' },
 };
 
 /** The row of a domain error; undefined for anything else (a bug, or a framework's error). */

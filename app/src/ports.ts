@@ -4,6 +4,7 @@
  */
 import type { Booking, BookingStatus } from './domain/booking';
 import type { Event, EventPatch, NewEvent } from './domain/event';
+import type { OAuthProfile, OAuthProviderName } from './domain/oauth';
 import type { Role, User } from './domain/user';
 
 export interface Clock {
@@ -18,7 +19,8 @@ export interface Page<T> {
 // ---------------------------------------------------------------- users and auth
 
 export interface UserWithSecret extends User {
-  passwordHash: string;
+  /** Null for an account created by social sign-in (it has no password until one is set). */
+  passwordHash: string | null;
   tokenVersion: number;
 }
 
@@ -243,6 +245,11 @@ export interface Mail {
   to: string;
   subject: string;
   text: string;
+  /**
+   * The Message-ID header (`<…@…>`): the same for every attempt at one notification, so a
+   * receiver or relay that drops duplicates by Message-ID drops a resend after a crash.
+   */
+  messageId?: string;
 }
 
 export interface Mailer {
@@ -333,4 +340,74 @@ export interface AuditQuery {
 export interface AuditReader {
   /** Newest first. */
   list(query: AuditQuery): Promise<Page<AuditRecord>>;
+}
+
+// ---- social sign-in (OAuth 2.0 / OpenID Connect)
+
+/** What the authorization request carries; the verifier and nonce stay server-side. */
+export interface AuthorizationRequest {
+  state: string;
+  /** PKCE verifier kept in the transaction; the URL carries only its S256 challenge. */
+  codeVerifier: string;
+  /** OpenID providers only. */
+  nonce: string | null;
+  redirectUri: string;
+}
+
+export interface AuthorizationChecks {
+  state: string;
+  codeVerifier: string;
+  nonce: string | null;
+  redirectUri: string;
+}
+
+/**
+ * One external identity provider, spoken to through a maintained client library. Both methods
+ * honour the provider deadline. Failures: OAuthFailedError (the provider refused, or what it
+ * sent does not validate), ServiceUnavailableError (unreachable or too slow), ProviderFailedError
+ * (it answered outside its protocol).
+ */
+export interface IdentityProvider {
+  readonly name: OAuthProviderName;
+  /** Issues ID tokens (and so gets a nonce). */
+  readonly openId: boolean;
+  authorizationUrl(request: AuthorizationRequest): Promise<URL>;
+  /**
+   * Completes the authorization response that reached `callbackUrl`: checks it, redeems the code
+   * (with the PKCE verifier), validates the ID token (issuer, audience, signature by the
+   * provider's keys, expiry, nonce) or reads the provider's user API; who signed in.
+   */
+  complete(callbackUrl: URL, checks: AuthorizationChecks): Promise<OAuthProfile>;
+}
+
+/**
+ * Short-lived single-use values (OAuth transactions, one-time login codes): `take` returns a
+ * value at most once, atomically, and never after its TTL. Keys are secrets' digests, never the
+ * secrets. A backend that cannot answer throws ServiceUnavailableError.
+ */
+export interface OneTimeStore {
+  put(namespace: string, key: string, value: string, ttlMs: number): Promise<void>;
+  take(namespace: string, key: string): Promise<string | null>;
+}
+
+export interface IdentityLink {
+  provider: OAuthProviderName;
+  subject: string;
+  userId: string;
+}
+
+export interface IdentityStore {
+  find(provider: OAuthProviderName, subject: string): Promise<IdentityLink | null>;
+  /**
+   * Adds the identity to an existing account. `false` when the identity exists already (a
+   * concurrent first sign-in won); throws NotFoundError when the account is gone.
+   */
+  link(profile: OAuthProfile, userId: string): Promise<boolean>;
+  /**
+   * Creates an account (role user, no password) with the identity, in one transaction. EmailTakenError
+   * when the address is an account's; `null` when the identity exists already.
+   */
+  createAccount(profile: OAuthProfile, email: string): Promise<User | null>;
+  /** Records a sign-in (last_sign_in_at, the provider's current address and its verification). */
+  touch(profile: OAuthProfile): Promise<void>;
 }

@@ -25,6 +25,8 @@ export interface Sizes {
   browseEvents: number;
   /** Bookings confirmed for the notification-latency scenario. */
   confirms: number;
+  /** Seconds of each open-loop booking level (50 % and 80 % of the closed-loop rate). */
+  openLoopSeconds: number;
 }
 
 const FULL: Sizes = {
@@ -35,6 +37,7 @@ const FULL: Sizes = {
   browseSeconds: 10,
   browseEvents: 10_000,
   confirms: 2_000,
+  openLoopSeconds: 10,
 };
 
 const QUICK: Sizes = {
@@ -45,6 +48,7 @@ const QUICK: Sizes = {
   browseSeconds: 3,
   browseEvents: 10_000,
   confirms: 300,
+  openLoopSeconds: 3,
 };
 
 export const USAGE = `usage: make bench [BENCH_ARGS="--quick --profile --keep-db"]

@@ -1,6 +1,7 @@
 /** 3. Cached reads: GET /events/:id side by side with a bare node:http server returning the same bytes. */
 import { spawn } from 'node:child_process';
 import { callApi, type BenchContext } from '../lib/context';
+import { cpuMeter, perRequestUs } from '../lib/cpu';
 import { runLoad, type LoadResult } from '../lib/load';
 import { progress } from '../lib/progress';
 import { freePort } from '../../scripts/lib/free-port';
@@ -36,6 +37,8 @@ export interface ReadsResult {
   api: ReadStats;
   bare: ReadStats;
   ratio: number;
+  /** CPU time per request over the rounds (/proc/<pid>/stat), µs: the api's and the bare server's. */
+  cpuPerRequestUs: { api: number; bare: number; ratio: number };
   problems: string[];
 }
 
@@ -46,7 +49,7 @@ function combine(loads: LoadResult[]): ReadStats {
   return { requests, seconds: ms / 1000, rps: rate(requests, ms), latency: summarize(latencies) };
 }
 
-async function startBare(body: string, contentType: string): Promise<{ url: string; stop(): Promise<void> }> {
+async function startBare(body: string, contentType: string): Promise<{ url: string; pid: number; stop(): Promise<void> }> {
   const port = await freePort();
   const child = spawn(process.execPath, ['-e', BARE_SERVER], {
     env: { PATH: process.env.PATH ?? '', PORT: String(port), BODY_B64: Buffer.from(body).toString('base64'), CONTENT_TYPE: contentType },
@@ -58,6 +61,7 @@ async function startBare(body: string, contentType: string): Promise<{ url: stri
   });
   return {
     url: `http://127.0.0.1:${port}`,
+    pid: child.pid!,
     stop: () =>
       new Promise<void>((resolve) => {
         if (child.exitCode !== null) return resolve();
@@ -87,10 +91,13 @@ export async function reads(ctx: BenchContext): Promise<ReadsResult> {
   const byTarget: Record<'bare' | 'api', LoadResult[]> = { bare: [], api: [] };
   const rounds: ReadsResult['rounds'] = [];
   const problems: string[] = [];
+  const cpuUs = { bare: 0, api: 0 };
   try {
     for (const target of ['bare', 'api', 'api', 'bare'] as const) {
       const url = target === 'api' ? `${ctx.apiBase}${path}` : `${bare.url}${path}`;
+      const cpu = cpuMeter(target === 'api' ? ctx.api.pid : bare.pid);
       const load = await runLoad({ label: `reads ${target}`, url, connections, durationSeconds: seconds });
+      cpuUs[target] += cpu.stop();
       const wrong = Object.entries(load.statusCounts).filter(([code]) => code !== '200');
       if (wrong.length || load.errors) problems.push(`reads ${target}: statuses ${JSON.stringify(load.statusCounts)}, ${load.errors} errors`);
       byTarget[target].push(load);
@@ -102,7 +109,12 @@ export async function reads(ctx: BenchContext): Promise<ReadsResult> {
   }
   const api = combine(byTarget.api);
   const bareStats = combine(byTarget.bare);
-  const result = { eventId, bodyBytes: Buffer.byteLength(body), connections, rounds, api, bare: bareStats, ratio: ratio(api.rps, bareStats.rps), problems };
-  progress.info(`reads: api ${api.rps.toFixed(0)} req/s (p99 ${api.latency.p99.toFixed(1)} ms), bare ${bareStats.rps.toFixed(0)} req/s (p99 ${bareStats.latency.p99.toFixed(1)} ms), ratio ${result.ratio.toFixed(2)}`);
+  const cpuPerRequest = { api: perRequestUs(cpuUs.api, api.requests), bare: perRequestUs(cpuUs.bare, bareStats.requests) };
+  const cpuPerRequestUs = { ...cpuPerRequest, ratio: ratio(cpuPerRequest.api, cpuPerRequest.bare) };
+  const result = { eventId, bodyBytes: Buffer.byteLength(body), connections, rounds, api, bare: bareStats, ratio: ratio(api.rps, bareStats.rps), cpuPerRequestUs, problems };
+  progress.info(
+    `reads: api ${api.rps.toFixed(0)} req/s (p99 ${api.latency.p99.toFixed(1)} ms), bare ${bareStats.rps.toFixed(0)} req/s (p99 ${bareStats.latency.p99.toFixed(1)} ms), ratio ${result.ratio.toFixed(2)}; ` +
+      `CPU per request api ${cpuPerRequest.api.toFixed(1)} µs, bare ${cpuPerRequest.bare.toFixed(1)} µs (${cpuPerRequestUs.ratio.toFixed(2)}×)`,
+  );
   return result;
 }

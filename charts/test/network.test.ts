@@ -7,6 +7,7 @@
  * nothing else.
  */
 import { type Environment, ENVIRONMENTS, dev, prod } from '../environments';
+import { IDENTITY_PROVIDER_EGRESS } from '../../platform/contract';
 import { type Obj, matches, ofKind, synth, workloads } from './helpers';
 
 type Direction = 'Ingress' | 'Egress';
@@ -64,10 +65,19 @@ function backends(env: Environment): string[] {
 }
 
 /** What every pod of one environment may do, by its role. */
+/** Social sign-in (where a provider is on): the api alone reaches public addresses, on 443 only. */
+function identityProviders(env: Environment): string[] {
+  if (!env.oauth?.googleClientId && !env.oauth?.githubClientId) return [];
+  return [
+    `cidr 0.0.0.0/0 except ${IDENTITY_PROVIDER_EGRESS.exceptV4.join(',')} TCP/443`,
+    `cidr ::/0 except ${IDENTITY_PROVIDER_EGRESS.exceptV6.join(',')} TCP/443`,
+  ];
+}
+
 function expected(env: Environment): Record<string, { Ingress: string[]; Egress: string[] }> {
   const app = { Egress: [...DNS, ...backends(env)].sort() };
   const out: Record<string, { Ingress: string[]; Egress: string[] }> = {
-    'goticket-api': { Ingress: [FROM_INGRESS, GRPC_FROM_INGRESS, FROM_PROMETHEUS, GRPC_FROM_CLIENTS].sort(), ...app },
+    'goticket-api': { Ingress: [FROM_INGRESS, GRPC_FROM_INGRESS, FROM_PROMETHEUS, GRPC_FROM_CLIENTS].sort(), Egress: [...app.Egress, ...identityProviders(env)].sort() },
     'goticket-worker': { Ingress: [FROM_PROMETHEUS], ...app },
     'goticket-migrate': { Ingress: [], ...app },
   };

@@ -166,7 +166,10 @@ test('prod and dev differ only where environments.ts says', () => {
     /^(Deployment|Job)\/goticket-(api|worker|migrate):spec\.template\.spec\.containers\[0\]\.(image|imagePullPolicy)$/, // image (dev: the local build)
     /^NetworkPolicy\/(postgres|redis|rabbitmq)-from-app$/,
     /^NetworkPolicy\/app-to-backends:spec\.egress/, // backends
-    /^ConfigMap\/goticket-config:data\.(LOG_LEVEL|BCRYPT_COST|DB_POOL_MAX|CORS_ORIGINS)$/, // config, host
+    /^ConfigMap\/goticket-config:data\.(LOG_LEVEL|BCRYPT_COST|DB_POOL_MAX|CORS_ORIGINS|SENTRY_ENVIRONMENT|SENTRY_RELEASE|OAUTH_REDIRECT_BASE_URL)$/, // config, host, image (the release)
+    /^ConfigMap\/goticket-config:data\.OAUTH_(GOOGLE|GITHUB)_CLIENT_ID$/, // oauth (prod only)
+    /^Job\/goticket-migrate:spec\.template\.spec\.containers\[0\]\.env\[\d+\]\.name$/, // oauth client ids, inline (prod only)
+    /^NetworkPolicy\/api-to-identity-providers$/, // oauth (prod only): egress to the providers
     /^Job\/goticket-migrate:spec\.template\.spec\.containers\[0\]\.env\[\d+\]\.value$/, // config, inline
     /^Deployment\/goticket-(api|worker):spec\.template\.metadata\.annotations\.goticket\.io\/config-checksum$/,
     /^(Deployment|Job)\/goticket-(api|worker|migrate):spec\.template\.spec\.containers\[0\]\.resources\./, // resources

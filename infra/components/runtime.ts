@@ -1,6 +1,6 @@
 import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
-import { APP, IN_CLUSTER_BACKENDS, LABELS, NAMESPACE, NAMESPACE_LABELS, RUNTIME_SECRET, type BackendUrlKey, type DependencyKey, type RuntimeKey } from '../../platform/contract';
+import { APP, IN_CLUSTER_BACKENDS, LABELS, NAMESPACE, NAMESPACE_LABELS, RUNTIME_SECRET, type BackendUrlKey, type DependencyKey, type OAuthSecretKey, type OptionalRuntimeKey, type RuntimeKey } from '../../platform/contract';
 import { amqpUrl, postgresUrl, redisUrl } from '../urls';
 import { generatedSecret } from './passwords';
 
@@ -20,6 +20,10 @@ export interface InClusterBackends {
 export interface RuntimeArgs {
   provider: k8s.Provider;
   backends: ManagedBackends | InClusterBackends;
+  /** Social sign-in client secrets from Pulumi config secrets; an absent one is written empty (provider off). */
+  oauth?: { googleClientSecret?: pulumi.Input<string>; githubClientSecret?: pulumi.Input<string> };
+  /** SENTRY_DSN (secret stack config sentryDsn); absent: the key is not written. */
+  sentryDsn?: pulumi.Input<string>;
   dependsOn?: pulumi.Input<pulumi.Resource>[];
 }
 
@@ -56,8 +60,9 @@ function inClusterUrls(name: string, parent: pulumi.Resource): BackendUrls & Rec
 
 /**
  * The application namespace (Pod Security "restricted") and the `goticket-runtime` Secret:
- * DATABASE_URL, REDIS_URL, AMQP_URL and JWT_SECRET (plus the dev dependencies' passwords).
- * Every value is a Pulumi secret built from generated credentials.
+ * DATABASE_URL, REDIS_URL, AMQP_URL and JWT_SECRET (plus the dev dependencies' passwords), and the
+ * social sign-in client secrets. Every value is a Pulumi secret: generated credentials, or the
+ * team's own config secrets (`pulumi config set --secret goticket:oauthGoogleClientSecret …`).
  */
 export class Runtime extends pulumi.ComponentResource {
   readonly namespace: pulumi.Output<string>;
@@ -78,8 +83,13 @@ export class Runtime extends pulumi.ComponentResource {
     // 48 alphanumerics ≈ 285 bits, well over the service's 32-byte minimum.
     const jwt = generatedSecret(`${name}-jwt-secret`, 48, this);
     // Typed by the contract: a key added to RUNTIME_KEYS does not compile until both branches set it.
-    const data: Record<RuntimeKey, pulumi.Output<string>> & Partial<Record<DependencyKey, pulumi.Output<string>>> =
-      args.backends.kind === 'managed' ? { JWT_SECRET: jwt, ...managedUrls(args.backends) } : { JWT_SECRET: jwt, ...inClusterUrls(name, this) };
+    const oauth: Record<OAuthSecretKey, pulumi.Output<string>> = {
+      OAUTH_GOOGLE_CLIENT_SECRET: pulumi.output(args.oauth?.googleClientSecret ?? ''),
+      OAUTH_GITHUB_CLIENT_SECRET: pulumi.output(args.oauth?.githubClientSecret ?? ''),
+    };
+    const data: Record<RuntimeKey, pulumi.Output<string>> & Partial<Record<DependencyKey | OptionalRuntimeKey, pulumi.Output<string>>> =
+      args.backends.kind === 'managed' ? { JWT_SECRET: jwt, ...oauth, ...managedUrls(args.backends) } : { JWT_SECRET: jwt, ...oauth, ...inClusterUrls(name, this) };
+    if (args.sentryDsn !== undefined) data.SENTRY_DSN = pulumi.output(args.sentryDsn);
 
     const secret = new k8s.core.v1.Secret(
       `${name}-secret`,

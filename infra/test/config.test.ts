@@ -54,6 +54,8 @@ describe('committed stack configs', () => {
 
   it('Pulumi.prod.yaml as committed stops the program at once, one line for each placeholder to replace', () => {
     expect(failure(committedFile('prod')).split('\n')).toEqual([
+      'missing config goticket:oauthGoogleClientSecret',
+      'missing config goticket:oauthGithubClientSecret',
       'invalid config goticket:host: tickets.goticket.example.com is under example.com, reserved for documentation (RFC 2606/6761): set a DNS name you own',
       'invalid config goticket:grafanaHost: grafana.goticket.example.com is under example.com, reserved for documentation (RFC 2606/6761): set a DNS name you own',
       'invalid config goticket:argocdHost: argocd.goticket.example.com is under example.com, reserved for documentation (RFC 2606/6761): set a DNS name you own',

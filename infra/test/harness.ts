@@ -120,6 +120,8 @@ export function filledInProdConfig(): Record<string, string> {
     'goticket:grafanaHost': 'grafana.goticket.cloud',
     'goticket:argocdHost': 'argocd.goticket.cloud',
     'goticket:acmeEmail': 'platform@goticket.cloud',
+    'goticket:oauthGoogleClientSecret': 'GOCSPX-test-google-client-secret',
+    'goticket:oauthGithubClientSecret': 'test-github-client-secret-0123456789abcdef',
     'goticket:eks': {
       ...committed.config['goticket:eks'],
       publicAccessCidrs: ['35.180.10.0/24'],

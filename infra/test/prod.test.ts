@@ -28,6 +28,7 @@ import {
 import { validateInChild } from '../../charts/test/helpers';
 import { prod as prodManifests } from '../../charts/environments';
 import { API_RPS_METRIC } from '../../charts/goticket';
+import { releaseScheme } from '../../scripts/lib/image-chain';
 import { API as API_ROUTES, REQUESTS } from '../../charts/observability/rules';
 import { PROD_NETWORK } from '../../platform/contract';
 import { serviceStartupTests } from './service-startup';
@@ -365,6 +366,11 @@ describe('registry (ECR)', () => {
       imageScanningConfiguration: { scanOnPush: true },
     });
   });
+
+  it('is the repository release.yml pushes to (the image chain, scripts/lib/image-chain.ts)', () => {
+    const release = releaseScheme(fs.readFileSync(path.join(__dirname, '..', '..', '.github', 'workflows', 'release.yml'), 'utf8'));
+    expect(one(run, 'aws:ecr/repository:Repository').inputs.name).toBe(release.ecrRepository);
+  });
 });
 
 serviceStartupTests('prod', () => run);
@@ -382,6 +388,9 @@ describe('runtime Secret (prod)', () => {
       REDIS_URL: `rediss://:${token}@${MOCK.redisPrimary}:6379`,
       AMQP_URL: `amqps://goticket:${mqPassword}@b-0mock.mq.eu-west-1.amazonaws.com:5671`,
       JWT_SECRET: MOCK.password('runtime-jwt-secret'),
+      // the team's own config secrets (harness: filledInProdConfig), never generated
+      OAUTH_GOOGLE_CLIENT_SECRET: 'GOCSPX-test-google-client-secret',
+      OAUTH_GITHUB_CLIENT_SECRET: 'test-github-client-secret-0123456789abcdef',
     });
   });
 });

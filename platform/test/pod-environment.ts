@@ -6,7 +6,7 @@
  * it throws here.
  */
 import { CONFIG_VARIABLES, ConfigError, loadConfig } from '../../app/src/config';
-import { APP, DEPENDENCY_KEYS, LABELS, RUNTIME_KEYS } from '../contract';
+import { APP, DEPENDENCY_KEYS, LABELS, OAUTH_SECRET_KEYS, RUNTIME_KEYS } from '../contract';
 
 type Obj = Record<string, unknown>;
 interface Container {
@@ -93,10 +93,14 @@ export function unreadVariables(env: Record<string, string>): string[] {
   return Object.keys(env).filter((key) => !CONFIG_VARIABLES.includes(key) && !NOT_FOR_THE_SERVICE.includes(key));
 }
 
-/** For each runtime key: the startup error without it (undefined = the service would start anyway). */
+/**
+ * For each runtime key: the startup error without it (undefined = the service would start anyway).
+ * A social sign-in secret counts only where its provider is on (the pod has its client id).
+ */
 export function withoutEachRuntimeKey(env: Record<string, string>): Record<string, string | undefined> {
+  const needed = RUNTIME_KEYS.filter((key) => !(key in OAUTH_SECRET_KEYS) || Boolean(env[OAUTH_SECRET_KEYS[key as keyof typeof OAUTH_SECRET_KEYS]]));
   return Object.fromEntries(
-    RUNTIME_KEYS.map((key) => {
+    needed.map((key) => {
       const { [key]: _dropped, ...rest } = env;
       return [key, startupError(rest)];
     }),

@@ -9,6 +9,7 @@ import { manifestRules, manifestSetRules } from '../rules';
 import { imageTag } from '../rules/kubernetes/containers';
 import { selects } from '../rules/kubernetes/cross-object';
 import { compliantSet } from './fixtures/compliant';
+import { IDENTITY_PROVIDER_EGRESS } from '../../platform/contract';
 
 // Fixtures are mutated freely below; a loose type keeps the cases short.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -40,6 +41,27 @@ interface Case {
   subject?: string;
   message: string;
   env?: Env;
+}
+
+/** The identity-provider egress (public addresses, 443) as the charts write it, onto the api-ingress policy. */
+function withIdentityProviderEgress(set: Manifest[]): Loose {
+  const policy = find(set, 'NetworkPolicy', 'api-ingress');
+  policy.metadata.annotations = { [IDENTITY_PROVIDER_EGRESS.reasonAnnotation]: IDENTITY_PROVIDER_EGRESS.reason };
+  const rule: Loose = { to: [{ ipBlock: { cidr: '0.0.0.0/0', except: [...IDENTITY_PROVIDER_EGRESS.exceptV4] } }], ports: [{ protocol: 'TCP', port: 443 }] };
+  policy.spec.egress.push(rule);
+  return rule;
+}
+
+function publicEgressCases(): Case[] {
+  const rule = 'k8s-network-policy-allow-list';
+  const subject = 'NetworkPolicy/goticket/api-ingress';
+  const n = 2; // pushed after the fixture's one egress rule
+  return [
+    { title: 'public egress without the stated reason', breaks: (s) => { withIdentityProviderEgress(s); delete find(s, 'NetworkPolicy', 'api-ingress').metadata.annotations; }, rule, subject, message: `egress rule ${n} allows the whole internet (ipBlock 0.0.0.0/0)` },
+    { title: 'public egress on port 80 too', breaks: (s) => withIdentityProviderEgress(s).ports.push({ protocol: 'TCP', port: 80 }), rule, subject, message: `egress rule ${n} allows the whole internet (ipBlock 0.0.0.0/0)` },
+    { title: 'public egress without a port', breaks: (s) => delete withIdentityProviderEgress(s).ports, rule, subject, message: `egress rule ${n} allows the whole internet (ipBlock 0.0.0.0/0)` },
+    { title: 'public egress reaching instance metadata', breaks: (s) => (withIdentityProviderEgress(s).to[0].ipBlock.except = IDENTITY_PROVIDER_EGRESS.exceptV4.filter((c) => c !== '169.254.0.0/16')), rule, subject, message: `egress rule ${n} allows the whole internet (ipBlock 0.0.0.0/0)` },
+  ];
 }
 
 const cases: Case[] = [
@@ -105,6 +127,7 @@ const cases: Case[] = [
   // k8s-network-policy-allow-list
   { title: 'egress rule without `to`', breaks: (s) => delete find(s, 'NetworkPolicy', 'allow-dns').spec.egress[0].to, rule: 'k8s-network-policy-allow-list', subject: 'NetworkPolicy/goticket/allow-dns', message: 'egress rule 1 allows every destination (no `to`)' },
   { title: 'egress to the internet', breaks: (s) => find(s, 'NetworkPolicy', 'api-ingress').spec.egress[0].to.push({ ipBlock: { cidr: '0.0.0.0/0', except: ['10.0.0.0/8'] } }), rule: 'k8s-network-policy-allow-list', subject: 'NetworkPolicy/goticket/api-ingress', message: 'egress rule 1 allows the whole internet (ipBlock 0.0.0.0/0)' },
+  ...publicEgressCases(),
   { title: 'ingress rule with an empty `from`', breaks: (s) => (find(s, 'NetworkPolicy', 'api-ingress').spec.ingress[0].from = []), rule: 'k8s-network-policy-allow-list', subject: 'NetworkPolicy/goticket/api-ingress', message: 'ingress rule 1 admits every source (no `from`)' },
   { title: 'ingress from the internet', breaks: (s) => find(s, 'NetworkPolicy', 'api-ingress').spec.ingress.push({ from: [{ ipBlock: { cidr: '::/0' } }], ports: [{ port: 8080 }] }), rule: 'k8s-network-policy-allow-list', subject: 'NetworkPolicy/goticket/api-ingress', message: 'ingress rule 2 admits the whole internet (ipBlock ::/0)' },
   // k8s-no-plain-secrets
@@ -156,6 +179,12 @@ describe('Kubernetes rules', () => {
     apiSc(set).capabilities.add = ['NET_BIND_SERVICE'];
     apiSc(set).seccompProfile = { type: 'Localhost', localhostProfile: 'profiles/api.json' };
     expect(find(set, 'Job', 'migrate').spec.template.spec.containers[0].livenessProbe).toBeUndefined();
+    expect(run(set)).toEqual([]);
+  });
+
+  test('the identity-provider egress (public addresses on 443, private ranges excepted, reason stated) is the one sanctioned public egress', () => {
+    const set = structuredClone(compliantSet());
+    withIdentityProviderEgress(set).to.push({ ipBlock: { cidr: '::/0', except: [...IDENTITY_PROVIDER_EGRESS.exceptV6] } });
     expect(run(set)).toEqual([]);
   });
 

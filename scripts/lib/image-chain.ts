@@ -23,7 +23,7 @@ import { parse, parseAllDocuments } from 'yaml';
 import { ENVIRONMENTS, type Environment, IMAGE_REPOSITORIES, imagePullPolicyOf, isLocalBuild, parseImage } from '../../charts/environments';
 import { APP } from '../../platform/contract';
 
-export const ROOT = resolve(__dirname, '..', '..');
+const ROOT = resolve(__dirname, '..', '..');
 
 type Obj = Record<string, unknown>;
 const isObj = (value: unknown): value is Obj => typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -104,14 +104,14 @@ export interface MakefileChain {
 }
 
 /** `make -n kind-load` with stand-in docker and kind: what the Makefile really builds and loads. */
-export function makefileChain(root = ROOT, overrides: string[] = []): MakefileChain {
+export function makefileChain(root = ROOT): MakefileChain {
   const bin = mkdtempSync(join(tmpdir(), 'image-chain-'));
   try {
     writeFileSync(join(bin, 'docker'), '#!/bin/sh\ncase "$1" in info|buildx|compose) exit 0 ;; esac\nexit 1\n');
     writeFileSync(join(bin, 'kind'), '#!/bin/sh\necho "kind v0.27.0 go1.23.4 linux/amd64"\n');
     for (const tool of ['docker', 'kind']) chmodSync(join(bin, tool), 0o755);
     const env: NodeJS.ProcessEnv = { PATH: `${bin}:${process.env.PATH ?? ''}`, HOME: bin };
-    const result = spawnSync('make', ['-n', '--no-print-directory', '-o', 'node_modules/.install-stamp', 'kind-load', ...overrides], { cwd: root, env, encoding: 'utf8' });
+    const result = spawnSync('make', ['-n', '--no-print-directory', '-o', 'node_modules/.install-stamp', 'kind-load'], { cwd: root, env, encoding: 'utf8' });
     const output = `${result.stdout}${result.stderr}`;
     return {
       built: /docker buildx build --load -t (\S+)/.exec(output)?.[1],

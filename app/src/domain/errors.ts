@@ -21,7 +21,9 @@ export type ErrorKind =
   | 'idempotency-key-reused'
   | 'rate-limited'
   | 'unavailable'
-  | 'deadline-exceeded';
+  | 'deadline-exceeded'
+  | 'oauth-failed'
+  | 'provider-failed';
 
 export interface FieldError {
   path: string;
@@ -175,5 +177,34 @@ export class DeadlineExceededError extends DomainError {
   readonly code = 'deadline-exceeded';
   constructor() {
     super('the deadline passed before the work was done; it was cancelled');
+  }
+}
+
+/**
+ * A social sign-in that cannot be trusted or did not happen: state missing, mismatched or replayed,
+ * the code refused by the provider (replayed, wrong PKCE verifier), an ID token that fails
+ * validation, the user denied consent, a one-time login code unknown, used or expired. `reason`
+ * is for logs and the audit log; the client learns only that the sign-in failed.
+ */
+export class OAuthFailedError extends DomainError {
+  readonly code = 'oauth-failed';
+  constructor(
+    readonly reason: string,
+    message = 'the sign-in could not be completed; start it again',
+  ) {
+    super(message);
+  }
+}
+
+/** An external provider answered, but not as its protocol says (5xx, a body that is not its format). */
+export class ProviderFailedError extends DomainError {
+  readonly code = 'provider-failed';
+  constructor(
+    readonly provider: string,
+    readonly reason: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`the sign-in provider ${provider} answered with an error; retry later`);
+    if (options && 'cause' in options) this.cause = options.cause;
   }
 }

@@ -20,7 +20,7 @@ import { HealthImplementation, protoPath as healthProtoPath } from 'grpc-health-
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, context as otelContext, propagation, trace } from '@opentelemetry/api';
 import type { z } from 'zod';
 import { assertCallOpen, withCallSignal } from '../call-scope';
-import { ValidationError } from '../domain/errors';
+import { UnauthenticatedError, ValidationError } from '../domain/errors';
 import type { Booking, BookingStatus } from '../domain/booking';
 import type { Event } from '../domain/event';
 import type { Actor } from '../domain/user';
@@ -191,7 +191,7 @@ export function createGrpcServer(deps: GrpcDeps) {
       const header = first(call.metadata, 'authorization');
       // Authentication once per call, with the one Bearer parser: the outcome is reused by every step.
       const parsed = bearerToken(header);
-      const actor: Promise<Actor> = 'error' in parsed ? Promise.reject(parsed.error) : auth.authenticate(parsed.token);
+      const actor: Promise<Actor> = 'missing' in parsed ? Promise.reject(new UnauthenticatedError(parsed.missing)) : auth.authenticate(parsed.token);
       actor.catch(() => undefined);
       const context: RpcContext = {
         actor: () => actor,

@@ -2,11 +2,12 @@ import express, { type Express, type NextFunction, type Request, type RequestHan
 import type { Registry } from 'prom-client';
 import { FailureReporter } from '../observability/failures';
 import type { Logger } from '../observability/logger';
-import type { HealthCheck } from '../ports';
+import type { HealthCheck, RateLimiter } from '../ports';
 import type { AuditService } from '../services/audit';
 import type { AuthService } from '../services/auth';
 import type { BookingService } from '../services/bookings';
 import type { EventService } from '../services/events';
+import type { OAuthService } from '../services/oauth';
 import type { UserService } from '../services/users';
 import { authentication, requireActor } from './authentication';
 import { clientIpOf } from './client-ip';
@@ -21,6 +22,7 @@ import { auditRoutes } from './routes/audit';
 import { authRoutes } from './routes/auth';
 import { bookingRoutes } from './routes/bookings';
 import { eventRoutes } from './routes/events';
+import { oauthRoutes } from './routes/oauth';
 import { healthRouter } from './health';
 import { apiDocs } from './openapi';
 import { securityHeaders } from './security-headers';
@@ -34,6 +36,10 @@ export interface AppDeps {
   events: EventService;
   bookings: BookingService;
   audit: AuditService;
+  /** Social sign-in (routes answer 404 for providers that are not configured). */
+  oauth: OAuthService;
+  /** Per-IP limit of the social sign-in routes; absent or null: none. */
+  oauthLimiter?: RateLimiter | null;
   health: HealthCheck[];
   metrics: Registry;
   http: {
@@ -60,8 +66,14 @@ export interface AppDeps {
   failures?: FailureReporter;
 }
 
-export function apiRoutes(deps: Pick<AppDeps, 'auth' | 'users' | 'events' | 'bookings' | 'audit'>): RouteSpec[] {
-  return [...authRoutes(deps.auth, deps.users), ...eventRoutes(deps.events), ...bookingRoutes(deps.bookings), ...auditRoutes(deps.audit)];
+export function apiRoutes(deps: Pick<AppDeps, 'auth' | 'users' | 'events' | 'bookings' | 'audit' | 'oauth' | 'oauthLimiter'>): RouteSpec[] {
+  return [
+    ...authRoutes(deps.auth, deps.users),
+    ...oauthRoutes(deps.oauth, deps.oauthLimiter ?? null),
+    ...eventRoutes(deps.events),
+    ...bookingRoutes(deps.bookings),
+    ...auditRoutes(deps.audit),
+  ];
 }
 
 const NO_BODY_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);

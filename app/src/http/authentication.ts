@@ -13,15 +13,22 @@ import type { Actor } from '../domain/user';
 /** `Authorization: Bearer <token>`: the token's characters (RFC 6750 b64token), at most 4,096. */
 const BEARER = /^Bearer ([A-Za-z0-9._~+/=-]{1,4096})$/;
 
-/** The one Bearer parser: the token, or the reason there is none. */
-export function bearerToken(header: string | undefined): { token: string } | { error: UnauthenticatedError } {
-  if (header === undefined) return { error: new UnauthenticatedError('sign in: send Authorization: Bearer <access token>') };
+const MISSING = 'sign in: send Authorization: Bearer <access token>';
+const MALFORMED = 'malformed Authorization header';
+
+/** The one Bearer parser: the token, or why there is none (the 401's detail). */
+export function bearerToken(header: string | undefined): { token: string } | { missing: string } {
+  if (header === undefined) return { missing: MISSING };
   const token = BEARER.exec(header)?.[1];
-  return token ? { token } : { error: new UnauthenticatedError('malformed Authorization header') };
+  return token ? { token } : { missing: MALFORMED };
 }
 
-/** What the authentication stage found: the caller, or why there is none (raised on user routes). */
-export type RequestAuth = { actor: Actor; error?: undefined } | { actor: null; error: unknown };
+/**
+ * What the authentication stage found: the caller, or why there is none (raised on user routes:
+ * the error authenticate threw, or the 401 made from `missing` only then, so an anonymous
+ * request costs no Error).
+ */
+type RequestAuth = { actor: Actor } | { actor: null; error: unknown } | { actor: null; missing: string };
 
 const outcomes = new WeakMap<IncomingMessage, RequestAuth>();
 
@@ -29,8 +36,8 @@ const outcomes = new WeakMap<IncomingMessage, RequestAuth>();
 export function authentication(authenticate: (token: string) => Promise<Actor>): RequestHandler {
   return (req, _res, next) => {
     const parsed = bearerToken(req.headers.authorization);
-    if ('error' in parsed) {
-      outcomes.set(req, { actor: null, error: parsed.error });
+    if ('missing' in parsed) {
+      outcomes.set(req, { actor: null, missing: parsed.missing });
       return next();
     }
     authenticate(parsed.token).then(
@@ -56,5 +63,6 @@ export function requireActor(req: IncomingMessage): Actor {
   const outcome = outcomes.get(req);
   if (!outcome) throw new Error('authentication stage not mounted in front of this route');
   if (outcome.actor) return outcome.actor;
+  if ('missing' in outcome) throw new UnauthenticatedError(outcome.missing);
   throw outcome.error;
 }

@@ -8,6 +8,15 @@ import { HttpProblem } from './problem';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
+/** The duration histogram's child per method, route template and status (bounded: templates, not paths). */
+const durations = new Map<string, ReturnType<typeof httpRequestDuration.labels>>();
+function durationOf(method: string, route: string, status: number) {
+  const key = `${method} ${status} ${route}`;
+  let child = durations.get(key);
+  if (!child) durations.set(key, (child = httpRequestDuration.labels({ method, route, status: String(status) })));
+  return child;
+}
+
 /** The caller's X-Request-Id when it is sane (one value, safe characters, not too long), else a new one. */
 export function requestIdOf(incoming: string | string[] | undefined): string {
   return typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
@@ -37,7 +46,7 @@ export function requestContext(logger: Logger, clientIp: (req: IncomingMessage) 
     res.on('finish', inActiveContext(() => {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       const route = (res.locals.routeTemplate as string | undefined) ?? 'unmatched';
-      httpRequestDuration.observe({ method: req.method, route, status: String(res.statusCode) }, seconds);
+      durationOf(req.method, route, res.statusCode).observe(seconds);
       const sample = res.locals.accessLog as false | number | undefined;
       if (sample === false) return;
       const level = res.statusCode >= 500 ? 'error' : 'info';

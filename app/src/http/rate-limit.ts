@@ -35,7 +35,7 @@ export interface RateLimitMiddleware {
   requests: RequestHandler;
   /** After body parsing (needs the email): failed logins. */
   logins: RequestHandler;
-  /** The anonymous limiter (null when off), shared with the read fast path. */
+  /** The anonymous limiter (null when off), shared with the hot-request stage's cached reads. */
   anonymous: LeasedRateLimiter | null;
   /**
    * The user's writes verdict as this process last saw it, for an answer that does not consult

@@ -98,6 +98,22 @@ export class AuthService {
     return this.pair(user, refreshToken);
   }
 
+  /**
+   * The same tokens `login` issues, for an account another sign-in method vouched for (social
+   * sign-in, after its one-time code was redeemed). Role and token version are read now: an
+   * account demoted since the sign-in gets its current role; a deleted one gets nothing.
+   */
+  async issueTokensFor(userId: string): Promise<TokenPair> {
+    const user = await this.deps.users.findById(userId);
+    if (!user) throw new UnauthenticatedError('the account of this sign-in no longer exists');
+    const refreshToken = this.newRefreshToken();
+    await Promise.all([
+      this.deps.refreshTokens.issue({ userId: user.id, familyId: randomUUID(), tokenHash: hashRefreshToken(refreshToken), expiresAt: this.refreshExpiry() }),
+      this.tokenVersions.prime(user.id),
+    ]);
+    return this.pair(user, refreshToken);
+  }
+
   async refresh(refreshToken: string, context: CallContext): Promise<TokenPair> {
     const next = this.newRefreshToken();
     const result = await this.deps.refreshTokens.rotate(hashRefreshToken(refreshToken), {

@@ -34,7 +34,7 @@ const LOCAL_MAX_CHARS = 4_000_000;
 const lru = <V extends object>(now: () => number, options: LRUCache.OptionsBase<string, V, unknown> = {}) =>
   new LRUCache<string, V>({ max: LOCAL_MAX_ENTRIES, ttlResolution: 0, perf: { now }, ...options });
 
-/** `bytes`: the text as UTF-8, made on first use (what the HTTP fast path writes). */
+/** `bytes`: the text as UTF-8, made on first use (what the hot-request stage sends). */
 type LocalEntry = { value: string; bytes?: Buffer };
 
 /** Small in-process LRU of JSON texts per namespace, so a hot event costs no round trip and no re-serialization. */

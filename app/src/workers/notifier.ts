@@ -22,14 +22,23 @@ const SUBJECTS: Record<NotificationType, string> = {
   'booking.expired': 'Your seat hold expired',
 };
 
-export function renderMail(type: NotificationType, to: string, data: BookingEventData): Mail {
+/**
+ * One notification's Message-ID: its row (unique per booking and type) never changes, so every
+ * attempt at it, a resend after a crash between the SMTP server's acceptance and markSent
+ * included, carries the same one.
+ */
+export function notificationMessageId(notificationId: string): string {
+  return `<notification.${notificationId}@goticket>`;
+}
+
+export function renderMail(type: NotificationType, to: string, data: BookingEventData, notificationId?: string): Mail {
   const seats = `${data.quantity} seat${data.quantity === 1 ? '' : 's'}`;
   const body: Record<NotificationType, string> = {
     'booking.confirmed': `Booking ${data.bookingId} is confirmed: ${seats}, ${(data.amountCents / 100).toFixed(2)} charged.`,
     'booking.cancelled': `Booking ${data.bookingId} was cancelled and its ${seats} released.`,
     'booking.expired': `The hold on ${seats} (booking ${data.bookingId}) expired before it was confirmed; the seats were released.`,
   };
-  return { to, subject: SUBJECTS[type], text: body[type] };
+  return { to, subject: SUBJECTS[type], text: body[type], ...(notificationId ? { messageId: notificationMessageId(notificationId) } : {}) };
 }
 
 export interface NotifierOptions {
@@ -89,7 +98,7 @@ export class Notifier {
     if (!claimed) return; // already sent: a redelivery has no second effect
     if (claimed.recipient) {
       try {
-        await this.options.mailer.send(renderMail(message.type, claimed.recipient, data));
+        await this.options.mailer.send(renderMail(message.type, claimed.recipient, data, claimed.id));
       } catch (error) {
         await this.options.notifications.release(claimed.id).catch(() => undefined);
         throw error;

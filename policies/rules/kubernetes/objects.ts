@@ -1,4 +1,5 @@
 /** Rules over single non-workload objects: Services, Namespaces, NetworkPolicies, Secrets. */
+import { IDENTITY_PROVIDER_EGRESS } from '../../../platform/contract';
 import { labelsOf, nameOf, namespaceOf } from '../../lib/manifest';
 import type { ManifestRule, PssLevel } from '../../lib/types';
 import { present, record, records, str } from '../../lib/values';
@@ -67,12 +68,27 @@ export const noPlainSecrets: ManifestRule = {
 
 const WORLD = new Set(['0.0.0.0/0', '::/0']);
 
+/**
+ * The one sanctioned egress to public addresses (platform/contract.ts IDENTITY_PROVIDER_EGRESS):
+ * the policy states its reason in the annotation, the rule opens TCP 443 only, and the block
+ * excepts every private, link-local and metadata range (so nothing inside the VPC or the node).
+ */
+function sanctionedPublicEgress(m: Record<string, unknown>, rule: Record<string, unknown>, block: Record<string, unknown>): boolean {
+  const annotations = record(record(m.metadata).annotations);
+  if (!str(annotations[IDENTITY_PROVIDER_EGRESS.reasonAnnotation])) return false;
+  const ports = records(rule.ports);
+  if (ports.length !== 1 || (str(ports[0]!.protocol) ?? 'TCP') !== 'TCP' || ports[0]!.port !== IDENTITY_PROVIDER_EGRESS.port || ports[0]!.endPort !== undefined) return false;
+  const except = new Set((Array.isArray(block.except) ? block.except : []).map(String));
+  const required = str(block.cidr) === '::/0' ? IDENTITY_PROVIDER_EGRESS.exceptV6 : IDENTITY_PROVIDER_EGRESS.exceptV4;
+  return required.every((cidr) => except.has(cidr));
+}
+
 export const networkPolicyAllowList: ManifestRule = {
   kind: 'manifest',
   name: 'k8s-network-policy-allow-list',
   level: 'mandatory',
-  description: 'NetworkPolicy rules name their peers: none allows every source or destination, or the whole internet.',
-  remediation: 'Give each ingress rule a `from` and each egress rule a `to` (pod/namespace selectors, or the CIDR of the service reached, e.g. the VPC); never 0.0.0.0/0 or ::/0.',
+  description: 'NetworkPolicy rules name their peers: none allows every source or destination, or the whole internet (one sanctioned shape: public addresses on TCP 443 with every private range excepted and a stated reason, for providers that publish no stable ranges).',
+  remediation: 'Give each ingress rule a `from` and each egress rule a `to` (pod/namespace selectors, or the CIDR of the service reached, e.g. the VPC); never 0.0.0.0/0 or ::/0 (the identity-provider egress excepted: platform/contract.ts IDENTITY_PROVIDER_EGRESS).',
   rationale: 'A default deny means nothing next to a rule that allows everything: one open egress rule lets a compromised pod reach any host (the gap the public reference manifests leave).',
   benchmark: 'CIS EKS 4.3.2 (NetworkPolicies in every namespace); NSA/CISA Kubernetes Hardening Guide (network separation: deny by default, allow specific flows)',
   check: (m) => {
@@ -84,7 +100,10 @@ export const networkPolicyAllowList: ManifestRule = {
         const peers = records(rule[peersField]);
         const what = direction === 'ingress' ? 'admits every source' : 'allows every destination';
         if (peers.length === 0) out.push(`${direction} rule ${i + 1} ${what} (no \`${peersField}\`)`);
-        for (const cidr of peers.map((p) => str(record(p.ipBlock).cidr)).filter((c): c is string => c !== undefined && WORLD.has(c))) {
+        for (const block of peers.map((p) => record(p.ipBlock))) {
+          const cidr = str(block.cidr);
+          if (cidr === undefined || !WORLD.has(cidr)) continue;
+          if (direction === 'egress' && sanctionedPublicEgress(m, rule, block)) continue;
           out.push(`${direction} rule ${i + 1} ${direction === 'ingress' ? 'admits' : 'allows'} the whole internet (ipBlock ${cidr})`);
         }
       });

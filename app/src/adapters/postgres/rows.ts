@@ -71,7 +71,7 @@ export function toBooking(row: BookingRow): Booking {
 export interface UserRow {
   id: string;
   email: string;
-  password_hash: string;
+  password_hash: string | null;
   role: Role;
   token_version: number;
   created_at: Date;

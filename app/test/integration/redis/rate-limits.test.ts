@@ -133,6 +133,16 @@ it('limits registrations per IP', async () => {
   expect((await register(9, ip())).status).toBe(201);
 });
 
+it('an e-mail probe through registration (409 for a taken address) counts against the same limit: enumeration costs RATE_LIMIT_REGISTER probes per IP and window', async () => {
+  // the decision of issue 17 point 8: 409 stays (a uniform 202 needs a mail round trip the service does not have), under the limit
+  const taken = `taken-${Date.now()}@example.test`;
+  expect((await call(`${api.url}/auth/register`, { body: { email: taken, password: PASSWORD }, headers: { 'X-Forwarded-For': ip() } })).status).toBe(201);
+  const prober = ip();
+  const statuses = [];
+  for (let i = 0; i < 4; i++) statuses.push((await call(`${api.url}/auth/register`, { body: { email: taken, password: PASSWORD }, headers: { 'X-Forwarded-For': prober } })).status);
+  expect(statuses).toEqual([409, 409, 409, 429]);
+});
+
 it('limits writes per user, refusing before the booking runs', async () => {
   const organizer = await api.user('organizer');
   const created = await call<{ id: string }>(`${api.url}/events`, { token: organizer.token, body: futureEvent({ capacity: 100 }) });
