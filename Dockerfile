@@ -16,7 +16,7 @@
 #        roles: build/app/main.js api | worker | migrate | all
 # Base image updates come from Dependabot (docker ecosystem); keep all three FROM lines equal.
 
-FROM --platform=$BUILDPLATFORM node:20.19.5-bookworm-slim@sha256:9e70124bd00f47dd023e349cd587132ae61892acc0e47ed641416c3e18f401c3 AS deps
+FROM --platform=$BUILDPLATFORM node:24.11.1-bookworm-slim@sha256:48abc13a19400ca3985071e287bd405a1d99306770eb81d61202fb6b65cf0b57 AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
 COPY scripts/npm-install-locked.sh ./scripts/
@@ -29,7 +29,7 @@ COPY scripts/copy-assets.js ./scripts/
 COPY app/src ./app/src
 RUN npm run build
 
-FROM node:20.19.5-bookworm-slim@sha256:9e70124bd00f47dd023e349cd587132ae61892acc0e47ed641416c3e18f401c3 AS prod-deps
+FROM node:24.11.1-bookworm-slim@sha256:48abc13a19400ca3985071e287bd405a1d99306770eb81d61202fb6b65cf0b57 AS prod-deps
 WORKDIR /app
 COPY package.json package-lock.json ./
 COPY scripts/npm-install-locked.sh ./scripts/
@@ -38,7 +38,7 @@ RUN --mount=type=cache,target=/root/.npm,sharing=locked \
     bash scripts/npm-install-locked.sh --omit=dev --ignore-scripts \
  && node -e "require('@node-rs/bcrypt').hashSync('build check', 4)"
 
-FROM node:20.19.5-bookworm-slim@sha256:9e70124bd00f47dd023e349cd587132ae61892acc0e47ed641416c3e18f401c3 AS runtime
+FROM node:24.11.1-bookworm-slim@sha256:48abc13a19400ca3985071e287bd405a1d99306770eb81d61202fb6b65cf0b57 AS runtime
 ARG VERSION=0.0.0-dev
 ARG REVISION=unknown
 ARG CREATED=1970-01-01T00:00:00Z
@@ -52,7 +52,7 @@ LABEL org.opencontainers.image.title="goticket" \
       org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.revision="${REVISION}" \
       org.opencontainers.image.created="${CREATED}" \
-      org.opencontainers.image.base.name="docker.io/library/node:20.19.5-bookworm-slim"
+      org.opencontainers.image.base.name="docker.io/library/node:24.11.1-bookworm-slim"
 # The service never runs a package manager: drop npm, npx, corepack and yarn (attack surface, scanner noise).
 RUN rm -rf /usr/local/lib/node_modules/npm /usr/local/lib/node_modules/corepack \
            /usr/local/bin/npm /usr/local/bin/npx /usr/local/bin/corepack \
@@ -65,6 +65,8 @@ WORKDIR /app
 # Owned by root and not writable by the service user: the application is immutable at runtime.
 COPY --from=prod-deps /app/node_modules ./node_modules
 COPY --from=build /app/build ./build
+# The CA bundle DATABASE_URL's sslrootcert names (verify-full against RDS; platform/contract.ts RDS_CA_BUNDLE).
+COPY app/certs ./app/certs
 COPY package.json ./
 # The gRPC edge loads the published protos at startup (app/src/grpc/protos.ts).
 COPY proto ./proto

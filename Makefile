@@ -4,7 +4,7 @@ SHELL := /bin/bash
 STACK ?= dev
 NPX := npx --no-install
 
-.PHONY: help install run dev build test test-unit test-integration lint fmt typecheck synth drift \
+.PHONY: _need-pulumi help install run dev build test test-unit test-integration lint fmt typecheck synth drift \
         policy contracts rehearse bench seal deps-up deps-down kind-up kind-down kind-load smoke preview up destroy image system-deps
 
 help: ## List every target
@@ -28,7 +28,9 @@ build: install ## Compile the service to build/app
 	$(NPX) tsc -p tsconfig.build.json
 	@node scripts/copy-assets.js
 
-run: build ## Build, migrate and start the service on :8080 (embedded PostgreSQL, memory stand-ins unless *_URL set)
+run: install ## Build, migrate and start the service on :8080 (embedded PostgreSQL, memory stand-ins unless *_URL set)
+	@$(NPX) tsx scripts/instance-check.ts
+	@$(MAKE) --no-print-directory build
 	node build/app/main.js all
 
 dev: install ## Start the service in watch mode (restarts on change)
@@ -38,8 +40,9 @@ dev: install ## Start the service in watch mode (restarts on change)
 # commit, only files already formatted; that commit sets it to '**/*.{ts,js,mjs,cjs,json}'.
 FORMATTED ?= .prettierrc.json eslint.config.mjs jest.config.js
 
-lint: install ## eslint (typescript-eslint recommendedTypeChecked + layer boundaries) and prettier --check
+lint: install ## eslint (typescript-eslint recommendedTypeChecked + layer boundaries), knip (dead files and exports), prettier --check
 	$(NPX) eslint --max-warnings 0 .
+	$(NPX) knip --no-progress
 	$(NPX) prettier --check --log-level warn $(FORMATTED)
 
 fmt: install ## Fix what eslint can fix and format what prettier checks
@@ -132,12 +135,15 @@ kind-down: ## Delete the local Kind cluster
 	$(need-kind)
 	kind delete cluster --name $(KIND_CLUSTER)
 
-preview: install ## pulumi preview for STACK (dev|prod) with the policy pack
+# A prerequisite runs before its target's recipe is expanded: the tool is checked by a prerequisite
+# of its own, listed before install, so a missing pulumi stops before npm install starts.
+_need-pulumi:
 	$(need-pulumi)
+
+preview: _need-pulumi install ## pulumi preview for STACK (dev|prod) with the policy pack
 	pulumi preview --stack $(STACK) --policy-pack policies
 
-up: install ## pulumi up for STACK (dev|prod) with the policy pack
-	$(need-pulumi)
+up: _need-pulumi install ## pulumi up for STACK (dev|prod) with the policy pack
 	pulumi up --stack $(STACK) --policy-pack policies
 
 destroy: ## pulumi destroy for STACK (dev|prod)

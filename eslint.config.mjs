@@ -80,6 +80,12 @@ export default tseslint.config(
     [DRIVERS, 'services depend on ports, never on a driver'],
   ),
   layer(
+    ['app/src/workers/**/*.ts'],
+    [['**/adapters', '**/adapters/**'], 'workers depend on ports (app/src/ports.ts) like the services; compose.ts picks the adapters'],
+    [['**/http', '**/http/**', '**/graphql/**', '**/grpc/**', '**/compose', '**/main'], 'workers know no edge and no process'],
+    [DRIVERS, 'workers depend on ports, never on a driver'],
+  ),
+  layer(
     ['app/src/adapters/**/*.ts'],
     [
       ['**/http', '**/http/**', '**/graphql/**', '**/grpc/**', '**/services/**', '**/workers/**', '**/compose', '**/main'],

@@ -15,6 +15,4 @@ module.exports = {
   moduleFileExtensions: ['ts', 'js', 'json'],
   testPathIgnorePatterns: ['/node_modules/', '/build/', '/dist/'],
   testTimeout: 60000,
-  // Pulumi mocks and cdk8s keep handles open in some versions; files are isolated anyway.
-  forceExit: true,
 };

@@ -8,7 +8,7 @@ import { Chart } from 'cdk8s';
 import { k8s } from 'cdk8s-plus-28';
 import { type Construct } from 'constructs';
 import { type BackendPorts, type Environment, type Resources } from './environments';
-import { APP, IN_CLUSTER_BACKENDS, LABELS, RUNTIME_SECRET } from '../platform/contract';
+import { APP, IN_CLUSTER_BACKENDS, LABELS, RUNTIME_SECRET, VERSIONS } from '../platform/contract';
 import {
   CHART_PROPS,
   type Labels,
@@ -55,7 +55,7 @@ export const IN_CLUSTER_DEPENDENCIES: readonly Dependency[] = [
     name: PG.service,
     port: 'postgres',
     labels: selectorLabels('postgres', 'database'),
-    image: 'postgres:16.4',
+    image: VERSIONS.postgresImage,
     dataPath: '/var/lib/postgresql/data',
     scratch: ['/var/run/postgresql'],
     container: {
@@ -94,7 +94,7 @@ export const IN_CLUSTER_DEPENDENCIES: readonly Dependency[] = [
     name: RABBITMQ.service,
     port: 'amqp',
     labels: selectorLabels('rabbitmq', 'broker'),
-    image: 'rabbitmq:3.13.7',
+    image: VERSIONS.rabbitmqImage,
     dataPath: '/var/lib/rabbitmq',
     scratch: [],
     container: {

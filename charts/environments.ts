@@ -2,7 +2,7 @@
  * Per-environment props: the ONLY place dev and prod differ. Charts read nothing else
  * (no process.env, no branching on the environment's name), which charts/test checks.
  */
-import { APP, CLUSTER_ISSUER_OF, type EnvName, IN_CLUSTER_BACKENDS, MANAGED_BACKEND_PORTS, PROD_NETWORK } from '../platform/contract';
+import { APP, EDGE, type EnvName, IN_CLUSTER_BACKENDS, MANAGED_BACKEND_PORTS, PROD_NETWORK } from '../platform/contract';
 import { dnsName, ipv4Cidr, problemOf } from '../platform/validators';
 
 export type { EnvName };
@@ -40,7 +40,10 @@ export interface AppConfig {
   DB_POOL_MAX: string;
   /** Seconds; the pod's grace period is derived from it (see goticket.ts). */
   SHUTDOWN_TIMEOUT_SECONDS: number;
-  /** Hops of trusted proxies in front of the service (ingress-nginx = 1). */
+  /**
+   * Hops of trusted proxies in front of the service: EDGE.trustedProxyHops (Envoy appends the
+   * address it received the request from to X-Forwarded-For; the NLB adds nothing).
+   */
   TRUST_PROXY: string;
   /** Error tracking's environment name (the DSN is SENTRY_DSN in the runtime Secret; the release is the image's tag). */
   SENTRY_ENVIRONMENT: string;
@@ -65,8 +68,6 @@ export interface Environment {
    */
   image: string;
   host: string;
-  /** cert-manager ClusterIssuer named on the Ingress. */
-  clusterIssuer: string;
   api: {
     minReplicas: number;
     maxReplicas: number;
@@ -153,14 +154,13 @@ const SHARED_CONFIG = {
   REFRESH_TOKEN_TTL: '7d',
   BOOKING_HOLD_TTL: '10m',
   SHUTDOWN_TIMEOUT_SECONDS: 20,
-  TRUST_PROXY: '1',
+  TRUST_PROXY: String(EDGE.trustedProxyHops),
 } as const;
 
 export const dev: Environment = {
   name: 'dev',
   image: 'ghcr.io/goticket-platform/goticket:local',
   host: 'goticket.localtest.me',
-  clusterIssuer: CLUSTER_ISSUER_OF.dev,
   api: {
     minReplicas: 1,
     maxReplicas: 3,
@@ -184,7 +184,6 @@ export const prod: Environment = {
   name: 'prod',
   image: 'ghcr.io/goticket-platform/goticket:sha-4c3c6cab705dedfa01e4bc7408ac097c63e4450a',
   host: 'tickets.goticket.example.com',
-  clusterIssuer: CLUSTER_ISSUER_OF.prod,
   // The OAuth apps registered for https://<host> (README, "Social sign-in"); replace with yours.
   oauth: { googleClientId: '000000000000-goticketprod.apps.googleusercontent.com', githubClientId: 'Ov23ligoticketprod00' },
   api: {
@@ -265,7 +264,6 @@ export function validateEnvironment(env: Environment, repositories: readonly str
   }
   const hostProblem = problemOf(dnsName(), env.host);
   if (hostProblem) fail('host', hostProblem);
-  if (!/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/.test(env.clusterIssuer)) fail('clusterIssuer', 'must be a resource name');
   const { api } = env;
   if (!Number.isInteger(api.minReplicas) || api.minReplicas < 1) fail('api.minReplicas', 'must be an integer >= 1');
   if (!Number.isInteger(api.maxReplicas) || api.maxReplicas < api.minReplicas) fail('api.maxReplicas', 'must be an integer >= minReplicas');

@@ -1,8 +1,9 @@
 /**
  * The app chart: namespace, service accounts, config, the api and worker Deployments (one
- * image, two roles), the migrate Job (Argo CD hook), Service, Ingress, HPA and PDBs.
+ * image, two roles), the migrate Job (Argo CD hook), Service, HTTPRoute (on the shared Gateway),
+ * HPA and PDBs.
  */
-import { Chart } from 'cdk8s';
+import { ApiObject, Chart } from 'cdk8s';
 import { k8s } from 'cdk8s-plus-28';
 import { type Construct } from 'constructs';
 import { type Environment, imagePullPolicyOf, nodeHeapOptions } from './environments';
@@ -26,7 +27,7 @@ export const API_RPS_METRIC = 'http_requests_per_second';
 
 /** The image's user (Dockerfile): non-root, writes only /tmp. */
 export const APP_UID = 10001;
-/** Long enough for endpoints and ingress-nginx to stop routing to a terminating pod. */
+/** Long enough for endpoints and the gateway's Envoy to stop routing to a terminating pod. */
 export const PRE_STOP_SECONDS = 5;
 /** Slack on top of preStop + SHUTDOWN_TIMEOUT before the kubelet sends SIGKILL. */
 const GRACE_SLACK_SECONDS = 5;
@@ -79,6 +80,26 @@ const PROBES: Pick<k8s.Container, 'startupProbe' | 'livenessProbe' | 'readinessP
   livenessProbe: { httpGet: httpGet('/healthz/live'), periodSeconds: 10, timeoutSeconds: 2, failureThreshold: 3 },
   readinessProbe: { httpGet: httpGet('/healthz/ready'), periodSeconds: 5, timeoutSeconds: 2, failureThreshold: 2 },
 };
+
+/** The api's HTTPRoute (a plain object: the chart emits it, the tests validate it with @kubernetes-models/gateway-api). */
+export function httpRouteManifest(env: Environment): { apiVersion: string; kind: string; metadata: { name: string; namespace: string; labels: Record<string, string> }; spec: Record<string, unknown> } {
+  const path = (type: 'PathPrefix' | 'Exact', value: string) => ({ path: { type, value } });
+  return {
+    apiVersion: 'gateway.networking.k8s.io/v1',
+    kind: 'HTTPRoute',
+    metadata: meta(APP, selectorLabels(APP, 'api')) as { name: string; namespace: string; labels: Record<string, string> },
+    spec: {
+      parentRefs: [{ group: 'gateway.networking.k8s.io', kind: 'Gateway', name: EDGE.gateway.name, namespace: EDGE.gateway.namespace, sectionName: EDGE.listeners.api }],
+      hostnames: [env.host],
+      rules: [
+        {
+          matches: [path('PathPrefix', '/api'), path('PathPrefix', '/docs'), path('Exact', '/openapi.json'), path('Exact', '/graphql')],
+          backendRefs: [{ group: '', kind: 'Service', name: SERVICES.api.name, port: SERVICES.api.port }],
+        },
+      ],
+    },
+  };
+}
 
 export class GoTicketChart extends Chart {
   constructor(scope: Construct, id: string, props: GoTicketProps) {
@@ -175,7 +196,7 @@ export class GoTicketChart extends Chart {
     }
 
     this.autoscaler(env);
-    this.ingress(env);
+    this.httpRoute(env);
     this.migrateJob(env, config);
   }
 
@@ -204,48 +225,14 @@ export class GoTicketChart extends Chart {
     });
   }
 
-  private ingress(env: Environment): void {
-    const backend: k8s.IngressBackend = { service: { name: SERVICES.api.name, port: { name: APP_PORT_NAME } } };
-    // Only the public surface: /healthz and /metrics stay inside the cluster.
-    const paths: k8s.HttpIngressPath[] = [
-      { path: '/api', pathType: 'Prefix', backend },
-      { path: '/docs', pathType: 'Prefix', backend },
-      { path: '/openapi.json', pathType: 'Exact', backend },
-      { path: '/graphql', pathType: 'Exact', backend },
-    ];
-    new k8s.KubeIngress(this, 'ingress', {
-      metadata: meta(APP, selectorLabels(APP, 'api'), {
-        'cert-manager.io/cluster-issuer': env.clusterIssuer,
-        'nginx.ingress.kubernetes.io/force-ssl-redirect': 'true',
-        'nginx.ingress.kubernetes.io/proxy-body-size': '1m',
-      }),
-      spec: {
-        ingressClassName: EDGE.ingressClass,
-        tls: [{ hosts: [env.host], secretName: `${APP}-tls` }],
-        rules: [{ host: env.host, http: { paths } }],
-      },
-    });
-    // gRPC on the same host over TLS (HTTP/2): ingress-nginx speaks gRPC to the api's grpc port
-    // (the controller's gRPC backend setting, until the Gateway API's GRPCRoute replaces it).
-    // Only the two public services: health and reflection stay inside the cluster.
-    const grpcBackend: k8s.IngressBackend = { service: { name: SERVICES.api.name, port: { name: GRPC_PORT_NAME } } };
-    new k8s.KubeIngress(this, 'ingress-grpc', {
-      metadata: meta(`${APP}-grpc`, selectorLabels(APP, 'api'), {
-        'cert-manager.io/cluster-issuer': env.clusterIssuer,
-        'nginx.ingress.kubernetes.io/force-ssl-redirect': 'true',
-        'nginx.ingress.kubernetes.io/backend-protocol': 'GRPC',
-      }),
-      spec: {
-        ingressClassName: EDGE.ingressClass,
-        tls: [{ hosts: [env.host], secretName: `${APP}-tls` }],
-        rules: [
-          {
-            host: env.host,
-            http: { paths: ['EventService', 'BookingService'].map((service) => ({ path: `/goticket.v1.${service}`, pathType: 'Prefix', backend: grpcBackend })) },
-          },
-        ],
-      },
-    });
+  /**
+   * The api's public surface as an HTTPRoute on the shared Gateway's api listener (HTTPS; the
+   * listener's certificate comes from cert-manager, the HTTP->HTTPS redirect from the platform).
+   * Only these paths: /healthz and /metrics stay inside the cluster.
+   */
+  private httpRoute(env: Environment): void {
+    const route = httpRouteManifest(env);
+    new ApiObject(this, 'route', { apiVersion: route.apiVersion, kind: route.kind, metadata: route.metadata, spec: route.spec });
   }
 
   /**

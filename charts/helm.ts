@@ -19,16 +19,24 @@ export function renderEscaped(text: string): string {
 }
 
 /**
- * Helm hooks for the migrate Job: the schema moves before an upgrade rolls the pods, and runs
- * once everything exists on a first install (its ServiceAccount and ConfigMap are templates of
- * the same chart, so a pre-install hook would start before them). Argo CD ignores `helm.sh/hook`
- * when its own hook annotations are present, so this changes nothing for the GitOps path.
+ * Helm hooks for the migrate Job and its ServiceAccount (one weight earlier), so the schema moves
+ * before the new pods serve, on a first install as on an upgrade:
+ * - managed database (prod): `pre-install,pre-upgrade`. The Job needs nothing of the chart: its
+ *   settings are inline, its credentials in the Pulumi-created runtime Secret, its ServiceAccount a
+ *   hook of its own; Helm creates the Deployments only once it succeeded.
+ * - in-cluster database (dev): the PostgreSQL StatefulSet is part of the same chart, so the Job can
+ *   only run `post-install` on a first install (`pre-upgrade` after). The pods it races do not
+ *   serve meanwhile: their readiness stays down until every migration is applied (the service's
+ *   `schema` check), so the Service sends them nothing.
+ * Argo CD ignores `helm.sh/hook` when its own hook annotations are present (the GitOps path).
  */
-export const MIGRATE_HELM_HOOKS = {
-  'helm.sh/hook': 'post-install,pre-upgrade',
-  'helm.sh/hook-delete-policy': 'before-hook-creation',
-  'helm.sh/hook-weight': '-1',
-} as const;
+export function migrateHelmHooks(env: Pick<Environment, 'backends'>, weight: -1 | -2 = -1): Record<string, string> {
+  return {
+    'helm.sh/hook': env.backends.kind === 'vpc' ? 'pre-install,pre-upgrade' : 'post-install,pre-upgrade',
+    'helm.sh/hook-delete-policy': 'before-hook-creation',
+    'helm.sh/hook-weight': String(weight),
+  };
+}
 
 /** The chart's README: cdk8s writes a generic one. */
 export function helmReadme(env: Environment): string {
@@ -42,7 +50,11 @@ read are created by the Pulumi stack (\`make up STACK=${env.name}\`, Runtime com
 
     helm upgrade --install goticket dist/helm/${env.name} --namespace goticket
 
-The migrate Job is a Helm hook (\`post-install,pre-upgrade\`): on an upgrade the schema moves before the pods roll.
+The migrate Job (and its ServiceAccount) is a Helm hook (\`${migrateHelmHooks(env)['helm.sh/hook']}\`): ${
+    env.backends.kind === 'vpc'
+      ? 'the schema moves before any new pod starts, on the first install as on every upgrade.'
+      : 'the in-cluster database is part of this chart, so on a first install the Job runs once it exists; the api and worker stay not-ready (their `schema` readiness check) until it has migrated, and on an upgrade the schema moves before the pods roll.'
+  }
 `;
 }
 
@@ -51,10 +63,11 @@ function isNamespace(text: string): boolean {
   return (parse(text) as { kind?: unknown } | null)?.kind === 'Namespace';
 }
 
-/** True for the migrate Job (the one object that runs as a hook). */
-function isMigrateJob(text: string): boolean {
+/** The migrate Job and its ServiceAccount (the objects that run as hooks), or undefined. */
+function migrateHookKind(text: string): 'Job' | 'ServiceAccount' | undefined {
   const object = parse(text) as { kind?: unknown; metadata?: { labels?: Record<string, string> } } | null;
-  return object?.kind === 'Job' && object.metadata?.labels?.['app.kubernetes.io/component'] === 'migrate';
+  if (object?.metadata?.labels?.['app.kubernetes.io/component'] !== 'migrate') return undefined;
+  return object.kind === 'Job' || object.kind === 'ServiceAccount' ? object.kind : undefined;
 }
 
 /**
@@ -85,10 +98,11 @@ export function finishHelmChart(dir: string, env: Environment, version: string):
       fs.rmSync(full);
       continue;
     }
-    if (isMigrateJob(text)) {
-      const job = parse(text) as { metadata: { annotations?: Record<string, string> } };
-      job.metadata.annotations = { ...job.metadata.annotations, ...MIGRATE_HELM_HOOKS };
-      text = stringify(job);
+    const hook = migrateHookKind(text);
+    if (hook) {
+      const object = parse(text) as { metadata: { annotations?: Record<string, string> } };
+      object.metadata.annotations = { ...object.metadata.annotations, ...migrateHelmHooks(env, hook === 'Job' ? -1 : -2) };
+      text = stringify(object);
     }
     fs.writeFileSync(full, escapeForHelm(text));
   }

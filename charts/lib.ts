@@ -108,8 +108,8 @@ export function serviceAccount(scope: Construct, name: string, labels: Labels, a
 
 /**
  * A Deployment whose containers stop with a preStop `sleep` (Kubernetes >= 1.30): they keep
- * serving while endpoints and ingress-nginx drop the pod, with no shell needed (the
- * distroless image has none). cdk8s-plus-28's k8s types predate the field and their
+ * serving while endpoints and the gateway's Envoy drop the pod, with no shell run in the
+ * container (the runtime image is bookworm-slim; a `sleep` action needs no binary at all). cdk8s-plus-28's k8s types predate the field and their
  * serializer strips unknown fields (JSON patches included), so it is added after it.
  */
 export class KubeDeploymentWithPreStop extends k8s.KubeDeployment {

@@ -1,8 +1,9 @@
 /**
  * Default deny in and out for the namespace, then one allow-list rule per flow:
- * DNS, ingress-nginx → api, ingress-nginx → cert-manager's ACME HTTP-01 solver,
- * Prometheus → api/worker metrics, app → PostgreSQL/Redis/RabbitMQ, and (where social sign-in is
- * on) api → the identity providers over 443.
+ * DNS, the shared Gateway's Envoy pods → api, Prometheus → api/worker metrics,
+ * app → PostgreSQL/Redis/RabbitMQ, and (where social sign-in is on) api → the identity providers
+ * over 443. (cert-manager's ACME HTTP-01 solvers run beside the Gateway's certificates, in the
+ * Gateway's namespace, not here.)
  */
 import { Chart } from 'cdk8s';
 import { k8s } from 'cdk8s-plus-28';
@@ -13,9 +14,6 @@ import { APP, APP_PORT, EDGE, GRPC_CLIENT_LABELS, GRPC_PORT, HTTP_COMPONENTS, ID
 import { CHART_PROPS, type Labels, meta } from './lib';
 
 const APP_PODS: k8s.LabelSelector = { matchLabels: { [LABELS.name]: APP } };
-/** cert-manager's HTTP-01 solver pods: their label and the port acmesolver listens on. */
-export const ACME_SOLVER_LABELS = { 'acme.cert-manager.io/http01-solver': 'true' };
-export const ACME_SOLVER_PORT = 8089;
 const ALL_PODS: k8s.LabelSelector = {};
 
 const tcp = (port: number): k8s.NetworkPolicyPort => ({ protocol: 'TCP', port: k8s.IntOrString.fromNumber(port) });
@@ -48,10 +46,12 @@ export class NetworkPoliciesChart extends Chart {
       ],
     });
 
-    policy('api-from-ingress-nginx', {
+    // Only the Envoy pods of the shared Gateway (Envoy Gateway labels them with the Gateway they serve).
+    policy('api-from-gateway', {
       podSelector: { matchLabels: { [LABELS.name]: APP, [LABELS.component]: 'api' } },
       policyTypes: ['Ingress'],
-      ingress: [{ from: [podsIn(EDGE.namespace, EDGE.podLabels)], ports: [tcp(APP_PORT), tcp(GRPC_PORT)] }],
+      // 9090 joins here with the GRPCRoute that routes gRPC through the Gateway (not there yet).
+      ingress: [{ from: [podsIn(EDGE.namespace, EDGE.podLabels)], ports: [tcp(APP_PORT)] }],
     });
 
     // The gRPC port from the cluster's own clients: pods (any namespace) labelled as gRPC clients.
@@ -59,15 +59,6 @@ export class NetworkPoliciesChart extends Chart {
       podSelector: { matchLabels: { [LABELS.name]: APP, [LABELS.component]: 'api' } },
       policyTypes: ['Ingress'],
       ingress: [{ from: [{ namespaceSelector: {}, podSelector: { matchLabels: { ...GRPC_CLIENT_LABELS } } }], ports: [tcp(GRPC_PORT)] }],
-    });
-
-    // cert-manager answers ACME HTTP-01 challenges (letsencrypt-prod) with a short-lived solver pod
-    // in the namespace of the Ingress, reached through ingress-nginx: without this the default deny
-    // blocks it and the certificate is never issued. Selects nothing while no challenge runs.
-    policy('acme-solver-from-ingress-nginx', {
-      podSelector: { matchLabels: ACME_SOLVER_LABELS },
-      policyTypes: ['Ingress'],
-      ingress: [{ from: [podsIn(EDGE.namespace, EDGE.podLabels)], ports: [tcp(ACME_SOLVER_PORT)] }],
     });
 
     policy('metrics-from-prometheus', {

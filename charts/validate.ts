@@ -29,6 +29,7 @@ const CRD_PACKAGES: Record<string, string> = {
   'acme.cert-manager.io': '@kubernetes-models/cert-manager',
   'bitnami.com': '@kubernetes-models/sealed-secrets',
   'argoproj.io': '@kubernetes-models/argo-cd',
+  'gateway.networking.k8s.io': '@kubernetes-models/gateway-api',
 };
 
 type Manifest = { apiVersion?: unknown; kind?: unknown; [key: string]: unknown };

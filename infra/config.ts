@@ -5,7 +5,7 @@
  */
 import * as pulumi from '@pulumi/pulumi';
 import { z } from 'zod';
-import { APP, type EnvName, PROD_NETWORK } from '../platform/contract';
+import { APP, type EnvName, PROD_NETWORK, VERSIONS } from '../platform/contract';
 import { deliverableEmail, dnsName, placeholderArn, publicDnsName, routableCidr } from '../platform/validators';
 
 export const PROJECT = APP;
@@ -95,7 +95,12 @@ const dev = z
 const eks = z
   .object({
     clusterName: z.string().regex(/^[a-zA-Z][a-zA-Z0-9-]{0,99}$/, 'expected an EKS cluster name'),
-    version: z.string().regex(/^1\.\d{2}$/, 'expected a pinned Kubernetes minor version such as 1.33'),
+    version: z
+      .string()
+      .regex(/^1\.\d{2}$/, { message: 'expected a pinned Kubernetes minor version such as 1.35', abort: true })
+      .refine((v) => (VERSIONS.eksStandardSupport as readonly string[]).includes(v), {
+        message: `expected a Kubernetes minor in EKS standard support (${VERSIONS.eksStandardSupport.join(', ')}): older minors run on extended support, billed extra (infra/README.md "Upgrading EKS")`,
+      }),
     instanceTypes: z.array(z.string().regex(/^[a-z0-9]+\.[a-z0-9]+$/, 'expected an EC2 instance type')).min(1),
     minSize: int(1, 100),
     desiredSize: int(1, 100),
@@ -143,7 +148,10 @@ const prod = z
     database: z
       .object({
         instanceClass: z.string().regex(/^db\.[a-z0-9]+\.[a-z0-9]+$/, 'expected an RDS instance class such as db.t4g.medium'),
-        engineVersion: z.string().regex(/^16(\.\d+)?$/, 'expected PostgreSQL 16 (16 or 16.x)').default('16'),
+        engineVersion: z
+          .string()
+          .regex(new RegExp(`^${VERSIONS.postgresMajor}(\\.\\d+)?$`), `expected PostgreSQL ${VERSIONS.postgresMajor} (${VERSIONS.postgresMajor} or ${VERSIONS.postgresMajor}.x, the major CI, docker-compose and Kind run)`)
+          .default(VERSIONS.postgresMajor),
         allocatedStorageGb: int(20, 65536),
         maxAllocatedStorageGb: int(20, 65536),
         backupRetentionDays: int(7, 35),
@@ -171,10 +179,24 @@ const prod = z
     broker: z
       .object({
         instanceType: z.string().regex(/^mq\.[a-z0-9]+\.[a-z0-9]+$/, 'expected a broker instance type such as mq.m7g.large'),
-        engineVersion: z.string().regex(/^3\.13$|^4\.\d+$/, 'expected RabbitMQ 3.13 or 4.x').default('3.13'),
+        engineVersion: z
+          .enum(Object.keys(VERSIONS.amazonMqInstanceFamilies) as [keyof typeof VERSIONS.amazonMqInstanceFamilies], {
+            error: `expected a RabbitMQ line Amazon MQ offers (${Object.keys(VERSIONS.amazonMqInstanceFamilies).join(' or ')})`,
+          })
+          .default(VERSIONS.rabbitmqMinor),
         deploymentMode: z.enum(['SINGLE_INSTANCE', 'CLUSTER_MULTI_AZ']),
       })
-      .strict(),
+      .strict()
+      .superRefine((b, ctx) => {
+        if (!/^mq\.[a-z0-9]+\.[a-z0-9]+$/.test(b.instanceType)) return; // reported by the field itself
+        const family = b.instanceType.split('.')[1] ?? '';
+        const families: readonly string[] = VERSIONS.amazonMqInstanceFamilies[b.engineVersion];
+        if (!families.includes(family)) {
+          ctx.addIssue({ code: 'custom', path: ['instanceType'], message: `RabbitMQ ${b.engineVersion} on Amazon MQ runs only on ${families.map((f) => `mq.${f}.*`).join(', ')}, not ${b.instanceType}` });
+        } else if (family === 't3' && b.deploymentMode !== 'SINGLE_INSTANCE') {
+          ctx.addIssue({ code: 'custom', path: ['instanceType'], message: `${b.instanceType} takes single-instance brokers only (CLUSTER_MULTI_AZ needs mq.m5 or mq.m7g)` });
+        }
+      }),
   })
   .strict();
 

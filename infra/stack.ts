@@ -29,7 +29,7 @@ export interface StackOutputs {
   appUrl: string;
   grafanaUrl: string;
   argocdUrl: string;
-  /** Where ingress traffic arrives: the NLB host name (point DNS at it) or localhost. */
+  /** Where outside traffic arrives (the shared Gateway): its NLB host name (point DNS at it) or localhost. */
   ingressAddress: pulumi.Output<string>;
   databaseEndpoint: pulumi.Input<string>;
   cacheEndpoint: pulumi.Input<string>;
@@ -99,7 +99,7 @@ function prodBacking(cfg: ProdConfig): Backing {
   const data = { vpcId: network.vpcId, subnetIds: network.dataSubnetIds, nodeSecurityGroupId: cluster.nodeSecurityGroupId };
   const database = new Database('goticket-db', { ...data, ...cfg.database }, opts);
   const cache = new Cache('goticket-cache', { ...data, ...cfg.cache }, opts);
-  const broker = new Broker('goticket-mq', { ...data, ...cfg.broker }, opts);
+  const broker = new Broker('goticket-mq', { ...data, ...cfg.broker, kubernetes: { provider: cluster.provider, dependsOn: cluster.ready } }, opts);
   const registry = new Registry('goticket', { repositoryName: APP, untaggedExpiryDays: 14 }, opts);
 
   return {
@@ -108,7 +108,7 @@ function prodBacking(cfg: ProdConfig): Backing {
       kind: 'managed',
       database: { host: database.address, port: database.port, user: database.username, password: database.password, name: database.databaseName },
       cache: { host: cache.primaryEndpoint, port: cache.port, authToken: cache.authToken },
-      broker: { host: broker.host, port: broker.port, user: broker.username, password: broker.password },
+      broker: { host: broker.host, port: broker.port, user: broker.username, password: broker.password, vhost: broker.vhost, ready: broker.appUserReady },
     },
     endpoints: {
       databaseEndpoint: pulumi.interpolate`${database.address}:${database.port}`,
@@ -126,6 +126,7 @@ export function createStack(cfg: StackConfig, repoRoot: string): StackOutputs {
     environment: cfg.environment,
     provider: cluster.provider,
     storageClassName: cluster.storageClassName,
+    appHost: cfg.host,
     grafanaHost: cfg.grafanaHost,
     argocdHost: cfg.argocdHost,
     monitoring: cfg.monitoring,

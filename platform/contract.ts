@@ -33,10 +33,9 @@ export const NAMESPACE_LABELS = {
 } as const;
 
 /** The roles the one image runs as (`node build/app/main.js <role>`): Deployments api and worker, Job migrate. */
-export const COMPONENTS = ['api', 'worker', 'migrate'] as const;
-export type Component = (typeof COMPONENTS)[number];
+type Component = 'api' | 'worker' | 'migrate';
 /** Components that serve HTTP (the api, and the worker's health and metrics). */
-export const HTTP_COMPONENTS = ['api', 'worker'] as const;
+export const HTTP_COMPONENTS = ['api', 'worker'] as const satisfies readonly Component[];
 
 /** The port api and worker listen on (PORT), named `http` on their containers and Services. */
 export const APP_PORT = 8080;
@@ -119,6 +118,20 @@ export const DEPENDENCY_KEYS = [
 ] as const;
 export type DependencyKey = (typeof DEPENDENCY_KEYS)[number];
 
+/**
+ * The CA bundle the service verifies RDS PostgreSQL against (verify-full: the chain AND the host
+ * name). Committed at `repoPath` (every unexpired Amazon RDS root and regional CA), copied into the
+ * image at `imagePath` by the Dockerfile, pinned by `sha256` (platform/test checks the file against
+ * it; infra/README.md "Refreshing the RDS CA bundle" is how it changes).
+ */
+export const RDS_CA_BUNDLE = {
+  repoPath: 'app/certs/rds-ca-bundle.pem',
+  imagePath: '/app/app/certs/rds-ca-bundle.pem',
+  sha256: '26edf290f2d57ebbd5273fb9463b763497a47c14a4712d73ce47da8dc4ad57dc',
+  /** The CA RDS instances present (database.ts caCertIdentifier); its region's root is in the bundle. */
+  rdsCaIdentifier: 'rds-ca-rsa2048-g1',
+} as const;
+
 /** prod: the ports of RDS PostgreSQL, ElastiCache Redis (TLS) and Amazon MQ (AMQPS): security groups and NetworkPolicies. */
 export const MANAGED_BACKEND_PORTS = { postgres: 5432, redis: 6379, amqp: 5671 } as const;
 
@@ -138,21 +151,78 @@ export const PROD_NETWORK = {
   },
 } as const;
 
+// ---------------------------------------------------------------- versions in support
+
+/**
+ * Versions every place that runs a component must agree on, each a line its upstream still
+ * supports. platform/test/versions.test.ts reads the Dockerfile, the workflows, docker-compose.yml,
+ * charts/dependencies.ts and the stack files and compares them with these.
+ */
+export const VERSIONS = {
+  /** Node.js LTS lines the image and CI run (Node 20 reached end of life on 2026-04-30). `engines` says the same. */
+  nodeLts: [22, 24],
+  /** The line the image is built on. */
+  nodeImage: 24,
+  /** PostgreSQL: one major in CI, docker-compose, Kind and RDS (engineVersion). */
+  postgresMajor: '16',
+  postgresImage: 'postgres:16.10',
+  /** RabbitMQ 4.x (3.13 is out of community support): CI, docker-compose and Kind; Amazon MQ runs the same minor. */
+  rabbitmqMinor: '4.2',
+  rabbitmqImage: 'rabbitmq:4.2.0',
+  /**
+   * EKS Kubernetes minors in standard support (as of 2026-12; extended support is billed at a
+   * higher rate). infra/config.ts refuses any other; infra/README.md "Upgrading EKS" moves it.
+   */
+  eksStandardSupport: ['1.35', '1.36'],
+  /**
+   * Amazon MQ for RabbitMQ: the instance families AWS offers per engine line (4.x runs on M7g
+   * only; mq.t3.micro takes 3.13 single-instance brokers only). infra/config.ts checks the pairing.
+   */
+  amazonMqInstanceFamilies: { '3.13': ['t3', 'm5', 'm7g'], '4.2': ['m7g'] },
+} as const;
+
 // ---------------------------------------------------------------- the edge
 
 /**
- * What carries outside traffic to the api: its namespace and pods (the api's NetworkPolicy admits
- * them), the class routes name, and the Service whose load balancer DNS points at. ingress-nginx
- * today; the Gateway API implementation that replaces it puts its names here (Gateway name and
- * namespace, listener names), and every chart, component and policy follows.
+ * The edge: the Gateway API (gateway.networking.k8s.io, standard channel) implemented by Envoy
+ * Gateway. Pulumi installs the controller and owns ONE shared Gateway per cluster; each app owns
+ * its HTTPRoutes, which attach to that Gateway by name and listener (the Gateway API's
+ * role-oriented split). Envoy Gateway runs the Gateway's data plane (Envoy) in its own namespace,
+ * with the labels below: the api's NetworkPolicy admits exactly those pods.
  */
+const EDGE_NAMESPACE = 'envoy-gateway-system';
+const GATEWAY_NAME = 'goticket-edge';
 export const EDGE = {
-  namespace: 'ingress-nginx',
-  podLabels: { [LABELS.name]: 'ingress-nginx' },
-  ingressClass: 'nginx',
-  releaseName: 'ingress-nginx',
-  /** The controller's Service: type LoadBalancer in prod (the NLB), NodePort behind Kind's host ports in dev. */
-  service: 'ingress-nginx-controller',
+  /** Envoy Gateway's controller, and the Envoy pods of every Gateway it runs. */
+  namespace: EDGE_NAMESPACE,
+  releaseName: 'envoy-gateway',
+  /** The Helm release of the Gateway API CRDs (standard channel) and Envoy Gateway's own CRDs. */
+  crdsReleaseName: 'gateway-crds',
+  gatewayClass: 'envoy-gateway',
+  /** The EnvoyProxy object the GatewayClass points at: the data plane's Service, replicas, pod placement. */
+  envoyProxy: 'goticket-edge-proxy',
+  /** The shared Gateway every route attaches to (parentRefs name/namespace). */
+  gateway: { name: GATEWAY_NAME, namespace: EDGE_NAMESPACE },
+  /**
+   * The Gateway's listeners (sectionName of a parentRef). `http` (80) serves only the HTTP->HTTPS
+   * redirect and cert-manager's ACME HTTP-01 challenges; each public host has its own HTTPS (443)
+   * listener, whose certificate cert-manager issues from the Gateway's annotation.
+   */
+  listeners: { http: 'http', api: 'https-api', grafana: 'https-grafana', argocd: 'https-argocd' },
+  /** Labels Envoy Gateway puts on the Envoy (data-plane) pods of this Gateway. */
+  podLabels: {
+    'gateway.envoyproxy.io/owning-gateway-name': GATEWAY_NAME,
+    'gateway.envoyproxy.io/owning-gateway-namespace': EDGE_NAMESPACE,
+  },
+  /** The data plane's Service (EnvoyProxy envoyService.name): an NLB in prod, NodePorts behind Kind's host ports in dev. */
+  service: 'goticket-edge-envoy',
+  /** Kind: the NodePorts the Envoy Service uses, which infra/kind-config.yaml maps to the host's 80/443. */
+  kindNodePorts: { http: 30080, https: 30443 },
+  /**
+   * Proxies between a client and the service that append to X-Forwarded-For: Envoy only (the NLB
+   * passes TCP through and keeps the client's address). The service's TRUST_PROXY.
+   */
+  trustedProxyHops: 1,
 } as const;
 
 // ---------------------------------------------------------------- monitoring
@@ -167,6 +237,8 @@ export const MONITORING = {
    */
   releaseLabel: { release: 'kube-prometheus-stack' },
   prometheusPodLabels: { [LABELS.name]: 'prometheus' },
+  /** The annotation naming a dashboard ConfigMap's Grafana folder (the dashboards sidecar's folderAnnotation). */
+  grafanaFolderAnnotation: 'grafana_folder',
 } as const;
 
 // ---------------------------------------------------------------- certificates
@@ -191,8 +263,9 @@ export type PssLevel = 'privileged' | 'baseline' | 'restricted';
  * the policy pack allows: as strict as each upstream chart allows.
  */
 export const PLATFORM_POD_SECURITY: Readonly<Record<string, PssLevel | Readonly<Record<EnvName, PssLevel>>>> = {
-  // Kind's controller binds host ports (not allowed by baseline).
-  [EDGE.namespace]: { dev: 'privileged', prod: 'baseline' },
+  // Envoy Gateway's controller and Envoy pods run as non-root with no host ports: baseline everywhere
+  // (its chart does not set every field "restricted" asks for).
+  [EDGE.namespace]: 'baseline',
   [CERT_MANAGER.namespace]: 'restricted',
   // node-exporter needs the host network, PID namespace and filesystem.
   [MONITORING.namespace]: 'privileged',

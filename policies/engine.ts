@@ -141,5 +141,3 @@ export function validateResources(resources: readonly ResourceInput[], env: Env,
   }
   return out;
 }
-
-export const isMandatory = (v: Violation): boolean => v.level === 'mandatory';

@@ -18,13 +18,22 @@
  * writes the runtime Secret the Pulumi dev stack would create (the contract's keys, fresh random
  * credentials, URLs built by infra/urls.ts) plus a bootstrap admin, prints `::add-mask::` for
  * every value, and appends SMOKE_ADMIN_EMAIL / SMOKE_ADMIN_PASSWORD to the --github-env file.
+ *
+ * And for its Platform component's edge:
+ *
+ *   npx tsx scripts/kind-manifests.ts --edge <file> --host <api host>
+ *
+ * writes the EnvoyProxy, GatewayClass, shared Gateway and redirect HTTPRoute the dev platform
+ * creates (infra/components/edge.ts, the same function), and prints `edge_namespace=`, `gateway=`
+ * and `api_tls_secret=` (the Secret the api listener serves; cert-manager fills it in a real stack).
  */
 import { randomBytes } from 'node:crypto';
 import { appendFileSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parseAllDocuments, stringify } from 'yaml';
+import { edgeObjects, listenerSecret } from '../infra/components/edge';
 import { amqpUrl, postgresUrl, redisUrl } from '../infra/urls';
-import { APP, HTTP_COMPONENTS, IN_CLUSTER_BACKENDS, LABELS, NAMESPACE, OAUTH_SECRET_KEYS, RUNTIME_KEYS, RUNTIME_SECRET, type DependencyKey, type RuntimeKey } from '../platform/contract';
+import { APP, CLUSTER_ISSUER_OF, EDGE, HTTP_COMPONENTS, IN_CLUSTER_BACKENDS, LABELS, NAMESPACE, OAUTH_SECRET_KEYS, RUNTIME_KEYS, RUNTIME_SECRET, type DependencyKey, type RuntimeKey } from '../platform/contract';
 
 type Obj = Record<string, unknown>;
 
@@ -83,9 +92,9 @@ export function prepare(documents: Obj[], image: string, served?: Set<string>): 
         }
       }
     }
-    if (doc.kind === 'Ingress') {
-      const rules = at(doc, 'spec', 'rules');
-      if (Array.isArray(rules)) for (const rule of rules) if (typeof at(rule, 'host') === 'string') result.hosts.push(at(rule, 'host') as string);
+    if (doc.kind === 'HTTPRoute') {
+      const hostnames = at(doc, 'spec', 'hostnames');
+      if (Array.isArray(hostnames)) for (const host of hostnames) if (typeof host === 'string') result.hosts.push(host);
     }
     (doc.kind === 'Namespace' ? result.namespaces : result.resources).push(doc);
   }
@@ -164,7 +173,29 @@ function argument(args: string[], name: string): string | undefined {
   return index >= 0 ? args[index + 1] : undefined;
 }
 
+/** The dev platform's edge objects for one api host (Grafana and Argo CD get hosts beside it). */
+export function edgeManifests(host: string): Obj[] {
+  const domain = host.split('.').slice(1).join('.');
+  return edgeObjects('dev', { app: host, grafana: `grafana.${domain}`, argocd: `argocd.${domain}` }, CLUSTER_ISSUER_OF.dev) as unknown as Obj[];
+}
+
+function writeEdge(file: string, host: string | undefined): number {
+  if (!host) {
+    console.error('kind-manifests: --edge needs --host <api host>');
+    return 2;
+  }
+  mkdirSync(dirname(file), { recursive: true });
+  writeFileSync(file, edgeManifests(host).map((doc) => stringify(doc)).join('---\n'));
+  console.error(`kind-manifests: wrote the shared Gateway ${EDGE.gateway.namespace}/${EDGE.gateway.name} for ${host} to ${file}`);
+  console.log(`edge_namespace=${EDGE.gateway.namespace}`);
+  console.log(`gateway=${EDGE.gateway.name}`);
+  console.log(`api_tls_secret=${listenerSecret(EDGE.listeners.api)}`);
+  return 0;
+}
+
 export function main(args: string[]): number {
+  const edgeFile = argument(args, '--edge');
+  if (edgeFile) return writeEdge(edgeFile, argument(args, '--host'));
   const secretFile = argument(args, '--runtime-secret');
   if (secretFile) return writeRuntimeSecret(secretFile, argument(args, '--github-env'));
   const input = argument(args, '--in');
@@ -172,7 +203,7 @@ export function main(args: string[]): number {
   const image = argument(args, '--image');
   const apiResources = argument(args, '--api-resources');
   if (!input || !out || !image) {
-    console.error('usage: kind-manifests --in dist/dev --out <dir> --image <ref> [--api-resources <file>]\n       kind-manifests --runtime-secret <file> [--github-env <file>]');
+    console.error('usage: kind-manifests --in dist/dev --out <dir> --image <ref> [--api-resources <file>]\n       kind-manifests --runtime-secret <file> [--github-env <file>]\n       kind-manifests --edge <file> --host <api host>');
     return 2;
   }
   const result = prepare(readManifests(input), image, apiResources ? servedKinds(readFileSync(apiResources, 'utf8')) : undefined);

@@ -132,11 +132,20 @@ const KIND_API_RESOURCES = [
 ].join('\n');
 
 const KUBECTL_STUB = `#!/bin/bash
-# kubectl for a dry run: api-resources answers from a file; apply -f keeps a copy of the file; nothing else runs.
+# kubectl for a dry run: api-resources answers from a file; apply -f keeps a copy of the file;
+# create secret tls needs its certificate and key files; wait for a Gateway needs it applied first;
+# nothing else runs.
+[ "$1" = -n ] && shift 2
 case "$1" in
   api-resources) cat "$REHEARSE_API_RESOURCES" ;;
   apply) [ "$2" = -f ] && [ -s "$3" ] || { echo "kubectl stand-in: apply needs -f <file that exists>" >&2; exit 1; }
     n=$(ls "$REHEARSE_APPLIED" | wc -l); cp "$3" "$REHEARSE_APPLIED/$n-$(basename "$3")" ;;
+  create) [ "$2" = secret ] && [ "$3" = tls ] && [ "$5" = --cert ] && [ -s "$6" ] && [ "$7" = --key ] && [ -s "$8" ] \
+      || { echo "kubectl stand-in: create secret tls <name> --cert <file> --key <file> (files that exist)" >&2; exit 1; }
+    n=$(ls "$REHEARSE_APPLIED" | wc -l); echo "tls secret $4" > "$REHEARSE_APPLIED/$n-secret-$4.txt" ;;
+  wait) gateway="\${3#gateway/}"
+    grep -lq "^kind: Gateway$" "$REHEARSE_APPLIED"/* 2>/dev/null && grep -q "name: $gateway$" "$REHEARSE_APPLIED"/* \
+      || { echo "kubectl stand-in: wait for $3 that was never applied" >&2; exit 1; } ;;
   *) echo "kubectl stand-in: '$*' needs a cluster" >&2; exit 1 ;;
 esac
 `;
@@ -175,7 +184,24 @@ export async function e2eDryRun(root = ROOT): Promise<string> {
       REHEARSE_API_RESOURCES: join(dir, 'api-resources.txt'),
       REHEARSE_APPLIED: join(dir, 'applied'),
     };
-    for (const step of steps) await run('bash', ['-e', '-o', 'pipefail', '-c', String(step.run)], root, env);
+    // Each step with its own env: `${{ runner.temp }}` and earlier steps' outputs (the edge step takes the manifests step's host).
+    const stepOutputs: Record<string, Record<string, string>> = {};
+    const outputsSoFar = () => Object.fromEntries(readFileSync(files.output, 'utf8').split('\n').flatMap((line) => (/^\w+=/.test(line) ? [line.split(/=(.*)/s, 2) as [string, string]] : [])));
+    for (const step of steps) {
+      const before = outputsSoFar();
+      const stepEnv = Object.fromEntries(
+        Object.entries((step.env as Record<string, string> | undefined) ?? {}).map(([key, value]) => [
+          key,
+          String(value)
+            .replace(/\$\{\{ runner\.temp \}\}/g, env.RUNNER_TEMP!)
+            .replace(/\$\{\{ steps\.([\w-]+)\.outputs\.(\w+) \}\}/g, (_all, id: string, key: string) => stepOutputs[id]?.[key] ?? fail(`e2e-kind.yml step env needs ${id}.outputs.${key}, which no earlier step gives`)),
+        ]),
+      );
+      if (Object.values(stepEnv).some((value) => value.includes('${{'))) fail(`e2e-kind.yml step env needs an expression the dry run cannot give: ${JSON.stringify(step.env)}`);
+      await run('bash', ['-e', '-o', 'pipefail', '-c', String(step.run)], root, { ...env, ...stepEnv });
+      const after = outputsSoFar();
+      if (typeof step.id === 'string') stepOutputs[step.id] = Object.fromEntries(Object.entries(after).filter(([key, value]) => before[key] !== value));
+    }
 
     const outputs = Object.fromEntries(readFileSync(files.output, 'utf8').split('\n').flatMap((line) => (/^\w+=/.test(line) ? [line.split(/=(.*)/s, 2) as [string, string]] : [])));
     for (const key of ['namespace', 'host', 'app_pods']) if (!outputs[key]) fail(`the manifests step gives no ${key} output (the smoke step needs it)`);
@@ -189,12 +215,19 @@ export async function e2eDryRun(root = ROOT): Promise<string> {
     if (images.some((image) => /\/goticket[:@]/.test(image))) fail('a goticket container still names the registry image');
     if (objects('00-namespaces.yaml').some((object) => object.kind !== 'Namespace')) fail('00-namespaces.yaml holds more than namespaces');
     const applied = readdirSync(join(dir, 'applied')).sort();
-    const secret = applied.map((file) => parse(readFileSync(join(dir, 'applied', file), 'utf8')) as Obj).find((object) => object.kind === 'Secret');
+    const secret = applied
+      .filter((file) => file.endsWith('.yaml'))
+      .flatMap((file) => parseAllDocuments(readFileSync(join(dir, 'applied', file), 'utf8')).map((doc) => doc.toJS() as Obj))
+      .find((object) => object.kind === 'Secret');
     const keys = Object.keys((secret?.stringData as Obj | undefined) ?? {});
     const missing = RUNTIME_KEYS.filter((key) => !keys.includes(key));
     if (missing.length > 0) fail(`the runtime Secret lacks ${missing.join(', ')}`);
     if (existsSync(join(dir, 'runner', 'runtime-secret.yaml'))) fail('the runtime Secret file is left on the runner');
-    return `${steps.length} kind-manifests steps of e2e-kind.yml: ${resources.length} objects, ${service.length} containers on the loaded image, runtime Secret with ${RUNTIME_KEYS.length} keys, host ${outputs.host}`;
+    if (existsSync(join(dir, 'runner', 'edge-tls.key'))) fail('the Gateway certificate key is left on the runner');
+    const edge = applied.filter((file) => file.endsWith('edge.yaml')).flatMap((file) => parseAllDocuments(readFileSync(join(dir, 'applied', file), 'utf8')).map((doc) => (doc.toJS() as Obj).kind));
+    if (!edge.includes('Gateway')) fail('no step applies the shared Gateway');
+    if (!applied.some((file) => file.includes('-secret-'))) fail('no certificate Secret for the Gateway listener');
+    return `${steps.length} kind-manifests steps of e2e-kind.yml: ${resources.length} objects, ${service.length} containers on the loaded image, runtime Secret with ${RUNTIME_KEYS.length} keys, host ${outputs.host}, edge ${edge.join('+')}`;
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -197,19 +197,21 @@ export async function runSmoke(options: SmokeOptions): Promise<SmokeReport> {
   const run = `${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
   const password = () => `Sm0ke!${randomBytes(12).toString('base64url')}`;
 
-  // 0. Readiness: the service (through the ingress) answers /healthz/ready with 200.
+  // 0. Readiness through the edge: the Gateway's HTTPRoute exposes only /api, /docs and /openapi.json
+  // (/healthz stays inside the cluster), and the Service routes to ready pods only, so a 200 for
+  // /openapi.json through the Gateway means a ready api behind a programmed route.
   const deadline = Date.now() + options.readyTimeoutMs;
   for (;;) {
     let last: string;
     try {
-      const response = await fetch(`${options.baseUrl}/healthz/ready`, { signal: AbortSignal.timeout(5000) });
+      const response = await fetch(`${options.baseUrl}/openapi.json`, { signal: AbortSignal.timeout(5000) });
       if (response.status === 200) break;
       last = `HTTP ${response.status}`;
     } catch (error) {
       const { cause, message } = error as Error;
       last = cause instanceof Error ? cause.message : typeof cause === 'string' ? cause : message;
     }
-    if (Date.now() > deadline) fail(`${options.baseUrl}/healthz/ready not ready after ${options.readyTimeoutMs / 1000}s (${last})`);
+    if (Date.now() > deadline) fail(`${options.baseUrl}/openapi.json not served after ${options.readyTimeoutMs / 1000}s (${last}): the api is not ready or the route is not programmed`);
     await sleep(2000);
   }
   log(`smoke: ${options.baseUrl} is ready (run ${run})`);

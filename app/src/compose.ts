@@ -1,7 +1,22 @@
-/** Wires the API's services onto a pool. Shared by main.ts and the tests, so both run the same graph. */
+/**
+ * The composition root: wires the api's services (composeApi) and the worker role's workers
+ * (startWorkers) onto a pool, choosing the adapters. Shared by main.ts and the tests, so both run the
+ * same graph; nothing else constructs an adapter.
+ */
 import type { Pool } from 'pg';
 import type { Registry } from 'prom-client';
 import { BcryptPasswordHasher } from './adapters/crypto/bcrypt';
+import { createMailer } from './adapters/mailer';
+import { MemoryEventBus } from './adapters/memory/event-bus';
+import { PostgresHoldExpiry } from './adapters/postgres/expiry';
+import { PostgresNotifications } from './adapters/postgres/notifications';
+import { PostgresOutbox, PostgresOutboxWakeUps } from './adapters/postgres/outbox';
+import { sampleTopEvents } from './adapters/postgres/sales';
+import { AmqpConnection } from './adapters/rabbitmq/connection';
+import { RabbitConsumer } from './adapters/rabbitmq/consumer';
+import { RabbitPublisher } from './adapters/rabbitmq/publisher';
+import { sampleQueueDepth } from './adapters/rabbitmq/queue-depth';
+import { topologyNames } from './adapters/rabbitmq/topology';
 import { JwtAccessTokenCodec } from './adapters/crypto/jwt';
 import { GitHubProvider, OpenIdConnectProvider } from './adapters/oauth/providers';
 import { PostgresAuditLog } from './adapters/postgres/audit';
@@ -23,10 +38,10 @@ import { corsPolicy } from './http/cors';
 import { rateLimits } from './http/rate-limit';
 import { graphqlRouter } from './graphql/handler';
 import { createGrpcServer } from './grpc/server';
-import type { FailureReporter } from './observability/failures';
+import { FailureReporter } from './observability/failures';
 import type { Logger } from './observability/logger';
 import type { OAuthProviderName } from './domain/oauth';
-import type { Clock, HealthCheck, IdentityProvider } from './ports';
+import type { Clock, EventConsumer, EventPublisher, HealthCheck, IdentityProvider, Mailer } from './ports';
 import { AuditService } from './services/audit';
 import { AuthService } from './services/auth';
 import { BookingService } from './services/bookings';
@@ -35,6 +50,9 @@ import { EventService } from './services/events';
 import { OAuthService } from './services/oauth';
 import { TokenVersions } from './services/token-versions';
 import { UserService } from './services/users';
+import { HoldExpirySweeper } from './workers/expiry-sweeper';
+import { Notifier } from './workers/notifier';
+import { OutboxRelay } from './workers/outbox-relay';
 
 export const systemClock: Clock = { now: () => new Date() };
 
@@ -117,6 +135,7 @@ export function composeApi(options: ApiOptions) {
       identities: new PostgresIdentityStore(pool),
       users,
       audit,
+      sessionsEnded: (userId) => tokenVersions.changed(userId),
       issueTokensFor: (userId) => auth.issueTokensFor(userId),
       redirectUri: (provider) => `${config.oauth.redirectBaseUrl}${API_BASE}/auth/oauth/${provider}/callback`,
     }),
@@ -154,6 +173,102 @@ export function composeApi(options: ApiOptions) {
   return { app, grpc, services, rateLimits: limits, accessTokens, userStore: users, bookingStore, cache: backends.cache, warmup, close: async () => {
       await versionChanges.close();
       await backends.close();
+    },
+  };
+}
+
+export interface Workers {
+  /** `rabbitmq` and `outbox-relay` are critical: the worker is not ready while the broker is unreachable or the relay is stuck. */
+  health: HealthCheck[];
+  /** Stops polling, cancels consumers, waits for in-flight work, closes channels and connections. */
+  close(): Promise<void>;
+}
+
+export interface WorkerDeps {
+  config: Config;
+  pool: Pool;
+  logger: Logger;
+  /** Overrides the mailer chosen from config (SMTP_URL → SMTP, else the log). */
+  mailer?: Mailer;
+  /** The process's failure reporter (shared with the api in one process, main.ts); default: one for all the workers. */
+  failures?: FailureReporter;
+}
+
+/** Wires and starts the `worker` role: the outbox relay, the notifier and the hold-expiry sweeper. */
+export async function startWorkers(deps: WorkerDeps): Promise<Workers> {
+  const { config, pool } = deps;
+  const m = config.messaging;
+  const logger = deps.logger.child({ role: 'worker' });
+  // one reporter for every loop: a database outage met by the relay and the sweeper is one incident
+  const failures = deps.failures ?? new FailureReporter(logger);
+  const mailer = deps.mailer ?? createMailer({ smtpUrl: m.smtpUrl, from: m.mailFrom, logger });
+  const health: HealthCheck[] = [];
+  const closers: Array<() => Promise<void>> = [];
+
+  let publisher: EventPublisher;
+  let consumer: EventConsumer;
+  if (config.amqpUrl) {
+    const connection = new AmqpConnection({
+      url: config.amqpUrl,
+      names: topologyNames(m.amqpPrefix),
+      logger,
+      reconnect: { initialDelayMs: 100, maxDelayMs: m.reconnectMaxDelayMs },
+    });
+    connection.start();
+    const rabbitPublisher = new RabbitPublisher(connection, { logger, maxHalfOpenAfterMs: m.reconnectMaxDelayMs });
+    publisher = rabbitPublisher;
+    consumer = new RabbitConsumer(connection, {
+      logger,
+      prefetch: m.notifierPrefetch,
+      maxAttempts: m.notifierMaxAttempts,
+      retryDelayMs: m.notifierRetryDelayMs,
+    });
+    health.push({ name: 'rabbitmq', critical: true, check: async () => (connection.connected ? 'up' : 'down') });
+    closers.push(() => connection.close(), () => rabbitPublisher.close());
+    const depth = sampleQueueDepth(connection);
+    closers.push(() => depth.close());
+    logger.info({ prefix: m.amqpPrefix }, 'event bus: RabbitMQ');
+  } else {
+    const bus = new MemoryEventBus({ prefetch: m.notifierPrefetch, maxAttempts: m.notifierMaxAttempts, retryDelayMs: m.notifierRetryDelayMs, logger });
+    publisher = bus;
+    consumer = bus;
+    logger.warn('AMQP_URL not set: using the in-process memory event bus (events do not leave this process, nothing survives a restart)');
+  }
+
+  const relay = new OutboxRelay({
+    outbox: new PostgresOutbox(pool),
+    wakeUps: new PostgresOutboxWakeUps(pool, logger.child({ component: 'outbox-relay' })),
+    publisher,
+    logger,
+    failures,
+    pollIntervalMs: m.outboxPollIntervalMs,
+    batchSize: m.outboxBatchSize,
+    retentionMs: m.outboxRetentionMs,
+  });
+  health.push(relay.healthCheck());
+  const notifier = new Notifier({ consumer, notifications: new PostgresNotifications(pool), mailer, logger });
+  const sweeper = new HoldExpirySweeper({ expiry: new PostgresHoldExpiry(pool), logger, intervalMs: m.expirySweepIntervalMs, batchSize: m.expiryBatchSize, failures });
+
+  const sales = sampleTopEvents(pool, logger);
+  closers.push(() => sales.close());
+  await notifier.start();
+  await relay.start();
+  sweeper.start();
+  logger.info('workers started: outbox relay, notifier, hold-expiry sweeper');
+
+  let closing: Promise<void> | null = null;
+  return {
+    health,
+    close() {
+      closing ??= (async () => {
+        // Producers first, then the consumer (waits for in-flight messages), then connections.
+        await Promise.all([relay.close(), sweeper.close()]);
+        await notifier.close();
+        for (const close of closers.reverse()) await close().catch(() => undefined);
+        await mailer.close?.().catch(() => undefined);
+        logger.info('workers stopped');
+      })();
+      return closing;
     },
   };
 }

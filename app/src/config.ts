@@ -79,7 +79,13 @@ const ENV = z.object({
   GRPC_PORT: integer(9090, 0, 65535),
   HOST: z.string().default('0.0.0.0'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  DATABASE_URL: optional(url(['postgres:', 'postgresql:'])),
+  DATABASE_URL: optional(
+    url(['postgres:', 'postgresql:']).refine(
+      (text) => !URL.canParse(text) || ['disable', 'verify-full', null].includes(new URL(text).searchParams.get('sslmode')),
+      // node-postgres: require/prefer/no-verify encrypt without verifying, verify-ca skips the host name.
+      'sslmode must be verify-full (with sslrootcert) or disable: other modes do not verify the server',
+    ),
+  ),
   DB_POOL_MAX: integer(20, 1, 500),
   /**
    * Connections the api opens at startup, before readiness turns 200, and keeps open when idle

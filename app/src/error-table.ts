@@ -60,7 +60,11 @@ export const ERROR_TABLE: { readonly [K in ErrorKind]: ErrorRow } = {
   'provider-failed': { http: { status: 502, title: 'Sign-in provider failed' }, graphql: 'UNAVAILABLE', grpc: 'UNAVAILABLE' },
 };
 
-/** The row of a domain error; undefined for anything else (a bug, or a framework's error). */
+/**
+ * The row of a domain error; undefined for anything else (a bug, or a framework's error). For the
+ * edges that map errors themselves (GraphQL codes, gRPC statuses).
+ * @public
+ */
 export function errorRowOf(error: unknown): ErrorRow | undefined {
   return error instanceof DomainError ? ERROR_TABLE[error.code] : undefined;
 }

@@ -7,10 +7,13 @@
  */
 // First: OpenTelemetry must patch http, express, pg, amqplib before they load (on only with OTEL_EXPORTER_OTLP_ENDPOINT).
 import { shutdownTracing } from './observability/tracing';
+import { createServer } from 'node:net';
 import express from 'express';
+import { ServiceUnavailableError, StartupError } from './domain/errors';
+import { lockDataDir } from './adapters/local-instance';
 import { localJwtSecret } from './adapters/local-jwt-secret';
 import { startEmbeddedPostgres } from './adapters/postgres/embedded';
-import { migrate } from './adapters/postgres/migrate';
+import { migrate, schemaHealthCheck } from './adapters/postgres/migrate';
 import { unavailableReason } from './adapters/postgres/errors';
 import { createPool, postgresHealthCheck } from './adapters/postgres/pool';
 import { ConfigError, loadConfig, type Config } from './config';
@@ -22,9 +25,8 @@ import { createLogger, type Logger } from './observability/logger';
 import { redactText } from './observability/redact';
 import { observePool, registry } from './observability/metrics';
 import type { Closeable, HealthCheck } from './ports';
-import { composeApi } from './compose';
+import { composeApi, startWorkers } from './compose';
 import type { GrpcEdge } from './grpc/server';
-import { startWorkers } from './workers';
 
 export const ROLES = ['api', 'worker', 'migrate', 'all'] as const;
 export type ProcessRole = (typeof ROLES)[number];
@@ -57,11 +59,18 @@ export async function main(role: ProcessRole, config: Config, logger: Logger): P
   };
   process.once('SIGTERM', () => void shutdown('SIGTERM', 0));
   process.once('SIGINT', () => void shutdown('SIGINT', 0));
+  // a closed terminal: stop the same way (the embedded PostgreSQL with it)
+  process.once('SIGHUP', () => void shutdown('SIGHUP', 0));
 
+  let databaseUrl = config.database.url;
   try {
-    let databaseUrl = config.database.url;
+    // before anything starts (embedded PostgreSQL, migrations, workers): a port in use is one line now, not a stack later
+    if (role !== 'migrate') await ensurePortFree(config.http.host, config.http.port);
     const backends: Record<string, string> = {};
     if (!databaseUrl) {
+      // one instance per data folder: a second make run says who holds it (released after the cluster stopped)
+      const lock = lockDataDir(config.dataDir);
+      closers.push({ name: 'data-dir-lock', close: async () => lock.release() });
       const embedded = await startEmbeddedPostgres(config.dataDir, config.database.embeddedPort, (message) => logger.warn(message));
       closers.push({ name: 'embedded-postgres', close: () => embedded.stop() });
       databaseUrl = embedded.url;
@@ -77,7 +86,11 @@ export async function main(role: ProcessRole, config: Config, logger: Logger): P
       connectTimeoutMs: config.database.connectTimeoutMs,
       applicationName: `goticket-${role}`,
       // a reset or a dead connection: one line per incident, however many connections it takes
-      onConnectionError: (error) => processFailures.incidents.record('database connections lost', { reason: unavailableReason(error) ?? error.message }),
+      // (not while stopping: pg-pool's end() resolves before its clients' sockets are closed, so the
+      // embedded cluster's stop right after it may still cut one: expected, not an incident)
+      onConnectionError: (error) => {
+        if (!shuttingDown) processFailures.incidents.record('database connections lost', { reason: unavailableReason(error) ?? error.message });
+      },
     });
     closers.push({ name: 'postgres-pool', close: () => pool.end() });
     observePool(pool);
@@ -88,7 +101,8 @@ export async function main(role: ProcessRole, config: Config, logger: Logger): P
       if (role === 'migrate') return void (await shutdown('migrations done', 0));
     }
 
-    const health: HealthCheck[] = [postgresHealthCheck(pool)];
+    // api and worker wait for the migrate Job: not ready (not serving) until the schema is this build's.
+    const health: HealthCheck[] = [postgresHealthCheck(pool), schemaHealthCheck(pool)];
     let handler: express.Express;
     let grpcEdge: GrpcEdge | undefined;
 
@@ -134,10 +148,43 @@ export async function main(role: ProcessRole, config: Config, logger: Logger): P
     backends.cache = config.redisUrl ? `redis (${redactText(config.redisUrl)})` : 'memory (in-process; set REDIS_URL for Redis)';
     logger.info({ role, url, backends }, `GoTicket ${role} listening on ${url}`);
   } catch (error) {
-    logger.fatal({ err: error }, 'startup failed');
-    tracker?.captureError(error, { source: 'process', component: `${role} startup` });
+    const known = startupProblem(error, databaseUrl);
+    if (known) logger.fatal({ reason: known.reason }, known.line);
+    else {
+      logger.fatal({ err: error }, 'startup failed');
+      tracker?.captureError(error, { source: 'process', component: `${role} startup` });
+    }
     await shutdown('startup failed', 1);
   }
+}
+
+/** Binds HOST:PORT for a moment, so a port in use stops the process before any work starts. */
+export async function ensurePortFree(host: string, port: number): Promise<void> {
+  if (port === 0) return;
+  const probe = createServer();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      probe.once('error', reject);
+      probe.listen({ host, port, exclusive: true }, () => probe.close(() => resolve()));
+    });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const where = host === '0.0.0.0' || host === '::' ? '' : ` on ${host}`;
+    if (code === 'EADDRINUSE') throw new StartupError(`PORT ${port} is already in use${where}: stop what is using it, or set PORT to a free port`, 'port in use');
+    if (code === 'EACCES') throw new StartupError(`PORT ${port} needs privileges this user does not have: set PORT above 1023`, 'port not allowed');
+    if (code === 'EADDRNOTAVAIL') throw new StartupError(`HOST ${host} is not an address of this machine: set HOST to one (0.0.0.0 for all)`, 'host not available');
+    throw error;
+  }
+}
+
+/** The one line for a failure a newcomer meets at startup (port in use, database unreachable); null for a bug. */
+function startupProblem(error: unknown, databaseUrl: string | undefined): { line: string; reason: string } | null {
+  if (error instanceof StartupError) return { line: error.message, reason: error.reason };
+  if (error instanceof ServiceUnavailableError && error.dependency === 'database') {
+    const where = databaseUrl ? ` at ${redactText(databaseUrl)}` : '';
+    return { line: `database unreachable${where} (${error.reason}): check DATABASE_URL and that PostgreSQL is running`, reason: 'database unreachable' };
+  }
+  return null;
 }
 
 /** Local runs without JWT_SECRET sign with a key kept in DATA_DIR (production refuses to start without one). */

@@ -38,15 +38,6 @@ export interface UserStore {
   ensureAdmin(email: string, passwordHash: string): Promise<'created' | 'exists'>;
 }
 
-export interface StoredRefreshToken {
-  id: string;
-  userId: string;
-  familyId: string;
-  expiresAt: Date;
-  rotatedAt: Date | null;
-  revokedAt: Date | null;
-}
-
 export type RotateResult =
   | { kind: 'rotated'; userId: string; familyId: string }
   | { kind: 'reused'; userId: string; familyId: string }
@@ -237,7 +228,7 @@ export interface Subscription {
 }
 
 export interface EventConsumer {
-  /** Consumes the notifications queue (every `booking.*` event) at least once per message. */
+  /** Consumes the notifications queue (the NOTIFICATION_TYPES events) at least once per message. */
   consume(handler: MessageHandler): Promise<Subscription>;
 }
 
@@ -255,6 +246,76 @@ export interface Mail {
 export interface Mailer {
   send(mail: Mail): Promise<void>;
   close?(): Promise<void>;
+}
+
+// ---- workers: the outbox, hold expiry, notifications
+
+export interface OutboxMessage extends DomainMessage {
+  /** Propagation headers stored with the row (trace context), copied to the message. */
+  headers: Record<string, unknown>;
+}
+
+export interface RelayBatch {
+  claimed: number;
+  published: number;
+  failed: number;
+}
+
+/** The transactional outbox the state changes append to (in the same transaction). */
+export interface Outbox {
+  /**
+   * One relay step: claim a batch (rows other relays hold are skipped; the events of one aggregate
+   * stay in order), hand it to `publish`, mark published exactly the messages it confirmed.
+   */
+  relayBatch(limit: number, publish: (messages: OutboxMessage[]) => Promise<PublishResult[]>): Promise<RelayBatch>;
+  backlog(): Promise<{ count: number; oldestAgeSeconds: number }>;
+  /** Deletes published messages older than the retention, at most `limit` per call; returns how many. */
+  prune(retentionMs: number, limit?: number): Promise<number>;
+}
+
+/** Says that work was committed (PostgreSQL: LISTEN/NOTIFY). Best effort: a worker still polls for what it misses. */
+export interface WakeUps {
+  /** Never rejects: a source that cannot listen now keeps trying in the background. */
+  start(wake: () => void): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface HoldExpiry {
+  /** Expires at most `limit` lapsed holds (releasing their seats, recording booking.expired); returns how many. */
+  expireDue(limit: number): Promise<number>;
+}
+
+/** The booking events a user is mailed about (the notifier's queue is bound to exactly these). */
+export const NOTIFICATION_TYPES = ['booking.confirmed', 'booking.cancelled', 'booking.expired'] as const;
+export type NotificationType = (typeof NOTIFICATION_TYPES)[number];
+
+export interface NotificationInput {
+  bookingId: string;
+  type: NotificationType;
+  messageId: string;
+  userId: string;
+  payload: Record<string, unknown>;
+}
+
+export interface ClaimedNotification {
+  id: string;
+  recipient: string | null;
+}
+
+/**
+ * `claimed`: this delivery sends it. `sent`: done already, nothing to do. `busy`: another delivery
+ * holds the lease and has not sent it yet; it may still be sending, or it may have died mid-send,
+ * in which case the lease lapses after `leaseLeftMs` and the notification can be claimed again.
+ */
+export type ClaimResult = ({ kind: 'claimed' } & ClaimedNotification) | { kind: 'sent' } | { kind: 'busy'; leaseLeftMs: number };
+
+/** One notification per booking and type, sent at most once (a lease guards the send). */
+export interface NotificationLog {
+  /** Records the notification (first time) and takes the right to send it, or says why not. */
+  claim(input: NotificationInput): Promise<ClaimResult>;
+  markSent(id: string): Promise<void>;
+  /** Gives the lease back after a failed send so the retry can take it at once. */
+  release(id: string): Promise<void>;
 }
 
 // ---- cache, rate limits, revocation
@@ -396,13 +457,27 @@ export interface IdentityLink {
   userId: string;
 }
 
+/**
+ * What linking a provider-verified identity cleared on an account whose address was never proven
+ * (no earlier verified identity): its password and every session (refresh tokens revoked, token
+ * version bumped). `null` when the account was proven already and nothing was cleared.
+ */
+export interface ClearedCredentials {
+  passwordRemoved: boolean;
+  refreshTokensRevoked: number;
+  tokenVersion: number;
+}
+
 export interface IdentityStore {
   find(provider: OAuthProviderName, subject: string): Promise<IdentityLink | null>;
   /**
-   * Adds the identity to an existing account. `false` when the identity exists already (a
-   * concurrent first sign-in won); throws NotFoundError when the account is gone.
+   * Adds the identity to an existing account, in one transaction. When the identity's address is
+   * provider-verified and the account has no earlier verified identity (a password registration
+   * proves no address), the provider's proof wins: the password and every session are cleared
+   * (pre-account takeover). `null` when the identity exists already (a concurrent first sign-in
+   * won); throws NotFoundError when the account is gone.
    */
-  link(profile: OAuthProfile, userId: string): Promise<boolean>;
+  link(profile: OAuthProfile, userId: string): Promise<{ cleared: ClearedCredentials | null } | null>;
   /**
    * Creates an account (role user, no password) with the identity, in one transaction. EmailTakenError
    * when the address is an account's; `null` when the identity exists already.

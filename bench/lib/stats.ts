@@ -42,11 +42,6 @@ export function ratio(a: number, b: number): number {
   return b > 0 && Number.isFinite(a) ? a / b : Number.NaN;
 }
 
-export function round(value: number, digits = 1): number {
-  if (!Number.isFinite(value)) return value;
-  const factor = 10 ** digits;
-  return Math.round(value * factor) / factor;
-}
 
 /** "1,234" for big numbers, one decimal below 100, two below 1. */
 export function fmt(value: number, unit = ''): string {

@@ -39,7 +39,7 @@ export class ObservabilityChart extends Chart {
     });
     for (const { name, build } of DASHBOARDS) {
       new k8s.KubeConfigMap(this, `dashboard-${name}`, {
-        metadata: meta(`${name}-dashboard`, { grafana_dashboard: '1' }, { grafana_folder: 'GoTicket' }),
+        metadata: meta(`${name}-dashboard`, { grafana_dashboard: '1' }, { [MONITORING.grafanaFolderAnnotation]: 'GoTicket' }),
         data: { [`${name}.json`]: `${JSON.stringify(build(), null, 2)}\n` },
       });
     }

@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import fc from 'fast-check';
 import { parse } from 'yaml';
 import { ENVIRONMENTS } from '../environments';
-import { escapeForHelm, MIGRATE_HELM_HOOKS, renderEscaped } from '../helm';
+import { escapeForHelm, migrateHelmHooks, renderEscaped } from '../helm';
 import { contextFor, synthObjects } from '../main';
 import { SCHEMA_GAPS, yamlFiles } from '../validate';
 import { type Obj, ROOT, type Report, TSX, id, validateInChild } from './helpers';
@@ -140,13 +140,19 @@ describe.each(ENVIRONMENTS.map((env) => [env.name, env] as const))('dist/%s', (n
     expect(namespaces).toEqual(['Namespace.goticket.k8s.yaml']);
     expect(fs.readdirSync(path.join(helm, 'templates')).sort()).toEqual(files.filter((file) => !namespaces.includes(file)));
     const job = 'Job.goticket-migrate.k8s.yaml';
-    for (const file of files.filter((f) => !namespaces.includes(f) && f !== job)) {
+    const sa = 'ServiceAccount.goticket-migrate.k8s.yaml';
+    for (const file of files.filter((f) => !namespaces.includes(f) && f !== job && f !== sa)) {
       const template = fs.readFileSync(path.join(helm, 'templates', file), 'utf8');
       expect(renderEscaped(template)).toBe(fs.readFileSync(path.join(dir, file), 'utf8'));
     }
     const plainJob = read(path.join(dir, job));
     const helmJob = read(path.join(helm, 'templates', job));
-    expect(helmJob).toEqual({ ...plainJob, metadata: { ...plainJob.metadata, annotations: { ...plainJob.metadata.annotations, ...MIGRATE_HELM_HOOKS } } });
+    expect(helmJob).toEqual({ ...plainJob, metadata: { ...plainJob.metadata, annotations: { ...plainJob.metadata.annotations, ...migrateHelmHooks(env, -1) } } });
+    const plainSa = read(path.join(dir, sa));
+    expect(read(path.join(helm, 'templates', sa))).toEqual({ ...plainSa, metadata: { ...plainSa.metadata, annotations: { ...plainSa.metadata.annotations, ...migrateHelmHooks(env, -2) } } });
+    // Fails on the old code (post-install everywhere): with a managed database nothing stops the
+    // Job from running before the Deployments, so it must; with the in-cluster one it cannot.
+    expect(helmJob.metadata.annotations!['helm.sh/hook']).toBe(env.backends.kind === 'vpc' ? 'pre-install,pre-upgrade' : 'post-install,pre-upgrade');
     expect(helmJob.metadata.annotations!['argocd.argoproj.io/hook']).toMatch(/^(PreSync|Sync)$/); // Argo CD's own hook wins over Helm's
     expect(fs.readFileSync(path.join(helm, 'README.md'), 'utf8')).toContain(`helm upgrade --install goticket dist/helm/${name} --namespace goticket`);
   });

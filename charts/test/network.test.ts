@@ -2,8 +2,8 @@
  * What the NetworkPolicies let each pod do, computed from the synthesized objects with Kubernetes
  * semantics (a pod selected by a policy of a type is isolated for it; the allowed flows are the
  * union of the rules of the policies selecting it), against the allow-list the platform section of
- * DESIGN.md asks for: default deny, DNS, api <- ingress-nginx and Prometheus, app -> the backends
- * (pod selectors in dev, the data subnets' CIDRs in prod), cert-manager's HTTP-01 solver <- ingress-nginx,
+ * DESIGN.md asks for: default deny, DNS, api <- the shared Gateway's Envoy pods and Prometheus, app -> the backends
+ * (pod selectors in dev, the data subnets' CIDRs in prod),
  * nothing else.
  */
 import { type Environment, ENVIRONMENTS, dev, prod } from '../environments';
@@ -44,10 +44,9 @@ function reach(objects: Obj[], labels: Record<string, string>, direction: Direct
 }
 
 const DNS = ['kube-system pods k8s-app=kube-dns TCP/53', 'kube-system pods k8s-app=kube-dns UDP/53'];
-const FROM_INGRESS = 'ingress-nginx pods app.kubernetes.io/name=ingress-nginx TCP/8080';
+const FROM_INGRESS = 'envoy-gateway-system pods gateway.envoyproxy.io/owning-gateway-name=goticket-edge,gateway.envoyproxy.io/owning-gateway-namespace=envoy-gateway-system TCP/8080';
 const FROM_PROMETHEUS = 'monitoring pods app.kubernetes.io/name=prometheus TCP/8080';
-/** gRPC (9090): from the edge, and from the cluster's own clients (pods labelled goticket.io/grpc-client=true, any namespace). */
-const GRPC_FROM_INGRESS = 'ingress-nginx pods app.kubernetes.io/name=ingress-nginx TCP/9090';
+/** gRPC (9090): from the cluster's own clients (pods labelled goticket.io/grpc-client=true, any namespace). */
 const GRPC_FROM_CLIENTS = 'ns(*) pods goticket.io/grpc-client=true TCP/9090';
 
 /** The dev dependencies, by the labels DESIGN.md's in-cluster services carry. */
@@ -77,7 +76,7 @@ function identityProviders(env: Environment): string[] {
 function expected(env: Environment): Record<string, { Ingress: string[]; Egress: string[] }> {
   const app = { Egress: [...DNS, ...backends(env)].sort() };
   const out: Record<string, { Ingress: string[]; Egress: string[] }> = {
-    'goticket-api': { Ingress: [FROM_INGRESS, GRPC_FROM_INGRESS, FROM_PROMETHEUS, GRPC_FROM_CLIENTS].sort(), Egress: [...app.Egress, ...identityProviders(env)].sort() },
+    'goticket-api': { Ingress: [FROM_INGRESS, FROM_PROMETHEUS, GRPC_FROM_CLIENTS].sort(), Egress: [...app.Egress, ...identityProviders(env)].sort() },
     'goticket-worker': { Ingress: [FROM_PROMETHEUS], ...app },
     'goticket-migrate': { Ingress: [], ...app },
   };
@@ -104,10 +103,11 @@ describe.each(ENVIRONMENTS.map((env) => [env.name, env] as const))('%s NetworkPo
     expect(actual).toEqual(expected(env));
   });
 
-  test('cert-manager\'s ACME HTTP-01 solver pod (created in this namespace during a challenge) is reachable from ingress-nginx', () => {
-    const solver = { 'acme.cert-manager.io/http01-solver': 'true', 'acme.cert-manager.io/http-domain': '1234' };
-    expect(reach(objects, solver, 'Ingress')).toEqual({ isolated: true, flows: ['ingress-nginx pods app.kubernetes.io/name=ingress-nginx TCP/8089'] });
-    expect(reach(objects, solver, 'Egress')).toEqual({ isolated: true, flows: DNS });
+  test('the api admits only the Envoy pods of the shared Gateway, not any pod of the gateway namespace (the controller included)', () => {
+    const api = { 'app.kubernetes.io/name': 'goticket', 'app.kubernetes.io/component': 'api' };
+    const flows = reach(objects, api, 'Ingress').flows.filter((f) => f.startsWith('envoy-gateway-system '));
+    expect(flows).toEqual([FROM_INGRESS]);
+    expect(objects.some((o) => o.kind === 'NetworkPolicy' && /acme|nginx/.test(o.metadata.name))).toBe(false);
   });
 
   test('a pod nobody planned for (a debug pod, a new workload) gets nothing but DNS', () => {

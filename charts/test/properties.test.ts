@@ -7,6 +7,7 @@ import { type Environment, ENVIRONMENTS, IMAGE_REPOSITORIES, dev, imagePullPolic
 import { PRE_STOP_SECONDS, configData } from '../goticket';
 import { emptySealedSecret } from '../secrets/sealing';
 import { type Obj, byId, differences, matches, ofKind, podSpecOf, synth, workloads } from './helpers';
+import { EDGE } from '../../platform/contract';
 
 /** Every violation of the platform rules in one environment's objects (empty = fine). */
 function violations(objects: Obj[], env: Environment): string[] {
@@ -116,14 +117,15 @@ describe.each(ENVIRONMENTS.map((env) => [env.name, env] as const))('%s', (_name,
     expect(podSpecOf(job).restartPolicy).toBe('Never');
   });
 
-  test('ingress: TLS through the ClusterIssuer, only the public paths, nginx class', () => {
-    const ingress = byId(objects, 'Ingress/goticket');
-    expect(ingress.metadata.annotations['cert-manager.io/cluster-issuer']).toBe(env.clusterIssuer);
-    expect(ingress.spec.ingressClassName).toBe('nginx');
-    expect(ingress.spec.tls).toEqual([{ hosts: [env.host], secretName: 'goticket-tls' }]);
-    const paths = ingress.spec.rules[0].http.paths.map((p: Obj) => p.path);
-    expect(paths).toEqual(['/api', '/docs', '/openapi.json', '/graphql']);
-    expect(ingress.spec.rules[0].host).toBe(env.host);
+  test('HTTPRoute on the shared Gateway’s HTTPS api listener, only the public paths, no Ingress', () => {
+    expect(objects.filter((o) => o.kind === 'Ingress')).toEqual([]);
+    const route = byId(objects, 'HTTPRoute/goticket');
+    expect(route.apiVersion).toBe('gateway.networking.k8s.io/v1');
+    expect(route.spec.parentRefs).toEqual([{ group: 'gateway.networking.k8s.io', kind: 'Gateway', name: EDGE.gateway.name, namespace: EDGE.gateway.namespace, sectionName: EDGE.listeners.api }]);
+    expect(route.spec.hostnames).toEqual([env.host]);
+    expect(route.spec.rules).toHaveLength(1);
+    expect(route.spec.rules[0].matches.map((m: Obj) => `${m.path.type} ${m.path.value}`)).toEqual(['PathPrefix /api', 'PathPrefix /docs', 'Exact /openapi.json', 'Exact /graphql']);
+    expect(route.spec.rules[0].backendRefs).toEqual([{ group: '', kind: 'Service', name: 'goticket-api', port: 80 }]);
   });
 
   test('namespace enforces Pod Security "restricted" and Argo CD never deletes it (Pulumi owns it)', () => {
@@ -178,7 +180,7 @@ test('prod and dev differ only where environments.ts says', () => {
     /^Deployment\/goticket-(api|worker):spec\.template\.spec\.topologySpreadConstraints\[0\]\.whenUnsatisfiable$/, // zoneSpread
     /^HorizontalPodAutoscaler\/goticket-api:spec\.(minReplicas|maxReplicas|metrics\[0\]\.resource\.target\.averageUtilization)$/, // api
     /^HorizontalPodAutoscaler\/goticket-api:spec\.metrics\[1\]\./, // api.requestsPerSecond (prod only)
-    /^Ingress\/goticket(-grpc)?:(metadata\.annotations\.cert-manager\.io\/cluster-issuer|spec\.tls\[0\]\.hosts\[0\]|spec\.rules\[0\]\.host)$/, // host, issuer
+    /^HTTPRoute\/goticket:spec\.hostnames\[0\]$/, // host
     /^(Job|ServiceAccount)\/goticket-migrate:metadata\.annotations\.argocd\.argoproj\.io\/hook$/, // migrationHook
   ];
   const diff = differences(synth(dev), synth(prod));

@@ -3,6 +3,7 @@ import * as pulumi from '@pulumi/pulumi';
 import { rotatingKey } from './kms';
 import { generatedSecret } from './passwords';
 import { nodeOnlySecurityGroup } from './node-security-group';
+import { RDS_CA_BUNDLE } from '../../platform/contract';
 
 export interface DatabaseArgs {
   vpcId: pulumi.Input<string>;
@@ -81,7 +82,7 @@ export class Database extends pulumi.ComponentResource {
         vpcSecurityGroupIds: [sg.id],
         publiclyAccessible: false,
         parameterGroupName: params.name,
-        caCertIdentifier: 'rds-ca-rsa2048-g1',
+        caCertIdentifier: RDS_CA_BUNDLE.rdsCaIdentifier,
         multiAz: args.multiAz,
         backupRetentionPeriod: args.backupRetentionDays,
         copyTagsToSnapshot: true,

@@ -36,9 +36,13 @@ export const PREVIEW_GROUP = 'goticket-pulumi-preview';
  */
 export const PREVIEW_DRY_RUN = [
   { apiGroups: [''], resources: ['namespaces', 'secrets'] },
+  { apiGroups: ['batch'], resources: ['jobs'] },
+  { apiGroups: ['networking.k8s.io'], resources: ['networkpolicies'] },
   { apiGroups: ['storage.k8s.io'], resources: ['storageclasses'] },
   { apiGroups: ['cert-manager.io'], resources: ['clusterissuers'] },
   { apiGroups: ['argoproj.io'], resources: ['appprojects', 'applications'] },
+  { apiGroups: ['gateway.networking.k8s.io'], resources: ['gatewayclasses', 'gateways', 'httproutes'] },
+  { apiGroups: ['gateway.envoyproxy.io'], resources: ['envoyproxies'] },
   { apiGroups: ['rbac.authorization.k8s.io'], resources: ['clusterroles', 'clusterrolebindings'] },
 ].map((rule) => ({ ...rule, verbs: ['create', 'patch'] }));
 const NODE_POLICIES = {
@@ -114,6 +118,10 @@ export class EksCluster extends pulumi.ComponentResource implements ClusterHandl
       {
         name: s.clusterName,
         version: s.version,
+        // The provider's default is EXTENDED: a minor past standard support keeps running, billed at
+        // the extended-support rate. STANDARD makes EKS upgrade the control plane at the end of
+        // standard support instead; the team upgrades before that (infra/README.md "Upgrading EKS").
+        upgradePolicy: { supportType: 'STANDARD' },
         vpcId: args.vpcId,
         privateSubnetIds: args.privateSubnetIds,
         publicSubnetIds: args.publicSubnetIds,

@@ -6,7 +6,12 @@ import type { Environment } from '../config';
 
 /** Every chart the platform installs, pinned. Bump deliberately (read the chart's upgrade notes). */
 export const CHARTS = {
-  'ingress-nginx': { chart: 'ingress-nginx', version: '4.13.3', repo: 'https://kubernetes.github.io/ingress-nginx' },
+  // Envoy Gateway publishes its charts as OCI artifacts (no repository index): `chart` is the
+  // reference and `repo` stays unset. The CRDs chart renders the Gateway API CRDs of the standard
+  // channel (plus Envoy Gateway's own) as templates, so Helm upgrades them; the controller chart is
+  // installed with skipCrds (it would otherwise install the experimental channel from its crds/).
+  'gateway-crds': { chart: 'oci://docker.io/envoyproxy/gateway-crds-helm', version: 'v1.9.1', repo: undefined },
+  'envoy-gateway': { chart: 'oci://docker.io/envoyproxy/gateway-helm', version: 'v1.9.1', repo: undefined },
   'cert-manager': { chart: 'cert-manager', version: 'v1.18.2', repo: 'https://charts.jetstack.io' },
   'sealed-secrets': { chart: 'sealed-secrets', version: '2.17.1', repo: 'https://bitnami-labs.github.io/sealed-secrets' },
   'kube-prometheus-stack': { chart: 'kube-prometheus-stack', version: '77.11.1', repo: 'https://prometheus-community.github.io/helm-charts' },
@@ -32,6 +37,8 @@ export interface ChartReleaseArgs {
   environment: Environment;
   /** Computed values (hosts, secrets, sizes); they override the values files. */
   values?: pulumi.Input<Record<string, unknown>>;
+  /** Do not install the chart's crds/ folder (another release owns those CRDs). */
+  skipCrds?: boolean;
 }
 
 /** A helm.v3.Release of a pinned chart with its committed values files. */
@@ -47,7 +54,8 @@ export function chartRelease(
       name: args.releaseName,
       chart: c.chart,
       version: c.version,
-      repositoryOpts: { repo: c.repo },
+      ...(c.repo ? { repositoryOpts: { repo: c.repo } } : {}),
+      ...(args.skipCrds ? { skipCrds: true } : {}),
       namespace: args.namespace,
       createNamespace: false,
       valueYamlFiles: valuesFiles(args.key, args.environment).map((f) => new pulumi.asset.FileAsset(f)),

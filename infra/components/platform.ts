@@ -3,6 +3,7 @@ import * as pulumi from '@pulumi/pulumi';
 import * as tls from '@pulumi/tls';
 import { ARGOCD, CERT_MANAGER, CLUSTER_ISSUER_OF, CLUSTER_ISSUERS, EDGE, MONITORING, PLATFORM_POD_SECURITY } from '../../platform/contract';
 import type { Environment, MonitoringConfig } from '../config';
+import { addonRoute, edgeObjects, type KubeObject } from './edge';
 import { chartRelease } from './helm';
 import { generatedSecret } from './passwords';
 
@@ -10,6 +11,8 @@ export interface PlatformArgs {
   environment: Environment;
   provider: k8s.Provider;
   storageClassName: string;
+  /** The api's public host: the Gateway's api listener. */
+  appHost: string;
   grafanaHost: string;
   argocdHost: string;
   monitoring: MonitoringConfig;
@@ -20,7 +23,7 @@ export interface PlatformArgs {
 }
 
 export const NAMESPACES = {
-  ingress: EDGE.namespace,
+  edge: EDGE.namespace,
   certManager: CERT_MANAGER.namespace,
   monitoring: MONITORING.namespace,
   argocd: ARGOCD.namespace,
@@ -48,13 +51,17 @@ function podSecurityLabels(environment: Environment): Record<string, Record<stri
 }
 
 /**
- * Cluster add-ons, each a pinned Helm release with values from infra/values/: ingress-nginx,
- * cert-manager (+ ClusterIssuers), sealed-secrets (with a sealing key Pulumi generates and
+ * Cluster add-ons, each a pinned Helm release with values from infra/values/: the Gateway API
+ * CRDs and Envoy Gateway (+ the shared Gateway, infra/components/edge.ts), cert-manager
+ * (+ ClusterIssuers, with its Gateway API support on), sealed-secrets (with a sealing key Pulumi generates and
  * installs before the controller), kube-prometheus-stack, Argo CD, metrics-server (the
  * resource metrics API behind the api's HPA) and prometheus-adapter (its requests-per-second metric).
  *
- * Order: kube-prometheus-stack first (its CRDs back every add-on's ServiceMonitor), then the
- * rest; ClusterIssuers after cert-manager (CRDs + webhook); the sealing key before sealed-secrets.
+ * Order: the Gateway API CRDs and kube-prometheus-stack first (CRDs everything else uses: routes,
+ * ServiceMonitors); cert-manager after both (it watches Gateways only if their CRDs exist when it
+ * starts); Envoy Gateway after the CRDs, the Gateway after Envoy Gateway and cert-manager; every
+ * route (Grafana, Argo CD, the ACME solvers) and Argo CD itself after the Gateway; ClusterIssuers
+ * after cert-manager (CRDs + webhook); the sealing key before sealed-secrets.
  */
 export class Platform extends pulumi.ComponentResource {
   /** PEM certificate to seal secrets with offline (`kubeseal --cert`). */
@@ -64,11 +71,13 @@ export class Platform extends pulumi.ComponentResource {
   readonly argocdUrl: string;
   /** Secret. */
   readonly grafanaAdminPassword: pulumi.Output<string>;
-  /** Public address of the ingress controller (NLB host name in prod, localhost on Kind). */
+  /** Public address of the shared Gateway (its NLB host name in prod, localhost on Kind). */
   readonly ingressAddress: pulumi.Output<string>;
-  /** Releases the application manifests need (CRDs, webhooks, ingress). */
+  /** Releases the application manifests need (CRDs, webhooks, the gateway controller). */
   readonly releases: k8s.helm.v3.Release[];
   readonly argocd: k8s.helm.v3.Release;
+  /** The shared Gateway every HTTPRoute attaches to. */
+  readonly gateway: k8s.apiextensions.CustomResource;
   /** Everything the application's manifests may reference (CRDs, webhooks, issuers). */
   readonly ready: pulumi.Resource[];
 
@@ -79,13 +88,6 @@ export class Platform extends pulumi.ComponentResource {
     this.clusterIssuer = CLUSTER_ISSUER_OF[env];
     this.grafanaUrl = `https://${args.grafanaHost}`;
     this.argocdUrl = `https://${args.argocdHost}`;
-    const ingressTls = (host: string, secretName: string) => ({
-      ingressClassName: EDGE.ingressClass,
-      annotations: { 'cert-manager.io/cluster-issuer': this.clusterIssuer },
-      hosts: [host],
-      tls: [{ secretName, hosts: [host] }],
-    });
-
     const labels = podSecurityLabels(env);
     const ns = Object.fromEntries(
       Object.entries(labels).map(([nsName, l]) => [
@@ -130,7 +132,8 @@ export class Platform extends pulumi.ComponentResource {
           },
           grafana: {
             persistence: { enabled: true, storageClassName: args.storageClassName, size: args.monitoring.grafanaStorageSize },
-            ingress: { enabled: true, ...ingressTls(args.grafanaHost, 'grafana-tls') },
+            // Served through the shared Gateway (an HTTPRoute below), not an Ingress.
+            ingress: { enabled: false },
             'grafana.ini': { server: { root_url: this.grafanaUrl } },
           },
         },
@@ -140,11 +143,25 @@ export class Platform extends pulumi.ComponentResource {
     );
     const afterCrds = { ...k, dependsOn: [monitoring] };
 
-    // ---- cert-manager and its ClusterIssuers
+    // ---- Gateway API CRDs (standard channel) and Envoy Gateway's CRDs: before anything using them
+    const gatewayCrds = chartRelease(
+      `${name}-gateway-crds`,
+      { key: 'gateway-crds', releaseName: EDGE.crdsReleaseName, namespace: nsName(NAMESPACES.edge), environment: env },
+      { ...k, dependsOn: args.clusterReady },
+    );
+
+    // ---- cert-manager (Gateway API support on) and its ClusterIssuers
     const certManager = chartRelease(
       `${name}-cert-manager`,
-      { key: 'cert-manager', releaseName: 'cert-manager', namespace: nsName(NAMESPACES.certManager), environment: env },
-      afterCrds,
+      {
+        key: 'cert-manager',
+        releaseName: 'cert-manager',
+        namespace: nsName(NAMESPACES.certManager),
+        environment: env,
+        values: { config: { apiVersion: 'controller.config.cert-manager.io/v1alpha1', kind: 'ControllerConfiguration', enableGatewayAPI: true } },
+      },
+      // cert-manager only watches Gateways when their CRDs exist as it starts.
+      { ...k, dependsOn: [monitoring, gatewayCrds] },
     );
     const issuer = (issuerName: string, spec: Record<string, unknown>) =>
       new k8s.apiextensions.CustomResource(
@@ -161,28 +178,38 @@ export class Platform extends pulumi.ComponentResource {
             server: 'https://acme-v02.api.letsencrypt.org/directory',
             email: args.acmeEmail,
             privateKeySecretRef: { name: 'letsencrypt-prod-account-key' },
-            solvers: [{ http01: { ingress: { ingressClassName: EDGE.ingressClass } } }],
+            // HTTP-01 through the shared Gateway's port-80 listener (cert-manager creates the solver's HTTPRoute).
+            solvers: [{ http01: { gatewayHTTPRoute: { parentRefs: [{ kind: 'Gateway', name: EDGE.gateway.name, namespace: EDGE.gateway.namespace, sectionName: EDGE.listeners.http }] } } }],
           },
         }),
       );
     }
 
-    // ---- ingress-nginx
-    const ingress = chartRelease(
-      `${name}-ingress-nginx`,
-      { key: 'ingress-nginx', releaseName: EDGE.releaseName, namespace: nsName(NAMESPACES.ingress), environment: env },
-      afterCrds,
+    // ---- Envoy Gateway and the shared Gateway
+    const envoyGateway = chartRelease(
+      `${name}-envoy-gateway`,
+      { key: 'envoy-gateway', releaseName: EDGE.releaseName, namespace: nsName(NAMESPACES.edge), environment: env, skipCrds: true },
+      { ...k, dependsOn: [gatewayCrds] },
     );
+    const custom = (logical: string, obj: KubeObject, dependsOn: pulumi.Resource[]) =>
+      new k8s.apiextensions.CustomResource(`${name}-${logical}`, obj, { ...k, dependsOn });
+    const edge = edgeObjects(env, { app: args.appHost, grafana: args.grafanaHost, argocd: args.argocdHost }, this.clusterIssuer);
+    const byKind = (kind: string) => edge.find((o) => o.kind === kind)!;
+    const envoyProxy = custom('envoy-proxy', byKind('EnvoyProxy'), [envoyGateway]);
+    const gatewayClass = custom('gateway-class', byKind('GatewayClass'), [envoyGateway, envoyProxy]);
+    this.gateway = custom('gateway', byKind('Gateway'), [gatewayClass, certManager, ...issuers]);
+    const redirect = custom('https-redirect', byKind('HTTPRoute'), [this.gateway]);
     if (env === 'prod') {
-      const svc = k8s.core.v1.Service.get(
-        `${name}-ingress-lb`,
-        `${NAMESPACES.ingress}/${EDGE.service}`,
-        { ...k, dependsOn: [ingress] },
-      );
+      const svc = k8s.core.v1.Service.get(`${name}-edge-lb`, `${NAMESPACES.edge}/${EDGE.service}`, { ...k, dependsOn: [this.gateway] });
       this.ingressAddress = svc.status.loadBalancer.ingress.apply((i) => i?.[0]?.hostname ?? i?.[0]?.ip ?? '');
     } else {
       this.ingressAddress = pulumi.output('localhost');
     }
+    const grafanaRoute = custom(
+      'grafana-route',
+      addonRoute({ name: 'grafana', namespace: MONITORING.namespace, listener: EDGE.listeners.grafana, host: args.grafanaHost, service: `${MONITORING.releaseName}-grafana`, port: 80 }),
+      [this.gateway, envoyGateway, monitoring],
+    );
 
     // ---- sealed-secrets: the key first, then the controller that adopts it
     const sealingKey = new tls.PrivateKey(`${name}-sealing-key`, { algorithm: 'RSA', rsaBits: 4096 }, { parent: this });
@@ -221,12 +248,17 @@ export class Platform extends pulumi.ComponentResource {
         environment: env,
         values: {
           global: { domain: args.argocdHost },
-          server: {
-            ingress: { annotations: { 'cert-manager.io/cluster-issuer': this.clusterIssuer } },
-          },
+          // Served through the shared Gateway (an HTTPRoute below), not an Ingress.
+          server: { ingress: { enabled: false } },
         },
       },
-      afterCrds,
+      // Argo CD syncs the app's HTTPRoute: the Gateway (and its controller) must exist first.
+      { ...k, dependsOn: [monitoring, envoyGateway, this.gateway] },
+    );
+    const argocdRoute = custom(
+      'argocd-route',
+      addonRoute({ name: 'argocd-server', namespace: ARGOCD.namespace, listener: EDGE.listeners.argocd, host: args.argocdHost, service: 'argocd-server', port: 80 }),
+      [this.gateway, envoyGateway, this.argocd],
     );
 
     // ---- metrics-server: the resource metrics API the api's HorizontalPodAutoscaler reads (CPU).
@@ -254,9 +286,9 @@ export class Platform extends pulumi.ComponentResource {
 
     this.sealingCertificate = sealingCert.certPem;
     this.grafanaAdminPassword = grafanaPassword;
-    this.releases = [monitoring, certManager, ingress, sealedSecrets, this.argocd, metricsServer, prometheusAdapter];
-    // Issuers are not releases, but the application's Ingress certificates need them too.
-    this.ready = [...this.releases, ...issuers];
+    this.releases = [gatewayCrds, monitoring, certManager, envoyGateway, sealedSecrets, this.argocd, metricsServer, prometheusAdapter];
+    // Not releases, but the application's HTTPRoute needs the Gateway (and its certificates the issuers).
+    this.ready = [...this.releases, ...issuers, envoyProxy, gatewayClass, this.gateway, redirect, grafanaRoute, argocdRoute];
     this.registerOutputs({
       sealingCertificate: this.sealingCertificate,
       grafanaUrl: this.grafanaUrl,

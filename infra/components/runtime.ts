@@ -1,6 +1,6 @@
 import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
-import { APP, IN_CLUSTER_BACKENDS, LABELS, NAMESPACE, NAMESPACE_LABELS, RUNTIME_SECRET, type BackendUrlKey, type DependencyKey, type OAuthSecretKey, type OptionalRuntimeKey, type RuntimeKey } from '../../platform/contract';
+import { APP, IN_CLUSTER_BACKENDS, LABELS, NAMESPACE, NAMESPACE_LABELS, RDS_CA_BUNDLE, RUNTIME_SECRET, type BackendUrlKey, type DependencyKey, type OAuthSecretKey, type OptionalRuntimeKey, type RuntimeKey } from '../../platform/contract';
 import { amqpUrl, postgresUrl, redisUrl } from '../urls';
 import { generatedSecret } from './passwords';
 
@@ -9,7 +9,8 @@ export interface ManagedBackends {
   kind: 'managed';
   database: { host: pulumi.Input<string>; port: number; user: string; password: pulumi.Input<string>; name: string };
   cache: { host: pulumi.Input<string>; port: number; authToken: pulumi.Input<string> };
-  broker: { host: pulumi.Input<string>; port: number; user: string; password: pulumi.Input<string> };
+  /** The service's own broker user (never the admin), on its vhost; `ready` made it (the Secret waits for it). */
+  broker: { host: pulumi.Input<string>; port: number; user: string; password: pulumi.Input<string>; vhost: string; ready: pulumi.Resource };
 }
 
 /** dev: the in-cluster Postgres/Redis/RabbitMQ synthesized by cdk8s read their passwords from this Secret. */
@@ -34,11 +35,11 @@ function managedUrls({ database: db, cache, broker }: ManagedBackends): BackendU
   return {
     DATABASE_URL: pulumi
       .all([db.host, db.password])
-      .apply(([host, password]) => postgresUrl({ user: db.user, password, host, port: db.port, database: db.name, tls: true })),
+      .apply(([host, password]) => postgresUrl({ user: db.user, password, host, port: db.port, database: db.name, tls: { rootCertFile: RDS_CA_BUNDLE.imagePath } })),
     REDIS_URL: pulumi.all([cache.host, cache.authToken]).apply(([host, password]) => redisUrl({ password, host, port: cache.port, tls: true })),
     AMQP_URL: pulumi
       .all([broker.host, broker.password])
-      .apply(([host, password]) => amqpUrl({ user: broker.user, password, host, port: broker.port, tls: true })),
+      .apply(([host, password]) => amqpUrl({ user: broker.user, password, host, port: broker.port, vhost: broker.vhost, tls: true })),
   };
 }
 
@@ -98,7 +99,8 @@ export class Runtime extends pulumi.ComponentResource {
         type: 'Opaque',
         stringData: Object.fromEntries(Object.entries(data).map(([key, v]) => [key, pulumi.secret(v)])),
       },
-      k,
+      // prod: the broker user must exist before the pods get its credentials.
+      args.backends.kind === 'managed' ? { ...k, dependsOn: [args.backends.broker.ready] } : k,
     );
 
     this.namespace = ns.metadata.name;

@@ -92,6 +92,7 @@ describe('committed stack configs', () => {
     expect(cfg.deployMode).toBe('gitops');
     expect(cfg.gitRevision).toBe('main');
     expect(cfg.database.engineVersion).toBe('16');
+    expect(cfg.broker.engineVersion).toBe('4.2');
   });
 
   it('deployMode direct does not need a repository URL', () => {
@@ -158,6 +159,7 @@ const malformed: Case[] = [
   ['prod', 'eks.clusterName', '-bad', 'goticket:eks.clusterName', /cluster name/],
   ['prod', 'eks.version', 'latest', 'goticket:eks.version', /pinned/],
   ['prod', 'eks.version', '1.33.2', 'goticket:eks.version', /pinned/],
+  ['prod', 'eks.version', '1.33', 'goticket:eks.version', /standard support \(1\.35, 1\.36\).*extended support, billed extra/],
   ['prod', 'eks.instanceTypes', [], 'goticket:eks.instanceTypes', /invalid/],
   ['prod', 'eks.instanceTypes', ['m7i large'], 'goticket:eks.instanceTypes.0', /instance type/],
   ['prod', 'eks.minSize', 0, 'goticket:eks.minSize', /invalid/],
@@ -182,7 +184,7 @@ const malformed: Case[] = [
   ['prod', 'gitRepoCredential', '-----BEGIN OPENSSH PRIVATE KEY-----\nx\n-----END OPENSSH PRIVATE KEY-----', 'goticket:gitRepoCredential', /https gitRepoUrl needs a token/],
   ['prod', 'gitRepoUsername', 'a b', 'goticket:gitRepoUsername', /user name/],
   ['prod', 'database.instanceClass', 'm7g.large', 'goticket:database.instanceClass', /RDS instance class/],
-  ['prod', 'database.engineVersion', '15.4', 'goticket:database.engineVersion', /PostgreSQL 16/],
+  ['prod', 'database.engineVersion', '15.4', 'goticket:database.engineVersion', /PostgreSQL 16 .*the major CI, docker-compose and Kind run/],
   ['prod', 'database.allocatedStorageGb', 5, 'goticket:database.allocatedStorageGb', /invalid/],
   ['prod', 'database.maxAllocatedStorageGb', 20, 'goticket:database.maxAllocatedStorageGb', /maxAllocatedStorageGb >= allocatedStorageGb/],
   ['prod', 'database.backupRetentionDays', 3, 'goticket:database.backupRetentionDays', />=7/],
@@ -193,7 +195,8 @@ const malformed: Case[] = [
   ['prod', 'cache.replicas', 0, 'goticket:cache.replicas', /multi-AZ needs at least one replica/],
   ['prod', 'cache.transitEncryption', false, 'goticket:cache.transitEncryption', /unknown/],
   ['prod', 'broker.instanceType', 'm5.large', 'goticket:broker.instanceType', /broker instance type/],
-  ['prod', 'broker.engineVersion', '3.8', 'goticket:broker.engineVersion', /RabbitMQ/],
+  ['prod', 'broker.engineVersion', '3.8', 'goticket:broker.engineVersion', /RabbitMQ line Amazon MQ offers \(3\.13 or 4\.2\)/],
+  ['prod', 'broker.instanceType', 'mq.m5.large', 'goticket:broker.instanceType', /RabbitMQ 4\.2 on Amazon MQ runs only on mq\.m7g\.\*, not mq\.m5\.large/],
   ['prod', 'broker.deploymentMode', 'ACTIVE_STANDBY_MULTI_AZ', 'goticket:broker.deploymentMode', /invalid/],
   ['dev', 'kind.clusterName', 'Go_Ticket', 'goticket:kind.clusterName', /cluster name/],
   ['dev', 'database', { instanceClass: 'db.t4g.micro' }, 'goticket:database', /unknown/],

@@ -26,6 +26,8 @@ export interface Recorded {
   /** Type of the `parent` option's resource; undefined = the stack. */
   parentType?: string;
   deleteBeforeReplace?: boolean;
+  /** The `ignoreChanges` option (property paths Pulumi never diffs). */
+  ignoreChanges?: string[];
 }
 
 /** A function the program invoked (e.g. command:local:run), with its arguments. */
@@ -169,6 +171,7 @@ export async function runProgram(stack: string, config: Record<string, string>):
   const providerMaps = new Map<string, pulumi.ProviderResource[]>();
   const parents = new Map<string, pulumi.Resource>();
   const deleteFirst = new Set<string>();
+  const ignored = new Map<string, string[]>();
   let exports: Record<string, unknown> = {};
   await pulumi.runtime.runInPulumiStack(async () => {
     pulumi.runtime.registerStackTransformation((t) => {
@@ -179,6 +182,7 @@ export async function runProgram(stack: string, config: Record<string, string>):
       if (providers) providerMaps.set(`${t.type}::${t.name}`, Array.isArray(providers) ? providers : Object.values(providers));
       if (t.opts.parent) parents.set(`${t.type}::${t.name}`, t.opts.parent);
       if ((t.opts as pulumi.CustomResourceOptions).deleteBeforeReplace) deleteFirst.add(`${t.type}::${t.name}`);
+      if (t.opts.ignoreChanges) ignored.set(`${t.type}::${t.name}`, [...t.opts.ignoreChanges]);
       return undefined;
     });
     // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -192,6 +196,7 @@ export async function runProgram(stack: string, config: Record<string, string>):
   await settings.waitForRPCs();
   for (const r of resources) {
     r.deleteBeforeReplace = deleteFirst.has(`${r.type}::${r.name}`) || undefined;
+    r.ignoreChanges = ignored.get(`${r.type}::${r.name}`);
     const deps = explicit.get(`${r.type}::${r.name}`) ?? [];
     r.dependsOn = await Promise.all(deps.map(async (d) => (await resolve(d.urn))?.split('::').pop() ?? '?'));
     const parent = parents.get(`${r.type}::${r.name}`);

@@ -7,13 +7,14 @@ import { CHARTS, VALUES_DIR, valuesFiles } from '../components/helm';
 import { hostOfEndpoint } from '../components/broker';
 import { amqpUrl, postgresUrl, redisUrl } from '../urls';
 import { REPO_ROOT } from './harness';
+import { EDGE, MONITORING } from '../../platform/contract';
 
 const values = (file: string) => parse(fs.readFileSync(path.join(VALUES_DIR, file), 'utf8')) as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 describe('connection URLs', () => {
   it('builds TLS URLs for the managed services', () => {
-    expect(postgresUrl({ user: 'goticket', password: 'pw', host: 'db.rds.amazonaws.com', port: 5432, database: 'goticket', tls: true })).toBe(
-      'postgres://goticket:pw@db.rds.amazonaws.com:5432/goticket?sslmode=require&uselibpqcompat=true',
+    expect(postgresUrl({ user: 'goticket', password: 'pw', host: 'db.rds.amazonaws.com', port: 5432, database: 'goticket', tls: { rootCertFile: '/app/ca.pem' } })).toBe(
+      'postgres://goticket:pw@db.rds.amazonaws.com:5432/goticket?sslmode=verify-full&sslrootcert=%2Fapp%2Fca.pem&uselibpqcompat=true',
     );
     expect(redisUrl({ password: 'tok', host: 'master.cache.amazonaws.com', port: 6379, tls: true })).toBe('rediss://:tok@master.cache.amazonaws.com:6379');
     expect(amqpUrl({ user: 'goticket', password: 'pw', host: 'b-1.mq.amazonaws.com', port: 5671, tls: true })).toBe('amqps://goticket:pw@b-1.mq.amazonaws.com:5671');
@@ -40,7 +41,7 @@ describe('helpers', () => {
   });
 
   it('layers the environment values file over the shared one', () => {
-    expect(valuesFiles('ingress-nginx', 'prod').map((f) => path.basename(f))).toEqual(['ingress-nginx.yaml', 'ingress-nginx.prod.yaml']);
+    expect(valuesFiles('metrics-server', 'dev').map((f) => path.basename(f))).toEqual(['metrics-server.yaml', 'metrics-server.dev.yaml']);
     expect(valuesFiles('argo-cd', 'dev').map((f) => path.basename(f))).toEqual(['argo-cd.yaml']);
   });
 });
@@ -53,20 +54,11 @@ describe('committed values files', () => {
     }
   });
 
-  it('ingress-nginx: hostPort 80/443 on the ingress-ready Kind node in dev, an NLB in prod, no snippets', () => {
-    const base = values('ingress-nginx.yaml');
-    expect(base.fullnameOverride).toBe('ingress-nginx');
-    expect(base.controller.allowSnippetAnnotations).toBe(false);
-    expect(base.controller.ingressClassResource).toMatchObject({ name: 'nginx', default: true });
-    expect(base.controller.metrics.serviceMonitor.additionalLabels).toEqual({ release: 'kube-prometheus-stack' });
-    const dev = values('ingress-nginx.dev.yaml').controller;
-    expect(dev.hostPort).toEqual({ enabled: true, ports: { http: 80, https: 443 } });
-    expect(dev.nodeSelector['ingress-ready']).toBe('true');
-    expect(dev.service.type).toBe('NodePort');
-    const prod = values('ingress-nginx.prod.yaml').controller;
-    expect(prod.service.type).toBe('LoadBalancer');
-    expect(prod.service.annotations['service.beta.kubernetes.io/aws-load-balancer-type']).toBe('nlb');
-    expect(prod.service.ports).toEqual({ http: 80, https: 443 });
+  it('envoy-gateway: the controller only (CRDs from the gateway-crds release), with requests and a memory limit', () => {
+    const v = values('envoy-gateway.yaml');
+    expect(v.crds).toBeUndefined();
+    expect(v.deployment.envoyGateway.resources.requests).toMatchObject({ cpu: expect.any(String), memory: expect.any(String) });
+    expect(v.deployment.envoyGateway.resources.limits.memory).toBeDefined();
   });
 
   it('cert-manager installs (and keeps) its CRDs', () => {
@@ -82,16 +74,26 @@ describe('committed values files', () => {
 
   it('kube-prometheus-stack: dashboard sidecar on every namespace, release-label selection, no anonymous Grafana', () => {
     const v = values('kube-prometheus-stack.yaml');
-    expect(v.grafana.sidecar.dashboards).toEqual({ enabled: true, label: 'grafana_dashboard', labelValue: '1', searchNamespace: 'ALL' });
+    expect(v.grafana.sidecar.dashboards).toEqual({
+      enabled: true,
+      label: 'grafana_dashboard',
+      labelValue: '1',
+      searchNamespace: 'ALL',
+      // the folder each dashboard ConfigMap names (charts/observability) is honoured, not General
+      folderAnnotation: MONITORING.grafanaFolderAnnotation,
+      provider: { foldersFromFilesStructure: true },
+    });
+    // one ReadWriteOnce volume: the old pod must stop before the new one mounts it
+    expect(v.grafana.deploymentStrategy).toEqual({ type: 'Recreate' });
     expect(v.grafana.admin.existingSecret).toBe('grafana-admin');
     expect(v.grafana['grafana.ini']['auth.anonymous'].enabled).toBe(false);
     expect(v.prometheus.prometheusSpec.serviceMonitorSelectorNilUsesHelmValues).toBe(true);
     expect(v.prometheus.prometheusSpec.ruleSelectorNilUsesHelmValues).toBe(true);
   });
 
-  it('argo-cd: UI behind ingress-nginx with TLS, metrics scraped', () => {
+  it('argo-cd: no Ingress (the UI is an HTTPRoute on the shared Gateway), plain HTTP behind Envoy, metrics scraped', () => {
     const v = values('argo-cd.yaml');
-    expect(v.server.ingress).toMatchObject({ enabled: true, ingressClassName: 'nginx', tls: true });
+    expect(v.server.ingress).toEqual({ enabled: false });
     expect(v.configs.params['server.insecure']).toBe(true);
     expect(v.server.metrics.serviceMonitor.additionalLabels).toEqual({ release: 'kube-prometheus-stack' });
   });
@@ -100,14 +102,12 @@ describe('committed values files', () => {
 describe('infra/kind-config.yaml', () => {
   const kind = parse(fs.readFileSync(path.join(REPO_ROOT, 'infra', 'kind-config.yaml'), 'utf8'));
 
-  it('labels the control plane ingress-ready and maps host ports 80 and 443', () => {
+  it('maps the host’s 80 and 443 (loopback only) to the Gateway’s Kind NodePorts', () => {
     expect(kind).toMatchObject({ kind: 'Cluster', apiVersion: 'kind.x-k8s.io/v1alpha4', name: 'goticket' });
     const cp = kind.nodes.find((n: { role: string }) => n.role === 'control-plane');
-    // The ingress-nginx dev values select this label.
-    expect(cp.labels).toEqual({ 'ingress-ready': values('ingress-nginx.dev.yaml').controller.nodeSelector['ingress-ready'] });
-    expect(cp.extraPortMappings.map((m: { containerPort: number; hostPort: number }) => [m.containerPort, m.hostPort])).toEqual([
-      [80, 80],
-      [443, 443],
+    expect(cp.extraPortMappings.map((m: { containerPort: number; hostPort: number; listenAddress: string }) => [m.containerPort, m.hostPort, m.listenAddress])).toEqual([
+      [EDGE.kindNodePorts.http, 80, '127.0.0.1'],
+      [EDGE.kindNodePorts.https, 443, '127.0.0.1'],
     ]);
   });
 });

@@ -2,6 +2,7 @@
  * The contract module itself: dependency-free, the only home of the values it names (no copy left
  * in infra/, charts/, policies/, scripts/ or the workflows), and the shared validators.
  */
+import { createHash, X509Certificate } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import * as contract from '../contract';
@@ -119,5 +120,33 @@ describe('shared validators', () => {
   it('cidrRange gives the first and last address', () => {
     expect(cidrRange('10.0.128.0/24')).toEqual([167804928, 167805183]);
     expect(cidrRange('0.0.0.0/0')).toEqual([0, 2 ** 32 - 1]);
+  });
+});
+
+describe('the RDS CA bundle (platform/contract.ts RDS_CA_BUNDLE)', () => {
+  const pem = readFileSync(join(ROOT, contract.RDS_CA_BUNDLE.repoPath), 'utf8');
+  const certs = pem.split(/(?=-----BEGIN CERTIFICATE-----)/).filter((block) => block.includes('BEGIN CERTIFICATE')).map((block) => new X509Certificate(block));
+
+  it('is the pinned file (a refresh changes the checksum in the same commit)', () => {
+    expect(createHash('sha256').update(pem).digest('hex')).toBe(contract.RDS_CA_BUNDLE.sha256);
+  });
+
+  it('holds only Amazon RDS CAs, none expiring within 90 days, the instances’ CA family among them', () => {
+    expect(certs.length).toBeGreaterThan(20);
+    const soon = Date.now() + 90 * 86_400_000;
+    expect(certs.filter((c) => !/Amazon RDS/.test(c.subject) || Date.parse(c.validTo) < soon).map((c) => c.subject)).toEqual([]);
+    expect(certs.every((c) => c.ca)).toBe(true);
+    // rds-ca-rsa2048-g1: one root per region
+    expect(certs.filter((c) => /Root CA RSA2048 G1/.test(c.subject)).length).toBeGreaterThan(10);
+    expect(contract.RDS_CA_BUNDLE.rdsCaIdentifier).toBe('rds-ca-rsa2048-g1');
+  });
+
+  it('is copied into the image where DATABASE_URL points (Dockerfile and .dockerignore)', () => {
+    const dockerfile = readFileSync(join(ROOT, 'Dockerfile'), 'utf8');
+    const dir = contract.RDS_CA_BUNDLE.repoPath.split('/').slice(0, -1).join('/');
+    expect(dockerfile).toMatch(new RegExp(`^COPY ${dir} \\./${dir}$`, 'm'));
+    expect(readFileSync(join(ROOT, '.dockerignore'), 'utf8')).toMatch(new RegExp(`^!${dir}$`, 'm'));
+    expect(contract.RDS_CA_BUNDLE.imagePath).toBe(`/app/${contract.RDS_CA_BUNDLE.repoPath}`);
+    expect(dockerfile).toMatch(/^WORKDIR \/app$/m);
   });
 });

@@ -29,10 +29,6 @@ export function labelsOf(m: Manifest): Record<string, string> {
   return stringRecord(m.metadata.labels);
 }
 
-export function annotationsOf(m: Manifest): Record<string, string> {
-  return stringRecord(m.metadata.annotations);
-}
-
 /** `Kind/namespace/name`; `-` stands for no namespace (cluster-scoped, or left to the deployer). */
 export function refOf(m: Manifest): string {
   return `${m.kind}/${namespaceOf(m) ?? '-'}/${nameOf(m)}`;

@@ -19,8 +19,12 @@ export interface PolicySettings {
   environment?: Env;
   /** CIDRs the EKS public endpoint may be opened to. Empty = any CIDR except the whole internet. */
   eksPublicAccessCidrs: string[];
-  /** Namespaces where Services of type LoadBalancer/NodePort are allowed. */
+  /** Namespaces where Services of type LoadBalancer/NodePort are allowed (the gateway's data plane). */
   publicServiceNamespaces: string[];
+  /** The cluster's one shared Gateway: every route attaches to it. */
+  sharedGateway: { name: string; namespace: string };
+  /** Its HTTPS listeners (sectionNames a public route may name). */
+  tlsListeners: string[];
   /**
    * Namespaces allowed a Pod Security Standards level weaker than `restricted`: the weakest level
    * allowed, for every environment or per environment.
@@ -33,6 +37,8 @@ export interface PolicySettings {
 export const DEFAULT_SETTINGS: PolicySettings = {
   eksPublicAccessCidrs: [],
   publicServiceNamespaces: [EDGE.namespace],
+  sharedGateway: { ...EDGE.gateway },
+  tlsListeners: Object.values(EDGE.listeners).filter((listener) => listener !== EDGE.listeners.http),
   // The platform add-ons Pulumi installs from upstream charts, at the levels Pulumi labels them with.
   podSecurityExceptions: Object.fromEntries(Object.entries(PLATFORM_POD_SECURITY).filter(([, level]) => level !== 'restricted')),
   requiredTags: ['project', 'environment', 'managed-by'],

@@ -81,7 +81,3 @@ export function get(v: unknown, path: string): unknown {
   }
   return cur;
 }
-
-export function quoteList(items: readonly string[]): string {
-  return items.join(', ');
-}

@@ -9,14 +9,11 @@ import { rdsRules } from './aws/rds';
 import { tagRules } from './aws/tags';
 import { containerRules } from './kubernetes/containers';
 import { crossObjectRules } from './kubernetes/cross-object';
+import { gatewayRules } from './kubernetes/gateway';
 import { objectRules } from './kubernetes/objects';
 import { podSecurityRules } from './kubernetes/pod-security';
 
 export const awsRules: AwsRule[] = [...rdsRules, ...elasticacheRules, ...mqRules, ...eksRules, ...networkRules, ...kmsEcrRules, ...tagRules];
-export const manifestRules: ManifestRule[] = [...containerRules, ...podSecurityRules, ...objectRules];
+export const manifestRules: ManifestRule[] = [...containerRules, ...podSecurityRules, ...objectRules, ...gatewayRules];
 export const manifestSetRules: ManifestSetRule[] = crossObjectRules;
 export const allRules: Rule[] = [...awsRules, ...manifestRules, ...manifestSetRules];
-
-export function ruleByName(name: string): Rule | undefined {
-  return allRules.find((r) => r.name === name);
-}

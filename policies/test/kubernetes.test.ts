@@ -118,8 +118,19 @@ const cases: Case[] = [
     breaks: (s) => (find(s, 'Service', 'api').spec.type = type),
     rule: 'k8s-service-type-restricted',
     subject: 'Service/goticket/api',
-    message: `Service of type ${type} outside ingress-nginx`,
+    message: `Service of type ${type} outside envoy-gateway-system`,
   })),
+  // k8s-route-shared-gateway
+  { title: 'HTTPRoute on a Gateway of its own', breaks: (s) => (find(s, 'HTTPRoute', 'api').spec.parentRefs[0].name = 'my-gateway'), rule: 'k8s-route-shared-gateway', subject: 'HTTPRoute/goticket/api', message: 'HTTPRoute attaches to Gateway envoy-gateway-system/my-gateway, not the shared Gateway envoy-gateway-system/goticket-edge' },
+  { title: 'HTTPRoute naming the shared Gateway’s name in its own namespace (namespace defaults to the route’s)', breaks: (s) => delete find(s, 'HTTPRoute', 'api').spec.parentRefs[0].namespace, rule: 'k8s-route-shared-gateway', subject: 'HTTPRoute/goticket/api', message: 'HTTPRoute attaches to Gateway goticket/goticket-edge, not the shared Gateway envoy-gateway-system/goticket-edge' },
+  { title: 'HTTPRoute with no parentRefs', breaks: (s) => (find(s, 'HTTPRoute', 'api').spec.parentRefs = []), rule: 'k8s-route-shared-gateway', subject: 'HTTPRoute/goticket/api', message: 'HTTPRoute has no parentRefs (it attaches to no Gateway; name envoy-gateway-system/goticket-edge)' },
+  { title: 'GRPCRoute on another Gateway', breaks: (s) => s.push({ apiVersion: 'gateway.networking.k8s.io/v1', kind: 'GRPCRoute', metadata: { name: 'grpc', namespace: 'goticket' }, spec: { parentRefs: [{ name: 'grpc-gw', namespace: 'goticket', sectionName: 'https-api' }] } }), rule: 'k8s-route-shared-gateway', subject: 'GRPCRoute/goticket/grpc', message: 'GRPCRoute attaches to Gateway goticket/grpc-gw, not the shared Gateway envoy-gateway-system/goticket-edge' },
+  // k8s-route-tls-only
+  { title: 'HTTPRoute without sectionName (every listener, port 80 included)', breaks: (s) => delete find(s, 'HTTPRoute', 'api').spec.parentRefs[0].sectionName, rule: 'k8s-route-tls-only', subject: 'HTTPRoute/goticket/api', message: 'HTTPRoute names no sectionName: it attaches to every listener of envoy-gateway-system/goticket-edge, plain HTTP included' },
+  { title: 'HTTPRoute serving a backend on the plain-HTTP listener', breaks: (s) => (find(s, 'HTTPRoute', 'api').spec.parentRefs[0].sectionName = 'http'), rule: 'k8s-route-tls-only', subject: 'HTTPRoute/goticket/api', message: 'HTTPRoute attaches to listener http, which is not an HTTPS listener (https-api, https-grafana, https-argocd)' },
+  { title: 'redirect route that redirects to http', breaks: (s) => (find(s, 'HTTPRoute', 'https-redirect').spec.rules[0].filters[0].requestRedirect.scheme = 'http'), rule: 'k8s-route-tls-only', subject: 'HTTPRoute/envoy-gateway-system/https-redirect', message: 'HTTPRoute attaches to listener http, which is not an HTTPS listener (https-api, https-grafana, https-argocd)' },
+  { title: 'Gateway HTTPS listener without a certificate', breaks: (s) => delete find(s, 'Gateway', 'goticket-edge').spec.listeners[1].tls, rule: 'k8s-route-tls-only', subject: 'Gateway/envoy-gateway-system/goticket-edge', message: 'listener https-api (HTTPS) does not terminate TLS with a certificate (tls.mode Terminate, certificateRefs)' },
+  { title: 'Gateway HTTP listener open to every namespace', breaks: (s) => (find(s, 'Gateway', 'goticket-edge').spec.listeners[0].allowedRoutes.namespaces.from = 'All'), rule: 'k8s-route-tls-only', subject: 'Gateway/envoy-gateway-system/goticket-edge', message: "listener http (plain HTTP) takes routes from All namespaces (only the Gateway's own redirect may use it: allowedRoutes.namespaces.from Same)" },
   // k8s-namespace-pod-security
   { title: 'namespace without PSS label', breaks: (s) => (find(s, 'Namespace', 'goticket').metadata.labels = {}), rule: 'k8s-namespace-pod-security', subject: 'Namespace/-/goticket', message: 'Namespace has no pod-security.kubernetes.io/enforce label' },
   { title: 'namespace with an invalid PSS level', breaks: (s) => (find(s, 'Namespace', 'goticket').metadata.labels['pod-security.kubernetes.io/enforce'] = 'strict'), rule: 'k8s-namespace-pod-security', subject: 'Namespace/-/goticket', message: 'Namespace label pod-security.kubernetes.io/enforce: strict is not a Pod Security Standards level' },
@@ -207,10 +218,11 @@ describe('Kubernetes rules', () => {
 
   test('the built-in exceptions: the platform add-on namespaces, per environment', () => {
     const ns = (name: string, level: string): Manifest => ({ apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels: { 'pod-security.kubernetes.io/enforce': level } } });
-    const platform = [ns('ingress-nginx', 'privileged'), ns('argocd', 'baseline'), ns('monitoring', 'privileged'), ns('cert-manager', 'restricted')];
+    const platform = [ns('envoy-gateway-system', 'baseline'), ns('argocd', 'baseline'), ns('monitoring', 'privileged'), ns('cert-manager', 'restricted')];
     expect(run(platform, 'dev')).toEqual([]);
-    expect(run(platform, 'prod')).toEqual([
-      { rule: 'k8s-namespace-pod-security', subject: 'Namespace/-/ingress-nginx', message: 'Namespace enforces privileged instead of restricted and is not a listed exception' },
+    expect(run(platform, 'prod')).toEqual([]);
+    expect(run([ns('envoy-gateway-system', 'privileged')], 'dev')).toEqual([
+      { rule: 'k8s-namespace-pod-security', subject: 'Namespace/-/envoy-gateway-system', message: 'Namespace enforces privileged instead of restricted and is not a listed exception' },
     ]);
     expect(run([ns('argocd', 'privileged'), ns('cert-manager', 'baseline')], 'dev').map((v) => v.subject)).toEqual(['Namespace/-/argocd', 'Namespace/-/cert-manager']);
     const bogus = { ...DEFAULT_SETTINGS, podSecurityExceptions: { goticket: 'lenient' as never } };

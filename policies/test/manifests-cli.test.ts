@@ -19,7 +19,7 @@ const BAD_LINES = [
   'bad/prod/api.yaml: Deployment/goticket/api: k8s-image-pinned: container "api" image ghcr.io/goticket/goticket:latest uses :latest (pin a version or a digest)',
   'bad/prod/api.yaml: Deployment/goticket/api: k8s-prod-replicas: Deployment runs 1 replica(s) and no HorizontalPodAutoscaler targets it (prod needs >= 2)',
   "bad/prod/api.yaml: Deployment/goticket/api: k8s-prod-pod-disruption-budget: no PodDisruptionBudget selects this Deployment's pods",
-  'bad/prod/exposure.yaml: Service/goticket/api-public: k8s-service-type-restricted: Service of type LoadBalancer outside ingress-nginx',
+  'bad/prod/exposure.yaml: Service/goticket/api-public: k8s-service-type-restricted: Service of type LoadBalancer outside envoy-gateway-system',
   'bad/prod/exposure.yaml: Secret/goticket/smtp: k8s-no-plain-secrets: plain Secret in GitOps output (commit a SealedSecret instead)',
   'bad/prod/namespace.yaml: Namespace/-/goticket: k8s-namespace-pod-security: Namespace has no pod-security.kubernetes.io/enforce label',
   'bad/prod/namespace.yaml: Namespace/-/goticket: k8s-namespace-default-deny: namespace goticket runs workloads without a default-deny Ingress and Egress NetworkPolicy',
@@ -38,6 +38,8 @@ const BAD_LINES = [
   'bad/prod/root.yaml: Deployment/goticket/root: k8s-drop-all-capabilities: container "shell" adds capabilities SYS_ADMIN (only NET_BIND_SERVICE is allowed)',
   'bad/prod/root.yaml: Deployment/goticket/root: k8s-seccomp-runtime-default: container "shell" uses seccompProfile Unconfined (RuntimeDefault or Localhost required)',
   'bad/prod/root.yaml: Deployment/goticket/root: k8s-no-privileged: container "shell" runs privileged',
+  'bad/prod/route.yaml: HTTPRoute/goticket/side-door: k8s-route-shared-gateway: HTTPRoute attaches to Gateway goticket/team-gateway, not the shared Gateway envoy-gateway-system/goticket-edge',
+  'bad/prod/route.yaml: HTTPRoute/goticket/side-door: k8s-route-tls-only: HTTPRoute names no sectionName: it attaches to every listener of envoy-gateway-system/goticket-edge, plain HTTP included',
 ];
 
 function tmpDir(files: Record<string, string>): string {
@@ -53,8 +55,8 @@ describe('policy:manifests', () => {
   test('bad manifests: every violation named once, exit 1', () => {
     const r = runManifestCheck([path.join(FIXTURES, 'bad')]);
     expect(rel(r.out)).toEqual(BAD_LINES);
-    expect({ exitCode: r.exitCode, mandatory: r.mandatory, advisory: r.advisory }).toEqual({ exitCode: 1, mandatory: 23, advisory: 1 });
-    expect(r.err).toEqual(['policy:manifests: 9 object(s) in 7 file(s): 23 mandatory, 1 advisory violation(s)']);
+    expect({ exitCode: r.exitCode, mandatory: r.mandatory, advisory: r.advisory }).toEqual({ exitCode: 1, mandatory: 25, advisory: 1 });
+    expect(r.err).toEqual(['policy:manifests: 10 object(s) in 8 file(s): 25 mandatory, 1 advisory violation(s)']);
   });
 
   test('clean manifests (dev, prod and a Helm chart with one templated file): exit 0', () => {
@@ -63,7 +65,7 @@ describe('policy:manifests', () => {
     expect(r.exitCode).toBe(0);
     expect(rel(r.err)).toEqual([
       'skipped 1 Helm template file(s) (Helm template syntax {{ }}; only plain YAML is checked): clean/helm/prod/templates/extra-labels.yaml',
-      'policy:manifests: 33 object(s) in 13 file(s): 0 mandatory, 0 advisory violation(s)',
+      'policy:manifests: 35 object(s) in 13 file(s): 0 mandatory, 0 advisory violation(s)',
     ]);
   });
 

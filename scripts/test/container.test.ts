@@ -190,9 +190,9 @@ describe('docker-compose.yml', () => {
   const services = compose.services;
 
   it('runs PostgreSQL, Redis and RabbitMQ with management, each with a health check and a pinned major version', () => {
-    expect(services.postgres?.image).toMatch(/^postgres:15\b/);
+    expect(services.postgres?.image).toMatch(/^postgres:16\b/);
     expect(services.redis?.image).toMatch(/^redis:7\b/);
-    expect(services.rabbitmq?.image).toMatch(/^rabbitmq:3[\w.-]*management/);
+    expect(services.rabbitmq?.image).toMatch(/^rabbitmq:4[\w.-]*management/);
     for (const name of ['postgres', 'redis', 'rabbitmq']) {
       expect((services[name]!.healthcheck as Obj).test).toEqual(expect.arrayContaining(['CMD']));
     }

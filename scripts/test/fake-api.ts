@@ -47,8 +47,9 @@ export async function startFakeApi(faults: Faults = {}): Promise<{ url: string; 
     const id = path.match(/[0-9a-f-]{36}/)?.[0] ?? '';
 
     switch (route) {
-      case 'GET /healthz/ready':
-        return send(res, 200, { status: 'ok' });
+      // What the Gateway's HTTPRoute exposes: /openapi.json yes, /healthz no (it stays in the cluster).
+      case 'GET /openapi.json':
+        return send(res, 200, { openapi: '3.1.0' });
       case 'POST /api/v1/auth/register': {
         if ([...users.values()].some((u) => u.email === body.email)) return send(res, 409, 'duplicate');
         const created: User = { id: randomUUID(), email: String(body.email), password: String(body.password), role: 'user' };

@@ -4,14 +4,14 @@ import { join } from 'node:path';
 import { parse, parseAllDocuments } from 'yaml';
 import { DEPENDENCY_KEYS, RUNTIME_KEYS, RUNTIME_SECRET } from '../../platform/contract';
 import { podEnvironments, startupError, unreadVariables } from '../../platform/test/pod-environment';
-import { APP_PODS_SELECTOR, E2E_ADMIN_EMAIL, isServiceImage, main, prepare, readManifests, runtimeSecret, servedKinds } from '../kind-manifests';
+import { APP_PODS_SELECTOR, E2E_ADMIN_EMAIL, edgeManifests, isServiceImage, main, prepare, readManifests, runtimeSecret, servedKinds } from '../kind-manifests';
 import { ROOT } from './github-files';
 
 const API_RESOURCES = `
 namespaces                        ns           v1                                true         Namespace
 deployments                       deploy       apps/v1                           true         Deployment
 jobs                                           batch/v1                          true         Job
-ingresses                         ing          networking.k8s.io/v1              true         Ingress
+httproutes                                     gateway.networking.k8s.io/v1      true         HTTPRoute
 statefulsets                      sts          apps/v1                           true         StatefulSet
 `;
 
@@ -43,10 +43,10 @@ apiVersion: monitoring.coreos.com/v1
 kind: ServiceMonitor
 metadata: { name: goticket-api, namespace: goticket }
 ---
-apiVersion: networking.k8s.io/v1
-kind: Ingress
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
 metadata: { name: goticket, namespace: goticket }
-spec: { rules: [{ host: goticket.127.0.0.1.nip.io }] }
+spec: { hostnames: [goticket.127.0.0.1.nip.io] }
 `;
 
 describe('kind-manifests', () => {
@@ -91,7 +91,7 @@ describe('kind-manifests', () => {
       try {
         expect(main(['--in', input, '--out', out, '--image', 'goticket:e2e', '--api-resources', join(dir, 'api-resources.txt')])).toBe(0);
         expect(log.mock.calls.map(([line]) => line)).toEqual(['namespace=goticket', 'host=goticket.127.0.0.1.nip.io', `app_pods=${APP_PODS_SELECTOR}`]);
-        expect(readManifests(out).map((doc) => doc.kind)).toEqual(['Namespace', 'Deployment', 'Job', 'StatefulSet', 'Ingress']);
+        expect(readManifests(out).map((doc) => doc.kind)).toEqual(['Namespace', 'Deployment', 'Job', 'StatefulSet', 'HTTPRoute']);
         expect(readFileSync(join(out, '10-resources.yaml'), 'utf8')).toContain('image: goticket:e2e');
         writeFileSync(join(input, 'all.yaml'), 'apiVersion: v1\nkind: ConfigMap\nmetadata: { name: x }\n');
         expect(main(['--in', input, '--out', out, '--image', 'goticket:e2e'])).toBe(1);
@@ -143,6 +143,33 @@ describe('kind-manifests --runtime-secret (the e2e job’s stand-in for the Pulu
       expect(masked.sort()).toEqual(values.sort());
       expect(readFileSync(githubEnv, 'utf8')).toBe(`EXISTING=1\nSMOKE_ADMIN_EMAIL=${E2E_ADMIN_EMAIL}\nSMOKE_ADMIN_PASSWORD=${secret.stringData.ADMIN_PASSWORD}\n`);
       expect(error.mock.calls.join('\n')).not.toContain(secret.stringData.JWT_SECRET);
+    } finally {
+      log.mockRestore();
+      error.mockRestore();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('kind-manifests --edge (the e2e job’s stand-in for the Platform component’s Gateway)', () => {
+  it('writes the dev platform’s EnvoyProxy, GatewayClass, Gateway and redirect for the host of dist/dev’s HTTPRoute', () => {
+    const route = readManifests(join(ROOT, 'dist', 'dev')).find((doc) => doc.kind === 'HTTPRoute') as { spec: { hostnames: string[]; parentRefs: { name: string; namespace: string; sectionName: string }[] } };
+    const host = route.spec.hostnames[0]!;
+    const docs = edgeManifests(host) as { kind: string; metadata: { name: string; namespace?: string }; spec: { listeners?: { name: string; hostname?: string }[] } }[];
+    expect(docs.map((doc) => doc.kind)).toEqual(['EnvoyProxy', 'GatewayClass', 'Gateway', 'HTTPRoute']);
+    const gateway = docs.find((doc) => doc.kind === 'Gateway')!;
+    // the route dist/dev ships attaches to exactly this Gateway and one of its listeners, for its host
+    expect([gateway.metadata.name, gateway.metadata.namespace]).toEqual([route.spec.parentRefs[0]!.name, route.spec.parentRefs[0]!.namespace]);
+    expect(gateway.spec.listeners!.find((l) => l.name === route.spec.parentRefs[0]!.sectionName)!.hostname).toBe(host);
+
+    const dir = mkdtempSync(join(tmpdir(), 'kind-edge-'));
+    const log = jest.spyOn(console, 'log').mockImplementation(() => undefined);
+    const error = jest.spyOn(console, 'error').mockImplementation(() => undefined);
+    try {
+      expect(main(['--edge', join(dir, 'edge.yaml'), '--host', host])).toBe(0);
+      expect(log.mock.calls.map(([line]) => line)).toEqual(['edge_namespace=envoy-gateway-system', 'gateway=goticket-edge', 'api_tls_secret=goticket-edge-https-api-tls']);
+      expect(parseAllDocuments(readFileSync(join(dir, 'edge.yaml'), 'utf8')).map((doc) => (doc.toJS() as { kind: string }).kind)).toEqual(['EnvoyProxy', 'GatewayClass', 'Gateway', 'HTTPRoute']);
+      expect(main(['--edge', join(dir, 'edge.yaml')])).toBe(2);
     } finally {
       log.mockRestore();
       error.mockRestore();

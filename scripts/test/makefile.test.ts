@@ -113,6 +113,16 @@ describe('targets whose tool is missing stop with one line saying what to instal
     oneLine(['kind-up'], toolsPath({ docker: ['compose', 'buildx', 'info'], kind: version }), new RegExp(`kind >= ${minimum!.replace(/\./g, '\\.')} is required`));
   });
 
+  it.each([['preview'], ['up']])('%s without pulumi stops before npm install would start (the install is due: package.json is newer)', (target) => {
+    const emptyHome = mkdtempSync(join(tmpdir(), 'make-home-'));
+    dirs.push(emptyHome);
+    // -n: nothing runs; -W package.json: the install stamp is out of date, so its recipe is due
+    const result = spawnSync(MAKE, ['--no-print-directory', '-n', '-W', 'package.json', target, 'STACK=prod'], { cwd: ROOT, env: { PATH: toolsPath({}), HOME: emptyHome }, encoding: 'utf8' });
+    expect(result.status).not.toBe(0);
+    expect(result.stdout).not.toContain('npm-install-locked');
+    expect(result.stderr).toMatch(/pulumi is not installed/);
+  });
+
   it.each([['preview'], ['up'], ['destroy']])('%s STACK=prod without pulumi', (target) => {
     oneLine([target, 'STACK=prod'], toolsPath({}), /pulumi is not installed: install the Pulumi CLI \(https:\/\/www\.pulumi\.com\/docs\/install\/\)/);
   });

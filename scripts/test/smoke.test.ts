@@ -70,7 +70,7 @@ describe('smoke journey and burst', () => {
   it('fails fast with the URL when the service never becomes ready', async () => {
     await expect(
       runSmoke({ ...optionsFromEnv({ BASE_URL: 'http://127.0.0.1:9', SMOKE_ADMIN_EMAIL: 'a', SMOKE_ADMIN_PASSWORD: 'b' }), readyTimeoutMs: 1, log: () => undefined }),
-    ).rejects.toThrow(/127\.0\.0\.1:9\/healthz\/ready not ready/);
+    ).rejects.toThrow(/127\.0\.0\.1:9\/openapi\.json not served/);
   });
 
   it('main prints one FAIL line and returns 1 on bad configuration', async () => {

@@ -113,13 +113,13 @@ describe('ci.yml', () => {
     expect(String((ci.doc.concurrency as Obj).group)).toContain('github.ref');
   });
 
-  it('runs make test against PostgreSQL 15, Redis 7 and RabbitMQ 3 service containers on the standard ports', () => {
+  it('runs make test against PostgreSQL 16, Redis 7 and RabbitMQ 4.2 service containers on the standard ports', () => {
     const test = Object.values(jobs).find((job) => job.steps?.some((step) => step.run === 'make test'));
     expect(test).toBeDefined();
     const services = test!.services as Record<string, Obj>;
-    expect(services.postgres).toMatchObject({ image: 'postgres:15', ports: ['5432:5432'] });
+    expect(services.postgres).toMatchObject({ image: 'postgres:16.10', ports: ['5432:5432'] });
     expect(services.redis).toMatchObject({ image: 'redis:7', ports: ['6379:6379'] });
-    expect(services.rabbitmq).toMatchObject({ image: 'rabbitmq:3', ports: ['5672:5672'] });
+    expect(services.rabbitmq).toMatchObject({ image: 'rabbitmq:4.2.0', ports: ['5672:5672'] });
     for (const service of Object.values(services)) expect(String(service.options)).toContain('--health-cmd');
     expect(test!.env).toEqual({
       TEST_DATABASE_URL: 'postgres://postgres:postgres@127.0.0.1:5432/postgres',
@@ -218,6 +218,25 @@ describe('e2e-kind.yml', () => {
       '${{ steps.manifests.outputs.app_pods }}',
       '${{ steps.manifests.outputs.app_pods }}',
     ]);
+  });
+
+  it('runs in the merge queue too, like ci.yml (a required check that never reports blocks the queue)', () => {
+    expect(Object.keys(e2e.doc.on as object)).toContain('merge_group');
+    expect(Object.keys(workflow('ci.yml').doc.on as object)).toContain('merge_group');
+  });
+
+  it('fronts the app with the shared Gateway the dev platform creates (pinned charts, the same objects), and verifies its certificate', () => {
+    expect(e2e.text).not.toMatch(/ingress-nginx/);
+    expect(runs).toContain('--skip-crds -f infra/values/envoy-gateway.yaml');
+    expect(runs).toContain('-f infra/values/gateway-crds.yaml');
+    // the CRDs before the controller, the controller before the Gateway, the Gateway before the app
+    const at = (text: string) => runs.indexOf(text);
+    expect(at('helm upgrade --install gateway-crds')).toBeLessThan(at('helm upgrade --install envoy-gateway'));
+    expect(at('helm upgrade --install envoy-gateway')).toBeLessThan(at('kind-manifests.ts --edge'));
+    expect(at('kind-manifests.ts --edge')).toBeLessThan(at('kubectl apply -f "$MANIFESTS/10-resources.yaml"'));
+    const smoke = steps.find((step) => step.run?.includes('scripts/smoke.ts'))!;
+    expect(smoke.env).not.toHaveProperty('NODE_TLS_REJECT_UNAUTHORIZED');
+    expect(smoke.env?.NODE_EXTRA_CA_CERTS).toBe('${{ runner.temp }}/edge-tls.crt');
   });
 
   it('applies the rewritten dist/dev, waits, runs the smoke journey through the ingress and keeps logs on failure', () => {

@@ -70,10 +70,6 @@ export function isHoldLapsed(booking: Pick<Booking, 'status' | 'expiresAt'>, now
   return LAPSING_STATUSES.includes(booking.status) && booking.expiresAt.getTime() <= now.getTime();
 }
 
-export function amountFor(priceCents: number, quantity: number): number {
-  return priceCents * quantity;
-}
-
 /** Others' bookings are invisible (404, not 403) so ids cannot be probed. */
 export function canSeeBooking(actor: Actor, booking: Pick<Booking, 'userId'>): boolean {
   return isAdmin(actor) || booking.userId === actor.userId;
@@ -101,5 +97,5 @@ export function paymentDeadline(expiresAt: Date, now: Date, windowMs: number): D
   return new Date(Math.max(expiresAt.getTime(), now.getTime() + windowMs));
 }
 
-/** `pm_…`: a Stripe payment method id (test methods such as pm_card_visa included). */
+/** `pm_…`: a Stripe payment method id (test methods such as pm_card_visa included). @public (the pay request's schema, issue 20) */
 export const PAYMENT_METHOD_PATTERN = /^pm_[A-Za-z0-9_]{1,120}$/;

@@ -208,3 +208,19 @@ export class ProviderFailedError extends DomainError {
     if (options && 'cause' in options) this.cause = options.cause;
   }
 }
+
+/**
+ * A startup failure that is not a bug (a port in use, another instance on the data folder, a
+ * folder the embedded PostgreSQL cannot reach): main.ts prints its message as one line, without a
+ * stack, and stops. Not a DomainError: no request ever answers with it.
+ */
+export class StartupError extends Error {
+  constructor(
+    message: string,
+    /** A few words for the log line's `reason` field. */
+    readonly reason: string,
+  ) {
+    super(message);
+    this.name = 'StartupError';
+  }
+}

@@ -66,7 +66,9 @@ export function assertCanManageEvent(actor: Actor, event: Pick<Event, 'organizer
 }
 
 /** Admins delete any event; organizers only their own; always refused while bookings are active (checked by the store). */
-export const assertCanDeleteEvent = assertCanManageEvent;
+export function assertCanDeleteEvent(actor: Actor, event: Pick<Event, 'organizerId'>): void {
+  assertCanManageEvent(actor, event);
+}
 
 function definedOnly<T extends object>(patch: T): Partial<T> {
   return Object.fromEntries(Object.entries(patch).filter(([, value]) => value !== undefined)) as Partial<T>;

@@ -1,3 +1,4 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import express, { type Express, type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import type { Registry } from 'prom-client';
 import { FailureReporter } from '../observability/failures';
@@ -11,9 +12,9 @@ import type { OAuthService } from '../services/oauth';
 import type { UserService } from '../services/users';
 import { authentication, requireActor } from './authentication';
 import { clientIpOf } from './client-ip';
-import { conditionalReads, type ConditionalReads } from './conditional';
+import { conditionalReads, notModified, type ConditionalReads } from './conditional';
 import { corsPolicy } from './cors';
-import { deferredBodyErrors, hotRequests } from './hot-requests';
+import { deferredBodyErrors, hotRequests, PRE_ROUTER_STAGE } from './hot-requests';
 import { bodyParserErrors, requestContext, requestTimeout, requireJsonBodies } from './middleware';
 import { HttpProblem, PROBLEM_CONTENT_TYPE, toProblem } from './problem';
 import { isFreeRefusal, type RateLimitMiddleware } from './rate-limit';
@@ -97,19 +98,21 @@ export function createApp(deps: AppDeps): Express {
   const clientIp = clientIpOf(deps.http.trustProxy);
   const conditional = conditionalReads(deps.http.eventReadMaxAgeSeconds ?? 0);
 
-  app.use(requestContext(deps.logger, clientIp));
-  app.use(securityHeaders());
+  const context = requestContext(deps.logger, clientIp);
+  const security = securityHeaders();
+  const cors = corsPolicy(corsOrigins);
+  app.use(context);
+  app.use(security);
 
   const api = express.Router();
-  api.use(corsPolicy(corsOrigins));
+  api.use(cors);
   api.use(authentication((token) => deps.auth.authenticate(token)));
   const jsonBodies = express.json({ limit: deps.http.bodyLimit, strict: true, type: JSON_TYPES });
   const fastReads = deps.http.fastReads !== false;
   const fastSoldOut = deps.http.fastSoldOut !== false;
   if (fastReads || fastSoldOut) {
     const rateLimits = deps.rateLimits;
-    api.use(
-      hotRequests({
+    const hot = hotRequests({
         basePath: API_BASE,
         reads: fastReads
           ? {
@@ -117,7 +120,7 @@ export function createApp(deps: AppDeps): Express {
               anonymous: rateLimits?.anonymous ?? null,
               clientIp,
               accessLogEvery: deps.http.accessLogCachedReadEvery ?? 1,
-              send: (_req, res, json) => sendReply(res, { status: 200, json }, conditional),
+              send: (req, res, json) => sendReply(req, res, { status: 200, json }, conditional),
             }
           : undefined,
         soldOut: fastSoldOut
@@ -129,8 +132,10 @@ export function createApp(deps: AppDeps): Express {
               isJson: (req) => Boolean(req.is(JSON_TYPES)),
             }
           : undefined,
-      }),
-    );
+    });
+    api.use(hot.inRouter);
+    // Its anonymous cached reads in front of Express too (server.ts listen runs it), with the same middleware.
+    app.set(PRE_ROUTER_STAGE, hot.beforeExpress([context, security, cors]));
   }
   api.use(requestTimeout(deps.http.requestTimeoutMs));
   if (deps.rateLimits) api.use(deps.rateLimits.requests);
@@ -192,24 +197,38 @@ function handle(spec: RouteSpec, deps: { rateLimits?: RateLimitMiddleware; condi
       throw error;
     }
     if (res.headersSent) return;
-    sendReply(res, reply, spec.conditional ? deps.conditional : undefined);
+    sendReply(req, res, reply, spec.conditional ? deps.conditional : undefined);
   };
 }
 
 /**
- * The one sender of route replies (the hot-request stage's cached reads included): status, the
- * reply's headers, a conditional read's validators (ETag, Cache-Control; 304 when If-None-Match
- * matches, which Express's send decides), then the body.
+ * The one sender of route replies (the hot-request stage's cached reads, in front of Express or in
+ * the router, included): status, the reply's headers, a conditional read's validators (ETag,
+ * Cache-Control; 304 when If-None-Match matches: conditional.ts), Content-Type and -Length, the
+ * body (none for HEAD) — what Express's res.send writes for JSON text, on the plain node:http
+ * response, so a request answered before Express gets the same bytes.
  */
-function sendReply(res: Response, reply: Reply, conditional?: ConditionalReads): void {
-  res.status(reply.status).set(reply.headers ?? {});
-  if (reply.json !== undefined) {
-    if (conditional && reply.status === 200) conditional.validators(res, reply.json);
-    // what res.json does with the text it makes
-    if (!res.get('Content-Type')) res.set('Content-Type', 'application/json; charset=utf-8');
-    res.send(reply.json);
-  } else if (reply.body === undefined) res.end();
-  else res.json(reply.body);
+export function sendReply(req: IncomingMessage, res: ServerResponse, reply: Reply, conditional?: ConditionalReads): void {
+  if (reply.json === undefined) {
+    const response = res as Response;
+    response.status(reply.status).set(reply.headers ?? {});
+    if (reply.body === undefined) response.end();
+    else response.json(reply.body);
+    return;
+  }
+  res.statusCode = reply.status;
+  for (const [name, value] of Object.entries(reply.headers ?? {})) res.setHeader(name, value);
+  if (conditional && reply.status === 200) conditional.validators(res, reply.json);
+  if (res.getHeader('Content-Type') === undefined) res.setHeader('Content-Type', 'application/json; charset=utf-8');
+  const body = typeof reply.json === 'string' ? Buffer.from(reply.json) : reply.json;
+  if (reply.status >= 200 && reply.status < 300 && notModified(req, res.getHeader('ETag') as string | undefined)) {
+    res.statusCode = 304;
+    res.removeHeader('Content-Type');
+    return void res.end();
+  }
+  res.setHeader('Content-Length', String(body.length));
+  if (req.method === 'HEAD') return void res.end();
+  res.end(body);
 }
 
 function errorHandler(failures: FailureReporter) {

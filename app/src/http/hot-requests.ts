@@ -97,7 +97,25 @@ async function arrived(req: IncomingMessage): Promise<boolean> {
   return true;
 }
 
-export function hotRequests(deps: HotRequestsDeps): RequestHandler {
+/** The app setting under which createApp declares the stage's part in front of Express (server.ts `listen` runs it). */
+export const PRE_ROUTER_STAGE = 'pre-router stage';
+
+/** Answers the request (true) or leaves it untouched for Express (false). */
+export type PreRouterStage = (req: IncomingMessage, res: ServerResponse) => boolean;
+
+export interface HotRequests {
+  /** Mounted in the API router after CORS and authentication. */
+  inRouter: RequestHandler;
+  /**
+   * The same cached-read decision for a request without an Authorization header, in front of
+   * Express (whose entry alone costs several times a cached read), running `shared` — the
+   * request context, security headers and CORS middleware Express would run, the same instances
+   * — before the same rate-limit headers and sender. It decides before it touches anything.
+   */
+  beforeExpress(shared: RequestHandler[]): PreRouterStage;
+}
+
+export function hotRequests(deps: HotRequestsDeps): HotRequests {
   const readRoute = `${deps.basePath}/events/:id`;
   const bookRoute = `${deps.basePath}/events/:id/bookings`;
   const hits = cacheLookups.labels('event', 'hit');
@@ -106,16 +124,16 @@ export function hotRequests(deps: HotRequestsDeps): RequestHandler {
   const every = Math.max(1, Math.floor(reads?.accessLogEvery ?? 1));
   let answered = 0;
 
-  const read = (req: Request, res: Response, next: NextFunction, id: string) => {
-    const json = reads!.peekEvent(id);
-    if (json === undefined) return next();
-    // A signed-in reader has no anonymous limit (and no writes limit on a read): nothing to ask.
-    if (!actorOf(req) && reads!.anonymous) {
-      const verdict = reads!.anonymous.tryConsume(reads!.clientIp(req));
-      // The lease has to be renewed, or the answer is 429: the limiter does both.
-      if (!verdict?.allowed) return next();
-      applyRateLimitHeaders(res, reads!.anonymous.policy, verdict);
-    }
+  /** What the anonymous limit says for a read, without waiting: null when the limiter must answer. */
+  const anonymousVerdict = (req: IncomingMessage): { policy: RateLimitPolicy; verdict: RateLimitVerdict } | 'none' | null => {
+    if (!reads!.anonymous) return 'none';
+    const verdict = reads!.anonymous.tryConsume(reads!.clientIp(req));
+    // The lease has to be renewed, or the answer is 429: the limiter does both.
+    return verdict?.allowed ? { policy: reads!.anonymous.policy, verdict } : null;
+  };
+
+  const answerRead = (req: Request, res: Response, json: Buffer, limit: { policy: RateLimitPolicy; verdict: RateLimitVerdict } | 'none') => {
+    if (limit !== 'none') applyRateLimitHeaders(res, limit.policy, limit.verdict);
     hits.inc();
     res.locals.routeTemplate = readRoute;
     if (every > 1) {
@@ -126,6 +144,15 @@ export function hotRequests(deps: HotRequestsDeps): RequestHandler {
       } else sampleAccessLog(res, false);
     }
     reads!.send(req, res, json);
+  };
+
+  const read = (req: Request, res: Response, next: NextFunction, id: string) => {
+    const json = reads!.peekEvent(id);
+    if (json === undefined) return next();
+    // A signed-in reader has no anonymous limit (and no writes limit on a read): nothing to ask.
+    const limit = actorOf(req) ? 'none' : anonymousVerdict(req);
+    if (!limit) return next();
+    answerRead(req, res, json, limit);
   };
 
   const refuse = async (req: Request, res: Response, next: NextFunction, eventId: string, userId: string) => {
@@ -153,7 +180,7 @@ export function hotRequests(deps: HotRequestsDeps): RequestHandler {
     next(new SoldOutError(bound));
   };
 
-  return (req, res, next) => {
+  const inRouter: RequestHandler = (req, res, next) => {
     const { method, path } = req;
     if (!path.startsWith(EVENTS) || path.length < EVENTS.length + UUID_LENGTH) return next();
     const id = path.slice(EVENTS.length, EVENTS.length + UUID_LENGTH);
@@ -167,4 +194,38 @@ export function hotRequests(deps: HotRequestsDeps): RequestHandler {
       if (!res.headersSent) next();
     });
   };
+
+  const readPrefix = `${deps.basePath}${EVENTS}`;
+  const beforeExpress = (shared: RequestHandler[]): PreRouterStage => {
+    if (!reads) return () => false;
+    return (req, res) => {
+      const method = req.method;
+      if ((method !== 'GET' && method !== 'HEAD') || req.headers.authorization !== undefined) return false;
+      const url = req.url ?? '';
+      if (!url.startsWith(readPrefix)) return false;
+      const end = url.length === readPrefix.length + UUID_LENGTH ? url.length : url.indexOf('?', readPrefix.length);
+      if (end !== readPrefix.length + UUID_LENGTH) return false;
+      const id = url.slice(readPrefix.length, end);
+      if (!UUID.test(id)) return false;
+      const json = reads.peekEvent(id);
+      if (json === undefined) return false;
+      const limit = anonymousVerdict(req);
+      if (!limit) return false;
+      // Answered here: the middleware Express would run first, then the same answer as in the router.
+      const response = res as Response;
+      response.locals = Object.create(null) as Response['locals'];
+      let step = 0;
+      const next = (error?: unknown) => {
+        // (the cors package says next(null)); none of them fails, but a failure must not crash the server
+        if (error !== undefined && error !== null) return void res.destroy(error instanceof Error ? error : new Error('pre-router stage middleware failed'));
+        const handler = shared[step++];
+        if (handler) handler(req as Request, response, next);
+        else answerRead(req as Request, response, json, limit);
+      };
+      next();
+      return true;
+    };
+  };
+
+  return { inRouter, beforeExpress };
 }

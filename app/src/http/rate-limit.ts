@@ -89,7 +89,7 @@ const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
  * not configured). Every limited answer carries RateLimit-Limit/-Remaining/-Reset/-Policy of the
  * tightest limit that applied; a refusal is 429 problem+json with Retry-After. The user is the
  * one the authentication stage found (a revoked or bad token is anonymous); client IPs come from
- * `clientIp`, which honours TRUST_PROXY (set it to the ingress hops, never blindly `true`).
+ * `clientIp`, which honours TRUST_PROXY (set it to the proxy hops that append to X-Forwarded-For: the gateway's Envoy, 1; never blindly `true`).
  */
 export function rateLimits(deps: RateLimitDeps): RateLimitMiddleware {
   const make = (name: RateLimiterName, policy: RateLimitPolicy) => (policy.points > 0 ? deps.limiters.create(name, policy) : null);

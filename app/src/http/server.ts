@@ -2,9 +2,24 @@ import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { RequestListener } from 'node:http';
+import { PRE_ROUTER_STAGE, type PreRouterStage } from './hot-requests';
 
 /** The open connections of each server `listen` made (closeServer needs the busy ones). */
 const connectionsOf = new WeakMap<Server, Set<Socket>>();
+
+/**
+ * The request listener of `handler`, with the stage it declares in front of itself (createApp's
+ * hot-request stage: `app.set(PRE_ROUTER_STAGE, stage)`) run first: the stage answers a request
+ * or leaves it untouched for the handler.
+ */
+export function withPreRouterStage(handler: RequestListener): RequestListener {
+  const settings = handler as RequestListener & { get?: (name: string) => unknown };
+  const stage = typeof settings.get === 'function' ? (settings.get(PRE_ROUTER_STAGE) as PreRouterStage | undefined) : undefined;
+  if (!stage) return handler;
+  return (req, res) => {
+    if (!stage(req, res)) void handler(req, res);
+  };
+}
 
 export async function listen(handler: RequestListener, host: string, port: number): Promise<{ server: Server; url: string }> {
   const server = createServer(
@@ -16,7 +31,7 @@ export async function listen(handler: RequestListener, host: string, port: numbe
       connectionsCheckingInterval: 1_000,
       maxHeaderSize: 16 * 1024,
     },
-    handler,
+    withPreRouterStage(handler),
   );
   // Longer than a typical load balancer idle timeout, so the balancer closes first.
   server.keepAliveTimeout = 65_000;

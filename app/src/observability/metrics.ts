@@ -60,7 +60,6 @@ export const outboxOldestAge = new Gauge({
   registers: [registry],
 });
 
-export const PUBLISH_OUTCOMES = ['confirmed', 'failed'] as const;
 export const outboxPublished = new Counter({
   name: 'goticket_outbox_publish_total',
   help: 'Outbox events handed to the broker, by outcome (confirmed = broker confirm received)',
@@ -68,7 +67,6 @@ export const outboxPublished = new Counter({
   registers: [registry],
 });
 
-export const CONSUMER_OUTCOMES = ['ack', 'retry', 'dead_lettered'] as const;
 export const consumerResults = new Counter({
   name: 'goticket_consumer_messages_total',
   help: 'Messages handled by the notifier consumer, by outcome',
@@ -93,8 +91,6 @@ export const notificationsSent = new Counter({
 
 export const CACHE_NAMES = ['event', 'event_list', 'sold_out', 'token_version'] as const;
 export type CacheName = (typeof CACHE_NAMES)[number];
-/** hit, miss, or `unavailable` (backend down or breaker open: the source was read). */
-export type CacheResult = 'hit' | 'miss' | 'unavailable';
 
 export const cacheLookups = new Counter({
   name: 'goticket_cache_lookups_total',
@@ -177,7 +173,8 @@ export function observePool(pool: PoolLike): void {
 
 const livePools = () => [...pools].filter((pool) => (pool.ended ? (pools.delete(pool), false) : true));
 
-export const pgPoolClients = new Gauge({
+// Registered on construction; read only by the scrape (collect).
+new Gauge({
   name: 'goticket_pg_pool_clients',
   help: 'PostgreSQL pool clients by state (active = checked out, idle = open and free)',
   labelNames: ['state'] as const,
@@ -191,7 +188,7 @@ export const pgPoolClients = new Gauge({
   },
 });
 
-export const pgPoolWaiting = new Gauge({
+new Gauge({
   name: 'goticket_pg_pool_waiting_requests',
   help: 'Queries waiting for a free PostgreSQL pool client',
   registers: [registry],
@@ -200,7 +197,7 @@ export const pgPoolWaiting = new Gauge({
   },
 });
 
-export const pgPoolMax = new Gauge({
+new Gauge({
   name: 'goticket_pg_pool_max_clients',
   help: 'Configured size of the PostgreSQL pool(s)',
   registers: [registry],

@@ -196,8 +196,16 @@ export class EventCache {
     return this.local?.bytes(eventNamespace(id), 'json');
   }
 
-  /** A page of events as the JSON text the API sends. */
-  listJson(query: EventQuery, load: () => Promise<Page<Event>>): Promise<string> {
+  /**
+   * A page of events as the JSON text the API sends. Only canonical pages are cached: the first
+   * page of the unfiltered list at one of CACHED_LIST_LIMITS. Every other query (a cursor, a
+   * filter, a search, another limit) reads PostgreSQL: cached, each distinct one stored a whole
+   * page in Redis (~210 kB with long descriptions, for a 178-byte request), so a client could
+   * fill Redis at will (issue 17, point 5). The cached pages are now at most
+   * CACHED_LIST_LIMITS.length, whatever the clients send.
+   */
+  async listJson(query: EventQuery, load: () => Promise<Page<Event>>): Promise<string> {
+    if (!isCanonicalList(query)) return JSON.stringify(await load());
     const key = createHash('sha256').update(JSON.stringify(listKey(query))).digest('base64url');
     return this.readThrough('event_list', LIST_NAMESPACE, key, load) as Promise<string>;
   }
@@ -285,6 +293,21 @@ export class EventCache {
 /** The text `res.json` would send (Dates become ISO strings); null stays null. */
 function stringify(value: object | null): string | null {
   return value === null ? null : JSON.stringify(value);
+}
+
+/** The page sizes whose first unfiltered page is cached (the API's default is 20). */
+export const CACHED_LIST_LIMITS: readonly number[] = [10, 20, 50, 100];
+
+export function isCanonicalList(query: EventQuery): boolean {
+  return (
+    CACHED_LIST_LIMITS.includes(query.limit) &&
+    query.cursor === undefined &&
+    query.from === undefined &&
+    query.to === undefined &&
+    query.minPrice === undefined &&
+    query.maxPrice === undefined &&
+    query.q === undefined
+  );
 }
 
 function listKey(query: EventQuery) {

@@ -27,6 +27,8 @@ export interface OAuthServiceDeps {
   identities: IdentityStore;
   users: UserStore;
   audit: AuditLog;
+  /** After a link bumped the account's token version: its access tokens are refused from the next request. */
+  sessionsEnded(userId: string): Promise<void>;
   /** Mints the same token pair a password login gets. */
   issueTokensFor(userId: string): Promise<TokenPair>;
   /** The exact redirect URI registered at the provider for its callback. */
@@ -149,7 +151,14 @@ export class OAuthService {
       if (verified) {
         const holder = await this.deps.users.findByEmail(verified);
         if (holder) {
-          if (await this.deps.identities.link(profile, holder.id)) {
+          const linked = await this.deps.identities.link(profile, holder.id);
+          if (linked?.cleared) {
+            // The account's address was never proven: the provider's proof wins over whoever set its password.
+            await this.deps.sessionsEnded(holder.id);
+            await audit('auth.oauth_identity_linked_password_and_sessions_cleared', holder.id, { email: verified, ...linked.cleared });
+            return holder.id;
+          }
+          if (linked) {
             await audit('auth.oauth_identity_linked', holder.id, { email: verified });
             return holder.id;
           }

@@ -1,12 +1,11 @@
-import type { Pool } from 'pg';
-import { PostgresHoldExpiry } from '../adapters/postgres/expiry';
 import type { FailureReporter } from '../observability/failures';
 import type { Logger } from '../observability/logger';
 import { bookingExpiries } from '../observability/metrics';
+import type { HoldExpiry } from '../ports';
 import { WorkerLoop, type TickResult } from './loop';
 
 export interface ExpirySweeperOptions {
-  pool: Pool;
+  expiry: HoldExpiry;
   logger: Logger;
   /** Where failed steps are reported (the process's reporter: one incident per outage). */
   failures?: FailureReporter;
@@ -16,12 +15,10 @@ export interface ExpirySweeperOptions {
 
 /** Expires lapsed holds every interval; several replicas share the work (SKIP LOCKED). */
 export class HoldExpirySweeper {
-  private readonly expiry: PostgresHoldExpiry;
   private readonly loop: WorkerLoop;
   private readonly log: Logger;
 
   constructor(private readonly options: ExpirySweeperOptions) {
-    this.expiry = new PostgresHoldExpiry(options.pool);
     this.log = options.logger.child({ component: 'expiry-sweeper' });
     this.loop = new WorkerLoop(() => this.step(), {
       name: 'expiry-sweeper',
@@ -41,7 +38,7 @@ export class HoldExpirySweeper {
   }
 
   private async step(): Promise<TickResult> {
-    const expired = await this.expiry.expireDue(this.options.batchSize);
+    const expired = await this.options.expiry.expireDue(this.options.batchSize);
     if (expired > 0) {
       bookingExpiries.inc(expired);
       this.log.info({ expired }, 'expired lapsed holds');

@@ -1,9 +1,21 @@
 import { DelegateBackoff, handleWhenResult, retry, type IRetryBackoffContext } from 'cockatiel';
 import { z } from 'zod';
-import { NOTIFICATION_TYPES, type ClaimedNotification, type ClaimResult, type NotificationInput, type NotificationType, type PostgresNotifications } from '../adapters/postgres/notifications';
 import type { Logger } from '../observability/logger';
 import { notificationsSent } from '../observability/metrics';
-import { PermanentMessageError, type DomainMessage, type EventConsumer, type Mail, type Mailer, type Subscription } from '../ports';
+import {
+  NOTIFICATION_TYPES,
+  PermanentMessageError,
+  type ClaimedNotification,
+  type ClaimResult,
+  type DomainMessage,
+  type EventConsumer,
+  type Mail,
+  type Mailer,
+  type NotificationInput,
+  type NotificationLog,
+  type NotificationType,
+  type Subscription,
+} from '../ports';
 
 const BOOKING_EVENT = z.object({
   bookingId: z.uuid(),
@@ -43,7 +55,7 @@ export function renderMail(type: NotificationType, to: string, data: BookingEven
 
 export interface NotifierOptions {
   consumer: EventConsumer;
-  notifications: PostgresNotifications;
+  notifications: NotificationLog;
   mailer: Mailer;
   logger: Logger;
   /** How often a delivery that found the send claimed by another one looks again (default 200 ms). */
@@ -57,8 +69,8 @@ export class NotificationBusyError extends Error {
 
 /**
  * Consumes booking events: for confirmed, cancelled and expired it records one notification per
- * booking and type (redeliveries find it recorded and do nothing) and mails it. Other types
- * (booking.created) are acknowledged and ignored.
+ * booking and type (redeliveries find it recorded and do nothing) and mails it. The queue is bound
+ * to those types only; any other that arrives anyway is acknowledged and ignored.
  */
 export class Notifier {
   private subscription: Subscription | null = null;

@@ -1,17 +1,14 @@
 import { ExponentialBackoff } from 'cockatiel';
-import type { Pool } from 'pg';
-import { PgListener } from '../adapters/postgres/listener';
-import { PostgresOutbox } from '../adapters/postgres/outbox';
 import type { FailureReporter } from '../observability/failures';
 import type { Logger } from '../observability/logger';
 import { outboxBacklog, outboxOldestAge, outboxPublished } from '../observability/metrics';
-import type { DomainMessage, EventPublisher, HealthCheck, PublishResult } from '../ports';
+import type { DomainMessage, EventPublisher, HealthCheck, Outbox, PublishResult, WakeUps } from '../ports';
 import { WorkerLoop, type TickResult } from './loop';
 
-export const OUTBOX_CHANNEL = 'goticket_outbox';
-
 export interface OutboxRelayOptions {
-  pool: Pool;
+  outbox: Outbox;
+  /** Wakes the relay when rows are committed; without it, or while it is down, polling covers. */
+  wakeUps?: WakeUps;
   publisher: EventPublisher;
   logger: Logger;
   /** Where failed steps are reported (the process's reporter: one incident per outage). */
@@ -27,20 +24,19 @@ export interface OutboxRelayOptions {
 
 /**
  * Publishes outbox rows: claims a batch (FOR UPDATE SKIP LOCKED), publishes it with confirms,
- * marks the confirmed rows published. Woken by LISTEN/NOTIFY on insert; polls as a fallback.
+ * marks the confirmed rows published. Woken on insert (`wakeUps`); polls as a fallback.
  */
 export class OutboxRelay {
-  private readonly outbox: PostgresOutbox;
+  private readonly outbox: Outbox;
   private readonly loop: WorkerLoop;
   private readonly log: Logger;
-  private readonly listener: PgListener;
   private maintenance: NodeJS.Timeout | null = null;
   private maintaining: Promise<void> | null = null;
   private lastPrune = 0;
   private closed = false;
 
   constructor(private readonly options: OutboxRelayOptions) {
-    this.outbox = new PostgresOutbox(options.pool);
+    this.outbox = options.outbox;
     this.log = options.logger.child({ component: 'outbox-relay' });
     this.loop = new WorkerLoop(() => this.step(), {
       name: 'outbox-relay',
@@ -51,8 +47,6 @@ export class OutboxRelay {
       logger: this.log,
       failures: options.failures,
     });
-    // If it drops, polling covers until it is back.
-    this.listener = new PgListener({ pool: options.pool, channel: OUTBOX_CHANNEL, logger: this.log, onNotification: () => this.loop.wake() });
   }
 
   /**
@@ -65,7 +59,8 @@ export class OutboxRelay {
   }
 
   async start(): Promise<void> {
-    await this.listener.start();
+    // If it drops, polling covers until it is back.
+    await this.options.wakeUps?.start(() => this.loop.wake());
     this.loop.start();
     const every = this.options.maintenanceIntervalMs ?? 5_000;
     this.maintenance = setInterval(() => {
@@ -80,7 +75,7 @@ export class OutboxRelay {
     if (this.maintenance) clearInterval(this.maintenance);
     await this.loop.stop();
     await this.maintaining;
-    await this.listener.close();
+    await this.options.wakeUps?.close();
   }
 
   private async step(): Promise<TickResult> {

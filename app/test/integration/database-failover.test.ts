@@ -23,7 +23,7 @@ import { createLogger } from '../../src/observability/logger';
 import { FailureReporter } from '../../src/observability/failures';
 import { failures } from '../../src/observability/metrics';
 import type { HealthCheck } from '../../src/ports';
-import { startWorkers, type Workers } from '../../src/workers';
+import { startWorkers, type Workers } from '../../src/compose';
 import { call, TEST_JWT_SECRET } from '../support/api';
 import { createTestDatabase, type TestDatabase } from '../support/db';
 import { TEST_AMQP_URL, TEST_DATABASE_URL } from '../support/env';

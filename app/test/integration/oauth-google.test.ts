@@ -23,6 +23,7 @@ const ACCOUNTS = {
   'erin-sub': { email: 'erin@example.test', email_verified: true },
   'frank-sub': { email: 'frank@example.test', email_verified: true },
   'grace-sub': { email: 'grace@example.test', email_verified: true },
+  'henry-sub': { email: 'henry@example.test', email_verified: true },
 };
 
 let provider: RunningProvider;
@@ -176,15 +177,58 @@ describe('the browser flow with a real OpenID provider', () => {
     expect(signedIn.rows[0].n).toBe(1);
   });
 
-  test('a provider-verified e-mail joins the existing account holding it (any case), audited as a link', async () => {
+  test('pre-account takeover: a verified e-mail joins the account a squatter registered with a password; the squatter\'s password and sessions end', async () => {
+    // the attacker registers the victim's address with a password (registration proves no address) and signs in
+    const password = 'correct horse battery staple';
     const bob = await register('bob@example.test');
+    const login = (email: string) => call<{ accessToken: string; refreshToken: string; type?: string; title?: string; detail?: string }>(`${api.url}/auth/login`, { body: { email, password } });
+    const squatter = await login('bob@example.test');
+    expect(squatter.status).toBe(200);
+    expect((await me(squatter.body.accessToken)).status).toBe(200);
+
+    // the victim signs in with Google (address verified by the provider, any case): linked to that account
     const { code } = await signIn('bob-sub');
     const tokens = await exchange(code);
     expect((await me(tokens.body.accessToken)).body).toMatchObject({ id: bob, email: 'bob@example.test' });
-    const links = await api.db.pool.query(`SELECT details FROM audit_log WHERE action = 'auth.oauth_identity_linked' AND actor_id = $1`, [bob]);
-    expect(links.rows).toEqual([{ details: expect.objectContaining({ provider: 'google', subject: 'bob-sub', email: 'bob@example.test' }) }]);
-    // the password still works
-    expect((await call(`${api.url}/auth/login`, { body: { email: 'bob@example.test', password: 'correct horse battery staple' } })).status).toBe(200);
+
+    // the password is gone: 401 exactly as for an address nobody holds (no enumeration difference)
+    const refused = await login('bob@example.test');
+    const nobody = await login(`${uniqueName('nobody')}@example.test`);
+    const answer = (response: typeof refused) => ({ status: response.status, type: response.body.type, title: response.body.title, detail: response.body.detail });
+    expect(answer(refused)).toEqual(answer(nobody));
+    expect(refused.status).toBe(401);
+    expect((await api.db.pool.query('SELECT password_hash, token_version FROM users WHERE id = $1', [bob])).rows).toEqual([{ password_hash: null, token_version: 1 }]);
+    // every session of the squatter ends at once: the refresh token is refused, the access token too
+    expect((await call(`${api.url}/auth/refresh`, { body: { refreshToken: squatter.body.refreshToken } })).status).toBe(401);
+    expect((await me(squatter.body.accessToken)).status).toBe(401);
+    // the victim's own tokens work
+    expect((await me(tokens.body.accessToken)).status).toBe(200);
+    expect((await call(`${api.url}/auth/refresh`, { body: { refreshToken: tokens.body.refreshToken } })).status).toBe(200);
+    // audited under its own action, naming what was cleared
+    const links = await api.db.pool.query(`SELECT action, details FROM audit_log WHERE action LIKE 'auth.oauth_identity_linked%' AND actor_id = $1`, [bob]);
+    expect(links.rows).toEqual([
+      {
+        action: 'auth.oauth_identity_linked_password_and_sessions_cleared',
+        details: expect.objectContaining({ provider: 'google', subject: 'bob-sub', email: 'bob@example.test', passwordRemoved: true, refreshTokensRevoked: 1, tokenVersion: 1 }),
+      },
+    ]);
+  });
+
+  test('an account whose address a verified identity proved already links without clearing anything', async () => {
+    const password = 'correct horse battery staple';
+    const henry = await register('henry@example.test');
+    // an earlier verified identity (as a link made before this rule left it): the address is proven
+    await api.db.pool.query(`INSERT INTO user_identities (provider, subject, user_id, email, email_verified) VALUES ('github', $1, $2, 'henry@example.test', true)`, [uniqueName('gh'), henry]);
+    const session = await call<{ accessToken: string; refreshToken: string }>(`${api.url}/auth/login`, { body: { email: 'henry@example.test', password } });
+    expect(session.status).toBe(200);
+    const { code } = await signIn('henry-sub');
+    expect((await me((await exchange(code)).body.accessToken)).body.id).toBe(henry);
+    // the password and the earlier session still work
+    expect((await call(`${api.url}/auth/login`, { body: { email: 'henry@example.test', password } })).status).toBe(200);
+    expect((await me(session.body.accessToken)).status).toBe(200);
+    expect((await call(`${api.url}/auth/refresh`, { body: { refreshToken: session.body.refreshToken } })).status).toBe(200);
+    const links = await api.db.pool.query(`SELECT action, details FROM audit_log WHERE action LIKE 'auth.oauth_identity_linked%' AND actor_id = $1`, [henry]);
+    expect(links.rows).toEqual([{ action: 'auth.oauth_identity_linked', details: expect.objectContaining({ provider: 'google', subject: 'henry-sub', email: 'henry@example.test' }) }]);
   });
 });
 

@@ -154,13 +154,14 @@ test('every request example in the document passes the service\'s own validation
   answers.login = (await send('/auth/login', 'POST')).status;
   answers.refresh = (await send('/auth/refresh', 'POST')).status; // a well-formed token nobody issued
   answers.logout = (await send('/auth/logout', 'POST')).status;
+  answers.oauthExchange = (await send('/auth/oauth/exchange', 'POST')).status; // a well-formed code nobody issued
   const created = await send('/events', 'POST', organizer.token);
   answers.createEvent = created.status;
   const event = (await created.json()) as { id: string };
   answers.patchEvent = (await send(`/events/${event.id}`, 'PATCH', organizer.token)).status;
   answers.book = (await send(`/events/${event.id}/bookings`, 'POST', organizer.token)).status;
   answers.role = (await send(`/users/${organizer.id}/role`, 'PATCH', admin.token)).status;
-  expect(answers).toEqual({ register: 201, login: 200, refresh: 401, logout: 204, createEvent: 201, patchEvent: 200, book: 201, role: 200 });
+  expect(answers).toEqual({ register: 201, login: 200, refresh: 401, logout: 204, oauthExchange: 401, createEvent: 201, patchEvent: 200, book: 201, role: 200 });
   const withBodies = Object.values(doc.paths).flatMap((ops) => Object.values(ops as Record<string, { requestBody?: unknown }>)).filter((op) => op.requestBody);
   expect(withBodies).toHaveLength(Object.keys(answers).length);
 });

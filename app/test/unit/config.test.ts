@@ -38,6 +38,10 @@ describe('config', () => {
     ['ACCESS_TOKEN_TTL', { ACCESS_TOKEN_TTL: '15 minutes' }, 'duration'],
     ['BOOKING_HOLD_TTL', { BOOKING_HOLD_TTL: '0s' }, 'between'],
     ['DATABASE_URL', { DATABASE_URL: 'mysql://x/y' }, 'postgres://'],
+    // node-postgres would encrypt without verifying the server (or without checking its name)
+    ['DATABASE_URL', { DATABASE_URL: 'postgres://db/goticket?sslmode=require&uselibpqcompat=true' }, 'sslmode must be verify-full'],
+    ['DATABASE_URL', { DATABASE_URL: 'postgres://db/goticket?sslmode=no-verify' }, 'sslmode must be verify-full'],
+    ['DATABASE_URL', { DATABASE_URL: 'postgres://db/goticket?sslmode=verify-ca&sslrootcert=/ca.pem' }, 'sslmode must be verify-full'],
     ['REDIS_URL', { REDIS_URL: 'not a url' }, 'redis://'],
     ['AMQP_URL', { AMQP_URL: 'http://rabbit' }, 'amqp://'],
     ['ADMIN_PASSWORD', { ADMIN_EMAIL: 'admin@example.test' }, 'together'],

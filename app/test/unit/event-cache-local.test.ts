@@ -88,7 +88,7 @@ describe('the in-process copy when full', () => {
     const shared = new MemoryCache();
     const cache = new EventCache({ cache: shared, ttlMs: 60_000, soldOutTtlMs: 60_000, localTtlMs: 60_000 });
     const page = (name: string) => ({ items: [{ ...event(1), description: name.repeat(1_500_000) }], nextCursor: null });
-    const pages = ['a', 'b', 'c'].map((name) => ({ query: { limit: 1, q: name }, load: async () => page(name) }));
+    const pages = ([['a', 10], ['b', 20], ['c', 50]] as const).map(([name, limit]) => ({ query: { limit }, load: async () => page(name) }));
     for (const { query, load } of pages) for (let i = 0; i < 2; i++) await cache.listJson(query, load);
     const sharedGet = jest.spyOn(shared, 'get');
     for (const { query, load } of [...pages].reverse()) await cache.listJson(query, load);
@@ -120,18 +120,30 @@ describe('JSON text, as the API sends it', () => {
     expect(cache.peekEventBytes(event(0).id)).toBeUndefined();
   });
 
-  it('caches list pages per query as text', async () => {
+  it('caches canonical list pages (first, unfiltered, a cached limit) per query as text', async () => {
     const cache = fresh();
     let loads = 0;
     const page = { items: [event(1), event(2)], nextCursor: 'abc' };
     const load = async () => (loads++, page);
-    const query = { limit: 2, q: 'gig' };
+    const query = { limit: 20 };
     const first = await cache.listJson(query, load);
     expect(await cache.listJson(query, load)).toBe(first);
     expect(first).toBe(JSON.stringify(page));
     expect(loads).toBe(1);
-    await cache.listJson({ limit: 3, q: 'gig' }, load);
+    await cache.listJson({ limit: 10 }, load);
     expect(loads).toBe(2);
+  });
+
+  it('reads every other list through (a search, a filter, a cursor, another limit): nothing is stored', async () => {
+    const shared = new MemoryCache();
+    const cache = new EventCache({ cache: shared, ttlMs: 60_000, soldOutTtlMs: 60_000, localTtlMs: 1_000 });
+    const set = jest.spyOn(shared, 'set');
+    let loads = 0;
+    const load = async () => (loads++, { items: [event(1)], nextCursor: null });
+    const queries = [{ limit: 20, q: 'gig' }, { limit: 20, minPrice: 1 }, { limit: 20, cursor: 'abc' }, { limit: 20, from: new Date() }, { limit: 37 }];
+    for (const query of queries) for (let i = 0; i < 2; i++) await cache.listJson(query, load);
+    expect(loads).toBe(queries.length * 2);
+    expect(set).not.toHaveBeenCalled();
   });
 
   it('peeking counts no lookup (the fast path counts the hits it answers)', async () => {

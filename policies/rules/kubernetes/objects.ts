@@ -10,9 +10,9 @@ export const serviceExposure: ManifestRule = {
   kind: 'manifest',
   name: 'k8s-service-type-restricted',
   level: 'mandatory',
-  description: 'Services of type LoadBalancer or NodePort exist only in the ingress controller\'s namespace (ingress-nginx).',
-  remediation: 'Use a ClusterIP Service behind an Ingress; only the ingress controller gets a load balancer.',
-  rationale: 'Every extra load balancer or node port is an internet-facing entry point that bypasses TLS, WAF and rate limits at the ingress.',
+  description: 'Services of type LoadBalancer or NodePort exist only in the gateway\'s namespace (Envoy Gateway\'s data plane, envoy-gateway-system).',
+  remediation: 'Use a ClusterIP Service behind an HTTPRoute on the shared Gateway; only the Gateway\'s Envoy Service gets a load balancer.',
+  rationale: 'Every extra load balancer or node port is an internet-facing entry point that bypasses TLS, WAF and rate limits at the Gateway.',
   benchmark: 'CIS EKS 5.4.5 (TLS at load balancers); EKS Best Practices (network security)',
   check: (m, ctx) => {
     if (m.kind !== 'Service') return [];

@@ -2,7 +2,7 @@ import type { Logger } from '../../observability/logger';
 import { consumerResults } from '../../observability/metrics';
 import type { DomainMessage, EventConsumer, EventPublisher, MessageHandler, PublishResult, Subscription } from '../../ports';
 import { decodeMessage, describeFailure, encodeMessage, onHandlerFailure } from '../rabbitmq/message';
-import { NOTIFICATIONS_BINDING } from '../rabbitmq/topology';
+import { NOTIFICATIONS_BINDINGS } from '../rabbitmq/topology';
 
 export interface DeadLetter {
   body: string;
@@ -22,9 +22,6 @@ interface Queued {
   routingKey: string;
   attempt: number;
 }
-
-/** `booking.*`: one word after the prefix (AMQP topic semantics for this binding). */
-const bindingPattern = new RegExp(`^${NOTIFICATIONS_BINDING.replace('.', '\\.').replace('*', '[^.]+')}$`);
 
 /**
  * In-process stand-in for RabbitMQ when AMQP_URL is unset (local runs only): the same routing,
@@ -46,7 +43,7 @@ export class MemoryEventBus implements EventPublisher, EventConsumer {
 
   /** What would arrive from the exchange with this routing key and body (tests inject poison with it). */
   publishRaw(routingKey: string, body: string): void {
-    if (!bindingPattern.test(routingKey)) return; // no queue bound: dropped, as by a topic exchange
+    if (!NOTIFICATIONS_BINDINGS.includes(routingKey)) return; // no queue bound: dropped, as by a topic exchange
     this.queue.push({ body, routingKey, attempt: 1 });
     this.pump();
   }

@@ -1,5 +1,6 @@
 import type { Pool } from 'pg';
 import { LAPSING_STATUSES } from '../../domain/booking';
+import type { HoldExpiry } from '../../ports';
 import { BOOKING_EVENT_PAYLOAD } from './rows';
 import { guard, sqlStatuses } from './transitions';
 
@@ -34,7 +35,7 @@ export const EXPIRE_SQL = `WITH due AS (
   )
   SELECT count(*)::int AS expired FROM b`;
 
-export class PostgresHoldExpiry {
+export class PostgresHoldExpiry implements HoldExpiry {
   constructor(private readonly pool: Pool) {}
 
   /** Expires at most `limit` due holds; returns how many this call expired. */

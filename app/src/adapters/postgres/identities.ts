@@ -2,7 +2,7 @@ import type { Pool } from 'pg';
 import { EmailTakenError, NotFoundError } from '../../domain/errors';
 import type { OAuthProfile, OAuthProviderName } from '../../domain/oauth';
 import type { User } from '../../domain/user';
-import type { IdentityLink, IdentityStore } from '../../ports';
+import type { ClearedCredentials, IdentityLink, IdentityStore } from '../../ports';
 import { inTransaction, isUniqueViolation } from './pool';
 import { toUser, type UserRow } from './rows';
 
@@ -20,18 +20,32 @@ export class PostgresIdentityStore implements IdentityStore {
     return rows[0] ? { provider, subject, userId: rows[0].user_id } : null;
   }
 
-  async link(profile: OAuthProfile, userId: string): Promise<boolean> {
-    try {
-      const { rowCount } = await this.pool.query(
+  async link(profile: OAuthProfile, userId: string): Promise<{ cleared: ClearedCredentials | null } | null> {
+    return inTransaction(this.pool, async (client) => {
+      // The account row locked: a concurrent link of another identity waits and then finds this one.
+      const { rows } = await client.query<{ has_password: boolean; proven: boolean }>(
+        `SELECT password_hash IS NOT NULL AS has_password,
+                EXISTS (SELECT 1 FROM user_identities i WHERE i.user_id = u.id AND i.email_verified) AS proven
+           FROM users u WHERE u.id = $1 FOR UPDATE`,
+        [userId],
+      );
+      const account = rows[0];
+      if (!account) throw new NotFoundError('user');
+      const { rowCount } = await client.query(
         `INSERT INTO user_identities (provider, subject, user_id, email, email_verified) VALUES ($1, $2, $3, $4, $5)
          ON CONFLICT (provider, subject) DO NOTHING`,
         [profile.provider, profile.subject, userId, profile.email, profile.emailVerified],
       );
-      return rowCount === 1;
-    } catch (error) {
-      if ((error as { code?: string }).code === '23503') throw new NotFoundError('user');
-      throw error;
-    }
+      if (rowCount !== 1) return null;
+      if (account.proven || !profile.emailVerified) return { cleared: null };
+      // Whoever registered the address first proved nothing: the password and sessions go (as on logout-all).
+      const bumped = await client.query<{ token_version: number }>(
+        'UPDATE users SET password_hash = NULL, token_version = token_version + 1, updated_at = now() WHERE id = $1 RETURNING token_version',
+        [userId],
+      );
+      const revoked = await client.query('UPDATE refresh_tokens SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL', [userId]);
+      return { cleared: { passwordRemoved: account.has_password, refreshTokensRevoked: revoked.rowCount ?? 0, tokenVersion: bumped.rows[0]!.token_version } };
+    });
   }
 
   async createAccount(profile: OAuthProfile, email: string): Promise<User | null> {

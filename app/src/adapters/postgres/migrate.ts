@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Pool, QueryConfig, QueryResultRow } from 'pg';
+import type { HealthCheck } from '../../ports';
 
 /** Fixed key: every replica of the service contends for the same advisory lock. */
 const MIGRATION_LOCK_KEY = 0x60_71_c3_e7;
@@ -93,4 +94,30 @@ export async function migrate(pool: Pool, migrations: Migration[] = readMigratio
     );
     client.release(!healthy);
   }
+}
+
+/**
+ * Readiness of a process that does not migrate itself (api, worker): down until every migration
+ * this build ships is recorded in schema_migrations. New pods therefore never serve before the
+ * migrate Job (an Argo CD hook, a Helm hook) has moved the schema, on a first install as on an
+ * upgrade; old pods keep serving meanwhile (the rollout waits for readiness). Once up it stays up
+ * (a schema does not go back): later probes cost nothing.
+ */
+export function schemaHealthCheck(pool: Pool, migrations: Migration[] = readMigrations()): HealthCheck {
+  let current = false;
+  return {
+    name: 'schema',
+    critical: true,
+    async check() {
+      if (current) return 'up';
+      try {
+        const { rows } = await pool.query<{ name: string }>('SELECT name FROM schema_migrations');
+        const applied = new Set(rows.map((row) => row.name));
+        current = migrations.every((migration) => applied.has(migration.name));
+      } catch {
+        return 'down'; // no schema_migrations yet (first install), or the database is down
+      }
+      return current ? 'up' : 'down';
+    },
+  };
 }

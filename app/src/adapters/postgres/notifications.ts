@@ -1,27 +1,5 @@
 import type { Pool } from 'pg';
-
-export const NOTIFICATION_TYPES = ['booking.confirmed', 'booking.cancelled', 'booking.expired'] as const;
-export type NotificationType = (typeof NOTIFICATION_TYPES)[number];
-
-export interface NotificationInput {
-  bookingId: string;
-  type: NotificationType;
-  messageId: string;
-  userId: string;
-  payload: Record<string, unknown>;
-}
-
-export interface ClaimedNotification {
-  id: string;
-  recipient: string | null;
-}
-
-/**
- * `claimed`: this delivery sends it. `sent`: done already, nothing to do. `busy`: another delivery
- * holds the lease and has not sent it yet; it may still be sending, or it may have died mid-send,
- * in which case the lease lapses after `leaseLeftMs` and the notification can be claimed again.
- */
-export type ClaimResult = ({ kind: 'claimed' } & ClaimedNotification) | { kind: 'sent' } | { kind: 'busy'; leaseLeftMs: number };
+import type { ClaimedNotification, ClaimResult, NotificationInput, NotificationLog } from '../../ports';
 
 /**
  * Records the notification (unique per booking and type) and takes the right to send it in one
@@ -40,7 +18,7 @@ const STATE_SQL = `SELECT sent_at IS NOT NULL AS sent,
     (extract(epoch FROM claimed_at + make_interval(secs => $3::double precision / 1000) - now()) * 1000)::float8 AS lease_left_ms
   FROM notifications WHERE booking_id = $1 AND type = $2`;
 
-export class PostgresNotifications {
+export class PostgresNotifications implements NotificationLog {
   constructor(
     private readonly pool: Pool,
     private readonly leaseMs = 30_000,
@@ -66,7 +44,6 @@ export class PostgresNotifications {
     await this.pool.query('UPDATE notifications SET sent_at = now(), claimed_at = NULL WHERE id = $1', [id]);
   }
 
-  /** Gives the lease back after a failed send so the retry can take it at once. */
   async release(id: string): Promise<void> {
     await this.pool.query('UPDATE notifications SET claimed_at = NULL WHERE id = $1 AND sent_at IS NULL', [id]);
   }

@@ -1,5 +1,7 @@
 import type { Pool } from 'pg';
-import type { DomainMessage, PublishResult } from '../../ports';
+import type { Logger } from '../../observability/logger';
+import type { Outbox, OutboxMessage, PublishResult, RelayBatch, WakeUps } from '../../ports';
+import { PgListener } from './listener';
 import { inTransaction } from './pool';
 
 /**
@@ -45,18 +47,7 @@ interface OutboxRow {
   occurred_at: Date;
 }
 
-export interface OutboxMessage extends DomainMessage {
-  /** Propagation headers stored with the row (trace context), copied to the message. */
-  headers: Record<string, unknown>;
-}
-
-export interface RelayBatch {
-  claimed: number;
-  published: number;
-  failed: number;
-}
-
-export class PostgresOutbox {
+export class PostgresOutbox implements Outbox {
   constructor(private readonly pool: Pool) {}
 
   /**
@@ -84,7 +75,6 @@ export class PostgresOutbox {
     return { count: rows[0]!.count, oldestAgeSeconds: rows[0]!.oldest_age_seconds };
   }
 
-  /** Deletes published rows older than the retention, at most `limit` per call; returns how many. */
   async prune(retentionMs: number, limit = 1_000): Promise<number> {
     const result = await this.pool.query(PRUNE_SQL, [retentionMs, limit]);
     return result.rowCount ?? 0;
@@ -100,4 +90,26 @@ function toMessage(row: OutboxRow): OutboxMessage {
     data: row.payload,
     headers: row.headers,
   };
+}
+
+/** NOTIFY'd by the outbox insert trigger (002_messaging.sql, 004). */
+const OUTBOX_CHANNEL = 'goticket_outbox';
+
+/** Wake-ups on every outbox insert: LISTEN on a kept connection, re-established when it drops. */
+export class PostgresOutboxWakeUps implements WakeUps {
+  private listener: PgListener | null = null;
+
+  constructor(
+    private readonly pool: Pool,
+    private readonly logger: Logger,
+  ) {}
+
+  async start(wake: () => void): Promise<void> {
+    this.listener ??= new PgListener({ pool: this.pool, channel: OUTBOX_CHANNEL, logger: this.logger, onNotification: () => wake() });
+    await this.listener.start();
+  }
+
+  async close(): Promise<void> {
+    await this.listener?.close();
+  }
 }

@@ -7,7 +7,7 @@ import { foreverRetry, type AmqpConnection } from './connection';
 import { decodeMessage, describeFailure, onHandlerFailure } from './message';
 
 export const ATTEMPT_HEADER = 'x-goticket-attempt';
-export const REASON_HEADER = 'x-goticket-reason';
+const REASON_HEADER = 'x-goticket-reason';
 export const ROUTING_KEY_HEADER = 'x-goticket-routing-key';
 
 export interface RabbitConsumerOptions {

@@ -8,7 +8,7 @@ import { MemoryEventBus } from '../../../src/adapters/memory/event-bus';
 import { AmqpConnection } from '../../../src/adapters/rabbitmq/connection';
 import { RabbitConsumer } from '../../../src/adapters/rabbitmq/consumer';
 import { RabbitPublisher } from '../../../src/adapters/rabbitmq/publisher';
-import { topologyNames } from '../../../src/adapters/rabbitmq/topology';
+import { assertTopology, topologyNames } from '../../../src/adapters/rabbitmq/topology';
 import { PermanentMessageError, type Delivery, type DomainMessage, type EventConsumer, type EventPublisher, type Subscription } from '../../../src/ports';
 import { TEST_AMQP_URL } from '../../support/env';
 import { AmqpTestClient, quietLogger, testPrefix, waitFor } from './helpers';
@@ -92,14 +92,21 @@ describe.each([
     return seen;
   };
 
-  test('booking.* messages published before consuming arrive intact; other types are not routed to the queue', async () => {
-    const sent = [message('booking.created'), message('event.created'), message('booking.confirmed', { quantity: 3 })];
+  test('the notified types published before consuming arrive intact; other types (booking.created, event.*) are not routed to the queue', async () => {
+    const sent = [
+      message('booking.created'),
+      message('event.created'),
+      message('booking.confirmed', { quantity: 3 }),
+      message('booking.cancelled'),
+      message('booking.expired'),
+    ];
     const results = await bus.publisher.publish(sent);
     expect(results).toEqual(sent.map((m) => ({ id: m.id, ok: true })));
     const seen = await consume();
-    await waitFor('two deliveries', async () => seen.length === 2);
+    await waitFor('three deliveries', async () => seen.length === 3);
     await new Promise((resolve) => setTimeout(resolve, 100));
-    expect(seen.map((s) => s.message).sort((a, b) => a.type.localeCompare(b.type))).toEqual([sent[2], sent[0]]);
+    expect(seen.map((s) => s.message.type).sort()).toEqual(['booking.cancelled', 'booking.confirmed', 'booking.expired']);
+    expect(seen.find((s) => s.message.type === 'booking.confirmed')!.message).toEqual(sent[2]);
     expect(seen.every((s) => s.delivery.attempt === 1)).toBe(true);
   });
 
@@ -170,4 +177,27 @@ describe.each([
     await new Promise((resolve) => setTimeout(resolve, 150));
     expect(seen.length).toBe(count);
   });
+});
+
+test('RabbitMQ: a queue declared with the former booking.* binding loses it when the topology is asserted', async () => {
+  const prefix = testPrefix();
+  const names = topologyNames(prefix);
+  const client = await AmqpTestClient.open(prefix);
+  try {
+    // the topology as an older release declared it
+    await client.channel.assertExchange(names.events, 'topic', { durable: true });
+    await client.channel.assertExchange(names.dlx, 'fanout', { durable: true });
+    await client.channel.assertQueue(names.notifications, { durable: true, arguments: { 'x-dead-letter-exchange': names.dlx } });
+    await client.channel.bindQueue(names.notifications, names.events, 'booking.*');
+    await assertTopology(client.channel, names);
+    client.publishRaw('booking.created', '{}');
+    client.publishRaw('booking.confirmed', '{}');
+    await waitFor('the confirmed message', async () => (await client.channel.checkQueue(names.notifications)).messageCount === 1);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const first = await client.channel.get(names.notifications, { noAck: true });
+    expect(first && first.fields.routingKey).toBe('booking.confirmed');
+    expect(await client.channel.get(names.notifications, { noAck: true })).toBe(false);
+  } finally {
+    await client.cleanup();
+  }
 });

@@ -4,7 +4,7 @@
  * of confirmed or expired.
  */
 import { PostgresHoldExpiry } from '../../../src/adapters/postgres/expiry';
-import { startWorkers, type Workers } from '../../../src/workers';
+import { startWorkers, type Workers } from '../../../src/compose';
 import { HoldExpirySweeper } from '../../../src/workers/expiry-sweeper';
 import { createTestDatabase, type TestDatabase } from '../../support/db';
 import { writeReport } from '../../support/report';
@@ -55,7 +55,7 @@ test('1 s holds expire, release their seats and emit booking.expired, which is n
 
 test('a confirm racing the expiry ends as exactly one of confirmed or expired, never both', async () => {
   // two more sweepers hammering besides the worker's own
-  const extra = [0, 1].map(() => new HoldExpirySweeper({ pool: db.pool, logger: quietLogger, intervalMs: 5, batchSize: 7 }));
+  const extra = [0, 1].map(() => new HoldExpirySweeper({ expiry: new PostgresHoldExpiry(db.pool), logger: quietLogger, intervalMs: 5, batchSize: 7 }));
   extra.forEach((s) => s.start());
   try {
     const fixture = await seed(db.pool, { users: 20, events: 4, capacity: 100 });

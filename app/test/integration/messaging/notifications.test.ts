@@ -3,7 +3,7 @@
  * notifications + mailer. Also redeliveries, poison messages and a mailer that keeps failing.
  */
 import { randomUUID } from 'node:crypto';
-import { startWorkers, type Workers } from '../../../src/workers';
+import { startWorkers, type Workers } from '../../../src/compose';
 import { createTestDatabase, type TestDatabase } from '../../support/db';
 import { writeReport } from '../../support/report';
 import {

@@ -3,7 +3,7 @@
  * are confirmed. The api side keeps working (the outbox absorbs the events); after the restore
  * every notification arrives, none twice, with no manual step.
  */
-import { startWorkers, type Workers } from '../../../src/workers';
+import { startWorkers, type Workers } from '../../../src/compose';
 import { createTestDatabase, type TestDatabase } from '../../support/db';
 import { TEST_AMQP_URL } from '../../support/env';
 import { writeReport } from '../../support/report';

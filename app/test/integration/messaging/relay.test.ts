@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { PostgresNotifications } from '../../../src/adapters/postgres/notifications';
-import { PostgresOutbox } from '../../../src/adapters/postgres/outbox';
+import { PostgresOutbox, PostgresOutboxWakeUps } from '../../../src/adapters/postgres/outbox';
 import { AmqpConnection } from '../../../src/adapters/rabbitmq/connection';
 import { RabbitConsumer } from '../../../src/adapters/rabbitmq/consumer';
 import { RabbitPublisher } from '../../../src/adapters/rabbitmq/publisher';
@@ -42,7 +42,7 @@ const unpublished = async () => (await db.pool.query(`SELECT 1 FROM outbox WHERE
 
 test('an insert wakes the relay through LISTEN/NOTIFY long before its next poll', async () => {
   const fixture = await seed(db.pool, { users: 2, events: 1, capacity: 100 });
-  const relay = new OutboxRelay({ pool: db.pool, publisher, logger: quietLogger, pollIntervalMs: 60_000, batchSize: 50, retentionMs: 86_400_000 });
+  const relay = new OutboxRelay({ outbox: new PostgresOutbox(db.pool), wakeUps: new PostgresOutboxWakeUps(db.pool, quietLogger), publisher, logger: quietLogger, pollIntervalMs: 60_000, batchSize: 50, retentionMs: 86_400_000 });
   await relay.start();
   try {
     await waitFor('the startup drain', async () => (await unpublished()) === 0, 5_000);

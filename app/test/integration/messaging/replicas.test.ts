@@ -2,7 +2,7 @@
  * Two complete worker replicas (relay + notifier + sweeper each) over one database and one
  * broker while 2,000 bookings are confirmed, cancelled or left to expire.
  */
-import { startWorkers, type Workers } from '../../../src/workers';
+import { startWorkers, type Workers } from '../../../src/compose';
 import { createTestDatabase, type TestDatabase } from '../../support/db';
 import { AmqpTestClient, mapLimit, messagingConfig, quietLogger, RecordingMailer, seatAccountingErrors, seed, testPrefix, waitFor } from './helpers';
 

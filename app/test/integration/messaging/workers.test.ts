@@ -4,7 +4,7 @@
  */
 import { Writable } from 'node:stream';
 import pino from 'pino';
-import { startWorkers } from '../../../src/workers';
+import { startWorkers } from '../../../src/compose';
 import { createTestDatabase, type TestDatabase } from '../../support/db';
 import { TEST_AMQP_URL } from '../../support/env';
 import { startTcpProxy } from '../../support/tcp-proxy';

@@ -66,28 +66,49 @@ describe('events', () => {
 
   it('edits and deletes invalidate the event and every list page', async () => {
     const id = await newEvent({ name: 'Before the edit' });
-    const list = () => call<{ items: Array<{ id: string; name: string }> }>(`${api.url}/events?q=the%20edit`);
+    // a canonical page (first, unfiltered, a cached limit): the only kind of list page cached
+    const list = async () => {
+      const page = await call<{ items: Array<{ id: string; name: string }> }>(`${api.url}/events?limit=100`);
+      return page.body.items.filter((e) => e.id === id);
+    };
     await getEvent(id);
-    expect((await list()).body.items.map((e) => e.name)).toEqual(['Before the edit']);
+    expect((await list()).map((e) => e.name)).toEqual(['Before the edit']);
     expect(await counting('event_list', () => list())).toEqual({ hit: 1, miss: 0 });
 
     const patched = await call(`${api.url}/events/${id}`, { method: 'PATCH', token: organizer.token, body: { name: 'After the edit' } });
     expect(patched.status).toBe(200);
     expect((await getEvent(id)).body.name).toBe('After the edit');
-    expect((await list()).body.items.map((e) => e.name)).toEqual(['After the edit']);
+    expect((await list()).map((e) => e.name)).toEqual(['After the edit']);
 
     expect((await call(`${api.url}/events/${id}`, { method: 'DELETE', token: organizer.token })).status).toBe(204);
     expect((await getEvent(id)).status).toBe(404);
-    expect((await list()).body.items).toEqual([]);
+    expect(await list()).toEqual([]);
   });
 
   it('a new event appears in cached list pages at once', async () => {
     const tag = `fresh${Date.now()}`;
-    const list = () => call<{ items: unknown[] }>(`${api.url}/events?q=${tag}`);
-    expect((await list()).body.items).toHaveLength(0);
-    expect((await list()).body.items).toHaveLength(0);
+    const list = async () => (await call<{ items: Array<{ name: string }> }>(`${api.url}/events?limit=100`)).body.items.filter((e) => e.name.includes(tag));
+    expect(await list()).toHaveLength(0);
+    expect(await counting('event_list', () => list())).toEqual({ hit: 1, miss: 0 });
     await newEvent({ name: `Event ${tag}` });
-    expect((await list()).body.items).toHaveLength(1);
+    expect(await list()).toHaveLength(1);
+  });
+
+  it('stores only canonical list pages: cursors, filters, searches and other limits read PostgreSQL and leave nothing in Redis (issue 17, point 5)', async () => {
+    const listKeys = async () => (await scanKeys(api.prefix, 'cache:val:events:list:*')).length;
+    await call(`${api.url}/events`);
+    const canonical = await listKeys();
+    expect(canonical).toBeGreaterThan(0);
+    const queries = [
+      ...Array.from({ length: 20 }, (_, i) => `q=probe${i}`),
+      ...Array.from({ length: 10 }, (_, i) => `limit=${i + 31}`),
+      'minPrice=1',
+      'maxPrice=99999',
+      `from=${encodeURIComponent(new Date(Date.now() + 86_400_000).toISOString())}`,
+    ];
+    for (const query of queries) expect((await call(`${api.url}/events?${query}`)).status).toBe(200);
+    expect(await counting('event_list', async () => void (await call(`${api.url}/events?q=probe0`)))).toEqual({ hit: 0, miss: 0 });
+    expect(await listKeys()).toBe(canonical);
   });
 
   it('unknown ids are not cached', async () => {

@@ -157,6 +157,22 @@ describe('answers exactly like the Express path', () => {
     expectSameAnswer(pair);
   });
 
+  it('an anonymous hit is answered in front of Express (the stage createApp declares; Express is not entered)', async () => {
+    const from = { 'X-Forwarded-For': '192.0.2.77' };
+    // a client's first request takes its lease through the limiter, in Express
+    expect((await get(fast, `/events/${eventId}`, from)).status).toBe(200);
+    const entry = jest.spyOn(fast.composed.app as unknown as { handle: () => void }, 'handle');
+    try {
+      for (let i = 0; i < 3; i++) expect((await get(fast, `/events/${eventId}`, from)).status).toBe(200);
+      expect(entry).not.toHaveBeenCalled();
+      // a request the stage leaves alone does enter it
+      expect((await get(fast, '/events')).status).toBe(200);
+      expect(entry).toHaveBeenCalled();
+    } finally {
+      entry.mockRestore();
+    }
+  });
+
   it('HEAD of a hit: the same headers (Content-Length of the body) and no body', async () => {
     const pair = await both(`/events/${eventId}`, {}, 'HEAD');
     expect(pair.viaRoute).toBe(false);

@@ -170,3 +170,17 @@ it('limits anonymous requests per IP; a signed-in user is not counted there', as
   const user = await api.user();
   expect((await read(from, user.token)).status).toBe(200);
 });
+
+it('a garbage or revoked token is anonymous for the limit: it does not exempt a client from it (issue 17, point 5)', async () => {
+  const read = (address: string, token: string) => call(`${api.url}/events`, { headers: { 'X-Forwarded-For': address }, token });
+  const revoked = await api.user();
+  expect((await call(`${api.url}/auth/logout-all`, { method: 'POST', token: revoked.token })).status).toBe(204);
+  for (const token of ['not.a.token', revoked.token]) {
+    const from = ip();
+    const statuses = [];
+    for (let i = 0; i < 31; i++) statuses.push((await read(from, token)).status);
+    // a public route ignores the bad token and answers, as anonymous, until the anonymous limit is used up
+    expect(statuses.slice(0, 30).every((s) => s === 200)).toBe(true);
+    expect(statuses[30]).toBe(429);
+  }
+});
