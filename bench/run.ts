@@ -23,6 +23,7 @@ import { evaluateTargets, renderReport, type Results } from './lib/report';
 import { freePort } from '../scripts/lib/free-port';
 import { removeSnapshot, ROOT, snapshotBuild, startService, type ServiceProcess } from './lib/services';
 import { browse } from './scenarios/browse';
+import { edges } from './scenarios/edges';
 import { ceiling } from './scenarios/ceiling';
 import { notify } from './scenarios/notify';
 import { openLoop } from './scenarios/open-loop';
@@ -108,7 +109,7 @@ async function run(options: BenchOptions): Promise<number> {
     cleanups.push({ name: 'redis keys', run: () => deleteRunKeys(REDIS_URL, `${name}:`) });
     pgVersion = await serverVersion(db.pool);
 
-    const [apiPort, workerPort] = [await freePort(), await freePort()];
+    const [apiPort, workerPort, grpcPort] = [await freePort(), await freePort(), await freePort()];
     const overrides = { ...rateLimitOverrides(), ...passthroughEnv() };
     const jwtSecret = newJwtSecret();
     const envFor = (port: number) => serviceEnv({ databaseUrl: db.url, amqpPrefix: name, port, jwtSecret }, overrides);
@@ -134,7 +135,7 @@ async function run(options: BenchOptions): Promise<number> {
       startService({
         snapshot,
         role: 'api',
-        env: envFor(apiPort),
+        env: { ...envFor(apiPort), GRPC_PORT: String(grpcPort) },
         logFile: logFile('api'),
         port: apiPort,
         nodeArgs: options.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [],
@@ -150,7 +151,7 @@ async function run(options: BenchOptions): Promise<number> {
     const users = await signIn(apiBase, seeded.users);
     await callApi(`${apiBase}/users/me`, { token: users[0]!.token, expect: [200] });
 
-    const ctx: BenchContext = { options, db, api, worker, apiBase, users, organizerId: seeded.organizer.id, pgbench };
+    const ctx: BenchContext = { options, db, api, worker, apiBase, users, organizerId: seeded.organizer.id, pgbench, grpcAddress: `127.0.0.1:${grpcPort}` };
     const guard = (service: ServiceProcess) => {
       if (service.exited) throw new Error(`${service.role} died:\n${service.tail()}`);
     };
@@ -174,6 +175,8 @@ async function run(options: BenchOptions): Promise<number> {
     const stampedeEventId = results.stampede.eventId;
     results.notify = await timed('notifications', () => notify(ctx, stampedeEventId));
     await after('notifications', results.notify.problems);
+    results.edges = await timed('edges', () => edges(ctx));
+    await after('edges', results.edges.problems);
 
     if (options.profile) {
       await api.stop();

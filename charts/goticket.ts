@@ -7,7 +7,7 @@ import { ApiObject, Chart } from 'cdk8s';
 import { k8s } from 'cdk8s-plus-28';
 import { type Construct } from 'constructs';
 import { type Environment, imagePullPolicyOf, nodeHeapOptions } from './environments';
-import { APP, APP_PORT, APP_PORT_NAME, CONFIG_MAP, EDGE, NAMESPACE, NAMESPACE_LABELS, RUNTIME_SECRET, SERVICES } from '../platform/contract';
+import { APP, APP_PORT, APP_PORT_NAME, CONFIG_MAP, EDGE, GRPC_PORT, GRPC_PORT_NAME, NAMESPACE, NAMESPACE_LABELS, RUNTIME_SECRET, SERVICES } from '../platform/contract';
 import {
   CHART_PROPS,
   KubeDeploymentWithPreStop,
@@ -49,6 +49,7 @@ export function configData(env: Environment): Record<string, string> {
   return {
     NODE_ENV: 'production',
     PORT: String(APP_PORT),
+    GRPC_PORT: String(GRPC_PORT),
     ...rest,
     SHUTDOWN_TIMEOUT: `${SHUTDOWN_TIMEOUT_SECONDS}s`,
     CORS_ORIGINS: `https://${env.host}`,
@@ -99,7 +100,7 @@ export function httpRouteManifest(env: Environment): { apiVersion: string; kind:
       hostnames: [env.host],
       rules: [
         {
-          matches: [path('PathPrefix', '/api'), path('PathPrefix', '/docs'), path('Exact', '/openapi.json')],
+          matches: [path('PathPrefix', '/api'), path('PathPrefix', '/docs'), path('Exact', '/openapi.json'), path('Exact', '/graphql')],
           backendRefs: [{ group: '', kind: 'Service', name: SERVICES.api.name, port: SERVICES.api.port }],
         },
       ],
@@ -161,7 +162,10 @@ export class GoTicketChart extends Chart {
                   image: env.image,
                   imagePullPolicy: imagePullPolicyOf(env.image),
                   args: [ENTRY, role],
-                  ports: [{ name: APP_PORT_NAME, containerPort: APP_PORT, protocol: 'TCP' }],
+                  ports: [
+                    { name: APP_PORT_NAME, containerPort: APP_PORT, protocol: 'TCP' },
+                    ...(role === 'api' ? [{ name: GRPC_PORT_NAME, containerPort: GRPC_PORT, protocol: 'TCP' }] : []),
+                  ],
                   // V8 sizes its heap from the node's memory otherwise, not from this container's limit.
                   env: [{ name: 'NODE_OPTIONS', value: nodeHeapOptions(workload.memoryLimit) }, releaseEnv(env)],
                   envFrom,
@@ -180,7 +184,15 @@ export class GoTicketChart extends Chart {
       // The worker's Service only exists so Prometheus (ServiceMonitor) can find its /metrics.
       new k8s.KubeService(this, `${role}-service`, {
         metadata: meta(SERVICES[role].name, labels),
-        spec: { type: 'ClusterIP', selector: labels, ports: [{ name: APP_PORT_NAME, port: SERVICES[role].port, targetPort: k8s.IntOrString.fromString(APP_PORT_NAME), protocol: 'TCP' }] },
+        spec: {
+          type: 'ClusterIP',
+          selector: labels,
+          ports: [
+            { name: APP_PORT_NAME, port: SERVICES[role].port, targetPort: k8s.IntOrString.fromString(APP_PORT_NAME), protocol: 'TCP' },
+            // HTTP/2 cleartext: the edge and in-cluster clients speak gRPC to it directly.
+            ...(role === 'api' ? [{ name: GRPC_PORT_NAME, port: SERVICES.api.grpcPort, targetPort: k8s.IntOrString.fromString(GRPC_PORT_NAME), protocol: 'TCP', appProtocol: 'kubernetes.io/h2c' }] : []),
+          ],
+        },
       });
 
       // maxUnavailable (not minAvailable) so a single-replica workload never blocks a node drain.

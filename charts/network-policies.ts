@@ -10,7 +10,7 @@ import { k8s } from 'cdk8s-plus-28';
 import { type Construct } from 'constructs';
 import { IN_CLUSTER_DEPENDENCIES } from './dependencies';
 import { type Environment } from './environments';
-import { APP, APP_PORT, EDGE, HTTP_COMPONENTS, IDENTITY_PROVIDER_EGRESS, LABELS, MONITORING } from '../platform/contract';
+import { APP, APP_PORT, EDGE, GRPC_CLIENT_LABELS, GRPC_PORT, HTTP_COMPONENTS, IDENTITY_PROVIDER_EGRESS, LABELS, MONITORING } from '../platform/contract';
 import { CHART_PROPS, type Labels, meta } from './lib';
 
 const APP_PODS: k8s.LabelSelector = { matchLabels: { [LABELS.name]: APP } };
@@ -50,7 +50,15 @@ export class NetworkPoliciesChart extends Chart {
     policy('api-from-gateway', {
       podSelector: { matchLabels: { [LABELS.name]: APP, [LABELS.component]: 'api' } },
       policyTypes: ['Ingress'],
+      // 9090 joins here with the GRPCRoute that routes gRPC through the Gateway (not there yet).
       ingress: [{ from: [podsIn(EDGE.namespace, EDGE.podLabels)], ports: [tcp(APP_PORT)] }],
+    });
+
+    // The gRPC port from the cluster's own clients: pods (any namespace) labelled as gRPC clients.
+    policy('api-grpc-from-clients', {
+      podSelector: { matchLabels: { [LABELS.name]: APP, [LABELS.component]: 'api' } },
+      policyTypes: ['Ingress'],
+      ingress: [{ from: [{ namespaceSelector: {}, podSelector: { matchLabels: { ...GRPC_CLIENT_LABELS } } }], ports: [tcp(GRPC_PORT)] }],
     });
 
     policy('metrics-from-prometheus', {

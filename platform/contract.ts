@@ -41,9 +41,15 @@ export const HTTP_COMPONENTS = ['api', 'worker'] as const satisfies readonly Com
 export const APP_PORT = 8080;
 export const APP_PORT_NAME = 'http';
 
+/** The api's gRPC edge (GRPC_PORT), named `grpc` on its container and Service (HTTP/2 cleartext in the cluster). */
+export const GRPC_PORT = 9090;
+export const GRPC_PORT_NAME = 'grpc';
+/** Pods of other namespaces that may call the gRPC port directly (the cluster's own clients): they carry this label. */
+export const GRPC_CLIENT_LABELS = { 'goticket.io/grpc-client': 'true' } as const;
+
 /** Services cdk8s creates that the edge, Prometheus and the smoke tests reach by name. */
 export const SERVICES = {
-  api: { name: `${APP}-api`, port: 80 },
+  api: { name: `${APP}-api`, port: 80, grpcPort: GRPC_PORT },
   worker: { name: `${APP}-worker`, port: APP_PORT },
 } as const;
 

@@ -17,6 +17,8 @@ export interface BenchContext {
   users: SignedInUser[];
   organizerId: string;
   pgbench: string;
+  /** 127.0.0.1:<port> of the api's gRPC edge */
+  grpcAddress?: string;
 }
 
 /** fetch + JSON with a bearer token; throws on an unexpected status. */

@@ -7,12 +7,15 @@ import type { ReadsResult } from '../scenarios/reads';
 import type { StampedeResult } from '../scenarios/stampede';
 import { fmt, ratio } from './stats';
 
+import type { EdgesResult } from '../scenarios/edges';
+
 export interface Results {
   stampede?: StampedeResult;
   ceiling?: CeilingResult;
   reads?: ReadsResult;
   browse?: BrowseResult;
   notify?: NotifyResult;
+  edges?: EdgesResult;
   openLoop?: OpenLoopResult;
 }
 
@@ -55,6 +58,15 @@ export function evaluateTargets(r: Results): TargetCheck[] {
     checks.push(check('cached read p99 ≤ 10 ms', r.reads.api.latency.p99, '<=', 10, `${r.reads.api.latency.p99.toFixed(1)} ms`));
     const cpu = r.reads.cpuPerRequestUs;
     checks.push(check('api CPU per cached read ≤ 3 × bare node:http', cpu.ratio, '<=', 3, `${cpu.api.toFixed(1)} ÷ ${cpu.bare.toFixed(1)} µs = ${cpu.ratio.toFixed(2)}×`));
+  }
+  const e = r.edges;
+  if (e) {
+    for (const edge of ['graphql', 'grpc'] as const) {
+      const x = ratio(e.stampede[edge].bookingsPerSecond, e.stampede.rest.bookingsPerSecond);
+      checks.push(check(`${edge} bookings/s ≥ 0.8 × REST (same harness)`, x, '>=', 0.8, `${fmt(e.stampede[edge].bookingsPerSecond)} ÷ ${fmt(e.stampede.rest.bookingsPerSecond)} = ${x.toFixed(2)}×`));
+    }
+    const g = ratio(e.reads.grpc.perSecond, e.reads.rest.perSecond);
+    checks.push(check('gRPC unary read ≥ 1.0 × REST cached read (same harness)', g, '>=', 1.0, `${fmt(e.reads.grpc.perSecond)} ÷ ${fmt(e.reads.rest.perSecond)} = ${g.toFixed(2)}×`));
   }
   if (r.notify) checks.push(check('notification p99 ≤ 500 ms', r.notify.toRow.p99, '<=', 500, `${r.notify.toRow.p99.toFixed(0)} ms`));
   if (s) checks.push(check('api peak RSS ≤ 150 MB (during the stampede)', s.rss.peakSampledMb, '<=', 150, `${s.rss.peakSampledMb.toFixed(0)} MB`));
@@ -109,6 +121,17 @@ export function measurementRows(r: Results): string[][] {
   if (r.notify) {
     rows.push(['5 notify', `confirm → notification row (${fmt(r.notify.confirms)} confirms at ${fmt(r.notify.confirmsPerSecond)}/s)`, '', lat(r.notify.toRow)]);
     rows.push(['5 notify', 'confirm → mail handed over (sent_at)', '', lat(r.notify.toSent)]);
+  }
+  if (r.edges) {
+    const e = r.edges;
+    for (const edge of ['rest', 'graphql', 'grpc'] as const) {
+      const b = e.stampede[edge];
+      rows.push(['7 edges', `${edge} stampede bookings/s (${fmt(e.seats)} seats, ${e.connections} callers; api CPU ${b.cpuMsPerRequest.toFixed(2)} ms/req)`, fmt(b.bookingsPerSecond), lat(b.bookingLatency)]);
+    }
+    for (const edge of ['rest', 'graphql', 'grpc'] as const) {
+      const c = e.reads[edge];
+      rows.push(['7 edges', `${edge} cached read req/s (api CPU ${c.cpuMsPerRequest.toFixed(2)} ms/req)`, fmt(c.perSecond), lat(c.latency)]);
+    }
   }
   if (s) {
     const heap = s.heap.heap_size_used_mb !== undefined ? `; heap used ${s.heap.heap_size_used_mb} of ${s.heap.heap_size_total_mb} MB, external ${s.heap.external_memory_mb} MB` : '';

@@ -21,6 +21,8 @@ export function snapshotBuild(runId: string, from = process.env.BENCH_BUILD_DIR 
   if (!source.startsWith(path.join(ROOT, 'build'))) throw new Error('BENCH_BUILD_DIR must be inside build/ (node_modules must resolve from it)');
   const dir = path.join(ROOT, 'build', `bench-${runId}`);
   cpSync(source, path.join(dir, 'app'), { recursive: true });
+  // the gRPC edge loads the protos at startup (beside app/, as in the image)
+  cpSync(path.join(ROOT, 'proto'), path.join(dir, 'proto'), { recursive: true });
   return dir;
 }
 
@@ -64,7 +66,7 @@ export async function startService(options: StartOptions): Promise<ServiceProces
   // Each role with production's heap flags (BENCH_ENV_NODE_OPTIONS, in options.env, overrides them).
   const memoryLimit = PROD_MEMORY_LIMIT[options.role];
   const heap = { NODE_OPTIONS: nodeHeapOptions(memoryLimit) };
-  const env: Record<string, string> = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', ...heap, ...options.env };
+  const env: Record<string, string> = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', GRPC_PORT: '0', ...heap, ...options.env };
   if (options.role !== 'migrate') progress.info(`${options.role} NODE_OPTIONS="${env.NODE_OPTIONS ?? ''}" (prod ${options.role} memory limit ${memoryLimit})`);
   const child = spawn(process.execPath, [...(options.nodeArgs ?? []), path.join(options.snapshot, 'app/main.js'), options.role], {
     cwd: options.snapshot,

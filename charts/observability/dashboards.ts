@@ -124,6 +124,17 @@ export function serviceDashboard(): dashboard.Dashboard {
         [`histogram_quantile(0.99, sum by (le) (rate(http_request_duration_seconds_bucket{${POD}, ${API_ROUTES}}[$__rate_interval])))`, 'p99'],
       ], 's'),
     )
+    .withRow(new dashboard.RowBuilder('GraphQL and gRPC edges'))
+    .withPanel(
+      series('GraphQL operations', 'GraphQL operations per second by operation name (bounded) and outcome.', [[`sum by (operation, outcome) (rate(goticket_graphql_operations_total{${POD}}[$__rate_interval]))`, '{{operation}} {{outcome}}']], 'ops'),
+    )
+    .withPanel(series('GraphQL error ratio', 'Share of GraphQL operations that failed on the server (recording rule, 5 min window).', [['goticket:graphql_errors:ratio_rate5m{' + NS + '}', 'errors']], 'percentunit'))
+    .withPanel(
+      series('gRPC calls by method and code', 'RPCs per second by method and status code.', [[`sum by (grpc_method, grpc_code) (rate(grpc_server_handled_total{${POD}}[$__rate_interval]))`, '{{grpc_method}} {{grpc_code}}']], 'ops'),
+    )
+    .withPanel(
+      series('gRPC p99 by method', 'p99 handling time by method.', [[`histogram_quantile(0.99, sum by (grpc_method, le) (rate(grpc_server_handling_seconds_bucket{${POD}}[$__rate_interval])))`, '{{grpc_method}}']], 's'),
+    )
     .withRow(new dashboard.RowBuilder('Bookings'))
     .withPanel(series('Booking outcomes', 'Booking attempts per second by outcome.', [[`sum by (outcome) (rate(goticket_booking_attempts_total{${POD}}[$__rate_interval]))`, '{{outcome}}']], 'ops'))
     .withPanel(series('Sold-out rate', 'Booking attempts turned away because the event is sold out.', [[`sum(rate(goticket_booking_attempts_total{${POD}, outcome="sold_out"}[$__rate_interval]))`, 'sold out']], 'ops'))

@@ -38,6 +38,11 @@ export const REQUESTS = 'http_request_duration_seconds_count';
 /** Requests the API serves (not probes, scrapes or unknown paths); prometheus-adapter counts the same. */
 export const API = 'route=~"/api/.+"';
 
+/** GraphQL outcomes (lower-cased codes) that are the server's failure. */
+export const GRAPHQL_SERVER_ERRORS = 'internal_server_error|unavailable|deadline_exceeded';
+/** gRPC codes (as grpc-js names them) that are the server's failure. */
+export const GRPC_SERVER_ERRORS = 'UNKNOWN|INTERNAL|UNAVAILABLE|DATA_LOSS|DEADLINE_EXCEEDED';
+
 /** `numerator / denominator`, 0 where the numerator has no series (a route that never failed is 0 %, not missing). */
 const ratio = (numerator: string, denominator: string, by: string) =>
   `(sum by (${by}) (${numerator}) or 0 * sum by (${by}) (${denominator}))\n/\nsum by (${by}) (${denominator})`;
@@ -58,6 +63,20 @@ export const RECORDING_GROUPS: RuleGroup<RecordingRule>[] = [
         record: 'goticket:http_request_duration_seconds:p99_5m',
         expr: `histogram_quantile(0.99, sum by (namespace, job, le) (rate(http_request_duration_seconds_bucket{${API}}[5m])))`,
       },
+    ],
+  },
+  {
+    // The GraphQL and gRPC edges: failures of the service (masked internal errors, an unreachable
+    // backend, a passed deadline), not the caller's refusals (bad input, not found, sold out).
+    name: 'goticket.edges.rules',
+    rules: [
+      { record: 'goticket:graphql_operations:rate5m', expr: 'sum by (namespace, job) (rate(goticket_graphql_operations_total[5m]))' },
+      {
+        record: 'goticket:graphql_errors:ratio_rate5m',
+        expr: ratio(`rate(goticket_graphql_operations_total{outcome=~"${GRAPHQL_SERVER_ERRORS}"}[5m])`, 'rate(goticket_graphql_operations_total[5m])', 'namespace, job'),
+      },
+      { record: 'goticket:grpc_calls:rate5m', expr: 'sum by (namespace, job) (rate(grpc_server_handled_total[5m]))' },
+      { record: 'goticket:grpc_errors:ratio_rate5m', expr: ratio(`rate(grpc_server_handled_total{grpc_code=~"${GRPC_SERVER_ERRORS}"}[5m])`, 'rate(grpc_server_handled_total[5m])', 'namespace, job') },
     ],
   },
   {
@@ -182,6 +201,21 @@ export const ALERTS: AlertRule[] = [
     labels: { severity: 'warning' },
     summary: 'Payment webhooks keep failing signature verification',
     description: '{{ $value | printf "%.0f" }} webhooks with a bad Stripe-Signature reached {{ $labels.namespace }} in 10 minutes.',
+  }),
+  // The edges fail like REST does: 5 % of operations failing on the server, above a trickle.
+  alert('GoTicketGraphqlErrorRatio', {
+    expr: 'goticket:graphql_errors:ratio_rate5m{job="goticket-api"} > 0.05\nand\ngoticket:graphql_operations:rate5m{job="goticket-api"} > 0.5',
+    for: '5m',
+    labels: { severity: 'critical' },
+    summary: 'More than 5 % of GraphQL operations fail on the server',
+    description: '{{ $value | humanizePercentage }} of GraphQL operations in {{ $labels.namespace }} failed on the server over the last 5 minutes.',
+  }),
+  alert('GoTicketGrpcErrorRatio', {
+    expr: 'goticket:grpc_errors:ratio_rate5m{job="goticket-api"} > 0.05\nand\ngoticket:grpc_calls:rate5m{job="goticket-api"} > 0.5',
+    for: '5m',
+    labels: { severity: 'critical' },
+    summary: 'More than 5 % of gRPC calls fail on the server',
+    description: '{{ $value | humanizePercentage }} of gRPC calls in {{ $labels.namespace }} ended INTERNAL, UNAVAILABLE, UNKNOWN, DATA_LOSS or DEADLINE_EXCEEDED over the last 5 minutes.',
   }),
   // More than 2 restarts in 15 minutes is a crash loop in the making.
   alert('GoTicketPodRestarting', {

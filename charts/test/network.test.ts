@@ -46,6 +46,8 @@ function reach(objects: Obj[], labels: Record<string, string>, direction: Direct
 const DNS = ['kube-system pods k8s-app=kube-dns TCP/53', 'kube-system pods k8s-app=kube-dns UDP/53'];
 const FROM_INGRESS = 'envoy-gateway-system pods gateway.envoyproxy.io/owning-gateway-name=goticket-edge,gateway.envoyproxy.io/owning-gateway-namespace=envoy-gateway-system TCP/8080';
 const FROM_PROMETHEUS = 'monitoring pods app.kubernetes.io/name=prometheus TCP/8080';
+/** gRPC (9090): from the cluster's own clients (pods labelled goticket.io/grpc-client=true, any namespace). */
+const GRPC_FROM_CLIENTS = 'ns(*) pods goticket.io/grpc-client=true TCP/9090';
 
 /** The dev dependencies, by the labels DESIGN.md's in-cluster services carry. */
 const DEPENDENCIES = [
@@ -74,7 +76,7 @@ function identityProviders(env: Environment): string[] {
 function expected(env: Environment): Record<string, { Ingress: string[]; Egress: string[] }> {
   const app = { Egress: [...DNS, ...backends(env)].sort() };
   const out: Record<string, { Ingress: string[]; Egress: string[] }> = {
-    'goticket-api': { Ingress: [FROM_INGRESS, FROM_PROMETHEUS].sort(), Egress: [...app.Egress, ...identityProviders(env)].sort() },
+    'goticket-api': { Ingress: [FROM_INGRESS, FROM_PROMETHEUS, GRPC_FROM_CLIENTS].sort(), Egress: [...app.Egress, ...identityProviders(env)].sort() },
     'goticket-worker': { Ingress: [FROM_PROMETHEUS], ...app },
     'goticket-migrate': { Ingress: [], ...app },
   };

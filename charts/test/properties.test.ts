@@ -124,7 +124,7 @@ describe.each(ENVIRONMENTS.map((env) => [env.name, env] as const))('%s', (_name,
     expect(route.spec.parentRefs).toEqual([{ group: 'gateway.networking.k8s.io', kind: 'Gateway', name: EDGE.gateway.name, namespace: EDGE.gateway.namespace, sectionName: EDGE.listeners.api }]);
     expect(route.spec.hostnames).toEqual([env.host]);
     expect(route.spec.rules).toHaveLength(1);
-    expect(route.spec.rules[0].matches.map((m: Obj) => `${m.path.type} ${m.path.value}`)).toEqual(['PathPrefix /api', 'PathPrefix /docs', 'Exact /openapi.json']);
+    expect(route.spec.rules[0].matches.map((m: Obj) => `${m.path.type} ${m.path.value}`)).toEqual(['PathPrefix /api', 'PathPrefix /docs', 'Exact /openapi.json', 'Exact /graphql']);
     expect(route.spec.rules[0].backendRefs).toEqual([{ group: '', kind: 'Service', name: 'goticket-api', port: 80 }]);
   });
 

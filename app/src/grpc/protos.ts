@@ -3,8 +3,12 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import * as protoLoader from '@grpc/proto-loader';
 
-/** Repository root from app/src/grpc (ts) and build/app/grpc (compiled) alike; the image copies proto/ beside build/. */
-export const PROTO_DIR = [path.resolve(__dirname, '..', '..', '..', 'proto'), path.resolve(process.cwd(), 'proto')].find((dir) => existsSync(dir)) ?? path.resolve(__dirname, '..', '..', '..', 'proto');
+/**
+ * proto/ at the repository root, seen from app/src/grpc (ts) and build/app/grpc (compiled) alike;
+ * the image copies it beside build/; a build of its own (tests) carries it beside its app/.
+ */
+const CANDIDATES = [path.resolve(__dirname, '..', '..', '..', 'proto'), path.resolve(__dirname, '..', '..', 'proto'), path.resolve(process.cwd(), 'proto')];
+export const PROTO_DIR = CANDIDATES.find((dir) => existsSync(path.join(dir, 'goticket', 'v1', 'events.proto'))) ?? CANDIDATES[0]!;
 export const PROTO_FILES = ['goticket/v1/events.proto', 'goticket/v1/bookings.proto'];
 
 /** Field names as written in the protos; enums as their names; 64-bit integers as strings; absent fields undefined. */

@@ -17,6 +17,8 @@ export async function buildService(): Promise<string> {
   });
   cpSync(path.join(ROOT, 'app/src/adapters/postgres/migrations'), path.join(buildDir, 'adapters/postgres/migrations'), { recursive: true });
   cpSync(path.join(ROOT, 'app/src/payments/migrations'), path.join(buildDir, 'payments/migrations'), { recursive: true });
+  // the gRPC edge loads the protos at startup, as the image ships them beside the build
+  cpSync(path.join(ROOT, 'proto'), path.join(out, 'proto'), { recursive: true });
   return out;
 }
 
@@ -43,7 +45,8 @@ function spawnService(args: string[], cwd: string, env: Record<string, string>):
   // the test runner's own variables (TEST_*, JEST_*) stay out; the service sees a clean environment
   const child = spawn(process.execPath, args, {
     cwd,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
+    // GRPC_PORT 0 unless the test says: parallel test files (and other checkouts) never fight over 9090
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', GRPC_PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';

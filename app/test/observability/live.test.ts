@@ -19,6 +19,7 @@ import { call, futureEvent } from '../support/api';
 import { createTestDatabase, type TestDatabase } from '../support/db';
 import { TEST_AMQP_URL, TEST_REDIS_URL, uniqueName } from '../support/env';
 import { freePort } from '../../../scripts/lib/free-port';
+import { grpcClients, unary } from '../support/grpc';
 import { buildService, startService, type RunningService } from '../e2e/process';
 
 jest.setTimeout(180_000);
@@ -94,12 +95,15 @@ let prometheusLog = '';
 const receiver = new OtlpReceiver();
 let base: string;
 let bookingTraceId: string;
+let grpcAddress: string;
 
 beforeAll(async () => {
   dir = mkdtempSync(path.join(tmpdir(), 'goticket-live-'));
   const [buildRoot, database] = await Promise.all([buildService(), createTestDatabase(), receiver.start()]);
   db = database;
   buildDir = buildRoot;
+  const grpcPort = await freePort();
+  grpcAddress = `127.0.0.1:${grpcPort}`;
   const env = {
     NODE_ENV: 'test',
     HOST: '127.0.0.1',
@@ -123,6 +127,7 @@ beforeAll(async () => {
     OTEL_BSP_SCHEDULE_DELAY: '200',
     OTEL_METRICS_EXPORTER: 'none',
     OTEL_LOGS_EXPORTER: 'none',
+    GRPC_PORT: String(grpcPort),
   };
   [api, worker] = await Promise.all([startService(buildRoot, 'api', env), startService(buildRoot, 'worker', env)]);
   base = api.url;
@@ -220,6 +225,16 @@ async function driveTraffic(): Promise<void> {
   for (const token of [...buyers, ...buyers]) statuses.push((await call(`${v1}/events/${gala}/bookings`, { token, body: { quantity: 2 } })).status);
   expect(statuses.filter((s) => s === 201)).toHaveLength(3);
   expect(statuses.filter((s) => s === 409).length).toBeGreaterThanOrEqual(1);
+
+  // the GraphQL and gRPC edges: an operation and a call each, so their panels and rules have series
+  const graphql = await call<{ data?: { event?: { id: string } } }>(`${base}/graphql`, { body: { query: 'query One($id: ID!) { event(id: $id) { id } }', variables: { id: jazz } } });
+  expect(graphql.body.data?.event?.id).toBe(jazz);
+  const clients = grpcClients(grpcAddress);
+  try {
+    expect(await unary(clients.events, 'GetEvent', { id: jazz })).toMatchObject({ ok: true });
+  } finally {
+    clients.close();
+  }
 
   // reads (cache misses then hits), client errors, rate-limited failed logins
   for (let i = 0; i < 5; i++) {

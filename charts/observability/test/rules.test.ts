@@ -51,7 +51,32 @@ const requests = (status: string, values: string, route = '/api/v1/events') =>
 const buckets = (counts: Record<string, string>) =>
   Object.entries(counts).map(([le, values]) => [`http_request_duration_seconds_bucket{${API}, route="/api/v1/events", method="GET", status="200", le="${le}"}`, values] as [string, string]);
 
+const graphqlOps = (outcome: string, values: string) => [`goticket_graphql_operations_total{${API}, operation="Book", type="mutation", outcome="${outcome}"}`, values] as [string, string];
+const grpcCalls = (code: string, values: string) =>
+  [`grpc_server_handled_total{${API}, grpc_type="unary", grpc_service="goticket.v1.BookingService", grpc_method="CreateBooking", grpc_code="${code}"}`, values] as [string, string];
+
 const CASES: Case[] = [
+  {
+    name: '20 % of GraphQL operations fail on the server at 10 op/s',
+    alert: 'GoTicketGraphqlErrorRatio',
+    series: [graphqlOps('ok', '0+480x30'), graphqlOps('internal_server_error', '0+120x30')],
+    evalTime: '15m',
+    expect: [{ labels: { namespace: NS, job: 'goticket-api', severity: 'critical' }, description: '20% of GraphQL operations in goticket failed on the server over the last 5 minutes.' }],
+  },
+  { name: 'GraphQL refusals (sold out, bad input) are not server errors', alert: 'GoTicketGraphqlErrorRatio', series: [graphqlOps('ok', '0+300x30'), graphqlOps('sold_out', '0+300x30'), graphqlOps('bad_user_input', '0+100x30')], evalTime: '15m', expect: [] },
+  {
+    name: '20 % of gRPC calls INTERNAL at 10 rps',
+    alert: 'GoTicketGrpcErrorRatio',
+    series: [grpcCalls('OK', '0+480x30'), grpcCalls('INTERNAL', '0+120x30')],
+    evalTime: '15m',
+    expect: [
+      {
+        labels: { namespace: NS, job: 'goticket-api', severity: 'critical' },
+        description: '20% of gRPC calls in goticket ended INTERNAL, UNAVAILABLE, UNKNOWN, DATA_LOSS or DEADLINE_EXCEEDED over the last 5 minutes.',
+      },
+    ],
+  },
+  { name: 'gRPC FAILED_PRECONDITION (sold out) is not a server error', alert: 'GoTicketGrpcErrorRatio', series: [grpcCalls('OK', '0+300x30'), grpcCalls('FAILED_PRECONDITION', '0+300x30')], evalTime: '15m', expect: [] },
   {
     name: '20 % of requests fail at 10 req/s',
     alert: 'GoTicketHigh5xxRatio',
@@ -315,7 +340,7 @@ describe.each(ENVIRONMENTS.map((e) => e.name))('%s PrometheusRule', (envName) =>
 
   test('promtool check rules accepts it', () => {
     const { code, output } = promtool('check', 'rules', ruleFile);
-    expect(output).toMatch(new RegExp(`SUCCESS: ${ALERTS.length + 15} rules found`));
+    expect(output).toMatch(new RegExp(`SUCCESS: ${ALERTS.length + 19} rules found`));
     expect(code).toBe(0);
   });
 
@@ -343,6 +368,8 @@ test('every alert has a firing and a silent case, severity, summary, description
     [
       'GoTicketBookingErrorRatio',
       'GoTicketDLQNotEmpty',
+      'GoTicketGraphqlErrorRatio',
+      'GoTicketGrpcErrorRatio',
       'GoTicketHigh5xxRatio',
       'GoTicketLatencyP99AboveSLO',
       'GoTicketNotifierNotConsuming',
