@@ -212,6 +212,9 @@ export type MonitoringConfig = z.infer<typeof monitoring>;
 
 // ---------------------------------------------------------------- parsing
 
+/** Keys set with `pulumi config set --secret`: a committed stack file holds none of them, so each is to set. */
+export const SECRET_KEYS = ['gitRepoCredential', 'sentryDsn', 'oauthGoogleClientSecret', 'oauthGithubClientSecret'] as const;
+
 /** Keys read from the project namespace; objects are structured (YAML maps) config. */
 const STRING_KEYS = ['environment', 'deployMode', 'gitRepoUrl', 'gitRevision', 'gitRepoCredential', 'gitRepoUsername', 'sentryDsn', 'oauthGoogleClientSecret', 'oauthGithubClientSecret', 'host', 'grafanaHost', 'argocdHost', 'acmeEmail'] as const;
 const OBJECT_KEYS = ['monitoring', 'kind', 'network', 'eks', 'database', 'cache', 'broker'] as const;
