@@ -2,6 +2,7 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, cpSync, mkdirSync, mkdtempSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { pathToFileURL } from 'node:url';
 
 const ROOT = path.resolve(__dirname, '../../..');
 
@@ -36,9 +37,15 @@ export function startService(buildRoot: string, role: string, env: Record<string
   return spawnService([path.join(buildRoot, 'app/main.js'), role], buildRoot, env);
 }
 
-/** Starts `main.ts <role>` from the sources (through tsx, no build) and waits for its "listening" line. */
+/**
+ * Starts `main.ts <role>` from the sources (tsx's loader, no build) and waits for its "listening" line.
+ * The loader runs in this one process (the flags tsx's CLI would give its own child): through the CLI,
+ * a SIGKILL reached only the wrapper and left the service running as an orphan.
+ */
 export function startFromSource(role: string, env: Record<string, string>): Promise<RunningService> {
-  return spawnService([path.join(ROOT, 'node_modules/tsx/dist/cli.mjs'), path.join(ROOT, 'app/src/main.ts'), role], ROOT, env);
+  const tsx = path.join(ROOT, 'node_modules/tsx/dist');
+  const loader = ['--require', path.join(tsx, 'preflight.cjs'), '--import', pathToFileURL(path.join(tsx, 'loader.mjs')).href];
+  return spawnService([...loader, path.join(ROOT, 'app/src/main.ts'), role], ROOT, env);
 }
 
 function spawnService(args: string[], cwd: string, env: Record<string, string>): Promise<RunningService> {

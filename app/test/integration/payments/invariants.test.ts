@@ -63,12 +63,19 @@ test(`${HOLDS} holds paid concurrently through declines, latency, 500s, an outag
   });
 
   // pay them all at once (64 in flight); faults land while the payments are in flight
+  let killedAnswered: boolean | undefined;
   const faults = (async () => {
     await new Promise((resolve) => setTimeout(resolve, 1_500));
     saga.stripe.outage(6_000);
     await new Promise((resolve) => setTimeout(resolve, 7_000));
+    const killedUrl = saga.paymentsUrl;
     saga.paymentsProcess!.child.kill('SIGKILL');
     await new Promise((resolve) => saga.paymentsProcess!.child.once('exit', resolve));
+    // the service itself died (not a wrapper around it): its port answers no more
+    killedAnswered = await fetch(`${killedUrl}/healthz/live`).then(
+      () => true,
+      () => false,
+    );
     await saga.startPayments();
     await new Promise((resolve) => setTimeout(resolve, 2_000));
     proxy.cut();
@@ -95,6 +102,7 @@ test(`${HOLDS} holds paid concurrently through declines, latency, 500s, an outag
   // 202 accepted, or 200: the replay of a pay whose first answer was lost
   expect(answers.filter((status) => status !== 202 && status !== 200)).toEqual([]);
   await faults;
+  expect(killedAnswered).toBe(false);
 
   // everything settles: no booking still held for a payment, nothing unsettled at the payments service
   await waitFor(
