@@ -11,6 +11,7 @@ import { bookingsByStatus, oldestPaymentPendingSeconds } from '../../observabili
 import { traceHeaders } from '../../observability/trace-context';
 import type { PaymentOutcomeStore, SagaEffect } from '../../ports';
 import { inTransaction } from './pool';
+import { samplePeriodically } from './sales';
 import { BOOKING_EVENT_PAYLOAD } from './rows';
 import { guard, sqlStatuses } from './transitions';
 
@@ -123,24 +124,14 @@ export async function sagaStates(pool: Pool): Promise<{ byStatus: Map<string, nu
 }
 
 export function sampleSagaStates(pool: Pool, logger: Logger, intervalMs = 15_000): { close(): Promise<void> } {
-  let running: Promise<void> | null = null;
-  const sample = async () => {
-    try {
+  return samplePeriodically(
+    async () => {
       const states = await sagaStates(pool);
       for (const [status, n] of states.byStatus) bookingsByStatus.set({ status }, n);
       oldestPaymentPendingSeconds.set(states.oldestPaymentPendingSeconds);
-    } catch (error) {
-      logger.warn({ err: (error as Error).message }, 'saga state sample failed');
-    }
-  };
-  const tick = () => (running ??= sample().finally(() => (running = null)));
-  void tick();
-  const timer = setInterval(() => void tick(), intervalMs);
-  timer.unref();
-  return {
-    async close() {
-      clearInterval(timer);
-      await running;
     },
-  };
+    logger,
+    'saga state sample failed',
+    intervalMs,
+  );
 }

@@ -25,19 +25,20 @@ export async function topEventsBySales(pool: Pool, limit = TOP_EVENTS): Promise<
   return out;
 }
 
-/** Refreshes `goticket_top_event_tickets_sold` every `intervalMs` (the worker runs it). */
-export function sampleTopEvents(pool: Pool, logger: Logger, intervalMs = 10_000): { close(): Promise<void> } {
+/**
+ * Runs `sample` now and every `intervalMs`, never two at once; a failure is one warning line (the
+ * next tick tries again). Gauges that PostgreSQL answers (sales, saga states) refresh this way.
+ */
+export function samplePeriodically(sample: () => Promise<void>, logger: Logger, failure: string, intervalMs: number): { close(): Promise<void> } {
   let running: Promise<void> | null = null;
-  const sample = async () => {
+  const guarded = async () => {
     try {
-      const top = await topEventsBySales(pool);
-      topEventTicketsSold.reset();
-      for (const [event, sold] of top) topEventTicketsSold.set({ event }, sold);
+      await sample();
     } catch (error) {
-      logger.warn({ err: (error as Error).message }, 'top events sample failed');
+      logger.warn({ err: (error as Error).message }, failure);
     }
   };
-  const tick = () => (running ??= sample().finally(() => (running = null)));
+  const tick = () => (running ??= guarded().finally(() => (running = null)));
   void tick();
   const timer = setInterval(() => void tick(), intervalMs);
   timer.unref();
@@ -47,4 +48,18 @@ export function sampleTopEvents(pool: Pool, logger: Logger, intervalMs = 10_000)
       await running;
     },
   };
+}
+
+/** Refreshes `goticket_top_event_tickets_sold` every `intervalMs` (the worker runs it). */
+export function sampleTopEvents(pool: Pool, logger: Logger, intervalMs = 10_000): { close(): Promise<void> } {
+  return samplePeriodically(
+    async () => {
+      const top = await topEventsBySales(pool);
+      topEventTicketsSold.reset();
+      for (const [event, sold] of top) topEventTicketsSold.set({ event }, sold);
+    },
+    logger,
+    'top events sample failed',
+    intervalMs,
+  );
 }
