@@ -38,7 +38,7 @@ export interface GraphqlDeps {
   logger: Logger;
   http: { bodyLimit: string; requestTimeoutMs: number; corsPolicy?: RequestHandler };
   /** The REST rate limits (absent: none). */
-  limits?: GraphqlLimits & { anonymousCall(ip: string): Promise<void> };
+  limits?: GraphqlLimits & { anonymousCall(ip: string): Promise<void>; readCall(userId: string): Promise<void> };
   /** The client address as REST computes it (TRUST_PROXY). */
   clientIp: (req: Request) => string;
   /** Introspection and field suggestions off. */
@@ -131,11 +131,13 @@ export function graphqlRouter(deps: GraphqlDeps): Router {
   router.use(GRAPHQL_PATH, requestTimeout(deps.http.requestTimeoutMs));
   // Authentication once per request, by the stage REST uses (a bad token leaves the caller anonymous).
   router.use(GRAPHQL_PATH, authentication((token) => deps.services.auth.authenticate(token)));
-  // REST's anonymous limit: one point per request without a valid token (a write costs its own, in the resolver).
+  // REST's read limits: one point per request, of the anonymous limit (per client IP) without a
+  // valid token, of the user's reads limit when signed in; a mutation costs its write point too, in the resolver.
   router.use(GRAPHQL_PATH, async (req: Request, res: Response, next: NextFunction) => {
-    if (!deps.limits || actorOf(req)) return next();
+    if (!deps.limits) return next();
+    const actor = actorOf(req);
     try {
-      await deps.limits.anonymousCall(deps.clientIp(req));
+      await (actor ? deps.limits.readCall(actor.userId) : deps.limits.anonymousCall(deps.clientIp(req)));
       next();
     } catch (error) {
       if (!(error instanceof DomainError)) return next(error);
