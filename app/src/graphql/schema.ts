@@ -12,7 +12,7 @@ import { ValidationError } from '../domain/errors';
 import type { Event } from '../domain/event';
 import type { User } from '../domain/user';
 import { parseInput } from '../http/route';
-import { BookingCreateBody, BookingListQuery, EventCreateBody, EventListQuery, EventPatchBody, IdempotencyHeaders, IdParams } from '../http/schemas';
+import { BookingCreateBody, BookingListQuery, BookingPayBody, EventCreateBody, EventListQuery, EventPatchBody, IdempotencyHeaders, IdParams } from '../http/schemas';
 import type { GraphqlContext } from './context';
 import { traced } from './tracing';
 
@@ -190,6 +190,18 @@ const BookSeatsPayload = builder.objectRef<{ booking: Booking; replayed: boolean
   }),
 });
 
+const PayBookingPayload = builder.objectRef<{ booking: Booking; replayed: boolean }>('PayBookingPayload').implement({
+  description: 'The booking being paid.',
+  fields: (t) => ({
+    booking: t.field({
+      type: BookingType,
+      description: 'The booking: PAYMENT_PENDING until the payments service answers (CONFIRMED or PAYMENT_FAILED); a replay: as it is now.',
+      resolve: (result) => result.booking,
+    }),
+    replayed: t.exposeBoolean('replayed', { description: 'True when the idempotency key replayed an earlier pay request.' }),
+  }),
+});
+
 /** The cached JSON of an event, as the object it describes (dates stay ISO text). */
 const fromJson = (json: string) => JSON.parse(json) as EventShape;
 
@@ -319,10 +331,30 @@ builder.mutationType({
     confirmBooking: t.field({
       type: BookingType,
       nullable: true,
-      description: 'Confirms a pending hold (its owner).',
+      description:
+        'Confirms a pending hold without payment: a hold on a free event (its owner), or an admin override (audited). A paid hold’s owner gets PAYMENT_REQUIRED: pay it with payBooking.',
       args: { id: t.arg.id({ required: true, description: 'The booking id.' }) },
       resolve: traced('Mutation.confirmBooking', async (_root, args, context) => {
-        return context.write((actor) => context.services.bookings.confirm(actor, asId(String(args.id))));
+        return context.write((actor) => context.services.bookings.confirm(actor, asId(String(args.id)), context.call));
+      }),
+    }),
+    payBooking: t.field({
+      type: PayBookingPayload,
+      nullable: true,
+      description:
+        'Pays a pending hold (its owner): PAYMENT_PENDING, the hold extended by the payment window, until the payments service answers. The same idempotencyKey and paymentMethod again replays; another key, or a booking no longer pending, is CONFLICT.',
+      args: {
+        id: t.arg.id({ required: true, description: 'The booking id.' }),
+        paymentMethod: t.arg.string({ required: true, description: 'The payment method to charge, a Stripe PaymentMethod id (pm_…; test methods: pm_card_visa, pm_card_chargeDeclined is declined).' }),
+        idempotencyKey: t.arg.string({ required: false, description: 'Makes a retry safe (1 to 255 visible ASCII characters).' }),
+      },
+      resolve: traced('Mutation.payBooking', async (_root, args, context) => {
+        return context.write((actor) => {
+          const id = asId(String(args.id));
+          const { paymentMethod } = valid(BookingPayBody, { paymentMethod: args.paymentMethod });
+          const key = valid(IdempotencyHeaders, { 'idempotency-key': args.idempotencyKey ?? undefined })['idempotency-key'];
+          return context.services.bookings.pay(actor, id, paymentMethod, key);
+        });
       }),
     }),
     cancelBooking: t.field({
