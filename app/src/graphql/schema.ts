@@ -57,11 +57,23 @@ function valid<T extends z.ZodType>(schema: T, value: Record<string, unknown>, w
 
 const asId = (id: string) => valid(IdParams, { id }).id;
 
+/** What each status means (the proto's BookingStatus says the same). */
+const STATUS_MEANING: Record<BookingStatus, string> = {
+  pending: 'Seats held until paid (or, on a free event, confirmed), cancelled or expired.',
+  payment_pending: 'Payment started; the seats stay held until it settles.',
+  confirmed: 'Paid, or confirmed without payment (a free event, an admin override).',
+  payment_failed: 'The payment failed; the seats were released.',
+  cancelled: 'Cancelled; its seats were released (a paid booking is refunded).',
+  expired: 'The hold lapsed; its seats were released.',
+  refunded: 'Paid, then refunded; the seats were released.',
+};
+
 const BookingStatusEnum = builder.enumType('BookingStatus', {
-  description: 'Where a booking is in its life: pending holds seats until confirmed, cancelled or expired.',
-  values: Object.fromEntries(
-    BOOKING_STATUSES.map((status) => [status.toUpperCase(), { value: status, description: `The booking is ${status}.` }]),
-  ) as Record<Uppercase<BookingStatus>, { value: BookingStatus; description: string }>,
+  description: 'Where a booking is in its life: pending holds seats until paid or confirmed, cancelled or expired.',
+  values: Object.fromEntries(BOOKING_STATUSES.map((status) => [status.toUpperCase(), { value: status, description: STATUS_MEANING[status] }])) as Record<
+    Uppercase<BookingStatus>,
+    { value: BookingStatus; description: string }
+  >,
 });
 
 const UserType = builder.objectRef<User>('User').implement({

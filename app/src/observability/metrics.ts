@@ -136,11 +136,11 @@ export const revenueCents = new Counter({
   registers: [registry],
 });
 
-/** Booking state changes made through the API; expiries are goticket_booking_expiries_total. */
+/** Booking state changes made by the booking use cases (any edge) and the saga's confirmation; expiries are goticket_booking_expiries_total. */
 export const BOOKING_TRANSITIONS = ['pending', 'payment_pending', 'confirmed', 'cancelled'] as const;
 export const bookingTransitions = new Counter({
   name: 'goticket_booking_transitions_total',
-  help: 'Bookings entering a status through the API (pending = hold created)',
+  help: 'Bookings entering a status through the API or the payments saga (pending = hold created)',
   labelNames: ['status'] as const,
   registers: [registry],
 });
