@@ -211,12 +211,41 @@ it('a reading RPC of a signed-in caller costs one read of the user’s REST read
     const refused = await unary(own.events, 'GetEvent', { id: eventId }, { token: user.token });
     expect(refused).toMatchObject({ ok: false, code: status.RESOURCE_EXHAUSTED, status: { retryDelaySeconds: expect.any(Number) } });
     expect((await call(`${limited.url}/events/${eventId}`, { token: user.token })).status).toBe(429);
-    expect(await unary(own.bookings, 'CreateBooking', { event_id: eventId, quantity: 1 }, { token: user.token })).toMatchObject({ ok: true });
+    // every writing RPC takes its write point only (none is refused for the spent reads)
+    const created = await unary<{ booking: { id: string } }>(own.bookings, 'CreateBooking', { event_id: eventId, quantity: 1 }, { token: user.token });
+    if (!created.ok) throw new Error(`CreateBooking refused: ${created.details}`);
+    const id = created.value.booking.id;
+    expect(await unary(own.bookings, 'PayBooking', { id, payment_method: 'pm_card_visa' }, { token: user.token })).toMatchObject({ ok: true });
+    const other = await unary<{ booking: { id: string } }>(own.bookings, 'CreateBooking', { event_id: eventId, quantity: 1 }, { token: user.token });
+    if (!other.ok) throw new Error(`CreateBooking refused: ${other.details}`);
+    expect(await unary(own.bookings, 'ConfirmBooking', { id: other.value.booking.id }, { token: user.token })).not.toMatchObject({ code: status.RESOURCE_EXHAUSTED });
+    expect(await unary(own.bookings, 'CancelBooking', { id: other.value.booking.id }, { token: user.token })).toMatchObject({ ok: true });
     expect(await unary(own.events, 'GetEvent', { id: eventId }, { token: (await limited.user()).token })).toMatchObject({ ok: true });
     const garbage = [];
     for (let i = 0; i < 3; i++) garbage.push(await unary(own.events, 'GetEvent', { id: eventId }, { token: 'not.a.token' }));
     expect(garbage.map((answer) => answer.ok)).toEqual([true, true, false]);
     expect(garbage[2]).toMatchObject({ code: status.RESOURCE_EXHAUSTED });
+  } finally {
+    own.close();
+    await limited.close();
+  }
+});
+
+it('PayBooking costs one write, as POST /bookings/{id}/pay does, from the same per-user budget', async () => {
+  const limited = await startTestApi({ RATE_LIMIT_WRITES: '3' }, { grpc: true });
+  const own = grpcClients(limited.grpcAddress!);
+  try {
+    const user = await limited.user();
+    const org = await limited.user('organizer');
+    const eventId = (await call<{ id: string }>(`${limited.url}/events`, { token: org.token, body: futureEvent({ capacity: 10 }) })).body.id;
+    const hold = async () => (await call<{ id: string }>(`${limited.url}/events/${eventId}/bookings`, { token: user.token, body: { quantity: 1 } })).body.id;
+    const [first, second] = [await hold(), await hold()];
+    expect(await unary(own.bookings, 'PayBooking', { id: first, payment_method: 'pm_card_visa' }, { token: user.token })).toMatchObject({
+      ok: true,
+      value: { booking: { status: 'BOOKING_STATUS_PAYMENT_PENDING' } },
+    });
+    expect((await call(`${limited.url}/bookings/${second}/pay`, { token: user.token, body: { paymentMethod: 'pm_card_visa' } })).status).toBe(429);
+    expect(await unary(own.bookings, 'PayBooking', { id: second, payment_method: 'pm_card_visa' }, { token: user.token })).toMatchObject({ ok: false, code: status.RESOURCE_EXHAUSTED });
   } finally {
     own.close();
     await limited.close();
