@@ -227,6 +227,33 @@ it('a mutation costs what its REST twin costs, from the same per-user budget; an
   }
 });
 
+it('a signed-in mutation costs only its write point, as its REST twin (no read point); each query operation of a batch costs one read', async () => {
+  const limited = await startTestApi({ RATE_LIMIT_READS: '2' });
+  try {
+    const user = await limited.user();
+    const missing = '00000000-0000-4000-8000-000000000000';
+    for (let i = 0; i < 3; i++) {
+      const mutation = await gql(limited, `mutation { cancelBooking(id: "${missing}") { id } }`, { token: user.token });
+      expect(mutation.status).toBe(200);
+      expect(mutation.body.errors![0]!.extensions).toMatchObject({ code: 'NOT_FOUND' });
+    }
+    // the reads budget is untouched by the three mutations: two queries pass, the third is refused
+    for (let i = 0; i < 2; i++) expect((await gql(limited, '{ me { id } }', { token: user.token })).status).toBe(200);
+    const refused = await gql(limited, '{ me { id } }', { token: user.token });
+    expect(refused.status).toBe(429);
+    expect(refused.headers.get('retry-after')).toMatch(/^\d+$/);
+    expect(refused.body.errors![0]!.extensions).toMatchObject({ code: 'RATE_LIMITED', retryAfterSeconds: expect.any(Number) });
+    expect(refused.body.errors![0]!.extensions).not.toHaveProperty('http');
+    // a batch of two queries from a fresh user takes two reads: the budget is spent after it
+    const other = await limited.user();
+    const batch = await call(graphqlUrl(limited), { method: 'POST', token: other.token, body: [{ query: '{ me { id } }' }, { query: '{ me { email } }' }] });
+    expect(batch.status).toBe(200);
+    expect((await gql(limited, '{ me { id } }', { token: other.token })).status).toBe(429);
+  } finally {
+    await limited.close();
+  }
+});
+
 it('a signed-in query costs one read of the user’s REST reads budget; a garbage token is anonymous (issue 17, point 5)', async () => {
   const limited = await startTestApi({ RATE_LIMIT_READS: '3', RATE_LIMIT_ANON: '2' });
   try {
