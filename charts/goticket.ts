@@ -7,7 +7,7 @@ import { ApiObject, Chart } from 'cdk8s';
 import { k8s } from 'cdk8s-plus-28';
 import { type Construct } from 'constructs';
 import { type Environment, imagePullPolicyOf, nodeHeapOptions } from './environments';
-import { APP, APP_PORT, APP_PORT_NAME, CONFIG_MAP, EDGE, GRPC_PORT, GRPC_PORT_NAME, NAMESPACE, NAMESPACE_LABELS, RUNTIME_SECRET, SERVICES } from '../platform/contract';
+import { APP, APP_PORT, APP_PORT_NAME, CONFIG_MAP, EDGE, GRPC_PORT, GRPC_PORT_NAME, GRPC_PUBLIC_SERVICES, NAMESPACE, NAMESPACE_LABELS, RUNTIME_SECRET, SERVICES } from '../platform/contract';
 import {
   CHART_PROPS,
   KubeDeploymentWithPreStop,
@@ -88,20 +88,47 @@ const PROBES: Pick<k8s.Container, 'startupProbe' | 'livenessProbe' | 'readinessP
   readinessProbe: { httpGet: httpGet('/healthz/ready'), periodSeconds: 5, timeoutSeconds: 2, failureThreshold: 2 },
 };
 
+type RouteManifest = { apiVersion: string; kind: string; metadata: { name: string; namespace: string; labels: Record<string, string> }; spec: Record<string, unknown> };
+
+const API_LISTENER = { group: 'gateway.networking.k8s.io', kind: 'Gateway', name: EDGE.gateway.name, namespace: EDGE.gateway.namespace, sectionName: EDGE.listeners.api };
+
 /** The api's HTTPRoute (a plain object: the chart emits it, the tests validate it with @kubernetes-models/gateway-api). */
-export function httpRouteManifest(env: Environment): { apiVersion: string; kind: string; metadata: { name: string; namespace: string; labels: Record<string, string> }; spec: Record<string, unknown> } {
+export function httpRouteManifest(env: Environment): RouteManifest {
   const path = (type: 'PathPrefix' | 'Exact', value: string) => ({ path: { type, value } });
   return {
     apiVersion: 'gateway.networking.k8s.io/v1',
     kind: 'HTTPRoute',
     metadata: meta(APP, selectorLabels(APP, 'api')) as { name: string; namespace: string; labels: Record<string, string> },
     spec: {
-      parentRefs: [{ group: 'gateway.networking.k8s.io', kind: 'Gateway', name: EDGE.gateway.name, namespace: EDGE.gateway.namespace, sectionName: EDGE.listeners.api }],
+      parentRefs: [API_LISTENER],
       hostnames: [env.host],
       rules: [
         {
           matches: [path('PathPrefix', '/api'), path('PathPrefix', '/docs'), path('Exact', '/openapi.json'), path('Exact', '/graphql')],
           backendRefs: [{ group: '', kind: 'Service', name: SERVICES.api.name, port: SERVICES.api.port }],
+        },
+      ],
+    },
+  };
+}
+
+/**
+ * The api's gRPC surface on the same HTTPS listener and host (Envoy speaks HTTP/2 to the Service's
+ * h2c port): only the public services of the published protos. grpc.health.v1 and reflection stay
+ * inside the cluster (the kubelet probes health; reflection is for the cluster's own tooling).
+ */
+export function grpcRouteManifest(env: Environment): RouteManifest {
+  return {
+    apiVersion: 'gateway.networking.k8s.io/v1',
+    kind: 'GRPCRoute',
+    metadata: meta(APP, selectorLabels(APP, 'api')) as RouteManifest['metadata'],
+    spec: {
+      parentRefs: [API_LISTENER],
+      hostnames: [env.host],
+      rules: [
+        {
+          matches: GRPC_PUBLIC_SERVICES.map((service) => ({ method: { type: 'Exact', service } })),
+          backendRefs: [{ group: '', kind: 'Service', name: SERVICES.api.name, port: SERVICES.api.grpcPort }],
         },
       ],
     },
@@ -203,7 +230,7 @@ export class GoTicketChart extends Chart {
     }
 
     this.autoscaler(env);
-    this.httpRoute(env);
+    this.routes(env);
     this.migrateJob(env, config);
   }
 
@@ -237,9 +264,10 @@ export class GoTicketChart extends Chart {
    * listener's certificate comes from cert-manager, the HTTP->HTTPS redirect from the platform).
    * Only these paths: /healthz and /metrics stay inside the cluster.
    */
-  private httpRoute(env: Environment): void {
-    const route = httpRouteManifest(env);
-    new ApiObject(this, 'route', { apiVersion: route.apiVersion, kind: route.kind, metadata: route.metadata, spec: route.spec });
+  private routes(env: Environment): void {
+    for (const [id, route] of [['route', httpRouteManifest(env)], ['grpc-route', grpcRouteManifest(env)]] as const) {
+      new ApiObject(this, id, { apiVersion: route.apiVersion, kind: route.kind, metadata: route.metadata, spec: route.spec });
+    }
   }
 
   /**

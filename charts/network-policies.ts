@@ -1,6 +1,6 @@
 /**
  * Default deny in and out for the namespace, then one allow-list rule per flow:
- * DNS, the shared Gateway's Envoy pods → api, Prometheus → api/worker metrics,
+ * DNS, the shared Gateway's Envoy pods → api (HTTP and gRPC), Prometheus → api/worker metrics,
  * app → PostgreSQL/Redis/RabbitMQ, and (where social sign-in is on) api → the identity providers
  * over 443. (cert-manager's ACME HTTP-01 solvers run beside the Gateway's certificates, in the
  * Gateway's namespace, not here.)
@@ -50,8 +50,8 @@ export class NetworkPoliciesChart extends Chart {
     policy('api-from-gateway', {
       podSelector: { matchLabels: { [LABELS.name]: APP, [LABELS.component]: 'api' } },
       policyTypes: ['Ingress'],
-      // 9090 joins here with the GRPCRoute that routes gRPC through the Gateway (not there yet).
-      ingress: [{ from: [podsIn(EDGE.namespace, EDGE.podLabels)], ports: [tcp(APP_PORT)] }],
+      // HTTP (the HTTPRoute) and gRPC (the GRPCRoute).
+      ingress: [{ from: [podsIn(EDGE.namespace, EDGE.podLabels)], ports: [tcp(APP_PORT), tcp(GRPC_PORT)] }],
     });
 
     // The gRPC port from the cluster's own clients: pods (any namespace) labelled as gRPC clients.
