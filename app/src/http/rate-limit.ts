@@ -9,7 +9,7 @@ import { actorOf } from './authentication';
 import { LeasedRateLimiter } from './rate-limit-lease';
 import { callContext } from './routes/context';
 import type { HeaderList } from './security-headers';
-import { setBounded } from '../bounded-map';
+import { LRUCache } from 'lru-cache';
 
 export interface RateLimitPolicies {
   /** Failed logins per email + client IP; a successful login clears the count. */
@@ -119,7 +119,7 @@ export function rateLimits(deps: RateLimitDeps): RateLimitMiddleware {
   const anonymous = leased('anonymous', deps.policies.anonymous);
   const reads = leased('reads', deps.policies.reads);
   /** userId → the last writes verdict this process got, with the end of its window. */
-  const knownWriters = new Map<string, { verdict: RateLimitVerdict; resetAt: number }>();
+  const knownWriters = new LRUCache<string, { verdict: RateLimitVerdict; resetAt: number }>({ max: KNOWN_WRITERS_MAX });
   const clientIp = deps.clientIp;
   /** The writes point a request took (res → who and the verdict), until its answer is known. */
   const charges = new WeakMap<ServerResponse, { userId: string; verdict: RateLimitVerdict; resetAt: number }>();
@@ -132,7 +132,7 @@ export function rateLimits(deps: RateLimitDeps): RateLimitMiddleware {
     return { policy: writes.policy, verdict: { ...known.verdict, resetMs: known.resetAt - now } };
   };
   const rememberWrites = (userId: string, verdict: RateLimitVerdict, resetAt = Date.now() + verdict.resetMs) => {
-    setBounded(knownWriters, userId, { verdict, resetAt }, KNOWN_WRITERS_MAX);
+    knownWriters.set(userId, { verdict, resetAt });
     return resetAt;
   };
 
