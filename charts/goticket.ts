@@ -7,7 +7,7 @@ import { ApiObject, Chart } from 'cdk8s';
 import { k8s } from 'cdk8s-plus-28';
 import { type Construct } from 'constructs';
 import { type Environment, imagePullPolicyOf, nodeHeapOptions } from './environments';
-import { APP, APP_PORT, APP_PORT_NAME, CONFIG_MAP, EDGE, GRPC_PORT, GRPC_PORT_NAME, NAMESPACE, NAMESPACE_LABELS, OAUTH_SECRET_KEYS, OPTIONAL_RUNTIME_KEYS, PAYMENTS, RUNTIME_SECRET, SERVICES } from '../platform/contract';
+import { APP, APP_PORT, APP_PORT_NAME, CONFIG_MAP, EDGE, GRPC_PORT, GRPC_PORT_NAME, GRPC_PUBLIC_SERVICES, NAMESPACE, NAMESPACE_LABELS, OAUTH_SECRET_KEYS, OPTIONAL_RUNTIME_KEYS, PAYMENTS, RUNTIME_SECRET, SERVICES } from '../platform/contract';
 import {
   CHART_PROPS,
   KubeDeploymentWithPreStop,
@@ -88,18 +88,20 @@ const PROBES: Pick<k8s.Container, 'startupProbe' | 'livenessProbe' | 'readinessP
   readinessProbe: { httpGet: httpGet('/healthz/ready'), periodSeconds: 5, timeoutSeconds: 2, failureThreshold: 2 },
 };
 
-type HttpRoute = { apiVersion: string; kind: string; metadata: { name: string; namespace: string; labels: Record<string, string> }; spec: Record<string, unknown> };
+type RouteManifest = { apiVersion: string; kind: string; metadata: { name: string; namespace: string; labels: Record<string, string> }; spec: Record<string, unknown> };
 type PathMatch = { path: { type: 'PathPrefix' | 'Exact'; value: string } };
 const path = (type: 'PathPrefix' | 'Exact', value: string): PathMatch => ({ path: { type, value } });
 
+const API_LISTENER = { group: 'gateway.networking.k8s.io', kind: 'Gateway', name: EDGE.gateway.name, namespace: EDGE.gateway.namespace, sectionName: EDGE.listeners.api };
+
 /** An HTTPRoute on the shared Gateway's api listener, for this environment's host, to one Service. */
-function routeOn(env: Environment, routeName: string, component: 'api' | 'payments', matches: PathMatch[], backend: { name: string; port: number }): HttpRoute {
+function routeOn(env: Environment, routeName: string, component: 'api' | 'payments', matches: PathMatch[], backend: { name: string; port: number }): RouteManifest {
   return {
     apiVersion: 'gateway.networking.k8s.io/v1',
     kind: 'HTTPRoute',
-    metadata: meta(routeName, selectorLabels(APP, component)) as HttpRoute['metadata'],
+    metadata: meta(routeName, selectorLabels(APP, component)) as RouteManifest['metadata'],
     spec: {
-      parentRefs: [{ group: 'gateway.networking.k8s.io', kind: 'Gateway', name: EDGE.gateway.name, namespace: EDGE.gateway.namespace, sectionName: EDGE.listeners.api }],
+      parentRefs: [API_LISTENER],
       hostnames: [env.host],
       rules: [{ matches, backendRefs: [{ group: '', kind: 'Service', name: backend.name, port: backend.port }] }],
     },
@@ -107,7 +109,7 @@ function routeOn(env: Environment, routeName: string, component: 'api' | 'paymen
 }
 
 /** The api's HTTPRoute (a plain object: the chart emits it, the tests validate it with @kubernetes-models/gateway-api). */
-export function httpRouteManifest(env: Environment): HttpRoute {
+export function httpRouteManifest(env: Environment): RouteManifest {
   return routeOn(env, APP, 'api', [path('PathPrefix', '/api'), path('PathPrefix', '/docs'), path('Exact', '/openapi.json'), path('Exact', '/graphql')], SERVICES.api);
 }
 
@@ -116,7 +118,7 @@ export function httpRouteManifest(env: Environment): HttpRoute {
  * match outranks the api route's `/api` prefix (Gateway API precedence), so this one path, and no
  * other, reaches the payments pods from outside.
  */
-function paymentsRouteManifest(env: Environment): HttpRoute {
+function paymentsRouteManifest(env: Environment): RouteManifest {
   return routeOn(env, SERVICES.payments.name, 'payments', [path('Exact', PAYMENTS.webhookPath)], SERVICES.payments);
 }
 
@@ -139,6 +141,29 @@ function paymentsEnv(env: Environment): k8s.EnvVar[] {
     ...Object.values(OAUTH_SECRET_KEYS).map((clientId) => ({ name: clientId, value: '' })),
     ...(env.payments.provider === 'local' ? [{ name: 'NODE_ENV', value: 'development' }] : []),
   ];
+}
+
+/**
+ * The api's gRPC surface on the same HTTPS listener and host (Envoy speaks HTTP/2 to the Service's
+ * h2c port): only the public services of the published protos. grpc.health.v1 and reflection stay
+ * inside the cluster (the kubelet probes health; reflection is for the cluster's own tooling).
+ */
+export function grpcRouteManifest(env: Environment): RouteManifest {
+  return {
+    apiVersion: 'gateway.networking.k8s.io/v1',
+    kind: 'GRPCRoute',
+    metadata: meta(APP, selectorLabels(APP, 'api')) as RouteManifest['metadata'],
+    spec: {
+      parentRefs: [API_LISTENER],
+      hostnames: [env.host],
+      rules: [
+        {
+          matches: GRPC_PUBLIC_SERVICES.map((service) => ({ method: { type: 'Exact', service } })),
+          backendRefs: [{ group: '', kind: 'Service', name: SERVICES.api.name, port: SERVICES.api.grpcPort }],
+        },
+      ],
+    },
+  };
 }
 
 export class GoTicketChart extends Chart {
@@ -238,9 +263,7 @@ export class GoTicketChart extends Chart {
     }
 
     this.autoscaler(env);
-    this.httpRoute(env);
-    const payments = paymentsRouteManifest(env);
-    new ApiObject(this, 'payments-route', { apiVersion: payments.apiVersion, kind: payments.kind, metadata: payments.metadata, spec: payments.spec });
+    this.routes(env);
     this.migrateJob(env, config);
   }
 
@@ -274,9 +297,10 @@ export class GoTicketChart extends Chart {
    * listener's certificate comes from cert-manager, the HTTP->HTTPS redirect from the platform).
    * Only these paths: /healthz and /metrics stay inside the cluster.
    */
-  private httpRoute(env: Environment): void {
-    const route = httpRouteManifest(env);
-    new ApiObject(this, 'route', { apiVersion: route.apiVersion, kind: route.kind, metadata: route.metadata, spec: route.spec });
+  private routes(env: Environment): void {
+    for (const [id, route] of [['route', httpRouteManifest(env)], ['grpc-route', grpcRouteManifest(env)], ['payments-route', paymentsRouteManifest(env)]] as const) {
+      new ApiObject(this, id, { apiVersion: route.apiVersion, kind: route.kind, metadata: route.metadata, spec: route.spec });
+    }
   }
 
   /**

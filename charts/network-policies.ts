@@ -1,9 +1,10 @@
 /**
  * Default deny in and out for the namespace, then one allow-list rule per flow:
- * DNS, the shared Gateway's Envoy pods → api and → payments (the provider's webhook), Prometheus →
- * api/worker/payments metrics, the booking side → PostgreSQL/Redis/RabbitMQ, payments →
- * PostgreSQL/RabbitMQ only, (where social sign-in is on) api → the identity providers over 443, and
- * (where the payments service calls Stripe) payments → the provider over 443. (cert-manager's ACME HTTP-01 solvers run beside the Gateway's certificates, in the
+ * DNS, the shared Gateway's Envoy pods → api (HTTP and gRPC) and → payments (the provider's
+ * webhook), Prometheus → api/worker/payments metrics, the booking side → PostgreSQL/Redis/RabbitMQ,
+ * payments → PostgreSQL/RabbitMQ only, (where social sign-in is on) api → the identity providers
+ * over 443, and (where the payments service calls Stripe) payments → the provider over 443.
+ * (cert-manager's ACME HTTP-01 solvers run beside the Gateway's certificates, in the
  * Gateway's namespace, not here.)
  */
 import { Chart } from 'cdk8s';
@@ -56,8 +57,8 @@ export class NetworkPoliciesChart extends Chart {
     policy('api-from-gateway', {
       podSelector: { matchLabels: { [LABELS.name]: APP, [LABELS.component]: 'api' } },
       policyTypes: ['Ingress'],
-      // 9090 joins here with the GRPCRoute that routes gRPC through the Gateway (not there yet).
-      ingress: [{ from: [podsIn(EDGE.namespace, EDGE.podLabels)], ports: [tcp(APP_PORT)] }],
+      // HTTP (the HTTPRoute) and gRPC (the GRPCRoute).
+      ingress: [{ from: [podsIn(EDGE.namespace, EDGE.podLabels)], ports: [tcp(APP_PORT), tcp(GRPC_PORT)] }],
     });
 
     // The gRPC port from the cluster's own clients: pods (any namespace) labelled as gRPC clients.

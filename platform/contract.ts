@@ -45,6 +45,11 @@ export const APP_PORT_NAME = 'http';
 export const GRPC_PORT = 9090;
 export const GRPC_PORT_NAME = 'grpc';
 /** Pods of other namespaces that may call the gRPC port directly (the cluster's own clients): they carry this label. */
+/**
+ * The gRPC services the shared Gateway routes to the api (GRPCRoute): every service of the published
+ * protos (proto/goticket/v1; a test compares), not grpc.health.v1 nor reflection.
+ */
+export const GRPC_PUBLIC_SERVICES = ['goticket.v1.EventService', 'goticket.v1.BookingService'] as const;
 export const GRPC_CLIENT_LABELS = { 'goticket.io/grpc-client': 'true' } as const;
 
 /** Services cdk8s creates that the edge, Prometheus and the smoke tests reach by name. */

@@ -40,6 +40,7 @@ import { rateLimits } from './http/rate-limit';
 import { graphqlRouter } from './graphql/handler';
 import { createGrpcServer } from './grpc/server';
 import { FailureReporter } from './observability/failures';
+import { bookingCounters } from './observability/metrics';
 import type { Logger } from './observability/logger';
 import type { OAuthProviderName } from './domain/oauth';
 import type { Clock, EventConsumer, EventPublisher, HealthCheck, IdentityProvider, Mailer } from './ports';
@@ -130,6 +131,7 @@ export function composeApi(options: ApiOptions) {
       cache: eventCache,
       holds: new PostgresHoldSchedule(pool),
       audit,
+      recorder: bookingCounters,
     }),
     audit: new AuditService({ reader: new PostgresAuditReader(pool) }),
     oauth: new OAuthService({
@@ -285,7 +287,7 @@ export async function startWorkers(deps: WorkerDeps): Promise<Workers> {
   });
   health.push(relay.healthCheck());
   const notifier = new Notifier({ consumer, notifications: new PostgresNotifications(pool), mailer, logger });
-  const saga = new PaymentSaga({ consumer: sagaConsumer, outcomes: new PostgresPaymentOutcomes(pool), logger });
+  const saga = new PaymentSaga({ consumer: sagaConsumer, outcomes: new PostgresPaymentOutcomes(pool), logger, recorder: bookingCounters });
   const sweeper = new HoldExpirySweeper({ expiry: new PostgresHoldExpiry(pool), logger, intervalMs: m.expirySweepIntervalMs, batchSize: m.expiryBatchSize, failures });
 
   const sales = sampleTopEvents(pool, logger);

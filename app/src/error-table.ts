@@ -23,7 +23,18 @@ export interface ErrorRow {
   transient?: true;
 }
 
-export const GRAPHQL_CODES = ['BAD_USER_INPUT', 'UNAUTHENTICATED', 'FORBIDDEN', 'NOT_FOUND', 'CONFLICT', 'SOLD_OUT', 'RATE_LIMITED', 'UNAVAILABLE', 'DEADLINE_EXCEEDED'] as const;
+export const GRAPHQL_CODES = [
+  'BAD_USER_INPUT',
+  'UNAUTHENTICATED',
+  'FORBIDDEN',
+  'NOT_FOUND',
+  'CONFLICT',
+  'SOLD_OUT',
+  'PAYMENT_REQUIRED',
+  'RATE_LIMITED',
+  'UNAVAILABLE',
+  'DEADLINE_EXCEEDED',
+] as const;
 export type GraphqlCode = (typeof GRAPHQL_CODES)[number];
 export type GrpcCode =
   | 'INVALID_ARGUMENT'
@@ -53,7 +64,8 @@ export const ERROR_TABLE: { readonly [K in ErrorKind]: ErrorRow } = {
   'invalid-transition': { http: { status: 409, title: 'Invalid booking transition' }, graphql: 'CONFLICT', grpc: 'FAILED_PRECONDITION' },
   'hold-expired': { http: { status: 409, title: 'Hold expired' }, graphql: 'CONFLICT', grpc: 'FAILED_PRECONDITION' },
   'idempotency-key-reused': { http: { status: 422, title: 'Idempotency key reused' }, graphql: 'CONFLICT', grpc: 'ALREADY_EXISTS' },
-  'payment-required': { http: { status: 402, title: 'Payment required' }, graphql: 'CONFLICT', grpc: 'FAILED_PRECONDITION' },
+  // A paid hold confirmed without paying: the client is to pay (REST 402; gRPC has no 402, its ErrorInfo reason is PAYMENT_REQUIRED).
+  'payment-required': { http: { status: 402, title: 'Payment required' }, graphql: 'PAYMENT_REQUIRED', grpc: 'FAILED_PRECONDITION' },
   'payment-not-required': { http: { status: 409, title: 'Nothing to pay' }, graphql: 'CONFLICT', grpc: 'FAILED_PRECONDITION' },
   'rate-limited': { http: { status: 429, title: 'Too many requests' }, graphql: 'RATE_LIMITED', grpc: 'RESOURCE_EXHAUSTED', transient: true },
   unavailable: { http: { status: 503, title: 'Service unavailable' }, graphql: 'UNAVAILABLE', grpc: 'UNAVAILABLE', transient: true },

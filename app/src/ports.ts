@@ -151,15 +151,34 @@ export interface BookingStore {
   pay(id: string, input: PayInput): Promise<PayResult>;
 }
 
+/**
+ * What the booking use cases count, whichever edge called them (REST, GraphQL, gRPC) and the
+ * saga's confirmation: the process's counters (observability/metrics.ts `bookingCounters`).
+ */
+export interface BookingRecorder {
+  /** A booking attempt ended: created, replayed (Idempotency-Key), sold_out, conflict (key reused), rejected (another refusal) or error. */
+  attempt(outcome: 'created' | 'replayed' | 'sold_out' | 'conflict' | 'rejected' | 'error'): void;
+  /** A booking entered a status through a use case or the saga. */
+  entered(status: 'pending' | 'payment_pending' | 'confirmed' | 'cancelled'): void;
+  /** A booking became a sale (once per booking, when it is confirmed): its seats and amount. */
+  sold(quantity: number, amountCents: number): void;
+}
+
 // ---------------------------------------------------------------- payments saga (booking side)
 
 /** What applying one of the payments service's answers did (`duplicate`: its message id was in the inbox). */
 export type SagaEffect = 'confirmed' | 'payment_failed' | 'refund_requested' | 'refunded' | 'ignored' | 'duplicate';
 
+/** What payment.succeeded did; a confirmation says what was sold (the booking's own seats and amount). */
+export interface SucceededEffect {
+  effect: SagaEffect;
+  sold?: { quantity: number; amountCents: number };
+}
+
 /** Applies the payments service's answers, each once (inbox of processed message ids). */
 export interface PaymentOutcomeStore {
   /** payment_pending → confirmed; a booking that lapsed or was cancelled meanwhile is refunded instead (refund.requested). */
-  succeeded(messageId: string, input: { bookingId: string; paymentId: string }): Promise<SagaEffect>;
+  succeeded(messageId: string, input: { bookingId: string; paymentId: string }): Promise<SucceededEffect>;
   /** payment_pending → payment_failed, releasing the seats (compensation). */
   failed(messageId: string, input: { bookingId: string; reason: string }): Promise<SagaEffect>;
   /** cancelled|expired (paid) → refunded. */

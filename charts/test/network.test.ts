@@ -47,6 +47,7 @@ function reach(objects: Obj[], labels: Record<string, string>, direction: Direct
 
 const DNS = ['kube-system pods k8s-app=kube-dns TCP/53', 'kube-system pods k8s-app=kube-dns UDP/53'];
 const FROM_INGRESS = 'envoy-gateway-system pods gateway.envoyproxy.io/owning-gateway-name=goticket-edge,gateway.envoyproxy.io/owning-gateway-namespace=envoy-gateway-system TCP/8080';
+const GRPC_FROM_INGRESS = FROM_INGRESS.replace('TCP/8080', 'TCP/9090');
 const FROM_PROMETHEUS = 'monitoring pods app.kubernetes.io/name=prometheus TCP/8080';
 /** gRPC (9090): from the cluster's own clients (pods labelled goticket.io/grpc-client=true, any namespace). */
 const GRPC_FROM_CLIENTS = 'ns(*) pods goticket.io/grpc-client=true TCP/9090';
@@ -87,7 +88,7 @@ function identityProviders(env: Environment): string[] {
 function expected(env: Environment): Record<string, { Ingress: string[]; Egress: string[] }> {
   const app = { Egress: [...DNS, ...backends(env)].sort() };
   const out: Record<string, { Ingress: string[]; Egress: string[] }> = {
-    'goticket-api': { Ingress: [FROM_INGRESS, FROM_PROMETHEUS, GRPC_FROM_CLIENTS].sort(), Egress: [...app.Egress, ...identityProviders(env)].sort() },
+    'goticket-api': { Ingress: [FROM_INGRESS, GRPC_FROM_INGRESS, FROM_PROMETHEUS, GRPC_FROM_CLIENTS].sort(), Egress: [...app.Egress, ...identityProviders(env)].sort() },
     'goticket-worker': { Ingress: [FROM_PROMETHEUS], ...app },
     'goticket-migrate': { Ingress: [], ...app },
     'goticket-payments': { Ingress: [FROM_INGRESS, FROM_PROMETHEUS].sort(), Egress: [...DNS, ...backends(env, ['postgres', 'amqp']), ...paymentProvider(env)].sort() },
@@ -120,7 +121,7 @@ describe.each(ENVIRONMENTS.map((env) => [env.name, env] as const))('%s NetworkPo
   test('the api admits only the Envoy pods of the shared Gateway, not any pod of the gateway namespace (the controller included)', () => {
     const api = { 'app.kubernetes.io/name': 'goticket', 'app.kubernetes.io/component': 'api' };
     const flows = reach(objects, api, 'Ingress').flows.filter((f) => f.startsWith('envoy-gateway-system '));
-    expect(flows).toEqual([FROM_INGRESS]);
+    expect(flows).toEqual([FROM_INGRESS, GRPC_FROM_INGRESS]);
     expect(objects.some((o) => o.kind === 'NetworkPolicy' && /acme|nginx/.test(o.metadata.name))).toBe(false);
   });
 

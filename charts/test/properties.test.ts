@@ -2,12 +2,16 @@
  * Properties that hold for any valid environment, checked on dev, prod and on random
  * environments (fast-check): they do not depend on snapshots.
  */
+import { readFileSync, readdirSync } from 'node:fs';
+import path from 'node:path';
 import fc from 'fast-check';
 import { type Environment, ENVIRONMENTS, IMAGE_REPOSITORIES, dev, imagePullPolicyOf, prod, quantity, validateEnvironment } from '../environments';
 import { PRE_STOP_SECONDS, configData } from '../goticket';
 import { emptySealedSecret } from '../secrets/sealing';
 import { type Obj, byId, differences, matches, ofKind, podSpecOf, synth, workloads } from './helpers';
 import { EDGE } from '../../platform/contract';
+
+const PROTO_DIR = path.join(__dirname, '../../proto/goticket/v1');
 
 /** Every violation of the platform rules in one environment's objects (empty = fine). */
 function violations(objects: Obj[], env: Environment): string[] {
@@ -128,6 +132,31 @@ describe.each(ENVIRONMENTS.map((env) => [env.name, env] as const))('%s', (_name,
     expect(route.spec.rules[0].backendRefs).toEqual([{ group: '', kind: 'Service', name: 'goticket-api', port: 80 }]);
   });
 
+  test('GRPCRoute on the same listener and host: exactly the published goticket.v1 services, to the Service’s h2c port', () => {
+    const route = byId(objects, 'GRPCRoute/goticket');
+    expect(route.apiVersion).toBe('gateway.networking.k8s.io/v1');
+    expect(route.spec.parentRefs).toEqual(byId(objects, 'HTTPRoute/goticket').spec.parentRefs);
+    expect(route.spec.hostnames).toEqual([env.host]);
+    // Every service the protos publish, and nothing else (health and reflection stay inside the cluster).
+    const published = readdirSync(PROTO_DIR)
+      .filter((f) => f.endsWith('.proto'))
+      .flatMap((f) => {
+        const text = readFileSync(path.join(PROTO_DIR, f), 'utf8');
+        const pkg = /^package\s+([\w.]+);/m.exec(text)![1];
+        return [...text.matchAll(/^service\s+(\w+)/gm)].map((m) => `${pkg}.${m[1]}`);
+      });
+    const routed = route.spec.rules.flatMap((r: Obj) => r.matches.map((m: Obj) => m.method));
+    expect(routed.every((m: Obj) => m.type === 'Exact' && m.method === undefined)).toBe(true);
+    expect(routed.map((m: Obj) => m.service).sort()).toEqual(published.sort());
+    const [backend] = route.spec.rules[0].backendRefs;
+    const service = byId(objects, `Service/${backend.name}`);
+    const port = service.spec.ports.find((p: Obj) => p.port === backend.port);
+    expect(port.appProtocol).toBe('kubernetes.io/h2c');
+    // The Gateway's Envoy pods may reach that port (the api-from-gateway NetworkPolicy).
+    const allowed = byId(objects, 'NetworkPolicy/api-from-gateway').spec.ingress.flatMap((r: Obj) => r.ports.map((p: Obj) => p.port));
+    expect(allowed).toContain(byId(objects, 'Deployment/goticket-api').spec.template.spec.containers[0].ports.find((p: Obj) => p.name === port.targetPort).containerPort);
+  });
+
   test('namespace enforces Pod Security "restricted" and Argo CD never deletes it (Pulumi owns it)', () => {
     const ns = byId(objects, 'Namespace/goticket');
     expect(ns.metadata.labels['pod-security.kubernetes.io/enforce']).toBe('restricted');
@@ -183,7 +212,8 @@ test('prod and dev differ only where environments.ts says', () => {
     /^Deployment\/goticket-(api|worker|payments):spec\.template\.spec\.topologySpreadConstraints\[0\]\.whenUnsatisfiable$/, // zoneSpread
     /^HorizontalPodAutoscaler\/goticket-api:spec\.(minReplicas|maxReplicas|metrics\[0\]\.resource\.target\.averageUtilization)$/, // api
     /^HorizontalPodAutoscaler\/goticket-api:spec\.metrics\[1\]\./, // api.requestsPerSecond (prod only)
-    /^HTTPRoute\/goticket(-payments)?:spec\.hostnames\[0\]$/, // host
+    /^(HTTPRoute|GRPCRoute)\/goticket:spec\.hostnames\[0\]$/, // host
+    /^HTTPRoute\/goticket-payments:spec\.hostnames\[0\]$/, // host
     /^(Job|ServiceAccount)\/goticket-migrate:metadata\.annotations\.argocd\.argoproj\.io\/hook$/, // migrationHook
   ];
   const diff = differences(synth(dev), synth(prod));

@@ -12,7 +12,7 @@ import { ValidationError } from '../domain/errors';
 import type { Event } from '../domain/event';
 import type { User } from '../domain/user';
 import { parseInput } from '../http/route';
-import { BookingCreateBody, BookingListQuery, EventCreateBody, EventListQuery, EventPatchBody, IdempotencyHeaders, IdParams } from '../http/schemas';
+import { BookingCreateBody, BookingListQuery, BookingPayBody, EventCreateBody, EventListQuery, EventPatchBody, IdempotencyHeaders, IdParams } from '../http/schemas';
 import type { GraphqlContext } from './context';
 import { traced } from './tracing';
 
@@ -57,11 +57,23 @@ function valid<T extends z.ZodType>(schema: T, value: Record<string, unknown>, w
 
 const asId = (id: string) => valid(IdParams, { id }).id;
 
+/** What each status means (the proto's BookingStatus says the same). */
+const STATUS_MEANING: Record<BookingStatus, string> = {
+  pending: 'Seats held until paid (or, on a free event, confirmed), cancelled or expired.',
+  payment_pending: 'Payment started; the seats stay held until it settles.',
+  confirmed: 'Paid, or confirmed without payment (a free event, an admin override).',
+  payment_failed: 'The payment failed; the seats were released.',
+  cancelled: 'Cancelled; its seats were released (a paid booking is refunded).',
+  expired: 'The hold lapsed; its seats were released.',
+  refunded: 'Paid, then refunded; the seats were released.',
+};
+
 const BookingStatusEnum = builder.enumType('BookingStatus', {
-  description: 'Where a booking is in its life: pending holds seats until confirmed, cancelled or expired.',
-  values: Object.fromEntries(
-    BOOKING_STATUSES.map((status) => [status.toUpperCase(), { value: status, description: `The booking is ${status}.` }]),
-  ) as Record<Uppercase<BookingStatus>, { value: BookingStatus; description: string }>,
+  description: 'Where a booking is in its life: pending holds seats until paid or confirmed, cancelled or expired.',
+  values: Object.fromEntries(BOOKING_STATUSES.map((status) => [status.toUpperCase(), { value: status, description: STATUS_MEANING[status] }])) as Record<
+    Uppercase<BookingStatus>,
+    { value: BookingStatus; description: string }
+  >,
 });
 
 const UserType = builder.objectRef<User>('User').implement({
@@ -187,6 +199,18 @@ const BookSeatsPayload = builder.objectRef<{ booking: Booking; replayed: boolean
   fields: (t) => ({
     booking: t.field({ type: BookingType, description: 'The booking (pending until confirmed).', resolve: (result) => result.booking }),
     replayed: t.exposeBoolean('replayed', { description: 'True when the idempotency key replayed an earlier booking.' }),
+  }),
+});
+
+const PayBookingPayload = builder.objectRef<{ booking: Booking; replayed: boolean }>('PayBookingPayload').implement({
+  description: 'The booking being paid.',
+  fields: (t) => ({
+    booking: t.field({
+      type: BookingType,
+      description: 'The booking: PAYMENT_PENDING until the payments service answers (CONFIRMED or PAYMENT_FAILED); a replay: as it is now.',
+      resolve: (result) => result.booking,
+    }),
+    replayed: t.exposeBoolean('replayed', { description: 'True when the idempotency key replayed an earlier pay request.' }),
   }),
 });
 
@@ -319,10 +343,30 @@ builder.mutationType({
     confirmBooking: t.field({
       type: BookingType,
       nullable: true,
-      description: 'Confirms a pending hold (its owner).',
+      description:
+        'Confirms a pending hold without payment: a hold on a free event (its owner), or an admin override (audited). A paid hold’s owner gets PAYMENT_REQUIRED: pay it with payBooking.',
       args: { id: t.arg.id({ required: true, description: 'The booking id.' }) },
       resolve: traced('Mutation.confirmBooking', async (_root, args, context) => {
-        return context.write((actor) => context.services.bookings.confirm(actor, asId(String(args.id))));
+        return context.write((actor) => context.services.bookings.confirm(actor, asId(String(args.id)), context.call));
+      }),
+    }),
+    payBooking: t.field({
+      type: PayBookingPayload,
+      nullable: true,
+      description:
+        'Pays a pending hold (its owner): PAYMENT_PENDING, the hold extended by the payment window, until the payments service answers. The same idempotencyKey and paymentMethod again replays; another key, or a booking no longer pending, is CONFLICT.',
+      args: {
+        id: t.arg.id({ required: true, description: 'The booking id.' }),
+        paymentMethod: t.arg.string({ required: true, description: 'The payment method to charge, a Stripe PaymentMethod id (pm_…; test methods: pm_card_visa, pm_card_chargeDeclined is declined).' }),
+        idempotencyKey: t.arg.string({ required: false, description: 'Makes a retry safe (1 to 255 visible ASCII characters).' }),
+      },
+      resolve: traced('Mutation.payBooking', async (_root, args, context) => {
+        return context.write((actor) => {
+          const id = asId(String(args.id));
+          const { paymentMethod } = valid(BookingPayBody, { paymentMethod: args.paymentMethod });
+          const key = valid(IdempotencyHeaders, { 'idempotency-key': args.idempotencyKey ?? undefined })['idempotency-key'];
+          return context.services.bookings.pay(actor, id, paymentMethod, key);
+        });
       }),
     }),
     cancelBooking: t.field({

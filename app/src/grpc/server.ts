@@ -28,7 +28,7 @@ import { bearerToken } from '../http/authentication';
 import { requestIdOf } from '../http/middleware';
 import { isFreeRefusal, type WriteCharge } from '../http/rate-limit';
 import { parseInput } from '../http/route';
-import { BookingCreateBody, BookingListQuery, EventListQuery, IdempotencyHeaders, IdParams } from '../http/schemas';
+import { BookingCreateBody, BookingListQuery, BookingPayBody, EventListQuery, IdempotencyHeaders, IdParams } from '../http/schemas';
 import { FailureReporter } from '../observability/failures';
 import { logContext, type Logger } from '../observability/logger';
 import { grpcHandled, grpcHandlingSeconds } from '../observability/metrics';
@@ -132,7 +132,14 @@ function bookingMessage(booking: Booking) {
 }
 
 /** REST's names → the proto fields they come from, for field violations. */
-const FIELD_OF: Record<string, string> = { limit: 'page_size', cursor: 'page_token', minPrice: 'min_price', maxPrice: 'max_price', 'idempotency-key': 'idempotency_key' };
+const FIELD_OF: Record<string, string> = {
+  limit: 'page_size',
+  cursor: 'page_token',
+  minPrice: 'min_price',
+  maxPrice: 'max_price',
+  'idempotency-key': 'idempotency_key',
+  paymentMethod: 'payment_method',
+};
 
 /** Validates with the REST edge's schema; violations name the proto fields. */
 function valid<T extends z.ZodType>(schema: T, value: Record<string, unknown>, names: Record<string, string> = {}): z.output<T> {
@@ -251,6 +258,7 @@ export function createGrpcServer(deps: GrpcDeps) {
   type ListEventsRequest = { page_size?: number; page_token?: string; from?: { seconds?: string; nanos?: number }; to?: { seconds?: string; nanos?: number }; min_price?: number; max_price?: number; q?: string };
   type CreateBookingRequest = { event_id?: string; quantity?: number; idempotency_key?: string };
   type ListBookingsRequest = { page_size?: number; page_token?: string; status?: string };
+  type PayBookingRequest = { id?: string; payment_method?: string; idempotency_key?: string };
 
   const eventService: grpc.UntypedServiceImplementation = {
     GetEvent: rpc<EventRequest, unknown>('EventService', 'GetEvent', async (request) => {
@@ -295,7 +303,16 @@ export function createGrpcServer(deps: GrpcDeps) {
       return { bookings: page.items.map(bookingMessage), next_page_token: page.nextCursor ?? '' };
     }),
     ConfirmBooking: rpc<EventRequest, unknown>('BookingService', 'ConfirmBooking', (request, context) =>
-      context.write(async (actor) => ({ booking: bookingMessage(await bookings.confirm(actor, idOf(request))) })),
+      context.write(async (actor) => ({ booking: bookingMessage(await bookings.confirm(actor, idOf(request), context.call)) })),
+    ),
+    PayBooking: rpc<PayBookingRequest, unknown>('BookingService', 'PayBooking', (request, context) =>
+      context.write(async (actor) => {
+        const id = idOf(request);
+        const { paymentMethod } = valid(BookingPayBody, { paymentMethod: request.payment_method ?? '' });
+        const key = valid(IdempotencyHeaders, { 'idempotency-key': request.idempotency_key })['idempotency-key'];
+        const { booking, replayed } = await bookings.pay(actor, id, paymentMethod, key);
+        return { booking: bookingMessage(booking), replayed };
+      }),
     ),
     CancelBooking: rpc<EventRequest, unknown>('BookingService', 'CancelBooking', (request, context) =>
       context.write(async (actor) => ({ booking: bookingMessage(await bookings.cancel(actor, idOf(request), context.call)) })),

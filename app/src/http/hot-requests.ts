@@ -22,7 +22,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { SoldOutError } from '../domain/errors';
-import { bookingOutcomes, cacheLookups } from '../observability/metrics';
+import { cacheLookups } from '../observability/metrics';
 import type { RateLimitPolicy, RateLimitVerdict } from '../ports';
 import { actorOf } from './authentication';
 import { sampleAccessLog } from './middleware';
@@ -119,7 +119,6 @@ export function hotRequests(deps: HotRequestsDeps): HotRequests {
   const readRoute = `${deps.basePath}/events/:id`;
   const bookRoute = `${deps.basePath}/events/:id/bookings`;
   const hits = cacheLookups.labels('event', 'hit');
-  const soldOutOutcome = bookingOutcomes.labels({ outcome: 'sold_out' });
   const { reads, soldOut } = deps;
   const every = Math.max(1, Math.floor(reads?.accessLogEvery ?? 1));
   let answered = 0;
@@ -176,7 +175,6 @@ export function hotRequests(deps: HotRequestsDeps): HotRequests {
     if (bound === null) return next();
     res.locals.routeTemplate = bookRoute;
     if (known !== 'off') applyRateLimitHeaders(res, known.policy, known.verdict);
-    soldOutOutcome.inc();
     next(new SoldOutError(bound));
   };
 

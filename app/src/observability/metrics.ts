@@ -3,6 +3,7 @@
  * route templates, never raw paths; outcomes, never ids or emails.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { BookingRecorder } from '../ports';
 
 export const registry = new Registry();
 collectDefaultMetrics({ register: registry });
@@ -20,7 +21,7 @@ export const httpRequestDuration = new Histogram({
  * sold_out; conflict: the key reused with another body (422); rejected: other 4xx; error: 5xx.
  */
 export const BOOKING_OUTCOMES = ['created', 'replayed', 'sold_out', 'conflict', 'rejected', 'error'] as const;
-export type BookingOutcome = (typeof BOOKING_OUTCOMES)[number];
+type BookingOutcome = (typeof BOOKING_OUTCOMES)[number];
 
 export const bookingOutcomes = new Counter({
   name: 'goticket_booking_attempts_total',
@@ -135,16 +136,32 @@ export const revenueCents = new Counter({
   registers: [registry],
 });
 
-/** Booking state changes made through the API; expiries are goticket_booking_expiries_total. */
+/** Booking state changes made by the booking use cases (any edge) and the saga's confirmation; expiries are goticket_booking_expiries_total. */
 export const BOOKING_TRANSITIONS = ['pending', 'payment_pending', 'confirmed', 'cancelled'] as const;
 export const bookingTransitions = new Counter({
   name: 'goticket_booking_transitions_total',
-  help: 'Bookings entering a status through the API (pending = hold created)',
+  help: 'Bookings entering a status through the API or the payments saga (pending = hold created)',
   labelNames: ['status'] as const,
   registers: [registry],
 });
 for (const status of BOOKING_TRANSITIONS) bookingTransitions.inc({ status }, 0);
 for (const outcome of BOOKING_OUTCOMES) bookingOutcomes.inc({ outcome }, 0);
+
+/**
+ * The booking counters behind the services' BookingRecorder port: the booking use cases and the
+ * saga's confirmation count here, so every edge (REST, GraphQL, gRPC) counts the same.
+ */
+const attempts = Object.fromEntries(BOOKING_OUTCOMES.map((outcome) => [outcome, bookingOutcomes.labels({ outcome })])) as Record<BookingOutcome, Counter.Internal>;
+const entries = Object.fromEntries(BOOKING_TRANSITIONS.map((status) => [status, bookingTransitions.labels({ status })])) as Record<(typeof BOOKING_TRANSITIONS)[number], Counter.Internal>;
+export const bookingCounters: BookingRecorder = {
+  // Children bound once: the sold-out refusal is counted on the hot path.
+  attempt: (outcome) => attempts[outcome satisfies BookingOutcome].inc(),
+  entered: (status) => entries[status].inc(),
+  sold: (quantity, amountCents) => {
+    ticketsSold.inc(quantity);
+    revenueCents.inc(amountCents);
+  },
+};
 
 // ---- payments saga
 

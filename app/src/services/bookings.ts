@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { canCancelBooking, canConfirmBooking, canPayBooking, canSeeBooking, isHoldLapsed, needsPayment, type Booking, type BookingStatus } from '../domain/booking';
-import { EventEndedError, HoldExpiredError, IdempotencyKeyReusedError, InvalidTransitionError, NotFoundError, PaymentNotRequiredError, PaymentRequiredError, SoldOutError } from '../domain/errors';
+import { DomainError, EventEndedError, HoldExpiredError, IdempotencyKeyReusedError, InvalidTransitionError, NotFoundError, PaymentNotRequiredError, PaymentRequiredError, SoldOutError } from '../domain/errors';
 import { isAdmin, type Actor } from '../domain/user';
-import type { AuditLog, BookingStore, Clock, HoldSchedule, Page, TransitionResult } from '../ports';
+import type { AuditLog, BookingRecorder, BookingStore, Clock, HoldSchedule, Page, TransitionResult } from '../ports';
 import type { CallContext } from './context';
 import type { EventCache, SeatProbe } from './event-cache';
 
@@ -23,6 +23,8 @@ export interface BookingServiceDeps {
   audit?: AuditLog;
   /** The payment window (PAYMENT_WINDOW): a hold being paid keeps its seats at least this long. */
   paymentWindowMs?: number;
+  /** The booking counters (observability): counted here, so every edge counts the same. */
+  recorder?: BookingRecorder;
 }
 
 export interface PayOutcome {
@@ -36,6 +38,14 @@ export interface PayOutcome {
  * everything else): a request for more seats than the marker's bound is refused, unless it
  * carries an Idempotency-Key (it may be the replay of a booking made earlier).
  */
+/** The attempt outcome a failed `book` is counted under. */
+function outcomeOf(error: unknown): Parameters<BookingRecorder['attempt']>[0] {
+  if (error instanceof SoldOutError) return 'sold_out';
+  if (error instanceof IdempotencyKeyReusedError) return 'conflict';
+  if (error instanceof DomainError) return 'rejected';
+  return 'error';
+}
+
 function markerRefuses(bound: number | null | undefined, quantity: number, idempotencyKey: string | undefined): bound is number {
   return bound !== null && bound !== undefined && quantity > bound && idempotencyKey === undefined;
 }
@@ -43,7 +53,21 @@ function markerRefuses(bound: number | null | undefined, quantity: number, idemp
 export class BookingService {
   constructor(private readonly deps: BookingServiceDeps) {}
 
+  /** Holds seats; every attempt is counted once under its outcome (the hot-request stage counts its own refusals). */
   async book(actor: Actor, eventId: string, quantity: number, idempotencyKey?: string): Promise<BookResult> {
+    const recorder = this.deps.recorder;
+    try {
+      const result = await this.reserve(actor, eventId, quantity, idempotencyKey);
+      recorder?.attempt(result.replayed ? 'replayed' : 'created');
+      if (!result.replayed) recorder?.entered('pending');
+      return result;
+    } catch (error) {
+      recorder?.attempt(outcomeOf(error));
+      throw error;
+    }
+  }
+
+  private async reserve(actor: Actor, eventId: string, quantity: number, idempotencyKey?: string): Promise<BookResult> {
     // Sold-out fast path: a remembered upper bound of the seats left turns larger requests away
     // without the booking statement (no row lock). It can only refuse; PostgreSQL alone books.
     // A request with an Idempotency-Key may be a replay of a booking made earlier: it always asks the store.
@@ -79,13 +103,14 @@ export class BookingService {
    * The refusal `book` would answer from this process's copy of the seat marker, decided without
    * waiting for anything: the seats left at most (the SoldOutError's `available`) when `quantity`
    * cannot be served, else null. A request with an Idempotency-Key is never refused here (it may
-   * be a replay). Counts the marker hit when it refuses.
+   * be a replay). Counts the marker hit, and the attempt as sold_out, when it refuses.
    */
   refusalFromMarker(eventId: string, quantity: number, idempotencyKey?: string): number | null {
     if (!this.deps.cache) return null;
     const bound = this.deps.cache.peekSeats(eventId);
     if (!markerRefuses(bound, quantity, idempotencyKey)) return null;
     this.deps.cache.countSeatHit();
+    this.deps.recorder?.attempt('sold_out');
     return bound;
   }
 
@@ -117,6 +142,8 @@ export class BookingService {
       throw new PaymentRequiredError();
     }
     const confirmed = this.settle(await this.deps.bookings.confirm(id), 'confirmed');
+    this.deps.recorder?.entered('confirmed');
+    this.deps.recorder?.sold(confirmed.quantity, confirmed.amountCents);
     if (booking.amountCents > 0 || booking.userId !== actor.userId) {
       await this.deps.audit?.record({
         actorId: actor.userId,
@@ -141,13 +168,17 @@ export class BookingService {
     const requestHash = idempotencyKey ? createHash('sha256').update(`${idempotencyKey}:${paymentMethod}`).digest('hex') : null;
     const result = await this.deps.bookings.pay(id, { paymentMethod, requestHash, windowMs: this.deps.paymentWindowMs ?? 5 * 60_000 });
     if (result.kind === 'replayed') return { booking: result.booking, replayed: true };
-    return { booking: this.settle(result, 'payment_pending'), replayed: false };
+    const pending = this.settle(result, 'payment_pending');
+    // Not a sale yet: the saga counts the seats and the money when the payment confirms it.
+    this.deps.recorder?.entered('payment_pending');
+    return { booking: pending, replayed: false };
   }
 
   async cancel(actor: Actor, id: string, context: CallContext = {}): Promise<Booking> {
     const booking = await this.get(actor, id);
     if (!canCancelBooking(actor, booking)) throw new NotFoundError('booking');
     const cancelled = this.settle(await this.deps.bookings.cancel(id), 'cancelled');
+    this.deps.recorder?.entered('cancelled');
     // The seats are back: the event's cached copy and its seat marker go.
     await this.deps.cache?.eventChanged(cancelled.eventId);
     if (booking.userId !== actor.userId) {

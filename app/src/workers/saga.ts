@@ -1,9 +1,9 @@
 import { z } from 'zod';
 import type { Logger } from '../observability/logger';
-import { bookingTransitions, revenueCents, sagaEffects, ticketsSold } from '../observability/metrics';
-import { PermanentMessageError, type DomainMessage, type EventConsumer, type PaymentOutcomeStore, type SagaEffect, type Subscription } from '../ports';
+import { sagaEffects } from '../observability/metrics';
+import { PermanentMessageError, type BookingRecorder, type DomainMessage, type EventConsumer, type PaymentOutcomeStore, type SagaEffect, type Subscription } from '../ports';
 
-const SUCCEEDED = z.object({ bookingId: z.uuid(), paymentId: z.string().min(1).max(255), amountCents: z.number().int().nonnegative(), quantity: z.number().int().optional() });
+const SUCCEEDED = z.object({ bookingId: z.uuid(), paymentId: z.string().min(1).max(255) });
 const FAILED = z.object({ bookingId: z.uuid(), reason: z.string().max(2_000).default('declined') });
 const REFUNDED = z.object({ bookingId: z.uuid(), paymentId: z.string().min(1).max(255).optional() });
 
@@ -21,7 +21,7 @@ export class PaymentSaga {
   private subscription: Subscription | null = null;
   private readonly log: Logger;
 
-  constructor(private readonly options: { consumer: EventConsumer; outcomes: PaymentOutcomeStore; logger: Logger }) {
+  constructor(private readonly options: { consumer: EventConsumer; outcomes: PaymentOutcomeStore; logger: Logger; recorder?: BookingRecorder }) {
     this.log = options.logger.child({ component: 'payment-saga' });
   }
 
@@ -41,12 +41,12 @@ export class PaymentSaga {
     let effect: SagaEffect;
     switch (message.type) {
       case 'payment.succeeded': {
-        const data = parse(SUCCEEDED, message);
-        effect = await outcomes.succeeded(message.id, data);
-        if (effect === 'confirmed') {
-          bookingTransitions.inc({ status: 'confirmed' });
-          if (data.quantity !== undefined) ticketsSold.inc(data.quantity);
-          revenueCents.inc(data.amountCents);
+        const succeeded = await outcomes.succeeded(message.id, parse(SUCCEEDED, message));
+        effect = succeeded.effect;
+        // Counted once: a redelivered message is a duplicate, and the booking's own row says what was sold.
+        if (succeeded.sold) {
+          this.options.recorder?.entered('confirmed');
+          this.options.recorder?.sold(succeeded.sold.quantity, succeeded.sold.amountCents);
         }
         break;
       }

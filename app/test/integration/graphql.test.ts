@@ -178,6 +178,26 @@ it('GET answers queries with the CSRF header and refuses them without it', async
   expect(without.status).toBe(403);
 });
 
+it('payBooking costs one write, as POST /bookings/{id}/pay does, from the same per-user budget', async () => {
+  const limited = await startTestApi({ RATE_LIMIT_WRITES: '3' });
+  try {
+    const user = await limited.user();
+    const other = await limited.user('organizer');
+    const eventId = (await call<{ id: string }>(`${limited.url}/events`, { token: other.token, body: futureEvent({ capacity: 10 }) })).body.id;
+    const hold = async () => (await call<{ id: string }>(`${limited.url}/events/${eventId}/bookings`, { token: user.token, body: { quantity: 1 } })).body.id;
+    const [first, second] = [await hold(), await hold()];
+    const PAY = 'mutation($id: ID!) { payBooking(id: $id, paymentMethod: "pm_card_visa") { booking { status } } }';
+    expect((await gql(limited, PAY, { token: user.token, variables: { id: first } })).body).toEqual({ data: { payBooking: { booking: { status: 'PAYMENT_PENDING' } } } });
+    const rest = await call(`${limited.url}/bookings/${second}/pay`, { token: user.token, body: { paymentMethod: 'pm_card_visa' } });
+    expect(rest.status).toBe(429);
+    expect((await gql(limited, PAY, { token: user.token, variables: { id: second } })).body.errors![0]!.extensions).toMatchObject({ code: 'RATE_LIMITED' });
+    const { rows } = await limited.db.pool.query<{ status: string }>('SELECT status FROM bookings WHERE id = $1', [second]);
+    expect(rows[0]!.status).toBe('pending');
+  } finally {
+    await limited.close();
+  }
+});
+
 it('a mutation costs what its REST twin costs, from the same per-user budget; anonymous calls share REST’s per-IP budget', async () => {
   const limited = await startTestApi({ RATE_LIMIT_WRITES: '3', RATE_LIMIT_ANON: '2' });
   try {

@@ -197,6 +197,27 @@ it('a writing RPC costs one write of the REST budget; the limit answers RESOURCE
   }
 });
 
+it('PayBooking costs one write, as POST /bookings/{id}/pay does, from the same per-user budget', async () => {
+  const limited = await startTestApi({ RATE_LIMIT_WRITES: '3' }, { grpc: true });
+  const own = grpcClients(limited.grpcAddress!);
+  try {
+    const user = await limited.user();
+    const org = await limited.user('organizer');
+    const eventId = (await call<{ id: string }>(`${limited.url}/events`, { token: org.token, body: futureEvent({ capacity: 10 }) })).body.id;
+    const hold = async () => (await call<{ id: string }>(`${limited.url}/events/${eventId}/bookings`, { token: user.token, body: { quantity: 1 } })).body.id;
+    const [first, second] = [await hold(), await hold()];
+    expect(await unary(own.bookings, 'PayBooking', { id: first, payment_method: 'pm_card_visa' }, { token: user.token })).toMatchObject({
+      ok: true,
+      value: { booking: { status: 'BOOKING_STATUS_PAYMENT_PENDING' } },
+    });
+    expect((await call(`${limited.url}/bookings/${second}/pay`, { token: user.token, body: { paymentMethod: 'pm_card_visa' } })).status).toBe(429);
+    expect(await unary(own.bookings, 'PayBooking', { id: second, payment_method: 'pm_card_visa' }, { token: user.token })).toMatchObject({ ok: false, code: status.RESOURCE_EXHAUSTED });
+  } finally {
+    own.close();
+    await limited.close();
+  }
+});
+
 it('shutdown: NOT_SERVING at once, the in-flight RPC finishes, new calls are refused', async () => {
   let shuttingDown = false;
   const draining = await startTestApi({}, { grpc: true, isShuttingDown: () => shuttingDown });

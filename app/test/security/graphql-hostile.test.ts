@@ -18,7 +18,14 @@ interface Fixture {
   userB: string;
   organizer2: string;
   eventId: string;
+  /** A's pending hold on a paid event. */
   bookingOfA: string;
+  /** A's hold already being paid (payment_pending: no payments service runs here). */
+  paidOfA: string;
+  /** A's hold whose expiry has passed (no sweeper runs here: still pending). */
+  lapsedOfA: string;
+  /** A's hold on a free event (nothing to pay). */
+  freeOfA: string;
 }
 let f: Fixture;
 
@@ -35,8 +42,12 @@ beforeAll(async () => {
   api = await startRedisApi({ NODE_ENV: 'production', AMQP_URL: 'amqp://guest:guest@127.0.0.1:5672', BCRYPT_COST: '10', RATE_LIMIT_ANON: '0', RATE_LIMIT_WRITES: '0' });
   const [organizer, organizer2, userA, userB] = [await api.user('organizer'), await api.user('organizer'), await api.user(), await api.user()];
   const eventId = (await call<{ id: string }>(`${api.url}/events`, { token: organizer.token, body: futureEvent({ capacity: 10 }) })).body.id;
-  const bookingOfA = (await call<{ id: string }>(`${api.url}/events/${eventId}/bookings`, { token: userA.token, body: { quantity: 1 } })).body.id;
-  f = { userA: userA.token, userAId: userA.id, userB: userB.token, organizer2: organizer2.token, eventId, bookingOfA };
+  const hold = async (event: string) => (await call<{ id: string }>(`${api.url}/events/${event}/bookings`, { token: userA.token, body: { quantity: 1 } })).body.id;
+  const [bookingOfA, paidOfA, lapsedOfA] = [await hold(eventId), await hold(eventId), await hold(eventId)];
+  expect((await call(`${api.url}/bookings/${paidOfA}/pay`, { token: userA.token, body: { paymentMethod: 'pm_card_visa' }, headers: { 'Idempotency-Key': 'fixture-pay' } })).status).toBe(202);
+  await api.db.pool.query("UPDATE bookings SET expires_at = now() - interval '1 minute' WHERE id = $1", [lapsedOfA]);
+  const freeEvent = (await call<{ id: string }>(`${api.url}/events`, { token: organizer.token, body: futureEvent({ capacity: 10, priceCents: 0 }) })).body.id;
+  f = { userA: userA.token, userAId: userA.id, userB: userB.token, organizer2: organizer2.token, eventId, bookingOfA, paidOfA, lapsedOfA, freeOfA: await hold(freeEvent) };
 });
 afterAll(async () => {
   await deleteKeys(api.prefix);
@@ -69,6 +80,15 @@ interface Row {
 }
 
 const BOOK = 'mutation($e: ID!, $q: Int!) { bookSeats(eventId: $e, quantity: $q) { booking { id } } }';
+
+const PAY = 'mutation($id: ID!, $m: String!, $k: String) { payBooking(id: $id, paymentMethod: $m, idempotencyKey: $k) { booking { id status } replayed } }';
+const pay = (variables: Record<string, unknown>, token?: string, headers: Record<string, string> = {}) =>
+  post({ query: PAY, variables: { id: f.bookingOfA, m: 'pm_card_visa', ...variables } }, { ...(token ? { authorization: `Bearer ${token}` } : {}), ...headers });
+/** The refusal's kind (the error table's row) and that nothing was answered. */
+const refusedAs = (kind: string) => (response: JsonResponse<GraphqlBody>) => {
+  expect(response.body.errors![0]!.extensions!.kind).toBe(kind);
+  expect(response.body.data).toEqual({ payBooking: null });
+};
 
 const rows: Row[] = [];
 
@@ -138,6 +158,46 @@ rows.push(
   },
   { name: "cancelling another user's booking", send: () => post({ query: `mutation { cancelBooking(id: "${f.bookingOfA}") { id } }` }, { authorization: `Bearer ${f.userB}` }), status: 200, code: 'NOT_FOUND' },
   { name: "confirming another user's booking", send: () => post({ query: `mutation { confirmBooking(id: "${f.bookingOfA}") { id } }` }, { authorization: `Bearer ${f.userB}` }), status: 200, code: 'NOT_FOUND' },
+  { name: "paying another user's booking", send: () => pay({}, f.userB), status: 200, code: 'NOT_FOUND', check: refusedAs('not-found') },
+  { name: 'paying an unknown booking', send: () => pay({ id: '00000000-0000-4000-8000-000000000000' }, f.userA), status: 200, code: 'NOT_FOUND', check: refusedAs('not-found') },
+  {
+    name: 'paying with a bad payment method',
+    send: () => pay({ m: 'card_4242424242424242' }, f.userA),
+    status: 200,
+    code: 'BAD_USER_INPUT',
+    check: (response) => expect(response.body.errors![0]!.extensions!.fields!.map((field) => field.path)).toEqual(['paymentMethod']),
+  },
+  { name: 'paying with the payment method missing', send: () => post({ query: PAY, variables: { id: f.bookingOfA } }, { authorization: `Bearer ${f.userA}` }), status: 400, code: 'BAD_USER_INPUT' },
+  { name: 'paying with no token', send: () => pay({}), status: 200, code: 'UNAUTHENTICATED', check: refusedAs('unauthenticated') },
+  {
+    name: 'paying with an expired token',
+    send: () => pay({}, jwt.sign({ sub: f.userAId, role: 'user', ver: 0, iss: 'goticket', aud: 'goticket-api', exp: now() - 60 }, TEST_JWT_SECRET, { algorithm: 'HS256' })),
+    status: 200,
+    code: 'UNAUTHENTICATED',
+    check: refusedAs('unauthenticated'),
+  },
+  { name: 'paying a booking already being paid', send: () => pay({ id: f.paidOfA }, f.userA), status: 200, code: 'CONFLICT', check: refusedAs('invalid-transition') },
+  {
+    name: 'paying again with the same key and another payment method',
+    send: () => pay({ id: f.paidOfA, m: 'pm_card_mastercard', k: 'fixture-pay' }, f.userA),
+    status: 200,
+    code: 'CONFLICT',
+    check: refusedAs('invalid-transition'),
+  },
+  { name: 'paying a lapsed hold', send: () => pay({ id: f.lapsedOfA }, f.userA), status: 200, code: 'CONFLICT', check: refusedAs('hold-expired') },
+  { name: 'paying a hold on a free event', send: () => pay({ id: f.freeOfA }, f.userA), status: 200, code: 'CONFLICT', check: refusedAs('payment-not-required') },
+  {
+    name: 'confirming a paid hold without paying',
+    send: () => post({ query: `mutation { confirmBooking(id: "${f.bookingOfA}") { id } }` }, { authorization: `Bearer ${f.userA}` }),
+    status: 200,
+    code: 'PAYMENT_REQUIRED',
+    check: (response) => expect(response.body.errors![0]!.extensions!.kind).toBe('payment-required'),
+  },
+  {
+    name: 'payBooking over GET (with the CSRF header)',
+    send: () => raw({ path: `?query=${encodeURIComponent(`mutation { payBooking(id: "${f.bookingOfA}", paymentMethod: "pm_card_visa") { replayed } }`)}`, headers: { 'x-graphql-csrf': '1', authorization: `Bearer ${f.userA}` } }),
+    status: 405,
+  },
   {
     name: "changing another organizer's event",
     send: () => post({ query: `mutation { updateEvent(id: "${f.eventId}", input: {capacity: 1000}) { id } }` }, { authorization: `Bearer ${f.organizer2}` }),

@@ -16,7 +16,14 @@ interface Fixture {
   userAId: string;
   userB: string;
   eventId: string;
+  /** A's pending hold on a paid event. */
   bookingOfA: string;
+  /** A's hold already being paid (payment_pending: no payments service runs here). */
+  paidOfA: string;
+  /** A's hold whose expiry has passed (no sweeper runs here: still pending). */
+  lapsedOfA: string;
+  /** A's hold on a free event (nothing to pay). */
+  freeOfA: string;
 }
 let f: Fixture;
 
@@ -34,8 +41,12 @@ beforeAll(async () => {
   clients = grpcClients(api.grpcAddress!);
   const [organizer, userA, userB] = [await api.user('organizer'), await api.user(), await api.user()];
   const eventId = (await call<{ id: string }>(`${api.url}/events`, { token: organizer.token, body: futureEvent({ capacity: 10 }) })).body.id;
-  const bookingOfA = (await call<{ id: string }>(`${api.url}/events/${eventId}/bookings`, { token: userA.token, body: { quantity: 1 } })).body.id;
-  f = { userA: userA.token, userAId: userA.id, userB: userB.token, eventId, bookingOfA };
+  const hold = async (event: string) => (await call<{ id: string }>(`${api.url}/events/${event}/bookings`, { token: userA.token, body: { quantity: 1 } })).body.id;
+  const [bookingOfA, paidOfA, lapsedOfA] = [await hold(eventId), await hold(eventId), await hold(eventId)];
+  expect((await call(`${api.url}/bookings/${paidOfA}/pay`, { token: userA.token, body: { paymentMethod: 'pm_card_visa' }, headers: { 'Idempotency-Key': 'fixture-pay' } })).status).toBe(202);
+  await api.db.pool.query("UPDATE bookings SET expires_at = now() - interval '1 minute' WHERE id = $1", [lapsedOfA]);
+  const freeEvent = (await call<{ id: string }>(`${api.url}/events`, { token: organizer.token, body: futureEvent({ capacity: 10, priceCents: 0 }) })).body.id;
+  f = { userA: userA.token, userAId: userA.id, userB: userB.token, eventId, bookingOfA, paidOfA, lapsedOfA, freeOfA: await hold(freeEvent) };
 });
 afterAll(async () => {
   clients.close();
@@ -71,10 +82,16 @@ interface Row {
   name: string;
   send: () => Promise<RpcResult<unknown>>;
   code: grpc.status;
+  /** The google.rpc.ErrorInfo reason (the error table's kind), when the row says which refusal it is. */
+  reason?: string;
+  /** The field the google.rpc.BadRequest violation names. */
+  field?: string;
 }
 
 const book = (request: Record<string, unknown>, token?: string, options: { deadlineMs?: number; metadata?: Record<string, string> } = {}) =>
   unary(clients.bookings, 'CreateBooking', { event_id: f.eventId, quantity: 1, ...request }, { token, ...options });
+
+const pay = (request: Record<string, unknown>, token?: string) => unary(clients.bookings, 'PayBooking', { id: f.bookingOfA, payment_method: 'pm_card_visa', ...request }, { token });
 
 const rows: Row[] = [
   { name: 'no token', send: () => book({}), code: grpc.status.UNAUTHENTICATED },
@@ -96,6 +113,23 @@ const rows: Row[] = [
   { name: "another user's booking", send: () => unary(clients.bookings, 'GetBooking', { id: f.bookingOfA }, { token: f.userB }), code: grpc.status.NOT_FOUND },
   { name: "cancelling another user's booking", send: () => unary(clients.bookings, 'CancelBooking', { id: f.bookingOfA }, { token: f.userB }), code: grpc.status.NOT_FOUND },
   { name: "confirming another user's booking", send: () => unary(clients.bookings, 'ConfirmBooking', { id: f.bookingOfA }, { token: f.userB }), code: grpc.status.NOT_FOUND },
+  { name: "paying another user's booking", send: () => pay({}, f.userB), code: grpc.status.NOT_FOUND, reason: 'NOT_FOUND' },
+  { name: 'paying an unknown booking', send: () => pay({ id: '00000000-0000-4000-8000-000000000000' }, f.userA), code: grpc.status.NOT_FOUND, reason: 'NOT_FOUND' },
+  { name: 'paying with a malformed booking id', send: () => pay({ id: "1' OR '1'='1" }, f.userA), code: grpc.status.INVALID_ARGUMENT, reason: 'VALIDATION' },
+  { name: 'paying with a bad payment method', send: () => pay({ payment_method: 'card_4242424242424242' }, f.userA), code: grpc.status.INVALID_ARGUMENT, reason: 'VALIDATION', field: 'payment_method' },
+  { name: 'paying with no payment method', send: () => pay({ payment_method: '' }, f.userA), code: grpc.status.INVALID_ARGUMENT, reason: 'VALIDATION', field: 'payment_method' },
+  { name: 'paying with no token', send: () => pay({}), code: grpc.status.UNAUTHENTICATED, reason: 'UNAUTHENTICATED' },
+  { name: 'paying with an expired token', send: () => pay({}, jwt.sign({ ...claims(), role: 'user', exp: now() - 60 }, TEST_JWT_SECRET, { algorithm: 'HS256' })), code: grpc.status.UNAUTHENTICATED, reason: 'UNAUTHENTICATED' },
+  { name: 'paying a booking already being paid', send: () => pay({ id: f.paidOfA }, f.userA), code: grpc.status.FAILED_PRECONDITION, reason: 'INVALID_TRANSITION' },
+  {
+    name: 'paying again with the same key and another payment method',
+    send: () => pay({ id: f.paidOfA, payment_method: 'pm_card_mastercard', idempotency_key: 'fixture-pay' }, f.userA),
+    code: grpc.status.FAILED_PRECONDITION,
+    reason: 'INVALID_TRANSITION',
+  },
+  { name: 'paying a lapsed hold', send: () => pay({ id: f.lapsedOfA }, f.userA), code: grpc.status.FAILED_PRECONDITION, reason: 'HOLD_EXPIRED' },
+  { name: 'paying a hold on a free event', send: () => pay({ id: f.freeOfA }, f.userA), code: grpc.status.FAILED_PRECONDITION, reason: 'PAYMENT_NOT_REQUIRED' },
+  { name: 'confirming a paid hold without paying', send: () => unary(clients.bookings, 'ConfirmBooking', { id: f.bookingOfA }, { token: f.userA }), code: grpc.status.FAILED_PRECONDITION, reason: 'PAYMENT_REQUIRED' },
   { name: 'page of 1,000', send: () => unary(clients.events, 'ListEvents', { page_size: 1000 }), code: grpc.status.INVALID_ARGUMENT },
   { name: 'forged page token', send: () => unary(clients.events, 'ListEvents', { page_token: 'eyJ0IjoiMSIsImlkIjoieCJ9' }), code: grpc.status.INVALID_ARGUMENT },
   { name: 'timestamp out of range in a filter', send: () => unary(clients.events, 'ListEvents', { from: { seconds: '99999999999' } }), code: grpc.status.INVALID_ARGUMENT },
@@ -109,6 +143,8 @@ describe('hostile gRPC', () => {
     const result = await row.send();
     expect(result.ok ? 'OK' : grpc.status[result.code]).toBe(grpc.status[row.code]);
     if (!result.ok) expect(result.details).not.toMatch(/\bat [\w.<>]+ \(|node_modules|SELECT |pg_/);
+    if (row.field !== undefined) expect(result.ok ? [] : result.status?.fieldViolations.map((violation) => violation.field)).toEqual([row.field]);
+    if (row.reason !== undefined) expect(result.ok ? undefined : result.status?.errorInfo?.reason).toBe(row.reason);
     expect(await fingerprint()).toEqual(before);
   });
 

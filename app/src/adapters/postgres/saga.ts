@@ -9,7 +9,7 @@ import { BOOKING_STATUSES, sourcesOf } from '../../domain/booking';
 import type { Logger } from '../../observability/logger';
 import { bookingsByStatus, oldestPaymentPendingSeconds } from '../../observability/metrics';
 import { traceHeaders } from '../../observability/trace-context';
-import type { PaymentOutcomeStore, SagaEffect } from '../../ports';
+import type { PaymentOutcomeStore, SagaEffect, SucceededEffect } from '../../ports';
 import { inTransaction } from './pool';
 import { samplePeriodically } from './sales';
 import { BOOKING_EVENT_PAYLOAD } from './rows';
@@ -33,7 +33,7 @@ const SUCCEED_CONFIRM_SQL = `WITH b AS (
      WHERE id = $1 AND ${guard('confirmed', ['payment_pending'])} AND expires_at > now()
      RETURNING *
   ), ob AS (${outbox('booking.confirmed', 'b')})
-  SELECT count(*)::int AS n FROM b`;
+  SELECT count(*)::int AS n, coalesce(sum(quantity), 0)::int AS quantity, coalesce(sum(amount_cents), 0)::float8 AS amount_cents FROM b`;
 
 /** The payment succeeded after the hold lapsed (not yet swept): expire it, release the seats, refund. */
 const SUCCEED_LAPSED_SQL = `WITH b AS (
@@ -68,31 +68,44 @@ const REFUNDED_SQL = `WITH b AS (
   ), ob AS (${outbox('booking.refunded', 'b')})
   SELECT count(*)::int AS n FROM b`;
 
+/** The answer of one of the statements above: the bookings it changed (a confirmation: their seats and amount too). */
+interface AppliedRow {
+  n: number;
+  quantity?: number;
+  amount_cents?: number;
+}
+
 export class PostgresPaymentOutcomes implements PaymentOutcomeStore {
   constructor(private readonly pool: Pool) {}
 
-  succeeded(messageId: string, input: { bookingId: string; paymentId: string }): Promise<SagaEffect> {
-    return this.once(messageId, 'payment.succeeded', async (run) => {
-      if (await run(SUCCEED_CONFIRM_SQL, input.bookingId, input.paymentId)) return 'confirmed';
-      if (await run(SUCCEED_LAPSED_SQL, input.bookingId, input.paymentId)) return 'refund_requested';
-      if (await run(SUCCEED_RELEASED_SQL, input.bookingId, input.paymentId)) return 'refund_requested';
+  async succeeded(messageId: string, input: { bookingId: string; paymentId: string }): Promise<SucceededEffect> {
+    let sold: SucceededEffect['sold'];
+    const effect = await this.once(messageId, 'payment.succeeded', async (run) => {
+      const confirmed = await run(SUCCEED_CONFIRM_SQL, input.bookingId, input.paymentId);
+      if (confirmed.n > 0) {
+        sold = { quantity: confirmed.quantity ?? 0, amountCents: confirmed.amount_cents ?? 0 };
+        return 'confirmed';
+      }
+      if ((await run(SUCCEED_LAPSED_SQL, input.bookingId, input.paymentId)).n > 0) return 'refund_requested';
+      if ((await run(SUCCEED_RELEASED_SQL, input.bookingId, input.paymentId)).n > 0) return 'refund_requested';
       return 'ignored';
     });
+    return effect === 'confirmed' ? { effect, sold } : { effect };
   }
 
   failed(messageId: string, input: { bookingId: string; reason: string }): Promise<SagaEffect> {
-    return this.once(messageId, 'payment.failed', async (run) => ((await run(FAIL_SQL, input.bookingId, input.reason)) ? 'payment_failed' : 'ignored'));
+    return this.once(messageId, 'payment.failed', async (run) => ((await run(FAIL_SQL, input.bookingId, input.reason)).n > 0 ? 'payment_failed' : 'ignored'));
   }
 
   refunded(messageId: string, input: { bookingId: string; paymentId?: string }): Promise<SagaEffect> {
-    return this.once(messageId, 'refund.succeeded', async (run) => ((await run(REFUNDED_SQL, input.bookingId, input.paymentId ?? null)) ? 'refunded' : 'ignored'));
+    return this.once(messageId, 'refund.succeeded', async (run) => ((await run(REFUNDED_SQL, input.bookingId, input.paymentId ?? null)).n > 0 ? 'refunded' : 'ignored'));
   }
 
   /** Runs `apply` in one transaction with the message id recorded in the inbox; a known id is a no-op. */
   private once(
     messageId: string,
     type: string,
-    apply: (run: (sql: string, bookingId: string, second: string | null) => Promise<boolean>) => Promise<SagaEffect>,
+    apply: (run: (sql: string, bookingId: string, second: string | null) => Promise<AppliedRow>) => Promise<SagaEffect>,
   ): Promise<SagaEffect> {
     const headers = traceHeaders();
     return inTransaction(this.pool, async (client: PoolClient) => {
@@ -100,8 +113,8 @@ export class PostgresPaymentOutcomes implements PaymentOutcomeStore {
       if (inbox.rowCount === 0) return 'duplicate';
       // The booking row first: the answers for one booking are applied one at a time.
       return apply(async (sql, bookingId, second) => {
-        const { rows } = await client.query<{ n: number }>(sql, [bookingId, second, headers]);
-        return (rows[0]?.n ?? 0) > 0;
+        const { rows } = await client.query<AppliedRow>(sql, [bookingId, second, headers]);
+        return rows[0] ?? { n: 0 };
       });
     });
   }

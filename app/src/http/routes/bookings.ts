@@ -1,19 +1,9 @@
-import { bookingOutcomes, bookingTransitions, revenueCents, ticketsSold, type BookingOutcome } from '../../observability/metrics';
-import { DomainError, IdempotencyKeyReusedError, SoldOutError, ValidationError } from '../../domain/errors';
 import type { BookingService } from '../../services/bookings';
 import { route, type RouteSpec } from '../route';
 import { BookingCreateBody, BookingJson, BookingListQuery, BookingPayBody, IdempotencyHeaders, IdParams, pageOf } from '../schemas';
 import { bookingJson, callContext } from './context';
 
 const problem = (description: string) => ({ description });
-
-function outcomeOf(error: unknown): BookingOutcome {
-  if (error instanceof SoldOutError) return 'sold_out';
-  if (error instanceof IdempotencyKeyReusedError) return 'conflict';
-  if (error instanceof ValidationError) return 'rejected';
-  if (error instanceof DomainError) return 'rejected';
-  return 'error';
-}
 
 export function bookingRoutes(bookings: BookingService): RouteSpec[] {
   return [
@@ -34,17 +24,10 @@ export function bookingRoutes(bookings: BookingService): RouteSpec[] {
         422: problem('Idempotency-Key reused with a different body'),
       },
       async handler({ actor, params, body, headers, res }) {
-        try {
-          const { booking, replayed } = await bookings.book(actor, params.id, body.quantity, headers['idempotency-key']);
-          bookingOutcomes.inc({ outcome: replayed ? 'replayed' : 'created' });
-          if (!replayed) bookingTransitions.inc({ status: 'pending' });
-          res.location(`${res.req.baseUrl}/bookings/${booking.id}`);
-          const replyHeaders: Record<string, string> = replayed ? { 'Idempotent-Replayed': 'true' } : {};
-          return { status: replayed ? 200 : 201, body: bookingJson(booking), headers: replyHeaders };
-        } catch (error) {
-          bookingOutcomes.inc({ outcome: outcomeOf(error) });
-          throw error;
-        }
+        const { booking, replayed } = await bookings.book(actor, params.id, body.quantity, headers['idempotency-key']);
+        res.location(`${res.req.baseUrl}/bookings/${booking.id}`);
+        const replyHeaders: Record<string, string> = replayed ? { 'Idempotent-Replayed': 'true' } : {};
+        return { status: replayed ? 200 : 201, body: bookingJson(booking), headers: replyHeaders };
       },
     }),
     route({
@@ -87,9 +70,6 @@ export function bookingRoutes(bookings: BookingService): RouteSpec[] {
       },
       async handler({ actor, params, req }) {
         const booking = await bookings.confirm(actor, params.id, callContext(req));
-        bookingTransitions.inc({ status: 'confirmed' });
-        ticketsSold.inc(booking.quantity);
-        revenueCents.inc(booking.amountCents);
         return { status: 200, body: bookingJson(booking) };
       },
     }),
@@ -110,7 +90,6 @@ export function bookingRoutes(bookings: BookingService): RouteSpec[] {
       },
       async handler({ actor, params, body, headers }) {
         const { booking, replayed } = await bookings.pay(actor, params.id, body.paymentMethod, headers['idempotency-key']);
-        if (!replayed) bookingTransitions.inc({ status: 'payment_pending' });
         const replyHeaders: Record<string, string> = replayed ? { 'Idempotent-Replayed': 'true' } : {};
         return { status: replayed ? 200 : 202, body: bookingJson(booking), headers: replyHeaders };
       },
@@ -125,7 +104,6 @@ export function bookingRoutes(bookings: BookingService): RouteSpec[] {
       responses: { 200: { description: 'Cancelled', schema: BookingJson }, 404: problem('No such booking'), 409: problem('Already cancelled or expired') },
       async handler({ actor, params, req }) {
         const booking = await bookings.cancel(actor, params.id, callContext(req));
-        bookingTransitions.inc({ status: 'cancelled' });
         return { status: 200, body: bookingJson(booking) };
       },
     }),

@@ -45,6 +45,8 @@ export interface SagaOptions {
   paymentsAmqpUrl?: string;
   /** Run the payments role as its own process (`tsx app/src/main.ts payments`), which a test can SIGKILL. */
   paymentsProcess?: boolean;
+  /** Serve the gRPC edge too (TestApi.grpcAddress). */
+  grpc?: boolean;
 }
 
 export async function startSaga(options: SagaOptions = {}): Promise<Saga> {
@@ -73,7 +75,7 @@ export async function startSaga(options: SagaOptions = {}): Promise<Saga> {
     RATE_LIMIT_WRITES: '0',
     ...options.env,
   };
-  const api = await startTestApi(env);
+  const api = await startTestApi(env, { grpc: options.grpc });
   await migratePayments(api.db.pool);
   const amqp = await AmqpTestClient.open(prefix);
   const config = loadConfig({ NODE_ENV: 'test', DATABASE_URL: api.db.url, ...env });
