@@ -13,8 +13,9 @@ help: ## List every target
 # Install only when package.json or the lock changed since the last install. The script is the one
 # way dependencies get installed (here, so in CI through .github/actions/setup, and in the
 # Dockerfile): npm ci, and npm install --no-save from the same lock only when npm ci refuses it for
-# lacking other platforms' optional packages.
-node_modules/.install-stamp: package.json package-lock.json
+# lacking other platforms' optional packages. npm ci's postinstall applies patches/ (patch-package:
+# fixes to dependencies that upstream has not released yet, listed in README).
+node_modules/.install-stamp: package.json package-lock.json $(wildcard patches/*.patch)
 	@bash scripts/npm-install-locked.sh
 	@touch $@
 

@@ -182,6 +182,9 @@ const ENV = z.object({
   RATE_LIMIT_WRITES_WINDOW: duration('1m', 1_000, 86_400_000),
   RATE_LIMIT_ANON: integer(600, 0, 1_000_000),
   RATE_LIMIT_ANON_WINDOW: duration('1m', 1_000, 86_400_000),
+  /** Reads (every request but POST/PUT/PATCH/DELETE) per signed-in user, counted in leases as the anonymous limit is. */
+  RATE_LIMIT_READS: integer(1200, 0, 1_000_000),
+  RATE_LIMIT_READS_WINDOW: duration('1m', 1_000, 86_400_000),
   /** Social sign-in requests (start, callback, exchange together) per client IP. */
   RATE_LIMIT_OAUTH: integer(30, 0, 1_000_000),
   RATE_LIMIT_OAUTH_WINDOW: duration('15m', 1_000, 86_400_000),
@@ -317,6 +320,7 @@ function toConfig(env: z.infer<typeof ENV>) {
       register: { points: env.RATE_LIMIT_REGISTER, windowMs: env.RATE_LIMIT_REGISTER_WINDOW },
       writes: { points: env.RATE_LIMIT_WRITES, windowMs: env.RATE_LIMIT_WRITES_WINDOW },
       anonymous: { points: env.RATE_LIMIT_ANON, windowMs: env.RATE_LIMIT_ANON_WINDOW },
+      reads: { points: env.RATE_LIMIT_READS, windowMs: env.RATE_LIMIT_READS_WINDOW },
       oauth: { points: env.RATE_LIMIT_OAUTH, windowMs: env.RATE_LIMIT_OAUTH_WINDOW },
     },
     oauth: {

@@ -1,5 +1,6 @@
 /** Targets, and the tables printed at the end of a run (Markdown, so they paste into bench/README.md). */
 import type { BrowseResult } from '../scenarios/browse';
+import type { CheckoutResult } from '../scenarios/checkout';
 import type { CeilingResult } from '../scenarios/ceiling';
 import type { NotifyResult } from '../scenarios/notify';
 import type { OpenLoopResult } from '../scenarios/open-loop';
@@ -17,6 +18,7 @@ export interface Results {
   notify?: NotifyResult;
   edges?: EdgesResult;
   openLoop?: OpenLoopResult;
+  checkout?: CheckoutResult;
 }
 
 export interface TargetCheck {
@@ -67,6 +69,11 @@ export function evaluateTargets(r: Results): TargetCheck[] {
     }
     const g = ratio(e.reads.grpc.perSecond, e.reads.rest.perSecond);
     checks.push(check('gRPC unary read ≥ 1.0 × REST cached read (same harness)', g, '>=', 1.0, `${fmt(e.reads.grpc.perSecond)} ÷ ${fmt(e.reads.rest.perSecond)} = ${g.toFixed(2)}×`));
+  }
+  const k = r.checkout;
+  if (k) {
+    const limit = 2 * k.providerLatencyMs + 200;
+    checks.push(check(`checkout hold → confirmed p99 ≤ 2 × provider latency + 200 ms (= ${limit} ms)`, k.holdToConfirmed.p99, '<=', limit, `${k.holdToConfirmed.p99.toFixed(0)} ms at ${fmt(k.checkoutsPerSecond)}/s`));
   }
   if (r.notify) checks.push(check('notification p99 ≤ 500 ms', r.notify.toRow.p99, '<=', 500, `${r.notify.toRow.p99.toFixed(0)} ms`));
   if (s) checks.push(check('api peak RSS ≤ 150 MB (during the stampede)', s.rss.peakSampledMb, '<=', 150, `${s.rss.peakSampledMb.toFixed(0)} MB`));
@@ -126,12 +133,20 @@ export function measurementRows(r: Results): string[][] {
     const e = r.edges;
     for (const edge of ['rest', 'graphql', 'grpc'] as const) {
       const b = e.stampede[edge];
-      rows.push(['7 edges', `${edge} stampede bookings/s (${fmt(e.seats)} seats, ${e.connections} callers; api CPU ${b.cpuMsPerRequest.toFixed(2)} ms/req)`, fmt(b.bookingsPerSecond), lat(b.bookingLatency)]);
+      rows.push(['8 edges', `${edge} stampede bookings/s (${fmt(e.seats)} seats, ${e.connections} callers; api CPU ${b.cpuMsPerRequest.toFixed(2)} ms/req)`, fmt(b.bookingsPerSecond), lat(b.bookingLatency)]);
     }
     for (const edge of ['rest', 'graphql', 'grpc'] as const) {
       const c = e.reads[edge];
-      rows.push(['7 edges', `${edge} cached read req/s (api CPU ${c.cpuMsPerRequest.toFixed(2)} ms/req)`, fmt(c.perSecond), lat(c.latency)]);
+      rows.push(['8 edges', `${edge} cached read req/s (api CPU ${c.cpuMsPerRequest.toFixed(2)} ms/req)`, fmt(c.perSecond), lat(c.latency)]);
     }
+  }
+  const k = r.checkout;
+  if (k) {
+    const cpu = k.cpuPerCheckoutUs;
+    rows.push(['9 checkout', `checkouts/s, hold → confirmed (${fmt(k.confirmed)} of ${fmt(k.checkouts)}, ${k.connections} conns, provider ${k.providerLatencyMs} ms)`, fmt(k.checkoutsPerSecond), lat(k.holdToConfirmed)]);
+    rows.push(['9 checkout', 'pay answered (202) → confirmed', '', lat(k.payToConfirmed)]);
+    rows.push(['9 checkout', 'hold request / pay request', '', `${lat(k.holdLatency)} / ${lat(k.payLatency)}`]);
+    rows.push(['9 checkout', `CPU per checkout: api + payments (api / payments; worker ${fmt(cpu.worker, 'µs')})`, fmt(cpu.apiPlusPayments, 'µs'), `${fmt(cpu.api, 'µs')} / ${fmt(cpu.payments, 'µs')}`]);
   }
   if (s) {
     const heap = s.heap.heap_size_used_mb !== undefined ? `; heap used ${s.heap.heap_size_used_mb} of ${s.heap.heap_size_total_mb} MB, external ${s.heap.external_memory_mb} MB` : '';

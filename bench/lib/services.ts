@@ -1,4 +1,4 @@
-/** The service under test: a private copy of build/app, and api + worker as separate child processes. */
+/** The service under test: a private copy of build/app, and api + worker (+ payments) as separate child processes. */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, cpSync, existsSync, openSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
@@ -8,7 +8,13 @@ import { progress } from './progress';
 export const ROOT = path.resolve(__dirname, '../..');
 
 /** The memory limit each role runs under in prod; its container gets NODE_OPTIONS sized from it (charts/goticket.ts). */
-const PROD_MEMORY_LIMIT = { api: prod.api.resources.memoryLimit, worker: prod.worker.resources.memoryLimit, migrate: prod.migrate.resources.memoryLimit };
+const PROD_MEMORY_LIMIT = {
+  api: prod.api.resources.memoryLimit,
+  worker: prod.worker.resources.memoryLimit,
+  // charts/environments.ts has no payments Deployment sizing yet: the worker's (the role closest to it)
+  payments: prod.worker.resources.memoryLimit,
+  migrate: prod.migrate.resources.memoryLimit,
+};
 
 /**
  * Copies build/app into build/bench-<id>/app, so another `make build` (which wipes build/app)
@@ -45,11 +51,11 @@ export interface ServiceProcess {
 
 export interface StartOptions {
   snapshot: string;
-  role: 'api' | 'worker' | 'migrate';
+  role: 'api' | 'worker' | 'payments' | 'migrate';
   env: Record<string, string>;
   logFile: string;
   nodeArgs?: string[];
-  /** Wait for GET /healthz/ready = 200 (api, worker); migrate is awaited to its exit instead. */
+  /** Wait for GET /healthz/ready = 200 (api, worker, payments); migrate is awaited to its exit instead. */
   port?: number;
 }
 

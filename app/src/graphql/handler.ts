@@ -9,7 +9,7 @@
  * introspection and field suggestions off in production. Errors: ./errors.ts.
  */
 import express, { Router, type NextFunction, type Request, type RequestHandler, type Response } from 'express';
-import { Kind, NoSchemaIntrospectionCustomRule, type DocumentNode, type OperationDefinitionNode } from 'graphql';
+import { GraphQLError, Kind, NoSchemaIntrospectionCustomRule, OperationTypeNode, type DocumentNode, type OperationDefinitionNode } from 'graphql';
 import { createYoga, type Plugin, type YogaInitialContext } from 'graphql-yoga';
 import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
 import { EnvelopArmor } from '@escape.tech/graphql-armor';
@@ -38,7 +38,7 @@ export interface GraphqlDeps {
   logger: Logger;
   http: { bodyLimit: string; requestTimeoutMs: number; corsPolicy?: RequestHandler };
   /** The REST rate limits (absent: none). */
-  limits?: GraphqlLimits & { anonymousCall(ip: string): Promise<void> };
+  limits?: GraphqlLimits & { anonymousCall(ip: string): Promise<void>; readCall(userId: string): Promise<void> };
   /** The client address as REST computes it (TRUST_PROXY). */
   clientIp: (req: Request) => string;
   /** Introspection and field suggestions off. */
@@ -103,6 +103,26 @@ export function graphqlRouter(deps: GraphqlDeps): Router {
     },
   };
 
+  /** A signed-in query operation takes one point of the user's reads limit before it runs; refused: 429 with Retry-After. */
+  const readLimit: Plugin<YogaInitialContext & GraphqlContext & ServerContext> = {
+    onExecute: async ({ args, setResultAndStopExecution }) => {
+      const { document, operationName, contextValue } = args as { document: DocumentNode; operationName?: string | null; contextValue: ServerContext };
+      const actor = actorOf(contextValue.req);
+      if (!deps.limits || !actor || operationOf(document, operationName ?? undefined)?.operation !== OperationTypeNode.QUERY) return;
+      try {
+        await deps.limits.readCall(actor.userId);
+      } catch (error) {
+        if (!(error instanceof DomainError)) throw error;
+        const refused = domainGraphqlError(error);
+        const retry = refused.extensions.retryAfterSeconds;
+        // Yoga answers with extensions.http's status and headers, and leaves them out of the body.
+        const headers: Record<string, string> = typeof retry === 'number' ? { 'Retry-After': String(retry) } : {};
+        const http = { status: 429, headers };
+        setResultAndStopExecution({ errors: [new GraphQLError(refused.message, { extensions: { ...refused.extensions, http } })] });
+      }
+    },
+  };
+
   const yoga = createYoga<ServerContext, GraphqlContext>({
     schema,
     graphqlEndpoint: GRAPHQL_PATH,
@@ -119,7 +139,7 @@ export function graphqlRouter(deps: GraphqlDeps): Router {
         authenticate: async () => requireActor(req),
         call: { ip: deps.clientIp(req), requestId: (res.locals.requestId as string | undefined) ?? null },
       }),
-    plugins: [useCSRFPrevention({ requestHeaders: CSRF_HEADERS }), ...armor.plugins, ...(deps.production ? [noIntrospection] : []), observed],
+    plugins: [useCSRFPrevention({ requestHeaders: CSRF_HEADERS }), ...armor.plugins, ...(deps.production ? [noIntrospection] : []), readLimit, observed],
   });
 
   const router = Router();
@@ -131,7 +151,10 @@ export function graphqlRouter(deps: GraphqlDeps): Router {
   router.use(GRAPHQL_PATH, requestTimeout(deps.http.requestTimeoutMs));
   // Authentication once per request, by the stage REST uses (a bad token leaves the caller anonymous).
   router.use(GRAPHQL_PATH, authentication((token) => deps.services.auth.authenticate(token)));
-  // REST's anonymous limit: one point per request without a valid token (a write costs its own, in the resolver).
+  // REST's read limits. Without a valid token: one point of the client IP's anonymous limit per
+  // request, before the body is parsed (as REST charges every public request). Signed in: the
+  // user's reads limit, one point per query operation executed (readLimit below); a mutation
+  // costs only its write point, in the resolver, as its REST twin does.
   router.use(GRAPHQL_PATH, async (req: Request, res: Response, next: NextFunction) => {
     if (!deps.limits || actorOf(req)) return next();
     try {

@@ -8,7 +8,8 @@
  * metadata and a server span; the caller's deadline and cancellation as the call signal
  * (call-scope.ts: an expired deadline stops the PostgreSQL statement); authentication from
  * `authorization` metadata with the parser REST uses, once per call; REST's rate limits (one
- * anonymous point per call without a valid token, one write point per writing RPC); errors from
+ * anonymous point per call without a valid token, one read point of the user's reads limit per
+ * reading RPC of a signed-in caller, one write point per writing RPC); errors from
  * the error table (status.ts); `grpc_server_handled_total` and `grpc_server_handling_seconds`
  * (bounded labels: only the methods the protos declare) and one log line per call with its
  * request id and trace id.
@@ -44,7 +45,7 @@ export interface GrpcDeps {
   services: { auth: AuthService; events: EventService; bookings: BookingService };
   logger: Logger;
   /** The REST rate limits (absent: none). */
-  limits?: { anonymousCall(ip: string): Promise<void>; writeCall(userId: string): Promise<WriteCharge> };
+  limits?: { anonymousCall(ip: string): Promise<void>; readCall(userId: string): Promise<void>; writeCall(userId: string): Promise<WriteCharge> };
   /** Readiness checks (the REST /healthz/ready set): SERVING while every critical one answers. */
   health: HealthCheck[];
   isShuttingDown: () => boolean;
@@ -179,7 +180,8 @@ export function createGrpcServer(deps: GrpcDeps) {
   let inFlight = 0;
   let drained: (() => void) | undefined;
 
-  function rpc<Req, Res>(service: string, method: string, handler: Handler<Req, Res>): grpc.handleUnaryCall<Req, Res> {
+  /** `writes`: the RPC runs its use case through `context.write` (a write point); any other is a read. */
+  function rpc<Req, Res>(service: string, method: string, handler: Handler<Req, Res>, kind: 'read' | 'writes' = 'read'): grpc.handleUnaryCall<Req, Res> {
     const labels = { grpc_type: 'unary', grpc_service: `${PACKAGE}.${service}`, grpc_method: method };
     return (call, callback) => {
       const started = process.hrtime.bigint();
@@ -224,7 +226,12 @@ export function createGrpcServer(deps: GrpcDeps) {
                 let code: grpc.status = grpc.status.OK;
                 try {
                   assertCallOpen(controller.signal);
-                  if (deps.limits && !(await actor.then(() => true, () => false))) await deps.limits.anonymousCall(ip);
+                  if (deps.limits) {
+                    // REST's rules: without a valid token the client IP's limit; a signed-in read the user's reads limit.
+                    const who = await actor.then((found) => found, () => null);
+                    if (!who) await deps.limits.anonymousCall(ip);
+                    else if (kind === 'read') await deps.limits.readCall(who.userId);
+                  }
                   const response = await handler(call.request, context);
                   assertCallOpen(controller.signal);
                   callback(null, response);
@@ -290,6 +297,7 @@ export function createGrpcServer(deps: GrpcDeps) {
         const { booking, replayed } = await bookings.book(actor, eventId, quantity, key);
         return { booking: bookingMessage(booking), replayed };
       }),
+      'writes',
     ),
     GetBooking: rpc<EventRequest, unknown>('BookingService', 'GetBooking', async (request, context) => {
       const actor = await context.actor();
@@ -304,6 +312,7 @@ export function createGrpcServer(deps: GrpcDeps) {
     }),
     ConfirmBooking: rpc<EventRequest, unknown>('BookingService', 'ConfirmBooking', (request, context) =>
       context.write(async (actor) => ({ booking: bookingMessage(await bookings.confirm(actor, idOf(request), context.call)) })),
+      'writes',
     ),
     PayBooking: rpc<PayBookingRequest, unknown>('BookingService', 'PayBooking', (request, context) =>
       context.write(async (actor) => {
@@ -313,9 +322,11 @@ export function createGrpcServer(deps: GrpcDeps) {
         const { booking, replayed } = await bookings.pay(actor, id, paymentMethod, key);
         return { booking: bookingMessage(booking), replayed };
       }),
+      'writes',
     ),
     CancelBooking: rpc<EventRequest, unknown>('BookingService', 'CancelBooking', (request, context) =>
       context.write(async (actor) => ({ booking: bookingMessage(await bookings.cancel(actor, idOf(request), context.call)) })),
+      'writes',
     ),
   };
 

@@ -117,8 +117,7 @@ export function createApp(deps: AppDeps): Express {
         reads: fastReads
           ? {
               peekEvent: (id) => deps.events.peekJsonBytes(id),
-              anonymous: rateLimits?.anonymous ?? null,
-              clientIp,
+              limit: rateLimits ? (req) => rateLimits.leasedVerdict(req) : () => 'none',
               accessLogEvery: deps.http.accessLogCachedReadEvery ?? 1,
               send: (req, res, json) => sendReply(req, res, { status: 200, json }, conditional),
             }

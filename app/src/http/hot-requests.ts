@@ -7,7 +7,9 @@
  *
  * - a cached read: `GET`/`HEAD /events/<uuid>` while this process holds a fresh copy of the event
  *   (EventCache), sent with `sendReply` — the route's own sender (ETag, Cache-Control, 304) —
- *   after the anonymous limit's lease answered without waiting (`applyRateLimitHeaders`);
+ *   after the read's limit (anonymous per IP, or the signed-in user's reads) answered from this
+ *   process's lease without waiting, with the function the normal path charges reads with
+ *   (`leasedVerdict` of http/rate-limit.ts) and the same headers (`applyRateLimitHeaders`);
  * - a sold-out refusal: `POST /events/<uuid>/bookings` that this process's seat marker refuses
  *   (BookingService.refusalFromMarker, the rule the service itself applies), for a signed-in
  *   caller without an Idempotency-Key whose writes limit had points left when this process last
@@ -26,7 +28,6 @@ import { cacheLookups } from '../observability/metrics';
 import type { RateLimitPolicy, RateLimitVerdict } from '../ports';
 import { actorOf } from './authentication';
 import { sampleAccessLog } from './middleware';
-import type { LeasedRateLimiter } from './rate-limit-lease';
 import { applyRateLimitHeaders } from './rate-limit';
 import { parseInput } from './route';
 import { BookingCreateBody, IdParams } from './schemas';
@@ -44,10 +45,11 @@ export interface HotRequestsDeps {
   reads?: {
     /** The event's JSON (UTF-8) when this process holds a fresh copy (never waits). */
     peekEvent(id: string): Buffer | undefined;
-    /** The anonymous limiter of the normal path (same leases); null when the limit is off. */
-    anonymous: LeasedRateLimiter | null;
-    /** The client address (clientIpOf): the anonymous limit's key. */
-    clientIp(req: IncomingMessage): string;
+    /**
+     * The normal path's read limit, answered from its leases without waiting (RateLimitMiddleware
+     * `leasedVerdict`): 'none' when no limit applies, null when the limiter must answer.
+     */
+    limit(req: IncomingMessage): { policy: RateLimitPolicy; verdict: RateLimitVerdict } | 'none' | null;
     /** Log the access line of every Nth read answered here (1: every one). */
     accessLogEvery: number;
     /** The route's sender (app.ts sendReply with the route's conditional setting). */
@@ -123,14 +125,6 @@ export function hotRequests(deps: HotRequestsDeps): HotRequests {
   const every = Math.max(1, Math.floor(reads?.accessLogEvery ?? 1));
   let answered = 0;
 
-  /** What the anonymous limit says for a read, without waiting: null when the limiter must answer. */
-  const anonymousVerdict = (req: IncomingMessage): { policy: RateLimitPolicy; verdict: RateLimitVerdict } | 'none' | null => {
-    if (!reads!.anonymous) return 'none';
-    const verdict = reads!.anonymous.tryConsume(reads!.clientIp(req));
-    // The lease has to be renewed, or the answer is 429: the limiter does both.
-    return verdict?.allowed ? { policy: reads!.anonymous.policy, verdict } : null;
-  };
-
   const answerRead = (req: Request, res: Response, json: Buffer, limit: { policy: RateLimitPolicy; verdict: RateLimitVerdict } | 'none') => {
     if (limit !== 'none') applyRateLimitHeaders(res, limit.policy, limit.verdict);
     hits.inc();
@@ -148,8 +142,8 @@ export function hotRequests(deps: HotRequestsDeps): HotRequests {
   const read = (req: Request, res: Response, next: NextFunction, id: string) => {
     const json = reads!.peekEvent(id);
     if (json === undefined) return next();
-    // A signed-in reader has no anonymous limit (and no writes limit on a read): nothing to ask.
-    const limit = actorOf(req) ? 'none' : anonymousVerdict(req);
+    // Anonymous: the client IP's limit; signed in: the user's reads limit (the authentication stage decided which).
+    const limit = reads!.limit(req);
     if (!limit) return next();
     answerRead(req, res, json, limit);
   };
@@ -207,7 +201,8 @@ export function hotRequests(deps: HotRequestsDeps): HotRequests {
       if (!UUID.test(id)) return false;
       const json = reads.peekEvent(id);
       if (json === undefined) return false;
-      const limit = anonymousVerdict(req);
+      // No Authorization header: the anonymous limit (the authentication stage has not run, so no user is found).
+      const limit = reads.limit(req);
       if (!limit) return false;
       // Answered here: the middleware Express would run first, then the same answer as in the router.
       const response = res as Response;

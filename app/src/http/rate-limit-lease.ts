@@ -1,5 +1,5 @@
 import type { RateLimiter, RateLimitPolicy, RateLimitVerdict } from '../ports';
-import { setBounded } from '../bounded-map';
+import { LRUCache } from 'lru-cache';
 
 interface Lease {
   /** Points taken from the shared store and not handed out yet. */
@@ -15,7 +15,7 @@ interface Lease {
 export interface LeasedRateLimiterOptions {
   /** Points taken from the store at once; default `leaseSize(policy)`. */
   leaseSize?: number;
-  /** Keys remembered at most (oldest forgotten first; forgetting only makes the limit stricter). */
+  /** Keys remembered at most (the least recently used forgotten first; forgetting only makes the limit stricter). */
   maxKeys?: number;
   now?: () => number;
 }
@@ -41,9 +41,8 @@ export function leaseSize(policy: RateLimitPolicy): number {
 export class LeasedRateLimiter implements RateLimiter {
   readonly policy: RateLimitPolicy;
   private readonly size: number;
-  private readonly maxKeys: number;
   private readonly now: () => number;
-  private readonly leases = new Map<string, Lease>();
+  private readonly leases: LRUCache<string, Lease>;
   private readonly leasing = new Map<string, Promise<unknown>>();
 
   constructor(
@@ -52,7 +51,7 @@ export class LeasedRateLimiter implements RateLimiter {
   ) {
     this.policy = shared.policy;
     this.size = Math.max(1, Math.floor(options.leaseSize ?? leaseSize(shared.policy)));
-    this.maxKeys = options.maxKeys ?? 10_000;
+    this.leases = new LRUCache<string, Lease>({ max: options.maxKeys ?? 10_000 });
     this.now = options.now ?? Date.now;
   }
 
@@ -160,6 +159,6 @@ export class LeasedRateLimiter implements RateLimiter {
   }
 
   private remember(key: string, lease: Lease): void {
-    setBounded(this.leases, key, lease, this.maxKeys);
+    this.leases.set(key, lease);
   }
 }

@@ -9,7 +9,7 @@ import { actorOf } from './authentication';
 import { LeasedRateLimiter } from './rate-limit-lease';
 import { callContext } from './routes/context';
 import type { HeaderList } from './security-headers';
-import { setBounded } from '../bounded-map';
+import { LRUCache } from 'lru-cache';
 
 export interface RateLimitPolicies {
   /** Failed logins per email + client IP; a successful login clears the count. */
@@ -20,6 +20,8 @@ export interface RateLimitPolicies {
   writes: RateLimitPolicy;
   /** Every request without a valid access token, per client IP (counted in leases, see LeasedRateLimiter). */
   anonymous: RateLimitPolicy;
+  /** Every other request (a read: not POST/PUT/PATCH/DELETE) per signed-in user (counted in leases too). */
+  reads: RateLimitPolicy;
 }
 
 export interface RateLimitDeps {
@@ -31,12 +33,22 @@ export interface RateLimitDeps {
 }
 
 export interface RateLimitMiddleware {
-  /** Before body parsing: anonymous, per-user writes, registrations. */
+  /** Before body parsing: anonymous, per-user reads and writes, registrations. */
   requests: RequestHandler;
   /** After body parsing (needs the email): failed logins. */
   logins: RequestHandler;
-  /** The anonymous limiter (null when off), shared with the hot-request stage's cached reads. */
+  /** The anonymous limiter (null when off). */
   anonymous: LeasedRateLimiter | null;
+  /** The signed-in readers' limiter (null when off). */
+  reads: LeasedRateLimiter | null;
+  /**
+   * The leased limit of a request that is not a registration, as this process's lease answers
+   * it without waiting: the anonymous limit (per client IP) without a valid token, the reads
+   * limit (per user) for a signed-in read. 'none' when no leased limit applies (a signed-in
+   * write, or the limit is off); null when the limiter has to be asked (nothing was taken). The
+   * one function both the hot-request stage and the normal path (`requests`) charge reads with.
+   */
+  leasedVerdict(req: IncomingMessage): { policy: RateLimitPolicy; verdict: RateLimitVerdict } | 'none' | null;
   /**
    * The user's writes verdict as this process last saw it, for an answer that does not consult
    * the limiter (a sold-out refusal, which is free: FREE_REFUSAL): 'off' when the limit is off;
@@ -51,12 +63,14 @@ export interface RateLimitMiddleware {
   giveBack(res: Response): Promise<void>;
   /**
    * The same limits for the GraphQL and gRPC edges, which answer in their own format: one call
-   * without a valid access token (per client IP, REST's anonymous limit), and one write by a
-   * signed-in user (a mutation field or a writing RPC costs what its REST twin costs, from the
-   * same budget; `giveBack` when its answer is a free refusal, as REST does). Both throw
-   * RateLimitedError when refused.
+   * without a valid access token (per client IP, REST's anonymous limit), one read by a
+   * signed-in user (a GraphQL request, a reading RPC: REST's reads limit, the same budget as
+   * REST's GETs) and one write by a signed-in user (a mutation field or a writing RPC costs what
+   * its REST twin costs, from the same budget; `giveBack` when its answer is a free refusal, as
+   * REST does). Each throws RateLimitedError when refused.
    */
   anonymousCall(ip: string): Promise<void>;
+  readCall(userId: string): Promise<void>;
   writeCall(userId: string): Promise<WriteCharge>;
 }
 
@@ -88,7 +102,8 @@ const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
  * rate-limiter-flexible behind the RateLimiter port (Redis, or in-process when Redis is down or
  * not configured). Every limited answer carries RateLimit-Limit/-Remaining/-Reset/-Policy of the
  * tightest limit that applied; a refusal is 429 problem+json with Retry-After. The user is the
- * one the authentication stage found (a revoked or bad token is anonymous); client IPs come from
+ * one the authentication stage found (a revoked, expired or garbage token is anonymous: the
+ * client IP's limit); a signed-in user's reads take the reads limit, their writes the writes limit. Client IPs come from
  * `clientIp`, which honours TRUST_PROXY (set it to the proxy hops that append to X-Forwarded-For: the gateway's Envoy, 1; never blindly `true`).
  */
 export function rateLimits(deps: RateLimitDeps): RateLimitMiddleware {
@@ -96,11 +111,15 @@ export function rateLimits(deps: RateLimitDeps): RateLimitMiddleware {
   const login = make('login', deps.policies.loginFailures);
   const register = make('register', deps.policies.register);
   const writes = make('writes', deps.policies.writes);
-  // The busiest limiter by far (every public read): points come from Redis in leases.
-  const shared = make('anonymous', deps.policies.anonymous);
-  const anonymous = shared && new LeasedRateLimiter(shared);
+  // The busiest limiters by far (every read): points come from Redis in leases.
+  const leased = (name: 'anonymous' | 'reads', policy: RateLimitPolicy) => {
+    const shared = make(name, policy);
+    return shared && new LeasedRateLimiter(shared);
+  };
+  const anonymous = leased('anonymous', deps.policies.anonymous);
+  const reads = leased('reads', deps.policies.reads);
   /** userId → the last writes verdict this process got, with the end of its window. */
-  const knownWriters = new Map<string, { verdict: RateLimitVerdict; resetAt: number }>();
+  const knownWriters = new LRUCache<string, { verdict: RateLimitVerdict; resetAt: number }>({ max: KNOWN_WRITERS_MAX });
   const clientIp = deps.clientIp;
   /** The writes point a request took (res → who and the verdict), until its answer is known. */
   const charges = new WeakMap<ServerResponse, { userId: string; verdict: RateLimitVerdict; resetAt: number }>();
@@ -113,7 +132,7 @@ export function rateLimits(deps: RateLimitDeps): RateLimitMiddleware {
     return { policy: writes.policy, verdict: { ...known.verdict, resetMs: known.resetAt - now } };
   };
   const rememberWrites = (userId: string, verdict: RateLimitVerdict, resetAt = Date.now() + verdict.resetMs) => {
-    setBounded(knownWriters, userId, { verdict, resetAt }, KNOWN_WRITERS_MAX);
+    knownWriters.set(userId, { verdict, resetAt });
     return resetAt;
   };
 
@@ -130,24 +149,38 @@ export function rateLimits(deps: RateLimitDeps): RateLimitMiddleware {
     if (res.locals.rateLimit === verdict) applyRateLimitHeaders(res, writes.policy, back, true);
   };
 
+  /** The leased limit a request is charged, with its key: a signed-in write has none (its writes limit is asked every time). */
+  const leasedLimit = (req: IncomingMessage): [RateLimiterName, LeasedRateLimiter, string] | null => {
+    const userId = actorOf(req)?.userId;
+    if (userId) return reads && !WRITE_METHODS.has(req.method ?? '') ? ['reads', reads, userId] : null;
+    return anonymous && ['anonymous', anonymous, clientIp(req)];
+  };
+  const leasedVerdict = (req: IncomingMessage) => {
+    const limit = leasedLimit(req);
+    if (!limit) return 'none' as const;
+    const [, limiter, key] = limit;
+    const verdict = limiter.tryConsume(key);
+    // The lease has to be renewed, or the answer is 429: the limiter does both.
+    return verdict?.allowed ? { policy: limiter.policy, verdict } : null;
+  };
+
   const requests: RequestHandler = async (req, res, next) => {
     const checks: Array<[RateLimiterName, RateLimiter, string]> = [];
     const userId = actorOf(req)?.userId ?? null;
     const ip = clientIp(req);
-    if (!userId && anonymous && !(register && req.method === 'POST' && req.path === '/auth/register')) {
-      // The common case, answered from this process's lease without waiting.
-      const verdict = anonymous.tryConsume(ip);
-      if (verdict?.allowed) {
-        applyRateLimitHeaders(res, anonymous.policy, verdict);
+    const registering = register && req.method === 'POST' && req.path === '/auth/register';
+    const limit = leasedLimit(req);
+    if (limit && !registering) {
+      // The common case (a read), answered from this process's lease without waiting.
+      const quick = leasedVerdict(req);
+      if (quick !== 'none' && quick) {
+        applyRateLimitHeaders(res, quick.policy, quick.verdict);
         return next();
       }
     }
-    if (userId) {
-      if (writes && WRITE_METHODS.has(req.method)) checks.push(['writes', writes, userId]);
-    } else if (anonymous) {
-      checks.push(['anonymous', anonymous, ip]);
-    }
-    if (register && req.method === 'POST' && req.path === '/auth/register') checks.push(['register', register, ip]);
+    if (limit) checks.push(limit);
+    if (userId && writes && WRITE_METHODS.has(req.method)) checks.push(['writes', writes, userId]);
+    if (registering && register) checks.push(['register', register, ip]);
     if (checks.length === 0) return next();
     try {
       const verdicts = await Promise.all(checks.map(async ([name, limiter, key]) => [name, limiter, await limiter.consume(key)] as const));
@@ -191,14 +224,16 @@ export function rateLimits(deps: RateLimitDeps): RateLimitMiddleware {
     }
   };
 
-  const anonymousCall = async (ip: string) => {
-    if (!anonymous) return;
-    const verdict = anonymous.tryConsume(ip) ?? (await anonymous.consume(ip));
+  const leasedCall = async (name: 'anonymous' | 'reads', limiter: LeasedRateLimiter | null, key: string) => {
+    if (!limiter) return;
+    const verdict = limiter.tryConsume(key) ?? (await limiter.consume(key));
     if (!verdict.allowed) {
-      rateLimited.inc({ limiter: 'anonymous' });
+      rateLimited.inc({ limiter: name });
       throw new RateLimitedError(seconds(verdict.resetMs));
     }
   };
+  const anonymousCall = (ip: string) => leasedCall('anonymous', anonymous, ip);
+  const readCall = (userId: string) => leasedCall('reads', reads, userId);
   const free: WriteCharge = { giveBack: async () => undefined };
   const writeCall = async (userId: string): Promise<WriteCharge> => {
     if (!writes) return free;
@@ -217,7 +252,7 @@ export function rateLimits(deps: RateLimitDeps): RateLimitMiddleware {
     };
   };
 
-  return { requests, logins, anonymous, knownWrites, giveBack, anonymousCall, writeCall };
+  return { requests, logins, anonymous, reads, leasedVerdict, knownWrites, giveBack, anonymousCall, readCall, writeCall };
 }
 
 const seconds = (ms: number) => Math.max(1, Math.ceil(ms / 1000));

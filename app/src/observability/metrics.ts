@@ -100,7 +100,7 @@ export const cacheLookups = new Counter({
   registers: [registry],
 });
 
-export const RATE_LIMITERS = ['login', 'register', 'writes', 'anonymous', 'oauth'] as const;
+export const RATE_LIMITERS = ['login', 'register', 'writes', 'reads', 'anonymous', 'oauth'] as const;
 export type RateLimiterName = (typeof RATE_LIMITERS)[number];
 
 export const rateLimited = new Counter({

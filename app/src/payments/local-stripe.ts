@@ -131,6 +131,8 @@ export class LocalStripe {
   /** Webhook deliveries that did not get a 2xx after their retries. */
   webhookFailures = 0;
   webhooksDelivered = 0;
+  /** Faults it served (tests and reports): 500s (rate and bursts), 503s of an outage, declined charges, answers withheld. */
+  readonly faults = { errors: 0, outage: 0, declines: 0, timeouts: 0 };
 
   constructor(options: LocalStripeOptions = {}) {
     this.options = {
@@ -260,9 +262,13 @@ export class LocalStripe {
     if (!/^Bearer (sk|rk)_test_\w+$/.test(req.headers.authorization ?? '')) {
       return this.send(res, 401, { error: { type: 'invalid_request_error', message: 'Invalid API Key provided.' } });
     }
-    if (Date.now() < this.outageUntil) return this.send(res, 503, { error: { type: 'api_error', message: 'Service unavailable (simulated outage).' } });
+    if (Date.now() < this.outageUntil) {
+      this.faults.outage += 1;
+      return this.send(res, 503, { error: { type: 'api_error', message: 'Service unavailable (simulated outage).' } });
+    }
     if (this.failBurst > 0 || (this.options.errorRate > 0 && this.random() < this.options.errorRate)) {
       if (this.failBurst > 0) this.failBurst -= 1;
+      this.faults.errors += 1;
       return this.send(res, 500, { error: { type: 'api_error', message: 'An unknown error occurred (simulated).' } });
     }
     const params = parseForm(body);
@@ -296,6 +302,7 @@ export class LocalStripe {
     if (scopedKey) this.idempotency.set(scopedKey, { fingerprint, status, body: text });
     if (this.options.timeoutRate > 0 && this.random() < this.options.timeoutRate) {
       // It ran (and is stored for the key); the answer is lost: the client's retry must replay it.
+      this.faults.timeouts += 1;
       this.hanging.add(res);
       res.once('close', () => this.hanging.delete(res));
       return;
@@ -343,6 +350,7 @@ export class LocalStripe {
     }
     const decline = DECLINES[method] ?? (method !== 'pm_card_processing' && this.random() < this.options.declineRate ? 'generic_decline' : undefined);
     if (decline) {
+      this.faults.declines += 1;
       intent.status = 'requires_payment_method';
       intent.last_payment_error = { type: 'card_error', code: 'card_declined', decline_code: decline, message: 'Your card was declined.' };
       this.emit('payment_intent.payment_failed', intent);

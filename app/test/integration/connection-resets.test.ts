@@ -70,6 +70,7 @@ beforeAll(async () => {
     BCRYPT_COST: '4',
     RATE_LIMIT_WRITES: '0',
     RATE_LIMIT_ANON: '0',
+    RATE_LIMIT_READS: '0',
     RATE_LIMIT_REGISTER: '0',
     RATE_LIMIT_LOGIN_FAILURES: '0',
   };

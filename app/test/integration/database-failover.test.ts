@@ -75,6 +75,7 @@ beforeAll(async () => {
     REQUEST_TIMEOUT: `${REQUEST_TIMEOUT_MS}ms`,
     RATE_LIMIT_WRITES: '0',
     RATE_LIMIT_ANON: '0',
+    RATE_LIMIT_READS: '0',
     AMQP_URL: TEST_AMQP_URL,
     AMQP_PREFIX: prefix,
     AMQP_RECONNECT_MAX_DELAY: '500ms',

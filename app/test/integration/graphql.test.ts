@@ -211,7 +211,7 @@ it('a mutation costs what its REST twin costs, from the same per-user budget; an
     expect(third.body.errors).toBeUndefined();
     const fourth = await gql(limited, BOOK, { token: user.token, variables: { eventId, quantity: 1 } });
     expect(fourth.body.errors![0]!.extensions).toMatchObject({ code: 'RATE_LIMITED', retryAfterSeconds: expect.any(Number) });
-    // queries by a signed-in user cost nothing, as REST reads do
+    // a query by a signed-in user costs a read, not a write, as a REST GET does
     expect((await gql(limited, '{ me { id } }', { token: user.token })).body.data).toEqual({ me: { id: user.id } });
     const { rows } = await limited.db.pool.query('SELECT count(*)::int AS n FROM bookings WHERE user_id = $1', [user.id]);
     expect(rows[0].n).toBe(3);
@@ -222,6 +222,57 @@ it('a mutation costs what its REST twin costs, from the same per-user budget; an
     expect(anonymous.status).toBe(429);
     expect(anonymous.headers.get('retry-after')).toMatch(/^\d+$/);
     expect(anonymous.body.errors![0]!.extensions?.code).toBe('RATE_LIMITED');
+  } finally {
+    await limited.close();
+  }
+});
+
+it('a signed-in mutation costs only its write point, as its REST twin (no read point); each query operation of a batch costs one read', async () => {
+  const limited = await startTestApi({ RATE_LIMIT_READS: '2' });
+  try {
+    const user = await limited.user();
+    const missing = '00000000-0000-4000-8000-000000000000';
+    for (let i = 0; i < 3; i++) {
+      const mutation = await gql(limited, `mutation { cancelBooking(id: "${missing}") { id } }`, { token: user.token });
+      expect(mutation.status).toBe(200);
+      expect(mutation.body.errors![0]!.extensions).toMatchObject({ code: 'NOT_FOUND' });
+    }
+    // the reads budget is untouched by the three mutations: two queries pass, the third is refused
+    for (let i = 0; i < 2; i++) expect((await gql(limited, '{ me { id } }', { token: user.token })).status).toBe(200);
+    const refused = await gql(limited, '{ me { id } }', { token: user.token });
+    expect(refused.status).toBe(429);
+    expect(refused.headers.get('retry-after')).toMatch(/^\d+$/);
+    expect(refused.body.errors![0]!.extensions).toMatchObject({ code: 'RATE_LIMITED', retryAfterSeconds: expect.any(Number) });
+    expect(refused.body.errors![0]!.extensions).not.toHaveProperty('http');
+    // a batch of two queries from a fresh user takes two reads: the budget is spent after it
+    const other = await limited.user();
+    const batch = await call(graphqlUrl(limited), { method: 'POST', token: other.token, body: [{ query: '{ me { id } }' }, { query: '{ me { email } }' }] });
+    expect(batch.status).toBe(200);
+    expect((await gql(limited, '{ me { id } }', { token: other.token })).status).toBe(429);
+  } finally {
+    await limited.close();
+  }
+});
+
+it('a signed-in query costs one read of the user’s REST reads budget; a garbage token is anonymous (issue 17, point 5)', async () => {
+  const limited = await startTestApi({ RATE_LIMIT_READS: '3', RATE_LIMIT_ANON: '2' });
+  try {
+    const user = await limited.user();
+    const rest = await call(`${limited.url}/bookings`, { token: user.token });
+    expect(rest.status).toBe(200);
+    expect(rest.headers.get('ratelimit-remaining')).toBe('2');
+    for (let i = 0; i < 2; i++) expect((await gql(limited, '{ me { id } }', { token: user.token })).body.data).toEqual({ me: { id: user.id } });
+    const refused = await gql(limited, '{ me { id } }', { token: user.token });
+    expect(refused.status).toBe(429);
+    expect(refused.headers.get('retry-after')).toMatch(/^\d+$/);
+    expect(refused.body.errors![0]!.extensions).toMatchObject({ code: 'RATE_LIMITED', retryAfterSeconds: expect.any(Number) });
+    // the same budget as REST's GETs
+    expect((await call(`${limited.url}/bookings`, { token: user.token })).status).toBe(429);
+    // another user is apart; a garbage token takes the client IP's anonymous points (2), not a user's
+    expect((await gql(limited, '{ me { id } }', { token: (await limited.user()).token })).status).toBe(200);
+    const garbage = [];
+    for (let i = 0; i < 3; i++) garbage.push((await gql(limited, '{ events { pageInfo { hasNextPage } } }', { token: 'not.a.token' })).status);
+    expect(garbage).toEqual([200, 200, 429]);
   } finally {
     await limited.close();
   }

@@ -189,8 +189,42 @@ it('a writing RPC costs one write of the REST budget; the limit answers RESOURCE
     expect(await unary(own.bookings, 'CreateBooking', { event_id: eventId, quantity: 1 }, { token: user.token })).toMatchObject({ ok: true });
     const refused = await unary(own.bookings, 'CreateBooking', { event_id: eventId, quantity: 1 }, { token: user.token });
     expect(refused).toMatchObject({ ok: false, code: status.RESOURCE_EXHAUSTED, status: { retryDelaySeconds: expect.any(Number) } });
-    // reads cost nothing
+    // a read costs a read, not a write
     expect(await unary(own.bookings, 'ListBookings', {}, { token: user.token })).toMatchObject({ ok: true });
+  } finally {
+    own.close();
+    await limited.close();
+  }
+});
+
+it('a reading RPC of a signed-in caller costs one read of the user’s REST reads budget, a writing one does not; a garbage token is anonymous (issue 17, point 5)', async () => {
+  const limited = await startTestApi({ RATE_LIMIT_READS: '3', RATE_LIMIT_ANON: '2' }, { grpc: true });
+  const own = grpcClients(limited.grpcAddress!);
+  try {
+    const user = await limited.user();
+    const org = await limited.user('organizer');
+    const eventId = (await call<{ id: string }>(`${limited.url}/events`, { token: org.token, body: futureEvent({ capacity: 10 }) })).body.id;
+    expect((await call(`${limited.url}/bookings`, { token: user.token })).status).toBe(200);
+    expect(await unary(own.bookings, 'ListBookings', {}, { token: user.token })).toMatchObject({ ok: true });
+    expect(await unary(own.events, 'GetEvent', { id: eventId }, { token: user.token })).toMatchObject({ ok: true });
+    // the budget is used up: reads are refused on both edges, a write still goes through (its own budget)
+    const refused = await unary(own.events, 'GetEvent', { id: eventId }, { token: user.token });
+    expect(refused).toMatchObject({ ok: false, code: status.RESOURCE_EXHAUSTED, status: { retryDelaySeconds: expect.any(Number) } });
+    expect((await call(`${limited.url}/events/${eventId}`, { token: user.token })).status).toBe(429);
+    // every writing RPC takes its write point only (none is refused for the spent reads)
+    const created = await unary<{ booking: { id: string } }>(own.bookings, 'CreateBooking', { event_id: eventId, quantity: 1 }, { token: user.token });
+    if (!created.ok) throw new Error(`CreateBooking refused: ${created.details}`);
+    const id = created.value.booking.id;
+    expect(await unary(own.bookings, 'PayBooking', { id, payment_method: 'pm_card_visa' }, { token: user.token })).toMatchObject({ ok: true });
+    const other = await unary<{ booking: { id: string } }>(own.bookings, 'CreateBooking', { event_id: eventId, quantity: 1 }, { token: user.token });
+    if (!other.ok) throw new Error(`CreateBooking refused: ${other.details}`);
+    expect(await unary(own.bookings, 'ConfirmBooking', { id: other.value.booking.id }, { token: user.token })).not.toMatchObject({ code: status.RESOURCE_EXHAUSTED });
+    expect(await unary(own.bookings, 'CancelBooking', { id: other.value.booking.id }, { token: user.token })).toMatchObject({ ok: true });
+    expect(await unary(own.events, 'GetEvent', { id: eventId }, { token: (await limited.user()).token })).toMatchObject({ ok: true });
+    const garbage = [];
+    for (let i = 0; i < 3; i++) garbage.push(await unary(own.events, 'GetEvent', { id: eventId }, { token: 'not.a.token' }));
+    expect(garbage.map((answer) => answer.ok)).toEqual([true, true, false]);
+    expect(garbage[2]).toMatchObject({ code: status.RESOURCE_EXHAUSTED });
   } finally {
     own.close();
     await limited.close();

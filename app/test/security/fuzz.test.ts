@@ -19,7 +19,7 @@ let documented: Map<string, Set<number>>;
 const observed = new Map<string, Set<number>>();
 
 beforeAll(async () => {
-  api = await startRedisApi({ RATE_LIMIT_ANON: '0', RATE_LIMIT_WRITES: '0', RATE_LIMIT_REGISTER: '0', RATE_LIMIT_LOGIN_FAILURES: '0' });
+  api = await startRedisApi({ RATE_LIMIT_ANON: '0', RATE_LIMIT_READS: '0', RATE_LIMIT_WRITES: '0', RATE_LIMIT_REGISTER: '0', RATE_LIMIT_LOGIN_FAILURES: '0' });
   const [admin, organizer, user, leaver] = [await api.user('admin'), await api.user('organizer'), await api.user(), await api.user()];
   tokens = { admin: admin.token, organizer: organizer.token, user: user.token, leaver: leaver.token };
   userId = user.id;

@@ -39,7 +39,7 @@ async function fingerprint(): Promise<string[]> {
 }
 
 beforeAll(async () => {
-  api = await startRedisApi({ NODE_ENV: 'production', AMQP_URL: 'amqp://guest:guest@127.0.0.1:5672', BCRYPT_COST: '10', RATE_LIMIT_ANON: '0', RATE_LIMIT_WRITES: '0' });
+  api = await startRedisApi({ NODE_ENV: 'production', AMQP_URL: 'amqp://guest:guest@127.0.0.1:5672', BCRYPT_COST: '10', RATE_LIMIT_ANON: '0', RATE_LIMIT_READS: '0', RATE_LIMIT_WRITES: '0' });
   const [organizer, organizer2, userA, userB] = [await api.user('organizer'), await api.user('organizer'), await api.user(), await api.user()];
   const eventId = (await call<{ id: string }>(`${api.url}/events`, { token: organizer.token, body: futureEvent({ capacity: 10 }) })).body.id;
   const hold = async (event: string) => (await call<{ id: string }>(`${api.url}/events/${event}/bookings`, { token: userA.token, body: { quantity: 1 } })).body.id;

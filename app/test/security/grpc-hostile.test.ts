@@ -37,7 +37,7 @@ async function fingerprint(): Promise<string[]> {
 }
 
 beforeAll(async () => {
-  api = await startTestApi({ RATE_LIMIT_ANON: '0', RATE_LIMIT_WRITES: '0' }, { grpc: true });
+  api = await startTestApi({ RATE_LIMIT_ANON: '0', RATE_LIMIT_READS: '0', RATE_LIMIT_WRITES: '0' }, { grpc: true });
   clients = grpcClients(api.grpcAddress!);
   const [organizer, userA, userB] = [await api.user('organizer'), await api.user(), await api.user()];
   const eventId = (await call<{ id: string }>(`${api.url}/events`, { token: organizer.token, body: futureEvent({ capacity: 10 }) })).body.id;

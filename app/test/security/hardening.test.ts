@@ -10,7 +10,7 @@ let api: TestApi & { prefix: string };
 const ALLOWED = 'https://tickets.example.test';
 
 beforeAll(async () => {
-  api = await startRedisApi({ CORS_ORIGINS: `${ALLOWED}, https://admin.example.test`, REQUEST_TIMEOUT: '300ms', RATE_LIMIT_ANON: '0', RATE_LIMIT_WRITES: '0' });
+  api = await startRedisApi({ CORS_ORIGINS: `${ALLOWED}, https://admin.example.test`, REQUEST_TIMEOUT: '300ms', RATE_LIMIT_ANON: '0', RATE_LIMIT_READS: '0', RATE_LIMIT_WRITES: '0' });
 });
 
 afterAll(async () => {

@@ -43,7 +43,7 @@ async function fingerprint(): Promise<Record<Table, string>> {
 }
 
 beforeAll(async () => {
-  api = await startRedisApi({ RATE_LIMIT_ANON: '0', RATE_LIMIT_WRITES: '0', RATE_LIMIT_REGISTER: '0', RATE_LIMIT_LOGIN_FAILURES: '0' });
+  api = await startRedisApi({ RATE_LIMIT_ANON: '0', RATE_LIMIT_READS: '0', RATE_LIMIT_WRITES: '0', RATE_LIMIT_REGISTER: '0', RATE_LIMIT_LOGIN_FAILURES: '0' });
   const [admin, organizer, organizer2, userA, userB] = [await api.user('admin'), await api.user('organizer'), await api.user('organizer'), await api.user(), await api.user()];
   const event = async (token: string) => (await call<{ id: string }>(`${api.url}/events`, { token, body: futureEvent({ capacity: 10 }) })).body.id;
   const [eventId, otherEventId] = [await event(organizer.token), await event(organizer2.token)];

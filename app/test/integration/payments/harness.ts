@@ -73,6 +73,7 @@ export async function startSaga(options: SagaOptions = {}): Promise<Saga> {
     PAYMENTS_RETRY_DELAY: '200ms',
     PAYMENTS_MAX_ATTEMPTS: '3',
     RATE_LIMIT_WRITES: '0',
+    RATE_LIMIT_READS: '0',
     ...options.env,
   };
   const api = await startTestApi(env, { grpc: options.grpc });

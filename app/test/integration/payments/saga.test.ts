@@ -1,8 +1,9 @@
 /**
  * The payments saga end to end on the real PostgreSQL and RabbitMQ, the Stripe SDK against the
  * local Stripe-compatible server: pay → confirmed, declined → payment_failed with the seats
- * released, Idempotency-Key replays, cancel of a paid booking → refunded, and a payment that
- * succeeds after its hold lapsed → refunded with the seats staying released.
+ * released, Idempotency-Key replays, cancel of a paid booking → refunded, a payment that
+ * succeeds after its hold lapsed → refunded with the seats staying released, and the expiry
+ * races: successes arriving 0–500 ms after the lapse.
  */
 import { call, futureEvent } from '../../support/api';
 import { waitFor } from '../messaging/helpers';
@@ -121,6 +122,50 @@ test('a payment that succeeds after its hold lapsed: refunded automatically, the
   expect(saga.stripe.allIntents().find((i) => i.metadata.booking_id === id)!.amount_received).toBe(5000);
   await waitFor('refund mailed', async () => (await notified(id)).includes('booking.refunded'));
   expect(saga.mailer.sent.filter((m) => m.text.includes(id) && /refunded/.test(m.text))).toHaveLength(1);
+});
+
+test('expiry races: a success arriving 0–500 ms after the hold lapsed is refunded every time, never confirmed; the seats stay released; one notice per outcome', async () => {
+  const buyer = await saga.api.user();
+  const eventId = await newEvent({ capacity: 20 });
+  const LATENCY_MS = 600;
+  // booking i lapses LATENCY_MS − lateBy[i] after its payment was asked for: the provider's success comes lateBy[i] ms (plus the relay hops) after it
+  const lateBy = Array.from({ length: 11 }, (_, i) => i * 50);
+  saga.stripe.configure({ minLatencyMs: LATENCY_MS, maxLatencyMs: LATENCY_MS });
+  let ids: string[];
+  try {
+    ids = await Promise.all(
+      lateBy.map(async (late) => {
+        const id = await hold(eventId, buyer.token, 1);
+        expect((await pay(id, buyer.token)).status).toBe(202);
+        const { rowCount } = await saga.api.db.pool.query(
+          `UPDATE bookings SET expires_at = payment_requested_at + make_interval(secs => $2::float8 / 1000) WHERE id = $1 AND status = 'payment_pending'`,
+          [id, LATENCY_MS - late],
+        );
+        expect(rowCount).toBe(1);
+        return id;
+      }),
+    );
+    await waitFor('all refunded', async () => (await Promise.all(ids.map(statusOf))).every((status) => status === 'refunded'), 30_000);
+  } finally {
+    saga.stripe.configure({ minLatencyMs: 0, maxLatencyMs: 0 });
+  }
+  expect(await available(eventId)).toBe(20);
+  const { rows } = await saga.api.db.pool.query<{ id: string; late_ms: number }>(
+    'SELECT id, extract(epoch FROM paid_at - expires_at) * 1000 AS late_ms FROM bookings WHERE id = ANY($1)',
+    [ids],
+  );
+  // the success was applied after the lapse, for every one of them
+  expect(rows.filter((row) => !(Number(row.late_ms) >= 0))).toEqual([]);
+  const { rows: confirmedEvents } = await saga.api.db.pool.query(`SELECT aggregate_id FROM outbox WHERE aggregate_id = ANY($1) AND type = 'booking.confirmed'`, [ids]);
+  expect(confirmedEvents).toEqual([]);
+  const byIntent = new Map(saga.stripe.allIntents().map((intent) => [intent.metadata.booking_id, intent]));
+  expect(ids.filter((id) => byIntent.get(id)?.amount_received !== 2500)).toEqual([]);
+  await waitFor('refunds mailed', async () => (await Promise.all(ids.map(notified))).every((types) => types.includes('booking.refunded')));
+  const { rows: notices } = await saga.api.db.pool.query<{ booking_id: string; type: string; n: number }>(
+    'SELECT booking_id, type, count(*)::int AS n FROM notifications WHERE booking_id = ANY($1) GROUP BY booking_id, type',
+    [ids],
+  );
+  expect(notices.filter((notice) => notice.n !== 1 || notice.type === 'booking.confirmed')).toEqual([]);
 });
 
 test('an event deleted with paid bookings (admin, cancelBookings=true): every active booking cancelled, the paid ones refunded; without the flag still 409', async () => {

@@ -12,7 +12,7 @@ let organizer: { id: string; token: string };
 let admin: { id: string; token: string };
 
 beforeAll(async () => {
-  api = await startRedisApi({ CACHE_TTL: '1s', CACHE_TOKEN_VERSION_TTL: '1s', RATE_LIMIT_ANON: '0', RATE_LIMIT_WRITES: '0' });
+  api = await startRedisApi({ CACHE_TTL: '1s', CACHE_TOKEN_VERSION_TTL: '1s', RATE_LIMIT_ANON: '0', RATE_LIMIT_READS: '0', RATE_LIMIT_WRITES: '0' });
   [organizer, admin] = [await api.user('organizer'), await api.user('admin')];
 });
 

@@ -29,6 +29,7 @@ beforeAll(async () => {
       // every read must reach Redis: this file is about Redis failing, not the in-process copy
       CACHE_LOCAL_TTL: '0',
       RATE_LIMIT_ANON: '0',
+      RATE_LIMIT_READS: '0',
       RATE_LIMIT_WRITES: '0',
       RATE_LIMIT_LOGIN_FAILURES: '3',
     },

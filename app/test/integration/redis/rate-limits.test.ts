@@ -1,6 +1,6 @@
 /**
- * Rate limits against real Redis: failed logins per email + IP, registrations per IP, writes per
- * user, anonymous requests per IP. Client IPs come from X-Forwarded-For, trusted from loopback
+ * Rate limits against real Redis: failed logins per email + IP, registrations per IP, writes and
+ * reads per user, anonymous requests per IP. Client IPs come from X-Forwarded-For, trusted from loopback
  * only (TRUST_PROXY=loopback), the way the ingress is trusted in production.
  */
 import { Registry } from 'prom-client';
@@ -23,6 +23,7 @@ beforeAll(async () => {
     RATE_LIMIT_REGISTER: '3',
     RATE_LIMIT_WRITES: '4',
     RATE_LIMIT_ANON: '30',
+    RATE_LIMIT_READS: '12',
   });
 });
 
@@ -183,4 +184,38 @@ it('a garbage or revoked token is anonymous for the limit: it does not exempt a 
     expect(statuses.slice(0, 30).every((s) => s === 200)).toBe(true);
     expect(statuses[30]).toBe(429);
   }
+});
+
+it('limits reads per signed-in user, whatever the address (issue 17, point 5): 12 in the window, then 429; other users, the address’s anonymous budget and the user’s writes are apart', async () => {
+  const organizer = await api.user('organizer');
+  const event = await call<{ id: string }>(`${api.url}/events`, { token: organizer.token, body: futureEvent({ capacity: 10 }) });
+  expect(event.status).toBe(201);
+  const [reader, other] = [await api.user(), await api.user()];
+  const from = ip();
+  const paths = ['/events', `/events/${event.body.id}`, '/bookings', '/events?limit=5&q=x'];
+  const answers = [];
+  // every read, from one address or many, takes a point of the same per-user budget
+  for (let i = 0; i < 12; i++) answers.push(await call(`${api.url}${paths[i % paths.length]}`, { token: reader.token, headers: { 'X-Forwarded-For': i % 2 ? from : ip() } }));
+  expect(answers.map((a) => a.status)).toEqual(Array(12).fill(200));
+  expect(answers.map((a) => a.headers.get('ratelimit-remaining'))).toEqual(['11', '10', '9', '8', '7', '6', '5', '4', '3', '2', '1', '0']);
+  expect(answers[0]!.headers.get('ratelimit-limit')).toBe('12');
+  expect(answers[0]!.headers.get('ratelimit-policy')).toBe('12;w=60');
+
+  for (const path of [`/events/${event.body.id}`, '/bookings']) {
+    const refused = await call(`${api.url}${path}`, { token: reader.token, headers: { 'X-Forwarded-For': ip() } });
+    expect(refused.status).toBe(429);
+    expect(refused.headers.get('content-type')).toContain('application/problem+json');
+    expect(refused.body.type).toMatch(/\/rate-limited$/);
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(refused.headers.get('ratelimit-remaining')).toBe('0');
+  }
+  expect(await scanKeys(api.prefix, `rl:reads:${reader.id}`)).toHaveLength(1);
+  // another user, the same address without a token, and the reader's own writes still get through
+  expect((await call(`${api.url}/events`, { token: other.token, headers: { 'X-Forwarded-For': from } })).status).toBe(200);
+  const anonymous = await call(`${api.url}/events`, { headers: { 'X-Forwarded-For': from } });
+  expect(anonymous.status).toBe(200);
+  expect(anonymous.headers.get('ratelimit-limit')).toBe('30');
+  const booked = await call(`${api.url}/events/${event.body.id}/bookings`, { token: reader.token, body: { quantity: 1 }, headers: { 'X-Forwarded-For': from } });
+  expect(booked.status).toBe(201);
+  expect(booked.headers.get('ratelimit-limit')).toBe('4');
 });

@@ -3,8 +3,8 @@
  * generates request *sequences* — reads (GET/HEAD, list pages, If-None-Match), bookings (valid,
  * invalid and non-JSON bodies, Idempotency-Keys), other methods, no/valid/bad/malformed tokens,
  * origins, request ids — against a fresh set of events (one open, one sold out with its seat
- * marker learnt, one sold out without), users and a client address, with the writes and the
- * anonymous limits started near exhaustion or not. Each sequence goes to two APIs on real
+ * marker learnt, one sold out without), users and a client address, with the writes, the
+ * signed-in reads and the anonymous limits started near exhaustion or not. Each sequence goes to two APIs on real
  * PostgreSQL and Redis (a database and a key prefix each): one with every shortcut on
  * (the hot-request stage's cached reads and sold-out refusals), one with every shortcut off.
  *
@@ -12,7 +12,7 @@
  * explicitly, and only: Date (dropped), a generated X-Request-Id, ids and timestamps the database
  * generates (each world's UUIDs, ETags and ISO times named by order of first appearance),
  * RateLimit-Reset and Retry-After (seconds left, read a moment apart). After the sequence the limiter counts in
- * Redis (writes per user, anonymous per client address) must be equal.
+ * Redis (writes and reads per user, anonymous per client address) must be equal.
  */
 import { request } from 'node:http';
 import type { Server } from 'node:http';
@@ -31,6 +31,8 @@ import { deleteKeys, quietLogger, redisApiEnv, testKeyPrefix, waitForRedis } fro
 const ALLOWED = 'https://tickets.example.test';
 const WRITES = 4;
 const ANON = 100;
+/** Leases of 2 points (as ANON's): a signed-in user's second read of a cached event is the hot-request stage's. */
+const READS = 100;
 const RUNS = 20;
 
 interface World {
@@ -67,6 +69,8 @@ async function startWorld(name: World['name']): Promise<World> {
     RATE_LIMIT_WRITES_WINDOW: '1h',
     RATE_LIMIT_ANON: String(ANON),
     RATE_LIMIT_ANON_WINDOW: '1h',
+    RATE_LIMIT_READS: String(READS),
+    RATE_LIMIT_READS_WINDOW: '1h',
     // nothing lapses while the file runs
     CACHE_TTL: '1h',
     CACHE_LOCAL_TTL: '60s',
@@ -170,6 +174,7 @@ async function fixture(world: World, run: number, ip: string, scenario: Scenario
   const rl = `${world.prefix}rl:`;
   await redis.del(`${rl}writes:${world.organizerId}`);
   for (const [i, used] of scenario.writesUsed.entries()) if (used > 0) await redis.set(`${rl}writes:${users[i]!.id}`, String(used), 'PX', 3_600_000);
+  for (const [i, used] of scenario.readsUsed.entries()) if (used > 0) await redis.set(`${rl}reads:${users[i]!.id}`, String(used), 'PX', 3_600_000);
   if (scenario.anonUsed > 0) await redis.set(`${rl}anonymous:${ip}`, String(scenario.anonUsed), 'PX', 3_600_000);
   // A process past its first requests: the events' copies loaded (shared cache, then this process,
   // from another client address), and a write of each user seen by the limiter (404: no event).
@@ -190,6 +195,7 @@ type Step =
 
 interface Scenario {
   writesUsed: number[];
+  readsUsed: number[];
   anonUsed: number;
   steps: Step[];
 }
@@ -203,10 +209,24 @@ const step: fc.Arbitrary<Step> = fc.oneof(
       kind: fc.constant('read' as const),
       method: fc.constantFrom('GET' as const, 'GET' as const, 'HEAD' as const),
       event: eventRef,
-      auth: fc.constantFrom<Auth>('none', 'none', 'none', 'u0', 'bad'),
+      auth: fc.constantFrom<Auth>('none', 'none', 'none', 'u0', 'u0', 'u0', 'u1', 'bad'),
       ifNoneMatch: fc.constantFrom('none' as const, 'none' as const, 'last' as const, 'other' as const, 'star' as const),
       origin: fc.constantFrom('none' as const, 'none' as const, 'allowed' as const, 'other' as const),
       requestId: fc.constantFrom('given' as const, 'none' as const, 'bad' as const),
+      query: fc.boolean(),
+    }),
+  },
+  {
+    // signed-in readers polling a cached event (leased reads limit, near exhaustion or not)
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constant('read' as const),
+      method: fc.constantFrom('GET' as const, 'GET' as const, 'HEAD' as const),
+      event: fc.constantFrom<EventRef>(0, 1, 1, 'upper'),
+      auth: fc.constantFrom<Auth>('u0', 'u0', 'u1'),
+      ifNoneMatch: fc.constantFrom('none' as const, 'last' as const),
+      origin: fc.constantFrom('none' as const, 'allowed' as const),
+      requestId: fc.constantFrom('given' as const, 'none' as const),
       query: fc.boolean(),
     }),
   },
@@ -239,6 +259,8 @@ const step: fc.Arbitrary<Step> = fc.oneof(
 );
 const scenario: fc.Arbitrary<Scenario> = fc.record({
   writesUsed: fc.tuple(fc.constantFrom(0, 0, WRITES - 1, WRITES), fc.constantFrom(0, WRITES - 2), fc.constant(0)).map((used) => [...used]),
+  // near exhaustion: one point left (a lease of 2 is refused as a whole), two, three, none
+  readsUsed: fc.tuple(fc.constantFrom(0, READS - 3, READS - 2, READS - 1, READS), fc.constantFrom(0, READS - 1, READS), fc.constant(0)).map((used) => [...used]),
   anonUsed: fc.constantFrom(0, 0, ANON - 3, ANON),
   steps: fc.array(step, { minLength: 1, maxLength: 16 }),
 });
@@ -351,19 +373,24 @@ class Normalizer {
 /** The limiter counts a world's store holds for the fixture's users and client address. */
 async function limiterState(world: World, f: Fixture, ip: string): Promise<Array<string | null>> {
   const rl = `${world.prefix}rl:`;
-  return Promise.all([...f.users.map((user) => redis.get(`${rl}writes:${user.id}`)), redis.get(`${rl}anonymous:${ip}`)]);
+  return Promise.all([
+    ...f.users.map((user) => redis.get(`${rl}writes:${user.id}`)),
+    ...f.users.map((user) => redis.get(`${rl}reads:${user.id}`)),
+    redis.get(`${rl}anonymous:${ip}`),
+  ]);
 }
 
-/** Until no anonymous lease is in flight: a background prefetch lands when it lands, in either world. */
+/** Until no anonymous or reads lease is in flight: a background prefetch lands when it lands, in either world. */
 async function settle(world: World): Promise<void> {
   await world.composed.rateLimits.anonymous?.settled();
+  await world.composed.rateLimits.reads?.settled();
 }
 
 /** DIFF_SEED=<n> replays a run (the seed is in the failure message and in build/test-reports/shortcuts-differential.json). */
 const seed = Number(process.env.DIFF_SEED ?? Date.now() % 2 ** 31);
 
 it('every shortcut on answers every request sequence byte for byte as every shortcut off, and leaves the same limiter counts', async () => {
-  const hot = { reads: 0, refusals: 0, requests: 0 };
+  const hot = { reads: 0, signedInReads: 0, signedInRefusedReads: 0, refusals: 0, requests: 0 };
   await fc.assert(
     fc.asyncProperty(scenario, async (sc) => {
       const run = ++runs;
@@ -380,7 +407,11 @@ it('every shortcut on answers every request sequence byte for byte as every shor
           const routeRan = routeCalls.some((spy) => spy.mock.calls.length > 0);
           if (world.name === 'shortcuts') {
             hot.requests++;
-            if (!routeRan && s.kind === 'read' && (raw.status === 200 || raw.status === 304)) hot.reads++;
+            if (!routeRan && s.kind === 'read' && (raw.status === 200 || raw.status === 304)) {
+              hot.reads++;
+              if (s.auth.startsWith('u')) hot.signedInReads++;
+            }
+            if (s.kind === 'read' && s.auth.startsWith('u') && raw.status === 429) hot.signedInRefusedReads++;
             if (!routeRan && s.kind === 'book' && raw.status === 409) hot.refusals++;
           }
           for (const spy of routeCalls) spy.mockRestore();
@@ -398,5 +429,8 @@ it('every shortcut on answers every request sequence byte for byte as every shor
   writeReport('shortcuts-differential', { seed, runs: RUNS, ...hot });
   // The property is only worth something if the shortcuts answered some of the requests.
   expect(hot.reads).toBeGreaterThan(0);
+  // signed-in readers are the hot-request stage's too, and reach their limit
+  expect(hot.signedInReads).toBeGreaterThan(0);
+  expect(hot.signedInRefusedReads).toBeGreaterThan(0);
   expect(hot.refusals).toBeGreaterThan(0);
 }, 120_000);

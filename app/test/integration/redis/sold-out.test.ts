@@ -14,7 +14,7 @@ let api: TestApi & { prefix: string };
 let organizer: string;
 
 beforeAll(async () => {
-  api = await startRedisApi({ RATE_LIMIT_WRITES: '0', RATE_LIMIT_ANON: '0', CACHE_SOLD_OUT_TTL: '60s' });
+  api = await startRedisApi({ RATE_LIMIT_WRITES: '0', RATE_LIMIT_ANON: '0', RATE_LIMIT_READS: '0', CACHE_SOLD_OUT_TTL: '60s' });
   organizer = (await api.user('organizer')).token;
 });
 
