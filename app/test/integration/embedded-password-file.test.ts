@@ -10,7 +10,7 @@
  * this test's: every file the library creates there is stat'ed the moment it appears.
  */
 import { execFile } from 'node:child_process';
-import { chmodSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, rmSync, watch, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, watch, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -18,12 +18,14 @@ import { freePort } from '../../../scripts/lib/free-port';
 
 const ROOT = path.resolve(__dirname, '../../..');
 const TSX = path.join(ROOT, 'node_modules/tsx/dist');
-/** Initialises (first start) and starts the cluster, then stops it; says 'started' or why not. */
+/** Initialises (first start) and starts the cluster, then stops it; writes 'started' or why not to the outcome file. */
 const SCRIPT = `
+const { writeFileSync } = require('node:fs');
 const { startEmbeddedPostgres } = require(${JSON.stringify(path.join(ROOT, 'app/src/adapters/postgres/embedded.ts'))});
-startEmbeddedPostgres(process.argv[1], Number(process.argv[2]), () => undefined).then(
-  async (cluster) => { await cluster.stop(); process.stdout.write('started'); },
-  (error) => { process.stdout.write('failed: ' + error.message); process.exitCode = 1; },
+const [dataDir, port, outcomeFile] = process.argv.slice(1);
+startEmbeddedPostgres(dataDir, Number(port), () => undefined).then(
+  async (cluster) => { await cluster.stop(); writeFileSync(outcomeFile, 'started'); },
+  (error) => { writeFileSync(outcomeFile, 'failed: ' + error.message); process.exitCode = 1; },
 );`;
 
 interface Seen {
@@ -59,11 +61,15 @@ async function firstStart(prepare: (dataDir: string) => void = () => undefined) 
     seen.push({ name, mode });
   });
   const loader = ['--require', path.join(TSX, 'preflight.cjs'), '--import', pathToFileURL(path.join(TSX, 'loader.mjs')).href];
-  const outcome = await new Promise<{ code: number; output: string }>((resolve) => {
-    execFile(process.execPath, [...loader, '-e', SCRIPT, dataDir, String(port)], { cwd: ROOT, env: { ...process.env, TMPDIR: temp }, timeout: 150_000 }, (error, stdout) =>
-      resolve({ code: error ? Number(error.code ?? 1) : 0, output: stdout }),
+  const outcomeDir = mkdtempSync(path.join(tmpdir(), 'goticket-outcome-'));
+  folders.push(outcomeDir);
+  const outcomeFile = path.join(outcomeDir, 'outcome');
+  const code = await new Promise<number>((resolve) => {
+    execFile(process.execPath, [...loader, '-e', SCRIPT, dataDir, String(port), outcomeFile], { cwd: ROOT, env: { ...process.env, TMPDIR: temp }, timeout: 150_000 }, (error) =>
+      resolve(error ? Number(error.code ?? 1) : 0),
     );
   });
+  const outcome = { code, output: existsSync(outcomeFile) ? readFileSync(outcomeFile, 'utf8') : '' };
   watcher.close();
   const left = readdirSync(temp).filter((name) => name.startsWith('pg-password-'));
   return { ...outcome, seen, left };
