@@ -116,7 +116,8 @@ export function graphqlRouter(deps: GraphqlDeps): Router {
         const refused = domainGraphqlError(error);
         const retry = refused.extensions.retryAfterSeconds;
         // Yoga answers with extensions.http's status and headers, and leaves them out of the body.
-        const http = { status: 429, headers: typeof retry === 'number' ? { 'Retry-After': String(retry) } : {} };
+        const headers: Record<string, string> = typeof retry === 'number' ? { 'Retry-After': String(retry) } : {};
+        const http = { status: 429, headers };
         setResultAndStopExecution({ errors: [new GraphQLError(refused.message, { extensions: { ...refused.extensions, http } })] });
       }
     },
