@@ -29,8 +29,13 @@ build: install ## Compile the service to build/app
 	$(NPX) tsc -p tsconfig.build.json
 	@node scripts/copy-assets.js
 
+# make run's first step, before make build replaces build/app under a running instance: when another
+# instance holds the data folder, scripts/instance-check.ts's one line as make's one-line stop (tsx
+# itself, not npx: npx's update notice would join the line).
+instance-held = $(shell out=$$(node_modules/.bin/tsx scripts/instance-check.ts 2>&1) || echo "$$out")
+
 run: install ## Build, migrate and start the service on :8080 (embedded PostgreSQL, memory stand-ins unless *_URL set)
-	@$(NPX) tsx scripts/instance-check.ts
+	$(eval held := $(instance-held))$(if $(held),$(error $(held)))
 	@$(MAKE) --no-print-directory build
 	node build/app/main.js all
 

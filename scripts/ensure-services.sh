@@ -34,7 +34,7 @@ check() { # name port starter seconds
   echo "ensure-services: $1 is down on 127.0.0.1:$2, starting it" >&2
   "$3" >/dev/null 2>&1 || true
   if ! wait_for "$1" "$2" "$4"; then
-    echo "ensure-services: $1 does not answer on 127.0.0.1:$2; start it and retry (see TOOLCHAIN.md)" >&2
+    echo "ensure-services: $1 does not answer on 127.0.0.1:$2; start it and retry, or run make deps-up (Docker; docs/onboarding.md)" >&2
     failed=1
   fi
 }

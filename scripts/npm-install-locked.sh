@@ -4,8 +4,8 @@
 # install stages of the Dockerfile call it. Extra arguments go to npm:
 #   bash scripts/npm-install-locked.sh --omit=dev --ignore-scripts
 #
-# Quiet on success (one line): npm's warnings (EBADENGINE for packages that want Node 22, see
-# TOOLCHAIN) would bury what matters. On failure npm's own complaint is shown without the usage
+# Quiet on success (one line): npm's warnings (EBADENGINE on Node 20 for packages that want Node 22,
+# docs/onboarding.md) would bury what matters. On failure npm's own complaint is shown without the usage
 # text npm appends to it, with one line saying what to do.
 #
 # The lock holds every platform's optional packages, so `npm ci` accepts it on any machine

@@ -79,6 +79,23 @@ describe('make (help, the default target)', () => {
   });
 });
 
+describe('make run', () => {
+  it('stops with one line while another instance holds the data folder, before make build touches build/app', () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'make-run-data-'));
+    dirs.push(dataDir);
+    writeFileSync(join(dataDir, 'goticket.pid'), `${process.pid}\n`); // this jest process: alive, and not make's check
+    // -n: should the check let it through, nothing is built or started
+    const result = spawnSync(MAKE, ['--no-print-directory', '-n', '-o', 'node_modules/.install-stamp', 'run'], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH, HOME: dataDir, DATA_DIR: dataDir },
+      encoding: 'utf8',
+    });
+    const output = `${result.stdout}${result.stderr}`.trimEnd();
+    expect({ status: result.status, lines: output.split('\n').length }).toEqual({ status: 2, lines: 1 });
+    expect(output).toMatch(new RegExp(`^Makefile:\\d+: \\*\\*\\* another instance is using ${dataDir} \\(pid ${process.pid}\\): stop it first, or set DATA_DIR to another folder\\.  Stop\\.$`));
+  });
+});
+
 describe('targets whose tool is missing stop with one line saying what to install', () => {
   const oneLine = (target: string[], path: string, message: RegExp) => {
     const { status, output } = make(target, path);

