@@ -18,7 +18,7 @@ import { startEmbeddedPostgres } from './adapters/postgres/embedded';
 import { migrate, schemaHealthCheck } from './adapters/postgres/migrate';
 import { unavailableReason } from './adapters/postgres/errors';
 import { createPool, postgresHealthCheck } from './adapters/postgres/pool';
-import { ConfigError, loadConfig, type Config } from './config';
+import { ConfigError, loadConfig, type Config, type ConfigRole } from './config';
 import { healthRouter } from './http/health';
 import { closeServer, listen } from './http/server';
 import { startErrorTracking } from './observability/error-tracking';
@@ -32,7 +32,7 @@ import type { GrpcEdge } from './grpc/server';
 import { migratePayments, paymentsSchemaHealthCheck, startPayments } from './payments';
 import { WEBHOOK_PATH } from './payments/webhook';
 
-export const ROLES = ['api', 'worker', 'payments', 'migrate', 'all'] as const;
+export const ROLES = ['api', 'worker', 'payments', 'migrate', 'all'] as const satisfies readonly ConfigRole[];
 export type ProcessRole = (typeof ROLES)[number];
 
 export async function main(role: ProcessRole, config: Config, logger: Logger): Promise<void> {
@@ -233,7 +233,7 @@ if (require.main === module) {
   }
   let config: Config;
   try {
-    config = loadConfig();
+    config = loadConfig(process.env, role);
   } catch (error) {
     if (error instanceof ConfigError) {
       console.error(error.message);
