@@ -123,7 +123,7 @@ function paymentsRouteManifest(env: Environment): RouteManifest {
 }
 
 /**
- * The payments container's own environment: Node's heap, the release, the three keys of the
+ * The payments container's own environment: Node's heap, the release, the one key of the
  * shared runtime Secret it needs (PAYMENTS.runtimeKeys, one by one: never the booking side's
  * DATABASE_URL), SENTRY_DSN where Pulumi wrote it, the social sign-in client ids of the ConfigMap
  * blanked (the payments service serves no sign-in, so it gets no client secret, and an id without

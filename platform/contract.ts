@@ -120,11 +120,11 @@ export const PAYMENTS = {
   secret: `${APP}-payments-runtime`,
   secretKeys: ['DATABASE_URL', 'STRIPE_API_KEY', 'STRIPE_WEBHOOK_SECRET'],
   /**
-   * The keys of RUNTIME_SECRET the payments pods take one by one (secretKeyRef): AMQP_URL, which it
-   * uses, and REDIS_URL and JWT_SECRET, which it does not use but loadConfig requires of every role
-   * in production.
+   * The keys of RUNTIME_SECRET the payments pods take one by one (secretKeyRef): AMQP_URL only. No
+   * JWT_SECRET (it signs and checks no token) and no REDIS_URL (it uses no cache, rate limit or
+   * revocation): loadConfig's production requirements are per role (app/src/config.ts).
    */
-  runtimeKeys: ['AMQP_URL', 'REDIS_URL', 'JWT_SECRET'] as const satisfies readonly RuntimeKey[],
+  runtimeKeys: ['AMQP_URL'] as const satisfies readonly RuntimeKey[],
   /** PostgreSQL (prod): the login role the payments service connects as and the schema it owns; no grant on the booking tables. */
   database: { role: `${APP}_payments`, schema: 'payments' },
 } as const;

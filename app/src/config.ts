@@ -376,8 +376,37 @@ function parseTrustProxy(value: string): boolean | number | string[] {
   return value.split(',').map((part) => part.trim()).filter(Boolean);
 }
 
-/** Parses the environment; throws ConfigError naming the first bad variable. */
-export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
+/** The process roles (app/src/main.ts ROLES); each needs its own settings in production. */
+export type ConfigRole = 'api' | 'worker' | 'payments' | 'migrate' | 'all';
+
+// The in-process stand-ins serve one process: with replicas, rate limits, caches and events would split per pod.
+const STAND_IN = 'is required in production (the in-process stand-in is for local runs)';
+const BOOKING_SIDE: Record<string, string> = {
+  DATABASE_URL: 'is required in production',
+  JWT_SECRET: 'is required in production',
+  REDIS_URL: STAND_IN,
+  AMQP_URL: STAND_IN,
+};
+/** The payments service: its own login, the broker, the provider. No JWT_SECRET (it signs and checks no token), no REDIS_URL (it uses no cache, rate limit or revocation). */
+const PAYMENTS_SIDE: Record<string, string> = {
+  DATABASE_URL: 'is required in production (the payments role’s own login)',
+  AMQP_URL: STAND_IN,
+  STRIPE_API_KEY: 'is required in production for the payments role (the local Stripe-compatible server is for local runs)',
+  STRIPE_WEBHOOK_SECRET: 'is required in production for the payments role (without it the webhook refuses every event)',
+};
+
+/** What `role` must be given in production: variable → the problem line when it is missing. */
+function productionRequirements(role: ConfigRole): Record<string, string> {
+  if (role === 'payments') return PAYMENTS_SIDE;
+  if (role === 'all') return { ...PAYMENTS_SIDE, ...BOOKING_SIDE };
+  return BOOKING_SIDE;
+}
+
+/**
+ * Parses the environment; throws ConfigError naming the first bad variable. `role`: the process role
+ * (its production requirements); unset, the booking side's (api, worker, migrate).
+ */
+export function loadConfig(source: NodeJS.ProcessEnv = process.env, role: ConfigRole = 'api'): Config {
   const parsed = ENV.safeParse(source);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
@@ -387,11 +416,9 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
   }
   const env = parsed.data;
   if (env.NODE_ENV === 'production') {
-    if (!env.DATABASE_URL) throw new ConfigError('DATABASE_URL', 'is required in production');
-    if (!env.JWT_SECRET) throw new ConfigError('JWT_SECRET', 'is required in production');
-    // The in-process stand-ins serve one process: with replicas, rate limits, caches and events would split per pod.
-    if (!env.REDIS_URL) throw new ConfigError('REDIS_URL', 'is required in production (the in-process stand-in is for local runs)');
-    if (!env.AMQP_URL) throw new ConfigError('AMQP_URL', 'is required in production (the in-process stand-in is for local runs)');
+    for (const [variable, problem] of Object.entries(productionRequirements(role))) {
+      if (!env[variable as keyof typeof env]) throw new ConfigError(variable, problem);
+    }
     if (env.BCRYPT_COST < 10) throw new ConfigError('BCRYPT_COST', 'must be at least 10 in production');
   }
   if (env.DB_QUERY_TIMEOUT !== undefined && env.DB_QUERY_TIMEOUT <= env.DB_STATEMENT_TIMEOUT) {

@@ -18,7 +18,7 @@ import { startEmbeddedPostgres } from './adapters/postgres/embedded';
 import { migrate, schemaHealthCheck } from './adapters/postgres/migrate';
 import { unavailableReason } from './adapters/postgres/errors';
 import { createPool, postgresHealthCheck } from './adapters/postgres/pool';
-import { ConfigError, loadConfig, type Config } from './config';
+import { ConfigError, loadConfig, type Config, type ConfigRole } from './config';
 import { healthRouter } from './http/health';
 import { closeServer, listen } from './http/server';
 import { startErrorTracking } from './observability/error-tracking';
@@ -29,10 +29,10 @@ import { observePool, registry } from './observability/metrics';
 import type { Closeable, HealthCheck } from './ports';
 import { composeApi, createMemoryBroker, startWorkers } from './compose';
 import type { GrpcEdge } from './grpc/server';
-import { migratePayments, startPayments } from './payments';
+import { migratePayments, paymentsSchemaHealthCheck, startPayments } from './payments';
 import { WEBHOOK_PATH } from './payments/webhook';
 
-export const ROLES = ['api', 'worker', 'payments', 'migrate', 'all'] as const;
+export const ROLES = ['api', 'worker', 'payments', 'migrate', 'all'] as const satisfies readonly ConfigRole[];
 export type ProcessRole = (typeof ROLES)[number];
 
 export async function main(role: ProcessRole, config: Config, logger: Logger): Promise<void> {
@@ -113,7 +113,8 @@ export async function main(role: ProcessRole, config: Config, logger: Logger): P
     if (role === 'payments' && config.database.url) await migratePayments(pool);
 
     // api and worker wait for the migrate Job: not ready (not serving) until the schema is this build's.
-    const health: HealthCheck[] = [postgresHealthCheck(pool), schemaHealthCheck(pool)];
+    // The payments role checks only its own schema (its prod role has no grant on the booking tables).
+    const health: HealthCheck[] = [postgresHealthCheck(pool), role === 'payments' ? paymentsSchemaHealthCheck(pool) : schemaHealthCheck(pool)];
     let handler: RequestListener;
     let grpcEdge: GrpcEdge | undefined;
     // Without AMQP_URL the worker and the payments service of this process share one in-process broker.
@@ -232,7 +233,7 @@ if (require.main === module) {
   }
   let config: Config;
   try {
-    config = loadConfig();
+    config = loadConfig(process.env, role);
   } catch (error) {
     if (error instanceof ConfigError) {
       console.error(error.message);

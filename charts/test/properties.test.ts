@@ -198,7 +198,7 @@ test('prod and dev differ only where environments.ts says', () => {
     /^NetworkPolicy\/(postgres|redis|rabbitmq)-from-app$/,
     /^NetworkPolicy\/(app|payments)-to-backends:spec\.egress/, // backends
     /^NetworkPolicy\/payments-to-provider$/, // payments.provider stripe (prod only): egress to Stripe
-    /^Deployment\/goticket-payments:spec\.template\.spec\.containers\[0\]\.env\[8\]\.(name|value)$/, // payments.provider local (dev only): NODE_ENV development
+    /^Deployment\/goticket-payments:spec\.template\.spec\.containers\[0\]\.env\[6\]\.(name|value)$/, // payments.provider local (dev only): NODE_ENV development
     /^ConfigMap\/goticket-config:data\.(LOG_LEVEL|BCRYPT_COST|DB_POOL_MAX|CORS_ORIGINS|SENTRY_ENVIRONMENT|OAUTH_REDIRECT_BASE_URL)$/, // config, host
     /^ConfigMap\/goticket-config:data\.OAUTH_(GOOGLE|GITHUB)_CLIENT_ID$/, // oauth (prod only)
     /^Job\/goticket-migrate:spec\.template\.spec\.containers\[0\]\.env\[\d+\]\.name$/, // oauth client ids, inline (prod only)

@@ -28,12 +28,11 @@ const identifier = (name: string): string => {
  * - owns schema `payments` and may read and write every table in it, also those the migrate Job
  *   creates there as the owner (default privileges); the owner is made a member so it may create
  *   the schema for the role and run the payments migrations in it;
- * - has CREATE on the database, because the service's migrate() runs `CREATE SCHEMA IF NOT EXISTS
- *   payments` at startup and PostgreSQL checks that privilege even when the schema exists;
- * - has no grant on any table or sequence of schema public (the booking tables), nor CREATE there,
- *   except SELECT on public.schema_migrations: every role's readiness checks the booking schema's
- *   version there (app/src/main.ts schemaHealthCheck). The table is created here if the migrate Job
- *   has not run yet, with the DDL migrate() itself uses (IF NOT EXISTS: whichever runs first).
+ * - has no CREATE on the database (revoked, so an older install converges): migrate() creates schema
+ *   `payments` only when it is missing, and here it never is;
+ * - has no privilege at all on any table or sequence of schema public (the booking tables, their
+ *   schema_migrations included), nor CREATE there: its readiness checks only its own
+ *   payments.schema_migrations (app/src/payments paymentsSchemaHealthCheck).
  *
  * `role` and `schema` are parameters for the integration test's throw-away names only.
  */
@@ -48,7 +47,9 @@ export function paymentsRoleSql(role: string = PAYMENTS.database.role, schema: s
     // already NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS (the test checks them).
     `ALTER ROLE ${r} WITH LOGIN PASSWORD :'payments_password';`,
     `GRANT ${r} TO CURRENT_USER;`,
-    `SELECT format('GRANT CREATE ON DATABASE %I TO ${r}', current_database()) \\gexec`,
+    // No CREATE on the database (it owns its schema, made here; migrate() creates it only when missing),
+    // revoked too so an install that had the grant converges.
+    `SELECT format('REVOKE CREATE ON DATABASE %I FROM ${r}', current_database()) \\gexec`,
     `CREATE SCHEMA IF NOT EXISTS ${s} AUTHORIZATION ${r};`,
     `ALTER SCHEMA ${s} OWNER TO ${r};`,
     `REVOKE ALL ON SCHEMA ${s} FROM PUBLIC;`,
@@ -59,8 +60,6 @@ export function paymentsRoleSql(role: string = PAYMENTS.database.role, schema: s
     `REVOKE ALL ON ALL TABLES IN SCHEMA public FROM ${r};`,
     `REVOKE ALL ON ALL SEQUENCES IN SCHEMA public FROM ${r};`,
     `REVOKE CREATE ON SCHEMA public FROM ${r};`,
-    'CREATE TABLE IF NOT EXISTS public.schema_migrations (name text PRIMARY KEY, checksum text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now());',
-    `GRANT SELECT ON public.schema_migrations TO ${r};`,
     `\\echo 'role ${r} ready: schema ${s}, no grant on the booking tables'`,
     '',
   ].join('\n');

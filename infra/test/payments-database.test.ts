@@ -2,15 +2,17 @@
  * The payments service's database role, on the real PostgreSQL of this machine: the psql script
  * the prod Job runs (infra/components/payments-database.ts), run by psql as a database owner that
  * is no superuser (like the RDS master user), then the service's own migrations and health check
- * as that role. What matters: it owns and uses schema payments, and it has no grant on any booking
- * table.
+ * as that role. What matters: it owns and uses schema payments, it has no privilege at all on any
+ * table of schema public (the booking tables and their schema_migrations), and no CREATE on the
+ * database; the payments role's process still migrates, starts and answers ready as that role.
  */
 import { spawnSync } from 'node:child_process';
 import { Client, type Pool } from 'pg';
 import { migrate, schemaHealthCheck } from '../../app/src/adapters/postgres/migrate';
 import { createPool } from '../../app/src/adapters/postgres/pool';
-import { migratePayments } from '../../app/src/payments';
-import { TEST_DATABASE_URL, uniqueName } from '../../app/test/support/env';
+import { migratePayments, paymentsSchemaHealthCheck } from '../../app/src/payments';
+import { startFromSource } from '../../app/test/e2e/process';
+import { TEST_AMQP_URL, TEST_DATABASE_URL, uniqueName } from '../../app/test/support/env';
 import { withDatabase } from '../../scripts/lib/scratch-db';
 import { PAYMENTS } from '../../platform/contract';
 import { paymentsRoleSql } from '../components/payments-database';
@@ -75,6 +77,44 @@ async function refusal(p: Pool, sql: string): Promise<string | undefined> {
   }
 }
 
+/** Every table, view and sequence of schema public on which `role` holds any privilege (has_*_privilege, PUBLIC's grants included). */
+async function publicPrivileges(database: string, role: string): Promise<{ relations: number; privileged: string[] }> {
+  const owner = new Client({ connectionString: asUser(database, OWNER) });
+  await owner.connect();
+  try {
+    const { rows } = await owner.query<{ name: string; kind: string; privileged: boolean }>(
+      `SELECT c.relname AS name, c.relkind AS kind,
+              CASE WHEN c.relkind = 'S' THEN has_sequence_privilege($1, c.oid, 'USAGE, SELECT, UPDATE')
+                   ELSE has_table_privilege($1, c.oid, 'SELECT, INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER') END AS privileged
+         FROM pg_class c WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S') ORDER BY 1`,
+      [role],
+    );
+    return { relations: rows.length, privileged: rows.filter((r) => r.privileged).map((r) => r.name) };
+  } finally {
+    await owner.end();
+  }
+}
+
+/** What the database answers `role` about CREATE on it (schemas). */
+async function mayCreateSchemas(database: string, role: string): Promise<boolean> {
+  return admin(async (c) => (await c.query<{ ok: boolean }>('SELECT has_database_privilege($1, $2, $3) AS ok', [role, database, 'CREATE'])).rows[0]!.ok);
+}
+
+/** GET url until it answers 200 (readiness turns up once the broker is connected), or the last status after `ms`. */
+async function readyStatus(url: string, ms = 30_000): Promise<number> {
+  const deadline = Date.now() + ms;
+  let status = 0;
+  while (Date.now() < deadline) {
+    status = await fetch(url).then(
+      (r) => r.status,
+      () => 0,
+    );
+    if (status === 200) return status;
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  return status;
+}
+
 beforeAll(async () => {
   // The RDS master user: owns the database, may create roles, is no superuser.
   await admin((c) => c.query(`CREATE ROLE ${OWNER} LOGIN CREATEROLE NOSUPERUSER`));
@@ -106,7 +146,34 @@ describe('the payments role (prod: the Job’s psql script)', () => {
 
   it('starts as the payments service does: its migrations (already applied) and its readiness check', async () => {
     await expect(migratePayments(payments)).resolves.toEqual([]);
-    await expect(schemaHealthCheck(payments).check()).resolves.toBe('up');
+    await expect(paymentsSchemaHealthCheck(payments).check()).resolves.toBe('up');
+    // the booking side's version is not its business: it cannot even read it
+    await expect(schemaHealthCheck(payments).check()).resolves.toBe('down');
+  });
+
+  it('the payments process (main.ts payments) migrates, starts and answers ready as that role', async () => {
+    const service = await startFromSource('payments', {
+      NODE_ENV: 'development',
+      HOST: '127.0.0.1',
+      PORT: '0',
+      LOG_LEVEL: 'info',
+      DATABASE_URL: asUser(db, ROLE),
+      AMQP_URL: TEST_AMQP_URL,
+      AMQP_PREFIX: uniqueName('pdb').toLowerCase(),
+    });
+    try {
+      expect(await readyStatus(`${service.url}/healthz/ready`)).toBe(200);
+    } finally {
+      expect(await service.stop()).toBe(0);
+    }
+    expect(service.output()).not.toMatch(/permission denied|"level":(50|60)/);
+  });
+
+  it('may not create schemas (no CREATE on the database), yet its migrations run', async () => {
+    expect(await mayCreateSchemas(db, ROLE)).toBe(false);
+    expect(await refusal(payments, 'CREATE SCHEMA sneaky')).toBe('42501');
+    expect(await refusal(payments, `CREATE SCHEMA IF NOT EXISTS ${PAYMENTS.database.schema}`)).toBe('42501');
+    await expect(migratePayments(payments)).resolves.toEqual([]);
   });
 
   it('reads and writes its own tables, those the migrate Job created as the owner included', async () => {
@@ -135,9 +202,15 @@ describe('the payments role (prod: the Job’s psql script)', () => {
       expect([table, await refusal(payments, `DELETE FROM public.${table}`)]).toEqual([table, '42501']);
     }
     expect(await refusal(payments, 'CREATE TABLE public.sneaky (id int)')).toBe('42501');
-    // the one read it needs on the booking side's schema: the version its readiness waits for
-    expect(await refusal(payments, 'SELECT name FROM public.schema_migrations')).toBeUndefined();
+    // not even the booking side's version: its readiness checks payments.schema_migrations
+    expect(await refusal(payments, 'SELECT name FROM public.schema_migrations')).toBe('42501');
     expect(await refusal(payments, `INSERT INTO public.schema_migrations (name, checksum) VALUES ('x', 'y')`)).toBe('42501');
+  });
+
+  it('holds no privilege at all on any table, view or sequence of schema public', async () => {
+    const { relations, privileged } = await publicPrivileges(db, ROLE);
+    expect(relations).toBeGreaterThan(5);
+    expect(privileged).toEqual([]);
   });
 
   it('is a plain login: no superuser, createdb, createrole, replication', async () => {
@@ -145,10 +218,18 @@ describe('the payments role (prod: the Job’s psql script)', () => {
     expect(rows[0]).toEqual({ rolsuper: false, rolcreatedb: false, rolcreaterole: false, rolreplication: false, rolbypassrls: false });
   });
 
-  it('converges when run again (a new password, a re-run Job)', async () => {
+  it('converges when run again (a new password, a re-run Job), taking back what an older script granted', async () => {
+    await admin(async (c) => {
+      await c.query(`GRANT CREATE ON DATABASE ${db} TO ${ROLE}`);
+    });
+    const owner = new Client({ connectionString: asUser(db, OWNER) });
+    await owner.connect();
+    await owner.query(`GRANT SELECT ON public.schema_migrations TO ${ROLE}`).finally(() => owner.end());
     const run = runScript(db);
     expect([run.status, run.output]).toEqual([0, expect.stringContaining('ready')]);
-    await expect(schemaHealthCheck(payments).check()).resolves.toBe('up');
+    expect(await mayCreateSchemas(db, ROLE)).toBe(false);
+    expect((await publicPrivileges(db, ROLE)).privileged).toEqual([]);
+    await expect(paymentsSchemaHealthCheck(payments).check()).resolves.toBe('up');
   });
 });
 
@@ -161,8 +242,10 @@ it('works on a first install too: the role before any migration, then the migrat
   await migratePayments(owner);
   const payments = pool(db, ROLE);
   await expect(migratePayments(payments)).resolves.toEqual([]);
-  await expect(schemaHealthCheck(payments).check()).resolves.toBe('up');
+  await expect(paymentsSchemaHealthCheck(payments).check()).resolves.toBe('up');
   expect(await refusal(payments, 'SELECT 1 FROM public.bookings')).toBe('42501');
+  expect((await publicPrivileges(db, ROLE)).privileged).toEqual([]);
+  expect(await mayCreateSchemas(db, ROLE)).toBe(false);
 });
 
 it('a script without the password fails (psql stops at the first error) and grants nothing', async () => {

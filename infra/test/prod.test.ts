@@ -476,11 +476,14 @@ describe('payments (prod): its own database role and its own Secret', () => {
     expect(job().deleteBeforeReplace).toBe(true);
   });
 
-  it('the role’s SQL grants nothing on the booking tables (schema public) but the readiness read of schema_migrations', () => {
-    const grants = paymentsRoleSql().split('\n').filter((line) => /^GRANT /.test(line));
-    expect(grants.filter((line) => /\bpublic\b/.test(line))).toEqual([`GRANT SELECT ON public.schema_migrations TO ${PAYMENTS.database.role};`]);
-    expect(grants.filter((line) => /ON (ALL )?TABLES? /.test(line)).every((line) => line.includes(`SCHEMA ${PAYMENTS.database.schema}`) || line.includes('public.schema_migrations'))).toBe(true);
-    expect(paymentsRoleSql()).toContain(`REVOKE ALL ON ALL TABLES IN SCHEMA public FROM ${PAYMENTS.database.role};`);
+  it('the role’s SQL grants nothing on schema public (the booking tables, their schema_migrations included) nor CREATE on the database', () => {
+    const sql = paymentsRoleSql();
+    const grants = sql.split('\n').filter((line) => /\bGRANT /.test(line) && !/^(REVOKE|ALTER DEFAULT)|REVOKE /.test(line));
+    expect(grants.filter((line) => /\bpublic\b/.test(line))).toEqual([]);
+    expect(grants.filter((line) => /ON DATABASE/.test(line))).toEqual([]);
+    expect(grants.filter((line) => /ON (ALL )?TABLES? /.test(line)).every((line) => line.includes(`SCHEMA ${PAYMENTS.database.schema}`))).toBe(true);
+    expect(sql).toContain(`REVOKE ALL ON ALL TABLES IN SCHEMA public FROM ${PAYMENTS.database.role};`);
+    expect(sql).toContain(`REVOKE CREATE ON DATABASE %I FROM ${PAYMENTS.database.role}`);
     // the owner's and the role's passwords reach the Job through a Secret, never its spec
     const credentials = k8sObject(run, 'core/v1:Secret', 'database-owner');
     expect(isSecretValue(credentials.inputs.stringData)).toBe(true);

@@ -5,13 +5,14 @@
  * a ConfigMap, Secret or key that nobody creates is what leaves a pod in CreateContainerConfigError:
  * it throws here.
  */
-import { CONFIG_VARIABLES, ConfigError, loadConfig } from '../../app/src/config';
+import { CONFIG_VARIABLES, ConfigError, loadConfig, type ConfigRole } from '../../app/src/config';
 import { APP, DEPENDENCY_KEYS, LABELS, OAUTH_SECRET_KEYS, RUNTIME_KEYS } from '../contract';
 
 type Obj = Record<string, unknown>;
 interface Container {
   name: string;
   image?: string;
+  args?: string[];
   env?: { name: string; value?: string; valueFrom?: { configMapKeyRef?: KeyRef; secretKeyRef?: KeyRef } }[];
   envFrom?: { configMapRef?: { name: string; optional?: boolean }; secretRef?: { name: string; optional?: boolean } }[];
 }
@@ -26,8 +27,15 @@ export interface PodEnvironment {
   workload: string;
   /** Whether it runs the service (app.kubernetes.io/name = goticket) rather than a dependency. */
   service: boolean;
+  /** The process role its args start (`build/app/main.js <role>`; none: `all`, as main.ts defaults). */
+  role: ConfigRole;
   env: Record<string, string>;
 }
+
+const roleOf = (args: readonly string[] = []): ConfigRole => {
+  const main = args.findIndex((arg) => arg.endsWith('main.js'));
+  return (main >= 0 ? (args[main + 1] ?? 'all') : 'all') as ConfigRole;
+};
 
 /** Variables a container gets that are not the service's: Node's own, and the dev dependencies' passwords in the shared runtime Secret. */
 export const NOT_FOR_THE_SERVICE: readonly string[] = ['NODE_OPTIONS', ...DEPENDENCY_KEYS];
@@ -71,16 +79,16 @@ export function podEnvironments(objects: readonly Obj[], secrets: Record<string,
         if (!(ref.key in values) && !ref.optional) throw new Error(`${workload} reads key ${ref.key} of ${ref.name}, which it does not hold`);
         if (ref.key in values) env[entry.name] = values[ref.key]!;
       }
-      out.push({ workload, service: metadataOf(o).labels?.[LABELS.name] === APP, env });
+      out.push({ workload, service: metadataOf(o).labels?.[LABELS.name] === APP, role: roleOf(container.args), env });
     }
   }
   return out;
 }
 
-/** The ConfigError loadConfig throws for `env`, or undefined when the service would start. */
-export function startupError(env: Record<string, string>): string | undefined {
+/** The ConfigError loadConfig throws for `env` in process role `role`, or undefined when the service would start. */
+export function startupError(env: Record<string, string>, role: ConfigRole): string | undefined {
   try {
-    loadConfig(env);
+    loadConfig(env, role);
     return undefined;
   } catch (error) {
     if (error instanceof ConfigError) return error.message;
@@ -97,12 +105,12 @@ export function unreadVariables(env: Record<string, string>): string[] {
  * For each runtime key: the startup error without it (undefined = the service would start anyway).
  * A social sign-in secret counts only where its provider is on (the pod has its client id).
  */
-export function withoutEachRuntimeKey(env: Record<string, string>): Record<string, string | undefined> {
+export function withoutEachRuntimeKey(env: Record<string, string>, role: ConfigRole): Record<string, string | undefined> {
   const needed = RUNTIME_KEYS.filter((key) => !(key in OAUTH_SECRET_KEYS) || Boolean(env[OAUTH_SECRET_KEYS[key as keyof typeof OAUTH_SECRET_KEYS]]));
   return Object.fromEntries(
     needed.map((key) => {
       const { [key]: _dropped, ...rest } = env;
-      return [key, startupError(rest)];
+      return [key, startupError(rest, role)];
     }),
   );
 }

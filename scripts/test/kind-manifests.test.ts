@@ -126,7 +126,7 @@ describe('kind-manifests --runtime-secret (the e2e job’s stand-in for the Pulu
     const pods = podEnvironments(readManifests(join(ROOT, 'dist', 'dev')), { [RUNTIME_SECRET]: secret.stringData, [PAYMENTS.secret]: payments.stringData });
     expect(pods.filter((pod) => pod.service)).toHaveLength(4);
     for (const pod of pods.filter((p) => p.service)) {
-      expect([pod.workload, startupError(pod.env), unreadVariables(pod.env)]).toEqual([pod.workload, undefined, []]);
+      expect([pod.workload, startupError(pod.env, pod.role), unreadVariables(pod.env)]).toEqual([pod.workload, undefined, []]);
     }
   });
 

@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Pool } from 'pg';
 import type { Router } from 'express';
-import { migrate } from '../adapters/postgres/migrate';
+import { migrate, schemaHealthCheck } from '../adapters/postgres/migrate';
 import { PostgresOutbox, PostgresOutboxWakeUps } from '../adapters/postgres/outbox';
 import { AmqpConnection } from '../adapters/rabbitmq/connection';
 import { RabbitConsumer } from '../adapters/rabbitmq/consumer';
@@ -50,6 +50,14 @@ export interface PaymentsRole {
 /** Applies the payments service's migrations (schema `payments`, tracked in payments.schema_migrations). */
 export function migratePayments(pool: Pool): Promise<string[]> {
   return migrate(pool, readPaymentMigrations(), { schema: PAYMENTS_SCHEMA });
+}
+
+/**
+ * The payments role's schema readiness: its own migrations in payments.schema_migrations, never the
+ * booking side's public.schema_migrations (its prod role has no grant on schema public's tables).
+ */
+export function paymentsSchemaHealthCheck(pool: Pool): HealthCheck {
+  return schemaHealthCheck(pool, readPaymentMigrations(), { schema: PAYMENTS_SCHEMA });
 }
 
 export async function startPayments(deps: PaymentsDeps): Promise<PaymentsRole> {

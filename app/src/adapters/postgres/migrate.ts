@@ -70,7 +70,9 @@ export async function migrate(pool: Pool, migrations: Migration[] = readMigratio
     await query('SET statement_timeout = 0');
     await query('SELECT pg_advisory_lock($1)', [lockKey]);
     try {
-      if (schema) await query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
+      // Only when missing: `CREATE SCHEMA IF NOT EXISTS` needs CREATE on the database even when the
+      // schema exists, and in prod the payments role owns its schema (the role script made it) without that grant.
+      if (schema && (await query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [schema])).rowCount === 0) await query(`CREATE SCHEMA ${schema}`);
       await query(`CREATE TABLE IF NOT EXISTS ${table} (
         name text PRIMARY KEY,
         checksum text NOT NULL,
@@ -112,12 +114,16 @@ export async function migrate(pool: Pool, migrations: Migration[] = readMigratio
 
 /**
  * Readiness of a process that does not migrate itself (api, worker): down until every migration
- * this build ships is recorded in schema_migrations. New pods therefore never serve before the
+ * this build ships is recorded in schema_migrations (with `schema`: that schema's own, as the
+ * payments role checks only payments.schema_migrations). New pods therefore never serve before the
  * migrate Job (an Argo CD hook, a Helm hook) has moved the schema, on a first install as on an
  * upgrade; old pods keep serving meanwhile (the rollout waits for readiness). Once up it stays up
  * (a schema does not go back): later probes cost nothing.
  */
-export function schemaHealthCheck(pool: Pool, migrations: Migration[] = readMigrations()): HealthCheck {
+export function schemaHealthCheck(pool: Pool, migrations: Migration[] = readMigrations(), options: MigrateOptions = {}): HealthCheck {
+  const schema = options.schema;
+  if (schema !== undefined && !/^[a-z_]+$/.test(schema)) throw new Error(`not a schema name: ${schema}`);
+  const table = schema ? `${schema}.schema_migrations` : 'schema_migrations';
   let current = false;
   return {
     name: 'schema',
@@ -125,7 +131,7 @@ export function schemaHealthCheck(pool: Pool, migrations: Migration[] = readMigr
     async check() {
       if (current) return 'up';
       try {
-        const { rows } = await pool.query<{ name: string }>('SELECT name FROM schema_migrations');
+        const { rows } = await pool.query<{ name: string }>(`SELECT name FROM ${table}`);
         const applied = new Set(rows.map((row) => row.name));
         current = migrations.every((migration) => applied.has(migration.name));
       } catch {
