@@ -161,7 +161,7 @@ async function run(options: BenchOptions): Promise<number> {
     let stripe: LocalStripe | undefined;
     if (runs('checkout')) {
       const webhookSecret = `whsec_bench_${randomBytes(16).toString('hex')}`;
-      const provider = new LocalStripe({ webhookSecret, minLatencyMs: PROVIDER_LATENCY_MS, maxLatencyMs: PROVIDER_LATENCY_MS, seed: 9 });
+      const provider = new LocalStripe({ webhookSecret, minLatencyMs: PROVIDER_LATENCY_MS, maxLatencyMs: PROVIDER_LATENCY_MS, seed: 9, recordCalls: options.keepDb });
       const stripeUrl = await provider.start();
       stripe = provider;
       cleanups.push({ name: 'local Stripe-compatible server', run: () => provider.close() });
@@ -232,6 +232,13 @@ async function run(options: BenchOptions): Promise<number> {
     if (payments) {
       const role = payments;
       results.checkout = await timed('checkout', () => checkout(ctx, role, PROVIDER_LATENCY_MS));
+      if (stripe) progress.info(`checkout: the provider had at most ${stripe.maxInFlight} requests in flight at once`);
+      if (stripe && options.keepDb) {
+        // With the kept database: every provider request's times, to line up with the rows' (same clock).
+        const file = path.join(RESULTS_DIR, `${runId}-provider-calls.json`);
+        writeFileSync(file, JSON.stringify(stripe.calls));
+        progress.info(`provider calls: ${file}`);
+      }
       await after('checkout', results.checkout.problems);
     }
 
