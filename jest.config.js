@@ -3,7 +3,15 @@ const ESM_ONLY = ['openid-client', 'oauth4webapi', 'jose'];
 /** @type {import('jest').Config} */
 module.exports = {
   testEnvironment: 'node',
-  roots: ['<rootDir>/app', '<rootDir>/platform', '<rootDir>/charts', '<rootDir>/infra', '<rootDir>/policies', '<rootDir>/scripts', '<rootDir>/bench'],
+  roots: [
+    '<rootDir>/app',
+    '<rootDir>/platform',
+    '<rootDir>/charts',
+    '<rootDir>/infra',
+    '<rootDir>/policies',
+    '<rootDir>/scripts',
+    '<rootDir>/bench',
+  ],
   testMatch: ['**/*.test.ts'],
   transform: {
     '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.jest.json' }],

@@ -81,6 +81,14 @@ export interface Environment {
     resources: Resources;
   };
   worker: { replicas: number; resources: Resources };
+  /**
+   * The payments service (issue 20). `provider`: `stripe` calls Stripe's API (STRIPE_API_KEY and
+   * STRIPE_WEBHOOK_SECRET from the payments Secret, egress to public 443); `local` runs the
+   * service's local Stripe-compatible server inside each payments process (the app's own behaviour
+   * without STRIPE_API_KEY outside production: no money moves, no egress), which keeps its intents
+   * in memory, so it needs exactly one replica and in-cluster backends (never prod).
+   */
+  payments: { replicas: number; resources: Resources; provider: 'stripe' | 'local' };
   migrate: { resources: Resources };
   config: AppConfig;
   backends: Backends;
@@ -168,6 +176,7 @@ export const dev: Environment = {
     resources: { cpuRequest: '100m', memoryRequest: '192Mi', cpuLimit: '1', memoryLimit: '384Mi' },
   },
   worker: { replicas: 1, resources: { cpuRequest: '50m', memoryRequest: '160Mi', cpuLimit: '500m', memoryLimit: '320Mi' } },
+  payments: { replicas: 1, provider: 'local', resources: { cpuRequest: '50m', memoryRequest: '160Mi', cpuLimit: '500m', memoryLimit: '320Mi' } },
   migrate: { resources: { cpuRequest: '50m', memoryRequest: '128Mi', cpuLimit: '500m', memoryLimit: '256Mi' } },
   config: { ...SHARED_CONFIG, LOG_LEVEL: 'debug', BCRYPT_COST: '10', DB_POOL_MAX: '10', SENTRY_ENVIRONMENT: 'dev' },
   backends: {
@@ -195,6 +204,8 @@ export const prod: Environment = {
     resources: { cpuRequest: '250m', memoryRequest: '384Mi', cpuLimit: '2', memoryLimit: '768Mi' },
   },
   worker: { replicas: 2, resources: { cpuRequest: '100m', memoryRequest: '256Mi', cpuLimit: '1', memoryLimit: '512Mi' } },
+  // Two for availability (the webhook, the consumer); the provider, not CPU, bounds its throughput: no HPA.
+  payments: { replicas: 2, provider: 'stripe', resources: { cpuRequest: '100m', memoryRequest: '256Mi', cpuLimit: '1', memoryLimit: '512Mi' } },
   migrate: { resources: { cpuRequest: '100m', memoryRequest: '128Mi', cpuLimit: '1', memoryLimit: '256Mi' } },
   config: { ...SHARED_CONFIG, LOG_LEVEL: 'info', BCRYPT_COST: '12', DB_POOL_MAX: '20', SENTRY_ENVIRONMENT: 'prod' },
   // RDS, ElastiCache (TLS) and Amazon MQ (AMQPS), all in the data subnets of the prod VPC, not the whole VPC.
@@ -272,6 +283,12 @@ export function validateEnvironment(env: Environment, repositories: readonly str
   if (!Number.isInteger(env.worker.replicas) || env.worker.replicas < 1) fail('worker.replicas', 'must be an integer >= 1');
   checkResources('api.resources', api.resources, fail);
   checkResources('worker.resources', env.worker.resources, fail);
+  if (!Number.isInteger(env.payments.replicas) || env.payments.replicas < 1) fail('payments.replicas', 'must be an integer >= 1');
+  if (env.payments.provider === 'local') {
+    if (env.backends.kind !== 'in-cluster') fail('payments.provider', 'local is the in-process Stripe-compatible server for a local cluster; an environment on managed backends calls Stripe (stripe)');
+    if (env.payments.replicas !== 1) fail('payments.replicas', 'must be 1 with the local provider (each process holds its own intents in memory)');
+  }
+  checkResources('payments.resources', env.payments.resources, fail);
   checkResources('migrate.resources', env.migrate.resources, fail);
   const shutdown = env.config.SHUTDOWN_TIMEOUT_SECONDS;
   if (!Number.isInteger(shutdown) || shutdown < 1 || shutdown > 300) fail('config.SHUTDOWN_TIMEOUT_SECONDS', 'must be an integer in 1..300');

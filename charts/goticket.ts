@@ -1,13 +1,13 @@
 /**
- * The app chart: namespace, service accounts, config, the api and worker Deployments (one
- * image, two roles), the migrate Job (Argo CD hook), Service, HTTPRoute (on the shared Gateway),
- * HPA and PDBs.
+ * The app chart: namespace, service accounts, config, the api, worker and payments Deployments
+ * (one image, three roles), the migrate Job (Argo CD hook), Services, HTTPRoutes (on the shared
+ * Gateway: the api's, and the payment provider's webhook to the payments service), HPA and PDBs.
  */
 import { ApiObject, Chart } from 'cdk8s';
 import { k8s } from 'cdk8s-plus-28';
 import { type Construct } from 'constructs';
 import { type Environment, imagePullPolicyOf, nodeHeapOptions } from './environments';
-import { APP, APP_PORT, APP_PORT_NAME, CONFIG_MAP, EDGE, GRPC_PORT, GRPC_PORT_NAME, GRPC_PUBLIC_SERVICES, NAMESPACE, NAMESPACE_LABELS, RUNTIME_SECRET, SERVICES } from '../platform/contract';
+import { APP, APP_PORT, APP_PORT_NAME, CONFIG_MAP, EDGE, GRPC_PORT, GRPC_PORT_NAME, GRPC_PUBLIC_SERVICES, NAMESPACE, NAMESPACE_LABELS, OAUTH_SECRET_KEYS, OPTIONAL_RUNTIME_KEYS, PAYMENTS, RUNTIME_SECRET, SERVICES } from '../platform/contract';
 import {
   CHART_PROPS,
   KubeDeploymentWithPreStop,
@@ -33,7 +33,7 @@ export const PRE_STOP_SECONDS = 5;
 const GRACE_SLACK_SECONDS = 5;
 const ENTRY = 'build/app/main.js';
 
-export type Role = 'api' | 'worker' | 'migrate';
+export type Role = 'api' | 'worker' | 'payments' | 'migrate';
 
 export const name = (role: Role): string => `${APP}-${role}`;
 
@@ -89,27 +89,58 @@ const PROBES: Pick<k8s.Container, 'startupProbe' | 'livenessProbe' | 'readinessP
 };
 
 type RouteManifest = { apiVersion: string; kind: string; metadata: { name: string; namespace: string; labels: Record<string, string> }; spec: Record<string, unknown> };
+type PathMatch = { path: { type: 'PathPrefix' | 'Exact'; value: string } };
+const path = (type: 'PathPrefix' | 'Exact', value: string): PathMatch => ({ path: { type, value } });
 
 const API_LISTENER = { group: 'gateway.networking.k8s.io', kind: 'Gateway', name: EDGE.gateway.name, namespace: EDGE.gateway.namespace, sectionName: EDGE.listeners.api };
 
-/** The api's HTTPRoute (a plain object: the chart emits it, the tests validate it with @kubernetes-models/gateway-api). */
-export function httpRouteManifest(env: Environment): RouteManifest {
-  const path = (type: 'PathPrefix' | 'Exact', value: string) => ({ path: { type, value } });
+/** An HTTPRoute on the shared Gateway's api listener, for this environment's host, to one Service. */
+function routeOn(env: Environment, routeName: string, component: 'api' | 'payments', matches: PathMatch[], backend: { name: string; port: number }): RouteManifest {
   return {
     apiVersion: 'gateway.networking.k8s.io/v1',
     kind: 'HTTPRoute',
-    metadata: meta(APP, selectorLabels(APP, 'api')) as { name: string; namespace: string; labels: Record<string, string> },
+    metadata: meta(routeName, selectorLabels(APP, component)) as RouteManifest['metadata'],
     spec: {
       parentRefs: [API_LISTENER],
       hostnames: [env.host],
-      rules: [
-        {
-          matches: [path('PathPrefix', '/api'), path('PathPrefix', '/docs'), path('Exact', '/openapi.json'), path('Exact', '/graphql')],
-          backendRefs: [{ group: '', kind: 'Service', name: SERVICES.api.name, port: SERVICES.api.port }],
-        },
-      ],
+      rules: [{ matches, backendRefs: [{ group: '', kind: 'Service', name: backend.name, port: backend.port }] }],
     },
   };
+}
+
+/** The api's HTTPRoute (a plain object: the chart emits it, the tests validate it with @kubernetes-models/gateway-api). */
+export function httpRouteManifest(env: Environment): RouteManifest {
+  return routeOn(env, APP, 'api', [path('PathPrefix', '/api'), path('PathPrefix', '/docs'), path('Exact', '/openapi.json'), path('Exact', '/graphql')], SERVICES.api);
+}
+
+/**
+ * The payment provider's webhook, on the same host and listener, to the payments Service. An Exact
+ * match outranks the api route's `/api` prefix (Gateway API precedence), so this one path, and no
+ * other, reaches the payments pods from outside.
+ */
+function paymentsRouteManifest(env: Environment): RouteManifest {
+  return routeOn(env, SERVICES.payments.name, 'payments', [path('Exact', PAYMENTS.webhookPath)], SERVICES.payments);
+}
+
+/**
+ * The payments container's own environment: Node's heap, the release, the three keys of the
+ * shared runtime Secret it needs (PAYMENTS.runtimeKeys, one by one: never the booking side's
+ * DATABASE_URL), SENTRY_DSN where Pulumi wrote it, the social sign-in client ids of the ConfigMap
+ * blanked (the payments service serves no sign-in, so it gets no client secret, and an id without
+ * its secret stops the service), and with the local provider NODE_ENV
+ * development, which is what makes the service run its local Stripe-compatible server (no
+ * STRIPE_API_KEY outside production) instead of refusing to start.
+ */
+function paymentsEnv(env: Environment): k8s.EnvVar[] {
+  const fromRuntime = (key: string, optional = false): k8s.EnvVar => ({ name: key, valueFrom: { secretKeyRef: { name: RUNTIME_SECRET, key, ...(optional ? { optional: true } : {}) } } });
+  return [
+    { name: 'NODE_OPTIONS', value: nodeHeapOptions(env.payments.resources.memoryLimit) },
+    releaseEnv(env),
+    ...PAYMENTS.runtimeKeys.map((key) => fromRuntime(key)),
+    ...OPTIONAL_RUNTIME_KEYS.map((key) => fromRuntime(key, true)),
+    ...Object.values(OAUTH_SECRET_KEYS).map((clientId) => ({ name: clientId, value: '' })),
+    ...(env.payments.provider === 'local' ? [{ name: 'NODE_ENV', value: 'development' }] : []),
+  ];
 }
 
 /**
@@ -160,9 +191,9 @@ export class GoTicketChart extends Chart {
       ...props.sealedSecrets.map((secret) => ({ secretRef: { name: secret } })),
     ];
 
-    for (const role of ['api', 'worker'] as const) {
+    for (const role of ['api', 'worker', 'payments'] as const) {
       const labels = selectorLabels(APP, role);
-      const workload = role === 'api' ? env.api.resources : env.worker.resources;
+      const workload = env[role].resources;
       serviceAccount(this, name(role), labels);
       new KubeDeploymentWithPreStop(
         this,
@@ -171,7 +202,7 @@ export class GoTicketChart extends Chart {
         metadata: meta(name(role), labels),
         spec: {
           // The api's replica count belongs to its HPA: setting it here would fight the HPA on every sync.
-          ...(role === 'worker' ? { replicas: env.worker.replicas } : {}),
+          ...(role === 'api' ? {} : { replicas: env[role].replicas }),
           revisionHistoryLimit: 5,
           selector: { matchLabels: labels },
           strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: k8s.IntOrString.fromNumber(0), maxSurge: k8s.IntOrString.fromString('25%') } },
@@ -194,8 +225,9 @@ export class GoTicketChart extends Chart {
                     ...(role === 'api' ? [{ name: GRPC_PORT_NAME, containerPort: GRPC_PORT, protocol: 'TCP' }] : []),
                   ],
                   // V8 sizes its heap from the node's memory otherwise, not from this container's limit.
-                  env: [{ name: 'NODE_OPTIONS', value: nodeHeapOptions(workload.memoryLimit) }, releaseEnv(env)],
-                  envFrom,
+                  env: role === 'payments' ? paymentsEnv(env) : [{ name: 'NODE_OPTIONS', value: nodeHeapOptions(workload.memoryLimit) }, releaseEnv(env)],
+                  // The payments pods: the ConfigMap, then their own Secret (its DATABASE_URL is the payments role's login).
+                  envFrom: role === 'payments' ? [{ configMapRef: { name: CONFIG_MAP } }, { secretRef: { name: PAYMENTS.secret } }] : envFrom,
                   resources: resources(workload),
                   volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }],
                   ...PROBES,
@@ -208,7 +240,8 @@ export class GoTicketChart extends Chart {
         PRE_STOP_SECONDS,
       );
 
-      // The worker's Service only exists so Prometheus (ServiceMonitor) can find its /metrics.
+      // The worker's Service only exists so Prometheus (ServiceMonitor) can find its /metrics; the
+      // payments Service carries the provider's webhook (HTTPRoute) and the metrics.
       new k8s.KubeService(this, `${role}-service`, {
         metadata: meta(SERVICES[role].name, labels),
         spec: {
@@ -265,7 +298,7 @@ export class GoTicketChart extends Chart {
    * Only these paths: /healthz and /metrics stay inside the cluster.
    */
   private routes(env: Environment): void {
-    for (const [id, route] of [['route', httpRouteManifest(env)], ['grpc-route', grpcRouteManifest(env)]] as const) {
+    for (const [id, route] of [['route', httpRouteManifest(env)], ['grpc-route', grpcRouteManifest(env)], ['payments-route', paymentsRouteManifest(env)]] as const) {
       new ApiObject(this, id, { apiVersion: route.apiVersion, kind: route.kind, metadata: route.metadata, spec: route.spec });
     }
   }

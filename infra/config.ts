@@ -130,6 +130,15 @@ const prod = z
     // prod's charts enable Google and GitHub sign-in (charts/environments.ts): their secrets must exist.
     oauthGoogleClientSecret: z.string().min(1),
     oauthGithubClientSecret: z.string().min(1),
+    /**
+     * The payments service's Stripe credentials (`pulumi config set --secret`), written to the
+     * payments Secret (platform/contract.ts PAYMENTS.secret): a live secret or restricted key, and
+     * the webhook endpoint's signing secret (Stripe Dashboard, Developers, Webhooks: the endpoint
+     * https://<host>/api/v1/payments/webhook). dev has neither: its payments pods run the local
+     * Stripe-compatible server (charts/environments.ts payments.provider `local`).
+     */
+    stripeApiKey: z.string().regex(/^(sk|rk)_live_[A-Za-z0-9]{6,}$/, 'expected a live Stripe secret or restricted key (sk_live_… or rk_live_…)'),
+    stripeWebhookSecret: z.string().regex(/^whsec_[A-Za-z0-9]{16,}$/, 'expected a Stripe webhook signing secret (whsec_…)'),
     // A public environment needs names the world resolves to it and Let's Encrypt certifies.
     host: publicDnsName(),
     grafanaHost: publicDnsName(),
@@ -213,10 +222,10 @@ export type MonitoringConfig = z.infer<typeof monitoring>;
 // ---------------------------------------------------------------- parsing
 
 /** Keys set with `pulumi config set --secret`: a committed stack file holds none of them, so each is to set. */
-export const SECRET_KEYS = ['gitRepoCredential', 'sentryDsn', 'oauthGoogleClientSecret', 'oauthGithubClientSecret'] as const;
+export const SECRET_KEYS = ['gitRepoCredential', 'sentryDsn', 'oauthGoogleClientSecret', 'oauthGithubClientSecret', 'stripeApiKey', 'stripeWebhookSecret'] as const;
 
 /** Keys read from the project namespace; objects are structured (YAML maps) config. */
-const STRING_KEYS = ['environment', 'deployMode', 'gitRepoUrl', 'gitRevision', 'gitRepoCredential', 'gitRepoUsername', 'sentryDsn', 'oauthGoogleClientSecret', 'oauthGithubClientSecret', 'host', 'grafanaHost', 'argocdHost', 'acmeEmail'] as const;
+const STRING_KEYS = ['environment', 'deployMode', 'gitRepoUrl', 'gitRevision', 'gitRepoCredential', 'gitRepoUsername', 'sentryDsn', 'oauthGoogleClientSecret', 'oauthGithubClientSecret', 'stripeApiKey', 'stripeWebhookSecret', 'host', 'grafanaHost', 'argocdHost', 'acmeEmail'] as const;
 const OBJECT_KEYS = ['monitoring', 'kind', 'network', 'eks', 'database', 'cache', 'broker'] as const;
 
 export type RawConfig = Record<string, unknown>;

@@ -23,4 +23,5 @@ export const registryUrl = out.registryUrl;
 export const sealingCertificate = out.sealingCertificate;
 export const grafanaAdminPassword = out.grafanaAdminPassword;
 export const runtimeSecret = out.runtimeSecret;
+export const paymentsSecret = out.paymentsSecret;
 export const gitopsSource = out.gitopsSource;

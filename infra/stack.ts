@@ -6,7 +6,7 @@
 import * as path from 'node:path';
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
-import { APP, ARGOCD, IN_CLUSTER_BACKENDS, NAMESPACE, PROD_NETWORK, RUNTIME_SECRET } from '../platform/contract';
+import { APP, ARGOCD, IN_CLUSTER_BACKENDS, NAMESPACE, PAYMENTS, PROD_NETWORK, RUNTIME_SECRET } from '../platform/contract';
 import { defaultTags, type DevConfig, type ProdConfig, type StackConfig } from './config';
 import { Broker } from './components/broker';
 import { Cache } from './components/cache';
@@ -16,6 +16,7 @@ import { EksCluster } from './components/eks-cluster';
 import { GitOps } from './components/gitops';
 import { KindCluster } from './components/kind-cluster';
 import { Network } from './components/network';
+import { PaymentsDatabaseRole } from './components/payments-database';
 import { Platform } from './components/platform';
 import { Registry } from './components/registry';
 import { Runtime, type RuntimeArgs } from './components/runtime';
@@ -39,6 +40,7 @@ export interface StackOutputs {
   /** Secret. */
   grafanaAdminPassword: pulumi.Output<string>;
   runtimeSecret: string;
+  paymentsSecret: string;
   gitopsSource: string;
 }
 
@@ -101,12 +103,22 @@ function prodBacking(cfg: ProdConfig): Backing {
   const cache = new Cache('goticket-cache', { ...data, ...cfg.cache }, opts);
   const broker = new Broker('goticket-mq', { ...data, ...cfg.broker, kubernetes: { provider: cluster.provider, dependsOn: cluster.ready } }, opts);
   const registry = new Registry('goticket', { repositoryName: APP, untaggedExpiryDays: 14 }, opts);
+  // The payments service's own login: schema payments only, no grant on the booking tables.
+  const paymentsRole = new PaymentsDatabaseRole(
+    'goticket-db-payments',
+    {
+      database: { host: database.address, port: database.port, name: database.databaseName, user: database.username, password: database.password },
+      kubernetes: { provider: cluster.provider, dependsOn: [...cluster.ready, database] },
+    },
+    opts,
+  );
 
   return {
     cluster,
     backends: {
       kind: 'managed',
       database: { host: database.address, port: database.port, user: database.username, password: database.password, name: database.databaseName },
+      paymentsDatabase: { user: paymentsRole.user, password: paymentsRole.password, ready: paymentsRole.ready },
       cache: { host: cache.primaryEndpoint, port: cache.port, authToken: cache.authToken },
       broker: { host: broker.host, port: broker.port, user: broker.username, password: broker.password, vhost: broker.vhost, ready: broker.appUserReady },
     },
@@ -138,6 +150,7 @@ export function createStack(cfg: StackConfig, repoRoot: string): StackOutputs {
     backends,
     sentryDsn: cfg.sentryDsn,
     oauth: { googleClientSecret: cfg.oauthGoogleClientSecret, githubClientSecret: cfg.oauthGithubClientSecret },
+    stripe: cfg.environment === 'prod' ? { apiKey: cfg.stripeApiKey, webhookSecret: cfg.stripeWebhookSecret } : undefined,
     dependsOn: cluster.ready,
   });
   const gitops = new GitOps('gitops', {
@@ -165,6 +178,7 @@ export function createStack(cfg: StackConfig, repoRoot: string): StackOutputs {
     sealingCertificate: platform.sealingCertificate,
     grafanaAdminPassword: platform.grafanaAdminPassword,
     runtimeSecret: `${NAMESPACE}/${RUNTIME_SECRET}`,
+    paymentsSecret: `${NAMESPACE}/${PAYMENTS.secret}`,
     gitopsSource:
       cfg.deployMode === 'gitops' ? `${cfg.gitRepoUrl}@${cfg.gitRevision}:${gitops.sourcePath}` : `${repoRoot}/${gitops.sourcePath} (direct)`,
   };

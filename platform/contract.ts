@@ -32,10 +32,10 @@ export const NAMESPACE_LABELS = {
   'pod-security.kubernetes.io/warn': 'restricted',
 } as const;
 
-/** The roles the one image runs as (`node build/app/main.js <role>`): Deployments api and worker, Job migrate. */
-type Component = 'api' | 'worker' | 'migrate';
-/** Components that serve HTTP (the api, and the worker's health and metrics). */
-export const HTTP_COMPONENTS = ['api', 'worker'] as const satisfies readonly Component[];
+/** The roles the one image runs as (`node build/app/main.js <role>`): Deployments api, worker and payments, Job migrate. */
+type Component = 'api' | 'worker' | 'payments' | 'migrate';
+/** Components that serve HTTP (the api; the worker's health and metrics; the payments service's webhook, health and metrics). */
+export const HTTP_COMPONENTS = ['api', 'worker', 'payments'] as const satisfies readonly Component[];
 
 /** The port api and worker listen on (PORT), named `http` on their containers and Services. */
 export const APP_PORT = 8080;
@@ -56,6 +56,8 @@ export const GRPC_CLIENT_LABELS = { 'goticket.io/grpc-client': 'true' } as const
 export const SERVICES = {
   api: { name: `${APP}-api`, port: 80, grpcPort: GRPC_PORT },
   worker: { name: `${APP}-worker`, port: APP_PORT },
+  /** The payments service: the provider's webhook (through the Gateway) and its metrics. */
+  payments: { name: `${APP}-payments`, port: APP_PORT },
 } as const;
 
 /** Non-secret configuration cdk8s writes for the pods. */
@@ -99,6 +101,46 @@ export const IDENTITY_PROVIDER_EGRESS = {
   exceptV4: ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '127.0.0.0/8', '169.254.0.0/16', '100.64.0.0/10', '0.0.0.0/8', '224.0.0.0/3'],
   /** Unique-local, link-local, loopback, multicast. */
   exceptV6: ['fc00::/7', 'fe80::/10', '::1/128', 'ff00::/8'],
+} as const;
+
+/**
+ * The payments service (issue 20): its own Deployment, ServiceAccount and Service (all named
+ * SERVICES.payments.name), its own Secret, its own database role (prod) on its own schema.
+ */
+export const PAYMENTS = {
+  component: 'payments',
+  /** The public path the edge routes to the payments Service (app/src/payments/webhook.ts WEBHOOK_PATH; charts/test compares). */
+  webhookPath: '/api/v1/payments/webhook',
+  /**
+   * Created by Pulumi (never cdk8s, never committed), read only by the payments pods (envFrom, after
+   * the ConfigMap): api and worker never see the provider's key nor the payments role's password.
+   * DATABASE_URL here is the payments role's own login (prod), so it wins over nothing: the payments
+   * pods do not load RUNTIME_SECRET whole.
+   */
+  secret: `${APP}-payments-runtime`,
+  secretKeys: ['DATABASE_URL', 'STRIPE_API_KEY', 'STRIPE_WEBHOOK_SECRET'],
+  /**
+   * The keys of RUNTIME_SECRET the payments pods take one by one (secretKeyRef): AMQP_URL, which it
+   * uses, and REDIS_URL and JWT_SECRET, which it does not use but loadConfig requires of every role
+   * in production.
+   */
+  runtimeKeys: ['AMQP_URL', 'REDIS_URL', 'JWT_SECRET'] as const satisfies readonly RuntimeKey[],
+  /** PostgreSQL (prod): the login role the payments service connects as and the schema it owns; no grant on the booking tables. */
+  database: { role: `${APP}_payments`, schema: 'payments' },
+} as const;
+export type PaymentsSecretKey = (typeof PAYMENTS.secretKeys)[number];
+
+/**
+ * The payments service's egress to the provider (Stripe's API): the same shape as the identity
+ * providers' (TCP 443, public addresses only, the reason in the annotation), payments pods only.
+ */
+export const PAYMENT_PROVIDER_EGRESS = {
+  policy: 'payments-to-provider',
+  port: 443,
+  reasonAnnotation: IDENTITY_PROVIDER_EGRESS.reasonAnnotation,
+  reason: 'payments: Stripe API (api.stripe.com) over https; its published ranges change without notice; public addresses only',
+  exceptV4: IDENTITY_PROVIDER_EGRESS.exceptV4,
+  exceptV6: IDENTITY_PROVIDER_EGRESS.exceptV6,
 } as const;
 
 /** The runtime keys that point at a backend (the rest is generated for the service itself, or given by the team). */

@@ -16,8 +16,10 @@
  *   npx tsx scripts/kind-manifests.ts --runtime-secret <file> [--github-env "$GITHUB_ENV"]
  *
  * writes the runtime Secret the Pulumi dev stack would create (the contract's keys, fresh random
- * credentials, URLs built by infra/urls.ts) plus a bootstrap admin, prints `::add-mask::` for
- * every value, and appends SMOKE_ADMIN_EMAIL / SMOKE_ADMIN_PASSWORD to the --github-env file.
+ * credentials, URLs built by infra/urls.ts) plus a bootstrap admin, and the payments Secret beside
+ * it (the same in-cluster database, no provider keys: the payments pods run the local
+ * Stripe-compatible server), prints `::add-mask::` for every value, and appends SMOKE_ADMIN_EMAIL /
+ * SMOKE_ADMIN_PASSWORD to the --github-env file.
  *
  * And for its Platform component's edge:
  *
@@ -33,7 +35,7 @@ import { dirname, join } from 'node:path';
 import { parseAllDocuments, stringify } from 'yaml';
 import { edgeObjects, listenerSecret } from '../infra/components/edge';
 import { amqpUrl, postgresUrl, redisUrl } from '../infra/urls';
-import { APP, CLUSTER_ISSUER_OF, EDGE, HTTP_COMPONENTS, IN_CLUSTER_BACKENDS, LABELS, NAMESPACE, OAUTH_SECRET_KEYS, RUNTIME_KEYS, RUNTIME_SECRET, type DependencyKey, type RuntimeKey } from '../platform/contract';
+import { APP, CLUSTER_ISSUER_OF, EDGE, HTTP_COMPONENTS, IN_CLUSTER_BACKENDS, LABELS, NAMESPACE, OAUTH_SECRET_KEYS, PAYMENTS, RUNTIME_KEYS, RUNTIME_SECRET, type DependencyKey, type PaymentsSecretKey, type RuntimeKey } from '../platform/contract';
 
 type Obj = Record<string, unknown>;
 
@@ -152,19 +154,36 @@ export function runtimeSecret(random: (bytes: number) => string = (bytes) => ran
   };
 }
 
-/** `app.kubernetes.io/name=goticket,app.kubernetes.io/component in (api,worker)`: the pods that serve HTTP. */
+/** The payments Secret of the dev stack (infra/components/runtime.ts): the runtime Secret's database, no Stripe keys. */
+export function paymentsSecret(runtime: Obj): Obj {
+  const data: Record<PaymentsSecretKey, string> = {
+    DATABASE_URL: (runtime.stringData as Record<string, string>).DATABASE_URL!,
+    STRIPE_API_KEY: '',
+    STRIPE_WEBHOOK_SECRET: '',
+  };
+  return {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: { name: PAYMENTS.secret, namespace: NAMESPACE, labels: { [LABELS.partOf]: APP, [LABELS.component]: PAYMENTS.component } },
+    type: 'Opaque',
+    stringData: data,
+  };
+}
+
+/** `app.kubernetes.io/name=goticket,app.kubernetes.io/component in (api,worker,payments)`: the pods that serve HTTP. */
 export const APP_PODS_SELECTOR = `${LABELS.name}=${APP},${LABELS.component} in (${HTTP_COMPONENTS.join(',')})`;
 
 function writeRuntimeSecret(file: string, githubEnv: string | undefined): number {
   const secret = runtimeSecret();
-  const values = Object.values(secret.stringData as Record<string, string>);
+  const payments = paymentsSecret(secret);
+  const values = new Set([secret, payments].flatMap((s) => Object.values(s.stringData as Record<string, string>)));
   // Masked before anything could print them; the e-mail is no secret.
   for (const value of values) if (value !== E2E_ADMIN_EMAIL) console.log(`::add-mask::${value}`);
   mkdirSync(dirname(file), { recursive: true });
-  writeFileSync(file, stringify(secret), { mode: 0o600 });
+  writeFileSync(file, [secret, payments].map((doc) => stringify(doc)).join('---\n'), { mode: 0o600 });
   const { ADMIN_EMAIL, ADMIN_PASSWORD } = secret.stringData as Record<string, string>;
   if (githubEnv) appendFileSync(githubEnv, `SMOKE_ADMIN_EMAIL=${ADMIN_EMAIL}\nSMOKE_ADMIN_PASSWORD=${ADMIN_PASSWORD}\n`);
-  console.error(`kind-manifests: wrote Secret ${NAMESPACE}/${RUNTIME_SECRET} (${Object.keys(secret.stringData as object).join(', ')}) to ${file}`);
+  console.error(`kind-manifests: wrote Secret ${NAMESPACE}/${RUNTIME_SECRET} (${Object.keys(secret.stringData as object).join(', ')}) and ${NAMESPACE}/${PAYMENTS.secret} (${Object.keys(payments.stringData as object).join(', ')}) to ${file}`);
   return 0;
 }
 

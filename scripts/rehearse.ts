@@ -23,7 +23,7 @@ import { parse, parseAllDocuments } from 'yaml';
 import { type RawConfig, SECRET_KEYS, parseStackConfig } from '../infra/config';
 import { filledInProdConfig, stackConfig } from '../infra/test/harness';
 import { runManifestCheck } from '../policies/manifests';
-import { RUNTIME_KEYS } from '../platform/contract';
+import { PAYMENTS, RUNTIME_KEYS, RUNTIME_SECRET } from '../platform/contract';
 import { checkRepository } from './lib/image-chain';
 import { copyRepository } from './lib/repo-copy';
 
@@ -224,19 +224,22 @@ export async function e2eDryRun(root = ROOT): Promise<string> {
     if (images.some((image) => /\/goticket[:@]/.test(image))) fail('a goticket container still names the registry image');
     if (objects('00-namespaces.yaml').some((object) => object.kind !== 'Namespace')) fail('00-namespaces.yaml holds more than namespaces');
     const applied = readdirSync(join(dir, 'applied')).sort();
-    const secret = applied
+    const appliedObjects = applied
       .filter((file) => file.endsWith('.yaml'))
-      .flatMap((file) => parseAllDocuments(readFileSync(join(dir, 'applied', file), 'utf8')).map((doc) => doc.toJS() as Obj))
-      .find((object) => object.kind === 'Secret');
-    const keys = Object.keys((secret?.stringData as Obj | undefined) ?? {});
-    const missing = RUNTIME_KEYS.filter((key) => !keys.includes(key));
+      .flatMap((file) => parseAllDocuments(readFileSync(join(dir, 'applied', file), 'utf8')).map((doc) => doc.toJS() as Obj));
+    const secretNamed = (name: string) => appliedObjects.find((object) => object.kind === 'Secret' && (object.metadata as Obj | undefined)?.name === name);
+    const keysOf = (secret: Obj | undefined) => Object.keys((secret?.stringData as Obj | undefined) ?? {});
+    const missing = RUNTIME_KEYS.filter((key) => !keysOf(secretNamed(RUNTIME_SECRET)).includes(key));
     if (missing.length > 0) fail(`the runtime Secret lacks ${missing.join(', ')}`);
+    // the payments pods of dist/dev load their own Secret: without it they never start
+    const missingPayments = PAYMENTS.secretKeys.filter((key) => !keysOf(secretNamed(PAYMENTS.secret)).includes(key));
+    if (missingPayments.length > 0) fail(`the payments Secret ${PAYMENTS.secret} lacks ${missingPayments.join(', ')}`);
     if (existsSync(join(dir, 'runner', 'runtime-secret.yaml'))) fail('the runtime Secret file is left on the runner');
     if (existsSync(join(dir, 'runner', 'edge-tls.key'))) fail('the Gateway certificate key is left on the runner');
     const edge = applied.filter((file) => file.endsWith('edge.yaml')).flatMap((file) => parseAllDocuments(readFileSync(join(dir, 'applied', file), 'utf8')).map((doc) => (doc.toJS() as Obj).kind));
     if (!edge.includes('Gateway')) fail('no step applies the shared Gateway');
     if (!applied.some((file) => file.includes('-secret-'))) fail('no certificate Secret for the Gateway listener');
-    return `${steps.length} kind-manifests steps of e2e-kind.yml: ${resources.length} objects, ${service.length} containers on the loaded image, runtime Secret with ${RUNTIME_KEYS.length} keys, host ${outputs.host}, edge ${edge.join('+')}`;
+    return `${steps.length} kind-manifests steps of e2e-kind.yml: ${resources.length} objects, ${service.length} containers on the loaded image, runtime Secret with ${RUNTIME_KEYS.length} keys and the payments Secret with ${PAYMENTS.secretKeys.length}, host ${outputs.host}, edge ${edge.join('+')}`;
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

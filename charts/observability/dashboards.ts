@@ -93,7 +93,7 @@ function base(uid: string, title: string, description: string) {
 }
 
 export function serviceDashboard(): dashboard.Dashboard {
-  return base('goticket-service', 'GoTicket / Service', 'RED per route, bookings, messaging, dependencies and runtime of the GoTicket api and worker.')
+  return base('goticket-service', 'GoTicket / Service', 'RED per route, bookings, the payments saga, messaging, dependencies and runtime of the GoTicket api, worker and payments service.')
     .withRow(new dashboard.RowBuilder('Requests (rate, errors, duration)'))
     .withPanel(
       series('Request rate by route', 'API requests per second by route template.', [[`sum by (route) (rate(http_request_duration_seconds_count{${POD}, ${API_ROUTES}}[$__rate_interval]))`, '{{route}}']], 'reqps'),
@@ -138,6 +138,40 @@ export function serviceDashboard(): dashboard.Dashboard {
     .withRow(new dashboard.RowBuilder('Bookings'))
     .withPanel(series('Booking outcomes', 'Booking attempts per second by outcome.', [[`sum by (outcome) (rate(goticket_booking_attempts_total{${POD}}[$__rate_interval]))`, '{{outcome}}']], 'ops'))
     .withPanel(series('Sold-out rate', 'Booking attempts turned away because the event is sold out.', [[`sum(rate(goticket_booking_attempts_total{${POD}, outcome="sold_out"}[$__rate_interval]))`, 'sold out']], 'ops'))
+    .withRow(new dashboard.RowBuilder('Payments saga'))
+    .withPanel(
+      series('Bookings by saga state', 'Bookings per status, sampled by the worker: pending, payment_pending, confirmed, payment_failed, cancelled, expired, refunded.', [
+        [`max by (status) (goticket_bookings{${NS}})`, '{{status}}'],
+      ], 'short', 8),
+    )
+    .withPanel(
+      series('Payment outcomes', 'Payments resolved by the payments service per second, by outcome and by what resolved them (broker, reconciliation, webhook).', [
+        [`sum by (outcome, source) (rate(goticket_payment_outcomes_total{${POD}}[$__rate_interval]))`, '{{outcome}} ({{source}})'],
+      ], 'ops', 8),
+    )
+    .withPanel(
+      series('Time in payment_pending', 'Age of the oldest booking waiting in payment_pending (0 when none); the payment window bounds it.', [[`max(goticket_payment_pending_oldest_seconds{${NS}})`, 'oldest']], 's', 8),
+    )
+    .withPanel(
+      series('Payments in flight and stuck', 'Payments in processing or refunding at the payments service, and those older than PAYMENTS_STUCK_AFTER (alert GoTicketPaymentsStuck).', [
+        [`max by (state) (goticket_payments_processing{${NS}})`, '{{state}}'],
+      ], 'short', 8),
+    )
+    .withPanel(
+      series('Reconciliation actions', 'What the reconciliation job did with payments stuck in processing or refunding, per second.', [
+        [`sum by (action) (rate(goticket_payment_reconciliations_total{${POD}}[$__rate_interval]))`, '{{action}}'],
+      ], 'ops', 8),
+    )
+    .withPanel(
+      series('Refunds', 'Refunds per second by result and reason (cancelled, hold_expired, event_deleted); failed ones fire GoTicketRefundFailures.', [
+        [`sum by (result, reason) (rate(goticket_payment_refunds_total{${POD}}[$__rate_interval]))`, '{{result}} {{reason}}'],
+      ], 'ops', 8),
+    )
+    .withPanel(
+      series('Provider webhooks', 'Webhooks by result; a stream of bad_signature fires GoTicketWebhookSignatureFailures.', [
+        [`sum by (result) (rate(goticket_payment_webhooks_total{${POD}}[$__rate_interval]))`, '{{result}}'],
+      ], 'ops', 24),
+    )
     .withRow(new dashboard.RowBuilder('Messaging (outbox, notifier)'))
     .withPanel(
       series('Outbox backlog and age', 'Unpublished outbox events, and the age of the oldest.', [

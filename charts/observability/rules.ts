@@ -6,7 +6,7 @@
  * Recording rules use only what the service exports (so they show data wherever it runs);
  * the pod alerts use kube-state-metrics, which kube-prometheus-stack installs.
  */
-import { NAMESPACE } from '../../platform/contract';
+import { HTTP_COMPONENTS, NAMESPACE } from '../../platform/contract';
 
 export const RUNBOOK_BASE = 'https://github.com/goticket-platform/goticket/blob/main/docs/runbooks';
 
@@ -219,7 +219,7 @@ export const ALERTS: AlertRule[] = [
   }),
   // More than 2 restarts in 15 minutes is a crash loop in the making.
   alert('GoTicketPodRestarting', {
-    expr: `increase(kube_pod_container_status_restarts_total{namespace="${NAMESPACE}", container=~"api|worker|payments"}[15m]) > 2`,
+    expr: `increase(kube_pod_container_status_restarts_total{namespace="${NAMESPACE}", container=~"${HTTP_COMPONENTS.join('|')}"}[15m]) > 2`,
     for: '0m',
     labels: { severity: 'warning' },
     summary: 'A GoTicket container keeps restarting',
@@ -227,7 +227,7 @@ export const ALERTS: AlertRule[] = [
   }),
   // Ready going up and down: a backend answering intermittently or probes too tight.
   alert('GoTicketReadinessFlapping', {
-    expr: `changes(kube_pod_status_ready{namespace="${NAMESPACE}", condition="true", pod=~"goticket-(api|worker|payments)-.+"}[15m]) > 4`,
+    expr: `changes(kube_pod_status_ready{namespace="${NAMESPACE}", condition="true", pod=~"goticket-(${HTTP_COMPONENTS.join('|')})-.+"}[15m]) > 4`,
     for: '0m',
     labels: { severity: 'warning' },
     summary: 'A GoTicket pod keeps flipping between ready and not ready',

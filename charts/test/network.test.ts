@@ -3,11 +3,13 @@
  * semantics (a pod selected by a policy of a type is isolated for it; the allowed flows are the
  * union of the rules of the policies selecting it), against the allow-list the platform section of
  * DESIGN.md asks for: default deny, DNS, api <- the shared Gateway's Envoy pods and Prometheus, app -> the backends
- * (pod selectors in dev, the data subnets' CIDRs in prod),
+ * (pod selectors in dev, the data subnets' CIDRs in prod), payments <- the Gateway (the provider's
+ * webhook) and Prometheus, payments -> PostgreSQL and RabbitMQ only (never Redis) and, where it
+ * calls Stripe, public 443 (the identity providers' shape),
  * nothing else.
  */
 import { type Environment, ENVIRONMENTS, dev, prod } from '../environments';
-import { IDENTITY_PROVIDER_EGRESS } from '../../platform/contract';
+import { IDENTITY_PROVIDER_EGRESS, PAYMENT_PROVIDER_EGRESS } from '../../platform/contract';
 import { type Obj, matches, ofKind, synth, workloads } from './helpers';
 
 type Direction = 'Ingress' | 'Egress';
@@ -58,10 +60,19 @@ const DEPENDENCIES = [
 ] as const;
 const depLabels = (d: (typeof DEPENDENCIES)[number]) => ({ 'app.kubernetes.io/name': d.name, 'app.kubernetes.io/component': d.component });
 
-function backends(env: Environment): string[] {
+function backends(env: Environment, which: ReadonlyArray<'postgres' | 'redis' | 'amqp'> = ['postgres', 'redis', 'amqp']): string[] {
   const b = env.backends;
-  if (b.kind === 'vpc') return b.cidrs.flatMap((cidr) => Object.values(b.ports).map((port) => `cidr ${cidr} TCP/${port}`));
-  return DEPENDENCIES.map((d) => `goticket pods ${selector({ matchLabels: depLabels(d) })} TCP/${b.ports[d.port]}`);
+  if (b.kind === 'vpc') return b.cidrs.flatMap((cidr) => which.map((port) => `cidr ${cidr} TCP/${b.ports[port]}`));
+  return DEPENDENCIES.filter((d) => which.includes(d.port)).map((d) => `goticket pods ${selector({ matchLabels: depLabels(d) })} TCP/${b.ports[d.port]}`);
+}
+
+/** The payments service calling Stripe: public addresses on 443 only, every private range excepted. */
+function paymentProvider(env: Environment): string[] {
+  if (env.payments.provider !== 'stripe') return [];
+  return [
+    `cidr 0.0.0.0/0 except ${PAYMENT_PROVIDER_EGRESS.exceptV4.join(',')} TCP/443`,
+    `cidr ::/0 except ${PAYMENT_PROVIDER_EGRESS.exceptV6.join(',')} TCP/443`,
+  ];
 }
 
 /** What every pod of one environment may do, by its role. */
@@ -80,10 +91,13 @@ function expected(env: Environment): Record<string, { Ingress: string[]; Egress:
     'goticket-api': { Ingress: [FROM_INGRESS, GRPC_FROM_INGRESS, FROM_PROMETHEUS, GRPC_FROM_CLIENTS].sort(), Egress: [...app.Egress, ...identityProviders(env)].sort() },
     'goticket-worker': { Ingress: [FROM_PROMETHEUS], ...app },
     'goticket-migrate': { Ingress: [], ...app },
+    'goticket-payments': { Ingress: [FROM_INGRESS, FROM_PROMETHEUS].sort(), Egress: [...DNS, ...backends(env, ['postgres', 'amqp']), ...paymentProvider(env)].sort() },
   };
   if (env.backends.kind === 'in-cluster') {
     for (const d of DEPENDENCIES) {
-      out[d.name] = { Ingress: [`goticket pods app.kubernetes.io/name=goticket TCP/${env.backends.ports[d.port]}`], Egress: [...DNS] };
+      // Redis serves the booking side only: the payments pods neither need nor reach it
+      const from = d.port === 'redis' ? 'app.kubernetes.io/component NotIn (payments),app.kubernetes.io/name=goticket' : 'app.kubernetes.io/name=goticket';
+      out[d.name] = { Ingress: [`goticket pods ${from} TCP/${env.backends.ports[d.port]}`], Egress: [...DNS] };
     }
   }
   return out;

@@ -194,23 +194,26 @@ test('prod and dev differ only where environments.ts says', () => {
   // 2. The differences are the ones environments.ts declares, nothing else.
   const expected = [
     /^(StatefulSet|Service|ServiceAccount)\/(postgres|redis|rabbitmq)$/, // in-cluster backends
-    /^(Deployment|Job)\/goticket-(api|worker|migrate):spec\.template\.spec\.containers\[0\]\.(image|imagePullPolicy)$/, // image (dev: the local build)
+    /^(Deployment|Job)\/goticket-(api|worker|payments|migrate):spec\.template\.spec\.containers\[0\]\.(image|imagePullPolicy)$/, // image (dev: the local build)
     /^NetworkPolicy\/(postgres|redis|rabbitmq)-from-app$/,
-    /^NetworkPolicy\/app-to-backends:spec\.egress/, // backends
+    /^NetworkPolicy\/(app|payments)-to-backends:spec\.egress/, // backends
+    /^NetworkPolicy\/payments-to-provider$/, // payments.provider stripe (prod only): egress to Stripe
+    /^Deployment\/goticket-payments:spec\.template\.spec\.containers\[0\]\.env\[8\]\.(name|value)$/, // payments.provider local (dev only): NODE_ENV development
     /^ConfigMap\/goticket-config:data\.(LOG_LEVEL|BCRYPT_COST|DB_POOL_MAX|CORS_ORIGINS|SENTRY_ENVIRONMENT|OAUTH_REDIRECT_BASE_URL)$/, // config, host
     /^ConfigMap\/goticket-config:data\.OAUTH_(GOOGLE|GITHUB)_CLIENT_ID$/, // oauth (prod only)
     /^Job\/goticket-migrate:spec\.template\.spec\.containers\[0\]\.env\[\d+\]\.name$/, // oauth client ids, inline (prod only)
     /^NetworkPolicy\/api-to-identity-providers$/, // oauth (prod only): egress to the providers
     /^Job\/goticket-migrate:spec\.template\.spec\.containers\[0\]\.env\[\d+\]\.value$/, // config, inline
-    /^Deployment\/goticket-(api|worker):spec\.template\.metadata\.annotations\.goticket\.io\/config-checksum$/,
-    /^(Deployment|Job)\/goticket-(api|worker|migrate):spec\.template\.spec\.containers\[0\]\.resources\./, // resources
-    /^Deployment\/goticket-(api|worker):spec\.template\.spec\.containers\[0\]\.env\[0\]\.value$/, // NODE_OPTIONS from the memory limit
-    /^Deployment\/goticket-(api|worker):spec\.template\.spec\.containers\[0\]\.env\[1\]\.value$/, // SENTRY_RELEASE from the image
-    /^Deployment\/goticket-worker:spec\.replicas$/, // worker.replicas
-    /^Deployment\/goticket-(api|worker):spec\.template\.spec\.topologySpreadConstraints\[0\]\.whenUnsatisfiable$/, // zoneSpread
+    /^Deployment\/goticket-(api|worker|payments):spec\.template\.metadata\.annotations\.goticket\.io\/config-checksum$/,
+    /^(Deployment|Job)\/goticket-(api|worker|payments|migrate):spec\.template\.spec\.containers\[0\]\.resources\./, // resources
+    /^Deployment\/goticket-(api|worker|payments):spec\.template\.spec\.containers\[0\]\.env\[0\]\.value$/, // NODE_OPTIONS from the memory limit
+    /^Deployment\/goticket-(api|worker|payments):spec\.template\.spec\.containers\[0\]\.env\[1\]\.value$/, // SENTRY_RELEASE from the image
+    /^Deployment\/goticket-(worker|payments):spec\.replicas$/, // worker.replicas, payments.replicas
+    /^Deployment\/goticket-(api|worker|payments):spec\.template\.spec\.topologySpreadConstraints\[0\]\.whenUnsatisfiable$/, // zoneSpread
     /^HorizontalPodAutoscaler\/goticket-api:spec\.(minReplicas|maxReplicas|metrics\[0\]\.resource\.target\.averageUtilization)$/, // api
     /^HorizontalPodAutoscaler\/goticket-api:spec\.metrics\[1\]\./, // api.requestsPerSecond (prod only)
     /^(HTTPRoute|GRPCRoute)\/goticket:spec\.hostnames\[0\]$/, // host
+    /^HTTPRoute\/goticket-payments:spec\.hostnames\[0\]$/, // host
     /^(Job|ServiceAccount)\/goticket-migrate:metadata\.annotations\.argocd\.argoproj\.io\/hook$/, // migrationHook
   ];
   const diff = differences(synth(dev), synth(prod));

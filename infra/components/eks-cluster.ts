@@ -35,7 +35,7 @@ export const PREVIEW_GROUP = 'goticket-pulumi-preview';
  * infra/test derives the kinds from what the program registers: a new kind fails until listed here.
  */
 export const PREVIEW_DRY_RUN = [
-  { apiGroups: [''], resources: ['namespaces', 'secrets'] },
+  { apiGroups: [''], resources: ['namespaces', 'secrets', 'configmaps'] },
   { apiGroups: ['batch'], resources: ['jobs'] },
   { apiGroups: ['networking.k8s.io'], resources: ['networkpolicies'] },
   { apiGroups: ['storage.k8s.io'], resources: ['storageclasses'] },

@@ -1,6 +1,6 @@
 import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
-import { APP, IN_CLUSTER_BACKENDS, LABELS, NAMESPACE, NAMESPACE_LABELS, RDS_CA_BUNDLE, RUNTIME_SECRET, type BackendUrlKey, type DependencyKey, type OAuthSecretKey, type OptionalRuntimeKey, type RuntimeKey } from '../../platform/contract';
+import { APP, IN_CLUSTER_BACKENDS, LABELS, NAMESPACE, NAMESPACE_LABELS, PAYMENTS, RDS_CA_BUNDLE, RUNTIME_SECRET, type BackendUrlKey, type DependencyKey, type OAuthSecretKey, type OptionalRuntimeKey, type PaymentsSecretKey, type RuntimeKey } from '../../platform/contract';
 import { amqpUrl, postgresUrl, redisUrl } from '../urls';
 import { generatedSecret } from './passwords';
 
@@ -8,6 +8,8 @@ import { generatedSecret } from './passwords';
 export interface ManagedBackends {
   kind: 'managed';
   database: { host: pulumi.Input<string>; port: number; user: string; password: pulumi.Input<string>; name: string };
+  /** The payments service's own login on the same instance (PaymentsDatabaseRole); `ready` made it. */
+  paymentsDatabase: { user: string; password: pulumi.Input<string>; ready: pulumi.Resource };
   cache: { host: pulumi.Input<string>; port: number; authToken: pulumi.Input<string> };
   /** The service's own broker user (never the admin), on its vhost; `ready` made it (the Secret waits for it). */
   broker: { host: pulumi.Input<string>; port: number; user: string; password: pulumi.Input<string>; vhost: string; ready: pulumi.Resource };
@@ -23,6 +25,12 @@ export interface RuntimeArgs {
   backends: ManagedBackends | InClusterBackends;
   /** Social sign-in client secrets from Pulumi config secrets; an absent one is written empty (provider off). */
   oauth?: { googleClientSecret?: pulumi.Input<string>; githubClientSecret?: pulumi.Input<string> };
+  /**
+   * The payment provider's credentials (secret stack config stripeApiKey / stripeWebhookSecret,
+   * prod). Absent (dev): both keys are written empty, and the payments pods run the service's
+   * local Stripe-compatible server (charts/environments.ts payments.provider `local`).
+   */
+  stripe?: { apiKey: pulumi.Input<string>; webhookSecret: pulumi.Input<string> };
   /** SENTRY_DSN (secret stack config sentryDsn); absent: the key is not written. */
   sentryDsn?: pulumi.Input<string>;
   dependsOn?: pulumi.Input<pulumi.Resource>[];
@@ -31,11 +39,14 @@ export interface RuntimeArgs {
 type BackendUrls = Record<BackendUrlKey, pulumi.Output<string>>;
 
 /** prod: TLS URLs of the managed services with their generated credentials. */
+/** The RDS URL of one login (verify-full against the CA bundle in the image). */
+function rdsUrl(db: ManagedBackends['database'], user: string, password: pulumi.Input<string>): pulumi.Output<string> {
+  return pulumi.all([db.host, password]).apply(([host, pw]) => postgresUrl({ user, password: pw, host, port: db.port, database: db.name, tls: { rootCertFile: RDS_CA_BUNDLE.imagePath } }));
+}
+
 function managedUrls({ database: db, cache, broker }: ManagedBackends): BackendUrls {
   return {
-    DATABASE_URL: pulumi
-      .all([db.host, db.password])
-      .apply(([host, password]) => postgresUrl({ user: db.user, password, host, port: db.port, database: db.name, tls: { rootCertFile: RDS_CA_BUNDLE.imagePath } })),
+    DATABASE_URL: rdsUrl(db, db.user, db.password),
     REDIS_URL: pulumi.all([cache.host, cache.authToken]).apply(([host, password]) => redisUrl({ password, host, port: cache.port, tls: true })),
     AMQP_URL: pulumi
       .all([broker.host, broker.password])
@@ -60,7 +71,9 @@ function inClusterUrls(name: string, parent: pulumi.Resource): BackendUrls & Rec
 }
 
 /**
- * The application namespace (Pod Security "restricted") and the `goticket-runtime` Secret:
+ * The application namespace (Pod Security "restricted"), the payments Secret (PAYMENTS.secret: the
+ * payments service's DATABASE_URL, its own login in prod, the booking side's in-cluster database in
+ * dev; STRIPE_API_KEY and STRIPE_WEBHOOK_SECRET) and the `goticket-runtime` Secret:
  * DATABASE_URL, REDIS_URL, AMQP_URL and JWT_SECRET (plus the dev dependencies' passwords), and the
  * social sign-in client secrets. Every value is a Pulumi secret: generated credentials, or the
  * team's own config secrets (`pulumi config set --secret goticket:oauthGoogleClientSecret …`).
@@ -68,6 +81,7 @@ function inClusterUrls(name: string, parent: pulumi.Resource): BackendUrls & Rec
 export class Runtime extends pulumi.ComponentResource {
   readonly namespace: pulumi.Output<string>;
   readonly secretName: pulumi.Output<string>;
+  readonly paymentsSecretName: pulumi.Output<string>;
 
   constructor(name: string, args: RuntimeArgs, opts?: pulumi.ComponentResourceOptions) {
     super('goticket:runtime:Runtime', name, {}, opts);
@@ -103,8 +117,26 @@ export class Runtime extends pulumi.ComponentResource {
       args.backends.kind === 'managed' ? { ...k, dependsOn: [args.backends.broker.ready] } : k,
     );
 
+    // Typed by the contract: a key added to PAYMENTS.secretKeys does not compile until it is set here.
+    const paymentsData: Record<PaymentsSecretKey, pulumi.Output<string>> = {
+      DATABASE_URL: args.backends.kind === 'managed' ? rdsUrl(args.backends.database, args.backends.paymentsDatabase.user, args.backends.paymentsDatabase.password) : data.DATABASE_URL,
+      STRIPE_API_KEY: pulumi.output(args.stripe?.apiKey ?? ''),
+      STRIPE_WEBHOOK_SECRET: pulumi.output(args.stripe?.webhookSecret ?? ''),
+    };
+    const paymentsSecret = new k8s.core.v1.Secret(
+      `${name}-payments-secret`,
+      {
+        metadata: { name: PAYMENTS.secret, namespace: ns.metadata.name, labels: { [LABELS.partOf]: APP, [LABELS.component]: PAYMENTS.component } },
+        type: 'Opaque',
+        stringData: Object.fromEntries(Object.entries(paymentsData).map(([key, v]) => [key, pulumi.secret(v)])),
+      },
+      // prod: the payments role must exist before the pods get its login.
+      args.backends.kind === 'managed' ? { ...k, dependsOn: [args.backends.paymentsDatabase.ready] } : k,
+    );
+
     this.namespace = ns.metadata.name;
     this.secretName = secret.metadata.name;
-    this.registerOutputs({ namespace: this.namespace, secretName: this.secretName });
+    this.paymentsSecretName = paymentsSecret.metadata.name;
+    this.registerOutputs({ namespace: this.namespace, secretName: this.secretName, paymentsSecretName: this.paymentsSecretName });
   }
 }

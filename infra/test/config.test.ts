@@ -60,6 +60,8 @@ describe('committed stack configs', () => {
       'invalid config goticket:grafanaHost: grafana.goticket.example.com is under example.com, reserved for documentation (RFC 2606/6761): set a DNS name you own',
       'invalid config goticket:argocdHost: argocd.goticket.example.com is under example.com, reserved for documentation (RFC 2606/6761): set a DNS name you own',
       'invalid config goticket:acmeEmail: platform@goticket.example.com is under example.com, reserved for documentation (RFC 2606/6761): Let\'s Encrypt refuses it; set an address someone reads',
+      'missing config goticket:stripeApiKey',
+      'missing config goticket:stripeWebhookSecret',
       "invalid config goticket:eks.publicAccessCidrs.0: 203.0.113.0/24 overlaps 203.0.113.0/24, reserved for documentation (RFC 5737): set your runners' and operators' egress CIDRs",
       "invalid config goticket:eks.deployRoleArn: arn:aws:iam::123456789012:role/goticket-deploy is in AWS's documentation account 123456789012: set your account's role ARN",
       "invalid config goticket:eks.previewRoleArn: arn:aws:iam::123456789012:role/goticket-preview is in AWS's documentation account 123456789012: set your account's role ARN",

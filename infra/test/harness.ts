@@ -124,6 +124,8 @@ export function filledInProdConfig(): Record<string, string> {
     'goticket:acmeEmail': 'platform@goticket.cloud',
     'goticket:oauthGoogleClientSecret': 'GOCSPX-test-google-client-secret',
     'goticket:oauthGithubClientSecret': 'test-github-client-secret-0123456789abcdef',
+    'goticket:stripeApiKey': 'sk_live_goticketTestKey0123456789',
+    'goticket:stripeWebhookSecret': 'whsec_goticketTestSecret0123456789',
     'goticket:eks': {
       ...committed.config['goticket:eks'],
       publicAccessCidrs: ['35.180.10.0/24'],

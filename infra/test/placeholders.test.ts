@@ -31,7 +31,12 @@ it('stops at once, naming every key to set and registering nothing', async () =>
   expect(error).toBeInstanceOf(ConfigError);
   const lines = (error as Error).message.split('\n');
   // the secrets no committed stack file holds are named first, one line each, then every placeholder
-  expect(lines.filter((line) => line.startsWith('missing config '))).toEqual(['missing config goticket:oauthGoogleClientSecret', 'missing config goticket:oauthGithubClientSecret']);
+  expect(lines.filter((line) => line.startsWith('missing config '))).toEqual([
+    'missing config goticket:oauthGoogleClientSecret',
+    'missing config goticket:oauthGithubClientSecret',
+    'missing config goticket:stripeApiKey',
+    'missing config goticket:stripeWebhookSecret',
+  ]);
   expect(lines.filter((line) => !line.startsWith('missing config ')).map((line) => /^invalid config ([\w:.]+): .+[:;] set .+$/.exec(line)?.[1])).toEqual([
     'goticket:host',
     'goticket:grafanaHost',

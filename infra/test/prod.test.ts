@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import { parse } from 'yaml';
 import { APP_PERMISSIONS, BROKER_ADMIN_NAMESPACE, BROKER_VHOST, CURL_IMAGE, appUserScript } from '../components/broker';
 import { PREVIEW_GROUP } from '../components/eks-cluster';
+import { DB_ADMIN_NAMESPACE, paymentsRoleSql } from '../components/payments-database';
 import { CHARTS, VALUES_DIR } from '../components/helm';
 import {
   MOCK,
@@ -25,13 +26,14 @@ import {
   distObjects,
   kubernetesObjects,
   notPermittedByProject,
+  REPO_ROOT,
 } from './harness';
 import { validateInChild } from '../../charts/test/helpers';
 import { prod as prodManifests } from '../../charts/environments';
 import { API_RPS_METRIC } from '../../charts/goticket';
 import { releaseScheme } from '../../scripts/lib/image-chain';
 import { API as API_ROUTES, REQUESTS } from '../../charts/observability/rules';
-import { CLUSTER_ISSUER_OF, PROD_NETWORK, RDS_CA_BUNDLE, VERSIONS } from '../../platform/contract';
+import { CLUSTER_ISSUER_OF, PAYMENTS, PROD_NETWORK, RDS_CA_BUNDLE, VERSIONS } from '../../platform/contract';
 import { serviceStartupTests } from './service-startup';
 
 const { subnets: PROD_SUBNETS, vpcCidr: PROD_VPC_CIDR } = PROD_NETWORK;
@@ -65,6 +67,7 @@ describe('prod inventory', () => {
       'goticket:data:Broker',
       'goticket:data:Cache',
       'goticket:data:Database',
+      'goticket:data:PaymentsDatabaseRole',
       'goticket:gitops:GitOps',
       'goticket:network:Network',
       'goticket:platform:Platform',
@@ -448,6 +451,60 @@ describe('runtime Secret (prod)', () => {
   });
 });
 
+describe('payments (prod): its own database role and its own Secret', () => {
+  const job = () => k8sObject(run, 'batch/v1:Job', 'payments-role');
+
+  it('a Job inside the cluster makes the role with psql from the pinned PostgreSQL image, over verified TLS, in a locked-down namespace', () => {
+    expect(field(job(), 'metadata.namespace')).toBe(DB_ADMIN_NAMESPACE);
+    const pod = field(job(), 'spec.template.spec') as { automountServiceAccountToken: boolean; securityContext: Record<string, unknown>; containers: { image: string; command: string[]; env: { name: string; value: string }[]; securityContext: Record<string, unknown> }[] };
+    expect(pod.automountServiceAccountToken).toBe(false);
+    expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } });
+    const [container] = pod.containers;
+    expect(container!.image).toBe(VERSIONS.postgresImage);
+    expect(container!.command[0]).toBe('psql');
+    expect(container!.securityContext).toMatchObject({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
+    expect(Object.fromEntries(container!.env.map((e) => [e.name, e.value]))).toMatchObject({ PGSSLMODE: 'verify-full' });
+    // the CA bundle it verifies RDS with is the committed one
+    const script = k8sObject(run, 'core/v1:ConfigMap', 'payments-role');
+    expect((script.inputs.data as Record<string, string>)['rds-ca-bundle.pem']).toBe(fs.readFileSync(path.join(REPO_ROOT, RDS_CA_BUNDLE.repoPath), 'utf8'));
+    expect((script.inputs.data as Record<string, string>)['payments-role.sql']).toBe(paymentsRoleSql());
+    // default deny, then DNS and the data subnets' 5432 only
+    const egress = k8sObject(run, 'networking.k8s.io/v1:NetworkPolicy', 'postgres-and-dns');
+    expect(JSON.stringify(field(egress, 'spec.egress'))).not.toMatch(/0\.0\.0\.0\/0/);
+    const denies = ofType(run, 'kubernetes:networking.k8s.io/v1:NetworkPolicy').filter((np) => field(np, 'metadata.name') === 'default-deny-all' && np.name.startsWith('goticket-db-payments'));
+    expect(denies.map((np) => field(np, 'spec.policyTypes'))).toEqual([['Ingress', 'Egress']]);
+    expect(job().deleteBeforeReplace).toBe(true);
+  });
+
+  it('the role’s SQL grants nothing on the booking tables (schema public) but the readiness read of schema_migrations', () => {
+    const grants = paymentsRoleSql().split('\n').filter((line) => /^GRANT /.test(line));
+    expect(grants.filter((line) => /\bpublic\b/.test(line))).toEqual([`GRANT SELECT ON public.schema_migrations TO ${PAYMENTS.database.role};`]);
+    expect(grants.filter((line) => /ON (ALL )?TABLES? /.test(line)).every((line) => line.includes(`SCHEMA ${PAYMENTS.database.schema}`) || line.includes('public.schema_migrations'))).toBe(true);
+    expect(paymentsRoleSql()).toContain(`REVOKE ALL ON ALL TABLES IN SCHEMA public FROM ${PAYMENTS.database.role};`);
+    // the owner's and the role's passwords reach the Job through a Secret, never its spec
+    const credentials = k8sObject(run, 'core/v1:Secret', 'database-owner');
+    expect(isSecretValue(credentials.inputs.stringData)).toBe(true);
+    expect(plain(credentials.inputs.stringData)).toMatchObject({ PGUSER: 'goticket', PGPASSWORD: plain(rds().inputs.password), PAYMENTS_PASSWORD: MOCK.password('goticket-db-payments-password'), PGHOST: MOCK.rdsAddress });
+    expect(JSON.stringify(plain(job().inputs))).not.toContain(MOCK.password('goticket-db-payments-password'));
+  });
+
+  it('the payments Secret holds the role’s login and the Stripe keys from the stack’s config secrets, every value secret, and waits for the role', () => {
+    const secret = k8sObject(run, 'core/v1:Secret', PAYMENTS.secret);
+    expect(field(secret, 'metadata.namespace')).toBe('goticket');
+    const data = secret.inputs.stringData as Record<string, unknown>;
+    expect(isSecretValue(data)).toBe(true);
+    expect(plain(data)).toEqual({
+      DATABASE_URL: `postgres://${PAYMENTS.database.role}:${MOCK.password('goticket-db-payments-password')}@${MOCK.rdsAddress}:5432/goticket?sslmode=verify-full&sslrootcert=${encodeURIComponent(RDS_CA_BUNDLE.imagePath)}&uselibpqcompat=true`,
+      STRIPE_API_KEY: 'sk_live_goticketTestKey0123456789',
+      STRIPE_WEBHOOK_SECRET: 'whsec_goticketTestSecret0123456789',
+    });
+    expect(secret.dependsOn).toContain('goticket-db-payments-job');
+    // the runtime Secret the booking side loads holds none of them
+    expect(Object.keys(plain(k8sObject(run, 'core/v1:Secret', 'goticket-runtime').inputs.stringData) as object)).not.toContain('STRIPE_API_KEY');
+    expect(run.outputs.paymentsSecret).toBe(`goticket/${PAYMENTS.secret}`);
+  });
+});
+
 describe('platform on EKS', () => {
   it('pins every chart and layers the prod values files', async () => {
     for (const r of ofType(run, 'kubernetes:helm.sh/v3:Release')) {
@@ -591,7 +648,7 @@ describe('prod stack outputs', () => {
 
 describe('component structure (prod)', () => {
   it('parents every resource to a component, and the components to the stack', () => {
-    const components = ['goticket:network:Network', 'goticket:cluster:EksCluster', 'goticket:data:Database', 'goticket:data:Cache', 'goticket:data:Broker', 'goticket:registry:Registry', 'goticket:platform:Platform', 'goticket:runtime:Runtime', 'goticket:gitops:GitOps'];
+    const components = ['goticket:network:Network', 'goticket:cluster:EksCluster', 'goticket:data:Database', 'goticket:data:Cache', 'goticket:data:Broker', 'goticket:data:PaymentsDatabaseRole', 'goticket:registry:Registry', 'goticket:platform:Platform', 'goticket:runtime:Runtime', 'goticket:gitops:GitOps'];
     expect(run.resources.filter((r) => r.type.startsWith('goticket:')).map((r) => [r.type, r.parentType ?? 'stack']).sort()).toEqual(components.map((c) => [c, 'stack']).sort());
     // Outside the components only the AWS provider, which carries the default tags into all of them.
     const outside = run.resources.filter((r) => !r.type.startsWith('goticket:') && !r.parentType?.startsWith('goticket:'));

@@ -3,16 +3,25 @@
  * runtime Secret this Pulumi program creates plus the ConfigMap and env of dist/<env> are fed to
  * the service's own loadConfig (app/src/config.ts), exactly as the kubelet would hand them over.
  */
+import type { Pool } from 'pg';
 import { loadConfig } from '../../app/src/config';
-import { DEPENDENCY_KEYS, RUNTIME_KEYS, RUNTIME_SECRET, type EnvName } from '../../platform/contract';
+import { createLogger } from '../../app/src/observability/logger';
+import { startPayments } from '../../app/src/payments';
+import { DEPENDENCY_KEYS, PAYMENTS, RUNTIME_KEYS, RUNTIME_SECRET, type EnvName } from '../../platform/contract';
 import { podEnvironments, startupError, unreadVariables, withoutEachRuntimeKey } from '../../platform/test/pod-environment';
 import { distObjects, k8sObject, plain, type ProgramRun } from './harness';
+
+const PAYMENTS_WORKLOAD = 'Deployment/goticket-payments payments';
 
 export function serviceStartupTests(environment: EnvName, run: () => ProgramRun): void {
   describe(`the service starts with exactly what the ${environment} cluster gives its pods`, () => {
     const runtimeSecret = () => plain(k8sObject(run(), 'core/v1:Secret', RUNTIME_SECRET).inputs.stringData) as Record<string, string>;
-    const pods = () => podEnvironments(distObjects(environment), { [RUNTIME_SECRET]: runtimeSecret() });
+    const paymentsSecret = () => plain(k8sObject(run(), 'core/v1:Secret', PAYMENTS.secret).inputs.stringData) as Record<string, string>;
+    const pods = () => podEnvironments(distObjects(environment), { [RUNTIME_SECRET]: runtimeSecret(), [PAYMENTS.secret]: paymentsSecret() });
     const service = () => pods().filter((pod) => pod.service);
+    /** The booking side: api, worker, migrate. */
+    const booking = () => service().filter((pod) => pod.workload !== PAYMENTS_WORKLOAD);
+    const payments = () => service().find((pod) => pod.workload === PAYMENTS_WORKLOAD)!;
 
     it('the runtime Secret holds the contract’s keys (and in dev the in-cluster dependencies’ passwords), nothing else', () => {
       const expected = environment === 'dev' ? [...RUNTIME_KEYS, ...DEPENDENCY_KEYS] : [...RUNTIME_KEYS];
@@ -21,11 +30,11 @@ export function serviceStartupTests(environment: EnvName, run: () => ProgramRun)
 
     it('every container finds the ConfigMaps, Secrets and keys it references', () => {
       expect(pods().length).toBeGreaterThanOrEqual(3);
-      expect(service().map((pod) => pod.workload).sort()).toEqual(['Deployment/goticket-api api', 'Deployment/goticket-worker worker', 'Job/goticket-migrate migrate']);
+      expect(service().map((pod) => pod.workload).sort()).toEqual(['Deployment/goticket-api api', PAYMENTS_WORKLOAD, 'Deployment/goticket-worker worker', 'Job/goticket-migrate migrate']);
     });
 
     it('api, worker and migrate pass the service’s own validation, on the real backends (no embedded database, no stand-ins)', () => {
-      for (const pod of service()) {
+      for (const pod of booking()) {
         expect([pod.workload, startupError(pod.env)]).toEqual([pod.workload, undefined]);
         const config = loadConfig(pod.env);
         expect([pod.workload, config.production, config.database.url, config.redisUrl, config.amqpUrl, config.auth.jwtSecret]).toEqual([
@@ -44,11 +53,72 @@ export function serviceStartupTests(environment: EnvName, run: () => ProgramRun)
     });
 
     it('the service refuses to start without any one runtime key, naming it', () => {
-      for (const pod of service()) {
+      for (const pod of booking()) {
         for (const [key, error] of Object.entries(withoutEachRuntimeKey(pod.env))) {
           expect([pod.workload, key, error]).toEqual([pod.workload, key, expect.stringContaining(key)]);
         }
       }
     });
+
+    it('the payments Secret holds exactly the contract’s keys, and never the booking side’s login', () => {
+      const secret = paymentsSecret();
+      expect(Object.keys(secret).sort()).toEqual([...PAYMENTS.secretKeys].sort());
+      if (environment === 'prod') {
+        // its own login, the provider's credentials from the stack's config secrets
+        expect(new URL(secret.DATABASE_URL!).username).toBe(PAYMENTS.database.role);
+        expect(secret.DATABASE_URL).not.toBe(runtimeSecret().DATABASE_URL);
+        expect(secret.STRIPE_API_KEY).toMatch(/^sk_live_/);
+        expect(secret.STRIPE_WEBHOOK_SECRET).toMatch(/^whsec_/);
+      } else {
+        // dev: the in-cluster database (one login there), and no provider: the local server stands in
+        expect(secret.DATABASE_URL).toBe(runtimeSecret().DATABASE_URL);
+        expect([secret.STRIPE_API_KEY, secret.STRIPE_WEBHOOK_SECRET]).toEqual(['', '']);
+      }
+    });
+
+    it('the payments pods get only their keys: their own DATABASE_URL, the broker, and none of the booking side’s or the identity providers’ secrets', () => {
+      const pod = payments();
+      expect([pod.workload, startupError(pod.env)]).toEqual([pod.workload, undefined]);
+      expect(unreadVariables(pod.env)).toEqual([]);
+      const config = loadConfig(pod.env);
+      expect(config.database.url).toBe(paymentsSecret().DATABASE_URL);
+      expect(config.amqpUrl).toBe(runtimeSecret().AMQP_URL);
+      for (const key of ['OAUTH_GOOGLE_CLIENT_SECRET', 'OAUTH_GITHUB_CLIENT_SECRET', ...DEPENDENCY_KEYS]) expect([key, key in pod.env]).toEqual([key, false]);
+      // and the booking side never sees the provider's key
+      for (const other of booking()) expect([other.workload, 'STRIPE_API_KEY' in other.env]).toEqual([other.workload, false]);
+      if (environment === 'prod') {
+        expect([config.production, config.payments.stripe.apiKey, config.payments.stripe.webhookSecret, config.payments.stripe.apiBase]).toEqual([
+          true,
+          paymentsSecret().STRIPE_API_KEY,
+          paymentsSecret().STRIPE_WEBHOOK_SECRET,
+          undefined,
+        ]);
+      } else {
+        // not production, no key: the service runs its local Stripe-compatible server in the process
+        expect([config.production, config.payments.stripe.apiKey]).toEqual([false, undefined]);
+      }
+    });
+
+    it('a payments pod missing a key of the runtime Secret it references does not start (the kubelet refuses it), naming the key', () => {
+      for (const key of PAYMENTS.runtimeKeys) {
+        const { [key]: _dropped, ...rest } = runtimeSecret();
+        expect(() => podEnvironments(distObjects(environment), { [RUNTIME_SECRET]: rest, [PAYMENTS.secret]: paymentsSecret() })).toThrow(new RegExp(`reads key ${key} of ${RUNTIME_SECRET}`));
+      }
+      expect(() => podEnvironments(distObjects(environment), { [RUNTIME_SECRET]: runtimeSecret() })).toThrow(`${PAYMENTS_WORKLOAD} reads Secret ${PAYMENTS.secret}, which nothing creates`);
+    });
+
+    if (environment === 'prod') {
+      it('the payments service refuses to start without each key of its own (the service’s own checks, as in its pod)', async () => {
+        const pod = payments();
+        for (const key of ['DATABASE_URL', 'JWT_SECRET', 'REDIS_URL', 'AMQP_URL']) {
+          const { [key]: _dropped, ...rest } = pod.env;
+          expect([key, startupError(rest)]).toEqual([key, expect.stringContaining(key)]);
+        }
+        // STRIPE_API_KEY: loadConfig leaves it to the payments role, which refuses production without it before connecting anywhere
+        const { STRIPE_API_KEY: _key, ...withoutKey } = pod.env;
+        const logger = createLogger({ level: 'silent' });
+        await expect(startPayments({ config: loadConfig(withoutKey), pool: {} as Pool, logger })).rejects.toThrow(/STRIPE_API_KEY is required in production/);
+      });
+    }
   });
 }

@@ -37,6 +37,10 @@ describe('platform/contract.ts', () => {
     contract.PROD_NETWORK.vpcCidr,
     ...Object.values(contract.PROD_NETWORK.subnets).flat(),
     contract.EDGE.service,
+    contract.PAYMENTS.secret,
+    contract.PAYMENTS.webhookPath,
+    contract.PAYMENTS.database.role,
+    contract.PAYMENT_PROVIDER_EGRESS.policy,
   ];
 
   it.each([['infra'], ['charts'], ['policies'], ['scripts']])('%s/ quotes none of its values: it imports them', (dir) => {
@@ -62,6 +66,20 @@ describe('platform/contract.ts', () => {
       expect(Object.values(contract.CLUSTER_ISSUERS)).toContain(contract.CLUSTER_ISSUER_OF[env]);
       expect(contract.MANIFESTS_DIR[env]).toBe(`dist/${env}`);
     }
+  });
+
+  it('gives the payments pods only keys the runtime Secret and the payments Secret hold, each once', () => {
+    for (const key of contract.PAYMENTS.runtimeKeys) expect(contract.RUNTIME_KEYS).toContain(key);
+    const keys = [...contract.PAYMENTS.runtimeKeys, ...contract.PAYMENTS.secretKeys];
+    expect(new Set(keys).size).toBe(keys.length);
+    expect(contract.HTTP_COMPONENTS).toContain(contract.PAYMENTS.component);
+    expect(contract.SERVICES.payments.name).toBe(`${contract.APP}-${contract.PAYMENTS.component}`);
+    // the provider's egress is the identity providers' shape: the manifest policy accepts only that
+    expect([contract.PAYMENT_PROVIDER_EGRESS.port, contract.PAYMENT_PROVIDER_EGRESS.exceptV4, contract.PAYMENT_PROVIDER_EGRESS.exceptV6]).toEqual([
+      contract.IDENTITY_PROVIDER_EGRESS.port,
+      contract.IDENTITY_PROVIDER_EGRESS.exceptV4,
+      contract.IDENTITY_PROVIDER_EGRESS.exceptV6,
+    ]);
   });
 
   it('keeps the runtime keys, the dependencies’ passwords and the ConfigMap apart', () => {

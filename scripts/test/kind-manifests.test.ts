@@ -1,10 +1,10 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parse, parseAllDocuments } from 'yaml';
-import { DEPENDENCY_KEYS, RUNTIME_KEYS, RUNTIME_SECRET } from '../../platform/contract';
+import { parseAllDocuments } from 'yaml';
+import { DEPENDENCY_KEYS, PAYMENTS, RUNTIME_KEYS, RUNTIME_SECRET } from '../../platform/contract';
 import { podEnvironments, startupError, unreadVariables } from '../../platform/test/pod-environment';
-import { APP_PODS_SELECTOR, E2E_ADMIN_EMAIL, edgeManifests, isServiceImage, main, prepare, readManifests, runtimeSecret, servedKinds } from '../kind-manifests';
+import { APP_PODS_SELECTOR, E2E_ADMIN_EMAIL, edgeManifests, isServiceImage, main, paymentsSecret, prepare, readManifests, runtimeSecret, servedKinds } from '../kind-manifests';
 import { ROOT } from './github-files';
 
 const API_RESOURCES = `
@@ -120,8 +120,11 @@ describe('kind-manifests --runtime-secret (the e2e job’s stand-in for the Pulu
 
   it('is what every pod of the committed dist/dev needs: the service starts with it and finds nothing unread', () => {
     const secret = runtimeSecret() as unknown as Secret;
-    const pods = podEnvironments(readManifests(join(ROOT, 'dist', 'dev')), { [RUNTIME_SECRET]: secret.stringData });
-    expect(pods.filter((pod) => pod.service)).toHaveLength(3);
+    const payments = paymentsSecret(secret) as unknown as Secret;
+    expect(payments.metadata).toMatchObject({ name: PAYMENTS.secret, namespace: 'goticket' });
+    expect(Object.keys(payments.stringData).sort()).toEqual([...PAYMENTS.secretKeys].sort());
+    const pods = podEnvironments(readManifests(join(ROOT, 'dist', 'dev')), { [RUNTIME_SECRET]: secret.stringData, [PAYMENTS.secret]: payments.stringData });
+    expect(pods.filter((pod) => pod.service)).toHaveLength(4);
     for (const pod of pods.filter((p) => p.service)) {
       expect([pod.workload, startupError(pod.env), unreadVariables(pod.env)]).toEqual([pod.workload, undefined, []]);
     }
@@ -137,12 +140,13 @@ describe('kind-manifests --runtime-secret (the e2e job’s stand-in for the Pulu
       writeFileSync(githubEnv, 'EXISTING=1\n');
       expect(main(['--runtime-secret', file, '--github-env', githubEnv])).toBe(0);
       expect(statSync(file).mode & 0o777).toBe(0o600);
-      const secret = parse(readFileSync(file, 'utf8')) as Secret;
+      const [secret, payments] = parseAllDocuments(readFileSync(file, 'utf8')).map((doc) => doc.toJS() as Secret);
+      expect([secret!.metadata.name, payments!.metadata.name]).toEqual([RUNTIME_SECRET, PAYMENTS.secret]);
       const masked = log.mock.calls.map(([line]) => String(line));
-      const values = Object.entries(secret.stringData).filter(([key]) => key !== 'ADMIN_EMAIL').map(([, value]) => `::add-mask::${value}`);
+      const values = [...new Set([...Object.values(secret!.stringData), ...Object.values(payments!.stringData)])].filter((value) => value !== E2E_ADMIN_EMAIL).map((value) => `::add-mask::${value}`);
       expect(masked.sort()).toEqual(values.sort());
-      expect(readFileSync(githubEnv, 'utf8')).toBe(`EXISTING=1\nSMOKE_ADMIN_EMAIL=${E2E_ADMIN_EMAIL}\nSMOKE_ADMIN_PASSWORD=${secret.stringData.ADMIN_PASSWORD}\n`);
-      expect(error.mock.calls.join('\n')).not.toContain(secret.stringData.JWT_SECRET);
+      expect(readFileSync(githubEnv, 'utf8')).toBe(`EXISTING=1\nSMOKE_ADMIN_EMAIL=${E2E_ADMIN_EMAIL}\nSMOKE_ADMIN_PASSWORD=${secret!.stringData.ADMIN_PASSWORD}\n`);
+      expect(error.mock.calls.join('\n')).not.toContain(secret!.stringData.JWT_SECRET);
     } finally {
       log.mockRestore();
       error.mockRestore();

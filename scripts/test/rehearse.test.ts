@@ -10,7 +10,7 @@ import { copyRepository } from '../lib/repo-copy';
 import { ROOT } from './github-files';
 
 test('on the committed workflow it passes and reports what Kind gets', async () => {
-  await expect(e2eDryRun()).resolves.toMatch(/^3 kind-manifests steps of e2e-kind\.yml: \d+ objects, [3-9] containers on the loaded image, runtime Secret with \d+ keys, host goticket\.localtest\.me, edge EnvoyProxy\+GatewayClass\+Gateway\+HTTPRoute$/);
+  await expect(e2eDryRun()).resolves.toMatch(/^3 kind-manifests steps of e2e-kind\.yml: \d+ objects, [3-9] containers on the loaded image, runtime Secret with \d+ keys and the payments Secret with 3, host goticket\.localtest\.me, edge EnvoyProxy\+GatewayClass\+Gateway\+HTTPRoute$/);
 }, 120_000);
 
 test.each([

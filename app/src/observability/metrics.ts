@@ -228,6 +228,9 @@ export const paymentsProcessing = new Gauge({
 for (const outcome of ['succeeded', 'failed']) for (const source of ['broker', 'reconciliation', 'webhook']) paymentOutcomes.inc({ outcome, source }, 0);
 for (const result of ['applied', 'ignored', 'replayed', 'bad_signature', 'malformed']) webhookEvents.inc({ result }, 0);
 for (const result of ['succeeded', 'failed']) refunds.inc({ result, reason: 'cancelled' }, 0);
+// From the start, so the dashboard's reconciliation and in-flight panels and GoTicketPaymentsStuck have a series before the first action.
+for (const action of ['succeeded', 'failed', 'refunded', 'still_processing', 'error']) reconciliationActions.inc({ action }, 0);
+for (const state of ['processing', 'refunding', 'stuck']) paymentsProcessing.set({ state }, 0);
 
 /** Top events by seats sold, refreshed by the worker; label = "name (start date)", at most TOP_EVENTS series. */
 export const TOP_EVENTS = 10;

@@ -69,7 +69,9 @@ export const noPlainSecrets: ManifestRule = {
 const WORLD = new Set(['0.0.0.0/0', '::/0']);
 
 /**
- * The one sanctioned egress to public addresses (platform/contract.ts IDENTITY_PROVIDER_EGRESS):
+ * The one sanctioned shape of egress to public addresses (platform/contract.ts
+ * IDENTITY_PROVIDER_EGRESS, and PAYMENT_PROVIDER_EGRESS, which shares its annotation, port and
+ * excepted ranges):
  * the policy states its reason in the annotation, the rule opens TCP 443 only, and the block
  * excepts every private, link-local and metadata range (so nothing inside the VPC or the node).
  */
@@ -88,7 +90,7 @@ export const networkPolicyAllowList: ManifestRule = {
   name: 'k8s-network-policy-allow-list',
   level: 'mandatory',
   description: 'NetworkPolicy rules name their peers: none allows every source or destination, or the whole internet (one sanctioned shape: public addresses on TCP 443 with every private range excepted and a stated reason, for providers that publish no stable ranges).',
-  remediation: 'Give each ingress rule a `from` and each egress rule a `to` (pod/namespace selectors, or the CIDR of the service reached, e.g. the VPC); never 0.0.0.0/0 or ::/0 (the identity-provider egress excepted: platform/contract.ts IDENTITY_PROVIDER_EGRESS).',
+  remediation: 'Give each ingress rule a `from` and each egress rule a `to` (pod/namespace selectors, or the CIDR of the service reached, e.g. the VPC); never 0.0.0.0/0 or ::/0 (the identity-provider and payment-provider egress excepted: platform/contract.ts IDENTITY_PROVIDER_EGRESS, PAYMENT_PROVIDER_EGRESS).',
   rationale: 'A default deny means nothing next to a rule that allows everything: one open egress rule lets a compromised pod reach any host (the gap the public reference manifests leave).',
   benchmark: 'CIS EKS 4.3.2 (NetworkPolicies in every namespace); NSA/CISA Kubernetes Hardening Guide (network separation: deny by default, allow specific flows)',
   check: (m) => {
