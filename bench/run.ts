@@ -23,8 +23,8 @@ import { findPgbench } from './lib/pgbench';
 import { progress } from './lib/progress';
 import { evaluateTargets, renderReport, type Results } from './lib/report';
 import { freePort } from '../scripts/lib/free-port';
+import { ProviderThread } from './lib/provider';
 import { removeSnapshot, ROOT, snapshotBuild, startService, type ServiceProcess } from './lib/services';
-import { LocalStripe } from '../app/src/payments/local-stripe';
 import { WEBHOOK_PATH } from '../app/src/payments/webhook';
 import { browse } from './scenarios/browse';
 import { checkout } from './scenarios/checkout';
@@ -155,14 +155,15 @@ async function run(options: BenchOptions): Promise<number> {
     cleanups.push({ name: 'api', run: () => api.stop() });
     progress.info(`api pid ${api.pid} on :${apiPort}, worker pid ${worker.pid} on :${workerPort}`);
 
-    // The payments role and its provider: the local Stripe-compatible server (app/src/payments/local-stripe.ts,
-    // in this process, so its own counts are read for the invariants) at a fixed latency, signed webhooks back.
+    // The payments role and its provider: the local Stripe-compatible server (app/src/payments/local-stripe.ts, compiled) on a
+    // worker thread of this process (bench/lib/provider.ts; its counts feed the invariants) at a fixed latency, signed webhooks back.
     let payments: ServiceProcess | undefined;
-    let stripe: LocalStripe | undefined;
+    let stripe: ProviderThread | undefined;
     if (runs('checkout')) {
       const webhookSecret = `whsec_bench_${randomBytes(16).toString('hex')}`;
-      const provider = new LocalStripe({ webhookSecret, minLatencyMs: PROVIDER_LATENCY_MS, maxLatencyMs: PROVIDER_LATENCY_MS, seed: 9 });
-      const stripeUrl = await provider.start();
+      // On a worker thread of its own: on this thread the harness's own work delayed its answers (bench/lib/provider.ts).
+      const provider = await ProviderThread.start(snapshot, { webhookSecret, minLatencyMs: PROVIDER_LATENCY_MS, maxLatencyMs: PROVIDER_LATENCY_MS, seed: 9, recordCalls: options.keepDb });
+      const stripeUrl = provider.url;
       stripe = provider;
       cleanups.push({ name: 'local Stripe-compatible server', run: () => provider.close() });
       const paymentsPort = await freePort();
@@ -176,7 +177,7 @@ async function run(options: BenchOptions): Promise<number> {
       });
       payments = started;
       cleanups.push({ name: 'payments', run: () => started.stop() });
-      provider.configure({ webhookUrl: `${started.url}${WEBHOOK_PATH}` });
+      await provider.configure({ webhookUrl: `${started.url}${WEBHOOK_PATH}` });
       progress.info(`payments pid ${started.pid} on :${paymentsPort}`);
     }
 
@@ -193,7 +194,7 @@ async function run(options: BenchOptions): Promise<number> {
       guard(api);
       guard(worker);
       if (payments) guard(payments);
-      invariants.push(await checkInvariants(db.pool, scenario, problems, stripe));
+      invariants.push(await checkInvariants(db.pool, scenario, problems, await stripe?.snapshot()));
     };
 
     if (runs('ceiling')) {
@@ -232,6 +233,13 @@ async function run(options: BenchOptions): Promise<number> {
     if (payments) {
       const role = payments;
       results.checkout = await timed('checkout', () => checkout(ctx, role, PROVIDER_LATENCY_MS));
+      if (stripe) progress.info(`checkout: the provider had at most ${(await stripe.snapshot()).maxInFlight} requests in flight at once`);
+      if (stripe && options.keepDb) {
+        // With the kept database: every provider request's times, to line up with the rows' (same clock).
+        const file = path.join(RESULTS_DIR, `${runId}-provider-calls.json`);
+        writeFileSync(file, JSON.stringify(await stripe.calls()));
+        progress.info(`provider calls: ${file}`);
+      }
       await after('checkout', results.checkout.problems);
     }
 

@@ -42,6 +42,20 @@ export interface LocalStripeOptions {
   webhookSecret?: string;
   /** Pseudo-random seed (faults are reproducible). */
   seed?: number;
+  /** Keep a log of every request (`calls`: route, booking, received and answered times); off by default (it grows). */
+  recordCalls?: boolean;
+}
+
+/** One request as the server saw it (with `recordCalls`). Times are Date.now() milliseconds. */
+export interface ProviderCall {
+  route: string;
+  /** metadata[booking_id] of a create, the Idempotency-Key otherwise. */
+  key: string | null;
+  receivedAt: number;
+  answeredAt: number | null;
+  status: number | null;
+  /** Requests in flight (received, not yet answered) when this one arrived, itself included. */
+  inFlightAtArrival: number;
 }
 
 interface Intent {
@@ -115,7 +129,7 @@ const id = (prefix: string) => `${prefix}_${randomBytes(12).toString('hex')}`;
 const now = () => Math.floor(Date.now() / 1000);
 
 export class LocalStripe {
-  readonly options: Required<Omit<LocalStripeOptions, 'webhookUrl' | 'webhookSecret'>> & Pick<LocalStripeOptions, 'webhookUrl' | 'webhookSecret'>;
+  readonly options: Required<Omit<LocalStripeOptions, 'webhookUrl' | 'webhookSecret' | 'recordCalls'>> & Pick<LocalStripeOptions, 'webhookUrl' | 'webhookSecret'>;
   private server: Server | null = null;
   private readonly random: () => number;
   private readonly intents = new Map<string, Intent>();
@@ -128,6 +142,12 @@ export class LocalStripe {
   private webhooksInFlight = new Set<Promise<void>>();
   /** Requests received, by `METHOD path` (tests and reports). */
   readonly requests = new Map<string, number>();
+  /** Requests received and not yet answered, and the most there ever were at once. */
+  inFlight = 0;
+  maxInFlight = 0;
+  /** Every request with its times, when constructed with `recordCalls`. */
+  readonly calls: ProviderCall[] = [];
+  private readonly recordCalls: boolean;
   /** Webhook deliveries that did not get a 2xx after their retries. */
   webhookFailures = 0;
   webhooksDelivered = 0;
@@ -149,6 +169,7 @@ export class LocalStripe {
       webhookSecret: options.webhookSecret,
     };
     this.random = prng(this.options.seed);
+    this.recordCalls = options.recordCalls ?? false;
   }
 
   /** Listens; resolves to its base URL (for STRIPE_API_BASE). */
@@ -251,12 +272,32 @@ export class LocalStripe {
   // ---------------------------------------------------------------- HTTP
 
   private async serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    this.inFlight += 1;
+    this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
+    const call: ProviderCall = { route: '', key: null, receivedAt: Date.now(), answeredAt: null, status: null, inFlightAtArrival: this.inFlight };
+    let counted = true;
+    const answered = () => {
+      if (!counted) return;
+      counted = false;
+      this.inFlight -= 1;
+      call.answeredAt = Date.now();
+      call.status = res.statusCode;
+    };
+    res.once('finish', answered);
+    res.once('close', answered);
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const body = Buffer.concat(chunks).toString('utf8');
     const url = new URL(req.url ?? '/', 'http://local');
     const route = `${req.method} ${url.pathname.replace(/\/(pi|re)_[a-f0-9]+$/, '/:id')}`;
     this.requests.set(route, (this.requests.get(route) ?? 0) + 1);
+    if (this.recordCalls) {
+      call.route = route;
+      const bookingId = /(?:^|&)metadata%5Bbooking_id%5D=([^&]+)/.exec(body)?.[1];
+      const key = req.headers['idempotency-key'];
+      call.key = bookingId ? decodeURIComponent(bookingId) : typeof key === 'string' ? key : null;
+      this.calls.push(call);
+    }
     await this.latency();
     res.setHeader('Request-Id', id('req'));
     if (!/^Bearer (sk|rk)_test_\w+$/.test(req.headers.authorization ?? '')) {

@@ -17,6 +17,13 @@ export interface WorkerLoopOptions {
    */
   failureBackoff?: IBackoffFactory<unknown>;
   logger: Logger;
+  /**
+   * The first idle waits after a tick that did work, in order, before the waits go back to
+   * `intervalMs` (wakeable like it). For a producer whose wake-up can be lost in a race (the
+   * outbox relay: see OutboxRelay) a few quick looks right after work find what the wake-up
+   * would have announced. Default: none.
+   */
+  lingerMs?: readonly number[];
   /** Where failed steps are reported (default: one of its own on `logger`): an unavailable database is one incident, not a line per step. */
   failures?: FailureReporter;
 }
@@ -38,6 +45,8 @@ export class WorkerLoop {
   private readonly failureBackoff: IBackoffFactory<unknown>;
   /** The backoff of the current run of failed ticks (null after a tick that did not fail). */
   private backoff: IBackoff<unknown> | null = null;
+  /** Idle ticks since the last one that did work (null: none did yet, or the linger is over). */
+  private idleSinceWork: number | null = null;
 
   constructor(
     private readonly tick: () => Promise<TickResult>,
@@ -105,10 +114,13 @@ export class WorkerLoop {
       }
       this.backoff = null;
       if (result === 'more') {
+        this.idleSinceWork = 0;
         await yieldToEventLoop();
         continue;
       }
-      await this.sleep(this.options.intervalMs, true);
+      const linger = this.idleSinceWork === null ? undefined : this.options.lingerMs?.[this.idleSinceWork];
+      this.idleSinceWork = linger === undefined ? null : this.idleSinceWork! + 1;
+      await this.sleep(linger ?? this.options.intervalMs, true);
     }
   }
 

@@ -11,7 +11,7 @@ import { RabbitConsumer } from '../../../src/adapters/rabbitmq/consumer';
 import { RabbitPublisher } from '../../../src/adapters/rabbitmq/publisher';
 import { topologyNames } from '../../../src/adapters/rabbitmq/topology';
 import { Notifier } from '../../../src/workers/notifier';
-import { OutboxRelay, publishInAggregateOrder } from '../../../src/workers/outbox-relay';
+import { OutboxRelay, publishInAggregateOrder, RELAY_LINGER_MS } from '../../../src/workers/outbox-relay';
 import { createTestDatabase, type TestDatabase } from '../../support/db';
 import { TEST_AMQP_URL } from '../../support/env';
 import { AmqpTestClient, quietLogger, RecordingMailer, reserveMany, seed, testPrefix, waitFor } from './helpers';
@@ -53,6 +53,62 @@ test('an insert wakes the relay through LISTEN/NOTIFY long before its next poll'
       expect(Date.now() - started).toBeLessThan(2_000); // the poll would take 60 s
     }
   } finally {
+    await relay.close();
+  }
+});
+
+test('a row whose insert saw a batch in flight (so it did not notify) and committed after the look-again is published without waiting for the poll', async () => {
+  // The race of RELAY_LINGER_MS, made deterministic: the relay's batch is held in publish while a
+  // transaction inserts a row (its trigger sees the claimed row as backlog: no NOTIFY); the batch
+  // completes, the relay looks again (the insert is not committed: nothing) and goes idle; then the
+  // insert commits. Before the linger, that row waited for the next poll (60 s here).
+  await db.pool.query(`DELETE FROM outbox`);
+  const insertRow = `INSERT INTO outbox (aggregate_type, aggregate_id, type, payload) VALUES ('booking', gen_random_uuid(), 'booking.created', '{}') RETURNING id`;
+  const real = new PostgresOutbox(db.pool);
+  const looks: number[] = [];
+  const outbox = {
+    relayBatch: async (...args: Parameters<PostgresOutbox['relayBatch']>) => {
+      const batch = await real.relayBatch(...args);
+      looks.push(batch.claimed);
+      return batch;
+    },
+    backlog: () => real.backlog(),
+    prune: (retentionMs: number, limit?: number) => real.prune(retentionMs, limit),
+  };
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  let held = false;
+  const gated = {
+    publish: async (messages: Parameters<RabbitPublisher['publish']>[0]) => {
+      if (!held) {
+        held = true;
+        await released;
+      }
+      return publisher.publish(messages);
+    },
+  };
+  const relay = new OutboxRelay({ outbox, wakeUps: new PostgresOutboxWakeUps(db.pool, quietLogger), publisher: gated, logger: quietLogger, pollIntervalMs: 60_000, batchSize: 50, retentionMs: 86_400_000 });
+  await relay.start();
+  const client = await db.pool.connect();
+  try {
+    await waitFor('the startup look', async () => looks.length > 0, 5_000, 5);
+    const first = (await db.pool.query<{ id: string }>(insertRow)).rows[0]!.id; // notifies: the backlog was empty
+    await waitFor('the relay to hold a batch in publish', async () => held, 5_000, 5);
+    await client.query('BEGIN');
+    const late = (await client.query<{ id: string }>(insertRow)).rows[0]!.id; // sees `first` unpublished: no NOTIFY
+    const looksBefore = looks.length;
+    release();
+    // the batch, then the look-again that cannot see the uncommitted row
+    await waitFor('the batch and an empty look after it', async () => looks.length >= looksBefore + 2 && looks.at(-1) === 0, 5_000, 2);
+    await client.query('COMMIT');
+    const published = async (id: string) => (await db.pool.query(`SELECT 1 FROM outbox WHERE id = $1 AND published_at IS NOT NULL`, [id])).rowCount === 1;
+    expect(await published(first)).toBe(true);
+    await waitFor('the late row to be published (the poll is 60 s away)', () => published(late), 3_000, 10);
+    expect(RELAY_LINGER_MS.reduce((a, b) => a + b, 0)).toBeLessThan(3_000);
+  } finally {
+    release();
+    await client.query('ROLLBACK').catch(() => undefined);
+    client.release();
     await relay.close();
   }
 });

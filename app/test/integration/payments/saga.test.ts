@@ -46,6 +46,24 @@ test('pay: 202 payment_pending with the hold extended, then confirmed by the pay
   expect(saga.mailer.countsByBooking().get(id)).toBe(1);
 });
 
+test('payments are charged concurrently: 20 paid at once overlap at the provider (up to PAYMENTS_PREFETCH in flight), not one after another', async () => {
+  const buyers = await Promise.all(Array.from({ length: 20 }, () => saga.api.user()));
+  const eventId = await newEvent({ capacity: 40 });
+  const ids = await Promise.all(buyers.map((buyer) => hold(eventId, buyer.token, 1)));
+  saga.stripe.configure({ minLatencyMs: 300, maxLatencyMs: 300 });
+  saga.stripe.maxInFlight = saga.stripe.inFlight;
+  try {
+    const paid = await Promise.all(ids.map((id, i) => pay(id, buyers[i]!.token)));
+    expect(paid.map((p) => p.status)).toEqual(ids.map(() => 202));
+    await waitFor('all confirmed', async () => (await Promise.all(ids.map(statusOf))).every((status) => status === 'confirmed'), 20_000);
+  } finally {
+    saga.stripe.configure({ minLatencyMs: 0, maxLatencyMs: 0 });
+  }
+  for (const id of ids) expect(saga.stripe.intentsPerBooking().get(id)).toBe(1);
+  // One at a time would never have had more than one in flight; the relay hands them over in one or two batches.
+  expect(saga.stripe.maxInFlight).toBeGreaterThanOrEqual(10);
+});
+
 test('a declined card: payment_failed, the seats released (compensation), the owner told; nothing captured', async () => {
   const buyer = await saga.api.user();
   const eventId = await newEvent();

@@ -5,7 +5,7 @@ import type { IBackoff, IBackoffFactory } from 'cockatiel';
 const logger = createLogger({ level: 'silent' });
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-function loopOf(results: TickResult[], options: { intervalMs?: number; failureDelayMs?: number; tickMs?: number } = {}) {
+function loopOf(results: TickResult[], options: { intervalMs?: number; failureDelayMs?: number; tickMs?: number; lingerMs?: number[] } = {}) {
   const ticks: number[] = [];
   const loop = new WorkerLoop(
     async () => {
@@ -15,7 +15,7 @@ function loopOf(results: TickResult[], options: { intervalMs?: number; failureDe
       if (result === 'failed') throw new Error('tick failed');
       return result;
     },
-    { name: 'test', intervalMs: options.intervalMs ?? 10_000, failureDelayMs: options.failureDelayMs ?? 10_000, logger },
+    { name: 'test', intervalMs: options.intervalMs ?? 10_000, failureDelayMs: options.failureDelayMs ?? 10_000, lingerMs: options.lingerMs, logger },
   );
   return { loop, ticks };
 }
@@ -25,6 +25,23 @@ test('runs again at once while there is more work, then sleeps', async () => {
   loop.start();
   await sleep(100);
   expect(ticks).toHaveLength(3);
+  await loop.stop();
+});
+
+test('after a tick that did work, the idle ticks come after the linger waits, then after intervalMs; none before any work', async () => {
+  const idleFirst = loopOf([], { lingerMs: [10, 20] });
+  idleFirst.loop.start();
+  await sleep(100);
+  expect(idleFirst.ticks).toHaveLength(1); // idle from the start: straight to the 10 s interval
+  await idleFirst.loop.stop();
+
+  const { loop, ticks } = loopOf(['more', 'idle', 'idle', 'idle', 'more'], { lingerMs: [10, 20] });
+  loop.start();
+  await sleep(200);
+  // more, then idle 10 ms later, idle 20 ms later, then the interval (10 s): 4 ticks, the fifth not yet
+  expect(ticks).toHaveLength(4);
+  expect(ticks[2]! - ticks[1]!).toBeGreaterThanOrEqual(9);
+  expect(ticks[3]! - ticks[2]!).toBeGreaterThanOrEqual(19);
   await loop.stop();
 });
 
