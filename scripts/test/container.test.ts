@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { type Copy, type Dockerfile, DockerfileParser, type From, type Instruction, type JSONInstruction, type Label } from 'dockerfile-ast';
 import { parse } from 'yaml';
 import { type Obj, ROOT } from './github-files';
+import { loadConfig } from '../../app/src/config';
 
 const read = (file: string) => readFileSync(join(ROOT, file), 'utf8');
 
@@ -212,7 +213,21 @@ describe('docker-compose.yml', () => {
     expect(services.migrate?.command).toEqual(['build/app/main.js', 'migrate']);
     expect(services.migrate?.depends_on).toMatchObject({ postgres: { condition: 'service_healthy' } });
     expect((app.healthcheck as Obj).test).toEqual(expect.arrayContaining(['CMD', 'node']));
-    expect(app.environment).toMatchObject({ NODE_ENV: 'production', DATABASE_URL: expect.stringContaining('@postgres:5432/'), REDIS_URL: 'redis://redis:6379', AMQP_URL: expect.stringContaining('@rabbitmq:5672') });
+    expect(app.environment).toMatchObject({ DATABASE_URL: expect.stringContaining('@postgres:5432/'), REDIS_URL: 'redis://redis:6379', AMQP_URL: expect.stringContaining('@rabbitmq:5672') });
+    expect(services.migrate?.environment).toMatchObject({ NODE_ENV: 'production' });
+  });
+
+  /** A service's environment as compose resolves it with nothing exported (`${NAME:-default}` → default). */
+  const environmentOf = (service: string): NodeJS.ProcessEnv =>
+    Object.fromEntries(
+      Object.entries(services[service]!.environment as Record<string, string>).map(([key, value]) => [key, String(value).replace(/\$\{\w+:-([^}]*)\}/g, '$1')]),
+    );
+
+  it('gives each container what its role needs to start (the config the service loads, as compose resolves it)', () => {
+    expect(() => loadConfig(environmentOf('migrate'), 'migrate')).not.toThrow();
+    // the all role includes payments: with no Stripe keys it needs the local provider, so not production
+    expect(() => loadConfig(environmentOf('app'), 'all')).not.toThrow();
+    expect(() => loadConfig({ ...environmentOf('app'), NODE_ENV: 'production' }, 'all')).toThrow(/STRIPE_/);
   });
 
   it('has every service `make deps-up` starts', () => {
