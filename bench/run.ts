@@ -27,7 +27,7 @@ import { ProviderThread } from './lib/provider';
 import { removeSnapshot, ROOT, snapshotBuild, startService, type ServiceProcess } from './lib/services';
 import { WEBHOOK_PATH } from '../app/src/payments/webhook';
 import { browse } from './scenarios/browse';
-import { checkout } from './scenarios/checkout';
+import { checkout, checkoutOpenLoop } from './scenarios/checkout';
 import { edges } from './scenarios/edges';
 import { ceiling } from './scenarios/ceiling';
 import { notify } from './scenarios/notify';
@@ -241,6 +241,10 @@ async function run(options: BenchOptions): Promise<number> {
         progress.info(`provider calls: ${file}`);
       }
       await after('checkout', results.checkout.problems);
+      // right after the closed loop: checkouts on a fixed schedule at half its rate (the p99 target is evaluated here)
+      const closedLoopRate = results.checkout.checkoutsPerSecond;
+      results.checkoutOpenLoop = await timed('checkout open loop', () => checkoutOpenLoop(ctx, role, closedLoopRate));
+      await after('checkout open loop', results.checkoutOpenLoop.problems);
     }
 
     if (options.profile) {

@@ -13,7 +13,8 @@ import { seedEvent } from '../lib/database';
 import type { BenchContext } from '../lib/context';
 import { cpuMeter, perRequestUs } from '../lib/cpu';
 import { progress } from '../lib/progress';
-import { percentile, rate } from '../lib/stats';
+import { runOnSchedule, schedule, tailLatency, type TailLatency } from '../lib/schedule';
+import { rate } from '../lib/stats';
 
 export interface OpenLoopLevel {
   /** Share of the closed-loop booking rate. */
@@ -24,7 +25,7 @@ export interface OpenLoopLevel {
   /** Completed bookings ÷ time from the first scheduled send to the last answer. */
   achievedRate: number;
   /** Latency from the scheduled time, ms. */
-  latency: { p50: number; p99: number; p999: number; max: number };
+  latency: TailLatency;
   /** Most requests open at once (a growing number: the server fell behind). */
   maxInFlight: number;
   /** The api's CPU time per booking over the level, µs. */
@@ -40,13 +41,6 @@ export interface OpenLoopResult {
   problems: string[];
 }
 
-/** Send times 0, 1/rate, 2/rate, … (ms from the start) for `seconds`. Pure. */
-export function schedule(ratePerSecond: number, seconds: number): number[] {
-  const count = Math.max(1, Math.round(ratePerSecond * seconds));
-  const interval = 1000 / ratePerSecond;
-  return Array.from({ length: count }, (_, i) => i * interval);
-}
-
 async function level(ctx: BenchContext, share: number, closedLoopRate: number, seconds: number): Promise<OpenLoopLevel> {
   const targetRate = Math.max(1, closedLoopRate * share);
   const times = schedule(targetRate, seconds);
@@ -57,60 +51,39 @@ async function level(ctx: BenchContext, share: number, closedLoopRate: number, s
   const latencies: number[] = [];
   const statusCounts: Record<string, number> = {};
   let errors = 0;
-  let inFlight = 0;
-  let maxInFlight = 0;
-  let lastAnswer = 0;
   progress.step(`open loop ${Math.round(share * 100)}%: ${targetRate.toFixed(0)} bookings/s on a fixed schedule for ${seconds}s (${times.length} requests)`);
 
   const cpu = cpuMeter(ctx.api.pid);
-  const t0 = performance.now();
-  await new Promise<void>((resolve) => {
-    let sent = 0;
-    let done = 0;
-    const finish = (scheduledAt: number, status: number | null) => {
-      const now = performance.now();
-      inFlight--;
-      lastAnswer = now;
-      if (status === null) errors++;
-      else {
-        statusCounts[String(status)] = (statusCounts[String(status)] ?? 0) + 1;
-        latencies.push(now - (t0 + scheduledAt));
-      }
-      if (++done === times.length) resolve();
-    };
-    const fire = (i: number) => {
-      const scheduledAt = times[i]!;
+  const book = (i: number) =>
+    new Promise<number | null>((resolve) => {
       const token = ctx.users[i % ctx.users.length]!.token;
-      inFlight++;
-      maxInFlight = Math.max(maxInFlight, inFlight);
       const req = request(url, { method: 'POST', agent, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
         res.resume();
-        res.on('end', () => finish(scheduledAt, res.statusCode ?? 0));
-        res.on('error', () => finish(scheduledAt, null));
+        res.on('end', () => resolve(res.statusCode ?? 0));
+        res.on('error', () => resolve(null));
       });
-      req.on('error', () => finish(scheduledAt, null));
+      req.on('error', () => resolve(null));
       req.end(body);
-    };
-    const tick = () => {
-      const now = performance.now() - t0;
-      // every request that is due goes now (late ones keep their scheduled time)
-      while (sent < times.length && times[sent]! <= now) fire(sent++);
-      if (sent < times.length) setTimeout(tick, Math.max(0, times[sent]! - (performance.now() - t0)));
-    };
-    tick();
+    });
+  const run = await runOnSchedule(times, async (i, scheduledAt) => {
+    const status = await book(i);
+    if (status === null) errors++;
+    else {
+      statusCounts[String(status)] = (statusCounts[String(status)] ?? 0) + 1;
+      latencies.push(performance.now() - scheduledAt);
+    }
   });
   const cpuUs = cpu.stop();
   agent.destroy();
-  const sorted = Float64Array.from(latencies).sort();
   const completed = statusCounts['201'] ?? 0;
   const result: OpenLoopLevel = {
     share,
     targetRate,
     scheduled: times.length,
     completed,
-    achievedRate: rate(completed, lastAnswer - t0),
-    latency: { p50: percentile(sorted, 50), p99: percentile(sorted, 99), p999: percentile(sorted, 99.9), max: sorted.length ? sorted[sorted.length - 1]! : Number.NaN },
-    maxInFlight,
+    achievedRate: rate(completed, run.lastDoneAt - run.startedAt),
+    latency: tailLatency(latencies),
+    maxInFlight: run.maxInFlight,
     cpuPerBookingUs: perRequestUs(cpuUs, completed),
     statusCounts,
     errors,
@@ -118,7 +91,7 @@ async function level(ctx: BenchContext, share: number, closedLoopRate: number, s
   progress.info(
     `open loop ${Math.round(share * 100)}%: target ${targetRate.toFixed(0)}/s, achieved ${result.achievedRate.toFixed(0)}/s, ` +
       `p50 ${result.latency.p50.toFixed(1)} / p99 ${result.latency.p99.toFixed(1)} / p99.9 ${result.latency.p999.toFixed(1)} ms, ` +
-      `max in flight ${maxInFlight}, api CPU ${result.cpuPerBookingUs.toFixed(0)} µs/booking`,
+      `max in flight ${run.maxInFlight}, api CPU ${result.cpuPerBookingUs.toFixed(0)} µs/booking`,
   );
   return result;
 }
