@@ -96,8 +96,17 @@ class ConfirmationWatcher {
   }
 }
 
-async function post(url: string, token: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: { id?: string } }> {
-  const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, ...headers }, body: JSON.stringify(body) });
+async function post(
+  url: string,
+  token: string,
+  body: unknown,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: { id?: string } }> {
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, ...headers },
+    body: JSON.stringify(body),
+  });
   const text = await response.text();
   return { status: response.status, body: text ? (JSON.parse(text) as { id?: string }) : {} };
 }
@@ -106,7 +115,9 @@ export async function checkout(ctx: BenchContext, payments: ServiceProcess, prov
   const count = ctx.options.sizes.checkouts;
   const connections = ctx.options.connections;
   const event = await seedEvent(ctx.db.pool, ctx.organizerId, 'Checkout (payments saga)', count, 4_500);
-  progress.step(`checkout: ${count.toLocaleString('en-US')} hold → pay → confirmed, ${connections} connections (each its own user), provider latency ${providerLatencyMs} ms`);
+  progress.step(
+    `checkout: ${count.toLocaleString('en-US')} hold → pay → confirmed, ${connections} connections (each its own user), provider latency ${providerLatencyMs} ms`,
+  );
 
   // a few warm-up checkouts on an event of their own (JIT, pools, the payments role's first Stripe connection)
   const warm = await seedEvent(ctx.db.pool, ctx.organizerId, 'Checkout warm-up', connections, 4_500);
@@ -130,7 +141,12 @@ export async function checkout(ctx: BenchContext, payments: ServiceProcess, prov
       return;
     }
     const id = hold.body.id;
-    const pay = await post(`${ctx.apiBase}/bookings/${id}/pay`, token, { paymentMethod: 'pm_card_visa' }, { 'idempotency-key': `bench-pay-${id}` });
+    const pay = await post(
+      `${ctx.apiBase}/bookings/${id}/pay`,
+      token,
+      { paymentMethod: 'pm_card_visa' },
+      { 'idempotency-key': `bench-pay-${id}` },
+    );
     const t2 = performance.now();
     const paidAnsweredAt = Date.now();
     if (pay.status !== 202) {
@@ -171,13 +187,20 @@ export async function checkout(ctx: BenchContext, payments: ServiceProcess, prov
     await watcher.stop();
   }
   const cpu = { api: meters.api.stop(), payments: meters.payments.stop(), worker: meters.worker.stop() };
-  if (confirmed !== count) problems.push(`checkout: ${confirmed} of ${count} checkouts confirmed (${Object.entries(failed).map(([k, v]) => `${v}× ${k}`).join(', ')})`);
+  if (confirmed !== count)
+    problems.push(
+      `checkout: ${confirmed} of ${count} checkouts confirmed (${Object.entries(failed)
+        .map(([k, v]) => `${v}× ${k}`)
+        .join(', ')})`,
+    );
   const { rows } = await ctx.db.pool.query<{ available: number; n: number }>(
     `SELECT available, (SELECT count(*)::int FROM bookings WHERE event_id = $1 AND status = 'confirmed' AND payment_id IS NOT NULL) AS n FROM events WHERE id = $1`,
     [event.id],
   );
   if (rows[0]!.n !== confirmed || rows[0]!.available !== count - confirmed) {
-    problems.push(`checkout: the event has ${rows[0]!.n} paid confirmed bookings and ${rows[0]!.available} seats left after ${confirmed} confirmed checkouts of ${count}`);
+    problems.push(
+      `checkout: the event has ${rows[0]!.n} paid confirmed bookings and ${rows[0]!.available} seats left after ${confirmed} confirmed checkouts of ${count}`,
+    );
   }
 
   const result: CheckoutResult = {

@@ -60,7 +60,9 @@ async function level(ctx: BenchContext, share: number, closedLoopRate: number, s
   let inFlight = 0;
   let maxInFlight = 0;
   let lastAnswer = 0;
-  progress.step(`open loop ${Math.round(share * 100)}%: ${targetRate.toFixed(0)} bookings/s on a fixed schedule for ${seconds}s (${times.length} requests)`);
+  progress.step(
+    `open loop ${Math.round(share * 100)}%: ${targetRate.toFixed(0)} bookings/s on a fixed schedule for ${seconds}s (${times.length} requests)`,
+  );
 
   const cpu = cpuMeter(ctx.api.pid);
   const t0 = performance.now();
@@ -83,11 +85,19 @@ async function level(ctx: BenchContext, share: number, closedLoopRate: number, s
       const token = ctx.users[i % ctx.users.length]!.token;
       inFlight++;
       maxInFlight = Math.max(maxInFlight, inFlight);
-      const req = request(url, { method: 'POST', agent, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
-        res.resume();
-        res.on('end', () => finish(scheduledAt, res.statusCode ?? 0));
-        res.on('error', () => finish(scheduledAt, null));
-      });
+      const req = request(
+        url,
+        {
+          method: 'POST',
+          agent,
+          headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+        },
+        (res) => {
+          res.resume();
+          res.on('end', () => finish(scheduledAt, res.statusCode ?? 0));
+          res.on('error', () => finish(scheduledAt, null));
+        },
+      );
       req.on('error', () => finish(scheduledAt, null));
       req.end(body);
     };
@@ -109,7 +119,12 @@ async function level(ctx: BenchContext, share: number, closedLoopRate: number, s
     scheduled: times.length,
     completed,
     achievedRate: rate(completed, lastAnswer - t0),
-    latency: { p50: percentile(sorted, 50), p99: percentile(sorted, 99), p999: percentile(sorted, 99.9), max: sorted.length ? sorted[sorted.length - 1]! : Number.NaN },
+    latency: {
+      p50: percentile(sorted, 50),
+      p99: percentile(sorted, 99),
+      p999: percentile(sorted, 99.9),
+      max: sorted.length ? sorted[sorted.length - 1]! : Number.NaN,
+    },
     maxInFlight,
     cpuPerBookingUs: perRequestUs(cpuUs, completed),
     statusCounts,
@@ -131,7 +146,10 @@ export async function openLoop(ctx: BenchContext, closedLoopRate: number): Promi
   for (const share of [0.5, 0.8]) {
     const measured = await level(ctx, share, closedLoopRate, seconds);
     const wrong = Object.entries(measured.statusCounts).filter(([code]) => code !== '201');
-    if (wrong.length || measured.errors) problems.push(`open loop ${share * 100}%: statuses ${JSON.stringify(measured.statusCounts)}, ${measured.errors} errors (every request has a seat: all must be 201)`);
+    if (wrong.length || measured.errors)
+      problems.push(
+        `open loop ${share * 100}%: statuses ${JSON.stringify(measured.statusCounts)}, ${measured.errors} errors (every request has a seat: all must be 201)`,
+      );
     levels.push(measured);
   }
   return { closedLoopRate, seconds, levels, problems };
