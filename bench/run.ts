@@ -71,7 +71,10 @@ function cleanup(): Promise<void> {
 
 async function signIn(apiBase: string, users: Array<{ id: string; email: string }>): Promise<SignedInUser[]> {
   return mapConcurrent(users, 8, async (user) => {
-    const { body } = await callApi<{ accessToken: string }>(`${apiBase}/auth/login`, { body: { email: user.email, password: BENCH_PASSWORD }, expect: [200] });
+    const { body } = await callApi<{ accessToken: string }>(`${apiBase}/auth/login`, {
+      body: { email: user.email, password: BENCH_PASSWORD },
+      expect: [200],
+    });
     return { ...user, token: body.accessToken };
   });
 }
@@ -99,11 +102,15 @@ async function run(options: BenchOptions): Promise<number> {
   const envForReport: Record<string, string> = {};
   let logs: string[] = [];
 
-  progress.step(`GoTicket bench ${runId}${options.quick ? ' (--quick)' : ''}: ${machineAtStart.cpus} × ${machineAtStart.cpuModel}, load average ${machineAtStart.loadAverage.join(' ')}`);
+  progress.step(
+    `GoTicket bench ${runId}${options.quick ? ' (--quick)' : ''}: ${machineAtStart.cpus} × ${machineAtStart.cpuModel}, load average ${machineAtStart.loadAverage.join(' ')}`,
+  );
   try {
     const pgbench = findPgbench();
     if (!pgbench) {
-      throw new Error('pgbench not found: it ships with PostgreSQL (Debian: package postgresql-15 → /usr/lib/postgresql/15/bin/pgbench); install it or put it on PATH');
+      throw new Error(
+        'pgbench not found: it ships with PostgreSQL (Debian: package postgresql-15 → /usr/lib/postgresql/15/bin/pgbench); install it or put it on PATH',
+      );
     }
 
     const snapshot = snapshotBuild(runId);
@@ -111,7 +118,10 @@ async function run(options: BenchOptions): Promise<number> {
 
     progress.step(`database ${name}, AMQP prefix ${name}, Redis key prefix ${name}:`);
     const db: BenchDatabase = await createDatabase(name);
-    cleanups.push({ name: 'database', run: () => (options.keepDb ? (progress.info(`kept database ${name}`), Promise.resolve()) : db.drop()) });
+    cleanups.push({
+      name: 'database',
+      run: () => (options.keepDb ? (progress.info(`kept database ${name}`), Promise.resolve()) : db.drop()),
+    });
     cleanups.push({ name: 'rabbitmq topology', run: () => deleteRunTopology(AMQP_URL, name) });
     cleanups.push({ name: 'redis keys', run: () => deleteRunKeys(REDIS_URL, `${name}:`) });
     pgVersion = await serverVersion(db.pool);
@@ -122,18 +132,25 @@ async function run(options: BenchOptions): Promise<number> {
     const envFor = (port: number) => serviceEnv({ databaseUrl: db.url, amqpPrefix: name, port, jwtSecret }, overrides);
     Object.assign(envForReport, envFor(apiPort), { JWT_SECRET: '(generated, 64 chars)' });
     const rateLimitNote = Object.keys(rateLimitOverrides()).length
-      ? `rate limits raised to their maximum: ${Object.entries(rateLimitOverrides()).map(([k, v]) => `${k}=${v}`).join(' ')}`
+      ? `rate limits raised to their maximum: ${Object.entries(rateLimitOverrides())
+          .map(([k, v]) => `${k}=${v}`)
+          .join(' ')}`
       : 'no RATE_LIMIT_* variables in app/src/config.ts yet (nothing to raise)';
-    progress.info(`production mode, BCRYPT_COST=${BENCH_BCRYPT_COST}, DB_POOL_MAX=${overrides.DB_POOL_MAX ?? '20 (default)'}; ${rateLimitNote}`);
+    progress.info(
+      `production mode, BCRYPT_COST=${BENCH_BCRYPT_COST}, DB_POOL_MAX=${overrides.DB_POOL_MAX ?? '20 (default)'}; ${rateLimitNote}`,
+    );
 
     const logFile = (role: string) => path.join(RESULTS_DIR, `${runId}-${role}.log`);
     const runs = (scenario: ScenarioName) => !options.skip.has(scenario);
     logs = ['migrate', 'api', 'worker', ...(runs('checkout') ? ['payments'] : [])].map(logFile);
-    if (options.skip.size) progress.info(`skipping ${[...options.skip].join(', ')} (--skip)${runs('checkout') ? '' : ': no payments process'}`);
+    if (options.skip.size)
+      progress.info(`skipping ${[...options.skip].join(', ')} (--skip)${runs('checkout') ? '' : ': no payments process'}`);
     await startService({ snapshot, role: 'migrate', env: envFor(0), logFile: logFile('migrate') });
 
     const userCount = Math.max(64, options.connections);
-    progress.step(`seeding ${userCount} users (one bcrypt hash at cost ${BENCH_BCRYPT_COST}), ${options.sizes.browseEvents.toLocaleString('en-US')} events`);
+    progress.step(
+      `seeding ${userCount} users (one bcrypt hash at cost ${BENCH_BCRYPT_COST}), ${options.sizes.browseEvents.toLocaleString('en-US')} events`,
+    );
     const seeded = await seedUsers(db.pool, userCount, BENCH_BCRYPT_COST);
     await seedBrowseEvents(db.pool, seeded.organizer.id, options.sizes.browseEvents);
 
@@ -162,16 +179,29 @@ async function run(options: BenchOptions): Promise<number> {
     if (runs('checkout')) {
       const webhookSecret = `whsec_bench_${randomBytes(16).toString('hex')}`;
       // On a worker thread of its own: on this thread the harness's own work delayed its answers (bench/lib/provider.ts).
-      const provider = await ProviderThread.start(snapshot, { webhookSecret, minLatencyMs: PROVIDER_LATENCY_MS, maxLatencyMs: PROVIDER_LATENCY_MS, seed: 9, recordCalls: options.keepDb });
+      const provider = await ProviderThread.start(snapshot, {
+        webhookSecret,
+        minLatencyMs: PROVIDER_LATENCY_MS,
+        maxLatencyMs: PROVIDER_LATENCY_MS,
+        seed: 9,
+        recordCalls: options.keepDb,
+      });
       const stripeUrl = provider.url;
       stripe = provider;
       cleanups.push({ name: 'local Stripe-compatible server', run: () => provider.close() });
       const paymentsPort = await freePort();
-      progress.step(`starting payments (its own process), the provider: local Stripe-compatible server on ${stripeUrl} at ${PROVIDER_LATENCY_MS} ms`);
+      progress.step(
+        `starting payments (its own process), the provider: local Stripe-compatible server on ${stripeUrl} at ${PROVIDER_LATENCY_MS} ms`,
+      );
       const started = await startService({
         snapshot,
         role: 'payments',
-        env: { ...envFor(paymentsPort), STRIPE_API_KEY: 'sk_test_goticketbench', STRIPE_API_BASE: stripeUrl, STRIPE_WEBHOOK_SECRET: webhookSecret },
+        env: {
+          ...envFor(paymentsPort),
+          STRIPE_API_KEY: 'sk_test_goticketbench',
+          STRIPE_API_BASE: stripeUrl,
+          STRIPE_WEBHOOK_SECRET: webhookSecret,
+        },
         logFile: logFile('payments'),
         port: paymentsPort,
       });
@@ -186,7 +216,17 @@ async function run(options: BenchOptions): Promise<number> {
     const users = await signIn(apiBase, seeded.users);
     await callApi(`${apiBase}/users/me`, { token: users[0]!.token, expect: [200] });
 
-    const ctx: BenchContext = { options, db, api, worker, apiBase, users, organizerId: seeded.organizer.id, pgbench, grpcAddress: `127.0.0.1:${grpcPort}` };
+    const ctx: BenchContext = {
+      options,
+      db,
+      api,
+      worker,
+      apiBase,
+      users,
+      organizerId: seeded.organizer.id,
+      pgbench,
+      grpcAddress: `127.0.0.1:${grpcPort}`,
+    };
     const guard = (service: ServiceProcess) => {
       if (service.exited) throw new Error(`${service.role} died:\n${service.tail()}`);
     };
@@ -273,14 +313,22 @@ async function run(options: BenchOptions): Promise<number> {
   }
   const report = renderReport(results);
   const targets = evaluateTargets(results);
-  console.log(`\nGoTicket bench ${runId}${options.quick ? ' (--quick)' : ''} — ${machineAtStart.cpus} × ${machineAtStart.cpuModel}, ${machineAtStart.memoryGb} GiB, Node ${process.version}, PostgreSQL ${pgVersion}\n`);
+  console.log(
+    `\nGoTicket bench ${runId}${options.quick ? ' (--quick)' : ''} — ${machineAtStart.cpus} × ${machineAtStart.cpuModel}, ${machineAtStart.memoryGb} GiB, Node ${process.version}, PostgreSQL ${pgVersion}\n`,
+  );
   console.log(report);
   if (profile) {
     console.log(`\napi CPU profile (whole run)\n\n${renderProfile(profile)}`);
-    for (const [scenario, summary] of Object.entries(scenarioProfiles)) console.log(`\napi CPU profile during ${scenario}\n\n${renderProfile(summary, false)}`);
+    for (const [scenario, summary] of Object.entries(scenarioProfiles))
+      console.log(`\napi CPU profile during ${scenario}\n\n${renderProfile(summary, false)}`);
   }
   for (const [role, found] of Object.entries(logComplaints)) {
-    console.log(`\n${role} log warnings/errors: ${found.slice(0, 6).map((c) => `${c.count}× ${c.level} "${c.msg}"`).join('; ')}`);
+    console.log(
+      `\n${role} log warnings/errors: ${found
+        .slice(0, 6)
+        .map((c) => `${c.count}× ${c.level} "${c.msg}"`)
+        .join('; ')}`,
+    );
   }
   mkdirSync(RESULTS_DIR, { recursive: true });
   const file = path.join(RESULTS_DIR, `${runId}.json`);
@@ -295,7 +343,12 @@ async function run(options: BenchOptions): Promise<number> {
         quick: options.quick,
         startedAt,
         finishedAt: new Date().toISOString(),
-        machine: { ...machineAtStart, postgres: pgVersion, loadAverageStart: machineAtStart.loadAverage, loadAverageEnd: machineAtEnd.loadAverage },
+        machine: {
+          ...machineAtStart,
+          postgres: pgVersion,
+          loadAverageStart: machineAtStart.loadAverage,
+          loadAverageEnd: machineAtEnd.loadAverage,
+        },
         options: { connections: options.connections, sizes: options.sizes, profile: options.profile, skip: [...options.skip] },
         serviceEnv: envForReport,
         results,
@@ -317,7 +370,9 @@ async function run(options: BenchOptions): Promise<number> {
   }
   for (const log of logs) rmSync(log, { force: true });
   const missed = targets.filter((t) => t.met === false).length;
-  console.log(missed ? `${missed} of ${targets.length} targets missed (see bench/README.md, Findings)` : `all ${targets.length} targets met`);
+  console.log(
+    missed ? `${missed} of ${targets.length} targets missed (see bench/README.md, Findings)` : `all ${targets.length} targets met`,
+  );
   return 0;
 }
 

@@ -123,7 +123,11 @@ export class DependenciesChart extends Chart {
       // Headless: the StatefulSet's governing Service, also the client address (`postgres:5432`).
       new k8s.KubeService(this, `${dep.name}-service`, {
         metadata: meta(dep.name, dep.labels, wave),
-        spec: { clusterIp: 'None', selector: dep.labels, ports: [{ name: dep.port, port, targetPort: k8s.IntOrString.fromNumber(port), protocol: 'TCP' }] },
+        spec: {
+          clusterIp: 'None',
+          selector: dep.labels,
+          ports: [{ name: dep.port, port, targetPort: k8s.IntOrString.fromNumber(port), protocol: 'TCP' }],
+        },
       });
       const scratch = dep.scratch.map((path, i) => ({ volume: emptyDirVolume(`scratch-${i}`), path }));
       new k8s.KubeStatefulSet(this, dep.name, {

@@ -124,7 +124,9 @@ export interface ImageReference {
 
 /** `repo[:tag][@sha256:<64 hex>]` → its parts; undefined for anything else. */
 export function parseImage(reference: string): ImageReference | undefined {
-  const match = /^([a-z0-9][a-z0-9.-]*(?::\d+)?(?:\/[a-z0-9][a-z0-9._-]*)+)(?::([\w][\w.-]{0,127}))?(?:@(sha256:[a-f0-9]{64}))?$/.exec(reference);
+  const match = /^([a-z0-9][a-z0-9.-]*(?::\d+)?(?:\/[a-z0-9][a-z0-9._-]*)+)(?::([\w][\w.-]{0,127}))?(?:@(sha256:[a-f0-9]{64}))?$/.exec(
+    reference,
+  );
   if (!match || (!match[2] && !match[3])) return undefined;
   return { repository: match[1]!, ...(match[2] ? { tag: match[2] } : {}), ...(match[3] ? { digest: match[3] } : {}) };
 }
@@ -176,7 +178,11 @@ export const dev: Environment = {
     resources: { cpuRequest: '100m', memoryRequest: '192Mi', cpuLimit: '1', memoryLimit: '384Mi' },
   },
   worker: { replicas: 1, resources: { cpuRequest: '50m', memoryRequest: '160Mi', cpuLimit: '500m', memoryLimit: '320Mi' } },
-  payments: { replicas: 1, provider: 'local', resources: { cpuRequest: '50m', memoryRequest: '160Mi', cpuLimit: '500m', memoryLimit: '320Mi' } },
+  payments: {
+    replicas: 1,
+    provider: 'local',
+    resources: { cpuRequest: '50m', memoryRequest: '160Mi', cpuLimit: '500m', memoryLimit: '320Mi' },
+  },
   migrate: { resources: { cpuRequest: '50m', memoryRequest: '128Mi', cpuLimit: '500m', memoryLimit: '256Mi' } },
   config: { ...SHARED_CONFIG, LOG_LEVEL: 'debug', BCRYPT_COST: '10', DB_POOL_MAX: '10', SENTRY_ENVIRONMENT: 'dev' },
   backends: {
@@ -205,7 +211,11 @@ export const prod: Environment = {
   },
   worker: { replicas: 2, resources: { cpuRequest: '100m', memoryRequest: '256Mi', cpuLimit: '1', memoryLimit: '512Mi' } },
   // Two for availability (the webhook, the consumer); the provider, not CPU, bounds its throughput: no HPA.
-  payments: { replicas: 2, provider: 'stripe', resources: { cpuRequest: '100m', memoryRequest: '256Mi', cpuLimit: '1', memoryLimit: '512Mi' } },
+  payments: {
+    replicas: 2,
+    provider: 'stripe',
+    resources: { cpuRequest: '100m', memoryRequest: '256Mi', cpuLimit: '1', memoryLimit: '512Mi' },
+  },
   migrate: { resources: { cpuRequest: '100m', memoryRequest: '128Mi', cpuLimit: '1', memoryLimit: '256Mi' } },
   config: { ...SHARED_CONFIG, LOG_LEVEL: 'info', BCRYPT_COST: '12', DB_POOL_MAX: '20', SENTRY_ENVIRONMENT: 'prod' },
   // RDS, ElastiCache (TLS) and Amazon MQ (AMQPS), all in the data subnets of the prod VPC, not the whole VPC.
@@ -225,13 +235,23 @@ export function environment(name: string): Environment {
 
 // ---- validation: a bad environment stops the synth with one line naming the field ----
 
-
 /** Kubernetes quantity → number (cores or bytes), enough for requests <= limits checks. */
 export function quantity(text: string): number {
   const match = /^(\d+(?:\.\d+)?)(m|Ki|Mi|Gi|Ti|k|M|G|T)?$/.exec(text);
   if (!match) throw new Error(`"${text}" is not a Kubernetes quantity`);
   const unit = match[2] ?? '';
-  const scale: Record<string, number> = { '': 1, m: 1e-3, k: 1e3, M: 1e6, G: 1e9, T: 1e12, Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40 };
+  const scale: Record<string, number> = {
+    '': 1,
+    m: 1e-3,
+    k: 1e3,
+    M: 1e6,
+    G: 1e9,
+    T: 1e12,
+    Ki: 2 ** 10,
+    Mi: 2 ** 20,
+    Gi: 2 ** 30,
+    Ti: 2 ** 40,
+  };
   return Number(match[1]) * scale[unit]!;
 }
 
@@ -249,7 +269,10 @@ export function nodeHeapOptions(memoryLimit: string): string {
 }
 
 function checkResources(field: string, r: Resources, fail: (field: string, problem: string) => never): void {
-  for (const [request, limit] of [['cpuRequest', 'cpuLimit'], ['memoryRequest', 'memoryLimit']] as const) {
+  for (const [request, limit] of [
+    ['cpuRequest', 'cpuLimit'],
+    ['memoryRequest', 'memoryLimit'],
+  ] as const) {
     let ok = false;
     try {
       ok = quantity(r[request]) <= quantity(r[limit]);
@@ -271,7 +294,10 @@ export function validateEnvironment(env: Environment, repositories: readonly str
   if (repository) fail('image', repository);
   if (!image.digest && image.tag === 'latest') fail('image', 'must pin an immutable tag or a sha256 digest, never :latest');
   if (isLocalBuild(env.image) && env.backends.kind !== 'in-cluster') {
-    fail('image', `:${LOCAL_TAG} is the build make kind-load loads into Kind; ${env.name} pulls from a registry: npm run promote -- --env ${env.name} --image <release reference>`);
+    fail(
+      'image',
+      `:${LOCAL_TAG} is the build make kind-load loads into Kind; ${env.name} pulls from a registry: npm run promote -- --env ${env.name} --image <release reference>`,
+    );
   }
   const hostProblem = problemOf(dnsName(), env.host);
   if (hostProblem) fail('host', hostProblem);
@@ -285,13 +311,19 @@ export function validateEnvironment(env: Environment, repositories: readonly str
   checkResources('worker.resources', env.worker.resources, fail);
   if (!Number.isInteger(env.payments.replicas) || env.payments.replicas < 1) fail('payments.replicas', 'must be an integer >= 1');
   if (env.payments.provider === 'local') {
-    if (env.backends.kind !== 'in-cluster') fail('payments.provider', 'local is the in-process Stripe-compatible server for a local cluster; an environment on managed backends calls Stripe (stripe)');
-    if (env.payments.replicas !== 1) fail('payments.replicas', 'must be 1 with the local provider (each process holds its own intents in memory)');
+    if (env.backends.kind !== 'in-cluster')
+      fail(
+        'payments.provider',
+        'local is the in-process Stripe-compatible server for a local cluster; an environment on managed backends calls Stripe (stripe)',
+      );
+    if (env.payments.replicas !== 1)
+      fail('payments.replicas', 'must be 1 with the local provider (each process holds its own intents in memory)');
   }
   checkResources('payments.resources', env.payments.resources, fail);
   checkResources('migrate.resources', env.migrate.resources, fail);
   const shutdown = env.config.SHUTDOWN_TIMEOUT_SECONDS;
-  if (!Number.isInteger(shutdown) || shutdown < 1 || shutdown > 300) fail('config.SHUTDOWN_TIMEOUT_SECONDS', 'must be an integer in 1..300');
+  if (!Number.isInteger(shutdown) || shutdown < 1 || shutdown > 300)
+    fail('config.SHUTDOWN_TIMEOUT_SECONDS', 'must be an integer in 1..300');
   if (env.backends.kind === 'vpc') {
     if (env.backends.cidrs.length === 0) fail('backends.cidrs', 'must name at least one CIDR');
     for (const [i, cidr] of env.backends.cidrs.entries()) {

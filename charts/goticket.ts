@@ -7,7 +7,23 @@ import { ApiObject, Chart } from 'cdk8s';
 import { k8s } from 'cdk8s-plus-28';
 import { type Construct } from 'constructs';
 import { type Environment, imagePullPolicyOf, nodeHeapOptions } from './environments';
-import { APP, APP_PORT, APP_PORT_NAME, CONFIG_MAP, EDGE, GRPC_PORT, GRPC_PORT_NAME, GRPC_PUBLIC_SERVICES, NAMESPACE, NAMESPACE_LABELS, OAUTH_SECRET_KEYS, OPTIONAL_RUNTIME_KEYS, PAYMENTS, RUNTIME_SECRET, SERVICES } from '../platform/contract';
+import {
+  APP,
+  APP_PORT,
+  APP_PORT_NAME,
+  CONFIG_MAP,
+  EDGE,
+  GRPC_PORT,
+  GRPC_PORT_NAME,
+  GRPC_PUBLIC_SERVICES,
+  NAMESPACE,
+  NAMESPACE_LABELS,
+  OAUTH_SECRET_KEYS,
+  OPTIONAL_RUNTIME_KEYS,
+  PAYMENTS,
+  RUNTIME_SECRET,
+  SERVICES,
+} from '../platform/contract';
 import {
   CHART_PROPS,
   KubeDeploymentWithPreStop,
@@ -88,14 +104,31 @@ const PROBES: Pick<k8s.Container, 'startupProbe' | 'livenessProbe' | 'readinessP
   readinessProbe: { httpGet: httpGet('/healthz/ready'), periodSeconds: 5, timeoutSeconds: 2, failureThreshold: 2 },
 };
 
-type RouteManifest = { apiVersion: string; kind: string; metadata: { name: string; namespace: string; labels: Record<string, string> }; spec: Record<string, unknown> };
+type RouteManifest = {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace: string; labels: Record<string, string> };
+  spec: Record<string, unknown>;
+};
 type PathMatch = { path: { type: 'PathPrefix' | 'Exact'; value: string } };
 const path = (type: 'PathPrefix' | 'Exact', value: string): PathMatch => ({ path: { type, value } });
 
-const API_LISTENER = { group: 'gateway.networking.k8s.io', kind: 'Gateway', name: EDGE.gateway.name, namespace: EDGE.gateway.namespace, sectionName: EDGE.listeners.api };
+const API_LISTENER = {
+  group: 'gateway.networking.k8s.io',
+  kind: 'Gateway',
+  name: EDGE.gateway.name,
+  namespace: EDGE.gateway.namespace,
+  sectionName: EDGE.listeners.api,
+};
 
 /** An HTTPRoute on the shared Gateway's api listener, for this environment's host, to one Service. */
-function routeOn(env: Environment, routeName: string, component: 'api' | 'payments', matches: PathMatch[], backend: { name: string; port: number }): RouteManifest {
+function routeOn(
+  env: Environment,
+  routeName: string,
+  component: 'api' | 'payments',
+  matches: PathMatch[],
+  backend: { name: string; port: number },
+): RouteManifest {
   return {
     apiVersion: 'gateway.networking.k8s.io/v1',
     kind: 'HTTPRoute',
@@ -110,7 +143,13 @@ function routeOn(env: Environment, routeName: string, component: 'api' | 'paymen
 
 /** The api's HTTPRoute (a plain object: the chart emits it, the tests validate it with @kubernetes-models/gateway-api). */
 export function httpRouteManifest(env: Environment): RouteManifest {
-  return routeOn(env, APP, 'api', [path('PathPrefix', '/api'), path('PathPrefix', '/docs'), path('Exact', '/openapi.json'), path('Exact', '/graphql')], SERVICES.api);
+  return routeOn(
+    env,
+    APP,
+    'api',
+    [path('PathPrefix', '/api'), path('PathPrefix', '/docs'), path('Exact', '/openapi.json'), path('Exact', '/graphql')],
+    SERVICES.api,
+  );
 }
 
 /**
@@ -132,7 +171,10 @@ function paymentsRouteManifest(env: Environment): RouteManifest {
  * STRIPE_API_KEY outside production) instead of refusing to start.
  */
 function paymentsEnv(env: Environment): k8s.EnvVar[] {
-  const fromRuntime = (key: string, optional = false): k8s.EnvVar => ({ name: key, valueFrom: { secretKeyRef: { name: RUNTIME_SECRET, key, ...(optional ? { optional: true } : {}) } } });
+  const fromRuntime = (key: string, optional = false): k8s.EnvVar => ({
+    name: key,
+    valueFrom: { secretKeyRef: { name: RUNTIME_SECRET, key, ...(optional ? { optional: true } : {}) } },
+  });
   return [
     { name: 'NODE_OPTIONS', value: nodeHeapOptions(env.payments.resources.memoryLimit) },
     releaseEnv(env),
@@ -199,43 +241,53 @@ export class GoTicketChart extends Chart {
         this,
         role,
         {
-        metadata: meta(name(role), labels),
-        spec: {
-          // The api's replica count belongs to its HPA: setting it here would fight the HPA on every sync.
-          ...(role === 'api' ? {} : { replicas: env[role].replicas }),
-          revisionHistoryLimit: 5,
-          selector: { matchLabels: labels },
-          strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: k8s.IntOrString.fromNumber(0), maxSurge: k8s.IntOrString.fromString('25%') } },
-          template: {
-            metadata: { labels: { ...labels, 'app.kubernetes.io/part-of': APP }, annotations: { 'goticket.io/config-checksum': checksum(config) } },
-            spec: hardenedPodSpec({
-              uid: APP_UID,
-              serviceAccountName: name(role),
-              terminationGracePeriodSeconds: terminationGracePeriodSeconds(env),
-              topologySpreadConstraints: topologySpread(labels, env.zoneSpread, env.nodeSpread),
-              volumes: [emptyDirVolume('tmp')],
-              containers: [
-                {
-                  name: role,
-                  image: env.image,
-                  imagePullPolicy: imagePullPolicyOf(env.image),
-                  args: [ENTRY, role],
-                  ports: [
-                    { name: APP_PORT_NAME, containerPort: APP_PORT, protocol: 'TCP' },
-                    ...(role === 'api' ? [{ name: GRPC_PORT_NAME, containerPort: GRPC_PORT, protocol: 'TCP' }] : []),
-                  ],
-                  // V8 sizes its heap from the node's memory otherwise, not from this container's limit.
-                  env: role === 'payments' ? paymentsEnv(env) : [{ name: 'NODE_OPTIONS', value: nodeHeapOptions(workload.memoryLimit) }, releaseEnv(env)],
-                  // The payments pods: the ConfigMap, then their own Secret (its DATABASE_URL is the payments role's login).
-                  envFrom: role === 'payments' ? [{ configMapRef: { name: CONFIG_MAP } }, { secretRef: { name: PAYMENTS.secret } }] : envFrom,
-                  resources: resources(workload),
-                  volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }],
-                  ...PROBES,
-                },
-              ],
-            }),
+          metadata: meta(name(role), labels),
+          spec: {
+            // The api's replica count belongs to its HPA: setting it here would fight the HPA on every sync.
+            ...(role === 'api' ? {} : { replicas: env[role].replicas }),
+            revisionHistoryLimit: 5,
+            selector: { matchLabels: labels },
+            strategy: {
+              type: 'RollingUpdate',
+              rollingUpdate: { maxUnavailable: k8s.IntOrString.fromNumber(0), maxSurge: k8s.IntOrString.fromString('25%') },
+            },
+            template: {
+              metadata: {
+                labels: { ...labels, 'app.kubernetes.io/part-of': APP },
+                annotations: { 'goticket.io/config-checksum': checksum(config) },
+              },
+              spec: hardenedPodSpec({
+                uid: APP_UID,
+                serviceAccountName: name(role),
+                terminationGracePeriodSeconds: terminationGracePeriodSeconds(env),
+                topologySpreadConstraints: topologySpread(labels, env.zoneSpread, env.nodeSpread),
+                volumes: [emptyDirVolume('tmp')],
+                containers: [
+                  {
+                    name: role,
+                    image: env.image,
+                    imagePullPolicy: imagePullPolicyOf(env.image),
+                    args: [ENTRY, role],
+                    ports: [
+                      { name: APP_PORT_NAME, containerPort: APP_PORT, protocol: 'TCP' },
+                      ...(role === 'api' ? [{ name: GRPC_PORT_NAME, containerPort: GRPC_PORT, protocol: 'TCP' }] : []),
+                    ],
+                    // V8 sizes its heap from the node's memory otherwise, not from this container's limit.
+                    env:
+                      role === 'payments'
+                        ? paymentsEnv(env)
+                        : [{ name: 'NODE_OPTIONS', value: nodeHeapOptions(workload.memoryLimit) }, releaseEnv(env)],
+                    // The payments pods: the ConfigMap, then their own Secret (its DATABASE_URL is the payments role's login).
+                    envFrom:
+                      role === 'payments' ? [{ configMapRef: { name: CONFIG_MAP } }, { secretRef: { name: PAYMENTS.secret } }] : envFrom,
+                    resources: resources(workload),
+                    volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }],
+                    ...PROBES,
+                  },
+                ],
+              }),
+            },
           },
-        },
         },
         PRE_STOP_SECONDS,
       );
@@ -250,7 +302,17 @@ export class GoTicketChart extends Chart {
           ports: [
             { name: APP_PORT_NAME, port: SERVICES[role].port, targetPort: k8s.IntOrString.fromString(APP_PORT_NAME), protocol: 'TCP' },
             // HTTP/2 cleartext: the edge and in-cluster clients speak gRPC to it directly.
-            ...(role === 'api' ? [{ name: GRPC_PORT_NAME, port: SERVICES.api.grpcPort, targetPort: k8s.IntOrString.fromString(GRPC_PORT_NAME), protocol: 'TCP', appProtocol: 'kubernetes.io/h2c' }] : []),
+            ...(role === 'api'
+              ? [
+                  {
+                    name: GRPC_PORT_NAME,
+                    port: SERVICES.api.grpcPort,
+                    targetPort: k8s.IntOrString.fromString(GRPC_PORT_NAME),
+                    protocol: 'TCP',
+                    appProtocol: 'kubernetes.io/h2c',
+                  },
+                ]
+              : []),
           ],
         },
       });
@@ -258,7 +320,11 @@ export class GoTicketChart extends Chart {
       // maxUnavailable (not minAvailable) so a single-replica workload never blocks a node drain.
       new k8s.KubePodDisruptionBudget(this, `${role}-pdb`, {
         metadata: meta(name(role), labels),
-        spec: { maxUnavailable: k8s.IntOrString.fromNumber(1), selector: { matchLabels: labels }, unhealthyPodEvictionPolicy: 'AlwaysAllow' },
+        spec: {
+          maxUnavailable: k8s.IntOrString.fromNumber(1),
+          selector: { matchLabels: labels },
+          unhealthyPodEvictionPolicy: 'AlwaysAllow',
+        },
       });
     }
 
@@ -269,11 +335,16 @@ export class GoTicketChart extends Chart {
 
   private autoscaler(env: Environment): void {
     const { api } = env;
-    const metrics: k8s.MetricSpecV2[] = [{ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: api.cpuUtilization } } }];
+    const metrics: k8s.MetricSpecV2[] = [
+      { type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: api.cpuUtilization } } },
+    ];
     if (api.requestsPerSecond !== undefined) {
       metrics.push({
         type: 'Pods',
-        pods: { metric: { name: API_RPS_METRIC }, target: { type: 'AverageValue', averageValue: k8s.Quantity.fromString(String(api.requestsPerSecond)) } },
+        pods: {
+          metric: { name: API_RPS_METRIC },
+          target: { type: 'AverageValue', averageValue: k8s.Quantity.fromString(String(api.requestsPerSecond)) },
+        },
       });
     }
     new k8s.KubeHorizontalPodAutoscalerV2(this, 'api-hpa', {
@@ -298,7 +369,11 @@ export class GoTicketChart extends Chart {
    * Only these paths: /healthz and /metrics stay inside the cluster.
    */
   private routes(env: Environment): void {
-    for (const [id, route] of [['route', httpRouteManifest(env)], ['grpc-route', grpcRouteManifest(env)], ['payments-route', paymentsRouteManifest(env)]] as const) {
+    for (const [id, route] of [
+      ['route', httpRouteManifest(env)],
+      ['grpc-route', grpcRouteManifest(env)],
+      ['payments-route', paymentsRouteManifest(env)],
+    ] as const) {
       new ApiObject(this, id, { apiVersion: route.apiVersion, kind: route.kind, metadata: route.metadata, spec: route.spec });
     }
   }

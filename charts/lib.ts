@@ -102,8 +102,16 @@ export function topologySpread(labels: Labels, zone: SpreadPolicy, node: SpreadP
   ].map((c) => ({ ...c, maxSkew: 1, labelSelector: { matchLabels: labels }, matchLabelKeys: ['pod-template-hash'] }));
 }
 
-export function serviceAccount(scope: Construct, name: string, labels: Labels, annotations?: Record<string, string>): k8s.KubeServiceAccount {
-  return new k8s.KubeServiceAccount(scope, `sa-${name}`, { metadata: meta(name, labels, annotations), automountServiceAccountToken: false });
+export function serviceAccount(
+  scope: Construct,
+  name: string,
+  labels: Labels,
+  annotations?: Record<string, string>,
+): k8s.KubeServiceAccount {
+  return new k8s.KubeServiceAccount(scope, `sa-${name}`, {
+    metadata: meta(name, labels, annotations),
+    automountServiceAccountToken: false,
+  });
 }
 
 /**
@@ -113,7 +121,12 @@ export function serviceAccount(scope: Construct, name: string, labels: Labels, a
  * serializer strips unknown fields (JSON patches included), so it is added after it.
  */
 export class KubeDeploymentWithPreStop extends k8s.KubeDeployment {
-  constructor(scope: Construct, id: string, props: k8s.KubeDeploymentProps, private readonly preStopSeconds: number) {
+  constructor(
+    scope: Construct,
+    id: string,
+    props: k8s.KubeDeploymentProps,
+    private readonly preStopSeconds: number,
+  ) {
     super(scope, id, props);
   }
 

@@ -72,7 +72,19 @@ const run = promisify(execFile);
  */
 async function synthHelm(env: Environment, plainDir: string, outdir: string, chartVersion: string): Promise<void> {
   const appCommand = `mkdir -p $CDK8S_OUTDIR && cp ${path.relative(ROOT, plainDir)}/*.k8s.yaml $CDK8S_OUTDIR/`;
-  const args = ['synth', '--app', appCommand, '--output', path.relative(ROOT, outdir), '--format', 'helm', '--chart-version', chartVersion, '--no-check-upgrade', '--no-validate'];
+  const args = [
+    'synth',
+    '--app',
+    appCommand,
+    '--output',
+    path.relative(ROOT, outdir),
+    '--format',
+    'helm',
+    '--chart-version',
+    chartVersion,
+    '--no-check-upgrade',
+    '--no-validate',
+  ];
   try {
     await run(path.join(ROOT, 'node_modules', '.bin', 'cdk8s'), args, { cwd: ROOT });
   } catch (error) {
@@ -88,7 +100,9 @@ async function main(): Promise<void> {
   const chartVersion = (JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
   for (const env of ENVIRONMENTS) synthPlain(contextFor(env), path.join(outdir, env.name));
   fs.rmSync(path.join(outdir, 'helm'), { recursive: true, force: true });
-  await Promise.all(ENVIRONMENTS.map((env) => synthHelm(env, path.join(outdir, env.name), path.join(outdir, 'helm', env.name), chartVersion)));
+  await Promise.all(
+    ENVIRONMENTS.map((env) => synthHelm(env, path.join(outdir, env.name), path.join(outdir, 'helm', env.name), chartVersion)),
+  );
   console.log(`synthesized ${ENVIRONMENTS.map((e) => e.name).join(', ')} into ${path.relative(process.cwd(), outdir) || '.'}/`);
 }
 

@@ -12,12 +12,27 @@ import { k8s } from 'cdk8s-plus-28';
 import { type Construct } from 'constructs';
 import { IN_CLUSTER_DEPENDENCIES } from './dependencies';
 import { type BackendPorts, type Environment } from './environments';
-import { APP, APP_PORT, EDGE, GRPC_CLIENT_LABELS, GRPC_PORT, HTTP_COMPONENTS, IDENTITY_PROVIDER_EGRESS, LABELS, MONITORING, PAYMENTS, PAYMENT_PROVIDER_EGRESS } from '../platform/contract';
+import {
+  APP,
+  APP_PORT,
+  EDGE,
+  GRPC_CLIENT_LABELS,
+  GRPC_PORT,
+  HTTP_COMPONENTS,
+  IDENTITY_PROVIDER_EGRESS,
+  LABELS,
+  MONITORING,
+  PAYMENTS,
+  PAYMENT_PROVIDER_EGRESS,
+} from '../platform/contract';
 import { CHART_PROPS, type Labels, meta } from './lib';
 
 const APP_PODS: k8s.LabelSelector = { matchLabels: { [LABELS.name]: APP } };
 /** The booking side: every goticket pod but the payments service's (api, worker, the migrate Job). */
-const BOOKING_PODS: k8s.LabelSelector = { matchLabels: { [LABELS.name]: APP }, matchExpressions: [{ key: LABELS.component, operator: 'NotIn', values: [PAYMENTS.component] }] };
+const BOOKING_PODS: k8s.LabelSelector = {
+  matchLabels: { [LABELS.name]: APP },
+  matchExpressions: [{ key: LABELS.component, operator: 'NotIn', values: [PAYMENTS.component] }],
+};
 const PAYMENTS_PODS: k8s.LabelSelector = { matchLabels: { [LABELS.name]: APP, [LABELS.component]: PAYMENTS.component } };
 /** What the payments service reaches: its database and the broker (no Redis: it uses none). */
 const PAYMENTS_BACKENDS: ReadonlyArray<keyof BackendPorts> = ['postgres', 'amqp'];
@@ -89,7 +104,10 @@ export class NetworkPoliciesChart extends Chart {
     const egressTo = (which: ReadonlyArray<keyof BackendPorts>): k8s.NetworkPolicyEgressRule[] =>
       backends.kind === 'vpc'
         ? [{ to: backends.cidrs.map((cidr) => ({ ipBlock: { cidr } })), ports: which.map((port) => tcp(backends.ports[port])) }]
-        : IN_CLUSTER_DEPENDENCIES.filter((dep) => which.includes(dep.port)).map((dep) => ({ to: [{ podSelector: { matchLabels: dep.labels } }], ports: [tcp(backends.ports[dep.port])] }));
+        : IN_CLUSTER_DEPENDENCIES.filter((dep) => which.includes(dep.port)).map((dep) => ({
+            to: [{ podSelector: { matchLabels: dep.labels } }],
+            ports: [tcp(backends.ports[dep.port])],
+          }));
     policy('app-to-backends', { podSelector: BOOKING_PODS, policyTypes: ['Egress'], egress: egressTo(['postgres', 'redis', 'amqp']) });
     policy('payments-to-backends', { podSelector: PAYMENTS_PODS, policyTypes: ['Egress'], egress: egressTo(PAYMENTS_BACKENDS) });
 
@@ -102,13 +120,19 @@ export class NetworkPoliciesChart extends Chart {
     // policy says why in its annotation; TLS verification pins the peer to the provider's name.
     if (props.env.oauth?.googleClientId || props.env.oauth?.githubClientId) {
       new k8s.KubeNetworkPolicy(this, IDENTITY_PROVIDER_EGRESS.policy, {
-        metadata: { ...meta(IDENTITY_PROVIDER_EGRESS.policy, { [LABELS.name]: APP }), annotations: { [IDENTITY_PROVIDER_EGRESS.reasonAnnotation]: IDENTITY_PROVIDER_EGRESS.reason } },
+        metadata: {
+          ...meta(IDENTITY_PROVIDER_EGRESS.policy, { [LABELS.name]: APP }),
+          annotations: { [IDENTITY_PROVIDER_EGRESS.reasonAnnotation]: IDENTITY_PROVIDER_EGRESS.reason },
+        },
         spec: {
           podSelector: { matchLabels: { [LABELS.name]: APP, [LABELS.component]: 'api' } },
           policyTypes: ['Egress'],
           egress: [
             {
-              to: [{ ipBlock: { cidr: '0.0.0.0/0', except: [...IDENTITY_PROVIDER_EGRESS.exceptV4] } }, { ipBlock: { cidr: '::/0', except: [...IDENTITY_PROVIDER_EGRESS.exceptV6] } }],
+              to: [
+                { ipBlock: { cidr: '0.0.0.0/0', except: [...IDENTITY_PROVIDER_EGRESS.exceptV4] } },
+                { ipBlock: { cidr: '::/0', except: [...IDENTITY_PROVIDER_EGRESS.exceptV6] } },
+              ],
               ports: [tcp(IDENTITY_PROVIDER_EGRESS.port)],
             },
           ],
@@ -120,13 +144,19 @@ export class NetworkPoliciesChart extends Chart {
     // (Stripe's published API addresses change without notice); payments pods only, TCP 443 only.
     if (props.env.payments.provider === 'stripe') {
       new k8s.KubeNetworkPolicy(this, PAYMENT_PROVIDER_EGRESS.policy, {
-        metadata: { ...meta(PAYMENT_PROVIDER_EGRESS.policy, { [LABELS.name]: APP }), annotations: { [PAYMENT_PROVIDER_EGRESS.reasonAnnotation]: PAYMENT_PROVIDER_EGRESS.reason } },
+        metadata: {
+          ...meta(PAYMENT_PROVIDER_EGRESS.policy, { [LABELS.name]: APP }),
+          annotations: { [PAYMENT_PROVIDER_EGRESS.reasonAnnotation]: PAYMENT_PROVIDER_EGRESS.reason },
+        },
         spec: {
           podSelector: PAYMENTS_PODS,
           policyTypes: ['Egress'],
           egress: [
             {
-              to: [{ ipBlock: { cidr: '0.0.0.0/0', except: [...PAYMENT_PROVIDER_EGRESS.exceptV4] } }, { ipBlock: { cidr: '::/0', except: [...PAYMENT_PROVIDER_EGRESS.exceptV6] } }],
+              to: [
+                { ipBlock: { cidr: '0.0.0.0/0', except: [...PAYMENT_PROVIDER_EGRESS.exceptV4] } },
+                { ipBlock: { cidr: '::/0', except: [...PAYMENT_PROVIDER_EGRESS.exceptV6] } },
+              ],
               ports: [tcp(PAYMENT_PROVIDER_EGRESS.port)],
             },
           ],

@@ -42,7 +42,10 @@ type Manifest = { apiVersion?: unknown; kind?: unknown; [key: string]: unknown }
  */
 export const SCHEMA_GAPS: Record<string, { path: RegExp; why: string }[]> = {
   'cert-manager.io/v1 ClusterIssuer': [
-    { path: /^spec\.acme\.solvers\[\d+\]\.http01\.ingress\.ingressClassName$/, why: 'cert-manager >= 1.12 (infra pins v1.18); @kubernetes-models/cert-manager 4.4 predates it' },
+    {
+      path: /^spec\.acme\.solvers\[\d+\]\.http01\.ingress\.ingressClassName$/,
+      why: 'cert-manager >= 1.12 (infra pins v1.18); @kubernetes-models/cert-manager 4.4 predates it',
+    },
   ],
   'argoproj.io/v1alpha1 AppProject': [
     { path: /^spec\.description$/, why: '@kubernetes-models/argo-cd 2.7 drops every schema property named "description"' },
@@ -189,9 +192,12 @@ async function main(argv: string[]): Promise<number> {
   const inputs: { file?: string; manifest: Manifest }[] =
     args[0] === '-'
       ? (JSON.parse(fs.readFileSync(0, 'utf8')) as Manifest[]).map((manifest) => ({ manifest }))
-      : args.flatMap((arg) => (fs.statSync(arg).isDirectory() ? yamlFiles(arg) : [arg])).flatMap((file) => readManifests(file).map((manifest) => ({ file, manifest })));
+      : args
+          .flatMap((arg) => (fs.statSync(arg).isDirectory() ? yamlFiles(arg) : [arg]))
+          .flatMap((file) => readManifests(file).map((manifest) => ({ file, manifest })));
   const reports: Report[] = [];
-  for (const { file, manifest } of inputs) reports.push({ ...(file ? { file } : {}), id: manifestId(manifest), problems: await validateManifest(manifest, { strict }) });
+  for (const { file, manifest } of inputs)
+    reports.push({ ...(file ? { file } : {}), id: manifestId(manifest), problems: await validateManifest(manifest, { strict }) });
   process.stdout.write(`${JSON.stringify(reports, null, 1)}\n`);
   return reports.some((r) => r.problems.length) ? 1 : 0;
 }

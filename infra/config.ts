@@ -52,7 +52,10 @@ const common = {
     .string()
     .regex(/^(https:\/\/|ssh:\/\/|git@)\S+$/, 'expected a git URL (https://…, ssh://… or git@…)')
     .optional(),
-  gitRevision: z.string().regex(/^[\w./-]+$/, 'expected a branch, tag or commit').default('main'),
+  gitRevision: z
+    .string()
+    .regex(/^[\w./-]+$/, 'expected a branch, tag or commit')
+    .default('main'),
   /**
    * Argo CD's credential for a private gitRepoUrl, set with `pulumi config set --secret`: a token
    * (GitHub fine-grained PAT with Contents: read, or a deploy token) for https URLs, an SSH private
@@ -65,7 +68,10 @@ const common = {
    */
   sentryDsn: z.url({ protocol: /^https?$/, error: 'expected a Sentry DSN (https://<key>@<host>/<project>)' }).optional(),
   /** The user name that goes with an https token (GitHub accepts any; GitLab deploy tokens need theirs). */
-  gitRepoUsername: z.string().regex(/^[\w.@-]+$/, 'expected a user name').default('git'),
+  gitRepoUsername: z
+    .string()
+    .regex(/^[\w.@-]+$/, 'expected a user name')
+    .default('git'),
   /**
    * Social sign-in client secrets (`pulumi config set --secret`), written to the runtime Secret.
    * Required where the charts enable the provider (prod); unset elsewhere: the key stays empty.
@@ -84,7 +90,10 @@ const dev = z
     ...common,
     kind: z
       .object({
-        clusterName: z.string().regex(/^[a-z0-9][a-z0-9-]{0,40}$/, 'expected a lower-case cluster name').default('goticket'),
+        clusterName: z
+          .string()
+          .regex(/^[a-z0-9][a-z0-9-]{0,40}$/, 'expected a lower-case cluster name')
+          .default('goticket'),
         configFile: z.string().min(1).default('infra/kind-config.yaml'),
       })
       .strict()
@@ -137,7 +146,9 @@ const prod = z
      * https://<host>/api/v1/payments/webhook). dev has neither: its payments pods run the local
      * Stripe-compatible server (charts/environments.ts payments.provider `local`).
      */
-    stripeApiKey: z.string().regex(/^(sk|rk)_live_[A-Za-z0-9]{6,}$/, 'expected a live Stripe secret or restricted key (sk_live_… or rk_live_…)'),
+    stripeApiKey: z
+      .string()
+      .regex(/^(sk|rk)_live_[A-Za-z0-9]{6,}$/, 'expected a live Stripe secret or restricted key (sk_live_… or rk_live_…)'),
     stripeWebhookSecret: z.string().regex(/^whsec_[A-Za-z0-9]{16,}$/, 'expected a Stripe webhook signing secret (whsec_…)'),
     // A public environment needs names the world resolves to it and Let's Encrypt certifies.
     host: publicDnsName(),
@@ -159,7 +170,10 @@ const prod = z
         instanceClass: z.string().regex(/^db\.[a-z0-9]+\.[a-z0-9]+$/, 'expected an RDS instance class such as db.t4g.medium'),
         engineVersion: z
           .string()
-          .regex(new RegExp(`^${VERSIONS.postgresMajor}(\\.\\d+)?$`), `expected PostgreSQL ${VERSIONS.postgresMajor} (${VERSIONS.postgresMajor} or ${VERSIONS.postgresMajor}.x, the major CI, docker-compose and Kind run)`)
+          .regex(
+            new RegExp(`^${VERSIONS.postgresMajor}(\\.\\d+)?$`),
+            `expected PostgreSQL ${VERSIONS.postgresMajor} (${VERSIONS.postgresMajor} or ${VERSIONS.postgresMajor}.x, the major CI, docker-compose and Kind run)`,
+          )
           .default(VERSIONS.postgresMajor),
         allocatedStorageGb: int(20, 65536),
         maxAllocatedStorageGb: int(20, 65536),
@@ -175,7 +189,10 @@ const prod = z
     cache: z
       .object({
         nodeType: z.string().regex(/^cache\.[a-z0-9]+\.[a-z0-9]+$/, 'expected a node type such as cache.t4g.small'),
-        engineVersion: z.string().regex(/^7\.\d$/, 'expected Redis 7.x such as 7.1').default('7.1'),
+        engineVersion: z
+          .string()
+          .regex(/^7\.\d$/, 'expected Redis 7.x such as 7.1')
+          .default('7.1'),
         replicas: int(0, 5),
         multiAz: z.boolean(),
         snapshotRetentionDays: int(0, 35).default(7),
@@ -201,9 +218,17 @@ const prod = z
         const family = b.instanceType.split('.')[1] ?? '';
         const families: readonly string[] = VERSIONS.amazonMqInstanceFamilies[b.engineVersion];
         if (!families.includes(family)) {
-          ctx.addIssue({ code: 'custom', path: ['instanceType'], message: `RabbitMQ ${b.engineVersion} on Amazon MQ runs only on ${families.map((f) => `mq.${f}.*`).join(', ')}, not ${b.instanceType}` });
+          ctx.addIssue({
+            code: 'custom',
+            path: ['instanceType'],
+            message: `RabbitMQ ${b.engineVersion} on Amazon MQ runs only on ${families.map((f) => `mq.${f}.*`).join(', ')}, not ${b.instanceType}`,
+          });
         } else if (family === 't3' && b.deploymentMode !== 'SINGLE_INSTANCE') {
-          ctx.addIssue({ code: 'custom', path: ['instanceType'], message: `${b.instanceType} takes single-instance brokers only (CLUSTER_MULTI_AZ needs mq.m5 or mq.m7g)` });
+          ctx.addIssue({
+            code: 'custom',
+            path: ['instanceType'],
+            message: `${b.instanceType} takes single-instance brokers only (CLUSTER_MULTI_AZ needs mq.m5 or mq.m7g)`,
+          });
         }
       }),
   })
@@ -222,10 +247,33 @@ export type MonitoringConfig = z.infer<typeof monitoring>;
 // ---------------------------------------------------------------- parsing
 
 /** Keys set with `pulumi config set --secret`: a committed stack file holds none of them, so each is to set. */
-export const SECRET_KEYS = ['gitRepoCredential', 'sentryDsn', 'oauthGoogleClientSecret', 'oauthGithubClientSecret', 'stripeApiKey', 'stripeWebhookSecret'] as const;
+export const SECRET_KEYS = [
+  'gitRepoCredential',
+  'sentryDsn',
+  'oauthGoogleClientSecret',
+  'oauthGithubClientSecret',
+  'stripeApiKey',
+  'stripeWebhookSecret',
+] as const;
 
 /** Keys read from the project namespace; objects are structured (YAML maps) config. */
-const STRING_KEYS = ['environment', 'deployMode', 'gitRepoUrl', 'gitRevision', 'gitRepoCredential', 'gitRepoUsername', 'sentryDsn', 'oauthGoogleClientSecret', 'oauthGithubClientSecret', 'stripeApiKey', 'stripeWebhookSecret', 'host', 'grafanaHost', 'argocdHost', 'acmeEmail'] as const;
+const STRING_KEYS = [
+  'environment',
+  'deployMode',
+  'gitRepoUrl',
+  'gitRevision',
+  'gitRepoCredential',
+  'gitRepoUsername',
+  'sentryDsn',
+  'oauthGoogleClientSecret',
+  'oauthGithubClientSecret',
+  'stripeApiKey',
+  'stripeWebhookSecret',
+  'host',
+  'grafanaHost',
+  'argocdHost',
+  'acmeEmail',
+] as const;
 const OBJECT_KEYS = ['monitoring', 'kind', 'network', 'eks', 'database', 'cache', 'broker'] as const;
 
 export type RawConfig = Record<string, unknown>;

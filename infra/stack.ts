@@ -101,13 +101,23 @@ function prodBacking(cfg: ProdConfig): Backing {
   const data = { vpcId: network.vpcId, subnetIds: network.dataSubnetIds, nodeSecurityGroupId: cluster.nodeSecurityGroupId };
   const database = new Database('goticket-db', { ...data, ...cfg.database }, opts);
   const cache = new Cache('goticket-cache', { ...data, ...cfg.cache }, opts);
-  const broker = new Broker('goticket-mq', { ...data, ...cfg.broker, kubernetes: { provider: cluster.provider, dependsOn: cluster.ready } }, opts);
+  const broker = new Broker(
+    'goticket-mq',
+    { ...data, ...cfg.broker, kubernetes: { provider: cluster.provider, dependsOn: cluster.ready } },
+    opts,
+  );
   const registry = new Registry('goticket', { repositoryName: APP, untaggedExpiryDays: 14 }, opts);
   // The payments service's own login: schema payments only, no grant on the booking tables.
   const paymentsRole = new PaymentsDatabaseRole(
     'goticket-db-payments',
     {
-      database: { host: database.address, port: database.port, name: database.databaseName, user: database.username, password: database.password },
+      database: {
+        host: database.address,
+        port: database.port,
+        name: database.databaseName,
+        user: database.username,
+        password: database.password,
+      },
       kubernetes: { provider: cluster.provider, dependsOn: [...cluster.ready, database] },
     },
     opts,
@@ -117,10 +127,23 @@ function prodBacking(cfg: ProdConfig): Backing {
     cluster,
     backends: {
       kind: 'managed',
-      database: { host: database.address, port: database.port, user: database.username, password: database.password, name: database.databaseName },
+      database: {
+        host: database.address,
+        port: database.port,
+        user: database.username,
+        password: database.password,
+        name: database.databaseName,
+      },
       paymentsDatabase: { user: paymentsRole.user, password: paymentsRole.password, ready: paymentsRole.ready },
       cache: { host: cache.primaryEndpoint, port: cache.port, authToken: cache.authToken },
-      broker: { host: broker.host, port: broker.port, user: broker.username, password: broker.password, vhost: broker.vhost, ready: broker.appUserReady },
+      broker: {
+        host: broker.host,
+        port: broker.port,
+        user: broker.username,
+        password: broker.password,
+        vhost: broker.vhost,
+        ready: broker.appUserReady,
+      },
     },
     endpoints: {
       databaseEndpoint: pulumi.interpolate`${database.address}:${database.port}`,
@@ -180,6 +203,8 @@ export function createStack(cfg: StackConfig, repoRoot: string): StackOutputs {
     runtimeSecret: `${NAMESPACE}/${RUNTIME_SECRET}`,
     paymentsSecret: `${NAMESPACE}/${PAYMENTS.secret}`,
     gitopsSource:
-      cfg.deployMode === 'gitops' ? `${cfg.gitRepoUrl}@${cfg.gitRevision}:${gitops.sourcePath}` : `${repoRoot}/${gitops.sourcePath} (direct)`,
+      cfg.deployMode === 'gitops'
+        ? `${cfg.gitRepoUrl}@${cfg.gitRevision}:${gitops.sourcePath}`
+        : `${repoRoot}/${gitops.sourcePath} (direct)`,
   };
 }

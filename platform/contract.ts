@@ -72,14 +72,24 @@ export const RUNTIME_SECRET = `${APP}-runtime`;
  * (plus the dev dependencies' passwords), the pods load them with envFrom, and the service refuses
  * to start in production without any of them: platform/test feeds them to its own loadConfig.
  */
-export const RUNTIME_KEYS = ['DATABASE_URL', 'REDIS_URL', 'AMQP_URL', 'JWT_SECRET', 'OAUTH_GOOGLE_CLIENT_SECRET', 'OAUTH_GITHUB_CLIENT_SECRET'] as const;
+export const RUNTIME_KEYS = [
+  'DATABASE_URL',
+  'REDIS_URL',
+  'AMQP_URL',
+  'JWT_SECRET',
+  'OAUTH_GOOGLE_CLIENT_SECRET',
+  'OAUTH_GITHUB_CLIENT_SECRET',
+] as const;
 export type RuntimeKey = (typeof RUNTIME_KEYS)[number];
 /**
  * Social sign-in client secrets (issue 19), from Pulumi config secrets. Each is needed only where
  * the environment enables its provider (the charts set the matching client id, which is public);
  * elsewhere the key is present and empty, and the provider is off.
  */
-export const OAUTH_SECRET_KEYS = { OAUTH_GOOGLE_CLIENT_SECRET: 'OAUTH_GOOGLE_CLIENT_ID', OAUTH_GITHUB_CLIENT_SECRET: 'OAUTH_GITHUB_CLIENT_ID' } as const;
+export const OAUTH_SECRET_KEYS = {
+  OAUTH_GOOGLE_CLIENT_SECRET: 'OAUTH_GOOGLE_CLIENT_ID',
+  OAUTH_GITHUB_CLIENT_SECRET: 'OAUTH_GITHUB_CLIENT_ID',
+} as const;
 export type OAuthSecretKey = keyof typeof OAUTH_SECRET_KEYS;
 /**
  * Keys of RUNTIME_SECRET Pulumi writes only when their stack config is set: SENTRY_DSN (secret

@@ -26,7 +26,10 @@ export const ipv4Cidr = () =>
     .cidrv4('must be an IPv4 CIDR such as 10.0.128.0/24')
     // one problem at a time: the arithmetic below needs a well-formed CIDR
     .pipe(z.string())
-    .refine((cidr) => cidrRange(cidr)[0] % 2 ** (32 - Number(cidr.split('/')[1])) === 0, { message: 'must be a network address (host bits zero) in CIDR notation', abort: true })
+    .refine((cidr) => cidrRange(cidr)[0] % 2 ** (32 - Number(cidr.split('/')[1])) === 0, {
+      message: 'must be a network address (host bits zero) in CIDR notation',
+      abort: true,
+    })
     .refine((cidr) => !cidr.endsWith('/0'), { message: 'must not be the whole internet', abort: true });
 
 /** The first problem zod reports for `value`, or undefined when it passes. */
@@ -80,7 +83,9 @@ const PLACEHOLDER_ACCOUNTS = ['123456789012', '000000000000'];
 /** Why `arn` cannot name a real IAM principal, or undefined when it can. */
 export function placeholderArn(arn: string): string | undefined {
   const account = arn.split(':')[4];
-  return account && PLACEHOLDER_ACCOUNTS.includes(account) ? `${arn} is in AWS's documentation account ${account}: set your account's role ARN` : undefined;
+  return account && PLACEHOLDER_ACCOUNTS.includes(account)
+    ? `${arn} is in AWS's documentation account ${account}: set your account's role ARN`
+    : undefined;
 }
 
 /** A production DNS name: valid, and neither reserved nor resolving to this machine. */
@@ -106,6 +111,7 @@ export const deliverableEmail = (message: string) =>
   z.email(message).pipe(
     z.string().superRefine((email, ctx) => {
       const reason = reservedName(email.slice(email.lastIndexOf('@') + 1));
-      if (reason) ctx.addIssue({ code: 'custom', message: `${email} is ${reason}: Let's Encrypt refuses it; set an address someone reads` });
+      if (reason)
+        ctx.addIssue({ code: 'custom', message: `${email} is ${reason}: Let's Encrypt refuses it; set an address someone reads` });
     }),
   );

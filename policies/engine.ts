@@ -6,7 +6,16 @@
  * - the CrossGuard pack (pack.ts), per resource and per stack.
  */
 import { manifestFromResource, refOf, type Manifest } from './lib/manifest';
-import { DEFAULT_SETTINGS, ENVIRONMENTS, type AwsRule, type Env, type PolicySettings, type Props, type RuleContext, type Violation } from './lib/types';
+import {
+  DEFAULT_SETTINGS,
+  ENVIRONMENTS,
+  type AwsRule,
+  type Env,
+  type PolicySettings,
+  type Props,
+  type RuleContext,
+  type Violation,
+} from './lib/types';
 import { isRecord, record, stringRecord, unwrapSecrets } from './lib/values';
 import { awsRules, manifestRules, manifestSetRules } from './rules';
 
@@ -18,7 +27,7 @@ export function settingsWith(overrides: Partial<PolicySettings> | undefined): Po
   return out;
 }
 
-const asEnv = (v: string | undefined): Env | undefined => (ENVIRONMENTS as readonly string[]).includes(v ?? '') ? (v as Env) : undefined;
+const asEnv = (v: string | undefined): Env | undefined => ((ENVIRONMENTS as readonly string[]).includes(v ?? '') ? (v as Env) : undefined);
 
 /** The stack name inside a URN: `urn:pulumi:<stack>::<project>::<type>::<name>`. */
 export function stackOfUrn(urn: string | undefined): string | undefined {

@@ -6,6 +6,7 @@ import { PolicyPack } from '@pulumi/policy';
 import { buildPolicies, PACK_NAME } from './pack';
 
 new PolicyPack(PACK_NAME, {
-  description: 'GoTicket platform: AWS (RDS, ElastiCache, Amazon MQ, EKS, security groups, KMS, ECR, tags) and Kubernetes (Pod Security Standards, resources, probes, exposure, NetworkPolicies, availability) rules.',
+  description:
+    'GoTicket platform: AWS (RDS, ElastiCache, Amazon MQ, EKS, security groups, KMS, ECR, tags) and Kubernetes (Pod Security Standards, resources, probes, exposure, NetworkPolicies, availability) rules.',
   policies: buildPolicies(),
 });

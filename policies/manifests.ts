@@ -138,7 +138,8 @@ export function runManifestCheck(argv: readonly string[], overrides?: Partial<Po
     if (a === '--help' || a === '-h') return { ...result, err: [USAGE] };
     if (a === '--env' || a.startsWith('--env=')) {
       const v = a === '--env' ? argv[++i] : a.slice('--env='.length);
-      if (!(ENVIRONMENTS as readonly string[]).includes(v ?? '')) return usage(`--env must be one of ${ENVIRONMENTS.join(', ')}, got ${v ?? 'nothing'}`);
+      if (!(ENVIRONMENTS as readonly string[]).includes(v ?? ''))
+        return usage(`--env must be one of ${ENVIRONMENTS.join(', ')}, got ${v ?? 'nothing'}`);
       envFlag = v as Env;
     } else if (a.startsWith('-')) return usage(`unknown option ${a}`);
     else paths.push(a);
@@ -179,7 +180,9 @@ export function runManifestCheck(argv: readonly string[], overrides?: Partial<Po
   }
   // One line for all of them: the same objects are checked as plain YAML in dist/<env>/.
   if (skippedTemplates.length > 0)
-    result.err.push(`skipped ${skippedTemplates.length} Helm template file(s) (Helm template syntax {{ }}; only plain YAML is checked): ${skippedTemplates.join(', ')}`);
+    result.err.push(
+      `skipped ${skippedTemplates.length} Helm template file(s) (Helm template syntax {{ }}; only plain YAML is checked): ${skippedTemplates.join(', ')}`,
+    );
   for (const root of defaulted) result.err.push(`${root}: no dev/prod folder in the path and no --env: checking as prod`);
 
   const settings = settingsWith(overrides);

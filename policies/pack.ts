@@ -14,16 +14,28 @@ export const PACK_NAME = 'goticket-platform';
 /** Every policy accepts the same settings (CrossGuard config is per policy). */
 export const configSchema: PolicyConfigSchema = {
   properties: {
-    environment: { type: 'string', enum: ['dev', 'prod'], description: 'The stack environment; unset = the stack name in the URN (dev/prod), else the environment tag, else prod.' },
+    environment: {
+      type: 'string',
+      enum: ['dev', 'prod'],
+      description: 'The stack environment; unset = the stack name in the URN (dev/prod), else the environment tag, else prod.',
+    },
     eksPublicAccessCidrs: { type: 'array', items: { type: 'string' }, description: 'CIDRs the EKS public endpoint may be open to.' },
-    publicServiceNamespaces: { type: 'array', items: { type: 'string' }, description: 'Namespaces allowed Services of type LoadBalancer/NodePort.' },
+    publicServiceNamespaces: {
+      type: 'array',
+      items: { type: 'string' },
+      description: 'Namespaces allowed Services of type LoadBalancer/NodePort.',
+    },
     sharedGateway: {
       type: 'object',
       properties: { name: { type: 'string' }, namespace: { type: 'string' } },
       required: ['name', 'namespace'],
       description: 'The one Gateway every route attaches to.',
     },
-    tlsListeners: { type: 'array', items: { type: 'string' }, description: 'The shared Gateway\'s HTTPS listeners (sectionNames public routes may name).' },
+    tlsListeners: {
+      type: 'array',
+      items: { type: 'string' },
+      description: "The shared Gateway's HTTPS listeners (sectionNames public routes may name).",
+    },
     podSecurityExceptions: {
       type: 'object',
       // A level, or {dev, prod} levels (the schema type has no oneOf: the rule validates the values).
@@ -51,7 +63,11 @@ export function awsPolicy(rule: AwsRule): ResourceValidationPolicy {
   return {
     ...meta(rule),
     validateResource: (args, report) => {
-      const results = runAwsRules(args.type, args.props, settingsOf(args), { urn: args.urn, providerProps: args.provider?.props, rules: [rule] });
+      const results = runAwsRules(args.type, args.props, settingsOf(args), {
+        urn: args.urn,
+        providerProps: args.provider?.props,
+        rules: [rule],
+      });
       for (const { message } of results) report(message);
     },
   };

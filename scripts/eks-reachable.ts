@@ -28,7 +28,10 @@ export function clusterNameOf(stack: string, root = ROOT): string {
 /** The API server endpoint, or undefined when the cluster does not exist yet. */
 export function endpointOf(cluster: string): string | undefined {
   try {
-    return execFileSync('aws', ['eks', 'describe-cluster', '--name', cluster, '--query', 'cluster.endpoint', '--output', 'text'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+    return execFileSync('aws', ['eks', 'describe-cluster', '--name', cluster, '--query', 'cluster.endpoint', '--output', 'text'], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    }).trim();
   } catch (error) {
     const output = (error as { stderr?: unknown }).stderr;
     const stderr = typeof output === 'string' ? output : Buffer.isBuffer(output) ? output.toString('utf8') : '';
@@ -52,7 +55,10 @@ export function reachable(endpoint: string, timeoutMs: number): Promise<boolean>
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { stack: { type: 'string', default: 'prod' }, 'timeout-ms': { type: 'string', default: '10000' } } });
+  const { values } = parseArgs({
+    args: argv,
+    options: { stack: { type: 'string', default: 'prod' }, 'timeout-ms': { type: 'string', default: '10000' } },
+  });
   const cluster = clusterNameOf(values.stack);
   const endpoint = endpointOf(cluster);
   if (endpoint === undefined) {

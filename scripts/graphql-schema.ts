@@ -13,7 +13,9 @@ if (require.main === module) {
   if (process.argv.includes('--check')) {
     const committed = readFileSync(SCHEMA_FILE, 'utf8');
     if (committed !== printed) {
-      console.error(`${path.relative(process.cwd(), SCHEMA_FILE)} differs from the schema the code builds: run npm run graphql:schema and commit it`);
+      console.error(
+        `${path.relative(process.cwd(), SCHEMA_FILE)} differs from the schema the code builds: run npm run graphql:schema and commit it`,
+      );
       process.exitCode = 1;
     }
   } else {

@@ -35,7 +35,22 @@ import { dirname, join } from 'node:path';
 import { parseAllDocuments, stringify } from 'yaml';
 import { edgeObjects, listenerSecret } from '../infra/components/edge';
 import { amqpUrl, postgresUrl, redisUrl } from '../infra/urls';
-import { APP, CLUSTER_ISSUER_OF, EDGE, HTTP_COMPONENTS, IN_CLUSTER_BACKENDS, LABELS, NAMESPACE, OAUTH_SECRET_KEYS, PAYMENTS, RUNTIME_KEYS, RUNTIME_SECRET, type DependencyKey, type PaymentsSecretKey, type RuntimeKey } from '../platform/contract';
+import {
+  APP,
+  CLUSTER_ISSUER_OF,
+  EDGE,
+  HTTP_COMPONENTS,
+  IN_CLUSTER_BACKENDS,
+  LABELS,
+  NAMESPACE,
+  OAUTH_SECRET_KEYS,
+  PAYMENTS,
+  RUNTIME_KEYS,
+  RUNTIME_SECRET,
+  type DependencyKey,
+  type PaymentsSecretKey,
+  type RuntimeKey,
+} from '../platform/contract';
 
 type Obj = Record<string, unknown>;
 
@@ -48,7 +63,8 @@ export interface PrepareResult {
 }
 
 const isObj = (value: unknown): value is Obj => typeof value === 'object' && value !== null && !Array.isArray(value);
-const at = (value: unknown, ...path: string[]): unknown => path.reduce<unknown>((node, key) => (isObj(node) ? node[key] : undefined), value);
+const at = (value: unknown, ...path: string[]): unknown =>
+  path.reduce<unknown>((node, key) => (isObj(node) ? node[key] : undefined), value);
 
 /** `kubectl api-resources --no-headers` → the set of "apiVersion/Kind" the cluster serves. */
 export function servedKinds(apiResources: string): Set<string> {
@@ -70,7 +86,12 @@ export function isServiceImage(image: string): boolean {
 
 function podSpecOf(doc: Obj): Obj | undefined {
   const kind = doc.kind;
-  const spec = kind === 'Pod' ? doc.spec : kind === 'CronJob' ? at(doc, 'spec', 'jobTemplate', 'spec', 'template', 'spec') : at(doc, 'spec', 'template', 'spec');
+  const spec =
+    kind === 'Pod'
+      ? doc.spec
+      : kind === 'CronJob'
+        ? at(doc, 'spec', 'jobTemplate', 'spec', 'template', 'spec')
+        : at(doc, 'spec', 'template', 'spec');
   return isObj(spec) ? spec : undefined;
 }
 
@@ -183,7 +204,9 @@ function writeRuntimeSecret(file: string, githubEnv: string | undefined): number
   writeFileSync(file, [secret, payments].map((doc) => stringify(doc)).join('---\n'), { mode: 0o600 });
   const { ADMIN_EMAIL, ADMIN_PASSWORD } = secret.stringData as Record<string, string>;
   if (githubEnv) appendFileSync(githubEnv, `SMOKE_ADMIN_EMAIL=${ADMIN_EMAIL}\nSMOKE_ADMIN_PASSWORD=${ADMIN_PASSWORD}\n`);
-  console.error(`kind-manifests: wrote Secret ${NAMESPACE}/${RUNTIME_SECRET} (${Object.keys(secret.stringData as object).join(', ')}) and ${NAMESPACE}/${PAYMENTS.secret} (${Object.keys(payments.stringData as object).join(', ')}) to ${file}`);
+  console.error(
+    `kind-manifests: wrote Secret ${NAMESPACE}/${RUNTIME_SECRET} (${Object.keys(secret.stringData as object).join(', ')}) and ${NAMESPACE}/${PAYMENTS.secret} (${Object.keys(payments.stringData as object).join(', ')}) to ${file}`,
+  );
   return 0;
 }
 
@@ -195,7 +218,11 @@ function argument(args: string[], name: string): string | undefined {
 /** The dev platform's edge objects for one api host (Grafana and Argo CD get hosts beside it). */
 export function edgeManifests(host: string): Obj[] {
   const domain = host.split('.').slice(1).join('.');
-  return edgeObjects('dev', { app: host, grafana: `grafana.${domain}`, argocd: `argocd.${domain}` }, CLUSTER_ISSUER_OF.dev) as unknown as Obj[];
+  return edgeObjects(
+    'dev',
+    { app: host, grafana: `grafana.${domain}`, argocd: `argocd.${domain}` },
+    CLUSTER_ISSUER_OF.dev,
+  ) as unknown as Obj[];
 }
 
 function writeEdge(file: string, host: string | undefined): number {
@@ -204,7 +231,12 @@ function writeEdge(file: string, host: string | undefined): number {
     return 2;
   }
   mkdirSync(dirname(file), { recursive: true });
-  writeFileSync(file, edgeManifests(host).map((doc) => stringify(doc)).join('---\n'));
+  writeFileSync(
+    file,
+    edgeManifests(host)
+      .map((doc) => stringify(doc))
+      .join('---\n'),
+  );
   console.error(`kind-manifests: wrote the shared Gateway ${EDGE.gateway.namespace}/${EDGE.gateway.name} for ${host} to ${file}`);
   console.log(`edge_namespace=${EDGE.gateway.namespace}`);
   console.log(`gateway=${EDGE.gateway.name}`);
@@ -222,7 +254,9 @@ export function main(args: string[]): number {
   const image = argument(args, '--image');
   const apiResources = argument(args, '--api-resources');
   if (!input || !out || !image) {
-    console.error('usage: kind-manifests --in dist/dev --out <dir> --image <ref> [--api-resources <file>]\n       kind-manifests --runtime-secret <file> [--github-env <file>]\n       kind-manifests --edge <file> --host <api host>');
+    console.error(
+      'usage: kind-manifests --in dist/dev --out <dir> --image <ref> [--api-resources <file>]\n       kind-manifests --runtime-secret <file> [--github-env <file>]\n       kind-manifests --edge <file> --host <api host>',
+    );
     return 2;
   }
   const result = prepare(readManifests(input), image, apiResources ? servedKinds(readFileSync(apiResources, 'utf8')) : undefined);
@@ -234,7 +268,9 @@ export function main(args: string[]): number {
   const write = (file: string, docs: Obj[]) => writeFileSync(join(out, file), docs.map((doc) => stringify(doc)).join('---\n'));
   write('00-namespaces.yaml', result.namespaces);
   write('10-resources.yaml', result.resources);
-  console.error(`kind-manifests: ${result.resources.length + result.namespaces.length} objects, ${result.replacedImages} containers now run ${image}`);
+  console.error(
+    `kind-manifests: ${result.resources.length + result.namespaces.length} objects, ${result.replacedImages} containers now run ${image}`,
+  );
   for (const skipped of result.skipped) console.error(`kind-manifests: left out ${skipped}`);
   const namespace = at(result.namespaces[0], 'metadata', 'name');
   console.log(`namespace=${typeof namespace === 'string' ? namespace : NAMESPACE}`);

@@ -12,7 +12,8 @@ async function main(): Promise<void> {
   console.log(`contracts: ${summary('openapi', openapi)}`);
   const graphql = await lintGraphqlSchema();
   const proto = lintProtos();
-  for (const error of [...graphql.errors, ...proto.errors]) console.error(`  ${error.linter} ${error.rule} at ${error.where}: ${error.message}`);
+  for (const error of [...graphql.errors, ...proto.errors])
+    console.error(`  ${error.linter} ${error.rule} at ${error.where}: ${error.message}`);
   console.log(`contracts: ${edgeSummary('graphql', graphql)}`);
   console.log(`contracts: ${edgeSummary('proto', proto)}`);
   process.exitCode = openapi.errors.length + graphql.errors.length + proto.errors.length > 0 ? 1 : 0;

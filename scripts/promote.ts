@@ -40,7 +40,9 @@ export function referenceProblem(envName: string, reference: string, releaseYml:
     return `${image.repository} is not in IMAGE_REPOSITORIES of charts/environments.ts (${IMAGE_REPOSITORIES.join(', ')}): add the repository release.yml pushes to there first`;
   }
   if (isLocalBuild(reference)) {
-    return env.backends.kind === 'in-cluster' ? undefined : `:${LOCAL_TAG} is the build make kind-load loads into Kind; ${env.name} pulls from a registry`;
+    return env.backends.kind === 'in-cluster'
+      ? undefined
+      : `:${LOCAL_TAG} is the build make kind-load loads into Kind; ${env.name} pulls from a registry`;
   }
   if (!image.digest) return `${reference} has no digest: pin the sha256 digest release.yml printed (registry images are pinned by content)`;
   const { tags } = releaseScheme(releaseYml);

@@ -163,7 +163,9 @@ type Obj = Record<string, unknown>;
 
 /** The e2e-kind.yml steps that call scripts/kind-manifests.ts, run as written in `root` with a kubectl stand-in. */
 export async function e2eDryRun(root = ROOT): Promise<string> {
-  const workflow = parse(readFileSync(join(root, '.github', 'workflows', 'e2e-kind.yml'), 'utf8')) as { jobs: Record<string, { env?: Record<string, string>; steps?: Obj[] }> };
+  const workflow = parse(readFileSync(join(root, '.github', 'workflows', 'e2e-kind.yml'), 'utf8')) as {
+    jobs: Record<string, { env?: Record<string, string>; steps?: Obj[] }>;
+  };
   const job = workflow.jobs.e2e ?? fail('e2e-kind.yml has no e2e job');
   const steps = (job.steps ?? []).filter((step) => typeof step.run === 'string' && step.run.includes('scripts/kind-manifests.ts'));
   if (steps.length === 0) fail('e2e-kind.yml runs scripts/kind-manifests.ts in no step');
@@ -195,7 +197,12 @@ export async function e2eDryRun(root = ROOT): Promise<string> {
     };
     // Each step with its own env: `${{ runner.temp }}` and earlier steps' outputs (the edge step takes the manifests step's host).
     const stepOutputs: Record<string, Record<string, string>> = {};
-    const outputsSoFar = () => Object.fromEntries(readFileSync(files.output, 'utf8').split('\n').flatMap((line) => (/^\w+=/.test(line) ? [line.split(/=(.*)/s, 2) as [string, string]] : [])));
+    const outputsSoFar = () =>
+      Object.fromEntries(
+        readFileSync(files.output, 'utf8')
+          .split('\n')
+          .flatMap((line) => (/^\w+=/.test(line) ? [line.split(/=(.*)/s, 2) as [string, string]] : [])),
+      );
     for (const step of steps) {
       const before = outputsSoFar();
       const stepEnv = Object.fromEntries(
@@ -203,18 +210,30 @@ export async function e2eDryRun(root = ROOT): Promise<string> {
           key,
           String(value)
             .replace(/\$\{\{ runner\.temp \}\}/g, env.RUNNER_TEMP!)
-            .replace(/\$\{\{ steps\.([\w-]+)\.outputs\.(\w+) \}\}/g, (_all, id: string, key: string) => stepOutputs[id]?.[key] ?? fail(`e2e-kind.yml step env needs ${id}.outputs.${key}, which no earlier step gives`)),
+            .replace(
+              /\$\{\{ steps\.([\w-]+)\.outputs\.(\w+) \}\}/g,
+              (_all, id: string, key: string) =>
+                stepOutputs[id]?.[key] ?? fail(`e2e-kind.yml step env needs ${id}.outputs.${key}, which no earlier step gives`),
+            ),
         ]),
       );
-      if (Object.values(stepEnv).some((value) => value.includes('${{'))) fail(`e2e-kind.yml step env needs an expression the dry run cannot give: ${JSON.stringify(step.env)}`);
+      if (Object.values(stepEnv).some((value) => value.includes('${{')))
+        fail(`e2e-kind.yml step env needs an expression the dry run cannot give: ${JSON.stringify(step.env)}`);
       await run('bash', ['-e', '-o', 'pipefail', '-c', String(step.run)], root, { ...env, ...stepEnv });
       const after = outputsSoFar();
-      if (typeof step.id === 'string') stepOutputs[step.id] = Object.fromEntries(Object.entries(after).filter(([key, value]) => before[key] !== value));
+      if (typeof step.id === 'string')
+        stepOutputs[step.id] = Object.fromEntries(Object.entries(after).filter(([key, value]) => before[key] !== value));
     }
 
-    const outputs = Object.fromEntries(readFileSync(files.output, 'utf8').split('\n').flatMap((line) => (/^\w+=/.test(line) ? [line.split(/=(.*)/s, 2) as [string, string]] : [])));
-    for (const key of ['namespace', 'host', 'app_pods']) if (!outputs[key]) fail(`the manifests step gives no ${key} output (the smoke step needs it)`);
-    if (!/^SMOKE_ADMIN_EMAIL=.+\nSMOKE_ADMIN_PASSWORD=.+\n$/.test(readFileSync(files.env, 'utf8'))) fail('no SMOKE_ADMIN_EMAIL/SMOKE_ADMIN_PASSWORD for the smoke step');
+    const outputs = Object.fromEntries(
+      readFileSync(files.output, 'utf8')
+        .split('\n')
+        .flatMap((line) => (/^\w+=/.test(line) ? [line.split(/=(.*)/s, 2) as [string, string]] : [])),
+    );
+    for (const key of ['namespace', 'host', 'app_pods'])
+      if (!outputs[key]) fail(`the manifests step gives no ${key} output (the smoke step needs it)`);
+    if (!/^SMOKE_ADMIN_EMAIL=.+\nSMOKE_ADMIN_PASSWORD=.+\n$/.test(readFileSync(files.env, 'utf8')))
+      fail('no SMOKE_ADMIN_EMAIL/SMOKE_ADMIN_PASSWORD for the smoke step');
     const manifests = jobEnv.MANIFESTS ?? fail('e2e-kind.yml job env has no MANIFESTS');
     const objects = (file: string) => parseAllDocuments(readFileSync(join(manifests, file), 'utf8')).map((doc) => doc.toJS() as Obj);
     const resources = objects('10-resources.yaml');
@@ -227,7 +246,8 @@ export async function e2eDryRun(root = ROOT): Promise<string> {
     const appliedObjects = applied
       .filter((file) => file.endsWith('.yaml'))
       .flatMap((file) => parseAllDocuments(readFileSync(join(dir, 'applied', file), 'utf8')).map((doc) => doc.toJS() as Obj));
-    const secretNamed = (name: string) => appliedObjects.find((object) => object.kind === 'Secret' && (object.metadata as Obj | undefined)?.name === name);
+    const secretNamed = (name: string) =>
+      appliedObjects.find((object) => object.kind === 'Secret' && (object.metadata as Obj | undefined)?.name === name);
     const keysOf = (secret: Obj | undefined) => Object.keys((secret?.stringData as Obj | undefined) ?? {});
     const missing = RUNTIME_KEYS.filter((key) => !keysOf(secretNamed(RUNTIME_SECRET)).includes(key));
     if (missing.length > 0) fail(`the runtime Secret lacks ${missing.join(', ')}`);
@@ -236,7 +256,9 @@ export async function e2eDryRun(root = ROOT): Promise<string> {
     if (missingPayments.length > 0) fail(`the payments Secret ${PAYMENTS.secret} lacks ${missingPayments.join(', ')}`);
     if (existsSync(join(dir, 'runner', 'runtime-secret.yaml'))) fail('the runtime Secret file is left on the runner');
     if (existsSync(join(dir, 'runner', 'edge-tls.key'))) fail('the Gateway certificate key is left on the runner');
-    const edge = applied.filter((file) => file.endsWith('edge.yaml')).flatMap((file) => parseAllDocuments(readFileSync(join(dir, 'applied', file), 'utf8')).map((doc) => (doc.toJS() as Obj).kind));
+    const edge = applied
+      .filter((file) => file.endsWith('edge.yaml'))
+      .flatMap((file) => parseAllDocuments(readFileSync(join(dir, 'applied', file), 'utf8')).map((doc) => (doc.toJS() as Obj).kind));
     if (!edge.includes('Gateway')) fail('no step applies the shared Gateway');
     if (!applied.some((file) => file.includes('-secret-'))) fail('no certificate Secret for the Gateway listener');
     return `${steps.length} kind-manifests steps of e2e-kind.yml: ${resources.length} objects, ${service.length} containers on the loaded image, runtime Secret with ${RUNTIME_KEYS.length} keys and the payments Secret with ${PAYMENTS.secretKeys.length}, host ${outputs.host}, edge ${edge.join('+')}`;
@@ -278,7 +300,9 @@ async function main(): Promise<number> {
       return 1;
     }
   }
-  console.log(`rehearse: ${STEPS.length} steps passed in ${seconds(Date.now() - started)}; what only GitHub can prove: README "What the rehearsal proves"`);
+  console.log(
+    `rehearse: ${STEPS.length} steps passed in ${seconds(Date.now() - started)}; what only GitHub can prove: README "What the rehearsal proves"`,
+  );
   return 0;
 }
 

@@ -160,7 +160,14 @@ class Client {
         body = { raw: text.slice(0, 200) };
       }
     }
-    return { status: raw.status, body, contentType: raw.headers.get('content-type') ?? '', requestId: raw.headers.get('x-request-id'), retryAfter: raw.headers.get('retry-after'), ms };
+    return {
+      status: raw.status,
+      body,
+      contentType: raw.headers.get('content-type') ?? '',
+      requestId: raw.headers.get('x-request-id'),
+      retryAfter: raw.headers.get('retry-after'),
+      ms,
+    };
   }
 }
 
@@ -176,12 +183,18 @@ function describe(body: Json): string {
 }
 
 function asEvent(body: Json, what: string): EventJson {
-  check(typeof body.id === 'string' && typeof body.capacity === 'number' && typeof body.available === 'number', `${what}: not an event: ${JSON.stringify(body).slice(0, 200)}`);
+  check(
+    typeof body.id === 'string' && typeof body.capacity === 'number' && typeof body.available === 'number',
+    `${what}: not an event: ${JSON.stringify(body).slice(0, 200)}`,
+  );
   return body as unknown as EventJson;
 }
 
 function asBooking(body: Json, what: string): BookingJson {
-  check(typeof body.id === 'string' && typeof body.quantity === 'number' && typeof body.status === 'string', `${what}: not a booking: ${JSON.stringify(body).slice(0, 200)}`);
+  check(
+    typeof body.id === 'string' && typeof body.quantity === 'number' && typeof body.status === 'string',
+    `${what}: not a booking: ${JSON.stringify(body).slice(0, 200)}`,
+  );
   return body as unknown as BookingJson;
 }
 
@@ -211,7 +224,10 @@ export async function runSmoke(options: SmokeOptions): Promise<SmokeReport> {
       const { cause, message } = error as Error;
       last = cause instanceof Error ? cause.message : typeof cause === 'string' ? cause : message;
     }
-    if (Date.now() > deadline) fail(`${options.baseUrl}/openapi.json not served after ${options.readyTimeoutMs / 1000}s (${last}): the api is not ready or the route is not programmed`);
+    if (Date.now() > deadline)
+      fail(
+        `${options.baseUrl}/openapi.json not served after ${options.readyTimeoutMs / 1000}s (${last}): the api is not ready or the route is not programmed`,
+      );
     await sleep(2000);
   }
   log(`smoke: ${options.baseUrl} is ready (run ${run})`);
@@ -227,7 +243,10 @@ export async function runSmoke(options: SmokeOptions): Promise<SmokeReport> {
   };
   const login = async (user: { email: string; password: string }): Promise<string> => {
     const response = await api.call('POST', '/api/v1/auth/login', { body: { email: user.email, password: user.password }, expect: [200] });
-    check(typeof response.body.accessToken === 'string' && response.body.tokenType === 'Bearer', `login ${user.email}: unexpected body ${describe(response.body)}`);
+    check(
+      typeof response.body.accessToken === 'string' && response.body.tokenType === 'Bearer',
+      `login ${user.email}: unexpected body ${describe(response.body)}`,
+    );
     return response.body.accessToken;
   };
   const session = async (name: string): Promise<Session> => {
@@ -241,24 +260,43 @@ export async function runSmoke(options: SmokeOptions): Promise<SmokeReport> {
   const eventBody = (name: string, capacity: number) => {
     const startsAt = new Date(Date.now() + 30 * 86_400_000);
     const endsAt = new Date(startsAt.getTime() + 3 * 3_600_000);
-    return { name, description: 'created by scripts/smoke.ts', venue: 'Smoke Hall', startsAt: startsAt.toISOString(), endsAt: endsAt.toISOString(), priceCents: 2500, currency: 'EUR', capacity };
+    return {
+      name,
+      description: 'created by scripts/smoke.ts',
+      venue: 'Smoke Hall',
+      startsAt: startsAt.toISOString(),
+      endsAt: endsAt.toISOString(),
+      priceCents: 2500,
+      currency: 'EUR',
+      capacity,
+    };
   };
   const createEvent = async (organizer: Session, name: string, capacity: number): Promise<EventJson> => {
     const response = await api.call('POST', '/api/v1/events', { token: organizer.token, body: eventBody(name, capacity), expect: [201] });
     const event = asEvent(response.body, 'POST /events');
-    check(event.capacity === capacity && event.available === capacity, `new event: capacity ${event.capacity}, available ${event.available}, expected ${capacity}/${capacity}`);
+    check(
+      event.capacity === capacity && event.available === capacity,
+      `new event: capacity ${event.capacity}, available ${event.available}, expected ${capacity}/${capacity}`,
+    );
     return event;
   };
 
   // 1. Accounts: an organizer-to-be and two customers; a duplicate e-mail is a 409 problem.
   const [organizerUser, alice, bob] = await Promise.all([register('organizer'), session('alice'), session('bob')]);
   const duplicate = await api.call('POST', '/api/v1/auth/register', { body: { email: alice.email, password: password() }, expect: [409] });
-  check(duplicate.contentType.includes('application/problem+json'), `duplicate register: content-type ${duplicate.contentType}, expected application/problem+json`);
+  check(
+    duplicate.contentType.includes('application/problem+json'),
+    `duplicate register: content-type ${duplicate.contentType}, expected application/problem+json`,
+  );
   log('smoke: registered 3 users, duplicate e-mail refused with 409');
 
   // 2. The admin promotes the organizer; the organizer signs in again to carry the new role.
   const adminToken = await login({ email: options.adminEmail, password: options.adminPassword });
-  const customerTry = await api.call('PATCH', `/api/v1/users/${organizerUser.id}/role`, { token: alice.token, body: { role: 'organizer' }, expect: [403, 404] });
+  const customerTry = await api.call('PATCH', `/api/v1/users/${organizerUser.id}/role`, {
+    token: alice.token,
+    body: { role: 'organizer' },
+    expect: [403, 404],
+  });
   check(customerTry.status === 403 || customerTry.status === 404, 'a customer could change roles');
   await api.call('PATCH', `/api/v1/users/${organizerUser.id}/role`, { token: adminToken, body: { role: 'organizer' }, expect: [200] });
   const organizer: Session = { ...organizerUser, token: await login(organizerUser) };
@@ -269,39 +307,74 @@ export async function runSmoke(options: SmokeOptions): Promise<SmokeReport> {
 
   // 3. Event with 10 seats; Alice (3) and Bob (4) book at the same time.
   const event = await createEvent(organizer, `Smoke ${run}`, 10);
-  const [aliceBooking, bobBooking] = (await Promise.all([book(alice, event.id, 3), book(bob, event.id, 4)])).map((response, index) => asBooking(response.body, `booking ${index}`));
+  const [aliceBooking, bobBooking] = (await Promise.all([book(alice, event.id, 3), book(bob, event.id, 4)])).map((response, index) =>
+    asBooking(response.body, `booking ${index}`),
+  );
   for (const booking of [aliceBooking!, bobBooking!]) {
     check(booking.status === 'pending', `new booking ${booking.id}: status ${booking.status}, expected pending`);
-    check(booking.amountCents === booking.quantity * event.priceCents, `booking ${booking.id}: amountCents ${booking.amountCents} != ${booking.quantity} × ${event.priceCents}`);
+    check(
+      booking.amountCents === booking.quantity * event.priceCents,
+      `booking ${booking.id}: amountCents ${booking.amountCents} != ${booking.quantity} × ${event.priceCents}`,
+    );
   }
   check((await getEvent(event.id)).available === 3, 'after 3 + 4 seats held on 10, available is not 3');
-  const soldOut = await api.call('POST', `/api/v1/events/${event.id}/bookings`, { token: alice.token, body: { quantity: 4 }, expect: [409] });
-  check(soldOut.contentType.includes('application/problem+json'), `sold out: content-type ${soldOut.contentType}, expected application/problem+json`);
+  const soldOut = await api.call('POST', `/api/v1/events/${event.id}/bookings`, {
+    token: alice.token,
+    body: { quantity: 4 },
+    expect: [409],
+  });
+  check(
+    soldOut.contentType.includes('application/problem+json'),
+    `sold out: content-type ${soldOut.contentType}, expected application/problem+json`,
+  );
   log('smoke: concurrent holds 3 + 4 on 10 seats → 3 left; 4 more refused with 409');
 
   // 4. Pay (the payments saga confirms it), privacy, cancel → seats come back.
   const paying = asBooking(
-    (await api.call('POST', `/api/v1/bookings/${aliceBooking!.id}/pay`, { token: alice.token, body: { paymentMethod: 'pm_card_visa' }, expect: [202] })).body,
+    (
+      await api.call('POST', `/api/v1/bookings/${aliceBooking!.id}/pay`, {
+        token: alice.token,
+        body: { paymentMethod: 'pm_card_visa' },
+        expect: [202],
+      })
+    ).body,
     'pay',
   );
   check(paying.status === 'payment_pending', `pay: status ${paying.status}, expected payment_pending`);
   let confirmed = paying;
-  for (const deadline = Date.now() + 30_000; confirmed.status === 'payment_pending' && Date.now() < deadline; ) {
+  for (const deadline = Date.now() + 30_000; confirmed.status === 'payment_pending' && Date.now() < deadline;) {
     await new Promise((resolve) => setTimeout(resolve, 250));
-    confirmed = asBooking((await api.call('GET', `/api/v1/bookings/${aliceBooking!.id}`, { token: alice.token, expect: [200] })).body, 'paid booking');
+    confirmed = asBooking(
+      (await api.call('GET', `/api/v1/bookings/${aliceBooking!.id}`, { token: alice.token, expect: [200] })).body,
+      'paid booking',
+    );
   }
-  check(confirmed.status === 'confirmed', `pay: status ${confirmed.status} 30 s after paying, expected confirmed (is the payments role running?)`);
+  check(
+    confirmed.status === 'confirmed',
+    `pay: status ${confirmed.status} 30 s after paying, expected confirmed (is the payments role running?)`,
+  );
   await api.call('GET', `/api/v1/bookings/${aliceBooking!.id}`, { token: bob.token, expect: [404] });
-  const cancelled = asBooking((await api.call('POST', `/api/v1/bookings/${bobBooking!.id}/cancel`, { token: bob.token, expect: [200] })).body, 'cancel');
+  const cancelled = asBooking(
+    (await api.call('POST', `/api/v1/bookings/${bobBooking!.id}/cancel`, { token: bob.token, expect: [200] })).body,
+    'cancel',
+  );
   check(cancelled.status === 'cancelled', `cancel: status ${cancelled.status}`);
   check((await getEvent(event.id)).available === 7, 'after cancelling 4 seats, available is not 7');
-  log('smoke: Alice paid and is confirmed, Bob cancelled → 7 seats available; other users\' bookings are 404');
+  log("smoke: Alice paid and is confirmed, Bob cancelled → 7 seats available; other users' bookings are 404");
 
   // 5. Idempotency: a client retry with the same key gives the same booking, not a second one.
   const key = randomUUID();
   const first = await book(bob, event.id, 2, { 'Idempotency-Key': key });
-  const second = await api.call('POST', `/api/v1/events/${event.id}/bookings`, { token: bob.token, body: { quantity: 2 }, headers: { 'Idempotency-Key': key }, expect: [200, 201] });
-  check(first.body.id === second.body.id, `Idempotency-Key ${key} created two bookings (${String(first.body.id)}, ${String(second.body.id)})`);
+  const second = await api.call('POST', `/api/v1/events/${event.id}/bookings`, {
+    token: bob.token,
+    body: { quantity: 2 },
+    headers: { 'Idempotency-Key': key },
+    expect: [200, 201],
+  });
+  check(
+    first.body.id === second.body.id,
+    `Idempotency-Key ${key} created two bookings (${String(first.body.id)}, ${String(second.body.id)})`,
+  );
   check((await getEvent(event.id)).available === 5, 'an idempotent retry took seats twice');
   await api.call('POST', `/api/v1/bookings/${String(first.body.id)}/cancel`, { token: bob.token, expect: [200] });
   check((await getEvent(event.id)).available === 7, 'cancel after the idempotent booking did not give the seats back');
@@ -315,7 +388,12 @@ export async function runSmoke(options: SmokeOptions): Promise<SmokeReport> {
   const quantityOf = (index: number) => 1 + (index % 3);
   const outcomes = await Promise.all(
     Array.from({ length: options.burstRequests }, (_, index) =>
-      api.call('POST', `/api/v1/events/${burstEvent.id}/bookings`, { token: buyers[index % buyers.length]!.token, body: { quantity: quantityOf(index) }, expect: [201, 409, 429], retryThrottled: false }),
+      api.call('POST', `/api/v1/events/${burstEvent.id}/bookings`, {
+        token: buyers[index % buyers.length]!.token,
+        body: { quantity: quantityOf(index) },
+        expect: [201, 409, 429],
+        retryThrottled: false,
+      }),
     ),
   );
   let seatsTaken = 0;
@@ -325,7 +403,10 @@ export async function runSmoke(options: SmokeOptions): Promise<SmokeReport> {
   outcomes.forEach((response, index) => {
     if (response.status === 201) {
       const booking = asBooking(response.body, 'burst booking');
-      check(booking.quantity === quantityOf(index) && booking.eventId === burstEvent.id, `burst booking ${booking.id} does not match its request`);
+      check(
+        booking.quantity === quantityOf(index) && booking.eventId === burstEvent.id,
+        `burst booking ${booking.id} does not match its request`,
+      );
       seatsTaken += booking.quantity;
       created++;
     } else if (response.status === 409) {
@@ -337,14 +418,23 @@ export async function runSmoke(options: SmokeOptions): Promise<SmokeReport> {
   const soldOutCount = outcomes.length - created - throttled;
   check(seatsTaken <= burstEvent.capacity, `OVERSELL: ${seatsTaken} seats booked on an event of ${burstEvent.capacity}`);
   const after = await getEvent(burstEvent.id);
-  check(after.available === burstEvent.capacity - seatsTaken, `seat accounting: available ${after.available} != capacity ${burstEvent.capacity} − taken ${seatsTaken}`);
+  check(
+    after.available === burstEvent.capacity - seatsTaken,
+    `seat accounting: available ${after.available} != capacity ${burstEvent.capacity} − taken ${seatsTaken}`,
+  );
   check(after.available >= 0 && after.available <= after.capacity, `available ${after.available} outside 0..${after.capacity}`);
   // Seats only go down during the burst, so a refusal for q seats means fewer than q were ever left after it.
   check(after.available < smallestRefused, `a booking of ${smallestRefused} was refused as sold out but ${after.available} seats remain`);
   const listed = await seatsListedFor(api, buyers, burstEvent.id);
-  if (listed !== null) check(listed === seatsTaken, `GET /bookings lists ${listed} held seats for the burst event, the burst created ${seatsTaken}`);
-  const p95Ms = percentile(outcomes.map((response) => response.ms), 95);
-  log(`smoke: burst ${options.burstRequests} bookings on ${burstEvent.capacity} seats → ${created} created (${seatsTaken} seats), ${soldOutCount} sold out, ${throttled} throttled; ${after.available} left; p95 ${p95Ms} ms`);
+  if (listed !== null)
+    check(listed === seatsTaken, `GET /bookings lists ${listed} held seats for the burst event, the burst created ${seatsTaken}`);
+  const p95Ms = percentile(
+    outcomes.map((response) => response.ms),
+    95,
+  );
+  log(
+    `smoke: burst ${options.burstRequests} bookings on ${burstEvent.capacity} seats → ${created} created (${seatsTaken} seats), ${soldOutCount} sold out, ${throttled} throttled; ${after.available} left; p95 ${p95Ms} ms`,
+  );
 
   check(![...api.statuses.keys()].some((status) => status >= 500), 'a 5xx response was seen');
   return {
@@ -379,7 +469,9 @@ async function seatsListedFor(api: Client, buyers: Session[], eventId: string): 
 export async function main(env: NodeJS.ProcessEnv = process.env): Promise<number> {
   try {
     const report = await runSmoke(optionsFromEnv(env));
-    const statuses = Object.entries(report.statuses).map(([status, count]) => `${status}×${count}`).join(' ');
+    const statuses = Object.entries(report.statuses)
+      .map(([status, count]) => `${status}×${count}`)
+      .join(' ');
     console.log(`smoke: OK — ${report.requests} requests (${statuses}), no 5xx, no oversell`);
     return 0;
   } catch (error) {

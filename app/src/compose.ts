@@ -91,10 +91,23 @@ export function composeApi(options: ApiOptions) {
   const audit = new PostgresAuditLog(pool);
   const backends = createCacheBackends({ url: config.redisUrl, logger: options.logger, ...config.redis });
   options.health.push(...backends.health);
-  const eventCache = new EventCache({ cache: backends.cache, ttlMs: config.cache.ttlMs, soldOutTtlMs: config.cache.soldOutTtlMs, localTtlMs: config.cache.localTtlMs });
-  const tokenVersions = new TokenVersions({ users, cache: backends.cache, ttlMs: config.cache.tokenVersionTtlMs, localTtlMs: config.cache.localTtlMs });
+  const eventCache = new EventCache({
+    cache: backends.cache,
+    ttlMs: config.cache.ttlMs,
+    soldOutTtlMs: config.cache.soldOutTtlMs,
+    localTtlMs: config.cache.localTtlMs,
+  });
+  const tokenVersions = new TokenVersions({
+    users,
+    cache: backends.cache,
+    ttlMs: config.cache.tokenVersionTtlMs,
+    localTtlMs: config.cache.localTtlMs,
+  });
   // Revocation through any replica reaches this one through PostgreSQL, even when that replica cannot reach Redis.
-  const versionChanges = listenForTokenVersionChanges(pool, logger, { changed: (userId) => tokenVersions.changedElsewhere(userId), missed: () => tokenVersions.forgetAll() });
+  const versionChanges = listenForTokenVersionChanges(pool, logger, {
+    changed: (userId) => tokenVersions.changedElsewhere(userId),
+    missed: () => tokenVersions.forgetAll(),
+  });
   const accessTokens = new JwtAccessTokenCodec({
     secret: options.jwtSecret,
     issuer: config.auth.issuer,
@@ -150,7 +163,11 @@ export function composeApi(options: ApiOptions) {
   const graphql = graphqlRouter({
     services,
     logger,
-    http: { bodyLimit: config.http.bodyLimit, requestTimeoutMs: config.http.requestTimeoutMs, corsPolicy: corsPolicy(config.http.corsOrigins ?? []) },
+    http: {
+      bodyLimit: config.http.bodyLimit,
+      requestTimeoutMs: config.http.requestTimeoutMs,
+      corsPolicy: corsPolicy(config.http.corsOrigins ?? []),
+    },
     limits,
     clientIp,
     production: config.production,
@@ -175,7 +192,17 @@ export function composeApi(options: ApiOptions) {
     isShuttingDown: options.isShuttingDown,
     failures: options.failures,
   });
-  return { app, grpc, services, rateLimits: limits, accessTokens, userStore: users, bookingStore, cache: backends.cache, warmup, close: async () => {
+  return {
+    app,
+    grpc,
+    services,
+    rateLimits: limits,
+    accessTokens,
+    userStore: users,
+    bookingStore,
+    cache: backends.cache,
+    warmup,
+    close: async () => {
       await versionChanges.close();
       await backends.close();
     },
@@ -212,7 +239,13 @@ export interface MemoryBroker {
 export function createMemoryBroker(config: Config, logger?: Logger): MemoryBroker {
   const m = config.messaging;
   const queue = (bindings?: readonly string[]) =>
-    new MemoryEventBus({ prefetch: m.notifierPrefetch, maxAttempts: m.notifierMaxAttempts, retryDelayMs: m.notifierRetryDelayMs, logger, bindings });
+    new MemoryEventBus({
+      prefetch: m.notifierPrefetch,
+      maxAttempts: m.notifierMaxAttempts,
+      retryDelayMs: m.notifierRetryDelayMs,
+      logger,
+      bindings,
+    });
   const notifications = queue();
   const payments = new MemoryEventBus({
     prefetch: config.payments.prefetch,
@@ -263,7 +296,10 @@ export async function startWorkers(deps: WorkerDeps): Promise<Workers> {
       queue: sagaQueue(connection.names),
     });
     health.push({ name: 'rabbitmq', critical: true, check: async () => (connection.connected ? 'up' : 'down') });
-    closers.push(() => connection.close(), () => rabbitPublisher.close());
+    closers.push(
+      () => connection.close(),
+      () => rabbitPublisher.close(),
+    );
     const depth = sampleQueueDepth(connection);
     closers.push(() => depth.close());
     logger.info({ prefix: m.amqpPrefix }, 'event bus: RabbitMQ');
@@ -288,7 +324,13 @@ export async function startWorkers(deps: WorkerDeps): Promise<Workers> {
   health.push(relay.healthCheck());
   const notifier = new Notifier({ consumer, notifications: new PostgresNotifications(pool), mailer, logger });
   const saga = new PaymentSaga({ consumer: sagaConsumer, outcomes: new PostgresPaymentOutcomes(pool), logger, recorder: bookingCounters });
-  const sweeper = new HoldExpirySweeper({ expiry: new PostgresHoldExpiry(pool), logger, intervalMs: m.expirySweepIntervalMs, batchSize: m.expiryBatchSize, failures });
+  const sweeper = new HoldExpirySweeper({
+    expiry: new PostgresHoldExpiry(pool),
+    logger,
+    intervalMs: m.expirySweepIntervalMs,
+    batchSize: m.expiryBatchSize,
+    failures,
+  });
 
   const sales = sampleTopEvents(pool, logger);
   closers.push(() => sales.close());
@@ -322,9 +364,23 @@ export async function startWorkers(deps: WorkerDeps): Promise<Workers> {
 function identityProviders(config: Config): Map<OAuthProviderName, IdentityProvider> {
   const providers = new Map<OAuthProviderName, IdentityProvider>();
   const { google, github, timeoutMs } = config.oauth;
-  if (google) providers.set('google', new OpenIdConnectProvider('google', new URL(google.issuer), { clientId: google.clientId, clientSecret: google.clientSecret, timeoutMs }));
+  if (google)
+    providers.set(
+      'google',
+      new OpenIdConnectProvider('google', new URL(google.issuer), {
+        clientId: google.clientId,
+        clientSecret: google.clientSecret,
+        timeoutMs,
+      }),
+    );
   if (github) {
-    providers.set('github', new GitHubProvider({ baseUrl: new URL(github.baseUrl), apiUrl: new URL(github.apiUrl) }, { clientId: github.clientId, clientSecret: github.clientSecret, timeoutMs }));
+    providers.set(
+      'github',
+      new GitHubProvider(
+        { baseUrl: new URL(github.baseUrl), apiUrl: new URL(github.apiUrl) },
+        { clientId: github.clientId, clientSecret: github.clientSecret, timeoutMs },
+      ),
+    );
   }
   return providers;
 }

@@ -5,7 +5,10 @@
 import { z } from 'zod';
 
 export class ConfigError extends Error {
-  constructor(readonly variable: string, problem: string) {
+  constructor(
+    readonly variable: string,
+    problem: string,
+  ) {
     super(`invalid configuration: ${variable} ${problem}`);
     this.name = 'ConfigError';
   }
@@ -53,21 +56,28 @@ const url = (protocols: string[]) =>
   z
     .string()
     .trim()
-    .refine((text) => {
-      try {
-        return protocols.includes(new URL(text).protocol);
-      } catch {
-        return false;
-      }
-    }, `must be a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}`);
+    .refine(
+      (text) => {
+        try {
+          return protocols.includes(new URL(text).protocol);
+        } catch {
+          return false;
+        }
+      },
+      `must be a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}`,
+    );
 
-const optional = <T extends z.ZodType>(schema: T) =>
-  z.preprocess((value) => (value === '' ? undefined : value), schema.optional());
+const optional = <T extends z.ZodType>(schema: T) => z.preprocess((value) => (value === '' ? undefined : value), schema.optional());
 
 const csv = z
   .string()
   .default('')
-  .transform((text) => text.split(',').map((part) => part.trim()).filter(Boolean));
+  .transform((text) =>
+    text
+      .split(',')
+      .map((part) => part.trim())
+      .filter(Boolean),
+  );
 
 /** Connections warmed and kept by default (api): enough for a burst of bookings without a connect on its path. */
 const DEFAULT_POOL_MIN = 5;
@@ -117,11 +127,17 @@ const ENV = z.object({
   ADMIN_PASSWORD: optional(z.string().min(12, 'must be at least 12 characters')),
   SHUTDOWN_TIMEOUT: duration('20s', 0, 600_000),
   REQUEST_TIMEOUT: duration('15s', 100, 600_000),
-  BODY_LIMIT: z.string().regex(/^\d+(b|kb|mb)$/i, 'must be a size like 100kb').default('100kb'),
+  BODY_LIMIT: z
+    .string()
+    .regex(/^\d+(b|kb|mb)$/i, 'must be a size like 100kb')
+    .default('100kb'),
   TRUST_PROXY: z
     .string()
     .default('false')
-    .refine((v) => /^(false|true|\d+|[\d.:/a-f, ]+|loopback|linklocal|uniquelocal)$/i.test(v.trim()), 'must be false, a hop count, or a list of trusted addresses/CIDRs'),
+    .refine(
+      (v) => /^(false|true|\d+|[\d.:/a-f, ]+|loopback|linklocal|uniquelocal)$/i.test(v.trim()),
+      'must be false, a hop count, or a list of trusted addresses/CIDRs',
+    ),
   CORS_ORIGINS: csv,
   /** The hot-request stage writes the access-log line of every Nth cached read it answers (1: all). */
   ACCESS_LOG_CACHED_READ_EVERY: integer(100, 1, 1_000_000),
@@ -146,7 +162,12 @@ const ENV = z.object({
   /** How long a hold moved to payment_pending keeps its seats at least (the hold's expiry is extended to now + this). */
   PAYMENT_WINDOW: duration('5m', 1_000, 30 * 60_000),
   /** Stripe secret key (from the runtime Secret). Unset outside production: the local Stripe-compatible server stands in. */
-  STRIPE_API_KEY: optional(z.string().trim().regex(/^(sk|rk)_(test|live)_[A-Za-z0-9]{6,}$/, 'must be a Stripe secret key (sk_test_…, sk_live_… or rk_…)')),
+  STRIPE_API_KEY: optional(
+    z
+      .string()
+      .trim()
+      .regex(/^(sk|rk)_(test|live)_[A-Za-z0-9]{6,}$/, 'must be a Stripe secret key (sk_test_…, sk_live_… or rk_…)'),
+  ),
   /** Where the Stripe SDK sends its requests (host, port and protocol of this URL), e.g. http://127.0.0.1:12111; unset: api.stripe.com. */
   STRIPE_API_BASE: optional(url(['http:', 'https:'])),
   /** Signs webhooks (whsec_…); POST /api/v1/payments/webhook refuses every event without it. */
@@ -326,9 +347,16 @@ function toConfig(env: z.infer<typeof ENV>) {
     oauth: {
       redirectBaseUrl: (env.OAUTH_REDIRECT_BASE_URL ?? `http://localhost:${env.PORT}`).replace(/\/+$/, ''),
       timeoutMs: env.OAUTH_PROVIDER_TIMEOUT,
-      google: env.OAUTH_GOOGLE_CLIENT_ID ? { clientId: env.OAUTH_GOOGLE_CLIENT_ID, clientSecret: env.OAUTH_GOOGLE_CLIENT_SECRET!, issuer: env.OAUTH_GOOGLE_ISSUER } : undefined,
+      google: env.OAUTH_GOOGLE_CLIENT_ID
+        ? { clientId: env.OAUTH_GOOGLE_CLIENT_ID, clientSecret: env.OAUTH_GOOGLE_CLIENT_SECRET!, issuer: env.OAUTH_GOOGLE_ISSUER }
+        : undefined,
       github: env.OAUTH_GITHUB_CLIENT_ID
-        ? { clientId: env.OAUTH_GITHUB_CLIENT_ID, clientSecret: env.OAUTH_GITHUB_CLIENT_SECRET!, baseUrl: env.OAUTH_GITHUB_BASE_URL, apiUrl: env.OAUTH_GITHUB_API_URL }
+        ? {
+            clientId: env.OAUTH_GITHUB_CLIENT_ID,
+            clientSecret: env.OAUTH_GITHUB_CLIENT_SECRET!,
+            baseUrl: env.OAUTH_GITHUB_BASE_URL,
+            apiUrl: env.OAUTH_GITHUB_API_URL,
+          }
         : undefined,
     },
   };
@@ -337,29 +365,47 @@ function toConfig(env: z.infer<typeof ENV>) {
 /** Social sign-in settings that only make sense together; one line naming the variable otherwise. */
 function checkOAuth(env: z.infer<typeof ENV>): void {
   const providers: Array<{ name: string; id?: string; secret?: string; urls: Record<string, string> }> = [
-    { name: 'GOOGLE', id: env.OAUTH_GOOGLE_CLIENT_ID, secret: env.OAUTH_GOOGLE_CLIENT_SECRET, urls: { OAUTH_GOOGLE_ISSUER: env.OAUTH_GOOGLE_ISSUER } },
-    { name: 'GITHUB', id: env.OAUTH_GITHUB_CLIENT_ID, secret: env.OAUTH_GITHUB_CLIENT_SECRET, urls: { OAUTH_GITHUB_BASE_URL: env.OAUTH_GITHUB_BASE_URL, OAUTH_GITHUB_API_URL: env.OAUTH_GITHUB_API_URL } },
+    {
+      name: 'GOOGLE',
+      id: env.OAUTH_GOOGLE_CLIENT_ID,
+      secret: env.OAUTH_GOOGLE_CLIENT_SECRET,
+      urls: { OAUTH_GOOGLE_ISSUER: env.OAUTH_GOOGLE_ISSUER },
+    },
+    {
+      name: 'GITHUB',
+      id: env.OAUTH_GITHUB_CLIENT_ID,
+      secret: env.OAUTH_GITHUB_CLIENT_SECRET,
+      urls: { OAUTH_GITHUB_BASE_URL: env.OAUTH_GITHUB_BASE_URL, OAUTH_GITHUB_API_URL: env.OAUTH_GITHUB_API_URL },
+    },
   ];
   for (const provider of providers) {
-    if (provider.id && !provider.secret) throw new ConfigError(`OAUTH_${provider.name}_CLIENT_SECRET`, `is required when OAUTH_${provider.name}_CLIENT_ID is set`);
-    if (!provider.id && provider.secret) throw new ConfigError(`OAUTH_${provider.name}_CLIENT_ID`, `is required when OAUTH_${provider.name}_CLIENT_SECRET is set`);
+    if (provider.id && !provider.secret)
+      throw new ConfigError(`OAUTH_${provider.name}_CLIENT_SECRET`, `is required when OAUTH_${provider.name}_CLIENT_ID is set`);
+    if (!provider.id && provider.secret)
+      throw new ConfigError(`OAUTH_${provider.name}_CLIENT_ID`, `is required when OAUTH_${provider.name}_CLIENT_SECRET is set`);
     if (!provider.id) continue;
     for (const [variable, value] of Object.entries(provider.urls)) {
       const parsed = new URL(value);
       if (env.NODE_ENV === 'production' && parsed.protocol !== 'https:') throw new ConfigError(variable, 'must use https in production');
-      if (parsed.search || parsed.hash || parsed.username || parsed.password) throw new ConfigError(variable, 'must be a plain URL without credentials, query or fragment');
+      if (parsed.search || parsed.hash || parsed.username || parsed.password)
+        throw new ConfigError(variable, 'must be a plain URL without credentials, query or fragment');
     }
   }
   if (env.OAUTH_REDIRECT_BASE_URL !== undefined) {
     const parsed = new URL(env.OAUTH_REDIRECT_BASE_URL);
     if (parsed.search || parsed.hash || parsed.username || parsed.password || parsed.pathname !== '/') {
-      throw new ConfigError('OAUTH_REDIRECT_BASE_URL', 'must be an origin only, like https://goticket.example.com (no path, query or fragment)');
+      throw new ConfigError(
+        'OAUTH_REDIRECT_BASE_URL',
+        'must be an origin only, like https://goticket.example.com (no path, query or fragment)',
+      );
     }
   }
   const enabled = providers.some((provider) => provider.id);
   if (enabled && env.NODE_ENV === 'production') {
-    if (!env.OAUTH_REDIRECT_BASE_URL) throw new ConfigError('OAUTH_REDIRECT_BASE_URL', 'is required in production when a sign-in provider is enabled');
-    if (!env.OAUTH_REDIRECT_BASE_URL.startsWith('https://')) throw new ConfigError('OAUTH_REDIRECT_BASE_URL', 'must use https in production');
+    if (!env.OAUTH_REDIRECT_BASE_URL)
+      throw new ConfigError('OAUTH_REDIRECT_BASE_URL', 'is required in production when a sign-in provider is enabled');
+    if (!env.OAUTH_REDIRECT_BASE_URL.startsWith('https://'))
+      throw new ConfigError('OAUTH_REDIRECT_BASE_URL', 'must use https in production');
   }
 }
 
@@ -373,7 +419,10 @@ function parseTrustProxy(value: string): boolean | number | string[] {
   if (/^false$/i.test(value)) return false;
   if (/^true$/i.test(value)) return true;
   if (/^\d+$/.test(value)) return Number(value);
-  return value.split(',').map((part) => part.trim()).filter(Boolean);
+  return value
+    .split(',')
+    .map((part) => part.trim())
+    .filter(Boolean);
 }
 
 /** The process roles (app/src/main.ts ROLES); each needs its own settings in production. */
@@ -422,13 +471,19 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env, role: Config
     if (env.BCRYPT_COST < 10) throw new ConfigError('BCRYPT_COST', 'must be at least 10 in production');
   }
   if (env.DB_QUERY_TIMEOUT !== undefined && env.DB_QUERY_TIMEOUT <= env.DB_STATEMENT_TIMEOUT) {
-    throw new ConfigError('DB_QUERY_TIMEOUT', `must be longer than DB_STATEMENT_TIMEOUT (${env.DB_STATEMENT_TIMEOUT}ms), so the server cancels a slow statement before the client gives up on its connection`);
+    throw new ConfigError(
+      'DB_QUERY_TIMEOUT',
+      `must be longer than DB_STATEMENT_TIMEOUT (${env.DB_STATEMENT_TIMEOUT}ms), so the server cancels a slow statement before the client gives up on its connection`,
+    );
   }
   if (env.DB_POOL_MIN !== undefined && env.DB_POOL_MIN > env.DB_POOL_MAX) {
     throw new ConfigError('DB_POOL_MIN', `must not exceed DB_POOL_MAX (${env.DB_POOL_MAX})`);
   }
   if (Boolean(env.ADMIN_EMAIL) !== Boolean(env.ADMIN_PASSWORD)) {
-    throw new ConfigError(env.ADMIN_EMAIL ? 'ADMIN_PASSWORD' : 'ADMIN_EMAIL', 'must be set together with its pair (ADMIN_EMAIL and ADMIN_PASSWORD)');
+    throw new ConfigError(
+      env.ADMIN_EMAIL ? 'ADMIN_PASSWORD' : 'ADMIN_EMAIL',
+      'must be set together with its pair (ADMIN_EMAIL and ADMIN_PASSWORD)',
+    );
   }
   checkOAuth(env);
   return toConfig(env);

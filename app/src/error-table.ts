@@ -4,7 +4,15 @@
  * GraphQL and gRPC edges add their column here, beside it, never a mapping of their own. The
  * compiler keeps it complete: a kind without a row does not build.
  */
-import { DomainError, RateLimitedError, ServiceUnavailableError, SoldOutError, ValidationError, type ErrorKind, type FieldError } from './domain/errors';
+import {
+  DomainError,
+  RateLimitedError,
+  ServiceUnavailableError,
+  SoldOutError,
+  ValidationError,
+  type ErrorKind,
+  type FieldError,
+} from './domain/errors';
 
 export interface ErrorRow {
   http: {
@@ -67,7 +75,12 @@ export const ERROR_TABLE: { readonly [K in ErrorKind]: ErrorRow } = {
   // A paid hold confirmed without paying: the client is to pay (REST 402; gRPC has no 402, its ErrorInfo reason is PAYMENT_REQUIRED).
   'payment-required': { http: { status: 402, title: 'Payment required' }, graphql: 'PAYMENT_REQUIRED', grpc: 'FAILED_PRECONDITION' },
   'payment-not-required': { http: { status: 409, title: 'Nothing to pay' }, graphql: 'CONFLICT', grpc: 'FAILED_PRECONDITION' },
-  'rate-limited': { http: { status: 429, title: 'Too many requests' }, graphql: 'RATE_LIMITED', grpc: 'RESOURCE_EXHAUSTED', transient: true },
+  'rate-limited': {
+    http: { status: 429, title: 'Too many requests' },
+    graphql: 'RATE_LIMITED',
+    grpc: 'RESOURCE_EXHAUSTED',
+    transient: true,
+  },
   unavailable: { http: { status: 503, title: 'Service unavailable' }, graphql: 'UNAVAILABLE', grpc: 'UNAVAILABLE', transient: true },
   'deadline-exceeded': { http: { status: 504, title: 'Deadline exceeded' }, graphql: 'DEADLINE_EXCEEDED', grpc: 'DEADLINE_EXCEEDED' },
   'oauth-failed': { http: { status: 401, title: 'Sign-in failed' }, graphql: 'UNAUTHENTICATED', grpc: 'UNAUTHENTICATED' },

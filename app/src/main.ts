@@ -97,7 +97,8 @@ export async function main(role: ProcessRole, config: Config, logger: Logger): P
       // (not while stopping: pg-pool's end() resolves before its clients' sockets are closed, so the
       // embedded cluster's stop right after it may still cut one: expected, not an incident)
       onConnectionError: (error) => {
-        if (!shuttingDown) processFailures.incidents.record('database connections lost', { reason: unavailableReason(error) ?? error.message });
+        if (!shuttingDown)
+          processFailures.incidents.record('database connections lost', { reason: unavailableReason(error) ?? error.message });
       },
     });
     closers.push({ name: 'postgres-pool', close: () => pool.end() });
@@ -114,7 +115,10 @@ export async function main(role: ProcessRole, config: Config, logger: Logger): P
 
     // api and worker wait for the migrate Job: not ready (not serving) until the schema is this build's.
     // The payments role checks only its own schema (its prod role has no grant on the booking tables).
-    const health: HealthCheck[] = [postgresHealthCheck(pool), role === 'payments' ? paymentsSchemaHealthCheck(pool) : schemaHealthCheck(pool)];
+    const health: HealthCheck[] = [
+      postgresHealthCheck(pool),
+      role === 'payments' ? paymentsSchemaHealthCheck(pool) : schemaHealthCheck(pool),
+    ];
     let handler: RequestListener;
     let grpcEdge: GrpcEdge | undefined;
     // Without AMQP_URL the worker and the payments service of this process share one in-process broker.
@@ -135,13 +139,18 @@ export async function main(role: ProcessRole, config: Config, logger: Logger): P
       if (config.auth.admin) {
         const outcome = await api.services.auth.bootstrapAdmin(config.auth.admin.email, config.auth.admin.password);
         if (outcome === 'not_admin') {
-          logger.warn({ email: config.auth.admin.email, outcome }, 'admin bootstrap: ADMIN_EMAIL belongs to an account that is not an admin; it was not promoted (an admin can, with PATCH /api/v1/users/:id/role)');
+          logger.warn(
+            { email: config.auth.admin.email, outcome },
+            'admin bootstrap: ADMIN_EMAIL belongs to an account that is not an admin; it was not promoted (an admin can, with PATCH /api/v1/users/:id/role)',
+          );
         } else logger.info({ email: config.auth.admin.email, outcome }, 'admin bootstrap');
       }
       handler = api.app;
       grpcEdge = api.grpc;
     } else {
-      handler = express().disable('x-powered-by').use(healthRouter(health, () => shuttingDown, registry));
+      handler = express()
+        .disable('x-powered-by')
+        .use(healthRouter(health, () => shuttingDown, registry));
     }
 
     if (role === 'worker' || role === 'all') {
@@ -164,7 +173,9 @@ export async function main(role: ProcessRole, config: Config, logger: Logger): P
         if ((req.url ?? '').startsWith(WEBHOOK_PATH)) webhookApp(req, res);
         else rest(req, res);
       };
-      backends.payments = payments.localStripe ? `local Stripe-compatible server (${payments.localStripe.url}; set STRIPE_API_KEY for Stripe)` : `stripe (${config.payments.stripe.apiBase ?? 'api.stripe.com'})`;
+      backends.payments = payments.localStripe
+        ? `local Stripe-compatible server (${payments.localStripe.url}; set STRIPE_API_KEY for Stripe)`
+        : `stripe (${config.payments.stripe.apiBase ?? 'api.stripe.com'})`;
     }
 
     const { server, url } = await listen(handler, config.http.host, config.http.port);
@@ -201,9 +212,18 @@ export async function ensurePortFree(host: string, port: number, variable = 'POR
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     const where = host === '0.0.0.0' || host === '::' ? '' : ` on ${host}`;
-    if (code === 'EADDRINUSE') throw new StartupError(`${variable} ${port} is already in use${where}: stop what is using it, or set ${variable} to a free port`, 'port in use');
-    if (code === 'EACCES') throw new StartupError(`${variable} ${port} needs privileges this user does not have: set ${variable} above 1023`, 'port not allowed');
-    if (code === 'EADDRNOTAVAIL') throw new StartupError(`HOST ${host} is not an address of this machine: set HOST to one (0.0.0.0 for all)`, 'host not available');
+    if (code === 'EADDRINUSE')
+      throw new StartupError(
+        `${variable} ${port} is already in use${where}: stop what is using it, or set ${variable} to a free port`,
+        'port in use',
+      );
+    if (code === 'EACCES')
+      throw new StartupError(
+        `${variable} ${port} needs privileges this user does not have: set ${variable} above 1023`,
+        'port not allowed',
+      );
+    if (code === 'EADDRNOTAVAIL')
+      throw new StartupError(`HOST ${host} is not an address of this machine: set HOST to one (0.0.0.0 for all)`, 'host not available');
     throw error;
   }
 }
@@ -213,7 +233,10 @@ function startupProblem(error: unknown, databaseUrl: string | undefined): { line
   if (error instanceof StartupError) return { line: error.message, reason: error.reason };
   if (error instanceof ServiceUnavailableError && error.dependency === 'database') {
     const where = databaseUrl ? ` at ${redactText(databaseUrl)}` : '';
-    return { line: `database unreachable${where} (${error.reason}): check DATABASE_URL and that PostgreSQL is running`, reason: 'database unreachable' };
+    return {
+      line: `database unreachable${where} (${error.reason}): check DATABASE_URL and that PostgreSQL is running`,
+      reason: 'database unreachable',
+    };
   }
   return null;
 }
@@ -221,7 +244,10 @@ function startupProblem(error: unknown, databaseUrl: string | undefined): { line
 /** Local runs without JWT_SECRET sign with a key kept in DATA_DIR (production refuses to start without one). */
 function localSecret(dataDir: string, logger: Logger): string {
   const { secret, file, created } = localJwtSecret(dataDir);
-  logger.warn({ file }, `JWT_SECRET is not set: ${created ? 'generated a local signing key' : 'using the local signing key'} (kept across restarts; production requires JWT_SECRET)`);
+  logger.warn(
+    { file },
+    `JWT_SECRET is not set: ${created ? 'generated a local signing key' : 'using the local signing key'} (kept across restarts; production requires JWT_SECRET)`,
+  );
   return secret;
 }
 

@@ -39,9 +39,7 @@ export interface UserStore {
 }
 
 export type RotateResult =
-  | { kind: 'rotated'; userId: string; familyId: string }
-  | { kind: 'reused'; userId: string; familyId: string }
-  | { kind: 'invalid' };
+  { kind: 'rotated'; userId: string; familyId: string } | { kind: 'reused'; userId: string; familyId: string } | { kind: 'invalid' };
 
 export interface RefreshTokenStore {
   issue(input: { userId: string; familyId: string; tokenHash: string; expiresAt: Date }): Promise<void>;
@@ -342,7 +340,13 @@ export interface HoldExpiry {
 }
 
 /** The booking events a user is mailed about (the notifier's queue is bound to exactly these). */
-export const NOTIFICATION_TYPES = ['booking.confirmed', 'booking.cancelled', 'booking.expired', 'booking.payment_failed', 'booking.refunded'] as const;
+export const NOTIFICATION_TYPES = [
+  'booking.confirmed',
+  'booking.cancelled',
+  'booking.expired',
+  'booking.payment_failed',
+  'booking.refunded',
+] as const;
 export type NotificationType = (typeof NOTIFICATION_TYPES)[number];
 
 export interface NotificationInput {

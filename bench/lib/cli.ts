@@ -99,7 +99,8 @@ export function parseArgs(argv: string[]): BenchOptions {
     else if (arg === '--connections' || arg.startsWith('--connections=')) {
       const value = arg.includes('=') ? arg.split('=')[1] : argv[++i];
       const n = Number(value);
-      if (!Number.isInteger(n) || n < 1 || n > 1_000) throw new UsageError(`--connections must be a whole number from 1 to 1000 (got ${value})`);
+      if (!Number.isInteger(n) || n < 1 || n > 1_000)
+        throw new UsageError(`--connections must be a whole number from 1 to 1000 (got ${value})`);
       options.connections = n;
     } else if (arg === '--skip' || arg.startsWith('--skip=')) {
       const value = arg.includes('=') ? arg.slice('--skip='.length) : argv[++i];

@@ -22,7 +22,10 @@ export interface BenchContext {
 }
 
 /** fetch + JSON with a bearer token; throws on an unexpected status. */
-export async function callApi<T>(url: string, init: { method?: string; token?: string; body?: unknown; expect?: number[] } = {}): Promise<{ status: number; body: T; at: number }> {
+export async function callApi<T>(
+  url: string,
+  init: { method?: string; token?: string; body?: unknown; expect?: number[] } = {},
+): Promise<{ status: number; body: T; at: number }> {
   const headers: Record<string, string> = {};
   if (init.token) headers.authorization = `Bearer ${init.token}`;
   if (init.body !== undefined) headers['content-type'] = 'application/json';
@@ -34,7 +37,8 @@ export async function callApi<T>(url: string, init: { method?: string; token?: s
   const text = await response.text();
   const at = Date.now();
   const expect = init.expect ?? [200, 201];
-  if (!expect.includes(response.status)) throw new Error(`${init.method ?? 'GET'} ${url} answered ${response.status} (expected ${expect.join('/')}): ${text.slice(0, 300)}`);
+  if (!expect.includes(response.status))
+    throw new Error(`${init.method ?? 'GET'} ${url} answered ${response.status} (expected ${expect.join('/')}): ${text.slice(0, 300)}`);
   return { status: response.status, body: (text ? JSON.parse(text) : undefined) as T, at };
 }
 

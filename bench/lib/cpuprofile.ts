@@ -48,7 +48,10 @@ export function packageOf(url: string, functionName: string): string {
 
 function shortUrl(url: string, line: number): string {
   const modules = url.lastIndexOf('node_modules/');
-  const short = modules >= 0 ? url.slice(modules + 'node_modules/'.length) : url.replace(/^file:\/\/.*\/build\/bench-[^/]+\//, '').replace(/^file:\/\//, '');
+  const short =
+    modules >= 0
+      ? url.slice(modules + 'node_modules/'.length)
+      : url.replace(/^file:\/\/.*\/build\/bench-[^/]+\//, '').replace(/^file:\/\//, '');
   return short ? `${short}:${line + 1}` : '';
 }
 
@@ -75,7 +78,12 @@ export function summarizeProfile(profile: CpuProfile, limit = 25, window?: Windo
       selfUs.set(id, (selfUs.get(id) ?? 0) + (profile.timeDeltas[i + 1] ?? profile.timeDeltas[i] ?? 0));
     }
   } else {
-    const interval = (profile.endTime - profile.startTime) / Math.max(1, profile.nodes.reduce((n, node) => n + (node.hitCount ?? 0), 0));
+    const interval =
+      (profile.endTime - profile.startTime) /
+      Math.max(
+        1,
+        profile.nodes.reduce((n, node) => n + (node.hitCount ?? 0), 0),
+      );
     for (const node of profile.nodes) selfUs.set(node.id, (node.hitCount ?? 0) * interval);
   }
   const fn = new Map<string, { name: string; where: string; us: number }>();

@@ -59,7 +59,8 @@ export const BENCH_PASSWORD = 'bench-password-0123456789';
 export async function seedUsers(pool: Pool, count: number, cost: number): Promise<{ users: BenchUser[]; organizer: BenchUser }> {
   const passwordHash = await hash(BENCH_PASSWORD, cost);
   const all: Array<BenchUser & { role: string }> = [];
-  for (let i = 0; i < count; i++) all.push({ id: randomUUID(), email: `bench-user-${String(i).padStart(3, '0')}@bench.goticket.test`, role: 'user' });
+  for (let i = 0; i < count; i++)
+    all.push({ id: randomUUID(), email: `bench-user-${String(i).padStart(3, '0')}@bench.goticket.test`, role: 'user' });
   const organizer = { id: randomUUID(), email: 'bench-organizer@bench.goticket.test', role: 'organizer' };
   all.push(organizer);
   await pool.query(

@@ -40,7 +40,9 @@ export function seatViolations(rows: Array<{ id: string; capacity: number; avail
     if (row.available > row.capacity) broken.push(`event ${row.id}: available ${row.available} exceeds capacity ${row.capacity}`);
     if (row.held > row.capacity) broken.push(`event ${row.id}: OVERSOLD, ${row.held} seats held for capacity ${row.capacity}`);
     if (row.capacity - row.available !== row.held) {
-      broken.push(`event ${row.id}: seats taken (capacity ${row.capacity} - available ${row.available} = ${row.capacity - row.available}) != sum of pending+payment_pending+confirmed quantities (${row.held})`);
+      broken.push(
+        `event ${row.id}: seats taken (capacity ${row.capacity} - available ${row.available} = ${row.capacity - row.available}) != sum of pending+payment_pending+confirmed quantities (${row.held})`,
+      );
     }
   }
   return broken;
@@ -82,7 +84,10 @@ async function paymentViolations(pool: Pool, provider: ProviderCounts | undefine
        FULL JOIN (SELECT booking_id, status FROM payments.payments WHERE status = 'succeeded') p ON p.booking_id = b.id
       WHERE b.id IS NULL OR p.booking_id IS NULL LIMIT 5`,
   );
-  for (const row of mismatched) broken.push(`booking ${row.booking_id}: booking ${row.booking ?? '(not a paid confirmed booking)'}, payment ${row.payment ?? '(no succeeded payment)'}`);
+  for (const row of mismatched)
+    broken.push(
+      `booking ${row.booking_id}: booking ${row.booking ?? '(not a paid confirmed booking)'}, payment ${row.payment ?? '(no succeeded payment)'}`,
+    );
   const { rows: sums } = await pool.query<{ paid_confirmed: number; cents: string; succeeded: number; refunded: number }>(
     `SELECT (SELECT count(*) FROM bookings WHERE status = 'confirmed' AND payment_id IS NOT NULL)::int AS paid_confirmed,
             (SELECT coalesce(sum(amount_cents), 0) FROM bookings WHERE status = 'confirmed' AND payment_id IS NOT NULL)::text AS cents,
@@ -93,12 +98,21 @@ async function paymentViolations(pool: Pool, provider: ProviderCounts | undefine
   const totals = provider?.totals() ?? { captured: Number.NaN, refunded: Number.NaN, intents: Number.NaN, refunds: Number.NaN };
   if (provider) {
     if (totals.captured - totals.refunded !== Number(s.cents)) {
-      broken.push(`provider captured ${totals.captured} − refunded ${totals.refunded} = ${totals.captured - totals.refunded} cents != ${s.cents} cents of paid confirmed bookings`);
+      broken.push(
+        `provider captured ${totals.captured} − refunded ${totals.refunded} = ${totals.captured - totals.refunded} cents != ${s.cents} cents of paid confirmed bookings`,
+      );
     }
     const twice = [...provider.intentsPerBooking()].filter(([, n]) => n > 1);
     for (const [booking, n] of twice.slice(0, 5)) broken.push(`booking ${booking}: ${n} payment intents at the provider`);
   }
-  return { paidConfirmed: s.paid_confirmed, succeeded: s.succeeded, refunded: s.refunded, capturedCents: totals.captured, refundedCents: totals.refunded, intents: totals.intents };
+  return {
+    paidConfirmed: s.paid_confirmed,
+    succeeded: s.succeeded,
+    refunded: s.refunded,
+    capturedCents: totals.captured,
+    refundedCents: totals.refunded,
+    intents: totals.intents,
+  };
 }
 
 /**
@@ -108,7 +122,12 @@ async function paymentViolations(pool: Pool, provider: ProviderCounts | undefine
  * confirmed); with the payments schema, the saga's books (paymentViolations), against the
  * provider's own counts when given. Throws InvariantError listing what broke.
  */
-export async function checkInvariants(pool: Pool, scenario: string, extra: string[] = [], provider?: ProviderCounts): Promise<InvariantReport> {
+export async function checkInvariants(
+  pool: Pool,
+  scenario: string,
+  extra: string[] = [],
+  provider?: ProviderCounts,
+): Promise<InvariantReport> {
   const broken = [...extra];
   const { rows } = await pool.query<{ id: string; capacity: number; available: number; held: number }>(
     `SELECT e.id, e.capacity, e.available,
@@ -132,7 +151,8 @@ export async function checkInvariants(pool: Pool, scenario: string, extra: strin
     return result.rows[0]!.n;
   };
   const notify = await waitFor('confirmed bookings not notified', 30_000, unnotified);
-  if (notify.left > 0) broken.push(`${notify.left} confirmed bookings have no sent booking.confirmed notification 30 s after the outbox drained`);
+  if (notify.left > 0)
+    broken.push(`${notify.left} confirmed bookings have no sent booking.confirmed notification 30 s after the outbox drained`);
 
   const { rows: dupes } = await pool.query<{ booking_id: string; n: number }>(
     `SELECT booking_id, count(*)::int AS n FROM notifications WHERE type = 'booking.confirmed' GROUP BY booking_id HAVING count(*) > 1 LIMIT 5`,
@@ -142,7 +162,8 @@ export async function checkInvariants(pool: Pool, scenario: string, extra: strin
     `SELECT n.booking_id, b.status FROM notifications n LEFT JOIN bookings b ON b.id = n.booking_id
       WHERE n.type = 'booking.confirmed' AND b.status IS DISTINCT FROM 'confirmed' LIMIT 5`,
   );
-  for (const stray of strays) broken.push(`booking ${stray.booking_id} (${stray.status ?? 'missing'}) has a booking.confirmed notification`);
+  for (const stray of strays)
+    broken.push(`booking ${stray.booking_id} (${stray.status ?? 'missing'}) has a booking.confirmed notification`);
 
   const payments = await paymentViolations(pool, provider, broken);
   const { rows: totals } = await pool.query<{ events: number; bookings: number; confirmed: number; notified: number }>(
@@ -152,7 +173,9 @@ export async function checkInvariants(pool: Pool, scenario: string, extra: strin
   );
   if (broken.length > 0) throw new InvariantError(scenario, broken);
   const report: InvariantReport = { scenario, ...totals[0]!, outboxDrainMs: outbox.ms, notifyDrainMs: notify.ms, payments };
-  const paid = payments ? `; ${payments.paidConfirmed} paid confirmed = ${payments.succeeded} payments succeeded, ${payments.intents} intents at the provider, none twice` : '';
+  const paid = payments
+    ? `; ${payments.paidConfirmed} paid confirmed = ${payments.succeeded} payments succeeded, ${payments.intents} intents at the provider, none twice`
+    : '';
   progress.info(
     `invariants hold after ${scenario}: ${report.events} events, ${report.bookings} bookings, ${report.confirmed} confirmed = ${report.notified} notified once${paid}; outbox drained in ${outbox.ms} ms`,
   );

@@ -46,7 +46,8 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   const startedAt = Date.now();
   let finish: (error: unknown, result?: autocannon.Result) => void = () => undefined;
   const finished = new Promise<autocannon.Result>((resolve, reject) => {
-    finish = (error, result) => (error ? reject(error instanceof Error ? error : new Error('autocannon failed', { cause: error })) : resolve(result!));
+    finish = (error, result) =>
+      error ? reject(error instanceof Error ? error : new Error('autocannon failed', { cause: error })) : resolve(result!);
   });
   const instance = autocannon(
     {

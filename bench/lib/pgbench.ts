@@ -36,10 +36,20 @@ export function findPgbench(): string | null {
  * context (NULL).
  */
 export function singleStatementScript(sql = RESERVE_SQL): string {
-  const vars: Record<string, string> = { '1': ':eid', '2': ':uid', '3': ':qty', '4': ':hold', '5': 'gen_random_uuid()', '6': 'NULL', '7': 'NULL', '8': 'NULL' };
+  const vars: Record<string, string> = {
+    '1': ':eid',
+    '2': ':uid',
+    '3': ':qty',
+    '4': ':hold',
+    '5': 'gen_random_uuid()',
+    '6': 'NULL',
+    '7': 'NULL',
+    '8': 'NULL',
+  };
   const body = sql.replace(/\$(\d+)/g, (match, n: string) => {
     const replacement = vars[n];
-    if (!replacement) throw new Error(`RESERVE_SQL has parameter ${match}, which the pgbench script does not map; update bench/lib/pgbench.ts`);
+    if (!replacement)
+      throw new Error(`RESERVE_SQL has parameter ${match}, which the pgbench script does not map; update bench/lib/pgbench.ts`);
     return replacement;
   });
   // pgbench (10+) reads a SQL command up to its terminating semicolon, across lines
@@ -91,18 +101,34 @@ export async function runPgbench(run: PgbenchRun): Promise<PgbenchResult> {
     const url = new URL(run.databaseUrl);
     const args = [
       '-n', // no vacuum of pgbench's own tables (there are none)
-      '-M', 'prepared',
-      '-c', String(run.clients),
-      '-j', '2',
-      '-T', String(run.seconds),
-      '-P', '1',
-      '-l', '--log-prefix', path.join(dir, 'tx'),
-      '-f', file,
-      '-h', url.hostname, '-p', url.port || '5432', '-U', decodeURIComponent(url.username || 'postgres'),
+      '-M',
+      'prepared',
+      '-c',
+      String(run.clients),
+      '-j',
+      '2',
+      '-T',
+      String(run.seconds),
+      '-P',
+      '1',
+      '-l',
+      '--log-prefix',
+      path.join(dir, 'tx'),
+      '-f',
+      file,
+      '-h',
+      url.hostname,
+      '-p',
+      url.port || '5432',
+      '-U',
+      decodeURIComponent(url.username || 'postgres'),
       ...Object.entries(run.vars).flatMap(([key, value]) => ['-D', `${key}=${value}`]),
       url.pathname.slice(1),
     ];
-    const child = spawn(run.binary, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PGAPPNAME: `goticket-bench-${run.name}` } });
+    const child = spawn(run.binary, args, {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, PGAPPNAME: `goticket-bench-${run.name}` },
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -115,7 +141,9 @@ export async function runPgbench(run: PgbenchRun): Promise<PgbenchResult> {
     progress.done();
     if (code !== 0) {
       const errors = stderr.split('\n').filter((l) => !l.startsWith('progress:'));
-      throw new Error(`pgbench ${run.name} exited with ${code}:\n${errors.slice(0, 12).join('\n')}${errors.length > 12 ? `\n… ${errors.length - 12} more lines` : ''}`);
+      throw new Error(
+        `pgbench ${run.name} exited with ${code}:\n${errors.slice(0, 12).join('\n')}${errors.length > 12 ? `\n… ${errors.length - 12} more lines` : ''}`,
+      );
     }
     const number = (pattern: RegExp) => Number(pattern.exec(stdout)?.[1] ?? Number.NaN);
     const transactions = number(/number of transactions actually processed: (\d+)/);
@@ -129,7 +157,15 @@ export async function runPgbench(run: PgbenchRun): Promise<PgbenchResult> {
         if (Number.isFinite(us) && line) latencies.push(us / 1000);
       }
     }
-    return { name: run.name, clients: run.clients, seconds: run.seconds, transactions, tps, failed: Number.isNaN(failed) ? 0 : failed, latency: summarize(latencies) };
+    return {
+      name: run.name,
+      clients: run.clients,
+      seconds: run.seconds,
+      transactions,
+      tps,
+      failed: Number.isNaN(failed) ? 0 : failed,
+      latency: summarize(latencies),
+    };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -50,10 +50,15 @@ export class ProviderThread {
 
   /** Starts the server of `snapshot` (a build snapshot's root, with app/payments/local-stripe.js) on a worker thread. */
   static async start(snapshot: string, options: LocalStripeOptions): Promise<ProviderThread> {
-    const worker = new Worker(WORKER, { eval: true, workerData: { module: path.resolve(snapshot, 'app/payments/local-stripe.js'), options } });
+    const worker = new Worker(WORKER, {
+      eval: true,
+      workerData: { module: path.resolve(snapshot, 'app/payments/local-stripe.js'), options },
+    });
     const url = await new Promise<string>((resolve, reject) => {
       worker.once('error', reject);
-      worker.once('message', (answer: { url?: string; error?: string }) => (answer.url ? resolve(answer.url) : reject(new Error(`local Stripe server did not start: ${answer.error}`))));
+      worker.once('message', (answer: { url?: string; error?: string }) =>
+        answer.url ? resolve(answer.url) : reject(new Error(`local Stripe server did not start: ${answer.error}`)),
+      );
     });
     return new ProviderThread(worker, url);
   }
@@ -72,7 +77,11 @@ export class ProviderThread {
 
   /** Its counts now, for the invariants (synchronous reads over a copy). */
   async snapshot(): Promise<ProviderSnapshot> {
-    const answer = (await this.ask({ op: 'counts' })) as { totals: ReturnType<ProviderCounts['totals']>; intentsPerBooking: Array<[string, number]>; maxInFlight: number };
+    const answer = (await this.ask({ op: 'counts' })) as {
+      totals: ReturnType<ProviderCounts['totals']>;
+      intentsPerBooking: Array<[string, number]>;
+      maxInFlight: number;
+    };
     return { totals: () => answer.totals, intentsPerBooking: () => new Map(answer.intentsPerBooking), maxInFlight: answer.maxInFlight };
   }
 

@@ -23,7 +23,12 @@ export interface TailLatency {
 /** p50 / p99 / p99.9 / max of latencies in any order (NaN when empty). Pure. */
 export function tailLatency(values: ArrayLike<number>): TailLatency {
   const sorted = Float64Array.from(values).sort();
-  return { p50: percentile(sorted, 50), p99: percentile(sorted, 99), p999: percentile(sorted, 99.9), max: sorted.length ? sorted[sorted.length - 1]! : Number.NaN };
+  return {
+    p50: percentile(sorted, 50),
+    p99: percentile(sorted, 99),
+    p999: percentile(sorted, 99.9),
+    max: sorted.length ? sorted[sorted.length - 1]! : Number.NaN,
+  };
 }
 
 export interface ScheduleRun {
@@ -42,7 +47,10 @@ export interface ScheduleRun {
  * the first one is thrown at the end. `scheduledAt` is on the performance.now() clock,
  * `scheduledAtWall` the same moment on the Date.now() clock.
  */
-export async function runOnSchedule(times: readonly number[], job: (i: number, scheduledAt: number, scheduledAtWall: number) => Promise<void>): Promise<ScheduleRun> {
+export async function runOnSchedule(
+  times: readonly number[],
+  job: (i: number, scheduledAt: number, scheduledAtWall: number) => Promise<void>,
+): Promise<ScheduleRun> {
   const startedAtWall = Date.now();
   const startedAt = performance.now();
   let inFlight = 0;

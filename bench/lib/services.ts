@@ -23,8 +23,10 @@ const PROD_MEMORY_LIMIT = {
  */
 export function snapshotBuild(runId: string, from = process.env.BENCH_BUILD_DIR ?? 'build/app'): string {
   const source = path.resolve(ROOT, from);
-  if (!existsSync(path.join(source, 'main.js'))) throw new Error(`${from}/main.js is missing: run \`make bench\` (it builds first) or \`npm run build\``);
-  if (!source.startsWith(path.join(ROOT, 'build'))) throw new Error('BENCH_BUILD_DIR must be inside build/ (node_modules must resolve from it)');
+  if (!existsSync(path.join(source, 'main.js')))
+    throw new Error(`${from}/main.js is missing: run \`make bench\` (it builds first) or \`npm run build\``);
+  if (!source.startsWith(path.join(ROOT, 'build')))
+    throw new Error('BENCH_BUILD_DIR must be inside build/ (node_modules must resolve from it)');
   const dir = path.join(ROOT, 'build', `bench-${runId}`);
   cpSync(source, path.join(dir, 'app'), { recursive: true });
   // the gRPC edge loads the protos at startup (beside app/, as in the image)
@@ -35,7 +37,6 @@ export function snapshotBuild(runId: string, from = process.env.BENCH_BUILD_DIR 
 export function removeSnapshot(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
 }
-
 
 export interface ServiceProcess {
   role: string;
@@ -72,8 +73,15 @@ export async function startService(options: StartOptions): Promise<ServiceProces
   // Each role with production's heap flags (BENCH_ENV_NODE_OPTIONS, in options.env, overrides them).
   const memoryLimit = PROD_MEMORY_LIMIT[options.role];
   const heap = { NODE_OPTIONS: nodeHeapOptions(memoryLimit) };
-  const env: Record<string, string> = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', GRPC_PORT: '0', ...heap, ...options.env };
-  if (options.role !== 'migrate') progress.info(`${options.role} NODE_OPTIONS="${env.NODE_OPTIONS ?? ''}" (prod ${options.role} memory limit ${memoryLimit})`);
+  const env: Record<string, string> = {
+    PATH: process.env.PATH ?? '/usr/bin:/bin',
+    HOME: process.env.HOME ?? '/tmp',
+    GRPC_PORT: '0',
+    ...heap,
+    ...options.env,
+  };
+  if (options.role !== 'migrate')
+    progress.info(`${options.role} NODE_OPTIONS="${env.NODE_OPTIONS ?? ''}" (prod ${options.role} memory limit ${memoryLimit})`);
   const child = spawn(process.execPath, [...(options.nodeArgs ?? []), path.join(options.snapshot, 'app/main.js'), options.role], {
     cwd: options.snapshot,
     env,

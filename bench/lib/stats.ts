@@ -42,7 +42,6 @@ export function ratio(a: number, b: number): number {
   return b > 0 && Number.isFinite(a) ? a / b : Number.NaN;
 }
 
-
 /** "1,234" for big numbers, one decimal below 100, two below 1. */
 export function fmt(value: number, unit = ''): string {
   if (!Number.isFinite(value)) return 'n/a';

@@ -41,7 +41,9 @@ export async function browse(ctx: BenchContext): Promise<BrowseResult> {
   const filters = browseFilters();
   const connections = ctx.options.connections;
   const { rows } = await ctx.db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM events WHERE deleted_at IS NULL');
-  progress.step(`browsing: GET /api/v1/events with ${filters.length} filter sets, up to ${PAGES_PER_FILTER} pages each, over ${rows[0]!.n.toLocaleString('en-US')} events, ${connections} connections, ${ctx.options.sizes.browseSeconds}s`);
+  progress.step(
+    `browsing: GET /api/v1/events with ${filters.length} filter sets, up to ${PAGES_PER_FILTER} pages each, over ${rows[0]!.n.toLocaleString('en-US')} events, ${connections} connections, ${ctx.options.sizes.browseSeconds}s`,
+  );
   let pagesFollowed = 0;
   let clients = 0;
   const basePath = new URL(ctx.apiBase).pathname;
@@ -67,7 +69,13 @@ export async function browse(ctx: BenchContext): Promise<BrowseResult> {
       }
     },
   };
-  const load = await runLoad({ label: 'browse', url: ctx.apiBase, connections, durationSeconds: ctx.options.sizes.browseSeconds, requests: [request] });
+  const load = await runLoad({
+    label: 'browse',
+    url: ctx.apiBase,
+    connections,
+    durationSeconds: ctx.options.sizes.browseSeconds,
+    requests: [request],
+  });
   const problems: string[] = [];
   const wrong = Object.entries(load.statusCounts).filter(([code]) => code !== '200');
   if (wrong.length || load.errors) problems.push(`browse: statuses ${JSON.stringify(load.statusCounts)}, ${load.errors} errors`);
@@ -82,6 +90,8 @@ export async function browse(ctx: BenchContext): Promise<BrowseResult> {
     latency: summarize(load.samples.latencyMs),
     problems,
   };
-  progress.info(`browse: ${result.rps.toFixed(0)} req/s, p50 ${result.latency.p50.toFixed(1)} ms, p99 ${result.latency.p99.toFixed(1)} ms, ${pagesFollowed} next pages followed`);
+  progress.info(
+    `browse: ${result.rps.toFixed(0)} req/s, p50 ${result.latency.p50.toFixed(1)} ms, p99 ${result.latency.p99.toFixed(1)} ms, ${pagesFollowed} next pages followed`,
+  );
   return result;
 }

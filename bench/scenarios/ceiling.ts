@@ -20,7 +20,9 @@ export async function ceiling(ctx: BenchContext): Promise<CeilingResult> {
   const free = await freeConnectionSlots(ctx.db.pool);
   const clients = Math.max(1, Math.min(ctx.options.connections, free - 6));
   if (clients < ctx.options.connections) {
-    progress.warn(`only ${free} free PostgreSQL connection slots (other work is using the server): pgbench runs ${clients} clients instead of ${ctx.options.connections}`);
+    progress.warn(
+      `only ${free} free PostgreSQL connection slots (other work is using the server): pgbench runs ${clients} clients instead of ${ctx.options.connections}`,
+    );
   }
   const problems: string[] = [];
   const runs: PgbenchResult[] = [];
@@ -29,7 +31,9 @@ export async function ceiling(ctx: BenchContext): Promise<CeilingResult> {
     ['single', singleStatementScript()],
   ] as const) {
     const event = await seedEvent(ctx.db.pool, ctx.organizerId, `pgbench ${name} (benchmark)`, UNSOLDABLE);
-    progress.step(`pgbench ${name === 'naive' ? '(a) naive BEGIN; SELECT … FOR UPDATE; UPDATE; INSERT; INSERT; COMMIT' : '(b) the service RESERVE_SQL, one statement'}: ${clients} clients, ${seconds}s`);
+    progress.step(
+      `pgbench ${name === 'naive' ? '(a) naive BEGIN; SELECT … FOR UPDATE; UPDATE; INSERT; INSERT; COMMIT' : '(b) the service RESERVE_SQL, one statement'}: ${clients} clients, ${seconds}s`,
+    );
     const result = await runPgbench({
       binary: ctx.pgbench,
       databaseUrl: ctx.db.url,
@@ -44,9 +48,13 @@ export async function ceiling(ctx: BenchContext): Promise<CeilingResult> {
       [event.id],
     );
     if (result.failed > 0) problems.push(`pgbench ${name}: ${result.failed} failed transactions`);
-    if (rows[0]!.bookings !== result.transactions) problems.push(`pgbench ${name}: ${result.transactions} transactions but ${rows[0]!.bookings} bookings`);
-    if (rows[0]!.taken !== rows[0]!.bookings) problems.push(`pgbench ${name}: ${rows[0]!.taken} seats taken for ${rows[0]!.bookings} bookings`);
-    progress.info(`pgbench ${name}: ${result.tps.toFixed(0)} bookings/s, p50 ${result.latency.p50.toFixed(1)} ms, p99 ${result.latency.p99.toFixed(1)} ms (${result.transactions} transactions)`);
+    if (rows[0]!.bookings !== result.transactions)
+      problems.push(`pgbench ${name}: ${result.transactions} transactions but ${rows[0]!.bookings} bookings`);
+    if (rows[0]!.taken !== rows[0]!.bookings)
+      problems.push(`pgbench ${name}: ${rows[0]!.taken} seats taken for ${rows[0]!.bookings} bookings`);
+    progress.info(
+      `pgbench ${name}: ${result.tps.toFixed(0)} bookings/s, p50 ${result.latency.p50.toFixed(1)} ms, p99 ${result.latency.p99.toFixed(1)} ms (${result.transactions} transactions)`,
+    );
     runs.push(result);
   }
   return { naive: runs[0]!, single: runs[1]!, clients, problems };

@@ -99,8 +99,17 @@ class ConfirmationWatcher {
   }
 }
 
-async function post(url: string, token: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: { id?: string } }> {
-  const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, ...headers }, body: JSON.stringify(body) });
+async function post(
+  url: string,
+  token: string,
+  body: unknown,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: { id?: string } }> {
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, ...headers },
+    body: JSON.stringify(body),
+  });
   const text = await response.text();
   return { status: response.status, body: text ? (JSON.parse(text) as { id?: string }) : {} };
 }
@@ -115,20 +124,38 @@ type Outcome =
  * clock) is what hold-to-confirmed is measured from: the hold's send time in the closed loop, its
  * scheduled time in the open loop.
  */
-async function checkoutOnce(ctx: BenchContext, watcher: ConfirmationWatcher, eventId: string, lane: number, fromWall: number): Promise<Outcome> {
+async function checkoutOnce(
+  ctx: BenchContext,
+  watcher: ConfirmationWatcher,
+  eventId: string,
+  lane: number,
+  fromWall: number,
+): Promise<Outcome> {
   const token = ctx.users[lane % ctx.users.length]!.token;
   const t0 = performance.now();
   const hold = await post(`${ctx.apiBase}/events/${eventId}/bookings`, token, { quantity: 1 });
   const t1 = performance.now();
   if (hold.status !== 201 || !hold.body.id) return { kind: 'request', failure: `hold ${hold.status}` };
   const id = hold.body.id;
-  const pay = await post(`${ctx.apiBase}/bookings/${id}/pay`, token, { paymentMethod: 'pm_card_visa' }, { 'idempotency-key': `bench-pay-${id}` });
+  const pay = await post(
+    `${ctx.apiBase}/bookings/${id}/pay`,
+    token,
+    { paymentMethod: 'pm_card_visa' },
+    { 'idempotency-key': `bench-pay-${id}` },
+  );
   const t2 = performance.now();
   const paidAnsweredAt = Date.now();
   if (pay.status !== 202) return { kind: 'request', failure: `pay ${pay.status}` };
   const settled = await watcher.wait(id);
-  if (settled.status !== 'confirmed' || settled.paidMs === null) return { kind: 'settled', status: settled.status, holdMs: t1 - t0, payMs: t2 - t1 };
-  return { kind: 'confirmed', holdMs: t1 - t0, payMs: t2 - t1, confirmedMs: settled.paidMs - fromWall, payToConfirmedMs: settled.paidMs - paidAnsweredAt };
+  if (settled.status !== 'confirmed' || settled.paidMs === null)
+    return { kind: 'settled', status: settled.status, holdMs: t1 - t0, payMs: t2 - t1 };
+  return {
+    kind: 'confirmed',
+    holdMs: t1 - t0,
+    payMs: t2 - t1,
+    confirmedMs: settled.paidMs - fromWall,
+    payToConfirmedMs: settled.paidMs - paidAnsweredAt,
+  };
 }
 
 /** The event sold exactly the confirmed checkouts, each paid, and has the rest of its seats. */
@@ -138,7 +165,9 @@ async function checkEvent(pool: Pool, label: string, eventId: string, seats: num
     [eventId],
   );
   if (rows[0]!.n !== confirmed || rows[0]!.available !== seats - confirmed) {
-    problems.push(`${label}: the event has ${rows[0]!.n} paid confirmed bookings and ${rows[0]!.available} seats left after ${confirmed} confirmed checkouts of ${seats}`);
+    problems.push(
+      `${label}: the event has ${rows[0]!.n} paid confirmed bookings and ${rows[0]!.available} seats left after ${confirmed} confirmed checkouts of ${seats}`,
+    );
   }
 }
 
@@ -146,7 +175,9 @@ export async function checkout(ctx: BenchContext, payments: ServiceProcess, prov
   const count = ctx.options.sizes.checkouts;
   const connections = ctx.options.connections;
   const event = await seedEvent(ctx.db.pool, ctx.organizerId, 'Checkout (payments saga)', count, 4_500);
-  progress.step(`checkout: ${count.toLocaleString('en-US')} hold → pay → confirmed, ${connections} connections (each its own user), provider latency ${providerLatencyMs} ms`);
+  progress.step(
+    `checkout: ${count.toLocaleString('en-US')} hold → pay → confirmed, ${connections} connections (each its own user), provider latency ${providerLatencyMs} ms`,
+  );
 
   // a few warm-up checkouts on an event of their own (JIT, pools, the payments role's first Stripe connection)
   const warm = await seedEvent(ctx.db.pool, ctx.organizerId, 'Checkout warm-up', connections, 4_500);
@@ -198,7 +229,12 @@ export async function checkout(ctx: BenchContext, payments: ServiceProcess, prov
     await watcher.stop();
   }
   const cpu = { api: meters.api.stop(), payments: meters.payments.stop(), worker: meters.worker.stop() };
-  if (confirmed !== count) problems.push(`checkout: ${confirmed} of ${count} checkouts confirmed (${Object.entries(failed).map(([k, v]) => `${v}× ${k}`).join(', ')})`);
+  if (confirmed !== count)
+    problems.push(
+      `checkout: ${confirmed} of ${count} checkouts confirmed (${Object.entries(failed)
+        .map(([k, v]) => `${v}× ${k}`)
+        .join(', ')})`,
+    );
   await checkEvent(ctx.db.pool, 'checkout', event.id, count, confirmed, problems);
 
   const result: CheckoutResult = {
@@ -254,14 +290,27 @@ export interface CheckoutOpenLoopResult {
  * queue (no coordinated omission). The issue's p99 target is evaluated here: a closed loop of 64
  * connections only measures queue depth (64 ÷ its rate, by Little's law).
  */
-export async function checkoutOpenLoop(ctx: BenchContext, payments: ServiceProcess, closedLoopRate: number, share = 0.5): Promise<CheckoutOpenLoopResult> {
+export async function checkoutOpenLoop(
+  ctx: BenchContext,
+  payments: ServiceProcess,
+  closedLoopRate: number,
+  share = 0.5,
+): Promise<CheckoutOpenLoopResult> {
   if (!(closedLoopRate > 0)) throw new Error(`checkout open loop: no closed-loop checkout rate to scale from (${closedLoopRate})`);
   const seconds = ctx.options.sizes.openLoopSeconds;
   const targetRate = Math.max(1, closedLoopRate * share);
   const times = schedule(targetRate, seconds);
   const label = `checkout open loop ${Math.round(share * 100)}%`;
-  const event = await seedEvent(ctx.db.pool, ctx.organizerId, `Checkout open loop ${Math.round(share * 100)}% (payments saga)`, times.length, 4_500);
-  progress.step(`${label}: ${targetRate.toFixed(1)} checkouts/s on a fixed schedule for ${seconds}s (${times.length} checkouts, ${ctx.options.connections} users in turn)`);
+  const event = await seedEvent(
+    ctx.db.pool,
+    ctx.organizerId,
+    `Checkout open loop ${Math.round(share * 100)}% (payments saga)`,
+    times.length,
+    4_500,
+  );
+  progress.step(
+    `${label}: ${targetRate.toFixed(1)} checkouts/s on a fixed schedule for ${seconds}s (${times.length} checkouts, ${ctx.options.connections} users in turn)`,
+  );
   const watcher = new ConfirmationWatcher(ctx.db.pool);
   const failed: Record<string, number> = {};
   const holdToConfirmed: number[] = [];
@@ -288,7 +337,12 @@ export async function checkoutOpenLoop(ctx: BenchContext, payments: ServiceProce
   }
   const cpu = { api: meters.api.stop(), payments: meters.payments.stop(), worker: meters.worker.stop() };
   const problems: string[] = [];
-  if (confirmed !== times.length) problems.push(`${label}: ${confirmed} of ${times.length} checkouts confirmed (${Object.entries(failed).map(([k, v]) => `${v}× ${k}`).join(', ')})`);
+  if (confirmed !== times.length)
+    problems.push(
+      `${label}: ${confirmed} of ${times.length} checkouts confirmed (${Object.entries(failed)
+        .map(([k, v]) => `${v}× ${k}`)
+        .join(', ')})`,
+    );
   await checkEvent(ctx.db.pool, label, event.id, times.length, confirmed, problems);
   const result: CheckoutOpenLoopResult = {
     share,

@@ -80,21 +80,29 @@ export async function edges(ctx: BenchContext): Promise<EdgesResult> {
   const graphqlUrl = `${ctx.api.url}/graphql`;
   const address = ctx.grpcAddress;
   if (!address) throw new Error('edges: the api was started without a known GRPC_PORT');
-  const pkg = grpc.loadPackageDefinition(loadProtos()) as unknown as { goticket: { v1: Record<string, new (a: string, c: grpc.ChannelCredentials) => grpc.Client> } };
+  const pkg = grpc.loadPackageDefinition(loadProtos()) as unknown as {
+    goticket: { v1: Record<string, new (a: string, c: grpc.ChannelCredentials) => grpc.Client> };
+  };
   const bookingsClient = new pkg.goticket.v1.BookingService!(address, grpc.credentials.createInsecure());
   const eventsClient = new pkg.goticket.v1.EventService!(address, grpc.credentials.createInsecure());
   const grpcCall = (client: grpc.Client, method: string, request: unknown, token?: string) =>
     new Promise<grpc.ServiceError | null>((resolve) => {
       const metadata = new grpc.Metadata();
       if (token) metadata.set('authorization', `Bearer ${token}`);
-      (client as unknown as Record<string, (r: unknown, m: grpc.Metadata, cb: (e: grpc.ServiceError | null) => void) => void>)[method]!.call(client, request, metadata, (error) => resolve(error));
+      (client as unknown as Record<string, (r: unknown, m: grpc.Metadata, cb: (e: grpc.ServiceError | null) => void) => void>)[
+        method
+      ]!.call(client, request, metadata, (error) => resolve(error));
     });
   const token = (user: number) => ctx.users[user % ctx.users.length]!.token;
   const problems: string[] = [];
 
   const book: Record<EdgeName, (eventId: string) => Caller> = {
     rest: (eventId) => async (user) => {
-      const response = await fetch(`${ctx.apiBase}/events/${eventId}/bookings`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token(user)}` }, body: '{"quantity":1}' });
+      const response = await fetch(`${ctx.apiBase}/events/${eventId}/bookings`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token(user)}` },
+        body: '{"quantity":1}',
+      });
       await response.arrayBuffer();
       return response.status === 201 ? 'booked' : response.status === 409 ? 'refused' : 'other';
     },
@@ -102,7 +110,10 @@ export async function edges(ctx: BenchContext): Promise<EdgesResult> {
       const response = await fetch(graphqlUrl, {
         method: 'POST',
         headers: { 'content-type': 'application/json', authorization: `Bearer ${token(user)}` },
-        body: JSON.stringify({ query: 'mutation Book($e: ID!) { bookSeats(eventId: $e, quantity: 1) { booking { id } } }', variables: { e: eventId } }),
+        body: JSON.stringify({
+          query: 'mutation Book($e: ID!) { bookSeats(eventId: $e, quantity: 1) { booking { id } } }',
+          variables: { e: eventId },
+        }),
       });
       const body = (await response.json()) as { data?: { bookSeats: unknown }; errors?: Array<{ extensions?: { code?: string } }> };
       return body.data?.bookSeats ? 'booked' : body.errors?.[0]?.extensions?.code === 'SOLD_OUT' ? 'refused' : 'other';
@@ -127,11 +138,18 @@ export async function edges(ctx: BenchContext): Promise<EdgesResult> {
       bookingLatency: summarize(run.latency),
       cpuMsPerRequest: cpu / Math.max(1, run.issued),
     };
-    const { rows } = await ctx.db.pool.query<{ available: number; n: number }>('SELECT available, (SELECT count(*)::int FROM bookings WHERE event_id = $1) AS n FROM events WHERE id = $1', [event.id]);
+    const { rows } = await ctx.db.pool.query<{ available: number; n: number }>(
+      'SELECT available, (SELECT count(*)::int FROM bookings WHERE event_id = $1) AS n FROM events WHERE id = $1',
+      [event.id],
+    );
     if (run.counts.booked !== seats || rows[0]!.available !== 0 || rows[0]!.n !== seats) {
-      problems.push(`edges: ${edge} stampede booked ${run.counts.booked} (rows ${rows[0]!.n}, available ${rows[0]!.available}) for ${seats} seats, ${run.counts.other} unexpected answers`);
+      problems.push(
+        `edges: ${edge} stampede booked ${run.counts.booked} (rows ${rows[0]!.n}, available ${rows[0]!.available}) for ${seats} seats, ${run.counts.other} unexpected answers`,
+      );
     }
-    progress.info(`edges: ${edge} stampede ${stampede[edge].bookingsPerSecond.toFixed(0)} bookings/s, p99 ${stampede[edge].bookingLatency.p99.toFixed(1)} ms, ${stampede[edge].cpuMsPerRequest.toFixed(2)} api CPU ms/request`);
+    progress.info(
+      `edges: ${edge} stampede ${stampede[edge].bookingsPerSecond.toFixed(0)} bookings/s, p99 ${stampede[edge].bookingLatency.p99.toFixed(1)} ms, ${stampede[edge].cpuMsPerRequest.toFixed(2)} api CPU ms/request`,
+    );
   }
 
   const readEvent = await seedEvent(ctx.db.pool, ctx.organizerId, 'Edge reads', 100);
@@ -142,7 +160,11 @@ export async function edges(ctx: BenchContext): Promise<EdgesResult> {
       return response.status === 200 ? 'booked' : 'other';
     },
     graphql: async () => {
-      const response = await fetch(graphqlUrl, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token(0)}` }, body: JSON.stringify({ query: `{ event(id: "${readEvent.id}") { id name available } }` }) });
+      const response = await fetch(graphqlUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token(0)}` },
+        body: JSON.stringify({ query: `{ event(id: "${readEvent.id}") { id name available } }` }),
+      });
       const body = (await response.json()) as { data?: { event?: unknown } };
       return body.data?.event ? 'booked' : 'other';
     },
@@ -155,9 +177,16 @@ export async function edges(ctx: BenchContext): Promise<EdgesResult> {
     const started = performance.now();
     const run = await closedLoop(connections, () => performance.now() - started >= readMs, read[edge]);
     const cpu = cpuMs(ctx.api.pid) - cpu0;
-    reads[edge] = { requests: run.counts.booked, perSecond: rate(run.counts.booked, run.elapsedMs), latency: summarize(run.latency), cpuMsPerRequest: cpu / Math.max(1, run.issued) };
+    reads[edge] = {
+      requests: run.counts.booked,
+      perSecond: rate(run.counts.booked, run.elapsedMs),
+      latency: summarize(run.latency),
+      cpuMsPerRequest: cpu / Math.max(1, run.issued),
+    };
     if (run.counts.other > 0) problems.push(`edges: ${edge} cached read had ${run.counts.other} failed answers`);
-    progress.info(`edges: ${edge} cached read ${reads[edge].perSecond.toFixed(0)}/s, p99 ${reads[edge].latency.p99.toFixed(1)} ms, ${reads[edge].cpuMsPerRequest.toFixed(2)} api CPU ms/request`);
+    progress.info(
+      `edges: ${edge} cached read ${reads[edge].perSecond.toFixed(0)}/s, p99 ${reads[edge].latency.p99.toFixed(1)} ms, ${reads[edge].cpuMsPerRequest.toFixed(2)} api CPU ms/request`,
+    );
   }
   bookingsClient.close();
   eventsClient.close();

@@ -24,7 +24,9 @@ export async function notify(ctx: BenchContext, stampedeEventId: string): Promis
     [stampedeEventId, count],
   );
   if (holds.length < count) throw new Error(`notifications: only ${holds.length} pending holds to confirm, need ${count}`);
-  progress.step(`notifications: confirming ${count.toLocaleString('en-US')} holds, ${concurrency} at a time, timing each until its notification row appears`);
+  progress.step(
+    `notifications: confirming ${count.toLocaleString('en-US')} holds, ${concurrency} at a time, timing each until its notification row appears`,
+  );
 
   const answeredAt = new Map<string, number>();
   const confirmLatencies: number[] = [];
@@ -34,7 +36,11 @@ export async function notify(ctx: BenchContext, stampedeEventId: string): Promis
   try {
     await mapConcurrent(holds, concurrency, async (hold) => {
       const t0 = performance.now();
-      const reply = await callApi(`${ctx.apiBase}/bookings/${hold.id}/confirm`, { method: 'POST', token: tokens.get(hold.user_id)!, expect: [200] });
+      const reply = await callApi(`${ctx.apiBase}/bookings/${hold.id}/confirm`, {
+        method: 'POST',
+        token: tokens.get(hold.user_id)!,
+        expect: [200],
+      });
       confirmLatencies.push(performance.now() - t0);
       answeredAt.set(hold.id, reply.at);
       done++;
@@ -62,7 +68,8 @@ export async function notify(ctx: BenchContext, stampedeEventId: string): Promis
     rows = await fetchRows();
   }
   const problems: string[] = [];
-  if (rows.length < ids.length) problems.push(`notifications: ${ids.length - rows.length} of ${ids.length} confirmed bookings have no notification row after 60 s`);
+  if (rows.length < ids.length)
+    problems.push(`notifications: ${ids.length - rows.length} of ${ids.length} confirmed bookings have no notification row after 60 s`);
   const toRow: number[] = [];
   const toSent: number[] = [];
   for (const row of rows) {
@@ -79,6 +86,8 @@ export async function notify(ctx: BenchContext, stampedeEventId: string): Promis
     toSent: summarize(toSent),
     problems,
   };
-  progress.info(`notifications: confirm → row p50 ${result.toRow.p50.toFixed(0)} ms, p99 ${result.toRow.p99.toFixed(0)} ms (confirms at ${result.confirmsPerSecond.toFixed(0)}/s)`);
+  progress.info(
+    `notifications: confirm → row p50 ${result.toRow.p50.toFixed(0)} ms, p99 ${result.toRow.p99.toFixed(0)} ms (confirms at ${result.confirmsPerSecond.toFixed(0)}/s)`,
+  );
   return result;
 }

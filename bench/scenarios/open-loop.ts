@@ -51,17 +51,27 @@ async function level(ctx: BenchContext, share: number, closedLoopRate: number, s
   const latencies: number[] = [];
   const statusCounts: Record<string, number> = {};
   let errors = 0;
-  progress.step(`open loop ${Math.round(share * 100)}%: ${targetRate.toFixed(0)} bookings/s on a fixed schedule for ${seconds}s (${times.length} requests)`);
+  progress.step(
+    `open loop ${Math.round(share * 100)}%: ${targetRate.toFixed(0)} bookings/s on a fixed schedule for ${seconds}s (${times.length} requests)`,
+  );
 
   const cpu = cpuMeter(ctx.api.pid);
   const book = (i: number) =>
     new Promise<number | null>((resolve) => {
       const token = ctx.users[i % ctx.users.length]!.token;
-      const req = request(url, { method: 'POST', agent, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
-        res.resume();
-        res.on('end', () => resolve(res.statusCode ?? 0));
-        res.on('error', () => resolve(null));
-      });
+      const req = request(
+        url,
+        {
+          method: 'POST',
+          agent,
+          headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+        },
+        (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode ?? 0));
+          res.on('error', () => resolve(null));
+        },
+      );
       req.on('error', () => resolve(null));
       req.end(body);
     });
@@ -104,7 +114,10 @@ export async function openLoop(ctx: BenchContext, closedLoopRate: number): Promi
   for (const share of [0.5, 0.8]) {
     const measured = await level(ctx, share, closedLoopRate, seconds);
     const wrong = Object.entries(measured.statusCounts).filter(([code]) => code !== '201');
-    if (wrong.length || measured.errors) problems.push(`open loop ${share * 100}%: statuses ${JSON.stringify(measured.statusCounts)}, ${measured.errors} errors (every request has a seat: all must be 201)`);
+    if (wrong.length || measured.errors)
+      problems.push(
+        `open loop ${share * 100}%: statuses ${JSON.stringify(measured.statusCounts)}, ${measured.errors} errors (every request has a seat: all must be 201)`,
+      );
     levels.push(measured);
   }
   return { closedLoopRate, seconds, levels, problems };

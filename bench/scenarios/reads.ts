@@ -87,7 +87,9 @@ export async function reads(ctx: BenchContext): Promise<ReadsResult> {
   const bare = await startBare(body, contentType);
   const seconds = ctx.options.sizes.readSeconds;
   const connections = ctx.options.connections;
-  progress.step(`cached reads: GET /api/v1/events/:id (${body.length} bytes) vs bare node:http, ${connections} connections, 4 rounds of ${seconds}s (bare, api, api, bare)`);
+  progress.step(
+    `cached reads: GET /api/v1/events/:id (${body.length} bytes) vs bare node:http, ${connections} connections, 4 rounds of ${seconds}s (bare, api, api, bare)`,
+  );
   const byTarget: Record<'bare' | 'api', LoadResult[]> = { bare: [], api: [] };
   const rounds: ReadsResult['rounds'] = [];
   const problems: string[] = [];
@@ -99,7 +101,8 @@ export async function reads(ctx: BenchContext): Promise<ReadsResult> {
       const load = await runLoad({ label: `reads ${target}`, url, connections, durationSeconds: seconds });
       cpuUs[target] += cpu.stop();
       const wrong = Object.entries(load.statusCounts).filter(([code]) => code !== '200');
-      if (wrong.length || load.errors) problems.push(`reads ${target}: statuses ${JSON.stringify(load.statusCounts)}, ${load.errors} errors`);
+      if (wrong.length || load.errors)
+        problems.push(`reads ${target}: statuses ${JSON.stringify(load.statusCounts)}, ${load.errors} errors`);
       byTarget[target].push(load);
       const stats = combine([load]);
       rounds.push({ target, rps: stats.rps, p99: stats.latency.p99 });
@@ -111,7 +114,17 @@ export async function reads(ctx: BenchContext): Promise<ReadsResult> {
   const bareStats = combine(byTarget.bare);
   const cpuPerRequest = { api: perRequestUs(cpuUs.api, api.requests), bare: perRequestUs(cpuUs.bare, bareStats.requests) };
   const cpuPerRequestUs = { ...cpuPerRequest, ratio: ratio(cpuPerRequest.api, cpuPerRequest.bare) };
-  const result = { eventId, bodyBytes: Buffer.byteLength(body), connections, rounds, api, bare: bareStats, ratio: ratio(api.rps, bareStats.rps), cpuPerRequestUs, problems };
+  const result = {
+    eventId,
+    bodyBytes: Buffer.byteLength(body),
+    connections,
+    rounds,
+    api,
+    bare: bareStats,
+    ratio: ratio(api.rps, bareStats.rps),
+    cpuPerRequestUs,
+    problems,
+  };
   progress.info(
     `reads: api ${api.rps.toFixed(0)} req/s (p99 ${api.latency.p99.toFixed(1)} ms), bare ${bareStats.rps.toFixed(0)} req/s (p99 ${bareStats.latency.p99.toFixed(1)} ms), ratio ${result.ratio.toFixed(2)}; ` +
       `CPU per request api ${cpuPerRequest.api.toFixed(1)} µs, bare ${cpuPerRequest.bare.toFixed(1)} µs (${cpuPerRequestUs.ratio.toFixed(2)}×)`,

@@ -72,7 +72,12 @@ export interface StampedeResult {
   problems: string[];
 }
 
-const HEAP_METRICS = ['process_resident_memory_bytes', 'nodejs_heap_size_total_bytes', 'nodejs_heap_size_used_bytes', 'nodejs_external_memory_bytes'];
+const HEAP_METRICS = [
+  'process_resident_memory_bytes',
+  'nodejs_heap_size_total_bytes',
+  'nodejs_heap_size_used_bytes',
+  'nodejs_external_memory_bytes',
+];
 
 /** Heap figures from the api's /metrics (empty when it does not expose them). */
 async function heapOf(baseUrl: string): Promise<Record<string, number>> {
@@ -95,7 +100,9 @@ export async function stampede(ctx: BenchContext): Promise<StampedeResult> {
   // Free (price 0): the notifications scenario confirms its holds with a bare confirm, which only free
   // holds (or an admin) may do since the payments saga; paid holds go through pay (payments role).
   const event = await seedEvent(ctx.db.pool, ctx.organizerId, 'The Stampede (benchmark)', seats, 0);
-  progress.step(`stampede: ${seats.toLocaleString('en-US')} seats, ${connections} connections of ${ctx.users.length} distinct users, ${(seats + afterSellOut).toLocaleString('en-US')} attempts`);
+  progress.step(
+    `stampede: ${seats.toLocaleString('en-US')} seats, ${connections} connections of ${ctx.users.length} distinct users, ${(seats + afterSellOut).toLocaleString('en-US')} attempts`,
+  );
   const before = memoryOf(ctx.api.pid);
   const rss = sampleRss(ctx.api.pid, 100);
   const load = await runLoad({
@@ -119,8 +126,10 @@ export async function stampede(ctx: BenchContext): Promise<StampedeResult> {
   const heap = await heapOf(ctx.api.url);
 
   const problems: string[] = [];
-  if (phases.booked !== seats) problems.push(`stampede: ${phases.booked} bookings answered 201 for ${seats} seats (expected exactly ${seats})`);
-  if (Object.keys(phases.unexpected).length) problems.push(`stampede: unexpected statuses ${JSON.stringify(phases.unexpected)} (429 = a rate limiter is still on)`);
+  if (phases.booked !== seats)
+    problems.push(`stampede: ${phases.booked} bookings answered 201 for ${seats} seats (expected exactly ${seats})`);
+  if (Object.keys(phases.unexpected).length)
+    problems.push(`stampede: unexpected statuses ${JSON.stringify(phases.unexpected)} (429 = a rate limiter is still on)`);
   if (load.errors || load.timeouts) problems.push(`stampede: ${load.errors} connection errors, ${load.timeouts} timeouts`);
   const { rows } = await ctx.db.pool.query<{ available: number; bookings: number }>(
     `SELECT e.available, (SELECT count(*) FROM bookings b WHERE b.event_id = e.id)::int AS bookings FROM events e WHERE e.id = $1`,

@@ -13,21 +13,22 @@ describe('make bench flags', () => {
     expect([...parseArgs(['--skip=edges', '--skip', 'reads']).skip].sort()).toEqual(['edges', 'reads']);
   });
 
-  it.each([['--skip', 'edgez'], ['--skip', ''], ['--skip'], ['--skip', 'edges,,checkout'], ['--connections', '0'], ['--fast']].map((argv) => [argv.join(' '), argv] as const))(
-    'refuses "%s" with one line saying what it accepts',
-    (_label, argv) => {
-      let thrown: unknown;
-      try {
-        parseArgs(argv);
-      } catch (error) {
-        thrown = error;
-      }
-      expect(thrown).toBeInstanceOf(UsageError);
-      const message = (thrown as Error).message;
-      expect(message.split('\n')).toHaveLength(1);
-      if (argv[0] === '--skip') for (const name of SCENARIOS) expect(message).toContain(name);
-    },
-  );
+  it.each(
+    [['--skip', 'edgez'], ['--skip', ''], ['--skip'], ['--skip', 'edges,,checkout'], ['--connections', '0'], ['--fast']].map(
+      (argv) => [argv.join(' '), argv] as const,
+    ),
+  )('refuses "%s" with one line saying what it accepts', (_label, argv) => {
+    let thrown: unknown;
+    try {
+      parseArgs(argv);
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toBeInstanceOf(UsageError);
+    const message = (thrown as Error).message;
+    expect(message.split('\n')).toHaveLength(1);
+    if (argv[0] === '--skip') for (const name of SCENARIOS) expect(message).toContain(name);
+  });
 
   it('--quick shrinks every size', () => {
     const full = parseArgs([]).sizes;

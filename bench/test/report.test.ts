@@ -2,9 +2,33 @@ import { evaluateTargets, measurementRows, type Results } from '../lib/report';
 import type { CheckoutOpenLoopResult, CheckoutResult } from '../scenarios/checkout';
 
 const summary = (p99: number) => ({ count: 500, p50: p99 / 2, p95: p99 * 0.9, p99, max: p99, mean: p99 / 2 });
-const closed = { checkouts: 500, connections: 64, providerLatencyMs: 50, confirmed: 500, checkoutsPerSecond: 35, holdToConfirmed: summary(2_500), payToConfirmed: summary(1_000), holdLatency: summary(400), payLatency: summary(300), cpuPerCheckoutUs: { api: 5_000, payments: 5_000, worker: 3_000, apiPlusPayments: 10_000 } } as CheckoutResult;
+const closed = {
+  checkouts: 500,
+  connections: 64,
+  providerLatencyMs: 50,
+  confirmed: 500,
+  checkoutsPerSecond: 35,
+  holdToConfirmed: summary(2_500),
+  payToConfirmed: summary(1_000),
+  holdLatency: summary(400),
+  payLatency: summary(300),
+  cpuPerCheckoutUs: { api: 5_000, payments: 5_000, worker: 3_000, apiPlusPayments: 10_000 },
+} as CheckoutResult;
 const open = (p99: number) =>
-  ({ share: 0.5, closedLoopRate: 35, seconds: 3, targetRate: 17.5, scheduled: 53, confirmed: 53, failed: {}, achievedRate: 17, holdToConfirmed: { p50: p99 / 2, p99, p999: p99, max: p99 }, maxInFlight: 9, cpuPerCheckoutUs: closed.cpuPerCheckoutUs, problems: [] }) as CheckoutOpenLoopResult;
+  ({
+    share: 0.5,
+    closedLoopRate: 35,
+    seconds: 3,
+    targetRate: 17.5,
+    scheduled: 53,
+    confirmed: 53,
+    failed: {},
+    achievedRate: 17,
+    holdToConfirmed: { p50: p99 / 2, p99, p999: p99, max: p99 },
+    maxInFlight: 9,
+    cpuPerCheckoutUs: closed.cpuPerCheckoutUs,
+    problems: [],
+  }) as CheckoutOpenLoopResult;
 
 describe('checkout target (issue 20)', () => {
   const checkoutTargets = (r: Results) => evaluateTargets(r).filter((t) => t.target.startsWith('checkout'));

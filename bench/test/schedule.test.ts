@@ -18,7 +18,11 @@ describe('open-loop schedule', () => {
     const times = [0, 20, 40, 60, 80];
     const started: Array<{ i: number; lateMs: number; wallSkewMs: number }> = [];
     const run = await runOnSchedule(times, async (i, scheduledAt, scheduledAtWall) => {
-      started.push({ i, lateMs: performance.now() - scheduledAt, wallSkewMs: Date.now() - scheduledAtWall - (performance.now() - scheduledAt) });
+      started.push({
+        i,
+        lateMs: performance.now() - scheduledAt,
+        wallSkewMs: Date.now() - scheduledAtWall - (performance.now() - scheduledAt),
+      });
       await new Promise((resolve) => setTimeout(resolve, 70)); // longer than the spacing: jobs overlap
     });
     expect(started.map((s) => s.i)).toEqual([0, 1, 2, 3, 4]);

@@ -52,13 +52,19 @@ export const RECORDING_GROUPS: RuleGroup<RecordingRule>[] = [
     name: 'goticket.http.rules',
     rules: [
       { record: 'goticket_route:http_requests:rate5m', expr: `sum by (namespace, job, route, method) (rate(${REQUESTS}[5m]))` },
-      { record: 'goticket_route:http_errors:ratio_rate5m', expr: ratio(`rate(${REQUESTS}{status=~"5.."}[5m])`, `rate(${REQUESTS}[5m])`, 'namespace, job, route') },
+      {
+        record: 'goticket_route:http_errors:ratio_rate5m',
+        expr: ratio(`rate(${REQUESTS}{status=~"5.."}[5m])`, `rate(${REQUESTS}[5m])`, 'namespace, job, route'),
+      },
       ...[0.5, 0.95, 0.99].map((q) => ({
         record: `goticket_route:http_request_duration_seconds:p${q * 100}_5m`,
         expr: `histogram_quantile(${q}, sum by (namespace, job, route, le) (rate(http_request_duration_seconds_bucket[5m])))`,
       })),
       { record: 'goticket:http_requests:rate5m', expr: `sum by (namespace, job) (rate(${REQUESTS}{${API}}[5m]))` },
-      { record: 'goticket:http_errors:ratio_rate5m', expr: ratio(`rate(${REQUESTS}{${API}, status=~"5.."}[5m])`, `rate(${REQUESTS}{${API}}[5m])`, 'namespace, job') },
+      {
+        record: 'goticket:http_errors:ratio_rate5m',
+        expr: ratio(`rate(${REQUESTS}{${API}, status=~"5.."}[5m])`, `rate(${REQUESTS}{${API}}[5m])`, 'namespace, job'),
+      },
       {
         record: 'goticket:http_request_duration_seconds:p99_5m',
         expr: `histogram_quantile(0.99, sum by (namespace, job, le) (rate(http_request_duration_seconds_bucket{${API}}[5m])))`,
@@ -73,10 +79,21 @@ export const RECORDING_GROUPS: RuleGroup<RecordingRule>[] = [
       { record: 'goticket:graphql_operations:rate5m', expr: 'sum by (namespace, job) (rate(goticket_graphql_operations_total[5m]))' },
       {
         record: 'goticket:graphql_errors:ratio_rate5m',
-        expr: ratio(`rate(goticket_graphql_operations_total{outcome=~"${GRAPHQL_SERVER_ERRORS}"}[5m])`, 'rate(goticket_graphql_operations_total[5m])', 'namespace, job'),
+        expr: ratio(
+          `rate(goticket_graphql_operations_total{outcome=~"${GRAPHQL_SERVER_ERRORS}"}[5m])`,
+          'rate(goticket_graphql_operations_total[5m])',
+          'namespace, job',
+        ),
       },
       { record: 'goticket:grpc_calls:rate5m', expr: 'sum by (namespace, job) (rate(grpc_server_handled_total[5m]))' },
-      { record: 'goticket:grpc_errors:ratio_rate5m', expr: ratio(`rate(grpc_server_handled_total{grpc_code=~"${GRPC_SERVER_ERRORS}"}[5m])`, 'rate(grpc_server_handled_total[5m])', 'namespace, job') },
+      {
+        record: 'goticket:grpc_errors:ratio_rate5m',
+        expr: ratio(
+          `rate(grpc_server_handled_total{grpc_code=~"${GRPC_SERVER_ERRORS}"}[5m])`,
+          'rate(grpc_server_handled_total[5m])',
+          'namespace, job',
+        ),
+      },
     ],
   },
   {
@@ -151,7 +168,8 @@ export const ALERTS: AlertRule[] = [
     for: '5m',
     labels: { severity: 'critical' },
     summary: 'Oldest unpublished outbox event is older than 5 minutes',
-    description: 'The oldest unpublished domain event in {{ $labels.namespace }} is {{ $value | humanizeDuration }} old: the relay is not publishing.',
+    description:
+      'The oldest unpublished domain event in {{ $labels.namespace }} is {{ $value | humanizeDuration }} old: the relay is not publishing.',
   }),
   // Messages wait and nothing is consumed for 10 minutes (also when the consumer's metrics are gone).
   alert('GoTicketNotifierNotConsuming', {
@@ -159,7 +177,8 @@ export const ALERTS: AlertRule[] = [
     for: '10m',
     labels: { severity: 'critical' },
     summary: 'Notifications are waiting and the notifier consumes nothing',
-    description: '{{ $value }} messages wait in the notifications queue of {{ $labels.namespace }} and no worker consumed any for 10 minutes.',
+    description:
+      '{{ $value }} messages wait in the notifications queue of {{ $labels.namespace }} and no worker consumed any for 10 minutes.',
   }),
   // Any dead-lettered message is a notification a user did not get: a person has to look.
   alert('GoTicketDLQNotEmpty', {
@@ -184,7 +203,8 @@ export const ALERTS: AlertRule[] = [
     for: '15m',
     labels: { severity: 'critical' },
     summary: 'Payments stay in processing or refunding past the reconciliation',
-    description: '{{ $value }} payments in {{ $labels.namespace }} have been processing or refunding past PAYMENTS_STUCK_AFTER for 15 minutes.',
+    description:
+      '{{ $value }} payments in {{ $labels.namespace }} have been processing or refunding past PAYMENTS_STUCK_AFTER for 15 minutes.',
   }),
   // A refund the provider refused or never answered is money kept for no seat.
   alert('GoTicketRefundFailures', {
@@ -208,14 +228,16 @@ export const ALERTS: AlertRule[] = [
     for: '5m',
     labels: { severity: 'critical' },
     summary: 'More than 5 % of GraphQL operations fail on the server',
-    description: '{{ $value | humanizePercentage }} of GraphQL operations in {{ $labels.namespace }} failed on the server over the last 5 minutes.',
+    description:
+      '{{ $value | humanizePercentage }} of GraphQL operations in {{ $labels.namespace }} failed on the server over the last 5 minutes.',
   }),
   alert('GoTicketGrpcErrorRatio', {
     expr: 'goticket:grpc_errors:ratio_rate5m{job="goticket-api"} > 0.05\nand\ngoticket:grpc_calls:rate5m{job="goticket-api"} > 0.5',
     for: '5m',
     labels: { severity: 'critical' },
     summary: 'More than 5 % of gRPC calls fail on the server',
-    description: '{{ $value | humanizePercentage }} of gRPC calls in {{ $labels.namespace }} ended INTERNAL, UNAVAILABLE, UNKNOWN, DATA_LOSS or DEADLINE_EXCEEDED over the last 5 minutes.',
+    description:
+      '{{ $value | humanizePercentage }} of gRPC calls in {{ $labels.namespace }} ended INTERNAL, UNAVAILABLE, UNKNOWN, DATA_LOSS or DEADLINE_EXCEEDED over the last 5 minutes.',
   }),
   // More than 2 restarts in 15 minutes is a crash loop in the making.
   alert('GoTicketPodRestarting', {

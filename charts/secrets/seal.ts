@@ -36,7 +36,13 @@ async function readStdin(): Promise<Buffer> {
 export async function seal(argv: string[]): Promise<string> {
   const { values } = parseArgs({
     args: argv,
-    options: { env: { type: 'string' }, name: { type: 'string' }, key: { type: 'string' }, cert: { type: 'string' }, dir: { type: 'string' } },
+    options: {
+      env: { type: 'string' },
+      name: { type: 'string' },
+      key: { type: 'string' },
+      cert: { type: 'string' },
+      dir: { type: 'string' },
+    },
     strict: true,
   });
   if (!values.env || !values.name || !values.key) usage('--env, --name and --key are required');
@@ -44,13 +50,17 @@ export async function seal(argv: string[]): Promise<string> {
   const { name, key } = values;
   if (!DNS_SUBDOMAIN.test(name) || name.length > 253) usage(`--name ${name} is not a valid Secret name`);
   if (RESERVED_NAMES.has(name)) usage(`--name ${name} is managed elsewhere (Pulumi or cert-manager)`);
-  if (!ENV_VAR.test(key)) usage(`--key ${key} must be an environment variable name (A-Z, 0-9, _): sealed keys join the service's environment`);
-  if (PULUMI_KEYS.includes(key) || key in configData(env)) usage(`--key ${key} is already set by ${RUNTIME_SECRET} or the ConfigMap; a second source would silently override it`);
+  if (!ENV_VAR.test(key))
+    usage(`--key ${key} must be an environment variable name (A-Z, 0-9, _): sealed keys join the service's environment`);
+  if (PULUMI_KEYS.includes(key) || key in configData(env))
+    usage(`--key ${key} is already set by ${RUNTIME_SECRET} or the ConfigMap; a second source would silently override it`);
 
   const dir = values.dir ?? __dirname;
   const certFile = values.cert ?? path.join(dir, `${env.name}.pem`);
   if (!fs.existsSync(certFile)) {
-    usage(`no sealing certificate at ${certFile}: \`pulumi stack output --stack ${env.name} sealingCertificate > ${certFile}\` (or \`kubeseal --fetch-cert\`)`);
+    usage(
+      `no sealing certificate at ${certFile}: \`pulumi stack output --stack ${env.name} sealingCertificate > ${certFile}\` (or \`kubeseal --fetch-cert\`)`,
+    );
   }
   const publicKey = publicKeyFromPem(fs.readFileSync(certFile, 'utf8'));
 
@@ -60,7 +70,9 @@ export async function seal(argv: string[]): Promise<string> {
   if (!value.length) usage('the value on stdin is empty');
 
   const file = path.join(dir, env.name, `${name}.yaml`);
-  const current = fs.existsSync(file) ? parseSealedSecret(fs.readFileSync(file, 'utf8'), file, NAMESPACE) : emptySealedSecret(name, NAMESPACE);
+  const current = fs.existsSync(file)
+    ? parseSealedSecret(fs.readFileSync(file, 'utf8'), file, NAMESPACE)
+    : emptySealedSecret(name, NAMESPACE);
   const updated = sealInto(current, key, value, publicKey);
   value.fill(0);
 

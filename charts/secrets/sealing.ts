@@ -38,7 +38,10 @@ export function scopeLabel(metadata: SealedSecret['metadata']): Buffer {
 
 export function hybridEncrypt(publicKey: crypto.KeyObject, plaintext: Buffer, label: Buffer): Buffer {
   const sessionKey = crypto.randomBytes(SESSION_KEY_BYTES);
-  const rsaCiphertext = crypto.publicEncrypt({ key: publicKey, padding: crypto.constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256', oaepLabel: label }, sessionKey);
+  const rsaCiphertext = crypto.publicEncrypt(
+    { key: publicKey, padding: crypto.constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256', oaepLabel: label },
+    sessionKey,
+  );
   const length = Buffer.alloc(2);
   length.writeUInt16BE(rsaCiphertext.length);
   const cipher = crypto.createCipheriv('aes-256-gcm', sessionKey, GCM_NONCE);
@@ -94,11 +97,14 @@ export function emptySealedSecret(name: string, namespace: string): SealedSecret
 /** Adds (or replaces) one key, sealed for this object's scope; other keys are kept. */
 export function sealInto(secret: SealedSecret, key: string, value: Buffer, publicKey: crypto.KeyObject): SealedSecret {
   const sealed = hybridEncrypt(publicKey, value, scopeLabel(secret.metadata)).toString('base64');
-  const encryptedData = Object.fromEntries(Object.entries({ ...secret.spec.encryptedData, [key]: sealed }).sort(([a], [b]) => a.localeCompare(b)));
+  const encryptedData = Object.fromEntries(
+    Object.entries({ ...secret.spec.encryptedData, [key]: sealed }).sort(([a], [b]) => a.localeCompare(b)),
+  );
   return { ...secret, spec: { ...secret.spec, encryptedData } };
 }
 
-const HEADER = '# SealedSecret: encrypted for one namespace/name with the environment certificate; safe to commit.\n# Written by `npm run seal`; see charts/README.md.\n';
+const HEADER =
+  '# SealedSecret: encrypted for one namespace/name with the environment certificate; safe to commit.\n# Written by `npm run seal`; see charts/README.md.\n';
 
 export function toYaml(secret: SealedSecret): string {
   return HEADER + stringify(secret);
@@ -112,13 +118,15 @@ export function parseSealedSecret(text: string, source: string, namespace: strin
   };
   if (docs.length !== 1) fail('must hold exactly one document');
   const doc = docs[0] as Partial<SealedSecret> & { kind?: unknown; spec?: Record<string, unknown> };
-  if (doc?.apiVersion !== API_VERSION || doc.kind !== 'SealedSecret') fail(`must be a ${API_VERSION} SealedSecret (plain Secrets never go to git)`);
+  if (doc?.apiVersion !== API_VERSION || doc.kind !== 'SealedSecret')
+    fail(`must be a ${API_VERSION} SealedSecret (plain Secrets never go to git)`);
   const secret = doc as SealedSecret;
   const { name } = secret.metadata ?? {};
   if (secret.metadata?.namespace !== namespace) fail(`metadata.namespace must be ${namespace}`);
   if (path.basename(source) !== `${name}.yaml`) fail(`file name must be ${name}.yaml`);
   if (scopeLabel(secret.metadata).toString() !== `${namespace}/${name}`) fail('must use the strict scope');
-  if ('data' in secret.spec || 'stringData' in (secret.spec.template ?? {}) || 'data' in (secret.spec.template ?? {})) fail('must not carry unencrypted data');
+  if ('data' in secret.spec || 'stringData' in (secret.spec.template ?? {}) || 'data' in (secret.spec.template ?? {}))
+    fail('must not carry unencrypted data');
   const values = Object.entries(secret.spec.encryptedData ?? {});
   if (!values.length) fail('spec.encryptedData is empty');
   for (const [key, value] of values) if (typeof value !== 'string' || !BASE64.test(value)) fail(`encryptedData.${key} is not base64`);

@@ -78,7 +78,12 @@ export interface Report {
 
 /** Runs charts/validate.ts in its own process (jest cannot load the ESM-only CRD package). */
 export function validateInChild(args: string[], input?: unknown): Report[] {
-  const result = spawnSync(TSX, ['charts/validate.ts', ...args], { cwd: ROOT, input: input === undefined ? undefined : JSON.stringify(input), encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  const result = spawnSync(TSX, ['charts/validate.ts', ...args], {
+    cwd: ROOT,
+    input: input === undefined ? undefined : JSON.stringify(input),
+    encoding: 'utf8',
+    maxBuffer: 64 * 1024 * 1024,
+  });
   if (result.status !== 0 && result.status !== 1) throw new Error(`validator crashed (${result.status}): ${result.stderr}`);
   return JSON.parse(result.stdout) as Report[];
 }

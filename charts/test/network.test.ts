@@ -23,7 +23,11 @@ const selector = (sel: Obj | undefined): string => {
 const peer = (p: Obj): string => {
   if (p.ipBlock) return `cidr ${p.ipBlock.cidr}${p.ipBlock.except ? ` except ${p.ipBlock.except.join(',')}` : ''}`;
   const nsName = p.namespaceSelector?.matchLabels?.['kubernetes.io/metadata.name'];
-  const ns = !p.namespaceSelector ? 'goticket' : nsName && Object.keys(p.namespaceSelector).length === 1 && Object.keys(p.namespaceSelector.matchLabels).length === 1 ? nsName : `ns(${selector(p.namespaceSelector)})`;
+  const ns = !p.namespaceSelector
+    ? 'goticket'
+    : nsName && Object.keys(p.namespaceSelector).length === 1 && Object.keys(p.namespaceSelector.matchLabels).length === 1
+      ? nsName
+      : `ns(${selector(p.namespaceSelector)})`;
   return `${ns} pods ${p.podSelector ? selector(p.podSelector) : '*'}`;
 };
 
@@ -46,7 +50,8 @@ function reach(objects: Obj[], labels: Record<string, string>, direction: Direct
 }
 
 const DNS = ['kube-system pods k8s-app=kube-dns TCP/53', 'kube-system pods k8s-app=kube-dns UDP/53'];
-const FROM_INGRESS = 'envoy-gateway-system pods gateway.envoyproxy.io/owning-gateway-name=goticket-edge,gateway.envoyproxy.io/owning-gateway-namespace=envoy-gateway-system TCP/8080';
+const FROM_INGRESS =
+  'envoy-gateway-system pods gateway.envoyproxy.io/owning-gateway-name=goticket-edge,gateway.envoyproxy.io/owning-gateway-namespace=envoy-gateway-system TCP/8080';
 const GRPC_FROM_INGRESS = FROM_INGRESS.replace('TCP/8080', 'TCP/9090');
 const FROM_PROMETHEUS = 'monitoring pods app.kubernetes.io/name=prometheus TCP/8080';
 /** gRPC (9090): from the cluster's own clients (pods labelled goticket.io/grpc-client=true, any namespace). */
@@ -63,7 +68,9 @@ const depLabels = (d: (typeof DEPENDENCIES)[number]) => ({ 'app.kubernetes.io/na
 function backends(env: Environment, which: ReadonlyArray<'postgres' | 'redis' | 'amqp'> = ['postgres', 'redis', 'amqp']): string[] {
   const b = env.backends;
   if (b.kind === 'vpc') return b.cidrs.flatMap((cidr) => which.map((port) => `cidr ${cidr} TCP/${b.ports[port]}`));
-  return DEPENDENCIES.filter((d) => which.includes(d.port)).map((d) => `goticket pods ${selector({ matchLabels: depLabels(d) })} TCP/${b.ports[d.port]}`);
+  return DEPENDENCIES.filter((d) => which.includes(d.port)).map(
+    (d) => `goticket pods ${selector({ matchLabels: depLabels(d) })} TCP/${b.ports[d.port]}`,
+  );
 }
 
 /** The payments service calling Stripe: public addresses on 443 only, every private range excepted. */
@@ -88,15 +95,24 @@ function identityProviders(env: Environment): string[] {
 function expected(env: Environment): Record<string, { Ingress: string[]; Egress: string[] }> {
   const app = { Egress: [...DNS, ...backends(env)].sort() };
   const out: Record<string, { Ingress: string[]; Egress: string[] }> = {
-    'goticket-api': { Ingress: [FROM_INGRESS, GRPC_FROM_INGRESS, FROM_PROMETHEUS, GRPC_FROM_CLIENTS].sort(), Egress: [...app.Egress, ...identityProviders(env)].sort() },
+    'goticket-api': {
+      Ingress: [FROM_INGRESS, GRPC_FROM_INGRESS, FROM_PROMETHEUS, GRPC_FROM_CLIENTS].sort(),
+      Egress: [...app.Egress, ...identityProviders(env)].sort(),
+    },
     'goticket-worker': { Ingress: [FROM_PROMETHEUS], ...app },
     'goticket-migrate': { Ingress: [], ...app },
-    'goticket-payments': { Ingress: [FROM_INGRESS, FROM_PROMETHEUS].sort(), Egress: [...DNS, ...backends(env, ['postgres', 'amqp']), ...paymentProvider(env)].sort() },
+    'goticket-payments': {
+      Ingress: [FROM_INGRESS, FROM_PROMETHEUS].sort(),
+      Egress: [...DNS, ...backends(env, ['postgres', 'amqp']), ...paymentProvider(env)].sort(),
+    },
   };
   if (env.backends.kind === 'in-cluster') {
     for (const d of DEPENDENCIES) {
       // Redis serves the booking side only: the payments pods neither need nor reach it
-      const from = d.port === 'redis' ? 'app.kubernetes.io/component NotIn (payments),app.kubernetes.io/name=goticket' : 'app.kubernetes.io/name=goticket';
+      const from =
+        d.port === 'redis'
+          ? 'app.kubernetes.io/component NotIn (payments),app.kubernetes.io/name=goticket'
+          : 'app.kubernetes.io/name=goticket';
       out[d.name] = { Ingress: [`goticket pods ${from} TCP/${env.backends.ports[d.port]}`], Egress: [...DNS] };
     }
   }
@@ -134,7 +150,9 @@ describe.each(ENVIRONMENTS.map((env) => [env.name, env] as const))('%s NetworkPo
 test('the reachability check sees a widened policy', () => {
   const objects = synth(prod);
   const api = { 'app.kubernetes.io/name': 'goticket', 'app.kubernetes.io/component': 'api' };
-  ofKind(objects, 'NetworkPolicy').find((np) => np.metadata.name === 'app-to-backends')!.spec.egress.push({});
+  ofKind(objects, 'NetworkPolicy')
+    .find((np) => np.metadata.name === 'app-to-backends')!
+    .spec.egress.push({});
   expect(reach(objects, api, 'Egress').flows).toContain('anywhere any port');
   const open = synth(dev).filter((o) => !(o.kind === 'NetworkPolicy' && o.metadata.name === 'default-deny-all'));
   expect(reach(open, { run: 'debug' }, 'Ingress').isolated).toBe(false);

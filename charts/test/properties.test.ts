@@ -5,7 +5,16 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import fc from 'fast-check';
-import { type Environment, ENVIRONMENTS, IMAGE_REPOSITORIES, dev, imagePullPolicyOf, prod, quantity, validateEnvironment } from '../environments';
+import {
+  type Environment,
+  ENVIRONMENTS,
+  IMAGE_REPOSITORIES,
+  dev,
+  imagePullPolicyOf,
+  prod,
+  quantity,
+  validateEnvironment,
+} from '../environments';
 import { PRE_STOP_SECONDS, configData } from '../goticket';
 import { emptySealedSecret } from '../secrets/sealing';
 import { type Obj, byId, differences, matches, ofKind, podSpecOf, synth, workloads } from './helpers';
@@ -33,19 +42,24 @@ function violations(objects: Obj[], env: Environment): string[] {
       if (sc.runAsNonRoot !== true || !(sc.runAsUser > 0)) fail(w, `${c.name}: may run as root`);
       if (JSON.stringify(sc.capabilities) !== JSON.stringify({ drop: ['ALL'] })) fail(w, `${c.name}: capabilities not dropped`);
       if (sc.seccompProfile?.type !== 'RuntimeDefault') fail(w, `${c.name}: no seccomp RuntimeDefault`);
-      for (const r of ['requests', 'limits']) for (const k of ['cpu', 'memory']) if (!c.resources?.[r]?.[k]) fail(w, `${c.name}: no ${r}.${k}`);
-      if (c.resources && quantity(c.resources.requests.memory) > quantity(c.resources.limits.memory)) fail(w, `${c.name}: memory request > limit`);
+      for (const r of ['requests', 'limits'])
+        for (const k of ['cpu', 'memory']) if (!c.resources?.[r]?.[k]) fail(w, `${c.name}: no ${r}.${k}`);
+      if (c.resources && quantity(c.resources.requests.memory) > quantity(c.resources.limits.memory))
+        fail(w, `${c.name}: memory request > limit`);
       const image = String(c.image);
-      if (image.endsWith(':latest') || !/(:[\w][\w.-]*|@sha256:[a-f0-9]{64})$/.test(image.replace(/^[^/]+:\d+\//, ''))) fail(w, `${c.name}: image ${image} is not pinned`);
+      if (image.endsWith(':latest') || !/(:[\w][\w.-]*|@sha256:[a-f0-9]{64})$/.test(image.replace(/^[^/]+:\d+\//, '')))
+        fail(w, `${c.name}: image ${image} is not pinned`);
       if (c.imagePullPolicy === 'Always') fail(w, `${c.name}: imagePullPolicy Always`);
       // Jobs run to completion: probes are for long-running pods.
-      if (w.kind !== 'Job' && !(c.startupProbe && c.livenessProbe && c.readinessProbe)) fail(w, `${c.name}: missing a startup, liveness or readiness probe`);
+      if (w.kind !== 'Job' && !(c.startupProbe && c.livenessProbe && c.readinessProbe))
+        fail(w, `${c.name}: missing a startup, liveness or readiness probe`);
       // A Node process sizes its heap from the node's memory unless told the container's limit.
       if (c.args?.[0] === 'build/app/main.js') {
         const options = (c.env ?? []).find((e: Obj) => e.name === 'NODE_OPTIONS')?.value ?? '';
         const oldSpaceMiB = Number(/--max-old-space-size=(\d+)/.exec(options)?.[1]);
         const limitMiB = c.resources?.limits?.memory ? quantity(c.resources.limits.memory) / 2 ** 20 : 0;
-        if (!(oldSpaceMiB > 0 && oldSpaceMiB <= limitMiB / 2)) fail(w, `${c.name}: NODE_OPTIONS "${options}" does not cap old space at half the ${limitMiB} MiB limit`);
+        if (!(oldSpaceMiB > 0 && oldSpaceMiB <= limitMiB / 2))
+          fail(w, `${c.name}: NODE_OPTIONS "${options}" does not cap old space at half the ${limitMiB} MiB limit`);
       }
       for (const m of c.volumeMounts ?? []) mounts.add(m.mountPath);
     }
@@ -56,7 +70,8 @@ function violations(objects: Obj[], env: Environment): string[] {
   const labelsOf = (w: Obj): Record<string, string> => w.spec.template.metadata.labels;
   const policies = ofKind(objects, 'NetworkPolicy');
   const deny = policies.find((p) => JSON.stringify(p.spec.podSelector) === '{}' && !p.spec.ingress && !p.spec.egress);
-  if (!deny || JSON.stringify(deny.spec.policyTypes) !== JSON.stringify(['Ingress', 'Egress'])) out.push('no default-deny NetworkPolicy for ingress and egress');
+  if (!deny || JSON.stringify(deny.spec.policyTypes) !== JSON.stringify(['Ingress', 'Egress']))
+    out.push('no default-deny NetworkPolicy for ingress and egress');
   for (const d of ofKind(objects, 'Deployment')) {
     const labels = labelsOf(d);
     if (!ofKind(objects, 'PodDisruptionBudget').some((pdb) => matches(pdb.spec.selector, labels))) fail(d, 'no PodDisruptionBudget');
@@ -80,7 +95,8 @@ function violations(objects: Obj[], env: Environment): string[] {
     const target = byId(objects, `${hpa.spec.scaleTargetRef.kind}/${hpa.spec.scaleTargetRef.name}`);
     if (target.spec.template.metadata.labels['app.kubernetes.io/component'] !== 'api') fail(hpa, 'does not target the api');
     if ('replicas' in target.spec) fail(target, 'sets replicas although an HPA scales it');
-    if (hpa.spec.minReplicas !== env.api.minReplicas || hpa.spec.maxReplicas !== env.api.maxReplicas) fail(hpa, 'replica bounds differ from environments.ts');
+    if (hpa.spec.minReplicas !== env.api.minReplicas || hpa.spec.maxReplicas !== env.api.maxReplicas)
+      fail(hpa, 'replica bounds differ from environments.ts');
   }
 
   for (const o of objects) {
@@ -113,7 +129,9 @@ describe.each(ENVIRONMENTS.map((env) => [env.name, env] as const))('%s', (_name,
     const sa = byId(objects, 'ServiceAccount/goticket-migrate');
     expect(job.metadata.annotations['argocd.argoproj.io/hook']).toBe(env.migrationHook);
     expect(sa.metadata.annotations['argocd.argoproj.io/hook']).toBe(env.migrationHook);
-    expect(Number(sa.metadata.annotations['argocd.argoproj.io/sync-wave'])).toBeLessThan(Number(job.metadata.annotations['argocd.argoproj.io/sync-wave']));
+    expect(Number(sa.metadata.annotations['argocd.argoproj.io/sync-wave'])).toBeLessThan(
+      Number(job.metadata.annotations['argocd.argoproj.io/sync-wave']),
+    );
     const container = podSpecOf(job).containers[0];
     expect(container.args).toEqual(['build/app/main.js', 'migrate']);
     // No ConfigMap reference: a PreSync hook runs before the ConfigMap exists on a first sync.
@@ -125,10 +143,23 @@ describe.each(ENVIRONMENTS.map((env) => [env.name, env] as const))('%s', (_name,
     expect(objects.filter((o) => o.kind === 'Ingress')).toEqual([]);
     const route = byId(objects, 'HTTPRoute/goticket');
     expect(route.apiVersion).toBe('gateway.networking.k8s.io/v1');
-    expect(route.spec.parentRefs).toEqual([{ group: 'gateway.networking.k8s.io', kind: 'Gateway', name: EDGE.gateway.name, namespace: EDGE.gateway.namespace, sectionName: EDGE.listeners.api }]);
+    expect(route.spec.parentRefs).toEqual([
+      {
+        group: 'gateway.networking.k8s.io',
+        kind: 'Gateway',
+        name: EDGE.gateway.name,
+        namespace: EDGE.gateway.namespace,
+        sectionName: EDGE.listeners.api,
+      },
+    ]);
     expect(route.spec.hostnames).toEqual([env.host]);
     expect(route.spec.rules).toHaveLength(1);
-    expect(route.spec.rules[0].matches.map((m: Obj) => `${m.path.type} ${m.path.value}`)).toEqual(['PathPrefix /api', 'PathPrefix /docs', 'Exact /openapi.json', 'Exact /graphql']);
+    expect(route.spec.rules[0].matches.map((m: Obj) => `${m.path.type} ${m.path.value}`)).toEqual([
+      'PathPrefix /api',
+      'PathPrefix /docs',
+      'Exact /openapi.json',
+      'Exact /graphql',
+    ]);
     expect(route.spec.rules[0].backendRefs).toEqual([{ group: '', kind: 'Service', name: 'goticket-api', port: 80 }]);
   });
 
@@ -154,13 +185,18 @@ describe.each(ENVIRONMENTS.map((env) => [env.name, env] as const))('%s', (_name,
     expect(port.appProtocol).toBe('kubernetes.io/h2c');
     // The Gateway's Envoy pods may reach that port (the api-from-gateway NetworkPolicy).
     const allowed = byId(objects, 'NetworkPolicy/api-from-gateway').spec.ingress.flatMap((r: Obj) => r.ports.map((p: Obj) => p.port));
-    expect(allowed).toContain(byId(objects, 'Deployment/goticket-api').spec.template.spec.containers[0].ports.find((p: Obj) => p.name === port.targetPort).containerPort);
+    expect(allowed).toContain(
+      byId(objects, 'Deployment/goticket-api').spec.template.spec.containers[0].ports.find((p: Obj) => p.name === port.targetPort)
+        .containerPort,
+    );
   });
 
   test('namespace enforces Pod Security "restricted" and Argo CD never deletes it (Pulumi owns it)', () => {
     const ns = byId(objects, 'Namespace/goticket');
     expect(ns.metadata.labels['pod-security.kubernetes.io/enforce']).toBe('restricted');
-    const options = String(ns.metadata.annotations['argocd.argoproj.io/sync-options']).split(',').map((o) => o.trim());
+    const options = String(ns.metadata.annotations['argocd.argoproj.io/sync-options'])
+      .split(',')
+      .map((o) => o.trim());
     expect(options.sort()).toEqual(['Delete=false', 'Prune=false']);
   });
 
@@ -246,9 +282,15 @@ test('requests per second joins the HPA only when environments.ts sets it', () =
 });
 
 test('sealed secrets join the api and worker environment, not the migrate hook', () => {
-  const sealed = [{ ...emptySealedSecret('smtp', 'goticket'), spec: { ...emptySealedSecret('smtp', 'goticket').spec, encryptedData: { SMTP_URL: 'AAAA' } } }];
+  const sealed = [
+    {
+      ...emptySealedSecret('smtp', 'goticket'),
+      spec: { ...emptySealedSecret('smtp', 'goticket').spec, encryptedData: { SMTP_URL: 'AAAA' } },
+    },
+  ];
   const objects = synth(prod, sealed);
-  for (const role of ['api', 'worker']) expect(podSpecOf(byId(objects, `Deployment/goticket-${role}`)).containers[0].envFrom[2]).toEqual({ secretRef: { name: 'smtp' } });
+  for (const role of ['api', 'worker'])
+    expect(podSpecOf(byId(objects, `Deployment/goticket-${role}`)).containers[0].envFrom[2]).toEqual({ secretRef: { name: 'smtp' } });
   expect(JSON.stringify(byId(objects, 'Job/goticket-migrate'))).not.toContain('smtp');
 });
 
@@ -256,16 +298,36 @@ describe('environment validation names the bad field', () => {
   const cases: [string, Partial<Environment>, RegExp][] = [
     ['latest tag', { image: 'ghcr.io/goticket-platform/goticket:latest' }, /image .*never :latest/],
     ['no tag', { image: 'ghcr.io/goticket-platform/goticket' }, /image/],
-    ['other registry', { image: 'docker.io/library/nginx:1.27' }, /image repository docker\.io\/library\/nginx is not in IMAGE_REPOSITORIES/],
-    ['ECR not configured', { image: `123456789012.dkr.ecr.eu-west-1.amazonaws.com/goticket@sha256:${'a'.repeat(64)}` }, /image repository .*ecr.* is not in IMAGE_REPOSITORIES/],
-    ['the local build in prod', { image: 'ghcr.io/goticket-platform/goticket:local' }, /image :local is the build make kind-load loads .*npm run promote -- --env prod/],
+    [
+      'other registry',
+      { image: 'docker.io/library/nginx:1.27' },
+      /image repository docker\.io\/library\/nginx is not in IMAGE_REPOSITORIES/,
+    ],
+    [
+      'ECR not configured',
+      { image: `123456789012.dkr.ecr.eu-west-1.amazonaws.com/goticket@sha256:${'a'.repeat(64)}` },
+      /image repository .*ecr.* is not in IMAGE_REPOSITORIES/,
+    ],
+    [
+      'the local build in prod',
+      { image: 'ghcr.io/goticket-platform/goticket:local' },
+      /image :local is the build make kind-load loads .*npm run promote -- --env prod/,
+    ],
     ['bad host', { host: 'Not_A_Host' }, /host/],
     ['min > max', { api: { ...prod.api, minReplicas: 5, maxReplicas: 2 } }, /api.maxReplicas/],
     ['request > limit', { api: { ...prod.api, resources: { ...prod.api.resources, cpuRequest: '3' } } }, /api.resources.cpuRequest/],
     ['bad quantity', { worker: { ...prod.worker, resources: { ...prod.worker.resources, memoryLimit: 'lots' } } }, /worker.resources/],
-    ['bad cidr', { backends: { kind: 'vpc', cidrs: ['10.0.128.0/24', '10.0.0.300/16'], ports: prod.backends.ports } }, /backends.cidrs\[1\]/],
+    [
+      'bad cidr',
+      { backends: { kind: 'vpc', cidrs: ['10.0.128.0/24', '10.0.0.300/16'], ports: prod.backends.ports } },
+      /backends.cidrs\[1\]/,
+    ],
     ['no cidr', { backends: { kind: 'vpc', cidrs: [], ports: prod.backends.ports } }, /backends.cidrs/],
-    ['the internet', { backends: { kind: 'vpc', cidrs: ['0.0.0.0/0'], ports: prod.backends.ports } }, /backends.cidrs\[0\] must not be the whole internet/],
+    [
+      'the internet',
+      { backends: { kind: 'vpc', cidrs: ['0.0.0.0/0'], ports: prod.backends.ports } },
+      /backends.cidrs\[0\] must not be the whole internet/,
+    ],
     ['PreSync with in-cluster backends', { migrationHook: 'PreSync', backends: dev.backends }, /migrationHook/],
   ];
   test.each(cases)('%s', (_label, patch, message) => {
@@ -285,12 +347,16 @@ describe('environment validation names the bad field', () => {
     expect(validateEnvironment({ ...prod, image }, [...IMAGE_REPOSITORIES, ecr]).image).toBe(image);
     // a configured repository must still be where release.yml pushes: GHCR or the stack's ECR repository
     for (const wrong of ['docker.io/goticket/goticket', '123456789012.dkr.ecr.eu-west-1.amazonaws.com/other', 'ghcr.io/a_b/goticket']) {
-      expect(() => validateEnvironment({ ...prod, image: `${wrong}:1.0.0` }, [...IMAGE_REPOSITORIES, wrong])).toThrow(/IMAGE_REPOSITORIES entry .* is neither/);
+      expect(() => validateEnvironment({ ...prod, image: `${wrong}:1.0.0` }, [...IMAGE_REPOSITORIES, wrong])).toThrow(
+        /IMAGE_REPOSITORIES entry .* is neither/,
+      );
     }
   });
 
   test('the local build runs only where backends are in-cluster, and is never pulled', () => {
-    expect(validateEnvironment({ ...dev, image: 'ghcr.io/goticket-platform/goticket:local' }).image).toBe('ghcr.io/goticket-platform/goticket:local');
+    expect(validateEnvironment({ ...dev, image: 'ghcr.io/goticket-platform/goticket:local' }).image).toBe(
+      'ghcr.io/goticket-platform/goticket:local',
+    );
     expect(imagePullPolicyOf('ghcr.io/goticket-platform/goticket:local')).toBe('Never');
     expect(imagePullPolicyOf(`ghcr.io/goticket-platform/goticket:local@sha256:${'a'.repeat(64)}`)).toBe('IfNotPresent');
     expect(imagePullPolicyOf('ghcr.io/goticket-platform/goticket:sha-' + 'a'.repeat(40))).toBe('IfNotPresent');
@@ -300,9 +366,12 @@ describe('environment validation names the bad field', () => {
 test('random valid environments keep every platform rule (fast-check)', () => {
   const cpu = fc.integer({ min: 10, max: 4000 });
   const memory = fc.integer({ min: 64, max: 8192 });
-  const resources = fc
-    .tuple(cpu, cpu, memory, memory)
-    .map(([c1, c2, m1, m2]) => ({ cpuRequest: `${Math.min(c1, c2)}m`, cpuLimit: `${Math.max(c1, c2)}m`, memoryRequest: `${Math.min(m1, m2)}Mi`, memoryLimit: `${Math.max(m1, m2)}Mi` }));
+  const resources = fc.tuple(cpu, cpu, memory, memory).map(([c1, c2, m1, m2]) => ({
+    cpuRequest: `${Math.min(c1, c2)}m`,
+    cpuLimit: `${Math.max(c1, c2)}m`,
+    memoryRequest: `${Math.min(m1, m2)}Mi`,
+    memoryLimit: `${Math.max(m1, m2)}Mi`,
+  }));
   const label = fc.stringMatching(/^[a-z][a-z0-9]{0,8}$/);
   const env = fc.record({
     base: fc.constantFrom(dev, prod),
@@ -345,6 +414,12 @@ test('the rule checker itself catches a weakened workload', () => {
   delete c.readinessProbe;
   api.spec.replicas = 3;
   const problems = violations(objects, prod).join('\n');
-  for (const expected of ['writable root filesystem', 'is not pinned', 'missing a startup, liveness or readiness probe', 'sets replicas']) expect(problems).toContain(expected);
-  expect(violations(objects.filter((o) => o.kind !== 'PodDisruptionBudget'), prod).join('\n')).toContain('no PodDisruptionBudget');
+  for (const expected of ['writable root filesystem', 'is not pinned', 'missing a startup, liveness or readiness probe', 'sets replicas'])
+    expect(problems).toContain(expected);
+  expect(
+    violations(
+      objects.filter((o) => o.kind !== 'PodDisruptionBudget'),
+      prod,
+    ).join('\n'),
+  ).toContain('no PodDisruptionBudget');
 });

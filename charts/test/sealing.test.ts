@@ -13,7 +13,17 @@ import { parse } from 'yaml';
 import { dev } from '../environments';
 import { contextFor, synthObjects } from '../main';
 import { seal } from '../secrets/seal';
-import { type SealedSecret, emptySealedSecret, hybridDecrypt, hybridEncrypt, loadSealedSecrets, parseSealedSecret, publicKeyFromPem, sealInto, unseal } from '../secrets/sealing';
+import {
+  type SealedSecret,
+  emptySealedSecret,
+  hybridDecrypt,
+  hybridEncrypt,
+  loadSealedSecrets,
+  parseSealedSecret,
+  publicKeyFromPem,
+  sealInto,
+  unseal,
+} from '../secrets/sealing';
 import { ROOT, TSX, byId, podSpecOf, validateInChild } from './helpers';
 
 let tmp: string;
@@ -24,7 +34,25 @@ let publicKey: crypto.KeyObject;
 beforeAll(() => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'goticket-seal-'));
   // What Pulumi / the controller produce: an RSA-4096 key and a self-signed certificate.
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:4096', '-nodes', '-keyout', path.join(tmp, 'key.pem'), '-out', path.join(tmp, 'dev.pem'), '-subj', '/CN=sealed-secret/O=sealed-secret', '-days', '2'], { stdio: 'ignore' });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:4096',
+      '-nodes',
+      '-keyout',
+      path.join(tmp, 'key.pem'),
+      '-out',
+      path.join(tmp, 'dev.pem'),
+      '-subj',
+      '/CN=sealed-secret/O=sealed-secret',
+      '-days',
+      '2',
+    ],
+    { stdio: 'ignore' },
+  );
   certPem = fs.readFileSync(path.join(tmp, 'dev.pem'), 'utf8');
   privateKey = crypto.createPrivateKey(fs.readFileSync(path.join(tmp, 'key.pem')));
   publicKey = publicKeyFromPem(certPem);
@@ -51,9 +79,20 @@ describe('hybrid format', () => {
     const rsaLen = out.readUInt16BE(0);
     fs.writeFileSync(path.join(tmp, 'session.bin'), out.subarray(2, 2 + rsaLen));
     const sessionKey = execFileSync('openssl', [
-      'pkeyutl', '-decrypt', '-inkey', path.join(tmp, 'key.pem'), '-in', path.join(tmp, 'session.bin'),
-      '-pkeyopt', 'rsa_padding_mode:oaep', '-pkeyopt', 'rsa_oaep_md:sha256', '-pkeyopt', 'rsa_mgf1_md:sha256',
-      '-pkeyopt', `rsa_oaep_label:${label.toString('hex')}`,
+      'pkeyutl',
+      '-decrypt',
+      '-inkey',
+      path.join(tmp, 'key.pem'),
+      '-in',
+      path.join(tmp, 'session.bin'),
+      '-pkeyopt',
+      'rsa_padding_mode:oaep',
+      '-pkeyopt',
+      'rsa_oaep_md:sha256',
+      '-pkeyopt',
+      'rsa_mgf1_md:sha256',
+      '-pkeyopt',
+      `rsa_oaep_label:${label.toString('hex')}`,
     ]);
     expect(sessionKey).toHaveLength(32);
     const body = out.subarray(2 + rsaLen);
@@ -115,10 +154,20 @@ describe('@linode/kubeseal-encrypt agrees (namespace-wide scope, the one it supp
     const raw = Buffer.from(sealed.spec.encryptedData.SMTP_URL!, 'base64');
     const rsaLength = raw.readUInt16BE(0);
     const { subtle } = crypto.webcrypto;
-    const rsaKey = await subtle.importKey('pkcs8', privateKey.export({ type: 'pkcs8', format: 'der' }), { name: 'RSA-OAEP', hash: 'SHA-256' }, false, ['decrypt']);
+    const rsaKey = await subtle.importKey(
+      'pkcs8',
+      privateKey.export({ type: 'pkcs8', format: 'der' }),
+      { name: 'RSA-OAEP', hash: 'SHA-256' },
+      false,
+      ['decrypt'],
+    );
     const sessionKey = await subtle.decrypt({ name: 'RSA-OAEP', label: Buffer.from('goticket') }, rsaKey, raw.subarray(2, 2 + rsaLength));
     const aesKey = await subtle.importKey('raw', sessionKey, { name: 'AES-GCM', length: 256 }, false, ['decrypt']);
-    const plaintext = await subtle.decrypt({ name: 'AES-GCM', iv: new Uint8Array(12), tagLength: 128 }, aesKey, raw.subarray(2 + rsaLength));
+    const plaintext = await subtle.decrypt(
+      { name: 'AES-GCM', iv: new Uint8Array(12), tagLength: 128 },
+      aesKey,
+      raw.subarray(2 + rsaLength),
+    );
     expect(Buffer.from(plaintext).toString()).toBe(value);
   });
 });
@@ -131,7 +180,10 @@ describe('strict scope: only the namespace/name it was sealed for decrypts', () 
   test.each([
     ['another namespace', (s: SealedSecret) => ({ ...s, metadata: { ...s.metadata, namespace: 'default' } })],
     ['another name', (s: SealedSecret) => ({ ...s, metadata: { ...s.metadata, name: 'stolen' } })],
-    ['cluster-wide annotation added', (s: SealedSecret) => ({ ...s, metadata: { ...s.metadata, annotations: { 'sealedsecrets.bitnami.com/cluster-wide': 'true' } } })],
+    [
+      'cluster-wide annotation added',
+      (s: SealedSecret) => ({ ...s, metadata: { ...s.metadata, annotations: { 'sealedsecrets.bitnami.com/cluster-wide': 'true' } } }),
+    ],
   ])('%s fails to decrypt', (_label, move) => {
     expect(() => unseal(move(secretFor('smtp', 'goticket', 'SMTP_URL', 'smtp://x')), privateKey)).toThrow();
   });
@@ -153,7 +205,11 @@ describe('strict scope: only the namespace/name it was sealed for decrypts', () 
 describe('npm run seal', () => {
   const plaintext = 'smtp://mailer:Sup3r-S3cret-Value@smtp.example.com:587';
   const run = (key: string, value: string) =>
-    spawnSync(TSX, ['charts/secrets/seal.ts', '--env', 'dev', '--name', 'smtp', '--key', key, '--dir', tmp], { cwd: ROOT, input: value, encoding: 'utf8' });
+    spawnSync(TSX, ['charts/secrets/seal.ts', '--env', 'dev', '--name', 'smtp', '--key', key, '--dir', tmp], {
+      cwd: ROOT,
+      input: value,
+      encoding: 'utf8',
+    });
 
   test('seals stdin into charts/secrets/<env>/<name>.yaml, keeps other keys, never writes the value', () => {
     const first = run('SMTP_URL', `${plaintext}\n`);
@@ -174,7 +230,8 @@ describe('npm run seal', () => {
     const needles = [plaintext, Buffer.from(plaintext).toString('base64'), Buffer.from(plaintext).toString('hex'), 'Sup3r-S3cret'];
     for (const f of fs.readdirSync(tmp, { recursive: true, encoding: 'utf8' })) {
       const full = path.join(tmp, f);
-      if (fs.statSync(full).isFile()) for (const needle of needles) expect([f, fs.readFileSync(full, 'utf8').includes(needle)]).toEqual([f, false]);
+      if (fs.statSync(full).isFile())
+        for (const needle of needles) expect([f, fs.readFileSync(full, 'utf8').includes(needle)]).toEqual([f, false]);
     }
     expect(fs.readdirSync(path.join(tmp, 'dev'))).toEqual(['smtp.yaml']); // no temp file left behind
   });
@@ -212,7 +269,9 @@ describe('committed files are checked at synth', () => {
   const good = () => secretFor('smtp', 'goticket', 'K', 'v');
 
   test('a plain Secret is refused', () => {
-    expect(write('smtp.yaml', 'apiVersion: v1\nkind: Secret\nmetadata: {name: smtp, namespace: goticket}\nstringData: {K: v}\n')).toThrow(/plain Secrets never go to git/);
+    expect(write('smtp.yaml', 'apiVersion: v1\nkind: Secret\nmetadata: {name: smtp, namespace: goticket}\nstringData: {K: v}\n')).toThrow(
+      /plain Secrets never go to git/,
+    );
   });
   test('another namespace is refused', () => {
     expect(write('smtp.yaml', JSON.stringify(secretFor('smtp', 'default', 'K', 'v')))).toThrow(/namespace must be goticket/);

@@ -20,7 +20,10 @@ function containers(value: unknown): Obj[] {
   if (Array.isArray(value)) return value.flatMap(containers);
   if (!isObj(value)) return [];
   const own = ['containers', 'initContainers'].flatMap((key) => (Array.isArray(value[key]) ? (value[key] as unknown[]).filter(isObj) : []));
-  return [...own, ...Object.entries(value).flatMap(([key, child]) => (key === 'containers' || key === 'initContainers' ? [] : containers(child)))];
+  return [
+    ...own,
+    ...Object.entries(value).flatMap(([key, child]) => (key === 'containers' || key === 'initContainers' ? [] : containers(child))),
+  ];
 }
 
 /** The objects with the service image and its pull policy replaced by markers (the rest verbatim). */
@@ -49,8 +52,8 @@ describe.each(ENVIRONMENTS.map((env) => [env.name, env] as const))('%s', (_name,
     expect(serviceContainers.map((container) => container.imagePullPolicy)).toEqual(serviceContainers.map(() => POLICY_MARKER));
     expect(JSON.stringify(objects)).not.toContain(env.image);
     // the release named after the image travels with it: each service container carries it
-    expect(serviceContainers.map((container) => (container.env as Obj[]).find((variable) => variable.name === 'SENTRY_RELEASE')?.value)).toEqual(
-      serviceContainers.map(() => RELEASE_MARKER),
-    );
+    expect(
+      serviceContainers.map((container) => (container.env as Obj[]).find((variable) => variable.name === 'SENTRY_RELEASE')?.value),
+    ).toEqual(serviceContainers.map(() => RELEASE_MARKER));
   });
 });

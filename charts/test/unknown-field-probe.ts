@@ -35,7 +35,8 @@ async function main(args: string[]): Promise<void> {
       node[PROBE] = 'x';
       mutations++;
       const problems = await validateManifest(copy, { strict: true });
-      if (!problems.some((p) => p.includes(PROBE))) unreported.add(`${String(manifest.kind)} ${at.map((k) => (/^\d+$/.test(k) ? '[]' : k)).join('.')}`);
+      if (!problems.some((p) => p.includes(PROBE)))
+        unreported.add(`${String(manifest.kind)} ${at.map((k) => (/^\d+$/.test(k) ? '[]' : k)).join('.')}`);
     }
   }
   process.stdout.write(`${JSON.stringify({ mutations, unreported: [...unreported].sort() })}\n`);

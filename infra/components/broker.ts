@@ -93,7 +93,14 @@ export class Broker extends pulumi.ComponentResource {
     // The management API, for the Job below (also from the nodes only).
     new aws.vpc.SecurityGroupIngressRule(
       `${name}-sg-management`,
-      { securityGroupId: sg.id, referencedSecurityGroupId: args.nodeSecurityGroupId, ipProtocol: 'tcp', fromPort: MANAGEMENT_PORT, toPort: MANAGEMENT_PORT, description: 'RabbitMQ management API (user Job)' },
+      {
+        securityGroupId: sg.id,
+        referencedSecurityGroupId: args.nodeSecurityGroupId,
+        ipProtocol: 'tcp',
+        fromPort: MANAGEMENT_PORT,
+        toPort: MANAGEMENT_PORT,
+        description: 'RabbitMQ management API (user Job)',
+      },
       { parent: this },
     );
     const cluster = args.deploymentMode === 'CLUSTER_MULTI_AZ';
@@ -131,7 +138,11 @@ export class Broker extends pulumi.ComponentResource {
       {
         metadata: {
           name: BROKER_ADMIN_NAMESPACE,
-          labels: { 'pod-security.kubernetes.io/enforce': 'restricted', 'pod-security.kubernetes.io/audit': 'restricted', 'pod-security.kubernetes.io/warn': 'restricted' },
+          labels: {
+            'pod-security.kubernetes.io/enforce': 'restricted',
+            'pod-security.kubernetes.io/audit': 'restricted',
+            'pod-security.kubernetes.io/warn': 'restricted',
+          },
         },
       },
       { ...k, dependsOn: args.kubernetes.dependsOn },
@@ -139,7 +150,10 @@ export class Broker extends pulumi.ComponentResource {
     // Default deny; the Job may only resolve names and reach the broker's management API in the data subnets.
     const deny = new k8s.networking.v1.NetworkPolicy(
       `${name}-admin-deny`,
-      { metadata: { name: 'default-deny-all', namespace: ns.metadata.name }, spec: { podSelector: {}, policyTypes: ['Ingress', 'Egress'] } },
+      {
+        metadata: { name: 'default-deny-all', namespace: ns.metadata.name },
+        spec: { podSelector: {}, policyTypes: ['Ingress', 'Egress'] },
+      },
       k,
     );
     const egress = new k8s.networking.v1.NetworkPolicy(
@@ -151,7 +165,12 @@ export class Broker extends pulumi.ComponentResource {
           policyTypes: ['Egress'],
           egress: [
             {
-              to: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kube-system' } }, podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } } }],
+              to: [
+                {
+                  namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kube-system' } },
+                  podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } },
+                },
+              ],
               ports: [
                 { protocol: 'UDP', port: 53 },
                 { protocol: 'TCP', port: 53 },
@@ -168,7 +187,13 @@ export class Broker extends pulumi.ComponentResource {
       {
         metadata: { name: 'broker-credentials', namespace: ns.metadata.name },
         type: 'Opaque',
-        stringData: { ADMIN_USER: BROKER_ADMIN, ADMIN_PASSWORD: adminPassword, APP_USER: BROKER_USER, APP_PASSWORD: password, MQ_HOST: this.host },
+        stringData: {
+          ADMIN_USER: BROKER_ADMIN,
+          ADMIN_PASSWORD: adminPassword,
+          APP_USER: BROKER_USER,
+          APP_PASSWORD: password,
+          MQ_HOST: this.host,
+        },
       },
       k,
     );
@@ -194,7 +219,12 @@ export class Broker extends pulumi.ComponentResource {
                   command: ['sh', '-c', appUserScript()],
                   envFrom: [{ secretRef: { name: credentials.metadata.name } }],
                   resources: { requests: { cpu: '10m', memory: '16Mi' }, limits: { cpu: '100m', memory: '64Mi' } },
-                  securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, runAsNonRoot: true, capabilities: { drop: ['ALL'] } },
+                  securityContext: {
+                    allowPrivilegeEscalation: false,
+                    readOnlyRootFilesystem: true,
+                    runAsNonRoot: true,
+                    capabilities: { drop: ['ALL'] },
+                  },
                 },
               ],
             },

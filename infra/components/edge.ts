@@ -69,21 +69,33 @@ function envoyService(env: EnvName): Record<string, unknown> {
 }
 
 function envoyDeployment(env: EnvName): Record<string, unknown> {
-  const container = { resources: { requests: { cpu: env === 'prod' ? '250m' : '50m', memory: '128Mi' }, limits: { memory: env === 'prod' ? '1Gi' : '256Mi' } } };
+  const container = {
+    resources: {
+      requests: { cpu: env === 'prod' ? '250m' : '50m', memory: '128Mi' },
+      limits: { memory: env === 'prod' ? '1Gi' : '256Mi' },
+    },
+  };
   if (env === 'dev') return { replicas: 1, container };
   return {
     replicas: 3,
     container,
     pod: {
       topologySpreadConstraints: [
-        { maxSkew: 1, topologyKey: 'topology.kubernetes.io/zone', whenUnsatisfiable: 'DoNotSchedule', labelSelector: { matchLabels: { ...EDGE.podLabels } } },
+        {
+          maxSkew: 1,
+          topologyKey: 'topology.kubernetes.io/zone',
+          whenUnsatisfiable: 'DoNotSchedule',
+          labelSelector: { matchLabels: { ...EDGE.podLabels } },
+        },
       ],
     },
   };
 }
 
 /** Which namespace may attach routes to a listener: exactly the one that owns the host. */
-const onlyNamespace = (namespace: string) => ({ namespaces: { from: 'Selector', selector: { matchLabels: { 'kubernetes.io/metadata.name': namespace } } } });
+const onlyNamespace = (namespace: string) => ({
+  namespaces: { from: 'Selector', selector: { matchLabels: { 'kubernetes.io/metadata.name': namespace } } },
+});
 
 export function edgeObjects(env: EnvName, hosts: EdgeHosts, clusterIssuer: string): KubeObject[] {
   const https = (listener: string, hostname: string, namespace: string, kinds: string[]) => ({
@@ -147,14 +159,26 @@ export function edgeObjects(env: EnvName, hosts: EdgeHosts, clusterIssuer: strin
       spec: {
         parentRefs: [{ name: EDGE.gateway.name, namespace: EDGE.gateway.namespace, sectionName: EDGE.listeners.http }],
         // A catch-all prefix: the ACME solvers' Exact /.well-known/acme-challenge/<token> matches win over it.
-        rules: [{ matches: [{ path: { type: 'PathPrefix', value: '/' } }], filters: [{ type: 'RequestRedirect', requestRedirect: { scheme: 'https', statusCode: 301 } }] }],
+        rules: [
+          {
+            matches: [{ path: { type: 'PathPrefix', value: '/' } }],
+            filters: [{ type: 'RequestRedirect', requestRedirect: { scheme: 'https', statusCode: 301 } }],
+          },
+        ],
       },
     },
   ];
 }
 
 /** An HTTPRoute an add-on's host gets (Grafana, Argo CD): its listener, all paths to one Service port. */
-export function addonRoute(args: { name: string; namespace: string; listener: string; host: string; service: string; port: number }): KubeObject {
+export function addonRoute(args: {
+  name: string;
+  namespace: string;
+  listener: string;
+  host: string;
+  service: string;
+  port: number;
+}): KubeObject {
   return {
     apiVersion: GATEWAY_API,
     kind: 'HTTPRoute',

@@ -58,7 +58,13 @@ export function amiTypeFor(instanceTypes: readonly string[]): string {
   return arm ? 'AL2023_ARM_64_STANDARD' : 'AL2023_x86_64_STANDARD';
 }
 
-function serviceRole(name: string, service: string, policyArns: Record<string, string>, parent: pulumi.Resource, action = 'sts:AssumeRole') {
+function serviceRole(
+  name: string,
+  service: string,
+  policyArns: Record<string, string>,
+  parent: pulumi.Resource,
+  action = 'sts:AssumeRole',
+) {
   const actions = action === 'sts:AssumeRole' ? [action] : ['sts:AssumeRole', action];
   const role = new aws.iam.Role(
     name,
@@ -102,7 +108,10 @@ export class EksCluster extends pulumi.ComponentResource implements ClusterHandl
     // Who may talk to the API server (authentication mode API: access entries only, no aws-auth).
     // The CI roles are config, not an afterthought: without an entry `pulumi up` could create the
     // cluster but no later run could change anything in it.
-    const admin = (principalArn: string) => ({ principalArn, accessPolicies: { admin: { policyArn: CLUSTER_ADMIN_POLICY, accessScope: { type: 'cluster' } } } });
+    const admin = (principalArn: string) => ({
+      principalArn,
+      accessPolicies: { admin: { policyArn: CLUSTER_ADMIN_POLICY, accessScope: { type: 'cluster' } } },
+    });
     const accessEntries = {
       deploy: admin(s.deployRoleArn),
       preview: {

@@ -46,7 +46,10 @@ export function directManifestFiles(dir: string): string[] {
     .filter((file) => file.endsWith('.yaml'))
     .sort()
     .map((file) => path.join(dir, file))
-    .filter((file) => !parseAllDocuments(fs.readFileSync(file, 'utf8')).some((doc) => (doc.toJS() as { kind?: unknown } | null)?.kind === 'Namespace'));
+    .filter(
+      (file) =>
+        !parseAllDocuments(fs.readFileSync(file, 'utf8')).some((doc) => (doc.toJS() as { kind?: unknown } | null)?.kind === 'Namespace'),
+    );
 }
 
 /**
@@ -122,9 +125,16 @@ export class GitOps extends pulumi.ComponentResource {
   }
 
   /** Argo CD's declarative repository: a Secret labelled secret-type=repository in its namespace, the value kept secret. */
-  private repositorySecret(name: string, url: string, credential: { username: string; secret: string }, args: GitOpsArgs): k8s.core.v1.Secret {
+  private repositorySecret(
+    name: string,
+    url: string,
+    credential: { username: string; secret: string },
+    args: GitOpsArgs,
+  ): k8s.core.v1.Secret {
     const ssh = !url.startsWith('https://');
-    const auth: Record<string, string> = ssh ? { sshPrivateKey: credential.secret } : { username: credential.username, password: credential.secret };
+    const auth: Record<string, string> = ssh
+      ? { sshPrivateKey: credential.secret }
+      : { username: credential.username, password: credential.secret };
     const data: Record<string, string> = { type: 'git', url, ...auth };
     return new k8s.core.v1.Secret(
       `${name}-repository`,

@@ -14,7 +14,11 @@ export const CHARTS = {
   'envoy-gateway': { chart: 'oci://docker.io/envoyproxy/gateway-helm', version: 'v1.9.1', repo: undefined },
   'cert-manager': { chart: 'cert-manager', version: 'v1.18.2', repo: 'https://charts.jetstack.io' },
   'sealed-secrets': { chart: 'sealed-secrets', version: '2.17.1', repo: 'https://bitnami-labs.github.io/sealed-secrets' },
-  'kube-prometheus-stack': { chart: 'kube-prometheus-stack', version: '77.11.1', repo: 'https://prometheus-community.github.io/helm-charts' },
+  'kube-prometheus-stack': {
+    chart: 'kube-prometheus-stack',
+    version: '77.11.1',
+    repo: 'https://prometheus-community.github.io/helm-charts',
+  },
   'argo-cd': { chart: 'argo-cd', version: '8.5.0', repo: 'https://argoproj.github.io/argo-helm' },
   'metrics-server': { chart: 'metrics-server', version: '3.13.0', repo: 'https://kubernetes-sigs.github.io/metrics-server/' },
   'prometheus-adapter': { chart: 'prometheus-adapter', version: '5.3.0', repo: 'https://prometheus-community.github.io/helm-charts' },
@@ -42,11 +46,7 @@ export interface ChartReleaseArgs {
 }
 
 /** A helm.v3.Release of a pinned chart with its committed values files. */
-export function chartRelease(
-  name: string,
-  args: ChartReleaseArgs,
-  opts: pulumi.CustomResourceOptions,
-): k8s.helm.v3.Release {
+export function chartRelease(name: string, args: ChartReleaseArgs, opts: pulumi.CustomResourceOptions): k8s.helm.v3.Release {
   const c = CHARTS[args.key];
   return new k8s.helm.v3.Release(
     name,

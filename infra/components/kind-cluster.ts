@@ -77,11 +77,7 @@ export class KindCluster extends pulumi.ComponentResource implements ClusterHand
 
     this.clusterName = pulumi.output(n);
     this.kubeconfig = pulumi.secret(kubeconfig.apply((result) => result.stdout ?? ''));
-    this.provider = new k8s.Provider(
-      `${name}-k8s`,
-      { kubeconfig: this.kubeconfig, deleteUnreachable: true },
-      { parent: this },
-    );
+    this.provider = new k8s.Provider(`${name}-k8s`, { kubeconfig: this.kubeconfig, deleteUnreachable: true }, { parent: this });
     this.ready = [cluster];
 
     this.registerOutputs({ clusterName: this.clusterName, kubeconfig: this.kubeconfig });

@@ -31,7 +31,8 @@ export class Network extends pulumi.ComponentResource {
     super('goticket:network:Network', name, {}, opts);
     for (const [tier, blocks] of Object.entries(args.subnets)) {
       // awsx requires a block per AZ for every spec once one spec names its blocks
-      if (blocks.length !== args.availabilityZones) throw new Error(`Network ${name}: ${tier} needs ${args.availabilityZones} CIDR blocks, one per AZ (got ${blocks.length})`);
+      if (blocks.length !== args.availabilityZones)
+        throw new Error(`Network ${name}: ${tier} needs ${args.availabilityZones} CIDR blocks, one per AZ (got ${blocks.length})`);
     }
     const clusterTag = { [`kubernetes.io/cluster/${args.clusterName}`]: 'shared' };
 
@@ -47,19 +48,25 @@ export class Network extends pulumi.ComponentResource {
         },
         subnetStrategy: awsx.ec2.SubnetAllocationStrategy.Auto,
         subnetSpecs: [
-          { type: awsx.ec2.SubnetType.Public, name: 'public', cidrBlocks: [...args.subnets.public], tags: { ...clusterTag, 'kubernetes.io/role/elb': '1' } },
-          { type: awsx.ec2.SubnetType.Private, name: 'nodes', cidrBlocks: [...args.subnets.nodes], tags: { ...clusterTag, 'kubernetes.io/role/internal-elb': '1' } },
+          {
+            type: awsx.ec2.SubnetType.Public,
+            name: 'public',
+            cidrBlocks: [...args.subnets.public],
+            tags: { ...clusterTag, 'kubernetes.io/role/elb': '1' },
+          },
+          {
+            type: awsx.ec2.SubnetType.Private,
+            name: 'nodes',
+            cidrBlocks: [...args.subnets.nodes],
+            tags: { ...clusterTag, 'kubernetes.io/role/internal-elb': '1' },
+          },
           { type: awsx.ec2.SubnetType.Isolated, name: 'data', cidrBlocks: [...args.subnets.data] },
         ],
       },
       { parent: this, providers: { aws: args.awsProvider } },
     );
 
-    const logGroup = new aws.cloudwatch.LogGroup(
-      `${name}-flow-logs`,
-      { retentionInDays: args.flowLogRetentionDays },
-      { parent: this },
-    );
+    const logGroup = new aws.cloudwatch.LogGroup(`${name}-flow-logs`, { retentionInDays: args.flowLogRetentionDays }, { parent: this });
     const role = new aws.iam.Role(
       `${name}-flow-logs`,
       {

@@ -13,16 +13,8 @@ export interface NodeOnlySecurityGroupArgs {
  * A security group for a managed data service that admits TCP `port` from the cluster nodes'
  * security group and nothing else (no CIDR rules; no egress: the service only answers).
  */
-export function nodeOnlySecurityGroup(
-  name: string,
-  args: NodeOnlySecurityGroupArgs,
-  parent: pulumi.Resource,
-): aws.ec2.SecurityGroup {
-  const sg = new aws.ec2.SecurityGroup(
-    name,
-    { vpcId: args.vpcId, description: args.description, revokeRulesOnDelete: true },
-    { parent },
-  );
+export function nodeOnlySecurityGroup(name: string, args: NodeOnlySecurityGroupArgs, parent: pulumi.Resource): aws.ec2.SecurityGroup {
+  const sg = new aws.ec2.SecurityGroup(name, { vpcId: args.vpcId, description: args.description, revokeRulesOnDelete: true }, { parent });
   new aws.vpc.SecurityGroupIngressRule(
     `${name}-from-nodes`,
     {

@@ -6,10 +6,6 @@ import * as random from '@pulumi/random';
  * a URL and accepted by RDS, ElastiCache and Amazon MQ (none of `@ : / , = "`).
  */
 export function generatedSecret(name: string, length: number, parent: pulumi.Resource): pulumi.Output<string> {
-  const password = new random.RandomPassword(
-    name,
-    { length, special: false, minLower: 2, minUpper: 2, minNumeric: 2 },
-    { parent },
-  );
+  const password = new random.RandomPassword(name, { length, special: false, minLower: 2, minUpper: 2, minNumeric: 2 }, { parent });
   return pulumi.secret(password.result);
 }

@@ -100,14 +100,21 @@ export class PaymentsDatabaseRole extends pulumi.ComponentResource {
       {
         metadata: {
           name: DB_ADMIN_NAMESPACE,
-          labels: { 'pod-security.kubernetes.io/enforce': 'restricted', 'pod-security.kubernetes.io/audit': 'restricted', 'pod-security.kubernetes.io/warn': 'restricted' },
+          labels: {
+            'pod-security.kubernetes.io/enforce': 'restricted',
+            'pod-security.kubernetes.io/audit': 'restricted',
+            'pod-security.kubernetes.io/warn': 'restricted',
+          },
         },
       },
       { ...k, dependsOn: args.kubernetes.dependsOn },
     );
     const deny = new k8s.networking.v1.NetworkPolicy(
       `${name}-deny`,
-      { metadata: { name: 'default-deny-all', namespace: ns.metadata.name }, spec: { podSelector: {}, policyTypes: ['Ingress', 'Egress'] } },
+      {
+        metadata: { name: 'default-deny-all', namespace: ns.metadata.name },
+        spec: { podSelector: {}, policyTypes: ['Ingress', 'Egress'] },
+      },
       k,
     );
     const egress = new k8s.networking.v1.NetworkPolicy(
@@ -119,13 +126,21 @@ export class PaymentsDatabaseRole extends pulumi.ComponentResource {
           policyTypes: ['Egress'],
           egress: [
             {
-              to: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kube-system' } }, podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } } }],
+              to: [
+                {
+                  namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kube-system' } },
+                  podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } },
+                },
+              ],
               ports: [
                 { protocol: 'UDP', port: 53 },
                 { protocol: 'TCP', port: 53 },
               ],
             },
-            { to: PROD_NETWORK.subnets.data.map((cidr) => ({ ipBlock: { cidr } })), ports: [{ protocol: 'TCP', port: args.database.port }] },
+            {
+              to: PROD_NETWORK.subnets.data.map((cidr) => ({ ipBlock: { cidr } })),
+              ports: [{ protocol: 'TCP', port: args.database.port }],
+            },
           ],
         },
       },
@@ -171,7 +186,12 @@ export class PaymentsDatabaseRole extends pulumi.ComponentResource {
             spec: {
               restartPolicy: 'Never',
               automountServiceAccountToken: false,
-              securityContext: { runAsNonRoot: true, runAsUser: PSQL_UID, runAsGroup: PSQL_UID, seccompProfile: { type: 'RuntimeDefault' } },
+              securityContext: {
+                runAsNonRoot: true,
+                runAsUser: PSQL_UID,
+                runAsGroup: PSQL_UID,
+                seccompProfile: { type: 'RuntimeDefault' },
+              },
               volumes: [{ name: 'script', configMap: { name: script.metadata.name } }],
               containers: [
                 {
@@ -186,7 +206,12 @@ export class PaymentsDatabaseRole extends pulumi.ComponentResource {
                   envFrom: [{ secretRef: { name: credentials.metadata.name } }],
                   volumeMounts: [{ name: 'script', mountPath: SCRIPT_DIR, readOnly: true }],
                   resources: { requests: { cpu: '10m', memory: '32Mi' }, limits: { cpu: '200m', memory: '128Mi' } },
-                  securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, runAsNonRoot: true, capabilities: { drop: ['ALL'] } },
+                  securityContext: {
+                    allowPrivilegeEscalation: false,
+                    readOnlyRootFilesystem: true,
+                    runAsNonRoot: true,
+                    capabilities: { drop: ['ALL'] },
+                  },
                 },
               ],
             },

@@ -92,7 +92,11 @@ export class Platform extends pulumi.ComponentResource {
     const ns = Object.fromEntries(
       Object.entries(labels).map(([nsName, l]) => [
         nsName,
-        new k8s.core.v1.Namespace(`${name}-ns-${nsName}`, { metadata: { name: nsName, labels: l } }, { ...k, dependsOn: args.clusterReady }),
+        new k8s.core.v1.Namespace(
+          `${name}-ns-${nsName}`,
+          { metadata: { name: nsName, labels: l } },
+          { ...k, dependsOn: args.clusterReady },
+        ),
       ]),
     ) as Record<string, k8s.core.v1.Namespace>;
     const nsName = (n: string) => ns[n]!.metadata.name;
@@ -158,7 +162,9 @@ export class Platform extends pulumi.ComponentResource {
         releaseName: 'cert-manager',
         namespace: nsName(NAMESPACES.certManager),
         environment: env,
-        values: { config: { apiVersion: 'controller.config.cert-manager.io/v1alpha1', kind: 'ControllerConfiguration', enableGatewayAPI: true } },
+        values: {
+          config: { apiVersion: 'controller.config.cert-manager.io/v1alpha1', kind: 'ControllerConfiguration', enableGatewayAPI: true },
+        },
       },
       // cert-manager only watches Gateways when their CRDs exist as it starts.
       { ...k, dependsOn: [monitoring, gatewayCrds] },
@@ -179,7 +185,17 @@ export class Platform extends pulumi.ComponentResource {
             email: args.acmeEmail,
             privateKeySecretRef: { name: 'letsencrypt-prod-account-key' },
             // HTTP-01 through the shared Gateway's port-80 listener (cert-manager creates the solver's HTTPRoute).
-            solvers: [{ http01: { gatewayHTTPRoute: { parentRefs: [{ kind: 'Gateway', name: EDGE.gateway.name, namespace: EDGE.gateway.namespace, sectionName: EDGE.listeners.http }] } } }],
+            solvers: [
+              {
+                http01: {
+                  gatewayHTTPRoute: {
+                    parentRefs: [
+                      { kind: 'Gateway', name: EDGE.gateway.name, namespace: EDGE.gateway.namespace, sectionName: EDGE.listeners.http },
+                    ],
+                  },
+                },
+              },
+            ],
           },
         }),
       );
@@ -207,7 +223,14 @@ export class Platform extends pulumi.ComponentResource {
     }
     const grafanaRoute = custom(
       'grafana-route',
-      addonRoute({ name: 'grafana', namespace: MONITORING.namespace, listener: EDGE.listeners.grafana, host: args.grafanaHost, service: `${MONITORING.releaseName}-grafana`, port: 80 }),
+      addonRoute({
+        name: 'grafana',
+        namespace: MONITORING.namespace,
+        listener: EDGE.listeners.grafana,
+        host: args.grafanaHost,
+        service: `${MONITORING.releaseName}-grafana`,
+        port: 80,
+      }),
       [this.gateway, envoyGateway, monitoring],
     );
 
@@ -257,7 +280,14 @@ export class Platform extends pulumi.ComponentResource {
     );
     const argocdRoute = custom(
       'argocd-route',
-      addonRoute({ name: 'argocd-server', namespace: ARGOCD.namespace, listener: EDGE.listeners.argocd, host: args.argocdHost, service: 'argocd-server', port: 80 }),
+      addonRoute({
+        name: 'argocd-server',
+        namespace: ARGOCD.namespace,
+        listener: EDGE.listeners.argocd,
+        host: args.argocdHost,
+        service: 'argocd-server',
+        port: 80,
+      }),
       [this.gateway, envoyGateway, this.argocd],
     );
 
@@ -279,7 +309,9 @@ export class Platform extends pulumi.ComponentResource {
         namespace: nsName(NAMESPACES.monitoring),
         environment: env,
         // kube-prometheus-stack names its Prometheus Service <release>-prometheus.
-        values: { prometheus: { url: pulumi.interpolate`http://${monitoring.name}-prometheus.${nsName(NAMESPACES.monitoring)}.svc`, port: 9090 } },
+        values: {
+          prometheus: { url: pulumi.interpolate`http://${monitoring.name}-prometheus.${nsName(NAMESPACES.monitoring)}.svc`, port: 9090 },
+        },
       },
       afterCrds,
     );

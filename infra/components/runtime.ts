@@ -1,6 +1,21 @@
 import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
-import { APP, IN_CLUSTER_BACKENDS, LABELS, NAMESPACE, NAMESPACE_LABELS, PAYMENTS, RDS_CA_BUNDLE, RUNTIME_SECRET, type BackendUrlKey, type DependencyKey, type OAuthSecretKey, type OptionalRuntimeKey, type PaymentsSecretKey, type RuntimeKey } from '../../platform/contract';
+import {
+  APP,
+  IN_CLUSTER_BACKENDS,
+  LABELS,
+  NAMESPACE,
+  NAMESPACE_LABELS,
+  PAYMENTS,
+  RDS_CA_BUNDLE,
+  RUNTIME_SECRET,
+  type BackendUrlKey,
+  type DependencyKey,
+  type OAuthSecretKey,
+  type OptionalRuntimeKey,
+  type PaymentsSecretKey,
+  type RuntimeKey,
+} from '../../platform/contract';
 import { amqpUrl, postgresUrl, redisUrl } from '../urls';
 import { generatedSecret } from './passwords';
 
@@ -41,13 +56,19 @@ type BackendUrls = Record<BackendUrlKey, pulumi.Output<string>>;
 /** prod: TLS URLs of the managed services with their generated credentials. */
 /** The RDS URL of one login (verify-full against the CA bundle in the image). */
 function rdsUrl(db: ManagedBackends['database'], user: string, password: pulumi.Input<string>): pulumi.Output<string> {
-  return pulumi.all([db.host, password]).apply(([host, pw]) => postgresUrl({ user, password: pw, host, port: db.port, database: db.name, tls: { rootCertFile: RDS_CA_BUNDLE.imagePath } }));
+  return pulumi
+    .all([db.host, password])
+    .apply(([host, pw]) =>
+      postgresUrl({ user, password: pw, host, port: db.port, database: db.name, tls: { rootCertFile: RDS_CA_BUNDLE.imagePath } }),
+    );
 }
 
 function managedUrls({ database: db, cache, broker }: ManagedBackends): BackendUrls {
   return {
     DATABASE_URL: rdsUrl(db, db.user, db.password),
-    REDIS_URL: pulumi.all([cache.host, cache.authToken]).apply(([host, password]) => redisUrl({ password, host, port: cache.port, tls: true })),
+    REDIS_URL: pulumi
+      .all([cache.host, cache.authToken])
+      .apply(([host, password]) => redisUrl({ password, host, port: cache.port, tls: true })),
     AMQP_URL: pulumi
       .all([broker.host, broker.password])
       .apply(([host, password]) => amqpUrl({ user: broker.user, password, host, port: broker.port, vhost: broker.vhost, tls: true })),
@@ -64,7 +85,9 @@ function inClusterUrls(name: string, parent: pulumi.Resource): BackendUrls & Rec
     [p.passwordKey]: pg,
     [r.passwordKey]: redis,
     [q.passwordKey]: mq,
-    DATABASE_URL: pg.apply((password) => postgresUrl({ user: p.user, password, host: p.service, port: p.port, database: p.database, tls: false })),
+    DATABASE_URL: pg.apply((password) =>
+      postgresUrl({ user: p.user, password, host: p.service, port: p.port, database: p.database, tls: false }),
+    ),
     REDIS_URL: redis.apply((password) => redisUrl({ password, host: r.service, port: r.port, tls: false })),
     AMQP_URL: mq.apply((password) => amqpUrl({ user: q.user, password, host: q.service, port: q.port, tls: false })),
   };
@@ -103,7 +126,9 @@ export class Runtime extends pulumi.ComponentResource {
       OAUTH_GITHUB_CLIENT_SECRET: pulumi.output(args.oauth?.githubClientSecret ?? ''),
     };
     const data: Record<RuntimeKey, pulumi.Output<string>> & Partial<Record<DependencyKey | OptionalRuntimeKey, pulumi.Output<string>>> =
-      args.backends.kind === 'managed' ? { JWT_SECRET: jwt, ...oauth, ...managedUrls(args.backends) } : { JWT_SECRET: jwt, ...oauth, ...inClusterUrls(name, this) };
+      args.backends.kind === 'managed'
+        ? { JWT_SECRET: jwt, ...oauth, ...managedUrls(args.backends) }
+        : { JWT_SECRET: jwt, ...oauth, ...inClusterUrls(name, this) };
     if (args.sentryDsn !== undefined) data.SENTRY_DSN = pulumi.output(args.sentryDsn);
 
     const secret = new k8s.core.v1.Secret(
@@ -119,14 +144,21 @@ export class Runtime extends pulumi.ComponentResource {
 
     // Typed by the contract: a key added to PAYMENTS.secretKeys does not compile until it is set here.
     const paymentsData: Record<PaymentsSecretKey, pulumi.Output<string>> = {
-      DATABASE_URL: args.backends.kind === 'managed' ? rdsUrl(args.backends.database, args.backends.paymentsDatabase.user, args.backends.paymentsDatabase.password) : data.DATABASE_URL,
+      DATABASE_URL:
+        args.backends.kind === 'managed'
+          ? rdsUrl(args.backends.database, args.backends.paymentsDatabase.user, args.backends.paymentsDatabase.password)
+          : data.DATABASE_URL,
       STRIPE_API_KEY: pulumi.output(args.stripe?.apiKey ?? ''),
       STRIPE_WEBHOOK_SECRET: pulumi.output(args.stripe?.webhookSecret ?? ''),
     };
     const paymentsSecret = new k8s.core.v1.Secret(
       `${name}-payments-secret`,
       {
-        metadata: { name: PAYMENTS.secret, namespace: ns.metadata.name, labels: { [LABELS.partOf]: APP, [LABELS.component]: PAYMENTS.component } },
+        metadata: {
+          name: PAYMENTS.secret,
+          namespace: ns.metadata.name,
+          labels: { [LABELS.partOf]: APP, [LABELS.component]: PAYMENTS.component },
+        },
         type: 'Opaque',
         stringData: Object.fromEntries(Object.entries(paymentsData).map(([key, v]) => [key, pulumi.secret(v)])),
       },

@@ -17,7 +17,8 @@ function raw(config: Record<string, unknown>): RawConfig {
 }
 
 /** The committed Pulumi.<stack>.yaml. */
-const committedFile = (stack: 'dev' | 'prod') => raw((parse(fs.readFileSync(path.join(REPO_ROOT, `Pulumi.${stack}.yaml`), 'utf8')) as { config: Record<string, unknown> }).config);
+const committedFile = (stack: 'dev' | 'prod') =>
+  raw((parse(fs.readFileSync(path.join(REPO_ROOT, `Pulumi.${stack}.yaml`), 'utf8')) as { config: Record<string, unknown> }).config);
 /** The config the tests start from: committed dev, prod as a team fills it in. */
 const committed = (stack: 'dev' | 'prod'): RawConfig => (stack === 'prod' ? raw(filledInProdConfig()) : committedFile('dev'));
 
@@ -59,7 +60,7 @@ describe('committed stack configs', () => {
       'invalid config goticket:host: tickets.goticket.example.com is under example.com, reserved for documentation (RFC 2606/6761): set a DNS name you own',
       'invalid config goticket:grafanaHost: grafana.goticket.example.com is under example.com, reserved for documentation (RFC 2606/6761): set a DNS name you own',
       'invalid config goticket:argocdHost: argocd.goticket.example.com is under example.com, reserved for documentation (RFC 2606/6761): set a DNS name you own',
-      'invalid config goticket:acmeEmail: platform@goticket.example.com is under example.com, reserved for documentation (RFC 2606/6761): Let\'s Encrypt refuses it; set an address someone reads',
+      "invalid config goticket:acmeEmail: platform@goticket.example.com is under example.com, reserved for documentation (RFC 2606/6761): Let's Encrypt refuses it; set an address someone reads",
       'missing config goticket:stripeApiKey',
       'missing config goticket:stripeWebhookSecret',
       "invalid config goticket:eks.publicAccessCidrs.0: 203.0.113.0/24 overlaps 203.0.113.0/24, reserved for documentation (RFC 5737): set your runners' and operators' egress CIDRs",
@@ -173,7 +174,13 @@ const malformed: Case[] = [
   ['prod', 'eks.adminRoleArns', ['admin'], 'goticket:eks.adminRoleArns.0', /IAM role ARN/],
   ['prod', 'eks.adminRoleArns', ['arn:aws:iam::000000000000:role/x'], 'goticket:eks.adminRoleArns.0', /documentation account/],
   ['prod', 'eks.deployRoleArn', 'goticket-deploy', 'goticket:eks.deployRoleArn', /IAM role ARN/],
-  ['prod', 'eks.previewRoleArn', 'arn:aws:iam::123456789012:role/preview', 'goticket:eks.previewRoleArn', /documentation account 123456789012/],
+  [
+    'prod',
+    'eks.previewRoleArn',
+    'arn:aws:iam::123456789012:role/preview',
+    'goticket:eks.previewRoleArn',
+    /documentation account 123456789012/,
+  ],
   ['prod', 'eks.publicAccessCidrs', ['198.51.100.0/24'], 'goticket:eks.publicAccessCidrs.0', /RFC 5737/],
   ['prod', 'eks.publicAccessCidrs', ['192.0.0.0/16'], 'goticket:eks.publicAccessCidrs.0', /overlaps 192\.0\.2\.0\/24/],
   ['prod', 'eks.publicAccessCidrs', ['10.0.0.1/16'], 'goticket:eks.publicAccessCidrs.0', /network address/],
@@ -183,10 +190,22 @@ const malformed: Case[] = [
   ['prod', 'argocdHost', 'argocd.goticket.invalid', 'goticket:argocdHost', /under invalid, reserved/],
   ['prod', 'host', 'goticket.localtest.me', 'goticket:host', /resolves to this machine/],
   ['prod', 'acmeEmail', 'ops@example.net', 'goticket:acmeEmail', /Let's Encrypt refuses it/],
-  ['prod', 'gitRepoCredential', '-----BEGIN OPENSSH PRIVATE KEY-----\nx\n-----END OPENSSH PRIVATE KEY-----', 'goticket:gitRepoCredential', /https gitRepoUrl needs a token/],
+  [
+    'prod',
+    'gitRepoCredential',
+    '-----BEGIN OPENSSH PRIVATE KEY-----\nx\n-----END OPENSSH PRIVATE KEY-----',
+    'goticket:gitRepoCredential',
+    /https gitRepoUrl needs a token/,
+  ],
   ['prod', 'gitRepoUsername', 'a b', 'goticket:gitRepoUsername', /user name/],
   ['prod', 'database.instanceClass', 'm7g.large', 'goticket:database.instanceClass', /RDS instance class/],
-  ['prod', 'database.engineVersion', '15.4', 'goticket:database.engineVersion', /PostgreSQL 16 .*the major CI, docker-compose and Kind run/],
+  [
+    'prod',
+    'database.engineVersion',
+    '15.4',
+    'goticket:database.engineVersion',
+    /PostgreSQL 16 .*the major CI, docker-compose and Kind run/,
+  ],
   ['prod', 'database.allocatedStorageGb', 5, 'goticket:database.allocatedStorageGb', /invalid/],
   ['prod', 'database.maxAllocatedStorageGb', 20, 'goticket:database.maxAllocatedStorageGb', /maxAllocatedStorageGb >= allocatedStorageGb/],
   ['prod', 'database.backupRetentionDays', 3, 'goticket:database.backupRetentionDays', />=7/],
@@ -198,7 +217,13 @@ const malformed: Case[] = [
   ['prod', 'cache.transitEncryption', false, 'goticket:cache.transitEncryption', /unknown/],
   ['prod', 'broker.instanceType', 'm5.large', 'goticket:broker.instanceType', /broker instance type/],
   ['prod', 'broker.engineVersion', '3.8', 'goticket:broker.engineVersion', /RabbitMQ line Amazon MQ offers \(3\.13 or 4\.2\)/],
-  ['prod', 'broker.instanceType', 'mq.m5.large', 'goticket:broker.instanceType', /RabbitMQ 4\.2 on Amazon MQ runs only on mq\.m7g\.\*, not mq\.m5\.large/],
+  [
+    'prod',
+    'broker.instanceType',
+    'mq.m5.large',
+    'goticket:broker.instanceType',
+    /RabbitMQ 4\.2 on Amazon MQ runs only on mq\.m7g\.\*, not mq\.m5\.large/,
+  ],
   ['prod', 'broker.deploymentMode', 'ACTIVE_STANDBY_MULTI_AZ', 'goticket:broker.deploymentMode', /invalid/],
   ['dev', 'kind.clusterName', 'Go_Ticket', 'goticket:kind.clusterName', /cluster name/],
   ['dev', 'database', { instanceClass: 'db.t4g.micro' }, 'goticket:database', /unknown/],
@@ -225,11 +250,14 @@ describe('each malformed key fails with one line naming it', () => {
 
 describe('the Argo CD repository credential (a private gitRepoUrl)', () => {
   const KEY = '-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXk=\n-----END OPENSSH PRIVATE KEY-----\n';
-  const withRepo = (url: string, credential?: string) => withValue(withValue(committed('prod'), 'gitRepoUrl', url), 'gitRepoCredential', credential);
+  const withRepo = (url: string, credential?: string) =>
+    withValue(withValue(committed('prod'), 'gitRepoUrl', url), 'gitRepoCredential', credential);
 
   it('is optional (a public repository) and takes a token for https, a deploy key for ssh', () => {
     expect(parseStackConfig(committed('prod')).gitRepoCredential).toBeUndefined();
-    expect(parseStackConfig(withRepo('https://github.com/acme/goticket.git', 'github_pat_11ABC')).gitRepoCredential).toBe('github_pat_11ABC');
+    expect(parseStackConfig(withRepo('https://github.com/acme/goticket.git', 'github_pat_11ABC')).gitRepoCredential).toBe(
+      'github_pat_11ABC',
+    );
     expect(parseStackConfig(withRepo('git@github.com:acme/goticket.git', KEY)).gitRepoCredential).toBe(KEY);
     expect(parseStackConfig(withRepo('ssh://git@github.com/acme/goticket.git', KEY)).gitRepoUsername).toBe('git');
   });

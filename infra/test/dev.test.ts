@@ -44,7 +44,10 @@ describe('dev inventory', () => {
   });
 
   it('creates the Kind cluster, platform, runtime and GitOps components', () => {
-    const components = run.resources.filter((r) => r.type.startsWith('goticket:')).map((r) => r.type).sort();
+    const components = run.resources
+      .filter((r) => r.type.startsWith('goticket:'))
+      .map((r) => r.type)
+      .sort();
     expect(components).toEqual([
       'goticket:cluster:KindCluster',
       'goticket:gitops:GitOps',
@@ -54,8 +57,19 @@ describe('dev inventory', () => {
   });
 
   it('installs every add-on as a Helm release', () => {
-    const names = ofType(run, 'kubernetes:helm.sh/v3:Release').map((r) => r.inputs.name).sort();
-    expect(names).toEqual(['argocd', 'cert-manager', 'envoy-gateway', 'gateway-crds', 'kube-prometheus-stack', 'metrics-server', 'prometheus-adapter', 'sealed-secrets']);
+    const names = ofType(run, 'kubernetes:helm.sh/v3:Release')
+      .map((r) => r.inputs.name)
+      .sort();
+    expect(names).toEqual([
+      'argocd',
+      'cert-manager',
+      'envoy-gateway',
+      'gateway-crds',
+      'kube-prometheus-stack',
+      'metrics-server',
+      'prometheus-adapter',
+      'sealed-secrets',
+    ]);
   });
 
   it('sends every Kubernetes object through the Kind cluster provider, never the ambient kubeconfig', () => {
@@ -175,7 +189,9 @@ describe('platform on Kind', () => {
     const ms = release(run, 'metrics-server');
     expect(ms.inputs.namespace).toBe('kube-system');
     expect(await valuesFileNames(ms)).toEqual(['metrics-server.yaml', 'metrics-server.dev.yaml']);
-    expect((parse(fs.readFileSync(path.join(VALUES_DIR, 'metrics-server.dev.yaml'), 'utf8')) as { args: string[] }).args).toEqual(['--kubelet-insecure-tls']);
+    expect((parse(fs.readFileSync(path.join(VALUES_DIR, 'metrics-server.dev.yaml'), 'utf8')) as { args: string[] }).args).toEqual([
+      '--kubelet-insecure-tls',
+    ]);
   });
 
   it('uses the shared values of the edge charts (Kind differs only in the EnvoyProxy, infra/test/edge.test.ts)', async () => {
@@ -284,8 +300,12 @@ describe('GitOps (dev)', () => {
     expect(objects.some((o) => o.kind === 'Namespace')).toBe(true);
     expect(notPermittedByProject(project, objects)).toEqual([]);
     // The check itself refuses what the project does not list.
-    expect(notPermittedByProject(project, [{ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: 'x' } }])).toEqual(['ClusterRole/x (cluster-scoped, not whitelisted)']);
-    expect(notPermittedByProject(project, [{ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'x', namespace: 'default' } }])).toHaveLength(1);
+    expect(
+      notPermittedByProject(project, [{ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: 'x' } }]),
+    ).toEqual(['ClusterRole/x (cluster-scoped, not whitelisted)']);
+    expect(
+      notPermittedByProject(project, [{ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'x', namespace: 'default' } }]),
+    ).toHaveLength(1);
   });
 
   it('creates no repository credential for a public gitRepoUrl (Argo CD reads it anonymously)', () => {
@@ -335,7 +355,9 @@ describe('Kubernetes objects Pulumi creates (dev)', () => {
   it('validate against the Kubernetes and CRD schemas (cert-manager, Argo CD, Gateway API) with no unknown field', () => {
     // Envoy Gateway publishes no schema package for its own EnvoyProxy (infra/test/edge.test.ts checks it field by field).
     const objects = kubernetesObjects(run).filter((o) => o.apiVersion !== 'gateway.envoyproxy.io/v1alpha1');
-    expect(objects.map((o) => o.kind)).toEqual(expect.arrayContaining(['Namespace', 'Secret', 'ClusterIssuer', 'AppProject', 'Application', 'Gateway', 'GatewayClass', 'HTTPRoute']));
+    expect(objects.map((o) => o.kind)).toEqual(
+      expect.arrayContaining(['Namespace', 'Secret', 'ClusterIssuer', 'AppProject', 'Application', 'Gateway', 'GatewayClass', 'HTTPRoute']),
+    );
     const reports = validateInChild(['-'], objects);
     expect(reports).toHaveLength(objects.length);
     expect(reports.filter((r) => r.problems.length)).toEqual([]);
@@ -345,7 +367,12 @@ describe('Kubernetes objects Pulumi creates (dev)', () => {
 describe('component structure (dev)', () => {
   it('parents every resource to a component, and the components to the stack', () => {
     const components = ['goticket:cluster:KindCluster', 'goticket:platform:Platform', 'goticket:runtime:Runtime', 'goticket:gitops:GitOps'];
-    expect(run.resources.filter((r) => r.type.startsWith('goticket:')).map((r) => [r.type, r.parentType ?? 'stack']).sort()).toEqual(components.map((c) => [c, 'stack']).sort());
+    expect(
+      run.resources
+        .filter((r) => r.type.startsWith('goticket:'))
+        .map((r) => [r.type, r.parentType ?? 'stack'])
+        .sort(),
+    ).toEqual(components.map((c) => [c, 'stack']).sort());
     const outside = run.resources.filter((r) => !r.type.startsWith('goticket:') && !r.parentType?.startsWith('goticket:'));
     expect(outside.map((r) => `${r.type} ${r.parentType ?? 'stack'}`)).toEqual([]);
   });

@@ -13,7 +13,10 @@ beforeAll(async () => {
 it('applies every file of dist/dev but the Namespace, which the Runtime component already created', () => {
   const group = one(run, 'kubernetes:yaml/v2:ConfigGroup');
   const dir = path.join(REPO_ROOT, 'dist', 'dev');
-  const all = fs.readdirSync(dir).filter((f) => f.endsWith('.yaml')).sort();
+  const all = fs
+    .readdirSync(dir)
+    .filter((f) => f.endsWith('.yaml'))
+    .sort();
   // Creating an object that exists fails (AlreadyExists) since @pulumi/kubernetes 4.29.
   // The mock hands this longer list back as an index-keyed object; its values are the list, in order.
   expect(Object.values(group.inputs.files as object)).toEqual(all.filter((f) => !f.startsWith('Namespace.')).map((f) => path.join(dir, f)));
@@ -34,7 +37,13 @@ it('creates no Argo CD Application or AppProject', () => {
 
 it('applies the manifests after the CRDs they use and after the runtime namespace and Secret', () => {
   const name = one(run, 'kubernetes:yaml/v2:ConfigGroup').name;
-  for (const dep of ['platform-sealed-secrets', 'platform-kube-prometheus-stack', 'platform-cert-manager', 'platform-issuer-selfsigned', 'runtime']) {
+  for (const dep of [
+    'platform-sealed-secrets',
+    'platform-kube-prometheus-stack',
+    'platform-cert-manager',
+    'platform-issuer-selfsigned',
+    'runtime',
+  ]) {
     expect([dep, waitsFor(run, name, dep)]).toEqual([dep, true]);
   }
 });

@@ -116,7 +116,9 @@ export function stackConfig(stack: string, overrides: Record<string, unknown> = 
  * which the program refuses): the prod tests, the policy tests and `make rehearse` run on this.
  */
 export function filledInProdConfig(): Record<string, string> {
-  const committed = parse(fs.readFileSync(path.join(REPO_ROOT, 'Pulumi.prod.yaml'), 'utf8')) as { config: Record<string, Record<string, unknown>> };
+  const committed = parse(fs.readFileSync(path.join(REPO_ROOT, 'Pulumi.prod.yaml'), 'utf8')) as {
+    config: Record<string, Record<string, unknown>>;
+  };
   return stackConfig('prod', {
     'goticket:host': 'tickets.goticket.cloud',
     'goticket:grafanaHost': 'grafana.goticket.cloud',
@@ -155,7 +157,12 @@ export async function runProgram(stack: string, config: Record<string, string>):
       newResource: (args) => {
         const inputs = args.inputs as Record<string, unknown>;
         resources.push({ type: args.type, name: args.name, inputs, provider: args.provider, id: args.id, dependsOn: [], providers: {} });
-        const state = { name: inputs.name ?? args.name, arn: `arn:aws:mock:::${args.name}`, ...inputs, ...outputsFor(args.type, args.name, inputs) };
+        const state = {
+          name: inputs.name ?? args.name,
+          arn: `arn:aws:mock:::${args.name}`,
+          ...inputs,
+          ...outputsFor(args.type, args.name, inputs),
+        };
         return { id: args.id || `${args.name}-id`, state };
       },
       call: (args) => {
@@ -178,7 +185,11 @@ export async function runProgram(stack: string, config: Record<string, string>):
   await pulumi.runtime.runInPulumiStack(async () => {
     pulumi.runtime.registerStackTransformation((t) => {
       const deps = t.opts.dependsOn;
-      if (Array.isArray(deps)) explicit.set(`${t.type}::${t.name}`, deps.filter((dep) => pulumi.Resource.isInstance(dep)));
+      if (Array.isArray(deps))
+        explicit.set(
+          `${t.type}::${t.name}`,
+          deps.filter((dep) => pulumi.Resource.isInstance(dep)),
+        );
       else if (pulumi.Resource.isInstance(deps)) explicit.set(`${t.type}::${t.name}`, [deps]);
       const providers = (t.opts as pulumi.ComponentResourceOptions).providers;
       if (providers) providerMaps.set(`${t.type}::${t.name}`, Array.isArray(providers) ? providers : Object.values(providers));
@@ -204,7 +215,8 @@ export async function runProgram(stack: string, config: Record<string, string>):
     const parent = parents.get(`${r.type}::${r.name}`);
     // A URN ends in `::<type chain>::<name>`; the chain's last element is the resource's own type.
     const parentUrn = parent ? ((await resolve(parent.urn)) ?? '') : '';
-    if (parentUrn && !parentUrn.endsWith('::pulumi:pulumi:Stack::goticket-' + pulumi.getStack())) r.parentType = parentUrn.split('::').slice(-2, -1)[0]?.split('$').pop();
+    if (parentUrn && !parentUrn.endsWith('::pulumi:pulumi:Stack::goticket-' + pulumi.getStack()))
+      r.parentType = parentUrn.split('::').slice(-2, -1)[0]?.split('$').pop();
     for (const p of providerMaps.get(`${r.type}::${r.name}`) ?? []) {
       const urn = (await resolve(p.urn)) ?? '';
       r.providers[urn.split('::').slice(-2, -1)[0]?.split(':').pop() ?? '?'] = urn.split('::').pop() ?? '?';
@@ -316,7 +328,9 @@ export function notPermittedByProject(project: Record<string, unknown>, objects:
     const { name, namespace } = o.metadata as { name: string; namespace?: string };
     const group = String(o.apiVersion).includes('/') ? String(o.apiVersion).split('/')[0] : '';
     if (namespace === undefined) {
-      const allowed = (spec.clusterResourceWhitelist ?? []).some((w) => (w.group === '*' || w.group === group) && (w.kind === '*' || w.kind === o.kind));
+      const allowed = (spec.clusterResourceWhitelist ?? []).some(
+        (w) => (w.group === '*' || w.group === group) && (w.kind === '*' || w.kind === o.kind),
+      );
       if (!allowed) out.push(`${String(o.kind)}/${name} (cluster-scoped, not whitelisted)`);
     } else if (!spec.destinations.some((d) => d.namespace === '*' || d.namespace === namespace)) {
       out.push(`${String(o.kind)}/${namespace}/${name} (namespace not a destination)`);

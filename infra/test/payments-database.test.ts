@@ -54,7 +54,14 @@ function runScript(database: string): { status: number | null; output: string } 
   const result = spawnSync('psql', ['--no-psqlrc', '--file', '-'], {
     input: paymentsRoleSql(ROLE, PAYMENTS.database.schema),
     encoding: 'utf8',
-    env: { PATH: process.env.PATH, PGHOST: url.hostname, PGPORT: url.port || '5432', PGUSER: OWNER, PGDATABASE: database, PAYMENTS_PASSWORD: 'Payments0Role0Password' },
+    env: {
+      PATH: process.env.PATH,
+      PGHOST: url.hostname,
+      PGPORT: url.port || '5432',
+      PGUSER: OWNER,
+      PGDATABASE: database,
+      PAYMENTS_PASSWORD: 'Payments0Role0Password',
+    },
     timeout: 30_000,
   });
   return { status: result.status, output: `${result.stdout}${result.stderr}` };
@@ -97,7 +104,10 @@ async function publicPrivileges(database: string, role: string): Promise<{ relat
 
 /** What the database answers `role` about CREATE on it (schemas). */
 async function mayCreateSchemas(database: string, role: string): Promise<boolean> {
-  return admin(async (c) => (await c.query<{ ok: boolean }>('SELECT has_database_privilege($1, $2, $3) AS ok', [role, database, 'CREATE'])).rows[0]!.ok);
+  return admin(
+    async (c) =>
+      (await c.query<{ ok: boolean }>('SELECT has_database_privilege($1, $2, $3) AS ok', [role, database, 'CREATE'])).rows[0]!.ok,
+  );
 }
 
 /** GET url until it answers 200 (readiness turns up once the broker is connected), or the last status after `ms`. */
@@ -179,7 +189,9 @@ describe('the payments role (prod: the Job’s psql script)', () => {
   it('reads and writes its own tables, those the migrate Job created as the owner included', async () => {
     await payments.query(`INSERT INTO payments.inbox (message_id, source, type) VALUES ('m-1', 'broker', 'payment.requested')`);
     // the outbox's identity column and its NOTIFY trigger, then the relay's update
-    await payments.query(`INSERT INTO payments.outbox (aggregate_type, aggregate_id, type, payload) VALUES ('payment', gen_random_uuid(), 'payment.succeeded', '{}')`);
+    await payments.query(
+      `INSERT INTO payments.outbox (aggregate_type, aggregate_id, type, payload) VALUES ('payment', gen_random_uuid(), 'payment.succeeded', '{}')`,
+    );
     expect((await payments.query('UPDATE payments.outbox SET published_at = now() WHERE published_at IS NULL')).rowCount).toBe(1);
     const { rows } = await payments.query<{ n: number }>('SELECT count(*)::int AS n FROM payments.inbox');
     expect(rows[0]!.n).toBe(1);
@@ -190,7 +202,9 @@ describe('the payments role (prod: the Job’s psql script)', () => {
       const owner = new Client({ connectionString: asUser(db, OWNER) });
       await owner.connect();
       try {
-        const { rows } = await owner.query<{ table_name: string }>(`SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE' AND table_name <> 'schema_migrations' ORDER BY 1`);
+        const { rows } = await owner.query<{ table_name: string }>(
+          `SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE' AND table_name <> 'schema_migrations' ORDER BY 1`,
+        );
         return rows.map((r) => r.table_name);
       } finally {
         await owner.end();
@@ -214,7 +228,9 @@ describe('the payments role (prod: the Job’s psql script)', () => {
   });
 
   it('is a plain login: no superuser, createdb, createrole, replication', async () => {
-    const { rows } = await payments.query<Record<string, boolean>>('SELECT rolsuper, rolcreatedb, rolcreaterole, rolreplication, rolbypassrls FROM pg_roles WHERE rolname = current_user');
+    const { rows } = await payments.query<Record<string, boolean>>(
+      'SELECT rolsuper, rolcreatedb, rolcreaterole, rolreplication, rolbypassrls FROM pg_roles WHERE rolname = current_user',
+    );
     expect(rows[0]).toEqual({ rolsuper: false, rolcreatedb: false, rolcreaterole: false, rolreplication: false, rolbypassrls: false });
   });
 
@@ -270,7 +286,9 @@ it('a script without the password fails (psql stops at the first error) and gran
   expect(schemas).toBe(0);
   // the role itself may exist (CREATE ROLE ran before the failing ALTER), but without LOGIN
   await admin(async (c) => {
-    const { rows } = await c.query<{ rolcanlogin: boolean }>('SELECT rolcanlogin FROM pg_roles WHERE rolname = $1', [`${ROLE}_x`.slice(0, 63)]);
+    const { rows } = await c.query<{ rolcanlogin: boolean }>('SELECT rolcanlogin FROM pg_roles WHERE rolname = $1', [
+      `${ROLE}_x`.slice(0, 63),
+    ]);
     expect(rows.every((r) => !r.rolcanlogin)).toBe(true);
     await c.query(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
     await c.query(`DROP ROLE IF EXISTS ${`${ROLE}_x`.slice(0, 63)}`);

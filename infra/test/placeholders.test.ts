@@ -37,7 +37,9 @@ it('stops at once, naming every key to set and registering nothing', async () =>
     'missing config goticket:stripeApiKey',
     'missing config goticket:stripeWebhookSecret',
   ]);
-  expect(lines.filter((line) => !line.startsWith('missing config ')).map((line) => /^invalid config ([\w:.]+): .+[:;] set .+$/.exec(line)?.[1])).toEqual([
+  expect(
+    lines.filter((line) => !line.startsWith('missing config ')).map((line) => /^invalid config ([\w:.]+): .+[:;] set .+$/.exec(line)?.[1]),
+  ).toEqual([
     'goticket:host',
     'goticket:grafanaHost',
     'goticket:argocdHost',

@@ -14,7 +14,11 @@ beforeAll(async () => {
 
 it('creates a repository Secret in Argo CD’s namespace for the configured URL, its key kept secret', () => {
   const secret = k8sObject(run, 'core/v1:Secret', REPOSITORY_SECRET);
-  expect(field(secret, 'metadata')).toEqual({ name: REPOSITORY_SECRET, namespace: ARGOCD.namespace, labels: { 'argocd.argoproj.io/secret-type': 'repository' } });
+  expect(field(secret, 'metadata')).toEqual({
+    name: REPOSITORY_SECRET,
+    namespace: ARGOCD.namespace,
+    labels: { 'argocd.argoproj.io/secret-type': 'repository' },
+  });
   expect(isSecretValue(secret.inputs.stringData)).toBe(true);
   expect(plain(secret.inputs.stringData)).toEqual({ type: 'git', url: URL, sshPrivateKey: KEY });
 });

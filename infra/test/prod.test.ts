@@ -61,7 +61,10 @@ const cluster = () => one(run, 'eks:index:Cluster');
 
 describe('prod inventory', () => {
   it('creates every component', () => {
-    const components = run.resources.filter((r) => r.type.startsWith('goticket:')).map((r) => r.type).sort();
+    const components = run.resources
+      .filter((r) => r.type.startsWith('goticket:'))
+      .map((r) => r.type)
+      .sort();
     expect(components).toEqual([
       'goticket:cluster:EksCluster',
       'goticket:data:Broker',
@@ -154,7 +157,10 @@ describe('network', () => {
       ['data', PROD_SUBNETS.data, undefined],
     ]);
     const [vpcFirst, vpcLast] = range(PROD_VPC_CIDR);
-    const blocks = Object.values(PROD_SUBNETS).flat().map((cidr) => range(cidr)).sort((a, b) => a[0] - b[0]);
+    const blocks = Object.values(PROD_SUBNETS)
+      .flat()
+      .map((cidr) => range(cidr))
+      .sort((a, b) => a[0] - b[0]);
     for (const [first, last] of blocks) expect(first >= vpcFirst && last <= vpcLast).toBe(true);
     for (let i = 1; i < blocks.length; i++) expect(blocks[i]![0]).toBeGreaterThan(blocks[i - 1]![1]);
   });
@@ -162,7 +168,9 @@ describe('network', () => {
   it('the NetworkPolicies of dist/prod allow the backend ports to exactly the data subnets', () => {
     expect(prodManifests.backends).toMatchObject({ kind: 'vpc', cidrs: [...PROD_SUBNETS.data] });
     type Policy = { kind: string; metadata: { name: string }; spec: { egress: { to: { ipBlock?: { cidr: string } }[] }[] } };
-    const policy = (distObjects('prod') as unknown as Policy[]).find((o) => o.kind === 'NetworkPolicy' && o.metadata.name === 'app-to-backends');
+    const policy = (distObjects('prod') as unknown as Policy[]).find(
+      (o) => o.kind === 'NetworkPolicy' && o.metadata.name === 'app-to-backends',
+    );
     const peers = policy!.spec.egress.flatMap((rule) => rule.to.map((peer) => peer.ipBlock?.cidr));
     expect(peers).toEqual([...PROD_SUBNETS.data]);
   });
@@ -202,15 +210,26 @@ describe('EKS', () => {
 
   it('gives the CI roles of pulumi.yml access entries: deploy is cluster admin, preview reads and may dry-run (break 3)', () => {
     const eksConfig = JSON.parse(filledInProdConfig()['goticket:eks']!) as { deployRoleArn: string; previewRoleArn: string };
-    const entries = plain(cluster().inputs.accessEntries) as Record<string, { principalArn: string; kubernetesGroups?: string[]; accessPolicies: Record<string, { policyArn: string; accessScope: { type: string } }> }>;
+    const entries = plain(cluster().inputs.accessEntries) as Record<
+      string,
+      {
+        principalArn: string;
+        kubernetesGroups?: string[];
+        accessPolicies: Record<string, { policyArn: string; accessScope: { type: string } }>;
+      }
+    >;
     expect(entries.deploy).toEqual({
       principalArn: eksConfig.deployRoleArn,
-      accessPolicies: { admin: { policyArn: 'arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy', accessScope: { type: 'cluster' } } },
+      accessPolicies: {
+        admin: { policyArn: 'arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy', accessScope: { type: 'cluster' } },
+      },
     });
     expect(entries.preview).toEqual({
       principalArn: eksConfig.previewRoleArn,
       kubernetesGroups: [PREVIEW_GROUP],
-      accessPolicies: { view: { policyArn: 'arn:aws:eks::aws:cluster-access-policy/AmazonEKSAdminViewPolicy', accessScope: { type: 'cluster' } } },
+      accessPolicies: {
+        view: { policyArn: 'arn:aws:eks::aws:cluster-access-policy/AmazonEKSAdminViewPolicy', accessScope: { type: 'cluster' } },
+      },
     });
   });
 
@@ -218,7 +237,9 @@ describe('EKS', () => {
     const role = one(run, 'kubernetes:rbac.authorization.k8s.io/v1:ClusterRole');
     const rules = field(role, 'rules') as { apiGroups: string[]; resources: string[]; verbs: string[] }[];
     for (const rule of rules) expect(rule.verbs).toEqual(['create', 'patch']);
-    const granted = new Set(rules.flatMap((rule) => rule.apiGroups.flatMap((group) => rule.resources.map((resource) => `${group}/${resource}`))));
+    const granted = new Set(
+      rules.flatMap((rule) => rule.apiGroups.flatMap((group) => rule.resources.map((resource) => `${group}/${resource}`))),
+    );
     // every object the program creates through the cluster's provider (not Helm releases, not reads)
     const managed = new Set(
       kubernetesObjects(run).map((o) => {
@@ -330,7 +351,9 @@ describe('broker (Amazon MQ for RabbitMQ)', () => {
 
   it('holds only the admin in `users`, created once and ignored after (a change there replaces the broker)', () => {
     expect(isSecretValue(mq().inputs.users)).toBe(true);
-    expect(plain(mq().inputs.users)).toEqual([{ username: 'goticket-admin', password: MOCK.password('goticket-mq-admin-password'), consoleAccess: false }]);
+    expect(plain(mq().inputs.users)).toEqual([
+      { username: 'goticket-admin', password: MOCK.password('goticket-mq-admin-password'), consoleAccess: false },
+    ]);
     expect(mq().ignoreChanges).toEqual(['users']);
     // nothing else Pulumi creates ignores changes (an ignore rule is a decision, not a habit)
     expect(run.resources.filter((r) => r.ignoreChanges?.length).map((r) => r.name)).toEqual(['goticket-mq']);
@@ -341,19 +364,24 @@ describe('broker (Amazon MQ for RabbitMQ)', () => {
     expect(field(job, 'metadata.namespace')).toBe(BROKER_ADMIN_NAMESPACE);
     expect(job.dependsOn).toEqual(expect.arrayContaining(['goticket-mq', 'goticket-mq-admin-credentials']));
     expect(job.deleteBeforeReplace).toBe(true);
-    const pod = field(job, 'spec.template.spec') as { containers: { image: string; command: string[]; envFrom: unknown[]; securityContext: unknown }[] };
+    const pod = field(job, 'spec.template.spec') as {
+      containers: { image: string; command: string[]; envFrom: unknown[]; securityContext: unknown }[];
+    };
     const [container] = pod.containers;
     expect(container!.image).toBe(CURL_IMAGE);
     expect(container!.command).toEqual(['sh', '-c', appUserScript()]);
     const script = appUserScript();
     expect(script).toContain(`put "vhosts/${BROKER_VHOST}" '{}'`);
     expect(script).toContain('put "users/$APP_USER"');
-    expect(script).toContain(`put "permissions/${BROKER_VHOST}/$APP_USER" '{"configure":"^goticket\\\\.","write":"^goticket\\\\.","read":"^goticket\\\\."}'`);
+    expect(script).toContain(
+      `put "permissions/${BROKER_VHOST}/$APP_USER" '{"configure":"^goticket\\\\.","write":"^goticket\\\\.","read":"^goticket\\\\."}'`,
+    );
     expect(script).toMatch(/--fail-with-body .*--proto =https/);
     expect(script).not.toMatch(/--insecure|\s-k\s/);
     // the regex the permissions carry, as RabbitMQ reads it: every name the service declares, nothing else
     const re = new RegExp(APP_PERMISSIONS.configure);
-    for (const name of ['goticket.events', 'goticket.dlx', 'goticket.notifications', 'goticket.notifications.dlq']) expect(re.test(name)).toBe(true);
+    for (const name of ['goticket.events', 'goticket.dlx', 'goticket.notifications', 'goticket.notifications.dlq'])
+      expect(re.test(name)).toBe(true);
     for (const name of ['amq.rabbitmq.trace', 'other.events', 'goticketx']) expect(re.test(name)).toBe(false);
     // the Job reads the admin and the app credentials from a Secret, never from its spec
     const credentials = k8sObject(run, 'core/v1:Secret', 'broker-credentials');
@@ -383,7 +411,12 @@ describe('security groups', () => {
     const rules = ingressRules().filter((r) => r.inputs.securityGroupId === `${sg}-id`);
     expect(rules).toHaveLength(ports.length);
     rules.forEach((rule, i) => {
-      expect(rule.inputs).toMatchObject({ referencedSecurityGroupId: MOCK.nodeSecurityGroupId, fromPort: ports[i], toPort: ports[i], ipProtocol: 'tcp' });
+      expect(rule.inputs).toMatchObject({
+        referencedSecurityGroupId: MOCK.nodeSecurityGroupId,
+        fromPort: ports[i],
+        toPort: ports[i],
+        ipProtocol: 'tcp',
+      });
       expect(rule.inputs.cidrIpv4).toBeUndefined();
     });
   });
@@ -403,7 +436,12 @@ describe('security groups', () => {
       if (r.type === 'aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule') rules.push(r.inputs);
       if (r.type === 'aws:ec2/securityGroupRule:SecurityGroupRule' && r.inputs.type === 'ingress') rules.push(r.inputs);
       for (const rule of rules) {
-        const cidrs = [rule.cidrIpv4, rule.cidrIpv6, ...((rule.cidrBlocks ?? []) as unknown[]), ...((rule.ipv6CidrBlocks ?? []) as unknown[])];
+        const cidrs = [
+          rule.cidrIpv4,
+          rule.cidrIpv6,
+          ...((rule.cidrBlocks ?? []) as unknown[]),
+          ...((rule.ipv6CidrBlocks ?? []) as unknown[]),
+        ];
         const lbPort = (rule.fromPort === 80 && rule.toPort === 80) || (rule.fromPort === 443 && rule.toPort === 443);
         if (cidrs.some(world) && !lbPort) open.push([r.name, rule]);
       }
@@ -456,22 +494,34 @@ describe('payments (prod): its own database role and its own Secret', () => {
 
   it('a Job inside the cluster makes the role with psql from the pinned PostgreSQL image, over verified TLS, in a locked-down namespace', () => {
     expect(field(job(), 'metadata.namespace')).toBe(DB_ADMIN_NAMESPACE);
-    const pod = field(job(), 'spec.template.spec') as { automountServiceAccountToken: boolean; securityContext: Record<string, unknown>; containers: { image: string; command: string[]; env: { name: string; value: string }[]; securityContext: Record<string, unknown> }[] };
+    const pod = field(job(), 'spec.template.spec') as {
+      automountServiceAccountToken: boolean;
+      securityContext: Record<string, unknown>;
+      containers: { image: string; command: string[]; env: { name: string; value: string }[]; securityContext: Record<string, unknown> }[];
+    };
     expect(pod.automountServiceAccountToken).toBe(false);
     expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } });
     const [container] = pod.containers;
     expect(container!.image).toBe(VERSIONS.postgresImage);
     expect(container!.command[0]).toBe('psql');
-    expect(container!.securityContext).toMatchObject({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
+    expect(container!.securityContext).toMatchObject({
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      capabilities: { drop: ['ALL'] },
+    });
     expect(Object.fromEntries(container!.env.map((e) => [e.name, e.value]))).toMatchObject({ PGSSLMODE: 'verify-full' });
     // the CA bundle it verifies RDS with is the committed one
     const script = k8sObject(run, 'core/v1:ConfigMap', 'payments-role');
-    expect((script.inputs.data as Record<string, string>)['rds-ca-bundle.pem']).toBe(fs.readFileSync(path.join(REPO_ROOT, RDS_CA_BUNDLE.repoPath), 'utf8'));
+    expect((script.inputs.data as Record<string, string>)['rds-ca-bundle.pem']).toBe(
+      fs.readFileSync(path.join(REPO_ROOT, RDS_CA_BUNDLE.repoPath), 'utf8'),
+    );
     expect((script.inputs.data as Record<string, string>)['payments-role.sql']).toBe(paymentsRoleSql());
     // default deny, then DNS and the data subnets' 5432 only
     const egress = k8sObject(run, 'networking.k8s.io/v1:NetworkPolicy', 'postgres-and-dns');
     expect(JSON.stringify(field(egress, 'spec.egress'))).not.toMatch(/0\.0\.0\.0\/0/);
-    const denies = ofType(run, 'kubernetes:networking.k8s.io/v1:NetworkPolicy').filter((np) => field(np, 'metadata.name') === 'default-deny-all' && np.name.startsWith('goticket-db-payments'));
+    const denies = ofType(run, 'kubernetes:networking.k8s.io/v1:NetworkPolicy').filter(
+      (np) => field(np, 'metadata.name') === 'default-deny-all' && np.name.startsWith('goticket-db-payments'),
+    );
     expect(denies.map((np) => field(np, 'spec.policyTypes'))).toEqual([['Ingress', 'Egress']]);
     expect(job().deleteBeforeReplace).toBe(true);
   });
@@ -481,13 +531,20 @@ describe('payments (prod): its own database role and its own Secret', () => {
     const grants = sql.split('\n').filter((line) => /\bGRANT /.test(line) && !/^(REVOKE|ALTER DEFAULT)|REVOKE /.test(line));
     expect(grants.filter((line) => /\bpublic\b/.test(line))).toEqual([]);
     expect(grants.filter((line) => /ON DATABASE/.test(line))).toEqual([]);
-    expect(grants.filter((line) => /ON (ALL )?TABLES? /.test(line)).every((line) => line.includes(`SCHEMA ${PAYMENTS.database.schema}`))).toBe(true);
+    expect(
+      grants.filter((line) => /ON (ALL )?TABLES? /.test(line)).every((line) => line.includes(`SCHEMA ${PAYMENTS.database.schema}`)),
+    ).toBe(true);
     expect(sql).toContain(`REVOKE ALL ON ALL TABLES IN SCHEMA public FROM ${PAYMENTS.database.role};`);
     expect(sql).toContain(`REVOKE CREATE ON DATABASE %I FROM ${PAYMENTS.database.role}`);
     // the owner's and the role's passwords reach the Job through a Secret, never its spec
     const credentials = k8sObject(run, 'core/v1:Secret', 'database-owner');
     expect(isSecretValue(credentials.inputs.stringData)).toBe(true);
-    expect(plain(credentials.inputs.stringData)).toMatchObject({ PGUSER: 'goticket', PGPASSWORD: plain(rds().inputs.password), PAYMENTS_PASSWORD: MOCK.password('goticket-db-payments-password'), PGHOST: MOCK.rdsAddress });
+    expect(plain(credentials.inputs.stringData)).toMatchObject({
+      PGUSER: 'goticket',
+      PGPASSWORD: plain(rds().inputs.password),
+      PAYMENTS_PASSWORD: MOCK.password('goticket-db-payments-password'),
+      PGHOST: MOCK.rdsAddress,
+    });
     expect(JSON.stringify(plain(job().inputs))).not.toContain(MOCK.password('goticket-db-payments-password'));
   });
 
@@ -503,7 +560,9 @@ describe('payments (prod): its own database role and its own Secret', () => {
     });
     expect(secret.dependsOn).toContain('goticket-db-payments-job');
     // the runtime Secret the booking side loads holds none of them
-    expect(Object.keys(plain(k8sObject(run, 'core/v1:Secret', 'goticket-runtime').inputs.stringData) as object)).not.toContain('STRIPE_API_KEY');
+    expect(Object.keys(plain(k8sObject(run, 'core/v1:Secret', 'goticket-runtime').inputs.stringData) as object)).not.toContain(
+      'STRIPE_API_KEY',
+    );
     expect(run.outputs.paymentsSecret).toBe(`goticket/${PAYMENTS.secret}`);
   });
 });
@@ -511,7 +570,9 @@ describe('payments (prod): its own database role and its own Secret', () => {
 describe('platform on EKS', () => {
   it('pins every chart and layers the prod values files', async () => {
     for (const r of ofType(run, 'kubernetes:helm.sh/v3:Release')) {
-      expect(Object.values(CHARTS).map((c) => `${c.chart}@${c.version}`)).toContain(`${String(r.inputs.chart)}@${String(r.inputs.version)}`);
+      expect(Object.values(CHARTS).map((c) => `${c.chart}@${c.version}`)).toContain(
+        `${String(r.inputs.chart)}@${String(r.inputs.version)}`,
+      );
     }
     expect(await valuesFileNames(release(run, 'gateway-crds'))).toEqual(['gateway-crds.yaml']);
   });
@@ -525,20 +586,31 @@ describe('platform on EKS', () => {
   });
 
   it('serves the requests-per-second metric the api HPA of dist/prod targets (prometheus-adapter over the platform Prometheus)', async () => {
-    type Hpa = { kind: string; spec: { metrics: { type: string; pods?: { metric: { name: string }; target: { averageValue: string } } }[] } };
+    type Hpa = {
+      kind: string;
+      spec: { metrics: { type: string; pods?: { metric: { name: string }; target: { averageValue: string } } }[] };
+    };
     const hpa = (distObjects('prod') as unknown as Hpa[]).find((o) => o.kind === 'HorizontalPodAutoscaler')!;
     const pods = hpa.spec.metrics.find((m) => m.type === 'Pods')!.pods!;
-    expect(pods).toEqual({ metric: { name: API_RPS_METRIC }, target: { type: 'AverageValue', averageValue: String(prodManifests.api.requestsPerSecond) } });
+    expect(pods).toEqual({
+      metric: { name: API_RPS_METRIC },
+      target: { type: 'AverageValue', averageValue: String(prodManifests.api.requestsPerSecond) },
+    });
 
     const adapter = release(run, 'prometheus-adapter');
     expect(adapter.inputs.namespace).toBe('monitoring');
     expect(adapter.dependsOn).toContain('platform-kube-prometheus-stack');
     expect(await valuesFileNames(adapter)).toEqual(['prometheus-adapter.yaml']);
     // the Service kube-prometheus-stack creates for its Prometheus: <release>-prometheus
-    expect(field(adapter, 'values.prometheus')).toEqual({ url: `http://${String(release(run, 'kube-prometheus-stack').inputs.name)}-prometheus.monitoring.svc`, port: 9090 });
+    expect(field(adapter, 'values.prometheus')).toEqual({
+      url: `http://${String(release(run, 'kube-prometheus-stack').inputs.name)}-prometheus.monitoring.svc`,
+      port: 9090,
+    });
 
     type Rule = { seriesQuery: string; resources: unknown; name: { matches: string; as: string }; metricsQuery: string };
-    const values = parse(fs.readFileSync(path.join(VALUES_DIR, 'prometheus-adapter.yaml'), 'utf8')) as { rules: { default: boolean; custom: Rule[] } };
+    const values = parse(fs.readFileSync(path.join(VALUES_DIR, 'prometheus-adapter.yaml'), 'utf8')) as {
+      rules: { default: boolean; custom: Rule[] };
+    };
     expect(values.rules.default).toBe(false);
     expect(values.rules.custom).toHaveLength(1);
     const rule = values.rules.custom[0]!;
@@ -552,10 +624,15 @@ describe('platform on EKS', () => {
 
   it('issues certificates from Let’s Encrypt (http01 through the shared Gateway) with the configured e-mail', () => {
     const le = k8sObject(run, 'cert-manager.io/v1:ClusterIssuer', CLUSTER_ISSUER_OF.prod); // the one the prod Gateway names
-    expect(field(le, 'spec.acme')).toMatchObject({ server: 'https://acme-v02.api.letsencrypt.org/directory', email: 'platform@goticket.cloud' });
+    expect(field(le, 'spec.acme')).toMatchObject({
+      server: 'https://acme-v02.api.letsencrypt.org/directory',
+      email: 'platform@goticket.cloud',
+    });
     expect(JSON.stringify(field(le, 'spec.acme.solvers'))).toContain('gatewayHTTPRoute');
     expect(le.dependsOn).toContain('platform-cert-manager');
-    expect(field(k8sObject(run, 'gateway.networking.k8s.io/v1:Gateway', 'goticket-edge'), 'metadata.annotations')).toEqual({ 'cert-manager.io/cluster-issuer': 'letsencrypt-prod' });
+    expect(field(k8sObject(run, 'gateway.networking.k8s.io/v1:Gateway', 'goticket-edge'), 'metadata.annotations')).toEqual({
+      'cert-manager.io/cluster-issuer': 'letsencrypt-prod',
+    });
   });
 
   it('sizes Prometheus and Grafana storage from config on the gp3 class', () => {
@@ -618,7 +695,9 @@ describe('Kubernetes objects Pulumi creates (prod)', () => {
   it('validate against the Kubernetes and CRD schemas (cert-manager, Argo CD, Gateway API) with no unknown field', () => {
     // Envoy Gateway publishes no schema package for its own EnvoyProxy (infra/test/edge-cases.ts checks it field by field).
     const objects = kubernetesObjects(run).filter((o) => o.apiVersion !== 'gateway.envoyproxy.io/v1alpha1');
-    expect(objects.map((o) => o.kind)).toEqual(expect.arrayContaining(['Namespace', 'Secret', 'StorageClass', 'ClusterIssuer', 'AppProject', 'Application', 'Gateway', 'HTTPRoute']));
+    expect(objects.map((o) => o.kind)).toEqual(
+      expect.arrayContaining(['Namespace', 'Secret', 'StorageClass', 'ClusterIssuer', 'AppProject', 'Application', 'Gateway', 'HTTPRoute']),
+    );
     const reports = validateInChild(['-'], objects);
     expect(reports).toHaveLength(objects.length);
     expect(reports.filter((r) => r.problems.length)).toEqual([]);
@@ -651,8 +730,24 @@ describe('prod stack outputs', () => {
 
 describe('component structure (prod)', () => {
   it('parents every resource to a component, and the components to the stack', () => {
-    const components = ['goticket:network:Network', 'goticket:cluster:EksCluster', 'goticket:data:Database', 'goticket:data:Cache', 'goticket:data:Broker', 'goticket:data:PaymentsDatabaseRole', 'goticket:registry:Registry', 'goticket:platform:Platform', 'goticket:runtime:Runtime', 'goticket:gitops:GitOps'];
-    expect(run.resources.filter((r) => r.type.startsWith('goticket:')).map((r) => [r.type, r.parentType ?? 'stack']).sort()).toEqual(components.map((c) => [c, 'stack']).sort());
+    const components = [
+      'goticket:network:Network',
+      'goticket:cluster:EksCluster',
+      'goticket:data:Database',
+      'goticket:data:Cache',
+      'goticket:data:Broker',
+      'goticket:data:PaymentsDatabaseRole',
+      'goticket:registry:Registry',
+      'goticket:platform:Platform',
+      'goticket:runtime:Runtime',
+      'goticket:gitops:GitOps',
+    ];
+    expect(
+      run.resources
+        .filter((r) => r.type.startsWith('goticket:'))
+        .map((r) => [r.type, r.parentType ?? 'stack'])
+        .sort(),
+    ).toEqual(components.map((c) => [c, 'stack']).sort());
     // Outside the components only the AWS provider, which carries the default tags into all of them.
     const outside = run.resources.filter((r) => !r.type.startsWith('goticket:') && !r.parentType?.startsWith('goticket:'));
     expect(outside.map((r) => `${r.type} ${r.parentType ?? 'stack'}`)).toEqual(['pulumi:providers:aws stack']);

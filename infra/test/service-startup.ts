@@ -14,7 +14,8 @@ export function serviceStartupTests(environment: EnvName, run: () => ProgramRun)
   describe(`the service starts with exactly what the ${environment} cluster gives its pods`, () => {
     const runtimeSecret = () => plain(k8sObject(run(), 'core/v1:Secret', RUNTIME_SECRET).inputs.stringData) as Record<string, string>;
     const paymentsSecret = () => plain(k8sObject(run(), 'core/v1:Secret', PAYMENTS.secret).inputs.stringData) as Record<string, string>;
-    const pods = () => podEnvironments(distObjects(environment), { [RUNTIME_SECRET]: runtimeSecret(), [PAYMENTS.secret]: paymentsSecret() });
+    const pods = () =>
+      podEnvironments(distObjects(environment), { [RUNTIME_SECRET]: runtimeSecret(), [PAYMENTS.secret]: paymentsSecret() });
     const service = () => pods().filter((pod) => pod.service);
     /** The booking side: api, worker, migrate. */
     const booking = () => service().filter((pod) => pod.workload !== PAYMENTS_WORKLOAD);
@@ -27,7 +28,11 @@ export function serviceStartupTests(environment: EnvName, run: () => ProgramRun)
 
     it('every container finds the ConfigMaps, Secrets and keys it references', () => {
       expect(pods().length).toBeGreaterThanOrEqual(3);
-      expect(service().map((pod) => pod.workload).sort()).toEqual(['Deployment/goticket-api api', PAYMENTS_WORKLOAD, 'Deployment/goticket-worker worker', 'Job/goticket-migrate migrate']);
+      expect(
+        service()
+          .map((pod) => pod.workload)
+          .sort(),
+      ).toEqual(['Deployment/goticket-api api', PAYMENTS_WORKLOAD, 'Deployment/goticket-worker worker', 'Job/goticket-migrate migrate']);
     });
 
     it('api, worker and migrate pass the service’s own validation, on the real backends (no embedded database, no stand-ins)', () => {
@@ -82,16 +87,17 @@ export function serviceStartupTests(environment: EnvName, run: () => ProgramRun)
       expect(config.database.url).toBe(paymentsSecret().DATABASE_URL);
       expect(config.amqpUrl).toBe(runtimeSecret().AMQP_URL);
       // no signing key and no Redis: the payments service uses neither (its production requirements do not name them)
-      for (const key of ['JWT_SECRET', 'REDIS_URL', 'OAUTH_GOOGLE_CLIENT_SECRET', 'OAUTH_GITHUB_CLIENT_SECRET', ...DEPENDENCY_KEYS]) expect([key, key in pod.env]).toEqual([key, false]);
+      for (const key of ['JWT_SECRET', 'REDIS_URL', 'OAUTH_GOOGLE_CLIENT_SECRET', 'OAUTH_GITHUB_CLIENT_SECRET', ...DEPENDENCY_KEYS])
+        expect([key, key in pod.env]).toEqual([key, false]);
       // and the booking side never sees the provider's key
       for (const other of booking()) expect([other.workload, 'STRIPE_API_KEY' in other.env]).toEqual([other.workload, false]);
       if (environment === 'prod') {
-        expect([config.production, config.payments.stripe.apiKey, config.payments.stripe.webhookSecret, config.payments.stripe.apiBase]).toEqual([
-          true,
-          paymentsSecret().STRIPE_API_KEY,
-          paymentsSecret().STRIPE_WEBHOOK_SECRET,
-          undefined,
-        ]);
+        expect([
+          config.production,
+          config.payments.stripe.apiKey,
+          config.payments.stripe.webhookSecret,
+          config.payments.stripe.apiBase,
+        ]).toEqual([true, paymentsSecret().STRIPE_API_KEY, paymentsSecret().STRIPE_WEBHOOK_SECRET, undefined]);
       } else {
         // not production, no key: the service runs its local Stripe-compatible server in the process
         expect([config.production, config.payments.stripe.apiKey]).toEqual([false, undefined]);
@@ -101,9 +107,13 @@ export function serviceStartupTests(environment: EnvName, run: () => ProgramRun)
     it('a payments pod missing a key of the runtime Secret it references does not start (the kubelet refuses it), naming the key', () => {
       for (const key of PAYMENTS.runtimeKeys) {
         const { [key]: _dropped, ...rest } = runtimeSecret();
-        expect(() => podEnvironments(distObjects(environment), { [RUNTIME_SECRET]: rest, [PAYMENTS.secret]: paymentsSecret() })).toThrow(new RegExp(`reads key ${key} of ${RUNTIME_SECRET}`));
+        expect(() => podEnvironments(distObjects(environment), { [RUNTIME_SECRET]: rest, [PAYMENTS.secret]: paymentsSecret() })).toThrow(
+          new RegExp(`reads key ${key} of ${RUNTIME_SECRET}`),
+        );
       }
-      expect(() => podEnvironments(distObjects(environment), { [RUNTIME_SECRET]: runtimeSecret() })).toThrow(`${PAYMENTS_WORKLOAD} reads Secret ${PAYMENTS.secret}, which nothing creates`);
+      expect(() => podEnvironments(distObjects(environment), { [RUNTIME_SECRET]: runtimeSecret() })).toThrow(
+        `${PAYMENTS_WORKLOAD} reads Secret ${PAYMENTS.secret}, which nothing creates`,
+      );
     });
 
     if (environment === 'prod') {
@@ -112,7 +122,10 @@ export function serviceStartupTests(environment: EnvName, run: () => ProgramRun)
         for (const key of ['DATABASE_URL', 'AMQP_URL', 'STRIPE_API_KEY', 'STRIPE_WEBHOOK_SECRET']) {
           expect([key, key in pod.env]).toEqual([key, true]);
           const { [key]: _dropped, ...rest } = pod.env;
-          expect([key, startupError(rest, pod.role)]).toEqual([key, expect.stringMatching(new RegExp(`^invalid configuration: ${key} is required in production[^\n]*$`))]);
+          expect([key, startupError(rest, pod.role)]).toEqual([
+            key,
+            expect.stringMatching(new RegExp(`^invalid configuration: ${key} is required in production[^\n]*$`)),
+          ]);
         }
         // what it gets would not start a booking-side role: the requirements are the payments role's own
         expect(startupError(pod.env, 'api')).toMatch(/JWT_SECRET is required in production/);

@@ -13,11 +13,22 @@ const values = (file: string) => parse(fs.readFileSync(path.join(VALUES_DIR, fil
 
 describe('connection URLs', () => {
   it('builds TLS URLs for the managed services', () => {
-    expect(postgresUrl({ user: 'goticket', password: 'pw', host: 'db.rds.amazonaws.com', port: 5432, database: 'goticket', tls: { rootCertFile: '/app/ca.pem' } })).toBe(
-      'postgres://goticket:pw@db.rds.amazonaws.com:5432/goticket?sslmode=verify-full&sslrootcert=%2Fapp%2Fca.pem&uselibpqcompat=true',
+    expect(
+      postgresUrl({
+        user: 'goticket',
+        password: 'pw',
+        host: 'db.rds.amazonaws.com',
+        port: 5432,
+        database: 'goticket',
+        tls: { rootCertFile: '/app/ca.pem' },
+      }),
+    ).toBe('postgres://goticket:pw@db.rds.amazonaws.com:5432/goticket?sslmode=verify-full&sslrootcert=%2Fapp%2Fca.pem&uselibpqcompat=true');
+    expect(redisUrl({ password: 'tok', host: 'master.cache.amazonaws.com', port: 6379, tls: true })).toBe(
+      'rediss://:tok@master.cache.amazonaws.com:6379',
     );
-    expect(redisUrl({ password: 'tok', host: 'master.cache.amazonaws.com', port: 6379, tls: true })).toBe('rediss://:tok@master.cache.amazonaws.com:6379');
-    expect(amqpUrl({ user: 'goticket', password: 'pw', host: 'b-1.mq.amazonaws.com', port: 5671, tls: true })).toBe('amqps://goticket:pw@b-1.mq.amazonaws.com:5671');
+    expect(amqpUrl({ user: 'goticket', password: 'pw', host: 'b-1.mq.amazonaws.com', port: 5671, tls: true })).toBe(
+      'amqps://goticket:pw@b-1.mq.amazonaws.com:5671',
+    );
   });
 
   it('builds plain URLs for in-cluster services and percent-encodes credentials', () => {
@@ -105,7 +116,13 @@ describe('infra/kind-config.yaml', () => {
   it('maps the host’s 80 and 443 (loopback only) to the Gateway’s Kind NodePorts', () => {
     expect(kind).toMatchObject({ kind: 'Cluster', apiVersion: 'kind.x-k8s.io/v1alpha4', name: 'goticket' });
     const cp = kind.nodes.find((n: { role: string }) => n.role === 'control-plane');
-    expect(cp.extraPortMappings.map((m: { containerPort: number; hostPort: number; listenAddress: string }) => [m.containerPort, m.hostPort, m.listenAddress])).toEqual([
+    expect(
+      cp.extraPortMappings.map((m: { containerPort: number; hostPort: number; listenAddress: string }) => [
+        m.containerPort,
+        m.hostPort,
+        m.listenAddress,
+      ]),
+    ).toEqual([
       [EDGE.kindNodePorts.http, 80, '127.0.0.1'],
       [EDGE.kindNodePorts.https, 443, '127.0.0.1'],
     ]);

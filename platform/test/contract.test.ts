@@ -46,7 +46,9 @@ describe('platform/contract.ts', () => {
   it.each([['infra'], ['charts'], ['policies'], ['scripts']])('%s/ quotes none of its values: it imports them', (dir) => {
     const copies = files(dir, (file) => file.endsWith('.ts')).flatMap((file) => {
       const source = readFileSync(join(ROOT, file), 'utf8');
-      return distinctive.filter((value) => new RegExp(`['"]${value.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}['"]`).test(source)).map((value) => `${file}: '${value}'`);
+      return distinctive
+        .filter((value) => new RegExp(`['"]${value.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}['"]`).test(source))
+        .map((value) => `${file}: '${value}'`);
     });
     expect(copies).toEqual([]);
   });
@@ -55,7 +57,9 @@ describe('platform/contract.ts', () => {
     const sources = [...files('.github/workflows', (file) => file.endsWith('.yml')), 'Makefile'];
     const copies = sources.flatMap((file) => {
       const source = readFileSync(join(ROOT, file), 'utf8');
-      return [contract.RUNTIME_SECRET, ...contract.RUNTIME_KEYS].filter((value) => new RegExp(`\\b${value}\\b`).test(source)).map((value) => `${relative(ROOT, join(ROOT, file))}: ${value}`);
+      return [contract.RUNTIME_SECRET, ...contract.RUNTIME_KEYS]
+        .filter((value) => new RegExp(`\\b${value}\\b`).test(source))
+        .map((value) => `${relative(ROOT, join(ROOT, file))}: ${value}`);
     });
     expect(copies).toEqual([]);
   });
@@ -75,7 +79,11 @@ describe('platform/contract.ts', () => {
     expect(contract.HTTP_COMPONENTS).toContain(contract.PAYMENTS.component);
     expect(contract.SERVICES.payments.name).toBe(`${contract.APP}-${contract.PAYMENTS.component}`);
     // the provider's egress is the identity providers' shape: the manifest policy accepts only that
-    expect([contract.PAYMENT_PROVIDER_EGRESS.port, contract.PAYMENT_PROVIDER_EGRESS.exceptV4, contract.PAYMENT_PROVIDER_EGRESS.exceptV6]).toEqual([
+    expect([
+      contract.PAYMENT_PROVIDER_EGRESS.port,
+      contract.PAYMENT_PROVIDER_EGRESS.exceptV4,
+      contract.PAYMENT_PROVIDER_EGRESS.exceptV6,
+    ]).toEqual([
       contract.IDENTITY_PROVIDER_EGRESS.port,
       contract.IDENTITY_PROVIDER_EGRESS.exceptV4,
       contract.IDENTITY_PROVIDER_EGRESS.exceptV6,
@@ -143,7 +151,10 @@ describe('shared validators', () => {
 
 describe('the RDS CA bundle (platform/contract.ts RDS_CA_BUNDLE)', () => {
   const pem = readFileSync(join(ROOT, contract.RDS_CA_BUNDLE.repoPath), 'utf8');
-  const certs = pem.split(/(?=-----BEGIN CERTIFICATE-----)/).filter((block) => block.includes('BEGIN CERTIFICATE')).map((block) => new X509Certificate(block));
+  const certs = pem
+    .split(/(?=-----BEGIN CERTIFICATE-----)/)
+    .filter((block) => block.includes('BEGIN CERTIFICATE'))
+    .map((block) => new X509Certificate(block));
 
   it('is the pinned file (a refresh changes the checksum in the same commit)', () => {
     expect(createHash('sha256').update(pem).digest('hex')).toBe(contract.RDS_CA_BUNDLE.sha256);

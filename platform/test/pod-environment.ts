@@ -46,11 +46,13 @@ const metadataOf = (o: Obj) => o.metadata as { name: string; labels?: Record<str
  * The environment of each container of every workload in `objects`. `secrets` holds the Secrets created outside dist/ (Pulumi's runtime Secret), by name.
  */
 export function podEnvironments(objects: readonly Obj[], secrets: Record<string, Record<string, string>>): PodEnvironment[] {
-  const configMaps = new Map(objects.filter((o) => o.kind === 'ConfigMap').map((o) => [metadataOf(o).name, (o.data ?? {}) as Record<string, string>]));
+  const configMaps = new Map(
+    objects.filter((o) => o.kind === 'ConfigMap').map((o) => [metadataOf(o).name, (o.data ?? {}) as Record<string, string>]),
+  );
   const allSecrets = new Map(Object.entries(secrets));
   // A SealedSecret becomes a Secret of the same name with the sealed keys (values unknown here).
   for (const sealed of objects.filter((o) => o.kind === 'SealedSecret')) {
-    const keys = Object.keys(((sealed.spec as Obj).encryptedData ?? {}));
+    const keys = Object.keys((sealed.spec as Obj).encryptedData ?? {});
     allSecrets.set(metadataOf(sealed).name, Object.fromEntries(keys.map((key) => [key, `sealed:${key}`])));
   }
   const source = (kind: 'ConfigMap' | 'Secret', name: string, optional: boolean | undefined, workload: string) => {
@@ -76,7 +78,8 @@ export function podEnvironments(objects: readonly Obj[], secrets: Record<string,
           continue;
         }
         const values = source(entry.valueFrom?.secretKeyRef ? 'Secret' : 'ConfigMap', ref.name, ref.optional, workload);
-        if (!(ref.key in values) && !ref.optional) throw new Error(`${workload} reads key ${ref.key} of ${ref.name}, which it does not hold`);
+        if (!(ref.key in values) && !ref.optional)
+          throw new Error(`${workload} reads key ${ref.key} of ${ref.name}, which it does not hold`);
         if (ref.key in values) env[entry.name] = values[ref.key]!;
       }
       out.push({ workload, service: metadataOf(o).labels?.[LABELS.name] === APP, role: roleOf(container.args), env });
@@ -106,7 +109,9 @@ export function unreadVariables(env: Record<string, string>): string[] {
  * A social sign-in secret counts only where its provider is on (the pod has its client id).
  */
 export function withoutEachRuntimeKey(env: Record<string, string>, role: ConfigRole): Record<string, string | undefined> {
-  const needed = RUNTIME_KEYS.filter((key) => !(key in OAUTH_SECRET_KEYS) || Boolean(env[OAUTH_SECRET_KEYS[key as keyof typeof OAUTH_SECRET_KEYS]]));
+  const needed = RUNTIME_KEYS.filter(
+    (key) => !(key in OAUTH_SECRET_KEYS) || Boolean(env[OAUTH_SECRET_KEYS[key as keyof typeof OAUTH_SECRET_KEYS]]),
+  );
   return Object.fromEntries(
     needed.map((key) => {
       const { [key]: _dropped, ...rest } = env;

@@ -21,7 +21,8 @@ describe('Node.js', () => {
   it('builds the image on a supported LTS line, pinned by version and digest', () => {
     const froms = read('Dockerfile').match(/^FROM .*node:[^\s]+/gm) ?? [];
     expect(froms.length).toBeGreaterThan(0);
-    for (const from of froms) expect(from).toMatch(new RegExp(`node:${VERSIONS.nodeImage}\\.\\d+\\.\\d+-bookworm-slim@sha256:[0-9a-f]{64}$`));
+    for (const from of froms)
+      expect(from).toMatch(new RegExp(`node:${VERSIONS.nodeImage}\\.\\d+\\.\\d+-bookworm-slim@sha256:[0-9a-f]{64}$`));
     expect(VERSIONS.nodeLts).toContain(VERSIONS.nodeImage);
   });
 
@@ -44,7 +45,11 @@ describe('Node.js', () => {
 
 describe('backing services', () => {
   it('runs one PostgreSQL major in CI, docker-compose, Kind and RDS', () => {
-    expect([ci.jobs.test.services.postgres!.image, compose.services.postgres!.image, kind('postgres')]).toEqual([VERSIONS.postgresImage, VERSIONS.postgresImage, VERSIONS.postgresImage]);
+    expect([ci.jobs.test.services.postgres!.image, compose.services.postgres!.image, kind('postgres')]).toEqual([
+      VERSIONS.postgresImage,
+      VERSIONS.postgresImage,
+      VERSIONS.postgresImage,
+    ]);
     expect(VERSIONS.postgresImage).toMatch(new RegExp(`^postgres:${VERSIONS.postgresMajor}\\.\\d+$`));
     expect(prod.config['goticket:database']!.engineVersion).toBe(VERSIONS.postgresMajor);
   });
@@ -60,7 +65,8 @@ describe('backing services', () => {
 
   it('pairs the Amazon MQ engine with an instance family AWS offers for it, on a supported EKS minor', () => {
     const broker = prod.config['goticket:broker']!;
-    const families: readonly string[] = VERSIONS.amazonMqInstanceFamilies[broker.engineVersion as keyof typeof VERSIONS.amazonMqInstanceFamilies];
+    const families: readonly string[] =
+      VERSIONS.amazonMqInstanceFamilies[broker.engineVersion as keyof typeof VERSIONS.amazonMqInstanceFamilies];
     expect(families).toContain(broker.instanceType!.split('.')[1]);
     expect(VERSIONS.eksStandardSupport).toContain(prod.config['goticket:eks']!.version);
   });

@@ -13,7 +13,15 @@ import { gatewayRules } from './kubernetes/gateway';
 import { objectRules } from './kubernetes/objects';
 import { podSecurityRules } from './kubernetes/pod-security';
 
-export const awsRules: AwsRule[] = [...rdsRules, ...elasticacheRules, ...mqRules, ...eksRules, ...networkRules, ...kmsEcrRules, ...tagRules];
+export const awsRules: AwsRule[] = [
+  ...rdsRules,
+  ...elasticacheRules,
+  ...mqRules,
+  ...eksRules,
+  ...networkRules,
+  ...kmsEcrRules,
+  ...tagRules,
+];
 export const manifestRules: ManifestRule[] = [...containerRules, ...podSecurityRules, ...objectRules, ...gatewayRules];
 export const manifestSetRules: ManifestSetRule[] = crossObjectRules;
 export const allRules: Rule[] = [...awsRules, ...manifestRules, ...manifestSetRules];

@@ -71,7 +71,9 @@ describe('policy:manifests', () => {
 
   test('the command line: exit 1 on the bad folder, 0 on the clean one', () => {
     const cli = (dir: string) =>
-      spawnSync(process.execPath, [require.resolve('tsx/cli'), path.join(REPO, 'policies', 'manifests-cli.ts'), path.join(FIXTURES, dir)], { encoding: 'utf8' });
+      spawnSync(process.execPath, [require.resolve('tsx/cli'), path.join(REPO, 'policies', 'manifests-cli.ts'), path.join(FIXTURES, dir)], {
+        encoding: 'utf8',
+      });
     const bad = cli('bad');
     expect(bad.status).toBe(1);
     expect(rel(bad.stdout.trim().split('\n'))).toEqual(BAD_LINES);
@@ -81,9 +83,13 @@ describe('policy:manifests', () => {
   });
 
   test('only advisory violations: printed, exit 0', () => {
-    const text = fs.readFileSync(path.join(FIXTURES, 'clean', 'prod', 'goticket.yaml'), 'utf8').replace(/ {10}livenessProbe:\n( {12}.*\n)+/, '');
+    const text = fs
+      .readFileSync(path.join(FIXTURES, 'clean', 'prod', 'goticket.yaml'), 'utf8')
+      .replace(/ {10}livenessProbe:\n( {12}.*\n)+/, '');
     const r = runManifestCheck(['--env', 'prod', tmpDir({ 'all.yaml': text })]);
-    expect(r.out.map((l) => l.replace(/^.*all\.yaml: /, ''))).toEqual(['Deployment/goticket/api: k8s-probes-required: container "api" has no livenessProbe (advisory)']);
+    expect(r.out.map((l) => l.replace(/^.*all\.yaml: /, ''))).toEqual([
+      'Deployment/goticket/api: k8s-probes-required: container "api" has no livenessProbe (advisory)',
+    ]);
     expect(r.exitCode).toBe(0);
   });
 
@@ -93,7 +99,10 @@ describe('policy:manifests', () => {
       'apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: deny, namespace: n}\nspec: {podSelector: {}, policyTypes: [Ingress, Egress]}\n';
     const dir = tmpDir({ 'prod/w.yaml': text, 'other/w.yaml': text });
     expect(runManifestCheck(['--env=dev', path.join(dir, 'prod')]).exitCode).toBe(0);
-    expect(runManifestCheck([path.join(dir, 'prod')]).out.map((l) => l.split(': ')[2])).toEqual(['k8s-prod-replicas', 'k8s-prod-pod-disruption-budget']);
+    expect(runManifestCheck([path.join(dir, 'prod')]).out.map((l) => l.split(': ')[2])).toEqual([
+      'k8s-prod-replicas',
+      'k8s-prod-pod-disruption-budget',
+    ]);
     const other = runManifestCheck([path.join(dir, 'other')]);
     expect(other.err[0]).toBe(`${path.join(dir, 'other')}: no dev/prod folder in the path and no --env: checking as prod`);
     expect(envFromPath('dist/helm/prod/templates/a.yaml')).toBe('prod');
@@ -109,7 +118,10 @@ describe('policy:manifests', () => {
       `${path.join(dir, 'dev', 'chart.yaml')}: document 1 is not a Kubernetes object (apiVersion, kind and metadata required)`,
     ]);
     expect(runManifestCheck([tmpDir({})]).exitCode).toBe(2);
-    expect(runManifestCheck([]).err).toEqual(['no folder or file given', 'usage: npm run policy:manifests -- [--env dev|prod] <dir|file.yaml>...']);
+    expect(runManifestCheck([]).err).toEqual([
+      'no folder or file given',
+      'usage: npm run policy:manifests -- [--env dev|prod] <dir|file.yaml>...',
+    ]);
     expect(runManifestCheck(['--env', 'staging', dir]).exitCode).toBe(2);
   });
 

@@ -9,7 +9,14 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { AnalyzerClient } from '@pulumi/pulumi/proto/analyzer_grpc_pb';
-import { type AnalyzeDiagnostic, AnalyzeRequest, type AnalyzerInfo, AnalyzerProviderResource, AnalyzerResourceOptions, EnforcementLevel } from '@pulumi/pulumi/proto/analyzer_pb';
+import {
+  type AnalyzeDiagnostic,
+  AnalyzeRequest,
+  type AnalyzerInfo,
+  AnalyzerProviderResource,
+  AnalyzerResourceOptions,
+  EnforcementLevel,
+} from '@pulumi/pulumi/proto/analyzer_pb';
 import { Empty } from 'google-protobuf/google/protobuf/empty_pb';
 import { Struct } from 'google-protobuf/google/protobuf/struct_pb';
 import { buildPolicies, PACK_NAME } from '../pack';
@@ -47,7 +54,12 @@ afterAll(() => {
 type JsObject = Parameters<typeof Struct.fromJavaScript>[0];
 
 /** An Analyze call as the engine makes it (resource options always set; the provider when there is one). */
-function analyze(type: string, name: string, props: Record<string, unknown>, providerProps?: Record<string, unknown>): Promise<AnalyzeDiagnostic[]> {
+function analyze(
+  type: string,
+  name: string,
+  props: Record<string, unknown>,
+  providerProps?: Record<string, unknown>,
+): Promise<AnalyzeDiagnostic[]> {
   const request = new AnalyzeRequest()
     .setType(type)
     .setName(name)
@@ -56,15 +68,25 @@ function analyze(type: string, name: string, props: Record<string, unknown>, pro
     .setOptions(new AnalyzerResourceOptions());
   if (providerProps) {
     const urn = 'urn:pulumi:prod::goticket::pulumi:providers:aws::aws';
-    request.setProvider(new AnalyzerProviderResource().setType('pulumi:providers:aws').setName('aws').setUrn(urn).setProperties(Struct.fromJavaScript(providerProps as JsObject)));
+    request.setProvider(
+      new AnalyzerProviderResource()
+        .setType('pulumi:providers:aws')
+        .setName('aws')
+        .setUrn(urn)
+        .setProperties(Struct.fromJavaScript(providerProps as JsObject)),
+    );
   }
-  return new Promise((resolve, reject) => client.analyze(request, (error, response) => (error ? reject(error) : resolve(response.getDiagnosticsList()))));
+  return new Promise((resolve, reject) =>
+    client.analyze(request, (error, response) => (error ? reject(error) : resolve(response.getDiagnosticsList()))),
+  );
 }
 
 const LEVELS: Record<string, EnforcementLevel> = { mandatory: EnforcementLevel.MANDATORY, advisory: EnforcementLevel.ADVISORY };
 
 test('serves every policy of the pack under its stable name and level', async () => {
-  const info = await new Promise<AnalyzerInfo>((resolve, reject) => client.getAnalyzerInfo(new Empty(), (error, response) => (error ? reject(error) : resolve(response))));
+  const info = await new Promise<AnalyzerInfo>((resolve, reject) =>
+    client.getAnalyzerInfo(new Empty(), (error, response) => (error ? reject(error) : resolve(response))),
+  );
   expect(info.getName()).toBe(PACK_NAME);
   const served = info.getPoliciesList().map((p) => [p.getName(), p.getEnforcementlevel()]);
   expect(served).toEqual(buildPolicies().map((p) => [p.name, LEVELS[p.enforcementLevel!]]));
@@ -85,13 +107,22 @@ test('takes the required tags from the provider defaultTags, as the engine passe
   const { tags, ...untagged } = compliantAwsResources().find((r) => r.type === 'aws:rds/instance:Instance')!.props;
   const missing = await analyze('aws:rds/instance:Instance', 'db', untagged);
   expect(missing.map((d) => [d.getPolicyname(), d.getEnforcementlevel()])).toEqual([['aws-required-tags', EnforcementLevel.ADVISORY]]);
-  expect(await analyze('aws:rds/instance:Instance', 'db', untagged, { region: 'eu-west-1', defaultTags: JSON.stringify({ tags }) })).toEqual([]);
+  expect(
+    await analyze('aws:rds/instance:Instance', 'db', untagged, { region: 'eu-west-1', defaultTags: JSON.stringify({ tags }) }),
+  ).toEqual([]);
 });
 
 test('checks a Pulumi-managed Kubernetes object with the same rules as dist/', async () => {
   const d = deployment('api', { replicas: 2 });
   const spec = structuredClone(d.spec) as { template: { spec: { hostNetwork?: boolean } } };
   spec.template.spec.hostNetwork = true;
-  const found = await analyze('kubernetes:apps/v1:Deployment', 'api', { apiVersion: 'apps/v1', kind: 'Deployment', metadata: d.metadata, spec });
-  expect(found.map((d) => [d.getPolicyname(), d.getMessage().split('\n').pop()])).toEqual([['k8s-no-host-namespaces', 'pod sets hostNetwork: true']]);
+  const found = await analyze('kubernetes:apps/v1:Deployment', 'api', {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: d.metadata,
+    spec,
+  });
+  expect(found.map((d) => [d.getPolicyname(), d.getMessage().split('\n').pop()])).toEqual([
+    ['k8s-no-host-namespaces', 'pod sets hostNetwork: true'],
+  ]);
 });

@@ -14,13 +14,20 @@ import { compliantAwsResources, compliantSet, deployment, TAGS } from './fixture
 
 const urn = (type: string, name: string, stack = 'prod') => `urn:pulumi:${stack}::goticket::${type}::${name}`;
 
-function resourceArgs(type: string, name: string, props: Record<string, unknown>, opts: { stack?: string; config?: object; providerProps?: object } = {}) {
+function resourceArgs(
+  type: string,
+  name: string,
+  props: Record<string, unknown>,
+  opts: { stack?: string; config?: object; providerProps?: object } = {},
+) {
   return {
     type,
     name,
     props,
     urn: urn(type, name, opts.stack),
-    provider: opts.providerProps ? { type: 'pulumi:providers:aws', name: 'aws', urn: urn('pulumi:providers:aws', 'aws'), props: opts.providerProps } : undefined,
+    provider: opts.providerProps
+      ? { type: 'pulumi:providers:aws', name: 'aws', urn: urn('pulumi:providers:aws', 'aws'), props: opts.providerProps }
+      : undefined,
     getConfig: () => opts.config ?? {},
   } as unknown as ResourceValidationArgs;
 }
@@ -58,11 +65,20 @@ describe('the CrossGuard policies', () => {
       'deletion protection is off in prod (deletionProtection must be true)',
     ]);
     // The dev stack (from the URN) and an explicit config both turn the prod-only rule off.
-    expect(await validate('rds-prod-deletion-protection', resourceArgs('aws:rds/instance:Instance', 'db', db, { ...withTags, stack: 'dev' }))).toEqual([]);
-    expect(await validate('rds-prod-deletion-protection', resourceArgs('aws:rds/instance:Instance', 'db', db, { ...withTags, stack: 'x', config: { environment: 'dev' } }))).toEqual([]);
+    expect(
+      await validate('rds-prod-deletion-protection', resourceArgs('aws:rds/instance:Instance', 'db', db, { ...withTags, stack: 'dev' })),
+    ).toEqual([]);
+    expect(
+      await validate(
+        'rds-prod-deletion-protection',
+        resourceArgs('aws:rds/instance:Instance', 'db', db, { ...withTags, stack: 'x', config: { environment: 'dev' } }),
+      ),
+    ).toEqual([]);
     expect(await validate('rds-prod-deletion-protection', resourceArgs('aws:kms/key:Key', 'k', {}))).toEqual([]);
     expect(await validate('aws-required-tags', resourceArgs('aws:rds/instance:Instance', 'db', db, withTags))).toEqual([]);
-    expect(await validate('aws-required-tags', resourceArgs('aws:rds/instance:Instance', 'db', db))).toEqual(['missing tags: project, environment, managed-by']);
+    expect(await validate('aws-required-tags', resourceArgs('aws:rds/instance:Instance', 'db', db))).toEqual([
+      'missing tags: project, environment, managed-by',
+    ]);
   });
 
   test('a Kubernetes policy checks Pulumi-managed objects mapped from their resource type', async () => {
@@ -70,15 +86,24 @@ describe('the CrossGuard policies', () => {
     const bad = structuredClone(d) as { spec: { template: { spec: { hostNetwork?: boolean } } } };
     bad.spec.template.spec.hostNetwork = true;
     const props = { metadata: d.metadata, spec: bad.spec };
-    expect(await validate('k8s-no-host-namespaces', resourceArgs('kubernetes:apps/v1:Deployment', 'api', props))).toEqual(['pod sets hostNetwork: true']);
-    expect(await validate('k8s-no-host-namespaces', resourceArgs('kubernetes:apps/v1:Deployment', 'api', { metadata: d.metadata, spec: d.spec }))).toEqual([]);
+    expect(await validate('k8s-no-host-namespaces', resourceArgs('kubernetes:apps/v1:Deployment', 'api', props))).toEqual([
+      'pod sets hostNetwork: true',
+    ]);
+    expect(
+      await validate(
+        'k8s-no-host-namespaces',
+        resourceArgs('kubernetes:apps/v1:Deployment', 'api', { metadata: d.metadata, spec: d.spec }),
+      ),
+    ).toEqual([]);
     expect(await validate('k8s-namespace-pod-security', resourceArgs('kubernetes:core/v1:Namespace', 'goticket', {}))).toEqual([
       'Namespace has no pod-security.kubernetes.io/enforce label',
     ]);
-    expect(await validate('k8s-namespace-pod-security', resourceArgs('kubernetes:helm.sh/v3:Release', 'argocd', { chart: 'argo-cd' }))).toEqual([]);
+    expect(
+      await validate('k8s-namespace-pod-security', resourceArgs('kubernetes:helm.sh/v3:Release', 'argocd', { chart: 'argo-cd' })),
+    ).toEqual([]);
   });
 
-  test('a stack policy runs the cross-object rules over the stack\'s Kubernetes resources and names the URN', async () => {
+  test("a stack policy runs the cross-object rules over the stack's Kubernetes resources and names the URN", async () => {
     const set = compliantSet().filter((m) => m.kind !== 'PodDisruptionBudget' || m.metadata.name !== 'worker');
     const resources = set.map((m) => {
       const type = `kubernetes:${m.apiVersion.includes('/') ? m.apiVersion : `core/${m.apiVersion}`}:${m.kind}`;
@@ -107,18 +132,36 @@ describe('environment resolution', () => {
 
 describe('validateResources', () => {
   test('maps kubernetes:* resources to manifests (core group, auto-names, CRDs) and skips components', () => {
-    expect(manifestFromResource('kubernetes:core/v1:Service', {}, 'api')).toEqual({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'api' } });
-    expect(manifestFromResource('kubernetes:argoproj.io/v1alpha1:Application', { metadata: { name: 'goticket' } })?.apiVersion).toBe('argoproj.io/v1alpha1');
+    expect(manifestFromResource('kubernetes:core/v1:Service', {}, 'api')).toEqual({
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: 'api' },
+    });
+    expect(manifestFromResource('kubernetes:argoproj.io/v1alpha1:Application', { metadata: { name: 'goticket' } })?.apiVersion).toBe(
+      'argoproj.io/v1alpha1',
+    );
     expect(manifestFromResource('kubernetes:yaml/v2:ConfigGroup', {})).toBeUndefined();
     expect(manifestFromResource('kubernetes:helm.sh/v4:Chart', {})).toBeUndefined();
     expect(manifestFromResource('kubernetes:apps/v1:DeploymentPatch', {})).toBeUndefined();
     expect(manifestFromResource('aws:kms/key:Key', {})).toBeUndefined();
   });
 
-  test('runs resource and stack rules over a mocked stack\'s resources', () => {
-    const ns: ResourceInput = { type: 'kubernetes:core/v1:Namespace', urn: urn('kubernetes:core/v1:Namespace', 'goticket'), props: { metadata: { name: 'goticket' } } };
-    const secret: ResourceInput = { type: 'kubernetes:core/v1:Secret', urn: urn('kubernetes:core/v1:Secret', 'runtime'), props: { metadata: { name: 'goticket-runtime', namespace: 'goticket' }, stringData: { JWT_SECRET: 'x' } } };
-    const api: ResourceInput = { type: 'kubernetes:apps/v1:Deployment', urn: urn('kubernetes:apps/v1:Deployment', 'api'), props: { ...deployment('api', { replicas: 1 }) } };
+  test("runs resource and stack rules over a mocked stack's resources", () => {
+    const ns: ResourceInput = {
+      type: 'kubernetes:core/v1:Namespace',
+      urn: urn('kubernetes:core/v1:Namespace', 'goticket'),
+      props: { metadata: { name: 'goticket' } },
+    };
+    const secret: ResourceInput = {
+      type: 'kubernetes:core/v1:Secret',
+      urn: urn('kubernetes:core/v1:Secret', 'runtime'),
+      props: { metadata: { name: 'goticket-runtime', namespace: 'goticket' }, stringData: { JWT_SECRET: 'x' } },
+    };
+    const api: ResourceInput = {
+      type: 'kubernetes:apps/v1:Deployment',
+      urn: urn('kubernetes:apps/v1:Deployment', 'api'),
+      props: { ...deployment('api', { replicas: 1 }) },
+    };
     const out = validateResources([...compliantAwsResources(), ns, secret, api], 'prod').map((v) => `${v.rule} @ ${v.subject}`);
     expect(out).toEqual([
       'k8s-namespace-pod-security @ Namespace/-/goticket',
@@ -126,7 +169,10 @@ describe('validateResources', () => {
       'k8s-prod-replicas @ Deployment/goticket/api',
       'k8s-prod-pod-disruption-budget @ Deployment/goticket/api',
     ]);
-    expect(validateResources([ns], 'dev')[0]).toMatchObject({ level: 'mandatory', source: urn('kubernetes:core/v1:Namespace', 'goticket') });
+    expect(validateResources([ns], 'dev')[0]).toMatchObject({
+      level: 'mandatory',
+      source: urn('kubernetes:core/v1:Namespace', 'goticket'),
+    });
   });
 });
 
@@ -137,10 +183,12 @@ describe('rule metadata and README', () => {
     expect(name).toMatch(/^[a-z0-9]+(-[a-z0-9]+)+$/);
     for (const field of [rule.description, rule.remediation, rule.rationale, rule.benchmark]) expect(field.length).toBeGreaterThan(10);
     // The whole row: level, description, remediation, rationale and benchmark as the rule has them.
-    expect(readme).toContain(`| \`${name}\` | ${rule.level} | ${rule.description} | ${rule.remediation} | ${rule.rationale} | ${rule.benchmark} |\n`);
+    expect(readme).toContain(
+      `| \`${name}\` | ${rule.level} | ${rule.description} | ${rule.remediation} | ${rule.rationale} | ${rule.benchmark} |\n`,
+    );
   });
 
-  test('the manifest rules cover the issue\'s Kubernetes list', () => {
+  test("the manifest rules cover the issue's Kubernetes list", () => {
     expect(manifestRules.length).toBeGreaterThanOrEqual(13);
   });
 });

@@ -46,9 +46,21 @@ function parseJson<T>(linter: string, text: string, stderr: string): T {
 }
 
 function spectral(file: string, ruleset: string): Finding[] {
-  const { stdout, stderr } = run('spectral', ['lint', file, '--ruleset', ruleset, '--format', 'json', '--quiet', '--fail-severity', 'error']);
+  const { stdout, stderr } = run('spectral', [
+    'lint',
+    file,
+    '--ruleset',
+    ruleset,
+    '--format',
+    'json',
+    '--quiet',
+    '--fail-severity',
+    'error',
+  ]);
   // Spectral prints "No results with a severity of 'error' found!" instead of [] when all is clean.
-  const report = stdout.trim().startsWith('[') ? parseJson<Array<{ code: string; severity: number; path: string[]; message: string }>>('spectral', stdout, stderr) : [];
+  const report = stdout.trim().startsWith('[')
+    ? parseJson<Array<{ code: string; severity: number; path: string[]; message: string }>>('spectral', stdout, stderr)
+    : [];
   if (!stdout.trim().startsWith('[') && stderr.trim()) throw new Error(`spectral failed: ${stderr.trim().split('\n')[0]}`);
   return report.map((item) => ({
     linter: 'spectral',
@@ -61,7 +73,9 @@ function spectral(file: string, ruleset: string): Finding[] {
 
 function redocly(file: string, config: string): Finding[] {
   const { stdout, stderr } = run('redocly', ['lint', file, '--config', config, '--format', 'json']);
-  const report = parseJson<{ problems: Array<{ ruleId: string; severity: string; message: string; location?: Array<{ pointer?: string }> }> }>('redocly', stdout, stderr);
+  const report = parseJson<{
+    problems: Array<{ ruleId: string; severity: string; message: string; location?: Array<{ pointer?: string }> }>;
+  }>('redocly', stdout, stderr);
   return report.problems.map((problem) => ({
     linter: 'redocly',
     severity: problem.severity === 'error' ? 'error' : 'warning',
@@ -72,10 +86,7 @@ function redocly(file: string, config: string): Finding[] {
 }
 
 /** Both linters over `document`, with the committed rulesets unless others are given. */
-export function lintOpenApi(
-  document: unknown,
-  rulesets: { spectral?: string; redocly?: string } = {},
-): LintResult {
+export function lintOpenApi(document: unknown, rulesets: { spectral?: string; redocly?: string } = {}): LintResult {
   const dir = mkdtempSync(path.join(tmpdir(), 'goticket-contract-'));
   try {
     const file = path.join(dir, 'openapi.json');

@@ -42,10 +42,20 @@ export async function lintGraphqlSchema(file = GRAPHQL_SCHEMA): Promise<EdgeLint
         rules: {
           ...recommended.rules,
           // Relay's wrappers (connections, edges, page info) and mutation payloads are not entities: they have no id.
-          '@graphql-eslint/strict-id-in-types': ['error', { exceptions: { types: ['PageInfo'], suffixes: ['Connection', 'Edge', 'Payload'] } }],
+          '@graphql-eslint/strict-id-in-types': [
+            'error',
+            { exceptions: { types: ['PageInfo'], suffixes: ['Connection', 'Edge', 'Payload'] } },
+          ],
           '@graphql-eslint/require-description': [
             'error',
-            { types: true, rootField: true, FieldDefinition: true, InputValueDefinition: true, EnumValueDefinition: true, DirectiveDefinition: true },
+            {
+              types: true,
+              rootField: true,
+              FieldDefinition: true,
+              InputValueDefinition: true,
+              EnumValueDefinition: true,
+              DirectiveDefinition: true,
+            },
           ],
         },
       },
@@ -54,9 +64,17 @@ export async function lintGraphqlSchema(file = GRAPHQL_SCHEMA): Promise<EdgeLint
   const [result] = await eslint.lintFiles([path.join(ROOT, file)]);
   const findings = (result?.messages ?? []).map((message) => ({
     severity: message.severity,
-    finding: { linter: 'graphql-eslint' as const, rule: message.ruleId ?? 'parse', where: `${file}:${message.line}:${message.column}`, message: message.message },
+    finding: {
+      linter: 'graphql-eslint' as const,
+      rule: message.ruleId ?? 'parse',
+      where: `${file}:${message.line}:${message.column}`,
+      message: message.message,
+    },
   }));
-  return { errors: findings.filter((f) => f.severity === 2).map((f) => f.finding), warnings: findings.filter((f) => f.severity !== 2).map((f) => f.finding) };
+  return {
+    errors: findings.filter((f) => f.severity === 2).map((f) => f.finding),
+    warnings: findings.filter((f) => f.severity !== 2).map((f) => f.finding),
+  };
 }
 
 function buf(args: string[]): { stdout: string; stderr: string; status: number | null } {
@@ -71,7 +89,12 @@ function bufFindings(linter: EdgeFinding['linter'], stdout: string): EdgeFinding
     .split('\n')
     .filter((line) => line.trim().startsWith('{'))
     .map((line) => JSON.parse(line) as { path?: string; start_line?: number; type?: string; message?: string })
-    .map((item) => ({ linter, rule: item.type ?? 'unknown', where: `${item.path ?? ''}:${item.start_line ?? 0}`, message: item.message ?? '' }));
+    .map((item) => ({
+      linter,
+      rule: item.type ?? 'unknown',
+      where: `${item.path ?? ''}:${item.start_line ?? 0}`,
+      message: item.message ?? '',
+    }));
 }
 
 export function lintProtos(base = process.env.CONTRACTS_BASE ?? 'main'): EdgeLintResult {
@@ -79,15 +102,22 @@ export function lintProtos(base = process.env.CONTRACTS_BASE ?? 'main'): EdgeLin
   const errors = bufFindings('buf lint', lint.stdout);
   if (lint.status !== 0 && errors.length === 0) throw new Error(`buf lint failed: ${(lint.stderr || lint.stdout).trim().split('\n')[0]}`);
 
-  const baseHasProtos = spawnSync('git', ['ls-tree', '-r', '--name-only', base, '--', 'proto'], { cwd: ROOT, encoding: 'utf8' }).stdout.includes('.proto');
+  const baseHasProtos = spawnSync('git', ['ls-tree', '-r', '--name-only', base, '--', 'proto'], {
+    cwd: ROOT,
+    encoding: 'utf8',
+  }).stdout.includes('.proto');
   if (!baseHasProtos) return { errors, warnings: [], note: `breaking: ${base} has no protos yet` };
   const dir = mkdtempSync(path.join(tmpdir(), 'goticket-protos-'));
   try {
-    const archive = execFileSync('git', ['archive', '--format=tar', base, '--', 'proto', 'buf.yaml'], { cwd: ROOT, maxBuffer: 64 * 1024 * 1024 });
+    const archive = execFileSync('git', ['archive', '--format=tar', base, '--', 'proto', 'buf.yaml'], {
+      cwd: ROOT,
+      maxBuffer: 64 * 1024 * 1024,
+    });
     execFileSync('tar', ['-x', '-C', dir], { input: archive });
     const breaking = buf(['breaking', '--against', dir, '--error-format', 'json']);
     const broken = bufFindings('buf breaking', breaking.stdout);
-    if (breaking.status !== 0 && broken.length === 0) throw new Error(`buf breaking failed: ${(breaking.stderr || breaking.stdout).trim().split('\n')[0]}`);
+    if (breaking.status !== 0 && broken.length === 0)
+      throw new Error(`buf breaking failed: ${(breaking.stderr || breaking.stdout).trim().split('\n')[0]}`);
     return { errors: [...errors, ...broken], warnings: [], note: `breaking against ${base}` };
   } finally {
     rmSync(dir, { recursive: true, force: true });

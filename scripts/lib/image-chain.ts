@@ -111,7 +111,11 @@ export function makefileChain(root = ROOT): MakefileChain {
     writeFileSync(join(bin, 'kind'), '#!/bin/sh\necho "kind v0.27.0 go1.23.4 linux/amd64"\n');
     for (const tool of ['docker', 'kind']) chmodSync(join(bin, tool), 0o755);
     const env: NodeJS.ProcessEnv = { PATH: `${bin}:${process.env.PATH ?? ''}`, HOME: bin };
-    const result = spawnSync('make', ['-n', '--no-print-directory', '-o', 'node_modules/.install-stamp', 'kind-load'], { cwd: root, env, encoding: 'utf8' });
+    const result = spawnSync('make', ['-n', '--no-print-directory', '-o', 'node_modules/.install-stamp', 'kind-load'], {
+      cwd: root,
+      env,
+      encoding: 'utf8',
+    });
     const output = `${result.stdout}${result.stderr}`;
     return {
       built: /docker buildx build --load -t (\S+)/.exec(output)?.[1],
@@ -158,12 +162,15 @@ export interface ChainInput {
 /** One line per broken link of the chain; empty when release.yml, environments.ts, dist/ and the Makefile agree. */
 export function imageChainProblems({ environments, repositories, release, makefile, dist }: ChainInput): string[] {
   const problems: string[] = [];
-  for (const line of release.unknown) problems.push(`release.yml pushes a tag that names no commit (it would move, and an IMMUTABLE ECR repository refuses it): ${line}`);
+  for (const line of release.unknown)
+    problems.push(`release.yml pushes a tag that names no commit (it would move, and an IMMUTABLE ECR repository refuses it): ${line}`);
   if (release.tags.length === 0) problems.push('release.yml: no tag derivable from its docker/metadata-action step');
-  if (release.ecrRepository !== APP) problems.push(`release.yml pushes to the ECR repository "${release.ecrRepository ?? '?'}" by default; the prod stack creates "${APP}"`);
+  if (release.ecrRepository !== APP)
+    problems.push(`release.yml pushes to the ECR repository "${release.ecrRepository ?? '?'}" by default; the prod stack creates "${APP}"`);
   for (const repository of repositories) {
     const ecr = /^\d{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(?:\.cn)?\/(.+)$/.exec(repository)?.[1];
-    if (ecr === undefined ? !release.ghcr.test(repository) : ecr !== release.ecrRepository) problems.push(`IMAGE_REPOSITORIES: release.yml never pushes to ${repository}`);
+    if (ecr === undefined ? !release.ghcr.test(repository) : ecr !== release.ecrRepository)
+      problems.push(`IMAGE_REPOSITORIES: release.yml never pushes to ${repository}`);
   }
   for (const env of environments) {
     const where = `environments.ts ${env.name}`;
@@ -176,16 +183,24 @@ export function imageChainProblems({ environments, repositories, release, makefi
     if (isLocalBuild(env.image)) {
       if (env.backends.kind !== 'in-cluster') problems.push(`${where}: runs the local build, which only Kind has`);
       else if (makefile.built !== env.image || makefile.loaded !== env.image) {
-        problems.push(`${where}: runs ${env.image} but make kind-load builds ${makefile.built ?? 'nothing'} and loads ${makefile.loaded ?? 'nothing'}`);
+        problems.push(
+          `${where}: runs ${env.image} but make kind-load builds ${makefile.built ?? 'nothing'} and loads ${makefile.loaded ?? 'nothing'}`,
+        );
       }
     } else if (image.tag && !release.tags.some((tag) => tag.pattern.test(image.tag!))) {
-      problems.push(`${where}: tag ${image.tag} is not one release.yml pushes (${release.tags.map((tag) => tag.pattern.source).join(' or ')})`);
+      problems.push(
+        `${where}: tag ${image.tag} is not one release.yml pushes (${release.tags.map((tag) => tag.pattern.source).join(' or ')})`,
+      );
     }
     const containers = dist[env.name] ?? [];
     if (containers.length === 0) problems.push(`dist/${env.name}: no goticket container`);
     for (const container of containers) {
-      if (container.image !== env.image) problems.push(`dist/${env.name}/${container.file}: runs ${container.image}, environments.ts pins ${env.image} (make synth)`);
-      else if (container.imagePullPolicy !== imagePullPolicyOf(env.image)) problems.push(`dist/${env.name}/${container.file}: imagePullPolicy ${container.imagePullPolicy ?? 'unset'}, ${env.image} needs ${imagePullPolicyOf(env.image)}`);
+      if (container.image !== env.image)
+        problems.push(`dist/${env.name}/${container.file}: runs ${container.image}, environments.ts pins ${env.image} (make synth)`);
+      else if (container.imagePullPolicy !== imagePullPolicyOf(env.image))
+        problems.push(
+          `dist/${env.name}/${container.file}: imagePullPolicy ${container.imagePullPolicy ?? 'unset'}, ${env.image} needs ${imagePullPolicyOf(env.image)}`,
+        );
     }
   }
   return problems;
@@ -208,6 +223,8 @@ if (require.main === module) {
     for (const problem of problems) console.error(`image chain: ${problem}`);
     process.exitCode = 1;
   } else {
-    console.log(`image chain: ${ENVIRONMENTS.map((env) => `${env.name} ${env.image}`).join(', ')}: pushed by release.yml or loaded by make kind-load`);
+    console.log(
+      `image chain: ${ENVIRONMENTS.map((env) => `${env.name} ${env.image}`).join(', ')}: pushed by release.yml or loaded by make kind-load`,
+    );
   }
 }

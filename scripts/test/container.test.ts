@@ -5,7 +5,15 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { type Copy, type Dockerfile, DockerfileParser, type From, type Instruction, type JSONInstruction, type Label } from 'dockerfile-ast';
+import {
+  type Copy,
+  type Dockerfile,
+  DockerfileParser,
+  type From,
+  type Instruction,
+  type JSONInstruction,
+  type Label,
+} from 'dockerfile-ast';
 import { parse } from 'yaml';
 import { type Obj, ROOT } from './github-files';
 import { loadConfig } from '../../app/src/config';
@@ -134,7 +142,11 @@ describe('Dockerfile', () => {
   });
 
   it('writes nothing outside /tmp: root-owned application files, temp and home in /tmp, no volumes', () => {
-    const env = Object.fromEntries(keyword(runtime, 'ENV').flatMap((instruction) => (instruction as Label).getProperties().map((property) => [property.getName(), unquote(property.getValue())])));
+    const env = Object.fromEntries(
+      keyword(runtime, 'ENV').flatMap((instruction) =>
+        (instruction as Label).getProperties().map((property) => [property.getName(), unquote(property.getValue())]),
+      ),
+    );
     expect(env).toMatchObject({ NODE_ENV: 'production', PORT: '8080', HOME: '/tmp', TMPDIR: '/tmp' });
     expect(keyword(runtime, 'WORKDIR').map((workdir) => workdir.getArgumentsContent())).toEqual(['/app']);
     expect(keyword(runtime, 'VOLUME')).toHaveLength(0);
@@ -145,7 +157,11 @@ describe('Dockerfile', () => {
   });
 
   it('carries the OCI labels', () => {
-    const labels = Object.fromEntries(keyword(runtime, 'LABEL').flatMap((instruction) => (instruction as Label).getProperties().map((property) => [property.getName(), unquote(property.getValue())])));
+    const labels = Object.fromEntries(
+      keyword(runtime, 'LABEL').flatMap((instruction) =>
+        (instruction as Label).getProperties().map((property) => [property.getName(), unquote(property.getValue())]),
+      ),
+    );
     for (const name of ['title', 'description', 'source', 'licenses', 'version', 'revision', 'created']) {
       expect(labels[`org.opencontainers.image.${name}`]).toBeTruthy();
     }
@@ -155,20 +171,46 @@ describe('Dockerfile', () => {
   it('bakes no secrets and fetches nothing with ADD', () => {
     for (const stage of stages) {
       expect(keyword(stage, 'ADD')).toHaveLength(0);
-      for (const instruction of [...keyword(stage, 'ENV'), ...keyword(stage, 'ARG')]) expect(instruction.getArgumentsContent()).not.toMatch(/PASSWORD|SECRET|TOKEN|_KEY\b/i);
+      for (const instruction of [...keyword(stage, 'ENV'), ...keyword(stage, 'ARG')])
+        expect(instruction.getArgumentsContent()).not.toMatch(/PASSWORD|SECRET|TOKEN|_KEY\b/i);
     }
   });
 
   describe('.dockerignore', () => {
     const patterns = read('.dockerignore').split('\n');
 
-    it.each(['.git', '.git/config', 'node_modules', 'node_modules/pg/package.json', '.data', '.data/pg/PG_VERSION', 'dist', 'dist/dev/api.yaml', 'build', 'build/app/main.js', '.env', '.env.production', 'app/src/.env', 'app/test/unit/x.test.ts', 'charts/main.ts', 'infra/index.ts', 'Pulumi.prod.yaml', 'Dockerfile'])(
-      'keeps %s out of the build context',
-      (path) => expect(dockerignored(patterns, path)).toBe(true),
-    );
+    it.each([
+      '.git',
+      '.git/config',
+      'node_modules',
+      'node_modules/pg/package.json',
+      '.data',
+      '.data/pg/PG_VERSION',
+      'dist',
+      'dist/dev/api.yaml',
+      'build',
+      'build/app/main.js',
+      '.env',
+      '.env.production',
+      'app/src/.env',
+      'app/test/unit/x.test.ts',
+      'charts/main.ts',
+      'infra/index.ts',
+      'Pulumi.prod.yaml',
+      'Dockerfile',
+    ])('keeps %s out of the build context', (path) => expect(dockerignored(patterns, path)).toBe(true));
 
     it('lets in every file the Dockerfile copies from the context', () => {
-      const sources = stages.flatMap((stage) => (keyword(stage, 'COPY') as Copy[]).filter((copy) => !copy.getFromFlag()).flatMap((copy) => copy.getArguments().slice(0, -1).map((argument) => argument.getValue())));
+      const sources = stages.flatMap((stage) =>
+        (keyword(stage, 'COPY') as Copy[])
+          .filter((copy) => !copy.getFromFlag())
+          .flatMap((copy) =>
+            copy
+              .getArguments()
+              .slice(0, -1)
+              .map((argument) => argument.getValue()),
+          ),
+      );
       expect(sources).toEqual(expect.arrayContaining(['package.json', 'package-lock.json', 'scripts/npm-install-locked.sh', 'app/src']));
       for (const source of sources) expect({ source, ignored: dockerignored(patterns, source) }).toEqual({ source, ignored: false });
       expect(dockerignored(patterns, 'app/src/main.ts')).toBe(false);
@@ -201,7 +243,8 @@ describe('docker-compose.yml', () => {
   });
 
   it('publishes ports on 127.0.0.1 only', () => {
-    for (const service of Object.values(services)) for (const port of (service.ports as string[] | undefined) ?? []) expect(port).toMatch(/^127\.0\.0\.1:/);
+    for (const service of Object.values(services))
+      for (const port of (service.ports as string[] | undefined) ?? []) expect(port).toMatch(/^127\.0\.0\.1:/);
   });
 
   it('builds the service from the Dockerfile, migrates first, and runs it hardened with a health check', () => {
@@ -209,18 +252,29 @@ describe('docker-compose.yml', () => {
     expect(app.build).toBe('.');
     expect(app).toMatchObject({ user: '10001:10001', read_only: true, tmpfs: ['/tmp'], cap_drop: ['ALL'] });
     expect(app.command).toEqual(['build/app/main.js', 'all']);
-    expect(app.depends_on).toMatchObject({ migrate: { condition: 'service_completed_successfully' }, redis: { condition: 'service_healthy' }, rabbitmq: { condition: 'service_healthy' } });
+    expect(app.depends_on).toMatchObject({
+      migrate: { condition: 'service_completed_successfully' },
+      redis: { condition: 'service_healthy' },
+      rabbitmq: { condition: 'service_healthy' },
+    });
     expect(services.migrate?.command).toEqual(['build/app/main.js', 'migrate']);
     expect(services.migrate?.depends_on).toMatchObject({ postgres: { condition: 'service_healthy' } });
     expect((app.healthcheck as Obj).test).toEqual(expect.arrayContaining(['CMD', 'node']));
-    expect(app.environment).toMatchObject({ DATABASE_URL: expect.stringContaining('@postgres:5432/'), REDIS_URL: 'redis://redis:6379', AMQP_URL: expect.stringContaining('@rabbitmq:5672') });
+    expect(app.environment).toMatchObject({
+      DATABASE_URL: expect.stringContaining('@postgres:5432/'),
+      REDIS_URL: 'redis://redis:6379',
+      AMQP_URL: expect.stringContaining('@rabbitmq:5672'),
+    });
     expect(services.migrate?.environment).toMatchObject({ NODE_ENV: 'production' });
   });
 
   /** A service's environment as compose resolves it with nothing exported (`${NAME:-default}` → default). */
   const environmentOf = (service: string): NodeJS.ProcessEnv =>
     Object.fromEntries(
-      Object.entries(services[service]!.environment as Record<string, string>).map(([key, value]) => [key, String(value).replace(/\$\{\w+:-([^}]*)\}/g, '$1')]),
+      Object.entries(services[service]!.environment as Record<string, string>).map(([key, value]) => [
+        key,
+        String(value).replace(/\$\{\w+:-([^}]*)\}/g, '$1'),
+      ]),
     );
 
   it('gives each container what its role needs to start (the config the service loads, as compose resolves it)', () => {

@@ -18,7 +18,9 @@ const NPM_SCRIPTS = new Set(Object.keys((JSON.parse(read('package.json')) as { s
 
 /** The text of fenced blocks and inline code spans: where commands and paths live (diagram labels do not count). */
 function codeOf(markdown: string): string[] {
-  const blocks = [...markdown.matchAll(/^```([^\n]*)\n([\s\S]*?)^```/gm)].filter((match) => match[1] !== 'mermaid').map((match) => match[2]!);
+  const blocks = [...markdown.matchAll(/^```([^\n]*)\n([\s\S]*?)^```/gm)]
+    .filter((match) => match[1] !== 'mermaid')
+    .map((match) => match[2]!);
   const prose = markdown.replace(/^```[^\n]*\n[\s\S]*?^```/gm, '');
   return [...blocks, ...[...prose.matchAll(/`([^`\n]+)`/g)].map((match) => match[1]!)];
 }
@@ -26,7 +28,8 @@ function codeOf(markdown: string): string[] {
 const TOP = '(?:\\.github|\\.ci|app|platform|charts|infra|policies|dist|bench|docs|scripts)';
 /** A repository path, braces allowed for alternatives: app/src/adapters/{postgres,redis}. */
 const PATH = new RegExp(`(?<![\\w./~:-])${TOP}/(?:[\\w.<>*-]|/|\\{[^}\\s]*\\})*`, 'g');
-const ROOT_FILE = /(?<![\w./-])(?:Dockerfile|Makefile|docker-compose\.yml|\.dockerignore|package(?:-lock)?\.json|tsconfig(?:\.\w+)?\.json|Pulumi(?:\.[\w<>*]+)?\.yaml)(?![\w-])/g;
+const ROOT_FILE =
+  /(?<![\w./-])(?:Dockerfile|Makefile|docker-compose\.yml|\.dockerignore|package(?:-lock)?\.json|tsconfig(?:\.\w+)?\.json|Pulumi(?:\.[\w<>*]+)?\.yaml)(?![\w-])/g;
 
 function expandBraces(path: string): string[] {
   const match = path.match(/\{([^}]*)\}/);
@@ -67,8 +70,12 @@ describe.each(DOCS)('%s', (file) => {
   });
 
   it('links only to files that exist', () => {
-    const links = [...markdown.matchAll(/\]\(([^)\s]+)\)/g)].map((match) => match[1]!).filter((target) => !/^(https?:|mailto:|#)/.test(target));
-    const missing = links.map((target) => join(dirname(file), target.replace(/#.*$/, ''))).filter((target) => !existsSync(join(ROOT, target)));
+    const links = [...markdown.matchAll(/\]\(([^)\s]+)\)/g)]
+      .map((match) => match[1]!)
+      .filter((target) => !/^(https?:|mailto:|#)/.test(target));
+    const missing = links
+      .map((target) => join(dirname(file), target.replace(/#.*$/, '')))
+      .filter((target) => !existsSync(join(ROOT, target)));
     expect(missing).toEqual([]);
   });
 });
@@ -78,25 +85,40 @@ describe('README.md', () => {
 
   it('has what the delivery issue asks: what it is, a mermaid architecture diagram, quick start, make targets, environments, links', () => {
     expect(readme).toMatch(/^```mermaid\n/m);
-    for (const heading of ['Quick start', 'Architecture', 'Make targets', 'Environments']) expect(readme).toMatch(new RegExp(`^## ${heading}`, 'm'));
+    for (const heading of ['Quick start', 'Architecture', 'Make targets', 'Environments'])
+      expect(readme).toMatch(new RegExp(`^## ${heading}`, 'm'));
     expect(readme).toContain('](docs/onboarding.md)');
   });
 
   it('documents every Makefile target in its table', () => {
     const section = readme.slice(readme.indexOf('## Make targets'), readme.indexOf('\n## ', readme.indexOf('## Make targets') + 1));
-    const documented = new Set(section.split('\n').filter((line) => line.startsWith('| `')).flatMap((line) => [...line.split('|')[1]!.matchAll(/`([a-z][\w-]*)/g)].map((match) => match[1]!)));
+    const documented = new Set(
+      section
+        .split('\n')
+        .filter((line) => line.startsWith('| `'))
+        .flatMap((line) => [...line.split('|')[1]!.matchAll(/`([a-z][\w-]*)/g)].map((match) => match[1]!)),
+    );
     expect([...MAKE_TARGETS].filter((target) => target !== 'help' && !documented.has(target))).toEqual([]);
   });
 });
 
 describe('docs/onboarding.md', () => {
-  it.each([/Prerequisites/, /Run it and test it/, /Repository tour/, /dev on Kind/, /prod on AWS/, /merge to rollout \(GitOps\)/, /Seal a secret/, /dashboard or an alert/, /Runbooks/])(
-    'has a section matching %s',
-    (heading) => {
-      const headings = read('docs/onboarding.md').split('\n').filter((line) => line.startsWith('## '));
-      expect(headings.some((line) => heading.test(line))).toBe(true);
-    },
-  );
+  it.each([
+    /Prerequisites/,
+    /Run it and test it/,
+    /Repository tour/,
+    /dev on Kind/,
+    /prod on AWS/,
+    /merge to rollout \(GitOps\)/,
+    /Seal a secret/,
+    /dashboard or an alert/,
+    /Runbooks/,
+  ])('has a section matching %s', (heading) => {
+    const headings = read('docs/onboarding.md')
+      .split('\n')
+      .filter((line) => line.startsWith('## '));
+    expect(headings.some((line) => heading.test(line))).toBe(true);
+  });
 });
 
 describe('the deploy chain, followed word for word', () => {
@@ -123,7 +145,9 @@ describe('the deploy chain, followed word for word', () => {
       before(makes(text), 'kind-up', 'kind-load');
       before(makes(text), 'kind-load', 'up STACK=dev');
     }
-    expect(section(onboarding, '## 4. Deploy dev on Kind')).toContain(`make kind-load               # builds the image dist/dev runs (${dev.image})`);
+    expect(section(onboarding, '## 4. Deploy dev on Kind')).toContain(
+      `make kind-load               # builds the image dist/dev runs (${dev.image})`,
+    );
     expect(dev.image).toMatch(/:local$/);
   });
 
@@ -142,7 +166,9 @@ describe('the deploy chain, followed word for word', () => {
   it('every promote command they show is the one release.yml runs, and each concrete reference is one promote accepts', () => {
     const releaseYml = read('.github/workflows/release.yml');
     expect(releaseYml).toContain('npm run promote -- --env "$ENVIRONMENT" --image "$IMAGE"');
-    const commands = [readme, onboarding].flatMap((text) => [...text.replace(/\n\s*/g, ' ').matchAll(/npm run promote -- --env (\S+) --image ([^\s`]+)/g)]);
+    const commands = [readme, onboarding].flatMap((text) => [
+      ...text.replace(/\n\s*/g, ' ').matchAll(/npm run promote -- --env (\S+) --image ([^\s`]+)/g),
+    ]);
     expect(commands.length).toBeGreaterThanOrEqual(4);
     for (const [, env, reference] of commands) {
       expect(ENVIRONMENTS.map((e) => e.name)).toContain(env);

@@ -34,7 +34,11 @@ function check(aws: { endpoint?: string; error?: string }) {
   const body = aws.error ? `echo "${aws.error}" >&2\nexit 254` : `echo "$*" > ${join(bin, 'args')}\necho "${aws.endpoint}"`;
   writeFileSync(join(bin, 'aws'), `#!/bin/sh\n${body}\n`);
   chmodSync(join(bin, 'aws'), 0o755);
-  const result = spawnSync(TSX, ['scripts/eks-reachable.ts', '--stack', 'prod', '--timeout-ms', '2000'], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, PATH: `${bin}:${process.env.PATH}` } });
+  const result = spawnSync(TSX, ['scripts/eks-reachable.ts', '--stack', 'prod', '--timeout-ms', '2000'], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    env: { ...process.env, PATH: `${bin}:${process.env.PATH}` },
+  });
   return { status: result.status, out: `${result.stdout}${result.stderr}`.trim(), bin };
 }
 
@@ -55,7 +59,10 @@ it('fails at once with one line naming what to set when it does not', () => {
 });
 
 it('lets the first up through: no cluster yet, nothing to reach', () => {
-  const r = check({ error: 'An error occurred (ResourceNotFoundException) when calling the DescribeCluster operation: No cluster found for name: goticket-prod.' });
+  const r = check({
+    error:
+      'An error occurred (ResourceNotFoundException) when calling the DescribeCluster operation: No cluster found for name: goticket-prod.',
+  });
   expect(r).toMatchObject({ status: 0, out: expect.stringContaining('does not exist yet') });
 });
 

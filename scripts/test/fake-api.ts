@@ -19,9 +19,29 @@ export interface Faults {
   throttleEvery?: number;
 }
 
-interface User { id: string; email: string; password: string; role: string }
-interface Event { id: string; organizerId: string; capacity: number; available: number; priceCents: number; [key: string]: unknown }
-interface Booking { id: string; eventId: string; userId: string; quantity: number; amountCents: number; status: string; key?: string }
+interface User {
+  id: string;
+  email: string;
+  password: string;
+  role: string;
+}
+interface Event {
+  id: string;
+  organizerId: string;
+  capacity: number;
+  available: number;
+  priceCents: number;
+  [key: string]: unknown;
+}
+interface Booking {
+  id: string;
+  eventId: string;
+  userId: string;
+  quantity: number;
+  amountCents: number;
+  status: string;
+  key?: string;
+}
 
 export const ADMIN = { email: 'admin@example.com', password: 'admin-password-123' };
 
@@ -34,8 +54,15 @@ export async function startFakeApi(faults: Faults = {}): Promise<{ url: string; 
 
   const send = (res: ServerResponse, status: number, body?: unknown) => {
     const problem = status >= 400;
-    res.writeHead(status, { 'content-type': problem ? 'application/problem+json' : 'application/json', 'x-request-id': String(res.req.headers['x-request-id'] ?? randomUUID()) });
-    res.end(body === undefined ? '' : JSON.stringify(problem ? { type: 'about:blank', title: typeof body === 'string' ? body : JSON.stringify(body), status } : body));
+    res.writeHead(status, {
+      'content-type': problem ? 'application/problem+json' : 'application/json',
+      'x-request-id': String(res.req.headers['x-request-id'] ?? randomUUID()),
+    });
+    res.end(
+      body === undefined
+        ? ''
+        : JSON.stringify(problem ? { type: 'about:blank', title: typeof body === 'string' ? body : JSON.stringify(body), status } : body),
+    );
   };
 
   const handle = (req: IncomingMessage, res: ServerResponse, raw: string) => {
@@ -81,7 +108,14 @@ export async function startFakeApi(faults: Faults = {}): Promise<{ url: string; 
       }
       case 'POST /api/v1/events': {
         if (user.role !== 'organizer' && user.role !== 'admin') return send(res, 403, 'forbidden');
-        const event: Event = { ...body, id: randomUUID(), organizerId: user.id, capacity: Number(body.capacity), available: Number(body.capacity), priceCents: Number(body.priceCents) };
+        const event: Event = {
+          ...body,
+          id: randomUUID(),
+          organizerId: user.id,
+          capacity: Number(body.capacity),
+          available: Number(body.capacity),
+          priceCents: Number(body.priceCents),
+        };
         events.set(event.id, event);
         return send(res, 201, event);
       }
@@ -98,7 +132,15 @@ export async function startFakeApi(faults: Faults = {}): Promise<{ url: string; 
         const oversell = faults.oversell || (faults.oversellAfter !== undefined && bookingRequests > faults.oversellAfter);
         if (!oversell && event.available < quantity) return send(res, 409, 'sold out');
         event.available = Math.max(0, event.available - quantity);
-        const booking: Booking = { id: randomUUID(), eventId: id, userId: user.id, quantity, amountCents: quantity * event.priceCents, status: 'pending', key: typeof key === 'string' ? key : undefined };
+        const booking: Booking = {
+          id: randomUUID(),
+          eventId: id,
+          userId: user.id,
+          quantity,
+          amountCents: quantity * event.priceCents,
+          status: 'pending',
+          key: typeof key === 'string' ? key : undefined,
+        };
         bookings.set(booking.id, booking);
         return send(res, 201, booking);
       }

@@ -21,7 +21,8 @@ test('the tags release.yml pushes, derived from release.yml: <version>-<sha12> a
   const matches = (tag: string) => scheme.tags.some((t) => t.pattern.test(tag));
   expect(matches(`0.1.0-${SHA.slice(0, 12)}`)).toBe(true);
   expect(matches(`sha-${SHA}`)).toBe(true);
-  for (const never of ['0.1.0', 'latest', 'local', `sha-${SHA.slice(0, 7)}`, `0.1.0-${SHA.slice(0, 11)}`]) expect(matches(never)).toBe(false);
+  for (const never of ['0.1.0', 'latest', 'local', `sha-${SHA.slice(0, 7)}`, `0.1.0-${SHA.slice(0, 11)}`])
+    expect(matches(never)).toBe(false);
   expect(scheme.ecrRepository).toBe(APP);
   expect(scheme.ghcr.test('ghcr.io/goticket-platform/goticket')).toBe(true);
   expect(scheme.ghcr.test('docker.io/goticket-platform/goticket')).toBe(false);
@@ -62,25 +63,41 @@ describe('each broken link is named', () => {
       ...input,
       environments: [olden(dev), olden(prod)],
       makefile: { built: 'ghcr.io/goticket-platform/goticket:local', loaded: 'ghcr.io/goticket-platform/goticket:local', output: '' },
-      dist: { dev: input.dist.dev!.map((c) => ({ ...c, image: old, imagePullPolicy: 'IfNotPresent' })), prod: input.dist.prod!.map((c) => ({ ...c, image: old })) },
+      dist: {
+        dev: input.dist.dev!.map((c) => ({ ...c, image: old, imagePullPolicy: 'IfNotPresent' })),
+        prod: input.dist.prod!.map((c) => ({ ...c, image: old })),
+      },
     });
-    expect(problems).toEqual(expect.arrayContaining([expect.stringMatching(/^environments\.ts dev: tag 0\.1\.0 is not one release\.yml pushes/), expect.stringMatching(/^environments\.ts prod: tag 0\.1\.0 is not one release\.yml pushes/)]));
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^environments\.ts dev: tag 0\.1\.0 is not one release\.yml pushes/),
+        expect.stringMatching(/^environments\.ts prod: tag 0\.1\.0 is not one release\.yml pushes/),
+      ]),
+    );
   });
 
   test('dev on the local build that the Makefile does not load, and dist/ left behind', () => {
     const input = base();
-    const problems = imageChainProblems({ ...input, makefile: { built: 'ghcr.io/goticket-platform/goticket:mine', loaded: undefined, output: '' } });
-    expect(problems).toEqual([`environments.ts dev: runs ${dev.image} but make kind-load builds ghcr.io/goticket-platform/goticket:mine and loads nothing`]);
-    const stale = imageChainProblems({ ...input, environments: [dev, { ...prod, image: `${IMAGE_REPOSITORIES[0]}:0.1.0-abcdef012345@${DIGEST}` }] });
+    const problems = imageChainProblems({
+      ...input,
+      makefile: { built: 'ghcr.io/goticket-platform/goticket:mine', loaded: undefined, output: '' },
+    });
+    expect(problems).toEqual([
+      `environments.ts dev: runs ${dev.image} but make kind-load builds ghcr.io/goticket-platform/goticket:mine and loads nothing`,
+    ]);
+    const stale = imageChainProblems({
+      ...input,
+      environments: [dev, { ...prod, image: `${IMAGE_REPOSITORIES[0]}:0.1.0-abcdef012345@${DIGEST}` }],
+    });
     expect(stale.length).toBe(input.dist.prod!.length);
     expect(stale[0]).toMatch(/^dist\/prod\/.*: runs .*, environments\.ts pins .*@sha256:d+ \(make synth\)$/);
   });
 
   test('a repository release.yml never pushes to, and an ECR repository other than the one the stack creates', () => {
     const input = base();
-    expect(imageChainProblems({ ...input, repositories: [...IMAGE_REPOSITORIES, '123456789012.dkr.ecr.eu-west-1.amazonaws.com/other'] })).toEqual([
-      'IMAGE_REPOSITORIES: release.yml never pushes to 123456789012.dkr.ecr.eu-west-1.amazonaws.com/other',
-    ]);
+    expect(
+      imageChainProblems({ ...input, repositories: [...IMAGE_REPOSITORIES, '123456789012.dkr.ecr.eu-west-1.amazonaws.com/other'] }),
+    ).toEqual(['IMAGE_REPOSITORIES: release.yml never pushes to 123456789012.dkr.ecr.eu-west-1.amazonaws.com/other']);
     expect(imageChainProblems({ ...input, release: { ...scheme, ecrRepository: 'tickets' } })).toEqual([
       `release.yml pushes to the ECR repository "tickets" by default; the prod stack creates "${APP}"`,
     ]);

@@ -4,7 +4,18 @@ import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { DEPENDENCY_KEYS, PAYMENTS, RUNTIME_KEYS, RUNTIME_SECRET } from '../../platform/contract';
 import { podEnvironments, startupError, unreadVariables } from '../../platform/test/pod-environment';
-import { APP_PODS_SELECTOR, E2E_ADMIN_EMAIL, edgeManifests, isServiceImage, main, paymentsSecret, prepare, readManifests, runtimeSecret, servedKinds } from '../kind-manifests';
+import {
+  APP_PODS_SELECTOR,
+  E2E_ADMIN_EMAIL,
+  edgeManifests,
+  isServiceImage,
+  main,
+  paymentsSecret,
+  prepare,
+  readManifests,
+  runtimeSecret,
+  servedKinds,
+} from '../kind-manifests';
 import { ROOT } from './github-files';
 
 const API_RESOURCES = `
@@ -90,7 +101,11 @@ describe('kind-manifests', () => {
       const error = jest.spyOn(console, 'error').mockImplementation(() => undefined);
       try {
         expect(main(['--in', input, '--out', out, '--image', 'goticket:e2e', '--api-resources', join(dir, 'api-resources.txt')])).toBe(0);
-        expect(log.mock.calls.map(([line]) => line)).toEqual(['namespace=goticket', 'host=goticket.127.0.0.1.nip.io', `app_pods=${APP_PODS_SELECTOR}`]);
+        expect(log.mock.calls.map(([line]) => line)).toEqual([
+          'namespace=goticket',
+          'host=goticket.127.0.0.1.nip.io',
+          `app_pods=${APP_PODS_SELECTOR}`,
+        ]);
         expect(readManifests(out).map((doc) => doc.kind)).toEqual(['Namespace', 'Deployment', 'Job', 'StatefulSet', 'HTTPRoute']);
         expect(readFileSync(join(out, '10-resources.yaml'), 'utf8')).toContain('image: goticket:e2e');
         writeFileSync(join(input, 'all.yaml'), 'apiVersion: v1\nkind: ConfigMap\nmetadata: { name: x }\n');
@@ -123,7 +138,10 @@ describe('kind-manifests --runtime-secret (the e2e job’s stand-in for the Pulu
     const payments = paymentsSecret(secret) as unknown as Secret;
     expect(payments.metadata).toMatchObject({ name: PAYMENTS.secret, namespace: 'goticket' });
     expect(Object.keys(payments.stringData).sort()).toEqual([...PAYMENTS.secretKeys].sort());
-    const pods = podEnvironments(readManifests(join(ROOT, 'dist', 'dev')), { [RUNTIME_SECRET]: secret.stringData, [PAYMENTS.secret]: payments.stringData });
+    const pods = podEnvironments(readManifests(join(ROOT, 'dist', 'dev')), {
+      [RUNTIME_SECRET]: secret.stringData,
+      [PAYMENTS.secret]: payments.stringData,
+    });
     expect(pods.filter((pod) => pod.service)).toHaveLength(4);
     for (const pod of pods.filter((p) => p.service)) {
       expect([pod.workload, startupError(pod.env, pod.role), unreadVariables(pod.env)]).toEqual([pod.workload, undefined, []]);
@@ -143,9 +161,13 @@ describe('kind-manifests --runtime-secret (the e2e job’s stand-in for the Pulu
       const [secret, payments] = parseAllDocuments(readFileSync(file, 'utf8')).map((doc) => doc.toJS() as Secret);
       expect([secret!.metadata.name, payments!.metadata.name]).toEqual([RUNTIME_SECRET, PAYMENTS.secret]);
       const masked = log.mock.calls.map(([line]) => String(line));
-      const values = [...new Set([...Object.values(secret!.stringData), ...Object.values(payments!.stringData)])].filter((value) => value !== E2E_ADMIN_EMAIL).map((value) => `::add-mask::${value}`);
+      const values = [...new Set([...Object.values(secret!.stringData), ...Object.values(payments!.stringData)])]
+        .filter((value) => value !== E2E_ADMIN_EMAIL)
+        .map((value) => `::add-mask::${value}`);
       expect(masked.sort()).toEqual(values.sort());
-      expect(readFileSync(githubEnv, 'utf8')).toBe(`EXISTING=1\nSMOKE_ADMIN_EMAIL=${E2E_ADMIN_EMAIL}\nSMOKE_ADMIN_PASSWORD=${secret!.stringData.ADMIN_PASSWORD}\n`);
+      expect(readFileSync(githubEnv, 'utf8')).toBe(
+        `EXISTING=1\nSMOKE_ADMIN_EMAIL=${E2E_ADMIN_EMAIL}\nSMOKE_ADMIN_PASSWORD=${secret!.stringData.ADMIN_PASSWORD}\n`,
+      );
       expect(error.mock.calls.join('\n')).not.toContain(secret!.stringData.JWT_SECRET);
     } finally {
       log.mockRestore();
@@ -157,13 +179,22 @@ describe('kind-manifests --runtime-secret (the e2e job’s stand-in for the Pulu
 
 describe('kind-manifests --edge (the e2e job’s stand-in for the Platform component’s Gateway)', () => {
   it('writes the dev platform’s EnvoyProxy, GatewayClass, Gateway and redirect for the host of dist/dev’s HTTPRoute', () => {
-    const route = readManifests(join(ROOT, 'dist', 'dev')).find((doc) => doc.kind === 'HTTPRoute') as { spec: { hostnames: string[]; parentRefs: { name: string; namespace: string; sectionName: string }[] } };
+    const route = readManifests(join(ROOT, 'dist', 'dev')).find((doc) => doc.kind === 'HTTPRoute') as {
+      spec: { hostnames: string[]; parentRefs: { name: string; namespace: string; sectionName: string }[] };
+    };
     const host = route.spec.hostnames[0]!;
-    const docs = edgeManifests(host) as { kind: string; metadata: { name: string; namespace?: string }; spec: { listeners?: { name: string; hostname?: string }[] } }[];
+    const docs = edgeManifests(host) as {
+      kind: string;
+      metadata: { name: string; namespace?: string };
+      spec: { listeners?: { name: string; hostname?: string }[] };
+    }[];
     expect(docs.map((doc) => doc.kind)).toEqual(['EnvoyProxy', 'GatewayClass', 'Gateway', 'HTTPRoute']);
     const gateway = docs.find((doc) => doc.kind === 'Gateway')!;
     // the route dist/dev ships attaches to exactly this Gateway and one of its listeners, for its host
-    expect([gateway.metadata.name, gateway.metadata.namespace]).toEqual([route.spec.parentRefs[0]!.name, route.spec.parentRefs[0]!.namespace]);
+    expect([gateway.metadata.name, gateway.metadata.namespace]).toEqual([
+      route.spec.parentRefs[0]!.name,
+      route.spec.parentRefs[0]!.namespace,
+    ]);
     expect(gateway.spec.listeners!.find((l) => l.name === route.spec.parentRefs[0]!.sectionName)!.hostname).toBe(host);
 
     const dir = mkdtempSync(join(tmpdir(), 'kind-edge-'));
@@ -171,8 +202,17 @@ describe('kind-manifests --edge (the e2e job’s stand-in for the Platform compo
     const error = jest.spyOn(console, 'error').mockImplementation(() => undefined);
     try {
       expect(main(['--edge', join(dir, 'edge.yaml'), '--host', host])).toBe(0);
-      expect(log.mock.calls.map(([line]) => line)).toEqual(['edge_namespace=envoy-gateway-system', 'gateway=goticket-edge', 'api_tls_secret=goticket-edge-https-api-tls']);
-      expect(parseAllDocuments(readFileSync(join(dir, 'edge.yaml'), 'utf8')).map((doc) => (doc.toJS() as { kind: string }).kind)).toEqual(['EnvoyProxy', 'GatewayClass', 'Gateway', 'HTTPRoute']);
+      expect(log.mock.calls.map(([line]) => line)).toEqual([
+        'edge_namespace=envoy-gateway-system',
+        'gateway=goticket-edge',
+        'api_tls_secret=goticket-edge-https-api-tls',
+      ]);
+      expect(parseAllDocuments(readFileSync(join(dir, 'edge.yaml'), 'utf8')).map((doc) => (doc.toJS() as { kind: string }).kind)).toEqual([
+        'EnvoyProxy',
+        'GatewayClass',
+        'Gateway',
+        'HTTPRoute',
+      ]);
       expect(main(['--edge', join(dir, 'edge.yaml')])).toBe(2);
     } finally {
       log.mockRestore();

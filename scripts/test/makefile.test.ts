@@ -15,7 +15,32 @@ const MAKE = spawnSync('bash', ['-c', 'command -v make'], { encoding: 'utf8' }).
 const MAKEFILE = readFileSync(join(ROOT, 'Makefile'), 'utf8');
 
 /** Every target the delivery issue names. */
-const ISSUE_TARGETS = ['help', 'install', 'run', 'dev', 'build', 'test', 'test-unit', 'test-integration', 'lint', 'fmt', 'typecheck', 'synth', 'drift', 'policy', 'bench', 'seal', 'deps-up', 'deps-down', 'kind-up', 'kind-down', 'preview', 'up', 'destroy', 'image'];
+const ISSUE_TARGETS = [
+  'help',
+  'install',
+  'run',
+  'dev',
+  'build',
+  'test',
+  'test-unit',
+  'test-integration',
+  'lint',
+  'fmt',
+  'typecheck',
+  'synth',
+  'drift',
+  'policy',
+  'bench',
+  'seal',
+  'deps-up',
+  'deps-down',
+  'kind-up',
+  'kind-down',
+  'preview',
+  'up',
+  'destroy',
+  'image',
+];
 
 const dirs: string[] = [];
 afterAll(() => dirs.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
@@ -41,7 +66,11 @@ function toolsPath(tools: { docker?: string[]; kind?: boolean | string; pulumi?:
     writeFileSync(join(bin, name), `#!/bin/bash\n${body}\n`);
     chmodSync(join(bin, name), 0o755);
   };
-  if (tools.docker) tool('docker', `case " ${tools.docker.join(' ')} " in *" $1 "*) exit 0 ;; esac\necho "docker: '$1' is not a docker command" >&2\nexit 1`);
+  if (tools.docker)
+    tool(
+      'docker',
+      `case " ${tools.docker.join(' ')} " in *" $1 "*) exit 0 ;; esac\necho "docker: '$1' is not a docker command" >&2\nexit 1`,
+    );
   if (tools.kind) tool('kind', `echo "kind v${tools.kind === true ? '0.27.0' : tools.kind} go1.23.4 linux/amd64"`);
   if (tools.pulumi) tool('pulumi', 'exit 0');
   return `${bin}:${utilities}`;
@@ -51,7 +80,11 @@ function make(args: string[], path = toolsPath({})) {
   const emptyHome = mkdtempSync(join(tmpdir(), 'make-home-'));
   dirs.push(emptyHome);
   // No MAKEFLAGS/MAKELEVEL from an outer `make test`; the install stamp is never remade here.
-  const result = spawnSync(MAKE, ['--no-print-directory', '-o', 'node_modules/.install-stamp', ...args], { cwd: ROOT, env: { PATH: path, HOME: emptyHome }, encoding: 'utf8' });
+  const result = spawnSync(MAKE, ['--no-print-directory', '-o', 'node_modules/.install-stamp', ...args], {
+    cwd: ROOT,
+    env: { PATH: path, HOME: emptyHome },
+    encoding: 'utf8',
+  });
   return { status: result.status, output: `${result.stdout}${result.stderr}`.trimEnd() };
 }
 
@@ -92,7 +125,11 @@ describe('make run', () => {
     });
     const output = `${result.stdout}${result.stderr}`.trimEnd();
     expect({ status: result.status, lines: output.split('\n').length }).toEqual({ status: 2, lines: 1 });
-    expect(output).toMatch(new RegExp(`^Makefile:\\d+: \\*\\*\\* another instance is using ${dataDir} \\(pid ${process.pid}\\): stop it first, or set DATA_DIR to another folder\\.  Stop\\.$`));
+    expect(output).toMatch(
+      new RegExp(
+        `^Makefile:\\d+: \\*\\*\\* another instance is using ${dataDir} \\(pid ${process.pid}\\): stop it first, or set DATA_DIR to another folder\\.  Stop\\.$`,
+      ),
+    );
   });
 });
 
@@ -105,7 +142,11 @@ describe('targets whose tool is missing stop with one line saying what to instal
   };
 
   it.each([['deps-up'], ['deps-down'], ['image'], ['kind-load']])('%s without docker', (target) => {
-    oneLine([target], toolsPath({ kind: true }), /docker is not installed: install Docker Engine \(https:\/\/docs\.docker\.com\/engine\/install\/\)/);
+    oneLine(
+      [target],
+      toolsPath({ kind: true }),
+      /docker is not installed: install Docker Engine \(https:\/\/docs\.docker\.com\/engine\/install\/\)/,
+    );
   });
 
   it.each([['deps-up'], ['deps-down']])('%s with a docker CLI but no compose plugin', (target) => {
@@ -117,31 +158,54 @@ describe('targets whose tool is missing stop with one line saying what to instal
   });
 
   it.each([['deps-up'], ['image'], ['kind-up']])('%s when the Docker engine does not answer', (target) => {
-    oneLine([target], toolsPath({ docker: ['compose', 'buildx'], kind: true }), /the Docker engine does not answer: start it or install Docker Engine/);
+    oneLine(
+      [target],
+      toolsPath({ docker: ['compose', 'buildx'], kind: true }),
+      /the Docker engine does not answer: start it or install Docker Engine/,
+    );
   });
 
   it.each([['kind-up'], ['kind-down']])('%s without kind', (target) => {
-    oneLine([target], toolsPath({ docker: ['compose', 'buildx', 'info'] }), /kind is not installed: install kind \(https:\/\/kind\.sigs\.k8s\.io\//);
+    oneLine(
+      [target],
+      toolsPath({ docker: ['compose', 'buildx', 'info'] }),
+      /kind is not installed: install kind \(https:\/\/kind\.sigs\.k8s\.io\//,
+    );
   });
 
   it.each([['0.20.0'], ['0.23.9']])('kind-up with kind %s (too old to enforce NetworkPolicies)', (version) => {
     const minimum = readFileSync(join(ROOT, 'infra', 'components', 'kind-cluster.ts'), 'utf8').match(/KIND_MIN_VERSION = '([\d.]+)'/)?.[1];
     expect(minimum).toBeDefined();
-    oneLine(['kind-up'], toolsPath({ docker: ['compose', 'buildx', 'info'], kind: version }), new RegExp(`kind >= ${minimum!.replace(/\./g, '\\.')} is required`));
+    oneLine(
+      ['kind-up'],
+      toolsPath({ docker: ['compose', 'buildx', 'info'], kind: version }),
+      new RegExp(`kind >= ${minimum!.replace(/\./g, '\\.')} is required`),
+    );
   });
 
-  it.each([['preview'], ['up']])('%s without pulumi stops before npm install would start (the install is due: package.json is newer)', (target) => {
-    const emptyHome = mkdtempSync(join(tmpdir(), 'make-home-'));
-    dirs.push(emptyHome);
-    // -n: nothing runs; -W package.json: the install stamp is out of date, so its recipe is due
-    const result = spawnSync(MAKE, ['--no-print-directory', '-n', '-W', 'package.json', target, 'STACK=prod'], { cwd: ROOT, env: { PATH: toolsPath({}), HOME: emptyHome }, encoding: 'utf8' });
-    expect(result.status).not.toBe(0);
-    expect(result.stdout).not.toContain('npm-install-locked');
-    expect(result.stderr).toMatch(/pulumi is not installed/);
-  });
+  it.each([['preview'], ['up']])(
+    '%s without pulumi stops before npm install would start (the install is due: package.json is newer)',
+    (target) => {
+      const emptyHome = mkdtempSync(join(tmpdir(), 'make-home-'));
+      dirs.push(emptyHome);
+      // -n: nothing runs; -W package.json: the install stamp is out of date, so its recipe is due
+      const result = spawnSync(MAKE, ['--no-print-directory', '-n', '-W', 'package.json', target, 'STACK=prod'], {
+        cwd: ROOT,
+        env: { PATH: toolsPath({}), HOME: emptyHome },
+        encoding: 'utf8',
+      });
+      expect(result.status).not.toBe(0);
+      expect(result.stdout).not.toContain('npm-install-locked');
+      expect(result.stderr).toMatch(/pulumi is not installed/);
+    },
+  );
 
   it.each([['preview'], ['up'], ['destroy']])('%s STACK=prod without pulumi', (target) => {
-    oneLine([target, 'STACK=prod'], toolsPath({}), /pulumi is not installed: install the Pulumi CLI \(https:\/\/www\.pulumi\.com\/docs\/install\/\)/);
+    oneLine(
+      [target, 'STACK=prod'],
+      toolsPath({}),
+      /pulumi is not installed: install the Pulumi CLI \(https:\/\/www\.pulumi\.com\/docs\/install\/\)/,
+    );
   });
 });
 
@@ -171,7 +235,9 @@ describe('with the tools present the same targets run their commands', () => {
     const release = `ghcr.io/goticket-platform/goticket:sha-${'a'.repeat(40)}@sha256:${'b'.repeat(64)}`;
     const refused = make(['-n', 'kind-load', `IMAGE=${release}`], all());
     expect(refused.status).toBe(2);
-    expect(refused.output).toMatch(/^Makefile:\d+: \*\*\* dist\/dev runs the release .*nothing to build\. For a local build: npm run promote -- --env dev --image ghcr\.io\/goticket-platform\/goticket:local\. {2}Stop\.$/);
+    expect(refused.output).toMatch(
+      /^Makefile:\d+: \*\*\* dist\/dev runs the release .*nothing to build\. For a local build: npm run promote -- --env dev --image ghcr\.io\/goticket-platform\/goticket:local\. {2}Stop\.$/,
+    );
     expect(make(['-n', 'image', `IMAGE=${release}`], all()).output).toMatch(/pins a digest: a local build cannot have it/);
   });
 

@@ -21,7 +21,11 @@ cat "$FAKE_CI_OUTPUT" >&2
 exit "$FAKE_CI_STATUS"
 `;
 
-const ENGINE_WARNINGS = ['npm warn EBADENGINE Unsupported engine {', "npm warn EBADENGINE   required: { node: '>=22.15.0' },", 'npm warn EBADENGINE }'];
+const ENGINE_WARNINGS = [
+  'npm warn EBADENGINE Unsupported engine {',
+  "npm warn EBADENGINE   required: { node: '>=22.15.0' },",
+  'npm warn EBADENGINE }',
+];
 const REFUSAL_HEAD = [
   'npm error code EUSAGE',
   'npm error',
@@ -50,7 +54,12 @@ function run({ ciStatus = 1, ciOutput = [] as string[], lock = true, args = ['--
     chmodSync(join(bin, 'npm'), 0o755);
     writeFileSync(join(dir, 'ci-output.txt'), ciOutput.map((line) => `${line}\n`).join(''));
     if (lock) writeFileSync(join(project, 'package-lock.json'), '{"lockfileVersion":3,"packages":{}}');
-    const env = { PATH: `${bin}:${process.env.PATH}`, FAKE_LOG: join(dir, 'calls.txt'), FAKE_CI_STATUS: String(ciStatus), FAKE_CI_OUTPUT: join(dir, 'ci-output.txt') };
+    const env = {
+      PATH: `${bin}:${process.env.PATH}`,
+      FAKE_LOG: join(dir, 'calls.txt'),
+      FAKE_CI_STATUS: String(ciStatus),
+      FAKE_CI_OUTPUT: join(dir, 'ci-output.txt'),
+    };
     const result = spawnSync('bash', [SCRIPT, ...args], { cwd: project, env, encoding: 'utf8' });
     const calls = existsSync(env.FAKE_LOG) ? readFileSync(env.FAKE_LOG, 'utf8').split('\n').filter(Boolean) : [];
     return { status: result.status, stdout: result.stdout, stderr: result.stderr, calls };
@@ -68,13 +77,19 @@ describe('scripts/npm-install-locked.sh', () => {
     expect(result.stdout).toBe('npm-install-locked: node_modules installed from package-lock.json (npm ci)\n');
   });
 
-  it('shows a refusal without npm\'s usage text, says what to do and fails with npm\'s code', () => {
+  it("shows a refusal without npm's usage text, says what to do and fails with npm's code", () => {
     const missing = 'npm error Missing: is-odd@3.0.1 from lock file';
     const result = run({ ciOutput: [...REFUSAL_HEAD, missing, 'npm error', ...USAGE] });
     expect(result.status).toBe(1);
     expect(result.calls).toEqual([NPM_CI]);
     const lines = result.stderr.split('\n').filter(Boolean);
-    expect(lines).toEqual([...REFUSAL_HEAD, missing, 'npm error', USAGE.at(-1), expect.stringContaining("run 'npm install' and commit package-lock.json")]);
+    expect(lines).toEqual([
+      ...REFUSAL_HEAD,
+      missing,
+      'npm error',
+      USAGE.at(-1),
+      expect.stringContaining("run 'npm install' and commit package-lock.json"),
+    ]);
   });
 
   it('names the cause when a locked package declares platform packages the registry lacks', () => {
@@ -85,8 +100,11 @@ describe('scripts/npm-install-locked.sh', () => {
     expect(result.stderr).not.toContain('Usage:');
   });
 
-  it('passes any other failure through with npm\'s exit code', () => {
-    const result = run({ ciStatus: 7, ciOutput: ['npm error code ETIMEDOUT', 'npm error network request to https://registry.npmjs.org/left-pad failed'] });
+  it("passes any other failure through with npm's exit code", () => {
+    const result = run({
+      ciStatus: 7,
+      ciOutput: ['npm error code ETIMEDOUT', 'npm error network request to https://registry.npmjs.org/left-pad failed'],
+    });
     expect(result).toMatchObject({ status: 7, calls: [NPM_CI] });
     expect(result.stderr).toBe('npm error code ETIMEDOUT\nnpm error network request to https://registry.npmjs.org/left-pad failed\n');
   });
@@ -110,7 +128,9 @@ describe('package-lock.json', () => {
         if (!/^\d+\.\d+\.\d+$/.test(spec)) continue;
         // resolved as node would: next to the dependant, else in each enclosing node_modules up to the root
         const parts = path.split('/node_modules/');
-        const candidates = parts.map((_, i) => `${parts.slice(0, parts.length - i).join('/node_modules/')}/node_modules/${name}`.replace(/^\//, ''));
+        const candidates = parts.map((_, i) =>
+          `${parts.slice(0, parts.length - i).join('/node_modules/')}/node_modules/${name}`.replace(/^\//, ''),
+        );
         candidates.push(`node_modules/${name}`);
         if (!candidates.some((candidate) => packages[candidate]?.version === spec)) missing.push(`${name}@${spec} (for ${path})`);
       }
@@ -138,14 +158,20 @@ describe('every install goes through scripts/npm-install-locked.sh', () => {
 
   it('both install stages of the Dockerfile copy it in and run it, production dependencies without dev ones', () => {
     const dockerfile = DockerfileParser.parse(readFileSync(join(ROOT, 'Dockerfile'), 'utf8'));
-    const runs = dockerfile.getInstructions().filter((instruction) => instruction.getKeyword() === 'RUN').map((run) => run.getArgumentsContent() ?? '');
+    const runs = dockerfile
+      .getInstructions()
+      .filter((instruction) => instruction.getKeyword() === 'RUN')
+      .map((run) => run.getArgumentsContent() ?? '');
     const installs = runs.filter((run) => SCRIPT_CALL.test(run));
     expect(installs.map((run) => run.includes('--omit=dev')).sort()).toEqual([false, true]);
-    const copies = dockerfile.getInstructions().filter((instruction) => instruction.getKeyword() === 'COPY').map((copy) => copy.getArgumentsContent());
+    const copies = dockerfile
+      .getInstructions()
+      .filter((instruction) => instruction.getKeyword() === 'COPY')
+      .map((copy) => copy.getArgumentsContent());
     expect(copies.filter((copy) => copy === 'scripts/npm-install-locked.sh ./scripts/')).toHaveLength(2);
   });
 
-  it('nothing else installs the project\'s dependencies (npm ci, npm install; a global npm upgrade is fine)', () => {
+  it("nothing else installs the project's dependencies (npm ci, npm install; a global npm upgrade is fine)", () => {
     const files = [
       { file: 'Makefile', text: readFileSync(join(ROOT, 'Makefile'), 'utf8') },
       { file: 'Dockerfile', text: readFileSync(join(ROOT, 'Dockerfile'), 'utf8') },
@@ -153,7 +179,10 @@ describe('every install goes through scripts/npm-install-locked.sh', () => {
     ];
     for (const { file, text } of files) {
       const commands = text.split('\n').filter((line) => !/^\s*#/.test(line));
-      expect({ file, offending: commands.filter((line) => INSTALL.test(line) && !/\s(--global|-g)\b/.test(line)) }).toEqual({ file, offending: [] });
+      expect({ file, offending: commands.filter((line) => INSTALL.test(line) && !/\s(--global|-g)\b/.test(line)) }).toEqual({
+        file,
+        offending: [],
+      });
     }
   });
 });

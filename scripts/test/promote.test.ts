@@ -65,7 +65,13 @@ test('on a copy of the repository: promote with a fake digest, then drift, polic
     const policy = inCopy('npm', ['run', '--silent', 'policy:manifests', '--', 'dist']);
     expect(policy.status).toBe(0);
     expect(policy.output).toMatch(/0 mandatory, 0 advisory violation/);
-    const jest = inCopy(join('node_modules', '.bin', 'jest'), ['--ci', '--maxWorkers=1', '--silent', 'charts/test/snapshot.test.ts', 'charts/test/dist.test.ts']);
+    const jest = inCopy(join('node_modules', '.bin', 'jest'), [
+      '--ci',
+      '--maxWorkers=1',
+      '--silent',
+      'charts/test/snapshot.test.ts',
+      'charts/test/dist.test.ts',
+    ]);
     expect({ status: jest.status, failed: jest.output.match(/✕.*/g) ?? [] }).toEqual({ status: 0, failed: [] });
     expect(jest.output).toMatch(/Tests: +\d+ passed, \d+ total/);
   } finally {

@@ -44,7 +44,14 @@ function run(registry: Record<string, string>) {
     writeFileSync(output, '');
     const result = spawnSync('bash', [join(ROOT, 'scripts', 'release-reuse.sh')], {
       encoding: 'utf8',
-      env: { PATH: `${bin}:${process.env.PATH ?? ''}`, REGISTRY: state, IMAGES: `${GHCR}\n${ECR}\n`, TAGS, COMMIT_TAG, GITHUB_OUTPUT: output },
+      env: {
+        PATH: `${bin}:${process.env.PATH ?? ''}`,
+        REGISTRY: state,
+        IMAGES: `${GHCR}\n${ECR}\n`,
+        TAGS,
+        COMMIT_TAG,
+        GITHUB_OUTPUT: output,
+      },
     });
     const digestOf = (ref: string) => (existsSync(file(ref)) ? readFileSync(file(ref), 'utf8') : undefined);
     const ecr = digestOf(`${ECR}:${COMMIT_TAG}`);

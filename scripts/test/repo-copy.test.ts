@@ -8,7 +8,12 @@ import { ROOT } from './github-files';
 test('a checkout: the files git knows, node_modules as a link', () => {
   const copy = copyRepository(ROOT, 'repo-copy-test-');
   try {
-    for (const file of ['Makefile', 'charts/environments.ts', 'dist/dev/Deployment.goticket-api.k8s.yaml', '.github/workflows/release.yml']) {
+    for (const file of [
+      'Makefile',
+      'charts/environments.ts',
+      'dist/dev/Deployment.goticket-api.k8s.yaml',
+      '.github/workflows/release.yml',
+    ]) {
       expect(readFileSync(join(copy.dir, file), 'utf8')).toBe(readFileSync(join(ROOT, file), 'utf8'));
     }
     expect(lstatSync(join(copy.dir, 'node_modules')).isSymbolicLink()).toBe(true);

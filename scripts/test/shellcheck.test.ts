@@ -18,7 +18,9 @@ function shellcheck(files: string[], cwd: string): string {
 
 describe('shellcheck', () => {
   it('is installed (make system-deps)', () => {
-    expect(hasShellcheck ? 'installed' : 'shellcheck is not installed: run `make system-deps` (Debian package shellcheck)').toBe('installed');
+    expect(hasShellcheck ? 'installed' : 'shellcheck is not installed: run `make system-deps` (Debian package shellcheck)').toBe(
+      'installed',
+    );
   });
 
   const scripts = execFileSync('git', ['ls-files', '--', '*.sh', '.ci/run'], { cwd: ROOT, encoding: 'utf8' }).split('\n').filter(Boolean);
@@ -42,7 +44,10 @@ describe('shellcheck', () => {
         });
       }
       expect(names.size).toBeGreaterThan(10);
-      const report = shellcheck([...names.keys()], dir).replace(/^(\d+\.sh):(\d+):/gm, (_all, file: string, line: string) => `${names.get(file)} line ${Number(line) - 2}:`);
+      const report = shellcheck([...names.keys()], dir).replace(
+        /^(\d+\.sh):(\d+):/gm,
+        (_all, file: string, line: string) => `${names.get(file)} line ${Number(line) - 2}:`,
+      );
       expect(report).toBe('');
     } finally {
       rmSync(dir, { recursive: true, force: true });

@@ -69,7 +69,11 @@ describe('smoke journey and burst', () => {
 
   it('fails fast with the URL when the service never becomes ready', async () => {
     await expect(
-      runSmoke({ ...optionsFromEnv({ BASE_URL: 'http://127.0.0.1:9', SMOKE_ADMIN_EMAIL: 'a', SMOKE_ADMIN_PASSWORD: 'b' }), readyTimeoutMs: 1, log: () => undefined }),
+      runSmoke({
+        ...optionsFromEnv({ BASE_URL: 'http://127.0.0.1:9', SMOKE_ADMIN_EMAIL: 'a', SMOKE_ADMIN_PASSWORD: 'b' }),
+        readyTimeoutMs: 1,
+        log: () => undefined,
+      }),
     ).rejects.toThrow(/127\.0\.0\.1:9\/openapi\.json not served/);
   });
 
@@ -82,6 +86,9 @@ describe('smoke journey and burst', () => {
     } finally {
       spy.mockRestore();
     }
-    expect(errors).toEqual(['smoke: FAIL BASE_URL must be an http(s) URL, got "not a url"', 'smoke: FAIL BURST_REQUESTS must be a positive integer, got "-3"']);
+    expect(errors).toEqual([
+      'smoke: FAIL BASE_URL must be an http(s) URL, got "not a url"',
+      'smoke: FAIL BURST_REQUESTS must be a positive integer, got "-3"',
+    ]);
   });
 });

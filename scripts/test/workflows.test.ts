@@ -21,7 +21,11 @@ describe('workflow files', () => {
 
   it.each(ALL.map((wf) => [wf.file]))('%s passes action-validator', (file) => {
     const result = spawnSync(join(ROOT, 'node_modules', '.bin', 'action-validator'), [file], { cwd: ROOT, encoding: 'utf8' });
-    expect({ file, status: result.status, errors: result.status === 0 ? '' : `${result.stdout}${result.stderr}` }).toEqual({ file, status: 0, errors: '' });
+    expect({ file, status: result.status, errors: result.status === 0 ? '' : `${result.stdout}${result.stderr}` }).toEqual({
+      file,
+      status: 0,
+      errors: '',
+    });
   });
 });
 
@@ -70,7 +74,10 @@ describe('security and hygiene rules for every workflow', () => {
 
   it('stores no long-lived cloud credentials and never checks out with a persisted token', () => {
     for (const wf of ALL) {
-      expect({ file: wf.file, found: wf.text.match(/aws-access-key-id|aws-secret-access-key|AWS_ACCESS_KEY_ID|AWS_SECRET_ACCESS_KEY|PULUMI_ACCESS_TOKEN/g) }).toEqual({ file: wf.file, found: null });
+      expect({
+        file: wf.file,
+        found: wf.text.match(/aws-access-key-id|aws-secret-access-key|AWS_ACCESS_KEY_ID|AWS_SECRET_ACCESS_KEY|PULUMI_ACCESS_TOKEN/g),
+      }).toEqual({ file: wf.file, found: null });
       for (const { step } of wf.steps) {
         if (step.uses?.startsWith('actions/checkout@')) expect(step.with?.['persist-credentials']).toBe(false);
       }
@@ -91,7 +98,9 @@ describe('security and hygiene rules for every workflow', () => {
         const steps = spec.steps ?? [];
         const needsNode = steps.some((step) => /\b(npm|npx|make)\b/.test(step.run ?? ''));
         if (!needsNode) continue;
-        const usesSetup = steps.some((step) => step.uses === './.github/actions/setup' || (step.uses?.startsWith('actions/setup-node@') && step.with?.cache === 'npm'));
+        const usesSetup = steps.some(
+          (step) => step.uses === './.github/actions/setup' || (step.uses?.startsWith('actions/setup-node@') && step.with?.cache === 'npm'),
+        );
         expect({ job: `${wf.file}/${job}`, usesSetup }).toEqual({ job: `${wf.file}/${job}`, usesSetup: true });
         expect(steps.some((step) => /\bnpm (ci|install)\b/.test(step.run ?? ''))).toBe(false);
       }
@@ -99,7 +108,12 @@ describe('security and hygiene rules for every workflow', () => {
   });
 
   it('gives every job a timeout', () => {
-    for (const wf of WORKFLOWS) for (const [job, spec] of Object.entries(jobsOf(wf))) expect({ job: `${wf.file}/${job}`, timeout: typeof spec['timeout-minutes'] }).toEqual({ job: `${wf.file}/${job}`, timeout: 'number' });
+    for (const wf of WORKFLOWS)
+      for (const [job, spec] of Object.entries(jobsOf(wf)))
+        expect({ job: `${wf.file}/${job}`, timeout: typeof spec['timeout-minutes'] }).toEqual({
+          job: `${wf.file}/${job}`,
+          timeout: 'number',
+        });
   });
 });
 
@@ -152,7 +166,8 @@ describe('e2e-kind.yml', () => {
     function decide(event: string, changed: string[]): string {
       const dir = mkdtempSync(join(tmpdir(), 'e2e-changes-'));
       try {
-        const git = (...args: string[]) => spawnSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@t', ...args], { cwd: dir, encoding: 'utf8' });
+        const git = (...args: string[]) =>
+          spawnSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@t', ...args], { cwd: dir, encoding: 'utf8' });
         git('init', '-q');
         writeFileSync(join(dir, 'base.txt'), 'base\n');
         git('add', '.');
@@ -164,7 +179,11 @@ describe('e2e-kind.yml', () => {
         git('add', '.');
         git('commit', '-qm', 'change', '--allow-empty');
         const output = join(dir, 'github-output');
-        const result = spawnSync('bash', ['-e', '-c', runScript(diff)!], { cwd: dir, encoding: 'utf8', env: { PATH: process.env.PATH, EVENT: event, GITHUB_OUTPUT: output } });
+        const result = spawnSync('bash', ['-e', '-c', runScript(diff)!], {
+          cwd: dir,
+          encoding: 'utf8',
+          env: { PATH: process.env.PATH, EVENT: event, GITHUB_OUTPUT: output },
+        });
         expect(result.status).toBe(0);
         return readFileSync(output, 'utf8').trim();
       } finally {
@@ -181,7 +200,10 @@ describe('e2e-kind.yml', () => {
     });
 
     it.each([
-      [['README.md', 'docs/onboarding.md', 'bench/README.md', 'bench/run.ts', 'infra/test/dev.test.ts', 'policies/test/pack.test.ts'], 'e2e=false'],
+      [
+        ['README.md', 'docs/onboarding.md', 'bench/README.md', 'bench/run.ts', 'infra/test/dev.test.ts', 'policies/test/pack.test.ts'],
+        'e2e=false',
+      ],
       [['docs/onboarding.md', 'app/src/main.ts'], 'e2e=true'],
       [['Dockerfile'], 'e2e=true'],
       [['charts/environments.ts'], 'e2e=true'],
@@ -284,13 +306,19 @@ describe('release.yml', () => {
     const jobs = jobsOf(release);
     const existing = steps.find((step) => step.id === 'existing')!;
     expect(existing.run).toBe('bash scripts/release-reuse.sh');
-    expect(existing.env).toMatchObject({ COMMIT_TAG: 'sha-${{ github.sha }}', IMAGES: '${{ steps.names.outputs.images }}', TAGS: '${{ steps.meta.outputs.tags }}' });
+    expect(existing.env).toMatchObject({
+      COMMIT_TAG: 'sha-${{ github.sha }}',
+      IMAGES: '${{ steps.names.outputs.images }}',
+      TAGS: '${{ steps.meta.outputs.tags }}',
+    });
     const build = steps.find((step) => step.uses?.startsWith('docker/build-push-action@'))!;
     expect(build.if).toBe("steps.existing.outputs.digest == ''");
     const index = (step: unknown) => steps.indexOf(step as (typeof steps)[number]);
     expect(index(existing)).toBeLessThan(index(build));
     expect(index(steps.find((step) => step.id === 'meta'))).toBeLessThan(index(existing));
-    expect((jobs.image as { outputs: Record<string, string> }).outputs.digest).toBe('${{ steps.existing.outputs.digest || steps.build.outputs.digest }}');
+    expect((jobs.image as { outputs: Record<string, string> }).outputs.digest).toBe(
+      '${{ steps.existing.outputs.digest || steps.build.outputs.digest }}',
+    );
   });
 });
 
@@ -300,7 +328,11 @@ describe('pulumi.yml', () => {
   const on = pulumi.doc.on as Record<string, { paths?: string[] }>;
 
   const previewOf = (stack: string) => {
-    const found = Object.entries(jobs).filter(([, job]) => (job.steps ?? []).some((step) => step.uses?.startsWith('pulumi/actions@') && step.with?.command === 'preview' && step.with?.['stack-name'] === stack));
+    const found = Object.entries(jobs).filter(([, job]) =>
+      (job.steps ?? []).some(
+        (step) => step.uses?.startsWith('pulumi/actions@') && step.with?.command === 'preview' && step.with?.['stack-name'] === stack,
+      ),
+    );
     expect(found).toHaveLength(1);
     const [name, job] = found[0]!;
     return { name, job, action: job.steps!.find((step) => step.uses?.startsWith('pulumi/actions@'))! };
@@ -319,7 +351,11 @@ describe('pulumi.yml', () => {
 
   it('previews dev as a fresh stack in a throwaway backend on the runner: no shared state, no cloud credentials, forks included', () => {
     const { job, action } = previewOf('dev');
-    expect(action.with).toMatchObject({ 'cloud-url': 'file://${{ runner.temp }}/pulumi-dev-state', upsert: true, 'secrets-provider': 'passphrase' });
+    expect(action.with).toMatchObject({
+      'cloud-url': 'file://${{ runner.temp }}/pulumi-dev-state',
+      upsert: true,
+      'secrets-provider': 'passphrase',
+    });
     expect(job.steps!.some((step) => step.run === 'mkdir -p "$RUNNER_TEMP/pulumi-dev-state"')).toBe(true);
     expect(job.if).not.toContain('head.repo.full_name');
     expect(action.with?.['comment-on-pr']).toBe('${{ github.event.pull_request.head.repo.full_name == github.repository }}');

@@ -42,7 +42,8 @@ export function assertValidSchedule(startsAt: Date, endsAt: Date): void {
  * booked (bookings need ends_at > now()) and would only clutter listings.
  */
 export function assertNotOver(endsAt: Date, now: Date): void {
-  if (endsAt.getTime() <= now.getTime()) throw new ValidationError('invalid schedule', [{ path: 'endsAt', message: 'must be in the future' }]);
+  if (endsAt.getTime() <= now.getTime())
+    throw new ValidationError('invalid schedule', [{ path: 'endsAt', message: 'must be in the future' }]);
 }
 
 /** The event after a patch, keeping 0 <= available <= capacity and the seats already taken. */

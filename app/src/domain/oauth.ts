@@ -60,7 +60,8 @@ export function safeReturnTo(value: string | undefined): string {
   }
   // Percent-encoded tricks: `/%2F%2Fevil.test`, `/%5Cevil.test` are paths to a browser, but a
   // proxy or framework in front may decode them; refuse what would become an authority.
-  if (/^[/\\]{2}|\\/.test(decoded) || [...decoded].some((ch) => ch.charCodeAt(0) < 0x20 || ch.charCodeAt(0) === 0x7f)) throw refuse('must be a relative path on this site, like /events/123');
+  if (/^[/\\]{2}|\\/.test(decoded) || [...decoded].some((ch) => ch.charCodeAt(0) < 0x20 || ch.charCodeAt(0) === 0x7f))
+    throw refuse('must be a relative path on this site, like /events/123');
   return value;
 }
 

@@ -48,7 +48,8 @@ export function maskError(report: (error: unknown) => void) {
     const original = graphqlError ? graphqlError.originalError : error;
     if (original instanceof DomainError) return domainGraphqlError(original, graphqlError);
     if (graphqlError && (original === undefined || original === null || original instanceof GraphQLError)) {
-      if (original instanceof GraphQLError && original.originalError instanceof DomainError) return domainGraphqlError(original.originalError, graphqlError);
+      if (original instanceof GraphQLError && original.originalError instanceof DomainError)
+        return domainGraphqlError(original.originalError, graphqlError);
       const { code, message: text } = requestError(graphqlError);
       return new GraphQLError(text, {
         nodes: graphqlError.nodes,
@@ -59,6 +60,12 @@ export function maskError(report: (error: unknown) => void) {
       });
     }
     report(original);
-    return new GraphQLError(message, { nodes: graphqlError?.nodes, source: graphqlError?.source, positions: graphqlError?.positions, path: graphqlError?.path, extensions: { code: INTERNAL } });
+    return new GraphQLError(message, {
+      nodes: graphqlError?.nodes,
+      source: graphqlError?.source,
+      positions: graphqlError?.positions,
+      path: graphqlError?.path,
+      extensions: { code: INTERNAL },
+    });
   };
 }

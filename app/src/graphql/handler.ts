@@ -9,7 +9,14 @@
  * introspection and field suggestions off in production. Errors: ./errors.ts.
  */
 import express, { Router, type NextFunction, type Request, type RequestHandler, type Response } from 'express';
-import { GraphQLError, Kind, NoSchemaIntrospectionCustomRule, OperationTypeNode, type DocumentNode, type OperationDefinitionNode } from 'graphql';
+import {
+  GraphQLError,
+  Kind,
+  NoSchemaIntrospectionCustomRule,
+  OperationTypeNode,
+  type DocumentNode,
+  type OperationDefinitionNode,
+} from 'graphql';
 import { createYoga, type Plugin, type YogaInitialContext } from 'graphql-yoga';
 import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
 import { EnvelopArmor } from '@escape.tech/graphql-armor';
@@ -56,7 +63,7 @@ export function graphqlRouter(deps: GraphqlDeps): Router {
   const nameLabel = (name: string | undefined) => {
     if (!name) return 'anonymous';
     if (names.has(name)) return name;
-    if (names.size < OPERATION_NAMES_MAX && /^[A-Za-z_][A-Za-z0-9_]{0,63}$/.test(name)) return names.add(name), name;
+    if (names.size < OPERATION_NAMES_MAX && /^[A-Za-z_][A-Za-z0-9_]{0,63}$/.test(name)) return (names.add(name), name);
     return 'other';
   };
 
@@ -77,18 +84,26 @@ export function graphqlRouter(deps: GraphqlDeps): Router {
   const observed: Plugin<YogaInitialContext & GraphqlContext> = {
     onExecute: ({ args }) => {
       const started = process.hrtime.bigint();
-      const { document, operationName, contextValue } = args as { document: DocumentNode; operationName?: string | null; contextValue: GraphqlContext };
+      const { document, operationName, contextValue } = args as {
+        document: DocumentNode;
+        operationName?: string | null;
+        contextValue: GraphqlContext;
+      };
       const operation = operationOf(document, operationName ?? undefined);
       const type = operation?.operation ?? 'none';
       const name = nameLabel(operation?.name?.value ?? operationName ?? undefined);
       return {
         onExecuteDone: ({ result }) => {
-          const errors: ReadonlyArray<{ extensions?: { code?: unknown } }> = 'errors' in result ? ((result.errors as ReadonlyArray<{ extensions?: { code?: unknown } }> | undefined) ?? []) : [];
+          const errors: ReadonlyArray<{ extensions?: { code?: unknown } }> =
+            'errors' in result ? ((result.errors as ReadonlyArray<{ extensions?: { code?: unknown } }> | undefined) ?? []) : [];
           const outcome = errors.length === 0 ? 'ok' : codeLabel(errors[0]!.extensions?.code);
           const seconds = Number(process.hrtime.bigint() - started) / 1e9;
           graphqlOperations.inc({ operation: name, type, outcome });
           graphqlDuration.observe({ type }, seconds);
-          deps.logger.info({ operation: name, type, outcome, duration_ms: Math.round(seconds * 1000), request_id: contextValue.call.requestId }, 'graphql operation');
+          deps.logger.info(
+            { operation: name, type, outcome, duration_ms: Math.round(seconds * 1000), request_id: contextValue.call.requestId },
+            'graphql operation',
+          );
         },
       };
     },
@@ -98,7 +113,8 @@ export function graphqlRouter(deps: GraphqlDeps): Router {
       for (const one of results) {
         const errors = (one as { errors?: Array<{ extensions?: { code?: unknown } }> }).errors;
         if (one && 'data' in one) continue;
-        if (errors && errors.length > 0) graphqlOperations.inc({ operation: 'rejected', type: 'none', outcome: codeLabel(errors[0]!.extensions?.code) });
+        if (errors && errors.length > 0)
+          graphqlOperations.inc({ operation: 'rejected', type: 'none', outcome: codeLabel(errors[0]!.extensions?.code) });
       }
     },
   };
@@ -106,7 +122,11 @@ export function graphqlRouter(deps: GraphqlDeps): Router {
   /** A signed-in query operation takes one point of the user's reads limit before it runs; refused: 429 with Retry-After. */
   const readLimit: Plugin<YogaInitialContext & GraphqlContext & ServerContext> = {
     onExecute: async ({ args, setResultAndStopExecution }) => {
-      const { document, operationName, contextValue } = args as { document: DocumentNode; operationName?: string | null; contextValue: ServerContext };
+      const { document, operationName, contextValue } = args as {
+        document: DocumentNode;
+        operationName?: string | null;
+        contextValue: ServerContext;
+      };
       const actor = actorOf(contextValue.req);
       if (!deps.limits || !actor || operationOf(document, operationName ?? undefined)?.operation !== OperationTypeNode.QUERY) return;
       try {
@@ -139,7 +159,13 @@ export function graphqlRouter(deps: GraphqlDeps): Router {
         authenticate: async () => requireActor(req),
         call: { ip: deps.clientIp(req), requestId: (res.locals.requestId as string | undefined) ?? null },
       }),
-    plugins: [useCSRFPrevention({ requestHeaders: CSRF_HEADERS }), ...armor.plugins, ...(deps.production ? [noIntrospection] : []), readLimit, observed],
+    plugins: [
+      useCSRFPrevention({ requestHeaders: CSRF_HEADERS }),
+      ...armor.plugins,
+      ...(deps.production ? [noIntrospection] : []),
+      readLimit,
+      observed,
+    ],
   });
 
   const router = Router();
@@ -150,7 +176,10 @@ export function graphqlRouter(deps: GraphqlDeps): Router {
   if (deps.http.corsPolicy) router.use(GRAPHQL_PATH, deps.http.corsPolicy);
   router.use(GRAPHQL_PATH, requestTimeout(deps.http.requestTimeoutMs));
   // Authentication once per request, by the stage REST uses (a bad token leaves the caller anonymous).
-  router.use(GRAPHQL_PATH, authentication((token) => deps.services.auth.authenticate(token)));
+  router.use(
+    GRAPHQL_PATH,
+    authentication((token) => deps.services.auth.authenticate(token)),
+  );
   // REST's read limits. Without a valid token: one point of the client IP's anonymous limit per
   // request, before the body is parsed (as REST charges every public request). Signed in: the
   // user's reads limit, one point per query operation executed (readLimit below); a mutation
@@ -170,7 +199,11 @@ export function graphqlRouter(deps: GraphqlDeps): Router {
   });
   // POST bodies: JSON only, REST's parser and limit (middleware, not a route: GraphQL is not in the OpenAPI document).
   const bodies = Router();
-  bodies.use(requireJsonBodies(), express.json({ limit: deps.http.bodyLimit, strict: true, type: ['application/json', 'application/*+json'] }), bodyParserErrors());
+  bodies.use(
+    requireJsonBodies(),
+    express.json({ limit: deps.http.bodyLimit, strict: true, type: ['application/json', 'application/*+json'] }),
+    bodyParserErrors(),
+  );
   router.use(GRAPHQL_PATH, (req: Request, res: Response, next: NextFunction) => (req.method === 'POST' ? bodies(req, res, next) : next()));
   router.use(GRAPHQL_PATH, (req: Request, res: Response) => void yoga(req, res, { req, res }));
   return router;
@@ -182,6 +215,8 @@ function codeLabel(code: unknown): string {
 }
 
 function operationOf(document: DocumentNode, name: string | undefined): OperationDefinitionNode | undefined {
-  const operations = document.definitions.filter((definition): definition is OperationDefinitionNode => definition.kind === Kind.OPERATION_DEFINITION);
+  const operations = document.definitions.filter(
+    (definition): definition is OperationDefinitionNode => definition.kind === Kind.OPERATION_DEFINITION,
+  );
   return name ? operations.find((operation) => operation.name?.value === name) : operations.length === 1 ? operations[0] : undefined;
 }

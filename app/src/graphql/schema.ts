@@ -12,7 +12,16 @@ import { ValidationError } from '../domain/errors';
 import type { Event } from '../domain/event';
 import type { User } from '../domain/user';
 import { parseInput } from '../http/route';
-import { BookingCreateBody, BookingListQuery, BookingPayBody, EventCreateBody, EventListQuery, EventPatchBody, IdempotencyHeaders, IdParams } from '../http/schemas';
+import {
+  BookingCreateBody,
+  BookingListQuery,
+  BookingPayBody,
+  EventCreateBody,
+  EventListQuery,
+  EventPatchBody,
+  IdempotencyHeaders,
+  IdParams,
+} from '../http/schemas';
 import type { GraphqlContext } from './context';
 import { traced } from './tracing';
 
@@ -49,7 +58,10 @@ function valid<T extends z.ZodType>(schema: T, value: Record<string, unknown>, w
         const name = path.replace(/^args\./, '');
         return ARGUMENT_OF[name] ?? name;
       };
-      throw new ValidationError(error.message, error.fields.map((field) => ({ ...field, path: argument(field.path) })));
+      throw new ValidationError(
+        error.message,
+        error.fields.map((field) => ({ ...field, path: argument(field.path) })),
+      );
     }
     throw error;
   }
@@ -70,10 +82,9 @@ const STATUS_MEANING: Record<BookingStatus, string> = {
 
 const BookingStatusEnum = builder.enumType('BookingStatus', {
   description: 'Where a booking is in its life: pending holds seats until paid or confirmed, cancelled or expired.',
-  values: Object.fromEntries(BOOKING_STATUSES.map((status) => [status.toUpperCase(), { value: status, description: STATUS_MEANING[status] }])) as Record<
-    Uppercase<BookingStatus>,
-    { value: BookingStatus; description: string }
-  >,
+  values: Object.fromEntries(
+    BOOKING_STATUSES.map((status) => [status.toUpperCase(), { value: status, description: STATUS_MEANING[status] }]),
+  ) as Record<Uppercase<BookingStatus>, { value: BookingStatus; description: string }>,
 });
 
 const UserType = builder.objectRef<User>('User').implement({
@@ -136,7 +147,11 @@ const PageInfo = builder.objectRef<PageShape<unknown>>('PageInfo').implement({
   description: 'Where a page ends (Relay connection page info, forward only).',
   fields: (t) => ({
     hasNextPage: t.boolean({ description: 'Whether a next page exists.', resolve: (page) => page.nextCursor !== null }),
-    endCursor: t.string({ nullable: true, description: 'Pass as `after` for the next page; null on the last page.', resolve: (page) => page.nextCursor }),
+    endCursor: t.string({
+      nullable: true,
+      description: 'Pass as `after` for the next page; null on the last page.',
+      resolve: (page) => page.nextCursor,
+    }),
   }),
 });
 
@@ -148,7 +163,8 @@ function connection<T>(name: string, node: typeof EventType | typeof BookingType
       node: t.field({ type: node as never, description: `The ${what}.`, resolve: (edge) => edge.node as never }),
       cursor: t.string({
         nullable: true,
-        description: 'The keyset cursor after this edge: set on the last edge of a page that has a next one (pages resume after a page, not mid-page).',
+        description:
+          'The keyset cursor after this edge: set on the last edge of a page that has a next one (pages resume after a page, not mid-page).',
         resolve: (edge) => edge.cursor,
       }),
     }),
@@ -180,19 +196,33 @@ const EventFilter = builder.inputType('EventFilter', {
   }),
 });
 
-const eventFields = (required: boolean) => (t: PothosSchemaTypes.InputFieldBuilder<PothosSchemaTypes.ExtendDefaultTypes<{ Context: GraphqlContext; DefaultFieldNullability: false; Scalars: { DateTime: { Input: string; Output: Date | string } } }>, 'InputObject'>) => ({
-  name: t.string({ required, description: 'The name shown to buyers (1 to 200 characters).' }),
-  description: t.string({ required: false, description: 'Free text (up to 5000 characters).' }),
-  venue: t.string({ required: false, description: 'Where it takes place (up to 200 characters).' }),
-  startsAt: t.field({ type: 'DateTime', required, description: 'When it starts.' }),
-  endsAt: t.field({ type: 'DateTime', required, description: 'When it ends (after startsAt, in the future).' }),
-  priceCents: t.int({ required, description: 'Price of one seat in minor units.' }),
-  currency: t.string({ required: false, description: 'ISO 4217 code (default EUR).' }),
-  capacity: t.int({ required, description: 'Seats in total (at least the seats already taken).' }),
-});
+const eventFields =
+  (required: boolean) =>
+  (
+    t: PothosSchemaTypes.InputFieldBuilder<
+      PothosSchemaTypes.ExtendDefaultTypes<{
+        Context: GraphqlContext;
+        DefaultFieldNullability: false;
+        Scalars: { DateTime: { Input: string; Output: Date | string } };
+      }>,
+      'InputObject'
+    >,
+  ) => ({
+    name: t.string({ required, description: 'The name shown to buyers (1 to 200 characters).' }),
+    description: t.string({ required: false, description: 'Free text (up to 5000 characters).' }),
+    venue: t.string({ required: false, description: 'Where it takes place (up to 200 characters).' }),
+    startsAt: t.field({ type: 'DateTime', required, description: 'When it starts.' }),
+    endsAt: t.field({ type: 'DateTime', required, description: 'When it ends (after startsAt, in the future).' }),
+    priceCents: t.int({ required, description: 'Price of one seat in minor units.' }),
+    currency: t.string({ required: false, description: 'ISO 4217 code (default EUR).' }),
+    capacity: t.int({ required, description: 'Seats in total (at least the seats already taken).' }),
+  });
 
 const CreateEventInput = builder.inputType('CreateEventInput', { description: 'A new event.', fields: eventFields(true) });
-const UpdateEventInput = builder.inputType('UpdateEventInput', { description: 'The fields of an event to change (at least one).', fields: eventFields(false) });
+const UpdateEventInput = builder.inputType('UpdateEventInput', {
+  description: 'The fields of an event to change (at least one).',
+  fields: eventFields(false),
+});
 
 const BookSeatsPayload = builder.objectRef<{ booking: Booking; replayed: boolean }>('BookSeatsPayload').implement({
   description: 'The seats held.',
@@ -225,7 +255,9 @@ builder.queryType({
       nullable: true,
       description: 'One event (NOT_FOUND when there is none).',
       args: { id: t.arg.id({ required: true, description: 'The event id.' }) },
-      resolve: traced('Query.event', async (_root, args, context) => fromJson(await context.services.events.getJson(asId(String(args.id))))),
+      resolve: traced('Query.event', async (_root, args, context) =>
+        fromJson(await context.services.events.getJson(asId(String(args.id)))),
+      ),
     }),
     events: t.field({
       type: EventConnection,
@@ -268,7 +300,11 @@ builder.queryType({
       },
       resolve: traced('Query.myBookings', async (_root, args, context) => {
         const actor = await context.actor();
-        const query = valid(BookingListQuery, { limit: args.first === null || args.first === undefined ? undefined : String(args.first), cursor: args.after, status: args.status });
+        const query = valid(BookingListQuery, {
+          limit: args.first === null || args.first === undefined ? undefined : String(args.first),
+          cursor: args.after,
+          status: args.status,
+        });
         return context.services.bookings.list(actor, query);
       }),
     }),
@@ -284,7 +320,6 @@ builder.queryType({
     }),
   }),
 });
-
 
 builder.mutationType({
   description: 'Changes; each costs one write of the caller’s rate limit, as its REST twin does.',
@@ -307,7 +342,9 @@ builder.mutationType({
         input: t.arg({ type: UpdateEventInput, required: true, description: 'The fields to change.' }),
       },
       resolve: traced('Mutation.updateEvent', async (_root, args, context) => {
-        return context.write((actor) => context.services.events.update(actor, asId(String(args.id)), valid(EventPatchBody, { ...args.input }, 'input'), context.call));
+        return context.write((actor) =>
+          context.services.events.update(actor, asId(String(args.id)), valid(EventPatchBody, { ...args.input }, 'input'), context.call),
+        );
       }),
     }),
     deleteEvent: t.field({
@@ -357,7 +394,11 @@ builder.mutationType({
         'Pays a pending hold (its owner): PAYMENT_PENDING, the hold extended by the payment window, until the payments service answers. The same idempotencyKey and paymentMethod again replays; another key, or a booking no longer pending, is CONFLICT.',
       args: {
         id: t.arg.id({ required: true, description: 'The booking id.' }),
-        paymentMethod: t.arg.string({ required: true, description: 'The payment method to charge, a Stripe PaymentMethod id (pm_…; test methods: pm_card_visa, pm_card_chargeDeclined is declined).' }),
+        paymentMethod: t.arg.string({
+          required: true,
+          description:
+            'The payment method to charge, a Stripe PaymentMethod id (pm_…; test methods: pm_card_visa, pm_card_chargeDeclined is declined).',
+        }),
         idempotencyKey: t.arg.string({ required: false, description: 'Makes a retry safe (1 to 255 visible ASCII characters).' }),
       },
       resolve: traced('Mutation.payBooking', async (_root, args, context) => {

@@ -45,7 +45,11 @@ export interface GrpcDeps {
   services: { auth: AuthService; events: EventService; bookings: BookingService };
   logger: Logger;
   /** The REST rate limits (absent: none). */
-  limits?: { anonymousCall(ip: string): Promise<void>; readCall(userId: string): Promise<void>; writeCall(userId: string): Promise<WriteCharge> };
+  limits?: {
+    anonymousCall(ip: string): Promise<void>;
+    readCall(userId: string): Promise<void>;
+    writeCall(userId: string): Promise<WriteCharge>;
+  };
   /** Readiness checks (the REST /healthz/ready set): SERVING while every critical one answers. */
   health: HealthCheck[];
   isShuttingDown: () => boolean;
@@ -153,7 +157,10 @@ function valid<T extends z.ZodType>(schema: T, value: Record<string, unknown>, n
       const name = path.replace(/^request\./, '');
       return names[name] ?? FIELD_OF[name] ?? name;
     };
-    throw new ValidationError(error.message, error.fields.map((violation) => ({ ...violation, path: field(violation.path) })));
+    throw new ValidationError(
+      error.message,
+      error.fields.map((violation) => ({ ...violation, path: field(violation.path) })),
+    );
   }
 }
 const pageSize = (size: number | undefined) => (size === undefined || size === 0 ? undefined : String(size));
@@ -174,14 +181,21 @@ export function createGrpcServer(deps: GrpcDeps) {
   const failures = new FailureReporter(deps.logger);
   const { auth, events, bookings } = deps.services;
   const definition = loadProtos();
-  const loaded = grpc.loadPackageDefinition(definition) as unknown as { goticket: { v1: Record<string, { service: grpc.ServiceDefinition }> } };
+  const loaded = grpc.loadPackageDefinition(definition) as unknown as {
+    goticket: { v1: Record<string, { service: grpc.ServiceDefinition }> };
+  };
 
   /** Unary calls being answered, and who waits for their count to reach 0 (drain). */
   let inFlight = 0;
   let drained: (() => void) | undefined;
 
   /** `writes`: the RPC runs its use case through `context.write` (a write point); any other is a read. */
-  function rpc<Req, Res>(service: string, method: string, handler: Handler<Req, Res>, kind: 'read' | 'writes' = 'read'): grpc.handleUnaryCall<Req, Res> {
+  function rpc<Req, Res>(
+    service: string,
+    method: string,
+    handler: Handler<Req, Res>,
+    kind: 'read' | 'writes' = 'read',
+  ): grpc.handleUnaryCall<Req, Res> {
     const labels = { grpc_type: 'unary', grpc_service: `${PACKAGE}.${service}`, grpc_method: method };
     return (call, callback) => {
       const started = process.hrtime.bigint();
@@ -200,7 +214,8 @@ export function createGrpcServer(deps: GrpcDeps) {
       const header = first(call.metadata, 'authorization');
       // Authentication once per call, with the one Bearer parser: the outcome is reused by every step.
       const parsed = bearerToken(header);
-      const actor: Promise<Actor> = 'missing' in parsed ? Promise.reject(new UnauthenticatedError(parsed.missing)) : auth.authenticate(parsed.token);
+      const actor: Promise<Actor> =
+        'missing' in parsed ? Promise.reject(new UnauthenticatedError(parsed.missing)) : auth.authenticate(parsed.token);
       actor.catch(() => undefined);
       const context: RpcContext = {
         actor: () => actor,
@@ -228,7 +243,10 @@ export function createGrpcServer(deps: GrpcDeps) {
                   assertCallOpen(controller.signal);
                   if (deps.limits) {
                     // REST's rules: without a valid token the client IP's limit; a signed-in read the user's reads limit.
-                    const who = await actor.then((found) => found, () => null);
+                    const who = await actor.then(
+                      (found) => found,
+                      () => null,
+                    );
                     if (!who) await deps.limits.anonymousCall(ip);
                     else if (kind === 'read') await deps.limits.readCall(who.userId);
                   }
@@ -236,7 +254,9 @@ export function createGrpcServer(deps: GrpcDeps) {
                   assertCallOpen(controller.signal);
                   callback(null, response);
                 } catch (error) {
-                  const answer = toServiceError(error, (masked) => failures.report(masked, { source: 'http', requestId, method: 'POST', route: `/${labels.grpc_service}/${method}` }));
+                  const answer = toServiceError(error, (masked) =>
+                    failures.report(masked, { source: 'http', requestId, method: 'POST', route: `/${labels.grpc_service}/${method}` }),
+                  );
                   code = answer.code ?? grpc.status.INTERNAL;
                   callback(answer);
                 } finally {
@@ -262,7 +282,15 @@ export function createGrpcServer(deps: GrpcDeps) {
   }
 
   type EventRequest = { id?: string };
-  type ListEventsRequest = { page_size?: number; page_token?: string; from?: { seconds?: string; nanos?: number }; to?: { seconds?: string; nanos?: number }; min_price?: number; max_price?: number; q?: string };
+  type ListEventsRequest = {
+    page_size?: number;
+    page_token?: string;
+    from?: { seconds?: string; nanos?: number };
+    to?: { seconds?: string; nanos?: number };
+    min_price?: number;
+    max_price?: number;
+    q?: string;
+  };
   type CreateBookingRequest = { event_id?: string; quantity?: number; idempotency_key?: string };
   type ListBookingsRequest = { page_size?: number; page_token?: string; status?: string };
   type PayBookingRequest = { id?: string; payment_method?: string; idempotency_key?: string };
@@ -289,14 +317,17 @@ export function createGrpcServer(deps: GrpcDeps) {
 
   const idOf = (request: EventRequest) => valid(IdParams, { id: request.id ?? '' }).id;
   const bookingService: grpc.UntypedServiceImplementation = {
-    CreateBooking: rpc<CreateBookingRequest, unknown>('BookingService', 'CreateBooking', (request, context) =>
-      context.write(async (actor) => {
-        const { id: eventId } = valid(IdParams, { id: request.event_id ?? '' }, { id: 'event_id' });
-        const { quantity } = valid(BookingCreateBody, { quantity: request.quantity ?? 0 });
-        const key = valid(IdempotencyHeaders, { 'idempotency-key': request.idempotency_key })['idempotency-key'];
-        const { booking, replayed } = await bookings.book(actor, eventId, quantity, key);
-        return { booking: bookingMessage(booking), replayed };
-      }),
+    CreateBooking: rpc<CreateBookingRequest, unknown>(
+      'BookingService',
+      'CreateBooking',
+      (request, context) =>
+        context.write(async (actor) => {
+          const { id: eventId } = valid(IdParams, { id: request.event_id ?? '' }, { id: 'event_id' });
+          const { quantity } = valid(BookingCreateBody, { quantity: request.quantity ?? 0 });
+          const key = valid(IdempotencyHeaders, { 'idempotency-key': request.idempotency_key })['idempotency-key'];
+          const { booking, replayed } = await bookings.book(actor, eventId, quantity, key);
+          return { booking: bookingMessage(booking), replayed };
+        }),
       'writes',
     ),
     GetBooking: rpc<EventRequest, unknown>('BookingService', 'GetBooking', async (request, context) => {
@@ -305,27 +336,39 @@ export function createGrpcServer(deps: GrpcDeps) {
     }),
     ListBookings: rpc<ListBookingsRequest, unknown>('BookingService', 'ListBookings', async (request, context) => {
       const actor = await context.actor();
-      const status = request.status && request.status !== 'BOOKING_STATUS_UNSPECIFIED' ? request.status.replace(/^BOOKING_STATUS_/, '').toLowerCase() : undefined;
+      const status =
+        request.status && request.status !== 'BOOKING_STATUS_UNSPECIFIED'
+          ? request.status.replace(/^BOOKING_STATUS_/, '').toLowerCase()
+          : undefined;
       const query = valid(BookingListQuery, { limit: pageSize(request.page_size), cursor: request.page_token, status });
       const page = await bookings.list(actor, query);
       return { bookings: page.items.map(bookingMessage), next_page_token: page.nextCursor ?? '' };
     }),
-    ConfirmBooking: rpc<EventRequest, unknown>('BookingService', 'ConfirmBooking', (request, context) =>
-      context.write(async (actor) => ({ booking: bookingMessage(await bookings.confirm(actor, idOf(request), context.call)) })),
+    ConfirmBooking: rpc<EventRequest, unknown>(
+      'BookingService',
+      'ConfirmBooking',
+      (request, context) =>
+        context.write(async (actor) => ({ booking: bookingMessage(await bookings.confirm(actor, idOf(request), context.call)) })),
       'writes',
     ),
-    PayBooking: rpc<PayBookingRequest, unknown>('BookingService', 'PayBooking', (request, context) =>
-      context.write(async (actor) => {
-        const id = idOf(request);
-        const { paymentMethod } = valid(BookingPayBody, { paymentMethod: request.payment_method ?? '' });
-        const key = valid(IdempotencyHeaders, { 'idempotency-key': request.idempotency_key })['idempotency-key'];
-        const { booking, replayed } = await bookings.pay(actor, id, paymentMethod, key);
-        return { booking: bookingMessage(booking), replayed };
-      }),
+    PayBooking: rpc<PayBookingRequest, unknown>(
+      'BookingService',
+      'PayBooking',
+      (request, context) =>
+        context.write(async (actor) => {
+          const id = idOf(request);
+          const { paymentMethod } = valid(BookingPayBody, { paymentMethod: request.payment_method ?? '' });
+          const key = valid(IdempotencyHeaders, { 'idempotency-key': request.idempotency_key })['idempotency-key'];
+          const { booking, replayed } = await bookings.pay(actor, id, paymentMethod, key);
+          return { booking: bookingMessage(booking), replayed };
+        }),
       'writes',
     ),
-    CancelBooking: rpc<EventRequest, unknown>('BookingService', 'CancelBooking', (request, context) =>
-      context.write(async (actor) => ({ booking: bookingMessage(await bookings.cancel(actor, idOf(request), context.call)) })),
+    CancelBooking: rpc<EventRequest, unknown>(
+      'BookingService',
+      'CancelBooking',
+      (request, context) =>
+        context.write(async (actor) => ({ booking: bookingMessage(await bookings.cancel(actor, idOf(request), context.call)) })),
       'writes',
     ),
   };
@@ -344,7 +387,9 @@ export function createGrpcServer(deps: GrpcDeps) {
   const refresh = async () => {
     if (stopped) return;
     if (deps.isShuttingDown()) return setAll('NOT_SERVING');
-    const results = await Promise.all(deps.health.map(async (check) => ({ check, status: await check.check().catch(() => 'down' as const) })));
+    const results = await Promise.all(
+      deps.health.map(async (check) => ({ check, status: await check.check().catch(() => 'down' as const) })),
+    );
     if (stopped) return;
     setAll(results.every(({ check, status }) => status !== 'down' || !check.critical) ? 'SERVING' : 'NOT_SERVING');
   };
@@ -356,7 +401,9 @@ export function createGrpcServer(deps: GrpcDeps) {
     /** Binds and starts answering; resolves with the bound port (0 picks one). */
     async listen(host: string, port: number): Promise<number> {
       const bound = await new Promise<number>((resolve, reject) =>
-        server.bindAsync(`${host.includes(':') ? `[${host}]` : host}:${port}`, grpc.ServerCredentials.createInsecure(), (error, actual) => (error ? reject(error) : resolve(actual))),
+        server.bindAsync(`${host.includes(':') ? `[${host}]` : host}:${port}`, grpc.ServerCredentials.createInsecure(), (error, actual) =>
+          error ? reject(error) : resolve(actual),
+        ),
       );
       await refresh();
       poller = setInterval(() => void refresh(), deps.healthIntervalMs ?? 2_000);
@@ -377,27 +424,27 @@ export function createGrpcServer(deps: GrpcDeps) {
   };
 
   async function drain(graceMs: number): Promise<void> {
-      setAll('NOT_SERVING');
-      stopped = true;
-      if (poller) clearInterval(poller);
-      await new Promise<void>((resolve) => {
-        let done = false;
-        const finish = () => {
-          if (done) return;
-          done = true;
-          clearTimeout(force);
-          server.forceShutdown();
-          resolve();
-        };
-        const force = setTimeout(finish, graceMs);
-        force.unref();
-        server.tryShutdown(finish);
-        // Streams never end by themselves: once the last unary call is answered (and its status
-        // has had time to reach the wire: forceShutdown resets streams still flushing), the rest are cut.
-        const soon = () => setTimeout(finish, FLUSH_MS).unref();
-        if (inFlight === 0) soon();
-        else drained = soon;
-      });
+    setAll('NOT_SERVING');
+    stopped = true;
+    if (poller) clearInterval(poller);
+    await new Promise<void>((resolve) => {
+      let done = false;
+      const finish = () => {
+        if (done) return;
+        done = true;
+        clearTimeout(force);
+        server.forceShutdown();
+        resolve();
+      };
+      const force = setTimeout(finish, graceMs);
+      force.unref();
+      server.tryShutdown(finish);
+      // Streams never end by themselves: once the last unary call is answered (and its status
+      // has had time to reach the wire: forceShutdown resets streams still flushing), the rest are cut.
+      const soon = () => setTimeout(finish, FLUSH_MS).unref();
+      if (inFlight === 0) soon();
+      else drained = soon;
+    });
   }
 }
 

@@ -33,7 +33,10 @@ const BadRequest = root.lookupType('google.rpc.BadRequest');
 const ErrorInfo = root.lookupType('google.rpc.ErrorInfo');
 const RetryInfo = root.lookupType('google.rpc.RetryInfo');
 
-const any = (type: protobuf.Type, value: Record<string, unknown>) => ({ type_url: `type.googleapis.com/${type.fullName.slice(1)}`, value: type.encode(type.fromObject(value)).finish() });
+const any = (type: protobuf.Type, value: Record<string, unknown>) => ({
+  type_url: `type.googleapis.com/${type.fullName.slice(1)}`,
+  value: type.encode(type.fromObject(value)).finish(),
+});
 
 export function grpcCode(name: GrpcCode): Status {
   return Status[name];
@@ -55,9 +58,13 @@ export function toServiceError(error: unknown, report: (error: unknown) => void)
   const metadata: Record<string, string> = {};
   if (details.seatsLeft !== undefined) metadata.seats_left = String(details.seatsLeft);
   packed.push(any(ErrorInfo, { reason: error.code.toUpperCase().replace(/-/g, '_'), domain: ERROR_DOMAIN, metadata }));
-  if (details.retryAfterSeconds !== undefined) packed.push(any(RetryInfo, { retry_delay: { seconds: details.retryAfterSeconds, nanos: 0 } }));
+  if (details.retryAfterSeconds !== undefined)
+    packed.push(any(RetryInfo, { retry_delay: { seconds: details.retryAfterSeconds, nanos: 0 } }));
   const trailers = new Metadata();
-  trailers.set('grpc-status-details-bin', Buffer.from(StatusMessage.encode(StatusMessage.fromObject({ code, message: error.message, details: packed })).finish()));
+  trailers.set(
+    'grpc-status-details-bin',
+    Buffer.from(StatusMessage.encode(StatusMessage.fromObject({ code, message: error.message, details: packed })).finish()),
+  );
   trailers.set('goticket-error-kind', error.code);
   return { code, details: error.message, metadata: trailers };
 }
@@ -72,16 +79,27 @@ export interface DecodedStatus {
 
 /** Reads `grpc-status-details-bin` back (clients and tests): what the details say, typed. */
 export function decodeStatusDetails(bytes: Buffer): DecodedStatus {
-  const decoded = StatusMessage.toObject(StatusMessage.decode(bytes), { defaults: true, longs: Number }) as { code: number; message: string; details: Array<{ type_url: string; value: Uint8Array }> };
+  const decoded = StatusMessage.toObject(StatusMessage.decode(bytes), { defaults: true, longs: Number }) as {
+    code: number;
+    message: string;
+    details: Array<{ type_url: string; value: Uint8Array }>;
+  };
   const out: DecodedStatus = { code: decoded.code, message: decoded.message, fieldViolations: [] };
   for (const detail of decoded.details) {
     const name = detail.type_url.replace(/^type\.googleapis\.com\//, '');
     if (name === 'google.rpc.BadRequest') {
-      out.fieldViolations = (BadRequest.toObject(BadRequest.decode(detail.value), { defaults: true }) as { field_violations: Array<{ field: string; description: string }> }).field_violations;
+      out.fieldViolations = (
+        BadRequest.toObject(BadRequest.decode(detail.value), { defaults: true }) as {
+          field_violations: Array<{ field: string; description: string }>;
+        }
+      ).field_violations;
     } else if (name === 'google.rpc.ErrorInfo') {
       out.errorInfo = ErrorInfo.toObject(ErrorInfo.decode(detail.value), { defaults: true, objects: true }) as DecodedStatus['errorInfo'];
     } else if (name === 'google.rpc.RetryInfo') {
-      out.retryDelaySeconds = Number((RetryInfo.toObject(RetryInfo.decode(detail.value), { defaults: true, longs: Number }) as { retry_delay: { seconds: number } }).retry_delay.seconds);
+      out.retryDelaySeconds = Number(
+        (RetryInfo.toObject(RetryInfo.decode(detail.value), { defaults: true, longs: Number }) as { retry_delay: { seconds: number } })
+          .retry_delay.seconds,
+      );
     }
   }
   return out;

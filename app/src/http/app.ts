@@ -113,24 +113,24 @@ export function createApp(deps: AppDeps): Express {
   if (fastReads || fastSoldOut) {
     const rateLimits = deps.rateLimits;
     const hot = hotRequests({
-        basePath: API_BASE,
-        reads: fastReads
-          ? {
-              peekEvent: (id) => deps.events.peekJsonBytes(id),
-              limit: rateLimits ? (req) => rateLimits.leasedVerdict(req) : () => 'none',
-              accessLogEvery: deps.http.accessLogCachedReadEvery ?? 1,
-              send: (req, res, json) => sendReply(req, res, { status: 200, json }, conditional),
-            }
-          : undefined,
-        soldOut: fastSoldOut
-          ? {
-              mayRefuse: (eventId) => deps.bookings.mayRefuseEarly(eventId),
-              refusal: (eventId, quantity) => deps.bookings.refusalFromMarker(eventId, quantity),
-              knownWrites: rateLimits ? (userId) => rateLimits.knownWrites(userId) : () => 'off',
-              parseBody: jsonBodies,
-              isJson: (req) => Boolean(req.is(JSON_TYPES)),
-            }
-          : undefined,
+      basePath: API_BASE,
+      reads: fastReads
+        ? {
+            peekEvent: (id) => deps.events.peekJsonBytes(id),
+            limit: rateLimits ? (req) => rateLimits.leasedVerdict(req) : () => 'none',
+            accessLogEvery: deps.http.accessLogCachedReadEvery ?? 1,
+            send: (req, res, json) => sendReply(req, res, { status: 200, json }, conditional),
+          }
+        : undefined,
+      soldOut: fastSoldOut
+        ? {
+            mayRefuse: (eventId) => deps.bookings.mayRefuseEarly(eventId),
+            refusal: (eventId, quantity) => deps.bookings.refusalFromMarker(eventId, quantity),
+            knownWrites: rateLimits ? (userId) => rateLimits.knownWrites(userId) : () => 'off',
+            parseBody: jsonBodies,
+            isJson: (req) => Boolean(req.is(JSON_TYPES)),
+          }
+        : undefined,
     });
     api.use(hot.inRouter);
     // Its anonymous cached reads in front of Express too (server.ts listen runs it), with the same middleware.
@@ -154,7 +154,15 @@ export function createApp(deps: AppDeps): Express {
     api.all(path, (req: Request, res: Response, next: NextFunction) => {
       const allow = [...methods, ...(methods.includes('GET') ? ['HEAD'] : []), 'OPTIONS'].join(', ');
       if (req.method === 'OPTIONS') return void res.set('Allow', allow).status(204).end();
-      next(new HttpProblem(405, 'method-not-allowed', 'Method not allowed', `${req.method} is not supported here; use ${methods.join(' or ')}`, { Allow: allow }));
+      next(
+        new HttpProblem(
+          405,
+          'method-not-allowed',
+          'Method not allowed',
+          `${req.method} is not supported here; use ${methods.join(' or ')}`,
+          { Allow: allow },
+        ),
+      );
     });
   }
   app.use(API_BASE, api);

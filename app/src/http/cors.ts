@@ -1,7 +1,16 @@
 import cors from 'cors';
 import type { RequestHandler } from 'express';
 
-const EXPOSED_HEADERS = ['X-Request-Id', 'Location', 'Retry-After', 'RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit-Reset', 'RateLimit-Policy', 'Idempotent-Replayed'];
+const EXPOSED_HEADERS = [
+  'X-Request-Id',
+  'Location',
+  'Retry-After',
+  'RateLimit-Limit',
+  'RateLimit-Remaining',
+  'RateLimit-Reset',
+  'RateLimit-Policy',
+  'Idempotent-Replayed',
+];
 
 /**
  * CORS for browsers on other origins: only the origins in CORS_ORIGINS get the headers (none by

@@ -33,7 +33,8 @@ import { parseInput } from './route';
 import { BookingCreateBody, IdParams } from './schemas';
 
 /** z.uuid()'s pattern (the route's IdParams): anything else is the route's to refuse. */
-const UUID = /^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[1-8][0-9a-fA-F]{3}-[89abAB][0-9a-fA-F]{3}-[0-9a-fA-F]{12}|00000000-0000-0000-0000-000000000000|ffffffff-ffff-ffff-ffff-ffffffffffff)$/;
+const UUID =
+  /^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[1-8][0-9a-fA-F]{3}-[89abAB][0-9a-fA-F]{3}-[0-9a-fA-F]{12}|00000000-0000-0000-0000-000000000000|ffffffff-ffff-ffff-ffff-ffffffffffff)$/;
 const UUID_LENGTH = 36;
 const EVENTS = '/events/';
 const BOOKINGS = '/bookings';
@@ -125,7 +126,12 @@ export function hotRequests(deps: HotRequestsDeps): HotRequests {
   const every = Math.max(1, Math.floor(reads?.accessLogEvery ?? 1));
   let answered = 0;
 
-  const answerRead = (req: Request, res: Response, json: Buffer, limit: { policy: RateLimitPolicy; verdict: RateLimitVerdict } | 'none') => {
+  const answerRead = (
+    req: Request,
+    res: Response,
+    json: Buffer,
+    limit: { policy: RateLimitPolicy; verdict: RateLimitVerdict } | 'none',
+  ) => {
     if (limit !== 'none') applyRateLimitHeaders(res, limit.policy, limit.verdict);
     hits.inc();
     res.locals.routeTemplate = readRoute;
@@ -210,7 +216,8 @@ export function hotRequests(deps: HotRequestsDeps): HotRequests {
       let step = 0;
       const next = (error?: unknown) => {
         // (the cors package says next(null)); none of them fails, but a failure must not crash the server
-        if (error !== undefined && error !== null) return void res.destroy(error instanceof Error ? error : new Error('pre-router stage middleware failed'));
+        if (error !== undefined && error !== null)
+          return void res.destroy(error instanceof Error ? error : new Error('pre-router stage middleware failed'));
         const handler = shared[step++];
         if (handler) handler(req as Request, response, next);
         else answerRead(req as Request, response, json, limit);

@@ -43,18 +43,24 @@ export function requestContext(logger: Logger, clientIp: (req: IncomingMessage) 
     res.setHeader('X-Request-Id', requestId);
     const started = process.hrtime.bigint();
     // bound to the request's trace context: 'finish' fires from the socket, outside it
-    res.on('finish', inActiveContext(() => {
-      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      const route = (res.locals.routeTemplate as string | undefined) ?? 'unmatched';
-      durationOf(req.method, route, res.statusCode).observe(seconds);
-      const sample = res.locals.accessLog as false | number | undefined;
-      if (sample === false) return;
-      const level = res.statusCode >= 500 ? 'error' : 'info';
-      const sampled = sample === undefined ? {} : { sampled: sample };
-      logContext.run({ request_id: requestId }, () =>
-        logger[level]({ method: req.method, route, status: res.statusCode, duration_ms: Math.round(seconds * 1000), ip: clientIp(req), ...sampled }, 'request'),
-      );
-    }));
+    res.on(
+      'finish',
+      inActiveContext(() => {
+        const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+        const route = (res.locals.routeTemplate as string | undefined) ?? 'unmatched';
+        durationOf(req.method, route, res.statusCode).observe(seconds);
+        const sample = res.locals.accessLog as false | number | undefined;
+        if (sample === false) return;
+        const level = res.statusCode >= 500 ? 'error' : 'info';
+        const sampled = sample === undefined ? {} : { sampled: sample };
+        logContext.run({ request_id: requestId }, () =>
+          logger[level](
+            { method: req.method, route, status: res.statusCode, duration_ms: Math.round(seconds * 1000), ip: clientIp(req), ...sampled },
+            'request',
+          ),
+        );
+      }),
+    );
     logContext.run({ request_id: requestId }, next);
   };
 }
@@ -83,7 +89,14 @@ export function bodyParserErrors() {
       case 'charset.unsupported':
         return next(new HttpProblem(415, 'unsupported-media-type', 'Unsupported media type', 'send the body as UTF-8 JSON'));
       case 'encoding.unsupported':
-        return next(new HttpProblem(415, 'unsupported-media-type', 'Unsupported media type', `send the body uncompressed or with one Content-Encoding of ${DECODED_ENCODINGS}`));
+        return next(
+          new HttpProblem(
+            415,
+            'unsupported-media-type',
+            'Unsupported media type',
+            `send the body uncompressed or with one Content-Encoding of ${DECODED_ENCODINGS}`,
+          ),
+        );
       case 'request.aborted':
       case 'request.size.invalid':
       case 'stream.encoding.set':
@@ -113,7 +126,8 @@ function isEncoded(req: Request): boolean {
 export function requestTimeout(ms: number): RequestHandler {
   return (_req, res, next) => {
     const timer = setTimeout(() => {
-      if (!res.headersSent) next(new HttpProblem(503, 'timeout', 'Request timed out', 'the request took too long; retry later', { 'Retry-After': '1' }));
+      if (!res.headersSent)
+        next(new HttpProblem(503, 'timeout', 'Request timed out', 'the request took too long; retry later', { 'Retry-After': '1' }));
     }, ms);
     timer.unref();
     res.on('close', () => clearTimeout(timer));

@@ -55,7 +55,10 @@ const TAGS: Record<string, string> = {
  * 422, …) in its own `responses`.
  */
 const GENERIC_FAILURES: Record<number, { description: string; when(spec: RouteSpec): boolean }> = {
-  400: { description: 'Invalid request: a field, parameter or the JSON body failed validation (see `errors`)', when: (spec) => hasInput(spec) },
+  400: {
+    description: 'Invalid request: a field, parameter or the JSON body failed validation (see `errors`)',
+    when: (spec) => hasInput(spec),
+  },
   401: { description: 'Not signed in, or the access token is invalid, expired or revoked', when: (spec) => spec.auth === 'user' },
   403: { description: 'Signed in without the role or ownership this needs', when: (spec) => Boolean(spec.roles?.length) },
   404: { description: 'No such resource (or not yours)', when: (spec) => Boolean(spec.params) },
@@ -63,7 +66,10 @@ const GENERIC_FAILURES: Record<number, { description: string; when(spec: RouteSp
   415: { description: 'The body is not UTF-8 JSON, or has an unsupported Content-Encoding', when: (spec) => BODY_METHODS.has(spec.method) },
   429: { description: 'Rate limited: retry after `Retry-After` seconds', when: () => true },
   500: { description: 'Unexpected failure (no detail is given)', when: () => true },
-  503: { description: 'A backend is unavailable or the request ran past its deadline: retry after `Retry-After` seconds', when: () => true },
+  503: {
+    description: 'A backend is unavailable or the request ran past its deadline: retry after `Retry-After` seconds',
+    when: () => true,
+  },
 };
 
 /** Methods whose requests go through body parsing (the pipeline reads a body for every method but GET/HEAD/OPTIONS). */
@@ -82,31 +88,49 @@ export function documentedStatuses(spec: RouteSpec): number[] {
 }
 
 const RATE_LIMIT_HEADERS = {
-  'RateLimit-Limit': { description: 'Requests allowed in the current window of the tightest limit that applied', schema: { type: 'integer', format: 'int32', minimum: 0, maximum: 1_000_000 } },
-  'RateLimit-Remaining': { description: 'Requests left in that window', schema: { type: 'integer', format: 'int32', minimum: 0, maximum: 1_000_000 } },
-  'RateLimit-Reset': { description: 'Seconds until that window resets', schema: { type: 'integer', format: 'int32', minimum: 1, maximum: 86_400 } },
-  'RateLimit-Policy': { description: 'The limit as `<requests>;w=<window seconds>` (IETF RateLimit headers draft)', schema: { type: 'string', maxLength: 40, pattern: '^\\d+;w=\\d+$' } },
+  'RateLimit-Limit': {
+    description: 'Requests allowed in the current window of the tightest limit that applied',
+    schema: { type: 'integer', format: 'int32', minimum: 0, maximum: 1_000_000 },
+  },
+  'RateLimit-Remaining': {
+    description: 'Requests left in that window',
+    schema: { type: 'integer', format: 'int32', minimum: 0, maximum: 1_000_000 },
+  },
+  'RateLimit-Reset': {
+    description: 'Seconds until that window resets',
+    schema: { type: 'integer', format: 'int32', minimum: 1, maximum: 86_400 },
+  },
+  'RateLimit-Policy': {
+    description: 'The limit as `<requests>;w=<window seconds>` (IETF RateLimit headers draft)',
+    schema: { type: 'string', maxLength: 40, pattern: '^\\d+;w=\\d+$' },
+  },
 } as const;
 
 const HEADERS = {
   'X-Request-Id': {
-    description: "Correlates this answer with the service's logs and traces: the caller's own X-Request-Id when it is sane, else a new UUID",
+    description:
+      "Correlates this answer with the service's logs and traces: the caller's own X-Request-Id when it is sane, else a new UUID",
     required: true,
     schema: { type: 'string', maxLength: 128, pattern: '^[A-Za-z0-9._:-]{1,128}$' },
   },
   ...RATE_LIMIT_HEADERS,
   'Access-Control-Allow-Origin': {
-    description: 'The caller\'s Origin, only when it is one of CORS_ORIGINS (none by default: browsers on other origins are refused)',
+    description: "The caller's Origin, only when it is one of CORS_ORIGINS (none by default: browsers on other origins are refused)",
     schema: { type: 'string', format: 'uri', maxLength: 200 },
   },
-  'Retry-After': { description: 'Seconds to wait before retrying', required: true, schema: { type: 'integer', format: 'int32', minimum: 1, maximum: 86_400 } },
+  'Retry-After': {
+    description: 'Seconds to wait before retrying',
+    required: true,
+    schema: { type: 'integer', format: 'int32', minimum: 1, maximum: 86_400 },
+  },
   ETag: {
     description: 'Strong validator of the exact body (send it back in If-None-Match to get 304 while it is current)',
     required: true,
     schema: { type: 'string', maxLength: 64, pattern: '^"[A-Za-z0-9_-]{1,60}"$' },
   },
   'Cache-Control': {
-    description: 'How long clients and shared caches may keep the answer: `public, max-age=<CACHE_TTL seconds>` (the most a copy the API serves may lag), `no-cache` when CACHE_TTL is 0',
+    description:
+      'How long clients and shared caches may keep the answer: `public, max-age=<CACHE_TTL seconds>` (the most a copy the API serves may lag), `no-cache` when CACHE_TTL is 0',
     required: true,
     schema: { type: 'string', maxLength: 64, pattern: '^(public, max-age=\\d+|no-cache)$' },
   },
@@ -133,22 +157,38 @@ const OPERATIONAL: RouteConfig[] = [
     path: '/healthz/live',
     operationId: 'getLiveness',
     summary: 'Liveness: the process answers',
-    description: 'Kubernetes liveness probe. 200 while the event loop runs; never consults a backend, so a database outage does not restart healthy pods.',
+    description:
+      'Kubernetes liveness probe. 200 while the event loop runs; never consults a backend, so a database outage does not restart healthy pods.',
     tags: ['operations'],
     security: [],
-    responses: { 200: { description: 'Alive', headers: { 'X-Request-Id': ref('X-Request-Id') }, content: { 'application/json': { schema: z.object({ status: z.literal('up') }) } } } },
+    responses: {
+      200: {
+        description: 'Alive',
+        headers: { 'X-Request-Id': ref('X-Request-Id') },
+        content: { 'application/json': { schema: z.object({ status: z.literal('up') }) } },
+      },
+    },
   },
   {
     method: 'get',
     path: '/healthz/ready',
     operationId: 'getReadiness',
     summary: 'Readiness: every critical backend answers',
-    description: 'Kubernetes readiness probe. 200 when every critical backend answers (`degraded` when an optional one does not, e.g. Redis with its in-process fallback); 503 while a critical one is down or once shutdown began, so the load balancer drains this pod.',
+    description:
+      'Kubernetes readiness probe. 200 when every critical backend answers (`degraded` when an optional one does not, e.g. Redis with its in-process fallback); 503 while a critical one is down or once shutdown began, so the load balancer drains this pod.',
     tags: ['operations'],
     security: [],
     responses: {
-      200: { description: 'Ready (up or degraded)', headers: { 'X-Request-Id': ref('X-Request-Id') }, content: { 'application/json': { schema: readiness() } } },
-      503: { description: 'Not ready, or shutting down', headers: { 'X-Request-Id': ref('X-Request-Id') }, content: { 'application/json': { schema: readiness() } } },
+      200: {
+        description: 'Ready (up or degraded)',
+        headers: { 'X-Request-Id': ref('X-Request-Id') },
+        content: { 'application/json': { schema: readiness() } },
+      },
+      503: {
+        description: 'Not ready, or shutting down',
+        headers: { 'X-Request-Id': ref('X-Request-Id') },
+        content: { 'application/json': { schema: readiness() } },
+      },
     },
   },
   {
@@ -156,10 +196,13 @@ const OPERATIONAL: RouteConfig[] = [
     path: '/metrics',
     operationId: 'getMetrics',
     summary: 'Prometheus metrics (text exposition format)',
-    description: 'Scraped by Prometheus through the ServiceMonitor: RED per route, booking outcomes, outbox and consumer state, cache and rate limits, pool and runtime.',
+    description:
+      'Scraped by Prometheus through the ServiceMonitor: RED per route, booking outcomes, outbox and consumer state, cache and rate limits, pool and runtime.',
     tags: ['operations'],
     security: [],
-    responses: { 200: { description: 'Metrics', headers: { 'X-Request-Id': ref('X-Request-Id') }, content: { 'text/plain': { schema: z.string() } } } },
+    responses: {
+      200: { description: 'Metrics', headers: { 'X-Request-Id': ref('X-Request-Id') }, content: { 'text/plain': { schema: z.string() } } },
+    },
   },
   {
     method: 'get',
@@ -170,7 +213,22 @@ const OPERATIONAL: RouteConfig[] = [
     tags: ['operations'],
     security: [],
     responses: {
-      200: { description: 'The OpenAPI document', headers: { 'X-Request-Id': ref('X-Request-Id') }, content: { 'application/json': { schema: z.object({ openapi: z.string().max(16).regex(/^3\.1\.\d+$/) }).loose() } } },
+      200: {
+        description: 'The OpenAPI document',
+        headers: { 'X-Request-Id': ref('X-Request-Id') },
+        content: {
+          'application/json': {
+            schema: z
+              .object({
+                openapi: z
+                  .string()
+                  .max(16)
+                  .regex(/^3\.1\.\d+$/),
+              })
+              .loose(),
+          },
+        },
+      },
     },
   },
   {
@@ -181,7 +239,9 @@ const OPERATIONAL: RouteConfig[] = [
     description: 'Swagger UI served by this process (no CDN; the page runs under a `script-src self` CSP).',
     tags: ['operations'],
     security: [],
-    responses: { 200: { description: 'HTML page', headers: { 'X-Request-Id': ref('X-Request-Id') }, content: { 'text/html': { schema: z.string() } } } },
+    responses: {
+      200: { description: 'HTML page', headers: { 'X-Request-Id': ref('X-Request-Id') }, content: { 'text/html': { schema: z.string() } } },
+    },
   },
 ];
 
@@ -213,7 +273,10 @@ export function buildOpenApiDocument(routes: readonly RouteSpec[], basePath: str
       contact: { name: 'GoTicket Platform team', url: 'https://github.com/goticket-platform/goticket' },
     },
     servers: [{ url: '/', description: 'The deployment serving this document (production, or a local `make run`)', 'x-internal': false }],
-    tags: [...new Set([...routes.flatMap((spec) => spec.tags), 'operations'])].map((name) => ({ name, ...(TAGS[name] ? { description: TAGS[name] } : {}) })),
+    tags: [...new Set([...routes.flatMap((spec) => spec.tags), 'operations'])].map((name) => ({
+      name,
+      ...(TAGS[name] ? { description: TAGS[name] } : {}),
+    })),
   });
 }
 

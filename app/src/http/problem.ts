@@ -55,7 +55,8 @@ export function toProblem(error: unknown): ProblemResponse {
     const { status, title } = ERROR_TABLE[error.code].http;
     const headers: Record<string, string> = {};
     if (status === 401) headers['WWW-Authenticate'] = 'Bearer';
-    if (error instanceof errors.RateLimitedError || error instanceof errors.ServiceUnavailableError) headers['Retry-After'] = String(error.retryAfterSeconds);
+    if (error instanceof errors.RateLimitedError || error instanceof errors.ServiceUnavailableError)
+      headers['Retry-After'] = String(error.retryAfterSeconds);
     const fields = error instanceof errors.ValidationError ? error.fields : undefined;
     return { status, headers, body: problem(status, error.code, title, error.message, fields) };
   }
@@ -66,7 +67,11 @@ export function toProblem(error: unknown): ProblemResponse {
     const code = reason.toLowerCase().replace(/[^a-z0-9]+/g, '-');
     return { status: clientStatus, headers: {}, body: problem(clientStatus, code, title, 'the request could not be processed as sent') };
   }
-  return { status: 500, headers: {}, body: problem(500, 'internal', 'Internal server error', 'something went wrong; the request id identifies it in our logs') };
+  return {
+    status: 500,
+    headers: {},
+    body: problem(500, 'internal', 'Internal server error', 'something went wrong; the request id identifies it in our logs'),
+  };
 }
 
 /** The 4xx status a framework or library error carries (`status`, else `statusCode`), if any. */

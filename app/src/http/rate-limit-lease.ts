@@ -73,7 +73,8 @@ export class LeasedRateLimiter implements RateLimiter {
       if (lease.left < this.size / 2 && !lease.refused) this.prefetch(key, lease);
       return this.granted(lease, now);
     }
-    if (lease.refused) return { allowed: false, limit: this.policy.points, consumed: lease.consumed, remaining: 0, resetMs: lease.resetAt - now };
+    if (lease.refused)
+      return { allowed: false, limit: this.policy.points, consumed: lease.consumed, remaining: 0, resetMs: lease.resetAt - now };
     return null;
   }
 
@@ -111,7 +112,12 @@ export class LeasedRateLimiter implements RateLimiter {
     const size = this.nextSize(this.leases.get(key));
     const taking = this.shared.consume(key, size).then((verdict) => {
       const now = this.now();
-      const lease: Lease = { left: verdict.allowed ? size - 1 : 0, consumed: verdict.consumed, resetAt: now + verdict.resetMs, refused: !verdict.allowed };
+      const lease: Lease = {
+        left: verdict.allowed ? size - 1 : 0,
+        consumed: verdict.consumed,
+        resetAt: now + verdict.resetMs,
+        refused: !verdict.allowed,
+      };
       this.remember(key, lease);
       return verdict.allowed ? this.granted(lease, now) : verdict;
     });
@@ -155,7 +161,13 @@ export class LeasedRateLimiter implements RateLimiter {
 
   private granted(lease: Lease, now: number): RateLimitVerdict {
     const consumed = lease.consumed - lease.left;
-    return { allowed: true, limit: this.policy.points, consumed, remaining: Math.max(0, this.policy.points - consumed), resetMs: lease.resetAt - now };
+    return {
+      allowed: true,
+      limit: this.policy.points,
+      consumed,
+      remaining: Math.max(0, this.policy.points - consumed),
+      resetMs: lease.resetAt - now,
+    };
   }
 
   private remember(key: string, lease: Lease): void {

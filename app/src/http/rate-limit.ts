@@ -143,7 +143,12 @@ export function rateLimits(deps: RateLimitDeps): RateLimitMiddleware {
     await writes.refund(charge.userId).catch(() => undefined);
     const { verdict } = charge;
     const now = Date.now();
-    const back: RateLimitVerdict = { ...verdict, consumed: Math.max(0, verdict.consumed - 1), remaining: Math.min(verdict.limit, verdict.remaining + 1), resetMs: Math.max(0, charge.resetAt - now) };
+    const back: RateLimitVerdict = {
+      ...verdict,
+      consumed: Math.max(0, verdict.consumed - 1),
+      remaining: Math.min(verdict.limit, verdict.remaining + 1),
+      resetMs: Math.max(0, charge.resetAt - now),
+    };
     rememberWrites(charge.userId, back, charge.resetAt);
     // The writes limit is the one shown on a signed-in write (the only limit that applied).
     if (res.locals.rateLimit === verdict) applyRateLimitHeaders(res, writes.policy, back, true);
@@ -202,13 +207,21 @@ export function rateLimits(deps: RateLimitDeps): RateLimitMiddleware {
     const email = (req.body as { email?: unknown } | undefined)?.email;
     if (!login || req.method !== 'POST' || req.path !== '/auth/login' || typeof email !== 'string') return next();
     // Email + IP: a guesser is stopped without letting anyone lock a victim out from elsewhere.
-    const key = createHash('sha256').update(`${normalizeEmail(email)}\u0000${clientIp(req)}`).digest('base64url');
+    const key = createHash('sha256')
+      .update(`${normalizeEmail(email)}\u0000${clientIp(req)}`)
+      .digest('base64url');
     try {
       // Taken before the password is checked, so parallel guesses cannot all slip through.
       const verdict = await login.consume(key);
       if (!verdict.allowed) {
         if (verdict.consumed === verdict.limit + 1) {
-          await deps.audit.record({ actorId: null, action: 'auth.login_locked', target: normalizeEmail(email).slice(0, 254), details: { failures: verdict.limit }, ...callContext(req) });
+          await deps.audit.record({
+            actorId: null,
+            action: 'auth.login_locked',
+            target: normalizeEmail(email).slice(0, 254),
+            details: { failures: verdict.limit },
+            ...callContext(req),
+          });
         }
         return next(refuse(res, 'login', login.policy, verdict));
       }
@@ -246,7 +259,12 @@ export function rateLimits(deps: RateLimitDeps): RateLimitMiddleware {
     return {
       giveBack: async () => {
         await writes.refund(userId).catch(() => undefined);
-        const back: RateLimitVerdict = { ...verdict, consumed: Math.max(0, verdict.consumed - 1), remaining: Math.min(verdict.limit, verdict.remaining + 1), resetMs: Math.max(0, resetAt - Date.now()) };
+        const back: RateLimitVerdict = {
+          ...verdict,
+          consumed: Math.max(0, verdict.consumed - 1),
+          remaining: Math.min(verdict.limit, verdict.remaining + 1),
+          resetMs: Math.max(0, resetAt - Date.now()),
+        };
         rememberWrites(userId, back, resetAt);
       },
     };

@@ -25,45 +25,60 @@ const cents = int32(0, MAX_PRICE_CENTS);
 const uuid = (message?: string) => z.uuid(message).max(36);
 /** The instants the service writes (Date#toISOString). */
 const timestamp = z.iso.datetime().max(MAX_DATE_LENGTH);
-const currency = z.string().length(3).regex(/^[A-Z]{3}$/, 'must be an ISO 4217 code like EUR');
+const currency = z
+  .string()
+  .length(3)
+  .regex(/^[A-Z]{3}$/, 'must be an ISO 4217 code like EUR');
 
 export const IdParams = z.strictObject({ id: uuid('must be a UUID') });
 
-export const RegisterBody = z.strictObject({
-  email: z.email('must be an email address').max(254),
-  password: z.string().min(MIN_PASSWORD_LENGTH, `must be at least ${MIN_PASSWORD_LENGTH} characters`).max(1024).meta({ format: 'password' }),
-}).meta({ example: { email: 'ada@example.com', password: 'correct horse battery staple' } });
+export const RegisterBody = z
+  .strictObject({
+    email: z.email('must be an email address').max(254),
+    password: z
+      .string()
+      .min(MIN_PASSWORD_LENGTH, `must be at least ${MIN_PASSWORD_LENGTH} characters`)
+      .max(1024)
+      .meta({ format: 'password' }),
+  })
+  .meta({ example: { email: 'ada@example.com', password: 'correct horse battery staple' } });
 
-export const LoginBody = z.strictObject({
-  email: z.string().min(1).max(254),
-  password: z.string().min(1).max(1024).meta({ format: 'password' }),
-}).meta({ example: { email: 'ada@example.com', password: 'correct horse battery staple' } });
+export const LoginBody = z
+  .strictObject({
+    email: z.string().min(1).max(254),
+    password: z.string().min(1).max(1024).meta({ format: 'password' }),
+  })
+  .meta({ example: { email: 'ada@example.com', password: 'correct horse battery staple' } });
 
-export const RefreshBody = z.strictObject({ refreshToken: z.string().min(1).max(512) }).meta({ example: { refreshToken: 'Xq3kD9sV-7l0mB2pQe1tYwQjM2aZk0f8NnRr3xWcT6u' } });
+export const RefreshBody = z
+  .strictObject({ refreshToken: z.string().min(1).max(512) })
+  .meta({ example: { refreshToken: 'Xq3kD9sV-7l0mB2pQe1tYwQjM2aZk0f8NnRr3xWcT6u' } });
 
 export const RoleBody = z.strictObject({ role: z.enum(ROLES) }).meta({ example: { role: 'organizer' } });
 
-export const EventCreateBody = z.strictObject({
-  name: text(200).min(1),
-  description: text(5000).default(''),
-  venue: text(200).default(''),
-  startsAt: isoDate,
-  endsAt: isoDate,
-  priceCents: cents,
-  currency: currency.default('EUR'),
-  capacity: int32(1, MAX_CAPACITY),
-}).meta({
-  example: {
-    name: 'Kraftwerk live',
-    description: 'The 3-D concert.',
-    venue: 'Philharmonie, Berlin',
-    startsAt: '2099-06-01T19:00:00.000Z',
-    endsAt: '2099-06-01T22:00:00.000Z',
-    priceCents: 4500,
-    currency: 'EUR',
-    capacity: 2000,
-  },
-});
+export const EventCreateBody = z
+  .strictObject({
+    name: text(200).min(1),
+    description: text(5000).default(''),
+    venue: text(200).default(''),
+    startsAt: isoDate,
+    endsAt: isoDate,
+    priceCents: cents,
+    currency: currency.default('EUR'),
+    capacity: int32(1, MAX_CAPACITY),
+  })
+  .meta({
+    example: {
+      name: 'Kraftwerk live',
+      description: 'The 3-D concert.',
+      venue: 'Philharmonie, Berlin',
+      startsAt: '2099-06-01T19:00:00.000Z',
+      endsAt: '2099-06-01T22:00:00.000Z',
+      priceCents: 4500,
+      currency: 'EUR',
+      capacity: 2000,
+    },
+  });
 
 export const EventPatchBody = z
   .strictObject({
@@ -90,7 +105,13 @@ const integerParam = (min: number, max: number, fallback?: number) => {
     .regex(/^\d{1,12}$/, 'must be a whole number')
     .transform(Number)
     .pipe(z.number().min(min).max(max));
-  const documented = { type: 'integer', format: 'int32', minimum: min, maximum: max, ...(fallback === undefined ? {} : { default: fallback }) };
+  const documented = {
+    type: 'integer',
+    format: 'int32',
+    minimum: min,
+    maximum: max,
+    ...(fallback === undefined ? {} : { default: fallback }),
+  };
   return (fallback === undefined ? parsed : parsed.default(fallback)).meta(documented as never);
 };
 
@@ -157,7 +178,10 @@ export const TokenPairJson = z
   .object({
     accessToken: z.jwt().max(4096).meta({ pattern: '^[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+$' }),
     /** 32 random bytes, base64url. */
-    refreshToken: z.string().length(43).regex(/^[A-Za-z0-9_-]{43}$/),
+    refreshToken: z
+      .string()
+      .length(43)
+      .regex(/^[A-Za-z0-9_-]{43}$/),
     tokenType: z.literal('Bearer'),
     /** Seconds until the access token expires. */
     expiresIn: int32(1, 31 * 86_400),

@@ -24,7 +24,8 @@ export function helmetHeaders(): HeaderList {
     called = true;
     error = failure;
   });
-  if (!called || error) throw new Error(`helmet did not set its headers synchronously: ${called ? 'it failed' : 'next() not called'}`, { cause: error });
+  if (!called || error)
+    throw new Error(`helmet did not set its headers synchronously: ${called ? 'it failed' : 'next() not called'}`, { cause: error });
   return headers;
 }
 

@@ -16,7 +16,15 @@
  */
 import { hostname } from 'node:os';
 import { trace } from '@opentelemetry/api';
-import { NodeClient, Scope, dedupeIntegration, defaultStackParser, linkedErrorsIntegration, makeNodeTransport, type ErrorEvent } from '@sentry/node';
+import {
+  NodeClient,
+  Scope,
+  dedupeIntegration,
+  defaultStackParser,
+  linkedErrorsIntegration,
+  makeNodeTransport,
+  type ErrorEvent,
+} from '@sentry/node';
 import { CENSOR, redactText, redactValue } from './redact';
 
 export interface ErrorTrackingOptions {
@@ -101,7 +109,13 @@ export function startErrorTracking(options: ErrorTrackingOptions): ErrorTracker 
 
   return {
     captureError(error, context) {
-      const scope = scopeFor({ source: context.source, request_id: context.requestId, method: context.method, route: context.route, component: context.component });
+      const scope = scopeFor({
+        source: context.source,
+        request_id: context.requestId,
+        method: context.method,
+        route: context.route,
+        component: context.component,
+      });
       if (context.method && context.route) scope.setContext('request', { method: context.method, route: context.route });
       scope.captureException(error);
     },

@@ -59,7 +59,11 @@ export class FailureReporter {
     const kind = FailureReporter.kindOf(error, context);
     failures.inc({ kind, source: context.source });
     if (error instanceof ServiceUnavailableError) {
-      this.incidents.record(`${error.dependency} unavailable`, { dependency: error.dependency, reason: error.reason, source: context.source });
+      this.incidents.record(`${error.dependency} unavailable`, {
+        dependency: error.dependency,
+        reason: error.reason,
+        source: context.source,
+      });
       return;
     }
     if (kind === 'timeout') {
@@ -68,6 +72,9 @@ export class FailureReporter {
     }
     const { source, requestId, method, route, component } = context;
     this.tracker?.captureError(error, { source, requestId, method, route, component });
-    this.logger.error({ err: error, source, request_id: requestId, method, route, component }, source === 'http' ? 'request failed' : `${component ?? source} failed`);
+    this.logger.error(
+      { err: error, source, request_id: requestId, method, route, component },
+      source === 'http' ? 'request failed' : `${component ?? source} failed`,
+    );
   }
 }

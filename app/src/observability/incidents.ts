@@ -83,7 +83,10 @@ export class IncidentLog {
       if (now - incident.lastAt >= this.quietMs) this.close(key, now);
       else if (report && incident.count > incident.reportedCount) {
         incident.reportedCount = incident.count;
-        this.logger.warn({ incident: key, failures: incident.count, seconds: Math.round((now - incident.since) / 1000) }, `${key}: still failing`);
+        this.logger.warn(
+          { incident: key, failures: incident.count, seconds: Math.round((now - incident.since) / 1000) },
+          `${key}: still failing`,
+        );
       }
     }
     if (this.open.size === 0 && this.timer) {
@@ -97,6 +100,9 @@ export class IncidentLog {
     if (!incident) return;
     this.open.delete(key);
     const lastedSeconds = Math.round((incident.lastAt - incident.since) / 100) / 10;
-    this.logger.info({ incident: key, failures: incident.count, seconds: lastedSeconds, quietForMs: now - incident.lastAt }, `${key}: over (${incident.count} failure(s) in ${lastedSeconds} s)`);
+    this.logger.info(
+      { incident: key, failures: incident.count, seconds: lastedSeconds, quietForMs: now - incident.lastAt },
+      `${key}: over (${incident.count} failure(s) in ${lastedSeconds} s)`,
+    );
   }
 }

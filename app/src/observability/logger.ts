@@ -61,7 +61,8 @@ export function createLogger(options: LoggerOptions): Logger {
 }
 
 function open(options: LoggerOptions, settings: pino.LoggerOptions): Logger {
-  if (options.pretty) return pino({ ...settings, transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid' } } });
+  if (options.pretty)
+    return pino({ ...settings, transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid' } } });
   if (options.destination) return pino(settings, options.destination);
   if (!options.asyncStdout) return pino(settings);
   return pino(settings, pino.destination({ dest: 1, sync: false, minLength: 4096, periodicFlush: ASYNC_FLUSH_MS }));

@@ -151,8 +151,14 @@ for (const outcome of BOOKING_OUTCOMES) bookingOutcomes.inc({ outcome }, 0);
  * The booking counters behind the services' BookingRecorder port: the booking use cases and the
  * saga's confirmation count here, so every edge (REST, GraphQL, gRPC) counts the same.
  */
-const attempts = Object.fromEntries(BOOKING_OUTCOMES.map((outcome) => [outcome, bookingOutcomes.labels({ outcome })])) as Record<BookingOutcome, Counter.Internal>;
-const entries = Object.fromEntries(BOOKING_TRANSITIONS.map((status) => [status, bookingTransitions.labels({ status })])) as Record<(typeof BOOKING_TRANSITIONS)[number], Counter.Internal>;
+const attempts = Object.fromEntries(BOOKING_OUTCOMES.map((outcome) => [outcome, bookingOutcomes.labels({ outcome })])) as Record<
+  BookingOutcome,
+  Counter.Internal
+>;
+const entries = Object.fromEntries(BOOKING_TRANSITIONS.map((status) => [status, bookingTransitions.labels({ status })])) as Record<
+  (typeof BOOKING_TRANSITIONS)[number],
+  Counter.Internal
+>;
 export const bookingCounters: BookingRecorder = {
   // Children bound once: the sold-out refusal is counted on the hot path.
   attempt: (outcome) => attempts[outcome satisfies BookingOutcome].inc(),
@@ -225,7 +231,8 @@ export const paymentsProcessing = new Gauge({
   labelNames: ['state'] as const,
   registers: [registry],
 });
-for (const outcome of ['succeeded', 'failed']) for (const source of ['broker', 'reconciliation', 'webhook']) paymentOutcomes.inc({ outcome, source }, 0);
+for (const outcome of ['succeeded', 'failed'])
+  for (const source of ['broker', 'reconciliation', 'webhook']) paymentOutcomes.inc({ outcome, source }, 0);
 for (const result of ['applied', 'ignored', 'replayed', 'bad_signature', 'malformed']) webhookEvents.inc({ result }, 0);
 for (const result of ['succeeded', 'failed']) refunds.inc({ result, reason: 'cancelled' }, 0);
 // From the start, so the dashboard's reconciliation and in-flight panels and GoTicketPaymentsStuck have a series before the first action.

@@ -21,7 +21,13 @@ import type { EventConsumer, EventPublisher, HealthCheck, Subscription } from '.
 import { OutboxRelay } from '../workers/outbox-relay';
 import { WorkerLoop } from '../workers/loop';
 import type { MemoryBroker } from '../compose';
-import { PAYMENTS_OUTBOX, PAYMENTS_OUTBOX_CHANNEL, PAYMENTS_SCHEMA, PostgresPaymentStore, readPaymentMigrations } from './adapters/postgres';
+import {
+  PAYMENTS_OUTBOX,
+  PAYMENTS_OUTBOX_CHANNEL,
+  PAYMENTS_SCHEMA,
+  PostgresPaymentStore,
+  readPaymentMigrations,
+} from './adapters/postgres';
 import { createStripeClient, StripePaymentProvider, StripeWebhookVerifier } from './adapters/stripe';
 import { LocalStripe } from './local-stripe';
 import { PaymentService } from './service';
@@ -73,14 +79,21 @@ export async function startPayments(deps: PaymentsDeps): Promise<PaymentsRole> {
   let webhookSecret = p.stripe.webhookSecret;
   let localStripe: LocalStripe | null = null;
   if (!apiKey) {
-    if (config.production) throw new ConfigError('STRIPE_API_KEY', 'is required in production for the payments role (the local Stripe-compatible server is for local runs)');
+    if (config.production)
+      throw new ConfigError(
+        'STRIPE_API_KEY',
+        'is required in production for the payments role (the local Stripe-compatible server is for local runs)',
+      );
     webhookSecret ??= `whsec_local_${randomBytes(16).toString('hex')}`;
     localStripe = new LocalStripe({ webhookSecret });
     apiBase = await localStripe.start();
     apiKey = 'sk_test_local';
     const stripe = localStripe;
     closers.push(() => stripe.close());
-    logger.warn({ apiBase }, 'STRIPE_API_KEY not set: payments go to the local Stripe-compatible server (it stands in for Stripe; no money moves)');
+    logger.warn(
+      { apiBase },
+      'STRIPE_API_KEY not set: payments go to the local Stripe-compatible server (it stands in for Stripe; no money moves)',
+    );
   }
   const stripe = createStripeClient({ apiKey, apiBase, timeoutMs: p.stripe.timeoutMs, maxNetworkRetries: p.stripe.maxNetworkRetries });
   const store = new PostgresPaymentStore(pool);
@@ -91,11 +104,22 @@ export async function startPayments(deps: PaymentsDeps): Promise<PaymentsRole> {
   let publisher: EventPublisher;
   let consumer: EventConsumer;
   if (config.amqpUrl) {
-    const connection = new AmqpConnection({ url: config.amqpUrl, names: topologyNames(m.amqpPrefix), logger, reconnect: { initialDelayMs: 100, maxDelayMs: m.reconnectMaxDelayMs } });
+    const connection = new AmqpConnection({
+      url: config.amqpUrl,
+      names: topologyNames(m.amqpPrefix),
+      logger,
+      reconnect: { initialDelayMs: 100, maxDelayMs: m.reconnectMaxDelayMs },
+    });
     connection.start();
     const rabbitPublisher = new RabbitPublisher(connection, { logger, maxHalfOpenAfterMs: m.reconnectMaxDelayMs });
     publisher = rabbitPublisher;
-    consumer = new RabbitConsumer(connection, { logger, prefetch: p.prefetch, maxAttempts: p.maxAttempts, retryDelayMs: p.retryDelayMs, queue: paymentsQueue(connection.names) });
+    consumer = new RabbitConsumer(connection, {
+      logger,
+      prefetch: p.prefetch,
+      maxAttempts: p.maxAttempts,
+      retryDelayMs: p.retryDelayMs,
+      queue: paymentsQueue(connection.names),
+    });
     health.push({ name: 'rabbitmq', critical: true, check: async () => (connection.connected ? 'up' : 'down') });
     closers.push(
       () => connection.close(),
@@ -135,7 +159,10 @@ export async function startPayments(deps: PaymentsDeps): Promise<PaymentsRole> {
   let subscription: Subscription | null = await consumer.consume(service.handle);
   await relay.start();
   reconciliation.start();
-  logger.info({ provider: localStripe ? 'local Stripe-compatible server' : (apiBase ?? 'api.stripe.com') }, 'payments started: consumer, outbox relay, reconciliation, webhook');
+  logger.info(
+    { provider: localStripe ? 'local Stripe-compatible server' : (apiBase ?? 'api.stripe.com') },
+    'payments started: consumer, outbox relay, reconciliation, webhook',
+  );
 
   let closing: Promise<void> | null = null;
   return {

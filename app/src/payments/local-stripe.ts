@@ -129,7 +129,8 @@ const id = (prefix: string) => `${prefix}_${randomBytes(12).toString('hex')}`;
 const now = () => Math.floor(Date.now() / 1000);
 
 export class LocalStripe {
-  readonly options: Required<Omit<LocalStripeOptions, 'webhookUrl' | 'webhookSecret' | 'recordCalls'>> & Pick<LocalStripeOptions, 'webhookUrl' | 'webhookSecret'>;
+  readonly options: Required<Omit<LocalStripeOptions, 'webhookUrl' | 'webhookSecret' | 'recordCalls'>> &
+    Pick<LocalStripeOptions, 'webhookUrl' | 'webhookSecret'>;
   private server: Server | null = null;
   private readonly random: () => number;
   private readonly intents = new Map<string, Intent>();
@@ -218,7 +219,14 @@ export class LocalStripe {
   }
 
   /** Changes fault settings while running. */
-  configure(patch: Partial<Pick<LocalStripeOptions, 'declineRate' | 'minLatencyMs' | 'maxLatencyMs' | 'errorRate' | 'timeoutRate' | 'webhookUrl' | 'webhookSecret'>>): void {
+  configure(
+    patch: Partial<
+      Pick<
+        LocalStripeOptions,
+        'declineRate' | 'minLatencyMs' | 'maxLatencyMs' | 'errorRate' | 'timeoutRate' | 'webhookUrl' | 'webhookSecret'
+      >
+    >,
+  ): void {
     Object.assign(this.options, patch);
   }
 
@@ -254,7 +262,12 @@ export class LocalStripe {
       intent.amount_received = intent.amount;
     } else {
       intent.status = 'requires_payment_method';
-      intent.last_payment_error = { type: 'card_error', code: 'card_declined', decline_code: 'generic_decline', message: 'Your card was declined.' };
+      intent.last_payment_error = {
+        type: 'card_error',
+        code: 'card_declined',
+        decline_code: 'generic_decline',
+        message: 'Your card was declined.',
+      };
     }
     this.emit(outcome === 'succeeded' ? 'payment_intent.succeeded' : 'payment_intent.payment_failed', intent);
   }
@@ -265,7 +278,11 @@ export class LocalStripe {
   }
 
   /** A Stripe event object as webhooks carry it. */
-  static event(type: string, object: unknown, eventId = id('evt')): { id: string; object: 'event'; type: string; created: number; api_version: string; data: { object: unknown }; livemode: false } {
+  static event(
+    type: string,
+    object: unknown,
+    eventId = id('evt'),
+  ): { id: string; object: 'event'; type: string; created: number; api_version: string; data: { object: unknown }; livemode: false } {
     return { id: eventId, object: 'event', type, created: now(), api_version: '2026-10-28.endive', data: { object }, livemode: false };
   }
 
@@ -274,7 +291,14 @@ export class LocalStripe {
   private async serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
     this.inFlight += 1;
     this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
-    const call: ProviderCall = { route: '', key: null, receivedAt: Date.now(), answeredAt: null, status: null, inFlightAtArrival: this.inFlight };
+    const call: ProviderCall = {
+      route: '',
+      key: null,
+      receivedAt: Date.now(),
+      answeredAt: null,
+      status: null,
+      inFlightAtArrival: this.inFlight,
+    };
     let counted = true;
     const answered = () => {
       if (!counted) return;
@@ -319,12 +343,21 @@ export class LocalStripe {
     if (scopedKey) {
       const stored = this.idempotency.get(scopedKey);
       if (stored === 'running') {
-        return this.send(res, 409, { error: { type: 'idempotency_error', code: 'idempotency_key_in_use', message: 'There is currently another in-progress request using this Idempotency Key.' } });
+        return this.send(res, 409, {
+          error: {
+            type: 'idempotency_error',
+            code: 'idempotency_key_in_use',
+            message: 'There is currently another in-progress request using this Idempotency Key.',
+          },
+        });
       }
       if (stored) {
         if (stored.fingerprint !== fingerprint) {
           return this.send(res, 400, {
-            error: { type: 'idempotency_error', message: `Keys for idempotent requests can only be used with the same parameters they were first used with. Try using a key other than '${key as string}'.` },
+            error: {
+              type: 'idempotency_error',
+              message: `Keys for idempotent requests can only be used with the same parameters they were first used with. Try using a key other than '${key as string}'.`,
+            },
           });
         }
         res.setHeader('Idempotent-Replayed', 'true');
@@ -356,7 +389,12 @@ export class LocalStripe {
     const retrieve = /^\/v1\/payment_intents\/(pi_[a-f0-9]+)$/.exec(path);
     if (method === 'GET' && retrieve) {
       const intent = this.intents.get(retrieve[1]!);
-      return intent ? [200, intent] : [404, { error: { type: 'invalid_request_error', code: 'resource_missing', message: `No such payment_intent: '${retrieve[1]}'` } }];
+      return intent
+        ? [200, intent]
+        : [
+            404,
+            { error: { type: 'invalid_request_error', code: 'resource_missing', message: `No such payment_intent: '${retrieve[1]}'` } },
+          ];
     }
     if (method === 'POST' && path === '/v1/refunds') return this.createRefund(params);
     return [404, { error: { type: 'invalid_request_error', message: `Unrecognized request URL (${method}: ${path}).` } }];
@@ -366,9 +404,12 @@ export class LocalStripe {
     const amount = Number(params.amount);
     const currency = typeof params.currency === 'string' ? params.currency : '';
     const method = typeof params.payment_method === 'string' ? params.payment_method : '';
-    if (!Number.isInteger(amount) || amount < 1) return [400, { error: { type: 'invalid_request_error', param: 'amount', message: 'Invalid integer: amount' } }];
-    if (!/^[a-z]{3}$/.test(currency)) return [400, { error: { type: 'invalid_request_error', param: 'currency', message: 'Invalid currency' } }];
-    if (!/^pm_\w+$/.test(method)) return [400, { error: { type: 'invalid_request_error', param: 'payment_method', message: `No such PaymentMethod: '${method}'` } }];
+    if (!Number.isInteger(amount) || amount < 1)
+      return [400, { error: { type: 'invalid_request_error', param: 'amount', message: 'Invalid integer: amount' } }];
+    if (!/^[a-z]{3}$/.test(currency))
+      return [400, { error: { type: 'invalid_request_error', param: 'currency', message: 'Invalid currency' } }];
+    if (!/^pm_\w+$/.test(method))
+      return [400, { error: { type: 'invalid_request_error', param: 'payment_method', message: `No such PaymentMethod: '${method}'` } }];
     const metadata = (typeof params.metadata === 'object' && params.metadata !== null ? params.metadata : {}) as Record<string, string>;
     const intent: Intent = {
       id: id('pi'),
@@ -389,7 +430,8 @@ export class LocalStripe {
       intent.status = 'requires_payment_method';
       return [200, intent];
     }
-    const decline = DECLINES[method] ?? (method !== 'pm_card_processing' && this.random() < this.options.declineRate ? 'generic_decline' : undefined);
+    const decline =
+      DECLINES[method] ?? (method !== 'pm_card_processing' && this.random() < this.options.declineRate ? 'generic_decline' : undefined);
     if (decline) {
       this.faults.declines += 1;
       intent.status = 'requires_payment_method';
@@ -413,13 +455,40 @@ export class LocalStripe {
 
   private createRefund(params: Record<string, unknown>): [number, unknown] {
     const intent = typeof params.payment_intent === 'string' ? this.intents.get(params.payment_intent) : undefined;
-    if (!intent) return [404, { error: { type: 'invalid_request_error', code: 'resource_missing', param: 'payment_intent', message: 'No such payment_intent' } }];
-    if (intent.status !== 'succeeded') return [400, { error: { type: 'invalid_request_error', code: 'charge_not_captured', message: 'This PaymentIntent has nothing to refund.' } }];
+    if (!intent)
+      return [
+        404,
+        { error: { type: 'invalid_request_error', code: 'resource_missing', param: 'payment_intent', message: 'No such payment_intent' } },
+      ];
+    if (intent.status !== 'succeeded')
+      return [
+        400,
+        { error: { type: 'invalid_request_error', code: 'charge_not_captured', message: 'This PaymentIntent has nothing to refund.' } },
+      ];
     if (this.refundsByIntent.has(intent.id)) {
-      return [400, { error: { type: 'invalid_request_error', code: 'charge_already_refunded', message: `Charge ${intent.latest_charge} has already been refunded.` } }];
+      return [
+        400,
+        {
+          error: {
+            type: 'invalid_request_error',
+            code: 'charge_already_refunded',
+            message: `Charge ${intent.latest_charge} has already been refunded.`,
+          },
+        },
+      ];
     }
     const metadata = (typeof params.metadata === 'object' && params.metadata !== null ? params.metadata : {}) as Record<string, string>;
-    const refund: Refund = { id: id('re'), object: 'refund', amount: intent.amount_received, currency: intent.currency, payment_intent: intent.id, charge: intent.latest_charge, status: 'succeeded', metadata, created: now() };
+    const refund: Refund = {
+      id: id('re'),
+      object: 'refund',
+      amount: intent.amount_received,
+      currency: intent.currency,
+      payment_intent: intent.id,
+      charge: intent.latest_charge,
+      status: 'succeeded',
+      metadata,
+      created: now(),
+    };
     this.refundsByIntent.set(intent.id, refund);
     this.emit('charge.refunded', {
       id: intent.latest_charge,
@@ -492,7 +561,11 @@ export class LocalStripe {
 
 /** `node build/app/payments/local-stripe.js [port]`: the server on its own (stripe-mock's port by default). */
 if (require.main === module) {
-  const server = new LocalStripe({ port: Number(process.argv[2] ?? 12111), webhookUrl: process.env.LOCAL_STRIPE_WEBHOOK_URL, webhookSecret: process.env.STRIPE_WEBHOOK_SECRET });
+  const server = new LocalStripe({
+    port: Number(process.argv[2] ?? 12111),
+    webhookUrl: process.env.LOCAL_STRIPE_WEBHOOK_URL,
+    webhookSecret: process.env.STRIPE_WEBHOOK_SECRET,
+  });
   void server.start().then((url) => process.stdout.write(`local Stripe-compatible server (stands in for Stripe) on ${url}\n`));
   process.once('SIGTERM', () => void server.close().then(() => process.exit(0)));
   process.once('SIGINT', () => void server.close().then(() => process.exit(0)));

@@ -22,7 +22,8 @@ type Source = 'broker' | 'reconciliation' | 'webhook';
 
 function parse<T>(schema: z.ZodType<T>, message: DomainMessage): T {
   const parsed = schema.safeParse(message.data);
-  if (!parsed.success) throw new PermanentMessageError(`${message.type} data: ${parsed.error.issues[0]!.path.join('.')} ${parsed.error.issues[0]!.message}`);
+  if (!parsed.success)
+    throw new PermanentMessageError(`${message.type} data: ${parsed.error.issues[0]!.path.join('.')} ${parsed.error.issues[0]!.message}`);
   return parsed.data;
 }
 
@@ -68,7 +69,11 @@ export class PaymentService {
   }
 
   /** Applies what the provider says about the booking's intent; a payment already settled stays as it is. */
-  async resolve(bookingId: string, intent: ProviderIntent, source: Source): Promise<'succeeded' | 'failed' | 'still_processing' | 'settled'> {
+  async resolve(
+    bookingId: string,
+    intent: ProviderIntent,
+    source: Source,
+  ): Promise<'succeeded' | 'failed' | 'still_processing' | 'settled'> {
     const { store } = this.deps;
     switch (intent.status) {
       case 'succeeded':
@@ -155,7 +160,10 @@ export class PaymentService {
         }
       } catch (error) {
         reconciliationActions.inc({ action: 'error' });
-        this.log.warn({ bookingId: payment.bookingId, err: (error as Error).message }, 'reconciliation: provider did not answer; will try again');
+        this.log.warn(
+          { bookingId: payment.bookingId, err: (error as Error).message },
+          'reconciliation: provider did not answer; will try again',
+        );
       }
     }
     return stuck.length;

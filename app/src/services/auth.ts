@@ -2,7 +2,16 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import { InvalidCredentialsError, RefreshTokenReusedError, UnauthenticatedError, ValidationError } from '../domain/errors';
 import { MAX_PASSWORD_BYTES, MIN_PASSWORD_LENGTH, normalizeEmail, type Actor, type User } from '../domain/user';
-import type { AccessTokenClaims, AccessTokenCodec, AuditLog, Clock, PasswordHasher, RefreshTokenStore, SessionStore, UserStore } from '../ports';
+import type {
+  AccessTokenClaims,
+  AccessTokenCodec,
+  AuditLog,
+  Clock,
+  PasswordHasher,
+  RefreshTokenStore,
+  SessionStore,
+  UserStore,
+} from '../ports';
 import type { CallContext } from './context';
 import { TokenVersions } from './token-versions';
 
@@ -92,7 +101,12 @@ export class AuthService {
     const refreshToken = this.newRefreshToken();
     // The version is read through the caches meanwhile: the first request with the new token finds it here.
     await Promise.all([
-      this.deps.refreshTokens.issue({ userId: user.id, familyId, tokenHash: hashRefreshToken(refreshToken), expiresAt: this.refreshExpiry() }),
+      this.deps.refreshTokens.issue({
+        userId: user.id,
+        familyId,
+        tokenHash: hashRefreshToken(refreshToken),
+        expiresAt: this.refreshExpiry(),
+      }),
       this.tokenVersions.prime(user.id),
     ]);
     return this.pair(user, refreshToken);
@@ -108,7 +122,12 @@ export class AuthService {
     if (!user) throw new UnauthenticatedError('the account of this sign-in no longer exists');
     const refreshToken = this.newRefreshToken();
     await Promise.all([
-      this.deps.refreshTokens.issue({ userId: user.id, familyId: randomUUID(), tokenHash: hashRefreshToken(refreshToken), expiresAt: this.refreshExpiry() }),
+      this.deps.refreshTokens.issue({
+        userId: user.id,
+        familyId: randomUUID(),
+        tokenHash: hashRefreshToken(refreshToken),
+        expiresAt: this.refreshExpiry(),
+      }),
       this.tokenVersions.prime(user.id),
     ]);
     return this.pair(user, refreshToken);
@@ -165,7 +184,13 @@ export class AuthService {
     if (!this.deps.sessions) throw new Error('logout everywhere needs a session store');
     const version = await this.deps.sessions.revokeAll(actor.userId);
     await this.tokenVersions.changed(actor.userId);
-    await this.deps.audit.record({ actorId: actor.userId, action: 'auth.logout_all', target: actor.userId, details: { tokenVersion: version }, ...context });
+    await this.deps.audit.record({
+      actorId: actor.userId,
+      action: 'auth.logout_all',
+      target: actor.userId,
+      details: { tokenVersion: version },
+      ...context,
+    });
   }
 
   /**
@@ -181,7 +206,12 @@ export class AuthService {
     const outcome = await this.deps.users.ensureAdmin(address, await this.deps.hasher.hash(password));
     if (outcome === 'exists') return (await this.deps.users.findByEmail(address))?.role === 'admin' ? 'exists' : 'not_admin';
     const admin = await this.deps.users.findByEmail(address);
-    await this.deps.audit.record({ actorId: null, action: 'user.admin_bootstrapped', target: admin?.id ?? null, details: { email: address } });
+    await this.deps.audit.record({
+      actorId: null,
+      action: 'user.admin_bootstrapped',
+      target: admin?.id ?? null,
+      details: { email: address },
+    });
     return outcome;
   }
 

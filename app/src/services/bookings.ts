@@ -1,6 +1,25 @@
 import { createHash } from 'node:crypto';
-import { canCancelBooking, canConfirmBooking, canPayBooking, canSeeBooking, isHoldLapsed, needsPayment, type Booking, type BookingStatus } from '../domain/booking';
-import { DomainError, EventEndedError, HoldExpiredError, IdempotencyKeyReusedError, InvalidTransitionError, NotFoundError, PaymentNotRequiredError, PaymentRequiredError, SoldOutError } from '../domain/errors';
+import {
+  canCancelBooking,
+  canConfirmBooking,
+  canPayBooking,
+  canSeeBooking,
+  isHoldLapsed,
+  needsPayment,
+  type Booking,
+  type BookingStatus,
+} from '../domain/booking';
+import {
+  DomainError,
+  EventEndedError,
+  HoldExpiredError,
+  IdempotencyKeyReusedError,
+  InvalidTransitionError,
+  NotFoundError,
+  PaymentNotRequiredError,
+  PaymentRequiredError,
+  SoldOutError,
+} from '../domain/errors';
 import { isAdmin, type Actor } from '../domain/user';
 import type { AuditLog, BookingRecorder, BookingStore, Clock, HoldSchedule, Page, TransitionResult } from '../ports';
 import type { CallContext } from './context';
@@ -138,7 +157,8 @@ export class BookingService {
     if (!canConfirmBooking(actor, booking)) throw new NotFoundError('booking');
     if (needsPayment(actor, booking)) {
       // What the hold is matters first: an expired or settled booking is a 409 whoever asks.
-      if (booking.status !== 'pending' || isHoldLapsed(booking, this.deps.clock.now())) this.settle({ kind: 'refused', booking }, 'confirmed');
+      if (booking.status !== 'pending' || isHoldLapsed(booking, this.deps.clock.now()))
+        this.settle({ kind: 'refused', booking }, 'confirmed');
       throw new PaymentRequiredError();
     }
     const confirmed = this.settle(await this.deps.bookings.confirm(id), 'confirmed');
@@ -182,7 +202,13 @@ export class BookingService {
     // The seats are back: the event's cached copy and its seat marker go.
     await this.deps.cache?.eventChanged(cancelled.eventId);
     if (booking.userId !== actor.userId) {
-      await this.deps.audit?.record({ actorId: actor.userId, action: 'booking.cancelled_by_admin', target: id, details: { owner: booking.userId }, ...context });
+      await this.deps.audit?.record({
+        actorId: actor.userId,
+        action: 'booking.cancelled_by_admin',
+        target: id,
+        details: { owner: booking.userId },
+        ...context,
+      });
     }
     return cancelled;
   }

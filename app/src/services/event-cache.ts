@@ -206,7 +206,9 @@ export class EventCache {
    */
   async listJson(query: EventQuery, load: () => Promise<Page<Event>>): Promise<string> {
     if (!isCanonicalList(query)) return JSON.stringify(await load());
-    const key = createHash('sha256').update(JSON.stringify(listKey(query))).digest('base64url');
+    const key = createHash('sha256')
+      .update(JSON.stringify(listKey(query)))
+      .digest('base64url');
     return this.readThrough('event_list', LIST_NAMESPACE, key, load) as Promise<string>;
   }
 
@@ -311,5 +313,13 @@ export function isCanonicalList(query: EventQuery): boolean {
 }
 
 function listKey(query: EventQuery) {
-  return [query.limit, query.cursor ?? null, query.from?.toISOString() ?? null, query.to?.toISOString() ?? null, query.minPrice ?? null, query.maxPrice ?? null, query.q ?? null];
+  return [
+    query.limit,
+    query.cursor ?? null,
+    query.from?.toISOString() ?? null,
+    query.to?.toISOString() ?? null,
+    query.minPrice ?? null,
+    query.maxPrice ?? null,
+    query.q ?? null,
+  ];
 }

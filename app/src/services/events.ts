@@ -1,5 +1,14 @@
 import { ForbiddenError, NotFoundError } from '../domain/errors';
-import { applyPatch, assertCanDeleteEvent, assertCanManageEvent, assertNotOver, assertValidSchedule, type Event, type EventPatch, type NewEvent } from '../domain/event';
+import {
+  applyPatch,
+  assertCanDeleteEvent,
+  assertCanManageEvent,
+  assertNotOver,
+  assertValidSchedule,
+  type Event,
+  type EventPatch,
+  type NewEvent,
+} from '../domain/event';
 import { isAdmin, type Actor } from '../domain/user';
 import type { AuditLog, Clock, EventQuery, EventStore } from '../ports';
 import type { CallContext } from './context';
@@ -54,7 +63,13 @@ export class EventService {
     if (!updated) throw new NotFoundError('event');
     await this.deps.cache?.eventChanged(id);
     const fields = Object.keys(patch).filter((field) => patch[field as keyof EventPatch] !== undefined);
-    await this.deps.audit.record({ actorId: actor.userId, action: 'event.updated', target: id, details: { fields, byAdmin: actor.userId !== current.organizerId }, ...context });
+    await this.deps.audit.record({
+      actorId: actor.userId,
+      action: 'event.updated',
+      target: id,
+      details: { fields, byAdmin: actor.userId !== current.organizerId },
+      ...context,
+    });
     return updated;
   }
 
@@ -65,7 +80,13 @@ export class EventService {
     if (options.cancelBookings && !isAdmin(actor)) throw new ForbiddenError('only an admin may cancel the bookings of an event');
     if (!(await this.deps.events.delete(id, { cancelBookings: options.cancelBookings === true }))) throw new NotFoundError('event');
     await this.deps.cache?.eventChanged(id);
-    await this.deps.audit.record({ actorId: actor.userId, action: 'event.deleted', target: id, details: { name: current.name, ...(options.cancelBookings ? { cancelBookings: true } : {}) }, ...context });
+    await this.deps.audit.record({
+      actorId: actor.userId,
+      action: 'event.deleted',
+      target: id,
+      details: { name: current.name, ...(options.cancelBookings ? { cancelBookings: true } : {}) },
+      ...context,
+    });
   }
 
   private now(): Date {

@@ -7,7 +7,15 @@
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { DomainError, EmailTakenError, NotFoundError, OAuthFailedError } from '../domain/errors';
-import { isOAuthProvider, mayLinkByEmail, placeholderEmail, safeReturnTo, type OAuthProfile, type OAuthProviderName, type OAuthTransaction } from '../domain/oauth';
+import {
+  isOAuthProvider,
+  mayLinkByEmail,
+  placeholderEmail,
+  safeReturnTo,
+  type OAuthProfile,
+  type OAuthProviderName,
+  type OAuthTransaction,
+} from '../domain/oauth';
 import { normalizeEmail } from '../domain/user';
 import type { AuditLog, IdentityProvider, IdentityStore, OneTimeStore, UserStore } from '../ports';
 import type { TokenPair } from './auth';
@@ -57,7 +65,13 @@ function parseTransaction(raw: string): OAuthTransaction | null {
     const value = JSON.parse(raw) as Partial<OAuthTransaction>;
     if (typeof value.provider !== 'string' || !isOAuthProvider(value.provider)) return null;
     if (typeof value.state !== 'string' || typeof value.codeVerifier !== 'string' || typeof value.returnTo !== 'string') return null;
-    return { provider: value.provider, state: value.state, codeVerifier: value.codeVerifier, nonce: typeof value.nonce === 'string' ? value.nonce : null, returnTo: value.returnTo };
+    return {
+      provider: value.provider,
+      state: value.state,
+      codeVerifier: value.codeVerifier,
+      nonce: typeof value.nonce === 'string' ? value.nonce : null,
+      returnTo: value.returnTo,
+    };
   } catch {
     return null;
   }
@@ -83,7 +97,12 @@ export class OAuthService {
       nonce: provider.openId ? secret() : null,
       returnTo: safeReturnTo(returnTo),
     };
-    const location = await provider.authorizationUrl({ state: transaction.state, codeVerifier: transaction.codeVerifier, nonce: transaction.nonce, redirectUri: this.deps.redirectUri(provider.name) });
+    const location = await provider.authorizationUrl({
+      state: transaction.state,
+      codeVerifier: transaction.codeVerifier,
+      nonce: transaction.nonce,
+      redirectUri: this.deps.redirectUri(provider.name),
+    });
     const browserHandle = secret();
     await this.deps.oneTime.put(TRANSACTIONS, digest(browserHandle), JSON.stringify(transaction), OAUTH_TRANSACTION_TTL_MS);
     return { location: location.href, browserHandle };
@@ -94,7 +113,12 @@ export class OAuthService {
    * next), its state compared with the one in the URL, then the provider's library completes the
    * exchange and validation. Returns where to send the browser: `returnTo#code=<one-time code>`.
    */
-  async callback(providerName: string, browserHandle: string | undefined, params: Record<string, string>, context: CallContext): Promise<string> {
+  async callback(
+    providerName: string,
+    browserHandle: string | undefined,
+    params: Record<string, string>,
+    context: CallContext,
+  ): Promise<string> {
     const provider = this.provider(providerName);
     try {
       if (!browserHandle) throw new OAuthFailedError('no sign-in cookie (another browser, or the cookie expired)');
@@ -107,7 +131,12 @@ export class OAuthService {
       const redirectUri = this.deps.redirectUri(provider.name);
       const callbackUrl = new URL(redirectUri);
       for (const [name, value] of Object.entries(params)) callbackUrl.searchParams.append(name, value);
-      const profile = await provider.complete(callbackUrl, { state: transaction.state, codeVerifier: transaction.codeVerifier, nonce: transaction.nonce, redirectUri });
+      const profile = await provider.complete(callbackUrl, {
+        state: transaction.state,
+        codeVerifier: transaction.codeVerifier,
+        nonce: transaction.nonce,
+        redirectUri,
+      });
       const userId = await this.settle(profile, context);
       const code = secret();
       await this.deps.oneTime.put(LOGIN_CODES, digest(code), userId, LOGIN_CODE_TTL_MS);
@@ -137,7 +166,13 @@ export class OAuthService {
   /** The account of the identity: its own, one holding the verified address, or a new one. */
   private async settle(profile: OAuthProfile, context: CallContext): Promise<string> {
     const audit = (action: string, userId: string, details: Record<string, unknown> = {}) =>
-      this.deps.audit.record({ actorId: userId, action, target: userId, details: { provider: profile.provider, subject: profile.subject, ...details }, ...context });
+      this.deps.audit.record({
+        actorId: userId,
+        action,
+        target: userId,
+        details: { provider: profile.provider, subject: profile.subject, ...details },
+        ...context,
+      });
     // A concurrent first sign-in of the same identity (or a registration of the same address) wins
     // at most once per round: the next round finds what it created.
     for (let round = 0; round < 3; round += 1) {
@@ -166,11 +201,22 @@ export class OAuthService {
         }
       }
       // Never an unverified address as the account's: see placeholderEmail.
-      const email = verified ?? placeholderEmail(profile.provider, createHash('sha256').update(`${profile.provider}\u0000${profile.subject}`).digest('hex').slice(0, 24));
+      const email =
+        verified ??
+        placeholderEmail(
+          profile.provider,
+          createHash('sha256').update(`${profile.provider}\u0000${profile.subject}`).digest('hex').slice(0, 24),
+        );
       try {
-        const created = await this.deps.identities.createAccount({ ...profile, email: profile.email && profile.email.length <= 320 ? profile.email : null }, email);
+        const created = await this.deps.identities.createAccount(
+          { ...profile, email: profile.email && profile.email.length <= 320 ? profile.email : null },
+          email,
+        );
         if (created) {
-          await audit('auth.oauth_account_created', created.id, { emailVerified: verified !== null, ...(profile.email && !verified ? { unverifiedEmail: true } : {}) });
+          await audit('auth.oauth_account_created', created.id, {
+            emailVerified: verified !== null,
+            ...(profile.email && !verified ? { unverifiedEmail: true } : {}),
+          });
           return created.id;
         }
       } catch (error) {
@@ -184,7 +230,13 @@ export class OAuthService {
     if (!(error instanceof DomainError)) return;
     const reason = error instanceof OAuthFailedError ? error.reason : `${error.code}: ${error.message}`;
     await this.deps.audit
-      .record({ actorId: null, action: 'auth.oauth_failed', target: provider, details: { reason: reason.slice(0, 300), kind: error.code }, ...context })
+      .record({
+        actorId: null,
+        action: 'auth.oauth_failed',
+        target: provider,
+        details: { reason: reason.slice(0, 300), kind: error.code },
+        ...context,
+      })
       .catch(() => undefined);
   }
 }

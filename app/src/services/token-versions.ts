@@ -38,7 +38,10 @@ export class TokenVersions {
   constructor(private readonly deps: TokenVersionsOptions) {
     const localTtlMs = Math.floor(deps.cache && deps.ttlMs > 0 ? Math.min(deps.localTtlMs ?? 0, deps.ttlMs) : 0);
     // ttlResolution 0: the clock is read on every check (no cached reading, no timer per reading).
-    this.local = localTtlMs > 0 ? new LRUCache({ max: LOCAL_MAX_ENTRIES, ttl: localTtlMs, ttlResolution: 0, perf: { now: deps.now ?? Date.now } }) : null;
+    this.local =
+      localTtlMs > 0
+        ? new LRUCache({ max: LOCAL_MAX_ENTRIES, ttl: localTtlMs, ttlResolution: 0, perf: { now: deps.now ?? Date.now } })
+        : null;
   }
 
   /** null when the user no longer exists. */

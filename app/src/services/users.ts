@@ -22,7 +22,13 @@ export class UserService {
     if (!user) throw new NotFoundError('user');
     // A new role bumped the token version: the user's access tokens stop working now, not at expiry.
     await this.deps.tokenVersions?.changed(userId);
-    await this.deps.audit.record({ actorId: actor.userId, action: 'user.role_changed', target: userId, details: { from: before.role, to: role }, ...context });
+    await this.deps.audit.record({
+      actorId: actor.userId,
+      action: 'user.role_changed',
+      target: userId,
+      details: { from: before.role, to: role },
+      ...context,
+    });
     return user;
   }
 }

@@ -134,10 +134,15 @@ export class Notifier {
    * marks it sent or its lease lapses, and then takes over.
    */
   private async claim(input: NotificationInput): Promise<ClaimedNotification | null> {
-    const result = await this.whileBusy.execute(({ signal }) => (signal.aborted ? STOPPED : this.options.notifications.claim(input)), this.closing.signal);
+    const result = await this.whileBusy.execute(
+      ({ signal }) => (signal.aborted ? STOPPED : this.options.notifications.claim(input)),
+      this.closing.signal,
+    );
     if (result.kind === 'claimed') return result;
     if (result.kind === 'sent') return null;
-    throw new NotificationBusyError(`${input.type} of booking ${input.bookingId} is claimed by another delivery; stopping before it was sent`);
+    throw new NotificationBusyError(
+      `${input.type} of booking ${input.bookingId} is claimed by another delivery; stopping before it was sent`,
+    );
   }
 
   private readonly whileBusy = retry(

@@ -65,7 +65,10 @@ export class OutboxRelay {
       lingerMs: (options.lingerMs ?? RELAY_LINGER_MS).map((ms) => Math.min(ms, options.pollIntervalMs)),
       failureDelayMs: options.pollIntervalMs,
       // A broker that keeps refusing is asked less and less often (cockatiel: exponential, with jitter).
-      failureBackoff: new ExponentialBackoff({ initialDelay: options.pollIntervalMs, maxDelay: options.maxFailureDelayMs ?? options.pollIntervalMs * 5 }),
+      failureBackoff: new ExponentialBackoff({
+        initialDelay: options.pollIntervalMs,
+        maxDelay: options.maxFailureDelayMs ?? options.pollIntervalMs * 5,
+      }),
       logger: this.log,
       failures: options.failures,
     });
@@ -102,7 +105,9 @@ export class OutboxRelay {
 
   private async step(): Promise<TickResult> {
     const publisher = this.options.publisher;
-    const batch = await this.outbox.relayBatch(this.options.batchSize, (messages) => publishInAggregateOrder(messages, (wave) => publisher.publish(wave)));
+    const batch = await this.outbox.relayBatch(this.options.batchSize, (messages) =>
+      publishInAggregateOrder(messages, (wave) => publisher.publish(wave)),
+    );
     if (batch.published > 0) outboxPublished.inc({ outcome: 'confirmed' }, batch.published);
     if (batch.failed > 0) {
       outboxPublished.inc({ outcome: 'failed' }, batch.failed);
@@ -163,7 +168,11 @@ export async function publishInAggregateOrder<M extends DomainMessage>(
     if (sendable.length === 0) break;
     const answers = new Map((await publish(sendable)).map((answer) => [answer.id, answer]));
     for (const message of sendable) {
-      const answer = answers.get(message.id) ?? { id: message.id, ok: false as const, error: new Error('the publisher gave no answer for this message') };
+      const answer = answers.get(message.id) ?? {
+        id: message.id,
+        ok: false as const,
+        error: new Error('the publisher gave no answer for this message'),
+      };
       results.push(answer);
       if (!answer.ok) held.add(message.aggregateId);
     }

@@ -1,7 +1,15 @@
 import { z } from 'zod';
 import type { Logger } from '../observability/logger';
 import { sagaEffects } from '../observability/metrics';
-import { PermanentMessageError, type BookingRecorder, type DomainMessage, type EventConsumer, type PaymentOutcomeStore, type SagaEffect, type Subscription } from '../ports';
+import {
+  PermanentMessageError,
+  type BookingRecorder,
+  type DomainMessage,
+  type EventConsumer,
+  type PaymentOutcomeStore,
+  type SagaEffect,
+  type Subscription,
+} from '../ports';
 
 const SUCCEEDED = z.object({ bookingId: z.uuid(), paymentId: z.string().min(1).max(255) });
 const FAILED = z.object({ bookingId: z.uuid(), reason: z.string().max(2_000).default('declined') });
@@ -9,7 +17,8 @@ const REFUNDED = z.object({ bookingId: z.uuid(), paymentId: z.string().min(1).ma
 
 function parse<T>(schema: z.ZodType<T>, message: DomainMessage): T {
   const parsed = schema.safeParse(message.data);
-  if (!parsed.success) throw new PermanentMessageError(`${message.type} data: ${parsed.error.issues[0]!.path.join('.')} ${parsed.error.issues[0]!.message}`);
+  if (!parsed.success)
+    throw new PermanentMessageError(`${message.type} data: ${parsed.error.issues[0]!.path.join('.')} ${parsed.error.issues[0]!.message}`);
   return parsed.data;
 }
 
@@ -21,7 +30,9 @@ export class PaymentSaga {
   private subscription: Subscription | null = null;
   private readonly log: Logger;
 
-  constructor(private readonly options: { consumer: EventConsumer; outcomes: PaymentOutcomeStore; logger: Logger; recorder?: BookingRecorder }) {
+  constructor(
+    private readonly options: { consumer: EventConsumer; outcomes: PaymentOutcomeStore; logger: Logger; recorder?: BookingRecorder },
+  ) {
     this.log = options.logger.child({ component: 'payment-saga' });
   }
 
@@ -60,7 +71,8 @@ export class PaymentSaga {
         return 'ignored';
     }
     sagaEffects.inc({ type: message.type, effect });
-    if (effect === 'refund_requested') this.log.warn({ bookingId: message.aggregateId }, 'payment succeeded for a booking that no longer holds seats: refund requested');
+    if (effect === 'refund_requested')
+      this.log.warn({ bookingId: message.aggregateId }, 'payment succeeded for a booking that no longer holds seats: refund requested');
     return effect;
   };
 }

@@ -40,7 +40,9 @@ afterAll(async () => {
 });
 
 const login = async (who: { email: string; password: string }) => {
-  const response = await call<{ accessToken: string; refreshToken: string; tokenType: string; expiresIn: number }>(`${api}/auth/login`, { body: who });
+  const response = await call<{ accessToken: string; refreshToken: string; tokenType: string; expiresIn: number }>(`${api}/auth/login`, {
+    body: who,
+  });
   expect(response.status).toBe(200);
   return response.body;
 };
@@ -52,7 +54,12 @@ describe('a day in the life of the service', () => {
   let eventId: string;
 
   it('says where it listens and which backends it uses', () => {
-    const line = JSON.parse(service.output().split('\n').find((l) => l.includes('listening on'))!);
+    const line = JSON.parse(
+      service
+        .output()
+        .split('\n')
+        .find((l) => l.includes('listening on'))!,
+    );
     expect(line.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     expect(line.backends.postgres).toContain('embedded');
     expect(line.backends.events).toContain('memory');
@@ -77,18 +84,28 @@ describe('a day in the life of the service', () => {
 
     const forbidden = await call(`${api}/users/${organizer.body.id}/role`, { method: 'PATCH', token: userToken, body: { role: 'admin' } });
     expect(forbidden.status).toBe(403);
-    const promoted = await call(`${api}/users/${organizer.body.id}/role`, { method: 'PATCH', token: adminToken, body: { role: 'organizer' } });
+    const promoted = await call(`${api}/users/${organizer.body.id}/role`, {
+      method: 'PATCH',
+      token: adminToken,
+      body: { role: 'organizer' },
+    });
     expect(promoted).toMatchObject({ status: 200, body: { role: 'organizer' } });
     organizerToken = (await login(ORGANIZER)).accessToken;
   });
 
   it('books, pays (the payments saga confirms it) and cancels (refunded), and the seats come back', async () => {
-    const created = await call<{ id: string; available: number }>(`${api}/events`, { token: organizerToken, body: futureEvent({ capacity: 5, priceCents: 4200 }) });
+    const created = await call<{ id: string; available: number }>(`${api}/events`, {
+      token: organizerToken,
+      body: futureEvent({ capacity: 5, priceCents: 4200 }),
+    });
     expect(created.status).toBe(201);
     expect(created.headers.get('location')).toBe(`/api/v1/events/${created.body.id}`);
     eventId = created.body.id;
 
-    const booked = await call<{ id: string; status: string; amountCents: number }>(`${api}/events/${eventId}/bookings`, { token: userToken, body: { quantity: 2 } });
+    const booked = await call<{ id: string; status: string; amountCents: number }>(`${api}/events/${eventId}/bookings`, {
+      token: userToken,
+      body: { quantity: 2 },
+    });
     expect(booked).toMatchObject({ status: 201, body: { status: 'pending', amountCents: 8400 } });
     expect((await call(`${api}/events/${eventId}`)).body).toMatchObject({ available: 3 });
 
@@ -99,7 +116,8 @@ describe('a day in the life of the service', () => {
     expect(paying).toMatchObject({ status: 202, body: { status: 'payment_pending' } });
     const statusOf = async () => (await call<{ status: string }>(`${api}/bookings/${booked.body.id}`, { token: userToken })).body.status;
     const until = async (status: string) => {
-      for (const deadline = Date.now() + 30_000; Date.now() < deadline; await new Promise((resolve) => setTimeout(resolve, 100))) if ((await statusOf()) === status) return;
+      for (const deadline = Date.now() + 30_000; Date.now() < deadline; await new Promise((resolve) => setTimeout(resolve, 100)))
+        if ((await statusOf()) === status) return;
       throw new Error(`booking never became ${status} (is ${await statusOf()})`);
     };
     await until('confirmed');
@@ -118,7 +136,9 @@ describe('a day in the life of the service', () => {
 
   it('rotates refresh tokens and revokes the family when a rotated one is reused', async () => {
     const first = await login(USER);
-    const second = await call<{ refreshToken: string; accessToken: string }>(`${api}/auth/refresh`, { body: { refreshToken: first.refreshToken } });
+    const second = await call<{ refreshToken: string; accessToken: string }>(`${api}/auth/refresh`, {
+      body: { refreshToken: first.refreshToken },
+    });
     expect(second.status).toBe(200);
     expect(second.body.refreshToken).not.toBe(first.refreshToken);
 
@@ -136,30 +156,65 @@ describe('a day in the life of the service', () => {
   it.each([
     ['400 malformed id', () => call(`${api}/events/not-a-uuid`), 400, 'validation'],
     ['400 malformed JSON', () => call(`${api}/auth/login`, { body: '{"email":' }), 400, 'malformed-json'],
-    ['400 unknown field', () => call(`${api}/auth/register`, { body: { ...USER, email: 'x@example.test', role: 'admin' } }), 400, 'validation'],
+    [
+      '400 unknown field',
+      () => call(`${api}/auth/register`, { body: { ...USER, email: 'x@example.test', role: 'admin' } }),
+      400,
+      'validation',
+    ],
     ['401 no token', () => call(`${api}/bookings`), 401, 'unauthenticated'],
-    ['401 wrong password', () => call(`${api}/auth/login`, { body: { email: USER.email, password: 'wrong-password-1' } }), 401, 'invalid-credentials'],
+    [
+      '401 wrong password',
+      () => call(`${api}/auth/login`, { body: { email: USER.email, password: 'wrong-password-1' } }),
+      401,
+      'invalid-credentials',
+    ],
     ['403 user creating an event', () => call(`${api}/events`, { token: userToken, body: futureEvent() }), 403, 'forbidden'],
     ['404 unknown event', () => call(`${api}/events/00000000-0000-4000-8000-000000000000`), 404, 'not-found'],
     ['404 unknown route', () => call(`${api}/tickets`), 404, 'not-found'],
     ['405 wrong method', () => call(`${api}/events`, { method: 'PUT', body: {} }), 405, 'method-not-allowed'],
     ['409 sold out', () => call(`${api}/events/${eventId}/bookings`, { token: userToken, body: { quantity: 6 } }), 409, 'sold-out'],
-    ['409 capacity below taken', async () => {
-      await call(`${api}/events/${eventId}/bookings`, { token: userToken, body: { quantity: 2 } });
-      return call(`${api}/events/${eventId}`, { method: 'PATCH', token: organizerToken, body: { capacity: 1 } });
-    }, 409, 'capacity-below-taken'],
-    ['413 body over 100 kB', () => call(`${api}/auth/login`, { body: { email: 'a@b.c', password: 'x'.repeat(120_000) } }), 413, 'payload-too-large'],
-    ['415 not JSON', () => call(`${api}/auth/login`, { body: 'email=a', headers: { 'content-type': 'application/x-www-form-urlencoded' } }), 415, 'unsupported-media-type'],
-    ['422 idempotency key reused', async () => {
-      const headers = { 'Idempotency-Key': 'e2e-key' };
-      await call(`${api}/events/${eventId}/bookings`, { token: userToken, body: { quantity: 1 }, headers });
-      return call(`${api}/events/${eventId}/bookings`, { token: userToken, body: { quantity: 2 }, headers });
-    }, 422, 'idempotency-key-reused'],
+    [
+      '409 capacity below taken',
+      async () => {
+        await call(`${api}/events/${eventId}/bookings`, { token: userToken, body: { quantity: 2 } });
+        return call(`${api}/events/${eventId}`, { method: 'PATCH', token: organizerToken, body: { capacity: 1 } });
+      },
+      409,
+      'capacity-below-taken',
+    ],
+    [
+      '413 body over 100 kB',
+      () => call(`${api}/auth/login`, { body: { email: 'a@b.c', password: 'x'.repeat(120_000) } }),
+      413,
+      'payload-too-large',
+    ],
+    [
+      '415 not JSON',
+      () => call(`${api}/auth/login`, { body: 'email=a', headers: { 'content-type': 'application/x-www-form-urlencoded' } }),
+      415,
+      'unsupported-media-type',
+    ],
+    [
+      '422 idempotency key reused',
+      async () => {
+        const headers = { 'Idempotency-Key': 'e2e-key' };
+        await call(`${api}/events/${eventId}/bookings`, { token: userToken, body: { quantity: 1 }, headers });
+        return call(`${api}/events/${eventId}/bookings`, { token: userToken, body: { quantity: 2 }, headers });
+      },
+      422,
+      'idempotency-key-reused',
+    ],
   ])('%s', async (_name, request, status, code) => {
     const response = await request();
     expect(response.status).toBe(status);
     expect(response.headers.get('content-type')).toContain('application/problem+json');
-    expect(response.body).toMatchObject({ status, type: expect.stringMatching(new RegExp(`/${code}$`)), title: expect.any(String), detail: expect.any(String) });
+    expect(response.body).toMatchObject({
+      status,
+      type: expect.stringMatching(new RegExp(`/${code}$`)),
+      title: expect.any(String),
+      detail: expect.any(String),
+    });
     expect(response.headers.get('x-request-id')).toBeTruthy();
     expect(JSON.stringify(response.body)).not.toMatch(/\bat \S+\.js:\d+|SELECT |INSERT |pg_|node_modules/);
   });

@@ -12,17 +12,20 @@ export async function buildService(): Promise<string> {
   const out = mkdtempSync(path.join(ROOT, 'build', 'e2e-'));
   chmodSync(out, 0o755);
   const buildDir = path.join(out, 'app');
-  await promisify(execFile)(process.execPath, [path.join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json', '--outDir', buildDir], {
-    cwd: ROOT,
-    timeout: 180_000,
-  });
+  await promisify(execFile)(
+    process.execPath,
+    [path.join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json', '--outDir', buildDir],
+    {
+      cwd: ROOT,
+      timeout: 180_000,
+    },
+  );
   cpSync(path.join(ROOT, 'app/src/adapters/postgres/migrations'), path.join(buildDir, 'adapters/postgres/migrations'), { recursive: true });
   cpSync(path.join(ROOT, 'app/src/payments/migrations'), path.join(buildDir, 'payments/migrations'), { recursive: true });
   // the gRPC edge loads the protos at startup, as the image ships them beside the build
   cpSync(path.join(ROOT, 'proto'), path.join(out, 'proto'), { recursive: true });
   return out;
 }
-
 
 export interface RunningService {
   url: string;

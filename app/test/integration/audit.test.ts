@@ -23,7 +23,8 @@ interface AuditRow {
 }
 
 const rowsOf = async (requestId: string) =>
-  (await api.db.pool.query<AuditRow>(`SELECT action, actor_id, target, ip, details FROM audit_log WHERE request_id = $1`, [requestId])).rows;
+  (await api.db.pool.query<AuditRow>(`SELECT action, actor_id, target, ip, details FROM audit_log WHERE request_id = $1`, [requestId]))
+    .rows;
 
 type Tokens = { accessToken: string; refreshToken: string };
 
@@ -33,27 +34,62 @@ test('every listed action writes one row with actor, target, client IP and reque
   const user = await api.api.services.auth.register(email, password);
   const admin = await api.user('admin');
   const organizer = await api.user('organizer');
-  const as = (requestId: string, extra: Record<string, string> = {}) => ({ 'X-Request-Id': requestId, 'X-Forwarded-For': '203.0.113.66', ...extra });
-  const login = async (requestId: string) => (await call<Tokens>(`${api.url}/auth/login`, { body: { email, password }, headers: as(requestId) })).body;
+  const as = (requestId: string, extra: Record<string, string> = {}) => ({
+    'X-Request-Id': requestId,
+    'X-Forwarded-For': '203.0.113.66',
+    ...extra,
+  });
+  const login = async (requestId: string) =>
+    (await call<Tokens>(`${api.url}/auth/login`, { body: { email, password }, headers: as(requestId) })).body;
 
-  expect((await call(`${api.url}/auth/login`, { body: { email, password: 'wrong-password-99' }, headers: as('a-login-failed') })).status).toBe(401);
+  expect(
+    (await call(`${api.url}/auth/login`, { body: { email, password: 'wrong-password-99' }, headers: as('a-login-failed') })).status,
+  ).toBe(401);
   const first = await login('a-login');
-  expect((await call(`${api.url}/auth/refresh`, { body: { refreshToken: first.refreshToken }, headers: as('a-refresh') })).status).toBe(200);
+  expect((await call(`${api.url}/auth/refresh`, { body: { refreshToken: first.refreshToken }, headers: as('a-refresh') })).status).toBe(
+    200,
+  );
   expect((await call(`${api.url}/auth/refresh`, { body: { refreshToken: first.refreshToken }, headers: as('a-reuse') })).status).toBe(401);
   const second = await login('a-login-2');
   expect((await call(`${api.url}/auth/logout`, { body: { refreshToken: second.refreshToken }, headers: as('a-logout') })).status).toBe(204);
-  const afterLogout = await call<{ type: string }>(`${api.url}/auth/refresh`, { body: { refreshToken: second.refreshToken }, headers: as('a-after-logout') });
+  const afterLogout = await call<{ type: string }>(`${api.url}/auth/refresh`, {
+    body: { refreshToken: second.refreshToken },
+    headers: as('a-after-logout'),
+  });
   expect([afterLogout.status, afterLogout.body.type]).toEqual([401, expect.stringMatching(/unauthenticated$/)]);
   const third = await login('a-login-3');
-  expect((await call(`${api.url}/auth/logout-all`, { method: 'POST', token: third.accessToken, headers: as('a-logout-all') })).status).toBe(204);
+  expect((await call(`${api.url}/auth/logout-all`, { method: 'POST', token: third.accessToken, headers: as('a-logout-all') })).status).toBe(
+    204,
+  );
 
   const event = (await call<{ id: string }>(`${api.url}/events`, { token: organizer.token, body: futureEvent({ capacity: 10 }) })).body.id;
   const buyer = await api.user();
-  const booking = (await call<{ id: string }>(`${api.url}/events/${event}/bookings`, { token: buyer.token, body: { quantity: 2 } })).body.id;
-  expect((await call(`${api.url}/bookings/${booking}/cancel`, { method: 'POST', token: admin.token, headers: as('a-admin-cancel') })).status).toBe(200);
-  expect((await call(`${api.url}/events/${event}`, { method: 'PATCH', token: admin.token, body: { venue: 'Main hall' }, headers: as('a-admin-edit') })).status).toBe(200);
+  const booking = (await call<{ id: string }>(`${api.url}/events/${event}/bookings`, { token: buyer.token, body: { quantity: 2 } })).body
+    .id;
+  expect(
+    (await call(`${api.url}/bookings/${booking}/cancel`, { method: 'POST', token: admin.token, headers: as('a-admin-cancel') })).status,
+  ).toBe(200);
+  expect(
+    (
+      await call(`${api.url}/events/${event}`, {
+        method: 'PATCH',
+        token: admin.token,
+        body: { venue: 'Main hall' },
+        headers: as('a-admin-edit'),
+      })
+    ).status,
+  ).toBe(200);
   expect((await call(`${api.url}/events/${event}`, { method: 'DELETE', token: admin.token, headers: as('a-delete') })).status).toBe(204);
-  expect((await call(`${api.url}/users/${user.id}/role`, { method: 'PATCH', token: admin.token, body: { role: 'organizer' }, headers: as('a-role') })).status).toBe(200);
+  expect(
+    (
+      await call(`${api.url}/users/${user.id}/role`, {
+        method: 'PATCH',
+        token: admin.token,
+        body: { role: 'organizer' },
+        headers: as('a-role'),
+      })
+    ).status,
+  ).toBe(200);
 
   const expected: Array<[string, Partial<AuditRow>]> = [
     ['a-login-failed', { action: 'auth.login_failed', actor_id: user.id, target: email }],
@@ -82,10 +118,8 @@ test('every listed action writes one row with actor, target, client IP and reque
   const seen: Array<{ id: string; requestId: string | null }> = [];
   let cursor: string | null = null;
   do {
-    const page: { status: number; body: { items: Array<{ id: string; requestId: string | null }>; nextCursor: string | null } } = await call(
-      `${api.url}/audit?limit=3${cursor ? `&cursor=${cursor}` : ''}`,
-      { token: admin.token },
-    );
+    const page: { status: number; body: { items: Array<{ id: string; requestId: string | null }>; nextCursor: string | null } } =
+      await call(`${api.url}/audit?limit=3${cursor ? `&cursor=${cursor}` : ''}`, { token: admin.token });
     expect(page.status).toBe(200);
     seen.push(...page.body.items);
     cursor = page.body.nextCursor;
@@ -99,11 +133,19 @@ test('a forged cursor is a 400, whatever number it carries (bigint overflow incl
   const admin = await api.user('admin');
   const cursorOf = (text: string) => Buffer.from(text).toString('base64url');
   for (const forged of ['a:9999999999999999999', 'a:9223372036854775808', 'a:00000000000000000000', 'a:', 'b:1', 'a:-1']) {
-    const page = await call<{ type: string; errors?: Array<{ path: string }> }>(`${api.url}/audit?cursor=${cursorOf(forged)}`, { token: admin.token });
-    expect({ forged, status: page.status, type: page.body.type }).toEqual({ forged, status: 400, type: expect.stringMatching(/validation$/) });
+    const page = await call<{ type: string; errors?: Array<{ path: string }> }>(`${api.url}/audit?cursor=${cursorOf(forged)}`, {
+      token: admin.token,
+    });
+    expect({ forged, status: page.status, type: page.body.type }).toEqual({
+      forged,
+      status: 400,
+      type: expect.stringMatching(/validation$/),
+    });
   }
   // the largest id bigint holds is still a cursor: it pages from the newest row down
-  const largest = await call<{ items: unknown[] }>(`${api.url}/audit?limit=1&cursor=${cursorOf('a:9223372036854775807')}`, { token: admin.token });
+  const largest = await call<{ items: unknown[] }>(`${api.url}/audit?limit=1&cursor=${cursorOf('a:9223372036854775807')}`, {
+    token: admin.token,
+  });
   expect(largest.status).toBe(200);
   expect(largest.body.items).toHaveLength(1);
 });

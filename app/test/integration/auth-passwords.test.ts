@@ -12,7 +12,8 @@ beforeAll(async () => {
 afterAll(() => api?.close());
 
 const register = (email: string, password: string) => call(`${api.url}/auth/register`, { body: { email, password } });
-const login = (email: string, password: string) => call<{ type?: string; accessToken?: string }>(`${api.url}/auth/login`, { body: { email, password } });
+const login = (email: string, password: string) =>
+  call<{ type?: string; accessToken?: string }>(`${api.url}/auth/login`, { body: { email, password } });
 
 test.each([
   ['ASCII', 'p'.repeat(72)],
@@ -24,15 +25,23 @@ test.each([
   expect((await login(email, password)).status).toBe(200);
   for (const suffix of ['x', 'anything at all', '€']) {
     const attempt = await login(email, password + suffix);
-    expect({ suffix, status: attempt.status, type: attempt.body.type }).toEqual({ suffix, status: 401, type: expect.stringMatching(/invalid-credentials$/) });
+    expect({ suffix, status: attempt.status, type: attempt.body.type }).toEqual({
+      suffix,
+      status: 401,
+      type: expect.stringMatching(/invalid-credentials$/),
+    });
   }
   // and it counts as a failed login in the audit trail, like any wrong password
-  const { rows } = await api.db.pool.query(`SELECT count(*)::int AS n FROM audit_log WHERE action = 'auth.login_failed' AND target = $1`, [email]);
+  const { rows } = await api.db.pool.query(`SELECT count(*)::int AS n FROM audit_log WHERE action = 'auth.login_failed' AND target = $1`, [
+    email,
+  ]);
   expect(rows[0].n).toBe(3);
 });
 
 test('registration refuses a password past 72 bytes with a message saying so', async () => {
-  const refused = await call<{ errors: Array<{ path: string; message: string }> }>(`${api.url}/auth/register`, { body: { email: 'toolong@example.test', password: 'p'.repeat(73) } });
+  const refused = await call<{ errors: Array<{ path: string; message: string }> }>(`${api.url}/auth/register`, {
+    body: { email: 'toolong@example.test', password: 'p'.repeat(73) },
+  });
   expect(refused.status).toBe(400);
   expect(refused.body.errors).toEqual([{ path: 'password', message: 'must be at most 72 bytes' }]);
 });

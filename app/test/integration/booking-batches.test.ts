@@ -170,7 +170,9 @@ it('never oversells: 600 concurrent requests of 1..10 seats over three events, f
       key: i % 10 === 5 ? `order-${i}` : undefined,
     }));
     const results = await Promise.all(
-      requests.map((r) => reserve(r.eventId, r.userId, r.quantity, r.key ? { idempotencyKey: r.key, requestHash: `q${r.quantity}` } : {}, r.store)),
+      requests.map((r) =>
+        reserve(r.eventId, r.userId, r.quantity, r.key ? { idempotencyKey: r.key, requestHash: `q${r.quantity}` } : {}, r.store),
+      ),
     );
 
     expect(results.every((r) => r.kind === 'created' || r.kind === 'sold_out')).toBe(true);
@@ -214,7 +216,10 @@ it('keeps events apart: one event waiting on its lock holds up none of the other
   expect((await Promise.all(slowQueued)).map((r) => r.kind)).toEqual(Array(6).fill('created'));
   const batches = await statementsOf(slow);
   expect(batches.map((ids) => ids.length)).toEqual([1, 6]);
-  const { rows } = await db.pool.query<{ n: number }>('SELECT count(DISTINCT event_id)::int AS n FROM bookings WHERE created_at IN (SELECT created_at FROM bookings WHERE event_id = $1)', [slow]);
+  const { rows } = await db.pool.query<{ n: number }>(
+    'SELECT count(DISTINCT event_id)::int AS n FROM bookings WHERE created_at IN (SELECT created_at FROM bookings WHERE event_id = $1)',
+    [slow],
+  );
   expect(rows[0]!.n).toBe(1);
   expect(await seatState(slow)).toMatchObject({ available: 30 - 13, held: 13 });
   expect(await seatState(fast)).toMatchObject({ available: 30 - 10, held: 10 });
@@ -282,7 +287,9 @@ it('keeps Idempotency-Key exact while batches for the same event run: one bookin
   expect(keyedResults.filter((r) => r.kind === 'created')).toHaveLength(1);
   expect(keyedResults.filter((r) => r.kind === 'replayed')).toHaveLength(9);
   expect(new Set(keyedResults.map((r) => (r.kind === 'created' || r.kind === 'replayed' ? r.booking.id : r.kind))).size).toBe(1);
-  expect(await reserve(eventId, keyHolder, 3, { idempotencyKey: 'checkout-7', requestHash: 'three' })).toEqual({ kind: 'idempotency_mismatch' });
+  expect(await reserve(eventId, keyHolder, 3, { idempotencyKey: 'checkout-7', requestHash: 'three' })).toEqual({
+    kind: 'idempotency_mismatch',
+  });
   expect(await seatState(eventId)).toEqual({ capacity: 100, available: 100 - 30 - 2, held: 32, bookings: 31, created_events: 31 });
 });
 

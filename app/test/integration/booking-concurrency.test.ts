@@ -38,7 +38,9 @@ async function seatState(eventId: string) {
 it('500 buyers for 100 seats: exactly 100 bookings, 400 sold-out answers, nothing oversold', async () => {
   const eventId = await createEvent(100);
   const tokens = await buyers(500);
-  const responses = await Promise.all(tokens.map((token) => call(`${api.url}/events/${eventId}/bookings`, { token, body: { quantity: 1 } })));
+  const responses = await Promise.all(
+    tokens.map((token) => call(`${api.url}/events/${eventId}/bookings`, { token, body: { quantity: 1 } })),
+  );
 
   const statuses = responses.map((r) => r.status);
   expect(statuses.filter((s) => s === 201)).toHaveLength(100);
@@ -55,7 +57,9 @@ it('random quantities 1..4: the seats sold never exceed capacity and always matc
   const eventId = await createEvent(150);
   const tokens = await buyers(400);
   const quantities = tokens.map(() => 1 + Math.floor(Math.random() * 4));
-  const responses = await Promise.all(tokens.map((token, i) => call(`${api.url}/events/${eventId}/bookings`, { token, body: { quantity: quantities[i] } })));
+  const responses = await Promise.all(
+    tokens.map((token, i) => call(`${api.url}/events/${eventId}/bookings`, { token, body: { quantity: quantities[i] } })),
+  );
 
   expect(responses.every((r) => r.status === 201 || r.status === 409)).toBe(true);
   const sold = responses.reduce((sum, r, i) => sum + (r.status === 201 ? quantities[i]! : 0), 0);
@@ -72,7 +76,11 @@ it('the same Idempotency-Key sent 20 times at once makes exactly one booking', a
   const [token] = await buyers(1);
   const responses = await Promise.all(
     Array.from({ length: 20 }, () =>
-      call<{ id: string }>(`${api.url}/events/${eventId}/bookings`, { token, body: { quantity: 2 }, headers: { 'Idempotency-Key': 'checkout-42' } }),
+      call<{ id: string }>(`${api.url}/events/${eventId}/bookings`, {
+        token,
+        body: { quantity: 2 },
+        headers: { 'Idempotency-Key': 'checkout-42' },
+      }),
     ),
   );
   expect(responses.map((r) => r.status).sort((a, b) => a - b)).toEqual([...Array(19).fill(200), 201]);
@@ -81,6 +89,10 @@ it('the same Idempotency-Key sent 20 times at once makes exactly one booking', a
   expect(rows[0].n).toBe(1);
   expect(await seatState(eventId)).toEqual({ capacity: 50, available: 48, held: 2 });
 
-  const different = await call(`${api.url}/events/${eventId}/bookings`, { token, body: { quantity: 3 }, headers: { 'Idempotency-Key': 'checkout-42' } });
+  const different = await call(`${api.url}/events/${eventId}/bookings`, {
+    token,
+    body: { quantity: 3 },
+    headers: { 'Idempotency-Key': 'checkout-42' },
+  });
   expect(different.status).toBe(422);
 });

@@ -32,12 +32,20 @@ interface Edge {
 
 const rest: Edge = {
   async book(token, eventId, quantity, key) {
-    const response = await call<{ id: string }>(`${saga.api.url}/events/${eventId}/bookings`, { token, body: { quantity }, headers: { 'Idempotency-Key': key } });
+    const response = await call<{ id: string }>(`${saga.api.url}/events/${eventId}/bookings`, {
+      token,
+      body: { quantity },
+      headers: { 'Idempotency-Key': key },
+    });
     expect(response.status).toBeLessThan(300);
     return response.body.id;
   },
   async pay(token, id, key) {
-    const response = await call<{ status: string }>(`${saga.api.url}/bookings/${id}/pay`, { token, body: { paymentMethod: 'pm_card_visa' }, headers: { 'Idempotency-Key': key } });
+    const response = await call<{ status: string }>(`${saga.api.url}/bookings/${id}/pay`, {
+      token,
+      body: { paymentMethod: 'pm_card_visa' },
+      headers: { 'Idempotency-Key': key },
+    });
     expect(response.status).toBeLessThan(300);
     return response.body.status;
   },
@@ -48,34 +56,54 @@ const rest: Edge = {
 
 const graphql: Edge = {
   async book(token, eventId, quantity, key) {
-    const response = await gql<{ bookSeats: { booking: { id: string } } }>(saga.api, 'mutation($e: ID!, $q: Int!, $k: String) { bookSeats(eventId: $e, quantity: $q, idempotencyKey: $k) { booking { id } } }', {
-      token,
-      variables: { e: eventId, q: quantity, k: key },
-    });
+    const response = await gql<{ bookSeats: { booking: { id: string } } }>(
+      saga.api,
+      'mutation($e: ID!, $q: Int!, $k: String) { bookSeats(eventId: $e, quantity: $q, idempotencyKey: $k) { booking { id } } }',
+      {
+        token,
+        variables: { e: eventId, q: quantity, k: key },
+      },
+    );
     expect(response.body.errors).toBeUndefined();
     return response.body.data!.bookSeats.booking.id;
   },
   async pay(token, id, key) {
-    const response = await gql<{ payBooking: { booking: { status: string } } }>(saga.api, 'mutation($id: ID!, $k: String) { payBooking(id: $id, paymentMethod: "pm_card_visa", idempotencyKey: $k) { booking { status } } }', {
-      token,
-      variables: { id, k: key },
-    });
+    const response = await gql<{ payBooking: { booking: { status: string } } }>(
+      saga.api,
+      'mutation($id: ID!, $k: String) { payBooking(id: $id, paymentMethod: "pm_card_visa", idempotencyKey: $k) { booking { status } } }',
+      {
+        token,
+        variables: { id, k: key },
+      },
+    );
     expect(response.body.errors).toBeUndefined();
     return response.body.data!.payBooking.booking.status.toLowerCase();
   },
   async confirm(token, id) {
-    expect((await gql(saga.api, 'mutation($id: ID!) { confirmBooking(id: $id) { id } }', { token, variables: { id } })).body.errors).toBeUndefined();
+    expect(
+      (await gql(saga.api, 'mutation($id: ID!) { confirmBooking(id: $id) { id } }', { token, variables: { id } })).body.errors,
+    ).toBeUndefined();
   },
 };
 
 const grpcEdge: Edge = {
   async book(token, eventId, quantity, key) {
-    const result = await unary<{ booking: { id: string } }>(clients.bookings, 'CreateBooking', { event_id: eventId, quantity, idempotency_key: key }, { token });
+    const result = await unary<{ booking: { id: string } }>(
+      clients.bookings,
+      'CreateBooking',
+      { event_id: eventId, quantity, idempotency_key: key },
+      { token },
+    );
     if (!result.ok) throw new Error(`CreateBooking: ${result.code} ${result.details}`);
     return result.value.booking.id;
   },
   async pay(token, id, key) {
-    const result = await unary<{ booking: { status: string } }>(clients.bookings, 'PayBooking', { id, payment_method: 'pm_card_visa', idempotency_key: key }, { token });
+    const result = await unary<{ booking: { status: string } }>(
+      clients.bookings,
+      'PayBooking',
+      { id, payment_method: 'pm_card_visa', idempotency_key: key },
+      { token },
+    );
     if (!result.ok) throw new Error(`PayBooking: ${result.code} ${result.details}`);
     return result.value.booking.status.replace(/^BOOKING_STATUS_/, '').toLowerCase();
   },
@@ -96,9 +124,14 @@ async function counters(): Promise<Figures> {
 }
 
 const delta = (before: Figures, after: Figures) =>
-  Object.fromEntries(Object.keys(after).map((name) => [name, after[name]! - (before[name] ?? 0)]).filter(([, n]) => n !== 0));
+  Object.fromEntries(
+    Object.keys(after)
+      .map((name) => [name, after[name]! - (before[name] ?? 0)])
+      .filter(([, n]) => n !== 0),
+  );
 
-const statusOf = async (id: string) => (await saga.api.db.pool.query<{ status: string }>('SELECT status FROM bookings WHERE id = $1', [id])).rows[0]!.status;
+const statusOf = async (id: string) =>
+  (await saga.api.db.pool.query<{ status: string }>('SELECT status FROM bookings WHERE id = $1', [id])).rows[0]!.status;
 
 const EXPECTED = {
   'attempt:created': 2,
@@ -117,7 +150,9 @@ it.each([
 ] as const)('a checkout through %s moves the booking counters by the same amounts, a paid booking counted once', async (name, edge) => {
   const organizer = await saga.api.user('organizer');
   const buyer = await saga.api.user();
-  const create = async (priceCents: number) => (await call<{ id: string }>(`${saga.api.url}/events`, { token: organizer.token, body: futureEvent({ capacity: 10, priceCents }) })).body.id;
+  const create = async (priceCents: number) =>
+    (await call<{ id: string }>(`${saga.api.url}/events`, { token: organizer.token, body: futureEvent({ capacity: 10, priceCents }) })).body
+      .id;
   const [paidEvent, freeEvent] = [await create(2500), await create(0)];
 
   const before = await counters();

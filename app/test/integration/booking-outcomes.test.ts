@@ -27,7 +27,11 @@ async function outcomes(): Promise<Record<string, number>> {
 }
 
 const delta = (before: Record<string, number>, after: Record<string, number>) =>
-  Object.fromEntries(Object.keys(after).map((outcome) => [outcome, after[outcome]! - (before[outcome] ?? 0)]).filter(([, n]) => n !== 0));
+  Object.fromEntries(
+    Object.keys(after)
+      .map((outcome) => [outcome, after[outcome]! - (before[outcome] ?? 0)])
+      .filter(([, n]) => n !== 0),
+  );
 
 it('counts a new booking as created, its replay as replayed, and the key reused with another body as conflict', async () => {
   const organizer = await api.user('organizer');
@@ -35,7 +39,11 @@ it('counts a new booking as created, its replay as replayed, and the key reused 
   const event = await call<{ id: string }>(`${api.url}/events`, { token: organizer.token, body: futureEvent({ capacity: 10 }) });
   expect(event.status).toBe(201);
   const book = (quantity: number) =>
-    call(`${api.url}/events/${event.body.id}/bookings`, { token: buyer.token, body: { quantity }, headers: { 'Idempotency-Key': 'checkout-1' } });
+    call(`${api.url}/events/${event.body.id}/bookings`, {
+      token: buyer.token,
+      body: { quantity },
+      headers: { 'Idempotency-Key': 'checkout-1' },
+    });
 
   let before = await outcomes();
   expect((await book(2)).status).toBe(201);
@@ -66,7 +74,8 @@ it('counts bookings, replays, conflicts and sold-out refusals made through Graph
       token: buyer.token,
       variables: { e: event.body.id, q: quantity, k: key },
     });
-  const viaGrpc = (quantity: number, key: string) => unary(clients.bookings, 'CreateBooking', { event_id: event.body.id, quantity, idempotency_key: key }, { token: buyer.token });
+  const viaGrpc = (quantity: number, key: string) =>
+    unary(clients.bookings, 'CreateBooking', { event_id: event.body.id, quantity, idempotency_key: key }, { token: buyer.token });
   const pending = async () => (await bookingTransitions.get()).values.find((v) => v.labels.status === 'pending')?.value ?? 0;
 
   const before = await outcomes();

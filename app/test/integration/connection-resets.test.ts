@@ -38,11 +38,15 @@ const report: Record<string, unknown> = {};
 const tokens = new JwtAccessTokenCodec({ secret: TEST_JWT_SECRET, issuer: 'goticket', audience: 'goticket-api', ttlMs: 600_000 });
 
 async function user(role: 'user' | 'organizer' | 'admin'): Promise<{ id: string; token: string }> {
-  const { rows } = await db.pool.query<{ id: string }>(`INSERT INTO users (email, password_hash, role) VALUES ($1, 'x', $2) RETURNING id`, [`${randomUUID()}@example.test`, role]);
+  const { rows } = await db.pool.query<{ id: string }>(`INSERT INTO users (email, password_hash, role) VALUES ($1, 'x', $2) RETURNING id`, [
+    `${randomUUID()}@example.test`,
+    role,
+  ]);
   return { id: rows[0]!.id, token: tokens.sign({ userId: rows[0]!.id, role, tokenVersion: 0 }).token };
 }
 
-const backlog = async () => (await db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM outbox WHERE published_at IS NULL')).rows[0]!.n;
+const backlog = async () =>
+  (await db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM outbox WHERE published_at IS NULL')).rows[0]!.n;
 const alive = (service: RunningService) => service.child.exitCode === null && service.child.signalCode === null;
 
 beforeAll(async () => {
@@ -142,7 +146,11 @@ function traffic(refreshTokens: string[]) {
     (async () => {
       let role: 'user' | 'organizer' = 'organizer';
       while (running) {
-        const response = await send('role', `${api.url}/api/v1/users/${flippedUserId}/role`, { method: 'PATCH', token: admin, body: { role } });
+        const response = await send('role', `${api.url}/api/v1/users/${flippedUserId}/role`, {
+          method: 'PATCH',
+          token: admin,
+          body: { role },
+        });
         if (response?.status === 200) role = role === 'user' ? 'organizer' : 'user';
         await pause();
       }
@@ -151,7 +159,8 @@ function traffic(refreshTokens: string[]) {
     (async () => {
       while (running) {
         const created = await send('event create', `${api.url}/api/v1/events`, { token: organizer, body: futureEvent() });
-        if (created?.status === 201) await send('event delete', `${api.url}/api/v1/events/${created.body.id}`, { method: 'DELETE', token: organizer });
+        if (created?.status === 201)
+          await send('event delete', `${api.url}/api/v1/events/${created.body.id}`, { method: 'DELETE', token: organizer });
         await pause();
       }
     })(),
@@ -168,7 +177,14 @@ function traffic(refreshTokens: string[]) {
 test('every connection reset again and again while the relay, refresh rotations, role changes and event deletes run: both processes stay up and recover', async () => {
   const refreshTokens = await Promise.all(Array.from({ length: 3 }, () => signIn()));
   const load = traffic(refreshTokens);
-  await waitFor('traffic on every path', async () => ['booking', 'refresh', 'role', 'event delete'].every((path) => (load.statuses[path]?.[200] ?? 0) + (load.statuses[path]?.[201] ?? 0) + (load.statuses[path]?.[204] ?? 0) > 0), 20_000);
+  await waitFor(
+    'traffic on every path',
+    async () =>
+      ['booking', 'refresh', 'role', 'event delete'].every(
+        (path) => (load.statuses[path]?.[200] ?? 0) + (load.statuses[path]?.[201] ?? 0) + (load.statuses[path]?.[204] ?? 0) > 0,
+      ),
+    20_000,
+  );
 
   const storm = setInterval(() => {
     proxy.cut();
@@ -196,7 +212,11 @@ test('every connection reset again and again while the relay, refresh rotations,
         .catch(() => null);
       if (refreshed?.status === 200) recovery.refresh ??= Date.now() - healedAt;
       const event = await call<{ id: string }>(`${api.url}/api/v1/events`, { token: organizer, body: futureEvent() });
-      if (event.status === 201 && (await call(`${api.url}/api/v1/events/${event.body.id}`, { method: 'DELETE', token: organizer })).status === 204) recovery.eventDelete ??= Date.now() - healedAt;
+      if (
+        event.status === 201 &&
+        (await call(`${api.url}/api/v1/events/${event.body.id}`, { method: 'DELETE', token: organizer })).status === 204
+      )
+        recovery.eventDelete ??= Date.now() - healedAt;
       return recovery.booking !== undefined && recovery.refresh !== undefined && recovery.eventDelete !== undefined;
     },
     20_000,

@@ -102,7 +102,16 @@ beforeAll(async () => {
   const apiPool = pool('goticket-failover-api');
   const workerPool = pool('goticket-failover-worker');
   health = [postgresHealthCheck(apiPool)];
-  const api = composeApi({ pool: apiPool, config, logger, jwtSecret: TEST_JWT_SECRET, health, metrics: new Registry(), isShuttingDown: () => false, failures: reporter });
+  const api = composeApi({
+    pool: apiPool,
+    config,
+    logger,
+    jwtSecret: TEST_JWT_SECRET,
+    health,
+    metrics: new Registry(),
+    isShuttingDown: () => false,
+    failures: reporter,
+  });
   bookingState = () => api.bookingStore.batchState();
   const { server, url: base } = await listen(api.app, '127.0.0.1', 0);
   url = base;
@@ -114,7 +123,9 @@ beforeAll(async () => {
     await apiPool.end().catch(() => undefined);
     await workerPool.end().catch(() => undefined);
   };
-  const { rows: users } = await db.pool.query<{ id: string }>(`INSERT INTO users (email, password_hash, role) VALUES ('buyer@example.test', 'x', 'user') RETURNING id`);
+  const { rows: users } = await db.pool.query<{ id: string }>(
+    `INSERT INTO users (email, password_hash, role) VALUES ('buyer@example.test', 'x', 'user') RETURNING id`,
+  );
   token = api.accessTokens.sign({ userId: users[0]!.id, role: 'user', tokenVersion: 0 }).token;
   const { rows: events } = await db.pool.query<{ id: string }>(
     `INSERT INTO events (organizer_id, name, starts_at, ends_at, price_cents, capacity, available)
@@ -176,8 +187,10 @@ function stampede(clients: number) {
 }
 
 const probe = async (path: string) => (await fetch(`${url}${path}`)).status;
-const backlog = async () => (await db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM outbox WHERE published_at IS NULL')).rows[0]!.n;
-const failureCount = async (kind: string) => (await failures.get()).values.filter((v) => v.labels.kind === kind && v.labels.source === 'http').reduce((sum, v) => sum + v.value, 0);
+const backlog = async () =>
+  (await db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM outbox WHERE published_at IS NULL')).rows[0]!.n;
+const failureCount = async (kind: string) =>
+  (await failures.get()).values.filter((v) => v.labels.kind === kind && v.labels.source === 'http').reduce((sum, v) => sum + v.value, 0);
 
 test('failover: black-holed for 30 s mid-stampede, then healed: bookings succeed again within seconds, nobody waits past the request timeout, the relay drains', async () => {
   const load = stampede(30);
@@ -203,7 +216,12 @@ test('failover: black-holed for 30 s mid-stampede, then healed: bookings succeed
   const healedAt = Date.now();
   proxy.restore();
 
-  const recovered = await waitFor('a booking started after the heal to succeed', async () => load.answers.find((a) => a.startedAt >= healedAt && a.status === 201), 20_000, 100);
+  const recovered = await waitFor(
+    'a booking started after the heal to succeed',
+    async () => load.answers.find((a) => a.startedAt >= healedAt && a.status === 201),
+    20_000,
+    100,
+  );
   // then keep the stampede on a while, to see it steady
   await new Promise((resolve) => setTimeout(resolve, 8_000));
   await load.stop();
@@ -219,7 +237,9 @@ test('failover: black-holed for 30 s mid-stampede, then healed: bookings succeed
       requestTimeoutMs: REQUEST_TIMEOUT_MS,
       requests: during.length,
       answered201: during.filter((a) => a.status === 201).length,
-      refusedByStatus: Object.fromEntries([...new Set(refusals.map((a) => a.status))].map((s) => [s, refusals.filter((a) => a.status === s).length])),
+      refusedByStatus: Object.fromEntries(
+        [...new Set(refusals.map((a) => a.status))].map((s) => [s, refusals.filter((a) => a.status === s).length]),
+      ),
       slowestAnswerMs: Math.max(...during.map((a) => a.ms)),
       oldestWaiterMs: oldestWaitMs,
       mostWaiting: maxWaiting,
@@ -300,7 +320,11 @@ test('reset storm: every connection reset again and again: every failure is 503 
   });
   expect(refused.length).toBeGreaterThan(0);
   for (const answer of refused) {
-    expect({ status: answer.status, type: answer.type, retryAfter: answer.retryAfter }).toEqual({ status: 503, type: expect.stringMatching(/\/unavailable$/), retryAfter: expect.stringMatching(/^\d+$/) });
+    expect({ status: answer.status, type: answer.type, retryAfter: answer.retryAfter }).toEqual({
+      status: 503,
+      type: expect.stringMatching(/\/unavailable$/),
+      retryAfter: expect.stringMatching(/^\d+$/),
+    });
   }
   expect(stacks.map((line) => line.msg)).toEqual([]);
   // the first failure opened the incident, whether the api or a worker loop met it; the rest were counted

@@ -38,7 +38,10 @@ interface Edge {
   list(token: string): Promise<Array<{ id: string; status: string }>>;
 }
 
-const kindOfProblem = (body: unknown) => String((body as { type?: string }).type).split('/').pop()!;
+const kindOfProblem = (body: unknown) =>
+  String((body as { type?: string }).type)
+    .split('/')
+    .pop()!;
 
 const rest: Edge = {
   async createEvent(token, input) {
@@ -47,7 +50,11 @@ const rest: Edge = {
     return response.body.id;
   },
   async book(token, eventId, quantity, key) {
-    const response = await call<{ id: string; type?: string }>(`${api.url}/events/${eventId}/bookings`, { token, body: { quantity }, headers: key ? { 'Idempotency-Key': key } : {} });
+    const response = await call<{ id: string; type?: string }>(`${api.url}/events/${eventId}/bookings`, {
+      token,
+      body: { quantity },
+      headers: key ? { 'Idempotency-Key': key } : {},
+    });
     return response.status < 300 ? { id: response.body.id } : { refused: kindOfProblem(response.body) };
   },
   async confirm(token, id) {
@@ -55,7 +62,11 @@ const rest: Edge = {
     return response.status === 200 ? 'ok' : kindOfProblem(response.body);
   },
   async pay(token, id, paymentMethod, key) {
-    const response = await call<{ status: string }>(`${api.url}/bookings/${id}/pay`, { token, body: { paymentMethod }, headers: key ? { 'Idempotency-Key': key } : {} });
+    const response = await call<{ status: string }>(`${api.url}/bookings/${id}/pay`, {
+      token,
+      body: { paymentMethod },
+      headers: key ? { 'Idempotency-Key': key } : {},
+    });
     if (response.status >= 300) return { refused: kindOfProblem(response.body) };
     return { status: response.body.status, replayed: response.headers.get('idempotent-replayed') === 'true' };
   },
@@ -63,21 +74,32 @@ const rest: Edge = {
     expect((await call(`${api.url}/bookings/${id}/cancel`, { token, method: 'POST' })).status).toBe(200);
   },
   async list(token) {
-    return (await call<{ items: Array<{ id: string; status: string }> }>(`${api.url}/bookings`, { token })).body.items.map(({ id, status }) => ({ id, status }));
+    return (await call<{ items: Array<{ id: string; status: string }> }>(`${api.url}/bookings`, { token })).body.items.map(
+      ({ id, status }) => ({ id, status }),
+    );
   },
 };
 
 const graphql: Edge = {
   async createEvent(token, input) {
-    const response = await gql<{ createEvent: { id: string } }>(api, 'mutation($i: CreateEventInput!) { createEvent(input: $i) { id } }', { token, variables: { i: input } });
+    const response = await gql<{ createEvent: { id: string } }>(api, 'mutation($i: CreateEventInput!) { createEvent(input: $i) { id } }', {
+      token,
+      variables: { i: input },
+    });
     return response.body.data!.createEvent.id;
   },
   async book(token, eventId, quantity, key) {
-    const response = await gql<{ bookSeats: { booking: { id: string } } | null }>(api, 'mutation($e: ID!, $q: Int!, $k: String) { bookSeats(eventId: $e, quantity: $q, idempotencyKey: $k) { booking { id } } }', {
-      token,
-      variables: { e: eventId, q: quantity, k: key },
-    });
-    return response.body.data?.bookSeats ? { id: response.body.data.bookSeats.booking.id } : { refused: String(response.body.errors![0]!.extensions!.kind) };
+    const response = await gql<{ bookSeats: { booking: { id: string } } | null }>(
+      api,
+      'mutation($e: ID!, $q: Int!, $k: String) { bookSeats(eventId: $e, quantity: $q, idempotencyKey: $k) { booking { id } } }',
+      {
+        token,
+        variables: { e: eventId, q: quantity, k: key },
+      },
+    );
+    return response.body.data?.bookSeats
+      ? { id: response.body.data.bookSeats.booking.id }
+      : { refused: String(response.body.errors![0]!.extensions!.kind) };
   },
   async confirm(token, id) {
     const response = await gql(api, 'mutation($id: ID!) { confirmBooking(id: $id) { id } }', { token, variables: { id } });
@@ -90,25 +112,39 @@ const graphql: Edge = {
       { token, variables: { id, m: paymentMethod, k: key } },
     );
     const paid = response.body.data?.payBooking;
-    return paid ? { status: paid.booking.status.toLowerCase(), replayed: paid.replayed } : { refused: String(response.body.errors![0]!.extensions!.kind) };
+    return paid
+      ? { status: paid.booking.status.toLowerCase(), replayed: paid.replayed }
+      : { refused: String(response.body.errors![0]!.extensions!.kind) };
   },
   async cancel(token, id) {
-    expect((await gql(api, 'mutation($id: ID!) { cancelBooking(id: $id) { id } }', { token, variables: { id } })).body.errors).toBeUndefined();
+    expect(
+      (await gql(api, 'mutation($id: ID!) { cancelBooking(id: $id) { id } }', { token, variables: { id } })).body.errors,
+    ).toBeUndefined();
   },
   async list(token) {
-    const response = await gql<{ myBookings: { edges: Array<{ node: { id: string; status: string } }> } }>(api, '{ myBookings { edges { node { id status } } } }', { token });
+    const response = await gql<{ myBookings: { edges: Array<{ node: { id: string; status: string } }> } }>(
+      api,
+      '{ myBookings { edges { node { id status } } } }',
+      { token },
+    );
     return response.body.data!.myBookings.edges.map(({ node }) => ({ id: node.id, status: node.status.toLowerCase() }));
   },
 };
 
 const statusName = (status: string) => status.replace(/^BOOKING_STATUS_/, '').toLowerCase();
 /** The refusal's kind, from the google.rpc.ErrorInfo reason (SOLD_OUT → sold-out). */
-const reasonOf = (result: { ok: false; status?: { errorInfo?: { reason: string } } }) => result.status!.errorInfo!.reason.toLowerCase().replace(/_/g, '-');
+const reasonOf = (result: { ok: false; status?: { errorInfo?: { reason: string } } }) =>
+  result.status!.errorInfo!.reason.toLowerCase().replace(/_/g, '-');
 
 const grpcEdge: Edge = {
   createEvent: (token, input) => rest.createEvent(token, input),
   async book(token, eventId, quantity, key) {
-    const result = await unary<{ booking: { id: string } }>(clients.bookings, 'CreateBooking', { event_id: eventId, quantity, idempotency_key: key ?? '' }, { token });
+    const result = await unary<{ booking: { id: string } }>(
+      clients.bookings,
+      'CreateBooking',
+      { event_id: eventId, quantity, idempotency_key: key ?? '' },
+      { token },
+    );
     return result.ok ? { id: result.value.booking.id } : { refused: reasonOf(result) };
   },
   async confirm(token, id) {
@@ -116,8 +152,15 @@ const grpcEdge: Edge = {
     return result.ok ? 'ok' : reasonOf(result);
   },
   async pay(token, id, paymentMethod, key) {
-    const result = await unary<{ booking: { status: string }; replayed?: boolean }>(clients.bookings, 'PayBooking', { id, payment_method: paymentMethod, idempotency_key: key ?? '' }, { token });
-    return result.ok ? { status: statusName(result.value.booking.status), replayed: result.value.replayed === true } : { refused: reasonOf(result) };
+    const result = await unary<{ booking: { status: string }; replayed?: boolean }>(
+      clients.bookings,
+      'PayBooking',
+      { id, payment_method: paymentMethod, idempotency_key: key ?? '' },
+      { token },
+    );
+    return result.ok
+      ? { status: statusName(result.value.booking.status), replayed: result.value.replayed === true }
+      : { refused: reasonOf(result) };
   },
   async cancel(token, id) {
     expect((await unary(clients.bookings, 'CancelBooking', { id }, { token })).ok).toBe(true);
@@ -173,12 +216,18 @@ async function scenario(edge: Edge) {
 
   const { role, ...state } = await stateOf(eventId, { b1: idOf(b1), b2: idOf(b2), b3: idOf(b3) });
   return {
-    answers: { replayedSame: idOf(replay) === idOf(b1), refused, confirmed, listed: listed.map((b) => ({ booking: role(b.id), status: b.status })) },
+    answers: {
+      replayedSame: idOf(replay) === idOf(b1),
+      refused,
+      confirmed,
+      listed: listed.map((b) => ({ booking: role(b.id), status: b.status })),
+    },
     ...state,
   };
 }
 
-const statusOf = async (id: string) => (await api.db.pool.query<{ status: string }>('SELECT status FROM bookings WHERE id = $1', [id])).rows[0]!.status;
+const statusOf = async (id: string) =>
+  (await api.db.pool.query<{ status: string }>('SELECT status FROM bookings WHERE id = $1', [id])).rows[0]!.status;
 
 /** The paid-event scenario through the saga; returns what it saw and the state it left. */
 async function paidScenario(edge: Edge) {
@@ -192,7 +241,10 @@ async function paidScenario(edge: Edge) {
   const declined = await edge.pay(u2.token, p2, 'pm_card_chargeDeclined');
   const p3 = idOf(await edge.book(u3.token, eventId, 1));
   const bareConfirm = await edge.confirm(u3.token, p3);
-  await waitFor('the saga settled both payments', async () => (await statusOf(p1)) === 'confirmed' && (await statusOf(p2)) === 'payment_failed');
+  await waitFor(
+    'the saga settled both payments',
+    async () => (await statusOf(p1)) === 'confirmed' && (await statusOf(p2)) === 'payment_failed',
+  );
   const payAgain = await edge.pay(u1.token, p1, 'pm_card_visa');
   const afterConfirm = await edge.pay(u1.token, p1, 'pm_card_visa', 'pay-1');
   await edge.cancel(u1.token, p1);
@@ -201,17 +253,41 @@ async function paidScenario(edge: Edge) {
 
   const { role, ...state } = await stateOf(eventId, { p1, p2, p3 });
   return {
-    answers: { paid, replayed: (replayed as { status: string; replayed: boolean }).replayed, declined, bareConfirm, payAgain, afterConfirm, listed: listed.map((b) => ({ booking: role(b.id), status: b.status })) },
-    intents: saga.stripe.allIntents().filter((intent) => [p1, p2].includes(String(intent.metadata.booking_id))).map((intent) => `${role(String(intent.metadata.booking_id))}:${intent.status}`).sort(),
+    answers: {
+      paid,
+      replayed: (replayed as { status: string; replayed: boolean }).replayed,
+      declined,
+      bareConfirm,
+      payAgain,
+      afterConfirm,
+      listed: listed.map((b) => ({ booking: role(b.id), status: b.status })),
+    },
+    intents: saga.stripe
+      .allIntents()
+      .filter((intent) => [p1, p2].includes(String(intent.metadata.booking_id)))
+      .map((intent) => `${role(String(intent.metadata.booking_id))}:${intent.status}`)
+      .sort(),
     ...state,
   };
 }
 
 it('REST, GraphQL and gRPC leave the same database state and the same outbox events (a free event)', async () => {
   const viaRest = await scenario(rest);
-  expect(viaRest.answers).toEqual({ replayedSame: true, refused: { refused: 'sold-out' }, confirmed: 'ok', listed: [{ booking: 'b1', status: 'confirmed' }] });
+  expect(viaRest.answers).toEqual({
+    replayedSame: true,
+    refused: { refused: 'sold-out' },
+    confirmed: 'ok',
+    listed: [{ booking: 'b1', status: 'confirmed' }],
+  });
   expect(viaRest.event).toEqual({ capacity: 5, available: 2, price_cents: 0 });
-  expect(viaRest.outbox.map((row) => `${row.aggregate}:${row.type}`)).toEqual(['event:event.created', 'b1:booking.created', 'b1:booking.confirmed', 'b2:booking.created', 'b2:booking.cancelled', 'b3:booking.created']);
+  expect(viaRest.outbox.map((row) => `${row.aggregate}:${row.type}`)).toEqual([
+    'event:event.created',
+    'b1:booking.created',
+    'b1:booking.confirmed',
+    'b2:booking.created',
+    'b2:booking.cancelled',
+    'b3:booking.created',
+  ]);
   expect(await scenario(graphql)).toEqual(viaRest);
   expect(await scenario(grpcEdge)).toEqual(viaRest);
 });

@@ -41,7 +41,15 @@ beforeAll(async () => {
   dataDir = mkdtempSync(path.join(ROOT, 'build', 'embedded-local-'));
   chmodSync(dataDir, 0o755);
   pgPort = await freePort();
-  env = { NODE_ENV: 'development', HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', DATA_DIR: dataDir, EMBEDDED_PG_PORT: String(pgPort), BCRYPT_COST: '4' };
+  env = {
+    NODE_ENV: 'development',
+    HOST: '127.0.0.1',
+    PORT: '0',
+    LOG_LEVEL: 'info',
+    DATA_DIR: dataDir,
+    EMBEDDED_PG_PORT: String(pgPort),
+    BCRYPT_COST: '4',
+  };
   service = await startFromSource('all', env);
 }, 180_000);
 
@@ -73,10 +81,14 @@ test('a second instance on the same data folder: one line naming the first oneâ€
   expect(fatal.map((line) => line.msg)).toEqual([expected]);
   expect(fatal[0]).not.toHaveProperty('err');
 
-  const check = await promisify(execFile)(process.execPath, [path.join(ROOT, 'node_modules/tsx/dist/cli.mjs'), path.join(ROOT, 'scripts/instance-check.ts')], {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', DATA_DIR: dataDir },
-  }).then(
+  const check = await promisify(execFile)(
+    process.execPath,
+    [path.join(ROOT, 'node_modules/tsx/dist/cli.mjs'), path.join(ROOT, 'scripts/instance-check.ts')],
+    {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH ?? '', DATA_DIR: dataDir },
+    },
+  ).then(
     () => ({ code: 0, stderr: '' }),
     (error: { code: number; stderr: string }) => ({ code: error.code, stderr: error.stderr }),
   );
@@ -99,9 +111,21 @@ test('Ctrl-C in a terminal signals the foreground process group: the cluster is 
 test('SIGTERM: the request in flight finishes, then the cluster stops, exit 0, no warning on the way', async () => {
   // the embedded cluster, as the service reaches it (its password and signing key are in DATA_DIR)
   const password = readFileSync(path.join(dataDir, 'postgres.password'), 'utf8').trim();
-  const pool = createPool({ url: `postgres://goticket:${encodeURIComponent(password)}@127.0.0.1:${pgPort}/goticket`, max: 2, statementTimeoutMs: 30_000, applicationName: 'embedded-local-test' });
-  const codec = new JwtAccessTokenCodec({ secret: localJwtSecret(dataDir).secret, issuer: 'goticket', audience: 'goticket-api', ttlMs: 600_000 });
-  const { rows: users } = await pool.query<{ id: string }>(`INSERT INTO users (email, password_hash, role) VALUES ('sigterm@example.test', 'x', 'user') RETURNING id`);
+  const pool = createPool({
+    url: `postgres://goticket:${encodeURIComponent(password)}@127.0.0.1:${pgPort}/goticket`,
+    max: 2,
+    statementTimeoutMs: 30_000,
+    applicationName: 'embedded-local-test',
+  });
+  const codec = new JwtAccessTokenCodec({
+    secret: localJwtSecret(dataDir).secret,
+    issuer: 'goticket',
+    audience: 'goticket-api',
+    ttlMs: 600_000,
+  });
+  const { rows: users } = await pool.query<{ id: string }>(
+    `INSERT INTO users (email, password_hash, role) VALUES ('sigterm@example.test', 'x', 'user') RETURNING id`,
+  );
   const token = codec.sign({ userId: users[0]!.id, role: 'user', tokenVersion: 0 }).token;
   const { rows: events } = await pool.query<{ id: string }>(
     `INSERT INTO events (organizer_id, name, starts_at, ends_at, price_cents, capacity, available)
@@ -119,7 +143,13 @@ test('SIGTERM: the request in flight finishes, then the cluster stops, exit 0, n
       headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
       body: JSON.stringify({ quantity: 1 }),
     }).then((response) => response.status);
-    await waitFor('the booking to wait on the row lock', async () => (await pool.query(`SELECT 1 FROM pg_stat_activity WHERE application_name = 'goticket-all' AND wait_event_type = 'Lock'`)).rows.length > 0, 10_000);
+    await waitFor(
+      'the booking to wait on the row lock',
+      async () =>
+        (await pool.query(`SELECT 1 FROM pg_stat_activity WHERE application_name = 'goticket-all' AND wait_event_type = 'Lock'`)).rows
+          .length > 0,
+      10_000,
+    );
     const shutdownFrom = service.output().length;
     const exited = service.stop();
     await waitFor('the shutdown to begin', async () => service.output().slice(shutdownFrom).includes('"msg":"shutting down"'), 10_000, 20);

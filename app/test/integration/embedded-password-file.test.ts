@@ -65,8 +65,11 @@ async function firstStart(prepare: (dataDir: string) => void = () => undefined) 
   folders.push(outcomeDir);
   const outcomeFile = path.join(outcomeDir, 'outcome');
   const code = await new Promise<number>((resolve) => {
-    execFile(process.execPath, [...loader, '-e', SCRIPT, dataDir, String(port), outcomeFile], { cwd: ROOT, env: { ...process.env, TMPDIR: temp }, timeout: 150_000 }, (error) =>
-      resolve(error ? Number(error.code ?? 1) : 0),
+    execFile(
+      process.execPath,
+      [...loader, '-e', SCRIPT, dataDir, String(port), outcomeFile],
+      { cwd: ROOT, env: { ...process.env, TMPDIR: temp }, timeout: 150_000 },
+      (error) => resolve(error ? Number(error.code ?? 1) : 0),
     );
   });
   const outcome = { code, output: existsSync(outcomeFile) ? readFileSync(outcomeFile, 'utf8') : '' };

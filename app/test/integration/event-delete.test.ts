@@ -13,9 +13,11 @@ beforeAll(async () => {
 });
 afterAll(() => api?.close());
 
-const newEvent = async (token = owner.token, priceCents = 2500) => (await call<{ id: string }>(`${api.url}/events`, { token, body: futureEvent({ capacity: 10, priceCents }) })).body.id;
+const newEvent = async (token = owner.token, priceCents = 2500) =>
+  (await call<{ id: string }>(`${api.url}/events`, { token, body: futureEvent({ capacity: 10, priceCents }) })).body.id;
 const remove = (id: string, token?: string) => call(`${api.url}/events/${id}`, { method: 'DELETE', token });
-const book = async (eventId: string, token: string) => call<{ id: string }>(`${api.url}/events/${eventId}/bookings`, { token, body: { quantity: 1 } });
+const book = async (eventId: string, token: string) =>
+  call<{ id: string }>(`${api.url}/events/${eventId}/bookings`, { token, body: { quantity: 1 } });
 
 test('who may delete: the owner and admins; other organizers and users 403, anonymous 401, malformed 400, unknown 404', async () => {
   const [other, user, admin] = [await api.user('organizer'), await api.user(), await api.user('admin')];

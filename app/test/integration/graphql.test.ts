@@ -19,7 +19,10 @@ const BOOK = `mutation Book($eventId: ID!, $quantity: Int!, $key: String) {
 }`;
 
 async function createEvent(capacity = 100, overrides: Record<string, unknown> = {}): Promise<string> {
-  const response = await gql<{ createEvent: { id: string } }>(api, CREATE, { token: organizer.token, variables: { input: { ...futureEvent({ capacity }), ...overrides } } });
+  const response = await gql<{ createEvent: { id: string } }>(api, CREATE, {
+    token: organizer.token,
+    variables: { input: { ...futureEvent({ capacity }), ...overrides } },
+  });
   expect(response.body.errors).toBeUndefined();
   return response.body.data!.createEvent.id;
 }
@@ -43,11 +46,17 @@ it('the committed schema.graphql is the schema the code serves (introspected ove
 it('an organizer creates an event; anyone reads it and lists it as a connection with the same filters and cursors as REST', async () => {
   const a = await createEvent(10, { name: 'GraphQL night A', priceCents: 1000 });
   const b = await createEvent(10, { name: 'GraphQL night B', priceCents: 5000 });
-  const one = await gql<{ event: { id: string; name: string; available: number } }>(api, 'query One($id: ID!) { event(id: $id) { id name available } }', { variables: { id: a } });
+  const one = await gql<{ event: { id: string; name: string; available: number } }>(
+    api,
+    'query One($id: ID!) { event(id: $id) { id name available } }',
+    { variables: { id: a } },
+  );
   expect(one.status).toBe(200);
   expect(one.body.data!.event).toEqual({ id: a, name: 'GraphQL night A', available: 10 });
 
-  const page = await gql<{ events: { edges: Array<{ node: { id: string } }>; pageInfo: { hasNextPage: boolean; endCursor: string | null } } }>(
+  const page = await gql<{
+    events: { edges: Array<{ node: { id: string } }>; pageInfo: { hasNextPage: boolean; endCursor: string | null } };
+  }>(
     api,
     'query List($f: EventFilter, $after: String) { events(filter: $f, first: 1, after: $after) { edges { cursor node { id } } pageInfo { hasNextPage endCursor } } }',
     { variables: { f: { q: 'graphql night' } } },
@@ -64,7 +73,10 @@ it('an organizer creates an event; anyone reads it and lists it as a connection 
   expect(next.body.data!.events.edges.map((edge) => edge.node.id)).toEqual([b]);
   expect(next.body.data!.events.pageInfo.hasNextPage).toBe(false);
 
-  const cheap = await gql<{ events: { edges: Array<{ node: { id: string } }> } }>(api, '{ events(filter: {q: "graphql night", maxPrice: 2000}) { edges { node { id } } } }');
+  const cheap = await gql<{ events: { edges: Array<{ node: { id: string } }> } }>(
+    api,
+    '{ events(filter: {q: "graphql night", maxPrice: 2000}) { edges { node { id } } } }',
+  );
   expect(cheap.body.data!.events.edges.map((edge) => edge.node.id)).toEqual([a]);
 });
 
@@ -73,13 +85,19 @@ it('book, confirm, cancel and list through GraphQL; Booking.event loads the even
   // free events: a bare confirm is for free holds (paid ones are paid: POST /bookings/{id}/pay)
   const first = await createEvent(5, { priceCents: 0 });
   const second = await createEvent(5, { priceCents: 0 });
-  const booked = await gql<{ bookSeats: { replayed: boolean; booking: { id: string; status: string; quantity: number } } }>(api, BOOK, { token, variables: { eventId: first, quantity: 2 } });
+  const booked = await gql<{ bookSeats: { replayed: boolean; booking: { id: string; status: string; quantity: number } } }>(api, BOOK, {
+    token,
+    variables: { eventId: first, quantity: 2 },
+  });
   expect(booked.body.errors).toBeUndefined();
   expect(booked.body.data!.bookSeats).toMatchObject({ replayed: false, booking: { status: 'PENDING', quantity: 2 } });
   const id = booked.body.data!.bookSeats.booking.id;
   await gql(api, BOOK, { token, variables: { eventId: second, quantity: 1 } });
 
-  const confirmed = await gql<{ confirmBooking: { status: string } }>(api, 'mutation($id: ID!) { confirmBooking(id: $id) { status } }', { token, variables: { id } });
+  const confirmed = await gql<{ confirmBooking: { status: string } }>(api, 'mutation($id: ID!) { confirmBooking(id: $id) { status } }', {
+    token,
+    variables: { id },
+  });
   expect(confirmed.body.data!.confirmBooking.status).toBe('CONFIRMED');
 
   const spy = jest.spyOn(api.db.pool, 'query');
@@ -93,11 +111,16 @@ it('book, confirm, cancel and list through GraphQL; Booking.event loads the even
   expect(mine.body.data!.myBookings.edges.map((edge) => edge.node.event.id).sort()).toEqual([first, second].sort());
   expect(eventQueries).toHaveLength(1);
 
-  const cancelled = await gql<{ cancelBooking: { status: string } }>(api, 'mutation($id: ID!) { cancelBooking(id: $id) { status } }', { token, variables: { id } });
+  const cancelled = await gql<{ cancelBooking: { status: string } }>(api, 'mutation($id: ID!) { cancelBooking(id: $id) { status } }', {
+    token,
+    variables: { id },
+  });
   expect(cancelled.body.data!.cancelBooking.status).toBe('CANCELLED');
   const { rows } = await api.db.pool.query('SELECT available FROM events WHERE id = $1', [first]);
   expect(rows[0].available).toBe(5);
-  const filtered = await gql<{ myBookings: { edges: unknown[] } }>(api, '{ myBookings(status: CANCELLED) { edges { node { id } } } }', { token });
+  const filtered = await gql<{ myBookings: { edges: unknown[] } }>(api, '{ myBookings(status: CANCELLED) { edges { node { id } } } }', {
+    token,
+  });
   expect(filtered.body.data!.myBookings.edges).toHaveLength(1);
 });
 
@@ -136,10 +159,14 @@ it('domain errors carry the stable code of the error table with their details', 
 });
 
 it('an unexpected failure is masked: no stack, no SQL, no driver text', async () => {
-  const spy = jest.spyOn(api.api.services.events, 'listJson').mockRejectedValueOnce(new Error('relation "events" does not exist at character 15 (pg)'));
+  const spy = jest
+    .spyOn(api.api.services.events, 'listJson')
+    .mockRejectedValueOnce(new Error('relation "events" does not exist at character 15 (pg)'));
   const response = await gql(api, '{ events { edges { node { id } } } }');
   spy.mockRestore();
-  expect(response.body.errors).toEqual([{ message: 'Unexpected error.', path: ['events'], locations: expect.any(Array), extensions: { code: 'INTERNAL_SERVER_ERROR' } }]);
+  expect(response.body.errors).toEqual([
+    { message: 'Unexpected error.', path: ['events'], locations: expect.any(Array), extensions: { code: 'INTERNAL_SERVER_ERROR' } },
+  ]);
   expect(JSON.stringify(response.body)).not.toMatch(/relation|pg|stack|at /i);
 });
 
@@ -162,7 +189,14 @@ it('500 concurrent bookSeats from 500 users on 100 seats: exactly 100 bookings, 
 it('the same idempotency key 20 times at once makes one booking', async () => {
   const eventId = await createEvent(50);
   const [token] = await buyers(1);
-  const responses = await Promise.all(Array.from({ length: 20 }, () => gql<{ bookSeats: { replayed: boolean; booking: { id: string } } }>(api, BOOK, { token, variables: { eventId, quantity: 2, key: 'gql-checkout-7' } })));
+  const responses = await Promise.all(
+    Array.from({ length: 20 }, () =>
+      gql<{ bookSeats: { replayed: boolean; booking: { id: string } } }>(api, BOOK, {
+        token,
+        variables: { eventId, quantity: 2, key: 'gql-checkout-7' },
+      }),
+    ),
+  );
   const ids = new Set(responses.map((response) => response.body.data!.bookSeats.booking.id));
   expect(ids.size).toBe(1);
   expect(responses.filter((response) => !response.body.data!.bookSeats.replayed)).toHaveLength(1);
@@ -183,14 +217,20 @@ it('payBooking costs one write, as POST /bookings/{id}/pay does, from the same p
   try {
     const user = await limited.user();
     const other = await limited.user('organizer');
-    const eventId = (await call<{ id: string }>(`${limited.url}/events`, { token: other.token, body: futureEvent({ capacity: 10 }) })).body.id;
-    const hold = async () => (await call<{ id: string }>(`${limited.url}/events/${eventId}/bookings`, { token: user.token, body: { quantity: 1 } })).body.id;
+    const eventId = (await call<{ id: string }>(`${limited.url}/events`, { token: other.token, body: futureEvent({ capacity: 10 }) })).body
+      .id;
+    const hold = async () =>
+      (await call<{ id: string }>(`${limited.url}/events/${eventId}/bookings`, { token: user.token, body: { quantity: 1 } })).body.id;
     const [first, second] = [await hold(), await hold()];
     const PAY = 'mutation($id: ID!) { payBooking(id: $id, paymentMethod: "pm_card_visa") { booking { status } } }';
-    expect((await gql(limited, PAY, { token: user.token, variables: { id: first } })).body).toEqual({ data: { payBooking: { booking: { status: 'PAYMENT_PENDING' } } } });
+    expect((await gql(limited, PAY, { token: user.token, variables: { id: first } })).body).toEqual({
+      data: { payBooking: { booking: { status: 'PAYMENT_PENDING' } } },
+    });
     const rest = await call(`${limited.url}/bookings/${second}/pay`, { token: user.token, body: { paymentMethod: 'pm_card_visa' } });
     expect(rest.status).toBe(429);
-    expect((await gql(limited, PAY, { token: user.token, variables: { id: second } })).body.errors![0]!.extensions).toMatchObject({ code: 'RATE_LIMITED' });
+    expect((await gql(limited, PAY, { token: user.token, variables: { id: second } })).body.errors![0]!.extensions).toMatchObject({
+      code: 'RATE_LIMITED',
+    });
     const { rows } = await limited.db.pool.query<{ status: string }>('SELECT status FROM bookings WHERE id = $1', [second]);
     expect(rows[0]!.status).toBe('pending');
   } finally {
@@ -203,7 +243,8 @@ it('a mutation costs what its REST twin costs, from the same per-user budget; an
   try {
     const user = await limited.user();
     const other = await limited.user('organizer');
-    const eventId = (await call<{ id: string }>(`${limited.url}/events`, { token: other.token, body: futureEvent({ capacity: 10 }) })).body.id;
+    const eventId = (await call<{ id: string }>(`${limited.url}/events`, { token: other.token, body: futureEvent({ capacity: 10 }) })).body
+      .id;
     expect((await call(`${limited.url}/events/${eventId}/bookings`, { token: user.token, body: { quantity: 1 } })).status).toBe(201);
     const second = await gql(limited, BOOK, { token: user.token, variables: { eventId, quantity: 1 } });
     expect(second.body.errors).toBeUndefined();
@@ -246,7 +287,11 @@ it('a signed-in mutation costs only its write point, as its REST twin (no read p
     expect(refused.body.errors![0]!.extensions).not.toHaveProperty('http');
     // a batch of two queries from a fresh user takes two reads: the budget is spent after it
     const other = await limited.user();
-    const batch = await call(graphqlUrl(limited), { method: 'POST', token: other.token, body: [{ query: '{ me { id } }' }, { query: '{ me { email } }' }] });
+    const batch = await call(graphqlUrl(limited), {
+      method: 'POST',
+      token: other.token,
+      body: [{ query: '{ me { id } }' }, { query: '{ me { email } }' }],
+    });
     expect(batch.status).toBe(200);
     expect((await gql(limited, '{ me { id } }', { token: other.token })).status).toBe(429);
   } finally {
@@ -261,7 +306,8 @@ it('a signed-in query costs one read of the user’s REST reads budget; a garbag
     const rest = await call(`${limited.url}/bookings`, { token: user.token });
     expect(rest.status).toBe(200);
     expect(rest.headers.get('ratelimit-remaining')).toBe('2');
-    for (let i = 0; i < 2; i++) expect((await gql(limited, '{ me { id } }', { token: user.token })).body.data).toEqual({ me: { id: user.id } });
+    for (let i = 0; i < 2; i++)
+      expect((await gql(limited, '{ me { id } }', { token: user.token })).body.data).toEqual({ me: { id: user.id } });
     const refused = await gql(limited, '{ me { id } }', { token: user.token });
     expect(refused.status).toBe(429);
     expect(refused.headers.get('retry-after')).toMatch(/^\d+$/);
@@ -271,7 +317,8 @@ it('a signed-in query costs one read of the user’s REST reads budget; a garbag
     // another user is apart; a garbage token takes the client IP's anonymous points (2), not a user's
     expect((await gql(limited, '{ me { id } }', { token: (await limited.user()).token })).status).toBe(200);
     const garbage = [];
-    for (let i = 0; i < 3; i++) garbage.push((await gql(limited, '{ events { pageInfo { hasNextPage } } }', { token: 'not.a.token' })).status);
+    for (let i = 0; i < 3; i++)
+      garbage.push((await gql(limited, '{ events { pageInfo { hasNextPage } } }', { token: 'not.a.token' })).status);
     expect(garbage).toEqual([200, 200, 429]);
   } finally {
     await limited.close();

@@ -18,7 +18,10 @@ afterAll(async () => {
 });
 
 async function createEvent(capacity: number, overrides: Record<string, unknown> = {}): Promise<string> {
-  const response = await call<{ id: string }>(`${api.url}/events`, { token: organizer.token, body: futureEvent({ capacity, ...overrides }) });
+  const response = await call<{ id: string }>(`${api.url}/events`, {
+    token: organizer.token,
+    body: futureEvent({ capacity, ...overrides }),
+  });
   expect(response.status).toBe(201);
   return response.body.id;
 }
@@ -41,19 +44,37 @@ it('GetEvent and ListEvents: the same event, filters and page tokens as REST', a
   const rest = (await call<{ startsAt: string }>(`${api.url}/events/${a}`)).body;
   if (!got.ok) return;
   const event = got.value.event;
-  expect(event).toMatchObject({ id: a, name: 'gRPC night A', capacity: 10, available: 10, price_cents: 1000, currency: 'EUR', organizer_id: organizer.id });
+  expect(event).toMatchObject({
+    id: a,
+    name: 'gRPC night A',
+    capacity: 10,
+    available: 10,
+    price_cents: 1000,
+    currency: 'EUR',
+    organizer_id: organizer.id,
+  });
   expect(event.starts_at.seconds).toBe(seconds(rest.startsAt));
 
-  const page = await unary<{ events: Array<{ id: string }>; next_page_token: string }>(clients.events, 'ListEvents', { page_size: 1, q: 'grpc night' });
+  const page = await unary<{ events: Array<{ id: string }>; next_page_token: string }>(clients.events, 'ListEvents', {
+    page_size: 1,
+    q: 'grpc night',
+  });
   expect(page.ok && page.value.events.map((e) => e.id)).toEqual([a]);
   const restPage = await call<{ nextCursor: string }>(`${api.url}/events?limit=1&q=grpc%20night`);
   expect(page.ok && page.value.next_page_token).toBe(restPage.body.nextCursor);
-  const next = await unary<{ events: Array<{ id: string }>; next_page_token: string }>(clients.events, 'ListEvents', { page_size: 1, q: 'grpc night', page_token: page.ok ? page.value.next_page_token : '' });
+  const next = await unary<{ events: Array<{ id: string }>; next_page_token: string }>(clients.events, 'ListEvents', {
+    page_size: 1,
+    q: 'grpc night',
+    page_token: page.ok ? page.value.next_page_token : '',
+  });
   expect(next.ok && next.value.events.map((e) => e.id)).toEqual([b]);
   expect(next.ok && next.value.next_page_token).toBe('');
   const cheap = await unary<{ events: Array<{ id: string }> }>(clients.events, 'ListEvents', { q: 'grpc night', max_price: 2000 });
   expect(cheap.ok && cheap.value.events.map((e) => e.id)).toEqual([a]);
-  const later = await unary<{ events: Array<{ id: string }> }>(clients.events, 'ListEvents', { q: 'grpc night', from: { seconds: String(Math.floor(Date.now() / 1000) + 30 * 86_400) } });
+  const later = await unary<{ events: Array<{ id: string }> }>(clients.events, 'ListEvents', {
+    q: 'grpc night',
+    from: { seconds: String(Math.floor(Date.now() / 1000) + 30 * 86_400) },
+  });
   expect(later.ok && (later.value.events ?? [])).toEqual([]);
 });
 
@@ -61,16 +82,32 @@ it('CreateBooking, GetBooking, ListBookings, ConfirmBooking, CancelBooking', asy
   // a free event: a bare confirm is for free holds (paid ones are paid: POST /bookings/{id}/pay)
   const eventId = await createEvent(5, { priceCents: 0 });
   const [token] = await buyers(1);
-  const created = await unary<{ booking: Record<string, unknown> & { id: string }; replayed: boolean }>(clients.bookings, 'CreateBooking', { event_id: eventId, quantity: 2 }, { token });
+  const created = await unary<{ booking: Record<string, unknown> & { id: string }; replayed: boolean }>(
+    clients.bookings,
+    'CreateBooking',
+    { event_id: eventId, quantity: 2 },
+    { token },
+  );
   expect(created.ok).toBe(true);
   if (!created.ok) return;
   expect(created.value).toMatchObject({ replayed: false, booking: { event_id: eventId, quantity: 2, status: 'BOOKING_STATUS_PENDING' } });
   const id = created.value.booking.id;
   expect(await unary(clients.bookings, 'GetBooking', { id }, { token })).toMatchObject({ ok: true, value: { booking: { id } } });
-  expect(await unary(clients.bookings, 'ConfirmBooking', { id }, { token })).toMatchObject({ ok: true, value: { booking: { status: 'BOOKING_STATUS_CONFIRMED' } } });
-  const listed = await unary<{ bookings: Array<{ id: string }> }>(clients.bookings, 'ListBookings', { status: 'BOOKING_STATUS_CONFIRMED' }, { token });
+  expect(await unary(clients.bookings, 'ConfirmBooking', { id }, { token })).toMatchObject({
+    ok: true,
+    value: { booking: { status: 'BOOKING_STATUS_CONFIRMED' } },
+  });
+  const listed = await unary<{ bookings: Array<{ id: string }> }>(
+    clients.bookings,
+    'ListBookings',
+    { status: 'BOOKING_STATUS_CONFIRMED' },
+    { token },
+  );
   expect(listed.ok && listed.value.bookings.map((b) => b.id)).toEqual([id]);
-  expect(await unary(clients.bookings, 'CancelBooking', { id }, { token })).toMatchObject({ ok: true, value: { booking: { status: 'BOOKING_STATUS_CANCELLED' } } });
+  expect(await unary(clients.bookings, 'CancelBooking', { id }, { token })).toMatchObject({
+    ok: true,
+    value: { booking: { status: 'BOOKING_STATUS_CANCELLED' } },
+  });
   const { rows } = await api.db.pool.query('SELECT available FROM events WHERE id = $1', [eventId]);
   expect(rows[0].available).toBe(5);
 });
@@ -82,19 +119,33 @@ it('statuses and details come from the error table', async () => {
   expect(anonymous).toMatchObject({ ok: false, code: status.UNAUTHENTICATED });
 
   const missing = await unary(clients.events, 'GetEvent', { id: '00000000-0000-4000-8000-000000000000' });
-  expect(missing).toMatchObject({ ok: false, code: status.NOT_FOUND, status: { errorInfo: { reason: 'NOT_FOUND', domain: 'goticket.dev' } } });
+  expect(missing).toMatchObject({
+    ok: false,
+    code: status.NOT_FOUND,
+    status: { errorInfo: { reason: 'NOT_FOUND', domain: 'goticket.dev' } },
+  });
 
   const invalid = await unary(clients.bookings, 'CreateBooking', { event_id: 'nope', quantity: 11 }, { token });
-  expect(invalid).toMatchObject({ ok: false, code: status.INVALID_ARGUMENT, status: { fieldViolations: [{ field: 'event_id', description: 'must be a UUID' }] } });
+  expect(invalid).toMatchObject({
+    ok: false,
+    code: status.INVALID_ARGUMENT,
+    status: { fieldViolations: [{ field: 'event_id', description: 'must be a UUID' }] },
+  });
   const tooMany = await unary(clients.bookings, 'CreateBooking', { event_id: eventId, quantity: 11 }, { token });
   expect(tooMany).toMatchObject({ ok: false, code: status.INVALID_ARGUMENT, status: { fieldViolations: [{ field: 'quantity' }] } });
 
   expect(await unary(clients.bookings, 'CreateBooking', { event_id: eventId, quantity: 1 }, { token })).toMatchObject({ ok: true });
   const soldOut = await unary(clients.bookings, 'CreateBooking', { event_id: eventId, quantity: 1 }, { token: other });
-  expect(soldOut).toMatchObject({ ok: false, code: status.FAILED_PRECONDITION, status: { errorInfo: { reason: 'SOLD_OUT', metadata: { seats_left: '0' } } } });
+  expect(soldOut).toMatchObject({
+    ok: false,
+    code: status.FAILED_PRECONDITION,
+    status: { errorInfo: { reason: 'SOLD_OUT', metadata: { seats_left: '0' } } },
+  });
 
   const roomy = await createEvent(10);
-  expect(await unary(clients.bookings, 'CreateBooking', { event_id: roomy, quantity: 1, idempotency_key: 'grpc-k1' }, { token })).toMatchObject({ ok: true });
+  expect(
+    await unary(clients.bookings, 'CreateBooking', { event_id: roomy, quantity: 1, idempotency_key: 'grpc-k1' }, { token }),
+  ).toMatchObject({ ok: true });
   const conflict = await unary(clients.bookings, 'CreateBooking', { event_id: roomy, quantity: 3, idempotency_key: 'grpc-k1' }, { token });
   expect(conflict).toMatchObject({ ok: false, code: status.ALREADY_EXISTS, status: { errorInfo: { reason: 'IDEMPOTENCY_KEY_REUSED' } } });
 });
@@ -110,19 +161,34 @@ it('an unexpected failure is INTERNAL with no text of its own', async () => {
 it('500 concurrent CreateBooking from 500 users on 100 seats: 100 created, 400 FAILED_PRECONDITION sold out, available 0', async () => {
   const eventId = await createEvent(100);
   const tokens = await buyers(500);
-  const results = await Promise.all(tokens.map((token) => unary(clients.bookings, 'CreateBooking', { event_id: eventId, quantity: 1 }, { token })));
+  const results = await Promise.all(
+    tokens.map((token) => unary(clients.bookings, 'CreateBooking', { event_id: eventId, quantity: 1 }, { token })),
+  );
   expect(results.filter((result) => result.ok)).toHaveLength(100);
   const refused = results.filter((result) => !result.ok);
   expect(refused).toHaveLength(400);
-  for (const result of refused) expect(result).toMatchObject({ code: status.FAILED_PRECONDITION, status: { errorInfo: { reason: 'SOLD_OUT' } } });
-  const { rows } = await api.db.pool.query(`SELECT available, (SELECT count(*)::int FROM bookings WHERE event_id = $1) AS n FROM events WHERE id = $1`, [eventId]);
+  for (const result of refused)
+    expect(result).toMatchObject({ code: status.FAILED_PRECONDITION, status: { errorInfo: { reason: 'SOLD_OUT' } } });
+  const { rows } = await api.db.pool.query(
+    `SELECT available, (SELECT count(*)::int FROM bookings WHERE event_id = $1) AS n FROM events WHERE id = $1`,
+    [eventId],
+  );
   expect(rows[0]).toEqual({ available: 0, n: 100 });
 });
 
 it('the same idempotency_key 20 times at once makes one booking', async () => {
   const eventId = await createEvent(50);
   const [token] = await buyers(1);
-  const results = await Promise.all(Array.from({ length: 20 }, () => unary<{ booking: { id: string }; replayed: boolean }>(clients.bookings, 'CreateBooking', { event_id: eventId, quantity: 2, idempotency_key: 'grpc-checkout-9' }, { token })));
+  const results = await Promise.all(
+    Array.from({ length: 20 }, () =>
+      unary<{ booking: { id: string }; replayed: boolean }>(
+        clients.bookings,
+        'CreateBooking',
+        { event_id: eventId, quantity: 2, idempotency_key: 'grpc-checkout-9' },
+        { token },
+      ),
+    ),
+  );
   expect(results.every((result) => result.ok)).toBe(true);
   expect(new Set(results.map((result) => (result.ok ? result.value.booking.id : '')))).toHaveProperty('size', 1);
   expect(results.filter((result) => result.ok && !result.value.replayed)).toHaveLength(1);
@@ -146,7 +212,12 @@ it('a deadline shorter than the work cancels the PostgreSQL statement (DEADLINE_
     await blocker.query('BEGIN');
     await blocker.query('SELECT 1 FROM events WHERE id = $1 FOR UPDATE', [eventId]);
     // A keyed booking runs its own statement, which waits for the row lock held above.
-    const result = await unary(clients.bookings, 'CreateBooking', { event_id: eventId, quantity: 1, idempotency_key: 'slow-1' }, { token, deadlineMs: 400 });
+    const result = await unary(
+      clients.bookings,
+      'CreateBooking',
+      { event_id: eventId, quantity: 1, idempotency_key: 'slow-1' },
+      { token, deadlineMs: 400 },
+    );
     expect(result).toMatchObject({ ok: false, code: status.DEADLINE_EXCEEDED });
     let waiting = await waitingStatements();
     for (let i = 0; i < 20 && waiting > 0; i++) {
@@ -165,9 +236,14 @@ it('a deadline shorter than the work cancels the PostgreSQL statement (DEADLINE_
 it('grpc.health.v1: SERVING when ready; reflection lists the services', async () => {
   const check = await unary<{ status: string }>(clients.health, 'Check', { service: '' });
   expect(check).toEqual({ ok: true, value: { status: 'SERVING' } });
-  expect(await unary(clients.health, 'Check', { service: 'goticket.v1.BookingService' })).toEqual({ ok: true, value: { status: 'SERVING' } });
+  expect(await unary(clients.health, 'Check', { service: 'goticket.v1.BookingService' })).toEqual({
+    ok: true,
+    value: { status: 'SERVING' },
+  });
   const services = await new Promise<string[]>((resolve, reject) => {
-    const stream = (clients.reflection as unknown as { ServerReflectionInfo: () => NodeJS.ReadWriteStream & { write(v: unknown): void; end(): void } }).ServerReflectionInfo();
+    const stream = (
+      clients.reflection as unknown as { ServerReflectionInfo: () => NodeJS.ReadWriteStream & { write(v: unknown): void; end(): void } }
+    ).ServerReflectionInfo();
     stream.on('data', (response: { list_services_response?: { service: Array<{ name: string }> } }) => {
       resolve(response.list_services_response!.service.map((service) => service.name).sort());
       stream.end();
@@ -184,9 +260,12 @@ it('a writing RPC costs one write of the REST budget; the limit answers RESOURCE
   try {
     const user = await limited.user();
     const org = await limited.user('organizer');
-    const eventId = (await call<{ id: string }>(`${limited.url}/events`, { token: org.token, body: futureEvent({ capacity: 10 }) })).body.id;
+    const eventId = (await call<{ id: string }>(`${limited.url}/events`, { token: org.token, body: futureEvent({ capacity: 10 }) })).body
+      .id;
     expect((await call(`${limited.url}/events/${eventId}/bookings`, { token: user.token, body: { quantity: 1 } })).status).toBe(201);
-    expect(await unary(own.bookings, 'CreateBooking', { event_id: eventId, quantity: 1 }, { token: user.token })).toMatchObject({ ok: true });
+    expect(await unary(own.bookings, 'CreateBooking', { event_id: eventId, quantity: 1 }, { token: user.token })).toMatchObject({
+      ok: true,
+    });
     const refused = await unary(own.bookings, 'CreateBooking', { event_id: eventId, quantity: 1 }, { token: user.token });
     expect(refused).toMatchObject({ ok: false, code: status.RESOURCE_EXHAUSTED, status: { retryDelaySeconds: expect.any(Number) } });
     // a read costs a read, not a write
@@ -203,7 +282,8 @@ it('a reading RPC of a signed-in caller costs one read of the user’s REST read
   try {
     const user = await limited.user();
     const org = await limited.user('organizer');
-    const eventId = (await call<{ id: string }>(`${limited.url}/events`, { token: org.token, body: futureEvent({ capacity: 10 }) })).body.id;
+    const eventId = (await call<{ id: string }>(`${limited.url}/events`, { token: org.token, body: futureEvent({ capacity: 10 }) })).body
+      .id;
     expect((await call(`${limited.url}/bookings`, { token: user.token })).status).toBe(200);
     expect(await unary(own.bookings, 'ListBookings', {}, { token: user.token })).toMatchObject({ ok: true });
     expect(await unary(own.events, 'GetEvent', { id: eventId }, { token: user.token })).toMatchObject({ ok: true });
@@ -212,13 +292,27 @@ it('a reading RPC of a signed-in caller costs one read of the user’s REST read
     expect(refused).toMatchObject({ ok: false, code: status.RESOURCE_EXHAUSTED, status: { retryDelaySeconds: expect.any(Number) } });
     expect((await call(`${limited.url}/events/${eventId}`, { token: user.token })).status).toBe(429);
     // every writing RPC takes its write point only (none is refused for the spent reads)
-    const created = await unary<{ booking: { id: string } }>(own.bookings, 'CreateBooking', { event_id: eventId, quantity: 1 }, { token: user.token });
+    const created = await unary<{ booking: { id: string } }>(
+      own.bookings,
+      'CreateBooking',
+      { event_id: eventId, quantity: 1 },
+      { token: user.token },
+    );
     if (!created.ok) throw new Error(`CreateBooking refused: ${created.details}`);
     const id = created.value.booking.id;
-    expect(await unary(own.bookings, 'PayBooking', { id, payment_method: 'pm_card_visa' }, { token: user.token })).toMatchObject({ ok: true });
-    const other = await unary<{ booking: { id: string } }>(own.bookings, 'CreateBooking', { event_id: eventId, quantity: 1 }, { token: user.token });
+    expect(await unary(own.bookings, 'PayBooking', { id, payment_method: 'pm_card_visa' }, { token: user.token })).toMatchObject({
+      ok: true,
+    });
+    const other = await unary<{ booking: { id: string } }>(
+      own.bookings,
+      'CreateBooking',
+      { event_id: eventId, quantity: 1 },
+      { token: user.token },
+    );
     if (!other.ok) throw new Error(`CreateBooking refused: ${other.details}`);
-    expect(await unary(own.bookings, 'ConfirmBooking', { id: other.value.booking.id }, { token: user.token })).not.toMatchObject({ code: status.RESOURCE_EXHAUSTED });
+    expect(await unary(own.bookings, 'ConfirmBooking', { id: other.value.booking.id }, { token: user.token })).not.toMatchObject({
+      code: status.RESOURCE_EXHAUSTED,
+    });
     expect(await unary(own.bookings, 'CancelBooking', { id: other.value.booking.id }, { token: user.token })).toMatchObject({ ok: true });
     expect(await unary(own.events, 'GetEvent', { id: eventId }, { token: (await limited.user()).token })).toMatchObject({ ok: true });
     const garbage = [];
@@ -237,15 +331,22 @@ it('PayBooking costs one write, as POST /bookings/{id}/pay does, from the same p
   try {
     const user = await limited.user();
     const org = await limited.user('organizer');
-    const eventId = (await call<{ id: string }>(`${limited.url}/events`, { token: org.token, body: futureEvent({ capacity: 10 }) })).body.id;
-    const hold = async () => (await call<{ id: string }>(`${limited.url}/events/${eventId}/bookings`, { token: user.token, body: { quantity: 1 } })).body.id;
+    const eventId = (await call<{ id: string }>(`${limited.url}/events`, { token: org.token, body: futureEvent({ capacity: 10 }) })).body
+      .id;
+    const hold = async () =>
+      (await call<{ id: string }>(`${limited.url}/events/${eventId}/bookings`, { token: user.token, body: { quantity: 1 } })).body.id;
     const [first, second] = [await hold(), await hold()];
     expect(await unary(own.bookings, 'PayBooking', { id: first, payment_method: 'pm_card_visa' }, { token: user.token })).toMatchObject({
       ok: true,
       value: { booking: { status: 'BOOKING_STATUS_PAYMENT_PENDING' } },
     });
-    expect((await call(`${limited.url}/bookings/${second}/pay`, { token: user.token, body: { paymentMethod: 'pm_card_visa' } })).status).toBe(429);
-    expect(await unary(own.bookings, 'PayBooking', { id: second, payment_method: 'pm_card_visa' }, { token: user.token })).toMatchObject({ ok: false, code: status.RESOURCE_EXHAUSTED });
+    expect(
+      (await call(`${limited.url}/bookings/${second}/pay`, { token: user.token, body: { paymentMethod: 'pm_card_visa' } })).status,
+    ).toBe(429);
+    expect(await unary(own.bookings, 'PayBooking', { id: second, payment_method: 'pm_card_visa' }, { token: user.token })).toMatchObject({
+      ok: false,
+      code: status.RESOURCE_EXHAUSTED,
+    });
   } finally {
     own.close();
     await limited.close();
@@ -259,7 +360,8 @@ it('shutdown: NOT_SERVING at once, the in-flight RPC finishes, new calls are ref
   try {
     const org = await draining.user('organizer');
     const user = await draining.user();
-    const eventId = (await call<{ id: string }>(`${draining.url}/events`, { token: org.token, body: futureEvent({ capacity: 10 }) })).body.id;
+    const eventId = (await call<{ id: string }>(`${draining.url}/events`, { token: org.token, body: futureEvent({ capacity: 10 }) })).body
+      .id;
     const watch = (own.health as unknown as { Watch: (req: unknown) => NodeJS.ReadableStream }).Watch({ service: '' });
     const seen: string[] = [];
     watch.on('data', (response: { status: string }) => seen.push(response.status));
@@ -268,7 +370,12 @@ it('shutdown: NOT_SERVING at once, the in-flight RPC finishes, new calls are ref
     const blocker = await draining.db.pool.connect();
     await blocker.query('BEGIN');
     await blocker.query('SELECT 1 FROM events WHERE id = $1 FOR UPDATE', [eventId]);
-    const inFlight = unary(own.bookings, 'CreateBooking', { event_id: eventId, quantity: 1, idempotency_key: 'drain-1' }, { token: user.token });
+    const inFlight = unary(
+      own.bookings,
+      'CreateBooking',
+      { event_id: eventId, quantity: 1, idempotency_key: 'drain-1' },
+      { token: user.token },
+    );
     await new Promise((resolve) => setTimeout(resolve, 200));
     shuttingDown = true;
     const closing = draining.api.grpc.close(10_000);

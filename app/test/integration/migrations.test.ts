@@ -31,7 +31,7 @@ describe('migrations', () => {
     expect(results.flat().sort()).toEqual(readMigrations().map((m) => m.name));
   });
 
-  it('is safe when two processes run the migrate role at once (the booking side\'s migrations and the payments service\'s)', async () => {
+  it("is safe when two processes run the migrate role at once (the booking side's migrations and the payments service's)", async () => {
     const env = { ...process.env, DATABASE_URL: db.url, LOG_LEVEL: 'info', NODE_ENV: 'test' };
     const tsx = path.join(ROOT, 'node_modules/.bin/tsx');
     const runs = await Promise.all([0, 1].map(() => run(tsx, ['app/src/main.ts', 'migrate'], { cwd: ROOT, env, timeout: 60_000 })));
@@ -51,7 +51,10 @@ describe('migrations', () => {
     // the service's pool, with a statement timeout far below what the migration takes
     const pool = createPool({ url: db.url, max: 4, statementTimeoutMs: 200, applicationName: 'goticket-test' });
     try {
-      const slow = [...readMigrations(), { name: '999_slow', sql: 'SELECT pg_sleep(0.8); CREATE TABLE slow_done (id int);', checksum: 'slow' }];
+      const slow = [
+        ...readMigrations(),
+        { name: '999_slow', sql: 'SELECT pg_sleep(0.8); CREATE TABLE slow_done (id int);', checksum: 'slow' },
+      ];
       const results = await Promise.all([migrate(pool, slow), migrate(pool, slow)]);
       expect(results.flat().sort()).toEqual(slow.map((m) => m.name));
       const { rows } = await db.pool.query("SELECT to_regclass('slow_done') AS t");

@@ -36,7 +36,12 @@ interface StandIn {
   close(): Promise<void>;
 }
 
-const readBody = (req: IncomingMessage) => new Promise<string>((resolve) => { let text = ''; req.on('data', (c: Buffer) => (text += c.toString())); req.on('end', () => resolve(text)); });
+const readBody = (req: IncomingMessage) =>
+  new Promise<string>((resolve) => {
+    let text = '';
+    req.on('data', (c: Buffer) => (text += c.toString()));
+    req.on('end', () => resolve(text));
+  });
 
 async function startGitHub(): Promise<StandIn> {
   const grants = new Map<string, { user: GitHubUser; challenge: string; redirectUri: string }>();
@@ -48,15 +53,21 @@ async function startGitHub(): Promise<StandIn> {
     url,
     next: { id: 1, login: 'octo', emails: [] },
     tokenRequests: [],
-    close: () => new Promise((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
   server.on('request', (req, res) => {
     void (async () => {
       const target = new URL(req.url!, url);
-      const json = (status: number, value: unknown) => res.writeHead(status, { 'content-type': 'application/json; charset=utf-8' }).end(JSON.stringify(value));
+      const json = (status: number, value: unknown) =>
+        res.writeHead(status, { 'content-type': 'application/json; charset=utf-8' }).end(JSON.stringify(value));
       if (target.pathname === '/login/oauth/authorize' && req.method === 'GET') {
         const query = target.searchParams;
-        if (query.get('client_id') !== CLIENT_ID || query.get('code_challenge_method') !== 'S256') return json(400, { error: 'invalid_request' });
+        if (query.get('client_id') !== CLIENT_ID || query.get('code_challenge_method') !== 'S256')
+          return json(400, { error: 'invalid_request' });
         const code = randomBytes(10).toString('hex');
         grants.set(code, { user: standIn.next, challenge: query.get('code_challenge')!, redirectUri: query.get('redirect_uri')! });
         const back = new URL(query.get('redirect_uri')!);
@@ -69,9 +80,19 @@ async function startGitHub(): Promise<StandIn> {
         standIn.tokenRequests.push(form);
         const grant = grants.get(form.code ?? '');
         grants.delete(form.code ?? '');
-        if (form.client_id !== CLIENT_ID || form.client_secret !== CLIENT_SECRET) return json(200, { error: 'incorrect_client_credentials', error_description: 'The client_id and/or client_secret passed are incorrect.' });
-        if (!grant || grant.redirectUri !== form.redirect_uri) return json(200, { error: 'bad_verification_code', error_description: 'The code passed is incorrect or expired.' });
-        if (createHash('sha256').update(form.code_verifier ?? '').digest('base64url') !== grant.challenge) return json(200, { error: 'bad_verification_code', error_description: 'The code_verifier does not match.' });
+        if (form.client_id !== CLIENT_ID || form.client_secret !== CLIENT_SECRET)
+          return json(200, {
+            error: 'incorrect_client_credentials',
+            error_description: 'The client_id and/or client_secret passed are incorrect.',
+          });
+        if (!grant || grant.redirectUri !== form.redirect_uri)
+          return json(200, { error: 'bad_verification_code', error_description: 'The code passed is incorrect or expired.' });
+        if (
+          createHash('sha256')
+            .update(form.code_verifier ?? '')
+            .digest('base64url') !== grant.challenge
+        )
+          return json(200, { error: 'bad_verification_code', error_description: 'The code_verifier does not match.' });
         const accessToken = `gho_${randomBytes(18).toString('hex')}`;
         tokens.set(accessToken, grant.user);
         return json(200, { access_token: accessToken, token_type: 'bearer', scope: 'read:user,user:email' });
@@ -79,7 +100,10 @@ async function startGitHub(): Promise<StandIn> {
       const user = tokens.get((req.headers.authorization ?? '').replace(/^Bearer /i, ''));
       if (target.pathname === '/user' || target.pathname === '/user/emails') {
         if (!user) return json(401, { message: 'Requires authentication', documentation_url: 'https://docs.github.com/rest' });
-        if (target.pathname === '/user') return standIn.userStatus ? json(standIn.userStatus, { message: 'Server Error' }) : json(200, { id: user.id, login: user.login, email: null });
+        if (target.pathname === '/user')
+          return standIn.userStatus
+            ? json(standIn.userStatus, { message: 'Server Error' })
+            : json(200, { id: user.id, login: user.login, email: null });
         return json(200, user.emails);
       }
       json(404, { message: 'Not Found' });
@@ -114,7 +138,9 @@ afterAll(async () => {
 });
 
 async function snapshot() {
-  const { rows } = await api.db.pool.query(`SELECT (SELECT count(*)::int FROM users) AS users, (SELECT count(*)::int FROM user_identities) AS identities, (SELECT count(*)::int FROM refresh_tokens) AS refresh_tokens`);
+  const { rows } = await api.db.pool.query(
+    `SELECT (SELECT count(*)::int FROM users) AS users, (SELECT count(*)::int FROM user_identities) AS identities, (SELECT count(*)::int FROM refresh_tokens) AS refresh_tokens`,
+  );
   return rows[0] as Record<string, number>;
 }
 
@@ -126,7 +152,12 @@ async function authorize(user: GitHubUser) {
   expect(started.status).toBe(302);
   const authorization = new URL(started.location!);
   expect(authorization.origin + authorization.pathname).toBe(`${github.url}/login/oauth/authorize`);
-  expect(Object.fromEntries(authorization.searchParams)).toMatchObject({ client_id: CLIENT_ID, redirect_uri: CALLBACK, scope: 'read:user user:email', code_challenge_method: 'S256' });
+  expect(Object.fromEntries(authorization.searchParams)).toMatchObject({
+    client_id: CLIENT_ID,
+    redirect_uri: CALLBACK,
+    scope: 'read:user user:email',
+    code_challenge_method: 'S256',
+  });
   // GitHub issues no ID token: no nonce is sent
   expect(authorization.searchParams.has('nonce')).toBe(false);
   const back = await browser.request(authorization.href);
@@ -143,29 +174,70 @@ async function signIn(user: GitHubUser) {
   return (await call<{ id: string; email: string }>(`${api.url}/users/me`, { token: tokens.body.accessToken })).body;
 }
 
-const register = async (email: string) => (await call<{ id: string }>(`${api.url}/auth/register`, { body: { email, password: 'correct horse battery staple' } })).body.id;
+const register = async (email: string) =>
+  (await call<{ id: string }>(`${api.url}/auth/register`, { body: { email, password: 'correct horse battery staple' } })).body.id;
 
-test('a new account from GitHub\'s primary verified address; the code exchange carried the PKCE verifier and the client secret in the body', async () => {
-  const user = await signIn({ id: 101, login: 'octo', emails: [{ email: 'other@example.test', primary: false, verified: true, visibility: null }, { email: 'octo@example.test', primary: true, verified: true, visibility: 'public' }] });
+test("a new account from GitHub's primary verified address; the code exchange carried the PKCE verifier and the client secret in the body", async () => {
+  const user = await signIn({
+    id: 101,
+    login: 'octo',
+    emails: [
+      { email: 'other@example.test', primary: false, verified: true, visibility: null },
+      { email: 'octo@example.test', primary: true, verified: true, visibility: 'public' },
+    ],
+  });
   expect(user.email).toBe('octo@example.test');
   const exchange = github.tokenRequests.at(-1)!;
-  expect(exchange).toMatchObject({ grant_type: 'authorization_code', client_id: CLIENT_ID, client_secret: CLIENT_SECRET, redirect_uri: CALLBACK, code_verifier: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/) });
+  expect(exchange).toMatchObject({
+    grant_type: 'authorization_code',
+    client_id: CLIENT_ID,
+    client_secret: CLIENT_SECRET,
+    redirect_uri: CALLBACK,
+    code_verifier: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/),
+  });
   const { rows } = await api.db.pool.query(`SELECT user_id FROM user_identities WHERE provider = 'github' AND subject = '101'`);
   expect(rows).toEqual([{ user_id: user.id }]);
   // again: the same account
-  expect((await signIn({ id: 101, login: 'octo-renamed', emails: [{ email: 'octo@example.test', primary: true, verified: true, visibility: null }] })).id).toBe(user.id);
+  expect(
+    (
+      await signIn({
+        id: 101,
+        login: 'octo-renamed',
+        emails: [{ email: 'octo@example.test', primary: true, verified: true, visibility: null }],
+      })
+    ).id,
+  ).toBe(user.id);
 });
 
 test('the primary verified address joins the existing account holding it', async () => {
   const existing = await register('linked@example.test');
-  expect((await signIn({ id: 202, login: 'linker', emails: [{ email: 'linked@example.test', primary: true, verified: true, visibility: null }] })).id).toBe(existing);
+  expect(
+    (
+      await signIn({
+        id: 202,
+        login: 'linker',
+        emails: [{ email: 'linked@example.test', primary: true, verified: true, visibility: null }],
+      })
+    ).id,
+  ).toBe(existing);
 });
 
-test('hostile: an unverified primary, or a verified secondary, equal to an existing account\'s never links', async () => {
+test("hostile: an unverified primary, or a verified secondary, equal to an existing account's never links", async () => {
   const victim = await register('victim-gh@example.test');
   const before = (await api.db.pool.query('SELECT * FROM users WHERE id = $1', [victim])).rows;
-  const unverified = await signIn({ id: 303, login: 'mallory', emails: [{ email: 'victim-gh@example.test', primary: true, verified: false, visibility: null }] });
-  const secondary = await signIn({ id: 304, login: 'mallory2', emails: [{ email: 'mallory@example.test', primary: true, verified: false, visibility: null }, { email: 'victim-gh@example.test', primary: false, verified: true, visibility: null }] });
+  const unverified = await signIn({
+    id: 303,
+    login: 'mallory',
+    emails: [{ email: 'victim-gh@example.test', primary: true, verified: false, visibility: null }],
+  });
+  const secondary = await signIn({
+    id: 304,
+    login: 'mallory2',
+    emails: [
+      { email: 'mallory@example.test', primary: true, verified: false, visibility: null },
+      { email: 'victim-gh@example.test', primary: false, verified: true, visibility: null },
+    ],
+  });
   for (const account of [unverified, secondary]) {
     expect(account.id).not.toBe(victim);
     expect(account.email).toMatch(/^github-[0-9a-f]{24}@users\.oauth\.invalid$/);
@@ -175,7 +247,11 @@ test('hostile: an unverified primary, or a verified secondary, equal to an exist
 });
 
 test('hostile: a code GitHub already redeemed (its 200-with-error answer) is a 401, nothing changed', async () => {
-  const first = await authorize({ id: 405, login: 'replayer', emails: [{ email: 'replayer@example.test', primary: true, verified: true, visibility: null }] });
+  const first = await authorize({
+    id: 405,
+    login: 'replayer',
+    emails: [{ email: 'replayer@example.test', primary: true, verified: true, visibility: null }],
+  });
   expect((await first.browser.request(first.callbackUrl)).status).toBe(302);
   const second = await authorize(github.next);
   const replay = new URL(first.callbackUrl);
@@ -198,10 +274,14 @@ test('hostile: state mismatched is refused before GitHub is asked anything', asy
   expect(await snapshot()).toEqual(before);
 });
 
-test('GitHub\'s API failing (HTTP 500 on /user) is a 502 problem, nothing changed', async () => {
+test("GitHub's API failing (HTTP 500 on /user) is a 502 problem, nothing changed", async () => {
   github.userStatus = 500;
   try {
-    const { browser, callbackUrl } = await authorize({ id: 607, login: 'y', emails: [{ email: 'y@example.test', primary: true, verified: true, visibility: null }] });
+    const { browser, callbackUrl } = await authorize({
+      id: 607,
+      login: 'y',
+      emails: [{ email: 'y@example.test', primary: true, verified: true, visibility: null }],
+    });
     const before = await snapshot();
     const answer = await browser.request(callbackUrl);
     expect(answer.status).toBe(502);

@@ -78,7 +78,11 @@ async function signIn(login: string, agent = browser(), returnTo = '/events') {
   return { agent, callbackUrl, location, code: code! };
 }
 
-const exchange = (code: string) => call<{ accessToken: string; refreshToken: string; tokenType: string; expiresIn: number; type?: string }>(`${api.url}/auth/oauth/exchange`, { body: { code } });
+const exchange = (code: string) =>
+  call<{ accessToken: string; refreshToken: string; tokenType: string; expiresIn: number; type?: string }>(
+    `${api.url}/auth/oauth/exchange`,
+    { body: { code } },
+  );
 const me = (token: string) => call<{ id: string; email: string; role: string }>(`${api.url}/users/me`, { token });
 
 async function register(email: string) {
@@ -117,7 +121,13 @@ describe('the browser flow with a real OpenID provider', () => {
     // the authorization request: code flow, PKCE S256, state and nonce, the exact redirect URI
     expect(authorization.origin + authorization.pathname).toBe(`${provider.issuer}/auth`);
     const query = Object.fromEntries(authorization.searchParams);
-    expect(query).toMatchObject({ response_type: 'code', client_id: CLIENT.client_id, redirect_uri: CALLBACK, code_challenge_method: 'S256', scope: 'openid email' });
+    expect(query).toMatchObject({
+      response_type: 'code',
+      client_id: CLIENT.client_id,
+      redirect_uri: CALLBACK,
+      code_challenge_method: 'S256',
+      scope: 'openid email',
+    });
     expect(query.state).toMatch(/^[A-Za-z0-9_-]{43}$/);
     expect(query.nonce).toMatch(/^[A-Za-z0-9_-]{43}$/);
     expect(query.code_challenge).toMatch(/^[A-Za-z0-9_-]{43}$/);
@@ -154,13 +164,20 @@ describe('the browser flow with a real OpenID provider', () => {
     const tokens = await exchange(code);
     expect(tokens.status).toBe(200);
     expect(tokens.headers.get('cache-control')).toBe('no-store');
-    expect(tokens.body).toEqual({ accessToken: expect.any(String), refreshToken: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/), tokenType: 'Bearer', expiresIn: 900 });
+    expect(tokens.body).toEqual({
+      accessToken: expect.any(String),
+      refreshToken: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/),
+      tokenType: 'Bearer',
+      expiresIn: 900,
+    });
     const user = await me(tokens.body.accessToken);
     expect(user.status).toBe(200);
     expect(user.body).toMatchObject({ email: 'alice@example.test', role: 'user' });
     // the same tokens as a password login: the refresh token rotates
     expect((await call(`${api.url}/auth/refresh`, { body: { refreshToken: tokens.body.refreshToken } })).status).toBe(200);
-    const identity = await api.db.pool.query(`SELECT user_id, email, email_verified FROM user_identities WHERE provider = 'google' AND subject = 'alice-sub'`);
+    const identity = await api.db.pool.query(
+      `SELECT user_id, email, email_verified FROM user_identities WHERE provider = 'google' AND subject = 'alice-sub'`,
+    );
     expect(identity.rows).toEqual([{ user_id: user.body.id, email: 'alice@example.test', email_verified: true }]);
     const audit = await api.db.pool.query(`SELECT action FROM audit_log WHERE actor_id = $1 ORDER BY id`, [user.body.id]);
     expect(audit.rows.map((row: { action: string }) => row.action)).toEqual(['auth.oauth_account_created', 'auth.oauth_login']);
@@ -173,15 +190,21 @@ describe('the browser flow with a real OpenID provider', () => {
     const again = await signIn('alice-sub');
     const second = await exchange(again.code);
     expect((await me(second.body.accessToken)).body.id).toBe(user.body.id);
-    const signedIn = await api.db.pool.query(`SELECT count(*)::int AS n FROM audit_log WHERE actor_id = $1 AND action = 'auth.oauth_identity_signed_in'`, [user.body.id]);
+    const signedIn = await api.db.pool.query(
+      `SELECT count(*)::int AS n FROM audit_log WHERE actor_id = $1 AND action = 'auth.oauth_identity_signed_in'`,
+      [user.body.id],
+    );
     expect(signedIn.rows[0].n).toBe(1);
   });
 
-  test('pre-account takeover: a verified e-mail joins the account a squatter registered with a password; the squatter\'s password and sessions end', async () => {
+  test("pre-account takeover: a verified e-mail joins the account a squatter registered with a password; the squatter's password and sessions end", async () => {
     // the attacker registers the victim's address with a password (registration proves no address) and signs in
     const password = 'correct horse battery staple';
     const bob = await register('bob@example.test');
-    const login = (email: string) => call<{ accessToken: string; refreshToken: string; type?: string; title?: string; detail?: string }>(`${api.url}/auth/login`, { body: { email, password } });
+    const login = (email: string) =>
+      call<{ accessToken: string; refreshToken: string; type?: string; title?: string; detail?: string }>(`${api.url}/auth/login`, {
+        body: { email, password },
+      });
     const squatter = await login('bob@example.test');
     expect(squatter.status).toBe(200);
     expect((await me(squatter.body.accessToken)).status).toBe(200);
@@ -194,10 +217,17 @@ describe('the browser flow with a real OpenID provider', () => {
     // the password is gone: 401 exactly as for an address nobody holds (no enumeration difference)
     const refused = await login('bob@example.test');
     const nobody = await login(`${uniqueName('nobody')}@example.test`);
-    const answer = (response: typeof refused) => ({ status: response.status, type: response.body.type, title: response.body.title, detail: response.body.detail });
+    const answer = (response: typeof refused) => ({
+      status: response.status,
+      type: response.body.type,
+      title: response.body.title,
+      detail: response.body.detail,
+    });
     expect(answer(refused)).toEqual(answer(nobody));
     expect(refused.status).toBe(401);
-    expect((await api.db.pool.query('SELECT password_hash, token_version FROM users WHERE id = $1', [bob])).rows).toEqual([{ password_hash: null, token_version: 1 }]);
+    expect((await api.db.pool.query('SELECT password_hash, token_version FROM users WHERE id = $1', [bob])).rows).toEqual([
+      { password_hash: null, token_version: 1 },
+    ]);
     // every session of the squatter ends at once: the refresh token is refused, the access token too
     expect((await call(`${api.url}/auth/refresh`, { body: { refreshToken: squatter.body.refreshToken } })).status).toBe(401);
     expect((await me(squatter.body.accessToken)).status).toBe(401);
@@ -205,11 +235,21 @@ describe('the browser flow with a real OpenID provider', () => {
     expect((await me(tokens.body.accessToken)).status).toBe(200);
     expect((await call(`${api.url}/auth/refresh`, { body: { refreshToken: tokens.body.refreshToken } })).status).toBe(200);
     // audited under its own action, naming what was cleared
-    const links = await api.db.pool.query(`SELECT action, details FROM audit_log WHERE action LIKE 'auth.oauth_identity_linked%' AND actor_id = $1`, [bob]);
+    const links = await api.db.pool.query(
+      `SELECT action, details FROM audit_log WHERE action LIKE 'auth.oauth_identity_linked%' AND actor_id = $1`,
+      [bob],
+    );
     expect(links.rows).toEqual([
       {
         action: 'auth.oauth_identity_linked_password_and_sessions_cleared',
-        details: expect.objectContaining({ provider: 'google', subject: 'bob-sub', email: 'bob@example.test', passwordRemoved: true, refreshTokensRevoked: 1, tokenVersion: 1 }),
+        details: expect.objectContaining({
+          provider: 'google',
+          subject: 'bob-sub',
+          email: 'bob@example.test',
+          passwordRemoved: true,
+          refreshTokensRevoked: 1,
+          tokenVersion: 1,
+        }),
       },
     ]);
   });
@@ -218,8 +258,13 @@ describe('the browser flow with a real OpenID provider', () => {
     const password = 'correct horse battery staple';
     const henry = await register('henry@example.test');
     // an earlier verified identity (as a link made before this rule left it): the address is proven
-    await api.db.pool.query(`INSERT INTO user_identities (provider, subject, user_id, email, email_verified) VALUES ('github', $1, $2, 'henry@example.test', true)`, [uniqueName('gh'), henry]);
-    const session = await call<{ accessToken: string; refreshToken: string }>(`${api.url}/auth/login`, { body: { email: 'henry@example.test', password } });
+    await api.db.pool.query(
+      `INSERT INTO user_identities (provider, subject, user_id, email, email_verified) VALUES ('github', $1, $2, 'henry@example.test', true)`,
+      [uniqueName('gh'), henry],
+    );
+    const session = await call<{ accessToken: string; refreshToken: string }>(`${api.url}/auth/login`, {
+      body: { email: 'henry@example.test', password },
+    });
     expect(session.status).toBe(200);
     const { code } = await signIn('henry-sub');
     expect((await me((await exchange(code)).body.accessToken)).body.id).toBe(henry);
@@ -227,13 +272,21 @@ describe('the browser flow with a real OpenID provider', () => {
     expect((await call(`${api.url}/auth/login`, { body: { email: 'henry@example.test', password } })).status).toBe(200);
     expect((await me(session.body.accessToken)).status).toBe(200);
     expect((await call(`${api.url}/auth/refresh`, { body: { refreshToken: session.body.refreshToken } })).status).toBe(200);
-    const links = await api.db.pool.query(`SELECT action, details FROM audit_log WHERE action LIKE 'auth.oauth_identity_linked%' AND actor_id = $1`, [henry]);
-    expect(links.rows).toEqual([{ action: 'auth.oauth_identity_linked', details: expect.objectContaining({ provider: 'google', subject: 'henry-sub', email: 'henry@example.test' }) }]);
+    const links = await api.db.pool.query(
+      `SELECT action, details FROM audit_log WHERE action LIKE 'auth.oauth_identity_linked%' AND actor_id = $1`,
+      [henry],
+    );
+    expect(links.rows).toEqual([
+      {
+        action: 'auth.oauth_identity_linked',
+        details: expect.objectContaining({ provider: 'google', subject: 'henry-sub', email: 'henry@example.test' }),
+      },
+    ]);
   });
 });
 
 describe('hostile: each refused, nothing changed in the database', () => {
-  test('an unverified e-mail equal to an existing account\'s never links: a separate account without that address', async () => {
+  test("an unverified e-mail equal to an existing account's never links: a separate account without that address", async () => {
     const carol = await register('carol@example.test');
     const before = await api.db.pool.query('SELECT * FROM users WHERE id = $1', [carol]);
     const { code } = await signIn('mallory-sub');
@@ -281,7 +334,7 @@ describe('hostile: each refused, nothing changed in the database', () => {
     expect((await lastFailure())?.reason).toBe('unknown, used or expired sign-in transaction');
   });
 
-  test('state from another browser: the callback of browser A arrives with browser B\'s cookie, or with none', async () => {
+  test("state from another browser: the callback of browser A arrives with browser B's cookie, or with none", async () => {
     const a = browser();
     const { authorization } = await begin(a);
     const callbackA = await signInAtProvider(a, authorization.href, 'frank-sub', CALLBACK);
@@ -307,7 +360,7 @@ describe('hostile: each refused, nothing changed in the database', () => {
     expect((await lastFailure())?.reason).toBe('token endpoint answered invalid_grant');
   });
 
-  test('PKCE verifier wrong: a code issued for one transaction, redeemed with another\'s verifier', async () => {
+  test("PKCE verifier wrong: a code issued for one transaction, redeemed with another's verifier", async () => {
     const a = browser();
     const { authorization } = await begin(a);
     const callbackA = new URL(await signInAtProvider(a, authorization.href, 'frank-sub', CALLBACK));
@@ -324,25 +377,36 @@ describe('hostile: each refused, nothing changed in the database', () => {
     const agent = browser();
     const { state } = await begin(agent);
     const denied = new URL(CALLBACK);
-    denied.search = new URLSearchParams({ error: 'access_denied', error_description: 'End-User aborted interaction', state, iss: provider.issuer }).toString();
+    denied.search = new URLSearchParams({
+      error: 'access_denied',
+      error_description: 'End-User aborted interaction',
+      state,
+      iss: provider.issuer,
+    }).toString();
     const before = await snapshot();
     expectSignInFailed(await agent.request(denied.href));
     expect(await snapshot()).toEqual(before);
     expect((await lastFailure())?.reason).toBe('provider answered access_denied');
   });
 
-  test.each(['https://evil.test', '//evil.test', '/\\evil.test', 'javascript:alert(document.domain)'])('returnTo = %s: 400, no redirect, no transaction', async (returnTo) => {
-    const agent = browser();
-    const keysBefore = (await redis.keys(`${prefix}once:oauth-tx:*`)).length;
-    const before = await snapshot();
-    const refused = await agent.request(`${PUBLIC_ORIGIN}/api/v1/auth/oauth/google/start?returnTo=${encodeURIComponent(returnTo)}`);
-    expect(refused.status).toBe(400);
-    expect(refused.location).toBeNull();
-    expect(refused.headers.getSetCookie()).toEqual([]);
-    expect(JSON.parse(refused.text)).toMatchObject({ type: expect.stringMatching(/validation$/), errors: [{ path: 'query.returnTo', message: expect.stringMatching(/relative path/) }] });
-    expect((await redis.keys(`${prefix}once:oauth-tx:*`)).length).toBe(keysBefore);
-    expect(await snapshot()).toEqual(before);
-  });
+  test.each(['https://evil.test', '//evil.test', '/\\evil.test', 'javascript:alert(document.domain)'])(
+    'returnTo = %s: 400, no redirect, no transaction',
+    async (returnTo) => {
+      const agent = browser();
+      const keysBefore = (await redis.keys(`${prefix}once:oauth-tx:*`)).length;
+      const before = await snapshot();
+      const refused = await agent.request(`${PUBLIC_ORIGIN}/api/v1/auth/oauth/google/start?returnTo=${encodeURIComponent(returnTo)}`);
+      expect(refused.status).toBe(400);
+      expect(refused.location).toBeNull();
+      expect(refused.headers.getSetCookie()).toEqual([]);
+      expect(JSON.parse(refused.text)).toMatchObject({
+        type: expect.stringMatching(/validation$/),
+        errors: [{ path: 'query.returnTo', message: expect.stringMatching(/relative path/) }],
+      });
+      expect((await redis.keys(`${prefix}once:oauth-tx:*`)).length).toBe(keysBefore);
+      expect(await snapshot()).toEqual(before);
+    },
+  );
 
   test('one-time code replayed', async () => {
     const { code } = await signIn('grace-sub');
@@ -395,7 +459,11 @@ describe('hostile: each refused, nothing changed in the database', () => {
   test('a provider that is not configured answers 404 problem+json on all its routes; an unknown one 400', async () => {
     for (const path of ['/auth/oauth/github/start', '/auth/oauth/github/callback?code=x&state=y']) {
       const answer = await call(`${api.url}${path}`);
-      expect({ path, status: answer.status, type: answer.body.type }).toEqual({ path, status: 404, type: expect.stringMatching(/not-found$/) });
+      expect({ path, status: answer.status, type: answer.body.type }).toEqual({
+        path,
+        status: 404,
+        type: expect.stringMatching(/not-found$/),
+      });
       expect(answer.headers.get('content-type')).toMatch(/^application\/problem\+json/);
     }
     expect((await call(`${api.url}/auth/oauth/facebook/start`)).status).toBe(400);

@@ -20,7 +20,8 @@ const CALLBACK = `${PUBLIC_ORIGIN}/api/v1/auth/oauth/google/callback`;
 const CLIENT_ID = 'goticket-forged';
 const CLIENT_SECRET = 'forged-client-secret-0123456789';
 
-type Mode = 'valid' | 'alg-none' | 'other-key' | 'expired' | 'wrong-aud' | 'wrong-iss' | 'nonce-mismatch' | 'http-500' | 'not-json' | 'slow';
+type Mode =
+  'valid' | 'alg-none' | 'other-key' | 'expired' | 'wrong-aud' | 'wrong-iss' | 'nonce-mismatch' | 'http-500' | 'not-json' | 'slow';
 
 interface Forger {
   issuer: string;
@@ -28,9 +29,21 @@ interface Forger {
   close(): Promise<void>;
 }
 
-const listen = (server: Server) => new Promise<string>((resolve) => server.listen(0, '127.0.0.1', () => resolve(`http://127.0.0.1:${(server.address() as AddressInfo).port}`)));
-const close = (server: Server) => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); });
-const body = (req: IncomingMessage) => new Promise<string>((resolve) => { let text = ''; req.on('data', (c: Buffer) => (text += c.toString())); req.on('end', () => resolve(text)); });
+const listen = (server: Server) =>
+  new Promise<string>((resolve) =>
+    server.listen(0, '127.0.0.1', () => resolve(`http://127.0.0.1:${(server.address() as AddressInfo).port}`)),
+  );
+const close = (server: Server) =>
+  new Promise<void>((resolve) => {
+    server.closeAllConnections();
+    server.close(() => resolve());
+  });
+const body = (req: IncomingMessage) =>
+  new Promise<string>((resolve) => {
+    let text = '';
+    req.on('data', (c: Buffer) => (text += c.toString()));
+    req.on('end', () => resolve(text));
+  });
 
 async function startForger(): Promise<Forger> {
   const signing = await generateKeyPair('RS256');
@@ -40,12 +53,14 @@ async function startForger(): Promise<Forger> {
   const server = createServer();
   const issuer = await listen(server);
   const forger: Forger = { issuer, mode: 'valid', close: () => close(server) };
-  const sign = (claims: Record<string, unknown>, key: CryptoKey, kid: string) => new SignJWT(claims).setProtectedHeader({ alg: 'RS256', kid }).sign(key);
+  const sign = (claims: Record<string, unknown>, key: CryptoKey, kid: string) =>
+    new SignJWT(claims).setProtectedHeader({ alg: 'RS256', kid }).sign(key);
 
   server.on('request', (req, res) => {
     void (async () => {
       const url = new URL(req.url!, issuer);
-      const json = (status: number, value: unknown) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(value));
+      const json = (status: number, value: unknown) =>
+        res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(value));
       if (url.pathname === '/.well-known/openid-configuration') {
         return json(200, {
           issuer,
@@ -72,10 +87,23 @@ async function startForger(): Promise<Forger> {
         const form = new URLSearchParams(await body(req));
         const request = requests.get(form.get('code') ?? '');
         requests.delete(form.get('code') ?? '');
-        const verifierOk = request && createHash('sha256').update(form.get('code_verifier') ?? '').digest('base64url') === request.challenge;
+        const verifierOk =
+          request &&
+          createHash('sha256')
+            .update(form.get('code_verifier') ?? '')
+            .digest('base64url') === request.challenge;
         if (!request || !verifierOk || form.get('client_secret') !== CLIENT_SECRET) return json(400, { error: 'invalid_grant' });
         const now = Math.floor(Date.now() / 1000);
-        const claims: Record<string, unknown> = { iss: issuer, aud: CLIENT_ID, sub: 'forged-sub', email: 'victim@example.test', email_verified: true, nonce: request.nonce, iat: now, exp: now + 300 };
+        const claims: Record<string, unknown> = {
+          iss: issuer,
+          aud: CLIENT_ID,
+          sub: 'forged-sub',
+          email: 'victim@example.test',
+          email_verified: true,
+          nonce: request.nonce,
+          iat: now,
+          exp: now + 300,
+        };
         let idToken: string;
         switch (forger.mode) {
           case 'alg-none':
@@ -138,7 +166,9 @@ afterAll(async () => {
 });
 
 async function snapshot() {
-  const { rows } = await api.db.pool.query(`SELECT (SELECT count(*)::int FROM users) AS users, (SELECT count(*)::int FROM user_identities) AS identities, (SELECT count(*)::int FROM refresh_tokens) AS refresh_tokens`);
+  const { rows } = await api.db.pool.query(
+    `SELECT (SELECT count(*)::int FROM users) AS users, (SELECT count(*)::int FROM user_identities) AS identities, (SELECT count(*)::int FROM refresh_tokens) AS refresh_tokens`,
+  );
   return rows[0] as Record<string, number>;
 }
 
@@ -151,10 +181,15 @@ async function attempt(mode: Mode) {
   const authorized = await browser.request(started.location!);
   expect(authorized.location).toMatch(new RegExp(`^${CALLBACK}\\?code=`));
   const back = await browser.request(authorized.location!);
-  return { status: back.status, location: back.headers.get('location'), problem: back.status >= 400 ? (JSON.parse(back.text) as { type: string; title: string; detail: string }) : null, headers: back.headers };
+  return {
+    status: back.status,
+    location: back.headers.get('location'),
+    problem: back.status >= 400 ? (JSON.parse(back.text) as { type: string; title: string; detail: string }) : null,
+    headers: back.headers,
+  };
 }
 
-test('control: the forger\'s honest ID token signs in (so every refusal below is its one defect)', async () => {
+test("control: the forger's honest ID token signs in (so every refusal below is its one defect)", async () => {
   const result = await attempt('valid');
   expect(result.status).toBe(302);
   const code = result.location!.split('#code=')[1]!;
@@ -227,7 +262,10 @@ test('provider down (connection refused) or silent (never answers discovery): 50
     const state = new URL(started.location!).searchParams.get('state')!;
     const slow = await browser.request(`${CALLBACK.replace('google', 'github')}?code=abc&state=${state}`);
     expect(slow.status).toBe(503);
-    expect(JSON.parse(slow.text)).toMatchObject({ type: expect.stringMatching(/unavailable$/), detail: expect.stringContaining('identity provider github') });
+    expect(JSON.parse(slow.text)).toMatchObject({
+      type: expect.stringMatching(/unavailable$/),
+      detail: expect.stringContaining('identity provider github'),
+    });
   } finally {
     await broken.close();
     await close(silent);

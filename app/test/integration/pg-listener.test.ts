@@ -22,7 +22,14 @@ beforeAll(async () => {
   db = await createTestDatabase();
   const target = new URL(TEST_DATABASE_URL);
   proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port || 5432) });
-  pool = createPool({ url: proxy.rewrite(db.url), max: 4, statementTimeoutMs: 5_000, queryTimeoutMs: 2_000, connectTimeoutMs: 1_000, applicationName: 'pg-listener-test' });
+  pool = createPool({
+    url: proxy.rewrite(db.url),
+    max: 4,
+    statementTimeoutMs: 5_000,
+    queryTimeoutMs: 2_000,
+    connectTimeoutMs: 1_000,
+    applicationName: 'pg-listener-test',
+  });
 });
 
 afterAll(async () => {

@@ -49,7 +49,9 @@ async function serverConnections(applicationName: string): Promise<number> {
   const client = new Client({ connectionString: TEST_DATABASE_URL });
   await client.connect();
   try {
-    const { rows } = await client.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1', [applicationName]);
+    const { rows } = await client.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1', [
+      applicationName,
+    ]);
     return rows[0]!.n;
   } finally {
     await client.end();
@@ -68,7 +70,15 @@ it('the api opens DB_POOL_MIN connections before readiness turns 200', async () 
   proxy.delay(100); // each connection takes several round trips: warm-up is visibly not instant
   const health: HealthCheck[] = [postgresHealthCheck(pool)];
   const config = loadConfig({ NODE_ENV: 'test', BCRYPT_COST: '4', DATABASE_URL: db.url, JWT_SECRET: TEST_JWT_SECRET, DB_POOL_MIN: '4' });
-  const api = composeApi({ pool, config, logger, jwtSecret: TEST_JWT_SECRET, health, metrics: new Registry(), isShuttingDown: () => false });
+  const api = composeApi({
+    pool,
+    config,
+    logger,
+    jwtSecret: TEST_JWT_SECRET,
+    health,
+    metrics: new Registry(),
+    isShuttingDown: () => false,
+  });
   const { server, url } = await listen(api.app, '127.0.0.1', 0);
   try {
     const answers: Array<{ status: number; postgres: string | undefined; open: number }> = [];

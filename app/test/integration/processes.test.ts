@@ -30,12 +30,16 @@ let organizerToken: string;
 const tokens = new JwtAccessTokenCodec({ secret: TEST_JWT_SECRET, issuer: 'goticket', audience: 'goticket-api', ttlMs: 600_000 });
 
 async function user(role: 'user' | 'organizer'): Promise<string> {
-  const { rows } = await db.pool.query<{ id: string }>(`INSERT INTO users (email, password_hash, role) VALUES ($1, 'x', $2) RETURNING id`, [`${randomUUID()}@example.test`, role]);
+  const { rows } = await db.pool.query<{ id: string }>(`INSERT INTO users (email, password_hash, role) VALUES ($1, 'x', $2) RETURNING id`, [
+    `${randomUUID()}@example.test`,
+    role,
+  ]);
   return tokens.sign({ userId: rows[0]!.id, role, tokenVersion: 0 }).token;
 }
 
 const ready = async (service: RunningService) => call<{ status: string; checks: Record<string, string> }>(`${service.url}/healthz/ready`);
-const backlog = async () => (await db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM outbox WHERE published_at IS NULL')).rows[0]!.n;
+const backlog = async () =>
+  (await db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM outbox WHERE published_at IS NULL')).rows[0]!.n;
 
 beforeAll(async () => {
   db = await createTestDatabase();
@@ -79,7 +83,8 @@ test('broker down: the api is ready and takes bookings into the outbox, the work
 
   const event = await call<{ id: string }>(`${api.url}/api/v1/events`, { token: organizerToken, body: futureEvent({ capacity: 50 }) });
   expect(event.status).toBe(201);
-  for (let i = 0; i < 5; i++) expect((await call(`${api.url}/api/v1/events/${event.body.id}/bookings`, { token, body: { quantity: 1 } })).status).toBe(201);
+  for (let i = 0; i < 5; i++)
+    expect((await call(`${api.url}/api/v1/events/${event.body.id}/bookings`, { token, body: { quantity: 1 } })).status).toBe(201);
   await new Promise((resolve) => setTimeout(resolve, 500));
   expect(await backlog()).toBe(6); // event.created + 5 × booking.created, all waiting
 
@@ -89,12 +94,21 @@ test('broker down: the api is ready and takes bookings into the outbox, the work
 });
 
 /** POST over a keep-alive connection, as a load balancer's upstream connection would carry it. */
-function postKeepAlive(agent: Agent, url: string, body: unknown, bearer: string): Promise<{ status: number; connection: string | undefined }> {
+function postKeepAlive(
+  agent: Agent,
+  url: string,
+  body: unknown,
+  bearer: string,
+): Promise<{ status: number; connection: string | undefined }> {
   return new Promise((resolve, reject) => {
-    const req = request(url, { method: 'POST', agent, headers: { 'content-type': 'application/json', authorization: `Bearer ${bearer}` } }, (res) => {
-      res.resume();
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, connection: res.headers.connection }));
-    });
+    const req = request(
+      url,
+      { method: 'POST', agent, headers: { 'content-type': 'application/json', authorization: `Bearer ${bearer}` } },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, connection: res.headers.connection }));
+      },
+    );
     req.on('error', reject);
     req.end(JSON.stringify(body));
   });
@@ -121,10 +135,16 @@ test('SIGTERM: an in-flight request on a keep-alive connection finishes, new con
     await lock.query('BEGIN');
     await lock.query('SELECT 1 FROM events WHERE id = $1 FOR UPDATE', [event.body.id]);
     const inFlight = postKeepAlive(agent, `${api.url}/api/v1/events/${event.body.id}/bookings`, { quantity: 1 }, token);
-    await waitFor('the booking to wait on the row lock', async () => {
-      const { rows } = await db.pool.query(`SELECT 1 FROM pg_stat_activity WHERE application_name = 'goticket-api' AND wait_event_type = 'Lock'`);
-      return rows.length > 0;
-    }, 10_000);
+    await waitFor(
+      'the booking to wait on the row lock',
+      async () => {
+        const { rows } = await db.pool.query(
+          `SELECT 1 FROM pg_stat_activity WHERE application_name = 'goticket-api' AND wait_event_type = 'Lock'`,
+        );
+        return rows.length > 0;
+      },
+      10_000,
+    );
 
     const exited = api.stop();
     await waitFor('new connections to be refused', () => refusesConnections(`${api.url}/healthz/live`), 5_000, 20);
@@ -141,7 +161,9 @@ test('SIGTERM: an in-flight request on a keep-alive connection finishes, new con
     agent.destroy();
   }
   // the api closed its pool: no session of it is left on the server
-  const { rows } = await db.pool.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'goticket-api' AND datname = current_database()`);
+  const { rows } = await db.pool.query(
+    `SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'goticket-api' AND datname = current_database()`,
+  );
   expect(rows[0].n).toBe(0);
   // the booking that was in flight is there, with its outbox row
   const { rows: held } = await db.pool.query(`SELECT count(*)::int AS n FROM bookings WHERE event_id = $1`, [event.body.id]);

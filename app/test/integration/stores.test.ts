@@ -35,7 +35,9 @@ const newEvent = (overrides: Partial<NewEvent> = {}): NewEvent => ({
 });
 const organizer = () => users.create({ email: `${randomUUID()}@example.test`, passwordHash: 'h', role: 'organizer' });
 /** Follows nextCursor from the first page to the last; the ids seen, in order. */
-async function idsOfAllPages(fetch: (cursor?: string) => Promise<{ items: Array<{ id: string }>; nextCursor: string | null }>): Promise<string[]> {
+async function idsOfAllPages(
+  fetch: (cursor?: string) => Promise<{ items: Array<{ id: string }>; nextCursor: string | null }>,
+): Promise<string[]> {
   const seen: string[] = [];
   let cursor: string | undefined;
   do {
@@ -46,7 +48,9 @@ async function idsOfAllPages(fetch: (cursor?: string) => Promise<{ items: Array<
   return seen;
 }
 const outboxTypes = async (aggregateId: string) =>
-  (await db.pool.query<{ type: string }>('SELECT type FROM outbox WHERE aggregate_id = $1 ORDER BY seq', [aggregateId])).rows.map((r) => r.type);
+  (await db.pool.query<{ type: string }>('SELECT type FROM outbox WHERE aggregate_id = $1 ORDER BY seq', [aggregateId])).rows.map(
+    (r) => r.type,
+  );
 
 describe('PostgresUserStore', () => {
   it('keeps emails unique whatever their case', async () => {
@@ -86,7 +90,10 @@ describe('PostgresRefreshTokenStore', () => {
     const user = await organizer();
     const expiresAt = new Date(Date.now() + day);
     await store.issue({ userId: user.id, familyId: randomUUID(), tokenHash: 'race', expiresAt });
-    const results = await Promise.all([store.rotate('race', { tokenHash: 'r1', expiresAt }), store.rotate('race', { tokenHash: 'r2', expiresAt })]);
+    const results = await Promise.all([
+      store.rotate('race', { tokenHash: 'r1', expiresAt }),
+      store.rotate('race', { tokenHash: 'r2', expiresAt }),
+    ]);
     expect(results.map((r) => r.kind).sort()).toEqual(['reused', 'rotated']);
   });
 
@@ -145,7 +152,12 @@ describe('PostgresEventStore', () => {
     for (let i = 0; i < 7; i++) {
       created.push(
         await events.create({
-          ...newEvent({ name: i % 2 ? `Jazz night ${i}` : `Rock ${i}`, priceCents: i * 1000, startsAt: new Date(base + i * day), endsAt: new Date(base + i * day + 3_600_000) }),
+          ...newEvent({
+            name: i % 2 ? `Jazz night ${i}` : `Rock ${i}`,
+            priceCents: i * 1000,
+            startsAt: new Date(base + i * day),
+            endsAt: new Date(base + i * day + 3_600_000),
+          }),
           organizerId: org.id,
         }),
       );
@@ -169,9 +181,20 @@ describe('PostgresEventStore', () => {
     // three start times, four events each: ties that only the id can order
     for (let i = 0; i < 12; i++) {
       const startsAt = new Date(base + Math.floor(i / 4) * day);
-      created.push(await events.create({ ...newEvent({ name: i % 4 === 3 ? `Opera ${i}` : `Gig ${i}`, priceCents: 1000 + (i % 2) * 500, startsAt, endsAt: new Date(startsAt.getTime() + 3_600_000) }), organizerId: org.id }));
+      created.push(
+        await events.create({
+          ...newEvent({
+            name: i % 4 === 3 ? `Opera ${i}` : `Gig ${i}`,
+            priceCents: 1000 + (i % 2) * 500,
+            startsAt,
+            endsAt: new Date(startsAt.getTime() + 3_600_000),
+          }),
+          organizerId: org.id,
+        }),
+      );
     }
-    const byKey = (a: { startsAt: Date; id: string }, b: { startsAt: Date; id: string }) => a.startsAt.getTime() - b.startsAt.getTime() || (a.id < b.id ? -1 : 1);
+    const byKey = (a: { startsAt: Date; id: string }, b: { startsAt: Date; id: string }) =>
+      a.startsAt.getTime() - b.startsAt.getTime() || (a.id < b.id ? -1 : 1);
     const filters = { from: new Date(base), to: new Date(base + 3 * day), q: 'gig', maxPrice: 1000 };
     const expected = created.filter((e) => e.name.startsWith('Gig') && e.priceCents <= 1000).sort(byKey);
     expect(await idsOfAllPages((cursor) => events.list({ limit: 2, cursor, ...filters }))).toEqual(expected.map((e) => e.id));
@@ -191,14 +214,19 @@ describe('PostgresBookingStore', () => {
     expect(result.booking.expiresAt.getTime()).toBeGreaterThan(Date.now() + 50_000);
     expect((await events.get(event.id))?.available).toBe(2);
     expect(await outboxTypes(result.booking.id)).toEqual(['booking.created']);
-    expect(await bookings.reserve({ eventId: event.id, userId: org.id, quantity: 3, holdMs: 60_000 })).toEqual({ kind: 'sold_out', available: 2 });
+    expect(await bookings.reserve({ eventId: event.id, userId: org.id, quantity: 3, holdMs: 60_000 })).toEqual({
+      kind: 'sold_out',
+      available: 2,
+    });
     expect((await bookings.reserve({ eventId: randomUUID(), userId: org.id, quantity: 1, holdMs: 60_000 })).kind).toBe('event_not_found');
   });
 
   it('refuses bookings for an event that has ended', async () => {
     const org = await organizer();
     const event = await events.create({ ...newEvent(), organizerId: org.id });
-    await db.pool.query("UPDATE events SET starts_at = now() - interval '2 hours', ends_at = now() - interval '1 hour' WHERE id = $1", [event.id]);
+    await db.pool.query("UPDATE events SET starts_at = now() - interval '2 hours', ends_at = now() - interval '1 hour' WHERE id = $1", [
+      event.id,
+    ]);
     expect((await bookings.reserve({ eventId: event.id, userId: org.id, quantity: 1, holdMs: 60_000 })).kind).toBe('event_ended');
   });
 
@@ -252,10 +280,14 @@ describe('PostgresBookingStore', () => {
   it('pages through bookings made in the same millisecond without skipping or repeating one', async () => {
     const org = await organizer();
     const event = await events.create({ ...newEvent({ capacity: 1_000 }), organizerId: org.id });
-    const buyers = await Promise.all(Array.from({ length: 150 }, () => users.create({ email: `${randomUUID()}@example.test`, passwordHash: 'h', role: 'user' })));
+    const buyers = await Promise.all(
+      Array.from({ length: 150 }, () => users.create({ email: `${randomUUID()}@example.test`, passwordHash: 'h', role: 'user' })),
+    );
     await Promise.all(buyers.map((buyer) => bookings.reserve({ eventId: event.id, userId: buyer.id, quantity: 1, holdMs: 60_000 })));
     // created_at is stored to the millisecond, exactly what the cursor carries
-    const { rows } = await db.pool.query(`SELECT count(*)::int AS n FROM bookings WHERE created_at <> date_trunc('milliseconds', created_at)`);
+    const { rows } = await db.pool.query(
+      `SELECT count(*)::int AS n FROM bookings WHERE created_at <> date_trunc('milliseconds', created_at)`,
+    );
     expect(rows[0].n).toBe(0);
     // an admin's list: every booking, newest first
     const seen = await idsOfAllPages((cursor) => bookings.list({ limit: 7, cursor }));
@@ -268,8 +300,19 @@ describe('PostgresAuditLog', () => {
   it('records who did what, from where', async () => {
     const audit = new PostgresAuditLog(db.pool);
     const actor = await organizer();
-    await audit.record({ actorId: actor.id, action: 'event.deleted', target: 'e-1', ip: '203.0.113.9', requestId: 'req-1', details: { name: 'x' } });
-    const { rows } = await db.pool.query('SELECT actor_id, action, target, ip, request_id, details FROM audit_log WHERE request_id = $1', ['req-1']);
-    expect(rows).toEqual([{ actor_id: actor.id, action: 'event.deleted', target: 'e-1', ip: '203.0.113.9', request_id: 'req-1', details: { name: 'x' } }]);
+    await audit.record({
+      actorId: actor.id,
+      action: 'event.deleted',
+      target: 'e-1',
+      ip: '203.0.113.9',
+      requestId: 'req-1',
+      details: { name: 'x' },
+    });
+    const { rows } = await db.pool.query('SELECT actor_id, action, target, ip, request_id, details FROM audit_log WHERE request_id = $1', [
+      'req-1',
+    ]);
+    expect(rows).toEqual([
+      { actor_id: actor.id, action: 'event.deleted', target: 'e-1', ip: '203.0.113.9', request_id: 'req-1', details: { name: 'x' } },
+    ]);
   });
 });

@@ -38,7 +38,14 @@ afterAll(async () => {
 describe('PostgreSQL (RDS): verify-full against the shipped CA bundle', () => {
   /** What the service does with DATABASE_URL: its own pool, one query. Resolves 'ok' or the driver's error. */
   async function connect(port: number, host = 'localhost', rootCertFile = pki.caFile): Promise<string> {
-    const url = postgresUrl({ user: decodeURIComponent(PG.username) || 'postgres', password: decodeURIComponent(PG.password), host, port, database: PG.pathname.slice(1) || 'postgres', tls: { rootCertFile } });
+    const url = postgresUrl({
+      user: decodeURIComponent(PG.username) || 'postgres',
+      password: decodeURIComponent(PG.password),
+      host,
+      port,
+      database: PG.pathname.slice(1) || 'postgres',
+      tls: { rootCertFile },
+    });
     const pool = createPool({ url, max: 1, statementTimeoutMs: 5_000, connectTimeoutMs: 5_000, applicationName: 'tls-verification-test' });
     try {
       const { rows } = await pool.query<{ ok: number }>('select 1 as ok');
@@ -53,8 +60,21 @@ describe('PostgreSQL (RDS): verify-full against the shipped CA bundle', () => {
   const listener = (pem: Pem) => opened(postgresTlsListener(pem, Number(PG.port || 5432)));
 
   it('the URL asks for verify-full with the CA file', () => {
-    const url = new URL(postgresUrl({ user: 'u', password: 'p', host: 'db.example', port: 5432, database: 'd', tls: { rootCertFile: '/app/app/certs/rds-ca-bundle.pem' } }));
-    expect(Object.fromEntries(url.searchParams)).toEqual({ sslmode: 'verify-full', sslrootcert: '/app/app/certs/rds-ca-bundle.pem', uselibpqcompat: 'true' });
+    const url = new URL(
+      postgresUrl({
+        user: 'u',
+        password: 'p',
+        host: 'db.example',
+        port: 5432,
+        database: 'd',
+        tls: { rootCertFile: '/app/app/certs/rds-ca-bundle.pem' },
+      }),
+    );
+    expect(Object.fromEntries(url.searchParams)).toEqual({
+      sslmode: 'verify-full',
+      sslrootcert: '/app/app/certs/rds-ca-bundle.pem',
+      uselibpqcompat: 'true',
+    });
   });
 
   it('connects to a server whose certificate chains to the CA and names the host (the listener works)', async () => {
@@ -88,8 +108,10 @@ describe('Redis (rediss://) and RabbitMQ (amqps://): public-CA chain and host na
   }
 
   it('connects through certificates that chain and match; refuses self-signed and wrong-host ones', async () => {
-    const redis = async (pem: Pem) => redisUrl({ password: '', host: 'localhost', port: await opened(tlsListener(pem, REDIS_PORT)), tls: true });
-    const amqp = async (pem: Pem) => amqpUrl({ user: 'guest', password: 'guest', host: 'localhost', port: await opened(tlsListener(pem, AMQP_PORT)), tls: true });
+    const redis = async (pem: Pem) =>
+      redisUrl({ password: '', host: 'localhost', port: await opened(tlsListener(pem, REDIS_PORT)), tls: true });
+    const amqp = async (pem: Pem) =>
+      amqpUrl({ user: 'guest', password: 'guest', host: 'localhost', port: await opened(tlsListener(pem, AMQP_PORT)), tls: true });
     const targets = [
       { kind: 'redis' as const, url: await redis(pki.good) },
       { kind: 'redis' as const, url: await redis(pki.selfSigned) },
@@ -100,7 +122,15 @@ describe('Redis (rediss://) and RabbitMQ (amqps://): public-CA chain and host na
     ];
     expect(targets.every((t) => t.url.startsWith(t.kind === 'redis' ? 'rediss://' : 'amqps://'))).toBe(true);
     const result = await outcomes(targets);
-    const summary = result.map((o) => (o.ok ? 'ok' : /SELF_SIGNED|self[- ]signed/i.test(o.error ?? '') ? 'refused: not chained' : /ALTNAME|does not match/i.test(o.error ?? '') ? 'refused: wrong host' : `other: ${o.error}`));
+    const summary = result.map((o) =>
+      o.ok
+        ? 'ok'
+        : /SELF_SIGNED|self[- ]signed/i.test(o.error ?? '')
+          ? 'refused: not chained'
+          : /ALTNAME|does not match/i.test(o.error ?? '')
+            ? 'refused: wrong host'
+            : `other: ${o.error}`,
+    );
     expect(summary).toEqual(['ok', 'refused: not chained', 'refused: wrong host', 'ok', 'refused: not chained', 'refused: wrong host']);
   }, 90_000);
 });

@@ -15,7 +15,8 @@ afterAll(() => api?.close());
 beforeEach(() => api.db.pool.query(`UPDATE users SET role = 'user' WHERE role = 'admin'`));
 
 const admins = async () => (await api.db.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM users WHERE role = 'admin'`)).rows[0]!.n;
-const setRole = (token: string, userId: string, role: string) => call(`${api.url}/users/${userId}/role`, { method: 'PATCH', token, body: { role } });
+const setRole = (token: string, userId: string, role: string) =>
+  call(`${api.url}/users/${userId}/role`, { method: 'PATCH', token, body: { role } });
 
 test('the only admin cannot demote themself: 403 last-admin, nothing changes, their token keeps working', async () => {
   const admin = await api.user('admin');

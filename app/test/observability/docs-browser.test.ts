@@ -23,7 +23,14 @@ beforeAll(async () => {
   expect(created.status).toBe(201);
   browser = await chromium.launch({
     executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--no-first-run',
+    ],
   });
 });
 
@@ -52,7 +59,10 @@ test('opens /docs, lists the operations, and "Try it out" on GET /events reads a
   // every operation of the document is on the page
   const doc = (await (await fetch(`${base}/openapi.json`)).json()) as { paths: Record<string, Record<string, unknown>> };
   const expected = Object.values(doc.paths).reduce((n, ops) => n + Object.keys(ops).length, 0);
-  await page.locator('.opblock').nth(expected - 1).waitFor({ timeout: 10_000 });
+  await page
+    .locator('.opblock')
+    .nth(expected - 1)
+    .waitFor({ timeout: 10_000 });
   expect(await page.locator('.opblock').count()).toBe(expected);
   for (const id of ['getEvents', 'postEventsIdBookings', 'postAuthLogin']) {
     expect(await page.locator(`[id$="-${id}"]`).count()).toBe(1);
@@ -70,7 +80,10 @@ test('opens /docs, lists the operations, and "Try it out" on GET /events reads a
 
   // the header, the operation list and the live 200 answer of GET /events; the committed copy
   // is only replaced on request (UPDATE_SCREENSHOT=1), so a test run leaves the tree clean
-  const target = process.env.UPDATE_SCREENSHOT === '1' || !existsSync(SCREENSHOT) ? SCREENSHOT : path.join(mkdtempSync(path.join(tmpdir(), 'swagger-')), 'swagger-ui.png');
+  const target =
+    process.env.UPDATE_SCREENSHOT === '1' || !existsSync(SCREENSHOT)
+      ? SCREENSHOT
+      : path.join(mkdtempSync(path.join(tmpdir(), 'swagger-')), 'swagger-ui.png');
   mkdirSync(path.dirname(target), { recursive: true });
   const png = await page.screenshot({ path: target, fullPage: true, clip: { x: 0, y: 0, width: 1280, height: 2300 } });
   expect(png.subarray(1, 4).toString()).toBe('PNG');

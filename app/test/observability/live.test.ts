@@ -63,7 +63,15 @@ class OtlpReceiver {
       const service = resourceSpans.resource?.attributes?.find((a: { key: string }) => a.key === 'service.name')?.value?.stringValue ?? '?';
       for (const scopeSpans of resourceSpans.scopeSpans ?? []) {
         for (const span of scopeSpans.spans ?? []) {
-          this.spans.push({ traceId: span.traceId, spanId: span.spanId, parentSpanId: span.parentSpanId || undefined, name: span.name, kind: span.kind, service, scope: scopeSpans.scope?.name ?? '' });
+          this.spans.push({
+            traceId: span.traceId,
+            spanId: span.spanId,
+            parentSpanId: span.parentSpanId || undefined,
+            name: span.name,
+            kind: span.kind,
+            service,
+            scope: scopeSpans.scope?.name ?? '',
+          });
         }
       }
     }
@@ -150,9 +158,18 @@ beforeAll(async () => {
   );
   const port = await freePort();
   prometheusUrl = `http://127.0.0.1:${port}`;
-  prometheus = spawn('prometheus', [`--config.file=${config}`, `--storage.tsdb.path=${path.join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  prometheus = spawn(
+    'prometheus',
+    [
+      `--config.file=${config}`,
+      `--storage.tsdb.path=${path.join(dir, 'data')}`,
+      `--web.listen-address=127.0.0.1:${port}`,
+      '--log.level=warn',
+    ],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   prometheus.on('error', (error) => (prometheusLog += `spawn failed: ${error.message} (install Debian package prometheus)\n`));
   prometheus.stdout!.on('data', (chunk: Buffer) => (prometheusLog += chunk.toString()));
   prometheus.stderr!.on('data', (chunk: Buffer) => (prometheusLog += chunk.toString()));
@@ -183,10 +200,15 @@ async function driveTraffic(): Promise<void> {
   const organizer = { email: 'organizer@example.test', password: 'organizer-pass-123' };
   const created = await call<{ id: string }>(`${v1}/auth/register`, { body: organizer });
   expect(created.status).toBe(201);
-  expect((await call(`${v1}/users/${created.body.id}/role`, { method: 'PATCH', token: admin, body: { role: 'organizer' } })).status).toBe(200);
+  expect((await call(`${v1}/users/${created.body.id}/role`, { method: 'PATCH', token: admin, body: { role: 'organizer' } })).status).toBe(
+    200,
+  );
   const organizerToken = await login(organizer);
   const event = async (name: string, capacity: number) => {
-    const r = await call<{ id: string }>(`${v1}/events`, { token: organizerToken, body: futureEvent({ name, capacity, priceCents: 4200 }) });
+    const r = await call<{ id: string }>(`${v1}/events`, {
+      token: organizerToken,
+      body: futureEvent({ name, capacity, priceCents: 4200 }),
+    });
     expect(r.status).toBe(201);
     return r.body.id;
   };
@@ -219,17 +241,21 @@ async function driveTraffic(): Promise<void> {
   expect((await call(`${v1}/bookings/${toCancel.body.id}/cancel`, { method: 'POST', token: buyers[1] })).status).toBe(200);
   bookingTraceId = await until(
     'the server span of the cancellation',
-    () => receiver.spans.find((s) => s.service === 'goticket-api' && s.kind === 2 && s.name === 'POST /api/v1/bookings/:id/cancel')?.traceId,
+    () =>
+      receiver.spans.find((s) => s.service === 'goticket-api' && s.kind === 2 && s.name === 'POST /api/v1/bookings/:id/cancel')?.traceId,
     15_000,
     100,
   );
   const statuses: number[] = [];
-  for (const token of [...buyers, ...buyers]) statuses.push((await call(`${v1}/events/${gala}/bookings`, { token, body: { quantity: 2 } })).status);
+  for (const token of [...buyers, ...buyers])
+    statuses.push((await call(`${v1}/events/${gala}/bookings`, { token, body: { quantity: 2 } })).status);
   expect(statuses.filter((s) => s === 201)).toHaveLength(3);
   expect(statuses.filter((s) => s === 409).length).toBeGreaterThanOrEqual(1);
 
   // the GraphQL and gRPC edges: an operation and a call each, so their panels and rules have series
-  const graphql = await call<{ data?: { event?: { id: string } } }>(`${base}/graphql`, { body: { query: 'query One($id: ID!) { event(id: $id) { id } }', variables: { id: jazz } } });
+  const graphql = await call<{ data?: { event?: { id: string } } }>(`${base}/graphql`, {
+    body: { query: 'query One($id: ID!) { event(id: $id) { id } }', variables: { id: jazz } },
+  });
   expect(graphql.body.data?.event?.id).toBe(jazz);
   const clients = grpcClients(grpcAddress);
   try {
@@ -247,20 +273,30 @@ async function driveTraffic(): Promise<void> {
   expect((await call(`${v1}/events/00000000-0000-4000-8000-000000000000`)).status).toBe(404);
   expect((await call(`${v1}/bookings`)).status).toBe(401);
   const failed: number[] = [];
-  for (let i = 0; i < 4; i++) failed.push((await call(`${v1}/auth/login`, { body: { email: 'buyer0@example.test', password: 'wrong-password-1' } })).status);
+  for (let i = 0; i < 4; i++)
+    failed.push((await call(`${v1}/auth/login`, { body: { email: 'buyer0@example.test', password: 'wrong-password-1' } })).status);
   expect(failed).toContain(429);
 }
 
 async function instant(expr: string): Promise<Array<{ metric: Record<string, string>; value: [number, string] }>> {
   const response = await fetch(`${prometheusUrl}/api/v1/query?query=${encodeURIComponent(expr)}`);
-  const json = (await response.json()) as { status: string; error?: string; data?: { result: Array<{ metric: Record<string, string>; value: [number, string] }> } };
+  const json = (await response.json()) as {
+    status: string;
+    error?: string;
+    data?: { result: Array<{ metric: Record<string, string>; value: [number, string] }> };
+  };
   if (json.status !== 'success') throw new Error(`${expr}: ${json.error}`);
   return json.data!.result;
 }
 
 /** Grafana's variables as the dashboard's defaults resolve them here. */
 function substitute(expr: string): string {
-  return expr.replaceAll('$namespace', NAMESPACE).replaceAll('$pod', '.*').replaceAll('$__rate_interval', '1m').replaceAll('$__range', '5m').replaceAll('$__interval', '15s');
+  return expr
+    .replaceAll('$namespace', NAMESPACE)
+    .replaceAll('$pod', '.*')
+    .replaceAll('$__rate_interval', '1m')
+    .replaceAll('$__range', '5m')
+    .replaceAll('$__interval', '15s');
 }
 
 describe('a real Prometheus scraping the api and the worker', () => {
@@ -284,7 +320,9 @@ describe('a real Prometheus scraping the api and the worker', () => {
   });
 
   test('every dashboard panel query returns data', async () => {
-    const queries = DASHBOARDS.flatMap(({ name, build }) => panelQueries(build()).map((q) => ({ ...q, dashboard: name, expr: substitute(q.expr) })));
+    const queries = DASHBOARDS.flatMap(({ name, build }) =>
+      panelQueries(build()).map((q) => ({ ...q, dashboard: name, expr: substitute(q.expr) })),
+    );
     expect(queries.length).toBeGreaterThanOrEqual(30);
     // the emptiness check itself works: an unknown metric has no series
     expect(await instant(substitute('goticket_no_such_metric{namespace="$namespace", pod=~"$pod"}'))).toEqual([]);
@@ -320,9 +358,11 @@ describe('a real Prometheus scraping the api and the worker', () => {
     expect(missing).toEqual([]);
   });
 
-  test('prometheus-adapter\'s rule (infra/values) yields the api\'s requests per second per pod, the metric its HPA scales on', async () => {
+  test("prometheus-adapter's rule (infra/values) yields the api's requests per second per pod, the metric its HPA scales on", async () => {
     type Rule = { seriesQuery: string; metricsQuery: string };
-    const values = parse(readFileSync(path.join(__dirname, '../../../infra/values/prometheus-adapter.yaml'), 'utf8')) as { rules: { custom: Rule[] } };
+    const values = parse(readFileSync(path.join(__dirname, '../../../infra/values/prometheus-adapter.yaml'), 'utf8')) as {
+      rules: { custom: Rule[] };
+    };
     const [rule] = values.rules.custom;
     // what the adapter asks Prometheus for the api pods of an HPA: its series, then the query with their matchers
     expect((await instant(rule!.seriesQuery)).some((s) => s.metric.pod === 'goticket-api-0')).toBe(true);
@@ -335,10 +375,15 @@ describe('a real Prometheus scraping the api and the worker', () => {
       expect((await call(`${base}/api/v1/events?limit=1`)).status).toBe(200);
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
-    const perPod = await until('a positive request rate for the api pod', async () => {
-      const result = await instant(query);
-      return result.length === 1 && Number(result[0]!.value[1]) > 0 ? result : undefined;
-    }, 10_000, 500);
+    const perPod = await until(
+      'a positive request rate for the api pod',
+      async () => {
+        const result = await instant(query);
+        return result.length === 1 && Number(result[0]!.value[1]) > 0 ? result : undefined;
+      },
+      10_000,
+      500,
+    );
     expect(perPod.map((s) => s.metric)).toEqual([{ pod: 'goticket-api-0' }]);
     // API routes only: the worker (probes and scrapes) has no API requests to count
     const worker = await instant(query.replace('goticket-api-0', 'goticket-worker-0'));
@@ -350,10 +395,14 @@ describe('a real Prometheus scraping the api and the worker', () => {
     expect(Number((await instant('sum(goticket_tickets_sold_total)'))[0]!.value[1])).toBe(10);
     expect(Number((await instant('sum(goticket_revenue_cents_total)'))[0]!.value[1])).toBe(10 * 4200);
     expect(Number((await instant('sum(goticket_booking_attempts_total{outcome="sold_out"})'))[0]!.value[1])).toBeGreaterThanOrEqual(1);
-    const top = await until('the top events sample', async () => {
-      const rows = await instant('goticket:top_events:tickets_sold');
-      return rows.length > 0 ? rows : undefined;
-    }, 20_000);
+    const top = await until(
+      'the top events sample',
+      async () => {
+        const rows = await instant('goticket:top_events:tickets_sold');
+        return rows.length > 0 ? rows : undefined;
+      },
+      20_000,
+    );
     expect(top.map((r) => r.metric.event)).toEqual([expect.stringMatching(/^Jazz Night \(\d{4}-\d{2}-\d{2}\)$/)]);
     // label cardinality stays bounded: route templates, never raw paths or ids
     const routes = (await instant('count by (route) (http_request_duration_seconds_count)')).map((r) => r.metric.route!);
@@ -372,7 +421,9 @@ describe('tracing over OTLP/HTTP', () => {
       },
       20_000,
     ).catch((error: Error) => {
-      const summary = receiver.spans.map((s) => `${s.traceId === bookingTraceId ? '*' : ' '} ${s.traceId.slice(0, 8)} ${s.service} ${s.scope} ${s.kind} ${s.name}`);
+      const summary = receiver.spans.map(
+        (s) => `${s.traceId === bookingTraceId ? '*' : ' '} ${s.traceId.slice(0, 8)} ${s.service} ${s.scope} ${s.kind} ${s.name}`,
+      );
       throw new Error(`${error.message}; spans received:\n${summary.join('\n')}`);
     });
     const describe = (s: Span) => `${s.service} ${s.scope.replace('@opentelemetry/instrumentation-', '')} ${s.kind} ${s.name}`;
@@ -380,7 +431,10 @@ describe('tracing over OTLP/HTTP', () => {
     // kinds: 2 server, 3 client, 4 producer, 5 consumer
     expect(trace.some((s) => s.service === 'goticket-api' && s.kind === 2 && s.scope.includes('http'))).toBe(true);
     expect(trace.some((s) => s.service === 'goticket-api' && s.scope.includes('express'))).toBe(true);
-    expect([seen, trace.some((s) => s.service === 'goticket-api' && s.scope.includes('pg') && /INSERT|WITH|pg\.query/i.test(s.name))]).toEqual([seen, true]);
+    expect([
+      seen,
+      trace.some((s) => s.service === 'goticket-api' && s.scope.includes('pg') && /INSERT|WITH|pg\.query/i.test(s.name)),
+    ]).toEqual([seen, true]);
     expect([seen, trace.some((s) => s.service === 'goticket-worker' && s.kind === 4 && s.scope.includes('amqplib'))]).toEqual([seen, true]);
     const consume = trace.find((s) => s.service === 'goticket-worker' && s.kind === 5 && s.scope.includes('amqplib'))!;
     expect(consume.traceId).toBe(bookingTraceId);
@@ -411,12 +465,16 @@ describe('tracing over OTLP/HTTP', () => {
       .split('\n')
       .filter((l) => l.startsWith('{'))
       .map((l) => JSON.parse(l) as Record<string, unknown>);
-    const bookingLine = lines.find((l) => l.msg === 'request' && l.route === '/api/v1/bookings/:id/cancel' && l.trace_id === bookingTraceId);
+    const bookingLine = lines.find(
+      (l) => l.msg === 'request' && l.route === '/api/v1/bookings/:id/cancel' && l.trace_id === bookingTraceId,
+    );
     expect(bookingLine).toBeDefined();
     expect(bookingLine!.span_id).toMatch(/^[0-9a-f]{16}$/);
     // probes and scrapes are not traced, so their lines have none
     const probeRoutes = new Set(['/healthz/live', '/healthz/ready', '/metrics']);
-    const scrapes = lines.filter((l) => l.msg === 'request' && l.method === 'GET' && probeRoutes.has(l.route as string) && l.status === 200);
+    const scrapes = lines.filter(
+      (l) => l.msg === 'request' && l.method === 'GET' && probeRoutes.has(l.route as string) && l.status === 200,
+    );
     expect(scrapes.length).toBeGreaterThan(0);
     expect(scrapes.filter((l) => l.trace_id !== undefined)).toEqual([]);
   });

@@ -35,7 +35,10 @@ function expressRoutes(app: Express): string[] {
   return out.sort();
 }
 
-async function document(): Promise<{ openapi: string; paths: Record<string, Record<string, { operationId?: string; responses: object }>> }> {
+async function document(): Promise<{
+  openapi: string;
+  paths: Record<string, Record<string, { operationId?: string; responses: object }>>;
+}> {
   const response = await fetch(`${base}/openapi.json`);
   expect(response.status).toBe(200);
   expect(response.headers.get('content-type')).toMatch(/^application\/json/);
@@ -51,13 +54,26 @@ test('every route Express serves is in /openapi.json, and every operation there 
   expect(served.length).toBeGreaterThanOrEqual(20);
   expect(documented).toEqual(served);
   // spot checks that the walk saw both the API router and the top-level routes
-  expect(served).toEqual(expect.arrayContaining(['GET /api/v1/events', 'POST /api/v1/events/{id}/bookings', 'GET /healthz/ready', 'GET /metrics', 'GET /docs', 'GET /openapi.json']));
+  expect(served).toEqual(
+    expect.arrayContaining([
+      'GET /api/v1/events',
+      'POST /api/v1/events/{id}/bookings',
+      'GET /healthz/ready',
+      'GET /metrics',
+      'GET /docs',
+      'GET /openapi.json',
+    ]),
+  );
 });
 
 test('is a valid OpenAPI 3.1 document (official schema)', async () => {
   const doc = await document();
   expect(doc.openapi).toBe('3.1.0');
-  const result = spawnSync(process.execPath, [path.join(__dirname, 'validate-openapi.mjs')], { input: JSON.stringify(doc), encoding: 'utf8', timeout: 30_000 });
+  const result = spawnSync(process.execPath, [path.join(__dirname, 'validate-openapi.mjs')], {
+    input: JSON.stringify(doc),
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
   expect(result.stderr).toBe('');
   const verdict = JSON.parse(result.stdout) as { valid: boolean; version: string; errors: unknown };
   expect(verdict).toEqual({ valid: true, version: '3.1', errors: null });
@@ -65,7 +81,11 @@ test('is a valid OpenAPI 3.1 document (official schema)', async () => {
 
 test('the validator does reject a broken document (the check above can fail)', () => {
   const broken = { openapi: '3.1.0', info: { title: 'x' }, paths: { '/a': { get: { responses: { 200: { content: 'nope' } } } } } };
-  const result = spawnSync(process.execPath, [path.join(__dirname, 'validate-openapi.mjs')], { input: JSON.stringify(broken), encoding: 'utf8', timeout: 30_000 });
+  const result = spawnSync(process.execPath, [path.join(__dirname, 'validate-openapi.mjs')], {
+    input: JSON.stringify(broken),
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
   expect(JSON.parse(result.stdout).valid).toBe(false);
 });
 
@@ -83,12 +103,23 @@ test('operations carry the zod schemas: ids, security, bodies, query limits and 
   const quantity = book.requestBody.content['application/json'].schema.properties.quantity;
   expect(quantity).toMatchObject({ type: 'integer', minimum: 1, maximum: 10 });
   expect(book.responses['409'].content['application/problem+json'].schema).toEqual({ $ref: '#/components/schemas/Problem' });
-  expect(book.responses['201'].content['application/json'].schema.required).toEqual(expect.arrayContaining(['id', 'eventId', 'status', 'expiresAt']));
+  expect(book.responses['201'].content['application/json'].schema.required).toEqual(
+    expect.arrayContaining(['id', 'eventId', 'status', 'expiresAt']),
+  );
   const list = doc.paths['/api/v1/events'].get;
   expect(list.security).toEqual([]);
-  expect(list.parameters.map((p: { name: string }) => p.name)).toEqual(expect.arrayContaining(['limit', 'cursor', 'from', 'to', 'minPrice', 'maxPrice', 'q']));
-  expect(doc.components.securitySchemes.bearer).toMatchObject({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: expect.stringContaining('RFC8725') });
-  const operations = Object.values(doc.paths).flatMap((ops) => Object.values(ops as Record<string, { operationId?: string; security?: unknown }>));
+  expect(list.parameters.map((p: { name: string }) => p.name)).toEqual(
+    expect.arrayContaining(['limit', 'cursor', 'from', 'to', 'minPrice', 'maxPrice', 'q']),
+  );
+  expect(doc.components.securitySchemes.bearer).toMatchObject({
+    type: 'http',
+    scheme: 'bearer',
+    bearerFormat: 'JWT',
+    description: expect.stringContaining('RFC8725'),
+  });
+  const operations = Object.values(doc.paths).flatMap((ops) =>
+    Object.values(ops as Record<string, { operationId?: string; security?: unknown }>),
+  );
   const operationIds = operations.map((op) => op.operationId);
   expect(operationIds.every((id) => typeof id === 'string' && /^[a-z][A-Za-z0-9]+$/.test(id))).toBe(true);
   expect(new Set(operationIds).size).toBe(operations.length);
@@ -106,7 +137,14 @@ test('query parameters carry their real types: integers as int32 with bounds and
 });
 
 test('the service answers integer query parameters as documented: 5 and 05 are limits, 5.0, -1, 1e1 and 101 are 400', async () => {
-  for (const [limit, status] of [['5', 200], ['05', 200], ['5.0', 400], ['-1', 400], ['1e1', 400], ['101', 400]] as const) {
+  for (const [limit, status] of [
+    ['5', 200],
+    ['05', 200],
+    ['5.0', 400],
+    ['-1', 400],
+    ['1e1', 400],
+    ['101', 400],
+  ] as const) {
     const response = await fetch(`${api.url}/events?limit=${limit}`);
     expect([limit, response.status]).toEqual([limit, status]);
   }
@@ -122,16 +160,32 @@ test('failures are derived from the route table: auth → 401, roles → 403, pa
   expect(statuses('/api/v1/users/me', 'get')).toEqual([200, 401, 429, 500, 503]);
   const rateLimited = doc.paths['/api/v1/events'].get.responses['429'];
   expect(rateLimited.content['application/problem+json'].schema).toEqual({ $ref: '#/components/schemas/Problem' });
-  expect(Object.keys(rateLimited.headers)).toEqual(expect.arrayContaining(['Retry-After', 'RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit-Reset', 'RateLimit-Policy', 'X-Request-Id']));
+  expect(Object.keys(rateLimited.headers)).toEqual(
+    expect.arrayContaining([
+      'Retry-After',
+      'RateLimit-Limit',
+      'RateLimit-Remaining',
+      'RateLimit-Reset',
+      'RateLimit-Policy',
+      'X-Request-Id',
+    ]),
+  );
   expect(Object.keys(doc.paths['/api/v1/events'].get.responses['200'].headers)).not.toContain('Retry-After');
   // conditional reads: the validators on 200 and 304, If-None-Match documented; writes have none
   for (const p of ['/api/v1/events', '/api/v1/events/{id}']) {
-    for (const status of ['200', '304']) expect(Object.keys(doc.paths[p].get.responses[status].headers)).toEqual(expect.arrayContaining(['ETag', 'Cache-Control', 'X-Request-Id']));
+    for (const status of ['200', '304'])
+      expect(Object.keys(doc.paths[p].get.responses[status].headers)).toEqual(
+        expect.arrayContaining(['ETag', 'Cache-Control', 'X-Request-Id']),
+      );
     expect(doc.paths[p].get.responses['304'].content).toBeUndefined();
-    expect(doc.paths[p].get.parameters).toEqual(expect.arrayContaining([expect.objectContaining({ in: 'header', name: 'if-none-match', required: false })]));
+    expect(doc.paths[p].get.parameters).toEqual(
+      expect.arrayContaining([expect.objectContaining({ in: 'header', name: 'if-none-match', required: false })]),
+    );
   }
   expect(Object.keys(doc.paths['/api/v1/events'].post.responses['201'].headers)).not.toContain('ETag');
-  expect(doc.servers).toEqual([expect.objectContaining({ url: '/', 'x-internal': false, description: expect.stringMatching(/production/) })]);
+  expect(doc.servers).toEqual([
+    expect.objectContaining({ url: '/', 'x-internal': false, description: expect.stringMatching(/production/) }),
+  ]);
 });
 
 test('the linted document (scripts/lib/openapi-document.ts, what make contracts checks) is the one the service publishes', async () => {
@@ -163,8 +217,21 @@ test('every request example in the document passes the service\'s own validation
   answers.book = booked.status;
   answers.pay = (await send(`/bookings/${((await booked.json()) as { id: string }).id}/pay`, 'POST', organizer.token)).status;
   answers.role = (await send(`/users/${organizer.id}/role`, 'PATCH', admin.token)).status;
-  expect(answers).toEqual({ register: 201, login: 200, refresh: 401, logout: 204, oauthExchange: 401, createEvent: 201, patchEvent: 200, book: 201, pay: 202, role: 200 });
-  const withBodies = Object.values(doc.paths).flatMap((ops) => Object.values(ops as Record<string, { requestBody?: unknown }>)).filter((op) => op.requestBody);
+  expect(answers).toEqual({
+    register: 201,
+    login: 200,
+    refresh: 401,
+    logout: 204,
+    oauthExchange: 401,
+    createEvent: 201,
+    patchEvent: 200,
+    book: 201,
+    pay: 202,
+    role: 200,
+  });
+  const withBodies = Object.values(doc.paths)
+    .flatMap((ops) => Object.values(ops as Record<string, { requestBody?: unknown }>))
+    .filter((op) => op.requestBody);
   expect(withBodies).toHaveLength(Object.keys(answers).length);
 });
 

@@ -59,8 +59,15 @@ describe('the api and worker processes with SENTRY_DSN set', () => {
       OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${(otlp.address() as AddressInfo).port}`,
     };
     [api, worker] = await Promise.all([startFromSource('api', env), startFromSource('worker', env)]);
-    const { rows } = await db.pool.query<{ id: string }>(`INSERT INTO users (email, password_hash, role) VALUES ($1, 'x', 'user') RETURNING id`, [userEmail]);
-    token = new JwtAccessTokenCodec({ secret: TEST_JWT_SECRET, issuer: 'goticket', audience: 'goticket-api', ttlMs: 600_000 }).sign({ userId: rows[0]!.id, role: 'user', tokenVersion: 0 }).token;
+    const { rows } = await db.pool.query<{ id: string }>(
+      `INSERT INTO users (email, password_hash, role) VALUES ($1, 'x', 'user') RETURNING id`,
+      [userEmail],
+    );
+    token = new JwtAccessTokenCodec({ secret: TEST_JWT_SECRET, issuer: 'goticket', audience: 'goticket-api', ttlMs: 600_000 }).sign({
+      userId: rows[0]!.id,
+      role: 'user',
+      tokenVersion: 0,
+    }).token;
   }, 120_000);
 
   afterAll(async () => {
@@ -81,7 +88,12 @@ describe('the api and worker processes with SENTRY_DSN set', () => {
     const cookieSecret = randomBytes(12).toString('hex');
     const querySecret = randomBytes(12).toString('hex');
     const failed = await fetch(`${api.url}/api/v1/events?q=${encodeURIComponent(`carol@example.com ${querySecret}`)}`, {
-      headers: { authorization: `Bearer ${token}`, cookie: `session=${cookieSecret}`, traceparent: `00-${traceId}-${randomBytes(8).toString('hex')}-01`, 'x-request-id': 'sentry-test-request-1' },
+      headers: {
+        authorization: `Bearer ${token}`,
+        cookie: `session=${cookieSecret}`,
+        traceparent: `00-${traceId}-${randomBytes(8).toString('hex')}-01`,
+        'x-request-id': 'sentry-test-request-1',
+      },
     });
     expect(failed.status).toBe(500);
     await db.pool.query('ALTER TABLE events_gone RENAME TO events');
@@ -108,18 +120,29 @@ describe('the api and worker processes with SENTRY_DSN set', () => {
     expect(event.tags.route).not.toContain('?');
     expect(event.exception.values.map((value) => value.value).join(' ')).toMatch(/events.*does not exist/);
     const raw = sink.envelopes.map((envelope) => envelope.raw).join('\n');
-    for (const secret of [token, cookieSecret, querySecret, 'carol@example.com', userEmail, TEST_JWT_SECRET]) expect(raw).not.toContain(secret);
+    for (const secret of [token, cookieSecret, querySecret, 'carol@example.com', userEmail, TEST_JWT_SECRET])
+      expect(raw).not.toContain(secret);
   }, 60_000);
 
   test('a worker bug is captured with the worker role and its component', async () => {
     await db.pool.query('ALTER TABLE outbox RENAME TO outbox_gone');
     try {
-      await waitFor('a worker event', async () => sink.events().some((event) => (event.tags as Record<string, string> | undefined)?.role === 'worker'), 15_000, 100);
+      await waitFor(
+        'a worker event',
+        async () => sink.events().some((event) => (event.tags as Record<string, string> | undefined)?.role === 'worker'),
+        15_000,
+        100,
+      );
     } finally {
       await db.pool.query('ALTER TABLE outbox_gone RENAME TO outbox');
     }
     const event = sink.events().find((e) => (e.tags as Record<string, string> | undefined)?.role === 'worker')!;
-    expect(event).toMatchObject({ level: 'error', release: RELEASE, environment: 'staging', tags: { role: 'worker', source: 'worker', component: 'outbox-relay' } });
+    expect(event).toMatchObject({
+      level: 'error',
+      release: RELEASE,
+      environment: 'staging',
+      tags: { role: 'worker', source: 'worker', component: 'outbox-relay' },
+    });
   }, 60_000);
 });
 
@@ -138,14 +161,17 @@ describe('the reporter', () => {
     const tracker = startErrorTracking({ dsn: sink.dsn, environment: 'test', release: 'r1', sampleRate: 1, role: 'api' })!;
     const reporter = new FailureReporter(quiet, { tracker });
     const jwt = 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.c2lnbmF0dXJlLXNpZ25hdHVyZQ';
-    const cause = Object.assign(new Error(`connect to postgres://app:pg-pass-123@db.internal:5432/app failed`), { password: 'field-secret-1' });
+    const cause = Object.assign(new Error(`connect to postgres://app:pg-pass-123@db.internal:5432/app failed`), {
+      password: 'field-secret-1',
+    });
     const bug = new Error(`refund failed for erin@example.org with Bearer ${jwt} and password=hunter2hunter2 (api_key=k-999)`, { cause });
     reporter.report(bug, { source: 'http', requestId: 'r-1', method: 'POST', route: '/api/v1/bookings/:id/confirm' });
     expect(await tracker.flush(5_000)).toBe(true);
     await waitFor('the event', async () => sink.events().length === 1, 5_000, 20);
 
     const raw = sink.envelopes.map((envelope) => envelope.raw).join('\n');
-    for (const secret of ['erin@example.org', jwt, 'hunter2hunter2', 'k-999', 'pg-pass-123', 'field-secret-1']) expect(raw).not.toContain(secret);
+    for (const secret of ['erin@example.org', jwt, 'hunter2hunter2', 'k-999', 'pg-pass-123', 'field-secret-1'])
+      expect(raw).not.toContain(secret);
     const [event] = sink.events() as Array<{ exception: { values: Array<{ value: string }> }; tags: Record<string, string> }>;
     // what is left still says what happened
     expect(event!.exception.values.map((value) => value.value).join('\n')).toMatch(/refund failed for \[email\] with Bearer \[redacted\]/);
@@ -156,7 +182,8 @@ describe('the reporter', () => {
   test('an outage is one event however many requests it fails; sampling 0 sends nothing', async () => {
     const tracker = startErrorTracking({ dsn: sink.dsn, environment: 'test', sampleRate: 1, role: 'worker' })!;
     const reporter = new FailureReporter(quiet, { tracker, quietMs: 60_000 });
-    for (let i = 0; i < 50; i++) reporter.report(new ServiceUnavailableError('database', 'connection refused'), { source: 'worker', component: 'outbox-relay' });
+    for (let i = 0; i < 50; i++)
+      reporter.report(new ServiceUnavailableError('database', 'connection refused'), { source: 'worker', component: 'outbox-relay' });
     expect(await tracker.flush(5_000)).toBe(true);
     await sleep(200);
     expect(sink.events()).toHaveLength(1);

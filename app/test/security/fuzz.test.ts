@@ -19,18 +19,34 @@ let documented: Map<string, Set<number>>;
 const observed = new Map<string, Set<number>>();
 
 beforeAll(async () => {
-  api = await startRedisApi({ RATE_LIMIT_ANON: '0', RATE_LIMIT_READS: '0', RATE_LIMIT_WRITES: '0', RATE_LIMIT_REGISTER: '0', RATE_LIMIT_LOGIN_FAILURES: '0' });
+  api = await startRedisApi({
+    RATE_LIMIT_ANON: '0',
+    RATE_LIMIT_READS: '0',
+    RATE_LIMIT_WRITES: '0',
+    RATE_LIMIT_REGISTER: '0',
+    RATE_LIMIT_LOGIN_FAILURES: '0',
+  });
   const [admin, organizer, user, leaver] = [await api.user('admin'), await api.user('organizer'), await api.user(), await api.user()];
   tokens = { admin: admin.token, organizer: organizer.token, user: user.token, leaver: leaver.token };
   userId = user.id;
   eventIds = [];
-  for (let i = 0; i < 3; i++) eventIds.push((await call<{ id: string }>(`${api.url}/events`, { token: organizer.token, body: futureEvent({ capacity: 50 }) })).body.id);
-  const doc = (await (await fetch(api.url.replace(/\/api\/v1$/, '/openapi.json'))).json()) as { paths: Record<string, Record<string, { responses: object }>> };
+  for (let i = 0; i < 3; i++)
+    eventIds.push(
+      (await call<{ id: string }>(`${api.url}/events`, { token: organizer.token, body: futureEvent({ capacity: 50 }) })).body.id,
+    );
+  const doc = (await (await fetch(api.url.replace(/\/api\/v1$/, '/openapi.json'))).json()) as {
+    paths: Record<string, Record<string, { responses: object }>>;
+  };
   documented = new Map(
-    Object.entries(doc.paths).flatMap(([p, ops]) => Object.entries(ops).map(([method, op]) => [`${method.toUpperCase()} ${p}`, new Set(Object.keys(op.responses).map(Number))] as const)),
+    Object.entries(doc.paths).flatMap(([p, ops]) =>
+      Object.entries(ops).map(([method, op]) => [`${method.toUpperCase()} ${p}`, new Set(Object.keys(op.responses).map(Number))] as const),
+    ),
   );
   bookingIds = [];
-  for (let i = 0; i < 3; i++) bookingIds.push((await call<{ id: string }>(`${api.url}/events/${eventIds[0]}/bookings`, { token: user.token, body: { quantity: 1 } })).body.id);
+  for (let i = 0; i < 3; i++)
+    bookingIds.push(
+      (await call<{ id: string }>(`${api.url}/events/${eventIds[0]}/bookings`, { token: user.token, body: { quantity: 1 } })).body.id,
+    );
 });
 
 afterAll(async () => {
@@ -41,7 +57,25 @@ afterAll(async () => {
 /** Values of every JSON type, biased towards the edges validators get wrong. */
 const edgy = fc.oneof(
   fc.jsonValue({ maxDepth: 3 }),
-  fc.constantFrom(0, -1, 1, 10, 11, 2 ** 31, -(2 ** 53), 1e21, 0.5, '', ' ', '1', 'NaN', '__proto__', "' OR 1=1--", '\u0000', '😀'.repeat(50)),
+  fc.constantFrom(
+    0,
+    -1,
+    1,
+    10,
+    11,
+    2 ** 31,
+    -(2 ** 53),
+    1e21,
+    0.5,
+    '',
+    ' ',
+    '1',
+    'NaN',
+    '__proto__',
+    "' OR 1=1--",
+    '\u0000',
+    '😀'.repeat(50),
+  ),
   fc.date({ min: new Date(-1e14), max: new Date(1e14), noInvalidDate: true }).map((d) => d.toISOString()),
   fc.string({ maxLength: 300 }),
 );
@@ -50,7 +84,12 @@ const edgy = fc.oneof(
 const bodyFor = (fields: Record<string, fc.Arbitrary<unknown>>) =>
   fc.oneof(
     fc.record(Object.fromEntries(Object.entries(fields).map(([k, v]) => [k, fc.oneof(v, edgy)])), { requiredKeys: [] }),
-    fc.tuple(fc.record(fields, { requiredKeys: [] }), fc.dictionary(fc.constantFrom('__proto__', 'constructor', 'role', 'available', 'organizerId', 'status', 'x'), edgy)).map(([a, b]) => ({ ...a, ...b })),
+    fc
+      .tuple(
+        fc.record(fields, { requiredKeys: [] }),
+        fc.dictionary(fc.constantFrom('__proto__', 'constructor', 'role', 'available', 'organizerId', 'status', 'x'), edgy),
+      )
+      .map(([a, b]) => ({ ...a, ...b })),
     edgy,
   );
 
@@ -81,23 +120,57 @@ interface Endpoint {
 }
 
 const endpoints = (): Endpoint[] => [
-  { name: 'POST /auth/register', method: 'POST', path: fc.constant('/auth/register'), body: bodyFor({ email: fc.emailAddress(), password: fc.string({ minLength: 10, maxLength: 80 }) }) },
-  { name: 'POST /auth/login', method: 'POST', path: fc.constant('/auth/login'), body: bodyFor({ email: fc.emailAddress(), password: fc.string({ maxLength: 80 }) }) },
-  { name: 'POST /auth/refresh', method: 'POST', path: fc.constant('/auth/refresh'), body: bodyFor({ refreshToken: fc.string({ maxLength: 600 }) }) },
-  { name: 'POST /auth/logout', method: 'POST', path: fc.constant('/auth/logout'), body: bodyFor({ refreshToken: fc.string({ maxLength: 600 }) }) },
+  {
+    name: 'POST /auth/register',
+    method: 'POST',
+    path: fc.constant('/auth/register'),
+    body: bodyFor({ email: fc.emailAddress(), password: fc.string({ minLength: 10, maxLength: 80 }) }),
+  },
+  {
+    name: 'POST /auth/login',
+    method: 'POST',
+    path: fc.constant('/auth/login'),
+    body: bodyFor({ email: fc.emailAddress(), password: fc.string({ maxLength: 80 }) }),
+  },
+  {
+    name: 'POST /auth/refresh',
+    method: 'POST',
+    path: fc.constant('/auth/refresh'),
+    body: bodyFor({ refreshToken: fc.string({ maxLength: 600 }) }),
+  },
+  {
+    name: 'POST /auth/logout',
+    method: 'POST',
+    path: fc.constant('/auth/logout'),
+    body: bodyFor({ refreshToken: fc.string({ maxLength: 600 }) }),
+  },
   { name: 'POST /auth/logout-all', method: 'POST', path: fc.constant('/auth/logout-all'), token: 'leaver', body: bodyFor({}) },
-  { name: 'PATCH /users/:id/role', method: 'PATCH', path: id().map((i) => `/users/${i}/role`), token: 'user', body: bodyFor({ role: fc.constantFrom('user', 'organizer', 'admin', 'root') }) },
+  {
+    name: 'PATCH /users/:id/role',
+    method: 'PATCH',
+    path: id().map((i) => `/users/${i}/role`),
+    token: 'user',
+    body: bodyFor({ role: fc.constantFrom('user', 'organizer', 'admin', 'root') }),
+  },
   { name: 'POST /events', method: 'POST', path: fc.constant('/events'), token: 'organizer', body: bodyFor(eventFields) },
   { name: 'PATCH /events/:id', method: 'PATCH', path: id().map((i) => `/events/${i}`), token: 'organizer', body: bodyFor(eventFields) },
   { name: 'DELETE /events/:id', method: 'DELETE', path: id().map((i) => `/events/${i}`), token: 'organizer', body: bodyFor({}) },
-  { name: 'POST /events/:id/bookings', method: 'POST', path: id().map((i) => `/events/${i}/bookings`), token: 'user', body: bodyFor({ quantity: fc.integer({ min: -2, max: 12 }) }) },
+  {
+    name: 'POST /events/:id/bookings',
+    method: 'POST',
+    path: id().map((i) => `/events/${i}/bookings`),
+    token: 'user',
+    body: bodyFor({ quantity: fc.integer({ min: -2, max: 12 }) }),
+  },
   { name: 'POST /bookings/:id/confirm', method: 'POST', path: id().map((i) => `/bookings/${i}/confirm`), token: 'user', body: bodyFor({}) },
   {
     name: 'POST /bookings/:id/pay',
     method: 'POST',
     path: id().map((i) => `/bookings/${i}/pay`),
     token: 'user',
-    body: bodyFor({ paymentMethod: fc.oneof(fc.constant('pm_card_visa'), fc.string({ maxLength: 200 }), fc.stringMatching(/^pm_[A-Za-z0-9_]{0,130}$/)) }),
+    body: bodyFor({
+      paymentMethod: fc.oneof(fc.constant('pm_card_visa'), fc.string({ maxLength: 200 }), fc.stringMatching(/^pm_[A-Za-z0-9_]{0,130}$/)),
+    }),
   },
   { name: 'POST /bookings/:id/cancel', method: 'POST', path: id().map((i) => `/bookings/${i}/cancel`), token: 'admin', body: bodyFor({}) },
 ];
@@ -130,7 +203,8 @@ describe.each(endpoints().map((e) => [e.name, e] as const))('%s', (_name, endpoi
         const template = endpoint.name.split(' ')[1]!;
         const operation = `${endpoint.method} /api/v1${template.replace(/:(\w+)/g, '{$1}')}`;
         const segments = new URL(`${api.url}${path}`).pathname.replace(/^\/api\/v1/, '').split('/');
-        if (segments.length === template.split('/').length && !segments.slice(1).includes('')) observed.set(operation, (observed.get(operation) ?? new Set()).add(response.status));
+        if (segments.length === template.split('/').length && !segments.slice(1).includes(''))
+          observed.set(operation, (observed.get(operation) ?? new Set()).add(response.status));
         return response.status < 500;
       }),
       { numRuns: RUNS, seed: Number(process.env.FUZZ_SEED ?? Date.now() % 2 ** 31) },
@@ -143,7 +217,9 @@ describe.each(endpoints().map((e) => [e.name, e] as const))('%s', (_name, endpoi
 });
 
 test('every status the fuzzing saw is one /openapi.json documents for that operation', () => {
-  const undocumented = [...observed].flatMap(([operation, statuses]) => [...statuses].filter((status) => !documented.get(operation)?.has(status)).map((status) => `${operation} ${status}`));
+  const undocumented = [...observed].flatMap(([operation, statuses]) =>
+    [...statuses].filter((status) => !documented.get(operation)?.has(status)).map((status) => `${operation} ${status}`),
+  );
   expect(observed.size).toBe(endpoints().length);
   expect(undocumented).toEqual([]);
 });

@@ -10,7 +10,13 @@ let api: TestApi & { prefix: string };
 const ALLOWED = 'https://tickets.example.test';
 
 beforeAll(async () => {
-  api = await startRedisApi({ CORS_ORIGINS: `${ALLOWED}, https://admin.example.test`, REQUEST_TIMEOUT: '300ms', RATE_LIMIT_ANON: '0', RATE_LIMIT_READS: '0', RATE_LIMIT_WRITES: '0' });
+  api = await startRedisApi({
+    CORS_ORIGINS: `${ALLOWED}, https://admin.example.test`,
+    REQUEST_TIMEOUT: '300ms',
+    RATE_LIMIT_ANON: '0',
+    RATE_LIMIT_READS: '0',
+    RATE_LIMIT_WRITES: '0',
+  });
 });
 
 afterAll(async () => {
@@ -40,7 +46,11 @@ describe('CORS', () => {
   it('preflights an allowed origin with the allowed methods and headers', async () => {
     const response = await fetch(`${api.url}/events`, {
       method: 'OPTIONS',
-      headers: { Origin: ALLOWED, 'Access-Control-Request-Method': 'POST', 'Access-Control-Request-Headers': 'authorization, content-type' },
+      headers: {
+        Origin: ALLOWED,
+        'Access-Control-Request-Method': 'POST',
+        'Access-Control-Request-Headers': 'authorization, content-type',
+      },
     });
     expect(response.status).toBe(204);
     expect(response.headers.get('access-control-allow-origin')).toBe(ALLOWED);
@@ -49,13 +59,19 @@ describe('CORS', () => {
     expect(response.headers.get('access-control-max-age')).toBe('600');
   });
 
-  it.each(['https://evil.example.test', 'https://tickets.example.test.evil.test', 'null', 'http://tickets.example.test'])('gives %s no CORS headers', async (origin) => {
-    const response = await call(`${api.url}/events`, { headers: { Origin: origin } });
-    expect(response.status).toBe(200);
-    expect(response.headers.get('access-control-allow-origin')).toBeNull();
-    const preflight = await fetch(`${api.url}/events`, { method: 'OPTIONS', headers: { Origin: origin, 'Access-Control-Request-Method': 'POST' } });
-    expect(preflight.headers.get('access-control-allow-origin')).toBeNull();
-  });
+  it.each(['https://evil.example.test', 'https://tickets.example.test.evil.test', 'null', 'http://tickets.example.test'])(
+    'gives %s no CORS headers',
+    async (origin) => {
+      const response = await call(`${api.url}/events`, { headers: { Origin: origin } });
+      expect(response.status).toBe(200);
+      expect(response.headers.get('access-control-allow-origin')).toBeNull();
+      const preflight = await fetch(`${api.url}/events`, {
+        method: 'OPTIONS',
+        headers: { Origin: origin, 'Access-Control-Request-Method': 'POST' },
+      });
+      expect(preflight.headers.get('access-control-allow-origin')).toBeNull();
+    },
+  );
 });
 
 it('answers 503 with Retry-After when a request runs past REQUEST_TIMEOUT (a row lock held elsewhere)', async () => {
@@ -91,7 +107,11 @@ it('sets statement_timeout on every PostgreSQL session: a runaway query is cance
     expect((await pool.query('SHOW statement_timeout')).rows[0].statement_timeout).toBe('200ms');
     const started = Date.now();
     // the server's cancel (57014), as the use cases see it: the database could not answer in time
-    await expect(pool.query('SELECT pg_sleep(5)')).rejects.toMatchObject({ code: 'unavailable', reason: 'statement timeout', cause: { code: '57014' } });
+    await expect(pool.query('SELECT pg_sleep(5)')).rejects.toMatchObject({
+      code: 'unavailable',
+      reason: 'statement timeout',
+      cause: { code: '57014' },
+    });
     expect(Date.now() - started).toBeLessThan(4_000);
     // the connection is usable afterwards
     expect((await pool.query('SELECT 1 AS ok')).rows[0].ok).toBe(1);

@@ -35,7 +35,9 @@ let f: Fixture;
 async function fingerprint(): Promise<Record<Table, string>> {
   const entries = await Promise.all(
     TABLES.map(async (table) => {
-      const { rows } = await api.db.pool.query<{ h: string }>(`SELECT md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) AS h FROM ${table} t`);
+      const { rows } = await api.db.pool.query<{ h: string }>(
+        `SELECT md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) AS h FROM ${table} t`,
+      );
       return [table, rows[0]!.h] as const;
     }),
   );
@@ -43,11 +45,25 @@ async function fingerprint(): Promise<Record<Table, string>> {
 }
 
 beforeAll(async () => {
-  api = await startRedisApi({ RATE_LIMIT_ANON: '0', RATE_LIMIT_READS: '0', RATE_LIMIT_WRITES: '0', RATE_LIMIT_REGISTER: '0', RATE_LIMIT_LOGIN_FAILURES: '0' });
-  const [admin, organizer, organizer2, userA, userB] = [await api.user('admin'), await api.user('organizer'), await api.user('organizer'), await api.user(), await api.user()];
-  const event = async (token: string) => (await call<{ id: string }>(`${api.url}/events`, { token, body: futureEvent({ capacity: 10 }) })).body.id;
+  api = await startRedisApi({
+    RATE_LIMIT_ANON: '0',
+    RATE_LIMIT_READS: '0',
+    RATE_LIMIT_WRITES: '0',
+    RATE_LIMIT_REGISTER: '0',
+    RATE_LIMIT_LOGIN_FAILURES: '0',
+  });
+  const [admin, organizer, organizer2, userA, userB] = [
+    await api.user('admin'),
+    await api.user('organizer'),
+    await api.user('organizer'),
+    await api.user(),
+    await api.user(),
+  ];
+  const event = async (token: string) =>
+    (await call<{ id: string }>(`${api.url}/events`, { token, body: futureEvent({ capacity: 10 }) })).body.id;
   const [eventId, otherEventId] = [await event(organizer.token), await event(organizer2.token)];
-  const book = async () => (await call<{ id: string }>(`${api.url}/events/${eventId}/bookings`, { token: userA.token, body: { quantity: 1 } })).body.id;
+  const book = async () =>
+    (await call<{ id: string }>(`${api.url}/events/${eventId}/bookings`, { token: userA.token, body: { quantity: 1 } })).body.id;
   const [holdA, expiredHold, cancelled] = [await book(), await book(), await book()];
   await api.db.pool.query(`UPDATE bookings SET expires_at = now() - interval '1 minute' WHERE id = $1`, [expiredHold]);
   expect((await call(`${api.url}/bookings/${cancelled}/cancel`, { token: userA.token, method: 'POST' })).status).toBe(200);
@@ -55,10 +71,14 @@ beforeAll(async () => {
   const doomed = await api.user();
   await api.db.pool.query('DELETE FROM users WHERE id = $1', [doomed.id]);
   const formerAdmin = await api.user('admin');
-  expect((await call(`${api.url}/users/${formerAdmin.id}/role`, { method: 'PATCH', token: admin.token, body: { role: 'user' } })).status).toBe(200);
+  expect(
+    (await call(`${api.url}/users/${formerAdmin.id}/role`, { method: 'PATCH', token: admin.token, body: { role: 'user' } })).status,
+  ).toBe(200);
 
   await api.api.services.auth.register('victim@example.test', 'victim-password-1');
-  const login = await call<{ refreshToken: string }>(`${api.url}/auth/login`, { body: { email: 'victim@example.test', password: 'victim-password-1' } });
+  const login = await call<{ refreshToken: string }>(`${api.url}/auth/login`, {
+    body: { email: 'victim@example.test', password: 'victim-password-1' },
+  });
   expect((await call(`${api.url}/auth/refresh`, { body: { refreshToken: login.body.refreshToken } })).status).toBe(200);
 
   f = {
@@ -87,23 +107,36 @@ afterAll(async () => {
 // ---------------------------------------------------------------- forged tokens
 
 const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
-const claims = (overrides: Record<string, unknown> = {}) => ({ sub: f.userAId, role: 'admin', ver: 0, iss: 'goticket', aud: 'goticket-api', ...overrides });
+const claims = (overrides: Record<string, unknown> = {}) => ({
+  sub: f.userAId,
+  role: 'admin',
+  ver: 0,
+  iss: 'goticket',
+  aud: 'goticket-api',
+  ...overrides,
+});
 const now = () => Math.floor(Date.now() / 1000);
-const rsa = generateKeyPairSync('rsa', { modulusLength: 2048, publicKeyEncoding: { type: 'spki', format: 'pem' }, privateKeyEncoding: { type: 'pkcs8', format: 'pem' } });
+const rsa = generateKeyPairSync('rsa', {
+  modulusLength: 2048,
+  publicKeyEncoding: { type: 'spki', format: 'pem' },
+  privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+});
 
 const forged: Record<string, () => string> = {
   'alg none': () => `${b64({ alg: 'none', typ: 'JWT' })}.${b64({ ...claims(), exp: now() + 600 })}.`,
   'alg none, upper case': () => `${b64({ alg: 'NONE', typ: 'JWT' })}.${b64({ ...claims(), exp: now() + 600 })}.`,
   'HS256 with a guessed key': () => jwt.sign(claims(), 'secret', { algorithm: 'HS256', expiresIn: 600 }),
   'RS256 with an attacker key': () => jwt.sign(claims(), rsa.privateKey, { algorithm: 'RS256', expiresIn: 600 }),
-  'HS256 keyed with an RSA public key (RS/HS confusion)': () => jwt.sign(claims(), Buffer.from(rsa.publicKey), { algorithm: 'HS256', expiresIn: 600 }),
+  'HS256 keyed with an RSA public key (RS/HS confusion)': () =>
+    jwt.sign(claims(), Buffer.from(rsa.publicKey), { algorithm: 'HS256', expiresIn: 600 }),
   'HS512 with the real key': () => jwt.sign(claims({ role: 'user' }), TEST_JWT_SECRET, { algorithm: 'HS512', expiresIn: 600 }),
   expired: () => jwt.sign({ ...claims({ role: 'user' }), exp: now() - 60 }, TEST_JWT_SECRET, { algorithm: 'HS256' }),
   'not yet valid (nbf)': () => jwt.sign(claims({ role: 'user' }), TEST_JWT_SECRET, { algorithm: 'HS256', expiresIn: 600, notBefore: 300 }),
   'wrong issuer': () => jwt.sign(claims({ role: 'user', iss: 'evil' }), TEST_JWT_SECRET, { algorithm: 'HS256', expiresIn: 600 }),
   'wrong audience': () => jwt.sign(claims({ role: 'user', aud: 'other-api' }), TEST_JWT_SECRET, { algorithm: 'HS256', expiresIn: 600 }),
   'no expiry': () => jwt.sign(claims({ role: 'user' }), TEST_JWT_SECRET, { algorithm: 'HS256' }),
-  'subject not a UUID': () => jwt.sign(claims({ role: 'user', sub: "1' OR '1'='1" }), TEST_JWT_SECRET, { algorithm: 'HS256', expiresIn: 600 }),
+  'subject not a UUID': () =>
+    jwt.sign(claims({ role: 'user', sub: "1' OR '1'='1" }), TEST_JWT_SECRET, { algorithm: 'HS256', expiresIn: 600 }),
   'unknown role': () => jwt.sign(claims({ role: 'root' }), TEST_JWT_SECRET, { algorithm: 'HS256', expiresIn: 600 }),
   'tampered payload (user → admin)': () => {
     const [header, payload, signature] = f.userA.split('.');
@@ -148,11 +181,17 @@ function raw(method: string, path: string, options: { headers?: Record<string, s
 }
 
 const json = (method: string, path: string, body: string, token?: string) =>
-  raw(method, `/api/v1${path}`, { body, headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) } });
+  raw(method, `/api/v1${path}`, {
+    body,
+    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+  });
 
 /** A booking whose body is sent with `encoding` as its Content-Encoding: a body that got through would book. */
 const encoded = (encoding: string, body: Buffer) =>
-  raw('POST', `/api/v1/events/${f.eventId}/bookings`, { body, headers: { 'content-type': 'application/json', 'content-encoding': encoding, authorization: `Bearer ${f.userB}` } });
+  raw('POST', `/api/v1/events/${f.eventId}/bookings`, {
+    body,
+    headers: { 'content-type': 'application/json', 'content-encoding': encoding, authorization: `Bearer ${f.userB}` },
+  });
 
 // ---------------------------------------------------------------- the table
 
@@ -180,7 +219,11 @@ const cases: Case[] = [
     { name: `JWT ${name} → POST /events`, send: () => post('/events', event({}), token()), status: 401 },
   ]),
   { name: 'Authorization header of 5,000 bytes', send: () => get('/bookings', 'a'.repeat(5_000)), status: 401 },
-  { name: 'Basic auth instead of a bearer token', send: () => call(u('/bookings'), { headers: { authorization: 'Basic YWRtaW46YWRtaW4=' } }), status: 401 },
+  {
+    name: 'Basic auth instead of a bearer token',
+    send: () => call(u('/bookings'), { headers: { authorization: 'Basic YWRtaW46YWRtaW4=' } }),
+    status: 401,
+  },
 
   // refresh tokens
   {
@@ -189,7 +232,9 @@ const cases: Case[] = [
     status: 401,
     changes: ['refresh_tokens'],
     verify: async () => {
-      const { rows } = await api.db.pool.query(`SELECT count(*)::int AS live FROM refresh_tokens t JOIN users u ON u.id = t.user_id WHERE u.email = 'victim@example.test' AND t.revoked_at IS NULL`);
+      const { rows } = await api.db.pool.query(
+        `SELECT count(*)::int AS live FROM refresh_tokens t JOIN users u ON u.id = t.user_id WHERE u.email = 'victim@example.test' AND t.revoked_at IS NULL`,
+      );
       expect(rows[0].live).toBe(0);
     },
   },
@@ -197,12 +242,33 @@ const cases: Case[] = [
   { name: 'refresh token of 600 bytes', send: () => post('/auth/refresh', { refreshToken: 'x'.repeat(600) }), status: 400 },
 
   // privilege escalation and mass assignment
-  { name: 'role escalation through the register body', send: () => post('/auth/register', { email: 'mallory@example.test', password: 'mallory-password-1', role: 'admin' }), status: 400 },
-  { name: 'register with __proto__.role', send: () => json('POST', '/auth/register', '{"email":"m2@example.test","password":"mallory-password-1","__proto__":{"role":"admin"}}'), status: 400 },
-  { name: 'register with constructor.prototype', send: () => json('POST', '/auth/register', '{"email":"m3@example.test","password":"mallory-password-1","constructor":{"prototype":{"role":"admin"}}}'), status: 400 },
+  {
+    name: 'role escalation through the register body',
+    send: () => post('/auth/register', { email: 'mallory@example.test', password: 'mallory-password-1', role: 'admin' }),
+    status: 400,
+  },
+  {
+    name: 'register with __proto__.role',
+    send: () => json('POST', '/auth/register', '{"email":"m2@example.test","password":"mallory-password-1","__proto__":{"role":"admin"}}'),
+    status: 400,
+  },
+  {
+    name: 'register with constructor.prototype',
+    send: () =>
+      json(
+        'POST',
+        '/auth/register',
+        '{"email":"m3@example.test","password":"mallory-password-1","constructor":{"prototype":{"role":"admin"}}}',
+      ),
+    status: 400,
+  },
   { name: 'a user promoting themself', send: () => patch(`/users/${f.userAId}/role`, { role: 'admin' }, f.userA), status: 403 },
   { name: 'an organizer promoting a user', send: () => patch(`/users/${f.userAId}/role`, { role: 'organizer' }, f.organizer), status: 403 },
-  { name: 'role change with an extra tokenVersion', send: () => patch(`/users/${f.userAId}/role`, { role: 'user', tokenVersion: 0 }, f.admin), status: 400 },
+  {
+    name: 'role change with an extra tokenVersion',
+    send: () => patch(`/users/${f.userAId}/role`, { role: 'user', tokenVersion: 0 }, f.admin),
+    status: 400,
+  },
   { name: 'role that does not exist', send: () => patch(`/users/${f.userAId}/role`, { role: 'root' }, f.admin), status: 400 },
   { name: 'create event with available', send: () => post('/events', event({ available: 1_000 }), f.organizer), status: 400 },
   { name: 'create event with organizerId', send: () => post('/events', event({ organizerId: f.userAId }), f.organizer), status: 400 },
@@ -210,25 +276,73 @@ const cases: Case[] = [
   { name: 'create event with deletedAt', send: () => post('/events', event({ deletedAt: null }), f.organizer), status: 400 },
   { name: 'patch event available', send: () => patch(`/events/${f.eventId}`, { available: 1_000 }, f.organizer), status: 400 },
   { name: 'patch event organizerId', send: () => patch(`/events/${f.eventId}`, { organizerId: f.userAId }, f.organizer), status: 400 },
-  { name: 'patch event with __proto__', send: () => json('PATCH', `/events/${f.eventId}`, '{"__proto__":{"capacity":1},"name":"x"}', f.organizer), status: 400 },
-  { name: 'booking with status confirmed', send: () => post(`/events/${f.eventId}/bookings`, { quantity: 1, status: 'confirmed' }, f.userB), status: 400 },
-  { name: 'booking with userId of someone else', send: () => post(`/events/${f.eventId}/bookings`, { quantity: 1, userId: f.userAId }, f.userB), status: 400 },
-  { name: 'booking with amountCents 0', send: () => post(`/events/${f.eventId}/bookings`, { quantity: 1, amountCents: 0 }, f.userB), status: 400 },
-  { name: 'booking with __proto__.quantity', send: () => json('POST', `/events/${f.eventId}/bookings`, '{"__proto__":{"quantity":10}}', f.userB), status: 400 },
+  {
+    name: 'patch event with __proto__',
+    send: () => json('PATCH', `/events/${f.eventId}`, '{"__proto__":{"capacity":1},"name":"x"}', f.organizer),
+    status: 400,
+  },
+  {
+    name: 'booking with status confirmed',
+    send: () => post(`/events/${f.eventId}/bookings`, { quantity: 1, status: 'confirmed' }, f.userB),
+    status: 400,
+  },
+  {
+    name: 'booking with userId of someone else',
+    send: () => post(`/events/${f.eventId}/bookings`, { quantity: 1, userId: f.userAId }, f.userB),
+    status: 400,
+  },
+  {
+    name: 'booking with amountCents 0',
+    send: () => post(`/events/${f.eventId}/bookings`, { quantity: 1, amountCents: 0 }, f.userB),
+    status: 400,
+  },
+  {
+    name: 'booking with __proto__.quantity',
+    send: () => json('POST', `/events/${f.eventId}/bookings`, '{"__proto__":{"quantity":10}}', f.userB),
+    status: 400,
+  },
   { name: 'a user creating an event', send: () => post('/events', event({}), f.userA), status: 403 },
-  { name: "an organizer editing another organizer's event", send: () => patch(`/events/${f.otherEventId}`, { name: 'mine now' }, f.organizer), status: 403 },
-  { name: "an organizer deleting another organizer's event", send: () => call(u(`/events/${f.otherEventId}`), { method: 'DELETE', token: f.organizer }), status: 403 },
+  {
+    name: "an organizer editing another organizer's event",
+    send: () => patch(`/events/${f.otherEventId}`, { name: 'mine now' }, f.organizer),
+    status: 403,
+  },
+  {
+    name: "an organizer deleting another organizer's event",
+    send: () => call(u(`/events/${f.otherEventId}`), { method: 'DELETE', token: f.organizer }),
+    status: 403,
+  },
   { name: 'a user reading the audit log', send: () => get('/audit', f.userA), status: 403 },
   { name: "listing someone else's bookings by query", send: () => get(`/bookings?userId=${f.userAId}`, f.userB), status: 400 },
 
   // bookings that are not yours, or not in a state to change
-  { name: "confirming someone else's hold", send: () => call(u(`/bookings/${f.holdA}/confirm`), { method: 'POST', token: f.userB }), status: 404 },
-  { name: "cancelling someone else's hold", send: () => call(u(`/bookings/${f.holdA}/cancel`), { method: 'POST', token: f.userB }), status: 404 },
+  {
+    name: "confirming someone else's hold",
+    send: () => call(u(`/bookings/${f.holdA}/confirm`), { method: 'POST', token: f.userB }),
+    status: 404,
+  },
+  {
+    name: "cancelling someone else's hold",
+    send: () => call(u(`/bookings/${f.holdA}/cancel`), { method: 'POST', token: f.userB }),
+    status: 404,
+  },
   { name: "reading someone else's booking", send: () => get(`/bookings/${f.holdA}`, f.userB), status: 404 },
-  { name: "an organizer cancelling a buyer's booking", send: () => call(u(`/bookings/${f.holdA}/cancel`), { method: 'POST', token: f.organizer }), status: 404 },
-  { name: 'confirming an expired hold', send: () => call(u(`/bookings/${f.expiredHold}/confirm`), { method: 'POST', token: f.userA }), status: 409 },
+  {
+    name: "an organizer cancelling a buyer's booking",
+    send: () => call(u(`/bookings/${f.holdA}/cancel`), { method: 'POST', token: f.organizer }),
+    status: 404,
+  },
+  {
+    name: 'confirming an expired hold',
+    send: () => call(u(`/bookings/${f.expiredHold}/confirm`), { method: 'POST', token: f.userA }),
+    status: 409,
+  },
   { name: 'cancelling twice', send: () => call(u(`/bookings/${f.cancelled}/cancel`), { method: 'POST', token: f.userA }), status: 409 },
-  { name: 'confirming a cancelled booking', send: () => call(u(`/bookings/${f.cancelled}/confirm`), { method: 'POST', token: f.userA }), status: 409 },
+  {
+    name: 'confirming a cancelled booking',
+    send: () => call(u(`/bookings/${f.cancelled}/confirm`), { method: 'POST', token: f.userA }),
+    status: 409,
+  },
 
   // quantities and prices
   ...[-1, 0, 11, 1e9, 1.5, '1', null, true, [], {}, -0.0001].map((quantity): Case => ({
@@ -254,14 +368,33 @@ const cases: Case[] = [
   { name: 'capacity below seats taken', send: () => patch(`/events/${f.eventId}`, { capacity: 1 }, f.organizer), status: 409 },
 
   // dates
-  ...['1900-01-01T00:00:00Z', '2300-01-01T00:00:00Z', '2030-02-30T10:00:00Z', '2030-13-01T10:00:00Z', 'tomorrow', '+275760-09-13T00:00:00.000Z', '2030-01-01', '2030-01-01T10:00:00'].map(
-    (startsAt): Case => ({ name: `startsAt ${startsAt}`, send: () => post('/events', event({ startsAt }), f.organizer), status: 400 }),
-  ),
+  ...[
+    '1900-01-01T00:00:00Z',
+    '2300-01-01T00:00:00Z',
+    '2030-02-30T10:00:00Z',
+    '2030-13-01T10:00:00Z',
+    'tomorrow',
+    '+275760-09-13T00:00:00.000Z',
+    '2030-01-01',
+    '2030-01-01T10:00:00',
+  ].map((startsAt): Case => ({ name: `startsAt ${startsAt}`, send: () => post('/events', event({ startsAt }), f.organizer), status: 400 })),
   { name: 'startsAt as a number', send: () => post('/events', event({ startsAt: 1e15 }), f.organizer), status: 400 },
-  { name: 'endsAt before startsAt', send: () => post('/events', event({ startsAt: '2031-01-02T00:00:00Z', endsAt: '2031-01-01T00:00:00Z' }), f.organizer), status: 400 },
+  {
+    name: 'endsAt before startsAt',
+    send: () => post('/events', event({ startsAt: '2031-01-02T00:00:00Z', endsAt: '2031-01-01T00:00:00Z' }), f.organizer),
+    status: 400,
+  },
   { name: 'from out of range', send: () => get('/events?from=0001-01-01T00:00:00Z'), status: 400 },
-  { name: 'an event that is already over', send: () => post('/events', event({ startsAt: '2020-01-01T20:00:00Z', endsAt: '2020-01-01T23:00:00Z' }), f.organizer), status: 400 },
-  { name: 'moving an event into the past', send: () => patch(`/events/${f.eventId}`, { startsAt: '2020-01-01T20:00:00Z', endsAt: '2020-01-01T23:00:00Z' }, f.organizer), status: 400 },
+  {
+    name: 'an event that is already over',
+    send: () => post('/events', event({ startsAt: '2020-01-01T20:00:00Z', endsAt: '2020-01-01T23:00:00Z' }), f.organizer),
+    status: 400,
+  },
+  {
+    name: 'moving an event into the past',
+    send: () => patch(`/events/${f.eventId}`, { startsAt: '2020-01-01T20:00:00Z', endsAt: '2020-01-01T23:00:00Z' }, f.organizer),
+    status: 400,
+  },
 
   // SQL metacharacters in every filter and id
   {
@@ -273,13 +406,25 @@ const cases: Case[] = [
     },
     status: 200,
   },
-  { name: 'q with LIKE wildcards matches nothing', send: async () => {
-    const answer = await get('/events?q=%25%25');
-    expect(answer.body.items).toEqual([]);
-    return answer;
-  }, status: 200 },
-  ...['limit', 'minPrice', 'maxPrice'].map((param): Case => ({ name: `${param} = 1 OR 1=1`, send: () => get(`/events?${param}=${encodeURIComponent('1 OR 1=1')}`), status: 400 })),
-  ...['cursor', 'from', 'to'].map((param): Case => ({ name: `${param} = ' OR '1'='1`, send: () => get(`/events?${param}=${encodeURIComponent("' OR '1'='1")}`), status: 400 })),
+  {
+    name: 'q with LIKE wildcards matches nothing',
+    send: async () => {
+      const answer = await get('/events?q=%25%25');
+      expect(answer.body.items).toEqual([]);
+      return answer;
+    },
+    status: 200,
+  },
+  ...['limit', 'minPrice', 'maxPrice'].map((param): Case => ({
+    name: `${param} = 1 OR 1=1`,
+    send: () => get(`/events?${param}=${encodeURIComponent('1 OR 1=1')}`),
+    status: 400,
+  })),
+  ...['cursor', 'from', 'to'].map((param): Case => ({
+    name: `${param} = ' OR '1'='1`,
+    send: () => get(`/events?${param}=${encodeURIComponent("' OR '1'='1")}`),
+    status: 400,
+  })),
   // Date.parse takes them, PostgreSQL does not: without a strict cursor check these were 500s
   ...['1', '2030-02-30T00:00:00.000Z', '-271821-04-20T00:00:00.000Z'].flatMap((t): Case[] => {
     const cursor = Buffer.from(JSON.stringify({ t, id: '00000000-0000-4000-8000-000000000000' })).toString('base64url');
@@ -288,15 +433,27 @@ const cases: Case[] = [
       { name: `bookings cursor forged with time ${t}`, send: () => get(`/bookings?cursor=${cursor}`, f.userB), status: 400 },
     ];
   }),
-  { name: 'bookings status with SQL', send: () => get(`/bookings?status=${encodeURIComponent("pending' OR '1'='1")}`, f.userB), status: 400 },
+  {
+    name: 'bookings status with SQL',
+    send: () => get(`/bookings?status=${encodeURIComponent("pending' OR '1'='1")}`, f.userB),
+    status: 400,
+  },
   { name: 'bookings cursor with SQL', send: () => get(`/bookings?cursor=${encodeURIComponent("') OR 1=1--")}`, f.userB), status: 400 },
   { name: 'audit action with SQL', send: () => get(`/audit?action=${encodeURIComponent("x' OR 1=1--")}`, f.admin), status: 400 },
   { name: 'audit actorId with SQL', send: () => get(`/audit?actorId=${encodeURIComponent("' OR 1=1--")}`, f.admin), status: 400 },
   { name: 'audit cursor with SQL', send: () => get(`/audit?cursor=${encodeURIComponent('1 OR 1=1')}`, f.admin), status: 400 },
   { name: 'event id with SQL', send: () => get(`/events/${encodeURIComponent("1' OR '1'='1")}`), status: 400 },
   { name: 'booking id with SQL', send: () => get(`/bookings/${encodeURIComponent("' OR 1=1--")}`, f.userA), status: 400 },
-  { name: 'user id with SQL', send: () => patch(`/users/${encodeURIComponent("'; DROP TABLE users;--")}/role`, { role: 'admin' }, f.admin), status: 400 },
-  { name: 'booking on an event id with SQL', send: () => post(`/events/${encodeURIComponent("' OR 1=1--")}/bookings`, { quantity: 1 }, f.userB), status: 400 },
+  {
+    name: 'user id with SQL',
+    send: () => patch(`/users/${encodeURIComponent("'; DROP TABLE users;--")}/role`, { role: 'admin' }, f.admin),
+    status: 400,
+  },
+  {
+    name: 'booking on an event id with SQL',
+    send: () => post(`/events/${encodeURIComponent("' OR 1=1--")}/bookings`, { quantity: 1 }, f.userB),
+    status: 400,
+  },
   { name: 'login with SQL in the email', send: () => post('/auth/login', { email: "' OR 1=1--", password: 'x' }), status: 401 },
   {
     name: 'register with SQL in the email (valid address) is stored verbatim',
@@ -308,7 +465,11 @@ const cases: Case[] = [
       expect(rows).toEqual([{ role: 'user' }]);
     },
   },
-  { name: 'register with SQL in the email (invalid address)', send: () => post('/auth/register', { email: "x' OR 1=1; --", password: 'mallory-password-1' }), status: 400 },
+  {
+    name: 'register with SQL in the email (invalid address)',
+    send: () => post('/auth/register', { email: "x' OR 1=1; --", password: 'mallory-password-1' }),
+    status: 400,
+  },
   { name: 'unknown query parameter', send: () => get('/events?sort=price;DROP'), status: 400 },
   { name: 'repeated query parameter', send: () => get('/events?limit=1&limit=2'), status: 400 },
   {
@@ -329,57 +490,153 @@ const cases: Case[] = [
   { name: 'NUL byte in an id', send: () => get('/events/%00'), status: 400 },
   // Express refuses a path parameter it cannot percent-decode (URIError, status 400): it was a 500.
   // 36 characters, the length of an id, goes past the fast path's shape check: Express answers it too.
-  { name: 'malformed percent-encoding in an event id', send: () => raw('GET', '/api/v1/events/%E0%A4%A'), status: 400, problem: 'bad-request' },
+  {
+    name: 'malformed percent-encoding in an event id',
+    send: () => raw('GET', '/api/v1/events/%E0%A4%A'),
+    status: 400,
+    problem: 'bad-request',
+  },
   { name: 'malformed percent-encoding in an event id (HEAD)', send: () => raw('HEAD', '/api/v1/events/%E0%A4%A'), status: 400 },
-  { name: 'malformed percent-encoding in an id-length event path', send: () => raw('GET', `/api/v1/events/${f.eventId.slice(0, 33)}%ZZ`), status: 400, problem: 'bad-request' },
-  { name: 'malformed percent-encoding in a booking id', send: () => raw('GET', '/api/v1/bookings/%ZZ', { headers: { authorization: `Bearer ${f.userA}` } }), status: 400, problem: 'bad-request' },
-  { name: 'malformed percent-encoding in the event of a booking', send: () => raw('POST', '/api/v1/events/%ZZ/bookings', { headers: { 'content-type': 'application/json', authorization: `Bearer ${f.userB}` }, body: '{"quantity":1}' }), status: 400, problem: 'bad-request' },
+  {
+    name: 'malformed percent-encoding in an id-length event path',
+    send: () => raw('GET', `/api/v1/events/${f.eventId.slice(0, 33)}%ZZ`),
+    status: 400,
+    problem: 'bad-request',
+  },
+  {
+    name: 'malformed percent-encoding in a booking id',
+    send: () => raw('GET', '/api/v1/bookings/%ZZ', { headers: { authorization: `Bearer ${f.userA}` } }),
+    status: 400,
+    problem: 'bad-request',
+  },
+  {
+    name: 'malformed percent-encoding in the event of a booking',
+    send: () =>
+      raw('POST', '/api/v1/events/%ZZ/bookings', {
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${f.userB}` },
+        body: '{"quantity":1}',
+      }),
+    status: 400,
+    problem: 'bad-request',
+  },
   { name: 'uppercase nil UUID that exists nowhere', send: () => get('/events/00000000-0000-0000-0000-000000000000'), status: 404 },
 
   // body shapes and sizes
-  { name: 'deeply nested arrays (20,000 levels)', send: () => json('POST', `/events/${f.eventId}/bookings`, `{"quantity":${'['.repeat(20_000)}${']'.repeat(20_000)}}`, f.userB), status: 400 },
+  {
+    name: 'deeply nested arrays (20,000 levels)',
+    send: () => json('POST', `/events/${f.eventId}/bookings`, `{"quantity":${'['.repeat(20_000)}${']'.repeat(20_000)}}`, f.userB),
+    status: 400,
+  },
   {
     name: 'deeply nested objects (5,000 levels)',
     send: () => json('POST', '/auth/login', `${'{"a":'.repeat(5_000)}1${'}'.repeat(5_000)}`),
     status: 400,
   },
   { name: '1 MB body', send: () => post('/auth/register', { email: 'big@example.test', password: 'p'.repeat(1_000_000) }), status: 413 },
-  { name: 'body larger than its Content-Length', send: () => raw('POST', '/api/v1/auth/login', { headers: { 'content-type': 'application/json', 'content-length': '2' }, body: '{"email":"a","password":"b"}' }), status: 400 },
-  { name: 'oversized header (20 kB)', send: () => raw('GET', '/api/v1/events', { headers: { 'x-padding': 'a'.repeat(20_000) } }), status: 431 },
+  {
+    name: 'body larger than its Content-Length',
+    send: () =>
+      raw('POST', '/api/v1/auth/login', {
+        headers: { 'content-type': 'application/json', 'content-length': '2' },
+        body: '{"email":"a","password":"b"}',
+      }),
+    status: 400,
+  },
+  {
+    name: 'oversized header (20 kB)',
+    send: () => raw('GET', '/api/v1/events', { headers: { 'x-padding': 'a'.repeat(20_000) } }),
+    status: 431,
+  },
   {
     name: 'invalid UTF-8 in a JSON string',
-    send: () => raw('POST', '/api/v1/auth/register', { headers: { 'content-type': 'application/json' }, body: Buffer.concat([Buffer.from('{"email":"'), Buffer.from([0xff, 0xfe, 0xc3]), Buffer.from('@example.test","password":"mallory-password-1"}')]) }),
+    send: () =>
+      raw('POST', '/api/v1/auth/register', {
+        headers: { 'content-type': 'application/json' },
+        body: Buffer.concat([
+          Buffer.from('{"email":"'),
+          Buffer.from([0xff, 0xfe, 0xc3]),
+          Buffer.from('@example.test","password":"mallory-password-1"}'),
+        ]),
+      }),
     status: 400,
   },
   // PostgreSQL text cannot hold U+0000: without a check at the edge the driver's error is a 500
   { name: 'NUL character in a login email', send: () => post('/auth/login', { email: '\u0000', password: ' ' }), status: 400 },
   { name: 'NUL character in a search query', send: () => get('/events?q=a%00b'), status: 400 },
-  { name: 'NUL character in an object key', send: () => post('/auth/register', { 'email\u0000': 'x', password: 'mallory-password-1' }), status: 400 },
-  { name: 'invalid UTF-8 as the whole body', send: () => raw('POST', '/api/v1/auth/login', { headers: { 'content-type': 'application/json' }, body: Buffer.from([0xc0, 0xaf, 0xff, 0xfe]) }), status: 400 },
-  { name: 'a charset the API does not speak', send: () => raw('POST', '/api/v1/auth/login', { headers: { 'content-type': 'application/json; charset=latin1' }, body: '{}' }), status: 415 },
-  { name: 'form-encoded body', send: () => raw('POST', '/api/v1/auth/login', { headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'email=a&password=b' }), status: 415 },
+  {
+    name: 'NUL character in an object key',
+    send: () => post('/auth/register', { 'email\u0000': 'x', password: 'mallory-password-1' }),
+    status: 400,
+  },
+  {
+    name: 'invalid UTF-8 as the whole body',
+    send: () =>
+      raw('POST', '/api/v1/auth/login', { headers: { 'content-type': 'application/json' }, body: Buffer.from([0xc0, 0xaf, 0xff, 0xfe]) }),
+    status: 400,
+  },
+  {
+    name: 'a charset the API does not speak',
+    send: () => raw('POST', '/api/v1/auth/login', { headers: { 'content-type': 'application/json; charset=latin1' }, body: '{}' }),
+    status: 415,
+  },
+  {
+    name: 'form-encoded body',
+    send: () =>
+      raw('POST', '/api/v1/auth/login', { headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'email=a&password=b' }),
+    status: 415,
+  },
   // Content-Encoding the body does not match: zlib's error reached the error handler as a 500
-  ...([
-    ['gzip on an uncompressed body', 'gzip', Buffer.from('{"quantity":1}')],
-    ['deflate on an uncompressed body', 'deflate', Buffer.from('{"quantity":1}')],
-    ['br on garbage', 'br', Buffer.from('garbage that is not brotli')],
-    ['gzip cut short', 'gzip', gzipSync('{"quantity":1}').subarray(0, 12)],
-    ['deflate of a gzip stream', 'deflate', gzipSync('{"quantity":1}')],
-  ] as const).map(([name, encoding, body]): Case => ({ name: `Content-Encoding ${name}`, send: () => encoded(encoding, body), status: 400, problem: 'malformed-body' })),
+  ...(
+    [
+      ['gzip on an uncompressed body', 'gzip', Buffer.from('{"quantity":1}')],
+      ['deflate on an uncompressed body', 'deflate', Buffer.from('{"quantity":1}')],
+      ['br on garbage', 'br', Buffer.from('garbage that is not brotli')],
+      ['gzip cut short', 'gzip', gzipSync('{"quantity":1}').subarray(0, 12)],
+      ['deflate of a gzip stream', 'deflate', gzipSync('{"quantity":1}')],
+    ] as const
+  ).map(([name, encoding, body]): Case => ({
+    name: `Content-Encoding ${name}`,
+    send: () => encoded(encoding, body),
+    status: 400,
+    problem: 'malformed-body',
+  })),
   {
     name: 'Content-Encoding gzip on a gzipped body books (the rows above fail for their encoding, not the route)',
     send: () => encoded('gzip', gzipSync('{"quantity":1}')),
     status: 201,
     changes: ['events', 'bookings', 'outbox'],
   },
-  { name: 'Content-Encoding the API does not speak', send: () => encoded('compress', Buffer.from('{"quantity":1}')), status: 415, problem: 'unsupported-media-type' },
-  { name: 'Content-Encoding listing two codings', send: () => encoded('gzip, br', brotliCompressSync(gzipSync('{"quantity":1}'))), status: 415, problem: 'unsupported-media-type' },
-  { name: 'gzip bomb (2 MB of JSON from 2 kB)', send: () => encoded('gzip', gzipSync(`{"quantity":1,"pad":"${' '.repeat(2_000_000)}"}`)), status: 413 },
+  {
+    name: 'Content-Encoding the API does not speak',
+    send: () => encoded('compress', Buffer.from('{"quantity":1}')),
+    status: 415,
+    problem: 'unsupported-media-type',
+  },
+  {
+    name: 'Content-Encoding listing two codings',
+    send: () => encoded('gzip, br', brotliCompressSync(gzipSync('{"quantity":1}'))),
+    status: 415,
+    problem: 'unsupported-media-type',
+  },
+  {
+    name: 'gzip bomb (2 MB of JSON from 2 kB)',
+    send: () => encoded('gzip', gzipSync(`{"quantity":1,"pad":"${' '.repeat(2_000_000)}"}`)),
+    status: 413,
+  },
   { name: 'deflate of malformed JSON', send: () => encoded('deflate', deflateSync('{"quantity":')), status: 400 },
   { name: 'JSON array instead of an object', send: () => json('POST', '/auth/login', '[{"email":"a","password":"b"}]'), status: 400 },
   { name: 'JSON string body', send: () => json('POST', '/auth/login', '"email"'), status: 400 },
-  { name: 'Idempotency-Key with control characters', send: () => call(u(`/events/${f.eventId}/bookings`), { token: f.userB, body: { quantity: 1 }, headers: { 'Idempotency-Key': 'a\tb' } }), status: 400 },
-  { name: 'Idempotency-Key of 300 characters', send: () => call(u(`/events/${f.eventId}/bookings`), { token: f.userB, body: { quantity: 1 }, headers: { 'Idempotency-Key': 'k'.repeat(300) } }), status: 400 },
+  {
+    name: 'Idempotency-Key with control characters',
+    send: () => call(u(`/events/${f.eventId}/bookings`), { token: f.userB, body: { quantity: 1 }, headers: { 'Idempotency-Key': 'a\tb' } }),
+    status: 400,
+  },
+  {
+    name: 'Idempotency-Key of 300 characters',
+    send: () =>
+      call(u(`/events/${f.eventId}/bookings`), { token: f.userB, body: { quantity: 1 }, headers: { 'Idempotency-Key': 'k'.repeat(300) } }),
+    status: 400,
+  },
   { name: 'PUT on a collection', send: () => call(u('/events'), { method: 'PUT', token: f.admin, body: {} }), status: 405 },
 ];
 

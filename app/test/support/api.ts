@@ -25,11 +25,22 @@ export interface TestApi {
 let seq = 0;
 
 /** The real API over HTTP on an ephemeral port, backed by a database of its own. */
-export async function startTestApi(env: Record<string, string> = {}, options: { grpc?: boolean; isShuttingDown?: () => boolean } = {}): Promise<TestApi> {
+export async function startTestApi(
+  env: Record<string, string> = {},
+  options: { grpc?: boolean; isShuttingDown?: () => boolean } = {},
+): Promise<TestApi> {
   const db = await createTestDatabase({ poolMax: 10 });
   const config = loadConfig({ NODE_ENV: 'test', BCRYPT_COST: '4', DATABASE_URL: db.url, JWT_SECRET: TEST_JWT_SECRET, ...env });
   const logger = createLogger({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
-  const api = composeApi({ pool: db.pool, config, logger, jwtSecret: TEST_JWT_SECRET, health: [], metrics: new Registry(), isShuttingDown: options.isShuttingDown ?? (() => false) });
+  const api = composeApi({
+    pool: db.pool,
+    config,
+    logger,
+    jwtSecret: TEST_JWT_SECRET,
+    health: [],
+    metrics: new Registry(),
+    isShuttingDown: options.isShuttingDown ?? (() => false),
+  });
   const { server, url } = await listen(api.app, '127.0.0.1', 0);
   const grpcAddress = options.grpc ? `127.0.0.1:${await api.grpc.listen('127.0.0.1', 0)}` : undefined;
   return {

@@ -32,6 +32,7 @@ export function fakeSmtp(): Promise<{ server: Server; port: number; received: st
       }
     });
   });
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({ server, port: (server.address() as AddressInfo).port, received, sockets })));
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () => resolve({ server, port: (server.address() as AddressInfo).port, received, sockets })),
+  );
 }
-

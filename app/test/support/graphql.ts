@@ -3,7 +3,13 @@ import { call, type JsonResponse, type TestApi } from './api';
 export interface GraphqlError {
   message: string;
   path?: string[];
-  extensions?: { code?: string; kind?: string; fields?: Array<{ path: string; message: string }>; seatsLeft?: number; retryAfterSeconds?: number };
+  extensions?: {
+    code?: string;
+    kind?: string;
+    fields?: Array<{ path: string; message: string }>;
+    seatsLeft?: number;
+    retryAfterSeconds?: number;
+  };
 }
 export interface GraphqlBody<T = Record<string, unknown>> {
   data?: T | null;

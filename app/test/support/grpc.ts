@@ -18,8 +18,13 @@ export interface GrpcClients {
 
 export function grpcClients(address: string, options: grpc.ChannelOptions = {}): GrpcClients {
   const pkg = grpc.loadPackageDefinition(loadProtos()) as unknown as { goticket: { v1: Record<string, Ctor> } };
-  const healthPkg = grpc.loadPackageDefinition(protoLoader.loadSync(healthProtoPath, { keepCase: true, enums: String })) as unknown as { grpc: { health: { v1: { Health: Ctor } } } };
-  const reflectionProto = path.join(path.dirname(require.resolve('@grpc/reflection/package.json')), 'build/proto/grpc/reflection/v1/reflection.proto');
+  const healthPkg = grpc.loadPackageDefinition(protoLoader.loadSync(healthProtoPath, { keepCase: true, enums: String })) as unknown as {
+    grpc: { health: { v1: { Health: Ctor } } };
+  };
+  const reflectionProto = path.join(
+    path.dirname(require.resolve('@grpc/reflection/package.json')),
+    'build/proto/grpc/reflection/v1/reflection.proto',
+  );
   const reflectionPkg = grpc.loadPackageDefinition(protoLoader.loadSync(reflectionProto, { keepCase: true })) as unknown as {
     grpc: { reflection: { v1: { ServerReflection: Ctor } } };
   };
@@ -31,7 +36,8 @@ export function grpcClients(address: string, options: grpc.ChannelOptions = {}):
   return { events, bookings, health, reflection, close: () => [events, bookings, health, reflection].forEach((client) => client.close()) };
 }
 
-export type RpcResult<T> = { ok: true; value: T } | { ok: false; code: number; details: string; status?: DecodedStatus; metadata: grpc.Metadata };
+export type RpcResult<T> =
+  { ok: true; value: T } | { ok: false; code: number; details: string; status?: DecodedStatus; metadata: grpc.Metadata };
 
 /** One unary call; never rejects: a failure comes back as its status, with the google.rpc details decoded. */
 export function unary<T = Record<string, unknown>>(
@@ -49,7 +55,13 @@ export function unary<T = Record<string, unknown>>(
     const call = fn(request, metadata, callOptions, (error: grpc.ServiceError | null, value: T) => {
       if (!error) return resolve({ ok: true, value });
       const bin = error.metadata?.get('grpc-status-details-bin')[0];
-      resolve({ ok: false, code: error.code, details: error.details, status: bin instanceof Buffer ? decodeStatusDetails(bin) : undefined, metadata: error.metadata });
+      resolve({
+        ok: false,
+        code: error.code,
+        details: error.details,
+        status: bin instanceof Buffer ? decodeStatusDetails(bin) : undefined,
+        metadata: error.metadata,
+      });
     });
     options.signal?.(call);
   });

@@ -102,12 +102,20 @@ export class Browser {
       const name = pair!.slice(0, separator).trim();
       const value = pair!.slice(separator + 1).trim();
       if (!this.jar.has(target.host)) this.jar.set(target.host, new Map());
-      const expired = attributes.some((attribute) => /^\s*max-age=0\s*$/i.test(attribute)) || attributes.some((a) => /^\s*expires=thu, 01 jan 1970/i.test(a));
+      const expired =
+        attributes.some((attribute) => /^\s*max-age=0\s*$/i.test(attribute)) ||
+        attributes.some((a) => /^\s*expires=thu, 01 jan 1970/i.test(a));
       if (expired) this.jar.get(target.host)!.delete(name);
       else this.jar.get(target.host)!.set(name, value);
     }
     const location = response.headers.get('location');
-    return { status: response.status, url: target.href, location: location === null ? null : new URL(location, target).href, headers: response.headers, text: await response.text() };
+    return {
+      status: response.status,
+      url: target.href,
+      location: location === null ? null : new URL(location, target).href,
+      headers: response.headers,
+      text: await response.text(),
+    };
   }
 }
 
@@ -126,7 +134,8 @@ export async function signInAtProvider(browser: Browser, authorizationUrl: strin
     }
     const action = /<form[^>]*action="([^"]+)"/.exec(response.text)?.[1];
     const prompt = /name="prompt" value="(\w+)"/.exec(response.text)?.[1];
-    if (response.status !== 200 || !action || !prompt) throw new Error(`unexpected provider page (${response.status} ${response.url}): ${response.text.slice(0, 300)}`);
+    if (response.status !== 200 || !action || !prompt)
+      throw new Error(`unexpected provider page (${response.status} ${response.url}): ${response.text.slice(0, 300)}`);
     const form: Record<string, string> = prompt === 'login' ? { prompt, login, password: 'any password' } : { prompt };
     response = await browser.request(new URL(action, response.url).href, { form });
   }

@@ -47,7 +47,8 @@ export async function startSentrySink(): Promise<SentrySink> {
     req.on('end', () => {
       let body = Buffer.concat(chunks);
       if (req.headers['content-encoding'] === 'gzip') body = gunzipSync(body);
-      if (req.method === 'POST' && /^\/api\/\d+\/envelope\/?/.test(req.url ?? '')) envelopes.push(parse(req.url ?? '', body.toString('utf8')));
+      if (req.method === 'POST' && /^\/api\/\d+\/envelope\/?/.test(req.url ?? ''))
+        envelopes.push(parse(req.url ?? '', body.toString('utf8')));
       res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
     });
   });
@@ -56,7 +57,8 @@ export async function startSentrySink(): Promise<SentrySink> {
   return {
     dsn: `http://0123456789abcdef0123456789abcdef@127.0.0.1:${port}/42`,
     envelopes,
-    events: () => envelopes.flatMap((envelope) => envelope.items.filter((item) => item.header.type === 'event').map((item) => item.payload)),
+    events: () =>
+      envelopes.flatMap((envelope) => envelope.items.filter((item) => item.header.type === 'event').map((item) => item.payload)),
     close: () =>
       new Promise((resolve) => {
         server.closeAllConnections();

@@ -44,7 +44,13 @@ async function redis(url: string): Promise<Outcome> {
 async function amqp(url: string): Promise<Outcome> {
   const lines: string[] = [];
   const logger = createLogger({ level: 'warn', destination: { write: (line: string) => lines.push(line) } });
-  const connection = new AmqpConnection({ url, names: topologyNames(`tls_test_${process.pid}`), logger, reconnect: { initialDelayMs: 5_000 }, connectTimeoutMs: 2_000 });
+  const connection = new AmqpConnection({
+    url,
+    names: topologyNames(`tls_test_${process.pid}`),
+    logger,
+    reconnect: { initialDelayMs: 5_000 },
+    connectTimeoutMs: 2_000,
+  });
   connection.start();
   try {
     await connection.waitUntilConnected(3_000);

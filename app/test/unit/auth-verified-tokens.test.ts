@@ -11,7 +11,12 @@ import { AuthService } from '../../src/services/auth';
 const USER = '1b4e28ba-2fa1-41d2-883f-0016d3cca427';
 
 function setup(ttlMs = 60_000) {
-  const codec = new JwtAccessTokenCodec({ secret: 'a-test-secret-of-at-least-thirty-two-bytes!', issuer: 'goticket', audience: 'goticket-api', ttlMs });
+  const codec = new JwtAccessTokenCodec({
+    secret: 'a-test-secret-of-at-least-thirty-two-bytes!',
+    issuer: 'goticket',
+    audience: 'goticket-api',
+    ttlMs,
+  });
   const verify = jest.spyOn(codec, 'verify');
   let version = 0;
   const users = { findById: async (id: string) => (id === USER ? { id, tokenVersion: version } : null) };
@@ -35,7 +40,9 @@ it('spares only that exact string: another token, or the same one tampered with,
   const { token } = codec.sign({ userId: USER, role: 'user', tokenVersion: 0 });
   await auth.authenticate(token);
   const [header, payload, signature] = token.split('.') as [string, string, string];
-  const admin = Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(payload, 'base64url').toString()), role: 'admin' })).toString('base64url');
+  const admin = Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(payload, 'base64url').toString()), role: 'admin' })).toString(
+    'base64url',
+  );
   await expect(auth.authenticate(`${header}.${admin}.${signature}`)).rejects.toThrow(UnauthenticatedError);
   await expect(auth.authenticate(`${token}x`)).rejects.toThrow(UnauthenticatedError);
   expect(verify).toHaveBeenCalledTimes(3);

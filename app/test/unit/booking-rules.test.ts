@@ -43,7 +43,15 @@ describe('booking state machine', () => {
   });
 
   it('names the statuses as the API does', () => {
-    expect([...BOOKING_STATUSES]).toEqual(['pending', 'payment_pending', 'confirmed', 'payment_failed', 'cancelled', 'expired', 'refunded']);
+    expect([...BOOKING_STATUSES]).toEqual([
+      'pending',
+      'payment_pending',
+      'confirmed',
+      'payment_failed',
+      'cancelled',
+      'expired',
+      'refunded',
+    ]);
   });
 
   it('has exactly the terminal states of the saga; seats are held by pending, payment_pending and confirmed only', () => {
@@ -51,9 +59,10 @@ describe('booking state machine', () => {
     expect([...SEAT_HOLDING_STATUSES].sort()).toEqual(['confirmed', 'payment_pending', 'pending']);
     // every status is reachable from pending
     const reached = new Set<BookingStatus>(['pending']);
-    for (let grew = true; grew; ) {
+    for (let grew = true; grew;) {
       grew = false;
-      for (const from of [...reached]) for (const to of BOOKING_STATUSES) if (canTransition(from, to) && !reached.has(to)) grew = reached.add(to) !== null;
+      for (const from of [...reached])
+        for (const to of BOOKING_STATUSES) if (canTransition(from, to) && !reached.has(to)) grew = reached.add(to) !== null;
     }
     expect([...reached].sort()).toEqual([...BOOKING_STATUSES].sort());
   });

@@ -46,12 +46,16 @@ const address = fc.oneof({ weight: 4, arbitrary: ipv4 }, { weight: 1, arbitrary:
 
 it('equals req.ip for every TRUST_PROXY form and any X-Forwarded-For chain', async () => {
   await fc.assert(
-    fc.asyncProperty(fc.constantFrom(...SETTINGS), fc.option(fc.array(address, { minLength: 1, maxLength: 5 }), { nil: undefined }), async (trust, chain) => {
-      current = trust;
-      const headers: Record<string, string> = chain ? { 'x-forwarded-for': chain.join(', ') } : {};
-      const answer = (await (await fetch(base, { headers })).json()) as { express: string; ours: string };
-      expect(answer.ours).toBe(answer.express);
-    }),
+    fc.asyncProperty(
+      fc.constantFrom(...SETTINGS),
+      fc.option(fc.array(address, { minLength: 1, maxLength: 5 }), { nil: undefined }),
+      async (trust, chain) => {
+        current = trust;
+        const headers: Record<string, string> = chain ? { 'x-forwarded-for': chain.join(', ') } : {};
+        const answer = (await (await fetch(base, { headers })).json()) as { express: string; ours: string };
+        expect(answer.ours).toBe(answer.express);
+      },
+    ),
     { numRuns: 150 },
   );
 });
@@ -59,6 +63,9 @@ it('equals req.ip for every TRUST_PROXY form and any X-Forwarded-For chain', asy
 it('trusts nothing by default: a forged X-Forwarded-For does not move the address', () => {
   const ip = clientIpOf(false)({ headers: { 'x-forwarded-for': '198.51.100.1' }, socket: { remoteAddress: '127.0.0.1' } } as never);
   expect(ip).toBe('127.0.0.1');
-  const trusted = clientIpOf('loopback')({ headers: { 'x-forwarded-for': '198.51.100.1' }, socket: { remoteAddress: '127.0.0.1' } } as never);
+  const trusted = clientIpOf('loopback')({
+    headers: { 'x-forwarded-for': '198.51.100.1' },
+    socket: { remoteAddress: '127.0.0.1' },
+  } as never);
   expect(trusted).toBe('198.51.100.1');
 });

@@ -1,6 +1,12 @@
 import { ConfigError, loadConfig, parseDuration } from '../../src/config';
 
-const PROD = { NODE_ENV: 'production', DATABASE_URL: 'postgres://db/goticket', REDIS_URL: 'redis://cache:6379', AMQP_URL: 'amqp://mq:5672', JWT_SECRET: 'x'.repeat(32) };
+const PROD = {
+  NODE_ENV: 'production',
+  DATABASE_URL: 'postgres://db/goticket',
+  REDIS_URL: 'redis://cache:6379',
+  AMQP_URL: 'amqp://mq:5672',
+  JWT_SECRET: 'x'.repeat(32),
+};
 
 function errorOf(env: Record<string, string>): string {
   try {
@@ -74,7 +80,13 @@ describe('config', () => {
   });
 
   describe('production requirements are per role', () => {
-    const PAYMENTS_PROD = { NODE_ENV: 'production', DATABASE_URL: 'postgres://goticket_payments@db/goticket', AMQP_URL: 'amqp://mq:5672', STRIPE_API_KEY: 'sk_live_abcdef123456', STRIPE_WEBHOOK_SECRET: 'whsec_abcdef1234567890' };
+    const PAYMENTS_PROD = {
+      NODE_ENV: 'production',
+      DATABASE_URL: 'postgres://goticket_payments@db/goticket',
+      AMQP_URL: 'amqp://mq:5672',
+      STRIPE_API_KEY: 'sk_live_abcdef123456',
+      STRIPE_WEBHOOK_SECRET: 'whsec_abcdef1234567890',
+    };
     const problem = (env: Record<string, string>, role: Parameters<typeof loadConfig>[1]) => {
       try {
         loadConfig(env, role);
@@ -87,17 +99,25 @@ describe('config', () => {
 
     it('the payments role starts with its own login, the broker and the provider: no JWT_SECRET, no REDIS_URL', () => {
       const config = loadConfig(PAYMENTS_PROD, 'payments');
-      expect([config.production, config.auth.jwtSecret, config.redisUrl, config.payments.stripe.webhookSecret]).toEqual([true, undefined, undefined, PAYMENTS_PROD.STRIPE_WEBHOOK_SECRET]);
+      expect([config.production, config.auth.jwtSecret, config.redisUrl, config.payments.stripe.webhookSecret]).toEqual([
+        true,
+        undefined,
+        undefined,
+        PAYMENTS_PROD.STRIPE_WEBHOOK_SECRET,
+      ]);
     });
 
-    it.each(['DATABASE_URL', 'AMQP_URL', 'STRIPE_API_KEY', 'STRIPE_WEBHOOK_SECRET'])('the payments role in production refuses to start without %s, in one line naming it', (key) => {
-      const { [key as keyof typeof PAYMENTS_PROD]: _dropped, ...rest } = PAYMENTS_PROD;
-      const message = problem(rest, 'payments');
-      expect(message).toMatch(new RegExp(`^invalid configuration: ${key} is required in production`));
-      expect(message).not.toContain('\n');
-      // empty counts as missing (a Secret key with no value)
-      expect(problem({ ...PAYMENTS_PROD, [key]: '' }, 'payments')).toMatch(new RegExp(`^invalid configuration: ${key} is required`));
-    });
+    it.each(['DATABASE_URL', 'AMQP_URL', 'STRIPE_API_KEY', 'STRIPE_WEBHOOK_SECRET'])(
+      'the payments role in production refuses to start without %s, in one line naming it',
+      (key) => {
+        const { [key as keyof typeof PAYMENTS_PROD]: _dropped, ...rest } = PAYMENTS_PROD;
+        const message = problem(rest, 'payments');
+        expect(message).toMatch(new RegExp(`^invalid configuration: ${key} is required in production`));
+        expect(message).not.toContain('\n');
+        // empty counts as missing (a Secret key with no value)
+        expect(problem({ ...PAYMENTS_PROD, [key]: '' }, 'payments')).toMatch(new RegExp(`^invalid configuration: ${key} is required`));
+      },
+    );
 
     it('outside production the payments role needs none of them (the local Stripe-compatible server stands in)', () => {
       expect(problem({ NODE_ENV: 'development' }, 'payments')).toBeUndefined();
@@ -106,8 +126,14 @@ describe('config', () => {
     it('the booking side still needs JWT_SECRET and REDIS_URL, and no provider key', () => {
       for (const role of ['api', 'worker', 'migrate'] as const) {
         expect([role, problem(PROD, role)]).toEqual([role, undefined]);
-        expect([role, problem({ ...PROD, JWT_SECRET: '' }, role)]).toEqual([role, expect.stringContaining('JWT_SECRET is required in production')]);
-        expect([role, problem({ ...PROD, REDIS_URL: '' }, role)]).toEqual([role, expect.stringContaining('REDIS_URL is required in production')]);
+        expect([role, problem({ ...PROD, JWT_SECRET: '' }, role)]).toEqual([
+          role,
+          expect.stringContaining('JWT_SECRET is required in production'),
+        ]);
+        expect([role, problem({ ...PROD, REDIS_URL: '' }, role)]).toEqual([
+          role,
+          expect.stringContaining('REDIS_URL is required in production'),
+        ]);
       }
       expect(problem(PROD, 'payments')).toMatch(/STRIPE_API_KEY is required in production for the payments role/);
     });

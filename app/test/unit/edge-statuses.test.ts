@@ -16,12 +16,19 @@ it('GraphQL BookingStatus: one value per domain status, named after it', () => {
   expect(type).toBeInstanceOf(GraphQLEnumType);
   const values = (type as GraphQLEnumType).getValues();
   expect(values.map((value) => value.name).sort()).toEqual(expected);
-  expect(Object.fromEntries(values.map((value) => [value.name, value.value]))).toEqual(Object.fromEntries(BOOKING_STATUSES.map((status) => [status.toUpperCase(), status])));
+  expect(Object.fromEntries(values.map((value) => [value.name, value.value]))).toEqual(
+    Object.fromEntries(BOOKING_STATUSES.map((status) => [status.toUpperCase(), status])),
+  );
 });
 
 it('proto goticket.v1.BookingStatus: UNSPECIFIED plus one value per domain status', () => {
   const definition = loadProtos()['goticket.v1.BookingStatus'] as unknown as { type: { value: Array<{ name: string; number: number }> } };
   const names = definition.type.value.map((value) => value.name);
   expect(names[0]).toBe('BOOKING_STATUS_UNSPECIFIED');
-  expect(names.slice(1).map((name) => name.replace(/^BOOKING_STATUS_/, '')).sort()).toEqual(expected);
+  expect(
+    names
+      .slice(1)
+      .map((name) => name.replace(/^BOOKING_STATUS_/, ''))
+      .sort(),
+  ).toEqual(expected);
 });

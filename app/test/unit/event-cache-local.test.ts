@@ -70,7 +70,12 @@ describe('the in-process copy when full', () => {
   };
 
   it('forgets the least recently used events one by one, never everything at once (5,000 entries at most)', async () => {
-    const cache = new EventCache({ cache: new MemoryCache({ maxEntries: 20_000 }), ttlMs: 60_000, soldOutTtlMs: 60_000, localTtlMs: 60_000 });
+    const cache = new EventCache({
+      cache: new MemoryCache({ maxEntries: 20_000 }),
+      ttlMs: 60_000,
+      soldOutTtlMs: 60_000,
+      localTtlMs: 60_000,
+    });
     const hot = eventWithId(999_999);
     await readTwice(cache, hot);
     const cold = Array.from({ length: 5_001 }, (_, i) => eventWithId(i));
@@ -88,7 +93,13 @@ describe('the in-process copy when full', () => {
     const shared = new MemoryCache();
     const cache = new EventCache({ cache: shared, ttlMs: 60_000, soldOutTtlMs: 60_000, localTtlMs: 60_000 });
     const page = (name: string) => ({ items: [{ ...event(1), description: name.repeat(1_500_000) }], nextCursor: null });
-    const pages = ([['a', 10], ['b', 20], ['c', 50]] as const).map(([name, limit]) => ({ query: { limit }, load: async () => page(name) }));
+    const pages = (
+      [
+        ['a', 10],
+        ['b', 20],
+        ['c', 50],
+      ] as const
+    ).map(([name, limit]) => ({ query: { limit }, load: async () => page(name) }));
     for (const { query, load } of pages) for (let i = 0; i < 2; i++) await cache.listJson(query, load);
     const sharedGet = jest.spyOn(shared, 'get');
     for (const { query, load } of [...pages].reverse()) await cache.listJson(query, load);
@@ -140,7 +151,13 @@ describe('JSON text, as the API sends it', () => {
     const set = jest.spyOn(shared, 'set');
     let loads = 0;
     const load = async () => (loads++, { items: [event(1)], nextCursor: null });
-    const queries = [{ limit: 20, q: 'gig' }, { limit: 20, minPrice: 1 }, { limit: 20, cursor: 'abc' }, { limit: 20, from: new Date() }, { limit: 37 }];
+    const queries = [
+      { limit: 20, q: 'gig' },
+      { limit: 20, minPrice: 1 },
+      { limit: 20, cursor: 'abc' },
+      { limit: 20, from: new Date() },
+      { limit: 37 },
+    ];
     for (const query of queries) for (let i = 0; i < 2; i++) await cache.listJson(query, load);
     expect(loads).toBe(queries.length * 2);
     expect(set).not.toHaveBeenCalled();
@@ -150,7 +167,8 @@ describe('JSON text, as the API sends it', () => {
     const cache = fresh();
     await cache.eventJson(event(5).id, async () => event(5));
     await cache.eventJson(event(5).id, async () => event(5));
-    const hits = async () => (await cacheLookups.get()).values.find((v) => v.labels.cache === 'event' && v.labels.result === 'hit')?.value ?? 0;
+    const hits = async () =>
+      (await cacheLookups.get()).values.find((v) => v.labels.cache === 'event' && v.labels.result === 'hit')?.value ?? 0;
     const before = await hits();
     expect(cache.peekEventBytes(event(5).id)).toBeDefined();
     expect(await hits()).toBe(before);

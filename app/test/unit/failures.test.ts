@@ -22,19 +22,31 @@ describe('unavailableReason: what a database error means', () => {
     ['admin shutdown (57P01)', pgError('57P01', 'terminating connection due to administrator command'), 'server shutting down or starting'],
     ['starting up (57P03)', pgError('57P03', 'the database system is starting up'), 'server shutting down or starting'],
     ['too many clients (53300)', pgError('53300', 'sorry, too many clients already'), 'too many connections'],
-    ['read-only during failover (25006)', pgError('25006', 'cannot execute INSERT in a read-only transaction'), 'server is read-only (failover)'],
+    [
+      'read-only during failover (25006)',
+      pgError('25006', 'cannot execute INSERT in a read-only transaction'),
+      'server is read-only (failover)',
+    ],
     ['a protocol-level connection failure (08006)', pgError('08006'), 'connection failure'],
     ['statement_timeout (57014)', pgError('57014', 'canceling statement due to statement timeout'), 'statement timeout'],
     ['the socket ending', new Error('Connection terminated unexpectedly'), 'connection lost'],
     ['the client-side query deadline', new Error('Query read timeout'), 'query timeout'],
     ['no free client in time', new Error('timeout exceeded when trying to connect'), 'connect timeout'],
     ['a pool that is shutting down', new Error('Cannot use a pool after calling end on the pool'), 'shutting down'],
-    ['every address of the host refused', new AggregateError([Object.assign(new Error('refused'), { code: 'ECONNREFUSED' })]), 'connection refused'],
+    [
+      'every address of the host refused',
+      new AggregateError([Object.assign(new Error('refused'), { code: 'ECONNREFUSED' })]),
+      'connection refused',
+    ],
   ])('%s', (_name, error, reason) => {
     expect(unavailableReason(error)).toBe(reason);
     const translated = asUnavailable(error) as ServiceUnavailableError;
     expect(translated).toBeInstanceOf(ServiceUnavailableError);
-    expect({ code: translated.code, reason: translated.reason, cause: translated.cause }).toEqual({ code: 'unavailable', reason, cause: error });
+    expect({ code: translated.code, reason: translated.reason, cause: translated.cause }).toEqual({
+      code: 'unavailable',
+      reason,
+      cause: error,
+    });
   });
 
   it.each([
@@ -98,13 +110,15 @@ describe('IncidentLog', () => {
 });
 
 describe('FailureReporter', () => {
-  const count = async (kind: string) => (await failures.get()).values.find((v) => v.labels.kind === kind && v.labels.source === 'worker')?.value ?? 0;
+  const count = async (kind: string) =>
+    (await failures.get()).values.find((v) => v.labels.kind === kind && v.labels.source === 'worker')?.value ?? 0;
 
   it('files an unavailable backend as an incident and a bug as an error line with its stack, counted apart', async () => {
     const { lines, logger } = capture();
     const reporter = new FailureReporter(logger, { quietMs: 10_000 });
     const [unavailable, internal] = [await count('unavailable'), await count('internal')];
-    for (let i = 0; i < 50; i++) reporter.report(new ServiceUnavailableError('database', 'connection lost'), { source: 'worker', component: 'outbox-relay' });
+    for (let i = 0; i < 50; i++)
+      reporter.report(new ServiceUnavailableError('database', 'connection lost'), { source: 'worker', component: 'outbox-relay' });
     reporter.report(new TypeError("Cannot read properties of undefined (reading 'id')"), { source: 'worker', component: 'notifier' });
     expect(lines.map((line) => [line.level, line.msg])).toEqual([
       ['warn', 'database unavailable: failing requests are counted, not logged one by one, until it is over'],

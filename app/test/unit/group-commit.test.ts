@@ -59,7 +59,12 @@ describe('GroupCommit', () => {
     await tick();
     batches[2]!.settle(echo([4]));
     const settled = await results;
-    expect(settled.map((s) => (s.status === 'fulfilled' ? s.value : (s.reason as Error).message))).toEqual(['done 1', 'connection lost', 'connection lost', 'done 4']);
+    expect(settled.map((s) => (s.status === 'fulfilled' ? s.value : (s.reason as Error).message))).toEqual([
+      'done 1',
+      'connection lost',
+      'connection lost',
+      'done 4',
+    ]);
   });
 
   it('keeps keys apart: a key with a batch in flight holds up no other key', async () => {

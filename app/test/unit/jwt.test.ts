@@ -8,7 +8,16 @@ const codec = new JwtAccessTokenCodec({ secret: SECRET, issuer: 'goticket', audi
 const USER = '1b4e28ba-2fa1-41d2-883f-0016d3cca427';
 const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
 const now = () => Math.floor(Date.now() / 1000);
-const claims = (extra: Record<string, unknown> = {}) => ({ sub: USER, role: 'admin', ver: 0, iss: 'goticket', aud: 'goticket-api', iat: now(), exp: now() + 60, ...extra });
+const claims = (extra: Record<string, unknown> = {}) => ({
+  sub: USER,
+  role: 'admin',
+  ver: 0,
+  iss: 'goticket',
+  aud: 'goticket-api',
+  iat: now(),
+  exp: now() + 60,
+  ...extra,
+});
 const hs256 = (payload: object, secret = SECRET, header: object = { alg: 'HS256', typ: 'JWT' }) => {
   const input = `${b64(header)}.${b64(payload)}`;
   return `${input}.${createHmac('sha256', secret).update(input).digest('base64url')}`;
@@ -35,7 +44,10 @@ describe('JWT access tokens', () => {
     ['subject not a uuid', hs256(claims({ sub: "1' OR '1'='1" }))],
     ['garbage', 'not.a.jwt'],
     // RFC 7515 4.1.11: a recipient that does not understand a listed extension must reject the token
-    ['a crit header naming an unknown extension', hs256(claims(), SECRET, { alg: 'HS256', typ: 'JWT', crit: ['exp-policy'], 'exp-policy': 'lenient' })],
+    [
+      'a crit header naming an unknown extension',
+      hs256(claims(), SECRET, { alg: 'HS256', typ: 'JWT', crit: ['exp-policy'], 'exp-policy': 'lenient' }),
+    ],
     ['an empty crit header (not allowed either)', hs256(claims(), SECRET, { alg: 'HS256', typ: 'JWT', crit: [] })],
     ['a crit header that is not a list', hs256(claims(), SECRET, { alg: 'HS256', typ: 'JWT', crit: 'b64' })],
   ];

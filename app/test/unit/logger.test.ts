@@ -8,11 +8,18 @@ import { pathToFileURL } from 'node:url';
 
 const ROOT = path.resolve(__dirname, '../../..');
 // tsx's loader in this process (its CLI would run the script in a grandchild that a kill misses)
-const TSX = ['--require', path.join(ROOT, 'node_modules/tsx/dist/preflight.cjs'), '--import', pathToFileURL(path.join(ROOT, 'node_modules/tsx/dist/loader.mjs')).href];
+const TSX = [
+  '--require',
+  path.join(ROOT, 'node_modules/tsx/dist/preflight.cjs'),
+  '--import',
+  pathToFileURL(path.join(ROOT, 'node_modules/tsx/dist/loader.mjs')).href,
+];
 const LOGGER = path.join(ROOT, 'app/src/observability/logger.ts');
 
 function run(script: string, until: (output: string) => boolean) {
-  const child = spawn(process.execPath, [...TSX, '-e', `const { createLogger } = require(${JSON.stringify(LOGGER)});\n${script}`], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [...TSX, '-e', `const { createLogger } = require(${JSON.stringify(LOGGER)});\n${script}`], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   let output = '';
   // a line that never comes fails the test here instead of at jest's timeout
   const giveUp = setTimeout(() => child.kill('SIGKILL'), 20_000);
@@ -28,15 +35,25 @@ function run(script: string, until: (output: string) => boolean) {
   });
 }
 
-const lines = (output: string) => output.split('\n').filter(Boolean).map((line) => JSON.parse(line) as { msg: string });
+const lines = (output: string) =>
+  output
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as { msg: string });
 
 it('writes a lone line while the process keeps running (no exit needed to see it)', async () => {
-  const { output } = await run(`const logger = createLogger({ level: 'info', asyncStdout: true });\nlogger.info('alone');\nsetInterval(() => undefined, 1_000);`, (out) => out.includes('alone'));
+  const { output } = await run(
+    `const logger = createLogger({ level: 'info', asyncStdout: true });\nlogger.info('alone');\nsetInterval(() => undefined, 1_000);`,
+    (out) => out.includes('alone'),
+  );
   expect(lines(output).map((line) => line.msg)).toEqual(['alone']);
 });
 
 it('writes every buffered line when the process exits', async () => {
-  const { output, code } = await run(`const logger = createLogger({ level: 'info', asyncStdout: true });\nfor (let i = 0; i < 1000; i++) logger.info({ i }, 'line');\nprocess.exit(0);`, () => false);
+  const { output, code } = await run(
+    `const logger = createLogger({ level: 'info', asyncStdout: true });\nfor (let i = 0; i < 1000; i++) logger.info({ i }, 'line');\nprocess.exit(0);`,
+    () => false,
+  );
   expect(code).toBe(0);
   expect(lines(output)).toHaveLength(1000);
 });

@@ -3,7 +3,13 @@ import { ConfigError, loadConfig } from '../../src/config';
 import { ValidationError } from '../../src/domain/errors';
 import { DEFAULT_RETURN_TO, mayLinkByEmail, safeReturnTo } from '../../src/domain/oauth';
 
-const PROD = { NODE_ENV: 'production', DATABASE_URL: 'postgres://db/goticket', REDIS_URL: 'redis://cache:6379', AMQP_URL: 'amqp://mq:5672', JWT_SECRET: 'x'.repeat(32) };
+const PROD = {
+  NODE_ENV: 'production',
+  DATABASE_URL: 'postgres://db/goticket',
+  REDIS_URL: 'redis://cache:6379',
+  AMQP_URL: 'amqp://mq:5672',
+  JWT_SECRET: 'x'.repeat(32),
+};
 
 function configError(env: Record<string, string>): string {
   try {
@@ -90,21 +96,50 @@ describe('social sign-in configuration', () => {
     expect(config.oauth.github).toBeUndefined();
     expect(config.oauth.redirectBaseUrl).toBe('http://localhost:8080');
     expect(config.oauth.timeoutMs).toBe(5_000);
-    const on = loadConfig({ OAUTH_GOOGLE_CLIENT_ID: 'g', OAUTH_GOOGLE_CLIENT_SECRET: 's', OAUTH_GITHUB_CLIENT_ID: 'h', OAUTH_GITHUB_CLIENT_SECRET: 't' });
+    const on = loadConfig({
+      OAUTH_GOOGLE_CLIENT_ID: 'g',
+      OAUTH_GOOGLE_CLIENT_SECRET: 's',
+      OAUTH_GITHUB_CLIENT_ID: 'h',
+      OAUTH_GITHUB_CLIENT_SECRET: 't',
+    });
     expect(on.oauth.google).toEqual({ clientId: 'g', clientSecret: 's', issuer: 'https://accounts.google.com' });
     expect(on.oauth.github).toEqual({ clientId: 'h', clientSecret: 't', baseUrl: 'https://github.com', apiUrl: 'https://api.github.com' });
   });
 
   it.each([
     [{ OAUTH_GOOGLE_CLIENT_ID: 'g' }, 'invalid configuration: OAUTH_GOOGLE_CLIENT_SECRET is required when OAUTH_GOOGLE_CLIENT_ID is set'],
-    [{ OAUTH_GITHUB_CLIENT_SECRET: 't' }, 'invalid configuration: OAUTH_GITHUB_CLIENT_ID is required when OAUTH_GITHUB_CLIENT_SECRET is set'],
+    [
+      { OAUTH_GITHUB_CLIENT_SECRET: 't' },
+      'invalid configuration: OAUTH_GITHUB_CLIENT_ID is required when OAUTH_GITHUB_CLIENT_SECRET is set',
+    ],
     [{ OAUTH_GOOGLE_ISSUER: 'ftp://x' }, 'invalid configuration: OAUTH_GOOGLE_ISSUER must be a URL starting with https:// or http://'],
     [{ OAUTH_GITHUB_API_URL: 'not a url' }, 'invalid configuration: OAUTH_GITHUB_API_URL must be a URL starting with https:// or http://'],
-    [{ OAUTH_REDIRECT_BASE_URL: 'https://goticket.example.com/app' }, 'invalid configuration: OAUTH_REDIRECT_BASE_URL must be an origin only, like https://goticket.example.com (no path, query or fragment)'],
-    [{ OAUTH_PROVIDER_TIMEOUT: '5 minutes' }, 'invalid configuration: OAUTH_PROVIDER_TIMEOUT must be a duration like 500ms, 20s, 15m, 12h or 7d'],
-    [{ ...PROD, OAUTH_GITHUB_CLIENT_ID: 'h', OAUTH_GITHUB_CLIENT_SECRET: 't' }, 'invalid configuration: OAUTH_REDIRECT_BASE_URL is required in production when a sign-in provider is enabled'],
-    [{ ...PROD, OAUTH_GOOGLE_CLIENT_ID: 'g', OAUTH_GOOGLE_CLIENT_SECRET: 's', OAUTH_GOOGLE_ISSUER: 'http://127.0.0.1:9', OAUTH_REDIRECT_BASE_URL: 'https://x.test' }, 'invalid configuration: OAUTH_GOOGLE_ISSUER must use https in production'],
-    [{ ...PROD, OAUTH_GOOGLE_CLIENT_ID: 'g', OAUTH_GOOGLE_CLIENT_SECRET: 's', OAUTH_REDIRECT_BASE_URL: 'http://x.test' }, 'invalid configuration: OAUTH_REDIRECT_BASE_URL must use https in production'],
+    [
+      { OAUTH_REDIRECT_BASE_URL: 'https://goticket.example.com/app' },
+      'invalid configuration: OAUTH_REDIRECT_BASE_URL must be an origin only, like https://goticket.example.com (no path, query or fragment)',
+    ],
+    [
+      { OAUTH_PROVIDER_TIMEOUT: '5 minutes' },
+      'invalid configuration: OAUTH_PROVIDER_TIMEOUT must be a duration like 500ms, 20s, 15m, 12h or 7d',
+    ],
+    [
+      { ...PROD, OAUTH_GITHUB_CLIENT_ID: 'h', OAUTH_GITHUB_CLIENT_SECRET: 't' },
+      'invalid configuration: OAUTH_REDIRECT_BASE_URL is required in production when a sign-in provider is enabled',
+    ],
+    [
+      {
+        ...PROD,
+        OAUTH_GOOGLE_CLIENT_ID: 'g',
+        OAUTH_GOOGLE_CLIENT_SECRET: 's',
+        OAUTH_GOOGLE_ISSUER: 'http://127.0.0.1:9',
+        OAUTH_REDIRECT_BASE_URL: 'https://x.test',
+      },
+      'invalid configuration: OAUTH_GOOGLE_ISSUER must use https in production',
+    ],
+    [
+      { ...PROD, OAUTH_GOOGLE_CLIENT_ID: 'g', OAUTH_GOOGLE_CLIENT_SECRET: 's', OAUTH_REDIRECT_BASE_URL: 'http://x.test' },
+      'invalid configuration: OAUTH_REDIRECT_BASE_URL must use https in production',
+    ],
   ])('%j → %s', (env, message) => {
     expect(configError(env as Record<string, string>)).toBe(message);
   });

@@ -9,7 +9,7 @@ import { publishedOpenApiDocument, routeTable } from '../../../scripts/lib/opena
 
 const exampleOf = (schema: z.ZodType | undefined): unknown => schema?.meta()?.example;
 
-test('every request body example passes its route\'s validation', () => {
+test("every request body example passes its route's validation", () => {
   const withBodies = routeTable().filter((spec) => spec.body);
   expect(withBodies.length).toBeGreaterThanOrEqual(8);
   for (const spec of withBodies) {
@@ -34,7 +34,9 @@ test('every response example parses with the schema it illustrates', () => {
     for (const [key, child] of Object.entries(shape ?? {})) visit(child, `${where}.${key}`);
     if (element) visit(element, `${where}[]`);
   };
-  for (const spec of routeTable()) for (const [status, response] of Object.entries(spec.responses)) if (response.schema) visit(response.schema, `${spec.method} ${spec.path} ${status}`);
+  for (const spec of routeTable())
+    for (const [status, response] of Object.entries(spec.responses))
+      if (response.schema) visit(response.schema, `${spec.method} ${spec.path} ${status}`);
   expect(checked).toBeGreaterThanOrEqual(10);
 });
 

@@ -28,7 +28,9 @@ describe('error → problem+json mapping', () => {
   });
 
   it('puts field errors on 400s and auth hints on 401s', () => {
-    expect(toProblem(new errors.ValidationError('bad', [{ path: 'body.x', message: 'required' }])).body.errors).toEqual([{ path: 'body.x', message: 'required' }]);
+    expect(toProblem(new errors.ValidationError('bad', [{ path: 'body.x', message: 'required' }])).body.errors).toEqual([
+      { path: 'body.x', message: 'required' },
+    ]);
     expect(toProblem(new errors.UnauthenticatedError('x')).headers['WWW-Authenticate']).toBe('Bearer');
     expect(toProblem(new errors.RateLimitedError(30)).headers['Retry-After']).toBe('30');
   });
@@ -47,7 +49,9 @@ describe('error → problem+json mapping', () => {
   });
 
   it('never leaks the message, stack or SQL of an unexpected error', () => {
-    const leak = Object.assign(new Error('duplicate key value violates unique constraint "users_pkey" SELECT * FROM users'), { code: '23505' });
+    const leak = Object.assign(new Error('duplicate key value violates unique constraint "users_pkey" SELECT * FROM users'), {
+      code: '23505',
+    });
     const problem = toProblem(leak);
     expect(problem.status).toBe(500);
     const text = JSON.stringify(problem.body);
@@ -55,14 +59,29 @@ describe('error → problem+json mapping', () => {
   });
 
   it.each([
-    ['URIError from Express (status 400)', Object.assign(new URIError('Failed to decode param \'%E0%A4%A\''), { status: 400, statusCode: 400 }), 400, 'bad-request'],
-    ['zlib error marked by body-parser (status 400)', Object.assign(new Error('incorrect header check'), { errno: -3, code: 'Z_DATA_ERROR', status: 400 }), 400, 'bad-request'],
+    [
+      'URIError from Express (status 400)',
+      Object.assign(new URIError("Failed to decode param '%E0%A4%A'"), { status: 400, statusCode: 400 }),
+      400,
+      'bad-request',
+    ],
+    [
+      'zlib error marked by body-parser (status 400)',
+      Object.assign(new Error('incorrect header check'), { errno: -3, code: 'Z_DATA_ERROR', status: 400 }),
+      400,
+      'bad-request',
+    ],
     ['statusCode only', Object.assign(new Error('secret internal text'), { statusCode: 413 }), 413, 'payload-too-large'],
     ['status 404 from a framework', Object.assign(new Error('ENOENT /srv/app/secret/path'), { status: 404 }), 404, 'not-found'],
-  ])('%s → its 4xx status, without the framework\'s message', (_name, error, status, code) => {
+  ])("%s → its 4xx status, without the framework's message", (_name, error, status, code) => {
     const problem = toProblem(error);
     expect(problem.status).toBe(status);
-    expect(problem.body).toMatchObject({ status, type: `${PROBLEM_TYPE_BASE}${code}`, title: expect.any(String), detail: expect.any(String) });
+    expect(problem.body).toMatchObject({
+      status,
+      type: `${PROBLEM_TYPE_BASE}${code}`,
+      title: expect.any(String),
+      detail: expect.any(String),
+    });
     expect(JSON.stringify(problem.body)).not.toContain(error.message);
   });
 

@@ -22,7 +22,13 @@ class FakeStore implements RateLimiter {
     if (!window || now >= window.resetAt) this.windows.set(key, (window = { count: 0, resetAt: now + this.policy.windowMs }));
     window.count += points;
     const allowed = window.count <= this.policy.points;
-    return { allowed, limit: this.policy.points, consumed: window.count, remaining: Math.max(0, this.policy.points - window.count), resetMs: window.resetAt - now };
+    return {
+      allowed,
+      limit: this.policy.points,
+      consumed: window.count,
+      remaining: Math.max(0, this.policy.points - window.count),
+      resetMs: window.resetAt - now,
+    };
   }
 
   release(): void {

@@ -34,7 +34,11 @@ function ruleFileOf(envName: string): string {
 
 const NS = 'goticket';
 const API = `namespace="${NS}", job="goticket-api"`;
-const annotations = (alert: string, summary: string, description: string) => ({ summary, description, runbook_url: `${RUNBOOK_BASE}/${alert}.md` });
+const annotations = (alert: string, summary: string, description: string) => ({
+  summary,
+  description,
+  runbook_url: `${RUNBOOK_BASE}/${alert}.md`,
+});
 const summaryOf = (alert: string) => ALERTS.find((a) => a.alert === alert)!.annotations.summary;
 
 interface Case {
@@ -49,11 +53,21 @@ interface Case {
 const requests = (status: string, values: string, route = '/api/v1/events') =>
   [`http_request_duration_seconds_count{${API}, route="${route}", method="GET", status="${status}"}`, values] as [string, string];
 const buckets = (counts: Record<string, string>) =>
-  Object.entries(counts).map(([le, values]) => [`http_request_duration_seconds_bucket{${API}, route="/api/v1/events", method="GET", status="200", le="${le}"}`, values] as [string, string]);
+  Object.entries(counts).map(
+    ([le, values]) =>
+      [`http_request_duration_seconds_bucket{${API}, route="/api/v1/events", method="GET", status="200", le="${le}"}`, values] as [
+        string,
+        string,
+      ],
+  );
 
-const graphqlOps = (outcome: string, values: string) => [`goticket_graphql_operations_total{${API}, operation="Book", type="mutation", outcome="${outcome}"}`, values] as [string, string];
+const graphqlOps = (outcome: string, values: string) =>
+  [`goticket_graphql_operations_total{${API}, operation="Book", type="mutation", outcome="${outcome}"}`, values] as [string, string];
 const grpcCalls = (code: string, values: string) =>
-  [`grpc_server_handled_total{${API}, grpc_type="unary", grpc_service="goticket.v1.BookingService", grpc_method="CreateBooking", grpc_code="${code}"}`, values] as [string, string];
+  [
+    `grpc_server_handled_total{${API}, grpc_type="unary", grpc_service="goticket.v1.BookingService", grpc_method="CreateBooking", grpc_code="${code}"}`,
+    values,
+  ] as [string, string];
 
 const CASES: Case[] = [
   {
@@ -61,9 +75,20 @@ const CASES: Case[] = [
     alert: 'GoTicketGraphqlErrorRatio',
     series: [graphqlOps('ok', '0+480x30'), graphqlOps('internal_server_error', '0+120x30')],
     evalTime: '15m',
-    expect: [{ labels: { namespace: NS, job: 'goticket-api', severity: 'critical' }, description: '20% of GraphQL operations in goticket failed on the server over the last 5 minutes.' }],
+    expect: [
+      {
+        labels: { namespace: NS, job: 'goticket-api', severity: 'critical' },
+        description: '20% of GraphQL operations in goticket failed on the server over the last 5 minutes.',
+      },
+    ],
   },
-  { name: 'GraphQL refusals (sold out, bad input) are not server errors', alert: 'GoTicketGraphqlErrorRatio', series: [graphqlOps('ok', '0+300x30'), graphqlOps('sold_out', '0+300x30'), graphqlOps('bad_user_input', '0+100x30')], evalTime: '15m', expect: [] },
+  {
+    name: 'GraphQL refusals (sold out, bad input) are not server errors',
+    alert: 'GoTicketGraphqlErrorRatio',
+    series: [graphqlOps('ok', '0+300x30'), graphqlOps('sold_out', '0+300x30'), graphqlOps('bad_user_input', '0+100x30')],
+    evalTime: '15m',
+    expect: [],
+  },
   {
     name: '20 % of gRPC calls INTERNAL at 10 rps',
     alert: 'GoTicketGrpcErrorRatio',
@@ -72,29 +97,70 @@ const CASES: Case[] = [
     expect: [
       {
         labels: { namespace: NS, job: 'goticket-api', severity: 'critical' },
-        description: '20% of gRPC calls in goticket ended INTERNAL, UNAVAILABLE, UNKNOWN, DATA_LOSS or DEADLINE_EXCEEDED over the last 5 minutes.',
+        description:
+          '20% of gRPC calls in goticket ended INTERNAL, UNAVAILABLE, UNKNOWN, DATA_LOSS or DEADLINE_EXCEEDED over the last 5 minutes.',
       },
     ],
   },
-  { name: 'gRPC FAILED_PRECONDITION (sold out) is not a server error', alert: 'GoTicketGrpcErrorRatio', series: [grpcCalls('OK', '0+300x30'), grpcCalls('FAILED_PRECONDITION', '0+300x30')], evalTime: '15m', expect: [] },
+  {
+    name: 'gRPC FAILED_PRECONDITION (sold out) is not a server error',
+    alert: 'GoTicketGrpcErrorRatio',
+    series: [grpcCalls('OK', '0+300x30'), grpcCalls('FAILED_PRECONDITION', '0+300x30')],
+    evalTime: '15m',
+    expect: [],
+  },
   {
     name: '20 % of requests fail at 10 req/s',
     alert: 'GoTicketHigh5xxRatio',
     series: [requests('200', '0+480x30'), requests('500', '0+120x30')],
     evalTime: '15m',
-    expect: [{ labels: { namespace: NS, job: 'goticket-api', severity: 'critical' }, description: '20% of API requests in goticket answered 5xx over the last 5 minutes.' }],
+    expect: [
+      {
+        labels: { namespace: NS, job: 'goticket-api', severity: 'critical' },
+        description: '20% of API requests in goticket answered 5xx over the last 5 minutes.',
+      },
+    ],
   },
-  { name: '1 % of requests fail', alert: 'GoTicketHigh5xxRatio', series: [requests('200', '0+594x30'), requests('500', '0+6x30')], evalTime: '15m', expect: [] },
-  { name: 'half of a trickle (0.2 req/s) fails', alert: 'GoTicketHigh5xxRatio', series: [requests('200', '0+6x30'), requests('500', '0+6x30')], evalTime: '15m', expect: [] },
-  { name: '5xx on probes only, not the API', alert: 'GoTicketHigh5xxRatio', series: [requests('200', '0+600x30'), requests('503', '0+600x30', '/healthz/ready')], evalTime: '15m', expect: [] },
+  {
+    name: '1 % of requests fail',
+    alert: 'GoTicketHigh5xxRatio',
+    series: [requests('200', '0+594x30'), requests('500', '0+6x30')],
+    evalTime: '15m',
+    expect: [],
+  },
+  {
+    name: 'half of a trickle (0.2 req/s) fails',
+    alert: 'GoTicketHigh5xxRatio',
+    series: [requests('200', '0+6x30'), requests('500', '0+6x30')],
+    evalTime: '15m',
+    expect: [],
+  },
+  {
+    name: '5xx on probes only, not the API',
+    alert: 'GoTicketHigh5xxRatio',
+    series: [requests('200', '0+600x30'), requests('503', '0+600x30', '/healthz/ready')],
+    evalTime: '15m',
+    expect: [],
+  },
   {
     name: 'every request takes 0.5-1 s',
     alert: 'GoTicketLatencyP99AboveSLO',
     series: buckets({ '0.25': '0x30', '0.5': '0x30', '1': '0+60x30', '+Inf': '0+60x30' }),
     evalTime: '20m',
-    expect: [{ labels: { namespace: NS, job: 'goticket-api', severity: 'warning' }, description: 'p99 latency of API requests in goticket is 995ms (SLO: 500ms).' }],
+    expect: [
+      {
+        labels: { namespace: NS, job: 'goticket-api', severity: 'warning' },
+        description: 'p99 latency of API requests in goticket is 995ms (SLO: 500ms).',
+      },
+    ],
   },
-  { name: 'every request under 250 ms', alert: 'GoTicketLatencyP99AboveSLO', series: buckets({ '0.25': '0+60x30', '0.5': '0+60x30', '1': '0+60x30', '+Inf': '0+60x30' }), evalTime: '20m', expect: [] },
+  {
+    name: 'every request under 250 ms',
+    alert: 'GoTicketLatencyP99AboveSLO',
+    series: buckets({ '0.25': '0+60x30', '0.5': '0+60x30', '1': '0+60x30', '+Inf': '0+60x30' }),
+    evalTime: '20m',
+    expect: [],
+  },
   {
     // slow requests for 4 minutes keep the 5 min p99 above the SLO for about 8 minutes: pending, never firing
     name: 'slow for 4 minutes only (shorter than for: 10m)',
@@ -108,20 +174,46 @@ const CASES: Case[] = [
     alert: 'GoTicketOutboxBacklogGrowing',
     series: [[`goticket_outbox_backlog{namespace="${NS}", pod="goticket-worker-a"}`, '0+20x40']],
     evalTime: '25m',
-    expect: [{ labels: { namespace: NS, severity: 'warning' }, description: 'goticket has 500 unpublished outbox events and the backlog keeps growing.' }],
+    expect: [
+      {
+        labels: { namespace: NS, severity: 'warning' },
+        description: 'goticket has 500 unpublished outbox events and the backlog keeps growing.',
+      },
+    ],
   },
-  { name: 'backlog high but steady', alert: 'GoTicketOutboxBacklogGrowing', series: [[`goticket_outbox_backlog{namespace="${NS}", pod="goticket-worker-a"}`, '150x40']], evalTime: '25m', expect: [] },
-  { name: 'backlog growing but small', alert: 'GoTicketOutboxBacklogGrowing', series: [[`goticket_outbox_backlog{namespace="${NS}", pod="goticket-worker-a"}`, '0+2x40']], evalTime: '25m', expect: [] },
+  {
+    name: 'backlog high but steady',
+    alert: 'GoTicketOutboxBacklogGrowing',
+    series: [[`goticket_outbox_backlog{namespace="${NS}", pod="goticket-worker-a"}`, '150x40']],
+    evalTime: '25m',
+    expect: [],
+  },
+  {
+    name: 'backlog growing but small',
+    alert: 'GoTicketOutboxBacklogGrowing',
+    series: [[`goticket_outbox_backlog{namespace="${NS}", pod="goticket-worker-a"}`, '0+2x40']],
+    evalTime: '25m',
+    expect: [],
+  },
   {
     name: 'oldest event ages a minute per minute',
     alert: 'GoTicketOutboxEventTooOld',
     series: [[`goticket_outbox_oldest_unpublished_age_seconds{namespace="${NS}", pod="goticket-worker-a"}`, '0+60x40']],
     evalTime: '20m',
     expect: [
-      { labels: { namespace: NS, severity: 'critical' }, description: 'The oldest unpublished domain event in goticket is 20m 0s old: the relay is not publishing.' },
+      {
+        labels: { namespace: NS, severity: 'critical' },
+        description: 'The oldest unpublished domain event in goticket is 20m 0s old: the relay is not publishing.',
+      },
     ],
   },
-  { name: 'events published within seconds', alert: 'GoTicketOutboxEventTooOld', series: [[`goticket_outbox_oldest_unpublished_age_seconds{namespace="${NS}", pod="goticket-worker-a"}`, '3x40']], evalTime: '20m', expect: [] },
+  {
+    name: 'events published within seconds',
+    alert: 'GoTicketOutboxEventTooOld',
+    series: [[`goticket_outbox_oldest_unpublished_age_seconds{namespace="${NS}", pod="goticket-worker-a"}`, '3x40']],
+    evalTime: '20m',
+    expect: [],
+  },
   {
     name: 'messages wait, consumer counter flat',
     alert: 'GoTicketNotifierNotConsuming',
@@ -130,14 +222,24 @@ const CASES: Case[] = [
       [`goticket_consumer_messages_total{namespace="${NS}", pod="goticket-worker-a", outcome="ack"}`, '100x40'],
     ],
     evalTime: '20m',
-    expect: [{ labels: { namespace: NS, severity: 'critical' }, description: '50 messages wait in the notifications queue of goticket and no worker consumed any for 10 minutes.' }],
+    expect: [
+      {
+        labels: { namespace: NS, severity: 'critical' },
+        description: '50 messages wait in the notifications queue of goticket and no worker consumed any for 10 minutes.',
+      },
+    ],
   },
   {
     name: 'messages wait, no consumer metrics at all (worker gone)',
     alert: 'GoTicketNotifierNotConsuming',
     series: [[`goticket_queue_messages{namespace="${NS}", pod="goticket-worker-a", queue="notifications"}`, '7x40']],
     evalTime: '20m',
-    expect: [{ labels: { namespace: NS, severity: 'critical' }, description: '7 messages wait in the notifications queue of goticket and no worker consumed any for 10 minutes.' }],
+    expect: [
+      {
+        labels: { namespace: NS, severity: 'critical' },
+        description: '7 messages wait in the notifications queue of goticket and no worker consumed any for 10 minutes.',
+      },
+    ],
   },
   {
     name: 'messages wait but are being consumed',
@@ -171,7 +273,12 @@ const CASES: Case[] = [
     alert: 'GoTicketPaymentsStuck',
     series: [[`goticket_payments_processing{namespace="${NS}", pod="goticket-payments-a", state="stuck"}`, '2x30']],
     evalTime: '20m',
-    expect: [{ labels: { namespace: NS, severity: 'critical' }, description: '2 payments in goticket have been processing or refunding past PAYMENTS_STUCK_AFTER for 15 minutes.' }],
+    expect: [
+      {
+        labels: { namespace: NS, severity: 'critical' },
+        description: '2 payments in goticket have been processing or refunding past PAYMENTS_STUCK_AFTER for 15 minutes.',
+      },
+    ],
   },
   {
     name: 'payments processing, none stuck',
@@ -186,9 +293,13 @@ const CASES: Case[] = [
   {
     name: 'refunds failing',
     alert: 'GoTicketRefundFailures',
-    series: [[`goticket_payment_refunds_total{namespace="${NS}", pod="goticket-payments-a", result="failed", reason="cancelled"}`, '0+1x30']],
+    series: [
+      [`goticket_payment_refunds_total{namespace="${NS}", pod="goticket-payments-a", result="failed", reason="cancelled"}`, '0+1x30'],
+    ],
     evalTime: '20m',
-    expect: [{ labels: { namespace: NS, severity: 'critical' }, description: '15 refund attempts failed in goticket over the last 15 minutes.' }],
+    expect: [
+      { labels: { namespace: NS, severity: 'critical' }, description: '15 refund attempts failed in goticket over the last 15 minutes.' },
+    ],
   },
   {
     name: 'refunds succeeding',
@@ -205,7 +316,12 @@ const CASES: Case[] = [
     alert: 'GoTicketWebhookSignatureFailures',
     series: [[`goticket_payment_webhooks_total{namespace="${NS}", pod="goticket-payments-a", result="bad_signature"}`, '0+3x30']],
     evalTime: '20m',
-    expect: [{ labels: { namespace: NS, severity: 'warning' }, description: '30 webhooks with a bad Stripe-Signature reached goticket in 10 minutes.' }],
+    expect: [
+      {
+        labels: { namespace: NS, severity: 'warning' },
+        description: '30 webhooks with a bad Stripe-Signature reached goticket in 10 minutes.',
+      },
+    ],
   },
   {
     name: 'a scanner now and then',
@@ -243,9 +359,20 @@ const CASES: Case[] = [
     alert: 'GoTicketPodRestarting',
     series: [[`kube_pod_container_status_restarts_total{namespace="${NS}", pod="goticket-api-abc", container="api"}`, '0+1x10']],
     evalTime: '10m',
-    expect: [{ labels: { namespace: NS, pod: 'goticket-api-abc', container: 'api', severity: 'warning' }, description: 'Container api of pod goticket-api-abc restarted 10 times in 15 minutes.' }],
+    expect: [
+      {
+        labels: { namespace: NS, pod: 'goticket-api-abc', container: 'api', severity: 'warning' },
+        description: 'Container api of pod goticket-api-abc restarted 10 times in 15 minutes.',
+      },
+    ],
   },
-  { name: 'one restart', alert: 'GoTicketPodRestarting', series: [[`kube_pod_container_status_restarts_total{namespace="${NS}", pod="goticket-api-abc", container="api"}`, '0 0 0 1x7']], evalTime: '10m', expect: [] },
+  {
+    name: 'one restart',
+    alert: 'GoTicketPodRestarting',
+    series: [[`kube_pod_container_status_restarts_total{namespace="${NS}", pod="goticket-api-abc", container="api"}`, '0 0 0 1x7']],
+    evalTime: '10m',
+    expect: [],
+  },
   {
     name: 'restarts of another namespace',
     alert: 'GoTicketPodRestarting',
@@ -258,9 +385,20 @@ const CASES: Case[] = [
     alert: 'GoTicketReadinessFlapping',
     series: [[`kube_pod_status_ready{namespace="${NS}", pod="goticket-worker-abc", condition="true"}`, '1 0 1 0 1 0 1 0 1 0 1']],
     evalTime: '10m',
-    expect: [{ labels: { namespace: NS, pod: 'goticket-worker-abc', condition: 'true', severity: 'warning' }, description: 'Pod goticket-worker-abc changed readiness 10 times in 15 minutes.' }],
+    expect: [
+      {
+        labels: { namespace: NS, pod: 'goticket-worker-abc', condition: 'true', severity: 'warning' },
+        description: 'Pod goticket-worker-abc changed readiness 10 times in 15 minutes.',
+      },
+    ],
   },
-  { name: 'ready stays ready', alert: 'GoTicketReadinessFlapping', series: [[`kube_pod_status_ready{namespace="${NS}", pod="goticket-worker-abc", condition="true"}`, '1x10']], evalTime: '10m', expect: [] },
+  {
+    name: 'ready stays ready',
+    alert: 'GoTicketReadinessFlapping',
+    series: [[`kube_pod_status_ready{namespace="${NS}", pod="goticket-worker-abc", condition="true"}`, '1x10']],
+    evalTime: '10m',
+    expect: [],
+  },
   {
     name: 'a dependency pod flaps (not ours)',
     alert: 'GoTicketReadinessFlapping',
@@ -283,7 +421,10 @@ function unitTests(ruleFile: string) {
           {
             eval_time: c.evalTime,
             alertname: c.alert,
-            exp_alerts: c.expect.map((e) => ({ exp_labels: e.labels, exp_annotations: annotations(c.alert, summaryOf(c.alert), e.description) })),
+            exp_alerts: c.expect.map((e) => ({
+              exp_labels: e.labels,
+              exp_annotations: annotations(c.alert, summaryOf(c.alert), e.description),
+            })),
           },
         ],
       })),
@@ -292,19 +433,35 @@ function unitTests(ruleFile: string) {
         interval: '1m',
         input_series: [
           { series: `http_request_duration_seconds_count{${API}, route="/api/v1/events", method="GET", status="200"}`, values: '0+60x10' },
-          { series: `http_request_duration_seconds_count{${API}, route="/api/v1/bookings", method="GET", status="200"}`, values: '0+30x10' },
-          { series: `http_request_duration_seconds_count{${API}, route="/api/v1/bookings", method="GET", status="500"}`, values: '0+30x10' },
+          {
+            series: `http_request_duration_seconds_count{${API}, route="/api/v1/bookings", method="GET", status="200"}`,
+            values: '0+30x10',
+          },
+          {
+            series: `http_request_duration_seconds_count{${API}, route="/api/v1/bookings", method="GET", status="500"}`,
+            values: '0+30x10',
+          },
         ],
         promql_expr_test: [
           {
             expr: 'goticket_route:http_errors:ratio_rate5m',
             eval_time: '10m',
             exp_samples: [
-              { labels: `goticket_route:http_errors:ratio_rate5m{namespace="${NS}", job="goticket-api", route="/api/v1/events"}`, value: 0 },
-              { labels: `goticket_route:http_errors:ratio_rate5m{namespace="${NS}", job="goticket-api", route="/api/v1/bookings"}`, value: 0.5 },
+              {
+                labels: `goticket_route:http_errors:ratio_rate5m{namespace="${NS}", job="goticket-api", route="/api/v1/events"}`,
+                value: 0,
+              },
+              {
+                labels: `goticket_route:http_errors:ratio_rate5m{namespace="${NS}", job="goticket-api", route="/api/v1/bookings"}`,
+                value: 0.5,
+              },
             ],
           },
-          { expr: 'goticket:http_requests:rate5m', eval_time: '10m', exp_samples: [{ labels: `goticket:http_requests:rate5m{namespace="${NS}", job="goticket-api"}`, value: 2 }] },
+          {
+            expr: 'goticket:http_requests:rate5m',
+            eval_time: '10m',
+            exp_samples: [{ labels: `goticket:http_requests:rate5m{namespace="${NS}", job="goticket-api"}`, value: 2 }],
+          },
         ],
       },
       {
@@ -325,7 +482,11 @@ function unitTests(ruleFile: string) {
               { labels: `goticket:bookings_by_status:rate5m{namespace="${NS}", status="expired"}`, value: 2 },
             ],
           },
-          { expr: 'goticket:top_events:tickets_sold', eval_time: '10m', exp_samples: [{ labels: `goticket:top_events:tickets_sold{namespace="${NS}", event="Gala (2026-01-01)"}`, value: 40 }] },
+          {
+            expr: 'goticket:top_events:tickets_sold',
+            eval_time: '10m',
+            exp_samples: [{ labels: `goticket:top_events:tickets_sold{namespace="${NS}", event="Gala (2026-01-01)"}`, value: 40 }],
+          },
         ],
       },
     ],
@@ -356,13 +517,20 @@ describe.each(ENVIRONMENTS.map((e) => e.name))('%s PrometheusRule', (envName) =>
 test('every alert has a firing and a silent case, severity, summary, description and its runbook', () => {
   for (const rule of ALERTS) {
     const cases = CASES.filter((c) => c.alert === rule.alert);
-    expect([rule.alert, cases.some((c) => c.expect.length > 0), cases.some((c) => c.expect.length === 0)]).toEqual([rule.alert, true, true]);
+    expect([rule.alert, cases.some((c) => c.expect.length > 0), cases.some((c) => c.expect.length === 0)]).toEqual([
+      rule.alert,
+      true,
+      true,
+    ]);
     expect(['critical', 'warning']).toContain(rule.labels.severity);
     expect(rule.annotations.summary.length).toBeGreaterThan(10);
     expect(rule.annotations.description).toContain('{{ $');
     expect(rule.annotations.runbook_url).toBe(`${RUNBOOK_BASE}/${rule.alert}.md`);
     const runbookFile = path.join(__dirname, '../../../docs/runbooks', `${rule.alert}.md`);
-    expect([runbookFile, existsSync(runbookFile) && readFileSync(runbookFile, 'utf8').startsWith(`# ${rule.alert}\n`)]).toEqual([runbookFile, true]);
+    expect([runbookFile, existsSync(runbookFile) && readFileSync(runbookFile, 'utf8').startsWith(`# ${rule.alert}\n`)]).toEqual([
+      runbookFile,
+      true,
+    ]);
   }
   expect(ALERTS.map((a) => a.alert).sort()).toEqual(
     [

@@ -48,7 +48,8 @@ export const eksEndpointRestricted: AwsRule = {
   name: 'eks-endpoint-restricted',
   level: 'mandatory',
   description: 'The EKS API endpoint is private, or public only to the configured CIDRs (never 0.0.0.0/0).',
-  remediation: 'Set publicAccessCidrs to the operators\' CIDRs (stack config), or endpointPublicAccess: false with endpointPrivateAccess: true.',
+  remediation:
+    "Set publicAccessCidrs to the operators' CIDRs (stack config), or endpointPublicAccess: false with endpointPrivateAccess: true.",
   rationale: 'An internet-wide Kubernetes API invites credential stuffing and exposes every API server CVE.',
   benchmark: 'CIS EKS 5.4.1 / 5.4.2; AWS FSBP EKS.1',
   appliesTo,
@@ -87,7 +88,8 @@ export const eksSecretsEncryption: AwsRule = {
   name: 'eks-secrets-encryption',
   level: 'mandatory',
   description: 'EKS envelope-encrypts Kubernetes Secrets with a KMS key.',
-  remediation: 'Set encryptionConfigKeyArn (@pulumi/eks) or encryptionConfig { resources: ["secrets"], provider.keyArn } to a KMS key with rotation.',
+  remediation:
+    'Set encryptionConfigKeyArn (@pulumi/eks) or encryptionConfig { resources: ["secrets"], provider.keyArn } to a KMS key with rotation.',
   rationale: 'Secrets in etcd are otherwise only base64; envelope encryption ties reading them to a KMS permission.',
   benchmark: 'CIS EKS 5.3.1; AWS FSBP EKS.3',
   appliesTo,

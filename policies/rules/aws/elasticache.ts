@@ -17,7 +17,10 @@ export const elasticacheTransitEncryption: AwsRule = {
   check: (p) => {
     if (bool(p.transitEncryptionEnabled) !== true) return ['encryption in transit is off (transitEncryptionEnabled must be true)'];
     const mode = str(p.transitEncryptionMode);
-    return unless(mode === undefined || mode === 'required', `transitEncryptionMode is ${mode} (plain connections still accepted; use required)`);
+    return unless(
+      mode === undefined || mode === 'required',
+      `transitEncryptionMode is ${mode} (plain connections still accepted; use required)`,
+    );
   },
 };
 
@@ -60,4 +63,9 @@ export const elasticacheFailover: AwsRule = {
   ]),
 };
 
-export const elasticacheRules: AwsRule[] = [elasticacheTransitEncryption, elasticacheAtRestEncryption, elasticacheAuth, elasticacheFailover];
+export const elasticacheRules: AwsRule[] = [
+  elasticacheTransitEncryption,
+  elasticacheAtRestEncryption,
+  elasticacheAuth,
+  elasticacheFailover,
+];

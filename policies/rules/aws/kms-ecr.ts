@@ -31,7 +31,11 @@ export const ecrImmutableTags: AwsRule = {
   rationale: 'A mutable tag lets a push silently change what a pinned manifest runs.',
   benchmark: 'AWS FSBP ECR.2',
   appliesTo: ofType(ECR_REPOSITORY),
-  check: (p) => unless((str(p.imageTagMutability) ?? 'MUTABLE').startsWith('IMMUTABLE'), 'image tags are mutable (imageTagMutability must be IMMUTABLE)'),
+  check: (p) =>
+    unless(
+      (str(p.imageTagMutability) ?? 'MUTABLE').startsWith('IMMUTABLE'),
+      'image tags are mutable (imageTagMutability must be IMMUTABLE)',
+    ),
 };
 
 export const ecrScanOnPush: AwsRule = {
@@ -43,7 +47,11 @@ export const ecrScanOnPush: AwsRule = {
   rationale: 'Known CVEs in the image are found at push time, before the image runs.',
   benchmark: 'AWS FSBP ECR.1; CIS EKS 5.1.1',
   appliesTo: ofType(ECR_REPOSITORY),
-  check: (p) => unless(bool(get(p, 'imageScanningConfiguration.scanOnPush')) === true, 'scan on push is off (imageScanningConfiguration.scanOnPush must be true)'),
+  check: (p) =>
+    unless(
+      bool(get(p, 'imageScanningConfiguration.scanOnPush')) === true,
+      'scan on push is off (imageScanningConfiguration.scanOnPush must be true)',
+    ),
 };
 
 export const kmsEcrRules: AwsRule[] = [kmsKeyRotation, ecrImmutableTags, ecrScanOnPush];

@@ -39,9 +39,17 @@ function publicIngress(protocolRaw: unknown, fromRaw: unknown, toRaw: unknown, c
 function publicIngresses(type: string, p: Props): PublicIngress[] {
   const entries: (PublicIngress | undefined)[] = [];
   if (type === SECURITY_GROUP) {
-    for (const r of records(p.ingress)) entries.push(publicIngress(r.protocol, r.fromPort, r.toPort, [...strings(r.cidrBlocks), ...strings(r.ipv6CidrBlocks)]));
+    for (const r of records(p.ingress))
+      entries.push(publicIngress(r.protocol, r.fromPort, r.toPort, [...strings(r.cidrBlocks), ...strings(r.ipv6CidrBlocks)]));
   } else if (type === INGRESS_RULE) {
-    entries.push(publicIngress(p.ipProtocol, p.fromPort, p.toPort, [str(p.cidrIpv4), str(p.cidrIpv6)].filter((c): c is string => c !== undefined)));
+    entries.push(
+      publicIngress(
+        p.ipProtocol,
+        p.fromPort,
+        p.toPort,
+        [str(p.cidrIpv4), str(p.cidrIpv6)].filter((c): c is string => c !== undefined),
+      ),
+    );
   } else if (type === SG_RULE && str(p.type) === 'ingress') {
     entries.push(publicIngress(p.protocol, p.fromPort, p.toPort, [...strings(p.cidrBlocks), ...strings(p.ipv6CidrBlocks)]));
   }
@@ -51,7 +59,9 @@ function publicIngresses(type: string, p: Props): PublicIngress[] {
 function sensitivePortsIn(i: PublicIngress): number[] {
   // ICMP "ports" are types and codes, not ports.
   if (!i.allProtocols && i.protocol === 'icmp') return [];
-  return Object.keys(SENSITIVE_PORTS).map(Number).filter((port) => port >= i.from && port <= i.to);
+  return Object.keys(SENSITIVE_PORTS)
+    .map(Number)
+    .filter((port) => port >= i.from && port <= i.to);
 }
 
 const appliesTo = ofType(SECURITY_GROUP, INGRESS_RULE, SG_RULE);
@@ -61,7 +71,8 @@ export const sgNoPublicSensitivePorts: AwsRule = {
   name: 'security-group-no-public-sensitive-ports',
   level: 'mandatory',
   description: 'No security group admits 0.0.0.0/0 or ::/0 to SSH (22), PostgreSQL (5432), Redis (6379) or AMQP (5671/5672).',
-  remediation: 'Admit the cluster node security group (referencedSecurityGroupId / sourceSecurityGroupId) instead of a CIDR; use SSM Session Manager instead of SSH.',
+  remediation:
+    'Admit the cluster node security group (referencedSecurityGroupId / sourceSecurityGroupId) instead of a CIDR; use SSM Session Manager instead of SSH.',
   rationale: 'These ports are scanned continuously; data stores and SSH must only be reachable from inside the VPC.',
   benchmark: 'AWS FSBP EC2.19 (high-risk ports), EC2.13 (SSH); CIS AWS 5.2/5.3',
   appliesTo,

@@ -16,7 +16,8 @@ export const rdsStorageEncrypted: AwsRule = {
   name: 'rds-storage-encrypted',
   level: 'mandatory',
   description: 'RDS instances and clusters encrypt their storage at rest.',
-  remediation: 'Set storageEncrypted: true (with kmsKeyId for a customer-managed key); an existing instance must be restored from an encrypted snapshot.',
+  remediation:
+    'Set storageEncrypted: true (with kmsKeyId for a customer-managed key); an existing instance must be restored from an encrypted snapshot.',
   rationale: 'Snapshots, replicas and disks of an unencrypted database leak every row.',
   benchmark: 'AWS FSBP RDS.3 / RDS.27',
   appliesTo: ofType(INSTANCE, CLUSTER),
@@ -28,7 +29,8 @@ export const rdsNotPublic: AwsRule = {
   name: 'rds-not-publicly-accessible',
   level: 'mandatory',
   description: 'RDS instances are not publicly accessible.',
-  remediation: 'Set publiclyAccessible: false and place the instance in private subnets; reach it from the cluster through its security group.',
+  remediation:
+    'Set publiclyAccessible: false and place the instance in private subnets; reach it from the cluster through its security group.',
   rationale: 'A public endpoint exposes the database to password guessing and every future PostgreSQL CVE.',
   benchmark: 'AWS FSBP RDS.2',
   appliesTo: ofType(INSTANCE, CLUSTER_INSTANCE),
@@ -47,7 +49,10 @@ export const rdsBackupRetention: AwsRule = {
   check: (p) => {
     const days = num(p.backupRetentionPeriod);
     if (days === undefined) return [`backupRetentionPeriod is not set (at least ${MIN_BACKUP_RETENTION_DAYS} days required)`];
-    return unless(days >= MIN_BACKUP_RETENTION_DAYS, `backupRetentionPeriod is ${days} days (at least ${MIN_BACKUP_RETENTION_DAYS} required)`);
+    return unless(
+      days >= MIN_BACKUP_RETENTION_DAYS,
+      `backupRetentionPeriod is ${days} days (at least ${MIN_BACKUP_RETENTION_DAYS} required)`,
+    );
   },
 };
 
@@ -60,7 +65,9 @@ export const rdsDeletionProtection: AwsRule = {
   rationale: 'A mistaken `pulumi destroy` or replacement must not delete the production database.',
   benchmark: 'AWS FSBP RDS.8 / RDS.7',
   appliesTo: ofType(INSTANCE, CLUSTER),
-  check: prodOnly((p) => unless(bool(p.deletionProtection) === true, 'deletion protection is off in prod (deletionProtection must be true)')),
+  check: prodOnly((p) =>
+    unless(bool(p.deletionProtection) === true, 'deletion protection is off in prod (deletionProtection must be true)'),
+  ),
 };
 
 export const rdsMultiAz: AwsRule = {
@@ -87,7 +94,8 @@ export const rdsForceTls: AwsRule = {
   name: 'rds-force-tls',
   level: 'mandatory',
   description: 'RDS only accepts TLS connections: the parameter group forces it (rds.force_ssl = 1) and instances use such a group.',
-  remediation: 'Create a parameter group with rds.force_ssl = 1 (PostgreSQL) or require_secure_transport = 1 (MySQL) and set parameterGroupName on the instance.',
+  remediation:
+    'Create a parameter group with rds.force_ssl = 1 (PostgreSQL) or require_secure_transport = 1 (MySQL) and set parameterGroupName on the instance.',
   rationale: 'Credentials and data cross the VPC in clear text unless the server refuses plain connections.',
   benchmark: 'AWS FSBP principle "encrypt data in transit" (AWS Well-Architected SEC09)',
   appliesTo: ofType(INSTANCE, PARAMETER_GROUP, CLUSTER_PARAMETER_GROUP),
@@ -96,7 +104,10 @@ export const rdsForceTls: AwsRule = {
       const engine = str(p.engine) ?? '';
       if (!tlsParameter(engine)) return [];
       const group = str(p.parameterGroupName);
-      return unless(group !== undefined && !group.startsWith('default.'), 'instance uses the default parameter group; use one that forces TLS');
+      return unless(
+        group !== undefined && !group.startsWith('default.'),
+        'instance uses the default parameter group; use one that forces TLS',
+      );
     }
     const tls = tlsParameter(str(p.family) ?? '');
     if (!tls) return [];

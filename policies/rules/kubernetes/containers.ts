@@ -17,7 +17,8 @@ export const imagePinned: ManifestRule = {
   name: 'k8s-image-pinned',
   level: 'mandatory',
   description: 'Every container image is pinned by digest or an explicit tag other than latest.',
-  remediation: 'Reference images as registry/name:<version> or registry/name@sha256:<digest> (set per environment in charts/environments.ts).',
+  remediation:
+    'Reference images as registry/name:<version> or registry/name@sha256:<digest> (set per environment in charts/environments.ts).',
   rationale: 'A moving tag makes a rollout unreproducible and lets a registry push change what runs without a review.',
   benchmark: 'NSA/CISA Kubernetes Hardening Guide (image provenance); AWS FSBP ECR.2 (tag immutability)',
   check: (m) =>

@@ -31,7 +31,8 @@ export const namespaceDefaultDeny: ManifestSetRule = {
   level: 'mandatory',
   description: 'Every namespace that runs workloads has a default-deny NetworkPolicy for ingress and egress.',
   remediation: 'Add a NetworkPolicy with podSelector: {} and policyTypes [Ingress, Egress] and no rules, then allow each flow explicitly.',
-  rationale: 'Without a default deny every pod can reach every other pod and the internet; allow-lists only mean something on top of a deny.',
+  rationale:
+    'Without a default deny every pod can reach every other pod and the internet; allow-lists only mean something on top of a deny.',
   benchmark: 'CIS EKS 4.3.2 (all namespaces have NetworkPolicies); NSA/CISA hardening (network separation)',
   check: (manifests) => {
     const findings: Finding[] = [];
@@ -43,7 +44,11 @@ export const namespaceDefaultDeny: ManifestSetRule = {
       const subject =
         manifests.find((m) => m.kind === 'Namespace' && nameOf(m) === ns) ??
         manifests.find((m) => WORKLOAD_KINDS.has(m.kind) && nsKey(m) === ns);
-      if (subject) findings.push({ manifest: subject, message: `namespace ${ns || '(unset)'} runs workloads without a default-deny ${missing.join(' and ')} NetworkPolicy` });
+      if (subject)
+        findings.push({
+          manifest: subject,
+          message: `namespace ${ns || '(unset)'} runs workloads without a default-deny ${missing.join(' and ')} NetworkPolicy`,
+        });
     }
     return findings;
   },
@@ -60,11 +65,15 @@ export function selects(selector: unknown, labels: Record<string, string>): bool
     const has = Object.prototype.hasOwnProperty.call(labels, key);
     const value = labels[key];
     const ok =
-      expr.operator === 'In' ? has && values.includes(value ?? '')
-      : expr.operator === 'NotIn' ? !has || !values.includes(value ?? '')
-      : expr.operator === 'Exists' ? has
-      : expr.operator === 'DoesNotExist' ? !has
-      : false;
+      expr.operator === 'In'
+        ? has && values.includes(value ?? '')
+        : expr.operator === 'NotIn'
+          ? !has || !values.includes(value ?? '')
+          : expr.operator === 'Exists'
+            ? has
+            : expr.operator === 'DoesNotExist'
+              ? !has
+              : false;
     if (!ok) return false;
   }
   return true;
@@ -77,7 +86,8 @@ export const prodReplicas: ManifestSetRule = {
   name: 'k8s-prod-replicas',
   level: 'mandatory',
   description: 'In prod every Deployment runs at least 2 replicas, fixed or through an HPA with minReplicas >= 2.',
-  remediation: 'Set spec.replicas >= 2, or add a HorizontalPodAutoscaler with minReplicas >= 2 targeting the Deployment (and leave replicas unset).',
+  remediation:
+    'Set spec.replicas >= 2, or add a HorizontalPodAutoscaler with minReplicas >= 2 targeting the Deployment (and leave replicas unset).',
   rationale: 'One replica means every node drain, rollout or crash is an outage.',
   benchmark: 'EKS Best Practices (reliability: run multiple replicas)',
   check: (manifests, ctx) => {
@@ -90,11 +100,16 @@ export const prodReplicas: ManifestSetRule = {
       });
       if (hpa) {
         const min = num(record(hpa.spec).minReplicas) ?? 1;
-        return min >= 2 ? [] : [{ manifest: d, message: `HorizontalPodAutoscaler ${nameOf(hpa)} allows ${min} replica (minReplicas must be >= 2 in prod)` }];
+        return min >= 2
+          ? []
+          : [{ manifest: d, message: `HorizontalPodAutoscaler ${nameOf(hpa)} allows ${min} replica (minReplicas must be >= 2 in prod)` }];
       }
       const replicas = num(record(d.spec).replicas);
-      if (replicas === undefined) return [{ manifest: d, message: 'Deployment sets no replicas (default 1) and no HorizontalPodAutoscaler targets it' }];
-      return replicas >= 2 ? [] : [{ manifest: d, message: `Deployment runs ${replicas} replica(s) and no HorizontalPodAutoscaler targets it (prod needs >= 2)` }];
+      if (replicas === undefined)
+        return [{ manifest: d, message: 'Deployment sets no replicas (default 1) and no HorizontalPodAutoscaler targets it' }];
+      return replicas >= 2
+        ? []
+        : [{ manifest: d, message: `Deployment runs ${replicas} replica(s) and no HorizontalPodAutoscaler targets it (prod needs >= 2)` }];
     });
   },
 };
@@ -103,8 +118,8 @@ export const prodDisruptionBudget: ManifestSetRule = {
   kind: 'manifest-set',
   name: 'k8s-prod-pod-disruption-budget',
   level: 'mandatory',
-  description: 'In prod every Deployment\'s pods are covered by a PodDisruptionBudget.',
-  remediation: 'Add a PodDisruptionBudget (maxUnavailable: 1 or minAvailable: 1) whose selector matches the Deployment\'s pod labels.',
+  description: "In prod every Deployment's pods are covered by a PodDisruptionBudget.",
+  remediation: "Add a PodDisruptionBudget (maxUnavailable: 1 or minAvailable: 1) whose selector matches the Deployment's pod labels.",
   rationale: 'Without a PDB a node upgrade may evict every replica at once.',
   benchmark: 'EKS Best Practices (reliability: PodDisruptionBudgets)',
   check: (manifests, ctx) => {
@@ -112,9 +127,8 @@ export const prodDisruptionBudget: ManifestSetRule = {
     const pdbs = manifests.filter((m) => m.kind === 'PodDisruptionBudget');
     return deploymentsOf(manifests)
       .filter((d) => !pdbs.some((p) => nsKey(p) === nsKey(d) && selects(record(p.spec).selector, podLabelsOf(d))))
-      .map((d) => ({ manifest: d, message: 'no PodDisruptionBudget selects this Deployment\'s pods' }));
+      .map((d) => ({ manifest: d, message: "no PodDisruptionBudget selects this Deployment's pods" }));
   },
 };
 
 export const crossObjectRules: ManifestSetRule[] = [namespaceDefaultDeny, prodReplicas, prodDisruptionBudget];
-

@@ -33,23 +33,35 @@ function parentRefs(route: Manifest): ParentRef[] {
 }
 
 const isShared = (ref: ParentRef, settings: PolicySettings): boolean =>
-  ref.group === GATEWAY_GROUP && ref.kind === 'Gateway' && ref.name === settings.sharedGateway.name && ref.namespace === settings.sharedGateway.namespace;
+  ref.group === GATEWAY_GROUP &&
+  ref.kind === 'Gateway' &&
+  ref.name === settings.sharedGateway.name &&
+  ref.namespace === settings.sharedGateway.namespace;
 
 export const routeOnSharedGateway: ManifestRule = {
   kind: 'manifest',
   name: 'k8s-route-shared-gateway',
   level: 'mandatory',
-  description: 'Every Gateway API route (HTTPRoute, GRPCRoute, ...) attaches to the cluster\'s shared Gateway, and only to it.',
-  remediation: 'Set spec.parentRefs to the shared Gateway (platform/contract.ts EDGE.gateway: name and namespace) with the sectionName of its listener for your host; ask the platform team for a listener instead of creating a Gateway.',
-  rationale: 'One Gateway owned by the platform is the one place TLS, the redirect, the load balancer and its annotations are set and reviewed; a route on a Gateway of its own opens a second, unreviewed entry point (and a second load balancer).',
-  benchmark: 'Gateway API role-oriented model (GEP-1709 conformance: infrastructure provider / cluster operator / application developer); CIS EKS 5.4.5',
+  description: "Every Gateway API route (HTTPRoute, GRPCRoute, ...) attaches to the cluster's shared Gateway, and only to it.",
+  remediation:
+    'Set spec.parentRefs to the shared Gateway (platform/contract.ts EDGE.gateway: name and namespace) with the sectionName of its listener for your host; ask the platform team for a listener instead of creating a Gateway.',
+  rationale:
+    'One Gateway owned by the platform is the one place TLS, the redirect, the load balancer and its annotations are set and reviewed; a route on a Gateway of its own opens a second, unreviewed entry point (and a second load balancer).',
+  benchmark:
+    'Gateway API role-oriented model (GEP-1709 conformance: infrastructure provider / cluster operator / application developer); CIS EKS 5.4.5',
   check: (m, ctx) => {
     if (!isRoute(m)) return [];
     const refs = parentRefs(m);
-    if (refs.length === 0) return [`${m.kind} has no parentRefs (it attaches to no Gateway; name ${ctx.settings.sharedGateway.namespace}/${ctx.settings.sharedGateway.name})`];
+    if (refs.length === 0)
+      return [
+        `${m.kind} has no parentRefs (it attaches to no Gateway; name ${ctx.settings.sharedGateway.namespace}/${ctx.settings.sharedGateway.name})`,
+      ];
     return refs
       .filter((ref) => !isShared(ref, ctx.settings))
-      .map((ref) => `${m.kind} attaches to ${ref.kind} ${ref.namespace}/${ref.name}, not the shared Gateway ${ctx.settings.sharedGateway.namespace}/${ctx.settings.sharedGateway.name}`);
+      .map(
+        (ref) =>
+          `${m.kind} attaches to ${ref.kind} ${ref.namespace}/${ref.name}, not the shared Gateway ${ctx.settings.sharedGateway.namespace}/${ctx.settings.sharedGateway.name}`,
+      );
   },
 };
 
@@ -58,7 +70,11 @@ function redirectsToHttpsOnly(route: Manifest): boolean {
   const rules = records(record(route.spec).rules);
   return (
     rules.length > 0 &&
-    rules.every((rule) => records(rule.backendRefs).length === 0 && records(rule.filters).some((f) => str(f.type) === 'RequestRedirect' && str(record(f.requestRedirect).scheme) === 'https'))
+    rules.every(
+      (rule) =>
+        records(rule.backendRefs).length === 0 &&
+        records(rule.filters).some((f) => str(f.type) === 'RequestRedirect' && str(record(f.requestRedirect).scheme) === 'https'),
+    )
   );
 }
 
@@ -66,9 +82,12 @@ export const noRouteWithoutTls: ManifestRule = {
   kind: 'manifest',
   name: 'k8s-route-tls-only',
   level: 'mandatory',
-  description: 'Nothing public is served without TLS: routes on the shared Gateway name one of its HTTPS listeners (only a redirect to https may use the plain-HTTP one), and every HTTPS listener of a Gateway terminates TLS with a certificate while its HTTP listeners take routes from the Gateway\'s own namespace only.',
-  remediation: 'Give each parentRef the sectionName of your host\'s HTTPS listener (EDGE.listeners); on a Gateway, set tls.mode Terminate with certificateRefs on HTTPS listeners and allowedRoutes.namespaces.from: Same on HTTP ones.',
-  rationale: 'A parentRef without sectionName attaches to every listener, port 80 included: the app would answer in clear text next to its HTTPS host. An HTTP listener open to every namespace lets any team do the same.',
+  description:
+    "Nothing public is served without TLS: routes on the shared Gateway name one of its HTTPS listeners (only a redirect to https may use the plain-HTTP one), and every HTTPS listener of a Gateway terminates TLS with a certificate while its HTTP listeners take routes from the Gateway's own namespace only.",
+  remediation:
+    "Give each parentRef the sectionName of your host's HTTPS listener (EDGE.listeners); on a Gateway, set tls.mode Terminate with certificateRefs on HTTPS listeners and allowedRoutes.namespaces.from: Same on HTTP ones.",
+  rationale:
+    'A parentRef without sectionName attaches to every listener, port 80 included: the app would answer in clear text next to its HTTPS host. An HTTP listener open to every namespace lets any team do the same.',
   benchmark: 'CIS EKS 5.4.5 (encrypt traffic to HTTPS load balancers with TLS); NIST SP 800-52r2',
   check: (m, ctx) => {
     const tls = new Set(ctx.settings.tlsListeners);
@@ -91,10 +110,14 @@ export const noRouteWithoutTls: ManifestRule = {
         const protocol = str(listener.protocol);
         if (protocol === 'HTTPS') {
           const t = record(listener.tls);
-          if ((str(t.mode) ?? 'Terminate') !== 'Terminate' || records(t.certificateRefs).length === 0) out.push(`listener ${name} (HTTPS) does not terminate TLS with a certificate (tls.mode Terminate, certificateRefs)`);
+          if ((str(t.mode) ?? 'Terminate') !== 'Terminate' || records(t.certificateRefs).length === 0)
+            out.push(`listener ${name} (HTTPS) does not terminate TLS with a certificate (tls.mode Terminate, certificateRefs)`);
         } else if (protocol === 'HTTP') {
           const from = str(record(record(listener.allowedRoutes).namespaces).from) ?? 'Same';
-          if (from !== 'Same') out.push(`listener ${name} (plain HTTP) takes routes from ${from} namespaces (only the Gateway's own redirect may use it: allowedRoutes.namespaces.from Same)`);
+          if (from !== 'Same')
+            out.push(
+              `listener ${name} (plain HTTP) takes routes from ${from} namespaces (only the Gateway's own redirect may use it: allowedRoutes.namespaces.from Same)`,
+            );
         }
       }
       return out;
@@ -104,4 +127,3 @@ export const noRouteWithoutTls: ManifestRule = {
 };
 
 export const gatewayRules: ManifestRule[] = [routeOnSharedGateway, noRouteWithoutTls];
-

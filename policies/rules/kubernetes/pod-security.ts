@@ -4,13 +4,13 @@ import type { ManifestRule } from '../../lib/types';
 import { bool, num, record, records, str, strings } from '../../lib/values';
 import { eachContainer, podSecurityContextOf, securityContextOf } from './helpers';
 
-
 export const runAsNonRoot: ManifestRule = {
   kind: 'manifest',
   name: 'k8s-run-as-non-root',
   level: 'mandatory',
   description: 'Every container runs as a non-root user (runAsNonRoot: true, never runAsUser: 0).',
-  remediation: 'Set securityContext.runAsNonRoot: true (pod or container) and a non-zero runAsUser; build the image with a numeric non-root USER.',
+  remediation:
+    'Set securityContext.runAsNonRoot: true (pod or container) and a non-zero runAsUser; build the image with a numeric non-root USER.',
   rationale: 'A process escaping its container as root owns the node far more easily.',
   benchmark: 'Pod Security Standards restricted (Running as Non-root); CIS EKS 4.2.6',
   check: (m) =>
@@ -98,7 +98,8 @@ export const noPrivileged: ManifestRule = {
   name: 'k8s-no-privileged',
   level: 'mandatory',
   description: 'No container runs privileged.',
-  remediation: 'Remove securityContext.privileged: true; grant the one capability needed instead, or run the component outside the workload namespaces.',
+  remediation:
+    'Remove securityContext.privileged: true; grant the one capability needed instead, or run the component outside the workload namespaces.',
   rationale: 'A privileged container has every device and capability of the node: it is the node.',
   benchmark: 'Pod Security Standards baseline (Privileged Containers); CIS EKS 4.2.1',
   check: (m) => eachContainer(m, (c) => (bool(securityContextOf(c).privileged) === true ? `${c.label} runs privileged` : undefined)),
@@ -108,7 +109,7 @@ export const noHostAccess: ManifestRule = {
   kind: 'manifest',
   name: 'k8s-no-host-namespaces',
   level: 'mandatory',
-  description: 'Pods do not share the node\'s network, PID or IPC namespace, and bind no host ports.',
+  description: "Pods do not share the node's network, PID or IPC namespace, and bind no host ports.",
   remediation: 'Remove hostNetwork, hostPID, hostIPC and containers[].ports[].hostPort; expose the pod through a Service.',
   rationale: 'Host namespaces let a pod see and reach node processes and interfaces, bypassing NetworkPolicies.',
   benchmark: 'Pod Security Standards baseline (Host Namespaces, Host Ports); CIS EKS 4.2.2-4.2.4',

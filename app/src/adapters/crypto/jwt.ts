@@ -57,7 +57,8 @@ export class JwtAccessTokenCodec implements AccessTokenCodec {
       const reason = error instanceof jwt.TokenExpiredError ? 'access token expired' : 'invalid access token';
       throw new UnauthenticatedError(reason);
     }
-    if (typeof payload === 'string' || typeof payload.sub !== 'string' || !UUID.test(payload.sub)) throw new UnauthenticatedError('invalid access token');
+    if (typeof payload === 'string' || typeof payload.sub !== 'string' || !UUID.test(payload.sub))
+      throw new UnauthenticatedError('invalid access token');
     if (typeof payload.exp !== 'number') throw new UnauthenticatedError('invalid access token');
     const role = payload.role as Role;
     if (!ROLES.includes(role) || !Number.isInteger(payload.ver)) throw new UnauthenticatedError('invalid access token');

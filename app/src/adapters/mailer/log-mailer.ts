@@ -6,6 +6,9 @@ export class LogMailer implements Mailer {
   constructor(private readonly logger: Logger) {}
 
   async send(mail: Mail): Promise<void> {
-    this.logger.info({ component: 'mailer', to: mail.to, subject: mail.subject, message_id: mail.messageId }, 'mail (log mailer: not sent)');
+    this.logger.info(
+      { component: 'mailer', to: mail.to, subject: mail.subject, message_id: mail.messageId },
+      'mail (log mailer: not sent)',
+    );
   }
 }

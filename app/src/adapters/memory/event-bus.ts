@@ -27,7 +27,12 @@ interface Queued {
 
 /** An AMQP topic binding as a RegExp: `*` is one word, `#` any number of words. */
 export const topicPattern = (binding: string) =>
-  new RegExp(`^${binding.split('.').map((word) => (word === '*' ? '[^.]+' : word === '#' ? '.*' : word.replace(/[^\w-]/g, '\\$&'))).join('\\.')}$`);
+  new RegExp(
+    `^${binding
+      .split('.')
+      .map((word) => (word === '*' ? '[^.]+' : word === '#' ? '.*' : word.replace(/[^\w-]/g, '\\$&')))
+      .join('\\.')}$`,
+  );
 
 /**
  * In-process stand-in for RabbitMQ when AMQP_URL is unset (local runs only): the same routing,

@@ -10,7 +10,11 @@ export class MemoryOneTimeStore implements OneTimeStore {
   private readonly values: LRUCache<string, string>;
 
   constructor(options: { maxEntries?: number; now?: () => number } = {}) {
-    this.values = new LRUCache<string, string>({ max: options.maxEntries ?? 10_000, ttlResolution: 0, perf: { now: options.now ?? Date.now } });
+    this.values = new LRUCache<string, string>({
+      max: options.maxEntries ?? 10_000,
+      ttlResolution: 0,
+      perf: { now: options.now ?? Date.now },
+    });
   }
 
   put(namespace: string, key: string, value: string, ttlMs: number): Promise<void> {

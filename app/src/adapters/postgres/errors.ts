@@ -17,7 +17,18 @@ const UNAVAILABLE_SQLSTATES: ReadonlyArray<[RegExp, string]> = [
 ];
 
 /** Socket errors on the way to the server. */
-const UNAVAILABLE_SOCKET_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ECONNABORTED', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN', 'ENOTFOUND', 'EAI_AGAIN']);
+const UNAVAILABLE_SOCKET_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ECONNABORTED',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EHOSTDOWN',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+]);
 
 /** node-postgres and pg-pool's own errors (they carry no code): the connection broke, or a deadline passed. */
 const UNAVAILABLE_MESSAGES: ReadonlyArray<[RegExp, string]> = [
@@ -36,7 +47,8 @@ export function unavailableReason(error: unknown): string | null {
   if (typeof error !== 'object' || error === null) return null;
   const { code, message, errors } = error as { code?: unknown; message?: unknown; errors?: unknown };
   if (typeof code === 'string') {
-    if (UNAVAILABLE_SOCKET_CODES.has(code)) return code === 'ECONNREFUSED' ? 'connection refused' : code === 'ETIMEDOUT' ? 'connect timeout' : 'connection lost';
+    if (UNAVAILABLE_SOCKET_CODES.has(code))
+      return code === 'ECONNREFUSED' ? 'connection refused' : code === 'ETIMEDOUT' ? 'connect timeout' : 'connection lost';
     if (/^[0-9A-Z]{5}$/.test(code)) return UNAVAILABLE_SQLSTATES.find(([pattern]) => pattern.test(code))?.[1] ?? null;
   }
   // a failed connect is an AggregateError when the host resolved to several addresses

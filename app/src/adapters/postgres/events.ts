@@ -56,7 +56,18 @@ export class PostgresEventStore implements EventStore {
         'event.created',
         '$10',
       ),
-      [input.organizerId, input.name, input.description, input.venue, input.startsAt, input.endsAt, input.priceCents, input.currency, input.capacity, traceHeaders()],
+      [
+        input.organizerId,
+        input.name,
+        input.description,
+        input.venue,
+        input.startsAt,
+        input.endsAt,
+        input.priceCents,
+        input.currency,
+        input.capacity,
+        traceHeaders(),
+      ],
     );
     return toEvent(rows[0]!);
   }
@@ -68,7 +79,10 @@ export class PostgresEventStore implements EventStore {
 
   async getMany(ids: readonly string[]): Promise<Event[]> {
     if (ids.length === 0) return [];
-    const { rows } = await this.pool.query<EventRow>(`SELECT ${EVENT_COLUMNS} FROM events WHERE id = ANY($1::uuid[]) AND deleted_at IS NULL`, [ids]);
+    const { rows } = await this.pool.query<EventRow>(
+      `SELECT ${EVENT_COLUMNS} FROM events WHERE id = ANY($1::uuid[]) AND deleted_at IS NULL`,
+      [ids],
+    );
     return rows.map(toEvent);
   }
 
@@ -112,7 +126,18 @@ export class PostgresEventStore implements EventStore {
           'event.updated',
           '$10',
         ),
-        [id, patch.name, patch.description, patch.venue, patch.startsAt, patch.endsAt, patch.priceCents, patch.currency, patch.capacity, traceHeaders()],
+        [
+          id,
+          patch.name,
+          patch.description,
+          patch.venue,
+          patch.startsAt,
+          patch.endsAt,
+          patch.priceCents,
+          patch.currency,
+          patch.capacity,
+          traceHeaders(),
+        ],
       );
       return rows[0] ? toEvent(rows[0]) : null;
     } catch (error) {
@@ -133,9 +158,15 @@ export class PostgresEventStore implements EventStore {
       const locked = await client.query('SELECT 1 FROM events WHERE id = $1 AND deleted_at IS NULL FOR UPDATE', [id]);
       if (locked.rowCount === 0) return false;
       if (options.cancelBookings) await client.query(CANCEL_EVENT_BOOKINGS_SQL, [id, traceHeaders()]);
-      const active = await client.query(`SELECT 1 FROM bookings WHERE event_id = $1 AND status IN (${sqlStatuses(SEAT_HOLDING_STATUSES)}) LIMIT 1`, [id]);
+      const active = await client.query(
+        `SELECT 1 FROM bookings WHERE event_id = $1 AND status IN (${sqlStatuses(SEAT_HOLDING_STATUSES)}) LIMIT 1`,
+        [id],
+      );
       if (active.rowCount !== 0) throw new ActiveBookingsError();
-      await client.query(withOutbox('UPDATE events SET deleted_at = now(), updated_at = now() WHERE id = $1 RETURNING *', 'event.deleted', '$2'), [id, traceHeaders()]);
+      await client.query(
+        withOutbox('UPDATE events SET deleted_at = now(), updated_at = now() WHERE id = $1 RETURNING *', 'event.deleted', '$2'),
+        [id, traceHeaders()],
+      );
       return true;
     });
   }

@@ -74,7 +74,8 @@ export class GroupCommit<I, R> {
       const waiter: Waiter<I, R> = { item, queuedAt: Date.now(), scope: new AsyncResource('GroupCommit'), resolve, reject };
       const queue = this.queues.get(key);
       if (queue) {
-        if (this.limits.maxQueued !== undefined && queue.length >= this.limits.maxQueued) return reject(this.overdueError('queue-full', key));
+        if (this.limits.maxQueued !== undefined && queue.length >= this.limits.maxQueued)
+          return reject(this.overdueError('queue-full', key));
         queue.push(waiter);
         return;
       }
@@ -113,7 +114,12 @@ export class GroupCommit<I, R> {
     const batch = queue.splice(0, this.maxBatch);
     let running: Promise<Array<Outcome<R>>>;
     try {
-      running = batch[0]!.scope.runInAsyncScope(() => this.run(key, batch.map((waiter) => waiter.item)));
+      running = batch[0]!.scope.runInAsyncScope(() =>
+        this.run(
+          key,
+          batch.map((waiter) => waiter.item),
+        ),
+      );
     } catch (error) {
       running = Promise.reject(error);
     }

@@ -16,7 +16,10 @@ export class PostgresIdentityStore implements IdentityStore {
   constructor(private readonly pool: Pool) {}
 
   async find(provider: OAuthProviderName, subject: string): Promise<IdentityLink | null> {
-    const { rows } = await this.pool.query<{ user_id: string }>('SELECT user_id FROM user_identities WHERE provider = $1 AND subject = $2', [provider, subject]);
+    const { rows } = await this.pool.query<{ user_id: string }>(
+      'SELECT user_id FROM user_identities WHERE provider = $1 AND subject = $2',
+      [provider, subject],
+    );
     return rows[0] ? { provider, subject, userId: rows[0].user_id } : null;
   }
 
@@ -43,15 +46,26 @@ export class PostgresIdentityStore implements IdentityStore {
         'UPDATE users SET password_hash = NULL, token_version = token_version + 1, updated_at = now() WHERE id = $1 RETURNING token_version',
         [userId],
       );
-      const revoked = await client.query('UPDATE refresh_tokens SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL', [userId]);
-      return { cleared: { passwordRemoved: account.has_password, refreshTokensRevoked: revoked.rowCount ?? 0, tokenVersion: bumped.rows[0]!.token_version } };
+      const revoked = await client.query('UPDATE refresh_tokens SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL', [
+        userId,
+      ]);
+      return {
+        cleared: {
+          passwordRemoved: account.has_password,
+          refreshTokensRevoked: revoked.rowCount ?? 0,
+          tokenVersion: bumped.rows[0]!.token_version,
+        },
+      };
     });
   }
 
   async createAccount(profile: OAuthProfile, email: string): Promise<User | null> {
     try {
       return await inTransaction(this.pool, async (client) => {
-        const { rows } = await client.query<UserRow>(`INSERT INTO users (email, password_hash, role) VALUES ($1, NULL, 'user') RETURNING ${USER_COLUMNS}`, [email]);
+        const { rows } = await client.query<UserRow>(
+          `INSERT INTO users (email, password_hash, role) VALUES ($1, NULL, 'user') RETURNING ${USER_COLUMNS}`,
+          [email],
+        );
         const user = toUser(rows[0]!);
         const { rowCount } = await client.query(
           `INSERT INTO user_identities (provider, subject, user_id, email, email_verified) VALUES ($1, $2, $3, $4, $5)

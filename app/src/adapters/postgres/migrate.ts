@@ -62,7 +62,9 @@ export async function migrate(pool: Pool, migrations: Migration[] = readMigratio
   const schema = options.schema;
   if (schema !== undefined && !/^[a-z_]+$/.test(schema)) throw new Error(`not a schema name: ${schema}`);
   const table = schema ? `${schema}.schema_migrations` : 'schema_migrations';
-  const lockKey = schema ? MIGRATION_LOCK_KEY + 1 + [...schema].reduce((h, c) => (h * 31 + c.charCodeAt(0)) % 1_000_000, 0) : MIGRATION_LOCK_KEY;
+  const lockKey = schema
+    ? MIGRATION_LOCK_KEY + 1 + [...schema].reduce((h, c) => (h * 31 + c.charCodeAt(0)) % 1_000_000, 0)
+    : MIGRATION_LOCK_KEY;
   const client = await pool.connect();
   const query = <R extends QueryResultRow = QueryResultRow>(text: string, values?: unknown[]) =>
     client.query<R>({ text, values, query_timeout: MIGRATION_QUERY_TIMEOUT_MS } as QueryConfig);
@@ -72,7 +74,8 @@ export async function migrate(pool: Pool, migrations: Migration[] = readMigratio
     try {
       // Only when missing: `CREATE SCHEMA IF NOT EXISTS` needs CREATE on the database even when the
       // schema exists, and in prod the payments role owns its schema (the role script made it) without that grant.
-      if (schema && (await query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [schema])).rowCount === 0) await query(`CREATE SCHEMA ${schema}`);
+      if (schema && (await query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [schema])).rowCount === 0)
+        await query(`CREATE SCHEMA ${schema}`);
       await query(`CREATE TABLE IF NOT EXISTS ${table} (
         name text PRIMARY KEY,
         checksum text NOT NULL,

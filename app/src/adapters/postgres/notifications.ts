@@ -35,7 +35,11 @@ export class PostgresNotifications implements NotificationLog {
     ]);
     if (rows[0]) return { kind: 'claimed', ...rows[0] };
     // Not ours: a second look (a fresh snapshot, which sees the row the conflict was on) says why.
-    const { rows: state } = await this.pool.query<{ sent: boolean; lease_left_ms: number | null }>(STATE_SQL, [input.bookingId, input.type, this.leaseMs]);
+    const { rows: state } = await this.pool.query<{ sent: boolean; lease_left_ms: number | null }>(STATE_SQL, [
+      input.bookingId,
+      input.type,
+      this.leaseMs,
+    ]);
     if (state[0]?.sent) return { kind: 'sent' };
     return { kind: 'busy', leaseLeftMs: Math.max(0, state[0]?.lease_left_ms ?? 0) };
   }

@@ -59,7 +59,13 @@ export class PostgresOutbox implements Outbox {
     table = OUTBOX_TABLE,
   ) {
     if (!/^[a-z_]+(\.[a-z_]+)?$/.test(table)) throw new Error(`not an outbox table name: ${table}`);
-    this.sql = { claim: claimSql(table), markPublished: markPublishedSql(table), markFailed: markFailedSql(table), backlog: backlogSql(table), prune: pruneSql(table) };
+    this.sql = {
+      claim: claimSql(table),
+      markPublished: markPublishedSql(table),
+      markFailed: markFailedSql(table),
+      backlog: backlogSql(table),
+      prune: pruneSql(table),
+    };
   }
 
   /**

@@ -94,11 +94,15 @@ export class PostgresPaymentOutcomes implements PaymentOutcomeStore {
   }
 
   failed(messageId: string, input: { bookingId: string; reason: string }): Promise<SagaEffect> {
-    return this.once(messageId, 'payment.failed', async (run) => ((await run(FAIL_SQL, input.bookingId, input.reason)).n > 0 ? 'payment_failed' : 'ignored'));
+    return this.once(messageId, 'payment.failed', async (run) =>
+      (await run(FAIL_SQL, input.bookingId, input.reason)).n > 0 ? 'payment_failed' : 'ignored',
+    );
   }
 
   refunded(messageId: string, input: { bookingId: string; paymentId?: string }): Promise<SagaEffect> {
-    return this.once(messageId, 'refund.succeeded', async (run) => ((await run(REFUNDED_SQL, input.bookingId, input.paymentId ?? null)).n > 0 ? 'refunded' : 'ignored'));
+    return this.once(messageId, 'refund.succeeded', async (run) =>
+      (await run(REFUNDED_SQL, input.bookingId, input.paymentId ?? null)).n > 0 ? 'refunded' : 'ignored',
+    );
   }
 
   /** Runs `apply` in one transaction with the message id recorded in the inbox; a known id is a no-op. */
@@ -109,7 +113,10 @@ export class PostgresPaymentOutcomes implements PaymentOutcomeStore {
   ): Promise<SagaEffect> {
     const headers = traceHeaders();
     return inTransaction(this.pool, async (client: PoolClient) => {
-      const inbox = await client.query('INSERT INTO inbox (message_id, type) VALUES ($1, $2) ON CONFLICT (message_id) DO NOTHING', [messageId, type]);
+      const inbox = await client.query('INSERT INTO inbox (message_id, type) VALUES ($1, $2) ON CONFLICT (message_id) DO NOTHING', [
+        messageId,
+        type,
+      ]);
       if (inbox.rowCount === 0) return 'duplicate';
       // The booking row first: the answers for one booking are applied one at a time.
       return apply(async (sql, bookingId, second) => {

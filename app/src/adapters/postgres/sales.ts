@@ -29,7 +29,12 @@ export async function topEventsBySales(pool: Pool, limit = TOP_EVENTS): Promise<
  * Runs `sample` now and every `intervalMs`, never two at once; a failure is one warning line (the
  * next tick tries again). Gauges that PostgreSQL answers (sales, saga states) refresh this way.
  */
-export function samplePeriodically(sample: () => Promise<void>, logger: Logger, failure: string, intervalMs: number): { close(): Promise<void> } {
+export function samplePeriodically(
+  sample: () => Promise<void>,
+  logger: Logger,
+  failure: string,
+  intervalMs: number,
+): { close(): Promise<void> } {
   let running: Promise<void> | null = null;
   const guarded = async () => {
     try {

@@ -71,16 +71,18 @@ export class AmqpConnection {
   /** Starts connecting in the background; never throws (readiness reports the state). */
   start(): void {
     if (this.closed || this.connecting || this.model) return;
-    this.connecting = this.retry.execute(() => this.connectOnce(), this.abort.signal).then(
-      (model) => {
-        this.connecting = null;
-        this.adopt(model);
-      },
-      (error: Error) => {
-        this.connecting = null;
-        if (!this.closed) this.log.error({ err: error.message }, 'gave up connecting to RabbitMQ');
-      },
-    );
+    this.connecting = this.retry
+      .execute(() => this.connectOnce(), this.abort.signal)
+      .then(
+        (model) => {
+          this.connecting = null;
+          this.adopt(model);
+        },
+        (error: Error) => {
+          this.connecting = null;
+          if (!this.closed) this.log.error({ err: error.message }, 'gave up connecting to RabbitMQ');
+        },
+      );
   }
 
   /** The live connection, or NotConnectedError. */

@@ -129,10 +129,17 @@ class ConsumerRunner implements Subscription {
       const reason = describeFailure(error, attempt);
       if (onHandlerFailure(error, attempt, this.options.maxAttempts) === 'retry') {
         this.log.warn({ messageId: message.properties.messageId, attempt, reason }, 'message failed; will retry');
-        await this.forward(channel, message, '', this.queue.retry, {
-          [ATTEMPT_HEADER]: attempt + 1,
-          [REASON_HEADER]: reason,
-        }, { expiration: String(this.options.retryDelayMs) });
+        await this.forward(
+          channel,
+          message,
+          '',
+          this.queue.retry,
+          {
+            [ATTEMPT_HEADER]: attempt + 1,
+            [REASON_HEADER]: reason,
+          },
+          { expiration: String(this.options.retryDelayMs) },
+        );
         consumerResults.inc({ outcome: 'retry' });
       } else {
         this.log.error({ messageId: message.properties.messageId, attempt, reason }, 'message dead-lettered');

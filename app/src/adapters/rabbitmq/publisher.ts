@@ -91,7 +91,11 @@ export class RabbitPublisher implements EventPublisher {
     return results;
   }
 
-  private async withTimeout(channel: ConfirmChannel, all: Promise<PublishResult[]>, messages: readonly DomainMessage[]): Promise<PublishResult[]> {
+  private async withTimeout(
+    channel: ConfirmChannel,
+    all: Promise<PublishResult[]>,
+    messages: readonly DomainMessage[],
+  ): Promise<PublishResult[]> {
     let timer: NodeJS.Timeout | undefined;
     const timeoutMs = this.options.confirmTimeoutMs ?? 5_000;
     const timeout = new Promise<PublishResult[]>((resolve) => {

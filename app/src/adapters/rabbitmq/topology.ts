@@ -81,6 +81,7 @@ export async function assertTopology(channel: Channel, names: TopologyNames): Pr
 
 /** Removes everything assertTopology declared (tests clean up after themselves with it). */
 export async function deleteTopology(channel: Channel, names: TopologyNames): Promise<void> {
-  for (const queue of [names.notifications, names.retry, names.dlq, names.payments, names.paymentsRetry, names.saga, names.sagaRetry]) await channel.deleteQueue(queue);
+  for (const queue of [names.notifications, names.retry, names.dlq, names.payments, names.paymentsRetry, names.saga, names.sagaRetry])
+    await channel.deleteQueue(queue);
   for (const exchange of [names.events, names.dlx]) await channel.deleteExchange(exchange);
 }

@@ -76,7 +76,9 @@ export class RedisCache implements Cache {
   async set(namespace: string, key: string, value: string, ttlMs: number, stamp: string): Promise<void> {
     if (ttlMs <= 0) return;
     try {
-      await this.connection.run((client) => commands(client).goticketCacheSet(...this.keys(namespace, key), stamp, value, Math.ceil(ttlMs)));
+      await this.connection.run((client) =>
+        commands(client).goticketCacheSet(...this.keys(namespace, key), stamp, value, Math.ceil(ttlMs)),
+      );
     } catch {
       // a cache that cannot store is a cache miss next time
     }
@@ -120,7 +122,8 @@ export class RedisCache implements Cache {
       await this.connection.run(async (client) => {
         const multi = client.multi();
         if (epochBump) multi.incr(this.epochKey());
-        for (const [namespace] of batch) multi.incr(this.generationKey(namespace)).pexpire(this.generationKey(namespace), GENERATION_TTL_MS);
+        for (const [namespace] of batch)
+          multi.incr(this.generationKey(namespace)).pexpire(this.generationKey(namespace), GENERATION_TTL_MS);
         const results = await multi.exec();
         const failed = results?.find(([error]) => error);
         if (!results || failed) throw failed?.[0] ?? new Error('redis transaction aborted');

@@ -141,8 +141,16 @@ export class RedisConnection {
     redisBreakerOpen.set(1);
     if (!this.outageLogged) {
       this.outageLogged = true;
-      if (this.connected) this.log.warn({ err: error?.message }, 'redis connection lost; serving from PostgreSQL and the in-process limiter, reconnecting in the background');
-      else this.log.warn({ err: error?.message, status: this.client.status }, 'redis unreachable; serving from PostgreSQL and the in-process limiter, retrying in the background');
+      if (this.connected)
+        this.log.warn(
+          { err: error?.message },
+          'redis connection lost; serving from PostgreSQL and the in-process limiter, reconnecting in the background',
+        );
+      else
+        this.log.warn(
+          { err: error?.message, status: this.client.status },
+          'redis unreachable; serving from PostgreSQL and the in-process limiter, retrying in the background',
+        );
     }
     this.connected = false;
   }

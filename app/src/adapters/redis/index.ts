@@ -19,10 +19,20 @@ export interface CacheBackends {
 }
 
 /** Redis when a URL is given, otherwise the in-process stand-ins (local runs). */
-export function createCacheBackends(options: { url?: string; logger: Logger } & Omit<RedisConnectionOptions, 'url' | 'logger'>): CacheBackends {
+export function createCacheBackends(
+  options: { url?: string; logger: Logger } & Omit<RedisConnectionOptions, 'url' | 'logger'>,
+): CacheBackends {
   if (!options.url) {
-    options.logger.warn('REDIS_URL not set: cache, rate limits, token versions and sign-in transactions are in-process (per replica, lost on restart)');
-    return { cache: new MemoryCache(), limiters: new MemoryRateLimiterFactory(), oneTime: new MemoryOneTimeStore(), health: [], close: async () => undefined };
+    options.logger.warn(
+      'REDIS_URL not set: cache, rate limits, token versions and sign-in transactions are in-process (per replica, lost on restart)',
+    );
+    return {
+      cache: new MemoryCache(),
+      limiters: new MemoryRateLimiterFactory(),
+      oneTime: new MemoryOneTimeStore(),
+      health: [],
+      close: async () => undefined,
+    };
   }
   const connection = new RedisConnection({ ...options, url: options.url });
   const cache = new RedisCache(connection);

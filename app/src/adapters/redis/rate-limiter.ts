@@ -31,7 +31,10 @@ export class RedisRateLimiter implements RateLimiter {
   async consume(key: string, points = 1): Promise<RateLimitVerdict> {
     try {
       // A RateLimiterRes rejection (over the limit) is not an Error: it never trips the breaker.
-      return await settle(this.policy, this.connection.run(() => this.shared.consume(key, points)));
+      return await settle(
+        this.policy,
+        this.connection.run(() => this.shared.consume(key, points)),
+      );
     } catch {
       rateLimitFallbacks.inc();
       return this.fallback.consume(key, points);

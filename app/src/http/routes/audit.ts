@@ -16,13 +16,27 @@ export const AuditListQuery = z.strictObject({
 
 export const AuditRecordJson = z
   .object({
-    id: z.string().max(19).regex(/^\d{1,19}$/),
+    id: z
+      .string()
+      .max(19)
+      .regex(/^\d{1,19}$/),
     at: z.iso.datetime().max(40),
     actorId: z.uuid().max(36).nullable(),
-    action: z.string().max(65).regex(/^[a-z_]{1,32}\.[a-z_]{1,32}$/),
+    action: z
+      .string()
+      .max(65)
+      .regex(/^[a-z_]{1,32}\.[a-z_]{1,32}$/),
     target: z.string().max(254).nullable(),
-    ip: z.string().max(45).regex(/^[0-9A-Fa-f:.]{2,45}$/).nullable(),
-    requestId: z.string().max(128).regex(/^[A-Za-z0-9._:-]{1,128}$/).nullable(),
+    ip: z
+      .string()
+      .max(45)
+      .regex(/^[0-9A-Fa-f:.]{2,45}$/)
+      .nullable(),
+    requestId: z
+      .string()
+      .max(128)
+      .regex(/^[A-Za-z0-9._:-]{1,128}$/)
+      .nullable(),
     details: z.record(z.string().max(64), z.unknown()),
   })
   .meta({

@@ -15,7 +15,11 @@ export function authRoutes(auth: AuthService, users: UserService): RouteSpec[] {
       tags: ['auth'],
       auth: 'public',
       body: RegisterBody,
-      responses: { 201: { description: 'Created', schema: UserJson }, 400: problem('Invalid body'), 409: problem('Email already registered') },
+      responses: {
+        201: { description: 'Created', schema: UserJson },
+        400: problem('Invalid body'),
+        409: problem('Email already registered'),
+      },
       async handler({ body }) {
         return { status: 201, body: userJson(await auth.register(body.email, body.password)) };
       },
@@ -27,7 +31,11 @@ export function authRoutes(auth: AuthService, users: UserService): RouteSpec[] {
       tags: ['auth'],
       auth: 'public',
       body: LoginBody,
-      responses: { 200: { description: 'Tokens', schema: TokenPairJson }, 400: problem('Invalid body'), 401: problem('Wrong email or password') },
+      responses: {
+        200: { description: 'Tokens', schema: TokenPairJson },
+        400: problem('Invalid body'),
+        401: problem('Wrong email or password'),
+      },
       async handler({ body, req }) {
         return { status: 200, body: await auth.login(body.email, body.password, callContext(req)) };
       },

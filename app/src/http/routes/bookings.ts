@@ -58,7 +58,8 @@ export function bookingRoutes(bookings: BookingService): RouteSpec[] {
     route({
       method: 'post',
       path: '/bookings/:id/confirm',
-      summary: 'Confirm a pending hold without payment: holds on free events (owner), or an admin override (audited); paid holds are paid with /pay',
+      summary:
+        'Confirm a pending hold without payment: holds on free events (owner), or an admin override (audited); paid holds are paid with /pay',
       tags: ['bookings'],
       auth: 'user',
       params: IdParams,
@@ -76,15 +77,22 @@ export function bookingRoutes(bookings: BookingService): RouteSpec[] {
     route({
       method: 'post',
       path: '/bookings/:id/pay',
-      summary: 'Pay a pending hold (owner): payment_pending until the payments service answers (confirmed or payment_failed); Idempotency-Key makes retries safe',
+      summary:
+        'Pay a pending hold (owner): payment_pending until the payments service answers (confirmed or payment_failed); Idempotency-Key makes retries safe',
       tags: ['bookings'],
       auth: 'user',
       params: IdParams,
       headers: IdempotencyHeaders,
       body: BookingPayBody,
       responses: {
-        200: { description: 'Replay of an earlier pay request with the same Idempotency-Key: the booking as it is now', schema: BookingJson },
-        202: { description: 'Payment requested: the booking is payment_pending, its hold extended by the payment window', schema: BookingJson },
+        200: {
+          description: 'Replay of an earlier pay request with the same Idempotency-Key: the booking as it is now',
+          schema: BookingJson,
+        },
+        202: {
+          description: 'Payment requested: the booking is payment_pending, its hold extended by the payment window',
+          schema: BookingJson,
+        },
         404: problem('No such booking'),
         409: problem('Expired, not pending, or a free event (nothing to pay: confirm it)'),
       },
@@ -101,7 +109,11 @@ export function bookingRoutes(bookings: BookingService): RouteSpec[] {
       tags: ['bookings'],
       auth: 'user',
       params: IdParams,
-      responses: { 200: { description: 'Cancelled', schema: BookingJson }, 404: problem('No such booking'), 409: problem('Already cancelled or expired') },
+      responses: {
+        200: { description: 'Cancelled', schema: BookingJson },
+        404: problem('No such booking'),
+        409: problem('Already cancelled or expired'),
+      },
       async handler({ actor, params, req }) {
         const booking = await bookings.cancel(actor, params.id, callContext(req));
         return { status: 200, body: bookingJson(booking) };

@@ -70,13 +70,19 @@ export function eventRoutes(events: EventService): RouteSpec[] {
     route({
       method: 'delete',
       path: '/events/:id',
-      summary: 'Delete an event without active bookings (its organizer or an admin); an admin may cancel them with it (cancelBookings=true: paid ones are refunded)',
+      summary:
+        'Delete an event without active bookings (its organizer or an admin); an admin may cancel them with it (cancelBookings=true: paid ones are refunded)',
       tags: ['events'],
       auth: 'user',
       roles: ['organizer', 'admin'],
       params: IdParams,
       query: EventDeleteQuery,
-      responses: { 204: { description: 'Deleted' }, 403: problem('Not allowed'), 404: problem('No such event'), 409: problem('Active bookings exist') },
+      responses: {
+        204: { description: 'Deleted' },
+        403: problem('Not allowed'),
+        404: problem('No such event'),
+        409: problem('Active bookings exist'),
+      },
       async handler({ actor, params, query, req }) {
         await events.delete(actor, params.id, callContext(req), { cancelBookings: query.cancelBookings === 'true' });
         return { status: 204 };

@@ -37,7 +37,11 @@ const StartQuery = z.strictObject({
     .max(RETURN_TO_MAX_LENGTH)
     .regex(/^\/(?![/\\])[A-Za-z0-9\-._~!$&'()*+,;=:@%/?]*$/, 'must be a relative path on this site, like /events/123')
     .optional()
-    .meta({ description: 'Relative path on this site to come back to (default `/`); a scheme, `//host`, a backslash or whitespace is refused (400)', example: '/events' }),
+    .meta({
+      description:
+        'Relative path on this site to come back to (default `/`); a scheme, `//host`, a backslash or whitespace is refused (400)',
+      example: '/events',
+    }),
 });
 
 /** Printable ASCII (what providers send: Google's codes hold `/`); the client library checks the values. */
@@ -58,7 +62,13 @@ const CallbackQuery = z.looseObject({
 });
 
 const ExchangeBody = z
-  .strictObject({ code: z.string().length(43).regex(/^[A-Za-z0-9_-]{43}$/, 'must be the 43-character code of the callback').meta({ description: 'The one-time code from the callback redirect\'s fragment (`#code=…`)' }) })
+  .strictObject({
+    code: z
+      .string()
+      .length(43)
+      .regex(/^[A-Za-z0-9_-]{43}$/, 'must be the 43-character code of the callback')
+      .meta({ description: "The one-time code from the callback redirect's fragment (`#code=…`)" }),
+  })
   .meta({ example: { code: 'q0Vb3mZ8cJtX1yL4nE7sR2uW9dA6fK5hG0pC3vB8iTo' } });
 
 const problem = (description: string) => ({ description });
@@ -90,13 +100,16 @@ export function oauthRoutes(oauth: OAuthService, limiter: RateLimiter | null): R
     route({
       method: 'get',
       path: '/auth/oauth/:provider/start',
-      summary: 'Start a social sign-in: redirects (302) to the provider with state, PKCE S256 and (OpenID) a nonce, and sets the short-lived __Host- sign-in cookie',
+      summary:
+        'Start a social sign-in: redirects (302) to the provider with state, PKCE S256 and (OpenID) a nonce, and sets the short-lived __Host- sign-in cookie',
       tags: ['auth'],
       auth: 'public',
       params: ProviderParams,
       query: StartQuery,
       responses: {
-        302: { description: 'To the provider\'s authorization endpoint (Location); Set-Cookie binds this browser to the sign-in for 10 minutes' },
+        302: {
+          description: "To the provider's authorization endpoint (Location); Set-Cookie binds this browser to the sign-in for 10 minutes",
+        },
         400: problem('Invalid provider or returnTo (not a relative path on this site)'),
         404: problem('The provider is not configured'),
         503: problem('The provider (its discovery document) or the sign-in store cannot answer within the deadline'),
@@ -117,7 +130,8 @@ export function oauthRoutes(oauth: OAuthService, limiter: RateLimiter | null): R
     route({
       method: 'get',
       path: '/auth/oauth/:provider/callback',
-      summary: 'Where the provider sends the browser back: checks state and cookie, redeems the code, validates the identity, then redirects (302) to returnTo with a one-time login code in the fragment',
+      summary:
+        'Where the provider sends the browser back: checks state and cookie, redeems the code, validates the identity, then redirects (302) to returnTo with a one-time login code in the fragment',
       tags: ['auth'],
       auth: 'public',
       params: ProviderParams,
@@ -146,7 +160,10 @@ export function oauthRoutes(oauth: OAuthService, limiter: RateLimiter | null): R
       tags: ['auth'],
       auth: 'public',
       body: ExchangeBody,
-      responses: { 200: { description: 'Tokens', schema: TokenPairJson }, 401: problem('Unknown, used or expired code, or the account is gone') },
+      responses: {
+        200: { description: 'Tokens', schema: TokenPairJson },
+        401: problem('Unknown, used or expired code, or the account is gone'),
+      },
       async handler({ body, req, res }) {
         await limit(limiter, req, res);
         return { status: 200, headers: { 'Cache-Control': 'no-store' }, body: await oauth.exchange(body.code, callContext(req)) };

@@ -43,7 +43,11 @@ const toRecord = (row: Row): PaymentRecord => ({
 });
 
 /** `headers`: the parameter carrying the trace context (the last one of each statement). */
-const outbox = (type: string, payload: string, headers: string) => `INSERT INTO payments.outbox (aggregate_type, aggregate_id, type, payload, headers)
+const outbox = (
+  type: string,
+  payload: string,
+  headers: string,
+) => `INSERT INTO payments.outbox (aggregate_type, aggregate_id, type, payload, headers)
    SELECT 'payment', p.booking_id, '${type}', ${payload}, COALESCE(${headers}::jsonb, '{}'::jsonb) FROM p`;
 
 // $1 booking, $2 intent id / refund id, ($3 reason), then the trace headers
@@ -77,7 +81,11 @@ export class PostgresPaymentStore implements PaymentStore {
   }
 
   async remember(messageId: string, source: 'broker' | 'webhook', type: string): Promise<void> {
-    await this.pool.query('INSERT INTO payments.inbox (message_id, source, type) VALUES ($1, $2, $3) ON CONFLICT (message_id) DO NOTHING', [messageId, source, type.slice(0, 100)]);
+    await this.pool.query('INSERT INTO payments.inbox (message_id, source, type) VALUES ($1, $2, $3) ON CONFLICT (message_id) DO NOTHING', [
+      messageId,
+      source,
+      type.slice(0, 100),
+    ]);
   }
 
   async open(request: ChargeRequest & { userId: string }): Promise<PaymentRecord> {
@@ -106,7 +114,10 @@ export class PostgresPaymentStore implements PaymentStore {
   }
 
   async recordIntent(bookingId: string, intentId: string): Promise<void> {
-    await this.pool.query(`UPDATE payments.payments SET intent_id = $2, updated_at = now() WHERE booking_id = $1 AND status = 'processing'`, [bookingId, intentId]);
+    await this.pool.query(
+      `UPDATE payments.payments SET intent_id = $2, updated_at = now() WHERE booking_id = $1 AND status = 'processing'`,
+      [bookingId, intentId],
+    );
   }
 
   async succeed(bookingId: string, intent: ProviderIntent): Promise<boolean> {
@@ -118,10 +129,10 @@ export class PostgresPaymentStore implements PaymentStore {
   }
 
   async startRefund(bookingId: string, reason: string): Promise<PaymentRecord | null> {
-    await this.pool.query(`UPDATE payments.payments SET status = 'refunding', refund_reason = $2, updated_at = now() WHERE booking_id = $1 AND status = 'succeeded'`, [
-      bookingId,
-      reason,
-    ]);
+    await this.pool.query(
+      `UPDATE payments.payments SET status = 'refunding', refund_reason = $2, updated_at = now() WHERE booking_id = $1 AND status = 'succeeded'`,
+      [bookingId, reason],
+    );
     return this.get(bookingId);
   }
 

@@ -7,7 +7,15 @@
  */
 import Stripe from 'stripe';
 import { providerCalls } from '../../observability/metrics';
-import { ProviderUnavailableError, WebhookSignatureError, type ChargeRequest, type PaymentProvider, type ProviderEvent, type ProviderIntent, type WebhookVerifier } from '../ports';
+import {
+  ProviderUnavailableError,
+  WebhookSignatureError,
+  type ChargeRequest,
+  type PaymentProvider,
+  type ProviderEvent,
+  type ProviderIntent,
+  type WebhookVerifier,
+} from '../ports';
 
 export interface StripeOptions {
   apiKey: string;
@@ -31,7 +39,11 @@ export function createStripeClient(options: StripeOptions): Stripe {
 
 function toIntent(intent: Stripe.PaymentIntent): ProviderIntent {
   const status: ProviderIntent['status'] =
-    intent.status === 'succeeded' ? 'succeeded' : intent.status === 'processing' || intent.status === 'requires_capture' ? 'processing' : 'failed';
+    intent.status === 'succeeded'
+      ? 'succeeded'
+      : intent.status === 'processing' || intent.status === 'requires_capture'
+        ? 'processing'
+        : 'failed';
   const error = intent.last_payment_error;
   return {
     id: intent.id,
@@ -76,7 +88,13 @@ export class StripePaymentProvider implements PaymentProvider {
         // Declined: Stripe answers 402 with the intent (requires_payment_method) in the error.
         providerCalls.inc({ operation: 'create', result: 'declined' });
         const intent = error.payment_intent;
-        return { id: intent?.id ?? '', status: 'failed', amountCents: request.amountCents, bookingId: request.bookingId, failureReason: error.decline_code ?? error.code ?? 'card_declined' };
+        return {
+          id: intent?.id ?? '',
+          status: 'failed',
+          amountCents: request.amountCents,
+          bookingId: request.bookingId,
+          failureReason: error.decline_code ?? error.code ?? 'card_declined',
+        };
       }
       throw this.failure('create', error);
     }
@@ -94,7 +112,10 @@ export class StripePaymentProvider implements PaymentProvider {
 
   async refund(input: { intentId: string; bookingId: string }): Promise<{ id: string }> {
     try {
-      const refund = await this.stripe.refunds.create({ payment_intent: input.intentId, metadata: { booking_id: input.bookingId } }, { idempotencyKey: `refund-${input.bookingId}` });
+      const refund = await this.stripe.refunds.create(
+        { payment_intent: input.intentId, metadata: { booking_id: input.bookingId } },
+        { idempotencyKey: `refund-${input.bookingId}` },
+      );
       providerCalls.inc({ operation: 'refund', result: 'ok' });
       return { id: refund.id };
     } catch (error) {
@@ -125,7 +146,12 @@ export class StripeWebhookVerifier implements WebhookVerifier {
     } catch (error) {
       throw new WebhookSignatureError((error as Error).message);
     }
-    if (typeof event?.id !== 'string' || typeof event.type !== 'string' || typeof event.data?.object !== 'object' || event.data.object === null) {
+    if (
+      typeof event?.id !== 'string' ||
+      typeof event.type !== 'string' ||
+      typeof event.data?.object !== 'object' ||
+      event.data.object === null
+    ) {
       throw new WebhookSignatureError('signed, but not an event');
     }
     switch (event.type) {

@@ -9,7 +9,14 @@ import { AmqpConnection } from '../../../src/adapters/rabbitmq/connection';
 import { RabbitConsumer } from '../../../src/adapters/rabbitmq/consumer';
 import { RabbitPublisher } from '../../../src/adapters/rabbitmq/publisher';
 import { assertTopology, topologyNames } from '../../../src/adapters/rabbitmq/topology';
-import { PermanentMessageError, type Delivery, type DomainMessage, type EventConsumer, type EventPublisher, type Subscription } from '../../../src/ports';
+import {
+  PermanentMessageError,
+  type Delivery,
+  type DomainMessage,
+  type EventConsumer,
+  type EventPublisher,
+  type Subscription,
+} from '../../../src/ports';
 import { TEST_AMQP_URL } from '../../support/env';
 import { AmqpTestClient, quietLogger, testPrefix, waitFor } from './helpers';
 
@@ -25,7 +32,12 @@ interface Harness {
 
 async function rabbitHarness(): Promise<Harness> {
   const prefix = testPrefix();
-  const connection = new AmqpConnection({ url: TEST_AMQP_URL, names: topologyNames(prefix), logger: quietLogger, reconnect: { maxDelayMs: 500 } });
+  const connection = new AmqpConnection({
+    url: TEST_AMQP_URL,
+    names: topologyNames(prefix),
+    logger: quietLogger,
+    reconnect: { maxDelayMs: 500 },
+  });
   connection.start();
   await connection.waitUntilConnected(10_000);
   const client = await AmqpTestClient.open(prefix);
@@ -117,7 +129,11 @@ describe.each([
     const sent = message();
     await bus.publisher.publish([sent]);
     await waitFor('three attempts', async () => seen.length === 3);
-    expect(seen.map((s) => [s.message.id, s.delivery.attempt])).toEqual([[sent.id, 1], [sent.id, 2], [sent.id, 3]]);
+    expect(seen.map((s) => [s.message.id, s.delivery.attempt])).toEqual([
+      [sent.id, 1],
+      [sent.id, 2],
+      [sent.id, 3],
+    ]);
     await new Promise((resolve) => setTimeout(resolve, 150));
     expect(seen).toHaveLength(3);
     expect(await bus.deadLetters()).toEqual([]);
@@ -129,7 +145,11 @@ describe.each([
       if (m.id === bad.id) throw new Error('mail server says no');
     });
     await bus.publisher.publish([bad]);
-    const dead = await waitFor('a dead letter', async () => ((await bus.deadLetters()).length === 1 ? bus.deadLetters() : undefined), 10_000);
+    const dead = await waitFor(
+      'a dead letter',
+      async () => ((await bus.deadLetters()).length === 1 ? bus.deadLetters() : undefined),
+      10_000,
+    );
     expect(JSON.parse(dead[0]!.body)).toEqual(bad);
     expect(dead[0]!.reason).toBe('attempt 3: Error: mail server says no');
     const good = message();
@@ -143,7 +163,11 @@ describe.each([
       throw new PermanentMessageError('cannot ever work');
     });
     await bus.publisher.publish([message()]);
-    const dead = await waitFor('a dead letter', async () => ((await bus.deadLetters()).length === 1 ? bus.deadLetters() : undefined), 10_000);
+    const dead = await waitFor(
+      'a dead letter',
+      async () => ((await bus.deadLetters()).length === 1 ? bus.deadLetters() : undefined),
+      10_000,
+    );
     expect(dead[0]!.reason).toBe('attempt 1: PermanentMessageError: cannot ever work');
     expect(seen).toHaveLength(1);
   });
@@ -154,8 +178,16 @@ describe.each([
     const good = message();
     await bus.publisher.publish([good]);
     await waitFor('the valid message', async () => seen.length === 1);
-    const dead = await waitFor('a dead letter', async () => ((await bus.deadLetters()).length === 1 ? bus.deadLetters() : undefined), 10_000);
-    expect(dead[0]).toEqual({ body: '{"id":', reason: expect.stringMatching(/^attempt 1: UnparseableMessageError: body is not JSON/), routingKey: 'booking.confirmed' });
+    const dead = await waitFor(
+      'a dead letter',
+      async () => ((await bus.deadLetters()).length === 1 ? bus.deadLetters() : undefined),
+      10_000,
+    );
+    expect(dead[0]).toEqual({
+      body: '{"id":',
+      reason: expect.stringMatching(/^attempt 1: UnparseableMessageError: body is not JSON/),
+      routingKey: 'booking.confirmed',
+    });
     expect(seen[0]!.message).toEqual(good);
   });
 

@@ -83,16 +83,20 @@ export async function seed(pool: Pool, options: { users: number; events: number;
 
 /** Reserves `count` one-seat holds round-robin over the fixture's events and users. */
 export async function reserveMany(fixture: Fixture, count: number, holdMs = 600_000, concurrency = 16): Promise<string[]> {
-  return mapLimit(Array.from({ length: count }, (_, i) => i), concurrency, async (i) => {
-    const result = await fixture.bookings.reserve({
-      eventId: fixture.eventIds[i % fixture.eventIds.length]!,
-      userId: fixture.userIds[i % fixture.userIds.length]!,
-      quantity: 1,
-      holdMs,
-    });
-    if (result.kind !== 'created') throw new Error(`reserve failed: ${result.kind}`);
-    return result.booking.id;
-  });
+  return mapLimit(
+    Array.from({ length: count }, (_, i) => i),
+    concurrency,
+    async (i) => {
+      const result = await fixture.bookings.reserve({
+        eventId: fixture.eventIds[i % fixture.eventIds.length]!,
+        userId: fixture.userIds[i % fixture.userIds.length]!,
+        quantity: 1,
+        holdMs,
+      });
+      if (result.kind !== 'created') throw new Error(`reserve failed: ${result.kind}`);
+      return result.booking.id;
+    },
+  );
 }
 
 /** Counts sends per booking (from the mail text); can fail for chosen recipients. */
@@ -168,7 +172,10 @@ export class AmqpTestClient {
   }
 
   publishRaw(routingKey: string, body: string | Buffer, properties: Record<string, unknown> = {}): void {
-    this.channel.publish(this.names.events, routingKey, Buffer.isBuffer(body) ? body : Buffer.from(body), { persistent: true, ...properties });
+    this.channel.publish(this.names.events, routingKey, Buffer.isBuffer(body) ? body : Buffer.from(body), {
+      persistent: true,
+      ...properties,
+    });
   }
 
   async queueDepth(queue: string): Promise<number> {

@@ -35,9 +35,17 @@ afterAll(async () => {
 const messageIdOf = (mail: string) => /^Message-ID: (.+)$/im.exec(mail)?.[1];
 
 test('a resend after a crash between the SMTP acceptance and markSent carries the first attempt’s Message-ID; another notification has its own', async () => {
-  const { rows } = await db.pool.query<{ id: string }>(`INSERT INTO users (email, password_hash, role) VALUES ($1, 'x', 'user') RETURNING id`, [`${randomUUID()}@example.test`]);
+  const { rows } = await db.pool.query<{ id: string }>(
+    `INSERT INTO users (email, password_hash, role) VALUES ($1, 'x', 'user') RETURNING id`,
+    [`${randomUUID()}@example.test`],
+  );
   const userId = rows[0]!.id;
-  const notifier = new Notifier({ consumer: new MemoryEventBus({ logger: quietLogger, prefetch: 1, maxAttempts: 1, retryDelayMs: 10 }), notifications: new PostgresNotifications(db.pool), mailer, logger: quietLogger });
+  const notifier = new Notifier({
+    consumer: new MemoryEventBus({ logger: quietLogger, prefetch: 1, maxAttempts: 1, retryDelayMs: 10 }),
+    notifications: new PostgresNotifications(db.pool),
+    mailer,
+    logger: quietLogger,
+  });
   const message = (type: string, bookingId: string) => ({
     id: randomUUID(),
     type,

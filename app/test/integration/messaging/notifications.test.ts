@@ -59,7 +59,11 @@ test('1,000 confirmed bookings → exactly 1,000 booking.confirmed notifications
   });
   await waitFor('1,000 notifications sent', async () => (await countNotifications('booking.confirmed', ids, true)) === 1_000);
   const elapsed = Date.now() - started;
-  writeReport('notifications-throughput', { confirmations: 1_000, elapsedMs: elapsed, perSecondConfirmsIncluded: Math.round(1_000_000 / elapsed) });
+  writeReport('notifications-throughput', {
+    confirmations: 1_000,
+    elapsedMs: elapsed,
+    perSecondConfirmsIncluded: Math.round(1_000_000 / elapsed),
+  });
 
   const { rows } = await db.pool.query<{ booking_id: string; n: number; sent: number }>(
     `SELECT booking_id, count(*)::int AS n, count(sent_at)::int AS sent FROM notifications
@@ -71,7 +75,10 @@ test('1,000 confirmed bookings → exactly 1,000 booking.confirmed notifications
   const mails = mailer.countsByBooking();
   expect(ids.every((id) => mails.get(id) === 1)).toBe(true);
   // Every row made it out, and nothing is left in the queue once the notifier caught up.
-  await waitFor('an empty outbox backlog', async () => (await db.pool.query(`SELECT 1 FROM outbox WHERE published_at IS NULL`)).rowCount === 0);
+  await waitFor(
+    'an empty outbox backlog',
+    async () => (await db.pool.query(`SELECT 1 FROM outbox WHERE published_at IS NULL`)).rowCount === 0,
+  );
   await waitFor('an empty queue', async () => (await amqp.queueDepth(amqp.names.notifications)) === 0);
 });
 
@@ -86,7 +93,11 @@ test('the same message delivered 5 times records one notification and sends one 
     data: { bookingId: booking.id, eventId: booking.eventId, userId: booking.userId, quantity: 1, amountCents: 2500, status: 'cancelled' },
   };
   for (let i = 0; i < 5; i++) amqp.publishRaw('booking.cancelled', JSON.stringify(message), { messageId: message.id });
-  await waitFor('the queue to drain', async () => (await amqp.queueDepth(amqp.names.notifications)) === 0 && (await countNotifications('booking.cancelled', [booking.id], true)) === 1);
+  await waitFor(
+    'the queue to drain',
+    async () =>
+      (await amqp.queueDepth(amqp.names.notifications)) === 0 && (await countNotifications('booking.cancelled', [booking.id], true)) === 1,
+  );
   // Give any straggling duplicate time to (wrongly) take effect before asserting.
   await new Promise((resolve) => setTimeout(resolve, 300));
   expect(await countNotifications('booking.cancelled', [booking.id])).toBe(1);
@@ -102,10 +113,14 @@ test('a poison message lands in the DLQ with its reason and the next valid messa
   await waitFor('the valid message to be processed', async () => (await countNotifications('booking.confirmed', [bookingId!], true)) === 1);
   // drainDlq takes what is there now: collect across polls, the two may arrive apart
   const collected: Awaited<ReturnType<typeof amqp.drainDlq>> = [];
-  const dead = await waitFor('two dead letters', async () => {
-    collected.push(...(await amqp.drainDlq()));
-    return collected.length >= 2 ? collected : undefined;
-  }, 10_000);
+  const dead = await waitFor(
+    'two dead letters',
+    async () => {
+      collected.push(...(await amqp.drainDlq()));
+      return collected.length >= 2 ? collected : undefined;
+    },
+    10_000,
+  );
   expect(dead.map((d) => d.body)).toEqual(['this is {not json', JSON.stringify({ id: 'not-a-uuid', type: 'booking.confirmed' })]);
   expect(dead[0]!.reason).toMatch(/not JSON/);
   expect(dead[1]!.reason).toMatch(/not a domain message: id/);
@@ -123,10 +138,14 @@ test('a message whose handling keeps failing is retried, then dead-lettered; the
   const [other] = await reserveMany(fixture, 1);
   expect((await fixture.bookings.confirm(other!)).kind).toBe('ok');
 
-  const dead = await waitFor('the failing message in the DLQ', async () => {
-    const got = await amqp.drainDlq();
-    return got.length > 0 ? got : undefined;
-  }, 10_000);
+  const dead = await waitFor(
+    'the failing message in the DLQ',
+    async () => {
+      const got = await amqp.drainDlq();
+      return got.length > 0 ? got : undefined;
+    },
+    10_000,
+  );
   expect(dead).toHaveLength(1);
   expect(JSON.parse(dead[0]!.body).aggregateId).toBe(held.booking.id);
   expect(dead[0]!.reason).toMatch(/^attempt 3: Error: mailbox unavailable/);

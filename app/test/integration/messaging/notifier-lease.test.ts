@@ -45,10 +45,21 @@ async function claimAndDie(message: DomainMessage): Promise<void> {
 }
 
 const sentAt = async (bookingId: string) =>
-  (await db.pool.query<{ sent_at: Date | null }>(`SELECT sent_at FROM notifications WHERE booking_id = $1`, [bookingId])).rows.map((r) => r.sent_at);
+  (await db.pool.query<{ sent_at: Date | null }>(`SELECT sent_at FROM notifications WHERE booking_id = $1`, [bookingId])).rows.map(
+    (r) => r.sent_at,
+  );
 
 function notifier(leaseMs: number, mailer = new RecordingMailer()) {
-  return { mailer, notifier: new Notifier({ consumer: idleConsumer, notifications: new PostgresNotifications(db.pool, leaseMs), mailer, logger: quietLogger, busyPollMs: 50 }) };
+  return {
+    mailer,
+    notifier: new Notifier({
+      consumer: idleConsumer,
+      notifications: new PostgresNotifications(db.pool, leaseMs),
+      mailer,
+      logger: quietLogger,
+      busyPollMs: 50,
+    }),
+  };
 }
 
 test('a redelivery behind a sender that died mid-send is not acknowledged until it has sent the mail itself', async () => {

@@ -48,7 +48,10 @@ test('500 confirmations during a 10 s broker outage: all notifications arrive af
   await waitFor('the broker connection', async () => (await brokerHealth()) === 'up');
   const ids = await reserveMany(fixture, 500);
   // the booking.created events flow while the broker is up
-  await waitFor('the backlog to drain before the cut', async () => (await db.pool.query(`SELECT 1 FROM outbox WHERE published_at IS NULL`)).rowCount === 0);
+  await waitFor(
+    'the backlog to drain before the cut',
+    async () => (await db.pool.query(`SELECT 1 FROM outbox WHERE published_at IS NULL`)).rowCount === 0,
+  );
 
   proxy.cut();
   const cutAt = Date.now();

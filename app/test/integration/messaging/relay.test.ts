@@ -42,7 +42,15 @@ const unpublished = async () => (await db.pool.query(`SELECT 1 FROM outbox WHERE
 
 test('an insert wakes the relay through LISTEN/NOTIFY long before its next poll', async () => {
   const fixture = await seed(db.pool, { users: 2, events: 1, capacity: 100 });
-  const relay = new OutboxRelay({ outbox: new PostgresOutbox(db.pool), wakeUps: new PostgresOutboxWakeUps(db.pool, quietLogger), publisher, logger: quietLogger, pollIntervalMs: 60_000, batchSize: 50, retentionMs: 86_400_000 });
+  const relay = new OutboxRelay({
+    outbox: new PostgresOutbox(db.pool),
+    wakeUps: new PostgresOutboxWakeUps(db.pool, quietLogger),
+    publisher,
+    logger: quietLogger,
+    pollIntervalMs: 60_000,
+    batchSize: 50,
+    retentionMs: 86_400_000,
+  });
   await relay.start();
   try {
     await waitFor('the startup drain', async () => (await unpublished()) === 0, 5_000);
@@ -87,7 +95,15 @@ test('a row whose insert saw a batch in flight (so it did not notify) and commit
       return publisher.publish(messages);
     },
   };
-  const relay = new OutboxRelay({ outbox, wakeUps: new PostgresOutboxWakeUps(db.pool, quietLogger), publisher: gated, logger: quietLogger, pollIntervalMs: 60_000, batchSize: 50, retentionMs: 86_400_000 });
+  const relay = new OutboxRelay({
+    outbox,
+    wakeUps: new PostgresOutboxWakeUps(db.pool, quietLogger),
+    publisher: gated,
+    logger: quietLogger,
+    pollIntervalMs: 60_000,
+    batchSize: 50,
+    retentionMs: 86_400_000,
+  });
   await relay.start();
   const client = await db.pool.connect();
   try {
@@ -101,7 +117,8 @@ test('a row whose insert saw a batch in flight (so it did not notify) and commit
     // the batch, then the look-again that cannot see the uncommitted row
     await waitFor('the batch and an empty look after it', async () => looks.length >= looksBefore + 2 && looks.at(-1) === 0, 5_000, 2);
     await client.query('COMMIT');
-    const published = async (id: string) => (await db.pool.query(`SELECT 1 FROM outbox WHERE id = $1 AND published_at IS NOT NULL`, [id])).rowCount === 1;
+    const published = async (id: string) =>
+      (await db.pool.query(`SELECT 1 FROM outbox WHERE id = $1 AND published_at IS NOT NULL`, [id])).rowCount === 1;
     expect(await published(first)).toBe(true);
     await waitFor('the late row to be published (the poll is 60 s away)', () => published(late), 3_000, 10);
     expect(RELAY_LINGER_MS.reduce((a, b) => a + b, 0)).toBeLessThan(3_000);
@@ -127,7 +144,10 @@ test('published rows older than the retention are pruned; unpublished and recent
   const { rows } = await db.pool.query<{ published: boolean; n: number }>(
     `SELECT published_at IS NOT NULL AS published, count(*)::int AS n FROM outbox GROUP BY 1 ORDER BY 1`,
   );
-  expect(rows).toEqual([{ published: false, n: 2 }, { published: true, n: 3 }]);
+  expect(rows).toEqual([
+    { published: false, n: 2 },
+    { published: true, n: 3 },
+  ]);
   expect(await outbox.backlog()).toEqual({ count: 2, oldestAgeSeconds: expect.any(Number) });
   await db.pool.query(`DELETE FROM outbox`);
 });
@@ -190,15 +210,17 @@ test('events of one aggregate are never published out of order by concurrent rel
     );
   }
   const outbox = new PostgresOutbox(db.pool);
-  const relays = Array.from({ length: 3 }, () => (async () => {
-    for (;;) {
-      const batch = await outbox.relayBatch(7, async (messages) => {
-        await new Promise((resolve) => setTimeout(resolve, Math.random() * 10));
-        return publisher.publish(messages);
-      });
-      if (batch.claimed === 0 && (await unpublished()) === 0) return;
-    }
-  })());
+  const relays = Array.from({ length: 3 }, () =>
+    (async () => {
+      for (;;) {
+        const batch = await outbox.relayBatch(7, async (messages) => {
+          await new Promise((resolve) => setTimeout(resolve, Math.random() * 10));
+          return publisher.publish(messages);
+        });
+        if (batch.claimed === 0 && (await unpublished()) === 0) return;
+      }
+    })(),
+  );
   await Promise.all(relays);
   const ordered = new Map<string, number[]>();
   await waitFor('every event tapped', async () => tapped.length === 200);
@@ -218,7 +240,9 @@ test('a nacked event is published again before the later events of its aggregate
       [[held, other], n],
     );
   }
-  const { rows: firstOfHeld } = await db.pool.query<{ id: string }>(`SELECT id FROM outbox WHERE aggregate_id = $1 ORDER BY seq LIMIT 1`, [held]);
+  const { rows: firstOfHeld } = await db.pool.query<{ id: string }>(`SELECT id FROM outbox WHERE aggregate_id = $1 ORDER BY seq LIMIT 1`, [
+    held,
+  ]);
   const nackOnce = new Set([firstOfHeld[0]!.id]);
   const outbox = new PostgresOutbox(db.pool);
   // the broker refuses the held aggregate's first event once (as a nack would), confirms the rest
@@ -243,7 +267,9 @@ test('a nacked event is published again before the later events of its aggregate
 
   expect(await outbox.relayBatch(10, flaky)).toEqual({ claimed: 3, published: 3, failed: 0 });
   await waitFor('every event tapped', async () => tapped.length === 6);
-  const numbers = new Map((await db.pool.query<{ id: string; n: number }>(`SELECT id, (payload->>'n')::int AS n FROM outbox`)).rows.map((r) => [r.id, r.n]));
+  const numbers = new Map(
+    (await db.pool.query<{ id: string; n: number }>(`SELECT id, (payload->>'n')::int AS n FROM outbox`)).rows.map((r) => [r.id, r.n]),
+  );
   const order = (aggregate: string) => tapped.filter((m) => m.aggregateId === aggregate).map((m) => numbers.get(m.id));
   expect(order(held)).toEqual([0, 1, 2]);
   expect(order(other)).toEqual([0, 1, 2]);

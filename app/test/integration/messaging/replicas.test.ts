@@ -4,7 +4,17 @@
  */
 import { startWorkers, type Workers } from '../../../src/compose';
 import { createTestDatabase, type TestDatabase } from '../../support/db';
-import { AmqpTestClient, mapLimit, messagingConfig, quietLogger, RecordingMailer, seatAccountingErrors, seed, testPrefix, waitFor } from './helpers';
+import {
+  AmqpTestClient,
+  mapLimit,
+  messagingConfig,
+  quietLogger,
+  RecordingMailer,
+  seatAccountingErrors,
+  seed,
+  testPrefix,
+  waitFor,
+} from './helpers';
 
 const BOOKINGS = 2_000;
 
@@ -18,7 +28,12 @@ beforeAll(async () => {
   const prefix = testPrefix();
   amqp = await AmqpTestClient.open(prefix);
   // small batches so the two relays interleave a lot
-  const config = messagingConfig(db.url, { AMQP_PREFIX: prefix, OUTBOX_BATCH_SIZE: '25', EXPIRY_BATCH_SIZE: '20', EXPIRY_SWEEP_INTERVAL: '50ms' });
+  const config = messagingConfig(db.url, {
+    AMQP_PREFIX: prefix,
+    OUTBOX_BATCH_SIZE: '25',
+    EXPIRY_BATCH_SIZE: '20',
+    EXPIRY_SWEEP_INTERVAL: '50ms',
+  });
   for (let i = 0; i < 2; i++) replicas.push(await startWorkers({ config, pool: db.pool, logger: quietLogger, mailer }));
 });
 
@@ -48,16 +63,26 @@ test('two relays and two sweepers: every event published once and in order per b
   });
   expect(await seatAccountingErrors(db.pool)).toEqual([]);
 
-  await waitFor('every hold to be settled', async () => (await db.pool.query(`SELECT 1 FROM bookings WHERE status = 'pending'`)).rowCount === 0, 30_000);
+  await waitFor(
+    'every hold to be settled',
+    async () => (await db.pool.query(`SELECT 1 FROM bookings WHERE status = 'pending'`)).rowCount === 0,
+    30_000,
+  );
   // each booking ends confirmed, cancelled or expired: one notification each
-  await waitFor('every notification', async () =>
-    (await db.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM notifications`)).rows[0]!.n === BOOKINGS,
-  30_000);
-  const outbox = await db.pool.query<{ id: string; type: string; aggregate_id: string }>(`SELECT id, type, aggregate_id FROM outbox ORDER BY seq`);
+  await waitFor(
+    'every notification',
+    async () => (await db.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM notifications`)).rows[0]!.n === BOOKINGS,
+    30_000,
+  );
+  const outbox = await db.pool.query<{ id: string; type: string; aggregate_id: string }>(
+    `SELECT id, type, aggregate_id FROM outbox ORDER BY seq`,
+  );
   await waitFor('the tap to see every outbox row', async () => tapped.length >= outbox.rowCount!, 30_000);
 
   // statuses and seats
-  const statuses = await db.pool.query<{ status: string; n: number }>(`SELECT status, count(*)::int AS n FROM bookings GROUP BY status ORDER BY status`);
+  const statuses = await db.pool.query<{ status: string; n: number }>(
+    `SELECT status, count(*)::int AS n FROM bookings GROUP BY status ORDER BY status`,
+  );
   expect(statuses.rows).toEqual([
     { status: 'cancelled', n: BOOKINGS / 4 },
     { status: 'confirmed', n: BOOKINGS / 2 },
@@ -86,7 +111,9 @@ test('two relays and two sweepers: every event published once and in order per b
   expect(outOfOrder).toEqual([]);
 
   // every notification recorded once and mailed once
-  const notifications = await db.pool.query<{ type: string; n: number }>(`SELECT type, count(*)::int AS n FROM notifications GROUP BY type ORDER BY type`);
+  const notifications = await db.pool.query<{ type: string; n: number }>(
+    `SELECT type, count(*)::int AS n FROM notifications GROUP BY type ORDER BY type`,
+  );
   expect(notifications.rows).toEqual([
     { type: 'booking.cancelled', n: BOOKINGS / 4 },
     { type: 'booking.confirmed', n: BOOKINGS / 2 },

@@ -42,7 +42,10 @@ test('without AMQP_URL the memory bus carries events from the outbox to the noti
     const ids = await reserveMany(fixture, 30);
     await mapLimit(ids.slice(0, 20), 4, (id) => fixture.bookings.confirm(id));
     await mapLimit(ids.slice(20), 4, (id) => fixture.bookings.cancel(id));
-    await waitFor('30 notifications', async () => (await db.pool.query(`SELECT 1 FROM notifications WHERE booking_id = ANY($1)`, [ids])).rowCount === 30);
+    await waitFor(
+      '30 notifications',
+      async () => (await db.pool.query(`SELECT 1 FROM notifications WHERE booking_id = ANY($1)`, [ids])).rowCount === 30,
+    );
     expect(ids.every((id) => mailer.countsByBooking().get(id) === 1)).toBe(true);
   } finally {
     await workers.close();

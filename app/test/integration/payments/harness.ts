@@ -91,7 +91,14 @@ export async function startSaga(options: SagaOptions = {}): Promise<Saga> {
   let paymentsUrl = '';
   const start = async () => {
     if (options.paymentsProcess) {
-      child = await startFromSource('payments', { NODE_ENV: 'test', DATABASE_URL: api.db.url, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', ...paymentsEnv });
+      child = await startFromSource('payments', {
+        NODE_ENV: 'test',
+        DATABASE_URL: api.db.url,
+        HOST: '127.0.0.1',
+        PORT: '0',
+        LOG_LEVEL: 'info',
+        ...paymentsEnv,
+      });
       paymentsUrl = child.url.replace('://localhost:', '://127.0.0.1:');
     } else {
       payments = await startPayments({ config: paymentsConfig, pool: api.db.pool, logger: quietLogger });

@@ -45,7 +45,14 @@ beforeAll(async () => {
     paymentsProcess: true,
     paymentsAmqpUrl: proxy.rewrite(TEST_AMQP_URL),
     // a window short enough that some payments outlive it (they are refunded), long enough for most
-    env: { PAYMENT_WINDOW: '12s', BOOKING_HOLD_TTL: '10m', PAYMENTS_PREFETCH: '64', PAYMENTS_MAX_ATTEMPTS: '4', PAYMENTS_RETRY_DELAY: '500ms', STRIPE_TIMEOUT: '3s' },
+    env: {
+      PAYMENT_WINDOW: '12s',
+      BOOKING_HOLD_TTL: '10m',
+      PAYMENTS_PREFETCH: '64',
+      PAYMENTS_MAX_ATTEMPTS: '4',
+      PAYMENTS_RETRY_DELAY: '500ms',
+      STRIPE_TIMEOUT: '3s',
+    },
     stripe: { declineRate: 0.1, minLatencyMs: 0, maxLatencyMs: 2_000, errorRate: 0.05, seed: 2026 },
   });
 });
@@ -64,20 +71,26 @@ test(`${HOLDS} holds paid concurrently through declines, latency, 500s, an outag
     [organizer.id, PRICE],
   );
   const buyers = await Promise.all(Array.from({ length: 20 }, () => saga.api.user()));
-  const bookingIds = await mapLimit(Array.from({ length: HOLDS }, (_, i) => i), 16, async (i) => {
-    const response = await fetch(`${saga.api.url}/events/${events[i % events.length]!.id}/bookings`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${buyers[i % buyers.length]!.token}` },
-      body: JSON.stringify({ quantity: 1 + (i % 3) }),
-    });
-    expect(response.status).toBe(201);
-    return { id: ((await response.json()) as { id: string }).id, token: buyers[i % buyers.length]!.token };
-  });
+  const bookingIds = await mapLimit(
+    Array.from({ length: HOLDS }, (_, i) => i),
+    16,
+    async (i) => {
+      const response = await fetch(`${saga.api.url}/events/${events[i % events.length]!.id}/bookings`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${buyers[i % buyers.length]!.token}` },
+        body: JSON.stringify({ quantity: 1 + (i % 3) }),
+      });
+      expect(response.status).toBe(201);
+      return { id: ((await response.json()) as { id: string }).id, token: buyers[i % buyers.length]!.token };
+    },
+  );
   // Every second hold lapses 10 s from now unless paid (the others keep BOOKING_HOLD_TTL, 10 min);
   // paying extends a hold to at least the payment window (12 s): a payment the faults delay beyond
   // that (the issue's 20 s outage does) outlives its short hold, the seats are released, and a
   // success that comes after all is refunded; the long holds wait the outage out and recover.
-  await pool.query(`UPDATE bookings SET expires_at = now() + interval '10 seconds' WHERE id = ANY($1)`, [bookingIds.filter((_, i) => i % 2 === 0).map((b) => b.id)]);
+  await pool.query(`UPDATE bookings SET expires_at = now() + interval '10 seconds' WHERE id = ANY($1)`, [
+    bookingIds.filter((_, i) => i % 2 === 0).map((b) => b.id),
+  ]);
 
   // pay them all at once (64 in flight); faults land while the payments are in flight
   let killedAnswered: boolean | undefined;
@@ -88,7 +101,8 @@ test(`${HOLDS} holds paid concurrently through declines, latency, 500s, an outag
     saga.stripe.outage(OUTAGE_MS);
     // halfway through the outage: bookings wait in payment_pending
     await new Promise((resolve) => setTimeout(resolve, OUTAGE_MS / 2));
-    waitingInOutage = (await pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM bookings WHERE status = 'payment_pending'`)).rows[0]!.n;
+    waitingInOutage = (await pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM bookings WHERE status = 'payment_pending'`)).rows[0]!
+      .n;
     await new Promise((resolve) => setTimeout(resolve, OUTAGE_MS / 2 + 1_000));
     const killedUrl = saga.paymentsUrl;
     saga.paymentsProcess!.child.kill('SIGKILL');
@@ -173,14 +187,21 @@ test(`${HOLDS} holds paid concurrently through declines, latency, 500s, an outag
     if (row.status === 'payment_failed') expect([row.id, intent.status]).toEqual([row.id, 'requires_payment_method']);
   }
   // the user is told once per outcome
-  const { rows: dupes } = await pool.query('SELECT booking_id, type, count(*) FROM notifications GROUP BY booking_id, type HAVING count(*) > 1');
+  const { rows: dupes } = await pool.query(
+    'SELECT booking_id, type, count(*) FROM notifications GROUP BY booking_id, type HAVING count(*) > 1',
+  );
   expect(dupes).toEqual([]);
 
   writeReport('payments-invariants', {
     holds: HOLDS,
     seconds: Math.round((Date.now() - started) / 1000),
     byStatus,
-    provider: { ...totals, faultsServed: saga.stripe.faults, requests: Object.fromEntries(saga.stripe.requests), webhooksDelivered: saga.stripe.webhooksDelivered },
+    provider: {
+      ...totals,
+      faultsServed: saga.stripe.faults,
+      requests: Object.fromEntries(saga.stripe.requests),
+      webhooksDelivered: saga.stripe.webhooksDelivered,
+    },
     confirmedCents,
     payRetries: retried.length,
     lapsedAndReleased: (byStatus.expired ?? 0) + (byStatus.refunded ?? 0),

@@ -19,15 +19,32 @@ beforeAll(async () => {
 afterAll(() => saga?.close());
 
 const newEvent = async (overrides: Record<string, unknown> = {}) =>
-  (await call<{ id: string }>(`${saga.api.url}/events`, { token: organizer.token, body: futureEvent({ capacity: 10, priceCents: 2500, ...overrides }) })).body.id;
-const hold = async (eventId: string, token: string, quantity = 2) => (await call<{ id: string }>(`${saga.api.url}/events/${eventId}/bookings`, { token, body: { quantity } })).body.id;
+  (
+    await call<{ id: string }>(`${saga.api.url}/events`, {
+      token: organizer.token,
+      body: futureEvent({ capacity: 10, priceCents: 2500, ...overrides }),
+    })
+  ).body.id;
+const hold = async (eventId: string, token: string, quantity = 2) =>
+  (await call<{ id: string }>(`${saga.api.url}/events/${eventId}/bookings`, { token, body: { quantity } })).body.id;
 const pay = (id: string, token: string, paymentMethod = 'pm_card_visa', key?: string) =>
-  call<{ id: string; status: string; expiresAt: string }>(`${saga.api.url}/bookings/${id}/pay`, { token, body: { paymentMethod }, headers: key ? { 'idempotency-key': key } : {} });
-const statusOf = async (id: string) => (await saga.api.db.pool.query<{ status: string }>('SELECT status FROM bookings WHERE id = $1', [id])).rows[0]!.status;
+  call<{ id: string; status: string; expiresAt: string }>(`${saga.api.url}/bookings/${id}/pay`, {
+    token,
+    body: { paymentMethod },
+    headers: key ? { 'idempotency-key': key } : {},
+  });
+const statusOf = async (id: string) =>
+  (await saga.api.db.pool.query<{ status: string }>('SELECT status FROM bookings WHERE id = $1', [id])).rows[0]!.status;
 /** From PostgreSQL: the API's cached copy of an event follows the worker's seat releases within CACHE_TTL. */
-const available = async (eventId: string) => (await saga.api.db.pool.query<{ available: number }>('SELECT available FROM events WHERE id = $1', [eventId])).rows[0]!.available;
+const available = async (eventId: string) =>
+  (await saga.api.db.pool.query<{ available: number }>('SELECT available FROM events WHERE id = $1', [eventId])).rows[0]!.available;
 const notified = async (bookingId: string) =>
-  (await saga.api.db.pool.query<{ type: string }>('SELECT type FROM notifications WHERE booking_id = $1 AND sent_at IS NOT NULL ORDER BY type', [bookingId])).rows.map((r) => r.type);
+  (
+    await saga.api.db.pool.query<{ type: string }>(
+      'SELECT type FROM notifications WHERE booking_id = $1 AND sent_at IS NOT NULL ORDER BY type',
+      [bookingId],
+    )
+  ).rows.map((r) => r.type);
 
 test('pay: 202 payment_pending with the hold extended, then confirmed by the payments service; one intent at the provider; the owner is mailed once', async () => {
   const buyer = await saga.api.user();
@@ -40,7 +57,12 @@ test('pay: 202 payment_pending with the hold extended, then confirmed by the pay
   expect(Date.parse(paid.body.expiresAt)).toBeGreaterThanOrEqual(Date.parse(before));
   await waitFor('confirmed', async () => (await statusOf(id)) === 'confirmed');
   expect(saga.stripe.intentsPerBooking().get(id)).toBe(1);
-  expect(saga.stripe.allIntents().find((i) => i.metadata.booking_id === id)).toMatchObject({ amount: 5000, currency: 'eur', status: 'succeeded', payment_method: 'pm_card_visa' });
+  expect(saga.stripe.allIntents().find((i) => i.metadata.booking_id === id)).toMatchObject({
+    amount: 5000,
+    currency: 'eur',
+    status: 'succeeded',
+    payment_method: 'pm_card_visa',
+  });
   expect(await available(eventId)).toBe(8);
   await waitFor('confirmation mailed', async () => (await notified(id)).includes('booking.confirmed'));
   expect(saga.mailer.countsByBooking().get(id)).toBe(1);
@@ -75,7 +97,12 @@ test('a declined card: payment_failed, the seats released (compensation), the ow
   const { rows } = await saga.api.db.pool.query<{ failure_reason: string }>('SELECT failure_reason FROM bookings WHERE id = $1', [id]);
   expect(rows[0]!.failure_reason).toBe('insufficient_funds');
   await waitFor('failure mailed', async () => (await notified(id)).includes('booking.payment_failed'));
-  expect(saga.stripe.allIntents().filter((i) => i.metadata.booking_id === id).map((i) => i.amount_received)).toEqual([0]);
+  expect(
+    saga.stripe
+      .allIntents()
+      .filter((i) => i.metadata.booking_id === id)
+      .map((i) => i.amount_received),
+  ).toEqual([0]);
 });
 
 test('the same Idempotency-Key again is a replay (200, Idempotent-Replayed); another key or a second pay is a 409; others get 404; a free hold has nothing to pay', async () => {
@@ -110,7 +137,10 @@ test('cancelling a paid booking: cancelled, seats back, refund.requested → ref
   await waitFor('refunded', async () => (await statusOf(id)) === 'refunded');
   const intent = saga.stripe.allIntents().find((i) => i.metadata.booking_id === id)!;
   expect(saga.stripe.totals().refunds).toBeGreaterThanOrEqual(1);
-  const { rows } = await saga.api.db.pool.query<{ status: string; refund_id: string }>('SELECT status, refund_id FROM payments.payments WHERE booking_id = $1', [id]);
+  const { rows } = await saga.api.db.pool.query<{ status: string; refund_id: string }>(
+    'SELECT status, refund_id FROM payments.payments WHERE booking_id = $1',
+    [id],
+  );
   expect(rows[0]).toMatchObject({ status: 'refunded' });
   expect(rows[0]!.refund_id).toMatch(/^re_|:refund$/);
   expect(intent.amount_received).toBe(5000);
@@ -135,7 +165,13 @@ test('a payment that succeeds after its hold lapsed: refunded automatically, the
   expect(await available(eventId)).toBe(10);
   const { rows } = await saga.api.db.pool.query<{ type: string }>(`SELECT type FROM outbox WHERE aggregate_id = $1 ORDER BY seq`, [id]);
   // booking.expired and refund.requested: by the sweeper then the late answer, or both by the late answer in one statement
-  expect(rows.map((r) => r.type).sort()).toEqual(['booking.created', 'booking.expired', 'booking.refunded', 'payment.requested', 'refund.requested']);
+  expect(rows.map((r) => r.type).sort()).toEqual([
+    'booking.created',
+    'booking.expired',
+    'booking.refunded',
+    'payment.requested',
+    'refund.requested',
+  ]);
   expect(rows.map((r) => r.type).slice(0, 2)).toEqual(['booking.created', 'payment.requested']);
   expect(saga.stripe.allIntents().find((i) => i.metadata.booking_id === id)!.amount_received).toBe(5000);
   await waitFor('refund mailed', async () => (await notified(id)).includes('booking.refunded'));
@@ -174,7 +210,10 @@ test('expiry races: a success arriving 0–500 ms after the hold lapsed is refun
   );
   // the success was applied after the lapse, for every one of them
   expect(rows.filter((row) => !(Number(row.late_ms) >= 0))).toEqual([]);
-  const { rows: confirmedEvents } = await saga.api.db.pool.query(`SELECT aggregate_id FROM outbox WHERE aggregate_id = ANY($1) AND type = 'booking.confirmed'`, [ids]);
+  const { rows: confirmedEvents } = await saga.api.db.pool.query(
+    `SELECT aggregate_id FROM outbox WHERE aggregate_id = ANY($1) AND type = 'booking.confirmed'`,
+    [ids],
+  );
   expect(confirmedEvents).toEqual([]);
   const byIntent = new Map(saga.stripe.allIntents().map((intent) => [intent.metadata.booking_id, intent]));
   expect(ids.filter((id) => byIntent.get(id)?.amount_received !== 2500)).toEqual([]);
@@ -202,7 +241,10 @@ test('an event deleted with paid bookings (admin, cancelBookings=true): every ac
   expect(await statusOf(pending)).toBe('cancelled');
   expect(await available(eventId)).toBe(10);
   await waitFor('refunded', async () => (await statusOf(paid)) === 'refunded');
-  const { rows } = await saga.api.db.pool.query<{ refund_reason: string }>('SELECT refund_reason FROM payments.payments WHERE booking_id = $1', [paid]);
+  const { rows } = await saga.api.db.pool.query<{ refund_reason: string }>(
+    'SELECT refund_reason FROM payments.payments WHERE booking_id = $1',
+    [paid],
+  );
   expect(rows[0]!.refund_reason).toBe('event_deleted');
   expect((await call(`${saga.api.url}/events/${eventId}`)).status).toBe(404);
 });

@@ -12,7 +12,13 @@ let organizer: { id: string; token: string };
 let admin: { id: string; token: string };
 
 beforeAll(async () => {
-  api = await startRedisApi({ CACHE_TTL: '1s', CACHE_TOKEN_VERSION_TTL: '1s', RATE_LIMIT_ANON: '0', RATE_LIMIT_READS: '0', RATE_LIMIT_WRITES: '0' });
+  api = await startRedisApi({
+    CACHE_TTL: '1s',
+    CACHE_TOKEN_VERSION_TTL: '1s',
+    RATE_LIMIT_ANON: '0',
+    RATE_LIMIT_READS: '0',
+    RATE_LIMIT_WRITES: '0',
+  });
   [organizer, admin] = [await api.user('organizer'), await api.user('admin')];
 });
 
@@ -36,7 +42,10 @@ async function counting(cache: string, fn: () => Promise<unknown>): Promise<{ hi
 const getEvent = (id: string) => call<{ available: number; name: string; startsAt: string }>(`${api.url}/events/${id}`);
 
 async function newEvent(overrides: Record<string, unknown> = {}): Promise<string> {
-  const created = await call<{ id: string }>(`${api.url}/events`, { token: organizer.token, body: futureEvent({ capacity: 10, ...overrides }) });
+  const created = await call<{ id: string }>(`${api.url}/events`, {
+    token: organizer.token,
+    body: futureEvent({ capacity: 10, ...overrides }),
+  });
   expect(created.status).toBe(201);
   return created.body.id;
 }
@@ -87,7 +96,8 @@ describe('events', () => {
 
   it('a new event appears in cached list pages at once', async () => {
     const tag = `fresh${Date.now()}`;
-    const list = async () => (await call<{ items: Array<{ name: string }> }>(`${api.url}/events?limit=100`)).body.items.filter((e) => e.name.includes(tag));
+    const list = async () =>
+      (await call<{ items: Array<{ name: string }> }>(`${api.url}/events?limit=100`)).body.items.filter((e) => e.name.includes(tag));
     expect(await list()).toHaveLength(0);
     expect(await counting('event_list', () => list())).toEqual({ hit: 1, miss: 0 });
     await newEvent({ name: `Event ${tag}` });
@@ -149,13 +159,19 @@ describe('access-token revocation', () => {
   it('logout everywhere ends every access and refresh token of the user', async () => {
     const email = `everywhere-${Date.now()}@example.test`;
     await api.api.services.auth.register(email, 'a-long-password-1');
-    const login = async () => (await call<{ accessToken: string; refreshToken: string }>(`${api.url}/auth/login`, { body: { email, password: 'a-long-password-1' } })).body;
+    const login = async () =>
+      (
+        await call<{ accessToken: string; refreshToken: string }>(`${api.url}/auth/login`, {
+          body: { email, password: 'a-long-password-1' },
+        })
+      ).body;
     const [laptop, phone] = [await login(), await login()];
     expect((await me(phone.accessToken)).status).toBe(200);
     expect((await call(`${api.url}/auth/logout-all`, { method: 'POST', token: laptop.accessToken })).status).toBe(204);
     expect((await me(phone.accessToken)).status).toBe(401);
     expect((await me(laptop.accessToken)).status).toBe(401);
-    for (const { refreshToken } of [laptop, phone]) expect((await call(`${api.url}/auth/refresh`, { body: { refreshToken } })).status).toBe(401);
+    for (const { refreshToken } of [laptop, phone])
+      expect((await call(`${api.url}/auth/refresh`, { body: { refreshToken } })).status).toBe(401);
     // a new login works
     expect((await me((await login()).accessToken)).status).toBe(200);
   });
@@ -182,13 +198,25 @@ describe('GET /audit', () => {
     expect((await call(`${api.url}/audit`, { token: organizer.token })).status).toBe(403);
     expect((await call(`${api.url}/audit`)).status).toBe(401);
 
-    type AuditPage = { items: Array<{ id: string; action: string; actorId: string; target: string; requestId: string; ip: string; details: unknown }>; nextCursor: string | null };
+    type AuditPage = {
+      items: Array<{ id: string; action: string; actorId: string; target: string; requestId: string; ip: string; details: unknown }>;
+      nextCursor: string | null;
+    };
     const first = await call<AuditPage>(`${api.url}/audit?limit=2`, { token: admin.token });
     expect(first.status).toBe(200);
     expect(first.body.items.map((i) => i.action)).toEqual(['user.role_changed', 'event.deleted']);
-    expect(first.body.items[1]).toMatchObject({ actorId: admin.id, target: id, requestId: 'audit-me-1', ip: expect.stringMatching(/127\.0\.0\.1/) });
+    expect(first.body.items[1]).toMatchObject({
+      actorId: admin.id,
+      target: id,
+      requestId: 'audit-me-1',
+      ip: expect.stringMatching(/127\.0\.0\.1/),
+    });
     const second = await call<AuditPage>(`${api.url}/audit?limit=2&cursor=${first.body.nextCursor}`, { token: admin.token });
-    expect(second.body.items[0]).toMatchObject({ action: 'event.updated', actorId: organizer.id, details: { fields: ['venue'], byAdmin: false } });
+    expect(second.body.items[0]).toMatchObject({
+      action: 'event.updated',
+      actorId: organizer.id,
+      details: { fields: ['venue'], byAdmin: false },
+    });
     expect(Number(second.body.items[0]!.id)).toBeLessThan(Number(first.body.items[1]!.id));
 
     const deletes = await call<AuditPage>(`${api.url}/audit?action=event.deleted&actorId=${admin.id}`, { token: admin.token });
@@ -203,11 +231,16 @@ describe('GET /audit', () => {
     const email = `audited-${Date.now()}@example.test`;
     await api.api.services.auth.register(email, 'secret-password-42');
     await call(`${api.url}/auth/login`, { body: { email, password: 'wrong-password-42' } });
-    const tokens = (await call<{ refreshToken: string; accessToken: string }>(`${api.url}/auth/login`, { body: { email, password: 'secret-password-42' } })).body;
+    const tokens = (
+      await call<{ refreshToken: string; accessToken: string }>(`${api.url}/auth/login`, {
+        body: { email, password: 'secret-password-42' },
+      })
+    ).body;
     await call(`${api.url}/auth/logout`, { body: { refreshToken: tokens.refreshToken } });
     const { rows } = await api.db.pool.query<{ dump: string }>(`SELECT string_agg(a::text, '\n') AS dump FROM audit_log a`);
     expect(rows[0]!.dump).toContain('auth.login_failed');
     expect(rows[0]!.dump).toContain('auth.logout');
-    for (const secret of ['secret-password-42', 'wrong-password-42', tokens.refreshToken, tokens.accessToken]) expect(rows[0]!.dump).not.toContain(secret);
+    for (const secret of ['secret-password-42', 'wrong-password-42', tokens.refreshToken, tokens.accessToken])
+      expect(rows[0]!.dump).not.toContain(secret);
   });
 });

@@ -36,8 +36,19 @@ let organizerToken: string;
 
 async function start(config: Config): Promise<Api> {
   const logs: Array<Record<string, unknown>> = [];
-  const logger = createLogger({ level: 'info', destination: { write: (line: string) => void logs.push(JSON.parse(line) as Record<string, unknown>) } });
-  const composed = composeApi({ pool: db.pool, config, logger, jwtSecret: TEST_JWT_SECRET, health: [], metrics: new Registry(), isShuttingDown: () => false });
+  const logger = createLogger({
+    level: 'info',
+    destination: { write: (line: string) => void logs.push(JSON.parse(line) as Record<string, unknown>) },
+  });
+  const composed = composeApi({
+    pool: db.pool,
+    config,
+    logger,
+    jwtSecret: TEST_JWT_SECRET,
+    health: [],
+    metrics: new Registry(),
+    isShuttingDown: () => false,
+  });
   const { server, url } = await listen(composed.app, '127.0.0.1', 0);
   await waitForRedis(`${url}/api/v1`);
   return { url: `${url}/api/v1`, server, composed, logs };
@@ -59,7 +70,11 @@ beforeAll(async () => {
   fast = await start(config);
   normal = await start({ ...config, http: { ...config.http, fastReads: false } } as Config);
 
-  const organizer = await fast.composed.userStore.create({ email: 'organizer@fast-reads.test', passwordHash: 'not-a-login-account', role: 'organizer' });
+  const organizer = await fast.composed.userStore.create({
+    email: 'organizer@fast-reads.test',
+    passwordHash: 'not-a-login-account',
+    role: 'organizer',
+  });
   organizerToken = fast.composed.accessTokens.sign({ userId: organizer.id, role: 'organizer', tokenVersion: 0 }).token;
   eventId = await createEvent();
   // loaded into the shared cache, then copied into the fast API's process
@@ -94,7 +109,9 @@ interface Answer {
 
 async function get(api: Api, path: string, headers: Record<string, string> = {}, method = 'GET'): Promise<Answer> {
   // fetch() adds Cache-Control: no-cache to a request with If-None-Match (which forbids a 304) unless one is given
-  const conditional: Record<string, string> = Object.keys(headers).some((name) => name.toLowerCase() === 'if-none-match') ? { 'Cache-Control': 'max-age=0' } : {};
+  const conditional: Record<string, string> = Object.keys(headers).some((name) => name.toLowerCase() === 'if-none-match')
+    ? { 'Cache-Control': 'max-age=0' }
+    : {};
   const response = await fetch(`${api.url}${path}`, { method, headers: { ...conditional, ...headers } });
   return { status: response.status, headers: Object.fromEntries(response.headers), body: await response.text() };
 }
@@ -124,7 +141,9 @@ async function both(path: string, headers: Record<string, string> = {}, method =
 
 /** Everything but Date and X-Request-Id, and RateLimit-Reset (whole seconds left, read at slightly different moments). */
 function comparable(answer: Answer, keep: string[] = []) {
-  const headers = Object.entries(answer.headers).filter(([name]) => !['date', 'x-request-id', 'ratelimit-reset'].includes(name) || keep.includes(name));
+  const headers = Object.entries(answer.headers).filter(
+    ([name]) => !['date', 'x-request-id', 'ratelimit-reset'].includes(name) || keep.includes(name),
+  );
   return { status: answer.status, body: answer.body, headers: Object.fromEntries(headers) };
 }
 
@@ -194,11 +213,14 @@ describe('answers exactly like the Express path', () => {
     expectSameAnswer(pair);
   });
 
-  it.each(['not-a-uuid', `${'0'.repeat(36)}`, '6f1c2b8e-3d4a-4b5c-9d6e-7f8a9b0c1d2', `${'x'.repeat(36)}`])('a malformed id (%s): the same 400 problem', async (id) => {
-    const pair = await both(`/events/${id}`);
-    expect(pair.fast.status).toBe(400);
-    expectSameAnswer(pair);
-  });
+  it.each(['not-a-uuid', `${'0'.repeat(36)}`, '6f1c2b8e-3d4a-4b5c-9d6e-7f8a9b0c1d2', `${'x'.repeat(36)}`])(
+    'a malformed id (%s): the same 400 problem',
+    async (id) => {
+      const pair = await both(`/events/${id}`);
+      expect(pair.fast.status).toBe(400);
+      expectSameAnswer(pair);
+    },
+  );
 
   it('sends an ETag and a Cache-Control suited to CACHE_TTL; another tag in If-None-Match: the full 200 on both', async () => {
     const pair = await both(`/events/${eventId}`, { 'If-None-Match': '"some-etag"' });
@@ -228,7 +250,11 @@ describe('answers exactly like the Express path', () => {
   it('a changed event gets a new ETag: the old one is answered in full', async () => {
     const other = await createEvent();
     const before = await get(normal, `/events/${other}`);
-    const patched = await fetch(`${normal.url}/events/${other}`, { method: 'PATCH', headers: { authorization: `Bearer ${organizerToken}`, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'Changed gig' }) });
+    const patched = await fetch(`${normal.url}/events/${other}`, {
+      method: 'PATCH',
+      headers: { authorization: `Bearer ${organizerToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'Changed gig' }),
+    });
     expect(patched.status).toBe(200);
     const after = await get(normal, `/events/${other}`, { 'If-None-Match': before.headers.etag! });
     expect(after.status).toBe(200);
@@ -281,8 +307,14 @@ describe('answers exactly like the Express path', () => {
     // a reader per API (the two share Redis): each API's first read takes the user's lease, the second is answered from it
     const readers = [];
     for (const n of [1, 2]) {
-      const user = await fast.composed.userStore.create({ email: `reader${n}-${nextCase}@fast-reads.test`, passwordHash: 'not-a-login-account', role: 'user' });
-      readers.push({ Authorization: `Bearer ${fast.composed.accessTokens.sign({ userId: user.id, role: 'user', tokenVersion: 0 }).token}` });
+      const user = await fast.composed.userStore.create({
+        email: `reader${n}-${nextCase}@fast-reads.test`,
+        passwordHash: 'not-a-login-account',
+        role: 'user',
+      });
+      readers.push({
+        Authorization: `Bearer ${fast.composed.accessTokens.sign({ userId: user.id, role: 'user', tokenVersion: 0 }).token}`,
+      });
     }
     const path = `/events/${eventId}`;
     expect((await get(fast, path, readers[0])).status).toBe(200);
@@ -291,7 +323,11 @@ describe('answers exactly like the Express path', () => {
     try {
       const pair = { fast: await get(fast, path, readers[0]), normal: await get(normal, path, readers[1]) };
       expect(router).not.toHaveBeenCalled();
-      expect(pair.fast.headers).toMatchObject({ 'ratelimit-limit': '1200', 'ratelimit-remaining': '1198', 'ratelimit-policy': '1200;w=60' });
+      expect(pair.fast.headers).toMatchObject({
+        'ratelimit-limit': '1200',
+        'ratelimit-remaining': '1198',
+        'ratelimit-policy': '1200;w=60',
+      });
       expectSameAnswer(pair);
     } finally {
       router.mockRestore();
@@ -322,7 +358,13 @@ describe('answers exactly like the Express path', () => {
 
 describe('what a production response needs besides the bytes', () => {
   const count = async () =>
-    (await httpRequestDuration.get()).values.find((v) => v.metricName === 'http_request_duration_seconds_count' && v.labels.route === ROUTE && v.labels.method === 'GET' && v.labels.status === '200')?.value ?? 0;
+    (await httpRequestDuration.get()).values.find(
+      (v) =>
+        v.metricName === 'http_request_duration_seconds_count' &&
+        v.labels.route === ROUTE &&
+        v.labels.method === 'GET' &&
+        v.labels.status === '200',
+    )?.value ?? 0;
 
   it('observes http_request_duration_seconds with the route template', async () => {
     const before = await count();
@@ -342,7 +384,13 @@ describe('what a production response needs besides the bytes', () => {
     const [normalLine] = line(normal);
     expect(line(fast)).toHaveLength(1);
     expect(line(normal)).toHaveLength(1);
-    expect(fastLine).toMatchObject({ level: 'info', method: 'GET', route: ROUTE, status: 200, ip: expect.stringMatching(/^203\.0\.113\./) });
+    expect(fastLine).toMatchObject({
+      level: 'info',
+      method: 'GET',
+      route: ROUTE,
+      status: 200,
+      ip: expect.stringMatching(/^203\.0\.113\./),
+    });
     expect(Object.keys(fastLine!).sort()).toEqual(Object.keys(normalLine!).sort());
     const { ip: _a, duration_ms: _b, time: _c, pid: _d, ...fastRest } = fastLine!;
     const { ip: _e, duration_ms: _f, time: _g, pid: _h, ...normalRest } = normalLine!;
@@ -352,7 +400,8 @@ describe('what a production response needs besides the bytes', () => {
   it('counts requests against the same anonymous budget as the Express path (one lease, one count)', async () => {
     const from = '203.0.113.250';
     const remaining = [];
-    for (let i = 0; i < 4; i++) remaining.push((await get(fast, `/events/${eventId}`, { 'X-Forwarded-For': from })).headers['ratelimit-remaining']);
+    for (let i = 0; i < 4; i++)
+      remaining.push((await get(fast, `/events/${eventId}`, { 'X-Forwarded-For': from })).headers['ratelimit-remaining']);
     remaining.push((await get(fast, '/events', { 'X-Forwarded-For': from })).headers['ratelimit-remaining']);
     expect(remaining).toEqual(['999', '998', '997', '996', '995']);
   });
@@ -367,7 +416,11 @@ describe('what a production response needs besides the bytes', () => {
     // (the other API is another replica: its copy shows the change within CACHE_LOCAL_TTL)
     const answers = [];
     for (let i = 0; i < 3; i++) answers.push(await get(fast, `/events/${eventId}`, { 'X-Forwarded-For': '192.0.2.2' }));
-    expect(answers.map((answer) => (JSON.parse(answer.body) as { name: string }).name)).toEqual(['Renamed gig', 'Renamed gig', 'Renamed gig']);
+    expect(answers.map((answer) => (JSON.parse(answer.body) as { name: string }).name)).toEqual([
+      'Renamed gig',
+      'Renamed gig',
+      'Renamed gig',
+    ]);
     expect(answers[2]!.body).toBe(await patched.text());
   });
 });

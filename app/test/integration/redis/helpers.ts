@@ -11,7 +11,11 @@ export function testKeyPrefix(): string {
   return `${uniqueName('gtr')}:`;
 }
 
-export function connect(prefix: string, url = TEST_REDIS_URL, overrides: { commandTimeoutMs?: number; breakerThreshold?: number; breakerHalfOpenMs?: number } = {}) {
+export function connect(
+  prefix: string,
+  url = TEST_REDIS_URL,
+  overrides: { commandTimeoutMs?: number; breakerThreshold?: number; breakerHalfOpenMs?: number } = {},
+) {
   return new RedisConnection({
     url,
     keyPrefix: prefix,

@@ -40,7 +40,13 @@ it('stores nothing for a distinct non-canonical query, and at most the canonical
   const description = 'x'.repeat(5_000);
   for (let i = 0; i < 30; i++) {
     const start = Date.now() + (7 + i) * 86_400_000;
-    const body = futureEvent({ name: `Long ${i}`, description, priceCents: 1000 + i, startsAt: new Date(start).toISOString(), endsAt: new Date(start + 3_600_000).toISOString() });
+    const body = futureEvent({
+      name: `Long ${i}`,
+      description,
+      priceCents: 1000 + i,
+      startsAt: new Date(start).toISOString(),
+      endsAt: new Date(start + 3_600_000).toISOString(),
+    });
     expect((await call(`${api.url}/events`, { token: organizer.token, body })).status).toBe(201);
   }
   for (const limit of CACHED_LIST_LIMITS) expect((await call(`${api.url}/events?limit=${limit}`)).status).toBe(200);

@@ -91,7 +91,9 @@ it('keeps serving reads and bookings while Redis is cut, and uses the cache agai
 
   proxy.cut();
   const buyers = await Promise.all(Array.from({ length: 10 }, () => api.user()));
-  const [bookings, bookingMs] = await timed(() => Promise.all(buyers.map((b) => call(`${api.url}/events/${eventId}/bookings`, { token: b.token, body: { quantity: 2 } }))));
+  const [bookings, bookingMs] = await timed(() =>
+    Promise.all(buyers.map((b) => call(`${api.url}/events/${eventId}/bookings`, { token: b.token, body: { quantity: 2 } }))),
+  );
   expect(bookings.map((b) => b.status)).toEqual(Array(10).fill(201));
   // served from PostgreSQL: the 20 seats just taken show at once, never the cached 100
   const during = await readMany(eventId, 30);

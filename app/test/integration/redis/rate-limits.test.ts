@@ -39,7 +39,10 @@ async function account(): Promise<string> {
 }
 
 const login = (email: string, password: string, from: string) =>
-  call<{ accessToken?: string; type?: string }>(`${api.url}/auth/login`, { body: { email, password }, headers: { 'X-Forwarded-For': from } });
+  call<{ accessToken?: string; type?: string }>(`${api.url}/auth/login`, {
+    body: { email, password },
+    headers: { 'X-Forwarded-For': from },
+  });
 
 describe('failed logins per email + IP', () => {
   it('answers the 6th failed login in the window with 429, Retry-After and RateLimit-* headers', async () => {
@@ -66,7 +69,10 @@ describe('failed logins per email + IP', () => {
     // counted in Redis, under this file's prefix; the lock-out is audited once, without the password
     expect((await scanKeys(api.prefix, 'rl:login:*')).length).toBeGreaterThan(0);
     expect((await login(email, PASSWORD, from)).status).toBe(429);
-    const { rows } = await api.db.pool.query(`SELECT target, ip, details::text FROM audit_log WHERE action = 'auth.login_locked' AND target = $1`, [email]);
+    const { rows } = await api.db.pool.query(
+      `SELECT target, ip, details::text FROM audit_log WHERE action = 'auth.login_locked' AND target = $1`,
+      [email],
+    );
     expect(rows).toEqual([{ target: email, ip: from, details: '{"failures": 5}' }]);
   });
 
@@ -108,7 +114,15 @@ describe('failed logins per email + IP', () => {
   it('is shared by every replica: a second API on the same Redis sees the first one’s failures', async () => {
     const email = await account();
     const from = ip();
-    const replica = composeApi({ pool: api.db.pool, config: api.config, logger: quietLogger, jwtSecret: TEST_JWT_SECRET, health: [], metrics: new Registry(), isShuttingDown: () => false });
+    const replica = composeApi({
+      pool: api.db.pool,
+      config: api.config,
+      logger: quietLogger,
+      jwtSecret: TEST_JWT_SECRET,
+      health: [],
+      metrics: new Registry(),
+      isShuttingDown: () => false,
+    });
     const { server, url } = await listen(replica.app, '127.0.0.1', 0);
     try {
       for (let i = 0; i < 3; i++) expect((await login(email, 'wrong-password-0', from)).status).toBe(401);
@@ -127,7 +141,10 @@ describe('failed logins per email + IP', () => {
 it('limits registrations per IP', async () => {
   const from = ip();
   const register = (n: number, address: string) =>
-    call(`${api.url}/auth/register`, { body: { email: `reg-${n}-${Date.now()}@example.test`, password: PASSWORD }, headers: { 'X-Forwarded-For': address } });
+    call(`${api.url}/auth/register`, {
+      body: { email: `reg-${n}-${Date.now()}@example.test`, password: PASSWORD },
+      headers: { 'X-Forwarded-For': address },
+    });
   const statuses = [];
   for (let i = 0; i < 4; i++) statuses.push((await register(i, from)).status);
   expect(statuses).toEqual([201, 201, 201, 429]);
@@ -137,10 +154,16 @@ it('limits registrations per IP', async () => {
 it('an e-mail probe through registration (409 for a taken address) counts against the same limit: enumeration costs RATE_LIMIT_REGISTER probes per IP and window', async () => {
   // the decision of issue 17 point 8: 409 stays (a uniform 202 needs a mail round trip the service does not have), under the limit
   const taken = `taken-${Date.now()}@example.test`;
-  expect((await call(`${api.url}/auth/register`, { body: { email: taken, password: PASSWORD }, headers: { 'X-Forwarded-For': ip() } })).status).toBe(201);
+  expect(
+    (await call(`${api.url}/auth/register`, { body: { email: taken, password: PASSWORD }, headers: { 'X-Forwarded-For': ip() } })).status,
+  ).toBe(201);
   const prober = ip();
   const statuses = [];
-  for (let i = 0; i < 4; i++) statuses.push((await call(`${api.url}/auth/register`, { body: { email: taken, password: PASSWORD }, headers: { 'X-Forwarded-For': prober } })).status);
+  for (let i = 0; i < 4; i++)
+    statuses.push(
+      (await call(`${api.url}/auth/register`, { body: { email: taken, password: PASSWORD }, headers: { 'X-Forwarded-For': prober } }))
+        .status,
+    );
   expect(statuses).toEqual([409, 409, 409, 429]);
 });
 
@@ -149,7 +172,8 @@ it('limits writes per user, refusing before the booking runs', async () => {
   const created = await call<{ id: string }>(`${api.url}/events`, { token: organizer.token, body: futureEvent({ capacity: 100 }) });
   expect(created.status).toBe(201);
   const [alice, bob] = [await api.user(), await api.user()];
-  const book = (token: string) => call(`${api.url}/events/${created.body.id}/bookings`, { token, body: { quantity: 1 }, headers: { 'X-Forwarded-For': ip() } });
+  const book = (token: string) =>
+    call(`${api.url}/events/${created.body.id}/bookings`, { token, body: { quantity: 1 }, headers: { 'X-Forwarded-For': ip() } });
   const statuses = [];
   for (let i = 0; i < 5; i++) statuses.push((await book(alice.token)).status);
   expect(statuses).toEqual([201, 201, 201, 201, 429]);
@@ -195,7 +219,10 @@ it('limits reads per signed-in user, whatever the address (issue 17, point 5): 1
   const paths = ['/events', `/events/${event.body.id}`, '/bookings', '/events?limit=5&q=x'];
   const answers = [];
   // every read, from one address or many, takes a point of the same per-user budget
-  for (let i = 0; i < 12; i++) answers.push(await call(`${api.url}${paths[i % paths.length]}`, { token: reader.token, headers: { 'X-Forwarded-For': i % 2 ? from : ip() } }));
+  for (let i = 0; i < 12; i++)
+    answers.push(
+      await call(`${api.url}${paths[i % paths.length]}`, { token: reader.token, headers: { 'X-Forwarded-For': i % 2 ? from : ip() } }),
+    );
   expect(answers.map((a) => a.status)).toEqual(Array(12).fill(200));
   expect(answers.map((a) => a.headers.get('ratelimit-remaining'))).toEqual(['11', '10', '9', '8', '7', '6', '5', '4', '3', '2', '1', '0']);
   expect(answers[0]!.headers.get('ratelimit-limit')).toBe('12');
@@ -215,7 +242,11 @@ it('limits reads per signed-in user, whatever the address (issue 17, point 5): 1
   const anonymous = await call(`${api.url}/events`, { headers: { 'X-Forwarded-For': from } });
   expect(anonymous.status).toBe(200);
   expect(anonymous.headers.get('ratelimit-limit')).toBe('30');
-  const booked = await call(`${api.url}/events/${event.body.id}/bookings`, { token: reader.token, body: { quantity: 1 }, headers: { 'X-Forwarded-For': from } });
+  const booked = await call(`${api.url}/events/${event.body.id}/bookings`, {
+    token: reader.token,
+    body: { quantity: 1 },
+    headers: { 'X-Forwarded-For': from },
+  });
   expect(booked.status).toBe(201);
   expect(booked.headers.get('ratelimit-limit')).toBe('4');
 });

@@ -40,9 +40,23 @@ let admin: string;
 const report: Record<string, unknown> = {};
 
 async function replica(redisUrl: string): Promise<Replica> {
-  const config = loadConfig({ ...redisApiEnv(db.url, prefix), REDIS_URL: redisUrl, REDIS_COMMAND_TIMEOUT: '300ms', CACHE_TOKEN_VERSION_TTL: TOKEN_VERSION_TTL, CACHE_LOCAL_TTL: '1s' });
+  const config = loadConfig({
+    ...redisApiEnv(db.url, prefix),
+    REDIS_URL: redisUrl,
+    REDIS_COMMAND_TIMEOUT: '300ms',
+    CACHE_TOKEN_VERSION_TTL: TOKEN_VERSION_TTL,
+    CACHE_LOCAL_TTL: '1s',
+  });
   const pool = createPool({ url: db.url, max: 5, statementTimeoutMs: 5_000, applicationName: 'goticket-partition' });
-  const api = composeApi({ pool, config, logger: quietLogger, jwtSecret: TEST_JWT_SECRET, health: [], metrics: new Registry(), isShuttingDown: () => false });
+  const api = composeApi({
+    pool,
+    config,
+    logger: quietLogger,
+    jwtSecret: TEST_JWT_SECRET,
+    health: [],
+    metrics: new Registry(),
+    isShuttingDown: () => false,
+  });
   const { server, url } = await listen(api.app, '127.0.0.1', 0);
   await waitForRedis(`${url}/api/v1`);
   return {
@@ -78,7 +92,10 @@ afterAll(async () => {
 });
 
 async function user(role: 'user' | 'organizer' | 'admin') {
-  const { rows } = await db.pool.query<{ id: string }>(`INSERT INTO users (email, password_hash, role) VALUES ($1, 'x', $2) RETURNING id`, [`${randomUUID()}@example.test`, role]);
+  const { rows } = await db.pool.query<{ id: string }>(`INSERT INTO users (email, password_hash, role) VALUES ($1, 'x', $2) RETURNING id`, [
+    `${randomUUID()}@example.test`,
+    role,
+  ]);
   return { id: rows[0]!.id, token: a.api.accessTokens.sign({ userId: rows[0]!.id, role, tokenVersion: 0 }).token };
 }
 

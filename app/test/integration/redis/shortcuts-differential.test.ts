@@ -89,7 +89,11 @@ async function startWorld(name: World['name']): Promise<World> {
   });
   const { server, url } = await listen(composed.app, '127.0.0.1', 0);
   await waitForRedis(`${url}/api/v1`);
-  const organizer = await composed.userStore.create({ email: `organizer-${name}@diff.test`, passwordHash: 'not-a-login-account', role: 'organizer' });
+  const organizer = await composed.userStore.create({
+    email: `organizer-${name}@diff.test`,
+    passwordHash: 'not-a-login-account',
+    role: 'organizer',
+  });
   const token = composed.accessTokens.sign({ userId: organizer.id, role: 'organizer', tokenVersion: 0 }).token;
   const world = { name, db, prefix, origin: url, server, composed, organizer: token, organizerId: organizer.id };
   worlds.push(world);
@@ -142,7 +146,13 @@ let runs = 0;
 const startOf = (run: number, k: number) => Date.UTC(2090, 0, 1) + (run * 10 + k) * 3_600_000;
 
 async function post(world: World, path: string, token: string, body: unknown): Promise<Raw> {
-  return send(world, 'POST', `/api/v1${path}`, { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, JSON.stringify(body));
+  return send(
+    world,
+    'POST',
+    `/api/v1${path}`,
+    { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    JSON.stringify(body),
+  );
 }
 
 /** The same fixture in a world: three events, three users, limits pre-used as the scenario says. */
@@ -163,7 +173,11 @@ async function fixture(world: World, run: number, ip: string, scenario: Scenario
   }
   const users = [];
   for (let i = 0; i < 4; i++) {
-    const user = await world.composed.userStore.create({ email: `u${i}-${run}-${world.name}@diff.test`, passwordHash: 'not-a-login-account', role: 'user' });
+    const user = await world.composed.userStore.create({
+      email: `u${i}-${run}-${world.name}@diff.test`,
+      passwordHash: 'not-a-login-account',
+      role: 'user',
+    });
     users.push({ id: user.id, token: world.composed.accessTokens.sign({ userId: user.id, role: 'user', tokenVersion: 0 }).token });
   }
   // users[3] is the fixture's own: it sells out events 1 and 2, and learns event 1's marker
@@ -173,23 +187,42 @@ async function fixture(world: World, run: number, ip: string, scenario: Scenario
   // limits near exhaustion: points already used in the store's window (the organizer's own writes forgotten)
   const rl = `${world.prefix}rl:`;
   await redis.del(`${rl}writes:${world.organizerId}`);
-  for (const [i, used] of scenario.writesUsed.entries()) if (used > 0) await redis.set(`${rl}writes:${users[i]!.id}`, String(used), 'PX', 3_600_000);
-  for (const [i, used] of scenario.readsUsed.entries()) if (used > 0) await redis.set(`${rl}reads:${users[i]!.id}`, String(used), 'PX', 3_600_000);
+  for (const [i, used] of scenario.writesUsed.entries())
+    if (used > 0) await redis.set(`${rl}writes:${users[i]!.id}`, String(used), 'PX', 3_600_000);
+  for (const [i, used] of scenario.readsUsed.entries())
+    if (used > 0) await redis.set(`${rl}reads:${users[i]!.id}`, String(used), 'PX', 3_600_000);
   if (scenario.anonUsed > 0) await redis.set(`${rl}anonymous:${ip}`, String(scenario.anonUsed), 'PX', 3_600_000);
   // A process past its first requests: the events' copies loaded (shared cache, then this process,
   // from another client address), and a write of each user seen by the limiter (404: no event).
   const warm = `10.78.${run >> 8}.${run & 255}`;
   for (let i = 0; i < 2; i++) for (const id of events) await send(world, 'GET', `/api/v1/events/${id}`, { 'x-forwarded-for': warm });
-  for (const user of users.slice(0, 3)) await post(world, '/events/6f1c2b8e-3d4a-4b5c-9d6e-7f8a9b0c1d2e/bookings', user.token, { quantity: 1 });
+  for (const user of users.slice(0, 3))
+    await post(world, '/events/6f1c2b8e-3d4a-4b5c-9d6e-7f8a9b0c1d2e/bookings', user.token, { quantity: 1 });
   return { events: events as Fixture['events'], users: users.slice(0, 3), etags: new Map() };
 }
 
 type Auth = 'none' | 'u0' | 'u1' | 'u2' | 'bad' | 'malformed';
 type EventRef = 0 | 1 | 2 | 'missing' | 'malformed' | 'upper';
 type Step =
-  | { kind: 'read'; method: 'GET' | 'HEAD'; event: EventRef; auth: Auth; ifNoneMatch: 'none' | 'last' | 'other' | 'star'; origin: 'none' | 'allowed' | 'other'; requestId: 'given' | 'none' | 'bad'; query: boolean }
+  | {
+      kind: 'read';
+      method: 'GET' | 'HEAD';
+      event: EventRef;
+      auth: Auth;
+      ifNoneMatch: 'none' | 'last' | 'other' | 'star';
+      origin: 'none' | 'allowed' | 'other';
+      requestId: 'given' | 'none' | 'bad';
+      query: boolean;
+    }
   | { kind: 'list'; limit: number; auth: Auth; ifNoneMatch: 'none' | 'last' }
-  | { kind: 'book'; event: EventRef; auth: Auth; body: 'q1' | 'q2' | 'q3' | 'zero' | 'eleven' | 'text' | 'malformed' | 'unknown' | 'empty' | 'not-json'; key: 'none' | 'k1' | 'k2'; origin: 'none' | 'allowed' }
+  | {
+      kind: 'book';
+      event: EventRef;
+      auth: Auth;
+      body: 'q1' | 'q2' | 'q3' | 'zero' | 'eleven' | 'text' | 'malformed' | 'unknown' | 'empty' | 'not-json';
+      key: 'none' | 'k1' | 'k2';
+      origin: 'none' | 'allowed';
+    }
   | { kind: 'other'; method: 'DELETE' | 'PATCH' | 'PUT'; event: EventRef; auth: Auth }
   | { kind: 'mine'; auth: Auth };
 
@@ -230,14 +263,34 @@ const step: fc.Arbitrary<Step> = fc.oneof(
       query: fc.boolean(),
     }),
   },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('list' as const), limit: fc.integer({ min: 1, max: 3 }), auth, ifNoneMatch: fc.constantFrom('none' as const, 'last' as const) }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant('list' as const),
+      limit: fc.integer({ min: 1, max: 3 }),
+      auth,
+      ifNoneMatch: fc.constantFrom('none' as const, 'last' as const),
+    }),
+  },
   {
     weight: 5,
     arbitrary: fc.record({
       kind: fc.constant('book' as const),
       event: eventRef,
       auth,
-      body: fc.constantFrom('q1' as const, 'q1' as const, 'q2' as const, 'q3' as const, 'zero' as const, 'eleven' as const, 'text' as const, 'malformed' as const, 'unknown' as const, 'empty' as const, 'not-json' as const),
+      body: fc.constantFrom(
+        'q1' as const,
+        'q1' as const,
+        'q2' as const,
+        'q3' as const,
+        'zero' as const,
+        'eleven' as const,
+        'text' as const,
+        'malformed' as const,
+        'unknown' as const,
+        'empty' as const,
+        'not-json' as const,
+      ),
       key: fc.constantFrom('none' as const, 'none' as const, 'k1' as const, 'k2' as const),
       origin: fc.constantFrom('none' as const, 'allowed' as const),
     }),
@@ -254,13 +307,23 @@ const step: fc.Arbitrary<Step> = fc.oneof(
       origin: fc.constantFrom('none' as const, 'allowed' as const),
     }),
   },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('other' as const), method: fc.constantFrom('DELETE' as const, 'PATCH' as const, 'PUT' as const), event: eventRef, auth }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant('other' as const),
+      method: fc.constantFrom('DELETE' as const, 'PATCH' as const, 'PUT' as const),
+      event: eventRef,
+      auth,
+    }),
+  },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('mine' as const), auth }) },
 );
 const scenario: fc.Arbitrary<Scenario> = fc.record({
   writesUsed: fc.tuple(fc.constantFrom(0, 0, WRITES - 1, WRITES), fc.constantFrom(0, WRITES - 2), fc.constant(0)).map((used) => [...used]),
   // near exhaustion: one point left (a lease of 2 is refused as a whole), two, three, none
-  readsUsed: fc.tuple(fc.constantFrom(0, READS - 3, READS - 2, READS - 1, READS), fc.constantFrom(0, READS - 1, READS), fc.constant(0)).map((used) => [...used]),
+  readsUsed: fc
+    .tuple(fc.constantFrom(0, READS - 3, READS - 2, READS - 1, READS), fc.constantFrom(0, READS - 1, READS), fc.constant(0))
+    .map((used) => [...used]),
   anonUsed: fc.constantFrom(0, 0, ANON - 3, ANON),
   steps: fc.array(step, { minLength: 1, maxLength: 16 }),
 });
@@ -325,7 +388,13 @@ function requestOf(world: World, f: Fixture, s: Step, ip: string, index: number)
     case 'other': {
       withRequestId('given');
       headers['content-type'] = 'application/json';
-      return { method: s.method, path: `/api/v1${eventPath(s.event)}${s.method === 'DELETE' ? '/bookings' : ''}`, headers, body: '{"name":"x"}', key: '' };
+      return {
+        method: s.method,
+        path: `/api/v1${eventPath(s.event)}${s.method === 'DELETE' ? '/bookings' : ''}`,
+        headers,
+        body: '{"name":"x"}',
+        key: '',
+      };
     }
     case 'mine':
       withRequestId('given');
@@ -355,7 +424,9 @@ class Normalizer {
   text(value: string): string {
     return value
       .replace(CURSOR, (_all, cursor: string) => `"nextCursor":"${this.name('cursor', cursor)}"`)
-      .replace(UUID, (id) => this.name('uuid', id)).replace(ISO, (time) => this.name('time', time)).replace(ETAG, (tag) => this.name('etag', tag));
+      .replace(UUID, (id) => this.name('uuid', id))
+      .replace(ISO, (time) => this.name('time', time))
+      .replace(ETAG, (tag) => this.name('etag', tag));
   }
   answer(raw: Raw, requestId: string | undefined) {
     const headers = raw.headers
@@ -363,7 +434,8 @@ class Normalizer {
       .map((line) => {
         if (line.startsWith('RateLimit-Reset: ')) return 'RateLimit-Reset: <seconds>';
         if (line.startsWith('Retry-After: ')) return 'Retry-After: <seconds>';
-        if (line.startsWith('X-Request-Id: ') && line !== `X-Request-Id: ${requestId}`) return /^X-Request-Id: [0-9a-f-]{36}$/.test(line) ? 'X-Request-Id: <generated>' : line;
+        if (line.startsWith('X-Request-Id: ') && line !== `X-Request-Id: ${requestId}`)
+          return /^X-Request-Id: [0-9a-f-]{36}$/.test(line) ? 'X-Request-Id: <generated>' : line;
         return this.text(line);
       });
     return { status: raw.status, headers, body: this.text(raw.body) };

@@ -37,7 +37,15 @@ let baseConfig: Config;
 const started: Api[] = [];
 
 async function start(config: Config, fastSoldOut = true): Promise<Api> {
-  const composed = composeApi({ pool: db.pool, config: { ...config, http: { ...config.http, fastSoldOut } } as Config, logger: quietLogger, jwtSecret: TEST_JWT_SECRET, health: [], metrics: new Registry(), isShuttingDown: () => false });
+  const composed = composeApi({
+    pool: db.pool,
+    config: { ...config, http: { ...config.http, fastSoldOut } } as Config,
+    logger: quietLogger,
+    jwtSecret: TEST_JWT_SECRET,
+    health: [],
+    metrics: new Registry(),
+    isShuttingDown: () => false,
+  });
   const { server, url } = await listen(composed.app, '127.0.0.1', 0);
   await waitForRedis(`${url}/api/v1`);
   const api = { origin: url, url: `${url}/api/v1`, server, composed };
@@ -120,7 +128,11 @@ interface RawAnswer {
  * One request over node:http, with the answer's header lines in the order they were sent.
  * `bodyAfterMs`: the body is sent that long after the headers (a slow client).
  */
-function raw(api: Api, path: string, options: { method?: string; headers?: Record<string, string>; body?: string; bodyAfterMs?: number } = {}): Promise<RawAnswer> {
+function raw(
+  api: Api,
+  path: string,
+  options: { method?: string; headers?: Record<string, string>; body?: string; bodyAfterMs?: number } = {},
+): Promise<RawAnswer> {
   return new Promise((resolve, reject) => {
     const req = request(`${api.origin}${path}`, { method: options.method ?? 'POST', headers: options.headers }, (res) => {
       const chunks: Buffer[] = [];
@@ -141,7 +153,11 @@ function raw(api: Api, path: string, options: { method?: string; headers?: Recor
 }
 
 /** The same request to both APIs, same X-Request-Id. */
-async function both(path: string, options: { method?: string; headers?: Record<string, string>; body?: string } = {}, requestId = `req-${Math.random().toString(36).slice(2)}`) {
+async function both(
+  path: string,
+  options: { method?: string; headers?: Record<string, string>; body?: string } = {},
+  requestId = `req-${Math.random().toString(36).slice(2)}`,
+) {
   const headers = { 'x-request-id': requestId, ...options.headers };
   return { fastAnswer: await raw(fast, path, { ...options, headers }), normalAnswer: await raw(normal, path, { ...options, headers }) };
 }
@@ -150,7 +166,9 @@ async function both(path: string, options: { method?: string; headers?: Record<s
  * Calls the fast API and counts what it asked Redis (shared cache) and PostgreSQL meanwhile, and
  * how many requests reached the booking service (the normal path's route handler).
  */
-async function withoutRoundTrips<T>(fn: () => Promise<T>): Promise<{ result: T; cacheReads: number; statements: number; serviceCalls: number }> {
+async function withoutRoundTrips<T>(
+  fn: () => Promise<T>,
+): Promise<{ result: T; cacheReads: number; statements: number; serviceCalls: number }> {
   const cacheGet = jest.spyOn(fast.composed.cache, 'get');
   const query = jest.spyOn(db.pool, 'query');
   const book = jest.spyOn(fast.composed.services.bookings, 'book');
@@ -180,8 +198,13 @@ describe('same answer as the normal path', () => {
   });
 
   it('a refusal: the same bytes, without a Redis call or a statement', async () => {
-    const { result, cacheReads, statements, serviceCalls } = await withoutRoundTrips(() => raw(fast, path(), { headers: { ...json, ...bearer(), 'x-request-id': 'same-id' }, body: '{"quantity":1}' }));
-    const normalAnswer = await raw(normal, path(), { headers: { ...json, ...bearer(), 'x-request-id': 'same-id' }, body: '{"quantity":1}' });
+    const { result, cacheReads, statements, serviceCalls } = await withoutRoundTrips(() =>
+      raw(fast, path(), { headers: { ...json, ...bearer(), 'x-request-id': 'same-id' }, body: '{"quantity":1}' }),
+    );
+    const normalAnswer = await raw(normal, path(), {
+      headers: { ...json, ...bearer(), 'x-request-id': 'same-id' },
+      body: '{"quantity":1}',
+    });
     expect(result.status).toBe(409);
     expect(result).toEqual(normalAnswer);
     expect(JSON.parse(result.body)).toEqual({
@@ -211,7 +234,9 @@ describe('same answer as the normal path', () => {
 
   it('a body that arrives late goes to the normal path (and its request timeout), with the same answer', async () => {
     const headers = { ...json, ...bearer(), 'content-length': '14', 'x-request-id': 'slow-body' };
-    const { result, serviceCalls } = await withoutRoundTrips(() => raw(fast, path(), { headers, body: '{"quantity":1}', bodyAfterMs: 100 }));
+    const { result, serviceCalls } = await withoutRoundTrips(() =>
+      raw(fast, path(), { headers, body: '{"quantity":1}', bodyAfterMs: 100 }),
+    );
     expect(serviceCalls).toBe(1);
     expect(result.status).toBe(409);
     expect(result).toEqual(await raw(normal, path(), { headers, body: '{"quantity":1}', bodyAfterMs: 100 }));
@@ -228,7 +253,12 @@ describe('same answer as the normal path', () => {
   it.each([
     ['no token', {}, '{"quantity":1}', 401],
     ['a malformed Authorization header', { authorization: 'Basic abc' }, '{"quantity":1}', 401],
-    ['a token signed with another key', { authorization: 'Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl' }, '{"quantity":1}', 401],
+    [
+      'a token signed with another key',
+      { authorization: 'Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl' },
+      '{"quantity":1}',
+      401,
+    ],
     ['quantity 0', 'bearer', '{"quantity":0}', 400],
     ['quantity 11', 'bearer', '{"quantity":11}', 400],
     ['a quantity as text', 'bearer', '{"quantity":"1"}', 400],
@@ -272,7 +302,11 @@ describe('same answer as the normal path', () => {
       hits: (await cacheLookups.get()).values.find((v) => v.labels.cache === 'sold_out' && v.labels.result === 'hit')?.value ?? 0,
       durations:
         (await httpRequestDuration.get()).values.find(
-          (v) => v.metricName === 'http_request_duration_seconds_count' && v.labels.route === ROUTE && v.labels.method === 'POST' && v.labels.status === '409',
+          (v) =>
+            v.metricName === 'http_request_duration_seconds_count' &&
+            v.labels.route === ROUTE &&
+            v.labels.method === 'POST' &&
+            v.labels.status === '409',
         )?.value ?? 0,
     });
     const before = await counts();
@@ -448,13 +482,19 @@ describe('with the writes limit on', () => {
     const eventId = await soldOut();
     const [viaFast, viaNormal] = [await user(), await user()];
     const request = (api: Api, token: string) =>
-      raw(api, `/api/v1/events/${eventId}/bookings`, { headers: { ...json, authorization: `Bearer ${token}`, 'x-request-id': 'limited' }, body: '{"quantity":1}' });
+      raw(api, `/api/v1/events/${eventId}/bookings`, {
+        headers: { ...json, authorization: `Bearer ${token}`, 'x-request-id': 'limited' },
+        body: '{"quantity":1}',
+      });
     expect((await request(limited, viaFast.token)).status).toBe(409); // the limiter's first point, given back: 5 left
     const fastAnswer = await request(limited, viaFast.token); // answered from the marker: still 5 left
     const normalAnswer = await request(limitedNormal, viaNormal.token); // the limiter's first point, given back: 5 left
     const reset = (answer: RawAnswer) => Number(answer.headers.find((line) => line.startsWith('RateLimit-Reset: '))!.split(': ')[1]);
     expect(Math.abs(reset(fastAnswer) - reset(normalAnswer))).toBeLessThanOrEqual(1);
-    const withoutReset = (answer: RawAnswer) => ({ ...answer, headers: answer.headers.map((line) => (line.startsWith('RateLimit-Reset: ') ? 'RateLimit-Reset: n' : line)) });
+    const withoutReset = (answer: RawAnswer) => ({
+      ...answer,
+      headers: answer.headers.map((line) => (line.startsWith('RateLimit-Reset: ') ? 'RateLimit-Reset: n' : line)),
+    });
     expect(fastAnswer.headers).toContain('RateLimit-Remaining: 5');
     expect(withoutReset(fastAnswer)).toEqual(withoutReset(normalAnswer));
   });

@@ -40,7 +40,11 @@ async function event(capacity: number): Promise<string> {
 }
 
 const book = (token: string, eventId: string, quantity = 1, headers: Record<string, string> = {}) =>
-  call<{ id: string; status: string; type?: string; detail?: string }>(`${api.url}/events/${eventId}/bookings`, { token, body: { quantity }, headers });
+  call<{ id: string; status: string; type?: string; detail?: string }>(`${api.url}/events/${eventId}/bookings`, {
+    token,
+    body: { quantity },
+    headers,
+  });
 
 async function seats(eventId: string) {
   const { rows } = await api.db.pool.query<{ available: number; held: number; bookings: number }>(
@@ -61,12 +65,14 @@ async function markerHits(): Promise<number> {
 async function mapLimit<T>(count: number, concurrency: number, fn: (i: number) => Promise<T>): Promise<T[]> {
   const results: T[] = [];
   let next = 0;
-  await Promise.all(Array.from({ length: concurrency }, async () => {
-    while (next < count) {
-      const i = next++;
-      results[i] = await fn(i);
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < count) {
+        const i = next++;
+        results[i] = await fn(i);
+      }
+    }),
+  );
   return results;
 }
 

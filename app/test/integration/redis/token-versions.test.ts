@@ -19,7 +19,12 @@ let admin: { id: string; token: string };
 
 beforeAll(async () => {
   // A generous local TTL: a slow machine must not turn the first request into a Redis read.
-  api = await startRedisApi({ CACHE_LOCAL_TTL: '60s', CACHE_TOKEN_VERSION_TTL: '60s', RATE_LIMIT_LOGIN_FAILURES: '0', RATE_LIMIT_REGISTER: '0' });
+  api = await startRedisApi({
+    CACHE_LOCAL_TTL: '60s',
+    CACHE_TOKEN_VERSION_TTL: '60s',
+    RATE_LIMIT_LOGIN_FAILURES: '0',
+    RATE_LIMIT_REGISTER: '0',
+  });
   admin = await api.user('admin');
 });
 
@@ -72,7 +77,9 @@ it('so does a refresh', async () => {
   const user = await account();
   const first = await login(api.url, user.email);
   // a role change drops every cached version of the user (and ends `first`)
-  expect((await call(`${api.url}/users/${user.id}/role`, { method: 'PATCH', token: admin.token, body: { role: 'organizer' } })).status).toBe(200);
+  expect(
+    (await call(`${api.url}/users/${user.id}/role`, { method: 'PATCH', token: admin.token, body: { role: 'organizer' } })).status,
+  ).toBe(200);
   const refreshed = await call<{ accessToken: string }>(`${api.url}/auth/refresh`, { body: { refreshToken: first.refreshToken } });
   expect(refreshed.status).toBe(200);
   const reads = countVersionReads(api.api, user.id);
@@ -88,7 +95,9 @@ it('a role change or logout everywhere through this process ends the token on th
   const user = await account();
   const byRole = await login(api.url, user.email);
   expect((await call(`${api.url}/bookings`, { token: byRole.accessToken })).status).toBe(200);
-  expect((await call(`${api.url}/users/${user.id}/role`, { method: 'PATCH', token: admin.token, body: { role: 'organizer' } })).status).toBe(200);
+  expect(
+    (await call(`${api.url}/users/${user.id}/role`, { method: 'PATCH', token: admin.token, body: { role: 'organizer' } })).status,
+  ).toBe(200);
   expect((await call(`${api.url}/bookings`, { token: byRole.accessToken })).status).toBe(401);
 
   const byLogout = await login(api.url, user.email);
@@ -101,7 +110,15 @@ it('a revocation through another replica ends the token here within CACHE_LOCAL_
   const config = { ...api.config, cache: { ...api.config.cache, localTtlMs: REPLICA_LOCAL_TTL_MS } };
   const replicas: Array<{ server: Server; url: string; close: () => Promise<void> }> = [];
   for (let i = 0; i < 2; i++) {
-    const composed = composeApi({ pool: api.db.pool, config, logger: quietLogger, jwtSecret: TEST_JWT_SECRET, health: [], metrics: new Registry(), isShuttingDown: () => false });
+    const composed = composeApi({
+      pool: api.db.pool,
+      config,
+      logger: quietLogger,
+      jwtSecret: TEST_JWT_SECRET,
+      health: [],
+      metrics: new Registry(),
+      isShuttingDown: () => false,
+    });
     const { server, url } = await listen(composed.app, '127.0.0.1', 0);
     replicas.push({ server, url: `${url}/api/v1`, close: () => composed.close() });
   }
@@ -110,7 +127,9 @@ it('a revocation through another replica ends the token here within CACHE_LOCAL_
     const user = await account();
     const tokens = await login(a.url, user.email);
     expect((await call(`${a.url}/bookings`, { token: tokens.accessToken })).status).toBe(200);
-    expect((await call(`${b.url}/users/${user.id}/role`, { method: 'PATCH', token: admin.token, body: { role: 'organizer' } })).status).toBe(200);
+    expect(
+      (await call(`${b.url}/users/${user.id}/role`, { method: 'PATCH', token: admin.token, body: { role: 'organizer' } })).status,
+    ).toBe(200);
     expect((await call(`${b.url}/bookings`, { token: tokens.accessToken })).status).toBe(401);
     await sleep(REPLICA_LOCAL_TTL_MS + 50);
     expect((await call(`${a.url}/bookings`, { token: tokens.accessToken })).status).toBe(401);

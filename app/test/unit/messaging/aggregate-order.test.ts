@@ -1,7 +1,13 @@
 import type { DomainMessage, PublishResult } from '../../../src/ports';
 import { publishInAggregateOrder } from '../../../src/workers/outbox-relay';
 
-const message = (id: string, aggregateId: string): DomainMessage => ({ id, type: 'booking.created', occurredAt: new Date(0).toISOString(), aggregateId, data: {} });
+const message = (id: string, aggregateId: string): DomainMessage => ({
+  id,
+  type: 'booking.created',
+  occurredAt: new Date(0).toISOString(),
+  aggregateId,
+  data: {},
+});
 
 /** A broker that refuses the ids in `nack` and records every wave it was handed. */
 function broker(nack: ReadonlySet<string> = new Set(), drop: ReadonlySet<string> = new Set()) {
@@ -20,7 +26,11 @@ test('a batch of distinct aggregates goes out as one wave, in order', async () =
   const { waves, publish } = broker();
   const results = await publishInAggregateOrder(batch, publish);
   expect(waves).toEqual([['1', '2', '3']]);
-  expect(results.map((r) => [r.id, r.ok])).toEqual([['1', true], ['2', true], ['3', true]]);
+  expect(results.map((r) => [r.id, r.ok])).toEqual([
+    ['1', true],
+    ['2', true],
+    ['3', true],
+  ]);
 });
 
 test('the n-th event of each aggregate waits for the broker to answer the (n-1)-th', async () => {
@@ -36,7 +46,11 @@ test('an unconfirmed event holds back the rest of its aggregate, and only its ag
   const results = await publishInAggregateOrder(batch, publish);
   expect(waves).toEqual([['a1', 'b1'], ['b2']]);
   // a2 and a3 were never sent and get no result: they stay unpublished, behind a1
-  expect(results.map((r) => [r.id, r.ok])).toEqual([['a1', false], ['b1', true], ['b2', true]]);
+  expect(results.map((r) => [r.id, r.ok])).toEqual([
+    ['a1', false],
+    ['b1', true],
+    ['b2', true],
+  ]);
 });
 
 test('a message the publisher does not answer for counts as unconfirmed', async () => {

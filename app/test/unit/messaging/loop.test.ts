@@ -5,7 +5,10 @@ import type { IBackoff, IBackoffFactory } from 'cockatiel';
 const logger = createLogger({ level: 'silent' });
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-function loopOf(results: TickResult[], options: { intervalMs?: number; failureDelayMs?: number; tickMs?: number; lingerMs?: number[] } = {}) {
+function loopOf(
+  results: TickResult[],
+  options: { intervalMs?: number; failureDelayMs?: number; tickMs?: number; lingerMs?: number[] } = {},
+) {
   const ticks: number[] = [];
   const loop = new WorkerLoop(
     async () => {
@@ -15,7 +18,13 @@ function loopOf(results: TickResult[], options: { intervalMs?: number; failureDe
       if (result === 'failed') throw new Error('tick failed');
       return result;
     },
-    { name: 'test', intervalMs: options.intervalMs ?? 10_000, failureDelayMs: options.failureDelayMs ?? 10_000, lingerMs: options.lingerMs, logger },
+    {
+      name: 'test',
+      intervalMs: options.intervalMs ?? 10_000,
+      failureDelayMs: options.failureDelayMs ?? 10_000,
+      lingerMs: options.lingerMs,
+      logger,
+    },
   );
   return { loop, ticks };
 }

@@ -1,4 +1,10 @@
-import { decodeMessage, describeFailure, encodeMessage, onHandlerFailure, UnparseableMessageError } from '../../../src/adapters/rabbitmq/message';
+import {
+  decodeMessage,
+  describeFailure,
+  encodeMessage,
+  onHandlerFailure,
+  UnparseableMessageError,
+} from '../../../src/adapters/rabbitmq/message';
 import { topologyNames } from '../../../src/adapters/rabbitmq/topology';
 import { renderMail } from '../../../src/workers/notifier';
 import { PermanentMessageError } from '../../../src/ports';
