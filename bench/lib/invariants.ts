@@ -174,7 +174,7 @@ export async function checkInvariants(
   if (broken.length > 0) throw new InvariantError(scenario, broken);
   const report: InvariantReport = { scenario, ...totals[0]!, outboxDrainMs: outbox.ms, notifyDrainMs: notify.ms, payments };
   const paid = payments
-    ? `; ${payments.paidConfirmed} paid confirmed = ${payments.succeeded} payments succeeded, ${payments.intents} intents at the provider, none twice`
+    ? `; ${payments.paidConfirmed} paid confirmed = ${payments.succeeded} payments succeeded${Number.isNaN(payments.intents) ? ' (no provider in this run)' : `, ${payments.intents} intents at the provider, none twice`}`
     : '';
   progress.info(
     `invariants hold after ${scenario}: ${report.events} events, ${report.bookings} bookings, ${report.confirmed} confirmed = ${report.notified} notified once${paid}; outbox drained in ${outbox.ms} ms`,
