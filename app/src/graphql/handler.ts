@@ -16,8 +16,11 @@ import {
   OperationTypeNode,
   type DocumentNode,
   type OperationDefinitionNode,
+  type Source,
+  type validate,
 } from 'graphql';
 import { createYoga, type Plugin, type YogaInitialContext } from 'graphql-yoga';
+import { LRUCache } from 'lru-cache';
 import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
 import { EnvelopArmor } from '@escape.tech/graphql-armor';
 import { DomainError } from '../domain/errors';
@@ -27,6 +30,7 @@ import type { Logger } from '../observability/logger';
 import { FailureReporter } from '../observability/failures';
 import { graphqlDuration, graphqlOperations } from '../observability/metrics';
 import { graphqlContext, type GraphqlContext, type GraphqlLimits, type GraphqlServices } from './context';
+import type { CallContext } from '../services/context';
 import { domainGraphqlError, maskError } from './errors';
 import { schema } from './schema';
 
@@ -119,9 +123,12 @@ export function graphqlRouter(deps: GraphqlDeps): Router {
     },
   };
 
-  /** A signed-in query operation takes one point of the user's reads limit before it runs; refused: 429 with Retry-After. */
+  /**
+   * A signed-in query operation takes one point of the user's reads limit before it runs; refused:
+   * 429 with Retry-After. Nothing to charge (a mutation, anonymous, no limits): no promise either.
+   */
   const readLimit: Plugin<YogaInitialContext & GraphqlContext & ServerContext> = {
-    onExecute: async ({ args, setResultAndStopExecution }) => {
+    onExecute: ({ args, setResultAndStopExecution }) => {
       const { document, operationName, contextValue } = args as {
         document: DocumentNode;
         operationName?: string | null;
@@ -129,9 +136,7 @@ export function graphqlRouter(deps: GraphqlDeps): Router {
       };
       const actor = actorOf(contextValue.req);
       if (!deps.limits || !actor || operationOf(document, operationName ?? undefined)?.operation !== OperationTypeNode.QUERY) return;
-      try {
-        await deps.limits.readCall(actor.userId);
-      } catch (error) {
+      return deps.limits.readCall(actor.userId).then(undefined, (error: unknown) => {
         if (!(error instanceof DomainError)) throw error;
         const refused = domainGraphqlError(error);
         const retry = refused.extensions.retryAfterSeconds;
@@ -139,7 +144,7 @@ export function graphqlRouter(deps: GraphqlDeps): Router {
         const headers: Record<string, string> = typeof retry === 'number' ? { 'Retry-After': String(retry) } : {};
         const http = { status: 429, headers };
         setResultAndStopExecution({ errors: [new GraphQLError(refused.message, { extensions: { ...refused.extensions, http } })] });
-      }
+      });
     },
   };
 
@@ -150,6 +155,8 @@ export function graphqlRouter(deps: GraphqlDeps): Router {
     landingPage: false,
     logging: false,
     batching: { limit: BATCH_LIMIT },
+    // Replaced by documentCache() below (the same caches, without re-deriving a key from the rules per request).
+    parserAndValidationCache: false,
     maskedErrors: { maskError: maskError((error) => failures.report(error, { source: 'http', method: 'POST', route: GRAPHQL_PATH })) },
     context: ({ req, res }) =>
       graphqlContext({
@@ -157,7 +164,7 @@ export function graphqlRouter(deps: GraphqlDeps): Router {
         limits: deps.limits,
         // What the authentication stage found for this request (once, as for REST).
         authenticate: async () => requireActor(req),
-        call: { ip: deps.clientIp(req), requestId: (res.locals.requestId as string | undefined) ?? null },
+        call: callOf(req, res, deps.clientIp),
       }),
     plugins: [
       useCSRFPrevention({ requestHeaders: CSRF_HEADERS }),
@@ -165,6 +172,7 @@ export function graphqlRouter(deps: GraphqlDeps): Router {
       ...(deps.production ? [noIntrospection] : []),
       readLimit,
       observed,
+      documentCache(),
     ],
   });
 
@@ -214,9 +222,75 @@ function codeLabel(code: unknown): string {
   return typeof code === 'string' && /^[A-Z_]{1,40}$/.test(code) ? code.toLowerCase() : 'error';
 }
 
+/** The operation definitions of each parsed document (documents come from the parse cache: one list per distinct document). */
+const operationsOf = new WeakMap<DocumentNode, readonly OperationDefinitionNode[]>();
+
 function operationOf(document: DocumentNode, name: string | undefined): OperationDefinitionNode | undefined {
-  const operations = document.definitions.filter(
-    (definition): definition is OperationDefinitionNode => definition.kind === Kind.OPERATION_DEFINITION,
-  );
+  let operations = operationsOf.get(document);
+  if (!operations) {
+    operations = document.definitions.filter(
+      (definition): definition is OperationDefinitionNode => definition.kind === Kind.OPERATION_DEFINITION,
+    );
+    operationsOf.set(document, operations);
+  }
   return name ? operations.find((operation) => operation.name?.value === name) : operations.length === 1 ? operations[0] : undefined;
+}
+
+/** The audit trail's call context: the client address computed only if a use case reads it. */
+function callOf(req: Request, res: Response, clientIp: (req: Request) => string): CallContext {
+  let ip: string | undefined;
+  return {
+    get ip() {
+      return (ip ??= clientIp(req));
+    },
+    requestId: (res.locals.requestId as string | undefined) ?? null,
+  };
+}
+
+/** Distinct documents (and refused sources) remembered, as Yoga's own cache (1,024 for an hour). */
+const DOCUMENT_CACHE = { max: 1024, ttlMs: 3_600_000 };
+
+/**
+ * Parse and validation once per distinct document: the parsed document (or the parse error,
+ * graphql-armor's token limit included) by source text; the validation verdict (the standard
+ * rules, no introspection in production) or graphql-armor's refusal (depth, cost, alias and
+ * directive limits throw) by the parsed document's identity. The rules are the same for every
+ * request of this router, so the document alone is the key. Last of the plugins: the limits' hooks
+ * ran before it; a hit skips the parse and the validation they set up.
+ */
+export function documentCache(options: { max: number; ttlMs: number } = DOCUMENT_CACHE): Plugin {
+  const parsed = new LRUCache<string, DocumentNode>({ max: options.max, ttl: options.ttlMs });
+  const refused = new LRUCache<string, Error>({ max: options.max, ttl: options.ttlMs });
+  const verdicts = new WeakMap<DocumentNode, readonly GraphQLError[]>();
+  // graphql-armor's depth, cost, alias and directive limits refuse by throwing from validation.
+  const rejections = new WeakMap<DocumentNode, unknown>();
+  return {
+    onParse: ({ params, setParsedDocument }) => {
+      const given = params.source as string | Source;
+      const source = typeof given === 'string' ? given : given.body;
+      const document = parsed.get(source);
+      if (document) return setParsedDocument(document);
+      const error = refused.get(source);
+      if (error) throw error;
+      return ({ result }) => {
+        if (result instanceof Error) refused.set(source, result);
+        else if (result) parsed.set(source, result as DocumentNode);
+      };
+    },
+    onValidate: ({ params, setResult, validateFn, setValidationFn }) => {
+      const document = params.documentAST as DocumentNode;
+      const verdict = verdicts.get(document);
+      if (verdict) return setResult(verdict);
+      if (rejections.has(document)) throw rejections.get(document);
+      setValidationFn((...args: Parameters<typeof validate>) => {
+        try {
+          return (validateFn as typeof validate)(...args);
+        } catch (error) {
+          rejections.set(document, error);
+          throw error;
+        }
+      });
+      return ({ result }) => void verdicts.set(document, result as readonly GraphQLError[]);
+    },
+  };
 }
