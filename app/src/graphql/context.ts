@@ -34,8 +34,8 @@ export interface GraphqlContext {
    * REST twin costs), given back when the answer is a free refusal (http/rate-limit.ts).
    */
   write<T>(work: (actor: Actor) => Promise<T>): Promise<T>;
-  /** Events by id, batched per tick and remembered for the request (Booking.event); made on first use. */
-  readonly eventLoader: DataLoader<string, Event | null>;
+  /** Events by id, batched per tick and remembered for the request (Booking.event). */
+  eventLoader: DataLoader<string, Event | null>;
   call: CallContext;
 }
 
@@ -46,7 +46,6 @@ export function graphqlContext(options: {
   call: CallContext;
 }): GraphqlContext {
   let actor: Promise<Actor> | undefined;
-  let eventLoader: DataLoader<string, Event | null> | undefined;
   return {
     services: options.services,
     actor: () => (actor ??= options.authenticate()),
@@ -60,10 +59,7 @@ export function graphqlContext(options: {
         throw error;
       }
     },
-    // Made on first use: most operations (a booking, one event) never load a Booking.event.
-    get eventLoader() {
-      return (eventLoader ??= new DataLoader((ids) => options.services.events.getMany(ids), { maxBatchSize: 100 }));
-    },
+    eventLoader: new DataLoader((ids) => options.services.events.getMany(ids), { maxBatchSize: 100 }),
     call: options.call,
   };
 }

@@ -30,7 +30,6 @@ import type { Logger } from '../observability/logger';
 import { FailureReporter } from '../observability/failures';
 import { graphqlDuration, graphqlOperations } from '../observability/metrics';
 import { graphqlContext, type GraphqlContext, type GraphqlLimits, type GraphqlServices } from './context';
-import type { CallContext } from '../services/context';
 import { domainGraphqlError, maskError } from './errors';
 import { schema } from './schema';
 
@@ -164,7 +163,7 @@ export function graphqlRouter(deps: GraphqlDeps): Router {
         limits: deps.limits,
         // What the authentication stage found for this request (once, as for REST).
         authenticate: async () => requireActor(req),
-        call: callOf(req, res, deps.clientIp),
+        call: { ip: deps.clientIp(req), requestId: (res.locals.requestId as string | undefined) ?? null },
       }),
     plugins: [
       useCSRFPrevention({ requestHeaders: CSRF_HEADERS }),
@@ -176,23 +175,20 @@ export function graphqlRouter(deps: GraphqlDeps): Router {
     ],
   });
 
-  const router = Router();
-  router.use(GRAPHQL_PATH, (_req: Request, res: Response, next: NextFunction) => {
+  const stages: RequestHandler[] = [];
+  stages.push((_req: Request, res: Response, next: NextFunction) => {
     res.locals.routeTemplate = GRAPHQL_PATH;
     next();
   });
-  if (deps.http.corsPolicy) router.use(GRAPHQL_PATH, deps.http.corsPolicy);
-  router.use(GRAPHQL_PATH, requestTimeout(deps.http.requestTimeoutMs));
+  if (deps.http.corsPolicy) stages.push(deps.http.corsPolicy);
+  stages.push(requestTimeout(deps.http.requestTimeoutMs));
   // Authentication once per request, by the stage REST uses (a bad token leaves the caller anonymous).
-  router.use(
-    GRAPHQL_PATH,
-    authentication((token) => deps.services.auth.authenticate(token)),
-  );
+  stages.push(authentication((token) => deps.services.auth.authenticate(token)));
   // REST's read limits. Without a valid token: one point of the client IP's anonymous limit per
   // request, before the body is parsed (as REST charges every public request). Signed in: the
   // user's reads limit, one point per query operation executed (readLimit below); a mutation
   // costs only its write point, in the resolver, as its REST twin does.
-  router.use(GRAPHQL_PATH, async (req: Request, res: Response, next: NextFunction) => {
+  stages.push(async (req: Request, res: Response, next: NextFunction) => {
     if (!deps.limits || actorOf(req)) return next();
     try {
       await deps.limits.anonymousCall(deps.clientIp(req));
@@ -212,9 +208,36 @@ export function graphqlRouter(deps: GraphqlDeps): Router {
     express.json({ limit: deps.http.bodyLimit, strict: true, type: ['application/json', 'application/*+json'] }),
     bodyParserErrors(),
   );
-  router.use(GRAPHQL_PATH, (req: Request, res: Response, next: NextFunction) => (req.method === 'POST' ? bodies(req, res, next) : next()));
-  router.use(GRAPHQL_PATH, (req: Request, res: Response) => void yoga(req, res, { req, res }));
+  stages.push((req: Request, res: Response, next: NextFunction) => (req.method === 'POST' ? bodies(req, res, next) : next()));
+  stages.push((req: Request, res: Response) => void yoga(req, res, { req, res }));
+  const router = Router();
+  router.use(GRAPHQL_PATH, inOrder(stages));
   return router;
+}
+
+/**
+ * The stages as one middleware, with Express's rules between them (a stage's `next(error)`, its
+ * throw or its rejected promise skips the rest and hands the error on; the last stage's `next()`
+ * goes on past the router), so the path is matched and the URL parsed once, not once per stage.
+ */
+export function inOrder(stages: readonly RequestHandler[]): RequestHandler {
+  return (req, res, next) => {
+    let index = 0;
+    const step = (error?: unknown): void => {
+      // Express's reading of next(value): 'route' is no error for a middleware, 'router' leaves the router.
+      if (error === 'router') return next();
+      if (error && error !== 'route') return next(error);
+      const stage = stages[index++];
+      if (!stage) return next();
+      try {
+        const pending: unknown = stage(req, res, step);
+        if (pending instanceof Promise) pending.catch((rejected: unknown) => step(rejected || new Error('Rejected promise')));
+      } catch (thrown) {
+        step(thrown);
+      }
+    };
+    step();
+  };
 }
 
 /** An error code as a metric label: lower-case, one of a bounded set (the table's codes, GraphQL's, Yoga's). */
@@ -234,17 +257,6 @@ function operationOf(document: DocumentNode, name: string | undefined): Operatio
     operationsOf.set(document, operations);
   }
   return name ? operations.find((operation) => operation.name?.value === name) : operations.length === 1 ? operations[0] : undefined;
-}
-
-/** The audit trail's call context: the client address computed only if a use case reads it. */
-function callOf(req: Request, res: Response, clientIp: (req: Request) => string): CallContext {
-  let ip: string | undefined;
-  return {
-    get ip() {
-      return (ip ??= clientIp(req));
-    },
-    requestId: (res.locals.requestId as string | undefined) ?? null,
-  };
 }
 
 /** Distinct documents (and refused sources) remembered, as Yoga's own cache (1,024 for an hour). */
