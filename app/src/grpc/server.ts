@@ -208,6 +208,18 @@ export function createGrpcServer(deps: GrpcDeps) {
     kind: 'read' | 'writes' = 'read',
   ): grpc.handleUnaryCall<Req, Res> {
     const labels = { grpc_type: 'unary', grpc_service: `${PACKAGE}.${service}`, grpc_method: method };
+    // Made once per method, not per call: the span's and the log's name, the span's options, the counter's labels per code.
+    const rpcName = `${labels.grpc_service}/${method}`;
+    const spanOptions = {
+      kind: SpanKind.SERVER,
+      attributes: { 'rpc.system': 'grpc', 'rpc.service': labels.grpc_service, 'rpc.method': method },
+    };
+    const handledLabels = new Map<string, typeof labels & { grpc_code: string }>();
+    const handledLabelsOf = (name: string) => {
+      let found = handledLabels.get(name);
+      if (!found) handledLabels.set(name, (found = { ...labels, grpc_code: name }));
+      return found;
+    };
     return (call, callback) => {
       const started = process.hrtime.bigint();
       inFlight++;
@@ -223,7 +235,7 @@ export function createGrpcServer(deps: GrpcDeps) {
       // The client cancelling stops the work; grpc-js also says 'cancelled' once an answered call's
       // stream closes, which has nothing left to stop (the listener goes with the answer).
       const cancel = () => controller.abort();
-      call.once('cancelled', cancel);
+      call.on('cancelled', cancel);
       const ip = peerIp(call);
       const header = first(call.metadata, 'authorization');
       // Authentication once per call, with the one Bearer parser: the outcome is reused by every step.
@@ -248,53 +260,50 @@ export function createGrpcServer(deps: GrpcDeps) {
         call: { ip, requestId },
       };
       void otelContext.with(parent, () =>
-        tracer.startActiveSpan(
-          `${PACKAGE}.${service}/${method}`,
-          { kind: SpanKind.SERVER, attributes: { 'rpc.system': 'grpc', 'rpc.service': labels.grpc_service, 'rpc.method': method } },
-          (span) =>
-            withCallSignal(controller.signal, () =>
-              logContext.run({ request_id: requestId }, async () => {
-                let code: grpc.status = grpc.status.OK;
-                try {
-                  assertCallOpen(controller.signal);
-                  if (deps.limits) {
-                    // REST's rules: without a valid token the client IP's limit; a signed-in read the user's reads limit.
-                    const who = authenticated
-                      ? await authenticated.then(
-                          (found) => found,
-                          () => null,
-                        )
-                      : null;
-                    if (!who) await deps.limits.anonymousCall(ip);
-                    else if (kind === 'read') await deps.limits.readCall(who.userId);
-                  }
-                  const response = await handler(call.request, context);
-                  assertCallOpen(controller.signal);
-                  callback(null, response);
-                } catch (error) {
-                  const answer = toServiceError(error, (masked) =>
-                    failures.report(masked, { source: 'http', requestId, method: 'POST', route: `/${labels.grpc_service}/${method}` }),
-                  );
-                  code = answer.code ?? grpc.status.INTERNAL;
-                  callback(answer);
-                } finally {
-                  call.off('cancelled', cancel);
-                  if (--inFlight === 0) drained?.();
-                  if (timer) clearTimeout(timer);
-                  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-                  const name = grpc.status[code];
-                  grpcHandled.inc({ ...labels, grpc_code: name });
-                  grpcHandlingSeconds.observe(labels, seconds);
-                  span.setAttribute('rpc.grpc.status_code', code);
-                  if (code !== grpc.status.OK) span.setStatus({ code: SpanStatusCode.ERROR, message: name });
-                  span.end();
-                  deps.logger[code === grpc.status.INTERNAL ? 'error' : 'info'](
-                    { rpc: `${labels.grpc_service}/${method}`, code: name, duration_ms: Math.round(seconds * 1000), ip },
-                    'rpc',
-                  );
+        tracer.startActiveSpan(rpcName, spanOptions, (span) =>
+          withCallSignal(controller.signal, () =>
+            logContext.run({ request_id: requestId }, async () => {
+              let code: grpc.status = grpc.status.OK;
+              try {
+                assertCallOpen(controller.signal);
+                if (deps.limits) {
+                  // REST's rules: without a valid token the client IP's limit; a signed-in read the user's reads limit.
+                  const who = authenticated
+                    ? await authenticated.then(
+                        (found) => found,
+                        () => null,
+                      )
+                    : null;
+                  if (!who) await deps.limits.anonymousCall(ip);
+                  else if (kind === 'read') await deps.limits.readCall(who.userId);
                 }
-              }),
-            ),
+                const response = await handler(call.request, context);
+                assertCallOpen(controller.signal);
+                callback(null, response);
+              } catch (error) {
+                const answer = toServiceError(error, (masked) =>
+                  failures.report(masked, { source: 'http', requestId, method: 'POST', route: `/${rpcName}` }),
+                );
+                code = answer.code ?? grpc.status.INTERNAL;
+                callback(answer);
+              } finally {
+                call.off('cancelled', cancel);
+                if (--inFlight === 0) drained?.();
+                if (timer) clearTimeout(timer);
+                const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+                const name = grpc.status[code];
+                grpcHandled.inc(handledLabelsOf(name));
+                grpcHandlingSeconds.observe(labels, seconds);
+                span.setAttribute('rpc.grpc.status_code', code);
+                if (code !== grpc.status.OK) span.setStatus({ code: SpanStatusCode.ERROR, message: name });
+                span.end();
+                deps.logger[code === grpc.status.INTERNAL ? 'error' : 'info'](
+                  { rpc: rpcName, code: name, duration_ms: Math.round(seconds * 1000), ip },
+                  'rpc',
+                );
+              }
+            }),
+          ),
         ),
       );
     };
