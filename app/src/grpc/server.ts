@@ -13,6 +13,10 @@
  * the error table (status.ts); `grpc_server_handled_total` and `grpc_server_handling_seconds`
  * (bounded labels: only the methods the protos declare) and one log line per call with its
  * request id and trace id.
+ *
+ * GetEvent, the hot read, answers a cached read as REST does: with bytes this process already
+ * holds (the encoded GetEventResponse kept beside the event's fresh JSON copy, dropped with it),
+ * through the same wrapper, so the charge, statuses, metrics, log line and span are the same.
  */
 import * as grpc from '@grpc/grpc-js';
 import { ReflectionService } from '@grpc/reflection';
