@@ -35,8 +35,17 @@ export interface FieldError {
 export abstract class DomainError extends Error {
   /** Stable slug, also the last segment of the problem `type` URI. */
   abstract readonly code: ErrorKind;
+  /**
+   * Whether the error records where it was raised. A refusal that floods in (sold out, rate
+   * limited: thousands a second in a stampede) is an answer, not a fault: its kind and message say
+   * all there is, and capturing its stack was a measurable share of a refusal's CPU.
+   */
+  protected static readonly capturesStack: boolean = true;
   constructor(message: string) {
+    const limit = Error.stackTraceLimit;
+    if (!new.target.capturesStack) Error.stackTraceLimit = 0;
     super(message);
+    Error.stackTraceLimit = limit;
     this.name = new.target.name;
   }
 }
@@ -96,6 +105,7 @@ export class RefreshTokenReusedError extends DomainError {
 }
 
 export class SoldOutError extends DomainError {
+  protected static override readonly capturesStack = false;
   readonly code = 'sold-out';
   constructor(readonly available: number) {
     super(available === 0 ? 'the event is sold out' : `only ${available} seat(s) left`);
@@ -164,6 +174,7 @@ export class PaymentNotRequiredError extends DomainError {
 }
 
 export class RateLimitedError extends DomainError {
+  protected static override readonly capturesStack = false;
   readonly code = 'rate-limited';
   constructor(readonly retryAfterSeconds: number) {
     super('too many requests; retry later');

@@ -13,13 +13,17 @@
  * the error table (status.ts); `grpc_server_handled_total` and `grpc_server_handling_seconds`
  * (bounded labels: only the methods the protos declare) and one log line per call with its
  * request id and trace id.
+ *
+ * GetEvent, the hot read, answers a cached read as REST does: with bytes this process already
+ * holds (the encoded GetEventResponse kept beside the event's fresh JSON copy, dropped with it),
+ * through the same wrapper, so the charge, statuses, metrics, log line and span are the same.
  */
 import * as grpc from '@grpc/grpc-js';
 import { ReflectionService } from '@grpc/reflection';
 import * as protoLoader from '@grpc/proto-loader';
 import { HealthImplementation, protoPath as healthProtoPath } from 'grpc-health-check';
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, context as otelContext, propagation, trace } from '@opentelemetry/api';
-import type { z } from 'zod';
+import { regexes, type z } from 'zod';
 import { assertCallOpen, withCallSignal } from '../call-scope';
 import { UnauthenticatedError, ValidationError } from '../domain/errors';
 import type { Booking, BookingStatus } from '../domain/booking';
@@ -32,7 +36,7 @@ import { parseInput } from '../http/route';
 import { BookingCreateBody, BookingListQuery, BookingPayBody, EventListQuery, IdempotencyHeaders, IdParams } from '../http/schemas';
 import { FailureReporter } from '../observability/failures';
 import { logContext, type Logger } from '../observability/logger';
-import { grpcHandled, grpcHandlingSeconds } from '../observability/metrics';
+import { cacheLookups, grpcHandled, grpcHandlingSeconds } from '../observability/metrics';
 import type { HealthCheck } from '../ports';
 import type { AuthService } from '../services/auth';
 import type { BookingService } from '../services/bookings';
@@ -78,6 +82,8 @@ export function serverOptions(maxReceiveBytes: number): grpc.ServerOptions {
     'grpc.max_connection_age_grace_ms': 30_000,
     // One client cannot run more than this many calls at once on one connection (the rest wait in HTTP/2).
     'grpc.max_concurrent_streams': 100,
+    // No channelz service is served: its per-call bookkeeping (counters, timestamps) would be read by no one.
+    'grpc.enable_channelz': 0,
   };
 }
 
@@ -164,17 +170,26 @@ function valid<T extends z.ZodType>(schema: T, value: Record<string, unknown>, n
   }
 }
 const pageSize = (size: number | undefined) => (size === undefined || size === 0 ? undefined : String(size));
+/** The pattern of IdParams' z.uuid() (36 characters, as its max): an id it accepts, checked without a parse. */
+const UUID = regexes.uuid();
 
 interface Peer {
   getPeer(): string;
 }
 /** The client's IP from grpc-js's peer string (`ipv4:1.2.3.4:5678`, `[::1]:5678`, `1.2.3.4:5678`). */
-function peerIp(call: Peer): string {
-  const peer = call.getPeer().replace(/^ipv[46]:/, '');
+function ipOfPeer(raw: string): string {
+  const peer = raw.replace(/^ipv[46]:/, '');
   const bracketed = /^\[([^\]]+)\]/.exec(peer);
   if (bracketed) return bracketed[1]!;
   const colon = peer.lastIndexOf(':');
   return colon > 0 && peer.indexOf(':') === colon ? peer.slice(0, colon) : peer;
+}
+/** The last peer seen and its IP: the calls of one connection come in runs, with one peer string. */
+let lastPeer = { raw: '', ip: '' };
+function peerIp(call: Peer): string {
+  const raw = call.getPeer();
+  if (raw !== lastPeer.raw) lastPeer = { raw, ip: ipOfPeer(raw) };
+  return lastPeer.ip;
 }
 
 export function createGrpcServer(deps: GrpcDeps) {
@@ -197,6 +212,18 @@ export function createGrpcServer(deps: GrpcDeps) {
     kind: 'read' | 'writes' = 'read',
   ): grpc.handleUnaryCall<Req, Res> {
     const labels = { grpc_type: 'unary', grpc_service: `${PACKAGE}.${service}`, grpc_method: method };
+    // Made once per method, not per call: the span's and the log's name, the span's options, the counter's labels per code.
+    const rpcName = `${labels.grpc_service}/${method}`;
+    const spanOptions = {
+      kind: SpanKind.SERVER,
+      attributes: { 'rpc.system': 'grpc', 'rpc.service': labels.grpc_service, 'rpc.method': method },
+    };
+    const handledLabels = new Map<string, typeof labels & { grpc_code: string }>();
+    const handledLabelsOf = (name: string) => {
+      let found = handledLabels.get(name);
+      if (!found) handledLabels.set(name, (found = { ...labels, grpc_code: name }));
+      return found;
+    };
     return (call, callback) => {
       const started = process.hrtime.bigint();
       inFlight++;
@@ -209,18 +236,23 @@ export function createGrpcServer(deps: GrpcDeps) {
       const timer = Number.isFinite(deadlineMs) ? setTimeout(() => controller.abort(), Math.max(0, deadlineMs - Date.now())) : undefined;
       timer?.unref();
       if (Number.isFinite(deadlineMs) && deadlineMs <= Date.now()) controller.abort();
-      call.once('cancelled', () => controller.abort());
+      // The client cancelling stops the work; grpc-js also says 'cancelled' once an answered call's
+      // stream closes, which has nothing left to stop (the listener goes with the answer).
+      const cancel = () => controller.abort();
+      call.on('cancelled', cancel);
       const ip = peerIp(call);
       const header = first(call.metadata, 'authorization');
       // Authentication once per call, with the one Bearer parser: the outcome is reused by every step.
+      // Without a token the UNAUTHENTICATED error is made only when a step asks for the caller (as REST).
       const parsed = bearerToken(header);
-      const actor: Promise<Actor> =
-        'missing' in parsed ? Promise.reject(new UnauthenticatedError(parsed.missing)) : auth.authenticate(parsed.token);
-      actor.catch(() => undefined);
+      const authenticated: Promise<Actor> | null = 'missing' in parsed ? null : auth.authenticate(parsed.token);
+      authenticated?.catch(() => undefined);
+      const actor = (): Promise<Actor> =>
+        authenticated ?? Promise.reject(new UnauthenticatedError('missing' in parsed ? parsed.missing : ''));
       const context: RpcContext = {
-        actor: () => actor,
+        actor,
         write: async (work) => {
-          const who = await actor;
+          const who = await actor();
           const charge = await deps.limits?.writeCall(who.userId);
           try {
             return await work(who);
@@ -232,50 +264,50 @@ export function createGrpcServer(deps: GrpcDeps) {
         call: { ip, requestId },
       };
       void otelContext.with(parent, () =>
-        tracer.startActiveSpan(
-          `${PACKAGE}.${service}/${method}`,
-          { kind: SpanKind.SERVER, attributes: { 'rpc.system': 'grpc', 'rpc.service': labels.grpc_service, 'rpc.method': method } },
-          (span) =>
-            withCallSignal(controller.signal, () =>
-              logContext.run({ request_id: requestId }, async () => {
-                let code: grpc.status = grpc.status.OK;
-                try {
-                  assertCallOpen(controller.signal);
-                  if (deps.limits) {
-                    // REST's rules: without a valid token the client IP's limit; a signed-in read the user's reads limit.
-                    const who = await actor.then(
-                      (found) => found,
-                      () => null,
-                    );
-                    if (!who) await deps.limits.anonymousCall(ip);
-                    else if (kind === 'read') await deps.limits.readCall(who.userId);
-                  }
-                  const response = await handler(call.request, context);
-                  assertCallOpen(controller.signal);
-                  callback(null, response);
-                } catch (error) {
-                  const answer = toServiceError(error, (masked) =>
-                    failures.report(masked, { source: 'http', requestId, method: 'POST', route: `/${labels.grpc_service}/${method}` }),
-                  );
-                  code = answer.code ?? grpc.status.INTERNAL;
-                  callback(answer);
-                } finally {
-                  if (--inFlight === 0) drained?.();
-                  if (timer) clearTimeout(timer);
-                  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-                  const name = grpc.status[code];
-                  grpcHandled.inc({ ...labels, grpc_code: name });
-                  grpcHandlingSeconds.observe(labels, seconds);
-                  span.setAttribute('rpc.grpc.status_code', code);
-                  if (code !== grpc.status.OK) span.setStatus({ code: SpanStatusCode.ERROR, message: name });
-                  span.end();
-                  deps.logger[code === grpc.status.INTERNAL ? 'error' : 'info'](
-                    { rpc: `${labels.grpc_service}/${method}`, code: name, duration_ms: Math.round(seconds * 1000), ip },
-                    'rpc',
-                  );
+        tracer.startActiveSpan(rpcName, spanOptions, (span) =>
+          withCallSignal(controller.signal, () =>
+            logContext.run({ request_id: requestId }, async () => {
+              let code: grpc.status = grpc.status.OK;
+              try {
+                assertCallOpen(controller.signal);
+                if (deps.limits) {
+                  // REST's rules: without a valid token the client IP's limit; a signed-in read the user's reads limit.
+                  const who = authenticated
+                    ? await authenticated.then(
+                        (found) => found,
+                        () => null,
+                      )
+                    : null;
+                  if (!who) await deps.limits.anonymousCall(ip);
+                  else if (kind === 'read') await deps.limits.readCall(who.userId);
                 }
-              }),
-            ),
+                const response = await handler(call.request, context);
+                assertCallOpen(controller.signal);
+                callback(null, response);
+              } catch (error) {
+                const answer = toServiceError(error, (masked) =>
+                  failures.report(masked, { source: 'http', requestId, method: 'POST', route: `/${rpcName}` }),
+                );
+                code = answer.code ?? grpc.status.INTERNAL;
+                callback(answer);
+              } finally {
+                call.off('cancelled', cancel);
+                if (--inFlight === 0) drained?.();
+                if (timer) clearTimeout(timer);
+                const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+                const name = grpc.status[code];
+                grpcHandled.inc(handledLabelsOf(name));
+                grpcHandlingSeconds.observe(labels, seconds);
+                span.setAttribute('rpc.grpc.status_code', code);
+                if (code !== grpc.status.OK) span.setStatus({ code: SpanStatusCode.ERROR, message: name });
+                span.end();
+                deps.logger[code === grpc.status.INTERNAL ? 'error' : 'info'](
+                  { rpc: rpcName, code: name, duration_ms: Math.round(seconds * 1000), ip },
+                  'rpc',
+                );
+              }
+            }),
+          ),
         ),
       );
     };
@@ -295,10 +327,35 @@ export function createGrpcServer(deps: GrpcDeps) {
   type ListBookingsRequest = { page_size?: number; page_token?: string; status?: string };
   type PayBookingRequest = { id?: string; payment_method?: string; idempotency_key?: string };
 
+  /**
+   * GetEvent answers with the encoded GetEventResponse: its method's responseSerialize passes the
+   * bytes through. A cached read sends the bytes kept beside the event's fresh JSON copy
+   * (EventService.encodedPeek: invalidated with it); any other read encodes the JSON it gets, with
+   * the same function, so both answers are the same bytes.
+   */
+  const eventDefinition = definition[`${PACKAGE}.EventService`] as grpc.ServiceDefinition;
+  const getEventMethod = eventDefinition.GetEvent!;
+  const encodeGetEvent = (json: string): Buffer =>
+    getEventMethod.responseSerialize({ event: eventMessage(JSON.parse(json) as Dated<Event>) });
+  const peekGetEvent = events.encodedPeek((json) => encodeGetEvent(json.toString()));
+  // The hit the cache counts when it answers from its copy (peeking counts none).
+  const eventHits = cacheLookups.labels('event', 'hit');
+  const passThrough = (bytes: Buffer): Buffer => bytes;
+  const eventServiceDefinition: grpc.ServiceDefinition = {
+    ...eventDefinition,
+    GetEvent: { ...getEventMethod, responseSerialize: passThrough },
+  };
+
   const eventService: grpc.UntypedServiceImplementation = {
-    GetEvent: rpc<EventRequest, unknown>('EventService', 'GetEvent', async (request) => {
-      const { id } = valid(IdParams, { id: request.id ?? '' });
-      return { event: eventMessage(JSON.parse(await events.getJson(id)) as Dated<Event>) };
+    GetEvent: rpc<EventRequest, Buffer>('EventService', 'GetEvent', async (request) => {
+      const asked = request.id ?? '';
+      const cached = UUID.test(asked) ? peekGetEvent(asked) : undefined;
+      if (cached) {
+        eventHits.inc();
+        return cached;
+      }
+      const { id } = valid(IdParams, { id: asked });
+      return encodeGetEvent(await events.getJson(id));
     }),
     ListEvents: rpc<ListEventsRequest, unknown>('EventService', 'ListEvents', async (request) => {
       const query = valid(EventListQuery, {
@@ -374,7 +431,7 @@ export function createGrpcServer(deps: GrpcDeps) {
   };
 
   const server = new grpc.Server(serverOptions(deps.maxReceiveBytes ?? 100 * 1024));
-  server.addService(loaded.goticket.v1.EventService!.service, eventService);
+  server.addService(eventServiceDefinition, eventService);
   server.addService(loaded.goticket.v1.BookingService!.service, bookingService);
   const SERVICES = ['', `${PACKAGE}.EventService`, `${PACKAGE}.BookingService`];
   const health = new HealthImplementation(Object.fromEntries(SERVICES.map((name) => [name, 'NOT_SERVING' as const])));

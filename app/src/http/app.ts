@@ -106,7 +106,9 @@ export function createApp(deps: AppDeps): Express {
 
   const api = express.Router();
   api.use(cors);
-  api.use(authentication((token) => deps.auth.authenticate(token)));
+  const authenticate = authentication((token) => deps.auth.authenticate(token));
+  api.use(authenticate);
+  const failures = deps.failures ?? new FailureReporter(deps.logger);
   const jsonBodies = express.json({ limit: deps.http.bodyLimit, strict: true, type: JSON_TYPES });
   const fastReads = deps.http.fastReads !== false;
   const fastSoldOut = deps.http.fastSoldOut !== false;
@@ -128,13 +130,13 @@ export function createApp(deps: AppDeps): Express {
             refusal: (eventId, quantity) => deps.bookings.refusalFromMarker(eventId, quantity),
             knownWrites: rateLimits ? (userId) => rateLimits.knownWrites(userId) : () => 'off',
             parseBody: jsonBodies,
-            isJson: (req) => Boolean(req.is(JSON_TYPES)),
+            answer: (req, res, error) => sendProblem(req, res, error, failures),
           }
         : undefined,
     });
     api.use(hot.inRouter);
-    // Its anonymous cached reads in front of Express too (server.ts listen runs it), with the same middleware.
-    app.set(PRE_ROUTER_STAGE, hot.beforeExpress([context, security, cors]));
+    // Its part in front of Express (server.ts listen runs it), with the same middleware instances.
+    app.set(PRE_ROUTER_STAGE, hot.beforeExpress([context, security, cors], authenticate));
   }
   api.use(requestTimeout(deps.http.requestTimeoutMs));
   if (deps.rateLimits) api.use(deps.rateLimits.requests);
@@ -174,7 +176,7 @@ export function createApp(deps: AppDeps): Express {
   app.use((req: Request, _res: Response, next: NextFunction) => {
     next(new HttpProblem(404, 'not-found', 'Not found', `no route for ${req.method} ${req.path.slice(0, 200)}`));
   });
-  app.use(errorHandler(deps.failures ?? new FailureReporter(deps.logger)));
+  app.use(errorHandler(failures));
 
   return app;
 }
@@ -239,15 +241,30 @@ export function sendReply(req: IncomingMessage, res: ServerResponse, reply: Repl
 }
 
 function errorHandler(failures: FailureReporter) {
-  return (error: unknown, req: Request, res: Response, _next: NextFunction) => {
-    const { status, headers, body } = toProblem(error);
-    if (status >= 500) {
-      const route = (res.locals.routeTemplate as string | undefined) ?? 'unmatched';
-      const timeout = error instanceof HttpProblem && error.code === 'timeout';
-      failures.report(error, { source: 'http', requestId: res.locals.requestId as string | undefined, method: req.method, route, timeout });
-    }
-    if (res.headersSent) return void res.end();
-    body.instance = req.originalUrl.split('?')[0]!.slice(0, 200);
-    res.status(status).set(headers).type(PROBLEM_CONTENT_TYPE).send(JSON.stringify(body));
-  };
+  return (error: unknown, req: Request, res: Response, _next: NextFunction) => sendProblem(req, res, error, failures);
+}
+
+/**
+ * The one writer of problem answers (the error handler's, and the pre-router stage's refusals):
+ * what Express's res.send wrote for them, on the plain node:http response — status, the problem's
+ * headers, Content-Type, Content-Length, the body (none for HEAD). A 5xx is reported.
+ */
+export function sendProblem(req: IncomingMessage, res: ServerResponse, error: unknown, failures: FailureReporter): void {
+  const { status, headers, body } = toProblem(error);
+  const locals = (res as Response).locals ?? {};
+  if (status >= 500) {
+    const route = (locals.routeTemplate as string | undefined) ?? 'unmatched';
+    const timeout = error instanceof HttpProblem && error.code === 'timeout';
+    failures.report(error, { source: 'http', requestId: locals.requestId as string | undefined, method: req.method, route, timeout });
+  }
+  if (res.headersSent) return void res.end();
+  // originalUrl inside Express (its routers rewrite url), url in front of it
+  body.instance = ((req as Request).originalUrl ?? req.url ?? '').split('?')[0]!.slice(0, 200);
+  const json = Buffer.from(JSON.stringify(body));
+  res.statusCode = status;
+  for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
+  res.setHeader('Content-Type', `${PROBLEM_CONTENT_TYPE}; charset=utf-8`);
+  res.setHeader('Content-Length', String(json.length));
+  if (req.method === 'HEAD') return void res.end();
+  res.end(json);
 }

@@ -32,9 +32,13 @@ type RequestAuth = { actor: Actor } | { actor: null; error: unknown } | { actor:
 
 const outcomes = new WeakMap<IncomingMessage, RequestAuth>();
 
-/** Mounted once, at the top of the API router. */
+/**
+ * Mounted once, at the top of the API router (and run by the pre-router stage, with the same
+ * instance, on the requests it may decide): a request whose outcome is recorded goes on.
+ */
 export function authentication(authenticate: (token: string) => Promise<Actor>): RequestHandler {
   return (req, _res, next) => {
+    if (outcomes.has(req)) return next();
     const parsed = bearerToken(req.headers.authorization);
     if ('missing' in parsed) {
       outcomes.set(req, { actor: null, missing: parsed.missing });

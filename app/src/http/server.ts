@@ -10,15 +10,13 @@ const connectionsOf = new WeakMap<Server, Set<Socket>>();
 /**
  * The request listener of `handler`, with the stage it declares in front of itself (createApp's
  * hot-request stage: `app.set(PRE_ROUTER_STAGE, stage)`) run first: the stage answers a request
- * or leaves it untouched for the handler.
+ * or hands it on untouched to the handler.
  */
 export function withPreRouterStage(handler: RequestListener): RequestListener {
   const settings = handler as RequestListener & { get?: (name: string) => unknown };
   const stage = typeof settings.get === 'function' ? (settings.get(PRE_ROUTER_STAGE) as PreRouterStage | undefined) : undefined;
   if (!stage) return handler;
-  return (req, res) => {
-    if (!stage(req, res)) void handler(req, res);
-  };
+  return (req, res) => stage(req, res, () => void handler(req, res));
 }
 
 export async function listen(handler: RequestListener, host: string, port: number): Promise<{ server: Server; url: string }> {

@@ -46,6 +46,25 @@ export class EventService {
     return this.deps.cache?.peekEventBytes(id);
   }
 
+  /**
+   * A reader of the fresh copies this process holds in another encoding (the gRPC edge's
+   * protobuf answer): `encode` turns the copy's JSON bytes into it once, and the result is kept
+   * beside those bytes, keyed by them. Each fresh copy has its own bytes (EventCache makes them
+   * once per stored copy), so the encoding lives exactly as long as the JSON copy does: whatever
+   * drops or refuses that (an update, a delete, a booking, its TTL, the generation guard) takes
+   * this with it, and the next copy is encoded anew. Never waits; undefined when no fresh copy.
+   */
+  encodedPeek(encode: (json: Buffer) => Buffer): (id: string) => Buffer | undefined {
+    const encoded = new WeakMap<Buffer, Buffer>();
+    return (id) => {
+      const json = this.peekJsonBytes(id);
+      if (json === undefined) return undefined;
+      let bytes = encoded.get(json);
+      if (bytes === undefined) encoded.set(json, (bytes = encode(json)));
+      return bytes;
+    };
+  }
+
   /** A page as the JSON text the API sends. */
   async listJson(query: EventQuery): Promise<string> {
     const load = () => this.deps.events.list(query);

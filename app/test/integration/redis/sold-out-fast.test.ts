@@ -1,5 +1,5 @@
 /**
- * The sold-out fast refusal (http/sold-out-fast-path.ts) against the normal path, on real
+ * The sold-out refusal of the pre-router stage (http/hot-requests.ts) against the normal path, on real
  * PostgreSQL and Redis: two APIs on one database and one Redis prefix, one with the fast refusal
  * and one without, asked the same questions with the same X-Request-Id. Their answers must be the
  * same bytes (Date aside); the fast one must not touch Redis or PostgreSQL, must count like the
@@ -7,12 +7,15 @@
  * and must stop refusing as soon as seats come back. Both follow the refusal-charge rule
  * (rate-limit.ts isFreeRefusal): a sold-out refusal costs no writes point.
  */
-import { request } from 'node:http';
+import { once } from 'node:events';
+import { createServer, request } from 'node:http';
 import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { Registry } from 'prom-client';
 import { PostgresHoldExpiry } from '../../../src/adapters/postgres/expiry';
 import { composeApi } from '../../../src/compose';
 import { loadConfig, type Config } from '../../../src/config';
+import { PRE_ROUTER_STAGE, type PreRouterStage } from '../../../src/http/hot-requests';
 import { closeServer, listen } from '../../../src/http/server';
 import { bookingOutcomes, cacheLookups, httpRequestDuration } from '../../../src/observability/metrics';
 import { TEST_JWT_SECRET, call, futureEvent } from '../../support/api';
@@ -217,6 +220,34 @@ describe('same answer as the normal path', () => {
     expect(serviceCalls).toBe(0);
     expect(cacheReads).toBe(0);
     expect(statements).toBe(0);
+  });
+
+  it('is decided in front of Express: a refusal never enters the Express app, a request it may not refuse does', async () => {
+    const stage = fast.composed.app.get(PRE_ROUTER_STAGE) as PreRouterStage;
+    let entered = 0;
+    const server = createServer((req, res) =>
+      stage(req, res, () => {
+        entered += 1;
+        void fast.composed.app(req, res);
+      }),
+    );
+    server.keepAliveTimeout = normal.server.keepAliveTimeout;
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const counted = { ...fast, origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
+    try {
+      const headers = { ...json, ...bearer(), 'x-request-id': 'in-front' };
+      const refusal = await raw(counted, path(), { headers, body: '{"quantity":1}' });
+      expect(refusal).toEqual(await raw(normal, path(), { headers, body: '{"quantity":1}' }));
+      expect(refusal.status).toBe(409);
+      expect(entered).toBe(0);
+      // an Idempotency-Key is the normal path's (a replay must find its booking)
+      const keyed = await raw(counted, path(), { headers: { ...headers, 'idempotency-key': 'in-front-key' }, body: '{"quantity":1}' });
+      expect(keyed.status).toBe(409);
+      expect(entered).toBe(1);
+    } finally {
+      await closeServer(server);
+    }
   });
 
   it.each([
