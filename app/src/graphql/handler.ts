@@ -175,20 +175,23 @@ export function graphqlRouter(deps: GraphqlDeps): Router {
     ],
   });
 
-  const stages: RequestHandler[] = [];
-  stages.push((_req: Request, res: Response, next: NextFunction) => {
+  const router = Router();
+  router.use(GRAPHQL_PATH, (_req: Request, res: Response, next: NextFunction) => {
     res.locals.routeTemplate = GRAPHQL_PATH;
     next();
   });
-  if (deps.http.corsPolicy) stages.push(deps.http.corsPolicy);
-  stages.push(requestTimeout(deps.http.requestTimeoutMs));
+  if (deps.http.corsPolicy) router.use(GRAPHQL_PATH, deps.http.corsPolicy);
+  router.use(GRAPHQL_PATH, requestTimeout(deps.http.requestTimeoutMs));
   // Authentication once per request, by the stage REST uses (a bad token leaves the caller anonymous).
-  stages.push(authentication((token) => deps.services.auth.authenticate(token)));
+  router.use(
+    GRAPHQL_PATH,
+    authentication((token) => deps.services.auth.authenticate(token)),
+  );
   // REST's read limits. Without a valid token: one point of the client IP's anonymous limit per
   // request, before the body is parsed (as REST charges every public request). Signed in: the
   // user's reads limit, one point per query operation executed (readLimit below); a mutation
   // costs only its write point, in the resolver, as its REST twin does.
-  stages.push(async (req: Request, res: Response, next: NextFunction) => {
+  router.use(GRAPHQL_PATH, async (req: Request, res: Response, next: NextFunction) => {
     if (!deps.limits || actorOf(req)) return next();
     try {
       await deps.limits.anonymousCall(deps.clientIp(req));
@@ -208,36 +211,9 @@ export function graphqlRouter(deps: GraphqlDeps): Router {
     express.json({ limit: deps.http.bodyLimit, strict: true, type: ['application/json', 'application/*+json'] }),
     bodyParserErrors(),
   );
-  stages.push((req: Request, res: Response, next: NextFunction) => (req.method === 'POST' ? bodies(req, res, next) : next()));
-  stages.push((req: Request, res: Response) => void yoga(req, res, { req, res }));
-  const router = Router();
-  router.use(GRAPHQL_PATH, inOrder(stages));
+  router.use(GRAPHQL_PATH, (req: Request, res: Response, next: NextFunction) => (req.method === 'POST' ? bodies(req, res, next) : next()));
+  router.use(GRAPHQL_PATH, (req: Request, res: Response) => void yoga(req, res, { req, res }));
   return router;
-}
-
-/**
- * The stages as one middleware, with Express's rules between them (a stage's `next(error)`, its
- * throw or its rejected promise skips the rest and hands the error on; the last stage's `next()`
- * goes on past the router), so the path is matched and the URL parsed once, not once per stage.
- */
-export function inOrder(stages: readonly RequestHandler[]): RequestHandler {
-  return (req, res, next) => {
-    let index = 0;
-    const step = (error?: unknown): void => {
-      // Express's reading of next(value): 'route' is no error for a middleware, 'router' leaves the router.
-      if (error === 'router') return next();
-      if (error && error !== 'route') return next(error);
-      const stage = stages[index++];
-      if (!stage) return next();
-      try {
-        const pending: unknown = stage(req, res, step);
-        if (pending instanceof Promise) pending.catch((rejected: unknown) => step(rejected || new Error('Rejected promise')));
-      } catch (thrown) {
-        step(thrown);
-      }
-    };
-    step();
-  };
 }
 
 /** An error code as a metric label: lower-case, one of a bounded set (the table's codes, GraphQL's, Yoga's). */
