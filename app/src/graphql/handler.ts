@@ -152,6 +152,9 @@ export function graphqlRouter(deps: GraphqlDeps): Router {
     graphqlEndpoint: GRAPHQL_PATH,
     graphiql: false,
     landingPage: false,
+    // CORS is the app's one policy (corsPolicy, mounted above Yoga): Yoga's own default answered
+    // every origin, with credentials, whatever CORS_ORIGINS says.
+    cors: false,
     logging: false,
     batching: { limit: BATCH_LIMIT },
     // Replaced by documentCache() below (the same caches, without re-deriving a key from the rules per request).

@@ -4,6 +4,7 @@
  */
 import { createPool } from '../../src/adapters/postgres/pool';
 import { call, futureEvent, type TestApi } from '../support/api';
+import { graphqlUrl } from '../support/graphql';
 import { deleteKeys, startRedisApi } from '../integration/redis/helpers';
 
 let api: TestApi & { prefix: string };
@@ -72,6 +73,51 @@ describe('CORS', () => {
       expect(preflight.headers.get('access-control-allow-origin')).toBeNull();
     },
   );
+});
+
+describe('CORS on /graphql: the same allow-list, and no other CORS headers (GraphQL Yoga adds its own unless told not to)', () => {
+  const query = (origin: string) =>
+    fetch(graphqlUrl(api), {
+      method: 'POST',
+      headers: { Origin: origin, 'Content-Type': 'application/json', 'X-GraphQL-CSRF': '1' },
+      body: JSON.stringify({ query: '{ events(first: 1) { edges { node { id } } } }' }),
+    });
+
+  it('answers an allowed origin once, without credentials', async () => {
+    const response = await query(ALLOWED);
+    expect(response.status).toBe(200);
+    expect(response.headers.get('access-control-allow-origin')).toBe(ALLOWED);
+    expect(response.headers.get('access-control-allow-credentials')).toBeNull();
+    expect(response.headers.get('access-control-expose-headers')).toMatch(/Retry-After.*RateLimit-Remaining/);
+  });
+
+  it('preflights an allowed origin with the headers GraphQL needs', async () => {
+    const response = await fetch(graphqlUrl(api), {
+      method: 'OPTIONS',
+      headers: {
+        Origin: ALLOWED,
+        'Access-Control-Request-Method': 'POST',
+        'Access-Control-Request-Headers': 'content-type, x-graphql-csrf',
+      },
+    });
+    expect(response.status).toBe(204);
+    expect(response.headers.get('access-control-allow-origin')).toBe(ALLOWED);
+    expect(response.headers.get('access-control-allow-headers')).toMatch(/X-GraphQL-CSRF/i);
+    expect(response.headers.get('access-control-allow-credentials')).toBeNull();
+  });
+
+  it.each(['https://evil.example.test', 'null'])('gives %s no CORS headers', async (origin) => {
+    const response = await query(origin);
+    expect(response.status).toBe(200);
+    expect(response.headers.get('access-control-allow-origin')).toBeNull();
+    expect(response.headers.get('access-control-allow-credentials')).toBeNull();
+    const preflight = await fetch(graphqlUrl(api), {
+      method: 'OPTIONS',
+      headers: { Origin: origin, 'Access-Control-Request-Method': 'POST', 'Access-Control-Request-Headers': 'content-type' },
+    });
+    expect(preflight.headers.get('access-control-allow-origin')).toBeNull();
+    expect(preflight.headers.get('access-control-allow-credentials')).toBeNull();
+  });
 });
 
 it('answers 503 with Retry-After when a request runs past REQUEST_TIMEOUT (a row lock held elsewhere)', async () => {
