@@ -179,6 +179,7 @@ export function composeApi(options: ApiOptions) {
     health: options.health,
     isShuttingDown: options.isShuttingDown,
     maxReceiveBytes: config.grpc.maxReceiveBytes,
+    accessLogCachedReadEvery: config.http.accessLogCachedReadEvery,
   });
   const app = createApp({
     logger: options.logger,

@@ -61,6 +61,8 @@ export interface GrpcDeps {
   maxReceiveBytes?: number;
   /** How often readiness is re-checked for the health service (default 2 s). */
   healthIntervalMs?: number;
+  /** Log line of every Nth call answered from memory (ACCESS_LOG_CACHED_READ_EVERY, as REST's cached reads; default 1: all). */
+  accessLogCachedReadEvery?: number;
 }
 
 export const PACKAGE = 'goticket.v1';
@@ -92,6 +94,8 @@ interface RpcContext {
   actor(): Promise<Actor>;
   /** Runs a writing use case for the caller, charged one write (what the REST twin costs; a free refusal gives it back). */
   write<T>(work: (actor: Actor) => Promise<T>): Promise<T>;
+  /** Marks the call as answered from this process's memory: its log line is sampled as REST's cached reads are. */
+  answeredFromMemory(): void;
   call: CallContext;
 }
 
@@ -203,6 +207,15 @@ export function createGrpcServer(deps: GrpcDeps) {
   /** Unary calls being answered, and who waits for their count to reach 0 (drain). */
   let inFlight = 0;
   let drained: (() => void) | undefined;
+  const every = Math.max(1, Math.floor(deps.accessLogCachedReadEvery ?? 1));
+  let fromMemory = 0;
+  /** The log line of a call answered from memory: every Nth, marked with N so log-based counts can be scaled (the metrics count all). */
+  const sampledLine = (): false | { sampled: number } | undefined => {
+    if (every === 1) return undefined;
+    if (++fromMemory < every) return false;
+    fromMemory = 0;
+    return { sampled: every };
+  };
 
   /** `writes`: the RPC runs its use case through `context.write` (a write point); any other is a read. */
   function rpc<Req, Res>(
@@ -249,8 +262,12 @@ export function createGrpcServer(deps: GrpcDeps) {
       authenticated?.catch(() => undefined);
       const actor = (): Promise<Actor> =>
         authenticated ?? Promise.reject(new UnauthenticatedError('missing' in parsed ? parsed.missing : ''));
+      let inMemory = false;
       const context: RpcContext = {
         actor,
+        answeredFromMemory: () => {
+          inMemory = true;
+        },
         write: async (work) => {
           const who = await actor();
           const charge = await deps.limits?.writeCall(who.userId);
@@ -301,10 +318,12 @@ export function createGrpcServer(deps: GrpcDeps) {
                 span.setAttribute('rpc.grpc.status_code', code);
                 if (code !== grpc.status.OK) span.setStatus({ code: SpanStatusCode.ERROR, message: name });
                 span.end();
-                deps.logger[code === grpc.status.INTERNAL ? 'error' : 'info'](
-                  { rpc: rpcName, code: name, duration_ms: Math.round(seconds * 1000), ip },
-                  'rpc',
-                );
+                const sample = inMemory && code === grpc.status.OK ? sampledLine() : undefined;
+                if (sample !== false)
+                  deps.logger[code === grpc.status.INTERNAL ? 'error' : 'info'](
+                    { rpc: rpcName, code: name, duration_ms: Math.round(seconds * 1000), ip, ...sample },
+                    'rpc',
+                  );
               }
             }),
           ),
@@ -347,11 +366,12 @@ export function createGrpcServer(deps: GrpcDeps) {
   };
 
   const eventService: grpc.UntypedServiceImplementation = {
-    GetEvent: rpc<EventRequest, Buffer>('EventService', 'GetEvent', async (request) => {
+    GetEvent: rpc<EventRequest, Buffer>('EventService', 'GetEvent', async (request, context) => {
       const asked = request.id ?? '';
       const cached = UUID.test(asked) ? peekGetEvent(asked) : undefined;
       if (cached) {
         eventHits.inc();
+        context.answeredFromMemory();
         return cached;
       }
       const { id } = valid(IdParams, { id: asked });

@@ -3,7 +3,7 @@ import { Registry } from 'prom-client';
 import { composeApi } from '../../src/compose';
 import { loadConfig, type Config } from '../../src/config';
 import { listen, closeServer } from '../../src/http/server';
-import { createLogger } from '../../src/observability/logger';
+import { createLogger, type Logger } from '../../src/observability/logger';
 import type { Role } from '../../src/domain/user';
 import { createTestDatabase, type TestDatabase } from './db';
 
@@ -27,11 +27,11 @@ let seq = 0;
 /** The real API over HTTP on an ephemeral port, backed by a database of its own. */
 export async function startTestApi(
   env: Record<string, string> = {},
-  options: { grpc?: boolean; isShuttingDown?: () => boolean } = {},
+  options: { grpc?: boolean; isShuttingDown?: () => boolean; logger?: Logger } = {},
 ): Promise<TestApi> {
   const db = await createTestDatabase({ poolMax: 10 });
   const config = loadConfig({ NODE_ENV: 'test', BCRYPT_COST: '4', DATABASE_URL: db.url, JWT_SECRET: TEST_JWT_SECRET, ...env });
-  const logger = createLogger({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+  const logger = options.logger ?? createLogger({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
   const api = composeApi({
     pool: db.pool,
     config,

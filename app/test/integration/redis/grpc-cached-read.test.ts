@@ -6,6 +6,7 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import { loadProtos } from '../../../src/grpc/protos';
+import { createLogger } from '../../../src/observability/logger';
 import { call, futureEvent, startTestApi, type TestApi } from '../../support/api';
 import { grpcClients, unary, type GrpcClients } from '../../support/grpc';
 import { deleteKeys, redisEnv, testKeyPrefix, waitForRedis } from './helpers';
@@ -142,4 +143,40 @@ it('a cached GetEvent still costs the signed-in caller one read: the third is RE
   expect(getJson).not.toHaveBeenCalled();
   expect(answers.map((answer) => answer.ok)).toEqual([true, true, false]);
   expect(answers[2]).toMatchObject({ code: grpc.status.RESOURCE_EXHAUSTED });
+});
+
+it('logs a cached GetEvent as REST logs a cached read: every ACCESS_LOG_CACHED_READ_EVERY-th, marked sampled; any other call always', async () => {
+  const lines: Array<{ rpc?: string; code?: string; sampled?: number }> = [];
+  const logger = createLogger({ level: 'info', destination: { write: (line: string) => void lines.push(JSON.parse(line) as never) } });
+  const sampledPrefix = testKeyPrefix();
+  const sampledApi = await startTestApi(
+    { ...redisEnv(sampledPrefix), CACHE_TTL: '1h', CACHE_LOCAL_TTL: '60s', ACCESS_LOG_CACHED_READ_EVERY: '3' },
+    { grpc: true, logger },
+  );
+  const sampledClients = grpcClients(sampledApi.grpcAddress!);
+  try {
+    await waitForRedis(sampledApi.url);
+    const owner = await sampledApi.user('organizer');
+    const created = await call<{ id: string }>(`${sampledApi.url}/events`, { token: owner.token, body: futureEvent({ capacity: 3 }) });
+    const rpcLines = () => lines.filter((line) => line.rpc === 'goticket.v1.EventService/GetEvent');
+    const get = (id: string) => unary(sampledClients.events, 'GetEvent', { id });
+    // Which reads were answered from memory (no getJson call), and the lines REST's rule gives them.
+    const getJson = jest.spyOn(sampledApi.api.services.events, 'getJson');
+    const expected: Array<[string, number | undefined]> = [];
+    let fromMemory = 0;
+    for (let i = 0; i < 12; i++) {
+      const loads = getJson.mock.calls.length;
+      expect((await get(created.body.id)).ok).toBe(true);
+      if (getJson.mock.calls.length > loads) expected.push(['OK', undefined]);
+      else if (++fromMemory % 3 === 0) expected.push(['OK', 3]);
+    }
+    expect(fromMemory).toBeGreaterThanOrEqual(6);
+    expect((await get('00000000-0000-4000-8000-000000000000')).ok).toBe(false);
+    expected.push(['NOT_FOUND', undefined]);
+    expect(rpcLines().map((line) => [line.code, line.sampled])).toEqual(expected);
+  } finally {
+    sampledClients.close();
+    await sampledApi.close();
+    await deleteKeys(sampledPrefix);
+  }
 });
