@@ -139,7 +139,7 @@ const ENV = z.object({
       'must be false, a hop count, or a list of trusted addresses/CIDRs',
     ),
   CORS_ORIGINS: csv,
-  /** The hot-request stage writes the access-log line of every Nth cached read it answers (1: all). */
+  /** The access-log line of every Nth cached read answered from memory (REST's hot-request stage, gRPC GetEvent; 1: all). */
   ACCESS_LOG_CACHED_READ_EVERY: integer(100, 1, 1_000_000),
   // ---- messaging (outbox relay, notifier, hold-expiry sweeper)
   AMQP_PREFIX: z

@@ -40,6 +40,18 @@ export const BATCH_LIMIT = 10;
 export const CSRF_HEADERS = ['x-graphql-csrf', 'graphql-preflight', 'apollo-require-preflight'];
 /** graphql-armor limits: well above what the schema's deepest real query needs (depth 5, cost ~150). */
 export const LIMITS = { depth: 8, cost: 5_000, aliases: 15, tokens: 2_000, directives: 10 };
+
+/** graphql-armor's limits at LIMITS; field suggestions blocked in production. */
+export function armorPlugins(production: boolean) {
+  return new EnvelopArmor({
+    maxDepth: { n: LIMITS.depth },
+    costLimit: { maxCost: LIMITS.cost },
+    maxAliases: { n: LIMITS.aliases },
+    maxTokens: { n: LIMITS.tokens },
+    maxDirectives: { n: LIMITS.directives },
+    blockFieldSuggestion: { enabled: production },
+  }).protect();
+}
 /** Distinct operation names that get their own metric label; later ones are `other`. */
 const OPERATION_NAMES_MAX = 100;
 
@@ -70,14 +82,7 @@ export function graphqlRouter(deps: GraphqlDeps): Router {
     return 'other';
   };
 
-  const armor = new EnvelopArmor({
-    maxDepth: { n: LIMITS.depth },
-    costLimit: { maxCost: LIMITS.cost },
-    maxAliases: { n: LIMITS.aliases },
-    maxTokens: { n: LIMITS.tokens },
-    maxDirectives: { n: LIMITS.directives },
-    blockFieldSuggestion: { enabled: deps.production },
-  }).protect();
+  const armor = armorPlugins(deps.production);
 
   const noIntrospection: Plugin = {
     onValidate: ({ addValidationRule }) => addValidationRule(NoSchemaIntrospectionCustomRule),

@@ -6,11 +6,10 @@
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import express from 'express';
-import { EnvelopArmor } from '@escape.tech/graphql-armor';
 import { parse, specifiedRules, validate, type DocumentNode } from 'graphql';
 import { envelop, type Plugin } from 'graphql-yoga';
 import pino from 'pino';
-import { documentCache, graphqlRouter, LIMITS } from '../../src/graphql/handler';
+import { armorPlugins, documentCache, graphqlRouter, LIMITS } from '../../src/graphql/handler';
 import { schema } from '../../src/graphql/schema';
 
 const EVENT_ID = '00000000-0000-4000-8000-000000000001';
@@ -58,13 +57,8 @@ describe('documentCache (the envelop hooks)', () => {
           return validateFn(...args);
         }),
     };
-    const armor = new EnvelopArmor({
-      maxDepth: { n: LIMITS.depth },
-      costLimit: { maxCost: LIMITS.cost },
-      maxAliases: { n: LIMITS.aliases },
-      maxTokens: { n: LIMITS.tokens },
-      maxDirectives: { n: LIMITS.directives },
-    }).protect();
+    // the router's own limits (production: the stricter set)
+    const armor = armorPlugins(true);
     const getEnveloped = envelop({ plugins: [engine, ...armor.plugins, counter, documentCache()] });
     return { counts, run: () => getEnveloped({}) };
   };
