@@ -93,8 +93,10 @@ export class LeasedRateLimiter implements RateLimiter {
     }
   }
 
+  /** Gives points back to the store; a key refused here asks the store again next time (the points may be what it lacks). */
   async refund(key: string, points = 1): Promise<void> {
     await this.shared.refund(key, points);
+    if (this.leases.get(key)?.refused) this.leases.delete(key);
   }
 
   /** Resolves once no lease is in flight (a background prefetch included): for tests and shutdown. */

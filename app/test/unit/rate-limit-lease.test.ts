@@ -36,7 +36,10 @@ class FakeStore implements RateLimiter {
     for (const resolve of this.waiting.splice(0)) resolve();
   }
 
-  async refund(): Promise<void> {}
+  async refund(key: string, points = 1): Promise<void> {
+    const window = this.windows.get(key);
+    if (window) window.count = Math.max(0, window.count - points);
+  }
   async reset(key: string): Promise<void> {
     this.windows.delete(key);
   }
@@ -47,6 +50,20 @@ const settle = () => new Promise((resolve) => setImmediate(resolve));
 describe('LeasedRateLimiter', () => {
   let now = 1_000_000;
   const clock = () => now;
+
+  it('asks the store again after a refund once it refused a key (a point given back is usable at once)', async () => {
+    const store = new FakeStore({ points: 2, windowMs: 60_000 }, clock);
+    const limiter = new LeasedRateLimiter(store, { now: clock });
+    expect((await limiter.consume('user')).allowed).toBe(true);
+    expect((await limiter.consume('user')).allowed).toBe(true);
+    expect((await limiter.consume('user')).allowed).toBe(false);
+    expect(limiter.tryConsume('user')?.allowed).toBe(false); // remembered: the store is not asked
+    await limiter.refund('user');
+    await limiter.refund('user');
+    const again = await limiter.consume('user');
+    expect(again).toMatchObject({ allowed: true, remaining: 0 });
+    expect(store.calls).toHaveLength(4);
+  });
 
   it('takes a lease from the store once and answers the next requests from it, with exact counts', async () => {
     const store = new FakeStore({ points: 100, windowMs: 60_000 }, clock);

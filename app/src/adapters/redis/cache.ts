@@ -23,12 +23,30 @@ if stamp ~= ARGV[1] then return 0 end
 redis.call('SET', KEYS[3], stamp .. '|' .. ARGV[2], 'PX', ARGV[3])
 return 1`;
 
+/**
+ * One invalidation batch as one script (atomic like MULTI, one command instead of two per
+ * namespace plus MULTI/EXEC): KEYS are the generation keys, then the epoch key when ARGV[2] is
+ * '1'; each generation is bumped and kept for ARGV[1] ms.
+ */
+const INVALIDATE_LUA = `local generations = #KEYS
+if ARGV[2] == '1' then
+  redis.call('INCR', KEYS[generations])
+  generations = generations - 1
+end
+for i = 1, generations do
+  redis.call('INCR', KEYS[i])
+  redis.call('PEXPIRE', KEYS[i], ARGV[1])
+end
+return generations`;
+
 /** Generations outlive every value by far, so a generation that expired cannot resurrect one. */
 const GENERATION_TTL_MS = 7 * 86_400_000;
 
 interface CacheCommands {
   goticketCacheGet(epochKey: string, generationKey: string, valueKey: string): Promise<[string, string | null]>;
   goticketCacheSet(epochKey: string, generationKey: string, valueKey: string, stamp: string, value: string, ttlMs: number): Promise<number>;
+  /** `numberOfKeys`, the keys, then the generation TTL and '1' to bump the epoch (its key last) or '0'. */
+  goticketCacheInvalidate(numberOfKeys: number, ...keysAndArgs: Array<string | number>): Promise<number>;
 }
 
 export interface RedisCacheOptions {
@@ -61,6 +79,7 @@ export class RedisCache implements Cache {
     this.retryIntervalMs = options.retryIntervalMs ?? 1_000;
     connection.client.defineCommand('goticketCacheGet', { numberOfKeys: 3, lua: GET_LUA });
     connection.client.defineCommand('goticketCacheSet', { numberOfKeys: 3, lua: SET_LUA });
+    connection.client.defineCommand('goticketCacheInvalidate', { lua: INVALIDATE_LUA });
   }
 
   async get(namespace: string, key: string): Promise<CacheLookup | null> {
@@ -119,15 +138,11 @@ export class RedisCache implements Cache {
     const batch = [...this.pending];
     const epochBump = this.epochBumpPending;
     try {
-      await this.connection.run(async (client) => {
-        const multi = client.multi();
-        if (epochBump) multi.incr(this.epochKey());
-        for (const [namespace] of batch)
-          multi.incr(this.generationKey(namespace)).pexpire(this.generationKey(namespace), GENERATION_TTL_MS);
-        const results = await multi.exec();
-        const failed = results?.find(([error]) => error);
-        if (!results || failed) throw failed?.[0] ?? new Error('redis transaction aborted');
-      });
+      const keys = batch.map(([namespace]) => this.generationKey(namespace));
+      if (epochBump) keys.push(this.epochKey());
+      await this.connection.run((client) =>
+        commands(client).goticketCacheInvalidate(keys.length, ...keys, GENERATION_TTL_MS, epochBump ? '1' : '0'),
+      );
       for (const [namespace, sequence] of batch) if (this.pending.get(namespace) === sequence) this.pending.delete(namespace);
       if (epochBump) this.epochBumpPending = false;
       return true;

@@ -100,6 +100,42 @@ describe.each<[string, () => Cache]>([
   });
 });
 
+describe('RedisCache invalidation batches (one script per batch)', () => {
+  const stored = async (cache: Cache, namespace: string) => {
+    const { stamp } = (await cache.get(namespace, 'k'))!;
+    await cache.set(namespace, 'k', 'v', 5_000, stamp);
+    expect((await cache.get(namespace, 'k'))!.value).toBe('v');
+  };
+
+  it('bumps every namespace of a batch and keeps each generation for days, not forever', async () => {
+    const [a, b, bystander] = [ns('event'), ns('event'), ns('event')];
+    for (const namespace of [a, b, bystander]) await stored(redisCache, namespace);
+    await redisCache.invalidate([a, b]);
+    expect((await redisCache.get(a, 'k'))!.value).toBeNull();
+    expect((await redisCache.get(b, 'k'))!.value).toBeNull();
+    expect((await redisCache.get(bystander, 'k'))!.value).toBe('v');
+    for (const namespace of [a, b]) {
+      const ttl = await connection.client.pttl(`${prefix}cache:gen:${namespace}`);
+      expect(ttl).toBeGreaterThan(86_400_000);
+      expect(ttl).toBeLessThanOrEqual(7 * 86_400_000);
+    }
+  });
+
+  it('past maxPending it bumps the epoch instead: every namespace, bystanders included, is invalidated', async () => {
+    const small = new RedisCache(connection, { maxPending: 1 });
+    try {
+      const [a, b, bystander] = [ns('event'), ns('event'), ns('event')];
+      for (const namespace of [a, b, bystander]) await stored(small, namespace);
+      await small.invalidate([a, b]);
+      for (const namespace of [a, b, bystander]) expect((await small.get(namespace, 'k'))!.value).toBeNull();
+      // and the cache works on under the new epoch
+      await stored(small, bystander);
+    } finally {
+      small.close();
+    }
+  });
+});
+
 describe.each<[string, () => RateLimiterFactory]>([
   ['redis', () => new RedisRateLimiterFactory(connection)],
   ['memory', () => new MemoryRateLimiterFactory()],
