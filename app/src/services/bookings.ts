@@ -90,16 +90,25 @@ export class BookingService {
     // Sold-out fast path: a remembered upper bound of the seats left turns larger requests away
     // without the booking statement (no row lock). It can only refuse; PostgreSQL alone books.
     // A request with an Idempotency-Key may be a replay of a booking made earlier: it always asks the store.
-    const probe = await this.deps.cache?.seats(eventId);
+    let probe = await this.deps.cache?.seats(eventId);
     if (probe && markerRefuses(probe.bound, quantity, idempotencyKey)) throw new SoldOutError(probe.bound);
-    const result = await this.deps.bookings.reserve({
+    const request = {
       eventId,
       userId: actor.userId,
       quantity,
       holdMs: this.deps.holdMs,
       idempotencyKey,
       requestHash: idempotencyKey ? createHash('sha256').update(`${eventId}:${quantity}`).digest('hex') : undefined,
-    });
+    };
+    let result = await this.deps.bookings.reserve(request);
+    if (result.kind === 'sold_out' && probe?.remembered) {
+      // The marker is stored only under a stamp read before the statement that learnt the seats
+      // left, and a remembered probe's may be older than a change since: probe again, ask again
+      // (once per sell-out and process: the marker answers the next ones).
+      probe = await this.deps.cache!.seats(eventId, { fresh: true });
+      if (markerRefuses(probe.bound, quantity, idempotencyKey)) throw new SoldOutError(probe.bound);
+      result = await this.deps.bookings.reserve(request);
+    }
     switch (result.kind) {
       case 'created':
         await this.deps.cache?.eventChanged(eventId);

@@ -105,6 +105,12 @@ export interface SeatProbe {
   stamp: string | null;
   /** The in-process copies' generation when the probe began (a later drop forbids keeping the outcome). */
   generation: number;
+  /**
+   * True when the answer is this process's memory that the shared cache had no marker (kept
+   * CACHE_LOCAL_TTL at most): its stamp may predate changes since, so an outcome to be stored
+   * needs a fresh probe (`seats(id, { fresh: true })`) taken before the statement that learns it.
+   */
+  remembered?: boolean;
 }
 
 /** This process's copy of an event's seat marker: never outlives the shared one. */
@@ -133,6 +139,13 @@ function parseMarker(text: string): { bound: number; expiresAt: number } | null 
  */
 class LocalSeatMarks {
   private readonly marks: LRUCache<string, SeatMark>;
+  /**
+   * Events the shared cache had no marker for, with the stamp read then: a booking of an event
+   * with seats left asks the shared cache once per `ttlMs`, not once per booking. A change made
+   * here keeps the entry (it makes no marker elsewhere); another replica's marker is seen
+   * `ttlMs` late at most, and meanwhile PostgreSQL refuses (what the marker only spares it).
+   */
+  private readonly unmarked: LRUCache<string, { stamp: string }>;
   generation = 0;
 
   constructor(
@@ -140,6 +153,7 @@ class LocalSeatMarks {
     private readonly now: () => number,
   ) {
     this.marks = lru<SeatMark>(now);
+    this.unmarked = lru<{ stamp: string }>(now);
   }
 
   get(eventId: string): SeatMark | undefined {
@@ -150,7 +164,21 @@ class LocalSeatMarks {
     if (readAtGeneration !== this.generation) return;
     const ttl = Math.floor(Math.min(until - this.now(), this.ttlMs));
     if (ttl <= 0) return;
+    this.unmarked.delete(eventId.toLowerCase());
     this.marks.set(eventId.toLowerCase(), { bound, stamp }, { ttl });
+  }
+
+  /** The stamp read when the shared cache last had no marker for the event, within `ttlMs`. */
+  unmarkedStamp(eventId: string): string | undefined {
+    return this.unmarked.get(eventId.toLowerCase())?.stamp;
+  }
+
+  setUnmarked(eventId: string, stamp: string): void {
+    this.unmarked.set(eventId.toLowerCase(), { stamp }, { ttl: this.ttlMs });
+  }
+
+  forgetUnmarked(eventId: string): void {
+    this.unmarked.delete(eventId.toLowerCase());
   }
 
   drop(eventIds: string[]): void {
@@ -171,6 +199,7 @@ export class EventCache {
   private readonly seatMarks: LocalSeatMarks | null;
   private readonly now: () => number;
   private readonly seatHits = cacheLookups.labels('sold_out', 'hit');
+  private readonly seatMisses = cacheLookups.labels('sold_out', 'miss');
 
   constructor(private readonly options: EventCacheOptions) {
     this.now = options.clock ?? Date.now;
@@ -225,8 +254,11 @@ export class EventCache {
     this.seatHits.inc();
   }
 
-  /** The seat marker: this process's copy, else the shared cache's (copied here for next time). */
-  async seats(eventId: string): Promise<SeatProbe> {
+  /**
+   * The seat marker: this process's copy, else the shared cache's (copied here for next time).
+   * That the shared cache had none is remembered too (`remembered`); `fresh` asks it again.
+   */
+  async seats(eventId: string, { fresh = false }: { fresh?: boolean } = {}): Promise<SeatProbe> {
     const generation = this.seatMarks?.generation ?? 0;
     if (this.options.soldOutTtlMs <= 0) return { bound: null, stamp: null, generation };
     const kept = this.seatMarks?.get(eventId);
@@ -234,10 +266,17 @@ export class EventCache {
       this.seatHits.inc();
       return { bound: kept.bound, stamp: kept.stamp, generation };
     }
+    if (fresh) this.seatMarks?.forgetUnmarked(eventId);
+    const unmarked = this.seatMarks?.unmarkedStamp(eventId);
+    if (unmarked !== undefined) {
+      this.seatMisses.inc();
+      return { bound: null, stamp: unmarked, generation, remembered: true };
+    }
     const lookup = await this.options.cache.get(eventNamespace(eventId), 'seats');
     const marker = typeof lookup?.value === 'string' ? parseMarker(lookup.value) : null;
     cacheLookups.inc({ cache: 'sold_out', result: lookup ? (marker === null ? 'miss' : 'hit') : 'unavailable' });
     if (marker && lookup) this.seatMarks?.set(eventId, marker.bound, lookup.stamp, marker.expiresAt, generation);
+    else if (lookup) this.seatMarks?.setUnmarked(eventId, lookup.stamp);
     return { bound: marker?.bound ?? null, stamp: lookup?.stamp ?? null, generation };
   }
 

@@ -201,6 +201,34 @@ describe("this process's copy of the seat marker", () => {
     sharedGet.mockRestore();
   });
 
+  it('remembers that the shared cache had none for CACHE_LOCAL_TTL (a booking of an event with seats left asks it once), unless asked fresh', async () => {
+    const { shared, here, there } = replicaPair();
+    expect(await here.seats(ID)).toMatchObject({ bound: null });
+    const sharedGet = jest.spyOn(shared, 'get');
+    await here.eventChanged(ID); // a booking made here keeps the memory (it makes no marker elsewhere)
+    expect(await here.seats(ID)).toMatchObject({ bound: null, remembered: true });
+    expect(sharedGet).not.toHaveBeenCalled();
+    expect(await here.seats(ID, { fresh: true })).toMatchObject({ bound: null, stamp: expect.any(String) });
+    expect(sharedGet).toHaveBeenCalledTimes(1);
+    expect((await here.seats(ID, { fresh: true })).remembered).toBeUndefined();
+    sharedGet.mockRestore();
+
+    // another replica's marker is seen CACHE_LOCAL_TTL late at most
+    await refuse(there, 0);
+    expect(await here.seats(ID)).toMatchObject({ bound: null, remembered: true });
+    now += 1_001;
+    expect(await here.seats(ID)).toMatchObject({ bound: 0 });
+  });
+
+  it('forgets that the shared cache had none once this process learns a bound', async () => {
+    const { here } = replicaPair();
+    await refuse(here, 0);
+    expect(await here.seats(ID)).toMatchObject({ bound: 0 });
+    await here.eventChanged(ID);
+    expect(await here.seats(ID)).toMatchObject({ bound: null });
+    expect((await here.seats(ID)).remembered).toBe(true);
+  });
+
   it('goes at once when this process changes the event (a cancel, a capacity increase, a booking)', async () => {
     const { here } = replicaPair();
     await refuse(here, 0);
