@@ -29,6 +29,8 @@ export async function buildService(): Promise<string> {
 
 export interface RunningService {
   url: string;
+  /** The port the gRPC edge bound (GRPC_PORT 0 lets the kernel choose), when the role serves one. */
+  grpcPort?: number;
   child: ChildProcess;
   output(): string;
   /** Sends SIGTERM and resolves with the exit code. */
@@ -70,8 +72,11 @@ function spawnService(args: string[], cwd: string, env: Record<string, string>):
         clearTimeout(timer);
         child.stdout.off('data', onData);
         child.stdout.on('data', (more: Buffer) => (output += more.toString()));
+        const listening = JSON.parse(line) as { url: string; backends?: { grpc?: string } };
+        const grpcPort = /^port (\d+)$/.exec(listening.backends?.grpc ?? '')?.[1];
         resolve({
-          url: JSON.parse(line).url as string,
+          url: listening.url,
+          grpcPort: grpcPort === undefined ? undefined : Number(grpcPort),
           child,
           output: () => output,
           stop: () => {

@@ -110,8 +110,6 @@ beforeAll(async () => {
   const [buildRoot, database] = await Promise.all([buildService(), createTestDatabase(), receiver.start()]);
   db = database;
   buildDir = buildRoot;
-  const grpcPort = await freePort();
-  grpcAddress = `127.0.0.1:${grpcPort}`;
   const env = {
     NODE_ENV: 'test',
     HOST: '127.0.0.1',
@@ -135,9 +133,12 @@ beforeAll(async () => {
     OTEL_BSP_SCHEDULE_DELAY: '200',
     OTEL_METRICS_EXPORTER: 'none',
     OTEL_LOGS_EXPORTER: 'none',
-    GRPC_PORT: String(grpcPort),
   };
   [api, worker] = await Promise.all([startService(buildRoot, 'api', env), startService(buildRoot, 'worker', env)]);
+  // the port is the kernel's choice, read back from the listening line: a port picked free earlier can be taken
+  // by a parallel test file before the service binds it (EADDRINUSE seen in CI)
+  if (api.grpcPort === undefined) throw new Error(`the api did not report its gRPC port:\n${api.output()}`);
+  grpcAddress = `127.0.0.1:${api.grpcPort}`;
   base = api.url;
 
   const rules = path.join(dir, 'rules.yaml');
