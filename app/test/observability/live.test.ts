@@ -157,7 +157,23 @@ beforeAll(async () => {
       scrape_configs: [target('goticket-api', api.url, 'goticket-api-0'), target('goticket-worker', worker.url, 'goticket-worker-0')],
     }),
   );
-  prometheus = await startPrometheus(config);
+  const port = await freePort();
+  prometheusUrl = `http://127.0.0.1:${port}`;
+  prometheus = spawn(
+    'prometheus',
+    [
+      `--config.file=${config}`,
+      `--storage.tsdb.path=${path.join(dir, 'data')}`,
+      `--web.listen-address=127.0.0.1:${port}`,
+      '--log.level=warn',
+    ],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  prometheus.on('error', (error) => (prometheusLog += `spawn failed: ${error.message} (install Debian package prometheus)\n`));
+  prometheus.stdout!.on('data', (chunk: Buffer) => (prometheusLog += chunk.toString()));
+  prometheus.stderr!.on('data', (chunk: Buffer) => (prometheusLog += chunk.toString()));
 
   await driveTraffic();
 }, 240_000);
@@ -173,52 +189,6 @@ afterAll(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
   if (buildDir) rmSync(buildDir, { recursive: true, force: true });
 });
-
-/**
- * Starts Prometheus on a port free a moment ago and waits until it is ready. The port can be taken
- * by a parallel test file before Prometheus binds it (its listen address must be a number the test
- * knows): then it exits, and the next attempt takes another port.
- */
-async function startPrometheus(config: string): Promise<ChildProcess> {
-  for (let attempt = 1; ; attempt++) {
-    const port = await freePort();
-    prometheusUrl = `http://127.0.0.1:${port}`;
-    const child = spawn(
-      'prometheus',
-      [
-        `--config.file=${config}`,
-        `--storage.tsdb.path=${path.join(dir, `data-${attempt}`)}`,
-        `--web.listen-address=127.0.0.1:${port}`,
-        '--log.level=warn',
-      ],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    child.on('error', (error) => (prometheusLog += `spawn failed: ${error.message} (install Debian package prometheus)\n`));
-    child.stdout.on('data', (chunk: Buffer) => (prometheusLog += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (prometheusLog += chunk.toString()));
-    let gone = false;
-    const exited = new Promise<boolean>((resolve) => {
-      const end = () => {
-        gone = true;
-        resolve(false);
-      };
-      child.once('exit', end).once('error', end);
-    });
-    const ready = (async () => {
-      while (!gone) {
-        const status = await fetch(`${prometheusUrl}/-/ready`).then(
-          (response) => (void response.body?.cancel(), response.status),
-          () => 0,
-        );
-        if (status === 200) return true;
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
-      return false;
-    })();
-    if (await Promise.race([ready, exited])) return child;
-    if (attempt === 3 || !/address already in use/.test(prometheusLog)) throw new Error(`prometheus did not start:\n${prometheusLog}`);
-  }
-}
 
 async function driveTraffic(): Promise<void> {
   const v1 = `${base}/api/v1`;
