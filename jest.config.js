@@ -2,7 +2,8 @@
 const ESM_ONLY = ['openid-client', 'oauth4webapi', 'jose'];
 /** @type {import('jest').Config} */
 module.exports = {
-  testEnvironment: 'node',
+  // node, plus a check that each file closes what it opened (scripts/jest-environment.js)
+  testEnvironment: '<rootDir>/scripts/jest-environment.js',
   roots: [
     '<rootDir>/app',
     '<rootDir>/platform',

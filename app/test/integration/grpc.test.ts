@@ -357,12 +357,13 @@ it('shutdown: NOT_SERVING at once, the in-flight RPC finishes, new calls are ref
   let shuttingDown = false;
   const draining = await startTestApi({}, { grpc: true, isShuttingDown: () => shuttingDown });
   const own = grpcClients(draining.grpcAddress!);
+  let watch: (NodeJS.ReadableStream & { cancel(): void }) | undefined;
   try {
     const org = await draining.user('organizer');
     const user = await draining.user();
     const eventId = (await call<{ id: string }>(`${draining.url}/events`, { token: org.token, body: futureEvent({ capacity: 10 }) })).body
       .id;
-    const watch = (own.health as unknown as { Watch: (req: unknown) => NodeJS.ReadableStream }).Watch({ service: '' });
+    watch = (own.health as unknown as { Watch: (req: unknown) => NodeJS.ReadableStream & { cancel(): void } }).Watch({ service: '' });
     const seen: string[] = [];
     watch.on('data', (response: { status: string }) => seen.push(response.status));
     watch.on('error', () => undefined);
@@ -389,6 +390,8 @@ it('shutdown: NOT_SERVING at once, the in-flight RPC finishes, new calls are ref
     const after = await unary(own.events, 'ListEvents', {}, { deadlineMs: 1_000 });
     expect(after.ok).toBe(false);
   } finally {
+    // The client's own stream: left open, it holds its connection (and Jest's worker) after the server is gone.
+    watch?.cancel();
     own.close();
     draining.grpcAddress = undefined;
     await draining.close();

@@ -245,6 +245,8 @@ test('/docs serves Swagger UI from this server: page, bundle and initializer, no
   for (const asset of assets) {
     const response = await fetch(`${base}${asset}`);
     expect([asset, response.status]).toEqual([asset, 200]);
+    // Read to the end: an unread megabyte bundle holds its connection open past the test file (Jest's worker cannot exit).
+    expect((await response.arrayBuffer()).byteLength).toBeGreaterThan(0);
   }
   const init = await (await fetch(`${base}/docs/goticket-init.js`)).text();
   expect(init).toContain('"/openapi.json"');
