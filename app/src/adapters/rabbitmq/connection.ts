@@ -15,17 +15,12 @@ export interface BackoffOptions {
   maxDelayMs?: number;
 }
 
-/**
- * Exponential backoff with decorrelated jitter (cockatiel's default generator), retrying forever.
- * Its delay timer is unref'd: cockatiel waits a delay out even once the signal is aborted, and a
- * closed connection's next attempt (up to maxDelayMs away, a no-op once closed) must not keep the
- * process alive.
- */
+/** Exponential backoff with decorrelated jitter (cockatiel's default generator), retrying forever. */
 export function foreverRetry(options: BackoffOptions = {}): RetryPolicy {
   return retry(handleAll, {
     maxAttempts: Number.POSITIVE_INFINITY,
     backoff: new ExponentialBackoff({ initialDelay: options.initialDelayMs ?? 200, maxDelay: options.maxDelayMs ?? 15_000 }),
-  }).dangerouslyUnref();
+  });
 }
 
 export interface AmqpConnectionOptions {
